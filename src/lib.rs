@@ -1,0 +1,20 @@
+//! synclog: a Kafka-style commit log whose synchronization can be swapped, and a harness that
+//! races it.
+//!
+//! The layers, bottom up (each a module, each documented where it lives):
+//! - [`storage`]: the record format, `Log<S>` with its sparse index, topics, recovery, verify;
+//! - `protocol`: the sans-IO wire codec and a buffered connection;
+//! - `broker`: the TCP server, one thread per connection;
+//! - `client`: blocking producer and consumer;
+//! - `harness`: the load generator, the recorded history and the integrity checker;
+//! - `report`: tables, JSON/CSV rows and charts, made from result rows only.
+//!
+//! The synchronization itself lives in the `synclog-strategies` crate, re-exported here as
+//! [`strategies`].
+
+#![forbid(unsafe_code)]
+
+pub use synclog_strategies as strategies;
+
+pub mod storage;
+pub mod violations;
