@@ -128,6 +128,11 @@ impl Example {
     pub fn detail(detail: impl Into<String>) -> Self {
         Example { detail: detail.into(), ..Example::default() }
     }
+    /// Replaces the description.
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = detail.into();
+        self
+    }
     pub fn topic(mut self, topic: &str) -> Self {
         self.topic = Some(topic.to_string());
         self

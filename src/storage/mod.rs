@@ -1,1 +1,28 @@
-//! Storage: see the submodules.
+//! Storage: how a topic's messages live on disk.
+//!
+//! - [`record`]: the byte format of one message in `log.dat`, with its CRC;
+//! - [`index`]: the sparse index in `index.dat`, one entry per 100 offsets, binary-searched;
+//! - [`log`]: `Log<S>`, the append-only log guarded by a strategy, with recovery at open;
+//! - [`race`]: the race window, where an append can be held to make the race visible;
+//! - [`topic`]: topic names, the registry of topics under a data dir, long-poll signals;
+//! - [`verify`]: the read-only checker (fsck) of CHECKER.md sections A and B.
+//!
+//! Positional file I/O (`pread`/`pwrite`) makes this module Unix-only (Linux and macOS).
+
+pub mod error;
+pub mod index;
+pub mod log;
+pub mod race;
+pub mod record;
+pub mod topic;
+pub mod verify;
+
+pub use error::LogError;
+pub use index::{IndexEntry, SparseIndex, INDEX_ENTRY_BYTES, INDEX_INTERVAL};
+pub use log::{
+    FsyncPolicy, Log, LogConfig, ReadBatch, Recovery, DEFAULT_MAX_MESSAGE_BYTES, INDEX_FILE, LOG_FILE,
+};
+pub use race::{RaceHook, RacePoint, RaceWindow, Rendezvous};
+pub use record::{RecordBatch, RecordHeader, HEADER_BYTES};
+pub use topic::{validate_topic_name, Topic, Topics};
+pub use verify::{verify_data_dir, verify_topic, PayloadCheck, PayloadVerdict, TopicReport};

@@ -82,14 +82,8 @@ mod tests {
         thread::scope(|s| {
             for i in 0..readers + writers {
                 let is_writer = i < writers;
-                let (strategy, inside, writers_inside, max_seen, overlap, start) = (
-                    &strategy,
-                    &inside,
-                    &writers_inside,
-                    &max_seen,
-                    &overlap_with_writer,
-                    &start,
-                );
+                let (strategy, inside, writers_inside, max_seen, overlap, start) =
+                    (&strategy, &inside, &writers_inside, &max_seen, &overlap_with_writer, &start);
                 s.spawn(move || {
                     start.wait();
                     for _ in 0..rounds {

@@ -1,0 +1,50 @@
+//! What can go wrong in the storage layer, in the log's own terms.
+
+use std::io;
+use std::path::PathBuf;
+use thiserror::Error;
+
+/// An error from a log, its index or the topic directory.
+#[derive(Debug, Error)]
+pub enum LogError {
+    /// The file system failed; the source says how.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// The record at `offset` (byte `position` of the log) fails its length or CRC check.
+    #[error("the record for offset {offset} at byte {position} is corrupt (length or CRC check failed); run `synclog verify`")]
+    Corrupt { offset: u64, position: u64 },
+    /// A read asked for an offset past the end of the log.
+    #[error("offset {requested} is past the end of the log (next offset is {next})")]
+    OffsetOutOfRange { requested: u64, next: u64 },
+    /// A message larger than the configured maximum.
+    #[error("a message of {size} bytes is larger than the maximum of {max} bytes")]
+    MessageTooLarge { size: usize, max: u32 },
+    /// A topic name that is not 1–249 of `[A-Za-z0-9._-]`, or is `.` or `..`.
+    #[error("invalid topic name {name:?}: {reason}")]
+    InvalidTopic { name: String, reason: &'static str },
+    /// A read of a topic that does not exist.
+    #[error("unknown topic {0:?}")]
+    UnknownTopic(String),
+}
+
+impl LogError {
+    /// Wraps an I/O error with the path it happened on.
+    pub fn io(path: impl Into<PathBuf>, source: io::Error) -> LogError {
+        LogError::Io { path: path.into(), source }
+    }
+}
+
+/// Adds a path to an `io::Result`.
+pub(crate) trait IoContext<T> {
+    fn at(self, path: &std::path::Path) -> Result<T, LogError>;
+}
+
+impl<T> IoContext<T> for io::Result<T> {
+    fn at(self, path: &std::path::Path) -> Result<T, LogError> {
+        self.map_err(|source| LogError::io(path, source))
+    }
+}

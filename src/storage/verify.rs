@@ -1,0 +1,359 @@
+//! `verify`: a read-only check of a topic's files (fsck), reporting CHECKER.md sections A and B.
+//!
+//! **A. The log**, scanned from byte 0 record by record, the way Kafka's recovery reads a
+//! segment: a header (offset, length, CRC), then the payload. Where Kafka would stop at the
+//! first bad record, the checker *resynchronizes*: it tries each later byte position until a
+//! header whose length fits and whose CRC verifies, so it can say how many good records follow
+//! the damage. One cause is one count:
+//! - fewer than 16 bytes after the last record, or a plausible length running past the end of
+//!   the file: one `torn_tail`;
+//! - a length above the maximum message size, or a CRC mismatch inside the file: one
+//!   `corrupt_record` per damaged stretch (the resync skips the rest of that stretch);
+//! - over the good records in file order: `bad_base` if the first offset is not 0, then for each
+//!   record `offset_duplicate` (= previous), `offset_gap` (> previous + 1) or
+//!   `offset_regression` (< previous);
+//! - in topics the harness wrote (with a [`PayloadCheck`]): `payload_checksum`,
+//!   `duplicate_value` and `unknown_value`.
+//!
+//! **B. The index**, compared with what a rebuild from the log would write: `index_size` once if
+//! the file is not whole entries; `index_nonmonotonic` for each entry whose offset or position
+//! is not above its predecessor's; then for each entry the first that applies of `index_stale`
+//! (at or past the end of the last good record), `index_dangling` (inside the log but not at a
+//! record boundary), `index_extra` (offset off the interval) and `index_wrong_target` (the record
+//! there has another offset); and `index_missing` for each multiple of 100 held by a good record
+//! that no entry names.
+//!
+//! Nothing here writes: verify opens both files read-only and never takes a strategy's lock, so
+//! it may run beside a live broker (it then sees a moment's snapshot, possibly mid-append).
+
+use super::error::{IoContext, LogError};
+use super::index::{IndexEntry, INDEX_ENTRY_BYTES, INDEX_INTERVAL};
+use super::log::{WindowReader, INDEX_FILE, LOG_FILE};
+use super::record::{RecordHeader, HEADER_BYTES};
+use super::topic::validate_topic_name;
+use crate::violations::{Example, Section, ViolationKind as K, Violations};
+use std::collections::{BTreeSet, HashSet};
+use std::fs::{self, File};
+use std::io::Read;
+use std::path::Path;
+
+/// What a payload checker says of one stored payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadVerdict {
+    /// A payload the producer `producer` sent as `seq`, seen for the first time.
+    Ok { producer: u32, seq: u64 },
+    /// The record's CRC passed but the producer's own checksum fails.
+    Checksum,
+    /// A well-formed payload that no producer of the run sent.
+    Unknown,
+    /// A payload already stored at an earlier offset.
+    Duplicate { producer: u32, seq: u64 },
+}
+
+/// Checks payloads of a topic the harness wrote (it knows the seed, producers and sizes).
+pub trait PayloadCheck {
+    /// Judges one payload, in file order.
+    fn check(&mut self, payload: &[u8]) -> PayloadVerdict;
+}
+
+/// The result of verifying one topic.
+#[derive(Debug, Clone)]
+pub struct TopicReport {
+    /// The topic's name.
+    pub topic: String,
+    /// Sections A and B (the payload kinds only when a payload check ran).
+    pub violations: Violations,
+    /// Good records found (including after a resync).
+    pub records: u64,
+    /// Bytes in `log.dat`.
+    pub log_bytes: u64,
+    /// Where the last good record ends.
+    pub valid_end: u64,
+    /// Whole entries in `index.dat`.
+    pub index_entries: u64,
+}
+
+/// Verifies the topic stored in `topic_dir`. `max_message_bytes` is the largest length a
+/// valid header may claim; `payloads` checks the payload kinds when given.
+pub fn verify_topic(
+    topic_dir: &Path,
+    max_message_bytes: u32,
+    payloads: Option<&mut dyn PayloadCheck>,
+) -> Result<TopicReport, LogError> {
+    let topic = topic_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut v = Violations::new();
+    v.checked(Section::Index);
+    for &kind in K::ALL.iter().filter(|k| k.section() == Section::Log) {
+        let payload_kind = matches!(kind, K::PayloadChecksum | K::DuplicateValue | K::UnknownValue);
+        if !payload_kind || payloads.is_some() {
+            v.check_kind(kind);
+        }
+    }
+
+    let log_path = topic_dir.join(LOG_FILE);
+    let (records, log_bytes) = match File::open(&log_path) {
+        Ok(file) => {
+            let log_bytes = file.metadata().at(&log_path)?.len();
+            let scan = scan_log(&file, &log_path, log_bytes, max_message_bytes, &topic, payloads, &mut v)?;
+            (scan, log_bytes)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (LogScan::default(), 0),
+        Err(e) => return Err(LogError::io(&log_path, e)),
+    };
+    let valid_end = records.valid_end;
+    let index_entries = check_index(&topic_dir.join(INDEX_FILE), &records, valid_end, &topic, &mut v)?;
+    Ok(TopicReport {
+        topic,
+        violations: v,
+        records: records.positions.len() as u64,
+        log_bytes,
+        valid_end,
+        index_entries,
+    })
+}
+
+/// The good records of a log, in file order.
+#[derive(Default)]
+struct LogScan {
+    positions: Vec<u64>,
+    offsets: Vec<u64>,
+    valid_end: u64,
+}
+
+fn scan_log(
+    file: &File,
+    path: &Path,
+    log_bytes: u64,
+    max: u32,
+    topic: &str,
+    mut payloads: Option<&mut dyn PayloadCheck>,
+    v: &mut Violations,
+) -> Result<LogScan, LogError> {
+    let mut reader = WindowReader::new(file, path, log_bytes);
+    let mut scan = LogScan::default();
+    // Each damaged stretch: (position, bytes skipped, good records before it).
+    let mut damage: Vec<(u64, u64, u64, &'static str)> = Vec::new();
+    let mut position = 0u64;
+    while position < log_bytes {
+        let remaining = log_bytes - position;
+        if remaining < HEADER_BYTES as u64 {
+            v.add(
+                K::TornTail,
+                Example::detail(format!("{remaining} bytes after the last record"))
+                    .topic(topic)
+                    .position(position),
+            );
+            break;
+        }
+        let header = RecordHeader::parse(reader.bytes(position, HEADER_BYTES)?);
+        let Some(header) = header else { break };
+        let why = if header.payload_bytes > max {
+            Some("impossible length")
+        } else if position + header.record_bytes() > log_bytes {
+            v.add(
+                K::TornTail,
+                Example::detail(format!(
+                    "a {}-byte record runs {} bytes past the end",
+                    header.record_bytes(),
+                    position + header.record_bytes() - log_bytes
+                ))
+                .topic(topic)
+                .offset(header.offset)
+                .position(position),
+            );
+            break;
+        } else if reader.record(position, max)?.is_none() {
+            Some("CRC mismatch")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            // Resynchronize: the next byte position where a whole valid record starts.
+            let mut next = position + 1;
+            let found = loop {
+                if next + HEADER_BYTES as u64 > log_bytes {
+                    break None;
+                }
+                if reader.record(next, max)?.is_some() {
+                    break Some(next);
+                }
+                next += 1;
+            };
+            let resume = found.unwrap_or(log_bytes);
+            damage.push((position, resume - position, scan.positions.len() as u64, why));
+            position = resume;
+            continue;
+        }
+
+        // A good record: check its offset against the previous good one.
+        let offset = header.offset;
+        match scan.offsets.last() {
+            None if offset != 0 => v.add(
+                K::BadBase,
+                Example::detail("the first record's offset is not 0")
+                    .topic(topic)
+                    .offset(offset)
+                    .position(position),
+            ),
+            None => {}
+            Some(&prev) if offset == prev => {
+                v.add(K::OffsetDuplicate, Example::default().topic(topic).offset(offset).position(position))
+            }
+            Some(&prev) if offset > prev + 1 => v.add(
+                K::OffsetGap,
+                Example::detail(format!("{} offsets missing after {prev}", offset - prev - 1))
+                    .topic(topic)
+                    .offset(offset)
+                    .position(position),
+            ),
+            Some(&prev) if offset < prev => v.add(
+                K::OffsetRegression,
+                Example::detail(format!("follows offset {prev}"))
+                    .topic(topic)
+                    .offset(offset)
+                    .position(position),
+            ),
+            Some(_) => {}
+        }
+        if let Some(check) = payloads.as_deref_mut() {
+            let payload = reader.bytes(position + HEADER_BYTES as u64, header.payload_bytes as usize)?;
+            let at = Example::default().topic(topic).offset(offset).position(position);
+            match check.check(payload) {
+                PayloadVerdict::Ok { .. } => {}
+                PayloadVerdict::Checksum => v.add(K::PayloadChecksum, at),
+                PayloadVerdict::Unknown => v.add(K::UnknownValue, at),
+                PayloadVerdict::Duplicate { producer, seq } => {
+                    v.add(K::DuplicateValue, at.value(producer, seq))
+                }
+            }
+        }
+        scan.positions.push(position);
+        scan.offsets.push(offset);
+        position += header.record_bytes();
+        scan.valid_end = position;
+    }
+    let total = scan.positions.len() as u64;
+    for (position, skipped, before, why) in damage {
+        v.add(
+            K::CorruptRecord,
+            Example::detail(format!(
+                "{why}; {skipped} bytes skipped, {} good records follow",
+                total - before
+            ))
+            .topic(topic)
+            .position(position),
+        );
+    }
+    Ok(scan)
+}
+
+fn check_index(
+    path: &Path,
+    scan: &LogScan,
+    valid_end: u64,
+    topic: &str,
+    v: &mut Violations,
+) -> Result<u64, LogError> {
+    let mut bytes = Vec::new();
+    match File::open(path) {
+        Ok(mut f) => {
+            f.read_to_end(&mut bytes).at(path)?;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(LogError::io(path, e)),
+    }
+    if bytes.len() as u64 % INDEX_ENTRY_BYTES != 0 {
+        v.add(
+            K::IndexSize,
+            Example::detail(format!("{} bytes, not a multiple of 16", bytes.len())).topic(topic),
+        );
+    }
+    let entries: Vec<IndexEntry> = bytes
+        .chunks_exact(INDEX_ENTRY_BYTES as usize)
+        .filter_map(|c| c.try_into().ok().map(IndexEntry::from_bytes))
+        .collect();
+    let mut named = HashSet::with_capacity(entries.len());
+    for (i, e) in entries.iter().enumerate() {
+        named.insert(e.offset);
+        let at = Example::default().topic(topic).offset(e.offset).position(e.position);
+        if i > 0 {
+            let prev = entries[i - 1];
+            if e.offset <= prev.offset || e.position <= prev.position {
+                v.add(
+                    K::IndexNonmonotonic,
+                    at.clone().with_detail(format!("entry {i} follows ({}, {})", prev.offset, prev.position)),
+                );
+            }
+        }
+        if e.position >= valid_end {
+            v.add(
+                K::IndexStale,
+                at.with_detail(format!(
+                    "entry {i} points past the last valid record (which ends at byte {valid_end})"
+                )),
+            );
+            continue;
+        }
+        match scan.positions.binary_search(&e.position) {
+            Err(_) => v.add(K::IndexDangling, at.with_detail(format!("entry {i} points inside a record"))),
+            Ok(_) if e.offset % INDEX_INTERVAL != 0 => v.add(
+                K::IndexExtra,
+                at.with_detail(format!("entry {i} is off the interval of {INDEX_INTERVAL}")),
+            ),
+            Ok(r) if scan.offsets[r] != e.offset => v.add(
+                K::IndexWrongTarget,
+                at.with_detail(format!("entry {i}: the record there has offset {}", scan.offsets[r])),
+            ),
+            Ok(_) => {}
+        }
+    }
+    let due: BTreeSet<u64> = scan.offsets.iter().copied().filter(|o| o % INDEX_INTERVAL == 0).collect();
+    for offset in due {
+        if !named.contains(&offset) {
+            v.add(
+                K::IndexMissing,
+                Example::detail("no index entry for this interval offset").topic(topic).offset(offset),
+            );
+        }
+    }
+    Ok(entries.len() as u64)
+}
+
+/// Verifies every topic under `data_dir` (or only `only`), in name order. `payload_check` is
+/// asked for a checker for each topic directory (the harness's `run.json` makes one).
+pub fn verify_data_dir(
+    data_dir: &Path,
+    only: Option<&str>,
+    max_message_bytes: u32,
+    mut payload_check: impl FnMut(&Path) -> Option<Box<dyn PayloadCheck>>,
+) -> Result<Vec<TopicReport>, LogError> {
+    let meta = fs::metadata(data_dir).at(data_dir)?;
+    if !meta.is_dir() {
+        return Err(LogError::io(data_dir, std::io::Error::other("not a directory")));
+    }
+    let mut names = Vec::new();
+    if let Some(t) = only {
+        validate_topic_name(t)?;
+        if !data_dir.join(t).is_dir() {
+            return Err(LogError::UnknownTopic(t.to_string()));
+        }
+        names.push(t.to_string());
+    } else {
+        for entry in fs::read_dir(data_dir).at(data_dir)? {
+            let entry = entry.at(data_dir)?;
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else { continue };
+            if entry.path().is_dir() && validate_topic_name(&name).is_ok() {
+                names.push(name);
+            }
+        }
+        names.sort();
+    }
+    let mut reports = Vec::with_capacity(names.len());
+    for name in names {
+        let dir = data_dir.join(&name);
+        let mut check = payload_check(&dir);
+        let check = check.as_mut().map(|c| c.as_mut() as &mut dyn PayloadCheck);
+        reports.push(verify_topic(&dir, max_message_bytes, check)?);
+    }
+    Ok(reports)
+}

@@ -1,0 +1,94 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use synclog::storage::{Log, LogConfig};
+use synclog::strategies::SyncStrategy;
+
+/// Runs a generic test body once for every strategy, as one `#[test]` per strategy, so a
+/// failure names the strategy.
+#[macro_export]
+macro_rules! for_each_strategy {
+    ($body:ident) => {
+        mod $body {
+            use synclog::strategies::*;
+            #[test]
+            fn none() {
+                super::$body::<NoSync>();
+            }
+            #[test]
+            fn semaphore() {
+                super::$body::<SemaphoreSync>();
+            }
+            #[test]
+            fn rwlock() {
+                super::$body::<RwLockSync>();
+            }
+            #[test]
+            fn mutex() {
+                super::$body::<MutexSync>();
+            }
+            #[test]
+            fn std_rwlock() {
+                super::$body::<StdRwLockSync>();
+            }
+        }
+    };
+    ($body:ident, locking) => {
+        mod $body {
+            use synclog::strategies::*;
+            #[test]
+            fn semaphore() {
+                super::$body::<SemaphoreSync>();
+            }
+            #[test]
+            fn rwlock() {
+                super::$body::<RwLockSync>();
+            }
+            #[test]
+            fn mutex() {
+                super::$body::<MutexSync>();
+            }
+            #[test]
+            fn std_rwlock() {
+                super::$body::<StdRwLockSync>();
+            }
+        }
+    };
+}
+
+/// Opens a log in `dir` with `config`, panicking with the error (tests only).
+pub fn open<S: SyncStrategy>(dir: &std::path::Path, config: LogConfig) -> Log<S> {
+    Log::<S>::open(dir, config).expect("open log").0
+}
+
+/// A payload naming its writer and sequence number, padded to `len` bytes (≥ 12).
+pub fn tagged(writer: u32, seq: u64, len: usize) -> Vec<u8> {
+    let mut p = Vec::with_capacity(len);
+    p.extend_from_slice(&writer.to_be_bytes());
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.resize(len.max(12), (seq % 251) as u8);
+    p
+}
+
+/// Reads a tagged payload back.
+pub fn untag(p: &[u8]) -> (u32, u64) {
+    let w = u32::from_be_bytes(p[0..4].try_into().expect("4 bytes"));
+    let s = u64::from_be_bytes(p[4..12].try_into().expect("8 bytes"));
+    (w, s)
+}
+
+/// Reads the whole log from offset 0 as (offset, payload) pairs.
+pub fn read_all<S: SyncStrategy>(log: &Log<S>) -> Vec<(u64, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut next = 0;
+    loop {
+        let batch = log.read(next, 1000, 1 << 20).expect("read");
+        if batch.is_empty() {
+            return out;
+        }
+        for (o, p) in batch.iter() {
+            out.push((o, p.to_vec()));
+            next = o + 1;
+        }
+    }
+}
