@@ -1,0 +1,248 @@
+//! Recovery at open, and what verify says before it: truncated logs, flipped bytes, lost or
+//! damaged indexes. Reopening never panics, keeps every record before the damage, cuts a torn or
+//! corrupt tail and rebuilds the index; damage before the last index entry is reported, never
+//! served.
+
+mod common;
+
+use common::{open, read_all, tagged, untag};
+use std::fs;
+use std::path::Path;
+use synclog::storage::{
+    verify_topic, LogConfig, LogError, Recovery, DEFAULT_MAX_MESSAGE_BYTES, INDEX_FILE, LOG_FILE,
+};
+use synclog::strategies::RwLockSync;
+use synclog::violations::ViolationKind as K;
+
+const RECORDS: u64 = 250;
+
+/// Record `i` has a payload of 20 + i % 13 bytes, so records differ in length.
+fn payload(i: u64) -> Vec<u8> {
+    tagged(0, i, 20 + (i % 13) as usize)
+}
+
+/// Writes 250 records (index entries at 0, 100, 200) and returns each record's byte position.
+fn build(dir: &Path) -> Vec<u64> {
+    let log = open::<RwLockSync>(dir, LogConfig::default());
+    let mut positions = Vec::new();
+    for i in 0..RECORDS {
+        positions.push(log.end_position());
+        assert_eq!(log.append(&payload(i)).expect("append"), i);
+    }
+    positions.push(log.end_position());
+    positions
+}
+
+fn copy_topic(from: &Path, to: &Path) {
+    fs::create_dir_all(to).expect("mkdir");
+    for f in [LOG_FILE, INDEX_FILE] {
+        fs::copy(from.join(f), to.join(f)).expect("copy");
+    }
+}
+
+fn reopen(dir: &Path) -> (synclog::storage::Log<RwLockSync>, Recovery) {
+    synclog::storage::Log::<RwLockSync>::open(dir, LogConfig::default()).expect("reopen never fails on damage")
+}
+
+fn found(dir: &Path) -> Vec<(K, u64)> {
+    verify_topic(dir, DEFAULT_MAX_MESSAGE_BYTES, None).expect("verify").violations.found().collect()
+}
+
+fn assert_prefix_intact(log: &synclog::storage::Log<RwLockSync>, records: u64) {
+    let all = read_all(log);
+    assert_eq!(all.len() as u64, records);
+    for (i, (o, p)) in all.iter().enumerate() {
+        assert_eq!((*o, untag(p)), (i as u64, (0, i as u64)));
+        assert_eq!(p, &payload(i as u64));
+    }
+}
+
+#[test]
+fn truncating_at_every_byte_of_the_last_records_recovers_the_whole_records_before() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let original = base.path().join("original");
+    let positions = build(&original);
+    // Every byte position from the start of record 195 to the end (crossing the last entry, 200).
+    let from = positions[195];
+    let end = positions[RECORDS as usize];
+    for cut in from..end {
+        let dir = base.path().join(format!("cut-{cut}"));
+        copy_topic(&original, &dir);
+        let f = fs::OpenOptions::new().write(true).open(dir.join(LOG_FILE)).expect("open");
+        f.set_len(cut).expect("truncate");
+        drop(f);
+        let whole = positions.iter().filter(|&&p| p <= cut).count() as u64 - 1;
+        let at_boundary = positions.contains(&cut);
+        // Before recovery, verify names the damage: a torn tail unless the cut fell between
+        // records; and the index entry for 200 is stale if record 200 was cut.
+        let before = found(&dir);
+        let mut expected = Vec::new();
+        if !at_boundary {
+            expected.push((K::TornTail, 1));
+        }
+        if whole <= 200 {
+            expected.push((K::IndexStale, 1));
+        }
+        assert_eq!(before, expected, "cut at byte {cut}");
+
+        let (log, recovery) = reopen(&dir);
+        assert_eq!(recovery.next_offset, whole, "cut at byte {cut}");
+        assert_eq!(recovery.truncated_bytes, cut - positions[whole as usize]);
+        assert_eq!(log.next_offset(), whole);
+        assert_prefix_intact(&log, whole);
+        // The log goes on from there.
+        assert_eq!(log.append(b"after recovery").expect("append"), whole);
+        drop(log);
+        assert_eq!(found(&dir), vec![], "after recovery, cut at byte {cut}");
+        fs::remove_dir_all(&dir).expect("cleanup");
+    }
+}
+
+#[test]
+fn flipping_a_byte_in_the_tail_truncates_from_that_record() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let original = base.path().join("original");
+    let positions = build(&original);
+    // A byte in the header and one in the payload of each of the last three records.
+    for r in (RECORDS - 3)..RECORDS {
+        for within in [3u64, 9, 14, 17] {
+            let dir = base.path().join(format!("flip-{r}-{within}"));
+            copy_topic(&original, &dir);
+            let path = dir.join(LOG_FILE);
+            let mut bytes = fs::read(&path).expect("read");
+            bytes[(positions[r as usize] + within) as usize] ^= 0x5A;
+            fs::write(&path, &bytes).expect("write");
+
+            let before = found(&dir);
+            assert!(
+                before.contains(&(K::CorruptRecord, 1)) || before.contains(&(K::TornTail, 1)),
+                "record {r} byte {within}: {before:?}"
+            );
+            let (log, recovery) = reopen(&dir);
+            assert_eq!(recovery.next_offset, r, "record {r} byte {within}");
+            assert_prefix_intact(&log, r);
+            drop(log);
+            assert_eq!(found(&dir), vec![], "after recovery");
+        }
+    }
+}
+
+#[test]
+fn a_deleted_or_truncated_or_garbled_index_is_rebuilt_from_the_log() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let original = base.path().join("original");
+    build(&original);
+    let damage: [(&str, fn(&Path)); 4] = [
+        ("deleted", |p| fs::remove_file(p).expect("rm")),
+        ("emptied", |p| fs::write(p, b"").expect("write")),
+        ("cut mid-entry", |p| {
+            let f = fs::OpenOptions::new().write(true).open(p).expect("open");
+            f.set_len(16 + 7).expect("truncate");
+        }),
+        ("garbled last entry", |p| {
+            let mut b = fs::read(p).expect("read");
+            let n = b.len();
+            b[n - 3] ^= 0xFF; // the position of entry 200 now points into the middle of a record
+            fs::write(p, b).expect("write");
+        }),
+    ];
+    for (what, damage) in damage {
+        let dir = base.path().join(what.replace(' ', "-"));
+        copy_topic(&original, &dir);
+        damage(&dir.join(INDEX_FILE));
+        let before = found(&dir);
+        assert!(!before.is_empty(), "{what}: verify saw nothing");
+        let (log, recovery) = reopen(&dir);
+        assert_eq!(recovery.next_offset, RECORDS, "{what}");
+        assert!(recovery.index_entries_added > 0, "{what}: {recovery:?}");
+        assert_prefix_intact(&log, RECORDS);
+        drop(log);
+        assert_eq!(found(&dir), vec![], "{what}: after recovery");
+        let index = fs::read(dir.join(INDEX_FILE)).expect("index");
+        assert_eq!(index.len(), 3 * 16, "{what}: entries for 0, 100, 200");
+    }
+}
+
+#[test]
+fn a_byte_flipped_before_the_last_index_entry_is_reported_and_never_served() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let dir = base.path().join("t");
+    let positions = build(&dir);
+    let path = dir.join(LOG_FILE);
+    let mut bytes = fs::read(&path).expect("read");
+    bytes[(positions[150] + 20) as usize] ^= 0x01; // a payload byte of record 150
+    fs::write(&path, &bytes).expect("write");
+
+    // Resync finds record 151 right after the damaged one: 99 good records follow.
+    let report = verify_topic(&dir, DEFAULT_MAX_MESSAGE_BYTES, None).expect("verify");
+    let kinds: Vec<(K, u64)> = report.violations.found().collect();
+    assert_eq!(kinds, vec![(K::CorruptRecord, 1), (K::OffsetGap, 1)]);
+    let example = &report.violations.examples(K::CorruptRecord)[0];
+    assert_eq!(example.position, Some(positions[150]));
+    assert!(example.detail.contains("99 good records follow"), "{}", example.detail);
+
+    // Open does not repair damage before the last index entry (200).
+    let (log, recovery) = reopen(&dir);
+    assert_eq!(recovery.next_offset, RECORDS);
+    assert!(!recovery.repaired());
+    // A read stops before the bad record, and a read starting at it is refused.
+    let batch = log.read(140, 100, u32::MAX).expect("read");
+    assert_eq!(batch.iter().map(|(o, _)| o).collect::<Vec<_>>(), (140..150).collect::<Vec<_>>());
+    assert!(matches!(log.read(150, 10, u32::MAX), Err(LogError::Corrupt { offset: 150, .. })));
+    // Past the next index entry, reads work again.
+    assert_eq!(log.read(200, 1, u32::MAX).expect("read").iter().next().map(|(o, _)| o), Some(200));
+}
+
+#[test]
+fn reading_follows_the_index_at_boundaries_and_the_end() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    build(dir.path());
+    let log = open::<RwLockSync>(dir.path(), LogConfig::default());
+    for start in [0, 1, 99, 100, 101, 150, 199, 200, 249] {
+        let b = log.read(start, 3, u32::MAX).expect("read");
+        let offsets: Vec<u64> = b.iter().map(|(o, _)| o).collect();
+        let want: Vec<u64> = (start..(start + 3).min(RECORDS)).collect();
+        assert_eq!(offsets, want, "from {start}");
+        assert_eq!(b.high_watermark, RECORDS);
+    }
+    assert!(log.read(RECORDS, 10, u32::MAX).expect("at the end").is_empty());
+    assert!(matches!(
+        log.read(RECORDS + 1, 10, u32::MAX),
+        Err(LogError::OffsetOutOfRange { requested: 251, next: 250 })
+    ));
+    // max_bytes limits the batch, but one record is always returned.
+    assert_eq!(log.read(0, 100, 1).expect("read").len(), 1);
+    assert_eq!(log.read(0, 100, 2 * 20 + 1).expect("read").len(), 2);
+    assert_eq!(log.read(0, 0, u32::MAX).expect("read").len(), 0);
+}
+
+#[test]
+fn a_clean_reopen_loses_nothing_and_appends_continue() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    build(dir.path());
+    let (log, recovery) = reopen(dir.path());
+    assert!(!recovery.repaired(), "{recovery:?}");
+    assert_eq!(recovery.next_offset, RECORDS);
+    assert!(recovery.records_scanned <= 100, "the scan starts at the last index entry");
+    assert_prefix_intact(&log, RECORDS);
+    assert_eq!(log.append_batch(&[payload(250), payload(251)]).expect("append"), 250);
+    drop(log);
+    assert_eq!(found(dir.path()), vec![]);
+    let (log, _) = reopen(dir.path());
+    assert_eq!(log.next_offset(), 252);
+}
+
+#[test]
+fn an_empty_or_missing_data_dir_and_messages_over_the_limit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let topic = dir.path().join("new-topic");
+    let config = LogConfig { max_message_bytes: 10, ..LogConfig::default() };
+    let log = open::<RwLockSync>(&topic, config);
+    assert_eq!(log.next_offset(), 0);
+    assert!(log.read(0, 10, 100).expect("read").is_empty());
+    assert!(matches!(log.append(&[0u8; 11]), Err(LogError::MessageTooLarge { size: 11, max: 10 })));
+    assert!(matches!(log.append_batch(&[&[0u8; 1][..], &[0u8; 11]]), Err(LogError::MessageTooLarge { .. })));
+    assert_eq!(log.next_offset(), 0, "a refused batch appends nothing");
+    assert_eq!(log.append(&[0u8; 10]).expect("append"), 0);
+    assert_eq!(found(&topic), vec![]);
+}
