@@ -16,5 +16,7 @@
 
 pub use synclog_strategies as strategies;
 
+pub mod cli;
+pub mod harness;
 pub mod storage;
 pub mod violations;

@@ -41,7 +41,8 @@ fn copy_topic(from: &Path, to: &Path) {
 }
 
 fn reopen(dir: &Path) -> (synclog::storage::Log<RwLockSync>, Recovery) {
-    synclog::storage::Log::<RwLockSync>::open(dir, LogConfig::default()).expect("reopen never fails on damage")
+    synclog::storage::Log::<RwLockSync>::open(dir, LogConfig::default())
+        .expect("reopen never fails on damage")
 }
 
 fn found(dir: &Path) -> Vec<(K, u64)> {

@@ -42,6 +42,9 @@ pub fn validate_topic_name(name: &str) -> Result<(), LogError> {
     Err(LogError::InvalidTopic { name: name.chars().take(300).collect(), reason })
 }
 
+/// What opening a data dir found in one topic: its name and its recovery.
+pub type TopicRecovery = (String, Recovery);
+
 /// Wakes fetches waiting for a log to grow.
 ///
 /// Invariant: `waiters` counts threads between "registered" and "done waiting". An appender
@@ -125,7 +128,7 @@ impl<S: SyncStrategy> Topics<S> {
     pub fn open(
         data_dir: &Path,
         config: LogConfig,
-    ) -> Result<(Arc<Topics<S>>, Vec<(String, Recovery)>), LogError> {
+    ) -> Result<(Arc<Topics<S>>, Vec<TopicRecovery>), LogError> {
         fs::create_dir_all(data_dir).at(data_dir)?;
         let mut map = BTreeMap::new();
         let mut recoveries = Vec::new();

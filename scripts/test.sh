@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The project's test command (README: "scripts/test.sh"), and what CI runs through .ci/run.
+#
+# It first installs what the tests need that cargo cannot fetch by itself, then runs the checks:
+#   cargo fmt --check, cargo clippy -D warnings, cargo test --workspace.
+# Every install step says what it installs; if one cannot run (not root, no apt), it prints the
+# exact command to run by hand and the tests that need the missing tool fail with its name.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+# Debian packages the tests use (none yet beyond the toolchain; later steps add to this list).
+APT_PACKAGES=()
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  step "installing Debian packages: ${missing[*]}"
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  else
+    echo "cannot install ${missing[*]} here: run 'sudo apt-get install ${missing[*]}'" >&2
+  fi
+fi
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo test --workspace"
+cargo test --workspace
