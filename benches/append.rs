@@ -1,0 +1,207 @@
+//! In-process appends and reads, generic over the strategy.
+//!
+//! - `append/single/<strategy>/<threads>`: 100-byte messages, one `pwrite` each;
+//! - `append/batch100/<strategy>/<threads>`: batches of 100 × 100 bytes, one `pwrite` per batch;
+//! - `append/raw-pwrite/<threads>` and `append/raw-pwrite-batch100/<threads>`: the ceiling, the
+//!   same bytes written with plain `write_all_at` and a `fetch_add` for the position: no
+//!   strategy, no record encoding, no index;
+//! - `read_heavy/<strategy>/<readers>`: one writer appending while N readers fetch 100 records
+//!   at random offsets; throughput counts reads. A reader-writer lock lets readers share here,
+//!   the semaphore and the mutex do not;
+//! - `fetch_random/<strategy>`: one reader, fetch via the index at random offsets.
+//!
+//! Multi-threaded runs use `iter_custom` and a `Barrier`, so the clock covers only the time all
+//! threads were working. Element counts are messages.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Barrier;
+use std::thread;
+use std::time::{Duration, Instant};
+use synclog::storage::{Log, LogConfig};
+use synclog::strategies::*;
+
+const MESSAGE_BYTES: usize = 100;
+const THREADS: [usize; 4] = [1, 2, 4, 8];
+
+/// Runs `per_thread(i, n)` on `threads` threads, each doing `n` operations; returns the time from
+/// the common start to the last finish.
+fn timed_threads(threads: usize, total: u64, per_thread: impl Fn(usize, u64) + Sync) -> Duration {
+    let start = Barrier::new(threads + 1);
+    let per = total.div_ceil(threads as u64);
+    thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|i| {
+                let (start, per_thread) = (&start, &per_thread);
+                s.spawn(move || {
+                    start.wait();
+                    per_thread(i, per);
+                })
+            })
+            .collect();
+        start.wait();
+        let t0 = Instant::now();
+        for h in handles {
+            h.join().expect("bench thread");
+        }
+        t0.elapsed()
+    })
+}
+
+fn append_single<S: SyncStrategy>(c: &mut Criterion) {
+    let mut group = c.benchmark_group("append/single");
+    group.throughput(Throughput::Elements(1));
+    for threads in THREADS {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = Log::<S>::open(dir.path(), LogConfig::default()).expect("open").0;
+        let payload = [7u8; MESSAGE_BYTES];
+        group.bench_with_input(BenchmarkId::new(S::NAME, threads), &threads, |b, &threads| {
+            b.iter_custom(|iters| {
+                timed_threads(threads, iters, |_, n| {
+                    for _ in 0..n {
+                        log.append(&payload).expect("append");
+                    }
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+fn append_batch<S: SyncStrategy>(c: &mut Criterion) {
+    let mut group = c.benchmark_group("append/batch100");
+    group.throughput(Throughput::Elements(100));
+    for threads in THREADS {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = Log::<S>::open(dir.path(), LogConfig::default()).expect("open").0;
+        let batch = vec![[7u8; MESSAGE_BYTES]; 100];
+        group.bench_with_input(BenchmarkId::new(S::NAME, threads), &threads, |b, &threads| {
+            b.iter_custom(|iters| {
+                timed_threads(threads, iters, |_, n| {
+                    for _ in 0..n {
+                        log.append_batch(&batch).expect("append");
+                    }
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+/// The ceiling: the same bytes with plain positional writes and no strategy at all.
+fn raw_pwrite(c: &mut Criterion) {
+    for (name, records) in [("append/raw-pwrite", 1usize), ("append/raw-pwrite-batch100", 100)] {
+        let mut group = c.benchmark_group(name);
+        group.throughput(Throughput::Elements(records as u64));
+        for threads in THREADS {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let file = File::create(dir.path().join("raw.dat")).expect("create");
+            let end = AtomicU64::new(0);
+            let bytes = vec![7u8; records * (MESSAGE_BYTES + 16)];
+            group.bench_with_input(BenchmarkId::from_parameter(threads), &threads, |b, &threads| {
+                b.iter_custom(|iters| {
+                    timed_threads(threads, iters, |_, n| {
+                        for _ in 0..n {
+                            let at = end.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                            file.write_all_at(&bytes, at).expect("write");
+                        }
+                    })
+                })
+            });
+        }
+        group.finish();
+    }
+}
+
+fn read_heavy<S: SyncStrategy>(c: &mut Criterion) {
+    let mut group = c.benchmark_group("read_heavy");
+    group.throughput(Throughput::Elements(1));
+    for readers in [1usize, 2, 4] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = Log::<S>::open(dir.path(), LogConfig::default()).expect("open").0;
+        let batch = vec![[7u8; MESSAGE_BYTES]; 100];
+        for _ in 0..1000 {
+            log.append_batch(&batch).expect("fill");
+        }
+        group.bench_with_input(BenchmarkId::new(S::NAME, readers), &readers, |b, &readers| {
+            b.iter_custom(|iters| {
+                let stop = AtomicBool::new(false);
+                thread::scope(|s| {
+                    // One writer appends for as long as the readers read.
+                    s.spawn(|| {
+                        while !stop.load(Ordering::Relaxed) {
+                            log.append(&[1u8; MESSAGE_BYTES]).expect("append");
+                        }
+                    });
+                    let took = timed_threads(readers, iters, |i, n| {
+                        let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ i as u64;
+                        for _ in 0..n {
+                            x ^= x << 13;
+                            x ^= x >> 7;
+                            x ^= x << 17;
+                            let offset = x % 99_000;
+                            let got = log.read(offset, 100, 1 << 20).expect("read");
+                            assert_eq!(got.len(), 100);
+                        }
+                    });
+                    stop.store(true, Ordering::Relaxed);
+                    took
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+fn fetch_random<S: SyncStrategy>(c: &mut Criterion) {
+    let mut group = c.benchmark_group("fetch_random");
+    group.throughput(Throughput::Elements(1));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = Log::<S>::open(dir.path(), LogConfig::default()).expect("open").0;
+    let batch = vec![[7u8; MESSAGE_BYTES]; 100];
+    for _ in 0..1000 {
+        log.append_batch(&batch).expect("fill");
+    }
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    group.bench_function(BenchmarkId::new(S::NAME, 1), |b| {
+        b.iter(|| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            log.read(x % 100_000, 1, 1 << 20).expect("read")
+        })
+    });
+    group.finish();
+}
+
+fn all(c: &mut Criterion) {
+    raw_pwrite(c);
+    append_single::<NoSync>(c);
+    append_single::<SemaphoreSync>(c);
+    append_single::<RwLockSync>(c);
+    append_single::<MutexSync>(c);
+    append_single::<StdRwLockSync>(c);
+    append_batch::<NoSync>(c);
+    append_batch::<SemaphoreSync>(c);
+    append_batch::<RwLockSync>(c);
+    append_batch::<MutexSync>(c);
+    append_batch::<StdRwLockSync>(c);
+    read_heavy::<SemaphoreSync>(c);
+    read_heavy::<RwLockSync>(c);
+    read_heavy::<MutexSync>(c);
+    read_heavy::<StdRwLockSync>(c);
+    fetch_random::<RwLockSync>(c);
+    fetch_random::<SemaphoreSync>(c);
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(20);
+    targets = all
+}
+criterion_main!(benches);
