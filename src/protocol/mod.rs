@@ -57,9 +57,11 @@
 //! on with the next frame. The codec checks only lengths and UTF-8; topic names are validated
 //! by storage.
 
+pub mod connection;
 pub mod error;
 pub mod frame;
 
+pub use connection::{Connection, ConnectionConfig, ConnectionError};
 pub use error::{DecodeError, ErrorCode, ProtocolError};
 pub use frame::{
     encode_error_response, encode_produce_request, encode_records_response, peek_frame_bytes, Api,
