@@ -1,0 +1,900 @@
+//! A buffered connection: frames in, frames out, over one blocking `TcpStream`.
+//!
+//! The codec in [`frame`](super::frame) turns bytes into values but never touches a socket;
+//! this module is the other half. A [`Connection`] owns the socket and two buffers:
+//!
+//! - a **read buffer** that collects bytes until it holds one whole frame. TCP is a byte stream:
+//!   one `read()` may return half a frame, or three frames and a bit of a fourth. The buffer
+//!   keeps whatever arrived, hands out one whole frame at a time, and keeps the rest for the
+//!   next call — so a burst of pipelined requests costs one system call, not one per request.
+//! - a **write buffer** that collects encoded replies and goes out in one `write()` when the
+//!   connection would otherwise wait for the peer (or when it grows past 64 KiB). A burst of
+//!   pipelined requests thus gets its burst of replies in one system call as well.
+//!
+//! Used on both sides: the broker calls [`Connection::read_request`] and
+//! [`Connection::write_response`]; the client calls [`Connection::write_request`] and
+//! [`Connection::read_response`].
+//!
+//! # Invariants
+//!
+//! - `buffer[read_position..filled_end]` are bytes received and not yet handed out; they always
+//!   begin at a frame boundary. Bytes before `read_position` are consumed and may be
+//!   overwritten.
+//! - The read buffer grows only to hold the frame being read, so it never exceeds
+//!   `max(16 KiB, max_frame_bytes + 4)`, and that limit is checked from the 4-byte length prefix
+//!   *before* growing: a peer announcing 4 GiB costs nothing.
+//! - Nothing is buffered for writing when the connection blocks in `read()`: every read that
+//!   must wait on the socket first flushes the write buffer. A peer waiting for our replies
+//!   before it sends more can therefore never deadlock with us.
+//!
+//! # Timeouts (DESIGN.md "Limits")
+//!
+//! Two clocks guard a blocking read, so that a slow or silent peer holds a thread for a bounded
+//! time only:
+//!
+//! | clock           | starts                          | on expiry                     |
+//! |-----------------|---------------------------------|-------------------------------|
+//! | `idle_timeout`  | when no byte of a frame is held | [`ConnectionError::IdleTimeout`]  |
+//! | `frame_timeout` | at a frame's first byte         | [`ConnectionError::FrameTimeout`] |
+//!
+//! The frame clock is *not* reset by each byte: every read is given only the time that remains
+//! of the frame's budget (`set_read_timeout(frame_timeout - elapsed)`), so a slow-loris peer
+//! sending one byte a second is cut off `frame_timeout` after its first byte, however steadily
+//! it trickles. Writes get `write_timeout`, so a peer that stops reading cannot block us forever
+//! either.
+
+use super::error::{ErrorCode, ProtocolError};
+use super::frame::{
+    peek_frame_bytes, RequestFrame, Response, DEFAULT_MAX_FRAME_BYTES, LENGTH_PREFIX_BYTES,
+};
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+use thiserror::Error;
+
+/// The read buffer's starting size: room for a burst of small pipelined requests per `read()`.
+pub const INITIAL_READ_BUFFER_BYTES: usize = 16 * 1024;
+
+/// The write buffer is sent once it holds this much, even if the connection is not about to
+/// wait: this bounds the memory a long burst of replies takes.
+pub const WRITE_BUFFER_FLUSH_BYTES: usize = 64 * 1024;
+
+/// A buffer that grew past this for one large frame is given back once it is empty again, so
+/// an idle connection does not keep a 16 MiB buffer alive.
+const SHRINK_ABOVE_BYTES: usize = 1024 * 1024;
+
+/// The socket refuses a zero timeout (it would mean "none"), so shorter ones are rounded up.
+const MIN_SOCKET_TIMEOUT: Duration = Duration::from_millis(1);
+
+/// Limits and timeouts of one connection (DESIGN.md "Limits"); `None` disables a timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionConfig {
+    /// The largest length prefix accepted (`--max-frame-bytes`); a larger one is
+    /// [`ConnectionError::FrameTooLarge`], reported before the body is read.
+    pub max_frame_bytes: u32,
+    /// How long the connection may wait between frames (`--idle-timeout-ms`). On a client this
+    /// is how long it waits for a response to begin, so it must exceed any long-poll wait.
+    pub idle_timeout: Option<Duration>,
+    /// How long all of a frame's bytes may take to arrive, counted from its first byte
+    /// (`--frame-timeout-ms`).
+    pub frame_timeout: Option<Duration>,
+    /// How long one blocked `write()` may wait for the peer to make room.
+    pub write_timeout: Option<Duration>,
+}
+
+impl Default for ConnectionConfig {
+    /// The broker's defaults: 16 MiB frames, 600 s idle, 10 s per frame, 10 s per write.
+    fn default() -> ConnectionConfig {
+        ConnectionConfig {
+            max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
+            idle_timeout: Some(Duration::from_secs(600)),
+            frame_timeout: Some(Duration::from_secs(10)),
+            write_timeout: Some(Duration::from_secs(10)),
+        }
+    }
+}
+
+/// Why a connection could not deliver a frame.
+///
+/// Only [`ConnectionError::Decode`] leaves the connection usable (the bad frame has been
+/// skipped); after any other error, answer if [`ConnectionError::answer`] says so, then close.
+#[derive(Debug, Error)]
+pub enum ConnectionError {
+    /// The peer closed the connection in the middle of a frame. Closed without an answer.
+    #[error("the peer closed the connection in the middle of a frame ({received_bytes} bytes of it received)")]
+    Closed {
+        /// How many bytes of the unfinished frame had arrived.
+        received_bytes: usize,
+    },
+
+    /// No frame began within the idle timeout. Closed without an answer.
+    #[error("no frame began within the idle timeout of {} ms", timeout.as_millis())]
+    IdleTimeout {
+        /// The idle timeout that expired.
+        timeout: Duration,
+    },
+
+    /// A frame began but did not complete within the frame timeout. Closed without an answer.
+    #[error("a frame did not complete within {} ms of its first byte ({received_bytes} bytes received)", timeout.as_millis())]
+    FrameTimeout {
+        /// The frame timeout that expired.
+        timeout: Duration,
+        /// How many bytes of the frame had arrived.
+        received_bytes: usize,
+    },
+
+    /// The length prefix exceeds `max_frame_bytes`; the body was not read. A broker answers
+    /// FrameTooLarge with correlation id 0 (see [`ConnectionError::answer`]), then closes:
+    /// the rest of the stream cannot be trusted to be at a frame boundary.
+    #[error("frame of {size} bytes exceeds the limit of {max} bytes")]
+    FrameTooLarge {
+        /// The length prefix.
+        size: u32,
+        /// The connection's `max_frame_bytes`.
+        max: u32,
+    },
+
+    /// A whole frame arrived but does not decode. The connection has already skipped it and
+    /// stays usable: answer with `correlation_id.unwrap_or(0)` and read on.
+    #[error("cannot decode the frame with correlation id {correlation_id:?}")]
+    Decode {
+        /// The frame's correlation id, when the frame was long enough to hold one.
+        correlation_id: Option<u32>,
+        /// What was wrong with it.
+        #[source]
+        error: ProtocolError,
+    },
+
+    /// A value could not be encoded (a topic over 65535 bytes, …); nothing was written.
+    #[error("cannot encode the frame")]
+    Encode(#[source] ProtocolError),
+
+    /// A write made no progress within the write timeout: the peer stopped reading.
+    #[error("the peer stopped reading: a write made no progress within {} ms", timeout.as_millis())]
+    WriteTimeout {
+        /// The write timeout that expired.
+        timeout: Duration,
+    },
+
+    /// The socket failed.
+    #[error("I/O error on the connection")]
+    Io(#[from] io::Error),
+}
+
+impl ConnectionError {
+    /// The error response a broker sends for this error, or `None` when the connection is to
+    /// be closed without an answer (EOF, timeouts, I/O).
+    ///
+    /// FrameTooLarge is answered with correlation id 0 (DESIGN.md); a decode error with the
+    /// frame's own correlation id, or 0 when the frame was too short to hold one.
+    pub fn answer(&self) -> Option<Response> {
+        match self {
+            ConnectionError::FrameTooLarge { .. } => Some(Response::error(
+                0,
+                ErrorCode::FrameTooLarge,
+                self.to_string(),
+            )),
+            ConnectionError::Decode {
+                correlation_id,
+                error,
+            } => Some(Response::error(
+                correlation_id.unwrap_or(0),
+                error.code(),
+                error.to_string(),
+            )),
+            _ => None,
+        }
+    }
+
+    /// True when the connection can carry on after this error: only a decode error, whose
+    /// frame has been skipped whole.
+    pub fn keeps_connection(&self) -> bool {
+        matches!(self, ConnectionError::Decode { .. })
+    }
+}
+
+/// One TCP connection carrying protocol frames, with a read buffer and a write buffer.
+#[derive(Debug)]
+pub struct Connection {
+    /// The socket. Reads and writes both go through it directly; the buffering is ours.
+    stream: TcpStream,
+    /// Received bytes. `buffer.len()` is its allocated, zero-initialized size (reads go into
+    /// `buffer[filled_end..]`), never more than `max(INITIAL_READ_BUFFER_BYTES,
+    /// max_frame_bytes + 4)`.
+    buffer: Vec<u8>,
+    /// Where the first frame not yet handed out begins; always a frame boundary.
+    read_position: usize,
+    /// One past the last received byte; `read_position <= filled_end <= buffer.len()`.
+    filled_end: usize,
+    /// When the first byte of the frame at `read_position` arrived; `None` exactly when no
+    /// byte of it has (`read_position == filled_end`).
+    frame_started_at: Option<Instant>,
+    /// When the most recent `read()` that returned bytes returned.
+    last_read_at: Instant,
+    /// The read timeout currently set on the socket, kept so that an unchanged timeout costs no
+    /// `setsockopt` system call.
+    socket_read_timeout: Option<Duration>,
+    /// Encoded frames not yet sent, in order. Encoders append to it in place (no copy through
+    /// an intermediate buffer), which is why this is a `Vec` and not a `BufWriter`.
+    write_buffer: Vec<u8>,
+    /// The limits and timeouts.
+    config: ConnectionConfig,
+}
+
+impl Connection {
+    /// Wraps an accepted or connected socket with the default limits and timeouts.
+    pub fn new(stream: TcpStream) -> io::Result<Connection> {
+        Connection::with_config(stream, ConnectionConfig::default())
+    }
+
+    /// Wraps a socket with the given limits and timeouts.
+    ///
+    /// Turns Nagle's algorithm off (`TCP_NODELAY`): the connection already batches its writes,
+    /// and Nagle would hold a lone reply back until the peer's delayed ACK, some 40 ms.
+    pub fn with_config(stream: TcpStream, config: ConnectionConfig) -> io::Result<Connection> {
+        stream.set_nodelay(true)?;
+        stream.set_write_timeout(config.write_timeout.map(socket_timeout))?;
+        // Start from a known state, so `socket_read_timeout` tells the truth.
+        stream.set_read_timeout(None)?;
+        // No frame will ever need more than the limit, so neither does the first buffer.
+        let frame_limit_bytes =
+            (config.max_frame_bytes as usize).saturating_add(LENGTH_PREFIX_BYTES);
+        Ok(Connection {
+            stream,
+            buffer: vec![0; INITIAL_READ_BUFFER_BYTES.min(frame_limit_bytes)],
+            read_position: 0,
+            filled_end: 0,
+            frame_started_at: None,
+            last_read_at: Instant::now(),
+            socket_read_timeout: None,
+            write_buffer: Vec::new(),
+            config,
+        })
+    }
+
+    /// The socket, e.g. for `peer_addr()` or `shutdown()`.
+    pub fn stream(&self) -> &TcpStream {
+        &self.stream
+    }
+
+    /// The limits and timeouts in force.
+    pub fn config(&self) -> &ConnectionConfig {
+        &self.config
+    }
+
+    /// Server side: reads the next request.
+    ///
+    /// `Ok(None)` on a clean EOF (the peer closed between frames). On
+    /// [`ConnectionError::Decode`] the bad frame has been skipped and the connection can be
+    /// read again; every other error ends the connection. Flushes pending replies before it
+    /// blocks.
+    pub fn read_request(&mut self) -> Result<Option<RequestFrame>, ConnectionError> {
+        let Some(frame_bytes) = self.fill_frame()? else {
+            return Ok(None);
+        };
+        let frame = &self.buffer[self.read_position..self.read_position + frame_bytes];
+        let decoded = RequestFrame::decode(frame, self.config.max_frame_bytes);
+        // Skip the frame whatever became of it: a bad frame is answered, never re-read.
+        self.consume(frame_bytes);
+        match decoded {
+            Ok((request, _)) => Ok(Some(request)),
+            Err(error) => Err(ConnectionError::Decode {
+                correlation_id: error.correlation_id,
+                error: error.error,
+            }),
+        }
+    }
+
+    /// Client side: reads the next response, decoding it as an answer to `api` (the request's
+    /// [`Api`](super::Api) byte; a response does not say which api it answers).
+    ///
+    /// `Ok(None)` when the broker closed the connection between responses. Flushes pending
+    /// requests before it blocks, so `write_request` then `read_response` needs no `flush`.
+    pub fn read_response(&mut self, api: u8) -> Result<Option<Response>, ConnectionError> {
+        let Some(frame_bytes) = self.fill_frame()? else {
+            return Ok(None);
+        };
+        let frame = &self.buffer[self.read_position..self.read_position + frame_bytes];
+        let decoded = Response::decode(api, frame);
+        // A response opens with its correlation id (bytes 4..8), readable even when the rest
+        // is not: the client can tell which request the garbage was meant to answer.
+        let correlation_id = frame
+            .get(LENGTH_PREFIX_BYTES..LENGTH_PREFIX_BYTES + 4)
+            .and_then(|bytes| bytes.try_into().ok())
+            .map(u32::from_be_bytes);
+        self.consume(frame_bytes);
+        match decoded {
+            Ok((response, _)) => Ok(Some(response)),
+            Err(error) => Err(ConnectionError::Decode {
+                correlation_id,
+                error,
+            }),
+        }
+    }
+
+    /// True when a further whole frame is already in the read buffer, so the next
+    /// `read_request` / `read_response` returns without touching the socket.
+    ///
+    /// A broker serving pipelined requests flushes only when this is false: the replies to a
+    /// whole burst then leave in one `write()`. (The read methods flush before they block in
+    /// any case; this lets a broker flush *before* slow work, such as a long poll.)
+    pub fn has_buffered_frame(&self) -> bool {
+        let buffered = &self.buffer[self.read_position..self.filled_end];
+        matches!(
+            peek_frame_bytes(buffered, self.config.max_frame_bytes),
+            Ok(Some(frame_bytes)) if buffered.len() >= frame_bytes
+        )
+    }
+
+    /// Client side: queues a request. Sent at the next flush, read, or when the write buffer
+    /// is full.
+    pub fn write_request(&mut self, frame: &RequestFrame) -> Result<(), ConnectionError> {
+        self.write_with(|out| frame.encode(out))
+    }
+
+    /// Server side: queues a response. Sent at the next flush, read, or when the write buffer
+    /// is full.
+    pub fn write_response(&mut self, response: &Response) -> Result<(), ConnectionError> {
+        self.write_with(|out| response.encode(out))
+    }
+
+    /// Queues bytes that already hold one or more whole, encoded frames.
+    pub fn write_frame_bytes(&mut self, frames: &[u8]) -> Result<(), ConnectionError> {
+        self.write_buffer.extend_from_slice(frames);
+        self.flush_if_full()
+    }
+
+    /// Queues whatever `encode` appends to the write buffer, e.g.
+    /// `conn.write_with(|out| encode_records_response(id, hw, records, out))`: the frame is
+    /// encoded in place, with no intermediate buffer.
+    ///
+    /// `encode` must append whole frames; if it fails, whatever it appended is removed.
+    pub fn write_with(
+        &mut self,
+        encode: impl FnOnce(&mut Vec<u8>) -> Result<(), ProtocolError>,
+    ) -> Result<(), ConnectionError> {
+        let before = self.write_buffer.len();
+        if let Err(error) = encode(&mut self.write_buffer) {
+            self.write_buffer.truncate(before);
+            return Err(ConnectionError::Encode(error));
+        }
+        self.flush_if_full()
+    }
+
+    /// Sends everything queued, in one `write()` when the socket takes it all at once.
+    pub fn flush(&mut self) -> Result<(), ConnectionError> {
+        if self.write_buffer.is_empty() {
+            return Ok(());
+        }
+        let written = self.stream.write_all(&self.write_buffer);
+        // Whatever happened, these bytes are done with: after an error, how much of them the
+        // peer got is unknown, so the connection is unusable anyway.
+        self.write_buffer.clear();
+        if self.write_buffer.capacity() > SHRINK_ABOVE_BYTES {
+            self.write_buffer = Vec::new();
+        }
+        written.map_err(
+            |error| match (is_timeout(&error), self.config.write_timeout) {
+                (true, Some(timeout)) => ConnectionError::WriteTimeout { timeout },
+                _ => ConnectionError::Io(error),
+            },
+        )
+    }
+
+    /// Sends the write buffer once it holds [`WRITE_BUFFER_FLUSH_BYTES`].
+    fn flush_if_full(&mut self) -> Result<(), ConnectionError> {
+        if self.write_buffer.len() >= WRITE_BUFFER_FLUSH_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Reads until the read buffer holds one whole frame at `read_position`, and returns its
+    /// size (length prefix included). `Ok(None)` on EOF with no byte of a frame held.
+    fn fill_frame(&mut self) -> Result<Option<usize>, ConnectionError> {
+        loop {
+            let buffered = &self.buffer[self.read_position..self.filled_end];
+            // How many bytes, from `read_position`, the buffer must hold before we can go on:
+            // the prefix first, then the whole frame it announces.
+            let needed_bytes = match peek_frame_bytes(buffered, self.config.max_frame_bytes) {
+                Ok(Some(frame_bytes)) if buffered.len() >= frame_bytes => {
+                    return Ok(Some(frame_bytes))
+                }
+                Ok(Some(frame_bytes)) => frame_bytes,
+                Ok(None) => LENGTH_PREFIX_BYTES,
+                // Judged from the prefix alone: nothing was allocated for the body, and
+                // nothing more is read.
+                Err(ProtocolError::FrameTooLarge { size, max }) => {
+                    return Err(ConnectionError::FrameTooLarge { size, max })
+                }
+                Err(error) => {
+                    return Err(ConnectionError::Decode {
+                        correlation_id: None,
+                        error,
+                    })
+                }
+            };
+            self.make_room(needed_bytes);
+            if !self.read_more()? {
+                // EOF. Between frames it is the peer's way of saying goodbye; inside one, the
+                // frame is lost and nobody is left to answer.
+                let received_bytes = self.filled_end - self.read_position;
+                return match received_bytes {
+                    0 => Ok(None),
+                    _ => Err(ConnectionError::Closed { received_bytes }),
+                };
+            }
+        }
+    }
+
+    /// Makes sure `buffer[read_position..]` can hold `needed_bytes`.
+    fn make_room(&mut self, needed_bytes: usize) {
+        if self.read_position + needed_bytes <= self.buffer.len() {
+            return;
+        }
+        // Slide the unfinished frame to the front: everything before it was handed out. This
+        // copies only a partial frame, and only when the buffer's tail is too short for it.
+        self.buffer
+            .copy_within(self.read_position..self.filled_end, 0);
+        self.filled_end -= self.read_position;
+        self.read_position = 0;
+        // Grow exactly to the frame's size: `needed_bytes` was checked against the limit.
+        if needed_bytes > self.buffer.len() {
+            self.buffer.resize(needed_bytes, 0);
+        }
+    }
+
+    /// One `read()` from the socket into the free tail of the buffer, under the timeout that
+    /// applies now. `Ok(false)` on EOF.
+    fn read_more(&mut self) -> Result<bool, ConnectionError> {
+        // We are about to wait for the peer, who may be waiting for our replies first.
+        self.flush()?;
+        let frame_in_progress = self.read_position < self.filled_end;
+        loop {
+            // Recomputed on every attempt: after an interrupted read less time remains.
+            let timeout = self.read_timeout(frame_in_progress)?;
+            self.set_socket_read_timeout(timeout)?;
+            // `fill_frame` asked for room for more than is held, so this slice is not empty
+            // and `Ok(0)` below can only mean EOF.
+            let free = &mut self.buffer[self.filled_end..];
+            debug_assert!(!free.is_empty());
+            match self.stream.read(free) {
+                Ok(0) => return Ok(false),
+                Ok(read_bytes) => {
+                    let now = Instant::now();
+                    if !frame_in_progress {
+                        // The first bytes of a frame: its clock starts now.
+                        self.frame_started_at = Some(now);
+                    }
+                    self.last_read_at = now;
+                    self.filled_end += read_bytes;
+                    return Ok(true);
+                }
+                // A signal arrived before any byte: just try again.
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) if is_timeout(&error) => {
+                    return Err(self.timeout_error(frame_in_progress).unwrap_or(
+                        // The socket timed out although we set no timeout: report it as is.
+                        ConnectionError::Io(error),
+                    ));
+                }
+                Err(error) => return Err(ConnectionError::Io(error)),
+            }
+        }
+    }
+
+    /// The read timeout for the next `read()`: the idle timeout between frames, what remains
+    /// of the frame timeout inside one. Fails with `FrameTimeout` when nothing remains.
+    fn read_timeout(&self, frame_in_progress: bool) -> Result<Option<Duration>, ConnectionError> {
+        if !frame_in_progress {
+            return Ok(self.config.idle_timeout);
+        }
+        let Some(frame_timeout) = self.config.frame_timeout else {
+            return Ok(None);
+        };
+        // The frame's budget is counted from its first byte, never from the latest one.
+        let started_at = self.frame_started_at.unwrap_or(self.last_read_at);
+        match frame_timeout.checked_sub(started_at.elapsed()) {
+            Some(remaining) if !remaining.is_zero() => Ok(Some(remaining)),
+            _ => Err(self.frame_timeout_error(frame_timeout)),
+        }
+    }
+
+    /// The error for a read that timed out, `None` if no timeout was set.
+    fn timeout_error(&self, frame_in_progress: bool) -> Option<ConnectionError> {
+        if frame_in_progress {
+            self.config
+                .frame_timeout
+                .map(|timeout| self.frame_timeout_error(timeout))
+        } else {
+            self.config
+                .idle_timeout
+                .map(|timeout| ConnectionError::IdleTimeout { timeout })
+        }
+    }
+
+    fn frame_timeout_error(&self, timeout: Duration) -> ConnectionError {
+        ConnectionError::FrameTimeout {
+            timeout,
+            received_bytes: self.filled_end - self.read_position,
+        }
+    }
+
+    /// Sets the socket's read timeout, skipping the system call when it is already set.
+    fn set_socket_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        let timeout = timeout.map(socket_timeout);
+        if timeout != self.socket_read_timeout {
+            self.stream.set_read_timeout(timeout)?;
+            self.socket_read_timeout = timeout;
+        }
+        Ok(())
+    }
+
+    /// Hands the frame at `read_position` out: the next frame starts after it.
+    fn consume(&mut self, frame_bytes: usize) {
+        self.read_position += frame_bytes;
+        if self.read_position == self.filled_end {
+            // Nothing held: start again at the front, so no copy is ever needed for the next
+            // frame, and give back a buffer that one large frame made large.
+            self.read_position = 0;
+            self.filled_end = 0;
+            self.frame_started_at = None;
+            if self.buffer.len() > SHRINK_ABOVE_BYTES {
+                self.buffer = vec![0; INITIAL_READ_BUFFER_BYTES];
+            }
+        } else {
+            // The next frame's first bytes are already here. They came with the latest read or
+            // an earlier one, so starting its clock at the latest read is generous only by the
+            // time spent serving the frames before it.
+            self.frame_started_at = Some(self.last_read_at);
+        }
+    }
+}
+
+/// True for the errors a socket timeout produces: `WouldBlock` (`EAGAIN`) on Unix, `TimedOut`
+/// on other platforms.
+fn is_timeout(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// A timeout the socket accepts: `set_read_timeout(Some(0))` is an error, so round up.
+fn socket_timeout(timeout: Duration) -> Duration {
+    timeout.max(MIN_SOCKET_TIMEOUT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::frame::{Api, MessageSet, Request, ResponseBody, REQUEST_HEADER_BYTES};
+    use std::net::{Shutdown, TcpListener};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::thread;
+
+    /// A connected pair on 127.0.0.1: the server side wrapped, the client side raw.
+    fn pair(config: ConnectionConfig) -> (Connection, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+        let (server, _) = listener.accept().expect("accept");
+        (
+            Connection::with_config(server, config).expect("wrap"),
+            client,
+        )
+    }
+
+    fn short_timeouts() -> ConnectionConfig {
+        ConnectionConfig {
+            max_frame_bytes: 1024 * 1024,
+            idle_timeout: Some(Duration::from_secs(10)),
+            frame_timeout: Some(Duration::from_millis(200)),
+            write_timeout: Some(Duration::from_secs(10)),
+        }
+    }
+
+    fn request_bytes(correlation_id: u32, request: Request) -> Vec<u8> {
+        let mut out = Vec::new();
+        RequestFrame {
+            correlation_id,
+            request,
+        }
+        .encode(&mut out)
+        .expect("encodable");
+        out
+    }
+
+    fn produce(payload: &[u8]) -> Request {
+        Request::Produce {
+            topic: "t".into(),
+            messages: [payload].into_iter().collect::<MessageSet>(),
+        }
+    }
+
+    #[test]
+    fn pipelined_requests_are_read_back_in_order() {
+        let (mut server, mut client) = pair(short_timeouts());
+        let mut burst = Vec::new();
+        for correlation_id in 1..=3 {
+            burst.extend(request_bytes(
+                correlation_id,
+                produce(&[correlation_id as u8; 10]),
+            ));
+        }
+        client.write_all(&burst).expect("send");
+        client.shutdown(Shutdown::Write).expect("shutdown");
+        for correlation_id in 1..=3 {
+            let frame = server.read_request().expect("read").expect("a frame");
+            assert_eq!(frame.correlation_id, correlation_id);
+            assert_eq!(frame.request, produce(&[correlation_id as u8; 10]));
+        }
+        assert!(server.read_request().expect("clean EOF").is_none());
+    }
+
+    #[test]
+    fn eof_before_any_frame_is_a_clean_close() {
+        let (mut server, client) = pair(short_timeouts());
+        drop(client);
+        assert!(server.read_request().expect("clean EOF").is_none());
+    }
+
+    #[test]
+    fn eof_in_the_middle_of_a_frame_is_closed() {
+        let (mut server, mut client) = pair(short_timeouts());
+        let bytes = request_bytes(1, produce(b"payload"));
+        client.write_all(&bytes[..bytes.len() - 3]).expect("send");
+        drop(client);
+        match server.read_request() {
+            Err(ConnectionError::Closed { received_bytes }) => {
+                assert_eq!(received_bytes, bytes.len() - 3)
+            }
+            other => panic!("expected Closed, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn eof_inside_the_length_prefix_is_closed() {
+        let (mut server, mut client) = pair(short_timeouts());
+        client.write_all(&[0, 0]).expect("send");
+        drop(client);
+        assert!(matches!(
+            server.read_request(),
+            Err(ConnectionError::Closed { received_bytes: 2 })
+        ));
+    }
+
+    #[test]
+    fn a_half_sent_frame_times_out() {
+        let (mut server, mut client) = pair(short_timeouts());
+        let bytes = request_bytes(1, produce(b"payload"));
+        client.write_all(&bytes[..6]).expect("send");
+        // `client` stays open: only the frame timeout can end the wait.
+        match server.read_request() {
+            Err(ConnectionError::FrameTimeout { received_bytes, .. }) => {
+                assert_eq!(received_bytes, 6)
+            }
+            other => panic!("expected FrameTimeout, got {other:?}"),
+        }
+        drop(client);
+    }
+
+    #[test]
+    fn a_frame_trickled_one_byte_at_a_time_is_cut_off_by_the_frame_timeout() {
+        let (mut server, mut client) = pair(short_timeouts());
+        // 20 ms a byte: the whole frame would take over 2 s, ten times the 200 ms budget,
+        // though each single byte arrives well within it.
+        let bytes = request_bytes(1, produce(&[7; 100]));
+        let stop = AtomicBool::new(false);
+        let result = thread::scope(|scope| {
+            scope.spawn(|| {
+                for byte in &bytes {
+                    if stop.load(Ordering::Relaxed) || client.write_all(&[*byte]).is_err() {
+                        break;
+                    }
+                    thread::sleep(Duration::from_millis(20));
+                }
+            });
+            let result = server.read_request();
+            stop.store(true, Ordering::Relaxed);
+            result
+        });
+        match result {
+            Err(ConnectionError::FrameTimeout { received_bytes, .. }) => {
+                assert!(received_bytes < bytes.len(), "{received_bytes}")
+            }
+            other => panic!("expected FrameTimeout, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_silent_peer_hits_the_idle_timeout() {
+        let config = ConnectionConfig {
+            idle_timeout: Some(Duration::from_millis(200)),
+            ..short_timeouts()
+        };
+        let (mut server, client) = pair(config);
+        assert!(matches!(
+            server.read_request(),
+            Err(ConnectionError::IdleTimeout { .. })
+        ));
+        drop(client);
+    }
+
+    #[test]
+    fn an_oversized_frame_is_reported_from_its_prefix_before_the_body_arrives() {
+        let config = ConnectionConfig {
+            max_frame_bytes: 1024,
+            frame_timeout: Some(Duration::from_secs(10)),
+            ..short_timeouts()
+        };
+        let (mut server, mut client) = pair(config);
+        // Announce 1 MiB and send only the header; the socket stays open, so waiting for the
+        // body would end in a FrameTimeout ten seconds later, not FrameTooLarge.
+        client
+            .write_all(&[0, 0x10, 0, 0, 0, 0, 0, 0, 0, 1])
+            .expect("send");
+        let error = server.read_request().expect_err("too large");
+        assert!(
+            matches!(
+                error,
+                ConnectionError::FrameTooLarge {
+                    size: 0x10_0000,
+                    max: 1024
+                }
+            ),
+            "{error:?}"
+        );
+        assert!(server.buffer.len() <= 1024 + LENGTH_PREFIX_BYTES);
+        let answer = error.answer().expect("answered");
+        assert_eq!(answer.correlation_id, 0);
+        assert!(matches!(
+            answer.body,
+            ResponseBody::Error {
+                code: ErrorCode::FrameTooLarge,
+                ..
+            }
+        ));
+        assert!(!error.keeps_connection());
+        drop(client);
+    }
+
+    #[test]
+    fn a_bad_frame_is_skipped_and_answered_with_its_correlation_id() {
+        let (mut server, mut client) = pair(short_timeouts());
+        let mut unknown_api = Vec::new();
+        unknown_api.extend_from_slice(&(REQUEST_HEADER_BYTES as u32 + 3).to_be_bytes());
+        unknown_api.extend_from_slice(&[9, 0, 0, 0, 0, 7, 1, 2, 3]);
+        client.write_all(&unknown_api).expect("send");
+        client
+            .write_all(&request_bytes(8, Request::ListTopics))
+            .expect("send");
+        let error = server.read_request().expect_err("unknown api");
+        assert!(error.keeps_connection());
+        match &error {
+            ConnectionError::Decode {
+                correlation_id,
+                error,
+            } => {
+                assert_eq!(*correlation_id, Some(7));
+                assert_eq!(
+                    *error,
+                    ProtocolError::UnsupportedVersion { api: 9, version: 0 }
+                );
+            }
+            other => panic!("expected Decode, got {other:?}"),
+        }
+        let answer = error.answer().expect("answered");
+        assert_eq!(answer.correlation_id, 7);
+        assert!(matches!(
+            answer.body,
+            ResponseBody::Error {
+                code: ErrorCode::UnsupportedVersion,
+                ..
+            }
+        ));
+        let next = server.read_request().expect("read").expect("a frame");
+        assert_eq!(next.correlation_id, 8);
+    }
+
+    #[test]
+    fn requests_and_responses_round_trip_without_explicit_flushes() {
+        let (server, client) = pair(short_timeouts());
+        let mut client = Connection::with_config(client, short_timeouts()).expect("wrap");
+        thread::scope(|scope| {
+            scope.spawn(move || {
+                let mut server = server;
+                // Answer until the client leaves. The reply is flushed by the next
+                // `read_request`, before it blocks.
+                while let Some(frame) = server.read_request().expect("read") {
+                    let response = Response {
+                        correlation_id: frame.correlation_id,
+                        body: ResponseBody::Topics(vec![("t".into(), 3)]),
+                    };
+                    server.write_response(&response).expect("write");
+                }
+            });
+            for correlation_id in 0..3 {
+                let request = RequestFrame {
+                    correlation_id,
+                    request: Request::ListTopics,
+                };
+                client.write_request(&request).expect("write");
+                let response = client
+                    .read_response(Api::ListTopics.as_u8())
+                    .expect("read")
+                    .expect("a response");
+                assert_eq!(response.correlation_id, correlation_id);
+                assert_eq!(response.body, ResponseBody::Topics(vec![("t".into(), 3)]));
+            }
+            drop(client);
+        });
+    }
+
+    #[test]
+    fn a_malformed_response_reports_its_correlation_id() {
+        let (mut server, client) = pair(short_timeouts());
+        let mut client = Connection::with_config(client, short_timeouts()).expect("wrap");
+        // A Produced body is 12 bytes; this one is 3.
+        server
+            .write_frame_bytes(&[0, 0, 0, 9, 0, 0, 0, 5, 0, 0, 1, 2, 3])
+            .expect("write");
+        server.flush().expect("flush");
+        match client.read_response(Api::Produce.as_u8()) {
+            Err(ConnectionError::Decode {
+                correlation_id: Some(5),
+                error: ProtocolError::Malformed(_),
+            }) => {}
+            other => panic!("expected a Decode error for correlation id 5, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_read_buffer_grows_only_to_the_frame_it_holds() {
+        let (mut server, mut client) = pair(short_timeouts());
+        let bytes = request_bytes(1, produce(&[1; 100_000]));
+        thread::scope(|scope| {
+            scope.spawn(|| client.write_all(&bytes).expect("send"));
+            let frame = server.read_request().expect("read").expect("a frame");
+            assert_eq!(frame.request, produce(&[1; 100_000]));
+        });
+        assert!(
+            server.buffer.len() <= bytes.len(),
+            "{}",
+            server.buffer.len()
+        );
+    }
+
+    #[test]
+    fn has_buffered_frame_sees_only_whole_frames() {
+        let (mut server, _client) = pair(short_timeouts());
+        assert!(!server.has_buffered_frame());
+        let bytes = request_bytes(1, Request::ListTopics);
+        // Place bytes in the buffer as a read would, so the test does not depend on how TCP
+        // splits them.
+        fn place(server: &mut Connection, bytes: &[u8]) {
+            let end = server.filled_end + bytes.len();
+            server.buffer[server.filled_end..end].copy_from_slice(bytes);
+            server.filled_end = end;
+        }
+        place(&mut server, &bytes[..bytes.len() - 1]);
+        assert!(!server.has_buffered_frame());
+        place(&mut server, &bytes[bytes.len() - 1..]);
+        assert!(server.has_buffered_frame());
+        place(&mut server, &bytes[..3]);
+        assert!(server.read_request().expect("read").is_some());
+        assert!(
+            !server.has_buffered_frame(),
+            "three bytes of a prefix are not a frame"
+        );
+    }
+
+    #[test]
+    fn connection_errors_that_end_the_connection_are_not_answered() {
+        let closed = ConnectionError::Closed { received_bytes: 1 };
+        let idle = ConnectionError::IdleTimeout {
+            timeout: Duration::from_secs(1),
+        };
+        assert!(closed.answer().is_none() && !closed.keeps_connection());
+        assert!(idle.answer().is_none() && !idle.keeps_connection());
+    }
+}
