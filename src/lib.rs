@@ -16,11 +16,8 @@
 
 pub use synclog_strategies as strategies;
 
-<<<<<<< HEAD
 pub mod cli;
 pub mod harness;
-=======
 pub mod protocol;
->>>>>>> protocol
 pub mod storage;
 pub mod violations;

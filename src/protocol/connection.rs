@@ -44,9 +44,7 @@
 //! either.
 
 use super::error::{ErrorCode, ProtocolError};
-use super::frame::{
-    peek_frame_bytes, RequestFrame, Response, DEFAULT_MAX_FRAME_BYTES, LENGTH_PREFIX_BYTES,
-};
+use super::frame::{peek_frame_bytes, RequestFrame, Response, DEFAULT_MAX_FRAME_BYTES, LENGTH_PREFIX_BYTES};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -101,7 +99,9 @@ impl Default for ConnectionConfig {
 #[derive(Debug, Error)]
 pub enum ConnectionError {
     /// The peer closed the connection in the middle of a frame. Closed without an answer.
-    #[error("the peer closed the connection in the middle of a frame ({received_bytes} bytes of it received)")]
+    #[error(
+        "the peer closed the connection in the middle of a frame ({received_bytes} bytes of it received)"
+    )]
     Closed {
         /// How many bytes of the unfinished frame had arrived.
         received_bytes: usize,
@@ -169,19 +169,12 @@ impl ConnectionError {
     /// frame's own correlation id, or 0 when the frame was too short to hold one.
     pub fn answer(&self) -> Option<Response> {
         match self {
-            ConnectionError::FrameTooLarge { .. } => Some(Response::error(
-                0,
-                ErrorCode::FrameTooLarge,
-                self.to_string(),
-            )),
-            ConnectionError::Decode {
-                correlation_id,
-                error,
-            } => Some(Response::error(
-                correlation_id.unwrap_or(0),
-                error.code(),
-                error.to_string(),
-            )),
+            ConnectionError::FrameTooLarge { .. } => {
+                Some(Response::error(0, ErrorCode::FrameTooLarge, self.to_string()))
+            }
+            ConnectionError::Decode { correlation_id, error } => {
+                Some(Response::error(correlation_id.unwrap_or(0), error.code(), error.to_string()))
+            }
             _ => None,
         }
     }
@@ -237,8 +230,7 @@ impl Connection {
         // Start from a known state, so `socket_read_timeout` tells the truth.
         stream.set_read_timeout(None)?;
         // No frame will ever need more than the limit, so neither does the first buffer.
-        let frame_limit_bytes =
-            (config.max_frame_bytes as usize).saturating_add(LENGTH_PREFIX_BYTES);
+        let frame_limit_bytes = (config.max_frame_bytes as usize).saturating_add(LENGTH_PREFIX_BYTES);
         Ok(Connection {
             stream,
             buffer: vec![0; INITIAL_READ_BUFFER_BYTES.min(frame_limit_bytes)],
@@ -278,10 +270,9 @@ impl Connection {
         self.consume(frame_bytes);
         match decoded {
             Ok((request, _)) => Ok(Some(request)),
-            Err(error) => Err(ConnectionError::Decode {
-                correlation_id: error.correlation_id,
-                error: error.error,
-            }),
+            Err(error) => {
+                Err(ConnectionError::Decode { correlation_id: error.correlation_id, error: error.error })
+            }
         }
     }
 
@@ -305,10 +296,7 @@ impl Connection {
         self.consume(frame_bytes);
         match decoded {
             Ok((response, _)) => Ok(Some(response)),
-            Err(error) => Err(ConnectionError::Decode {
-                correlation_id,
-                error,
-            }),
+            Err(error) => Err(ConnectionError::Decode { correlation_id, error }),
         }
     }
 
@@ -373,12 +361,10 @@ impl Connection {
         if self.write_buffer.capacity() > SHRINK_ABOVE_BYTES {
             self.write_buffer = Vec::new();
         }
-        written.map_err(
-            |error| match (is_timeout(&error), self.config.write_timeout) {
-                (true, Some(timeout)) => ConnectionError::WriteTimeout { timeout },
-                _ => ConnectionError::Io(error),
-            },
-        )
+        written.map_err(|error| match (is_timeout(&error), self.config.write_timeout) {
+            (true, Some(timeout)) => ConnectionError::WriteTimeout { timeout },
+            _ => ConnectionError::Io(error),
+        })
     }
 
     /// Sends the write buffer once it holds [`WRITE_BUFFER_FLUSH_BYTES`].
@@ -397,9 +383,7 @@ impl Connection {
             // How many bytes, from `read_position`, the buffer must hold before we can go on:
             // the prefix first, then the whole frame it announces.
             let needed_bytes = match peek_frame_bytes(buffered, self.config.max_frame_bytes) {
-                Ok(Some(frame_bytes)) if buffered.len() >= frame_bytes => {
-                    return Ok(Some(frame_bytes))
-                }
+                Ok(Some(frame_bytes)) if buffered.len() >= frame_bytes => return Ok(Some(frame_bytes)),
                 Ok(Some(frame_bytes)) => frame_bytes,
                 Ok(None) => LENGTH_PREFIX_BYTES,
                 // Judged from the prefix alone: nothing was allocated for the body, and
@@ -407,12 +391,7 @@ impl Connection {
                 Err(ProtocolError::FrameTooLarge { size, max }) => {
                     return Err(ConnectionError::FrameTooLarge { size, max })
                 }
-                Err(error) => {
-                    return Err(ConnectionError::Decode {
-                        correlation_id: None,
-                        error,
-                    })
-                }
+                Err(error) => return Err(ConnectionError::Decode { correlation_id: None, error }),
             };
             self.make_room(needed_bytes);
             if !self.read_more()? {
@@ -434,8 +413,7 @@ impl Connection {
         }
         // Slide the unfinished frame to the front: everything before it was handed out. This
         // copies only a partial frame, and only when the buffer's tail is too short for it.
-        self.buffer
-            .copy_within(self.read_position..self.filled_end, 0);
+        self.buffer.copy_within(self.read_position..self.filled_end, 0);
         self.filled_end -= self.read_position;
         self.read_position = 0;
         // Grow exactly to the frame's size: `needed_bytes` was checked against the limit.
@@ -503,21 +481,14 @@ impl Connection {
     /// The error for a read that timed out, `None` if no timeout was set.
     fn timeout_error(&self, frame_in_progress: bool) -> Option<ConnectionError> {
         if frame_in_progress {
-            self.config
-                .frame_timeout
-                .map(|timeout| self.frame_timeout_error(timeout))
+            self.config.frame_timeout.map(|timeout| self.frame_timeout_error(timeout))
         } else {
-            self.config
-                .idle_timeout
-                .map(|timeout| ConnectionError::IdleTimeout { timeout })
+            self.config.idle_timeout.map(|timeout| ConnectionError::IdleTimeout { timeout })
         }
     }
 
     fn frame_timeout_error(&self, timeout: Duration) -> ConnectionError {
-        ConnectionError::FrameTimeout {
-            timeout,
-            received_bytes: self.filled_end - self.read_position,
-        }
+        ConnectionError::FrameTimeout { timeout, received_bytes: self.filled_end - self.read_position }
     }
 
     /// Sets the socket's read timeout, skipping the system call when it is already set.
@@ -554,10 +525,7 @@ impl Connection {
 /// True for the errors a socket timeout produces: `WouldBlock` (`EAGAIN`) on Unix, `TimedOut`
 /// on other platforms.
 fn is_timeout(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
+    matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
 }
 
 /// A timeout the socket accepts: `set_read_timeout(Some(0))` is an error, so round up.
@@ -578,10 +546,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
         let (server, _) = listener.accept().expect("accept");
-        (
-            Connection::with_config(server, config).expect("wrap"),
-            client,
-        )
+        (Connection::with_config(server, config).expect("wrap"), client)
     }
 
     fn short_timeouts() -> ConnectionConfig {
@@ -595,20 +560,12 @@ mod tests {
 
     fn request_bytes(correlation_id: u32, request: Request) -> Vec<u8> {
         let mut out = Vec::new();
-        RequestFrame {
-            correlation_id,
-            request,
-        }
-        .encode(&mut out)
-        .expect("encodable");
+        RequestFrame { correlation_id, request }.encode(&mut out).expect("encodable");
         out
     }
 
     fn produce(payload: &[u8]) -> Request {
-        Request::Produce {
-            topic: "t".into(),
-            messages: [payload].into_iter().collect::<MessageSet>(),
-        }
+        Request::Produce { topic: "t".into(), messages: [payload].into_iter().collect::<MessageSet>() }
     }
 
     #[test]
@@ -616,10 +573,7 @@ mod tests {
         let (mut server, mut client) = pair(short_timeouts());
         let mut burst = Vec::new();
         for correlation_id in 1..=3 {
-            burst.extend(request_bytes(
-                correlation_id,
-                produce(&[correlation_id as u8; 10]),
-            ));
+            burst.extend(request_bytes(correlation_id, produce(&[correlation_id as u8; 10])));
         }
         client.write_all(&burst).expect("send");
         client.shutdown(Shutdown::Write).expect("shutdown");
@@ -657,10 +611,7 @@ mod tests {
         let (mut server, mut client) = pair(short_timeouts());
         client.write_all(&[0, 0]).expect("send");
         drop(client);
-        assert!(matches!(
-            server.read_request(),
-            Err(ConnectionError::Closed { received_bytes: 2 })
-        ));
+        assert!(matches!(server.read_request(), Err(ConnectionError::Closed { received_bytes: 2 })));
     }
 
     #[test]
@@ -708,15 +659,9 @@ mod tests {
 
     #[test]
     fn a_silent_peer_hits_the_idle_timeout() {
-        let config = ConnectionConfig {
-            idle_timeout: Some(Duration::from_millis(200)),
-            ..short_timeouts()
-        };
+        let config = ConnectionConfig { idle_timeout: Some(Duration::from_millis(200)), ..short_timeouts() };
         let (mut server, client) = pair(config);
-        assert!(matches!(
-            server.read_request(),
-            Err(ConnectionError::IdleTimeout { .. })
-        ));
+        assert!(matches!(server.read_request(), Err(ConnectionError::IdleTimeout { .. })));
         drop(client);
     }
 
@@ -730,30 +675,13 @@ mod tests {
         let (mut server, mut client) = pair(config);
         // Announce 1 MiB and send only the header; the socket stays open, so waiting for the
         // body would end in a FrameTimeout ten seconds later, not FrameTooLarge.
-        client
-            .write_all(&[0, 0x10, 0, 0, 0, 0, 0, 0, 0, 1])
-            .expect("send");
+        client.write_all(&[0, 0x10, 0, 0, 0, 0, 0, 0, 0, 1]).expect("send");
         let error = server.read_request().expect_err("too large");
-        assert!(
-            matches!(
-                error,
-                ConnectionError::FrameTooLarge {
-                    size: 0x10_0000,
-                    max: 1024
-                }
-            ),
-            "{error:?}"
-        );
+        assert!(matches!(error, ConnectionError::FrameTooLarge { size: 0x10_0000, max: 1024 }), "{error:?}");
         assert!(server.buffer.len() <= 1024 + LENGTH_PREFIX_BYTES);
         let answer = error.answer().expect("answered");
         assert_eq!(answer.correlation_id, 0);
-        assert!(matches!(
-            answer.body,
-            ResponseBody::Error {
-                code: ErrorCode::FrameTooLarge,
-                ..
-            }
-        ));
+        assert!(matches!(answer.body, ResponseBody::Error { code: ErrorCode::FrameTooLarge, .. }));
         assert!(!error.keeps_connection());
         drop(client);
     }
@@ -765,33 +693,19 @@ mod tests {
         unknown_api.extend_from_slice(&(REQUEST_HEADER_BYTES as u32 + 3).to_be_bytes());
         unknown_api.extend_from_slice(&[9, 0, 0, 0, 0, 7, 1, 2, 3]);
         client.write_all(&unknown_api).expect("send");
-        client
-            .write_all(&request_bytes(8, Request::ListTopics))
-            .expect("send");
+        client.write_all(&request_bytes(8, Request::ListTopics)).expect("send");
         let error = server.read_request().expect_err("unknown api");
         assert!(error.keeps_connection());
         match &error {
-            ConnectionError::Decode {
-                correlation_id,
-                error,
-            } => {
+            ConnectionError::Decode { correlation_id, error } => {
                 assert_eq!(*correlation_id, Some(7));
-                assert_eq!(
-                    *error,
-                    ProtocolError::UnsupportedVersion { api: 9, version: 0 }
-                );
+                assert_eq!(*error, ProtocolError::UnsupportedVersion { api: 9, version: 0 });
             }
             other => panic!("expected Decode, got {other:?}"),
         }
         let answer = error.answer().expect("answered");
         assert_eq!(answer.correlation_id, 7);
-        assert!(matches!(
-            answer.body,
-            ResponseBody::Error {
-                code: ErrorCode::UnsupportedVersion,
-                ..
-            }
-        ));
+        assert!(matches!(answer.body, ResponseBody::Error { code: ErrorCode::UnsupportedVersion, .. }));
         let next = server.read_request().expect("read").expect("a frame");
         assert_eq!(next.correlation_id, 8);
     }
@@ -814,15 +728,10 @@ mod tests {
                 }
             });
             for correlation_id in 0..3 {
-                let request = RequestFrame {
-                    correlation_id,
-                    request: Request::ListTopics,
-                };
+                let request = RequestFrame { correlation_id, request: Request::ListTopics };
                 client.write_request(&request).expect("write");
-                let response = client
-                    .read_response(Api::ListTopics.as_u8())
-                    .expect("read")
-                    .expect("a response");
+                let response =
+                    client.read_response(Api::ListTopics.as_u8()).expect("read").expect("a response");
                 assert_eq!(response.correlation_id, correlation_id);
                 assert_eq!(response.body, ResponseBody::Topics(vec![("t".into(), 3)]));
             }
@@ -835,15 +744,10 @@ mod tests {
         let (mut server, client) = pair(short_timeouts());
         let mut client = Connection::with_config(client, short_timeouts()).expect("wrap");
         // A Produced body is 12 bytes; this one is 3.
-        server
-            .write_frame_bytes(&[0, 0, 0, 9, 0, 0, 0, 5, 0, 0, 1, 2, 3])
-            .expect("write");
+        server.write_frame_bytes(&[0, 0, 0, 9, 0, 0, 0, 5, 0, 0, 1, 2, 3]).expect("write");
         server.flush().expect("flush");
         match client.read_response(Api::Produce.as_u8()) {
-            Err(ConnectionError::Decode {
-                correlation_id: Some(5),
-                error: ProtocolError::Malformed(_),
-            }) => {}
+            Err(ConnectionError::Decode { correlation_id: Some(5), error: ProtocolError::Malformed(_) }) => {}
             other => panic!("expected a Decode error for correlation id 5, got {other:?}"),
         }
     }
@@ -857,11 +761,7 @@ mod tests {
             let frame = server.read_request().expect("read").expect("a frame");
             assert_eq!(frame.request, produce(&[1; 100_000]));
         });
-        assert!(
-            server.buffer.len() <= bytes.len(),
-            "{}",
-            server.buffer.len()
-        );
+        assert!(server.buffer.len() <= bytes.len(), "{}", server.buffer.len());
     }
 
     #[test]
@@ -882,18 +782,13 @@ mod tests {
         assert!(server.has_buffered_frame());
         place(&mut server, &bytes[..3]);
         assert!(server.read_request().expect("read").is_some());
-        assert!(
-            !server.has_buffered_frame(),
-            "three bytes of a prefix are not a frame"
-        );
+        assert!(!server.has_buffered_frame(), "three bytes of a prefix are not a frame");
     }
 
     #[test]
     fn connection_errors_that_end_the_connection_are_not_answered() {
         let closed = ConnectionError::Closed { received_bytes: 1 };
-        let idle = ConnectionError::IdleTimeout {
-            timeout: Duration::from_secs(1),
-        };
+        let idle = ConnectionError::IdleTimeout { timeout: Duration::from_secs(1) };
         assert!(closed.answer().is_none() && !closed.keeps_connection());
         assert!(idle.answer().is_none() && !idle.keeps_connection());
     }

@@ -82,9 +82,9 @@ impl ProtocolError {
         match self {
             ProtocolError::FrameTooLarge { .. } => ErrorCode::FrameTooLarge,
             ProtocolError::UnsupportedVersion { .. } => ErrorCode::UnsupportedVersion,
-            ProtocolError::Incomplete
-            | ProtocolError::Malformed(_)
-            | ProtocolError::FieldTooLong { .. } => ErrorCode::Malformed,
+            ProtocolError::Incomplete | ProtocolError::Malformed(_) | ProtocolError::FieldTooLong { .. } => {
+                ErrorCode::Malformed
+            }
         }
     }
 }
@@ -95,9 +95,7 @@ impl ProtocolError {
 /// id and keeps the connection, so it must know that id and where the next frame starts. Both
 /// are filled in whenever the bytes that carry them were present.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
-#[error(
-    "cannot decode request frame (correlation id {correlation_id:?}, frame bytes {frame_bytes:?})"
-)]
+#[error("cannot decode request frame (correlation id {correlation_id:?}, frame bytes {frame_bytes:?})")]
 pub struct DecodeError {
     /// The request's correlation id: `Some` once the length prefix was within the limit and the
     /// frame was long enough to hold one (length ≥ 6) and those bytes were in the buffer.
@@ -223,10 +221,7 @@ mod tests {
             let code = ErrorCode::from_u16(value).expect("non-zero codes are errors");
             assert_eq!(code.as_u16(), value);
         }
-        assert_eq!(
-            ErrorCode::from_u16(u16::MAX).map(ErrorCode::as_u16),
-            Some(u16::MAX)
-        );
+        assert_eq!(ErrorCode::from_u16(u16::MAX).map(ErrorCode::as_u16), Some(u16::MAX));
     }
 
     #[test]
@@ -247,10 +242,7 @@ mod tests {
             assert_eq!(ErrorCode::from_u16(value), Some(code));
             assert_eq!(code.to_string(), format!("{} ({value})", code.name()));
         }
-        assert!(matches!(
-            ErrorCode::from_u16(11),
-            Some(ErrorCode::Unknown(_))
-        ));
+        assert!(matches!(ErrorCode::from_u16(11), Some(ErrorCode::Unknown(_))));
     }
 
     #[test]
@@ -259,9 +251,6 @@ mod tests {
         assert_eq!(too_large.code(), ErrorCode::FrameTooLarge);
         let version = ProtocolError::UnsupportedVersion { api: 7, version: 0 };
         assert_eq!(version.code(), ErrorCode::UnsupportedVersion);
-        assert_eq!(
-            ProtocolError::Malformed("x".into()).code(),
-            ErrorCode::Malformed
-        );
+        assert_eq!(ProtocolError::Malformed("x".into()).code(), ErrorCode::Malformed);
     }
 }

@@ -97,10 +97,7 @@ pub fn peek_frame_bytes(buf: &[u8], max_frame_bytes: u32) -> Result<Option<usize
     };
     let length = u32::from_be_bytes(*prefix);
     if length > max_frame_bytes {
-        return Err(ProtocolError::FrameTooLarge {
-            size: length,
-            max: max_frame_bytes,
-        });
+        return Err(ProtocolError::FrameTooLarge { size: length, max: max_frame_bytes });
     }
     // Saturating: on a 16- or 32-bit target a huge length simply stays incomplete.
     Ok(Some((length as usize).saturating_add(LENGTH_PREFIX_BYTES)))
@@ -133,10 +130,7 @@ impl MessageSet {
 
     /// An empty set with room for `messages` payloads totalling `total_bytes`.
     pub fn with_capacity(messages: usize, total_bytes: usize) -> MessageSet {
-        MessageSet {
-            bytes: Vec::with_capacity(total_bytes),
-            ends: Vec::with_capacity(messages),
-        }
+        MessageSet { bytes: Vec::with_capacity(total_bytes), ends: Vec::with_capacity(messages) }
     }
 
     /// Appends one payload (a copy of `payload`).
@@ -169,11 +163,7 @@ impl MessageSet {
 
     /// The payloads in order.
     pub fn iter(&self) -> Messages<'_> {
-        Messages {
-            set: self,
-            front: 0,
-            back: self.ends.len(),
-        }
+        Messages { set: self, front: 0, back: self.ends.len() }
     }
 
     /// Every payload back to back, without the boundaries between them.
@@ -195,10 +185,7 @@ impl Index<usize> for MessageSet {
     fn index(&self, index: usize) -> &[u8] {
         match self.get(index) {
             Some(payload) => payload,
-            None => panic!(
-                "message index {index} out of range for a set of {}",
-                self.len()
-            ),
+            None => panic!("message index {index} out of range for a set of {}", self.len()),
         }
     }
 }
@@ -439,21 +426,17 @@ impl Request {
             Request::Produce { topic, messages } => {
                 encode_produce_request(correlation_id, topic, messages, out)
             }
-            Request::Fetch {
-                topic,
-                offset,
-                max_messages,
-                max_bytes,
-                max_wait_ms,
-            } => encode_frame(out, |out| {
-                put_request_header(out, Api::Fetch, correlation_id);
-                put_string(out, topic, "topic")?;
-                out.extend_from_slice(&offset.to_be_bytes());
-                out.extend_from_slice(&max_messages.to_be_bytes());
-                out.extend_from_slice(&max_bytes.to_be_bytes());
-                out.extend_from_slice(&max_wait_ms.to_be_bytes());
-                Ok(())
-            }),
+            Request::Fetch { topic, offset, max_messages, max_bytes, max_wait_ms } => {
+                encode_frame(out, |out| {
+                    put_request_header(out, Api::Fetch, correlation_id);
+                    put_string(out, topic, "topic")?;
+                    out.extend_from_slice(&offset.to_be_bytes());
+                    out.extend_from_slice(&max_messages.to_be_bytes());
+                    out.extend_from_slice(&max_bytes.to_be_bytes());
+                    out.extend_from_slice(&max_wait_ms.to_be_bytes());
+                    Ok(())
+                })
+            }
             Request::ListTopics => encode_frame(out, |out| {
                 put_request_header(out, Api::ListTopics, correlation_id);
                 Ok(())
@@ -501,11 +484,7 @@ impl RequestFrame {
             Some(bytes) if frame_bytes >= header_end => Some(be_u32(bytes)),
             _ => None,
         };
-        let fail = |error| DecodeError {
-            correlation_id,
-            frame_bytes: Some(frame_bytes),
-            error,
-        };
+        let fail = |error| DecodeError { correlation_id, frame_bytes: Some(frame_bytes), error };
         let Some(frame) = buf.get(LENGTH_PREFIX_BYTES..frame_bytes) else {
             return Err(fail(ProtocolError::Incomplete));
         };
@@ -520,23 +499,13 @@ impl RequestFrame {
             _ => return Err(fail(ProtocolError::UnsupportedVersion { api, version })),
         };
         let request = decode_request_body(api, &frame[REQUEST_HEADER_BYTES..]).map_err(fail)?;
-        Ok((
-            RequestFrame {
-                correlation_id,
-                request,
-            },
-            frame_bytes,
-        ))
+        Ok((RequestFrame { correlation_id, request }, frame_bytes))
     }
 }
 
 impl DecodeError {
     fn without_header(error: ProtocolError) -> DecodeError {
-        DecodeError {
-            correlation_id: None,
-            frame_bytes: None,
-            error,
-        }
+        DecodeError { correlation_id: None, frame_bytes: None, error }
     }
 }
 
@@ -550,9 +519,7 @@ pub fn encode_produce_request<'a>(
     encode_frame(out, |out| {
         put_request_header(out, Api::Produce, correlation_id);
         put_string(out, topic, "topic")?;
-        put_counted(out, messages, "message count", |out, payload| {
-            put_bytes(out, payload, "message")
-        })
+        put_counted(out, messages, "message count", |out, payload| put_bytes(out, payload, "message"))
     })
 }
 
@@ -628,13 +595,7 @@ pub enum ResponseBody {
 impl Response {
     /// An error response.
     pub fn error(correlation_id: u32, code: ErrorCode, message: impl Into<String>) -> Response {
-        Response {
-            correlation_id,
-            body: ResponseBody::Error {
-                code,
-                message: message.into(),
-            },
-        }
+        Response { correlation_id, body: ResponseBody::Error { code, message: message.into() } }
     }
 
     /// Appends this response as one whole frame (length prefix included) to `out`.
@@ -651,10 +612,9 @@ impl Response {
                 out.extend_from_slice(&count.to_be_bytes());
                 Ok(())
             }),
-            ResponseBody::Records {
-                high_watermark,
-                records,
-            } => encode_records_response(correlation_id, *high_watermark, records, out),
+            ResponseBody::Records { high_watermark, records } => {
+                encode_records_response(correlation_id, *high_watermark, records, out)
+            }
             ResponseBody::Topics(topics) => encode_frame(out, |out| {
                 put_response_header(out, correlation_id);
                 put_counted(out, topics, "topic count", |out, (topic, next_offset)| {
@@ -679,9 +639,7 @@ impl Response {
     /// a [`Connection`](super::Connection) checks it against its own limit before buffering.
     pub fn decode(api: u8, buf: &[u8]) -> Result<(Response, usize), ProtocolError> {
         let frame_bytes = peek_frame_bytes(buf, u32::MAX)?.ok_or(ProtocolError::Incomplete)?;
-        let frame = buf
-            .get(LENGTH_PREFIX_BYTES..frame_bytes)
-            .ok_or(ProtocolError::Incomplete)?;
+        let frame = buf.get(LENGTH_PREFIX_BYTES..frame_bytes).ok_or(ProtocolError::Incomplete)?;
         if frame.len() < RESPONSE_HEADER_BYTES {
             return Err(ProtocolError::Malformed(format!(
                 "frame length {} is shorter than the {RESPONSE_HEADER_BYTES}-byte response header",
@@ -692,26 +650,12 @@ impl Response {
         let correlation_id = reader.u32("correlation_id")?;
         let error = reader.u16("error")?;
         let body = match (ErrorCode::from_u16(error), Api::from_u8(api)) {
-            (Some(code), _) => ResponseBody::Error {
-                code,
-                message: reader.string("error message")?,
-            },
+            (Some(code), _) => ResponseBody::Error { code, message: reader.string("error message")? },
             (None, Some(api)) => decode_response_body(api, &mut reader)?,
-            (None, None) => {
-                return Err(ProtocolError::UnsupportedVersion {
-                    api,
-                    version: VERSION,
-                })
-            }
+            (None, None) => return Err(ProtocolError::UnsupportedVersion { api, version: VERSION }),
         };
         reader.finish("response")?;
-        Ok((
-            Response {
-                correlation_id,
-                body,
-            },
-            frame_bytes,
-        ))
+        Ok((Response { correlation_id, body }, frame_bytes))
     }
 }
 
@@ -731,10 +675,7 @@ fn decode_response_body(api: Api, reader: &mut Reader<'_>) -> Result<ResponseBod
                 let offset = reader.u64("Fetch record offset")?;
                 records.push(offset, reader.bytes("Fetch record")?);
             }
-            ResponseBody::Records {
-                high_watermark,
-                records,
-            }
+            ResponseBody::Records { high_watermark, records }
         }
         Api::ListTopics => {
             // Each topic takes at least its 2-byte length and 8-byte next offset.
@@ -769,12 +710,7 @@ pub fn encode_records_response<'a>(
 
 /// Appends an error response. Infallible: a `message` over 65535 bytes is cut at the last
 /// character boundary that fits.
-pub fn encode_error_response(
-    correlation_id: u32,
-    code: ErrorCode,
-    message: &str,
-    out: &mut Vec<u8>,
-) {
+pub fn encode_error_response(correlation_id: u32, code: ErrorCode, message: &str, out: &mut Vec<u8>) {
     let mut message_bytes = message.len().min(usize::from(u16::MAX));
     while !message.is_char_boundary(message_bytes) {
         message_bytes -= 1;
@@ -849,8 +785,7 @@ fn put_response_header(out: &mut Vec<u8>, correlation_id: u32) {
 
 /// `string`: `u16 length | UTF-8`.
 fn put_string(out: &mut Vec<u8>, value: &str, field: &'static str) -> Result<(), ProtocolError> {
-    let length =
-        u16::try_from(value.len()).map_err(|_| too_long(field, value.len(), u16::MAX.into()))?;
+    let length = u16::try_from(value.len()).map_err(|_| too_long(field, value.len(), u16::MAX.into()))?;
     out.extend_from_slice(&length.to_be_bytes());
     out.extend_from_slice(value.as_bytes());
     Ok(())
@@ -858,25 +793,18 @@ fn put_string(out: &mut Vec<u8>, value: &str, field: &'static str) -> Result<(),
 
 /// `bytes`: `u32 length | bytes`.
 fn put_bytes(out: &mut Vec<u8>, value: &[u8], field: &'static str) -> Result<(), ProtocolError> {
-    let length =
-        u32::try_from(value.len()).map_err(|_| too_long(field, value.len(), u32::MAX.into()))?;
+    let length = u32::try_from(value.len()).map_err(|_| too_long(field, value.len(), u32::MAX.into()))?;
     out.extend_from_slice(&length.to_be_bytes());
     out.extend_from_slice(value);
     Ok(())
 }
 
 fn too_long(field: &'static str, len_bytes: usize, max_bytes: u64) -> ProtocolError {
-    ProtocolError::FieldTooLong {
-        field,
-        len_bytes: len_bytes as u64,
-        max_bytes,
-    }
+    ProtocolError::FieldTooLong { field, len_bytes: len_bytes as u64, max_bytes }
 }
 
 fn be_u32(bytes: &[u8]) -> u32 {
-    bytes
-        .iter()
-        .fold(0, |value, &byte| (value << 8) | u32::from(byte))
+    bytes.iter().fold(0, |value, &byte| (value << 8) | u32::from(byte))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -940,9 +868,7 @@ impl<'a> Reader<'a> {
         let bytes = self.take(usize::from(length), what)?;
         match std::str::from_utf8(bytes) {
             Ok(text) => Ok(text.to_owned()),
-            Err(error) => Err(ProtocolError::Malformed(format!(
-                "{what} is not valid UTF-8 ({error})"
-            ))),
+            Err(error) => Err(ProtocolError::Malformed(format!("{what} is not valid UTF-8 ({error})"))),
         }
     }
 
@@ -970,9 +896,9 @@ impl<'a> Reader<'a> {
     fn finish(&self, what: &str) -> Result<(), ProtocolError> {
         match self.rest.len() {
             0 => Ok(()),
-            trailing => Err(ProtocolError::Malformed(format!(
-                "{trailing} trailing bytes after the {what} body"
-            ))),
+            trailing => {
+                Err(ProtocolError::Malformed(format!("{trailing} trailing bytes after the {what} body")))
+            }
         }
     }
 }
@@ -986,12 +912,7 @@ mod tests {
 
     fn encode_request(correlation_id: u32, request: Request) -> Vec<u8> {
         let mut out = Vec::new();
-        RequestFrame {
-            correlation_id,
-            request,
-        }
-        .encode(&mut out)
-        .expect("encodable");
+        RequestFrame { correlation_id, request }.encode(&mut out).expect("encodable");
         out
     }
 
@@ -1023,10 +944,7 @@ mod tests {
             },
             RequestFrame {
                 correlation_id: 0,
-                request: Request::Produce {
-                    topic: String::new(),
-                    messages: MessageSet::new(),
-                },
+                request: Request::Produce { topic: String::new(), messages: MessageSet::new() },
             },
             RequestFrame {
                 correlation_id: u32::MAX,
@@ -1038,10 +956,7 @@ mod tests {
                     max_wait_ms: 500,
                 },
             },
-            RequestFrame {
-                correlation_id: 42,
-                request: Request::ListTopics,
-            },
+            RequestFrame { correlation_id: 42, request: Request::ListTopics },
         ]
     }
 
@@ -1049,13 +964,7 @@ mod tests {
         vec![
             (
                 Api::Produce,
-                Response {
-                    correlation_id: 1,
-                    body: ResponseBody::Produced {
-                        base_offset: 300,
-                        count: 3,
-                    },
-                },
+                Response { correlation_id: 1, body: ResponseBody::Produced { base_offset: 300, count: 3 } },
             ),
             (
                 Api::Fetch,
@@ -1071,10 +980,7 @@ mod tests {
                 Api::Fetch,
                 Response {
                     correlation_id: 3,
-                    body: ResponseBody::Records {
-                        high_watermark: 0,
-                        records: RecordSet::new(),
-                    },
+                    body: ResponseBody::Records { high_watermark: 0, records: RecordSet::new() },
                 },
             ),
             (
@@ -1084,10 +990,7 @@ mod tests {
                     body: ResponseBody::Topics(vec![("a".into(), 0), ("b.c-d_e".into(), 7)]),
                 },
             ),
-            (
-                Api::Fetch,
-                Response::error(5, ErrorCode::OffsetOutOfRange, "offset 9 is past 7"),
-            ),
+            (Api::Fetch, Response::error(5, ErrorCode::OffsetOutOfRange, "offset 9 is past 7")),
         ]
     }
 
@@ -1115,13 +1018,7 @@ mod tests {
     #[test]
     fn produce_request_has_the_documented_layout() {
         let messages = MessageSet::from(vec![b"hi".to_vec()]);
-        let bytes = encode_request(
-            7,
-            Request::Produce {
-                topic: "t".into(),
-                messages,
-            },
-        );
+        let bytes = encode_request(7, Request::Produce { topic: "t".into(), messages });
         #[rustfmt::skip]
         let expected = [
             0, 0, 0, 19,       // length: bytes after this field
@@ -1158,11 +1055,7 @@ mod tests {
             frame.encode(&mut bytes).expect("encodable");
             for end in 0..bytes.len() {
                 let error = RequestFrame::decode(&bytes[..end], MAX).expect_err("a proper prefix");
-                assert_eq!(
-                    error.error,
-                    ProtocolError::Incomplete,
-                    "prefix of {end} bytes"
-                );
+                assert_eq!(error.error, ProtocolError::Incomplete, "prefix of {end} bytes");
                 let expected_frame_bytes = (end >= LENGTH_PREFIX_BYTES).then_some(bytes.len());
                 assert_eq!(error.frame_bytes, expected_frame_bytes);
             }
@@ -1197,10 +1090,7 @@ mod tests {
     #[test]
     fn a_buffer_shorter_than_the_length_prefix_is_incomplete_without_a_header() {
         let error = RequestFrame::decode(&[0, 0, 1], MAX).expect_err("too short");
-        assert_eq!(
-            error,
-            DecodeError::without_header(ProtocolError::Incomplete)
-        );
+        assert_eq!(error, DecodeError::without_header(ProtocolError::Incomplete));
     }
 
     #[test]
@@ -1208,10 +1098,7 @@ mod tests {
         // Length 5: api, version and three of the correlation id's four bytes.
         let bytes = [0, 0, 0, 5, 0, 0, 0, 0, 7];
         let error = RequestFrame::decode(&bytes, MAX).expect_err("short header");
-        assert!(
-            matches!(error.error, ProtocolError::Malformed(_)),
-            "{error:?}"
-        );
+        assert!(matches!(error.error, ProtocolError::Malformed(_)), "{error:?}");
         assert_eq!(error.correlation_id, None);
         assert_eq!(error.frame_bytes, Some(bytes.len()));
     }
@@ -1219,10 +1106,7 @@ mod tests {
     #[test]
     fn a_zero_length_frame_is_malformed() {
         let error = RequestFrame::decode(&[0, 0, 0, 0], MAX).expect_err("empty frame");
-        assert!(
-            matches!(error.error, ProtocolError::Malformed(_)),
-            "{error:?}"
-        );
+        assert!(matches!(error.error, ProtocolError::Malformed(_)), "{error:?}");
         assert_eq!(error.frame_bytes, Some(4));
     }
 
@@ -1231,10 +1115,7 @@ mod tests {
         let error = RequestFrame::decode(&[0xFF; 4], MAX).expect_err("too large");
         assert_eq!(
             error,
-            DecodeError::without_header(ProtocolError::FrameTooLarge {
-                size: u32::MAX,
-                max: MAX
-            })
+            DecodeError::without_header(ProtocolError::FrameTooLarge { size: u32::MAX, max: MAX })
         );
         assert_eq!(error.error.code(), ErrorCode::FrameTooLarge);
     }
@@ -1245,23 +1126,14 @@ mod tests {
         let limit = (bytes.len() - LENGTH_PREFIX_BYTES) as u32;
         assert!(RequestFrame::decode(&bytes, limit).is_ok());
         let error = RequestFrame::decode(&bytes, limit - 1).expect_err("one over");
-        assert_eq!(
-            error.error,
-            ProtocolError::FrameTooLarge {
-                size: limit,
-                max: limit - 1
-            }
-        );
+        assert_eq!(error.error, ProtocolError::FrameTooLarge { size: limit, max: limit - 1 });
     }
 
     #[test]
     fn an_unknown_api_is_unsupported_and_keeps_its_correlation_id() {
         let bytes = raw_request(9, 0, 77, b"whatever");
         let error = RequestFrame::decode(&bytes, MAX).expect_err("unknown api");
-        assert_eq!(
-            error.error,
-            ProtocolError::UnsupportedVersion { api: 9, version: 0 }
-        );
+        assert_eq!(error.error, ProtocolError::UnsupportedVersion { api: 9, version: 0 });
         assert_eq!(error.correlation_id, Some(77));
         assert_eq!(error.frame_bytes, Some(bytes.len()));
     }
@@ -1270,10 +1142,7 @@ mod tests {
     fn an_unknown_version_is_unsupported_and_keeps_its_correlation_id() {
         let bytes = raw_request(Api::ListTopics.as_u8(), 1, 78, b"");
         let error = RequestFrame::decode(&bytes, MAX).expect_err("unknown version");
-        assert_eq!(
-            error.error,
-            ProtocolError::UnsupportedVersion { api: 2, version: 1 }
-        );
+        assert_eq!(error.error, ProtocolError::UnsupportedVersion { api: 2, version: 1 });
         assert_eq!(error.correlation_id, Some(78));
     }
 
@@ -1304,10 +1173,7 @@ mod tests {
         let body = [0, 1, b't', 0, 0, 0, 1, 0, 0, 0, 9, b'x'];
         let bytes = raw_request(Api::Produce.as_u8(), 0, 81, &body);
         let error = RequestFrame::decode(&bytes, MAX).expect_err("message too long");
-        assert!(
-            matches!(error.error, ProtocolError::Malformed(_)),
-            "{error:?}"
-        );
+        assert!(matches!(error.error, ProtocolError::Malformed(_)), "{error:?}");
         assert_eq!(error.correlation_id, Some(81));
     }
 
@@ -1315,10 +1181,7 @@ mod tests {
     fn a_topic_longer_than_the_bytes_that_follow_is_malformed() {
         let bytes = raw_request(Api::Fetch.as_u8(), 0, 82, &[0, 200, b'a']);
         let error = RequestFrame::decode(&bytes, MAX).expect_err("topic too long");
-        assert!(
-            matches!(error.error, ProtocolError::Malformed(_)),
-            "{error:?}"
-        );
+        assert!(matches!(error.error, ProtocolError::Malformed(_)), "{error:?}");
     }
 
     #[test]
@@ -1327,10 +1190,7 @@ mod tests {
         body.extend_from_slice(&5u64.to_be_bytes());
         let bytes = raw_request(Api::Fetch.as_u8(), 0, 83, &body);
         let error = RequestFrame::decode(&bytes, MAX).expect_err("fields missing");
-        assert!(
-            matches!(error.error, ProtocolError::Malformed(_)),
-            "{error:?}"
-        );
+        assert!(matches!(error.error, ProtocolError::Malformed(_)), "{error:?}");
         assert_eq!(error.correlation_id, Some(83));
     }
 
@@ -1363,19 +1223,13 @@ mod tests {
         let response = Response::error(6, ErrorCode::from_u16(100).expect("non-zero"), "new");
         let bytes = encode_response(&response);
         for api in [0, 1, 2, 200] {
-            assert_eq!(
-                Response::decode(api, &bytes),
-                Ok((response.clone(), bytes.len()))
-            );
+            assert_eq!(Response::decode(api, &bytes), Ok((response.clone(), bytes.len())));
         }
     }
 
     #[test]
     fn a_success_response_to_an_unknown_api_is_unsupported() {
-        let bytes = encode_response(&Response {
-            correlation_id: 1,
-            body: ResponseBody::Topics(Vec::new()),
-        });
+        let bytes = encode_response(&Response { correlation_id: 1, body: ResponseBody::Topics(Vec::new()) });
         assert_eq!(
             Response::decode(3, &bytes),
             Err(ProtocolError::UnsupportedVersion { api: 3, version: 0 })
@@ -1386,10 +1240,7 @@ mod tests {
     fn a_response_decoded_as_the_wrong_api_is_malformed() {
         let bytes = encode_response(&Response {
             correlation_id: 1,
-            body: ResponseBody::Produced {
-                base_offset: 0,
-                count: 1,
-            },
+            body: ResponseBody::Produced { base_offset: 0, count: 1 },
         });
         assert!(matches!(
             Response::decode(Api::ListTopics.as_u8(), &bytes),
@@ -1404,18 +1255,12 @@ mod tests {
         bytes.extend_from_slice(&[0, 0, 0, 1, 0, 0]); // correlation id 1, no error
         bytes.extend_from_slice(&0u64.to_be_bytes()); // high watermark
         bytes.extend_from_slice(&u32::MAX.to_be_bytes()); // count, and no records
-        assert!(matches!(
-            Response::decode(Api::Fetch.as_u8(), &bytes),
-            Err(ProtocolError::Malformed(_))
-        ));
+        assert!(matches!(Response::decode(Api::Fetch.as_u8(), &bytes), Err(ProtocolError::Malformed(_))));
     }
 
     #[test]
     fn a_response_shorter_than_its_header_is_malformed() {
-        assert!(matches!(
-            Response::decode(0, &[0, 0, 0, 2, 0, 0]),
-            Err(ProtocolError::Malformed(_))
-        ));
+        assert!(matches!(Response::decode(0, &[0, 0, 0, 2, 0, 0]), Err(ProtocolError::Malformed(_))));
     }
 
     #[test]
@@ -1430,11 +1275,7 @@ mod tests {
         };
         assert_eq!(
             request.encode(1, &mut out),
-            Err(ProtocolError::FieldTooLong {
-                field: "topic",
-                len_bytes: 70_000,
-                max_bytes: 65_535
-            })
+            Err(ProtocolError::FieldTooLong { field: "topic", len_bytes: 70_000, max_bytes: 65_535 })
         );
         assert_eq!(out, [1, 2, 3]);
     }
@@ -1467,10 +1308,7 @@ mod tests {
         assert_eq!(set.iter().collect::<Vec<_>>(), [&b"one"[..], b"", b"three"]);
         assert_eq!(set.iter().next_back(), Some(&b"three"[..]));
         assert_eq!(set.iter().len(), 3);
-        assert_eq!(
-            set,
-            MessageSet::from(vec![b"one".to_vec(), Vec::new(), b"three".to_vec()])
-        );
+        assert_eq!(set, MessageSet::from(vec![b"one".to_vec(), Vec::new(), b"three".to_vec()]));
         set.clear();
         assert!(set.is_empty());
         assert_eq!(set.total_bytes(), 0);
@@ -1485,37 +1323,21 @@ mod tests {
         assert_eq!(records.get(1), Some((5, &b""[..])));
         assert_eq!(records.offsets(), [4, 5]);
         assert_eq!(records.total_bytes(), 4);
-        assert_eq!(
-            records.iter().collect::<Vec<_>>(),
-            [(4, &b"four"[..]), (5, b"")]
-        );
+        assert_eq!(records.iter().collect::<Vec<_>>(), [(4, &b"four"[..]), (5, b"")]);
     }
 
     fn arb_messages() -> impl Strategy<Value = MessageSet> {
-        prop::collection::vec(prop::collection::vec(any::<u8>(), 0..40), 0..8)
-            .prop_map(MessageSet::from)
+        prop::collection::vec(prop::collection::vec(any::<u8>(), 0..40), 0..8).prop_map(MessageSet::from)
     }
 
     fn arb_request() -> impl Strategy<Value = Request> {
         prop_oneof![
-            (".{0,20}", arb_messages())
-                .prop_map(|(topic, messages)| Request::Produce { topic, messages }),
-            (
-                ".{0,20}",
-                any::<u64>(),
-                any::<u32>(),
-                any::<u32>(),
-                any::<u32>()
-            )
-                .prop_map(|(topic, offset, max_messages, max_bytes, max_wait_ms)| {
-                    Request::Fetch {
-                        topic,
-                        offset,
-                        max_messages,
-                        max_bytes,
-                        max_wait_ms,
-                    }
-                }),
+            (".{0,20}", arb_messages()).prop_map(|(topic, messages)| Request::Produce { topic, messages }),
+            (".{0,20}", any::<u64>(), any::<u32>(), any::<u32>(), any::<u32>()).prop_map(
+                |(topic, offset, max_messages, max_bytes, max_wait_ms)| {
+                    Request::Fetch { topic, offset, max_messages, max_bytes, max_wait_ms }
+                }
+            ),
             Just(Request::ListTopics),
         ]
     }
@@ -1527,20 +1349,11 @@ mod tests {
             }),
             (
                 any::<u64>(),
-                prop::collection::vec(
-                    (any::<u64>(), prop::collection::vec(any::<u8>(), 0..40)),
-                    0..8
-                )
+                prop::collection::vec((any::<u64>(), prop::collection::vec(any::<u8>(), 0..40)), 0..8)
             )
                 .prop_map(|(high_watermark, records)| {
                     let records = records.into_iter().collect();
-                    (
-                        Api::Fetch,
-                        ResponseBody::Records {
-                            high_watermark,
-                            records,
-                        },
-                    )
+                    (Api::Fetch, ResponseBody::Records { high_watermark, records })
                 }),
             prop::collection::vec((".{0,20}", any::<u64>()), 0..8)
                 .prop_map(|topics| (Api::ListTopics, ResponseBody::Topics(topics))),
