@@ -16,7 +16,9 @@
 
 pub use synclog_strategies as strategies;
 
+pub mod broker;
 pub mod cli;
+pub mod client;
 pub mod harness;
 pub mod protocol;
 pub mod storage;

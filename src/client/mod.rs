@@ -1,0 +1,330 @@
+//! Blocking clients: a [`Client`] speaks every api over one connection; a [`Producer`] sends
+//! one message or a batch per request, optionally keeping several requests in flight; a
+//! [`Consumer`] reads a topic from an offset and can follow it with long polls.
+//!
+//! Errors are typed: a broker's refusal arrives as [`ClientError::Broker`] with the broker's
+//! code and its message, so a caller can tell "unknown topic" from "connection lost".
+
+use crate::protocol::connection::{Connection, ConnectionConfig, ConnectionError};
+use crate::protocol::{encode_produce_request, Api, ErrorCode, RecordSet, Request, Response, ResponseBody};
+use std::collections::VecDeque;
+use std::io;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::Duration;
+use thiserror::Error;
+
+/// What went wrong talking to a broker.
+#[derive(Debug, Error)]
+pub enum ClientError {
+    /// The broker could not be reached.
+    #[error("cannot connect to {addr}")]
+    Connect {
+        addr: String,
+        #[source]
+        source: io::Error,
+    },
+    /// The connection failed or was closed mid-frame.
+    #[error("connection to the broker failed")]
+    Connection(#[from] ConnectionError),
+    /// The broker closed the connection before answering.
+    #[error("the broker closed the connection before answering")]
+    Closed,
+    /// The broker answered with an error.
+    #[error("the broker answered {code}: {message}")]
+    Broker { code: ErrorCode, message: String },
+    /// The broker answered something that does not fit the request.
+    #[error("unexpected answer from the broker: {0}")]
+    Unexpected(String),
+}
+
+impl ClientError {
+    /// The broker's error code, if this is a broker's refusal.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            ClientError::Broker { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+/// Records returned by a fetch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fetched {
+    /// The broker's high watermark when it answered.
+    pub high_watermark: u64,
+    /// The records, in offset order.
+    pub records: RecordSet,
+}
+
+/// How a client connects; the defaults suit a broker on loopback.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientConfig {
+    /// How long to wait for the TCP connection.
+    pub connect_timeout: Duration,
+    /// The largest response accepted.
+    pub max_frame_bytes: u32,
+    /// How long to wait for a response to begin (must exceed any long poll).
+    pub response_timeout: Duration,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            connect_timeout: Duration::from_secs(5),
+            max_frame_bytes: crate::protocol::DEFAULT_MAX_FRAME_BYTES,
+            response_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// One connection to a broker, speaking every api. Requests may be pipelined: `send_*` queues
+/// a request and returns its correlation id; `receive` reads the next reply in request order.
+pub struct Client {
+    conn: Connection,
+    next_id: u32,
+    /// Requests sent and not yet answered, oldest first: (correlation id, api).
+    pending: VecDeque<(u32, Api)>,
+}
+
+impl Client {
+    /// Connects to `addr` (`host:port`) with the default configuration.
+    pub fn connect(addr: impl ToSocketAddrs + std::fmt::Debug) -> Result<Client, ClientError> {
+        Client::connect_with(addr, ClientConfig::default())
+    }
+
+    /// Connects to `addr` with `config`.
+    pub fn connect_with(addr: impl ToSocketAddrs + std::fmt::Debug, config: ClientConfig) -> Result<Client, ClientError> {
+        let name = format!("{addr:?}").trim_matches('"').to_string();
+        let addrs: Vec<SocketAddr> =
+            addr.to_socket_addrs().map_err(|source| ClientError::Connect { addr: name.clone(), source })?.collect();
+        let mut last = io::Error::new(io::ErrorKind::NotFound, "the address resolved to nothing");
+        for a in addrs {
+            match TcpStream::connect_timeout(&a, config.connect_timeout) {
+                Ok(stream) => {
+                    let conn = Connection::with_config(
+                        stream,
+                        ConnectionConfig {
+                            max_frame_bytes: config.max_frame_bytes,
+                            idle_timeout: Some(config.response_timeout),
+                            frame_timeout: Some(config.response_timeout),
+                            write_timeout: Some(config.response_timeout),
+                        },
+                    )
+                    .map_err(|source| ClientError::Connect { addr: name.clone(), source })?;
+                    return Ok(Client { conn, next_id: 1, pending: VecDeque::new() });
+                }
+                Err(e) => last = e,
+            }
+        }
+        Err(ClientError::Connect { addr: name, source: last })
+    }
+
+    /// The underlying connection's socket.
+    pub fn stream(&self) -> &TcpStream {
+        self.conn.stream()
+    }
+
+    /// Requests sent and not yet answered.
+    pub fn in_flight(&self) -> usize {
+        self.pending.len()
+    }
+
+    fn next_id(&mut self) -> u32 {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        id
+    }
+
+    /// Queues a request (sent at the next `flush` or `receive`); returns its correlation id.
+    pub fn send(&mut self, request: &Request) -> Result<u32, ClientError> {
+        let id = self.next_id();
+        self.conn.write_with(|out| request.encode(id, out))?;
+        self.pending.push_back((id, request.api()));
+        Ok(id)
+    }
+
+    /// Queues a Produce of `messages` to `topic` without copying them into a request value.
+    pub fn send_produce<'a>(
+        &mut self,
+        topic: &str,
+        messages: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<u32, ClientError> {
+        let id = self.next_id();
+        self.conn.write_with(|out| encode_produce_request(id, topic, messages, out))?;
+        self.pending.push_back((id, Api::Produce));
+        Ok(id)
+    }
+
+    /// Sends everything queued.
+    pub fn flush(&mut self) -> Result<(), ClientError> {
+        Ok(self.conn.flush()?)
+    }
+
+    /// Reads the reply to the oldest request in flight; returns its correlation id and body.
+    /// A broker's error reply is `Err(ClientError::Broker { .. })`.
+    pub fn receive(&mut self) -> Result<(u32, ResponseBody), ClientError> {
+        let Some((id, api)) = self.pending.pop_front() else {
+            return Err(ClientError::Unexpected("receive() with no request in flight".into()));
+        };
+        let response: Response = self.conn.read_response(api.as_u8())?.ok_or(ClientError::Closed)?;
+        if response.correlation_id != id {
+            // Id 0 answers come before any request is read (TooManyConnections, FrameTooLarge).
+            if let (0, ResponseBody::Error { code, message }) = (response.correlation_id, &response.body) {
+                return Err(ClientError::Broker { code: *code, message: message.clone() });
+            }
+            return Err(ClientError::Unexpected(format!(
+                "reply for correlation id {} while waiting for {id}",
+                response.correlation_id
+            )));
+        }
+        match response.body {
+            ResponseBody::Error { code, message } => Err(ClientError::Broker { code, message }),
+            body => Ok((id, body)),
+        }
+    }
+
+    /// Produces `messages` to `topic` and waits: returns the first message's offset.
+    pub fn produce<'a>(&mut self, topic: &str, messages: impl IntoIterator<Item = &'a [u8]>) -> Result<u64, ClientError> {
+        self.send_produce(topic, messages)?;
+        match self.receive()?.1 {
+            ResponseBody::Produced { base_offset, .. } => Ok(base_offset),
+            other => Err(ClientError::Unexpected(format!("{other:?} in answer to Produce"))),
+        }
+    }
+
+    /// Fetches from `offset`; waits up to `max_wait` for records if there are none yet.
+    pub fn fetch(
+        &mut self,
+        topic: &str,
+        offset: u64,
+        max_messages: u32,
+        max_bytes: u32,
+        max_wait: Duration,
+    ) -> Result<Fetched, ClientError> {
+        let max_wait_ms = u32::try_from(max_wait.as_millis()).unwrap_or(u32::MAX);
+        self.send(&Request::Fetch { topic: topic.to_string(), offset, max_messages, max_bytes, max_wait_ms })?;
+        match self.receive()?.1 {
+            ResponseBody::Records { high_watermark, records } => Ok(Fetched { high_watermark, records }),
+            other => Err(ClientError::Unexpected(format!("{other:?} in answer to Fetch"))),
+        }
+    }
+
+    /// Lists every topic with its next offset.
+    pub fn list_topics(&mut self) -> Result<Vec<(String, u64)>, ClientError> {
+        self.send(&Request::ListTopics)?;
+        match self.receive()?.1 {
+            ResponseBody::Topics(t) => Ok(t),
+            other => Err(ClientError::Unexpected(format!("{other:?} in answer to ListTopics"))),
+        }
+    }
+}
+
+/// Sends to one topic: one message or a batch per request, with up to `max_in_flight`
+/// requests outstanding.
+pub struct Producer {
+    client: Client,
+    topic: String,
+    max_in_flight: usize,
+    /// Message counts of the requests in flight, oldest first.
+    counts: VecDeque<u32>,
+}
+
+/// An acknowledged Produce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ack {
+    /// The request's correlation id.
+    pub correlation_id: u32,
+    /// The first message's offset.
+    pub base_offset: u64,
+    /// How many messages the request carried.
+    pub count: u32,
+}
+
+impl Producer {
+    /// A producer for `topic` with one request in flight at a time.
+    pub fn new(client: Client, topic: impl Into<String>) -> Producer {
+        Producer::pipelined(client, topic, 1)
+    }
+
+    /// A producer keeping up to `max_in_flight` requests outstanding (at least 1).
+    pub fn pipelined(client: Client, topic: impl Into<String>, max_in_flight: usize) -> Producer {
+        Producer { client, topic: topic.into(), max_in_flight: max_in_flight.max(1), counts: VecDeque::new() }
+    }
+
+    /// Sends one message and waits for its offset.
+    pub fn send(&mut self, message: &[u8]) -> Result<u64, ClientError> {
+        self.send_batch([message])
+    }
+
+    /// Sends messages as one request and waits for the first one's offset (they are
+    /// contiguous). Any earlier pipelined requests are completed first and their acks dropped.
+    pub fn send_batch<'a>(&mut self, messages: impl IntoIterator<Item = &'a [u8]>) -> Result<u64, ClientError> {
+        while !self.counts.is_empty() {
+            self.complete()?;
+        }
+        self.client.produce(&self.topic, messages)
+    }
+
+    /// Pipelined: queues a request. If `max_in_flight` requests are already outstanding, first
+    /// waits for the oldest and returns its ack (or its error).
+    pub fn start<'a>(&mut self, messages: impl IntoIterator<Item = &'a [u8]>) -> Result<Option<Ack>, ClientError> {
+        let done = if self.counts.len() >= self.max_in_flight { Some(self.complete()?) } else { None };
+        let mut count = 0u32;
+        let counted = messages.into_iter().inspect(|_| count += 1);
+        self.client.send_produce(&self.topic, counted)?;
+        self.counts.push_back(count);
+        self.client.flush()?;
+        Ok(done)
+    }
+
+    /// Pipelined: waits for the oldest outstanding request.
+    pub fn complete(&mut self) -> Result<Ack, ClientError> {
+        let count = self.counts.pop_front().unwrap_or(0);
+        let (correlation_id, body) = self.client.receive()?;
+        match body {
+            ResponseBody::Produced { base_offset, count: acked } if acked == count => {
+                Ok(Ack { correlation_id, base_offset, count })
+            }
+            other => Err(ClientError::Unexpected(format!("{other:?} for a Produce of {count} messages"))),
+        }
+    }
+
+    /// Requests outstanding.
+    pub fn in_flight(&self) -> usize {
+        self.counts.len()
+    }
+
+    /// The connection, for lower-level use.
+    pub fn client(&mut self) -> &mut Client {
+        &mut self.client
+    }
+}
+
+/// Reads one topic in offset order, from a starting offset.
+pub struct Consumer {
+    client: Client,
+    topic: String,
+    /// The next offset to fetch.
+    pub position: u64,
+    /// At most this many records per fetch.
+    pub max_messages: u32,
+    /// At most this many payload bytes per fetch.
+    pub max_bytes: u32,
+}
+
+impl Consumer {
+    /// A consumer of `topic` starting at `from`.
+    pub fn new(client: Client, topic: impl Into<String>, from: u64) -> Consumer {
+        Consumer { client, topic: topic.into(), position: from, max_messages: 1000, max_bytes: 1 << 20 }
+    }
+
+    /// Fetches the next records, waiting up to `max_wait` if there are none yet, and advances
+    /// the position past the last one returned.
+    pub fn poll(&mut self, max_wait: Duration) -> Result<Fetched, ClientError> {
+        let fetched = self.client.fetch(&self.topic, self.position, self.max_messages, self.max_bytes, max_wait)?;
+        if let Some(&last) = fetched.records.offsets().last() {
+            self.position = last + 1;
+        }
+        Ok(fetched)
+    }
+}
