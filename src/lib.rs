@@ -16,5 +16,6 @@
 
 pub use synclog_strategies as strategies;
 
+pub mod harness;
 pub mod storage;
 pub mod violations;

@@ -1,0 +1,16 @@
+//! The harness: the load generator's building blocks and the integrity checker.
+//!
+//! - [`payload`]: the self-checking message every producer sends;
+//! - [`history`]: the compact, thread-safe record of every send, fetch and the final drain;
+//! - [`checker`]: the section C kinds of CHECKER.md, computed from a history.
+
+pub mod checker;
+pub mod history;
+pub mod payload;
+
+pub use checker::check;
+pub use history::{
+    Actor, ConsumerRecorder, DrainRecorder, FetchOutcome, History, Operation, OperationCounts, OperationKind,
+    OperationOutcome, RunShape, SendOutcome,
+};
+pub use payload::{decode_payload, encode_payload, PayloadError, ValueId};
