@@ -89,7 +89,8 @@ fn serve<S: SyncStrategy>(
             let wait = Duration::from_millis(u64::from(max_wait_ms)).min(MAX_WAIT);
             let max_bytes = max_bytes.min(fetch_byte_budget(shared.config.max_frame_bytes));
             match fetch(shared, conn, &topic, offset, max_messages, max_bytes, wait) {
-                Ok(batch) => conn.write_with(|out| encode_records_response(id, batch.high_watermark, batch.iter(), out)),
+                Ok(batch) => conn
+                    .write_with(|out| encode_records_response(id, batch.high_watermark, batch.iter(), out)),
                 Err((code, message)) => conn.write_response(&Response::error(id, code, message)),
             }
         }
@@ -155,7 +156,10 @@ fn fetch<S: SyncStrategy>(
 fn long_poll<S: SyncStrategy>(shared: &Shared<S>, topic: &Topic<S>, offset: u64, deadline: Instant) {
     loop {
         let slice = (Instant::now() + Duration::from_millis(100)).min(deadline);
-        if topic.wait_for(offset, slice) || Instant::now() >= deadline || shared.stopping.load(Ordering::Acquire) {
+        if topic.wait_for(offset, slice)
+            || Instant::now() >= deadline
+            || shared.stopping.load(Ordering::Acquire)
+        {
             return;
         }
     }

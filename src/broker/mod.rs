@@ -136,8 +136,8 @@ impl<S: SyncStrategy> Broker<S> {
                 r.truncated_bytes, r.index_entries_dropped, r.index_entries_added, r.next_offset
             );
         }
-        let listener =
-            TcpListener::bind(config.listen).map_err(|source| BrokerError::Bind { addr: config.listen, source })?;
+        let listener = TcpListener::bind(config.listen)
+            .map_err(|source| BrokerError::Bind { addr: config.listen, source })?;
         let shared = Arc::new(Shared {
             topics,
             config,

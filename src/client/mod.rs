@@ -93,10 +93,15 @@ impl Client {
     }
 
     /// Connects to `addr` with `config`.
-    pub fn connect_with(addr: impl ToSocketAddrs + std::fmt::Debug, config: ClientConfig) -> Result<Client, ClientError> {
+    pub fn connect_with(
+        addr: impl ToSocketAddrs + std::fmt::Debug,
+        config: ClientConfig,
+    ) -> Result<Client, ClientError> {
         let name = format!("{addr:?}").trim_matches('"').to_string();
-        let addrs: Vec<SocketAddr> =
-            addr.to_socket_addrs().map_err(|source| ClientError::Connect { addr: name.clone(), source })?.collect();
+        let addrs: Vec<SocketAddr> = addr
+            .to_socket_addrs()
+            .map_err(|source| ClientError::Connect { addr: name.clone(), source })?
+            .collect();
         let mut last = io::Error::new(io::ErrorKind::NotFound, "the address resolved to nothing");
         for a in addrs {
             match TcpStream::connect_timeout(&a, config.connect_timeout) {
@@ -184,7 +189,11 @@ impl Client {
     }
 
     /// Produces `messages` to `topic` and waits: returns the first message's offset.
-    pub fn produce<'a>(&mut self, topic: &str, messages: impl IntoIterator<Item = &'a [u8]>) -> Result<u64, ClientError> {
+    pub fn produce<'a>(
+        &mut self,
+        topic: &str,
+        messages: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<u64, ClientError> {
         self.send_produce(topic, messages)?;
         match self.receive()?.1 {
             ResponseBody::Produced { base_offset, .. } => Ok(base_offset),
@@ -202,7 +211,13 @@ impl Client {
         max_wait: Duration,
     ) -> Result<Fetched, ClientError> {
         let max_wait_ms = u32::try_from(max_wait.as_millis()).unwrap_or(u32::MAX);
-        self.send(&Request::Fetch { topic: topic.to_string(), offset, max_messages, max_bytes, max_wait_ms })?;
+        self.send(&Request::Fetch {
+            topic: topic.to_string(),
+            offset,
+            max_messages,
+            max_bytes,
+            max_wait_ms,
+        })?;
         match self.receive()?.1 {
             ResponseBody::Records { high_watermark, records } => Ok(Fetched { high_watermark, records }),
             other => Err(ClientError::Unexpected(format!("{other:?} in answer to Fetch"))),
@@ -258,7 +273,10 @@ impl Producer {
 
     /// Sends messages as one request and waits for the first one's offset (they are
     /// contiguous). Any earlier pipelined requests are completed first and their acks dropped.
-    pub fn send_batch<'a>(&mut self, messages: impl IntoIterator<Item = &'a [u8]>) -> Result<u64, ClientError> {
+    pub fn send_batch<'a>(
+        &mut self,
+        messages: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<u64, ClientError> {
         while !self.counts.is_empty() {
             self.complete()?;
         }
@@ -267,7 +285,10 @@ impl Producer {
 
     /// Pipelined: queues a request. If `max_in_flight` requests are already outstanding, first
     /// waits for the oldest and returns its ack (or its error).
-    pub fn start<'a>(&mut self, messages: impl IntoIterator<Item = &'a [u8]>) -> Result<Option<Ack>, ClientError> {
+    pub fn start<'a>(
+        &mut self,
+        messages: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<Option<Ack>, ClientError> {
         let done = if self.counts.len() >= self.max_in_flight { Some(self.complete()?) } else { None };
         let mut count = 0u32;
         let counted = messages.into_iter().inspect(|_| count += 1);
@@ -321,7 +342,8 @@ impl Consumer {
     /// Fetches the next records, waiting up to `max_wait` if there are none yet, and advances
     /// the position past the last one returned.
     pub fn poll(&mut self, max_wait: Duration) -> Result<Fetched, ClientError> {
-        let fetched = self.client.fetch(&self.topic, self.position, self.max_messages, self.max_bytes, max_wait)?;
+        let fetched =
+            self.client.fetch(&self.topic, self.position, self.max_messages, self.max_bytes, max_wait)?;
         if let Some(&last) = fetched.records.offsets().last() {
             self.position = last + 1;
         }

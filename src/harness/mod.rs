@@ -1,9 +1,19 @@
-//! The harness: load generator, history and integrity checker.
+//! The harness: the load generator's building blocks and the integrity checker.
+//!
+//! - [`payload`]: the self-checking message every producer sends;
+//! - [`history`]: the compact, thread-safe record of every send, fetch and the final drain;
+//! - [`checker`]: the section C kinds of CHECKER.md, computed from a history;
+//! - [`runfile`]: the `run.json` left in each topic the harness wrote, so `verify` can check payloads.
 
-use crate::storage::PayloadCheck;
-use std::path::Path;
+pub mod checker;
+pub mod history;
+pub mod payload;
+pub mod runfile;
 
-/// A payload checker for a topic directory the harness wrote (it holds a `run.json`).
-pub fn payload_check_for(_topic_dir: &Path) -> Option<Box<dyn PayloadCheck>> {
-    None
-}
+pub use checker::check;
+pub use history::{
+    Actor, ConsumerRecorder, DrainRecorder, FetchOutcome, History, Operation, OperationCounts, OperationKind,
+    OperationOutcome, RunShape, SendOutcome,
+};
+pub use payload::{decode_payload, encode_payload, PayloadError, ValueId};
+pub use runfile::{payload_check_for, RunFile};

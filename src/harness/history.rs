@@ -1,0 +1,1358 @@
+//! The recorded history of a harness run: what every producer sent and was told, what every
+//! consumer read, and what the final drain found — kept dense enough to check ten million
+//! messages in well under 2 GiB.
+//!
+//! # Concept
+//!
+//! Jepsen checks a queue by recording every operation and then asking, of the whole history,
+//! questions such as "was every acknowledged value read?" and "did one offset hold two values?".
+//! This module is that recording, shaped for a Kafka-style log. Every value of a run is known in
+//! advance: producer `p` sends `seq = 0 .. messages_per_producer`, in order, all to topic
+//! `p % topics`, in requests of one or more consecutive seqs (batches) that are never retried.
+//! So every value has a dense *value index* `p × messages_per_producer + seq`, and every topic
+//! has a known *capacity* (the number of values sent to it), which bounds the offsets a correct
+//! broker can assign. Both facts let the history be a handful of flat arrays instead of maps.
+//!
+//! Three kinds of recorder write into the [`History`]:
+//! - producers call [`History::begin_send`] and [`History::end_send`] around each request;
+//! - each consumer thread owns a [`ConsumerRecorder`] ([`History::consumer`]) and calls
+//!   [`ConsumerRecorder::record_fetch`] after each fetch; the recorder checks the fetch against
+//!   the consumer's own earlier fetches (skips, regressions, watermarks) on the spot;
+//! - once the load has stopped, one [`DrainRecorder`] ([`History::drain`]) records a final read
+//!   of every topic from offset 0.
+//!
+//! The integrity checker (`checker.rs`) then reads the arrays once, single-threaded.
+//!
+//! # Memory: why arrays, and the bytes per message
+//!
+//! A `HashMap<(u32, u64), u64>` entry is 24 bytes plus a control byte, and the table is kept
+//! between 7/16 and 7/8 full, so each fact costs 29–57 bytes, and 2× that for a moment while
+//! the table grows; the checker needs about six facts per message (send time, outcome, first
+//! read, and per offset the read, drained and acked values), so maps would take 170–340 bytes
+//! per message, and per-entry `String`s or `Vec`s far more. Dense arrays indexed by value
+//! index and by offset cost only their words:
+//!
+//! | array (one element per …)          | type        | bytes |
+//! |------------------------------------|-------------|-------|
+//! | send start, per value              | `AtomicU64` | 8     |
+//! | send outcome / acked offset, per value | `AtomicU64` | 8  |
+//! | first offset delivered during the load, per value | `AtomicU64` | 8 |
+//! | flags (duplicated, drained), per value | `AtomicU8` | 1    |
+//! | read word, per topic offset        | `AtomicU64` | 8     |
+//! | drain word, per topic offset       | `AtomicU64` | 8     |
+//! | **held for the whole run**         |             | **41** ([`HISTORY_BYTES_PER_MESSAGE`]) |
+//! | ack owner, per topic offset, only while `check` runs | `u64` | 8 ([`CHECK_BYTES_PER_MESSAGE`]) |
+//!
+//! Since the topics' capacities add up to the number of messages, a run of 10 million messages
+//! needs 10 M × 49 B = 490 MB ≈ 0.46 GiB at its peak (the check), whatever `--message-bytes` is.
+//! The per-operation log adds at most [`MAX_OPERATIONS_PER_ACTOR`] × 40 B = 10 MiB per producer
+//! or consumer (see [`Operation`]); latency histograms are a few tens of KiB each.
+//!
+//! # Word formats
+//!
+//! Per value (`ProducerArrays`), all indexed by `seq`:
+//!
+//! | word                 | value                  | meaning                                   |
+//! |----------------------|------------------------|-------------------------------------------|
+//! | `send_start_ns`      | `u64::MAX`             | the send has not begun                    |
+//! |                      | `t`                    | the request carrying it was sent at `t` ns |
+//! | `ack`                | `u64::MAX`             | no answer recorded (yet)                  |
+//! |                      | `u64::MAX − 1`         | answered with an error (Failed)           |
+//! |                      | `u64::MAX − 2`         | the answer never came (Unknown)           |
+//! |                      | `o ≤ u64::MAX − 3`     | acknowledged at offset `o`                |
+//! | `first_read_offset`  | `u64::MAX` or `o`      | never delivered to a consumer / first delivered at `o` |
+//! | `flags`              | bit 0 `DUPLICATED`     | delivered at two different offsets (load or drain) |
+//! |                      | bit 1 `DRAINED`        | found by the final drain                  |
+//!
+//! Per topic offset (`OffsetSlot`), one *value word* for consumer reads and one for the drain:
+//!
+//! | bits   | field                                                           |
+//! |--------|-----------------------------------------------------------------|
+//! | 63     | `CONFLICT`: a second, different value was seen at this offset   |
+//! | 0..63  | value index + 1 of the first value seen here, 0 when none       |
+//!
+//! # Invariants
+//!
+//! - A value word only moves 0 → first value → first value | CONFLICT: the first value seen
+//!   wins a compare-and-swap and is never overwritten, so concurrent consumers agree on it.
+//! - `first_read_offset` likewise moves once, from "none" to the offset of the first delivery;
+//!   the consumer that wins that swap is the one that records the value's consume latency, so each
+//!   value is timed exactly once ("its first delivery to a consumer").
+//! - Every atomic is accessed `Relaxed`: each word is a self-contained fact, no reader infers one
+//!   word from another while threads run, and `check` runs after every recorder has been joined
+//!   (thread join is the happens-before edge that publishes everything).
+//! - Offsets at or past a topic's capacity cannot come from a correct broker; the few a broken
+//!   one might return go to a small overflow map (locked, off the fast path) so that they are
+//!   still checked rather than dropped.
+//!
+//! # Per-operation log
+//!
+//! Each send and fetch leaves an [`Operation`] of 40 bytes in its actor's own `Vec` (a
+//! producer's behind that producer's uncontended mutex, a consumer's inside its recorder). With
+//! `--batch 1` and consumers tailing the producers, operations can number several times the
+//! messages, so each actor keeps the first [`OPERATIONS_KEPT_IN_FULL`] operations, then only
+//! *notable* ones (a failed, unknown or corrupt outcome, or a fetch in which the recorder found a
+//! violation), up to [`MAX_OPERATIONS_PER_ACTOR`]; the rest are only counted
+//! ([`OperationCounts::operations_dropped`]). The counts themselves are exact.
+
+use super::payload::{decode_payload, ValueId};
+use crate::violations::{Example, ViolationKind, Violations, MAX_EXAMPLES};
+use hdrhistogram::Histogram;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::time::Instant;
+
+/// The sparse index's interval (part of the storage format): a consumer answered CorruptLog
+/// resumes at the next multiple of it.
+pub const INDEX_INTERVAL: u64 = 100;
+
+/// Bytes the history holds per message for the whole run (see the module docs' table).
+pub const HISTORY_BYTES_PER_MESSAGE: u64 = 8 + 8 + 8 + 1 + 8 + 8;
+
+/// Bytes per message that `check` allocates while it runs (the ack-owner table), then frees.
+pub const CHECK_BYTES_PER_MESSAGE: u64 = 8;
+
+/// How many operations each actor keeps regardless of their outcome.
+pub const OPERATIONS_KEPT_IN_FULL: usize = 1 << 16;
+
+/// The most operations one actor keeps (the rest are counted only): 10 MiB of [`Operation`]s.
+pub const MAX_OPERATIONS_PER_ACTOR: usize = 1 << 18;
+
+/// Where a consumer resumes after a fetch at `requested_offset` was answered CorruptLog: the
+/// next index-interval offset past it (`150 → 200`, `200 → 300`). The offsets in between are
+/// skipped and counted as `corrupt_read`.
+pub fn corrupt_resume_offset(requested_offset: u64) -> u64 {
+    (requested_offset / INDEX_INTERVAL).saturating_add(1).saturating_mul(INDEX_INTERVAL)
+}
+
+/// The size of a run, fixed before it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunShape {
+    /// The payload seed (`--seed`): bodies are generated from it.
+    pub seed: u64,
+    /// Producers, numbered `0..producers`.
+    pub producers: u32,
+    /// Topics, numbered `0..topics`; producer `p` writes to topic `p % topics`.
+    pub topics: u32,
+    /// Each producer sends `seq = 0..messages_per_producer`.
+    pub messages_per_producer: u64,
+    /// The whole payload (≥ 20 bytes).
+    pub message_bytes: usize,
+}
+
+impl RunShape {
+    /// The topic producer `producer` writes to.
+    pub fn topic_of(&self, producer: u32) -> u32 {
+        producer % self.topics.max(1)
+    }
+
+    /// How many producers write to `topic`.
+    pub fn producers_of_topic(&self, topic: u32) -> u32 {
+        let topics = self.topics.max(1);
+        if topic >= topics {
+            return 0;
+        }
+        self.producers / topics + u32::from(topic < self.producers % topics)
+    }
+
+    /// How many messages are sent to `topic`: the highest offset a correct broker assigns
+    /// there, plus one.
+    pub fn messages_in_topic(&self, topic: u32) -> u64 {
+        u64::from(self.producers_of_topic(topic)).saturating_mul(self.messages_per_producer)
+    }
+
+    /// Messages over all producers.
+    pub fn total_messages(&self) -> u64 {
+        u64::from(self.producers).saturating_mul(self.messages_per_producer)
+    }
+
+    /// The heap a [`History`] of this shape holds at its peak (during `check`), counting the
+    /// per-operation logs of `actors` producers and consumers at their cap.
+    pub fn peak_heap_bytes(&self, actors: u32) -> u64 {
+        let per_message = HISTORY_BYTES_PER_MESSAGE + CHECK_BYTES_PER_MESSAGE;
+        let log_bytes = (MAX_OPERATIONS_PER_ACTOR * std::mem::size_of::<Operation>()) as u64;
+        self.total_messages().saturating_mul(per_message) + u64::from(actors).saturating_mul(log_bytes)
+    }
+}
+
+/// How a produce request ended. A send is never retried, so every request ends exactly once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendOutcome {
+    /// Acknowledged: message `i` of the request was stored at `base_offset + i`.
+    Acked { base_offset: u64 },
+    /// Answered with an error: none of the messages should ever be read.
+    Failed,
+    /// No answer (timeout, connection lost): the messages may or may not be stored.
+    Unknown,
+}
+
+/// What a fetch returned, as the consumer received it.
+pub enum FetchOutcome<'i, 'p> {
+    /// Records (possibly none) and the high watermark the broker sent with them.
+    Records { high_watermark: u64, records: &'i mut dyn Iterator<Item = (u64, &'p [u8])> },
+    /// Error 8 CorruptLog: the first record at the requested offset fails its CRC.
+    CorruptLog,
+    /// Any other error, or no answer: the consumer retries the same offset.
+    Error,
+}
+
+/// Which side an operation was on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OperationKind {
+    Send,
+    Fetch,
+}
+
+/// How an operation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OperationOutcome {
+    /// A send acknowledged, or a fetch answered with records (possibly none).
+    Ok,
+    /// Answered with an error (for a fetch: any error but CorruptLog).
+    Failed,
+    /// A send that got no answer.
+    Unknown,
+    /// A fetch answered CorruptLog.
+    Corrupt,
+}
+
+/// Who performed an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Actor {
+    Producer(u32),
+    Consumer(u32),
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Actor::Producer(p) => write!(f, "producer {p}"),
+            Actor::Consumer(c) => write!(f, "consumer {c}"),
+        }
+    }
+}
+
+/// One send or fetch, in 40 bytes. The actor is not stored: each actor has its own log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operation {
+    /// When the request was sent, ns since the run started.
+    pub start_ns: u64,
+    /// Send: the acknowledged base offset. Fetch: the requested offset. `u64::MAX` when none.
+    first_offset: u64,
+    /// Send: the first seq of the request. Fetch: the high watermark answered (`u64::MAX`: none).
+    seq_or_high_watermark: u64,
+    /// How long the request took, ns (saturates at `u32::MAX`, about 4.3 s).
+    pub duration_ns: u32,
+    /// Send: messages in the request. Fetch: records returned.
+    pub count: u32,
+    /// The topic index.
+    pub topic: u32,
+    pub kind: OperationKind,
+    pub outcome: OperationOutcome,
+}
+
+const _: () = assert!(std::mem::size_of::<Operation>() == 40);
+
+/// "No offset" / "no watermark" in an [`Operation`].
+const NO_OFFSET: u64 = u64::MAX;
+
+impl Operation {
+    /// When the answer came (or the request was given up), ns since the run started.
+    pub fn end_ns(&self) -> u64 {
+        self.start_ns.saturating_add(u64::from(self.duration_ns))
+    }
+
+    /// The acknowledged base offset of a send, or the requested offset of a fetch.
+    pub fn first_offset(&self) -> Option<u64> {
+        (self.first_offset != NO_OFFSET).then_some(self.first_offset)
+    }
+
+    /// The first seq of a send (`None` for a fetch).
+    pub fn first_seq(&self) -> Option<u64> {
+        (self.kind == OperationKind::Send).then_some(self.seq_or_high_watermark)
+    }
+
+    /// The high watermark a fetch was answered with (`None` for a send or an error).
+    pub fn high_watermark(&self) -> Option<u64> {
+        (self.kind == OperationKind::Fetch && self.seq_or_high_watermark != NO_OFFSET)
+            .then_some(self.seq_or_high_watermark)
+    }
+}
+
+/// Exact totals of what happened, however many operations the logs kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OperationCounts {
+    pub sends_acked: u64,
+    pub sends_failed: u64,
+    pub sends_unknown: u64,
+    pub messages_acked: u64,
+    pub messages_failed: u64,
+    pub messages_unknown: u64,
+    pub fetches_ok: u64,
+    pub fetches_corrupt: u64,
+    pub fetches_failed: u64,
+    /// Records consumers received during the load (every delivery, duplicates included).
+    pub records_read: u64,
+    /// Records the final drain received.
+    pub drain_records: u64,
+    /// Drained records that are not a value of this run in this topic (no value to check;
+    /// the file scan's `unknown_value` / `payload_checksum` report them).
+    pub drain_foreign_records: u64,
+    /// Operations counted but not kept in the logs (see the module docs).
+    pub operations_dropped: u64,
+}
+
+impl OperationCounts {
+    fn merge(&mut self, o: &OperationCounts) {
+        self.sends_acked += o.sends_acked;
+        self.sends_failed += o.sends_failed;
+        self.sends_unknown += o.sends_unknown;
+        self.messages_acked += o.messages_acked;
+        self.messages_failed += o.messages_failed;
+        self.messages_unknown += o.messages_unknown;
+        self.fetches_ok += o.fetches_ok;
+        self.fetches_corrupt += o.fetches_corrupt;
+        self.fetches_failed += o.fetches_failed;
+        self.records_read += o.records_read;
+        self.drain_records += o.drain_records;
+        self.drain_foreign_records += o.drain_foreign_records;
+        self.operations_dropped += o.operations_dropped;
+    }
+}
+
+// ---- word encodings (see the module docs' tables) ----
+
+/// `send_start_ns`: the send has not begun. `first_read_offset`: never delivered.
+pub(super) const NONE: u64 = u64::MAX;
+/// `ack`: no answer recorded.
+const ACK_PENDING: u64 = u64::MAX;
+/// `ack`: answered with an error.
+const ACK_FAILED: u64 = u64::MAX - 1;
+/// `ack`: the answer never came.
+const ACK_UNKNOWN: u64 = u64::MAX - 2;
+/// The largest offset an ack can record; larger ones (from a broken broker) are clamped to it.
+const MAX_ACK_OFFSET: u64 = u64::MAX - 3;
+
+/// `flags`: the value was delivered at two different offsets.
+pub(super) const DUPLICATED: u8 = 1;
+/// `flags`: the final drain found the value.
+pub(super) const DRAINED: u8 = 2;
+
+/// Value word: a second, different value was seen at this offset.
+pub(super) const CONFLICT: u64 = 1 << 63;
+/// Value word: the bits holding value index + 1.
+pub(super) const VALUE_MASK: u64 = !CONFLICT;
+
+/// Records `value_index` in a value word: the first value wins, a different later one sets
+/// `CONFLICT`.
+pub(super) fn associate(word: &AtomicU64, value_index: u64) {
+    let tag = value_index + 1;
+    if let Err(current) = word.compare_exchange(0, tag, Relaxed, Relaxed) {
+        if current & VALUE_MASK != tag && current & CONFLICT == 0 {
+            word.fetch_or(CONFLICT, Relaxed);
+        }
+    }
+}
+
+/// The state of one value's send, decoded from its `send_start_ns` and `ack` words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum SendState {
+    NotSent,
+    /// Begun, never ended: treated like Unknown by the checker.
+    Pending,
+    Failed,
+    Unknown,
+    Acked(u64),
+}
+
+impl SendState {
+    fn decode(send_start_ns: u64, ack: u64) -> SendState {
+        match (send_start_ns, ack) {
+            (NONE, ACK_PENDING) => SendState::NotSent,
+            (_, ACK_PENDING) => SendState::Pending,
+            (_, ACK_FAILED) => SendState::Failed,
+            (_, ACK_UNKNOWN) => SendState::Unknown,
+            (_, offset) => SendState::Acked(offset),
+        }
+    }
+}
+
+/// The per-value arrays of one producer, indexed by seq.
+pub(super) struct ProducerArrays {
+    /// When the request carrying each seq was sent (`NONE`: not yet).
+    pub(super) send_start_ns: Vec<AtomicU64>,
+    /// How each seq's send ended (see the word table).
+    pub(super) ack: Vec<AtomicU64>,
+    /// The offset each seq was first delivered at during the load (`NONE`: never).
+    pub(super) first_read_offset: Vec<AtomicU64>,
+    /// `DUPLICATED | DRAINED`.
+    pub(super) flags: Vec<AtomicU8>,
+    /// This producer's operations and produce latency. Only its own thread(s) lock it.
+    log: Mutex<ActorLog>,
+}
+
+impl ProducerArrays {
+    pub(super) fn send_state(&self, seq: usize) -> SendState {
+        SendState::decode(self.send_start_ns[seq].load(Relaxed), self.ack[seq].load(Relaxed))
+    }
+}
+
+/// What was seen at one (topic, offset).
+#[derive(Default)]
+pub(super) struct OffsetSlot {
+    /// The value(s) consumers read here during the load.
+    pub(super) read: AtomicU64,
+    /// The value(s) the final drain read here.
+    pub(super) drain: AtomicU64,
+}
+
+/// An operation log: kept operations, exact counts and a latency histogram.
+struct ActorLog {
+    operations: Vec<Operation>,
+    counts: OperationCounts,
+    latency_us: Histogram<u64>,
+}
+
+impl ActorLog {
+    fn new() -> Self {
+        ActorLog {
+            operations: Vec::new(),
+            counts: OperationCounts::default(),
+            latency_us: latency_histogram(),
+        }
+    }
+
+    /// Keeps `op` if the policy of the module docs allows, else counts it as dropped.
+    fn push(&mut self, op: Operation, notable: bool) {
+        let len = self.operations.len();
+        if len < MAX_OPERATIONS_PER_ACTOR && (len < OPERATIONS_KEPT_IN_FULL || notable) {
+            self.operations.push(op);
+        } else {
+            self.counts.operations_dropped += 1;
+        }
+    }
+}
+
+/// An empty auto-resizing latency histogram with 3 significant figures.
+fn latency_histogram() -> Histogram<u64> {
+    // `new` fails only for more than 5 significant figures.
+    Histogram::new(3).expect("3 significant figures is a valid hdrhistogram precision")
+}
+
+/// A violation example before topic names are known.
+#[derive(Debug, Clone, Default)]
+pub(super) struct RawExample {
+    pub(super) topic: Option<u32>,
+    pub(super) offset: Option<u64>,
+    pub(super) value: Option<ValueId>,
+    pub(super) detail: String,
+}
+
+impl RawExample {
+    pub(super) fn at(topic: u32, offset: u64) -> Self {
+        RawExample { topic: Some(topic), offset: Some(offset), ..RawExample::default() }
+    }
+    pub(super) fn value(mut self, value: ValueId) -> Self {
+        self.value = Some(value);
+        self
+    }
+    pub(super) fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = detail.into();
+        self
+    }
+    pub(super) fn to_example(&self, topic_name: &dyn Fn(u32) -> String) -> Example {
+        let mut e = Example::detail(self.detail.clone());
+        if let Some(t) = self.topic {
+            e = e.topic(&topic_name(t));
+        }
+        if let Some(o) = self.offset {
+            e = e.offset(o);
+        }
+        if let Some(v) = self.value {
+            e = e.value(v.producer, v.seq);
+        }
+        e
+    }
+}
+
+/// Counts and up to [`MAX_EXAMPLES`] examples per kind, kept by a recorder until names are known.
+#[derive(Debug, Clone)]
+pub(super) struct Tally {
+    counts: Vec<u64>,
+    examples: Vec<Vec<RawExample>>,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Tally {
+            counts: vec![0; ViolationKind::ALL.len()],
+            examples: vec![Vec::new(); ViolationKind::ALL.len()],
+        }
+    }
+}
+
+impl Tally {
+    /// Counts one `kind`; builds the example only when there is room to keep it.
+    pub(super) fn add(&mut self, kind: ViolationKind, example: impl FnOnce() -> RawExample) {
+        self.counts[kind as usize] += 1;
+        let kept = &mut self.examples[kind as usize];
+        if kept.len() < MAX_EXAMPLES {
+            kept.push(example());
+        }
+    }
+
+    pub(super) fn total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    fn merge(&mut self, other: &Tally) {
+        for (i, n) in other.counts.iter().enumerate() {
+            self.counts[i] += n;
+            for e in &other.examples[i] {
+                if self.examples[i].len() < MAX_EXAMPLES {
+                    self.examples[i].push(e.clone());
+                }
+            }
+        }
+    }
+
+    /// Adds every count and example to `violations`, naming topics with `topic_name`.
+    pub(super) fn add_to(&self, violations: &mut Violations, topic_name: &dyn Fn(u32) -> String) {
+        for &kind in ViolationKind::ALL {
+            let count = self.counts[kind as usize];
+            let examples = &self.examples[kind as usize];
+            for e in examples {
+                violations.add(kind, e.to_example(topic_name));
+            }
+            // Examples are kept while there is room, so a count above the examples means the
+            // examples are full and `add_many` keeps no further copy.
+            let rest = count.saturating_sub(examples.len() as u64);
+            if let Some(last) = examples.last() {
+                violations.add_many(kind, rest, last.to_example(topic_name));
+            }
+        }
+    }
+}
+
+/// Offsets `[start, end)` of `topic` skipped after a CorruptLog answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct CorruptRange {
+    pub(super) topic: u32,
+    pub(super) start: u64,
+    pub(super) end: u64,
+}
+
+/// What recorders hand back when they are dropped, for the checker and the report.
+pub(super) struct Observed {
+    /// Violations the consumer recorders found on the spot.
+    pub(super) tally: Tally,
+    /// Per topic: the highest offset any consumer read during the load.
+    pub(super) max_read_offset: Vec<Option<u64>>,
+    /// Per topic: the highest high watermark any consumer saw.
+    pub(super) max_high_watermark: Vec<Option<u64>>,
+    /// Per topic: one past the highest offset the drain received.
+    pub(super) drain_end: Vec<Option<u64>>,
+    /// Offsets skipped after CorruptLog, by consumers and the drain (may overlap).
+    pub(super) corrupt_ranges: Vec<CorruptRange>,
+    consume_latency_us: Histogram<u64>,
+    consumer_logs: Vec<(u32, Vec<Operation>)>,
+    counts: OperationCounts,
+}
+
+/// The recorded history of one run. `Sync`: share it by reference (or `Arc`) with every
+/// producer and consumer thread.
+pub struct History {
+    shape: RunShape,
+    /// Seqs below this are warm-up: checked like the rest, but not timed.
+    warmup_messages_per_producer: u64,
+    /// The clock's zero: all `*_ns` values are nanoseconds since this instant.
+    started: Instant,
+    /// Indexed by producer id.
+    pub(super) producers: Vec<ProducerArrays>,
+    /// Indexed by topic, then offset; each topic's length is its capacity.
+    pub(super) topics: Vec<Vec<OffsetSlot>>,
+    /// Slots for offsets at or past a topic's capacity (only a broken broker produces them).
+    pub(super) overflow: Mutex<HashMap<(u32, u64), OffsetSlot>>,
+    /// Set once any consumer recorder has been made.
+    consumers_ran: AtomicBool,
+    /// Consumer and drain recorders made and not yet dropped (merged).
+    live_recorders: AtomicUsize,
+    pub(super) observed: Mutex<Observed>,
+}
+
+impl History {
+    /// An empty history for a run of `shape`, its clock starting now.
+    ///
+    /// # Panics
+    /// If `shape.topics` is 0, `shape.message_bytes` is below 20, or the arrays cannot be
+    /// addressed on this platform.
+    pub fn new(shape: RunShape) -> History {
+        History::with_warmup(shape, 0)
+    }
+
+    /// Like [`new`](Self::new), for a run whose first `warmup_messages_per_producer` seqs of
+    /// each producer are warm-up: recorded and checked like the rest, but left out of the
+    /// latency histograms.
+    pub fn with_warmup(shape: RunShape, warmup_messages_per_producer: u64) -> History {
+        assert!(shape.topics > 0, "a run needs at least one topic");
+        assert!(
+            shape.message_bytes >= super::payload::PAYLOAD_OVERHEAD_BYTES,
+            "message_bytes must be at least 20"
+        );
+        let per_producer = to_len(shape.messages_per_producer);
+        let producers = (0..shape.producers)
+            .map(|_| ProducerArrays {
+                send_start_ns: atomics(per_producer, NONE),
+                ack: atomics(per_producer, ACK_PENDING),
+                first_read_offset: atomics(per_producer, NONE),
+                flags: (0..per_producer).map(|_| AtomicU8::new(0)).collect(),
+                log: Mutex::new(ActorLog::new()),
+            })
+            .collect();
+        let topics = (0..shape.topics)
+            .map(|t| (0..to_len(shape.messages_in_topic(t))).map(|_| OffsetSlot::default()).collect())
+            .collect();
+        let per_topic = shape.topics as usize;
+        History {
+            shape,
+            warmup_messages_per_producer,
+            started: Instant::now(),
+            producers,
+            topics,
+            overflow: Mutex::new(HashMap::new()),
+            consumers_ran: AtomicBool::new(false),
+            live_recorders: AtomicUsize::new(0),
+            observed: Mutex::new(Observed {
+                tally: Tally::default(),
+                max_read_offset: vec![None; per_topic],
+                max_high_watermark: vec![None; per_topic],
+                drain_end: vec![None; per_topic],
+                corrupt_ranges: Vec::new(),
+                consume_latency_us: latency_histogram(),
+                consumer_logs: Vec::new(),
+                counts: OperationCounts::default(),
+            }),
+        }
+    }
+
+    /// The run's shape.
+    pub fn shape(&self) -> &RunShape {
+        &self.shape
+    }
+
+    /// Nanoseconds since the history was made: the one clock all recorders use.
+    pub fn now_ns(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX - 1)
+    }
+
+    /// Records that producer `producer` is about to send seqs `first_seq .. first_seq + count`
+    /// in one request; returns the send time (ns) to keep for the request's latency.
+    pub fn begin_send(&self, producer: u32, first_seq: u64, count: u32) -> u64 {
+        let start_ns = self.now_ns();
+        if let Some(arrays) = self.producers.get(producer as usize) {
+            for seq in self.seqs(first_seq, count) {
+                arrays.send_start_ns[seq].store(start_ns, Relaxed);
+            }
+        } else {
+            debug_assert!(false, "begin_send for producer {producer}, outside the run");
+        }
+        start_ns
+    }
+
+    /// Records how the request begun by [`begin_send`](Self::begin_send) with the same
+    /// `first_seq` and `count` ended. Call it exactly once per request (a send is never retried).
+    pub fn end_send(&self, producer: u32, first_seq: u64, count: u32, outcome: SendOutcome) {
+        let end_ns = self.now_ns();
+        let Some(arrays) = self.producers.get(producer as usize) else {
+            debug_assert!(false, "end_send for producer {producer}, outside the run");
+            return;
+        };
+        for (i, seq) in self.seqs(first_seq, count).enumerate() {
+            let word = match outcome {
+                // Message i of the request was stored at base_offset + i.
+                SendOutcome::Acked { base_offset } => {
+                    base_offset.saturating_add(i as u64).min(MAX_ACK_OFFSET)
+                }
+                SendOutcome::Failed => ACK_FAILED,
+                SendOutcome::Unknown => ACK_UNKNOWN,
+            };
+            arrays.ack[seq].store(word, Relaxed);
+        }
+        let start_ns = usize::try_from(first_seq)
+            .ok()
+            .and_then(|s| arrays.send_start_ns.get(s))
+            .map(|w| w.load(Relaxed))
+            .filter(|&t| t != NONE)
+            .unwrap_or(end_ns);
+        let (outcome_kind, first_offset) = match outcome {
+            SendOutcome::Acked { base_offset } => (OperationOutcome::Ok, base_offset),
+            SendOutcome::Failed => (OperationOutcome::Failed, NO_OFFSET),
+            SendOutcome::Unknown => (OperationOutcome::Unknown, NO_OFFSET),
+        };
+        let op = Operation {
+            start_ns,
+            first_offset,
+            seq_or_high_watermark: first_seq,
+            duration_ns: u32::try_from(end_ns.saturating_sub(start_ns)).unwrap_or(u32::MAX),
+            count,
+            topic: self.shape.topic_of(producer),
+            kind: OperationKind::Send,
+            outcome: outcome_kind,
+        };
+        let mut log = arrays.log.lock();
+        let counts = &mut log.counts;
+        let messages = u64::from(count);
+        match outcome {
+            SendOutcome::Acked { .. } => {
+                counts.sends_acked += 1;
+                counts.messages_acked += messages;
+            }
+            SendOutcome::Failed => {
+                counts.sends_failed += 1;
+                counts.messages_failed += messages;
+            }
+            SendOutcome::Unknown => {
+                counts.sends_unknown += 1;
+                counts.messages_unknown += messages;
+            }
+        }
+        if outcome_kind == OperationOutcome::Ok && first_seq >= self.warmup_messages_per_producer {
+            log.latency_us.saturating_record(end_ns.saturating_sub(start_ns) / 1_000);
+        }
+        log.push(op, outcome_kind != OperationOutcome::Ok);
+    }
+
+    /// A recorder for consumer `consumer`, to be owned by that consumer's thread. It hands its
+    /// findings to the history when dropped; drop every recorder before `check`.
+    pub fn consumer(&self, consumer: u32) -> ConsumerRecorder<'_> {
+        self.consumers_ran.store(true, Relaxed);
+        self.live_recorders.fetch_add(1, Relaxed);
+        let topics = self.shape.topics as usize;
+        ConsumerRecorder {
+            history: self,
+            consumer,
+            cursors: vec![Cursor::default(); topics],
+            tally: Tally::default(),
+            log: ActorLog::new(),
+            corrupt_ranges: Vec::new(),
+        }
+    }
+
+    /// The recorder of the final drain. Make it once the load has stopped (every consumer
+    /// recorder dropped): the drain's findings are compared with the load's.
+    pub fn drain(&self) -> DrainRecorder<'_> {
+        self.live_recorders.fetch_add(1, Relaxed);
+        let topics = self.shape.topics as usize;
+        DrainRecorder {
+            history: self,
+            end: vec![None; topics],
+            corrupt_ranges: Vec::new(),
+            counts: OperationCounts::default(),
+        }
+    }
+
+    /// Whether any consumer recorder was made (a run with `--consumers 0` makes none).
+    pub fn consumers_ran(&self) -> bool {
+        self.consumers_ran.load(Relaxed)
+    }
+
+    /// Recorders made and not yet dropped.
+    pub(super) fn live_recorders(&self) -> usize {
+        self.live_recorders.load(Relaxed)
+    }
+
+    /// Produce latency in µs, one entry per acknowledged request after the warm-up.
+    pub fn produce_latency_us(&self) -> Histogram<u64> {
+        let mut total = latency_histogram();
+        for p in &self.producers {
+            // Auto-resizing histograms cannot fail to add.
+            total.add(&p.log.lock().latency_us).ok();
+        }
+        total
+    }
+
+    /// Consume latency in µs, one entry per value after the warm-up: from the start of its
+    /// send to the end of the fetch that first delivered it to any consumer. Complete once
+    /// every consumer recorder has been dropped.
+    pub fn consume_latency_us(&self) -> Histogram<u64> {
+        self.observed.lock().consume_latency_us.clone()
+    }
+
+    /// Exact operation totals over producers, dropped consumers and the drain.
+    pub fn operation_counts(&self) -> OperationCounts {
+        let mut counts = self.observed.lock().counts;
+        for p in &self.producers {
+            counts.merge(&p.log.lock().counts);
+        }
+        counts
+    }
+
+    /// Calls `visit` for every kept operation, actor by actor, each actor's in recording order.
+    pub fn for_each_operation(&self, mut visit: impl FnMut(Actor, &Operation)) {
+        for (id, p) in self.producers.iter().enumerate() {
+            for op in &p.log.lock().operations {
+                visit(Actor::Producer(id as u32), op);
+            }
+        }
+        for (consumer, ops) in &self.observed.lock().consumer_logs {
+            for op in ops {
+                visit(Actor::Consumer(*consumer), op);
+            }
+        }
+    }
+
+    /// The heap this history holds now: its arrays, overflow slots and operation logs
+    /// (histograms, a few KiB each, left out).
+    pub fn heap_bytes(&self) -> u64 {
+        let word = 8u64;
+        let mut bytes = 0u64;
+        for p in &self.producers {
+            bytes += (p.send_start_ns.capacity() + p.ack.capacity() + p.first_read_offset.capacity()) as u64
+                * word;
+            bytes += p.flags.capacity() as u64;
+            bytes += (p.log.lock().operations.capacity() * std::mem::size_of::<Operation>()) as u64;
+        }
+        for t in &self.topics {
+            bytes += (t.capacity() * std::mem::size_of::<OffsetSlot>()) as u64;
+        }
+        bytes += (self.overflow.lock().capacity() * (std::mem::size_of::<OffsetSlot>() + 16)) as u64;
+        let observed = self.observed.lock();
+        for (_, ops) in &observed.consumer_logs {
+            bytes += (ops.capacity() * std::mem::size_of::<Operation>()) as u64;
+        }
+        bytes
+    }
+
+    /// The seqs of a request, clamped to the run's (a request outside it records nothing).
+    fn seqs(&self, first_seq: u64, count: u32) -> std::ops::Range<usize> {
+        let end = first_seq.saturating_add(u64::from(count)).min(self.shape.messages_per_producer);
+        let start = first_seq.min(end);
+        to_len(start)..to_len(end)
+    }
+
+    /// The value index of `id` if it is a value of this run sent to `topic`.
+    pub(super) fn value_index(&self, id: ValueId, topic: u32) -> Option<u64> {
+        (id.producer < self.shape.producers
+            && id.seq < self.shape.messages_per_producer
+            && self.shape.topic_of(id.producer) == topic)
+            .then(|| u64::from(id.producer) * self.shape.messages_per_producer + id.seq)
+    }
+
+    /// The value a value index names.
+    pub(super) fn value_id(&self, value_index: u64) -> ValueId {
+        let m = self.shape.messages_per_producer.max(1);
+        ValueId { producer: (value_index / m) as u32, seq: value_index % m }
+    }
+
+    /// Runs `f` on the slot of (topic, offset): a dense one, or an overflow one made on demand.
+    pub(super) fn with_slot<R>(&self, topic: u32, offset: u64, f: impl FnOnce(&OffsetSlot) -> R) -> R {
+        let dense = self
+            .topics
+            .get(topic as usize)
+            .and_then(|slots| usize::try_from(offset).ok().and_then(|o| slots.get(o)));
+        match dense {
+            Some(slot) => f(slot),
+            None => f(self.overflow.lock().entry((topic, offset)).or_default()),
+        }
+    }
+
+    /// Records that `value_index` (of `producer`, `seq`) was delivered at (topic, offset).
+    /// Returns whether this was the value's first delivery during the load.
+    fn deliver(&self, value: ValueId, value_index: u64, topic: u32, offset: u64) -> bool {
+        let arrays = &self.producers[value.producer as usize];
+        let seq = value.seq as usize;
+        let first = match arrays.first_read_offset[seq].compare_exchange(NONE, offset, Relaxed, Relaxed) {
+            Ok(_) => true,
+            Err(earlier) => {
+                if earlier != offset {
+                    arrays.flags[seq].fetch_or(DUPLICATED, Relaxed);
+                }
+                false
+            }
+        };
+        self.with_slot(topic, offset, |slot| associate(&slot.read, value_index));
+        first
+    }
+}
+
+/// A vector of `len` atomics holding `value`.
+fn atomics(len: usize, value: u64) -> Vec<AtomicU64> {
+    (0..len).map(|_| AtomicU64::new(value)).collect()
+}
+
+/// A count as a vector length.
+fn to_len(n: u64) -> usize {
+    usize::try_from(n).unwrap_or_else(|_| panic!("{n} elements cannot be addressed on this platform"))
+}
+
+/// One consumer's position and view of one topic.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cursor {
+    /// The offset of the last record consumed (or the offset before a resume point).
+    /// `None` before the first record: the next expected offset is then 0.
+    last_offset: Option<u64>,
+    /// The high watermark of the latest answer.
+    last_high_watermark: Option<u64>,
+    /// The highest high watermark seen: offsets below it exist.
+    max_high_watermark: Option<u64>,
+    /// The highest offset read.
+    max_read_offset: Option<u64>,
+}
+
+impl Cursor {
+    /// The offset the consumer should read next if nothing is skipped.
+    fn expected(&self) -> u64 {
+        self.last_offset.map_or(0, |o| o.saturating_add(1))
+    }
+}
+
+/// Records one consumer's fetches and checks each against the consumer's own earlier ones.
+/// Owned by the consumer's thread; hands everything to the [`History`] when dropped.
+pub struct ConsumerRecorder<'h> {
+    history: &'h History,
+    consumer: u32,
+    /// Indexed by topic.
+    cursors: Vec<Cursor>,
+    tally: Tally,
+    log: ActorLog,
+    corrupt_ranges: Vec<CorruptRange>,
+}
+
+impl ConsumerRecorder<'_> {
+    /// The consumer id this recorder was made for.
+    pub fn consumer(&self) -> u32 {
+        self.consumer
+    }
+
+    /// Records a fetch of `topic` at `requested_offset`, sent at `start_ns` and answered at
+    /// `end_ns` (both from [`History::now_ns`]); returns the offset to fetch next:
+    /// - records: one past the last record returned (the requested offset when none were);
+    /// - CorruptLog: [`corrupt_resume_offset`], and the offsets skipped count as `corrupt_read`;
+    /// - error: the requested offset again.
+    pub fn record_fetch(
+        &mut self,
+        topic: u32,
+        requested_offset: u64,
+        start_ns: u64,
+        end_ns: u64,
+        outcome: FetchOutcome<'_, '_>,
+    ) -> u64 {
+        let Some(&cursor) = self.cursors.get(topic as usize) else {
+            debug_assert!(false, "fetch of topic {topic}, outside the run");
+            return requested_offset;
+        };
+        let violations_before = self.tally.total();
+        let (outcome_kind, high_watermark, count, next_offset, cursor) = match outcome {
+            FetchOutcome::Records { high_watermark, records } => {
+                let (cursor, count, next) =
+                    self.record_records(topic, cursor, requested_offset, end_ns, high_watermark, records);
+                (OperationOutcome::Ok, high_watermark, count, next, cursor)
+            }
+            FetchOutcome::CorruptLog => {
+                let resume = corrupt_resume_offset(requested_offset);
+                self.corrupt_ranges.push(CorruptRange { topic, start: requested_offset, end: resume });
+                // The skipped offsets are corrupt_read, not a poll skip: move the position.
+                let cursor = Cursor { last_offset: Some(resume - 1), ..cursor };
+                (OperationOutcome::Corrupt, NO_OFFSET, 0, resume, cursor)
+            }
+            FetchOutcome::Error => (OperationOutcome::Failed, NO_OFFSET, 0, requested_offset, cursor),
+        };
+        self.cursors[topic as usize] = cursor;
+        let counts = &mut self.log.counts;
+        match outcome_kind {
+            OperationOutcome::Ok => counts.fetches_ok += 1,
+            OperationOutcome::Corrupt => counts.fetches_corrupt += 1,
+            _ => counts.fetches_failed += 1,
+        }
+        let op = Operation {
+            start_ns,
+            first_offset: requested_offset,
+            seq_or_high_watermark: high_watermark,
+            duration_ns: u32::try_from(end_ns.saturating_sub(start_ns)).unwrap_or(u32::MAX),
+            count,
+            topic,
+            kind: OperationKind::Fetch,
+            outcome: outcome_kind,
+        };
+        let notable = outcome_kind != OperationOutcome::Ok || self.tally.total() > violations_before;
+        self.log.push(op, notable);
+        next_offset
+    }
+
+    /// Checks and records the records of one answer; returns the updated cursor, the number
+    /// of records and the next offset to fetch.
+    fn record_records(
+        &mut self,
+        topic: u32,
+        mut cursor: Cursor,
+        requested_offset: u64,
+        end_ns: u64,
+        high_watermark: u64,
+        records: &mut dyn Iterator<Item = (u64, &[u8])>,
+    ) -> (Cursor, u32, u64) {
+        if let Some(previous) = cursor.last_high_watermark {
+            if high_watermark < previous {
+                self.tally.add(ViolationKind::HwRegression, || {
+                    RawExample::at(topic, high_watermark).detail(format!(
+                        "consumer {} saw the high watermark fall from {previous}",
+                        self.consumer
+                    ))
+                });
+            }
+        }
+        cursor.last_high_watermark = Some(high_watermark);
+        let known_hw = cursor.max_high_watermark.map_or(high_watermark, |m| m.max(high_watermark));
+        cursor.max_high_watermark = Some(known_hw);
+
+        let expected = cursor.expected();
+        let mut previous: Option<u64> = None;
+        let mut count = 0u32;
+        for (offset, payload) in records {
+            match previous {
+                None => self.check_fetch_start(topic, expected, offset, known_hw),
+                Some(prev) if offset <= prev => self.tally.add(ViolationKind::IntNonmonotonicPoll, || {
+                    RawExample::at(topic, offset).detail(format!("offset {offset} after {prev} in one fetch"))
+                }),
+                Some(prev) if offset > prev + 1 && prev + 1 < known_hw => {
+                    self.tally.add(ViolationKind::IntPollSkip, || {
+                        RawExample::at(topic, prev + 1)
+                            .detail(format!("one fetch jumped from {prev} to {offset}"))
+                    })
+                }
+                Some(_) => {}
+            }
+            if offset >= high_watermark {
+                self.tally.add(ViolationKind::ReadBeyondHw, || {
+                    RawExample::at(topic, offset)
+                        .detail(format!("returned with high watermark {high_watermark}"))
+                });
+            }
+            self.record_delivery(topic, offset, payload, end_ns);
+            cursor.max_read_offset = Some(cursor.max_read_offset.map_or(offset, |m| m.max(offset)));
+            previous = Some(offset);
+            count = count.saturating_add(1);
+        }
+        match previous {
+            Some(last) => {
+                cursor.last_offset = Some(last);
+                (cursor, count, last.saturating_add(1))
+            }
+            None => {
+                // An empty answer still moves the consumer to where it asked to be.
+                self.check_fetch_start(topic, expected, requested_offset, known_hw);
+                cursor.last_offset = requested_offset.checked_sub(1);
+                (cursor, 0, requested_offset)
+            }
+        }
+    }
+
+    /// Compares where a fetch started (its first record, or the requested offset when it
+    /// returned none) with where the consumer left off.
+    fn check_fetch_start(&mut self, topic: u32, expected: u64, start: u64, known_hw: u64) {
+        if start > expected && expected < known_hw {
+            self.tally.add(ViolationKind::PollSkip, || {
+                RawExample::at(topic, expected)
+                    .detail(format!("next fetch started at {start}, expected {expected}"))
+            });
+        } else if start < expected {
+            self.tally.add(ViolationKind::NonmonotonicPoll, || {
+                RawExample::at(topic, start)
+                    .detail(format!("next fetch started at {start}, expected {expected}"))
+            });
+        }
+    }
+
+    /// Decodes one delivered record and records the value in the shared arrays.
+    fn record_delivery(&mut self, topic: u32, offset: u64, payload: &[u8], end_ns: u64) {
+        self.log.counts.records_read += 1;
+        let history = self.history;
+        let id = match decode_payload(history.shape.seed, payload) {
+            Ok(id) => id,
+            Err(e) => {
+                self.tally
+                    .add(ViolationKind::Unexpected, || RawExample::at(topic, offset).detail(e.to_string()));
+                return;
+            }
+        };
+        let Some(value_index) = history.value_index(id, topic) else {
+            self.tally.add(ViolationKind::Unexpected, || {
+                RawExample::at(topic, offset).value(id).detail("not a value this run sends to this topic")
+            });
+            return;
+        };
+        if history.deliver(id, value_index, topic, offset) && id.seq >= history.warmup_messages_per_producer {
+            let sent_ns =
+                history.producers[id.producer as usize].send_start_ns[id.seq as usize].load(Relaxed);
+            if sent_ns != NONE {
+                self.log.latency_us.saturating_record(end_ns.saturating_sub(sent_ns) / 1_000);
+            }
+        }
+    }
+}
+
+impl Drop for ConsumerRecorder<'_> {
+    fn drop(&mut self) {
+        let mut observed = self.history.observed.lock();
+        observed.tally.merge(&self.tally);
+        for (t, cursor) in self.cursors.iter().enumerate() {
+            max_into(&mut observed.max_read_offset[t], cursor.max_read_offset);
+            max_into(&mut observed.max_high_watermark[t], cursor.max_high_watermark);
+        }
+        observed.corrupt_ranges.extend_from_slice(&self.corrupt_ranges);
+        observed.consume_latency_us.add(&self.log.latency_us).ok();
+        observed.counts.merge(&self.log.counts);
+        let ops = std::mem::take(&mut self.log.operations);
+        observed.consumer_logs.push((self.consumer, ops));
+        self.history.live_recorders.fetch_sub(1, Relaxed);
+    }
+}
+
+/// `slot = max(slot, value)` over options.
+fn max_into(slot: &mut Option<u64>, value: Option<u64>) {
+    if let Some(v) = value {
+        *slot = Some(slot.map_or(v, |s| s.max(v)));
+    }
+}
+
+/// Records the final read of every topic from offset 0: the log as the broker serves it after
+/// the load. Hands its findings to the [`History`] when dropped (or passed to `check`).
+pub struct DrainRecorder<'h> {
+    history: &'h History,
+    /// Per topic: one past the highest offset received.
+    end: Vec<Option<u64>>,
+    corrupt_ranges: Vec<CorruptRange>,
+    counts: OperationCounts,
+}
+
+impl DrainRecorder<'_> {
+    /// Records that the drain read `payload` at (topic, offset).
+    pub fn record(&mut self, topic: u32, offset: u64, payload: &[u8]) {
+        let history = self.history;
+        let Some(end) = self.end.get_mut(topic as usize) else {
+            debug_assert!(false, "drain of topic {topic}, outside the run");
+            return;
+        };
+        max_into(end, Some(offset.saturating_add(1)));
+        self.counts.drain_records += 1;
+        let value = decode_payload(history.shape.seed, payload)
+            .ok()
+            .and_then(|id| history.value_index(id, topic).map(|index| (id, index)));
+        let Some((id, value_index)) = value else {
+            self.counts.drain_foreign_records += 1;
+            return;
+        };
+        let arrays = &history.producers[id.producer as usize];
+        let seq = id.seq as usize;
+        let before = arrays.flags[seq].fetch_or(DRAINED, Relaxed);
+        let first_read = arrays.first_read_offset[seq].load(Relaxed);
+        // Found twice by the drain, or elsewhere than where consumers first got it.
+        if before & DRAINED != 0 || (first_read != NONE && first_read != offset) {
+            arrays.flags[seq].fetch_or(DUPLICATED, Relaxed);
+        }
+        history.with_slot(topic, offset, |slot| associate(&slot.drain, value_index));
+    }
+
+    /// Records that the drain's fetch of `topic` at `offset` was answered CorruptLog and it
+    /// skipped `skipped` offsets (to [`corrupt_resume_offset`], normally).
+    pub fn corrupt(&mut self, topic: u32, offset: u64, skipped: u64) {
+        self.corrupt_ranges.push(CorruptRange { topic, start: offset, end: offset.saturating_add(skipped) });
+    }
+}
+
+impl Drop for DrainRecorder<'_> {
+    fn drop(&mut self) {
+        let mut observed = self.history.observed.lock();
+        for (t, end) in self.end.iter().enumerate() {
+            max_into(&mut observed.drain_end[t], *end);
+        }
+        observed.corrupt_ranges.extend_from_slice(&self.corrupt_ranges);
+        observed.counts.merge(&self.counts);
+        self.history.live_recorders.fetch_sub(1, Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::harness::payload::encode_payload;
+
+    fn shape(producers: u32, topics: u32, messages_per_producer: u64) -> RunShape {
+        RunShape { seed: 5, producers, topics, messages_per_producer, message_bytes: 40 }
+    }
+
+    #[test]
+    fn corrupt_reads_resume_at_the_next_interval_offset() {
+        assert_eq!(corrupt_resume_offset(0), 100);
+        assert_eq!(corrupt_resume_offset(99), 100);
+        assert_eq!(corrupt_resume_offset(100), 200);
+        assert_eq!(corrupt_resume_offset(150), 200);
+        assert_eq!(corrupt_resume_offset(u64::MAX), u64::MAX);
+    }
+
+    #[test]
+    fn topics_get_their_producers_round_robin() {
+        let s = shape(5, 2, 10);
+        assert_eq!((0..5).map(|p| s.topic_of(p)).collect::<Vec<_>>(), [0, 1, 0, 1, 0]);
+        assert_eq!(s.messages_in_topic(0), 30);
+        assert_eq!(s.messages_in_topic(1), 20);
+        assert_eq!(s.messages_in_topic(2), 0);
+        assert_eq!(s.total_messages(), 50);
+    }
+
+    #[test]
+    fn the_clock_is_monotonic_and_sends_are_timed_with_it() {
+        let h = History::new(shape(1, 1, 4));
+        let a = h.now_ns();
+        let start = h.begin_send(0, 0, 2);
+        let b = h.now_ns();
+        assert!(a <= start && start <= b);
+        assert_eq!(h.producers[0].send_start_ns[1].load(Relaxed), start);
+        assert_eq!(h.producers[0].send_start_ns[2].load(Relaxed), NONE);
+    }
+
+    #[test]
+    fn send_outcomes_are_recorded_per_message() {
+        let h = History::new(shape(1, 1, 6));
+        for (first, outcome) in
+            [(0, SendOutcome::Acked { base_offset: 10 }), (2, SendOutcome::Failed), (4, SendOutcome::Unknown)]
+        {
+            h.begin_send(0, first, 2);
+            h.end_send(0, first, 2, outcome);
+        }
+        let p = &h.producers[0];
+        let states: Vec<SendState> = (0..6).map(|s| p.send_state(s)).collect();
+        assert_eq!(
+            states,
+            [
+                SendState::Acked(10),
+                SendState::Acked(11),
+                SendState::Failed,
+                SendState::Failed,
+                SendState::Unknown,
+                SendState::Unknown
+            ]
+        );
+        let counts = h.operation_counts();
+        assert_eq!((counts.sends_acked, counts.sends_failed, counts.sends_unknown), (1, 1, 1));
+        assert_eq!(counts.messages_acked, 2);
+        let mut ops = Vec::new();
+        h.for_each_operation(|actor, op| ops.push((actor, *op)));
+        assert_eq!(ops.len(), 3);
+        assert_eq!(ops[0].0, Actor::Producer(0));
+        assert_eq!(ops[0].1.first_offset(), Some(10));
+        assert_eq!(ops[1].1.first_seq(), Some(2));
+        assert_eq!(ops[1].1.outcome, OperationOutcome::Failed);
+        assert_eq!(h.produce_latency_us().len(), 1, "only acknowledged requests are timed");
+    }
+
+    #[test]
+    fn value_words_keep_the_first_value_and_flag_a_different_one() {
+        let w = AtomicU64::new(0);
+        associate(&w, 7);
+        associate(&w, 7);
+        assert_eq!(w.load(Relaxed), 8);
+        associate(&w, 9);
+        assert_eq!(w.load(Relaxed), 8 | CONFLICT);
+        associate(&w, 10);
+        assert_eq!(w.load(Relaxed), 8 | CONFLICT);
+    }
+
+    #[test]
+    fn a_consumer_recorder_times_first_deliveries_and_logs_its_fetches() {
+        let h = History::with_warmup(shape(1, 1, 4), 1);
+        let mut payloads = Vec::new();
+        for seq in 0..4 {
+            let mut p = Vec::new();
+            encode_payload(5, 0, seq, 40, &mut p);
+            payloads.push(p);
+        }
+        h.begin_send(0, 0, 4);
+        h.end_send(0, 0, 4, SendOutcome::Acked { base_offset: 0 });
+        {
+            let mut c = h.consumer(3);
+            let now = h.now_ns();
+            let mut it = payloads.iter().enumerate().map(|(o, p)| (o as u64, p.as_slice()));
+            let next =
+                c.record_fetch(0, 0, now, now, FetchOutcome::Records { high_watermark: 4, records: &mut it });
+            assert_eq!(next, 4);
+            let again = c.record_fetch(0, 4, now, now, FetchOutcome::Error);
+            assert_eq!(again, 4);
+            let resume = c.record_fetch(0, 4, now, now, FetchOutcome::CorruptLog);
+            assert_eq!(resume, 100);
+            assert_eq!(h.live_recorders(), 1);
+        }
+        assert_eq!(h.live_recorders(), 0);
+        assert!(h.consumers_ran());
+        // Seq 0 is warm-up: three of four values timed.
+        assert_eq!(h.consume_latency_us().len(), 3);
+        let counts = h.operation_counts();
+        assert_eq!((counts.fetches_ok, counts.fetches_failed, counts.fetches_corrupt), (1, 1, 1));
+        assert_eq!(counts.records_read, 4);
+        let mut fetches = Vec::new();
+        h.for_each_operation(|actor, op| {
+            if actor == Actor::Consumer(3) {
+                fetches.push(*op)
+            }
+        });
+        assert_eq!(fetches.len(), 3);
+        assert_eq!(fetches[0].high_watermark(), Some(4));
+        assert_eq!(fetches[0].count, 4);
+        assert_eq!(fetches[2].outcome, OperationOutcome::Corrupt);
+        assert_eq!(h.observed.lock().corrupt_ranges, [CorruptRange { topic: 0, start: 4, end: 100 }]);
+    }
+
+    #[test]
+    fn operation_logs_keep_notable_operations_past_the_full_window_and_stop_at_the_cap() {
+        let mut log = ActorLog::new();
+        let op = Operation {
+            start_ns: 0,
+            first_offset: 0,
+            seq_or_high_watermark: 0,
+            duration_ns: 0,
+            count: 1,
+            topic: 0,
+            kind: OperationKind::Send,
+            outcome: OperationOutcome::Ok,
+        };
+        for _ in 0..OPERATIONS_KEPT_IN_FULL + 10 {
+            log.push(op, false);
+        }
+        assert_eq!(log.operations.len(), OPERATIONS_KEPT_IN_FULL);
+        assert_eq!(log.counts.operations_dropped, 10);
+        for _ in 0..MAX_OPERATIONS_PER_ACTOR {
+            log.push(op, true);
+        }
+        assert_eq!(log.operations.len(), MAX_OPERATIONS_PER_ACTOR);
+        assert_eq!(log.counts.operations_dropped, 10 + OPERATIONS_KEPT_IN_FULL as u64);
+    }
+
+    #[test]
+    fn heap_bytes_match_the_per_message_figure() {
+        // 1 M messages is quick to build; the figure scales linearly (every array is per
+        // message), so this pins the constant the 10 M estimate below relies on.
+        let s =
+            RunShape { seed: 1, producers: 8, topics: 3, messages_per_producer: 125_000, message_bytes: 100 };
+        let h = History::new(s);
+        let arrays = s.total_messages() * HISTORY_BYTES_PER_MESSAGE;
+        assert_eq!(h.heap_bytes(), arrays);
+        assert_eq!(std::mem::size_of::<OffsetSlot>(), 16);
+    }
+
+    #[test]
+    fn ten_million_messages_fit_well_under_two_gib() {
+        let s = RunShape {
+            seed: 1,
+            producers: 8,
+            topics: 1,
+            messages_per_producer: 1_250_000,
+            message_bytes: 100,
+        };
+        assert_eq!(s.total_messages(), 10_000_000);
+        // 8 producers + 8 consumers, their operation logs at the cap.
+        let peak = s.peak_heap_bytes(16);
+        assert!(peak < 1 << 30, "peak {peak} bytes");
+        assert_eq!(s.total_messages() * (HISTORY_BYTES_PER_MESSAGE + CHECK_BYTES_PER_MESSAGE), 490_000_000);
+    }
+}
