@@ -1,1 +1,97 @@
-fn main() {}
+//! `broker`: the standalone synclog server.
+
+use clap::Parser;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+use synclog::broker::{Broker, BrokerConfig};
+use synclog::cli::{self, FsyncMode};
+use synclog::storage::RaceWindow;
+use synclog::strategies::{StrategyKind, StrategyVisitor, SyncStrategy};
+
+/// Serve synclog topics over TCP: each topic an append-only log with a sparse index, guarded
+/// by the synchronization strategy you choose.
+///
+/// Prints exactly one line, `listening on ADDR`, to stdout once it accepts connections (with
+/// port 0, the real port); logs go to stderr. Stops cleanly on Ctrl-C or SIGTERM.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about)]
+struct Args {
+    /// The address to listen on; port 0 picks a free one.
+    #[arg(long, default_value = "127.0.0.1:7070")]
+    listen: SocketAddr,
+    /// Where topics are stored, one directory each (created if missing).
+    #[arg(long, default_value = "./synclog-data")]
+    data_dir: PathBuf,
+    /// How critical sections are guarded.
+    #[arg(long, value_enum, default_value_t = StrategyKind::RwLock)]
+    strategy: StrategyKind,
+    /// When appends are forced to disk: never (page cache, like Kafka), every interval, or
+    /// before every acknowledgement.
+    #[arg(long, value_enum, default_value_t = FsyncMode::Never)]
+    fsync: FsyncMode,
+    /// The interval for --fsync interval.
+    #[arg(long, default_value_t = 1000)]
+    fsync_interval_ms: u64,
+    /// Microseconds each append pauses between reading the offset and writing (widens the race).
+    #[arg(long, default_value_t = 0)]
+    race_window_us: u64,
+    /// The largest frame accepted, checked before anything is allocated.
+    #[arg(long, default_value_t = 16_777_216)]
+    max_frame_bytes: u32,
+    /// The largest message accepted.
+    #[arg(long, default_value_t = 1_048_576)]
+    max_message_bytes: u32,
+    /// Connections beyond this get error 9 (TooManyConnections) and are closed.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
+    /// All of a frame's bytes must arrive within this of its first byte.
+    #[arg(long, default_value_t = 10_000)]
+    frame_timeout_ms: u64,
+    /// A connection idle this long between frames is closed.
+    #[arg(long, default_value_t = 600_000)]
+    idle_timeout_ms: u64,
+}
+
+struct Serve(BrokerConfig);
+
+impl StrategyVisitor for Serve {
+    type Output = anyhow::Result<()>;
+    fn visit<S: SyncStrategy>(self) -> anyhow::Result<()> {
+        let broker = Broker::<S>::bind(self.0)?;
+        let addr = broker.local_addr()?;
+        let handle = broker.spawn()?;
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "listening on {addr}")?;
+        stdout.flush()?;
+        eprintln!("synclog broker: strategy {}, listening on {addr}", S::NAME);
+        cli::wait_for_termination()?;
+        eprintln!("synclog broker: stopping");
+        handle.shutdown();
+        Ok(())
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let config = BrokerConfig {
+        listen: args.listen,
+        data_dir: args.data_dir,
+        fsync: args.fsync.policy(args.fsync_interval_ms),
+        race_window: RaceWindow::from_micros(args.race_window_us),
+        max_frame_bytes: args.max_frame_bytes,
+        max_message_bytes: args.max_message_bytes,
+        max_connections: args.max_connections,
+        frame_timeout: Duration::from_millis(args.frame_timeout_ms),
+        idle_timeout: Duration::from_millis(args.idle_timeout_ms),
+    };
+    match args.strategy.visit(Serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("broker: {e:#}");
+            ExitCode::from(cli::EXIT_ERROR)
+        }
+    }
+}

@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use synclog::cli;
+use synclog::cli::{self, OutputFormat};
 use synclog::storage::DEFAULT_MAX_MESSAGE_BYTES;
 
 /// Produce to and consume from a synclog broker, list its topics, or verify a data dir.
@@ -16,6 +16,44 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Send messages to a topic (created if missing); with no MESSAGE, one per line of stdin.
+    Produce {
+        /// The broker's address.
+        #[arg(long, default_value = "127.0.0.1:7070")]
+        broker: String,
+        /// The topic: 1-249 of [A-Za-z0-9._-].
+        #[arg(long)]
+        topic: String,
+        /// The messages; none means: read stdin, one message per line.
+        messages: Vec<String>,
+    },
+    /// Print a topic's messages from an offset: to the end, or forever with --follow.
+    Consume {
+        /// The broker's address.
+        #[arg(long, default_value = "127.0.0.1:7070")]
+        broker: String,
+        /// The topic.
+        #[arg(long)]
+        topic: String,
+        /// The first offset to print.
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        /// Stop after this many messages.
+        #[arg(long)]
+        max: Option<u64>,
+        /// Keep waiting for new messages (long poll) instead of stopping at the end.
+        #[arg(long)]
+        follow: bool,
+        /// How to print each message.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
+    /// List the broker's topics with their next offsets.
+    Topics {
+        /// The broker's address.
+        #[arg(long, default_value = "127.0.0.1:7070")]
+        broker: String,
+    },
     /// Check a data dir's logs and indexes, read-only (fsck). Exit 0 clean, 3 corrupted, 1 error.
     ///
     /// Reports every kind of CHECKER.md sections A (log) and B (index); in topics the harness
@@ -36,9 +74,17 @@ enum Command {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    let mut stdout = std::io::stdout().lock();
     let result = match args.command {
+        Command::Produce { broker, topic, messages } => {
+            cli::produce(&broker, &topic, &messages, std::io::stdin().lock(), &mut stdout)
+        }
+        Command::Consume { broker, topic, from, max, follow, format } => {
+            cli::consume(&broker, &topic, from, max, follow, format, &mut stdout)
+        }
+        Command::Topics { broker } => cli::topics(&broker, &mut stdout),
         Command::Verify { data_dir, topic, max_message_bytes } => {
-            cli::verify(&data_dir, topic.as_deref(), max_message_bytes, &mut std::io::stdout().lock())
+            cli::verify(&data_dir, topic.as_deref(), max_message_bytes, &mut stdout)
         }
     };
     match result {
