@@ -80,7 +80,9 @@ impl FsyncMode {
     pub fn policy(self, interval_ms: u64) -> FsyncPolicy {
         match self {
             FsyncMode::Never => FsyncPolicy::Never,
-            FsyncMode::Interval => FsyncPolicy::Interval(std::time::Duration::from_millis(interval_ms.max(1))),
+            FsyncMode::Interval => {
+                FsyncPolicy::Interval(std::time::Duration::from_millis(interval_ms.max(1)))
+            }
             FsyncMode::Always => FsyncPolicy::Always,
         }
     }

@@ -6,9 +6,9 @@
 //! header whose length fits and whose CRC verifies, so it can say how many good records follow
 //! the damage. One cause is one count:
 //! - fewer than 16 bytes after the last record, or a plausible length running past the end of
-//!   the file: one `torn_tail`;
-//! - a length above the maximum message size, or a CRC mismatch inside the file: one
-//!   `corrupt_record` per damaged stretch (the resync skips the rest of that stretch);
+//!   the file with no good record after it: one `torn_tail`;
+//! - a length above the maximum message size, a CRC mismatch, or a length past the end with
+//!   good records after it: one `corrupt_record` per damaged stretch (the resync skips the rest of that stretch);
 //! - over the good records in file order: `bad_base` if the first offset is not 0, then for each
 //!   record `offset_duplicate` (= previous), `offset_gap` (> previous + 1) or
 //!   `offset_regression` (< previous);
@@ -150,36 +150,30 @@ fn scan_log(
         let why = if header.payload_bytes > max {
             Some("impossible length")
         } else if position + header.record_bytes() > log_bytes {
-            v.add(
-                K::TornTail,
-                Example::detail(format!(
-                    "a {}-byte record runs {} bytes past the end",
-                    header.record_bytes(),
-                    position + header.record_bytes() - log_bytes
-                ))
-                .topic(topic)
-                .offset(header.offset)
-                .position(position),
-            );
-            break;
+            // A length that runs past the end is a torn tail only if nothing good follows; with
+            // good records after it, it is damage inside the file.
+            if resync(&mut reader, position, log_bytes, max)?.is_none() {
+                v.add(
+                    K::TornTail,
+                    Example::detail(format!(
+                        "a {}-byte record runs {} bytes past the end",
+                        header.record_bytes(),
+                        position + header.record_bytes() - log_bytes
+                    ))
+                    .topic(topic)
+                    .offset(header.offset)
+                    .position(position),
+                );
+                break;
+            }
+            Some("length runs past the end of the file")
         } else if reader.record(position, max)?.is_none() {
             Some("CRC mismatch")
         } else {
             None
         };
         if let Some(why) = why {
-            // Resynchronize: the next byte position where a whole valid record starts.
-            let mut next = position + 1;
-            let found = loop {
-                if next + HEADER_BYTES as u64 > log_bytes {
-                    break None;
-                }
-                if reader.record(next, max)?.is_some() {
-                    break Some(next);
-                }
-                next += 1;
-            };
-            let resume = found.unwrap_or(log_bytes);
+            let resume = resync(&mut reader, position, log_bytes, max)?.unwrap_or(log_bytes);
             damage.push((position, resume - position, scan.positions.len() as u64, why));
             position = resume;
             continue;
@@ -245,6 +239,23 @@ fn scan_log(
         );
     }
     Ok(scan)
+}
+
+/// The first byte position after `position` where a whole valid record starts, if any.
+fn resync(
+    reader: &mut WindowReader<'_>,
+    position: u64,
+    log_bytes: u64,
+    max: u32,
+) -> Result<Option<u64>, LogError> {
+    let mut next = position + 1;
+    while next + HEADER_BYTES as u64 <= log_bytes {
+        if reader.record(next, max)?.is_some() {
+            return Ok(Some(next));
+        }
+        next += 1;
+    }
+    Ok(None)
 }
 
 fn check_index(
