@@ -21,5 +21,6 @@ pub mod cli;
 pub mod client;
 pub mod harness;
 pub mod protocol;
+pub mod report;
 pub mod storage;
 pub mod violations;

@@ -8,7 +8,9 @@
 pub mod checker;
 pub mod history;
 pub mod payload;
+pub mod run;
 pub mod runfile;
+pub mod transport;
 
 pub use checker::check;
 pub use history::{

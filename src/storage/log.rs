@@ -187,6 +187,8 @@ pub struct Log<S: SyncStrategy> {
     /// Records below this offset are on disk (only meaningful under `FsyncPolicy::Always`;
     /// raised with `fetch_max` after each sync, outside the write section).
     durable_offset: AtomicU64,
+    /// How many times `sync` forced the file to disk (for fsyncs per second in reports).
+    syncs: AtomicU64,
     config: LogConfig,
 }
 
@@ -217,6 +219,7 @@ impl<S: SyncStrategy> Log<S> {
             next_offset: AtomicU64::new(0),
             end_position: AtomicU64::new(0),
             durable_offset: AtomicU64::new(0),
+            syncs: AtomicU64::new(0),
             config,
         };
         let recovery = log.recover()?;
@@ -401,8 +404,14 @@ impl<S: SyncStrategy> Log<S> {
         // Everything stored before this load was written before it: the sync covers it.
         let covered = self.next_offset.load(Acquire);
         self.file.sync_data().at(&self.log_path)?;
+        self.syncs.fetch_add(1, Release);
         self.durable_offset.fetch_max(covered, Release);
         Ok(())
+    }
+
+    /// How many times [`Log::sync`] has forced the file to disk.
+    pub fn syncs(&self) -> u64 {
+        self.syncs.load(Acquire)
     }
 
     /// Reads records from `offset`: at most `max_messages`, and at most `max_bytes` of payload

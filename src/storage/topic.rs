@@ -196,6 +196,11 @@ impl<S: SyncStrategy> Topics<S> {
         self.topics.read().iter().map(|(n, t)| (n.clone(), t.log.next_offset())).collect()
     }
 
+    /// Syncs performed over all logs.
+    pub fn syncs(&self) -> u64 {
+        self.topics.read().values().map(|t| t.log.syncs()).sum()
+    }
+
     /// Syncs every log to disk.
     pub fn sync_all(&self) -> Result<(), LogError> {
         for t in self.all() {

@@ -1,0 +1,727 @@
+//! One harness run: start a broker (or reach one), race producers and consumers against it,
+//! drain every topic, verify the files, check the history, and report.
+//!
+//! The phases:
+//! 1. **Set up.** An embedded broker on 127.0.0.1 (ephemeral port, a temporary data dir unless
+//!    `--data-dir`), or the topics opened in-process (`--transport inproc`), or a remote broker
+//!    (`--broker`). Each topic the run will write gets a `run.json`, so `synclog verify` can
+//!    later check its payloads too. Every connection is opened before the clock starts.
+//! 2. **Load.** All producers and consumers start together at a barrier. Producer `p` sends its
+//!    `messages / producers` unique payloads to topic `p % topics`, one or `--batch` per
+//!    request, with up to `--in-flight` requests outstanding, never retrying. Consumer `c` reads
+//!    topic `c % topics` from offset 0 with long polls until the producers are done and it has
+//!    reached the final high watermark.
+//! 3. **Drain.** A fresh reader reads every topic from offset 0 to its end.
+//! 4. **Verify and check.** The broker stops (files closed), the files are scanned (CHECKER.md
+//!    A and B; skipped for a remote broker), and the history is checked (section C).
+//!
+//! Throughput counts the messages after each producer's warm-up (the first `--warmup-percent`
+//! of its own messages, sent and checked like the rest but not timed), over the time from the
+//! first producer leaving its warm-up to the last producer's last acknowledgement.
+
+use super::history::{corrupt_resume_offset, FetchOutcome, History, RunShape, SendOutcome};
+use super::payload::encode_payload;
+use super::runfile::{RunFile, RunPayloadCheck};
+use super::transport::{
+    Completion, ConsumerEndpoint, Fetch, InprocTransport, ProducerEndpoint, TcpTransport, Transport,
+};
+use crate::broker::{Broker, BrokerConfig};
+use crate::cli::FsyncMode;
+use crate::storage::{verify_topic, LogConfig, RaceWindow, Topics};
+use crate::strategies::{StrategyKind, StrategyVisitor, SyncStrategy};
+use crate::violations::{Section, Violations};
+use anyhow::{bail, Context};
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use std::collections::VecDeque;
+use std::io::IsTerminal;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Barrier;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How the load reaches the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportKind {
+    /// Over loopback TCP to a broker (embedded unless --broker).
+    Tcp,
+    /// Straight on the log in this process: no sockets, no codec.
+    Inproc,
+}
+
+/// Everything a run is configured with (the `harness run` flags).
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub strategy: StrategyKind,
+    pub producers: u32,
+    pub consumers: u32,
+    pub messages: u64,
+    pub message_bytes: usize,
+    pub batch: u32,
+    pub in_flight: u32,
+    pub topics: u32,
+    pub transport: TransportKind,
+    pub race_window_us: u64,
+    /// Pair appenders up in the race window (a rendezvous): makes the race certain under `none`.
+    pub force_race: bool,
+    pub fsync: FsyncMode,
+    pub fsync_interval_ms: u64,
+    pub warmup_percent: u32,
+    pub seed: u64,
+    pub broker: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    /// Show a progress bar (only honoured on a terminal).
+    pub progress: bool,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            strategy: StrategyKind::RwLock,
+            producers: 8,
+            consumers: 4,
+            messages: 200_000,
+            message_bytes: 100,
+            batch: 1,
+            in_flight: 1,
+            topics: 1,
+            transport: TransportKind::Tcp,
+            race_window_us: 0,
+            force_race: false,
+            fsync: FsyncMode::Never,
+            fsync_interval_ms: 1000,
+            warmup_percent: 5,
+            seed: 1,
+            broker: None,
+            data_dir: None,
+            progress: true,
+        }
+    }
+}
+
+impl RunConfig {
+    /// Checks the flags against each other; the message says what to change.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.producers == 0 {
+            bail!("--producers must be at least 1");
+        }
+        if self.topics == 0 || self.topics > self.producers {
+            bail!(
+                "--topics must be between 1 and --producers ({}), since producer p writes topic p % topics",
+                self.producers
+            );
+        }
+        if self.messages == 0 || self.messages % u64::from(self.producers) != 0 {
+            bail!(
+                "--messages ({}) must be a positive multiple of --producers ({}): it is split evenly",
+                self.messages,
+                self.producers
+            );
+        }
+        if self.message_bytes < super::payload::PAYLOAD_OVERHEAD_BYTES {
+            bail!("--message-bytes must be at least 20 (producer id, seq, body length and checksum take 20)");
+        }
+        if self.message_bytes > crate::storage::DEFAULT_MAX_MESSAGE_BYTES as usize {
+            bail!(
+                "--message-bytes must be at most {} (the broker's default --max-message-bytes)",
+                crate::storage::DEFAULT_MAX_MESSAGE_BYTES
+            );
+        }
+        if self.batch == 0 || self.in_flight == 0 {
+            bail!("--batch and --in-flight must be at least 1");
+        }
+        if u64::from(self.batch) * self.message_bytes as u64 > 8 << 20 {
+            bail!("--batch × --message-bytes must stay under 8 MiB (one request must fit a 16 MiB frame)");
+        }
+        if self.warmup_percent >= 100 {
+            bail!("--warmup-percent must be below 100");
+        }
+        if self.broker.is_some() && self.transport == TransportKind::Inproc {
+            bail!("--broker needs --transport tcp");
+        }
+        Ok(())
+    }
+
+    fn shape(&self) -> RunShape {
+        RunShape {
+            seed: self.seed,
+            producers: self.producers,
+            topics: self.topics,
+            messages_per_producer: self.messages / u64::from(self.producers),
+            message_bytes: self.message_bytes,
+        }
+    }
+
+    fn race_window(&self) -> RaceWindow {
+        if self.force_race {
+            RaceWindow::rendezvous(2, Duration::from_millis(5))
+        } else {
+            RaceWindow::from_micros(self.race_window_us)
+        }
+    }
+}
+
+/// Throughput and latency of one side (produce or consume).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Figures {
+    pub msgs_per_s: f64,
+    pub mb_per_s: f64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub p999_us: u64,
+    pub max_us: u64,
+    /// Produce only: fsyncs per second over the timed window (null for a remote broker).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fsyncs_per_s: Option<f64>,
+    /// Produce only: messages per fsync (null when nothing was synced).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub msgs_per_fsync: Option<f64>,
+}
+
+/// The machine a run ran on.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Machine {
+    pub cpus: usize,
+    pub kernel: String,
+    pub data_dir_fs: String,
+}
+
+/// Everything a run found: the `--json` object of DESIGN.md, plus what the table prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub strategy: String,
+    pub producers: u32,
+    pub consumers: u32,
+    pub messages: u64,
+    pub message_bytes: usize,
+    pub batch: u32,
+    pub in_flight: u32,
+    pub topics: u32,
+    pub transport: TransportKind,
+    pub fsync: FsyncMode,
+    pub fsync_interval_ms: u64,
+    pub race_window_us: u64,
+    pub seed: u64,
+    pub duration_s: f64,
+    pub machine: Machine,
+    pub version: String,
+    pub produce: Figures,
+    pub consume: Option<Figures>,
+    pub violations: Violations,
+    pub examples: serde_json::Value,
+    pub verdict: String,
+    /// Things a reader should know (files not checked, errors met during the run).
+    pub notes: Vec<String>,
+    /// Acknowledged, failed and unknown sends, reads, … (exact totals).
+    #[serde(skip)]
+    pub counts: super::history::OperationCounts,
+}
+
+impl RunReport {
+    /// `true` when no error kind was counted.
+    pub fn is_clean(&self) -> bool {
+        self.violations.is_clean()
+    }
+}
+
+/// Runs the whole experiment described by `config`.
+pub fn run(config: &RunConfig) -> anyhow::Result<RunReport> {
+    config.validate()?;
+    if let Some(addr) = &config.broker {
+        let addr: SocketAddr = addr
+            .to_socket_addrs()
+            .with_context(|| format!("cannot resolve --broker {addr}"))?
+            .next()
+            .with_context(|| format!("--broker {addr} resolves to no address"))?;
+        let transport = TcpTransport { addr };
+        let mut report = load(config, &transport, None, &mut || 0)?;
+        report.notes.push("--broker: the files are on the broker's machine, so sections A and B (log and index) were not checked".into());
+        return Ok(report);
+    }
+    config.strategy.visit(Embedded(config))
+}
+
+/// A run against a broker (or topics) of strategy `S` in this process.
+struct Embedded<'a>(&'a RunConfig);
+
+impl StrategyVisitor for Embedded<'_> {
+    type Output = anyhow::Result<RunReport>;
+
+    fn visit<S: SyncStrategy>(self) -> anyhow::Result<RunReport> {
+        let config = self.0;
+        // The data dir: the user's, or a temporary one removed when this returns.
+        let temp;
+        let data_dir: &Path = match &config.data_dir {
+            Some(d) => d,
+            None => {
+                temp = tempfile::Builder::new().prefix("synclog-harness-").tempdir()?;
+                temp.path()
+            }
+        };
+        let names = topic_names(config);
+        let shape = config.shape();
+        for (t, name) in names.iter().enumerate() {
+            RunFile::new(&shape, t as u32, S::NAME).write(&data_dir.join(name))?;
+        }
+        let log = LogConfig {
+            fsync: config.fsync.policy(config.fsync_interval_ms),
+            race_window: config.race_window(),
+            ..LogConfig::default()
+        };
+        let mut report = match config.transport {
+            TransportKind::Inproc => {
+                let (topics, _) = Topics::<S>::open(data_dir, log)?;
+                let transport = InprocTransport { topics: topics.clone() };
+                let report = load(config, &transport, Some(&names), &mut || topics.syncs())?;
+                drop(transport);
+                drop(topics);
+                report
+            }
+            TransportKind::Tcp => {
+                let broker = Broker::<S>::bind(BrokerConfig {
+                    listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+                    data_dir: data_dir.to_path_buf(),
+                    fsync: log.fsync,
+                    race_window: log.race_window.clone(),
+                    ..BrokerConfig::default()
+                })?;
+                let topics = broker.topics().clone();
+                let handle = broker.spawn()?;
+                let transport = TcpTransport { addr: handle.addr() };
+                let report = load(config, &transport, Some(&names), &mut || topics.syncs());
+                handle.shutdown();
+                drop(topics);
+                report?
+            }
+        };
+        // The broker is stopped and the files closed: scan them, log and index.
+        let mut files = Violations::new();
+        files.checked(Section::Log).checked(Section::Index);
+        for name in &names {
+            let dir = data_dir.join(name);
+            let mut payloads = RunFile::read(&dir).map(RunPayloadCheck::new);
+            let check = payloads.as_mut().map(|c| c as &mut dyn crate::storage::PayloadCheck);
+            files.merge(&verify_topic(&dir, crate::storage::DEFAULT_MAX_MESSAGE_BYTES, check)?.violations);
+        }
+        report.violations.merge(&files);
+        report.examples = report.violations.examples_json();
+        report.verdict = verdict(&report.violations).into();
+        report.strategy = S::NAME.into();
+        report.machine.data_dir_fs = filesystem_of(data_dir);
+        if config.data_dir.is_some() {
+            report.notes.push(format!("data kept in {}", data_dir.display()));
+        }
+        Ok(report)
+    }
+}
+
+fn verdict(v: &Violations) -> &'static str {
+    if v.is_clean() {
+        "clean"
+    } else {
+        "corrupted"
+    }
+}
+
+/// `run-<id>-<n>`: unique per run, so a kept data dir can hold many runs.
+fn topic_names(config: &RunConfig) -> Vec<String> {
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let id = (nanos ^ config.seed.rotate_left(17) ^ u64::from(std::process::id())) & 0xFFFF_FFFF;
+    (0..config.topics).map(|t| format!("run-{id:08x}-{t}")).collect()
+}
+
+/// Phases 2 and 3 (load and drain) and section C. `names` are the topic names (`None`: make
+/// them up, for a remote broker). `syncs` counts fsyncs so far.
+fn load(
+    config: &RunConfig,
+    transport: &dyn Transport,
+    names: Option<&[String]>,
+    syncs: &mut dyn FnMut() -> u64,
+) -> anyhow::Result<RunReport> {
+    let shape = config.shape();
+    let owned_names;
+    let names = match names {
+        Some(n) => n,
+        None => {
+            owned_names = topic_names(config);
+            &owned_names
+        }
+    };
+    let warmup = shape.messages_per_producer * u64::from(config.warmup_percent) / 100;
+    let history = History::with_warmup(shape, warmup);
+
+    // Every connection before the clock starts.
+    let mut producers = Vec::new();
+    for _ in 0..config.producers {
+        producers
+            .push(transport.producer().map_err(anyhow::Error::msg).context("a producer cannot connect")?);
+    }
+    let mut consumers = Vec::new();
+    for _ in 0..config.consumers {
+        consumers
+            .push(transport.consumer().map_err(anyhow::Error::msg).context("a consumer cannot connect")?);
+    }
+
+    let progress = progress_bar(config, shape.total_messages());
+    let sent = AtomicU64::new(0);
+    let producing = AtomicBool::new(true);
+    let start = Barrier::new(producers.len() + consumers.len() + 1);
+    let syncs_before = syncs();
+    let (timings, consumer_ends, started) = thread::scope(|s| {
+        let producer_threads: Vec<_> = producers
+            .into_iter()
+            .enumerate()
+            .map(|(p, endpoint)| {
+                let (history, names, start, sent) = (&history, names, &start, &sent);
+                s.spawn(move || {
+                    start.wait();
+                    produce(
+                        config,
+                        history,
+                        p as u32,
+                        &names[shape.topic_of(p as u32) as usize],
+                        endpoint,
+                        warmup,
+                        sent,
+                    )
+                })
+            })
+            .collect();
+        let consumer_threads: Vec<_> = consumers
+            .into_iter()
+            .enumerate()
+            .map(|(c, endpoint)| {
+                let (history, names, start, producing) = (&history, names, &start, &producing);
+                s.spawn(move || {
+                    start.wait();
+                    consume(history, c as u32, c as u32 % shape.topics, names, endpoint, producing)
+                })
+            })
+            .collect();
+        start.wait();
+        let started = Instant::now();
+        while producer_threads.iter().any(|t| !t.is_finished()) {
+            if let Some(bar) = &progress {
+                bar.set_position(sent.load(Ordering::Relaxed));
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        let timings: Vec<ProducerTiming> =
+            producer_threads.into_iter().map(|t| t.join().expect("producer thread")).collect();
+        producing.store(false, Ordering::Release);
+        let consumer_ends: Vec<Instant> =
+            consumer_threads.into_iter().map(|t| t.join().expect("consumer thread")).collect();
+        (timings, consumer_ends, started)
+    });
+    if let Some(bar) = &progress {
+        bar.finish_and_clear();
+    }
+    let fsyncs = syncs() - syncs_before;
+    let finished = Instant::now();
+
+    // Drain every topic from offset 0.
+    let mut drain = history.drain();
+    let mut notes = Vec::new();
+    let mut reader = transport.consumer().map_err(anyhow::Error::msg).context("the drain cannot connect")?;
+    for (t, name) in names.iter().enumerate() {
+        drain_topic(reader.as_mut(), t as u32, name, &mut drain, &mut notes);
+    }
+    let violations = super::checker::check(&history, drain, names);
+    let counts = history.operation_counts();
+
+    // Throughput over the timed window: first warm-up end to last acknowledgement.
+    let timed_from = timings.iter().map(|t| t.warm).min().unwrap_or(started);
+    let timed_to = timings.iter().map(|t| t.end).max().unwrap_or(finished);
+    let timed_s = timed_to.duration_since(timed_from).as_secs_f64().max(1e-9);
+    let timed_messages = shape.total_messages() - warmup * u64::from(config.producers);
+    let mb = config.message_bytes as f64 / 1e6;
+    let mut produce = figures(timed_messages as f64 / timed_s, mb, &history.produce_latency_us());
+    if config.broker.is_none() {
+        produce.fsyncs_per_s = Some(fsyncs as f64 / timed_s);
+        produce.msgs_per_fsync = (fsyncs > 0).then(|| shape.total_messages() as f64 / fsyncs as f64);
+    }
+    let consume = (config.consumers > 0).then(|| {
+        let end = consumer_ends.iter().max().copied().unwrap_or(finished);
+        let secs = end.duration_since(started).as_secs_f64().max(1e-9);
+        figures(counts.records_read as f64 / secs, mb, &history.consume_latency_us())
+    });
+    if counts.sends_failed + counts.sends_unknown > 0 {
+        notes.push(format!(
+            "{} requests failed and {} got no answer ({} and {} messages)",
+            counts.sends_failed, counts.sends_unknown, counts.messages_failed, counts.messages_unknown
+        ));
+    }
+    Ok(RunReport {
+        strategy: if config.broker.is_some() { "remote".into() } else { config.strategy.name().into() },
+        producers: config.producers,
+        consumers: config.consumers,
+        messages: shape.total_messages(),
+        message_bytes: config.message_bytes,
+        batch: config.batch,
+        in_flight: config.in_flight,
+        topics: config.topics,
+        transport: config.transport,
+        fsync: config.fsync,
+        fsync_interval_ms: config.fsync_interval_ms,
+        race_window_us: config.race_window_us,
+        seed: config.seed,
+        duration_s: finished.duration_since(started).as_secs_f64(),
+        machine: machine(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        produce,
+        consume,
+        examples: violations.examples_json(),
+        verdict: verdict(&violations).into(),
+        violations,
+        notes,
+        counts,
+    })
+}
+
+fn figures(msgs_per_s: f64, mb_per_message: f64, latency: &Histogram<u64>) -> Figures {
+    Figures {
+        msgs_per_s,
+        mb_per_s: msgs_per_s * mb_per_message,
+        p50_us: latency.value_at_quantile(0.50),
+        p99_us: latency.value_at_quantile(0.99),
+        p999_us: latency.value_at_quantile(0.999),
+        max_us: latency.max(),
+        fsyncs_per_s: None,
+        msgs_per_fsync: None,
+    }
+}
+
+/// When a producer left its warm-up and when it got its last answer.
+struct ProducerTiming {
+    warm: Instant,
+    end: Instant,
+}
+
+/// One producer: its messages in requests of `--batch`, `--in-flight` outstanding.
+fn produce(
+    config: &RunConfig,
+    history: &History,
+    producer: u32,
+    topic: &str,
+    mut endpoint: Box<dyn ProducerEndpoint>,
+    warmup: u64,
+    sent: &AtomicU64,
+) -> ProducerTiming {
+    let shape = history.shape();
+    let total = shape.messages_per_producer;
+    let batch = u64::from(config.batch);
+    let mut buf = Vec::with_capacity(config.batch as usize * config.message_bytes);
+    let mut window: VecDeque<(u64, u32)> = VecDeque::with_capacity(config.in_flight as usize);
+    let mut warm = if warmup == 0 { Some(Instant::now()) } else { None };
+    let finish_one = |endpoint: &mut Box<dyn ProducerEndpoint>, window: &mut VecDeque<(u64, u32)>| {
+        if let Some((first, n)) = window.pop_front() {
+            let outcome = match endpoint.finish() {
+                Completion::Acked(base_offset) => SendOutcome::Acked { base_offset },
+                Completion::Failed => SendOutcome::Failed,
+                Completion::Unknown => SendOutcome::Unknown,
+            };
+            history.end_send(producer, first, n, outcome);
+            sent.fetch_add(u64::from(n), Ordering::Relaxed);
+        }
+    };
+    let mut seq = 0;
+    while seq < total {
+        let n = batch.min(total - seq) as u32;
+        if window.len() >= config.in_flight as usize {
+            finish_one(&mut endpoint, &mut window);
+        }
+        buf.clear();
+        for s in seq..seq + u64::from(n) {
+            encode_payload(shape.seed, producer, s, config.message_bytes, &mut buf);
+        }
+        let messages: Vec<&[u8]> = buf.chunks(config.message_bytes).collect();
+        history.begin_send(producer, seq, n);
+        match endpoint.start(topic, &messages) {
+            Ok(()) => window.push_back((seq, n)),
+            Err(_) => {
+                // The request may not have left; it is never retried.
+                history.end_send(producer, seq, n, SendOutcome::Unknown);
+                sent.fetch_add(u64::from(n), Ordering::Relaxed);
+            }
+        }
+        seq += u64::from(n);
+        if warm.is_none() && seq >= warmup {
+            warm = Some(Instant::now());
+        }
+    }
+    while !window.is_empty() {
+        finish_one(&mut endpoint, &mut window);
+    }
+    let end = Instant::now();
+    ProducerTiming { warm: warm.unwrap_or(end), end }
+}
+
+/// Records one fetch's outcome in the consumer's recorder; returns (next offset, high
+/// watermark if answered, records returned).
+fn record(
+    recorder: &mut super::history::ConsumerRecorder<'_>,
+    topic: u32,
+    offset: u64,
+    start_ns: u64,
+    end_ns: u64,
+    fetch: Fetch<'_>,
+) -> (u64, Option<u64>, bool) {
+    match fetch {
+        Fetch::Records { high_watermark, mut records } => {
+            let mut any = false;
+            let mut iter = std::iter::from_fn(|| {
+                let r = records.next();
+                any |= r.is_some();
+                r
+            });
+            let next = recorder.record_fetch(
+                topic,
+                offset,
+                start_ns,
+                end_ns,
+                FetchOutcome::Records { high_watermark, records: &mut iter },
+            );
+            (next, Some(high_watermark), any)
+        }
+        Fetch::Corrupt => {
+            (recorder.record_fetch(topic, offset, start_ns, end_ns, FetchOutcome::CorruptLog), None, false)
+        }
+        Fetch::OutOfRange | Fetch::Failed(_) => {
+            (recorder.record_fetch(topic, offset, start_ns, end_ns, FetchOutcome::Error), None, false)
+        }
+    }
+}
+
+/// One consumer: reads its topic from 0 until the producers are done and it has caught up.
+fn consume(
+    history: &History,
+    consumer: u32,
+    topic: u32,
+    names: &[String],
+    mut endpoint: Box<dyn ConsumerEndpoint>,
+    producing: &AtomicBool,
+) -> Instant {
+    let mut recorder = history.consumer(consumer);
+    let name = &names[topic as usize];
+    let mut offset = 0u64;
+    let mut errors_after_done = 0;
+    let mut done_at: Option<Instant> = None;
+    loop {
+        let done = !producing.load(Ordering::Acquire);
+        if done && done_at.is_none() {
+            done_at = Some(Instant::now());
+        }
+        let wait = if done { Duration::ZERO } else { Duration::from_millis(100) };
+        let start_ns = history.now_ns();
+        let fetch = endpoint.fetch(name, offset, 1000, 1 << 20, wait);
+        let end_ns = history.now_ns();
+        let (next, high_watermark, any) = record(&mut recorder, topic, offset, start_ns, end_ns, fetch);
+        offset = next;
+        match high_watermark {
+            // A fetch started after the producers finished saw the final watermark.
+            Some(hw) if done && !any && offset >= hw => break,
+            Some(_) => errors_after_done = 0,
+            None if done => {
+                errors_after_done += 1;
+                if errors_after_done > 3 {
+                    break;
+                }
+            }
+            None => thread::sleep(Duration::from_millis(1)),
+        }
+        // However broken the log, a consumer gives up a minute after the producers finished.
+        if done_at.is_some_and(|t| t.elapsed() > Duration::from_secs(60)) {
+            break;
+        }
+    }
+    drop(recorder);
+    Instant::now()
+}
+
+/// Reads a topic from 0 to its end into the drain recorder, skipping corrupt stretches.
+fn drain_topic(
+    reader: &mut dyn ConsumerEndpoint,
+    topic: u32,
+    name: &str,
+    drain: &mut super::history::DrainRecorder<'_>,
+    notes: &mut Vec<String>,
+) {
+    let mut offset = 0u64;
+    let mut failures = 0;
+    loop {
+        match reader.fetch(name, offset, 10_000, 4 << 20, Duration::ZERO) {
+            Fetch::Records { high_watermark, records } => {
+                let mut any = false;
+                for (o, payload) in records {
+                    drain.record(topic, o, payload);
+                    offset = offset.max(o + 1);
+                    any = true;
+                }
+                if !any || offset >= high_watermark {
+                    break;
+                }
+            }
+            Fetch::Corrupt => {
+                let resume = corrupt_resume_offset(offset);
+                drain.corrupt(topic, offset, resume - offset);
+                offset = resume;
+            }
+            Fetch::OutOfRange => break,
+            Fetch::Failed(why) => {
+                failures += 1;
+                if failures >= 3 {
+                    notes.push(format!("the drain of {name} stopped at offset {offset}: {why}"));
+                    break;
+                }
+            }
+        }
+    }
+}
+
+fn progress_bar(config: &RunConfig, total: u64) -> Option<indicatif::ProgressBar> {
+    let on_terminal = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+    if !config.progress || !on_terminal {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} producing [{bar:40}] {human_pos}/{human_len} messages ({per_sec}, {eta} left)",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    Some(bar)
+}
+
+/// The machine: cores, kernel, and (filled in later) the data dir's file system.
+pub fn machine() -> Machine {
+    let cpus = thread::available_parallelism().map_or(1, |n| n.get());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .or_else(|_| {
+            std::process::Command::new("uname")
+                .arg("-r")
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        })
+        .unwrap_or_else(|_| "unknown".into());
+    Machine { cpus, kernel, data_dir_fs: "unknown".into() }
+}
+
+/// The file system type holding `dir`, from /proc/mounts (Linux); "unknown" elsewhere.
+pub fn filesystem_of(dir: &Path) -> String {
+    let Ok(dir) = dir.canonicalize() else { return "unknown".into() };
+    let Ok(mounts) = std::fs::read_to_string("/proc/mounts") else { return "unknown".into() };
+    mounts
+        .lines()
+        .filter_map(|line| {
+            let mut f = line.split_whitespace();
+            let (_, mount, fs) = (f.next()?, f.next()?, f.next()?);
+            dir.starts_with(mount).then(|| (mount.len(), fs.to_string()))
+        })
+        .max_by_key(|(len, _)| *len)
+        .map_or_else(|| "unknown".into(), |(_, fs)| fs)
+}

@@ -1,0 +1,137 @@
+//! The text report of one harness run: what ran, throughput and latency, every violation kind
+//! with a few examples, and the verdict.
+
+use crate::harness::run::{Figures, RunReport};
+use crate::violations::{Section, ViolationKind};
+use std::io::{self, Write};
+
+/// Groups digits by thousands: 1234567 → "1 234 567".
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Microseconds, shortened: 950 µs, 1.2 ms, 3.4 s.
+pub fn micros(us: u64) -> String {
+    if us < 1_000 {
+        format!("{us} µs")
+    } else if us < 1_000_000 {
+        format!("{:.1} ms", us as f64 / 1e3)
+    } else {
+        format!("{:.2} s", us as f64 / 1e6)
+    }
+}
+
+fn figures_row(out: &mut impl Write, side: &str, f: &Figures) -> io::Result<()> {
+    writeln!(
+        out,
+        "  {side:<8} {:>12} msg/s {:>9.1} MB/s   p50 {:>9}  p99 {:>9}  p99.9 {:>9}  max {:>9}",
+        thousands(f.msgs_per_s.round() as u64),
+        f.mb_per_s,
+        micros(f.p50_us),
+        micros(f.p99_us),
+        micros(f.p999_us),
+        micros(f.max_us)
+    )
+}
+
+/// Prints the report of one run.
+pub fn print_run(r: &RunReport, out: &mut impl Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "synclog harness: strategy {}, {} producers, {} consumers, {} messages of {} B, batch {}, in flight {}, {} topic(s), {:?} transport, fsync {}{}",
+        r.strategy,
+        r.producers,
+        r.consumers,
+        thousands(r.messages),
+        r.message_bytes,
+        r.batch,
+        r.in_flight,
+        r.topics,
+        r.transport,
+        r.fsync.name(),
+        if r.race_window_us > 0 { format!(", race window {} µs", r.race_window_us) } else { String::new() }
+    )
+    .map(|()| ())?;
+    writeln!(
+        out,
+        "  ran {:.2} s on {} cpus, kernel {}, data on {}",
+        r.duration_s, r.machine.cpus, r.machine.kernel, r.machine.data_dir_fs
+    )?;
+    writeln!(out)?;
+    figures_row(out, "produce", &r.produce)?;
+    if let Some(c) = &r.consume {
+        figures_row(out, "consume", c)?;
+    }
+    if let (Some(per_s), Some(per_fsync)) = (r.produce.fsyncs_per_s, r.produce.msgs_per_fsync) {
+        writeln!(out, "  fsync    {per_s:>12.0} /s    {per_fsync:>9.1} messages per fsync")?;
+    }
+    writeln!(
+        out,
+        "  sends: {} acknowledged, {} failed, {} unanswered; consumers read {} records, the drain {}",
+        thousands(r.counts.messages_acked),
+        thousands(r.counts.messages_failed),
+        thousands(r.counts.messages_unknown),
+        thousands(r.counts.records_read),
+        thousands(r.counts.drain_records)
+    )?;
+    writeln!(out)?;
+    print_violations(r, out)?;
+    for note in &r.notes {
+        writeln!(out, "  note: {note}")?;
+    }
+    writeln!(out, "verdict: {}", r.verdict)
+}
+
+fn print_violations(r: &RunReport, out: &mut impl Write) -> io::Result<()> {
+    let v = &r.violations;
+    let checked = ViolationKind::ALL.iter().filter(|&&k| v.get(k).is_some()).count();
+    let found: Vec<(ViolationKind, u64)> = v.found().collect();
+    if found.is_empty() {
+        writeln!(out, "  integrity: no violation of the {checked} kinds checked")?;
+        return Ok(());
+    }
+    writeln!(out, "  integrity: {} kinds of violation ({checked} kinds checked)", found.len())?;
+    for (section, title) in [
+        (Section::Log, "log file"),
+        (Section::Index, "sparse index"),
+        (Section::Observed, "producers and consumers"),
+    ] {
+        let rows: Vec<_> = found.iter().filter(|(k, _)| k.section() == section).collect();
+        if rows.is_empty() {
+            continue;
+        }
+        writeln!(out, "  {title}:")?;
+        for (kind, n) in rows {
+            let note = if kind.is_error() { "" } else { " (informational)" };
+            writeln!(out, "    {:<22} {:>9}  {}{note}", kind.name(), thousands(*n), kind.meaning())?;
+            for e in v.examples(*kind).iter().take(2) {
+                writeln!(out, "    {:<22} {:>9}  e.g. {e}", "", "")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_grouped_and_durations_shortened() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1 000");
+        assert_eq!(thousands(1_234_567), "1 234 567");
+        assert_eq!(micros(950), "950 µs");
+        assert_eq!(micros(1_250), "1.2 ms");
+        assert_eq!(micros(3_400_000), "3.40 s");
+    }
+}
