@@ -13,11 +13,13 @@
 //! its check just as a flipped payload byte does. That is what makes corruption *countable*.
 //!
 //! Encoding happens in two steps so that as little work as possible runs inside the log's write
-//! section: [`RecordBatch::push`] copies payloads and computes each payload's CRC *before* the
-//! offset is known; [`RecordBatch::assign_offsets`] then fills in the offsets and finishes each
-//! CRC with `crc32c_combine` (a few dozen nanoseconds, independent of the payload size).
+//! section: [`RecordBatch::push`] copies payloads into place *before* the offset is known;
+//! [`RecordBatch::assign_offsets`] then fills in the offsets and computes each CRC (with the
+//! CPU's CRC-32C instruction, about 10 GB/s: some 10 ns for a 100-byte record). Combining a
+//! precomputed payload CRC with the header's (`crc32c_combine`) was measured and rejected: it
+//! costs microseconds per record, far more than hashing the payload again.
 
-use crc32c::{crc32c, crc32c_append, crc32c_combine};
+use crc32c::{crc32c, crc32c_append};
 
 /// Bytes in a record header: offset (8) + length (4) + CRC (4).
 pub const HEADER_BYTES: usize = 16;
@@ -81,14 +83,12 @@ pub fn encode_record(offset: u64, payload: &[u8], out: &mut Vec<u8>) {
 
 /// One or more records, encoded back to back, waiting for their offsets.
 ///
-/// Invariant: `bytes` holds `starts.len()` records; record `i` begins at `starts[i]`, and
-/// `payload_crcs[i]` is the CRC-32C of its payload alone. Until `assign_offsets` runs, the
-/// offset and CRC fields are zero.
+/// Invariant: `bytes` holds `starts.len()` records; record `i` begins at `starts[i]`. Until
+/// `assign_offsets` runs, the offset and CRC fields are zero.
 #[derive(Debug, Default, Clone)]
 pub struct RecordBatch {
     bytes: Vec<u8>,
     starts: Vec<usize>,
-    payload_crcs: Vec<u32>,
 }
 
 impl RecordBatch {
@@ -97,7 +97,6 @@ impl RecordBatch {
         RecordBatch {
             bytes: Vec::with_capacity(records * (HEADER_BYTES + payload_bytes)),
             starts: Vec::with_capacity(records),
-            payload_crcs: Vec::with_capacity(records),
         }
     }
 
@@ -105,7 +104,6 @@ impl RecordBatch {
     /// u32; the log checks its maximum message size before calling this.
     pub fn push(&mut self, payload: &[u8]) {
         self.starts.push(self.bytes.len());
-        self.payload_crcs.push(crc32c(payload));
         self.bytes.extend_from_slice(&[0u8; 8]);
         let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
         self.bytes.extend_from_slice(&len.to_be_bytes());
@@ -116,13 +114,12 @@ impl RecordBatch {
     /// Writes offsets `base_offset`, `base_offset + 1`, … into the headers and completes each
     /// record's CRC. This is the only part of encoding that must wait for the offset.
     pub fn assign_offsets(&mut self, base_offset: u64) {
-        for (i, (&start, &payload_crc)) in self.starts.iter().zip(&self.payload_crcs).enumerate() {
-            let header = &mut self.bytes[start..start + HEADER_BYTES];
-            header[0..8].copy_from_slice(&(base_offset + i as u64).to_be_bytes());
-            let len = u32::from_be_bytes([header[8], header[9], header[10], header[11]]);
-            // CRC(header[0..12] ++ payload) = combine(CRC(header[0..12]), CRC(payload), len).
-            let crc = crc32c_combine(crc32c(&header[0..12]), payload_crc, len as usize);
-            header[12..16].copy_from_slice(&crc.to_be_bytes());
+        for (i, &start) in self.starts.iter().enumerate() {
+            let record = &mut self.bytes[start..];
+            record[0..8].copy_from_slice(&(base_offset + i as u64).to_be_bytes());
+            let len = u32::from_be_bytes([record[8], record[9], record[10], record[11]]) as usize;
+            let crc = crc32c_append(crc32c(&record[0..12]), &record[HEADER_BYTES..HEADER_BYTES + len]);
+            record[12..16].copy_from_slice(&crc.to_be_bytes());
         }
     }
 
@@ -150,7 +147,6 @@ impl RecordBatch {
     pub fn clear(&mut self) {
         self.bytes.clear();
         self.starts.clear();
-        self.payload_crcs.clear();
     }
 }
 
@@ -174,7 +170,7 @@ mod tests {
     }
 
     #[test]
-    fn combined_crc_equals_direct_crc_for_many_sizes() {
+    fn batch_crcs_equal_direct_crcs_for_many_sizes() {
         for n in [0usize, 1, 7, 8, 9, 63, 64, 100, 1000, 4097] {
             let payload: Vec<u8> = (0..n).map(|i| (i * 31 % 251) as u8).collect();
             let mut batch = RecordBatch::default();

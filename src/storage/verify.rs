@@ -211,13 +211,14 @@ fn scan_log(
         }
         if let Some(check) = payloads.as_deref_mut() {
             let payload = reader.bytes(position + HEADER_BYTES as u64, header.payload_bytes as usize)?;
-            let at = Example::default().topic(topic).offset(offset).position(position);
+            // The example is built only for a violation: a clean record allocates nothing.
+            let at = || Example::default().topic(topic).offset(offset).position(position);
             match check.check(payload) {
                 PayloadVerdict::Ok { .. } => {}
-                PayloadVerdict::Checksum => v.add(K::PayloadChecksum, at),
-                PayloadVerdict::Unknown => v.add(K::UnknownValue, at),
+                PayloadVerdict::Checksum => v.add(K::PayloadChecksum, at()),
+                PayloadVerdict::Unknown => v.add(K::UnknownValue, at()),
                 PayloadVerdict::Duplicate { producer, seq } => {
-                    v.add(K::DuplicateValue, at.value(producer, seq))
+                    v.add(K::DuplicateValue, at().value(producer, seq))
                 }
             }
         }
@@ -286,34 +287,34 @@ fn check_index(
     let mut named = HashSet::with_capacity(entries.len());
     for (i, e) in entries.iter().enumerate() {
         named.insert(e.offset);
-        let at = Example::default().topic(topic).offset(e.offset).position(e.position);
+        let at = || Example::default().topic(topic).offset(e.offset).position(e.position);
         if i > 0 {
             let prev = entries[i - 1];
             if e.offset <= prev.offset || e.position <= prev.position {
                 v.add(
                     K::IndexNonmonotonic,
-                    at.clone().with_detail(format!("entry {i} follows ({}, {})", prev.offset, prev.position)),
+                    at().with_detail(format!("entry {i} follows ({}, {})", prev.offset, prev.position)),
                 );
             }
         }
         if e.position >= valid_end {
             v.add(
                 K::IndexStale,
-                at.with_detail(format!(
+                at().with_detail(format!(
                     "entry {i} points past the last valid record (which ends at byte {valid_end})"
                 )),
             );
             continue;
         }
         match scan.positions.binary_search(&e.position) {
-            Err(_) => v.add(K::IndexDangling, at.with_detail(format!("entry {i} points inside a record"))),
+            Err(_) => v.add(K::IndexDangling, at().with_detail(format!("entry {i} points inside a record"))),
             Ok(_) if e.offset % INDEX_INTERVAL != 0 => v.add(
                 K::IndexExtra,
-                at.with_detail(format!("entry {i} is off the interval of {INDEX_INTERVAL}")),
+                at().with_detail(format!("entry {i} is off the interval of {INDEX_INTERVAL}")),
             ),
             Ok(r) if scan.offsets[r] != e.offset => v.add(
                 K::IndexWrongTarget,
-                at.with_detail(format!("entry {i}: the record there has offset {}", scan.offsets[r])),
+                at().with_detail(format!("entry {i}: the record there has offset {}", scan.offsets[r])),
             ),
             Ok(_) => {}
         }
