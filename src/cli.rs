@@ -32,8 +32,11 @@ pub fn verify(
         let verdict = if errors.is_empty() { "clean" } else { "CORRUPTED" };
         writeln!(
             out,
-            "topic {}: {} records, {} bytes, {} index entries: {verdict}{}",
+            "topic {}{}: {} records, {} bytes, {} index entries: {verdict}{}",
             r.topic,
+            crate::harness::RunFile::read(&data_dir.join(&r.topic))
+                .map(|run| format!(" (a harness run under {})", run.strategy))
+                .unwrap_or_default(),
             r.records,
             r.log_bytes,
             r.index_entries,

@@ -27,6 +27,15 @@ struct Cli {
 enum Command {
     /// One run (the default): load, drain, verify, check, report.
     Run(RunArgs),
+    /// The classroom demo: act 1 the race (none beside the locks), act 2 the cost of each lock.
+    ///
+    /// Exit 0 when it came out as taught (none corrupted, every lock clean), 3 if a lock showed a
+    /// violation (a bug), 1 if none never corrupted even at the widest race window tried.
+    Demo {
+        /// Keep every run's topics here; `synclog verify --data-dir DIR` then shows the damage.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 /// The flags of one run (DESIGN.md "Command line").
@@ -145,6 +154,10 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         None => run(&cli.run),
         Some(Command::Run(args)) => run(args),
+        Some(Command::Demo { data_dir }) => synclog::harness::demo::demo(
+            &synclog::harness::demo::DemoConfig { data_dir: data_dir.clone() },
+            &mut std::io::stdout().lock(),
+        ),
     };
     match result {
         Ok(code) => ExitCode::from(code),

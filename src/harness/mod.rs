@@ -6,6 +6,7 @@
 //! - [`runfile`]: the `run.json` left in each topic the harness wrote, so `verify` can check payloads.
 
 pub mod checker;
+pub mod demo;
 pub mod history;
 pub mod payload;
 pub mod run;
