@@ -27,6 +27,13 @@ struct Cli {
 enum Command {
     /// One run (the default): load, drain, verify, check, report.
     Run(RunArgs),
+    /// The matrix: strategies × producers × consumers, one fresh broker per cell, with the
+    /// machine's ceilings measured in the same run; writes results.csv/json, SVG and PNG charts
+    /// and summary.md into --out.
+    ///
+    /// Exit 0 when the whole matrix ran (violations under `none` are data), 3 if a locking
+    /// strategy showed a violation.
+    Compare(CompareArgs),
     /// The classroom demo: act 1 the race (none beside the locks), act 2 the cost of each lock.
     ///
     /// Exit 0 when it came out as taught (none corrupted, every lock clean), 3 if a lock showed a
@@ -57,7 +64,32 @@ struct RunArgs {
     json: Option<PathBuf>,
 }
 
-/// Flags shared by `run` and (later) `compare`.
+/// The flags of `compare`: lists where `run` takes one value.
+#[derive(Args, Debug, Clone)]
+struct CompareArgs {
+    /// Strategies, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "none,semaphore,rwlock,mutex,std-rwlock")]
+    strategies: Vec<StrategyKind>,
+    /// Producer counts, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8")]
+    producers: Vec<u32>,
+    /// Consumer counts, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "0")]
+    consumers: Vec<u32>,
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Where to write results.csv, results.json, the charts and summary.md.
+    #[arg(long, default_value = "compare-out")]
+    out: PathBuf,
+    /// Also run the performance-goal workloads and tabulate them in summary.md.
+    #[arg(long)]
+    goals: bool,
+    /// How long each ceiling is measured, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    ceiling_ms: u64,
+}
+
+/// Flags shared by `run` and `compare`.
 #[derive(Args, Debug, Clone)]
 struct CommonArgs {
     /// Messages over all producers, split evenly (a multiple of --producers).
@@ -107,18 +139,16 @@ struct CommonArgs {
     data_dir: Option<PathBuf>,
 }
 
-impl RunArgs {
+impl CommonArgs {
+    /// A run configuration with these flags (strategy, producers and consumers at defaults).
     fn config(&self) -> anyhow::Result<RunConfig> {
-        let c = &self.common;
+        let c = self;
         if c.target.is_some() {
             anyhow::bail!(
                 "--target kafka://… is not supported yet: use --broker HOST:PORT for a synclog broker"
             );
         }
         Ok(RunConfig {
-            strategy: self.strategy,
-            producers: self.producers,
-            consumers: self.consumers,
             messages: c.messages,
             message_bytes: c.message_bytes,
             batch: c.batch,
@@ -133,9 +163,36 @@ impl RunArgs {
             seed: c.seed,
             broker: c.broker.clone(),
             data_dir: c.data_dir.clone(),
-            progress: true,
+            ..RunConfig::default()
         })
     }
+}
+
+impl RunArgs {
+    fn config(&self) -> anyhow::Result<RunConfig> {
+        Ok(RunConfig {
+            strategy: self.strategy,
+            producers: self.producers,
+            consumers: self.consumers,
+            ..self.common.config()?
+        })
+    }
+}
+
+fn compare(args: &CompareArgs) -> anyhow::Result<u8> {
+    if args.strategies.is_empty() || args.producers.is_empty() || args.consumers.is_empty() {
+        anyhow::bail!("--strategies, --producers and --consumers each need at least one value");
+    }
+    let config = synclog::harness::compare::CompareConfig {
+        strategies: args.strategies.clone(),
+        producers: args.producers.clone(),
+        consumers: args.consumers.clone(),
+        base: args.common.config()?,
+        out: args.out.clone(),
+        goals: args.goals,
+        ceiling_duration: std::time::Duration::from_millis(args.ceiling_ms.max(10)),
+    };
+    synclog::harness::compare::compare(&config, &mut std::io::stderr().lock())
 }
 
 fn run(args: &RunArgs) -> anyhow::Result<u8> {
@@ -154,6 +211,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         None => run(&cli.run),
         Some(Command::Run(args)) => run(args),
+        Some(Command::Compare(args)) => compare(args),
         Some(Command::Demo { data_dir }) => synclog::harness::demo::demo(
             &synclog::harness::demo::DemoConfig { data_dir: data_dir.clone() },
             &mut std::io::stdout().lock(),

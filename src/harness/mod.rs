@@ -5,7 +5,9 @@
 //! - [`checker`]: the section C kinds of CHECKER.md, computed from a history;
 //! - [`runfile`]: the `run.json` left in each topic the harness wrote, so `verify` can check payloads.
 
+pub mod ceiling;
 pub mod checker;
+pub mod compare;
 pub mod demo;
 pub mod history;
 pub mod payload;

@@ -1,0 +1,299 @@
+//! `harness compare`: the matrix of strategies × producers × consumers, one fresh broker and data
+//! dir per cell, beside the machine's ceilings measured in the same run.
+//!
+//! It writes straight into `--out`: `results.json` and `results.csv` (one row per cell: the
+//! run's JSON fields), the charts (`throughput`, `latency`, `violations`, each as SVG and PNG)
+//! and `summary.md`. With `--goals` it also runs the performance-goal workloads (rwlock, 100-byte
+//! messages) and tabulates each figure against its goal and its ceiling.
+//!
+//! Exit code: 0 when the whole matrix ran (violations under `none` are data, not failure); 3 if a
+//! locking strategy showed a violation.
+
+use super::ceiling::{self, Ceilings};
+use super::run::{run, RunConfig, RunReport, TransportKind};
+use crate::cli::FsyncMode;
+use crate::strategies::{StrategyKind, StrategyVisitor, SyncStrategy};
+use serde::Serialize;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// What to compare.
+#[derive(Debug, Clone)]
+pub struct CompareConfig {
+    pub strategies: Vec<StrategyKind>,
+    pub producers: Vec<u32>,
+    pub consumers: Vec<u32>,
+    /// Every other run flag, applied to each cell (its strategy, producers and consumers are
+    /// replaced by the cell's).
+    pub base: RunConfig,
+    pub out: PathBuf,
+    /// Also run the performance-goal workloads.
+    pub goals: bool,
+    /// How long each ceiling is measured.
+    pub ceiling_duration: Duration,
+}
+
+/// One cell of the matrix: the run and the ceilings of its shape.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cell {
+    #[serde(flatten)]
+    pub report: RunReport,
+    pub ceilings: Ceilings,
+    /// The cell's produce rate over the ceiling of its transport (loopback for tcp, positional
+    /// writes for inproc).
+    pub produce_ratio: f64,
+}
+
+/// A performance goal and what the run reached.
+#[derive(Debug, Clone, Serialize)]
+pub struct Goal {
+    pub name: String,
+    pub workload: String,
+    pub measured_msgs_per_s: f64,
+    pub ceiling_msgs_per_s: f64,
+    pub ratio_to_ceiling: f64,
+    pub target: String,
+    pub met: bool,
+    pub durability: String,
+}
+
+/// Cost of one uncontended critical section, per strategy.
+#[derive(Debug, Clone, Serialize)]
+pub struct SectionCost {
+    pub strategy: String,
+    pub write_ns: f64,
+    pub read_ns: f64,
+}
+
+/// Everything `compare` measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    pub cells: Vec<Cell>,
+    pub goals: Vec<Goal>,
+    pub section_costs: Vec<SectionCost>,
+    pub machine: super::run::Machine,
+    pub duration_s: f64,
+}
+
+/// Runs the matrix and writes every file into `config.out`; returns the exit code.
+pub fn compare(config: &CompareConfig, log: &mut impl Write) -> anyhow::Result<u8> {
+    let started = Instant::now();
+    std::fs::create_dir_all(&config.out)?;
+    let scratch = tempfile::Builder::new().prefix("synclog-compare-").tempdir()?;
+    let mut ceilings_cache: Vec<Ceilings> = Vec::new();
+    let mut ceilings_for =
+        |producers: u32, message_bytes: usize, batch: u32, log: &mut dyn Write| -> anyhow::Result<Ceilings> {
+            let found = ceilings_cache.iter().find(|c| {
+                c.threads == producers as usize
+                    && c.message_bytes == message_bytes
+                    && c.batch == batch as usize
+            });
+            if let Some(c) = found {
+                return Ok(*c);
+            }
+            writeln!(log, "measuring ceilings: {producers} threads, {message_bytes} B, batch {batch}")?;
+            let c = ceiling::measure(
+                scratch.path(),
+                producers as usize,
+                message_bytes,
+                batch as usize,
+                config.ceiling_duration,
+            )?;
+            ceilings_cache.push(c);
+            Ok(c)
+        };
+
+    let mut cells = Vec::new();
+    for &strategy in &config.strategies {
+        for &producers in &config.producers {
+            for &consumers in &config.consumers {
+                let cell =
+                    RunConfig { strategy, producers, consumers, progress: false, ..config.base.clone() };
+                // --messages is a total: round it to a multiple of this cell's producers.
+                let cell = RunConfig {
+                    messages: (cell.messages / u64::from(producers)).max(1) * u64::from(producers),
+                    topics: cell.topics.min(producers),
+                    ..cell
+                };
+                writeln!(log, "cell: {strategy} × {producers} producers × {consumers} consumers")?;
+                let report = run(&cell)?;
+                let ceilings = ceilings_for(producers, cell.message_bytes, cell.batch, log)?;
+                cells.push(make_cell(report, ceilings));
+            }
+        }
+    }
+    let goals = if config.goals { run_goals(config, &mut ceilings_for, log)? } else { Vec::new() };
+    let section_costs = StrategyKind::ALL.iter().map(|k| k.visit(MeasureSection)).collect();
+    let comparison = Comparison {
+        cells,
+        goals,
+        section_costs,
+        machine: super::run::machine(),
+        duration_s: started.elapsed().as_secs_f64(),
+    };
+    crate::report::write_comparison(&comparison, &config.out)?;
+    writeln!(log, "wrote {}", config.out.display())?;
+    let lock_violated = comparison
+        .cells
+        .iter()
+        .any(|c| c.report.strategy != StrategyKind::None.name() && !c.report.is_clean());
+    Ok(if lock_violated { crate::cli::EXIT_VIOLATED } else { crate::cli::EXIT_OK })
+}
+
+fn make_cell(report: RunReport, ceilings: Ceilings) -> Cell {
+    let ceiling = match report.transport {
+        TransportKind::Tcp => ceilings.loopback_msgs_per_s,
+        TransportKind::Inproc => ceilings.pwrite_msgs_per_s,
+    };
+    let produce_ratio = report.produce.msgs_per_s / ceiling.max(1.0);
+    Cell { report, ceilings, produce_ratio }
+}
+
+type CeilingsFor<'a> = dyn FnMut(u32, usize, u32, &mut dyn Write) -> anyhow::Result<Ceilings> + 'a;
+
+/// The goal workloads of the benchmarks issue: rwlock, 100-byte messages, no consumers.
+fn run_goals(
+    config: &CompareConfig,
+    ceilings_for: &mut CeilingsFor<'_>,
+    log: &mut dyn Write,
+) -> anyhow::Result<Vec<Goal>> {
+    let base = RunConfig {
+        strategy: StrategyKind::RwLock,
+        consumers: 0,
+        message_bytes: 100,
+        topics: 1,
+        progress: false,
+        data_dir: None,
+        broker: None,
+        race_window_us: 0,
+        force_race: false,
+        fsync: FsyncMode::Never,
+        ..config.base.clone()
+    };
+    struct Spec {
+        name: &'static str,
+        run: RunConfig,
+        target: &'static str,
+        /// (absolute messages/s, fraction of the ceiling); either may be 0 for "none".
+        absolute: f64,
+        fraction: f64,
+        /// Compare against the positional-write ceiling instead of the loopback one.
+        pwrite: bool,
+    }
+    let specs = [
+        Spec {
+            name: "in-process, batch of 100, 8 producers",
+            run: RunConfig {
+                producers: 8,
+                batch: 100,
+                messages: 8_000_000,
+                transport: TransportKind::Inproc,
+                ..base.clone()
+            },
+            target: "≥ 8 M msg/s and ≥ 0.85 × raw batched pwrite",
+            absolute: 8e6,
+            fraction: 0.85,
+            pwrite: true,
+        },
+        Spec {
+            name: "in-process, one message per append, 8 producers",
+            run: RunConfig {
+                producers: 8,
+                batch: 1,
+                messages: 800_000,
+                transport: TransportKind::Inproc,
+                ..base.clone()
+            },
+            target: "≥ 0.85 × raw pwrite",
+            absolute: 0.0,
+            fraction: 0.85,
+            pwrite: true,
+        },
+        Spec {
+            name: "loopback TCP, one message per request, 8 producers",
+            run: RunConfig { producers: 8, batch: 1, messages: 400_000, ..base.clone() },
+            target: "≥ 0.85 × loopback echo",
+            absolute: 0.0,
+            fraction: 0.85,
+            pwrite: false,
+        },
+        Spec {
+            name: "loopback TCP, batch of 100, 8 producers",
+            run: RunConfig { producers: 8, batch: 100, messages: 8_000_000, ..base.clone() },
+            target: "≥ 4 M msg/s",
+            absolute: 4e6,
+            fraction: 0.0,
+            pwrite: false,
+        },
+        Spec {
+            name: "loopback TCP, one message per request, 4 producers (the original's workload)",
+            run: RunConfig { producers: 4, batch: 1, messages: 200_000, ..base.clone() },
+            target: "a multiple of the original's ~5 000 msg/s",
+            absolute: 5_000.0,
+            fraction: 0.0,
+            pwrite: false,
+        },
+    ];
+    let mut goals = Vec::new();
+    for spec in specs {
+        writeln!(log, "goal: {}", spec.name)?;
+        let report = run(&spec.run)?;
+        let c = ceilings_for(spec.run.producers, spec.run.message_bytes, spec.run.batch, log)?;
+        let ceiling = if spec.pwrite { c.pwrite_msgs_per_s } else { c.loopback_msgs_per_s };
+        let measured = report.produce.msgs_per_s;
+        let ratio = measured / ceiling.max(1.0);
+        let met = measured >= spec.absolute && ratio >= spec.fraction && report.is_clean();
+        goals.push(Goal {
+            name: spec.name.into(),
+            workload: format!(
+                "harness --strategy rwlock --transport {} --producers {} --consumers 0 --batch {} --in-flight {} --messages {} --fsync {}",
+                if spec.run.transport == TransportKind::Tcp { "tcp" } else { "inproc" },
+                spec.run.producers,
+                spec.run.batch,
+                spec.run.in_flight,
+                spec.run.messages,
+                spec.run.fsync.name()
+            ),
+            measured_msgs_per_s: measured,
+            ceiling_msgs_per_s: ceiling,
+            ratio_to_ceiling: ratio,
+            target: spec.target.into(),
+            met,
+            durability: durability(spec.run.fsync).into(),
+        });
+    }
+    Ok(goals)
+}
+
+fn durability(fsync: FsyncMode) -> &'static str {
+    match fsync {
+        FsyncMode::Never => "page cache (survives a killed process, not a machine crash)",
+        FsyncMode::Interval => "fdatasync every interval",
+        FsyncMode::Always => "fdatasync before every ack",
+    }
+}
+
+/// Times uncontended critical sections of one strategy (1 M of each kind).
+struct MeasureSection;
+
+impl StrategyVisitor for MeasureSection {
+    type Output = SectionCost;
+    fn visit<S: SyncStrategy>(self) -> SectionCost {
+        const N: u32 = 1_000_000;
+        let s = S::default();
+        let mut x = 0u64;
+        let t = Instant::now();
+        for i in 0..N {
+            x = s.write(|| x.wrapping_add(u64::from(i)));
+        }
+        let write_ns = t.elapsed().as_nanos() as f64 / f64::from(N);
+        let t = Instant::now();
+        for i in 0..N {
+            x = s.read(|| x ^ u64::from(i));
+        }
+        let read_ns = t.elapsed().as_nanos() as f64 / f64::from(N);
+        std::hint::black_box(x);
+        SectionCost { strategy: S::NAME.into(), write_ns, read_ns }
+    }
+}

@@ -1,0 +1,376 @@
+//! Charts of a comparison, drawn with plotters as SVG and PNG from the result rows alone.
+//!
+//! - `throughput`: produce messages/s against producers, one line per strategy, with the
+//!   loopback (or positional-write) ceiling measured in the same run as a dashed line;
+//! - `consume_throughput`: the same for consumers (when the matrix had consumers);
+//! - `latency`: produce latency percentiles (p50, p99, p99.9) per strategy at the largest
+//!   producer count, on a logarithmic axis;
+//! - `violations`: the count of each violation kind per strategy, summed over the matrix.
+//!
+//! Text is drawn with a bundled font (DejaVu Sans, `assets/fonts/`), so charts render the
+//! same on a machine with no font packages.
+
+use crate::harness::compare::{Cell, Comparison};
+use crate::harness::run::TransportKind;
+use crate::violations::ViolationKind;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+use std::path::Path;
+use std::sync::Once;
+
+const FONT: &str = "sans-serif";
+const SIZE: (u32, u32) = (1000, 600);
+
+/// The colour of each strategy, stable across charts.
+fn colour(strategy: &str) -> RGBColor {
+    match strategy {
+        "none" => RGBColor(214, 39, 40),
+        "semaphore" => RGBColor(255, 127, 14),
+        "rwlock" => RGBColor(31, 119, 180),
+        "mutex" => RGBColor(44, 160, 44),
+        "std-rwlock" => RGBColor(148, 103, 189),
+        _ => RGBColor(90, 90, 90),
+    }
+}
+
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let bytes: &'static [u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+        if plotters::style::register_font(FONT, FontStyle::Normal, bytes).is_err() {
+            eprintln!("synclog: the bundled font did not load; charts will have no text");
+        }
+    });
+}
+
+type DrawResult = Result<(), String>;
+
+fn err<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+/// Draws every chart of `c` into `dir`, as `<name>.svg` and `<name>.png`. Returns the names.
+pub fn draw_all(c: &Comparison, dir: &Path) -> Result<Vec<String>, String> {
+    register_font();
+    let mut names = Vec::new();
+    let mut both = |name: &str,
+                    draw: &dyn Fn(&DrawingArea<SVGBackend, Shift>) -> DrawResult,
+                    draw_png: &dyn Fn(&DrawingArea<BitMapBackend, Shift>) -> DrawResult|
+     -> DrawResult {
+        let svg = dir.join(format!("{name}.svg"));
+        let png = dir.join(format!("{name}.png"));
+        {
+            let root = SVGBackend::new(&svg, SIZE).into_drawing_area();
+            draw(&root)?;
+            root.present().map_err(err)?;
+        }
+        {
+            let root = BitMapBackend::new(&png, SIZE).into_drawing_area();
+            draw_png(&root)?;
+            root.present().map_err(err)?;
+        }
+        names.push(name.to_string());
+        Ok(())
+    };
+    both("throughput", &|r| throughput(r, c, false), &|r| throughput(r, c, false))?;
+    if c.cells.iter().any(|cell| cell.report.consumers > 0) {
+        both("consume_throughput", &|r| throughput(r, c, true), &|r| throughput(r, c, true))?;
+    }
+    both("latency", &|r| latency(r, c), &|r| latency(r, c))?;
+    both("violations", &|r| violations(r, c), &|r| violations(r, c))?;
+    Ok(names)
+}
+
+fn strategies(c: &Comparison) -> Vec<String> {
+    let mut s: Vec<String> = Vec::new();
+    for cell in &c.cells {
+        if !s.contains(&cell.report.strategy) {
+            s.push(cell.report.strategy.clone());
+        }
+    }
+    s
+}
+
+fn producer_counts(c: &Comparison) -> Vec<u32> {
+    let mut p: Vec<u32> = c.cells.iter().map(|cell| cell.report.producers).collect();
+    p.sort_unstable();
+    p.dedup();
+    p
+}
+
+/// The cells drawn in a per-producer chart: for each (strategy, producers), the one with the
+/// most consumers when `consume`, else the one with the fewest (producing measured alone).
+fn pick<'a>(c: &'a Comparison, strategy: &str, producers: u32, consume: bool) -> Option<&'a Cell> {
+    let matching =
+        c.cells.iter().filter(|cell| cell.report.strategy == strategy && cell.report.producers == producers);
+    if consume {
+        matching.max_by_key(|cell| cell.report.consumers)
+    } else {
+        matching.min_by_key(|cell| cell.report.consumers)
+    }
+}
+
+fn throughput<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    c: &Comparison,
+    consume: bool,
+) -> DrawResult {
+    root.fill(&WHITE).map_err(err)?;
+    let producers = producer_counts(c);
+    let first = c.cells.first().map(|cell| &cell.report);
+    let (bytes, batch, transport) =
+        first.map_or((100, 1, TransportKind::Tcp), |r| (r.message_bytes, r.batch, r.transport));
+    let rate = |cell: &Cell| {
+        if consume {
+            cell.report.consume.as_ref().map_or(0.0, |f| f.msgs_per_s)
+        } else {
+            cell.report.produce.msgs_per_s
+        }
+    };
+    let ceiling = |cell: &Cell| match cell.report.transport {
+        TransportKind::Tcp => cell.ceilings.loopback_msgs_per_s,
+        TransportKind::Inproc => cell.ceilings.pwrite_msgs_per_s,
+    };
+    let max_y = c
+        .cells
+        .iter()
+        .map(|cell| rate(cell).max(if consume { 0.0 } else { ceiling(cell) }))
+        .fold(1.0, f64::max)
+        * 1.15;
+    let side = if consume { "Consume" } else { "Produce" };
+    let caption =
+        format!("{side} throughput vs producers ({bytes} B messages, batch {batch}, {transport:?})");
+    let n = producers.len().max(1) as f64;
+    let mut chart = ChartBuilder::on(root)
+        .caption(caption, (FONT, 24))
+        .margin(20)
+        .x_label_area_size(50)
+        .y_label_area_size(90)
+        .build_cartesian_2d(-0.3f64..(n - 0.7), 0f64..max_y)
+        .map_err(err)?;
+    let labels = producers.clone();
+    chart
+        .configure_mesh()
+        .x_desc("producers")
+        .y_desc("messages per second")
+        .x_labels(producers.len().max(2))
+        .x_label_formatter(&|x| {
+            let i = x.round();
+            if (x - i).abs() < 0.01 && i >= 0.0 {
+                labels.get(i as usize).map_or(String::new(), |p| p.to_string())
+            } else {
+                String::new()
+            }
+        })
+        .y_label_formatter(&|y| human(*y))
+        .label_style((FONT, 16))
+        .axis_desc_style((FONT, 18))
+        .draw()
+        .map_err(err)?;
+    for strategy in strategies(c) {
+        let col = colour(&strategy);
+        let points: Vec<(f64, f64)> = producers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &p)| pick(c, &strategy, p, consume).map(|cell| (i as f64, rate(cell))))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(points.clone(), col.stroke_width(3)))
+            .map_err(err)?
+            .label(strategy.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(3)));
+        chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, col.filled()))).map_err(err)?;
+    }
+    if !consume {
+        let points: Vec<(f64, f64)> = producers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &p)| {
+                c.cells.iter().find(|cell| cell.report.producers == p).map(|cell| (i as f64, ceiling(cell)))
+            })
+            .collect();
+        let name = match transport {
+            TransportKind::Tcp => "ceiling: loopback echo, same framing",
+            TransportKind::Inproc => "ceiling: raw positional writes",
+        };
+        chart
+            .draw_series(DashedLineSeries::new(points, 8, 6, BLACK.stroke_width(2)))
+            .map_err(err)?
+            .label(name)
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .label_font((FONT, 16))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)
+}
+
+fn latency<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Comparison) -> DrawResult {
+    root.fill(&WHITE).map_err(err)?;
+    let max_p = producer_counts(c).last().copied().unwrap_or(1);
+    let rows: Vec<(String, [u64; 3])> = strategies(c)
+        .into_iter()
+        .filter_map(|s| {
+            pick(c, &s, max_p, false).map(|cell| {
+                let f = &cell.report.produce;
+                (s, [f.p50_us.max(1), f.p99_us.max(1), f.p999_us.max(1)])
+            })
+        })
+        .collect();
+    let max_y = rows.iter().flat_map(|(_, v)| v.iter().copied()).max().unwrap_or(10) as f64 * 3.0;
+    let n = rows.len().max(1) as f64;
+    let mut chart = ChartBuilder::on(root)
+        .caption(format!("Produce latency per request, {max_p} producers (log scale)"), (FONT, 24))
+        .margin(20)
+        .x_label_area_size(50)
+        .y_label_area_size(90)
+        .build_cartesian_2d(0f64..n, (1f64..max_y).log_scale())
+        .map_err(err)?;
+    let names: Vec<String> = rows.iter().map(|(s, _)| s.clone()).collect();
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_desc("strategy")
+        .y_desc("latency (µs)")
+        .x_labels(rows.len() * 2 + 1)
+        .x_label_formatter(&|x| {
+            let i = (x - 0.5).round();
+            if (x - 0.5 - i).abs() < 0.01 && i >= 0.0 {
+                names.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .y_label_formatter(&|y| human(*y))
+        .label_style((FONT, 16))
+        .axis_desc_style((FONT, 18))
+        .draw()
+        .map_err(err)?;
+    let shades = [("p50", 1.0), ("p99", 0.6), ("p99.9", 0.3)];
+    for (k, (label, alpha)) in shades.iter().enumerate() {
+        let bars: Vec<Rectangle<(f64, f64)>> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, (s, v))| {
+                let x0 = i as f64 + 0.15 + k as f64 * 0.23;
+                Rectangle::new([(x0, 1.0), (x0 + 0.2, v[k] as f64)], colour(s).mix(*alpha).filled())
+            })
+            .collect();
+        let grey = RGBColor(60, 60, 60).mix(*alpha);
+        chart
+            .draw_series(bars)
+            .map_err(err)?
+            .label(*label)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], grey.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .label_font((FONT, 16))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)
+}
+
+fn violations<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Comparison) -> DrawResult {
+    root.fill(&WHITE).map_err(err)?;
+    let strategies = strategies(c);
+    let kinds: Vec<ViolationKind> = ViolationKind::ALL
+        .iter()
+        .copied()
+        .filter(|&k| k.is_error() && c.cells.iter().any(|cell| cell.report.violations.count(k) > 0))
+        .collect();
+    let total = |s: &str, k: ViolationKind| -> u64 {
+        c.cells
+            .iter()
+            .filter(|cell| cell.report.strategy == s)
+            .map(|cell| cell.report.violations.count(k))
+            .sum()
+    };
+    let caption = "Violations per kind, summed over the matrix (log scale; locks should show none)";
+    if kinds.is_empty() {
+        root.draw(&Text::new("No violation of any kind in any cell.", (300, 280), (FONT, 28)))
+            .map_err(err)?;
+        root.draw(&Text::new(caption, (120, 30), (FONT, 22))).map_err(err)?;
+        return Ok(());
+    }
+    let max_y = kinds
+        .iter()
+        .flat_map(|&k| strategies.iter().map(move |s| (s, k)))
+        .map(|(s, k)| total(s, k))
+        .max()
+        .unwrap_or(1) as f64
+        * 3.0;
+    let n = kinds.len() as f64;
+    let mut chart = ChartBuilder::on(root)
+        .caption(caption, (FONT, 22))
+        .margin(20)
+        .x_label_area_size(130)
+        .y_label_area_size(90)
+        .build_cartesian_2d(0f64..n, (1f64..max_y.max(10.0)).log_scale())
+        .map_err(err)?;
+    let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .y_desc("violations (count)")
+        .x_labels(kinds.len() * 2 + 1)
+        .x_label_formatter(&|x| {
+            let i = (x - 0.5).round();
+            if (x - 0.5 - i).abs() < 0.01 && i >= 0.0 {
+                names.get(i as usize).map_or(String::new(), |s| s.to_string())
+            } else {
+                String::new()
+            }
+        })
+        .y_label_formatter(&|y| human(*y))
+        .label_style((FONT, 16))
+        // After label_style, which would otherwise reset it: kind names run downwards.
+        .x_label_style((FONT, 15).into_font().transform(FontTransform::Rotate90))
+        .axis_desc_style((FONT, 18))
+        .draw()
+        .map_err(err)?;
+    let width = 0.8 / strategies.len().max(1) as f64;
+    for (j, s) in strategies.iter().enumerate() {
+        let col = colour(s);
+        let bars: Vec<Rectangle<(f64, f64)>> = kinds
+            .iter()
+            .enumerate()
+            .filter(|&(_, &k)| total(s, k) > 0)
+            .map(|(i, &k)| {
+                let x0 = i as f64 + 0.1 + j as f64 * width;
+                Rectangle::new([(x0, 1.0), (x0 + width * 0.9, total(s, k) as f64)], col.filled())
+            })
+            .collect();
+        chart
+            .draw_series(bars)
+            .map_err(err)?
+            .label(s.clone())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], col.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .label_font((FONT, 16))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)
+}
+
+/// 1 234 567 → "1.2 M"; 12 345 → "12 k".
+pub fn human(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{:.1} M", v / 1e6)
+    } else if v >= 1e3 {
+        format!("{:.0} k", v / 1e3)
+    } else {
+        format!("{v:.0}")
+    }
+}

@@ -1,0 +1,222 @@
+//! `results.json`, `results.csv` and `summary.md` of a comparison, from the result rows alone.
+
+use crate::harness::compare::Comparison;
+use crate::harness::run::TransportKind;
+use crate::report::charts::human;
+use crate::violations::ViolationKind;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Writes every file of a comparison into `dir`.
+pub fn write_comparison(c: &Comparison, dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join("results.json"), serde_json::to_vec_pretty(c)?)?;
+    std::fs::write(dir.join("results.csv"), csv(c))?;
+    let charts =
+        super::charts::draw_all(c, dir).map_err(|e| anyhow::anyhow!("drawing the charts failed: {e}"))?;
+    std::fs::write(dir.join("summary.md"), summary(c, &charts))?;
+    Ok(())
+}
+
+/// One row per cell; the violation kinds are columns.
+pub fn csv(c: &Comparison) -> String {
+    let mut out = String::from(
+        "strategy,producers,consumers,messages,message_bytes,batch,in_flight,topics,transport,fsync,race_window_us,duration_s,\
+produce_msgs_per_s,produce_mb_per_s,produce_p50_us,produce_p99_us,produce_p999_us,produce_max_us,\
+consume_msgs_per_s,consume_p50_us,consume_p99_us,consume_p999_us,consume_max_us,\
+pwrite_ceiling_msgs_per_s,loopback_ceiling_msgs_per_s,produce_ratio_to_ceiling,verdict",
+    );
+    for k in ViolationKind::ALL {
+        let _ = write!(out, ",{}", k.name());
+    }
+    out.push('\n');
+    for cell in &c.cells {
+        let r = &cell.report;
+        let p = &r.produce;
+        let consume = r.consume.clone().unwrap_or_default();
+        let _ = write!(
+            out,
+            "{},{},{},{},{},{},{},{},{},{},{},{:.3},{:.0},{:.2},{},{},{},{},{:.0},{},{},{},{},{:.0},{:.0},{:.3},{}",
+            r.strategy,
+            r.producers,
+            r.consumers,
+            r.messages,
+            r.message_bytes,
+            r.batch,
+            r.in_flight,
+            r.topics,
+            if r.transport == TransportKind::Tcp { "tcp" } else { "inproc" },
+            r.fsync.name(),
+            r.race_window_us,
+            r.duration_s,
+            p.msgs_per_s,
+            p.mb_per_s,
+            p.p50_us,
+            p.p99_us,
+            p.p999_us,
+            p.max_us,
+            consume.msgs_per_s,
+            consume.p50_us,
+            consume.p99_us,
+            consume.p999_us,
+            consume.max_us,
+            cell.ceilings.pwrite_msgs_per_s,
+            cell.ceilings.loopback_msgs_per_s,
+            cell.produce_ratio,
+            r.verdict
+        );
+        for &k in ViolationKind::ALL {
+            match r.violations.get(k) {
+                Some(n) => {
+                    let _ = write!(out, ",{n}");
+                }
+                None => out.push(','),
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The Markdown summary: machine, ceilings, the matrix with ratios, goals, lock costs.
+pub fn summary(c: &Comparison, charts: &[String]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# synclog comparison\n");
+    let _ = writeln!(
+        s,
+        "Machine: {} CPUs, kernel {}, data on {}. The whole comparison took {:.0} s. Every figure \
+below sits beside a ceiling measured on this machine in this same run, so it reads as a fraction \
+of what the hardware allowed.\n",
+        c.machine.cpus,
+        c.machine.kernel,
+        c.cells.first().map_or("unknown", |cell| cell.report.machine.data_dir_fs.as_str()),
+        c.duration_s
+    );
+
+    if !c.goals.is_empty() {
+        let _ = writeln!(s, "## Performance goals (rwlock, 100-byte messages, no consumers)\n");
+        let _ = writeln!(s, "| goal | measured msg/s | ceiling msg/s | ratio | target | met | durability |");
+        let _ = writeln!(s, "|---|---:|---:|---:|---|---|---|");
+        for g in &c.goals {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {:.2} | {} | {} | {} |",
+                g.name,
+                human(g.measured_msgs_per_s),
+                human(g.ceiling_msgs_per_s),
+                g.ratio_to_ceiling,
+                g.target,
+                if g.met { "yes" } else { "**no**" },
+                g.durability
+            );
+        }
+        if let Some(original) = c.goals.iter().find(|g| g.target.contains("original")) {
+            let _ = writeln!(
+                s,
+                "\nThe original Java system reached about 5 000 messages/s with 1–8 producers, one \
+acknowledged message per request. On that workload (4 producers) synclog reached {} messages/s: \
+{:.0}× the original.",
+                human(original.measured_msgs_per_s),
+                original.measured_msgs_per_s / 5_000.0
+            );
+        }
+        let _ = writeln!(s, "\nEach goal's workload, to run it alone:\n");
+        for g in &c.goals {
+            let _ = writeln!(s, "- {}: `{}`", g.name, g.workload);
+        }
+        let _ = writeln!(s);
+    }
+
+    let _ = writeln!(s, "## Ceilings measured in this run\n");
+    let _ = writeln!(s, "| threads | message bytes | batch | raw pwrite msg/s | loopback echo msg/s |");
+    let _ = writeln!(s, "|---:|---:|---:|---:|---:|");
+    let mut seen = Vec::new();
+    for cell in &c.cells {
+        let k = (cell.ceilings.threads, cell.ceilings.message_bytes, cell.ceilings.batch);
+        if !seen.contains(&k) {
+            seen.push(k);
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} |",
+                k.0,
+                k.1,
+                k.2,
+                human(cell.ceilings.pwrite_msgs_per_s),
+                human(cell.ceilings.loopback_msgs_per_s)
+            );
+        }
+    }
+
+    let _ = writeln!(s, "\n## The matrix\n");
+    let _ = writeln!(
+        s,
+        "| strategy | producers | consumers | produce msg/s | ratio to ceiling | consume msg/s | p50 | p99 | p99.9 | violations | verdict |"
+    );
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    for cell in &c.cells {
+        let r = &cell.report;
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {:.2} | {} | {} µs | {} µs | {} µs | {} | {} |",
+            r.strategy,
+            r.producers,
+            r.consumers,
+            human(r.produce.msgs_per_s),
+            cell.produce_ratio,
+            r.consume.as_ref().map_or("—".to_string(), |f| human(f.msgs_per_s)),
+            r.produce.p50_us,
+            r.produce.p99_us,
+            r.produce.p999_us,
+            r.violations.error_total(),
+            r.verdict
+        );
+    }
+
+    let _ = writeln!(s, "\n## What one uncontended critical section costs\n");
+    let _ = writeln!(s, "| strategy | write section (ns) | read section (ns) |");
+    let _ = writeln!(s, "|---|---:|---:|");
+    for cost in &c.section_costs {
+        let _ = writeln!(s, "| {} | {:.1} | {:.1} |", cost.strategy, cost.write_ns, cost.read_ns);
+    }
+    let _ = writeln!(
+        s,
+        "\n`semaphore` (std-semaphore) signals a condition variable on every release, a system call \
+even when nobody waits; `mutex` is exclusive too but costs a compare-exchange. Comparing the two \
+separates \"exclusive\" from \"expensive\"; comparing `mutex` with `rwlock` shows what letting \
+readers share is worth. With {} CPUs at most {} readers run at once, so the reader-writer \
+advantage here is small and grows with the cores.",
+        c.machine.cpus, c.machine.cpus
+    );
+
+    let violated: Vec<String> = c
+        .cells
+        .iter()
+        .filter(|cell| !cell.report.is_clean())
+        .map(|cell| {
+            let kinds: Vec<String> = cell
+                .report
+                .violations
+                .found()
+                .filter(|(k, _)| k.is_error())
+                .map(|(k, n)| format!("{} {n}", k.name()))
+                .collect();
+            format!("- {} × {} producers: {}", cell.report.strategy, cell.report.producers, kinds.join(", "))
+        })
+        .collect();
+    let _ = writeln!(s, "\n## Integrity\n");
+    if violated.is_empty() {
+        let _ = writeln!(s, "Every cell is clean.");
+    } else {
+        let _ = writeln!(s, "Cells with violations (expected only under `none`):\n");
+        for v in violated {
+            let _ = writeln!(s, "{v}");
+        }
+    }
+
+    let _ = writeln!(s, "\n## Charts\n");
+    for name in charts {
+        let _ = writeln!(s, "![{name}]({name}.png)\n");
+    }
+    let _ = writeln!(s, "How to read them: see `reports/README.md`.");
+    s
+}
