@@ -1,0 +1,467 @@
+//! The real binaries, as a user runs them (DESIGN.md "Command line"): `broker` as a child
+//! process on 127.0.0.1 port 0, and `synclog produce | consume | topics | verify` against it.
+//!
+//! What is checked, beyond the outputs themselves:
+//!
+//! | contract                                   | how                                                               |
+//! |--------------------------------------------|-------------------------------------------------------------------|
+//! | broker prints exactly `listening on ADDR`  | its first stdout line, and nothing more until it exits            |
+//! | exit 0 on success                          | every command that should work                                    |
+//! | exit 1, one stderr line, on an error       | unknown or invalid topic, unreachable broker, missing data dir    |
+//! | broker exit 1 when it cannot start         | address in use, data dir is a file; no `listening on` line        |
+//! | exit 2 on bad usage                        | unknown flag or command, bad `--strategy` / `--format` / `--from` |
+//! | SIGTERM stops the broker cleanly (exit 0)  | `kill -TERM <pid>` with a follower connected, bounded wait        |
+//! | a restart keeps every acknowledged message | everything consumed again after the restart                       |
+//! | `verify` finds the data dir clean          | exit 0 after the broker stopped                                   |
+//!
+//! Every child is waited for with a deadline and killed by a guard if a test fails, so a
+//! failing test never leaks a process.
+
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+const BROKER: &str = env!("CARGO_BIN_EXE_broker");
+const SYNCLOG: &str = env!("CARGO_BIN_EXE_synclog");
+
+/// How long a broker may take to start or to stop, and a `synclog` command to finish.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+// ---------------------------------------------------------------------------------------------
+// A broker child process, and `synclog` runs
+// ---------------------------------------------------------------------------------------------
+
+/// A `broker` child process. Dropping it kills the process if it still runs.
+struct BrokerProcess {
+    child: Child,
+    /// The address from its `listening on ADDR` line.
+    addr: SocketAddr,
+    /// Its stdout after the first line, one line per message; disconnected at EOF.
+    stdout: mpsc::Receiver<String>,
+    /// Where its stderr goes (its logs), for failure messages.
+    stderr_path: PathBuf,
+}
+
+impl BrokerProcess {
+    /// Starts `broker --listen 127.0.0.1:0 --data-dir DATA_DIR` and waits for its one line.
+    fn start(data_dir: &Path, stderr_path: &Path) -> BrokerProcess {
+        let stderr = File::create(stderr_path).expect("stderr file");
+        let mut child = Command::new(BROKER)
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn the broker");
+        let stdout = lines_of(child.stdout.take().expect("piped stdout"));
+        let mut broker = BrokerProcess {
+            child,
+            addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+            stdout,
+            stderr_path: stderr_path.into(),
+        };
+        let first = broker
+            .stdout
+            .recv_timeout(PATIENCE)
+            .unwrap_or_else(|e| panic!("no `listening on` line ({e}); stderr: {}", broker.stderr()));
+        let addr = first.strip_prefix("listening on ").unwrap_or_else(|| panic!("first line: {first:?}"));
+        broker.addr = addr.parse().unwrap_or_else(|e| panic!("{addr:?} is not an address: {e}"));
+        assert!(broker.addr.ip().is_loopback() && broker.addr.port() != 0, "{first}");
+        broker
+    }
+
+    fn addr(&self) -> String {
+        self.addr.to_string()
+    }
+
+    fn stderr(&self) -> String {
+        fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM, waits (bounded) for the exit, and returns the exit status and whatever
+    /// the broker printed to stdout after its first line.
+    fn terminate(mut self) -> (ExitStatus, Vec<String>) {
+        let pid = self.child.id().to_string();
+        let kill = Command::new("kill").args(["-TERM", &pid]).status().expect("run kill");
+        assert!(kill.success(), "kill -TERM {pid}: {kill}");
+        let status = wait_bounded(&mut self.child).unwrap_or_else(|| {
+            panic!("the broker did not exit within {PATIENCE:?} of SIGTERM; stderr: {}", self.stderr())
+        });
+        // The process is gone, so its stdout is at EOF: the reader drains and disconnects.
+        let mut rest = Vec::new();
+        let deadline = Instant::now() + PATIENCE;
+        while let Ok(line) = self.stdout.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            rest.push(line);
+        }
+        (status, rest)
+    }
+}
+
+impl Drop for BrokerProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A child process killed on drop if it still runs (a failing test leaks no process).
+struct Guarded(Child);
+
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// The lines of a child's output, as they come. A thread reads them until EOF (the child's
+/// exit), which disconnects the channel.
+fn lines_of(pipe: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (lines, receiver) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { break };
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receiver
+}
+
+/// Waits for `child` to exit, for at most `PATIENCE`; `None` if it still runs.
+fn wait_bounded(child: &mut Child) -> Option<ExitStatus> {
+    let deadline = Instant::now() + PATIENCE;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return Some(status);
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+/// What a finished command did.
+#[derive(Debug)]
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    /// Asserts exit 0 with nothing on stderr; returns stdout.
+    fn ok(&self) -> &str {
+        assert_eq!(self.code, Some(0), "{self:#?}");
+        assert_eq!(self.stderr, "", "{self:#?}");
+        &self.stdout
+    }
+
+    /// Asserts exit 1 with exactly one line on stderr (and nothing on stdout); returns it.
+    fn error(&self) -> &str {
+        assert_eq!(self.code, Some(1), "{self:#?}");
+        assert_eq!(self.stderr.lines().count(), 1, "{self:#?}");
+        assert_eq!(self.stdout, "", "{self:#?}");
+        self.stderr.trim_end()
+    }
+}
+
+/// Runs `program` with `args`, feeding it `stdin` (or nothing), and waits for it, at most
+/// `PATIENCE`: a command still running then is killed (by its id) and the test fails.
+fn run(program: &str, args: &[&str], stdin: Option<&str>) -> Run {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {program}: {e}"));
+    if let Some(input) = stdin {
+        // Dropping the pipe at the end of this block is the EOF the command reads to.
+        let mut pipe = child.stdin.take().expect("piped stdin");
+        pipe.write_all(input.as_bytes()).expect("write stdin");
+    }
+    let pid = child.id();
+    let (done, outcome) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    match outcome.recv_timeout(PATIENCE) {
+        Ok(output) => {
+            let output = output.expect("wait for the command");
+            Run {
+                code: output.status.code(),
+                stdout: String::from_utf8(output.stdout).expect("UTF-8 stdout"),
+                stderr: String::from_utf8(output.stderr).expect("UTF-8 stderr"),
+            }
+        }
+        Err(_) => {
+            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            panic!("{program} {args:?} did not finish within {PATIENCE:?}");
+        }
+    }
+}
+
+fn synclog(args: &[&str]) -> Run {
+    run(SYNCLOG, args, None)
+}
+
+/// An address on 127.0.0.1 where nothing listens: a port just bound and released.
+fn unreachable_addr() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    drop(listener);
+    addr.to_string()
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().expect("a UTF-8 temp path")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn both_binaries_print_help_naming_their_flags_and_exit_0() {
+    let broker_help = run(BROKER, &["--help"], None);
+    let text = broker_help.ok();
+    for flag in [
+        "--listen",
+        "--data-dir",
+        "--strategy",
+        "--fsync",
+        "--fsync-interval-ms",
+        "--race-window-us",
+        "--max-frame-bytes",
+        "--max-message-bytes",
+        "--max-connections",
+        "--frame-timeout-ms",
+        "--idle-timeout-ms",
+    ] {
+        assert!(text.contains(flag), "broker --help does not mention {flag}:\n{text}");
+    }
+    let synclog_help = synclog(&["--help"]);
+    let text = synclog_help.ok();
+    for command in ["produce", "consume", "topics", "verify", "--help"] {
+        assert!(text.contains(command), "synclog --help does not mention {command}:\n{text}");
+    }
+    let commands: [(&str, &[&str]); 4] = [
+        ("produce", &["--broker", "--topic"]),
+        ("consume", &["--broker", "--topic", "--from", "--max", "--follow", "--format"]),
+        ("topics", &["--broker"]),
+        ("verify", &["--data-dir", "--topic"]),
+    ];
+    for (command, flags) in commands {
+        let help = synclog(&[command, "--help"]);
+        let text = help.ok();
+        for flag in flags {
+            assert!(text.contains(flag), "synclog {command} --help does not mention {flag}:\n{text}");
+        }
+    }
+}
+
+#[test]
+fn bad_usage_exits_2() {
+    let cases: [(&str, &[&str]); 7] = [
+        (SYNCLOG, &["produce", "--topic", "t", "--no-such-flag"]),
+        (SYNCLOG, &["consume", "--topic", "t", "--format", "xml"]),
+        (SYNCLOG, &["consume", "--topic", "t", "--from", "minus-one"]),
+        (SYNCLOG, &["no-such-command"]),
+        (BROKER, &["--no-such-flag"]),
+        (BROKER, &["--strategy", "spinlock"]),
+        (BROKER, &["--listen", "not-an-address"]),
+    ];
+    for (program, args) in cases {
+        let result = run(program, args, None);
+        assert_eq!(result.code, Some(2), "{program} {args:?}: {result:#?}");
+        assert!(!result.stderr.trim().is_empty(), "{program} {args:?} says nothing: {result:#?}");
+        assert_eq!(result.stdout, "", "{program} {args:?}");
+    }
+}
+
+#[test]
+fn an_unreachable_broker_or_a_missing_data_dir_exits_1_with_one_line() {
+    let addr = unreachable_addr();
+    for args in [
+        &["produce", "--broker", &addr, "--topic", "t", "m"][..],
+        &["consume", "--broker", &addr, "--topic", "t", "--from", "0"],
+        &["topics", "--broker", &addr],
+    ] {
+        let line = synclog(args).error().to_string();
+        assert!(line.contains(&addr), "{args:?}: the error should name the address: {line}");
+    }
+    let root = tempfile::tempdir().expect("temp dir");
+    let missing = root.path().join("missing");
+    synclog(&["verify", "--data-dir", path_str(&missing)]).error();
+    assert!(!missing.exists(), "verify is read-only: it created {}", missing.display());
+}
+
+#[test]
+fn the_binaries_produce_consume_and_list_and_a_restart_keeps_every_acknowledged_message() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let data_dir = root.path().join("data");
+    let stderr_path = root.path().join("broker.stderr");
+    let broker = BrokerProcess::start(&data_dir, &stderr_path);
+    let addr = broker.addr();
+    let at = ["--broker", addr.as_str()];
+
+    // t1 from arguments; t2 from stdin, more lines than one produce batch (1000) holds.
+    let produced = synclog(&[&["produce"][..], &at, &["--topic", "t1", "a", "b", "c"]].concat());
+    assert!(produced.ok().contains("3 messages"), "{produced:#?}");
+    let t2_lines: Vec<String> = (0..2500)
+        .map(|i| if i % 500 == 7 { format!("héllo wörld {i}") } else { format!("line {i}") })
+        .collect();
+    let t2_text = t2_lines.iter().map(|l| format!("{l}\n")).collect::<String>();
+    run(SYNCLOG, &[&["produce"][..], &at, &["--topic", "t2"]].concat(), Some(&t2_text)).ok();
+    // A second produce to t1 appends after the first.
+    synclog(&[&["produce"][..], &at, &["--topic", "t1", "d"]].concat()).ok();
+
+    // Everything a client can see, checked before and after the restart.
+    let check_contents = |addr: &str, moment: &str| {
+        let at = ["--broker", addr];
+        let consume = |topic: &str, extra: &[&str]| {
+            let args = [&["consume"][..], &at, &["--topic", topic, "--from", "0"], extra].concat();
+            synclog(&args).ok().to_string()
+        };
+        assert_eq!(consume("t1", &[]), "a\nb\nc\nd\n", "{moment}: text");
+        assert_eq!(consume("t2", &[]), t2_text, "{moment}: text from stdin");
+        assert_eq!(
+            synclog(&[&["consume"][..], &at, &["--topic", "t1", "--from", "2"]].concat()).ok(),
+            "c\nd\n",
+            "{moment}: --from 2"
+        );
+        assert_eq!(consume("t1", &["--format", "hex"]), "0\t61\n1\t62\n2\t63\n3\t64\n", "{moment}: hex");
+        let json = consume("t1", &["--format", "json"]);
+        let objects: Vec<serde_json::Value> = json
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{moment}: {line:?}: {e}")))
+            .collect();
+        let expected: Vec<serde_json::Value> = ["a", "b", "c", "d"]
+            .iter()
+            .enumerate()
+            .map(|(offset, payload)| {
+                serde_json::json!({
+                    "topic": "t1",
+                    "offset": offset,
+                    "payload": payload,
+                    "hex": format!("{:02x}", payload.as_bytes()[0]),
+                })
+            })
+            .collect();
+        assert_eq!(objects, expected, "{moment}: json");
+        assert_eq!(consume("t2", &["--max", "2"]), "line 0\nline 1\n", "{moment}: --max 2");
+        assert_eq!(synclog(&[&["topics"][..], &at].concat()).ok(), "t1\t4\nt2\t2500\n", "{moment}: topics");
+    };
+    check_contents(&addr, "before the restart");
+
+    // Errors a user can act on: exit 1, one line.
+    let unknown = synclog(&[&["consume"][..], &at, &["--topic", "no-such-topic", "--from", "0"]].concat());
+    assert!(unknown.error().contains("no-such-topic"), "{unknown:#?}");
+    synclog(&[&["produce"][..], &at, &["--topic", "../escape", "m"]].concat()).error();
+    assert!(!root.path().join("escape").exists());
+
+    // A second broker cannot take the address, nor use a file as its data dir: exit 1 with the
+    // reason on stderr, and no `listening on` line.
+    let not_a_dir = root.path().join("not-a-dir");
+    fs::write(&not_a_dir, "a file").expect("write a file");
+    for args in [
+        &["--listen", addr.as_str(), "--data-dir", path_str(&root.path().join("other"))][..],
+        &["--listen", "127.0.0.1:0", "--data-dir", path_str(&not_a_dir)],
+    ] {
+        let refused = run(BROKER, args, None);
+        assert_eq!(refused.code, Some(1), "broker {args:?}: {refused:#?}");
+        assert_eq!(refused.stdout, "", "broker {args:?}");
+        assert!(!refused.stderr.trim().is_empty(), "broker {args:?}: {refused:#?}");
+    }
+
+    // A follower waits in a long poll: it has printed t1, and holds a connection open.
+    let mut follower = Guarded(
+        Command::new(SYNCLOG)
+            .args(["consume", "--broker", &addr, "--topic", "t1", "--from", "0", "--follow"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the follower"),
+    );
+    let followed = lines_of(follower.0.stdout.take().expect("piped stdout"));
+    for expected in ["a", "b", "c", "d"] {
+        assert_eq!(followed.recv_timeout(PATIENCE).as_deref(), Ok(expected), "the follower's output");
+    }
+
+    // SIGTERM: a clean exit although a client is connected, and nothing on stdout but the one
+    // line. The follower, its broker gone, stops with an error.
+    let (status, rest) = broker.terminate();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "the broker's exit after SIGTERM; stderr: {}",
+        fs::read_to_string(&stderr_path).unwrap_or_default()
+    );
+    assert_eq!(rest, Vec::<String>::new(), "the broker printed more than its one line");
+    let follower_status = wait_bounded(&mut follower.0).expect("the follower ends with its broker");
+    assert_eq!(follower_status.code(), Some(1), "the follower's exit once the broker stopped");
+
+    // The same data dir again: every acknowledged message is still there, and the topics
+    // take new messages at the next offsets.
+    let broker = BrokerProcess::start(&data_dir, &root.path().join("restarted.stderr"));
+    let addr = broker.addr();
+    check_contents(&addr, "after the restart");
+    synclog(&["produce", "--broker", &addr, "--topic", "t1", "e"]).ok();
+    assert_eq!(synclog(&["consume", "--broker", &addr, "--topic", "t1", "--from", "4"]).ok(), "e\n");
+    let (status, rest) = broker.terminate();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(rest, Vec::<String>::new());
+
+    // Offline, the data dir checks clean, whole and topic by topic.
+    let verified = synclog(&["verify", "--data-dir", path_str(&data_dir)]);
+    let report = verified.ok();
+    assert!(report.contains("t1") && report.contains("t2"), "{report}");
+    for topic in ["t1", "t2"] {
+        synclog(&["verify", "--data-dir", path_str(&data_dir), "--topic", topic]).ok();
+    }
+}
+
+/// `synclog` reads all of stdin before it sends the last batch: a slow writer loses nothing.
+#[test]
+fn produce_from_a_stdin_that_arrives_slowly_sends_every_line() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let broker = BrokerProcess::start(&root.path().join("data"), &root.path().join("broker.stderr"));
+    let addr = broker.addr();
+    let mut child = Guarded(
+        Command::new(SYNCLOG)
+            .args(["produce", "--broker", &addr, "--topic", "slow"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn"),
+    );
+    let mut stdin = child.0.stdin.take().expect("stdin");
+    for i in 0..5 {
+        writeln!(stdin, "slow {i}").expect("write");
+        stdin.flush().expect("flush");
+        thread::sleep(Duration::from_millis(20));
+    }
+    drop(stdin);
+    // Panics (and the guard kills it) if it still runs; only then is its stderr at EOF.
+    let status = wait_bounded(&mut child.0).expect("produce finishes once stdin closes");
+    let mut stderr = String::new();
+    child.0.stderr.take().expect("stderr").read_to_string(&mut stderr).expect("read stderr");
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    let consumed = synclog(&["consume", "--broker", &addr, "--topic", "slow", "--from", "0"]);
+    assert_eq!(consumed.ok(), "slow 0\nslow 1\nslow 2\nslow 3\nslow 4\n");
+    let (status, _) = broker.terminate();
+    assert_eq!(status.code(), Some(0));
+}
