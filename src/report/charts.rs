@@ -308,35 +308,34 @@ fn violations<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Comparison)
         .unwrap_or(1) as f64
         * 3.0;
     let n = kinds.len() as f64;
+    // Horizontal bars: kinds down the side, where their names have room.
     let mut chart = ChartBuilder::on(root)
         .caption(caption, (FONT, 22))
         .margin(20)
-        .x_label_area_size(130)
-        .y_label_area_size(90)
-        .build_cartesian_2d(0f64..n, (1f64..max_y.max(10.0)).log_scale())
+        .x_label_area_size(50)
+        .y_label_area_size(200)
+        .build_cartesian_2d((1f64..max_y.max(10.0)).log_scale(), 0f64..n)
         .map_err(err)?;
     let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
     chart
         .configure_mesh()
-        .disable_x_mesh()
-        .y_desc("violations (count)")
-        .x_labels(kinds.len() * 2 + 1)
-        .x_label_formatter(&|x| {
-            let i = (x - 0.5).round();
-            if (x - 0.5 - i).abs() < 0.01 && i >= 0.0 {
+        .disable_y_mesh()
+        .x_desc("violations (count, log scale)")
+        .y_labels(kinds.len() * 2 + 1)
+        .y_label_formatter(&|y| {
+            let i = (y - 0.5).round();
+            if (y - 0.5 - i).abs() < 0.01 && i >= 0.0 {
                 names.get(i as usize).map_or(String::new(), |s| s.to_string())
             } else {
                 String::new()
             }
         })
-        .y_label_formatter(&|y| human(*y))
+        .x_label_formatter(&|x| human(*x))
         .label_style((FONT, 16))
-        // After label_style, which would otherwise reset it: kind names run downwards.
-        .x_label_style((FONT, 15).into_font().transform(FontTransform::Rotate90))
         .axis_desc_style((FONT, 18))
         .draw()
         .map_err(err)?;
-    let width = 0.8 / strategies.len().max(1) as f64;
+    let height = 0.8 / strategies.len().max(1) as f64;
     for (j, s) in strategies.iter().enumerate() {
         let col = colour(s);
         let bars: Vec<Rectangle<(f64, f64)>> = kinds
@@ -344,8 +343,8 @@ fn violations<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Comparison)
             .enumerate()
             .filter(|&(_, &k)| total(s, k) > 0)
             .map(|(i, &k)| {
-                let x0 = i as f64 + 0.1 + j as f64 * width;
-                Rectangle::new([(x0, 1.0), (x0 + width * 0.9, total(s, k) as f64)], col.filled())
+                let y0 = i as f64 + 0.1 + j as f64 * height;
+                Rectangle::new([(1.0, y0), (total(s, k) as f64, y0 + height * 0.9)], col.filled())
             })
             .collect();
         chart
@@ -356,7 +355,7 @@ fn violations<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Comparison)
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(SeriesLabelPosition::LowerRight)
         .label_font((FONT, 16))
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
