@@ -18,6 +18,7 @@ use crate::strategies::SyncStrategy;
 use std::error::Error;
 use std::net::TcpStream;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The longest long poll the broker grants, whatever `max_wait_ms` asks.
@@ -39,6 +40,9 @@ pub(crate) fn handle_connection<S: SyncStrategy>(shared: &Shared<S>, stream: Tcp
             return;
         }
     };
+    // The topic this connection used last: producers and consumers stick to one topic, and the
+    // registry's shared lock and the Arc's shared counter are then touched once, not per request.
+    let mut cached: Option<Arc<Topic<S>>> = None;
     loop {
         let frame = match conn.read_request() {
             Ok(Some(frame)) => frame,
@@ -60,7 +64,7 @@ pub(crate) fn handle_connection<S: SyncStrategy>(shared: &Shared<S>, stream: Tcp
                 break;
             }
         };
-        if let Err(e) = serve(shared, &mut conn, frame) {
+        if let Err(e) = serve(shared, &mut conn, &mut cached, frame) {
             if !shared.stopping.load(Ordering::Acquire) {
                 eprintln!("synclog: {peer}: closing the connection: {}", chain(&e));
             }
@@ -77,18 +81,19 @@ pub(crate) fn handle_connection<S: SyncStrategy>(shared: &Shared<S>, stream: Tcp
 fn serve<S: SyncStrategy>(
     shared: &Shared<S>,
     conn: &mut Connection,
+    cached: &mut Option<Arc<Topic<S>>>,
     frame: RequestFrame,
 ) -> Result<(), ConnectionError> {
     let id = frame.correlation_id;
     match frame.request {
         Request::Produce { topic, messages } => {
-            let body = produce(shared, &topic, messages.iter());
+            let body = produce(shared, cached, &topic, messages.iter());
             conn.write_response(&respond(id, body))
         }
         Request::Fetch { topic, offset, max_messages, max_bytes, max_wait_ms } => {
             let wait = Duration::from_millis(u64::from(max_wait_ms)).min(MAX_WAIT);
             let max_bytes = max_bytes.min(fetch_byte_budget(shared.config.max_frame_bytes));
-            match fetch(shared, conn, &topic, offset, max_messages, max_bytes, wait) {
+            match fetch(shared, conn, cached, &topic, offset, max_messages, max_bytes, wait) {
                 Ok(batch) => conn
                     .write_with(|out| encode_records_response(id, batch.high_watermark, batch.iter(), out)),
                 Err((code, message)) => conn.write_response(&Response::error(id, code, message)),
@@ -113,6 +118,7 @@ fn respond(correlation_id: u32, body: Result<ResponseBody, Failure>) -> Response
 /// Produce: validate, create the topic if missing, append all messages contiguously.
 fn produce<'a, S: SyncStrategy>(
     shared: &Shared<S>,
+    cached: &mut Option<Arc<Topic<S>>>,
     topic: &str,
     messages: impl ExactSizeIterator<Item = &'a [u8]>,
 ) -> Result<ResponseBody, Failure> {
@@ -123,15 +129,20 @@ fn produce<'a, S: SyncStrategy>(
     if let Some(big) = payloads.iter().find(|p| p.len() > max as usize) {
         return Err(failure(LogError::MessageTooLarge { size: big.len(), max }));
     }
-    let topic = shared.topics.get_or_create(topic).map_err(failure)?;
+    let topic = match cached {
+        Some(t) if t.name == topic => t,
+        _ => cached.insert(shared.topics.get_or_create(topic).map_err(failure)?),
+    };
     let base_offset = topic.append_batch(&payloads).map_err(failure)?;
     Ok(ResponseBody::Produced { base_offset, count: count as u32 })
 }
 
 /// Fetch: read from the offset; at the high watermark, long-poll up to `wait` for new records.
+#[allow(clippy::too_many_arguments)]
 fn fetch<S: SyncStrategy>(
     shared: &Shared<S>,
     conn: &mut Connection,
+    cached: &mut Option<Arc<Topic<S>>>,
     topic: &str,
     offset: u64,
     max_messages: u32,
@@ -139,7 +150,12 @@ fn fetch<S: SyncStrategy>(
     wait: Duration,
 ) -> Result<ReadBatch, Failure> {
     validate_topic_name(topic).map_err(failure)?;
-    let topic = shared.topics.get(topic).ok_or_else(|| failure(LogError::UnknownTopic(topic.to_string())))?;
+    let topic = match cached {
+        Some(t) if t.name == topic => t,
+        _ => cached.insert(
+            shared.topics.get(topic).ok_or_else(|| failure(LogError::UnknownTopic(topic.to_string())))?,
+        ),
+    };
     let max_messages = max_messages.min(100_000);
     let batch = topic.log.read(offset, max_messages, max_bytes).map_err(failure)?;
     if !batch.is_empty() || wait.is_zero() || max_messages == 0 {
@@ -147,7 +163,7 @@ fn fetch<S: SyncStrategy>(
     }
     // Nothing yet: answer earlier pipelined requests first, then wait without any lock.
     let _ = conn.flush();
-    long_poll(shared, &topic, offset, Instant::now() + wait);
+    long_poll(shared, topic, offset, Instant::now() + wait);
     topic.log.read(offset, max_messages, max_bytes).map_err(failure)
 }
 
