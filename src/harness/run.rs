@@ -174,10 +174,10 @@ pub struct Figures {
     pub p999_us: u64,
     pub max_us: u64,
     /// Produce only: fsyncs per second over the timed window (null for a remote broker).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    // Written as `null`, never left out: DESIGN.md lists both fsync figures in every `produce`
+    // (and `consume` has "the same figures"), so a reader of the JSON can rely on the keys.
     pub fsyncs_per_s: Option<f64>,
     /// Produce only: messages per fsync (null when nothing was synced).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub msgs_per_fsync: Option<f64>,
 }
 
