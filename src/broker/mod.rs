@@ -87,6 +87,7 @@ impl BrokerConfig {
             fsync: self.fsync,
             max_message_bytes: self.max_message_bytes,
             race_window: self.race_window.clone(),
+            sync_hook: None,
         }
     }
 }

@@ -437,8 +437,10 @@ impl ActorLog {
 
 /// An empty auto-resizing latency histogram with 3 significant figures.
 fn latency_histogram() -> Histogram<u64> {
-    // `new` fails only for more than 5 significant figures.
-    Histogram::new(3).expect("3 significant figures is a valid hdrhistogram precision")
+    // Bounded explicitly: `saturating_record` clamps to the highest trackable value instead of
+    // growing the histogram, so an auto-resizing `Histogram::new` would clamp every latency to
+    // its initial 2 048 µs. One hour in microseconds covers any run; 3 significant figures.
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid hdrhistogram bounds and precision")
 }
 
 /// A violation example before topic names are known.
@@ -1176,6 +1178,15 @@ impl Drop for DrainRecorder<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn latency_histograms_keep_latencies_far_above_two_milliseconds() {
+        let mut h = latency_histogram();
+        h.saturating_record(5_000_000); // 5 s
+        h.saturating_record(40);
+        assert!(h.max() >= 4_990_000, "max {} µs: the histogram clamped", h.max());
+        assert!(h.value_at_quantile(0.25) <= 41);
+    }
     use crate::harness::payload::encode_payload;
 
     fn shape(producers: u32, topics: u32, messages_per_producer: u64) -> RunShape {

@@ -54,7 +54,8 @@
 //!
 //! With `FsyncPolicy::Always` an append returns only after `fdatasync` covered its bytes, and
 //! reads serve only up to the *durable* offset (the high watermark); the sync runs after the
-//! write section, never while the strategy's lock is held. `Interval` is driven from outside
+//! write section, never while the strategy's lock is held, and one sync covers every append
+//! waiting on it (group commit, see [`durability`](super::durability)). `Interval` is driven from outside
 //! (the topic registry's syncer calls [`Log::sync`]); `Never` leaves it to the page cache, as
 //! Kafka does by default: a killed process loses nothing the kernel has.
 //!
@@ -67,6 +68,7 @@
 //! last index entry is not repaired (`verify` reports it; a read never serves a record that
 //! fails its CRC).
 
+use super::durability::{GroupCommit, SyncHook, SyncPoint};
 use super::error::{IoContext, LogError};
 use super::index::{IndexEntry, SparseIndex, INDEX_ENTRY_BYTES, INDEX_INTERVAL};
 use super::race::{RacePoint, RaceWindow};
@@ -107,6 +109,8 @@ pub struct LogConfig {
     pub max_message_bytes: u32,
     /// What an append does between its loads and its write.
     pub race_window: RaceWindow,
+    /// Called around every `fdatasync` (tests count and hold syncs with it).
+    pub sync_hook: Option<SyncHook>,
 }
 
 impl Default for LogConfig {
@@ -115,6 +119,7 @@ impl Default for LogConfig {
             fsync: FsyncPolicy::Never,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             race_window: RaceWindow::Off,
+            sync_hook: None,
         }
     }
 }
@@ -189,6 +194,8 @@ pub struct Log<S: SyncStrategy> {
     durable_offset: AtomicU64,
     /// How many times `sync` forced the file to disk (for fsyncs per second in reports).
     syncs: AtomicU64,
+    /// Shares one `fdatasync` among the appends waiting for durability (`FsyncPolicy::Always`).
+    commit: GroupCommit,
     config: LogConfig,
 }
 
@@ -220,6 +227,7 @@ impl<S: SyncStrategy> Log<S> {
             end_position: AtomicU64::new(0),
             durable_offset: AtomicU64::new(0),
             syncs: AtomicU64::new(0),
+            commit: GroupCommit::default(),
             config,
         };
         let recovery = log.recover()?;
@@ -365,8 +373,9 @@ impl<S: SyncStrategy> Log<S> {
             }
             let base = self.sync.write(|| self.append_section(batch))?;
             if self.config.fsync == FsyncPolicy::Always {
-                // Outside the write section: other appenders go on while this one waits.
-                self.sync()?;
+                // Outside the write section: other appenders go on while this one waits, and
+                // join the same sync if they land before it starts (group commit).
+                self.commit.wait_durable(|| self.sync())?;
             }
             Ok(base)
         })
@@ -403,8 +412,14 @@ impl<S: SyncStrategy> Log<S> {
     pub fn sync(&self) -> Result<(), LogError> {
         // Everything stored before this load was written before it: the sync covers it.
         let covered = self.next_offset.load(Acquire);
+        if let Some(SyncHook(hook)) = &self.config.sync_hook {
+            hook(SyncPoint::Start { covered });
+        }
         self.file.sync_data().at(&self.log_path)?;
         self.syncs.fetch_add(1, Release);
+        if let Some(SyncHook(hook)) = &self.config.sync_hook {
+            hook(SyncPoint::Done { covered });
+        }
         self.durable_offset.fetch_max(covered, Release);
         Ok(())
     }

@@ -3,12 +3,14 @@
 //! - [`record`]: the byte format of one message in `log.dat`, with its CRC;
 //! - [`index`]: the sparse index in `index.dat`, one entry per 100 offsets, binary-searched;
 //! - [`log`]: `Log<S>`, the append-only log guarded by a strategy, with recovery at open;
+//! - [`durability`]: group commit, one `fdatasync` for every append waiting on it;
 //! - [`race`]: the race window, where an append can be held to make the race visible;
 //! - [`topic`]: topic names, the registry of topics under a data dir, long-poll signals;
 //! - [`verify`]: the read-only checker (fsck) of CHECKER.md sections A and B.
 //!
 //! Positional file I/O (`pread`/`pwrite`) makes this module Unix-only (Linux and macOS).
 
+pub mod durability;
 pub mod error;
 pub mod index;
 pub mod log;
@@ -17,6 +19,7 @@ pub mod record;
 pub mod topic;
 pub mod verify;
 
+pub use durability::{SyncHook, SyncPoint};
 pub use error::LogError;
 pub use index::{IndexEntry, SparseIndex, INDEX_ENTRY_BYTES, INDEX_INTERVAL};
 pub use log::{
