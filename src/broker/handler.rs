@@ -43,8 +43,11 @@ pub(crate) fn handle_connection<S: SyncStrategy>(shared: &Shared<S>, stream: Tcp
     // The topic this connection used last: producers and consumers stick to one topic, and the
     // registry's shared lock and the Arc's shared counter are then touched once, not per request.
     let mut cached: Option<Arc<Topic<S>>> = None;
+    // A frame read ahead while gathering a run of Produce requests, to be served next.
+    let mut carry: Option<Result<Option<RequestFrame>, ConnectionError>> = None;
     loop {
-        let frame = match conn.read_request() {
+        let next = carry.take().unwrap_or_else(|| conn.read_request());
+        let frame = match next {
             Ok(Some(frame)) => frame,
             Ok(None) => break,
             Err(e) => {
@@ -64,7 +67,15 @@ pub(crate) fn handle_connection<S: SyncStrategy>(shared: &Shared<S>, stream: Tcp
                 break;
             }
         };
-        if let Err(e) = serve(shared, &mut conn, &mut cached, frame) {
+        let served = match frame.request {
+            Request::Produce { .. } => {
+                let (run, after) = gather_produce_run(&mut conn, frame);
+                carry = after;
+                serve_produce_run(shared, &mut conn, &mut cached, run)
+            }
+            _ => serve(shared, &mut conn, &mut cached, frame),
+        };
+        if let Err(e) = served {
             if !shared.stopping.load(Ordering::Acquire) {
                 eprintln!("synclog: {peer}: closing the connection: {}", chain(&e));
             }
@@ -85,15 +96,12 @@ fn serve<S: SyncStrategy>(
     frame: RequestFrame,
 ) -> Result<(), ConnectionError> {
     let id = frame.correlation_id;
-    match frame.request {
-        Request::Produce { topic, messages } => {
-            let body = produce(shared, cached, &topic, messages.iter());
-            conn.write_response(&respond(id, body))
-        }
-        Request::Fetch { topic, offset, max_messages, max_bytes, max_wait_ms } => {
+    match &frame.request {
+        Request::Produce { .. } => serve_produce_run(shared, conn, cached, vec![frame]),
+        &Request::Fetch { ref topic, offset, max_messages, max_bytes, max_wait_ms } => {
             let wait = Duration::from_millis(u64::from(max_wait_ms)).min(MAX_WAIT);
             let max_bytes = max_bytes.min(fetch_byte_budget(shared.config.max_frame_bytes));
-            match fetch(shared, conn, cached, &topic, offset, max_messages, max_bytes, wait) {
+            match fetch(shared, conn, cached, topic, offset, max_messages, max_bytes, wait) {
                 Ok(batch) => conn
                     .write_with(|out| encode_records_response(id, batch.high_watermark, batch.iter(), out)),
                 Err((code, message)) => conn.write_response(&Response::error(id, code, message)),
@@ -115,26 +123,93 @@ fn respond(correlation_id: u32, body: Result<ResponseBody, Failure>) -> Response
     }
 }
 
-/// Produce: validate, create the topic if missing, append all messages contiguously.
-fn produce<'a, S: SyncStrategy>(
-    shared: &Shared<S>,
-    cached: &mut Option<Arc<Topic<S>>>,
-    topic: &str,
-    messages: impl ExactSizeIterator<Item = &'a [u8]>,
-) -> Result<ResponseBody, Failure> {
-    validate_topic_name(topic).map_err(failure)?;
-    let count = messages.len();
-    let payloads: Vec<&[u8]> = messages.collect();
-    let max = shared.config.max_message_bytes;
-    if let Some(big) = payloads.iter().find(|p| p.len() > max as usize) {
-        return Err(failure(LogError::MessageTooLarge { size: big.len(), max }));
-    }
-    let topic = match cached {
-        Some(t) if t.name == topic => t,
-        _ => cached.insert(shared.topics.get_or_create(topic).map_err(failure)?),
+/// At most this many messages are appended in one coalesced write section.
+const MAX_COALESCED_MESSAGES: usize = 10_000;
+
+/// Reads ahead: `first` and every Produce to the same topic already waiting, whole, in the
+/// read buffer (a pipelining client's burst). Returns the run and the first frame (or error)
+/// that does not belong to it, to be served next.
+fn gather_produce_run(
+    conn: &mut Connection,
+    first: RequestFrame,
+) -> (Vec<RequestFrame>, Option<Result<Option<RequestFrame>, ConnectionError>>) {
+    let Request::Produce { topic, messages } = &first.request else {
+        return (vec![first], None);
     };
-    let base_offset = topic.append_batch(&payloads).map_err(failure)?;
-    Ok(ResponseBody::Produced { base_offset, count: count as u32 })
+    let topic = topic.clone();
+    let mut total = messages.len();
+    let mut run = vec![first];
+    while total < MAX_COALESCED_MESSAGES && conn.has_buffered_frame() {
+        match conn.read_request() {
+            Ok(Some(frame)) => match &frame.request {
+                Request::Produce { topic: t, messages } if *t == topic => {
+                    total += messages.len();
+                    run.push(frame);
+                }
+                _ => return (run, Some(Ok(Some(frame)))),
+            },
+            other => return (run, Some(other)),
+        }
+    }
+    (run, None)
+}
+
+/// Produce, for one request or a run of consecutive requests to one topic: validate each,
+/// create the topic if missing, and append the messages of every valid request in ONE write
+/// section (one positional write), each request's messages contiguous. Replies go out in
+/// request order, each with its own base offset.
+fn serve_produce_run<S: SyncStrategy>(
+    shared: &Shared<S>,
+    conn: &mut Connection,
+    cached: &mut Option<Arc<Topic<S>>>,
+    run: Vec<RequestFrame>,
+) -> Result<(), ConnectionError> {
+    let max = shared.config.max_message_bytes;
+    // Per request: Ok(message count) if it may be appended, or why not.
+    let mut verdicts: Vec<Result<usize, Failure>> = Vec::with_capacity(run.len());
+    let mut payloads: Vec<&[u8]> = Vec::new();
+    for frame in &run {
+        let Request::Produce { topic, messages } = &frame.request else {
+            verdicts.push(Err((ErrorCode::Internal, "not a Produce request".into())));
+            continue;
+        };
+        let verdict = validate_topic_name(topic).map_err(failure).and_then(|()| {
+            match messages.iter().find(|p| p.len() > max as usize) {
+                Some(big) => Err(failure(LogError::MessageTooLarge { size: big.len(), max })),
+                None => Ok(messages.len()),
+            }
+        });
+        if verdict.is_ok() {
+            payloads.extend(messages.iter());
+        }
+        verdicts.push(verdict);
+    }
+    let appended: Result<u64, Failure> = if verdicts.iter().any(Result::is_ok) {
+        let Some(Request::Produce { topic, .. }) = run.first().map(|f| &f.request) else {
+            return Ok(());
+        };
+        match cached {
+            Some(t) if t.name == *topic => Ok(&*t),
+            _ => shared.topics.get_or_create(topic).map(|t| &*cached.insert(t)).map_err(failure),
+        }
+        .and_then(|t| t.append_batch(&payloads).map_err(failure))
+    } else {
+        Ok(0)
+    };
+    let mut next = 0u64;
+    for (frame, verdict) in run.iter().zip(verdicts) {
+        let body = match (verdict, &appended) {
+            (Ok(count), Ok(base)) => {
+                let base_offset = base + next;
+                next += count as u64;
+                Ok(ResponseBody::Produced { base_offset, count: count as u32 })
+            }
+            (Ok(_), Err(e)) => Err(e.clone()),
+            (Err(e), _) => Err(e),
+        };
+        conn.write_response(&respond(frame.correlation_id, body))?;
+    }
+    Ok(())
 }
 
 /// Fetch: read from the offset; at the high watermark, long-poll up to `wait` for new records.
