@@ -48,6 +48,8 @@ struct State {
     syncing: bool,
     started: u64,
     completed: u64,
+    /// Appends blocked waiting for someone else's sync.
+    waiting: usize,
 }
 
 /// The group-commit coordinator of one log.
@@ -69,7 +71,9 @@ impl GroupCommit {
                 return Ok(());
             }
             if state.syncing {
+                state.waiting += 1;
                 self.synced.wait(&mut state);
+                state.waiting -= 1;
                 continue;
             }
             // Lead: nobody is syncing. This sync starts after our write, so it covers it.
@@ -85,6 +89,13 @@ impl GroupCommit {
             // On failure the waiters wake and each retries as a leader; we report ours.
             result?;
         }
+    }
+}
+
+impl GroupCommit {
+    /// How many appends are blocked waiting for another's sync right now.
+    pub fn waiting(&self) -> usize {
+        self.state.lock().waiting
     }
 }
 
@@ -116,6 +127,43 @@ mod tests {
         let n = syncs.load(SeqCst);
         // Every wait saw at least one sync, and no wait ran more than one as leader.
         assert!((1..=400).contains(&n), "{n} syncs for 400 waits");
+    }
+
+    #[test]
+    fn appends_that_arrive_during_a_sync_share_the_next_one() {
+        // The leader's sync is held until seven more appends are waiting; they all arrived while
+        // sync 1 ran, so sync 2 covers them all: eight appends, exactly two syncs.
+        let commit = GroupCommit::default();
+        let syncs = AtomicU64::new(0);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        thread::scope(|s| {
+            s.spawn(|| {
+                commit
+                    .wait_durable(|| {
+                        syncs.fetch_add(1, SeqCst);
+                        while commit.waiting() < 7 && std::time::Instant::now() < deadline {
+                            thread::yield_now();
+                        }
+                        Ok::<(), ()>(())
+                    })
+                    .expect("sync 1");
+            });
+            // Start the others only once the leader is inside its sync.
+            while syncs.load(SeqCst) == 0 && std::time::Instant::now() < deadline {
+                thread::yield_now();
+            }
+            for _ in 0..7 {
+                s.spawn(|| {
+                    commit
+                        .wait_durable(|| {
+                            syncs.fetch_add(1, SeqCst);
+                            Ok::<(), ()>(())
+                        })
+                        .expect("sync 2");
+                });
+            }
+        });
+        assert_eq!(syncs.load(SeqCst), 2);
     }
 
     #[test]
