@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
 
-# Debian packages the tests use (none yet beyond the toolchain; later steps add to this list).
-APT_PACKAGES=()
+# Debian packages the tests use: kcat is the real Kafka client tests/kafka.rs runs against the
+# broker's Kafka listener.
+APT_PACKAGES=(kcat)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

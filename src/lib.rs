@@ -7,6 +7,7 @@
 //! - `broker`: the TCP server, one thread per connection;
 //! - `client`: blocking producer and consumer;
 //! - `harness`: the load generator, the recorded history and the integrity checker;
+//! - `kafka`: the Kafka wire protocol, a second listener on the same topics and a client;
 //! - `report`: tables, JSON/CSV rows and charts, made from result rows only.
 //!
 //! The synchronization itself lives in the `synclog-strategies` crate, re-exported here as
@@ -20,6 +21,7 @@ pub mod broker;
 pub mod cli;
 pub mod client;
 pub mod harness;
+pub mod kafka;
 pub mod protocol;
 pub mod report;
 pub mod storage;

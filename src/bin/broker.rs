@@ -22,6 +22,10 @@ struct Args {
     /// The address to listen on; port 0 picks a free one.
     #[arg(long, default_value = "127.0.0.1:7070")]
     listen: SocketAddr,
+    /// Also serve the same topics to Kafka clients (kcat, librdkafka, …) on this address;
+    /// port 0 picks a free one (logged to stderr, and advertised by Metadata).
+    #[arg(long, value_name = "ADDR")]
+    kafka_listen: Option<SocketAddr>,
     /// Where topics are stored, one directory each (created if missing).
     #[arg(long, default_value = "./synclog-data")]
     data_dir: PathBuf,
@@ -62,11 +66,15 @@ impl StrategyVisitor for Serve {
     fn visit<S: SyncStrategy>(self) -> anyhow::Result<()> {
         let broker = Broker::<S>::bind(self.0)?;
         let addr = broker.local_addr()?;
+        let kafka_addr = broker.kafka_addr();
         let handle = broker.spawn()?;
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "listening on {addr}")?;
         stdout.flush()?;
         eprintln!("synclog broker: strategy {}, listening on {addr}", S::NAME);
+        if let Some(kafka_addr) = kafka_addr {
+            eprintln!("synclog broker: kafka listener on {kafka_addr}");
+        }
         cli::wait_for_termination()?;
         eprintln!("synclog broker: stopping");
         handle.shutdown();
@@ -78,6 +86,7 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let config = BrokerConfig {
         listen: args.listen,
+        kafka_listen: args.kafka_listen,
         data_dir: args.data_dir,
         fsync: args.fsync.policy(args.fsync_interval_ms),
         race_window: RaceWindow::from_micros(args.race_window_us),

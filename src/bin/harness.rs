@@ -131,7 +131,9 @@ struct CommonArgs {
     /// Use the synclog broker at HOST:PORT instead of an embedded one (the files are not checked).
     #[arg(long, value_name = "HOST:PORT")]
     broker: Option<String>,
-    /// A Kafka-protocol cluster, kafka://HOST:PORT.
+    /// A Kafka-protocol cluster, kafka://HOST:PORT (synclog's --kafka-listen, Kafka, Redpanda):
+    /// the same load over Produce v3 and Fetch v4; the files are not checked. The cluster must
+    /// create topics on Metadata requests (auto-creation).
     #[arg(long, value_name = "kafka://HOST:PORT")]
     target: Option<String>,
     /// Keep the data here instead of a temporary directory.
@@ -143,11 +145,6 @@ impl CommonArgs {
     /// A run configuration with these flags (strategy, producers and consumers at defaults).
     fn config(&self) -> anyhow::Result<RunConfig> {
         let c = self;
-        if c.target.is_some() {
-            anyhow::bail!(
-                "--target kafka://… is not supported yet: use --broker HOST:PORT for a synclog broker"
-            );
-        }
         Ok(RunConfig {
             messages: c.messages,
             message_bytes: c.message_bytes,
@@ -162,6 +159,7 @@ impl CommonArgs {
             warmup_percent: c.warmup_percent,
             seed: c.seed,
             broker: c.broker.clone(),
+            target: c.target.clone(),
             data_dir: c.data_dir.clone(),
             ..RunConfig::default()
         })

@@ -26,7 +26,7 @@ pub const MAX_WAIT: Duration = Duration::from_secs(30);
 
 /// How much of a frame a Fetch response may fill, leaving room for headers: half the frame
 /// limit, so that one maximum-size record beyond `max_bytes` still fits.
-fn fetch_byte_budget(max_frame_bytes: u32) -> u32 {
+pub(crate) fn fetch_byte_budget(max_frame_bytes: u32) -> u32 {
     max_frame_bytes / 2
 }
 

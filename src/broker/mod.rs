@@ -11,6 +11,11 @@
 //! within `frame_timeout` of its first byte; a connection idle for `idle_timeout` is closed.
 //! A panic in one connection's thread is caught and logged; it never takes the broker down.
 //!
+//! A second listener (`kafka_listen`, `--kafka-listen`) speaks the Kafka wire protocol on the
+//! same registry (see [`crate::kafka`]): its accept loop is this one, with the Kafka handler
+//! in place of [`handler`], and its connections count towards the same `max_connections`
+//! (one over the limit is closed without an answer: Kafka has no way to say why).
+//!
 //! Shutdown: [`BrokerHandle::shutdown`] stops accepting, shuts down every open socket (each
 //! handler's blocked read returns), joins the handlers and drops the registry, which syncs
 //! every log (unless `--fsync never`) and closes its files.
@@ -36,6 +41,9 @@ use std::time::Duration;
 pub struct BrokerConfig {
     /// Where to listen (`--listen`); port 0 picks a free port.
     pub listen: SocketAddr,
+    /// Where to listen for Kafka clients (`--kafka-listen`), if at all; port 0 picks a free
+    /// port, which Metadata then advertises.
+    pub kafka_listen: Option<SocketAddr>,
     /// Where topics live (`--data-dir`).
     pub data_dir: PathBuf,
     /// `--fsync` and `--fsync-interval-ms`.
@@ -58,6 +66,7 @@ impl Default for BrokerConfig {
     fn default() -> Self {
         BrokerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 7070)),
+            kafka_listen: None,
             data_dir: PathBuf::from("./synclog-data"),
             fsync: FsyncPolicy::Never,
             race_window: RaceWindow::Off,
@@ -111,6 +120,9 @@ pub enum BrokerError {
 pub(crate) struct Shared<S: SyncStrategy> {
     pub(crate) topics: Arc<Topics<S>>,
     pub(crate) config: BrokerConfig,
+    /// The Kafka listener's bound address (the real port when 0 was asked for), which its
+    /// Metadata responses advertise; `None` without a Kafka listener.
+    pub(crate) kafka_addr: Option<SocketAddr>,
     /// Set once by `shutdown`; checked by the accept loop and by long polls.
     pub(crate) stopping: AtomicBool,
     /// Open connections, for `max_connections`. Incremented by the accept loop, decremented by
@@ -124,7 +136,16 @@ pub(crate) struct Shared<S: SyncStrategy> {
 /// A broker bound to its address, not yet serving.
 pub struct Broker<S: SyncStrategy> {
     listener: TcpListener,
+    /// The Kafka listener, when `kafka_listen` was given.
+    kafka_listener: Option<TcpListener>,
     shared: Arc<Shared<S>>,
+}
+
+/// Which protocol an accept loop's connections speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    Synclog,
+    Kafka,
 }
 
 impl<S: SyncStrategy> Broker<S> {
@@ -139,20 +160,37 @@ impl<S: SyncStrategy> Broker<S> {
         }
         let listener = TcpListener::bind(config.listen)
             .map_err(|source| BrokerError::Bind { addr: config.listen, source })?;
+        let kafka_listener = config
+            .kafka_listen
+            .map(|addr| TcpListener::bind(addr).map_err(|source| BrokerError::Bind { addr, source }))
+            .transpose()?;
+        let kafka_addr = match &kafka_listener {
+            Some(l) => Some(l.local_addr().map_err(|source| BrokerError::Bind {
+                addr: config.kafka_listen.unwrap_or(config.listen),
+                source,
+            })?),
+            None => None,
+        };
         let shared = Arc::new(Shared {
             topics,
             config,
+            kafka_addr,
             stopping: AtomicBool::new(false),
             connections: AtomicUsize::new(0),
             sockets: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
         });
-        Ok(Broker { listener, shared })
+        Ok(Broker { listener, kafka_listener, shared })
     }
 
     /// The address actually bound (the real port when 0 was asked for).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The Kafka listener's address, if there is one (the real port when 0 was asked for).
+    pub fn kafka_addr(&self) -> Option<SocketAddr> {
+        self.shared.kafka_addr
     }
 
     /// The topic registry (the harness's in-process transport and tests read it directly).
@@ -163,78 +201,119 @@ impl<S: SyncStrategy> Broker<S> {
     /// Serves on a background thread; the handle stops it.
     pub fn spawn(self) -> io::Result<BrokerHandle> {
         let addr = self.local_addr()?;
+        let kafka_addr = self.kafka_addr();
         let shared: Arc<dyn Stoppable> = self.shared.clone();
         let thread = thread::Builder::new().name("synclog-accept".into()).spawn(move || self.serve())?;
-        Ok(BrokerHandle { addr, shared, thread: Some(thread) })
+        Ok(BrokerHandle { addr, kafka_addr, shared, thread: Some(thread) })
     }
 
-    /// The accept loop: one handler thread per connection, until shutdown.
+    /// The accept loops (the Kafka one on a thread of its own): one handler thread per
+    /// connection, until shutdown.
     pub fn serve(self) {
-        let mut handlers: Vec<JoinHandle<()>> = Vec::new();
-        for stream in self.listener.incoming() {
-            if self.shared.stopping.load(Ordering::Acquire) {
-                break;
-            }
-            let stream = match stream {
-                Ok(s) => s,
+        let kafka = self.kafka_listener.and_then(|listener| {
+            let shared = self.shared.clone();
+            let spawned = thread::Builder::new()
+                .name("synclog-kafka-accept".into())
+                .spawn(move || accept_loop(&shared, &listener, Protocol::Kafka));
+            match spawned {
+                Ok(t) => Some(t),
                 Err(e) => {
-                    // Running out of file descriptors, a reset before accept: keep serving.
-                    eprintln!("synclog: accept failed: {e}");
-                    thread::sleep(Duration::from_millis(10));
-                    continue;
+                    eprintln!("synclog: cannot start the Kafka listener's thread: {e}");
+                    None
                 }
-            };
-            handlers.retain(|h| !h.is_finished());
-            if self.shared.connections.load(Ordering::Acquire) >= self.shared.config.max_connections {
-                refuse(stream, self.shared.config.max_connections);
+            }
+        });
+        accept_loop(&self.shared, &self.listener, Protocol::Synclog);
+        if let Some(t) = kafka {
+            let _ = t.join();
+        }
+    }
+}
+
+/// One listener's accept loop: one handler thread per connection, until shutdown; then wakes
+/// the handlers of every protocol and waits for its own.
+fn accept_loop<S: SyncStrategy>(shared: &Arc<Shared<S>>, listener: &TcpListener, protocol: Protocol) {
+    let mut handlers: Vec<JoinHandle<()>> = Vec::new();
+    for stream in listener.incoming() {
+        if shared.stopping.load(Ordering::Acquire) {
+            break;
+        }
+        let stream = match stream {
+            Ok(s) => s,
+            Err(e) => {
+                // Running out of file descriptors, a reset before accept: keep serving.
+                eprintln!("synclog: accept failed: {e}");
+                thread::sleep(Duration::from_millis(10));
                 continue;
             }
-            if let Some(h) = self.start_handler(stream) {
-                handlers.push(h);
+        };
+        handlers.retain(|h| !h.is_finished());
+        if shared.connections.load(Ordering::Acquire) >= shared.config.max_connections {
+            match protocol {
+                Protocol::Synclog => refuse(stream, shared.config.max_connections),
+                Protocol::Kafka => {
+                    eprintln!(
+                        "synclog: a Kafka connection beyond --max-connections {} was closed",
+                        shared.config.max_connections
+                    );
+                    let _ = stream.shutdown(std::net::Shutdown::Both);
+                }
             }
+            continue;
         }
-        // Stopping: wake every handler blocked on its socket, then wait for them.
-        for socket in self.shared.sockets.lock().values() {
-            let _ = socket.shutdown(std::net::Shutdown::Both);
-        }
-        for h in handlers {
-            let _ = h.join();
+        if let Some(h) = start_handler(shared, stream, protocol) {
+            handlers.push(h);
         }
     }
+    // Stopping: wake every handler blocked on its socket, then wait for ours.
+    for socket in shared.sockets.lock().values() {
+        let _ = socket.shutdown(std::net::Shutdown::Both);
+    }
+    for h in handlers {
+        let _ = h.join();
+    }
+}
 
-    fn start_handler(&self, stream: TcpStream) -> Option<JoinHandle<()>> {
-        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
-        match stream.try_clone() {
-            Ok(clone) => {
-                self.shared.sockets.lock().insert(id, clone);
-            }
-            Err(e) => {
-                eprintln!("synclog: cannot track a connection: {e}");
-                return None;
-            }
+fn start_handler<S: SyncStrategy>(
+    shared: &Arc<Shared<S>>,
+    stream: TcpStream,
+    protocol: Protocol,
+) -> Option<JoinHandle<()>> {
+    let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+    match stream.try_clone() {
+        Ok(clone) => {
+            shared.sockets.lock().insert(id, clone);
         }
-        self.shared.connections.fetch_add(1, Ordering::AcqRel);
-        let shared = self.shared.clone();
-        let spawned = thread::Builder::new().name(format!("synclog-conn-{id}")).stack_size(256 * 1024).spawn(
-            move || {
-                // Whatever happens in the handler, the connection is counted out and forgotten.
-                let _guard = ConnectionGuard { shared: &shared, id };
-                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    handler::handle_connection(&shared, stream)
-                }));
-                if outcome.is_err() {
-                    eprintln!("synclog: connection {id}: the handler panicked; the connection was closed");
-                }
-            },
-        );
-        match spawned {
-            Ok(h) => Some(h),
-            Err(e) => {
-                eprintln!("synclog: cannot start a connection thread: {e}");
-                self.shared.connections.fetch_sub(1, Ordering::AcqRel);
-                self.shared.sockets.lock().remove(&id);
-                None
-            }
+        Err(e) => {
+            eprintln!("synclog: cannot track a connection: {e}");
+            return None;
+        }
+    }
+    shared.connections.fetch_add(1, Ordering::AcqRel);
+    let thread_shared = shared.clone();
+    let name = match protocol {
+        Protocol::Synclog => format!("synclog-conn-{id}"),
+        Protocol::Kafka => format!("synclog-kafka-{id}"),
+    };
+    let spawned = thread::Builder::new().name(name).stack_size(256 * 1024).spawn(move || {
+        let shared = thread_shared;
+        // Whatever happens in the handler, the connection is counted out and forgotten.
+        let _guard = ConnectionGuard { shared: &shared, id };
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match protocol {
+            Protocol::Synclog => handler::handle_connection(&shared, stream),
+            Protocol::Kafka => crate::kafka::server::handle_connection(&shared, stream),
+        }));
+        if outcome.is_err() {
+            eprintln!("synclog: connection {id}: the handler panicked; the connection was closed");
+        }
+    });
+    match spawned {
+        Ok(h) => Some(h),
+        Err(e) => {
+            eprintln!("synclog: cannot start a connection thread: {e}");
+            shared.connections.fetch_sub(1, Ordering::AcqRel);
+            shared.sockets.lock().remove(&id);
+            None
         }
     }
 }
@@ -264,22 +343,25 @@ fn refuse(mut stream: TcpStream, max: usize) {
 
 /// Lets a handle stop a broker without knowing its strategy.
 trait Stoppable: Send + Sync {
-    fn stop(&self, addr: SocketAddr);
+    fn stop(&self, addrs: &[SocketAddr]);
 }
 
 impl<S: SyncStrategy> Stoppable for Shared<S> {
-    fn stop(&self, addr: SocketAddr) {
+    fn stop(&self, addrs: &[SocketAddr]) {
         if self.stopping.swap(true, Ordering::AcqRel) {
             return;
         }
-        // The accept loop is blocked in accept(): a connection of our own wakes it.
-        let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
+        // Each accept loop is blocked in accept(): a connection of our own wakes it.
+        for addr in addrs {
+            let _ = TcpStream::connect_timeout(addr, Duration::from_secs(1));
+        }
     }
 }
 
 /// A running broker.
 pub struct BrokerHandle {
     addr: SocketAddr,
+    kafka_addr: Option<SocketAddr>,
     shared: Arc<dyn Stoppable>,
     thread: Option<JoinHandle<()>>,
 }
@@ -290,13 +372,19 @@ impl BrokerHandle {
         self.addr
     }
 
+    /// The Kafka listener's address, if there is one.
+    pub fn kafka_addr(&self) -> Option<SocketAddr> {
+        self.kafka_addr
+    }
+
     /// Stops accepting, closes every connection, waits for the handlers, and closes the logs.
     pub fn shutdown(mut self) {
         self.stop_and_join();
     }
 
     fn stop_and_join(&mut self) {
-        self.shared.stop(self.addr);
+        let addrs: Vec<SocketAddr> = std::iter::once(self.addr).chain(self.kafka_addr).collect();
+        self.shared.stop(&addrs);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }

@@ -166,6 +166,7 @@ fn run_goals(
         progress: false,
         data_dir: None,
         broker: None,
+        target: None,
         race_window_us: 0,
         force_race: false,
         fsync: FsyncMode::Never,

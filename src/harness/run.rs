@@ -4,7 +4,8 @@
 //! The phases:
 //! 1. **Set up.** An embedded broker on 127.0.0.1 (ephemeral port, a temporary data dir unless
 //!    `--data-dir`), or the topics opened in-process (`--transport inproc`), or a remote broker
-//!    (`--broker`). Each topic the run will write gets a `run.json`, so `synclog verify` can
+//!    (`--broker`), or a Kafka-protocol cluster (`--target kafka://HOST:PORT`, whose topics
+//!    are created through Metadata before the load). Each topic the run will write gets a `run.json`, so `synclog verify` can
 //!    later check its payloads too. Every connection is opened before the clock starts.
 //! 2. **Load.** All producers and consumers start together at a barrier. Producer `p` sends its
 //!    `messages / producers` unique payloads to topic `p % topics`, one or `--batch` per
@@ -23,7 +24,8 @@ use super::history::{corrupt_resume_offset, FetchOutcome, History, RunShape, Sen
 use super::payload::encode_payload;
 use super::runfile::{RunFile, RunPayloadCheck};
 use super::transport::{
-    Completion, ConsumerEndpoint, Fetch, InprocTransport, ProducerEndpoint, TcpTransport, Transport,
+    Completion, ConsumerEndpoint, Fetch, InprocTransport, KafkaTransport, ProducerEndpoint, TcpTransport,
+    Transport,
 };
 use crate::broker::{Broker, BrokerConfig};
 use crate::cli::FsyncMode;
@@ -72,6 +74,9 @@ pub struct RunConfig {
     pub warmup_percent: u32,
     pub seed: u64,
     pub broker: Option<String>,
+    /// A Kafka-protocol cluster, `kafka://HOST:PORT` (`--target`): the same load over the
+    /// Kafka protocol, with the files out of reach as for `--broker`.
+    pub target: Option<String>,
     pub data_dir: Option<PathBuf>,
     /// Show a progress bar (only honoured on a terminal).
     pub progress: bool,
@@ -96,6 +101,7 @@ impl Default for RunConfig {
             warmup_percent: 5,
             seed: 1,
             broker: None,
+            target: None,
             data_dir: None,
             progress: true,
         }
@@ -142,7 +148,21 @@ impl RunConfig {
         if self.broker.is_some() && self.transport == TransportKind::Inproc {
             bail!("--broker needs --transport tcp");
         }
+        if let Some(target) = &self.target {
+            if self.broker.is_some() {
+                bail!("--broker and --target both name the system under test: give one");
+            }
+            if self.transport == TransportKind::Inproc {
+                bail!("--target needs --transport tcp");
+            }
+            crate::kafka::client::bootstrap_address(target)?;
+        }
         Ok(())
+    }
+
+    /// True when the system under test is not in this process (`--broker` or `--target`).
+    fn remote(&self) -> bool {
+        self.broker.is_some() || self.target.is_some()
     }
 
     fn shape(&self) -> RunShape {
@@ -241,7 +261,22 @@ pub fn run(config: &RunConfig) -> anyhow::Result<RunReport> {
         report.notes.push("--broker: the files are on the broker's machine, so sections A and B (log and index) were not checked".into());
         return Ok(report);
     }
+    if let Some(target) = &config.target {
+        return run_kafka(config, target);
+    }
     config.strategy.visit(Embedded(config))
+}
+
+/// A run against a Kafka-protocol cluster: the `--broker` run's shape over [`KafkaTransport`],
+/// with the run's topics created (through Metadata) before any connection is timed.
+fn run_kafka(config: &RunConfig, target: &str) -> anyhow::Result<RunReport> {
+    let bootstrap = crate::kafka::client::bootstrap_address(target)?;
+    let names = topic_names(config);
+    let transport = KafkaTransport::prepare(&bootstrap, &names)
+        .with_context(|| format!("cannot prepare the run's topics on {target}"))?;
+    let mut report = load(config, &transport, Some(&names), &mut || 0)?;
+    report.notes.push("--target: the files are on the cluster's machines, so sections A and B (log and index) were not checked".into());
+    Ok(report)
 }
 
 /// A run against a broker (or topics) of strategy `S` in this process.
@@ -440,7 +475,7 @@ fn load(
     let timed_messages = shape.total_messages() - warmup * u64::from(config.producers);
     let mb = config.message_bytes as f64 / 1e6;
     let mut produce = figures(timed_messages as f64 / timed_s, mb, &history.produce_latency_us());
-    if config.broker.is_none() {
+    if !config.remote() {
         produce.fsyncs_per_s = Some(fsyncs as f64 / timed_s);
         produce.msgs_per_fsync = (fsyncs > 0).then(|| shape.total_messages() as f64 / fsyncs as f64);
     }
@@ -456,7 +491,7 @@ fn load(
         ));
     }
     Ok(RunReport {
-        strategy: if config.broker.is_some() { "remote".into() } else { config.strategy.name().into() },
+        strategy: if config.remote() { "remote".into() } else { config.strategy.name().into() },
         producers: config.producers,
         consumers: config.consumers,
         messages: shape.total_messages(),

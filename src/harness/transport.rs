@@ -1,4 +1,5 @@
-//! How the load generator reaches the log: over TCP to a broker, or straight to `Topic<S>`.
+//! How the load generator reaches the log: over TCP to a broker, straight to `Topic<S>`, or
+//! over the Kafka protocol to any Kafka-protocol cluster.
 //!
 //! Producers and consumers are written once, against two small traits. A [`ProducerEndpoint`]
 //! is pipelined by construction: `start` sends a request and `finish` takes the oldest answer,
@@ -6,10 +7,12 @@
 //! the append inside `start` and queues the result, so the same loop drives both.
 
 use crate::client::{Client, ClientError};
+use crate::kafka::client::{prepare_topics, KafkaClient};
+use crate::kafka::{code as kafka_code, KafkaError};
 use crate::protocol::{ErrorCode, ResponseBody};
 use crate::storage::{LogError, Topic, Topics};
 use crate::strategies::SyncStrategy;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -211,6 +214,153 @@ impl<S: SyncStrategy> ConsumerEndpoint for InprocConsumer<S> {
             Err(LogError::Corrupt { .. }) => Fetch::Corrupt,
             Err(LogError::OffsetOutOfRange { .. }) => Fetch::OutOfRange,
             Err(e) => Fetch::Failed(e.to_string()),
+        }
+    }
+}
+
+// --- Kafka ------------------------------------------------------------------------------
+
+/// A Kafka-protocol cluster (`--target kafka://HOST:PORT`): synclog's own Kafka listener, or a
+/// real Kafka or Redpanda.
+///
+/// Producers send Produce v3 with `acks = -1` and one RecordBatch per request; consumers send
+/// Fetch v4. Each request goes to the leader of the topic's partition 0, found by
+/// [`KafkaTransport::prepare`] before the load starts (which also creates the topics where
+/// the cluster auto-creates them). Kafka has no CorruptLog: CORRUPT_MESSAGE becomes
+/// [`Fetch::Corrupt`] and OFFSET_OUT_OF_RANGE [`Fetch::OutOfRange`].
+pub struct KafkaTransport {
+    /// Each topic's partition 0 leader, `HOST:PORT`.
+    leaders: Arc<HashMap<String, String>>,
+}
+
+impl KafkaTransport {
+    /// Asks the bootstrap broker for each topic (creating it where the cluster allows) and
+    /// finds its leader, waiting up to ten seconds for a new topic to get one.
+    pub fn prepare(bootstrap: &str, topics: &[String]) -> Result<KafkaTransport, KafkaError> {
+        let leaders = prepare_topics(bootstrap, topics, Duration::from_secs(10))?;
+        Ok(KafkaTransport { leaders: Arc::new(leaders) })
+    }
+
+    /// Connects to every leader once, so no connection is opened while the clock runs.
+    fn connections(&self) -> Result<HashMap<String, KafkaClient>, String> {
+        let mut connections = HashMap::new();
+        for addr in self.leaders.values() {
+            if !connections.contains_key(addr) {
+                let client = KafkaClient::connect(addr).map_err(|e| crate::broker::handler::chain(&e))?;
+                connections.insert(addr.clone(), client);
+            }
+        }
+        Ok(connections)
+    }
+}
+
+impl Transport for KafkaTransport {
+    fn producer(&self) -> Result<Box<dyn ProducerEndpoint>, String> {
+        let connections = self.connections()?;
+        Ok(Box::new(KafkaProducer { leaders: self.leaders.clone(), connections, pending: VecDeque::new() }))
+    }
+
+    fn consumer(&self) -> Result<Box<dyn ConsumerEndpoint>, String> {
+        let connections = self.connections()?;
+        Ok(Box::new(KafkaConsumer { leaders: self.leaders.clone(), connections, records: Vec::new() }))
+    }
+}
+
+/// The connection to `topic`'s leader (opened now if it was not yet).
+fn leader_connection<'a>(
+    leaders: &HashMap<String, String>,
+    connections: &'a mut HashMap<String, KafkaClient>,
+    topic: &str,
+) -> Result<(&'a mut KafkaClient, String), String> {
+    let addr = leaders.get(topic).ok_or_else(|| format!("topic {topic} was not prepared"))?;
+    if !connections.contains_key(addr) {
+        let client = KafkaClient::connect(addr).map_err(|e| crate::broker::handler::chain(&e))?;
+        connections.insert(addr.clone(), client);
+    }
+    let client = connections.get_mut(addr).ok_or_else(|| format!("no connection to {addr}"))?;
+    Ok((client, addr.clone()))
+}
+
+struct KafkaProducer {
+    leaders: Arc<HashMap<String, String>>,
+    connections: HashMap<String, KafkaClient>,
+    /// The leader each outstanding request went to, oldest first.
+    pending: VecDeque<String>,
+}
+
+impl ProducerEndpoint for KafkaProducer {
+    fn start(&mut self, topic: &str, messages: &[&[u8]]) -> Result<(), String> {
+        let (client, addr) = leader_connection(&self.leaders, &mut self.connections, topic)?;
+        client.send_produce(topic, messages, -1).map_err(|e| crate::broker::handler::chain(&e))?;
+        client.flush().map_err(|e| crate::broker::handler::chain(&e))?;
+        self.pending.push_back(addr);
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Completion {
+        let Some(client) = self.pending.pop_front().and_then(|addr| self.connections.get_mut(&addr)) else {
+            return Completion::Unknown;
+        };
+        match client.receive_produce() {
+            Ok(base_offset) => u64::try_from(base_offset).map_or(Completion::Unknown, Completion::Acked),
+            // These may have been written (a replica timed out after the leader appended; the
+            // storage failed mid-write): the history must not call them refused.
+            Err(KafkaError::Broker {
+                code:
+                    kafka_code::UNKNOWN_SERVER_ERROR
+                    | kafka_code::KAFKA_STORAGE_ERROR
+                    | REQUEST_TIMED_OUT
+                    | NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+                ..
+            }) => Completion::Unknown,
+            Err(KafkaError::Broker { .. }) => Completion::Failed,
+            Err(_) => Completion::Unknown,
+        }
+    }
+}
+
+/// Kafka's REQUEST_TIMED_OUT: the leader appended, some replica did not acknowledge in time.
+const REQUEST_TIMED_OUT: i16 = 7;
+/// Kafka's NOT_ENOUGH_REPLICAS_AFTER_APPEND: written to the leader, then the ISR shrank.
+const NOT_ENOUGH_REPLICAS_AFTER_APPEND: i16 = 20;
+
+struct KafkaConsumer {
+    leaders: Arc<HashMap<String, String>>,
+    connections: HashMap<String, KafkaClient>,
+    /// The records of the last fetch, lent out by `fetch`.
+    records: Vec<(u64, bytes::Bytes)>,
+}
+
+impl ConsumerEndpoint for KafkaConsumer {
+    fn fetch(
+        &mut self,
+        topic: &str,
+        offset: u64,
+        max_messages: u32,
+        max_bytes: u32,
+        wait: Duration,
+    ) -> Fetch<'_> {
+        let client = match leader_connection(&self.leaders, &mut self.connections, topic) {
+            Ok((client, _)) => client,
+            Err(why) => return Fetch::Failed(why),
+        };
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        match client.fetch(topic, offset, max_bytes, wait) {
+            Ok(fetched) => {
+                self.records.clear();
+                // Kafka has no max_messages: the rest is fetched again next time.
+                let kept = fetched.records.into_iter().take(max_messages as usize);
+                self.records.extend(kept.map(|(o, value)| (o as u64, value)));
+                Fetch::Records {
+                    high_watermark: u64::try_from(fetched.high_watermark).unwrap_or(0),
+                    records: Box::new(self.records.iter().map(|(o, value)| (*o, value.as_ref()))),
+                }
+            }
+            Err(e) => match e.code() {
+                Some(kafka_code::CORRUPT_MESSAGE) => Fetch::Corrupt,
+                Some(kafka_code::OFFSET_OUT_OF_RANGE) => Fetch::OutOfRange,
+                _ => Fetch::Failed(crate::broker::handler::chain(&e)),
+            },
         }
     }
 }

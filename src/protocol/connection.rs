@@ -300,6 +300,26 @@ impl Connection {
         }
     }
 
+    /// Reads the next frame without decoding it and hands its body (the bytes after the length
+    /// prefix) to `with_body`.
+    ///
+    /// For protocols that share this framing — a 4-byte big-endian length, then that many bytes
+    /// — but not the codec: the Kafka listener and client (see `crate::kafka`) get the same
+    /// limits and timeouts as the synclog protocol. `Ok(None)` on a clean EOF; the frame is
+    /// consumed whatever `with_body` makes of it.
+    pub fn read_frame_with<R>(
+        &mut self,
+        with_body: impl FnOnce(&[u8]) -> R,
+    ) -> Result<Option<R>, ConnectionError> {
+        let Some(frame_bytes) = self.fill_frame()? else {
+            return Ok(None);
+        };
+        let start = self.read_position + LENGTH_PREFIX_BYTES;
+        let result = with_body(&self.buffer[start..self.read_position + frame_bytes]);
+        self.consume(frame_bytes);
+        Ok(Some(result))
+    }
+
     /// True when a further whole frame is already in the read buffer, so the next
     /// `read_request` / `read_response` returns without touching the socket.
     ///
@@ -583,6 +603,26 @@ mod tests {
             assert_eq!(frame.request, produce(&[correlation_id as u8; 10]));
         }
         assert!(server.read_request().expect("clean EOF").is_none());
+    }
+
+    #[test]
+    fn raw_frames_hand_out_their_bodies_and_keep_the_next_frame_whole() {
+        let (mut server, mut client) = pair(short_timeouts());
+        let mut burst = Vec::new();
+        for body in [b"first".as_slice(), b"", b"third frame"] {
+            burst.extend_from_slice(&(body.len() as u32).to_be_bytes());
+            burst.extend_from_slice(body);
+        }
+        // A synclog request after the raw frames: the buffer is still at a frame boundary.
+        burst.extend(request_bytes(9, produce(b"after")));
+        client.write_all(&burst).expect("send");
+        client.shutdown(Shutdown::Write).expect("shutdown");
+        for expected in [b"first".as_slice(), b"", b"third frame"] {
+            let body = server.read_frame_with(<[u8]>::to_vec).expect("read").expect("a frame");
+            assert_eq!(body, expected);
+        }
+        assert_eq!(server.read_request().expect("read").expect("a frame").correlation_id, 9);
+        assert!(server.read_frame_with(<[u8]>::len).expect("clean EOF").is_none());
     }
 
     #[test]

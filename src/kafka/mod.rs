@@ -1,0 +1,256 @@
+//! The Kafka wire protocol: a second listener on the broker's topics, and a client for the
+//! harness.
+//!
+//! Users who outgrow one machine move to Kafka itself. This module lets synclog meet them
+//! there: `broker --kafka-listen ADDR` opens a listener that real Kafka clients (kcat,
+//! librdkafka, the Java client with the versions below) can produce to and consume from, on the
+//! *same* topics and logs as the synclog protocol; and `harness --target kafka://HOST:PORT`
+//! drives any Kafka-protocol cluster with the same workload and the same integrity checker.
+//!
+//! # The protocol in one page
+//!
+//! Kafka frames look like synclog's: `length: i32` (the bytes after it), then the message.
+//! A request opens with a header naming what it is; a response opens with the correlation id
+//! of the request it answers (responses come back in request order on one connection).
+//!
+//! | request header v1 (all integers big-endian) | response header v0        |
+//! |---------------------------------------------|---------------------------|
+//! | api key: i16                                | correlation id: i32       |
+//! | api version: i16                            |                           |
+//! | correlation id: i32                         |                           |
+//! | client id: i16 length (−1: null) + UTF-8    |                           |
+//!
+//! Every api has numbered versions; a client first asks which ones the broker speaks
+//! (ApiVersions) and then uses the highest version both sides know. synclog speaks exactly one
+//! version of each of five apis — enough for a producer and a consumer without consumer
+//! groups:
+//!
+//! | api (key)        | version | what synclog does with it                                           |
+//! |------------------|---------|---------------------------------------------------------------------|
+//! | Produce (0)      | 3       | appends every record's value to partition 0, contiguously; acks 0, 1 and −1 |
+//! | Fetch (1)        | 4       | serves partition 0 from an offset as one RecordBatch v2; long-polls up to `max_wait_ms` |
+//! | ListOffsets (2)  | 1       | timestamp −2 (earliest) is offset 0, −1 (latest) the high watermark |
+//! | Metadata (3)     | 0       | this one broker (node 0) leads partition 0 of every topic; creates a requested topic that is missing |
+//! | ApiVersions (18) | 0       | the table above; a newer version is answered in v0 with error 35 |
+//!
+//! The exact fields of each message are in [`shape`], the record batch in [`records`].
+//!
+//! # Invariants
+//!
+//! - **One log, two doors.** A Kafka message's value is stored as a synclog message payload
+//!   and the broker assigns the offsets, so a message produced with kcat is consumed with
+//!   `synclog consume` at the same offset, and the other way round.
+//! - **One partition.** Each topic is a single log, so each topic has exactly partition 0;
+//!   any other partition is UNKNOWN_TOPIC_OR_PARTITION (3).
+//! - **Nothing unchecked reaches the codec.** The `kafka-protocol` crate encodes and decodes
+//!   (varints, CRC-32C, every message), but its decoders trust element counts; so each frame's
+//!   length is checked against the broker's `--max-frame-bytes` before it is read, and each
+//!   message against its shape before it is decoded ([`shape`], [`records`]).
+//! - **No surprises for a client.** An api or version not in the table is answered with its
+//!   correlation id and error 35 (UNSUPPORTED_VERSION) and the connection stays open; a frame
+//!   that cannot be parsed at all closes the connection, as a Kafka broker does. Neither
+//!   ever panics or hangs the listener.
+//!
+//! # Not supported
+//!
+//! Compression (a compressed batch is refused with UNSUPPORTED_COMPRESSION_TYPE, 76),
+//! transactions and idempotent producers (no InitProducerId), consumer groups and committed
+//! offsets (no FindCoordinator, JoinGroup, OffsetCommit…; consumers assign partition 0 and
+//! choose their own offset), more than one partition per topic, timestamps (records are served
+//! with timestamp −1), and TLS or SASL.
+
+pub mod client;
+pub mod records;
+pub mod server;
+pub mod shape;
+
+use crate::protocol::connection::ConnectionError;
+use bytes::Bytes;
+use kafka_protocol::messages::ApiKey;
+use kafka_protocol::protocol::{Decodable, Encodable};
+use std::error::Error;
+use thiserror::Error;
+
+pub use records::RecordsError;
+pub use shape::ShapeError;
+
+/// The apis and versions synclog speaks, as `(api, version)`: what ApiVersions advertises.
+pub const SUPPORTED_APIS: [(ApiKey, i16); 5] = [
+    (ApiKey::Produce, 3),
+    (ApiKey::Fetch, 4),
+    (ApiKey::ListOffsets, 1),
+    (ApiKey::Metadata, 0),
+    (ApiKey::ApiVersions, 0),
+];
+
+/// The Kafka error codes synclog answers with (Kafka's numbers, stable across versions).
+pub mod code {
+    use kafka_protocol::error::ResponseError;
+
+    /// No error.
+    pub const NONE: i16 = 0;
+    /// The offset is past the end of the log (or negative).
+    pub const OFFSET_OUT_OF_RANGE: i16 = ResponseError::OffsetOutOfRange.code();
+    /// A record batch fails its CRC or is malformed; or the stored record at the fetch
+    /// offset fails its CRC (synclog's CorruptLog).
+    pub const CORRUPT_MESSAGE: i16 = ResponseError::CorruptMessage.code();
+    /// The topic does not exist, or the partition is not 0.
+    pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = ResponseError::UnknownTopicOrPartition.code();
+    /// A record value is larger than the broker's `--max-message-bytes`.
+    pub const MESSAGE_TOO_LARGE: i16 = ResponseError::MessageTooLarge.code();
+    /// The topic name breaks the naming rule (1–249 of `[A-Za-z0-9._-]`, not `.` or `..`).
+    pub const INVALID_TOPIC_EXCEPTION: i16 = ResponseError::InvalidTopicException.code();
+    /// Produce `acks` other than 0, 1 or −1.
+    pub const INVALID_REQUIRED_ACKS: i16 = ResponseError::InvalidRequiredAcks.code();
+    /// An api or version that is not in [`super::SUPPORTED_APIS`].
+    pub const UNSUPPORTED_VERSION: i16 = ResponseError::UnsupportedVersion.code();
+    /// The log's files failed.
+    pub const KAFKA_STORAGE_ERROR: i16 = ResponseError::KafkaStorageError.code();
+    /// A compressed record batch.
+    pub const UNSUPPORTED_COMPRESSION_TYPE: i16 = ResponseError::UnsupportedCompressionType.code();
+    /// Anything else.
+    pub const UNKNOWN_SERVER_ERROR: i16 = ResponseError::UnknownServerError.code();
+
+    /// Kafka's name for an error code, for messages a person reads.
+    pub fn name(code: i16) -> String {
+        match ResponseError::try_from_code(code) {
+            None => "NONE".into(),
+            Some(ResponseError::Unknown(c)) => format!("error {c}"),
+            Some(e) => format!("{e:?} ({code})"),
+        }
+    }
+}
+
+/// Whether a message is a request or a response (for error messages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Request,
+    Response,
+}
+
+impl std::fmt::Display for Direction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Direction::Request => "request",
+            Direction::Response => "response",
+        })
+    }
+}
+
+/// A Kafka message that could not be read or written.
+#[derive(Debug, Error)]
+pub enum KafkaError {
+    /// A frame too short to hold its header.
+    #[error("a Kafka frame of {size} bytes is too short for its header")]
+    ShortFrame {
+        /// The frame's length.
+        size: usize,
+    },
+    /// A message that does not fit its shape (see [`shape`]).
+    #[error("malformed Kafka {api:?} v{version} {direction}")]
+    Shape {
+        api: ApiKey,
+        version: i16,
+        direction: Direction,
+        #[source]
+        source: ShapeError,
+    },
+    /// The codec refused a message that fits its shape.
+    #[error("cannot decode Kafka {api:?} v{version} {direction}")]
+    Decode {
+        api: ApiKey,
+        version: i16,
+        direction: Direction,
+        #[source]
+        source: Box<dyn Error + Send + Sync>,
+    },
+    /// The codec could not encode a message (a string over 32 767 bytes, …).
+    #[error("cannot encode Kafka {api:?} v{version} {direction}")]
+    Encode {
+        api: ApiKey,
+        version: i16,
+        direction: Direction,
+        #[source]
+        source: Box<dyn Error + Send + Sync>,
+    },
+    /// Record batches that were refused (see [`records`]).
+    #[error(transparent)]
+    Records(#[from] RecordsError),
+    /// The connection failed: I/O, a timeout, a frame over the limit.
+    #[error("the Kafka connection failed")]
+    Connection(#[from] ConnectionError),
+    /// A client could not connect.
+    #[error("cannot connect to the Kafka broker at {addr}")]
+    Connect {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A `--target` that is not `kafka://HOST:PORT`.
+    #[error("{target:?} is not a Kafka target: write kafka://HOST:PORT")]
+    BadTarget { target: String },
+    /// The broker closed the connection before answering.
+    #[error("the Kafka broker closed the connection before answering {api:?}")]
+    Closed { api: ApiKey },
+    /// A response for another request than the oldest one outstanding.
+    #[error("the Kafka broker answered correlation id {received} where {expected} was due")]
+    CorrelationMismatch { expected: i32, received: i32 },
+    /// The broker does not speak a version the client needs.
+    #[error("the Kafka broker does not support {api:?} v{version}, which synclog needs")]
+    NotAdvertised { api: ApiKey, version: i16 },
+    /// The broker answered with an error code.
+    #[error("the Kafka broker answered {api:?} with {}", code::name(*code))]
+    Broker { api: ApiKey, code: i16 },
+    /// A topic that could not be made ready for a run.
+    #[error("topic {topic} is not available: {reason}")]
+    TopicUnavailable { topic: String, reason: String },
+}
+
+impl KafkaError {
+    /// The Kafka error code the broker answered with, if that is what this is.
+    pub fn code(&self) -> Option<i16> {
+        match self {
+            KafkaError::Broker { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+/// Checks `bytes` against `shape`, then decodes a `T` at `version`.
+pub(crate) fn decode<T: Decodable>(
+    api: ApiKey,
+    version: i16,
+    direction: Direction,
+    shape: &[shape::Field],
+    mut bytes: Bytes,
+) -> Result<T, KafkaError> {
+    shape::check(shape, &bytes).map_err(|source| KafkaError::Shape { api, version, direction, source })?;
+    T::decode(&mut bytes, version).map_err(|e| KafkaError::Decode {
+        api,
+        version,
+        direction,
+        source: e.into(),
+    })
+}
+
+/// Appends one frame to `out`: the length prefix, `header` (already encoded), then `body` at
+/// `version`. On error nothing is appended.
+pub(crate) fn encode_frame<T: Encodable>(
+    api: ApiKey,
+    version: i16,
+    direction: Direction,
+    header: &[u8],
+    body: &T,
+    out: &mut Vec<u8>,
+) -> Result<(), KafkaError> {
+    let start = out.len();
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(header);
+    if let Err(e) = body.encode(out, version) {
+        out.truncate(start);
+        return Err(KafkaError::Encode { api, version, direction, source: e.into() });
+    }
+    let length = (out.len() - start - 4) as i32;
+    out[start..start + 4].copy_from_slice(&length.to_be_bytes());
+    Ok(())
+}

@@ -1,0 +1,443 @@
+//! Kafka's RecordBatch v2 (magic 2): how messages travel inside Produce and Fetch.
+//!
+//! A Produce request carries, per partition, a `records` byte string holding one or more
+//! record batches; a Fetch response carries the same. synclog stores none of this framing: a
+//! batch's records are unpacked on the way in (each record's *value* becomes one synclog
+//! message payload) and a batch is built afresh from the log on the way out. The
+//! `kafka-protocol` crate does the encoding and decoding (varints, CRC-32C); this module
+//! checks every batch's bounds first (see [`super::shape`] for why) and turns the crate's
+//! records into payloads.
+//!
+//! # The batch (all integers big-endian)
+//!
+//! | bytes    | field                                                            |
+//! |----------|------------------------------------------------------------------|
+//! | 0..8     | base offset: i64 (the first record's offset)                    |
+//! | 8..12    | batch length: i32 (the bytes after this field)                   |
+//! | 12..16   | partition leader epoch: i32                                      |
+//! | 16       | magic: i8 = 2                                                    |
+//! | 17..21   | CRC-32C of bytes 21..end: u32                                    |
+//! | 21..23   | attributes: i16 (bits 0–2 compression, 3 timestamp type, 4 transactional, 5 control) |
+//! | 23..27   | last offset delta: i32                                           |
+//! | 27..35   | first timestamp: i64                                             |
+//! | 35..43   | max timestamp: i64                                               |
+//! | 43..51   | producer id: i64 (−1: none)                                      |
+//! | 51..53   | producer epoch: i16                                              |
+//! | 53..57   | base sequence: i32 (−1: none)                                    |
+//! | 57..61   | record count: i32                                                |
+//! | 61..end  | the records                                                      |
+//!
+//! Each record is varint-framed (zig-zag varints, as in protobuf): `length: varint`, then
+//! `attributes: i8, timestamp delta: varlong, offset delta: varint, key length: varint (−1:
+//! null), key, value length: varint (−1: null), value, header count: varint`, and per header
+//! `key length: varint, key, value length: varint (−1: null), value`.
+//!
+//! # What synclog accepts and serves
+//!
+//! - Uncompressed batches only. A compressed batch is refused with
+//!   [`RecordsError::Compressed`], which the broker answers UNSUPPORTED_COMPRESSION_TYPE (76):
+//!   the producer is told to set `compression.type=none`. Every other fault (a bad CRC, a cut
+//!   batch, a magic other than 2, a transactional or control batch) is CORRUPT_MESSAGE (2).
+//! - Keys, headers and timestamps are accepted and dropped: only the value is stored, and a
+//!   null value is stored as an empty payload.
+//! - Batches served by Fetch hold the stored payloads as values, no key, no headers, and
+//!   timestamp −1 (synclog keeps no timestamps), producer id −1 and base sequence −1.
+//!
+//! A Fetch response from a real Kafka broker may end with a *partial* batch (the broker cuts
+//! its response at `max_bytes`); [`decode_fetched`] drops such a tail, as every Kafka client
+//! does, and the next fetch reads it whole.
+
+use bytes::Bytes;
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID,
+};
+use std::error::Error;
+use thiserror::Error;
+
+/// Bytes of a batch before its first record.
+pub const BATCH_HEADER_BYTES: usize = 61;
+
+/// The bytes before the batch length field is counted: base offset and the length itself.
+const LOG_OVERHEAD_BYTES: usize = 12;
+
+/// Why record bytes were refused. Positions count from the start of the `records` field.
+#[derive(Debug, Error)]
+pub enum RecordsError {
+    /// A batch (or a record in it) ends past the bytes given.
+    #[error("the record batch at byte {position} is cut off")]
+    Truncated {
+        /// Where the batch begins.
+        position: usize,
+    },
+    /// A magic byte other than 2: message sets v0 and v1 are not spoken here.
+    #[error(
+        "the record batch at byte {position} has magic {magic}; only RecordBatch v2 (magic 2) is supported"
+    )]
+    UnsupportedMagic {
+        /// Where the batch begins.
+        position: usize,
+        /// The magic byte found.
+        magic: i8,
+    },
+    /// The batch's CRC-32C does not match its bytes.
+    #[error("the record batch at byte {position} fails its CRC-32C check (stored {stored:#010x}, computed {computed:#010x})")]
+    Crc {
+        /// Where the batch begins.
+        position: usize,
+        /// The CRC in the batch header.
+        stored: u32,
+        /// The CRC of the batch's bytes.
+        computed: u32,
+    },
+    /// A compressed batch.
+    #[error("the record batch at byte {position} is compressed with {codec}; synclog stores messages uncompressed: set compression.type=none")]
+    Compressed {
+        /// Where the batch begins.
+        position: usize,
+        /// gzip, snappy, lz4 or zstd.
+        codec: &'static str,
+    },
+    /// Anything else out of place; `reason` says what.
+    #[error("the record batch at byte {position} is malformed: {reason}")]
+    Malformed {
+        /// Where the batch begins.
+        position: usize,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The codec refused bytes that passed the bounds check.
+    #[error("the record batches cannot be decoded")]
+    Decode(#[source] Box<dyn Error + Send + Sync>),
+    /// The codec could not encode a batch.
+    #[error("a record batch cannot be encoded")]
+    Encode(#[source] Box<dyn Error + Send + Sync>),
+}
+
+/// Encodes `values` as one uncompressed RecordBatch v2 whose records have the offsets
+/// `base_offset, base_offset + 1, …`, appending it to `out`. Nothing is appended for no values.
+///
+/// A producer passes base offset 0 (the broker assigns offsets); the broker passes the offset
+/// of the first stored record. `timestamp_ms` is every record's timestamp (−1: none).
+pub fn encode_batch<'a>(
+    base_offset: i64,
+    timestamp_ms: i64,
+    values: impl IntoIterator<Item = &'a [u8]>,
+    out: &mut Vec<u8>,
+) -> Result<(), RecordsError> {
+    let records: Vec<Record> = values
+        .into_iter()
+        .enumerate()
+        .map(|(i, value)| {
+            record(base_offset + i as i64, base_offset, timestamp_ms, Bytes::copy_from_slice(value))
+        })
+        .collect();
+    encode(&records, out)
+}
+
+/// Like [`encode_batch`], for records whose offsets are given (the log's own, which under an
+/// unsynchronized strategy may repeat or go backwards: they are served as stored).
+pub fn encode_stored<'a>(
+    records: impl IntoIterator<Item = (u64, &'a [u8])>,
+    out: &mut Vec<u8>,
+) -> Result<(), RecordsError> {
+    let mut first = None;
+    let records: Vec<Record> = records
+        .into_iter()
+        .map(|(offset, value)| {
+            let first = *first.get_or_insert(offset as i64);
+            record(offset as i64, first, -1, Bytes::copy_from_slice(value))
+        })
+        .collect();
+    encode(&records, out)
+}
+
+/// One data record at `offset`, in a batch whose first record is at `first_offset`.
+fn record(offset: i64, first_offset: i64, timestamp_ms: i64, value: Bytes) -> Record {
+    Record {
+        transactional: false,
+        control: false,
+        delete_horizon: false,
+        partition_leader_epoch: NO_PARTITION_LEADER_EPOCH,
+        producer_id: NO_PRODUCER_ID,
+        producer_epoch: NO_PRODUCER_EPOCH,
+        timestamp_type: TimestampType::Creation,
+        offset,
+        // The encoder keeps records in one batch while `offset - sequence` stays the same, and
+        // derives the batch's base sequence from the first record's: counting from −1 at the
+        // first offset gives one batch, with base sequence −1 ("no sequence") for a log whose
+        // offsets ascend, whatever the offsets are.
+        sequence: (offset as i32).wrapping_sub(first_offset as i32).wrapping_sub(1),
+        timestamp: timestamp_ms,
+        key: None,
+        value: Some(value),
+        headers: Default::default(),
+    }
+}
+
+fn encode(records: &[Record], out: &mut Vec<u8>) -> Result<(), RecordsError> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let options = RecordEncodeOptions { version: 2, compression: Compression::None };
+    RecordBatchEncoder::encode(out, records.iter(), &options).map_err(|e| RecordsError::Encode(e.into()))
+}
+
+/// The values of every record in the batches of a Produce request, in order (a null value
+/// is an empty payload). Every batch must be whole, uncompressed and a data batch.
+pub fn decode_values(bytes: Bytes) -> Result<Vec<Bytes>, RecordsError> {
+    check_batches(&bytes, Tail::Refuse)?;
+    let mut values = Vec::new();
+    for set in decode(bytes)? {
+        for record in set.records {
+            values.push(record.value.unwrap_or_default());
+        }
+    }
+    Ok(values)
+}
+
+/// The records of a Fetch response as (offset, value), skipping control records (transaction
+/// markers) and a partial batch at the end.
+pub fn decode_fetched(bytes: Bytes) -> Result<Vec<(i64, Bytes)>, RecordsError> {
+    let whole = check_batches(&bytes, Tail::Drop)?;
+    let mut records = Vec::new();
+    for set in decode(bytes.slice(..whole))? {
+        for record in set.records.into_iter().filter(|r| !r.control) {
+            records.push((record.offset, record.value.unwrap_or_default()));
+        }
+    }
+    Ok(records)
+}
+
+fn decode(mut bytes: Bytes) -> Result<Vec<kafka_protocol::records::RecordSet>, RecordsError> {
+    RecordBatchDecoder::decode_all(&mut bytes).map_err(|e| RecordsError::Decode(e.into()))
+}
+
+/// What to do with a batch cut off at the end of the bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tail {
+    /// It is an error (a produce request).
+    Refuse,
+    /// Ignore it (a fetch response cut at its `max_bytes`).
+    Drop,
+}
+
+/// Walks every batch's header and records within their bounds and checks each CRC; returns
+/// the bytes taken by whole batches. Nothing is allocated, so a batch announcing 2³¹ records
+/// or headers in a few bytes is refused before the codec would reserve room for them.
+fn check_batches(bytes: &[u8], tail: Tail) -> Result<usize, RecordsError> {
+    let mut position = 0;
+    while position < bytes.len() {
+        let cut = |position| match tail {
+            Tail::Refuse => Err(RecordsError::Truncated { position }),
+            Tail::Drop => Ok(position),
+        };
+        let Some(header) = bytes.get(position..position + BATCH_HEADER_BYTES) else {
+            return cut(position);
+        };
+        let field = |at: usize, n: usize| &header[at..at + n];
+        let batch_length = i32::from_be_bytes(array(field(8, 4)));
+        let malformed = |reason| RecordsError::Malformed { position, reason };
+        if batch_length < (BATCH_HEADER_BYTES - LOG_OVERHEAD_BYTES) as i32 {
+            return Err(malformed("its length is shorter than a batch header"));
+        }
+        let end = position + LOG_OVERHEAD_BYTES + batch_length as usize;
+        if end > bytes.len() {
+            return cut(position);
+        }
+        let magic = header[16] as i8;
+        if magic != 2 {
+            return Err(RecordsError::UnsupportedMagic { position, magic });
+        }
+        let stored = u32::from_be_bytes(array(field(17, 4)));
+        let computed = crc32c::crc32c(&bytes[position + 21..end]);
+        if stored != computed {
+            return Err(RecordsError::Crc { position, stored, computed });
+        }
+        let attributes = i16::from_be_bytes(array(field(21, 2)));
+        let codec = match attributes & 0x7 {
+            0 => None,
+            1 => Some("gzip"),
+            2 => Some("snappy"),
+            3 => Some("lz4"),
+            4 => Some("zstd"),
+            _ => return Err(malformed("it names an unknown compression codec")),
+        };
+        if let Some(codec) = codec {
+            return Err(RecordsError::Compressed { position, codec });
+        }
+        if tail == Tail::Refuse && attributes & (1 << 4 | 1 << 5) != 0 {
+            return Err(malformed("transactional and control batches are not supported"));
+        }
+        let count = i32::from_be_bytes(array(field(57, 4)));
+        let first = position + BATCH_HEADER_BYTES;
+        if count < 0 || count as usize > end - first {
+            return Err(malformed("its record count does not fit its length"));
+        }
+        let mut at = first;
+        for _ in 0..count {
+            at = check_record(bytes, at, end).ok_or_else(|| malformed("a record does not fit the batch"))?;
+        }
+        if at != end {
+            return Err(malformed("bytes follow its last record"));
+        }
+        position = end;
+    }
+    Ok(position)
+}
+
+/// Checks the record at `at` lies within `batch_end`, and every count in it is possible;
+/// returns where it ends.
+fn check_record(bytes: &[u8], at: usize, batch_end: usize) -> Option<usize> {
+    let mut p = at;
+    let length = varint(bytes, &mut p, batch_end)?;
+    let end = p.checked_add(usize::try_from(length).ok()?)?;
+    if end > batch_end {
+        return None;
+    }
+    p = p.checked_add(1)?; // attributes
+    varint(bytes, &mut p, end)?; // timestamp delta (a varlong; ten bytes at most)
+    varint(bytes, &mut p, end)?; // offset delta
+    skip_sized(bytes, &mut p, end, true)?; // key
+    skip_sized(bytes, &mut p, end, true)?; // value
+    let headers = varint(bytes, &mut p, end)?;
+    if headers < 0 || headers as usize > end.saturating_sub(p) {
+        return None;
+    }
+    for _ in 0..headers {
+        skip_sized(bytes, &mut p, end, false)?; // header key
+        skip_sized(bytes, &mut p, end, true)?; // header value
+    }
+    (p == end).then_some(end)
+}
+
+/// Skips a varint length and that many bytes; −1 (null) only where `nullable`.
+fn skip_sized(bytes: &[u8], p: &mut usize, end: usize, nullable: bool) -> Option<()> {
+    match varint(bytes, p, end)? {
+        -1 if nullable => Some(()),
+        n if n < 0 => None,
+        n => {
+            *p = p.checked_add(n as usize).filter(|&next| next <= end)?;
+            Some(())
+        }
+    }
+}
+
+/// Reads a zig-zag varint (up to ten bytes, a varlong) below `end`.
+fn varint(bytes: &[u8], p: &mut usize, end: usize) -> Option<i64> {
+    let mut raw: u64 = 0;
+    for shift in (0..70).step_by(7) {
+        if *p >= end {
+            return None;
+        }
+        let byte = *bytes.get(*p)?;
+        *p += 1;
+        raw |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Some((raw >> 1) as i64 ^ -((raw & 1) as i64));
+        }
+    }
+    None
+}
+
+fn array<const N: usize>(bytes: &[u8]) -> [u8; N] {
+    let mut out = [0; N];
+    out.copy_from_slice(bytes);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(values: &[&[u8]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_batch(0, 1_700_000_000_000, values.iter().copied(), &mut out).expect("encode");
+        out
+    }
+
+    #[test]
+    fn values_round_trip_through_one_batch() {
+        let values: [&[u8]; 3] = [b"one", b"", b"three"];
+        let bytes = batch(&values);
+        assert_eq!(i32::from_be_bytes(array(&bytes[57..61])), 3, "one batch holds all three");
+        let decoded = decode_values(Bytes::from(bytes)).expect("decode");
+        assert_eq!(decoded, values.map(Bytes::from_static));
+    }
+
+    #[test]
+    fn stored_records_keep_their_offsets_and_no_sequence() {
+        let mut out = Vec::new();
+        encode_stored([(7u64, b"a".as_slice()), (8, b"b")], &mut out).expect("encode");
+        assert_eq!(i64::from_be_bytes(array(&out[0..8])), 7);
+        assert_eq!(i32::from_be_bytes(array(&out[53..57])), -1, "base sequence");
+        let fetched = decode_fetched(Bytes::from(out)).expect("decode");
+        assert_eq!(fetched, vec![(7, Bytes::from_static(b"a")), (8, Bytes::from_static(b"b"))]);
+    }
+
+    #[test]
+    fn a_flipped_byte_fails_the_crc() {
+        let mut bytes = batch(&[b"payload"]);
+        let last = bytes.len() - 3;
+        bytes[last] ^= 1;
+        assert!(matches!(decode_values(Bytes::from(bytes)), Err(RecordsError::Crc { position: 0, .. })));
+    }
+
+    #[test]
+    fn a_compressed_batch_is_refused_by_name() {
+        let mut bytes = batch(&[b"payload"]);
+        bytes[22] |= 4; // zstd
+        let crc = crc32c::crc32c(&bytes[21..]);
+        bytes[17..21].copy_from_slice(&crc.to_be_bytes());
+        assert!(matches!(
+            decode_values(Bytes::from(bytes)),
+            Err(RecordsError::Compressed { codec: "zstd", .. })
+        ));
+    }
+
+    #[test]
+    fn an_impossible_record_count_is_refused_before_decoding() {
+        let mut bytes = batch(&[b"x"]);
+        bytes[57..61].copy_from_slice(&i32::MAX.to_be_bytes());
+        let crc = crc32c::crc32c(&bytes[21..]);
+        bytes[17..21].copy_from_slice(&crc.to_be_bytes());
+        assert!(matches!(decode_values(Bytes::from(bytes)), Err(RecordsError::Malformed { .. })));
+    }
+
+    #[test]
+    fn an_impossible_header_count_is_refused_before_decoding() {
+        let mut bytes = batch(&[b"x"]);
+        // The record: length, attributes, ts delta, offset delta, key -1, value 1 'x', headers.
+        let headers_at = bytes.len() - 1;
+        assert_eq!(bytes[headers_at], 0);
+        bytes[headers_at] = 0x7e; // zig-zag 63 headers in a record with no bytes left
+        let crc = crc32c::crc32c(&bytes[21..]);
+        bytes[17..21].copy_from_slice(&crc.to_be_bytes());
+        assert!(matches!(decode_values(Bytes::from(bytes)), Err(RecordsError::Malformed { .. })));
+    }
+
+    #[test]
+    fn every_cut_of_a_batch_is_refused_in_a_request_and_dropped_in_a_fetch() {
+        let mut bytes = batch(&[b"first"]);
+        let whole = bytes.len();
+        bytes.extend_from_slice(&batch(&[b"second", b"third"]));
+        for cut in 1..bytes.len() {
+            let part = Bytes::copy_from_slice(&bytes[..cut]);
+            // Cut exactly after the first batch, the request is whole: one batch.
+            assert_eq!(decode_values(part.clone()).is_ok(), cut == whole, "cut at {cut}");
+            let fetched = decode_fetched(part).expect("a partial tail is dropped");
+            assert_eq!(fetched.len(), if cut < whole { 0 } else { 1 }, "cut at {cut}");
+        }
+        assert_eq!(decode_fetched(Bytes::from(bytes)).expect("whole").len(), 3);
+    }
+
+    #[test]
+    fn varints_follow_zig_zag() {
+        for (bytes, value) in [(&[0x00][..], 0), (&[0x01], -1), (&[0x02], 1), (&[0xac, 0x02], 150)] {
+            let mut p = 0;
+            assert_eq!(varint(bytes, &mut p, bytes.len()), Some(value));
+        }
+        let mut p = 0;
+        assert_eq!(varint(&[0xff; 11], &mut p, 11), None, "more than ten bytes");
+    }
+}
