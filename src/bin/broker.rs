@@ -63,11 +63,14 @@ impl StrategyVisitor for Serve {
         let broker = Broker::<S>::bind(self.0)?;
         let addr = broker.local_addr()?;
         let handle = broker.spawn()?;
+        // Catch the signals before the announcement: a supervisor that sends SIGTERM as soon as
+        // it reads `listening on` must get a clean shutdown, not the default action's death.
+        let termination = cli::Termination::catch()?;
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "listening on {addr}")?;
         stdout.flush()?;
         eprintln!("synclog broker: strategy {}, listening on {addr}", S::NAME);
-        cli::wait_for_termination()?;
+        termination.wait();
         eprintln!("synclog broker: stopping");
         handle.shutdown();
         Ok(())
