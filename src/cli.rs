@@ -100,12 +100,22 @@ impl FsyncMode {
     }
 }
 
-/// Blocks until SIGINT or SIGTERM arrives.
-pub fn wait_for_termination() -> anyhow::Result<()> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
-    let _ = signals.forever().next();
-    Ok(())
+/// SIGINT and SIGTERM, caught from the moment [`Termination::catch`] returns. Before that, either
+/// signal kills the process outright (the default action) and skips the clean shutdown.
+pub struct Termination(signal_hook::iterator::Signals);
+
+impl Termination {
+    /// Starts catching SIGINT and SIGTERM. Call it *before* announcing that the process is ready
+    /// (`listening on ADDR`): a supervisor may signal as soon as it reads the announcement.
+    pub fn catch() -> anyhow::Result<Termination> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        Ok(Termination(signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?))
+    }
+
+    /// Blocks until SIGINT or SIGTERM arrives (returns at once if one arrived since `catch`).
+    pub fn wait(mut self) {
+        let _ = self.0.forever().next();
+    }
 }
 
 /// How `synclog consume` prints each record.

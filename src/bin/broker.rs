@@ -68,6 +68,9 @@ impl StrategyVisitor for Serve {
         let addr = broker.local_addr()?;
         let kafka_addr = broker.kafka_addr();
         let handle = broker.spawn()?;
+        // Catch the signals before the announcement: a supervisor that sends SIGTERM as soon as
+        // it reads `listening on` must get a clean shutdown, not the default action's death.
+        let termination = cli::Termination::catch()?;
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "listening on {addr}")?;
         stdout.flush()?;
@@ -75,7 +78,7 @@ impl StrategyVisitor for Serve {
         if let Some(kafka_addr) = kafka_addr {
             eprintln!("synclog broker: kafka listener on {kafka_addr}");
         }
-        cli::wait_for_termination()?;
+        termination.wait();
         eprintln!("synclog broker: stopping");
         handle.shutdown();
         Ok(())

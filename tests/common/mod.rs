@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod broker_process;
+
 use synclog::storage::{Log, LogConfig};
 use synclog::strategies::SyncStrategy;
 
