@@ -57,6 +57,9 @@ pub const INITIAL_READ_BUFFER_BYTES: usize = 16 * 1024;
 /// wait: this bounds the memory a long burst of replies takes.
 pub const WRITE_BUFFER_FLUSH_BYTES: usize = 64 * 1024;
 
+/// The read buffer grows by at least this much, and to at most about twice the bytes held.
+const GROWTH_STEP_BYTES: usize = 64 * 1024;
+
 /// A buffer that grew past this for one large frame is given back once it is empty again, so
 /// an idle connection does not keep a 16 MiB buffer alive.
 const SHRINK_ABOVE_BYTES: usize = 1024 * 1024;
@@ -436,9 +439,13 @@ impl Connection {
         self.buffer.copy_within(self.read_position..self.filled_end, 0);
         self.filled_end -= self.read_position;
         self.read_position = 0;
-        // Grow exactly to the frame's size: `needed_bytes` was checked against the limit.
+        // Grow towards the frame's size (checked against the limit), but never to more than
+        // about twice what has actually arrived: a peer that announces 16 MiB and sends 4 bytes
+        // must not make us allocate 16 MiB (1 000 such peers would take 16 GiB).
         if needed_bytes > self.buffer.len() {
-            self.buffer.resize(needed_bytes, 0);
+            let held = self.filled_end;
+            let grow_to = needed_bytes.min(self.buffer.len().max(held + GROWTH_STEP_BYTES) * 2);
+            self.buffer.resize(grow_to, 0);
         }
     }
 
@@ -586,6 +593,17 @@ mod tests {
 
     fn produce(payload: &[u8]) -> Request {
         Request::Produce { topic: "t".into(), messages: [payload].into_iter().collect::<MessageSet>() }
+    }
+
+    #[test]
+    fn an_announced_frame_is_not_allocated_before_its_bytes_arrive() {
+        let config = ConnectionConfig { max_frame_bytes: 16 * 1024 * 1024, ..short_timeouts() };
+        let (mut server, mut client) = pair(config);
+        // Announce 16 MiB, send 10 bytes of it, then go quiet.
+        client.write_all(&(16 * 1024 * 1024u32 - 1).to_be_bytes()).expect("prefix");
+        client.write_all(&[0u8; 10]).expect("some body");
+        assert!(matches!(server.read_request(), Err(ConnectionError::FrameTimeout { .. })));
+        assert!(server.buffer.len() <= 256 * 1024, "{} bytes allocated for 14 received", server.buffer.len());
     }
 
     #[test]

@@ -180,7 +180,15 @@ impl<S: SyncStrategy> Topics<S> {
         if let Some(t) = map.get(name) {
             return Ok(t.clone());
         }
-        let (log, _recovery) = Log::open(&self.data_dir.join(name), self.config.clone())?;
+        let dir = self.data_dir.join(name);
+        let (log, _recovery) = Log::open(&dir, self.config.clone())?;
+        if self.config.fsync != FsyncPolicy::Never {
+            // A new topic's files are durable only once their directory entries are: sync the
+            // topic directory (its two files) and the data dir (the topic directory itself).
+            for d in [&dir, &self.data_dir] {
+                fs::File::open(d).and_then(|f| f.sync_all()).at(d)?;
+            }
+        }
         let topic = Arc::new(Topic { name: name.to_string(), log, appended: AppendSignal::default() });
         map.insert(name.to_string(), topic.clone());
         Ok(topic)
