@@ -200,14 +200,7 @@ fn throughput<DB: DrawingBackend>(
             .label(name)
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(2)));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .label_font((FONT, 16))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(err)
+    draw_legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }
 
 fn latency<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Comparison) -> DrawResult {
@@ -268,14 +261,7 @@ fn latency<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Comparison) ->
             .label(*label)
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], grey.filled()));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .label_font((FONT, 16))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(err)
+    draw_legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }
 
 fn violations<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Comparison) -> DrawResult {
@@ -353,9 +339,17 @@ fn violations<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Comparison)
             .label(s.clone())
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], col.filled()));
     }
+    draw_legend(&mut chart, SeriesLabelPosition::LowerRight)
+}
+
+/// The legend box every chart uses, at `position`.
+fn draw_legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> DrawResult {
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
+        .position(position)
         .label_font((FONT, 16))
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
