@@ -138,9 +138,12 @@ fn throughput<DB: DrawingBackend>(
         .map(|cell| rate(cell).max(if consume { 0.0 } else { ceiling(cell) }))
         .fold(1.0, f64::max)
         * 1.15;
-    let side = if consume { "Consume" } else { "Produce" };
-    let caption =
-        format!("{side} throughput vs producers ({bytes} B messages, batch {batch}, {transport:?})");
+    let readers = c.cells.iter().map(|cell| cell.report.consumers).max().unwrap_or(0);
+    let caption = if consume {
+        format!("Consume throughput vs producers ({readers} consumers, {bytes} B messages, batch {batch}, {transport:?})")
+    } else {
+        format!("Produce throughput vs producers ({bytes} B messages, batch {batch}, {transport:?})")
+    };
     let n = producers.len().max(1) as f64;
     let mut chart = ChartBuilder::on(root)
         .caption(caption, (FONT, 24))
