@@ -117,7 +117,19 @@ pub fn demo(config: &DemoConfig, out: &mut impl Write) -> anyhow::Result<u8> {
             "result: as taught — without synchronization the log corrupted itself; every lock kept it clean"
         )?;
         if let Some(d) = &config.data_dir {
-            writeln!(out, "        see the damage on disk: synclog verify --data-dir {}", d.display())?;
+            let on_disk = reports[0]
+                .violations
+                .found()
+                .any(|(k, _)| k.is_error() && k.section() != crate::violations::Section::Observed);
+            if on_disk {
+                writeln!(out, "        see the damage on disk: synclog verify --data-dir {}", d.display())?;
+            } else {
+                writeln!(
+                    out,
+                    "        this time the colliding records had equal lengths, so the files stayed well-formed\n        (synclog verify --data-dir {} finds them clean): the damage is in what producers were told",
+                    d.display()
+                )?;
+            }
         }
         crate::cli::EXIT_OK
     })
