@@ -390,15 +390,13 @@ impl<S: SyncStrategy> Log<S> {
         self.config.race_window.at(RacePoint::Loaded { offset, position, record_bytes }); // 3.
         batch.assign_offsets(offset);
         self.file.write_all_at(batch.bytes(), position).at(&self.log_path)?; // 4. … act
-                                                                             // 5. An index entry for each multiple of the interval inside [offset, offset + n).
-        let first_due = offset.div_ceil(INDEX_INTERVAL) * INDEX_INTERVAL;
-        if first_due < offset + n {
+
+        // 5. An index entry for each multiple of the interval inside [offset, offset + n).
+        let mut due = index_entries_due(batch, offset, position, INDEX_INTERVAL).peekable();
+        if due.peek().is_some() {
             let mut entries = Vec::with_capacity(16);
-            let mut due = first_due;
-            while due < offset + n {
-                let at = position + batch.start_of((due - offset) as usize) as u64;
-                entries.extend_from_slice(&IndexEntry { offset: due, position: at }.to_bytes());
-                due += INDEX_INTERVAL;
+            for entry in due {
+                entries.extend_from_slice(&entry.to_bytes());
             }
             self.index.append_encoded(&entries)?;
         }
@@ -496,6 +494,25 @@ impl<S: SyncStrategy> Drop for Log<S> {
             let _ = self.file.sync_data();
         }
     }
+}
+
+/// Step 5's index entries for `batch`, encoded with its first offset `offset` and written at
+/// byte `position`: one for each multiple of `interval` among `offset..offset + batch.len()`,
+/// naming that record's first byte. `Log` passes [`INDEX_INTERVAL`]; the loom model of the
+/// append (`storage::model`, compiled only under `--cfg loom`) shares this arithmetic with a
+/// smaller interval, so that a few records cross it.
+pub(crate) fn index_entries_due(
+    batch: &RecordBatch,
+    offset: u64,
+    position: u64,
+    interval: u64,
+) -> impl Iterator<Item = IndexEntry> + '_ {
+    let first_due = offset.div_ceil(interval) * interval;
+    let step = usize::try_from(interval).unwrap_or(usize::MAX);
+    (first_due..offset + batch.len() as u64).step_by(step).map(move |due| IndexEntry {
+        offset: due,
+        position: position + batch.start_of((due - offset) as usize) as u64,
+    })
 }
 
 /// Reads a file through a window of a few hundred KiB, so a forward scan costs one `pread` per

@@ -6,7 +6,8 @@
 //! - [`durability`]: group commit, one `fdatasync` for every append waiting on it;
 //! - [`race`]: the race window, where an append can be held to make the race visible;
 //! - [`topic`]: topic names, the registry of topics under a data dir, long-poll signals;
-//! - [`verify`]: the read-only checker (fsck) of CHECKER.md sections A and B.
+//! - [`verify`]: the read-only checker (fsck) of CHECKER.md sections A and B;
+//! - `model` (only under `--cfg loom`): the append/read protocol over in-memory storage, for loom.
 //!
 //! Positional file I/O (`pread`/`pwrite`) makes this module Unix-only (Linux and macOS).
 
@@ -14,6 +15,8 @@ pub mod durability;
 pub mod error;
 pub mod index;
 pub mod log;
+#[cfg(loom)]
+pub mod model;
 pub mod race;
 pub mod record;
 pub mod topic;

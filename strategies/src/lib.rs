@@ -25,6 +25,11 @@
 //! atomic compare-exchange and a release store, a few nanoseconds; `std-semaphore` takes a
 //! `std::sync::Mutex` *and* signals a `Condvar` on every release, a system call even when nobody
 //! waits (hundreds of nanoseconds). `cargo bench --bench strategies` measures both.
+//!
+//! Model checking: built with `RUSTFLAGS="--cfg loom"`, every strategy is made of loom's
+//! primitives instead (the switch is the [`sync`] module), so `tests/loom.rs` here and in
+//! `synclog` can let loom explore the interleavings of sections under each strategy
+//! (`scripts/loom.sh` runs them). A normal build is untouched by this.
 
 #![forbid(unsafe_code)]
 
@@ -34,6 +39,7 @@ mod none;
 mod rwlock;
 mod semaphore;
 mod std_rwlock;
+pub mod sync;
 
 pub use kind::{StrategyKind, StrategyVisitor};
 pub use mutex::MutexSync;

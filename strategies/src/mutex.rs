@@ -9,12 +9,13 @@
 //! Fairness: eventual fairness, as for parking_lot's RwLock: normally the lock may be barged by
 //! a running thread, and after about 0.5 ms of unfair hand-overs it is handed over in FIFO order.
 
+use crate::sync::ParkingMutex;
 use crate::SyncStrategy;
-use parking_lot::Mutex;
 
-/// A parking_lot mutex guarding no data (`()`): lock state only.
+/// A parking_lot mutex guarding no data (`()`): lock state only. (Under `--cfg loom`, a loom
+/// mutex with the same API: see [`sync`](crate::sync).)
 #[derive(Default)]
-pub struct MutexSync(Mutex<()>);
+pub struct MutexSync(ParkingMutex<()>);
 
 impl SyncStrategy for MutexSync {
     const NAME: &'static str = "mutex";

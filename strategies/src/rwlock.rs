@@ -12,12 +12,13 @@
 //! On a machine with two cores, at most two readers really run at once, so the advantage over an
 //! exclusive lock is small there and grows with the cores.
 
+use crate::sync::ParkingRwLock;
 use crate::SyncStrategy;
-use parking_lot::RwLock;
 
-/// A parking_lot reader-writer lock guarding no data (`()`): lock state only.
+/// A parking_lot reader-writer lock guarding no data (`()`): lock state only. (Under
+/// `--cfg loom`, a loom reader-writer lock with the same API: see [`sync`](crate::sync).)
 #[derive(Default)]
-pub struct RwLockSync(RwLock<()>);
+pub struct RwLockSync(ParkingRwLock<()>);
 
 impl SyncStrategy for RwLockSync {
     const NAME: &'static str = "rwlock";

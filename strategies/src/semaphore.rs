@@ -12,11 +12,13 @@
 //! condition variable every time, a system call even when nobody waits, which is why this
 //! strategy is slower than `mutex` even without contention.
 
+use crate::sync::Semaphore;
 use crate::SyncStrategy;
-use std_semaphore::Semaphore;
 
 /// A semaphore with exactly one permit. Invariant: the permit count is 1 when no section runs
 /// and 0 while one does; it never goes below 0 because every `access()` waits for the permit.
+/// (Under `--cfg loom`, the same algorithm on loom's `Mutex` and `Condvar`: see
+/// [`sync`](crate::sync).)
 pub struct SemaphoreSync(Semaphore);
 
 impl Default for SemaphoreSync {

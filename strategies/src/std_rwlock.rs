@@ -6,12 +6,13 @@
 //! panic inside a section marks the lock poisoned. The lock guards no data here (`()`), so a
 //! poisoned lock protects nothing that could be half-updated, and this strategy ignores poison.
 
+use crate::sync::StdRwLock;
 use crate::SyncStrategy;
-use std::sync::RwLock;
 
-/// A `std::sync::RwLock` guarding no data (`()`): lock state only.
+/// A `std::sync::RwLock` guarding no data (`()`): lock state only. (Under `--cfg loom`,
+/// `loom::sync::RwLock`: see [`sync`](crate::sync).)
 #[derive(Default)]
-pub struct StdRwLockSync(RwLock<()>);
+pub struct StdRwLockSync(StdRwLock<()>);
 
 impl SyncStrategy for StdRwLockSync {
     const NAME: &'static str = "std-rwlock";

@@ -1,0 +1,390 @@
+//! A loom model of [`Log`](super::Log)'s append and read protocol, over in-memory storage.
+//!
+//! Compiled only under `--cfg loom` (`scripts/loom.sh`; the tests are in `tests/loom.rs`).
+//! loom explores every interleaving of a small concurrent program, but it sees only operations
+//! on its own types, and it cannot model files. So this module keeps the log's protocol and
+//! replaces its storage:
+//!
+//! | real [`Log`](super::Log)              | here                                             |
+//! |---------------------------------------|--------------------------------------------------|
+//! | `next_offset`, `end_position`         | the same, as loom `AtomicU64`s                   |
+//! | `log.dat` via `pwrite`/`pread`        | [`ModelFile`]: 8-byte words, loom atomics        |
+//! | `index.dat` + its `entries` counter   | [`ModelIndex`]: slots of loom atomics + counter  |
+//! | the strategy `S`                      | the same `S`, on loom's locks under `--cfg loom` |
+//! | `INDEX_INTERVAL` = 100                | a constructor argument (the tests use 2)         |
+//!
+//! The atomics come from `synclog_strategies::sync::atomic`, the switch that also puts the
+//! strategies on loom's locks. The index is loaded and stored like
+//! [`SparseIndex`](super::SparseIndex): load the entry count, write the slots, store the count.
+//!
+//! The file's words are `Relaxed` on purpose: file bytes carry no happens-before edge of their
+//! own, so everything a reader may conclude about them has to come from the `Release` stores
+//! and `Acquire` loads of the counters (and from the strategy's lock), exactly as in the real
+//! log. A write of several words is not atomic either: a reader racing with it can see some new
+//! words and some old ones, which is what a torn record is.
+//!
+//! ## The protocol, mirrored
+//!
+//! [`ModelLog::append_batch`] runs the **same** steps 1–7 as `Log::append_section` (see the
+//! numbered race in [`log`](super::log)), in the same order and with the same orderings:
+//! load `next_offset` (Acquire), load `end_position` (Acquire), [race window: here every
+//! interleaving loom tries], write the records at that position, append the due index entries
+//! (load the entry count, write the slots, store the count), store `end_position` (Release),
+//! store `next_offset` (Release); never a `fetch_add`. [`ModelLog::read`] mirrors
+//! `Log::read_section`: load `next_offset`, then `end_position`, look the start position up in
+//! the index, then scan forward serving only records whose length and CRC check. The steps are
+//! mirrored rather than shared because `Log`, `SparseIndex` and the log's window reader are
+//! written against `File` (positional I/O, `set_len`, `sync_data`, recovery): making them
+//! generic over their storage, with their atomics switched to loom's, would reshape the
+//! production log for the sake of a test. What *is* shared is everything below the protocol:
+//! the record encoding ([`RecordBatch`]), the record check ([`check_record`]), the index-entry
+//! arithmetic of step 5 and the errors. A change to `Log::append_section` or
+//! `Log::read_section` must be made here too.
+//!
+//! Left out, because they are not part of the race: the `--race-window-us` pause (loom tries
+//! every pause), durability (the high watermark is `next_offset`, as under `FsyncPolicy::Never`)
+//! and recovery at open.
+//!
+//! ## Limits of the model
+//!
+//! The file is a fixed number of 8-byte words, and writes must start and end on a word, so
+//! payload lengths must be multiples of 8 (every record is then 16 + 8k bytes long and starts
+//! on a word). Reads may start anywhere, because a torn header can claim any length. Checking
+//! stays cheap for loom only with a handful of short records: the tests use two or three
+//! appends of 0–16 bytes.
+
+use super::error::LogError;
+use super::index::IndexEntry;
+use super::log::index_entries_due;
+use super::record::{check_record, RecordBatch, RecordHeader, HEADER_BYTES};
+use crate::strategies::sync::atomic::{AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release};
+use crate::strategies::SyncStrategy;
+
+/// Bytes per word of a [`ModelFile`].
+pub const WORD_BYTES: usize = 8;
+
+/// `log.dat` as loom sees it: a fixed array of 8-byte words.
+///
+/// Invariant: word `i` holds bytes `8i..8i + 8` of the file (big-endian); a word never written
+/// reads as zeros. Every access is `Relaxed`, so the words synchronize nothing by themselves.
+pub struct ModelFile {
+    words: Vec<AtomicU64>,
+}
+
+impl ModelFile {
+    /// A file of `capacity_bytes` (rounded up to a word), all zeros.
+    pub fn new(capacity_bytes: usize) -> ModelFile {
+        ModelFile { words: (0..capacity_bytes.div_ceil(WORD_BYTES)).map(|_| AtomicU64::new(0)).collect() }
+    }
+
+    /// The positional write (`pwrite`): `bytes` at byte `position`, one word at a time, so a
+    /// concurrent reader can see it half done. Both ends must be word-aligned.
+    pub fn write_at(&self, bytes: &[u8], position: u64) {
+        assert!(
+            position % WORD_BYTES as u64 == 0 && bytes.len() % WORD_BYTES == 0,
+            "the model file is made of {WORD_BYTES}-byte words: writes (so payloads) must be multiples of it"
+        );
+        let first = (position / WORD_BYTES as u64) as usize;
+        for (i, chunk) in bytes.chunks_exact(WORD_BYTES).enumerate() {
+            let word = self.words.get(first + i).expect("the model file is full: give it more capacity");
+            let mut b = [0u8; WORD_BYTES];
+            b.copy_from_slice(chunk);
+            word.store(u64::from_be_bytes(b), Relaxed);
+        }
+    }
+
+    /// The positional read (`pread`): `len` bytes from byte `position`, any alignment. Bytes past
+    /// the capacity read as zeros (only a torn header could ask for them).
+    pub fn read_at(&self, position: u64, len: usize) -> Vec<u8> {
+        let start = position as usize;
+        let first = start / WORD_BYTES;
+        let last = (start + len).div_ceil(WORD_BYTES);
+        let mut bytes = Vec::with_capacity((last - first) * WORD_BYTES);
+        for i in first..last {
+            let word = self.words.get(i).map_or(0, |w| w.load(Relaxed));
+            bytes.extend_from_slice(&word.to_be_bytes());
+        }
+        let skip = start - first * WORD_BYTES;
+        bytes[skip..skip + len].to_vec()
+    }
+}
+
+/// `index.dat` and [`SparseIndex`](super::SparseIndex)'s entry counter, as loom sees them.
+///
+/// Invariant (under an exclusive write strategy): slots `0..entries` hold the entries for the
+/// multiples of the interval below `next_offset`, in order. Slots are `Relaxed` like the file;
+/// `entries` is loaded (Acquire) and stored (Release) inside the write section, never
+/// `fetch_add`ed, exactly as `SparseIndex::append_encoded` does, so under `NoSync` it races too.
+pub struct ModelIndex {
+    entries: AtomicU64,
+    /// (offset, position) per slot.
+    slots: Vec<(AtomicU64, AtomicU64)>,
+}
+
+impl ModelIndex {
+    fn new(capacity: usize) -> ModelIndex {
+        ModelIndex {
+            entries: AtomicU64::new(0),
+            slots: (0..capacity).map(|_| (AtomicU64::new(0), AtomicU64::new(0))).collect(),
+        }
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> u64 {
+        self.entries.load(Acquire)
+    }
+
+    /// `true` when the index has no entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Entry `i` (zeros if never written), as `SparseIndex::entry` reads it.
+    pub fn entry(&self, i: u64) -> IndexEntry {
+        match self.slots.get(i as usize) {
+            Some((offset, position)) => {
+                IndexEntry { offset: offset.load(Relaxed), position: position.load(Relaxed) }
+            }
+            None => IndexEntry { offset: 0, position: 0 },
+        }
+    }
+
+    /// `SparseIndex::append_encoded`: load the count, write the slots after it, store the count.
+    fn append(&self, new: &[IndexEntry]) {
+        let n = self.entries.load(Acquire);
+        for (i, e) in new.iter().enumerate() {
+            let (offset, position) =
+                self.slots.get(n as usize + i).expect("the model index is full: give it more capacity");
+            offset.store(e.offset, Relaxed);
+            position.store(e.position, Relaxed);
+        }
+        self.entries.store(n + new.len() as u64, Release);
+    }
+
+    /// `SparseIndex::lookup`: the entry with the greatest offset ≤ `target` among the first
+    /// `len()`, by the same binary search.
+    pub fn lookup(&self, target: u64) -> Option<IndexEntry> {
+        // Entries [0, lo) have offset ≤ target; entries [hi, n) have offset > target.
+        let (mut lo, mut hi) = (0, self.len());
+        let mut best = None;
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let e = self.entry(mid);
+            if e.offset <= target {
+                best = Some(e);
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        best
+    }
+}
+
+/// Records as (offset, payload), in offset order.
+pub type ModelRecords = Vec<(u64, Vec<u8>)>;
+
+/// What a [`ModelLog::read`] returns: [`ReadBatch`](super::ReadBatch)'s contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelBatch {
+    /// The high watermark the read saw (here always the `next_offset` it loaded).
+    pub high_watermark: u64,
+    /// The records served.
+    pub records: ModelRecords,
+}
+
+/// `Log<S>`'s protocol over a [`ModelFile`] and a [`ModelIndex`], guarded by `S`.
+pub struct ModelLog<S: SyncStrategy> {
+    /// Lock state only, as in `Log`.
+    sync: S,
+    file: ModelFile,
+    index: ModelIndex,
+    /// Every offset divisible by this gets an index entry (the real log's is 100).
+    index_interval: u64,
+    /// The largest payload, and the largest length a valid record header may claim.
+    max_message_bytes: u32,
+    /// The offset the next record gets. Loaded and stored, never `fetch_add`ed.
+    next_offset: AtomicU64,
+    /// The byte length of the valid log. Stored before `next_offset` by a writer.
+    end_position: AtomicU64,
+}
+
+impl<S: SyncStrategy> ModelLog<S> {
+    /// An empty log with room for `capacity_bytes` of records (at least the sum of every record
+    /// a test appends: under `NoSync` a write can still land no further than that) and an index
+    /// entry every `index_interval` offsets.
+    pub fn new(capacity_bytes: usize, index_interval: u64) -> ModelLog<S> {
+        assert!(index_interval > 0, "the index interval must be positive");
+        ModelLog {
+            sync: S::default(),
+            file: ModelFile::new(capacity_bytes),
+            // Each append writes at most one entry per record, and a record is ≥ 16 bytes.
+            index: ModelIndex::new(capacity_bytes / HEADER_BYTES + 1),
+            index_interval,
+            max_message_bytes: 1024,
+            next_offset: AtomicU64::new(0),
+            end_position: AtomicU64::new(0),
+        }
+    }
+
+    /// The offset the next record will get.
+    pub fn next_offset(&self) -> u64 {
+        self.next_offset.load(Acquire)
+    }
+
+    /// The byte length of the valid log.
+    pub fn end_position(&self) -> u64 {
+        self.end_position.load(Acquire)
+    }
+
+    /// The index, for checks after the threads are joined.
+    pub fn index(&self) -> &ModelIndex {
+        &self.index
+    }
+
+    /// The file, for checks after the threads are joined.
+    pub fn file(&self) -> &ModelFile {
+        &self.file
+    }
+
+    /// Appends one message; returns its offset.
+    pub fn append(&self, payload: &[u8]) -> u64 {
+        self.append_batch(&[payload])
+    }
+
+    /// `Log::append_batch`: encode outside the section, then steps 1–7 inside `S::write`.
+    /// Returns the first offset (the next offset for an empty batch).
+    pub fn append_batch(&self, payloads: &[&[u8]]) -> u64 {
+        if payloads.is_empty() {
+            return self.next_offset();
+        }
+        let mut batch = RecordBatch::default();
+        for p in payloads {
+            assert!(p.len() <= self.max_message_bytes as usize, "payload too large for the model");
+            batch.push(p);
+        }
+        self.sync.write(|| self.append_section(&mut batch))
+    }
+
+    /// Steps 1–7 of `Log::append_section`, in its order and with its orderings.
+    fn append_section(&self, batch: &mut RecordBatch) -> u64 {
+        let offset = self.next_offset.load(Acquire); // 1. check …
+        let position = self.end_position.load(Acquire); // 2.
+        let n = batch.len() as u64;
+        let record_bytes = batch.bytes().len() as u64;
+        // 3. The race window: nothing to do, loom schedules the other threads here as it likes.
+        batch.assign_offsets(offset);
+        self.file.write_at(batch.bytes(), position); // 4. … act
+
+        // 5. The same entries `Log` computes, at the model's interval.
+        let due: Vec<IndexEntry> = index_entries_due(batch, offset, position, self.index_interval).collect();
+        if !due.is_empty() {
+            self.index.append(&due);
+        }
+        self.end_position.store(position + record_bytes, Release); // 6.
+        self.next_offset.store(offset + n, Release); // 7.
+        offset
+    }
+
+    /// `Log::read`: records from `offset` inside `S::read`; at most `max_messages`, at most
+    /// `max_bytes` of payload but at least one record when one exists. At the end: no records;
+    /// past it: `OffsetOutOfRange`; a first record failing its checks: `Corrupt`.
+    pub fn read(&self, offset: u64, max_messages: u32, max_bytes: u32) -> Result<ModelBatch, LogError> {
+        self.sync.read(|| self.read_section(offset, max_messages, max_bytes))
+    }
+
+    /// `Log::read_section`, step for step.
+    fn read_section(&self, offset: u64, max_messages: u32, max_bytes: u32) -> Result<ModelBatch, LogError> {
+        // Offset before position: a reader that sees offset o also sees o's bytes.
+        let next = self.next_offset.load(Acquire);
+        let end = self.end_position.load(Acquire);
+        // No durability in the model: the high watermark is the next offset.
+        let high_watermark = next;
+        let mut out = ModelRecords::new();
+        if offset > next {
+            return Err(LogError::OffsetOutOfRange { requested: offset, next });
+        }
+        if offset >= high_watermark || max_messages == 0 {
+            return Ok(ModelBatch { high_watermark, records: out });
+        }
+        let mut position = match self.index.lookup(offset) {
+            Some(e) if e.position < end => e.position,
+            _ => 0,
+        };
+        let mut payload_bytes = 0usize;
+        while position < end {
+            let (header, record) = match self.record(position, end) {
+                Some(found) => found,
+                None if out.is_empty() => return Err(LogError::Corrupt { offset, position }),
+                None => break,
+            };
+            if header.offset >= offset {
+                if header.offset >= high_watermark {
+                    break;
+                }
+                let len = header.payload_bytes as usize;
+                if !out.is_empty() && payload_bytes + len > max_bytes as usize {
+                    break;
+                }
+                out.push((header.offset, record[HEADER_BYTES..].to_vec()));
+                payload_bytes += len;
+                if out.len() >= max_messages as usize {
+                    break;
+                }
+            }
+            position += header.record_bytes();
+        }
+        Ok(ModelBatch { high_watermark, records: out })
+    }
+
+    /// `WindowReader::record`: the record at `position` if its header is whole below `limit`,
+    /// its length at most the maximum, the whole record below `limit` and its CRC right.
+    /// Returns the header and the record's bytes (header included).
+    fn record(&self, position: u64, limit: u64) -> Option<(RecordHeader, Vec<u8>)> {
+        let available = limit.saturating_sub(position).min(HEADER_BYTES as u64) as usize;
+        let mut record = self.file.read_at(position, available);
+        let header = RecordHeader::parse(&record)?;
+        if header.payload_bytes > self.max_message_bytes || position + header.record_bytes() > limit {
+            return None;
+        }
+        // Header and payload are loaded once each: every load is a step loom interleaves.
+        record.extend(self.file.read_at(position + HEADER_BYTES as u64, header.payload_bytes as usize));
+        check_record(&record, self.max_message_bytes).map(|h| (h, record))
+    }
+
+    /// A full check, for after the threads are joined (what `synclog verify` checks on disk):
+    /// the records tile `0..end_position` exactly, with offsets `0..next_offset` in order and
+    /// valid CRCs, and the index holds exactly one entry per multiple of the interval below
+    /// `next_offset`, each naming its record's position. Returns the first problem found.
+    pub fn verify(&self) -> Result<(), String> {
+        let (next, end) = (self.next_offset(), self.end_position());
+        let mut position = 0;
+        let mut positions = Vec::new();
+        while position < end {
+            let expected = positions.len() as u64;
+            let Some((header, _)) = self.record(position, end) else {
+                return Err(format!("torn log: no valid record at byte {position} (end {end})"));
+            };
+            if header.offset != expected {
+                return Err(format!(
+                    "record at byte {position} has offset {}, expected {expected}",
+                    header.offset
+                ));
+            }
+            positions.push(position);
+            position += header.record_bytes();
+        }
+        if positions.len() as u64 != next {
+            return Err(format!("{} records in 0..{end}, but next_offset is {next}", positions.len()));
+        }
+        let due: Vec<IndexEntry> = (0..next)
+            .step_by(self.index_interval as usize)
+            .map(|o| IndexEntry { offset: o, position: positions[o as usize] })
+            .collect();
+        let entries: Vec<IndexEntry> = (0..self.index.len()).map(|i| self.index.entry(i)).collect();
+        if entries != due {
+            return Err(format!("index {entries:?}, expected {due:?}"));
+        }
+        Ok(())
+    }
+}

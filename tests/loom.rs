@@ -1,0 +1,291 @@
+//! Model checking the log's append/read protocol with loom, under every strategy.
+//!
+//! Run with `RUSTFLAGS="--cfg loom" cargo test --release --test loom` (`scripts/loom.sh` does,
+//! with a bounded number of preemptions). The log here is `synclog::storage::model::ModelLog`:
+//! the same steps 1–7 as `Log::append_section` and the same read as `Log::read_section`, over
+//! an in-memory file of loom atomics (loom cannot model files; the module docs say what is
+//! mirrored and what is shared). Under `--cfg loom` the strategies are built on loom's locks.
+//!
+//! The workload: producer A appends one record (8-byte payload), producer B appends a batch of
+//! two (empty and 16-byte payloads), and a reader reads from offset 0 and then from offset 2.
+//! With an index entry every 2 offsets, whichever producer goes second writes the entry for
+//! offset 2, and if that is B, the entry points inside its batch. For every locking strategy, in
+//! every interleaving loom explores:
+//! - the offsets are distinct and dense: A gets 0 and B 1–2, or B gets 0–1 and A 2;
+//! - nothing is lost: the log ends with 3 records holding exactly the payloads appended;
+//! - the concurrent reader never sees a torn, partial or missing record: each read returns
+//!   exactly the final log's records from its offset up to the high watermark it saw (or, from
+//!   offset 2, `OffsetOutOfRange` while the log is shorter), never an error, and the second read
+//!   never sees a shorter log than the first;
+//! - afterwards a read from each offset returns the rest of the log, byte and count limits hold,
+//!   and the log and its index pass `ModelLog::verify` (the records tile the file, one index
+//!   entry per interval, each naming its record).
+//!
+//! A second workload, three producers of one record each, checks that the offsets 0, 1, 2 are
+//! handed out once each in all six orders.
+//!
+//! For `NoSync` the same model must fail, and loom must find how: the lost update (two appends
+//! acknowledged with one offset), a log left failing verify, and a reader that gets a torn
+//! record are each a `should_panic` test. With a single producer, though, `NoSync` must pass
+//! the reader checks: that test alone rests on the counters' Release/Acquire orderings rather
+//! than on a lock.
+//!
+//! The reader runs on its own thread, spawned after the producers and joined last. loom's DPOR
+//! compares each access only with the *last* dependent access to the same object; with the
+//! reader on the main thread, reading before it joined the producers, loom never once ran the
+//! read after an append (an empty log in all 5 312 executions). Placed last in loom's default
+//! schedule, the reader's loads race the producers' stores before them, and loom moves the read
+//! before, between and after the appends (all five possible results of the first read occur).
+#![cfg(loom)]
+
+use loom::sync::Arc;
+use loom::thread;
+use synclog::storage::model::{ModelBatch, ModelLog, ModelRecords};
+use synclog::storage::LogError;
+use synclog::strategies::sync::explore;
+use synclog::strategies::{MutexSync, NoSync, RwLockSync, SemaphoreSync, StdRwLockSync, SyncStrategy};
+
+const A: &[u8] = &[0xAA; 8];
+const B0: &[u8] = &[];
+const B1: &[u8] = &[0xBB; 16];
+/// Every record is 16 header bytes + its payload; the three together.
+const CAPACITY_BYTES: usize = 3 * 16 + 8 + 16;
+/// Small enough that three records cross it (the real log's is 100).
+const INDEX_INTERVAL: u64 = 2;
+
+/// The payload each offset must hold, given which producer went first.
+fn expected_log(a_offset: u64, b_offset: u64) -> ModelRecords {
+    let mut log = vec![(a_offset, A.to_vec()), (b_offset, B0.to_vec()), (b_offset + 1, B1.to_vec())];
+    log.sort();
+    log
+}
+
+/// Checks one read that ran concurrently with the appends, given the final log: it served
+/// exactly the records from `offset` below the high watermark it saw, as they are in the final
+/// log (nothing torn, nothing missing), or it was out of range because the log was shorter
+/// then. Returns the log's length as that read saw it.
+fn check_concurrent_read(name: &str, expected: &[(u64, Vec<u8>)], offset: u64, read: ReadResult) -> u64 {
+    match read {
+        Ok(ModelBatch { high_watermark, records }) => {
+            let wanted = expected.get(offset as usize..high_watermark as usize);
+            assert!(
+                high_watermark >= offset && wanted == Some(&records[..]),
+                "{name}: read from {offset} below {high_watermark}: {records:?}; final log {expected:?}"
+            );
+            high_watermark
+        }
+        Err(LogError::OffsetOutOfRange { requested, next }) => {
+            assert!(requested == offset && next < offset, "{name}: {offset} out of range of {next}");
+            next
+        }
+        Err(e) => panic!("{name}: the reader got an error: {e}"),
+    }
+}
+
+type ReadResult = Result<ModelBatch, LogError>;
+
+/// A reader thread: a read from offset 0, then one from offset 2 (through the index entry for
+/// offset 2, if one exists by then).
+fn spawn_reader<S: SyncStrategy>(log: &Arc<ModelLog<S>>) -> thread::JoinHandle<(ReadResult, ReadResult)> {
+    let log = Arc::clone(log);
+    thread::spawn(move || (log.read(0, 10, 1024), log.read(2, 10, 1024)))
+}
+
+/// The checks of the module docs on a log whose appends and reader have all been joined.
+fn check_final<S: SyncStrategy>(
+    log: &ModelLog<S>,
+    expected: &[(u64, Vec<u8>)],
+    reads: (ReadResult, ReadResult),
+) {
+    let name = S::NAME;
+    assert_eq!(log.next_offset(), 3, "{name}: next offset after three records");
+    let first = check_concurrent_read(name, expected, 0, reads.0);
+    let second = check_concurrent_read(name, expected, 2, reads.1);
+    assert!(
+        first <= second,
+        "{name}: a later read saw a shorter log ({second}) than an earlier one ({first})"
+    );
+
+    for from in 0..=3u64 {
+        let rest = log.read(from, 10, 1024).expect("read after the threads joined");
+        assert_eq!(rest, ModelBatch { high_watermark: 3, records: expected[from as usize..].to_vec() });
+    }
+    // One record even when it alone is over the byte limit; never more than asked for.
+    assert_eq!(log.read(1, 10, 0).expect("read").records, expected[1..2], "{name}");
+    assert_eq!(log.read(0, 2, 1024).expect("read").records, expected[..2], "{name}");
+    assert!(matches!(log.read(4, 10, 1024), Err(LogError::OffsetOutOfRange { requested: 4, next: 3 })));
+    if let Err(problem) = log.verify() {
+        panic!("{name}: the log fails verify: {problem}");
+    }
+}
+
+/// Two producers and a reader, with every check of the module docs.
+fn two_producers_and_a_reader<S: SyncStrategy>() {
+    explore(format!("{}: two producers and a reader", S::NAME), || {
+        let log = Arc::new(ModelLog::<S>::new(CAPACITY_BYTES, INDEX_INTERVAL));
+        let a = {
+            let log = Arc::clone(&log);
+            thread::spawn(move || log.append(A))
+        };
+        let b = {
+            let log = Arc::clone(&log);
+            thread::spawn(move || log.append_batch(&[B0, B1]))
+        };
+        let reader = spawn_reader(&log);
+        let (a_offset, b_offset) = (a.join().expect("producer A"), b.join().expect("producer B"));
+        let reads = reader.join().expect("reader");
+
+        assert!(
+            (a_offset, b_offset) == (0, 1) || (a_offset, b_offset) == (2, 0),
+            "{}: lost update: A got offset {a_offset}, B got {b_offset}",
+            S::NAME
+        );
+        check_final(&log, &expected_log(a_offset, b_offset), reads);
+    });
+}
+
+/// Three producers of one record each, no reader: every offset handed out once.
+fn three_producers<S: SyncStrategy>() {
+    explore(format!("{}: three producers", S::NAME), || {
+        let log = Arc::new(ModelLog::<S>::new(3 * (16 + 8), INDEX_INTERVAL));
+        let producers: Vec<_> = (0..3u8)
+            .map(|i| {
+                let log = Arc::clone(&log);
+                thread::spawn(move || (log.append(&[i; 8]), i))
+            })
+            .collect();
+        let mut offsets: Vec<(u64, u8)> =
+            producers.into_iter().map(|p| p.join().expect("producer")).collect();
+        offsets.sort();
+        let got: Vec<u64> = offsets.iter().map(|&(o, _)| o).collect();
+        assert_eq!(got, [0, 1, 2], "{}: lost update: offsets {offsets:?}", S::NAME);
+        let records = log.read(0, 10, 1024).expect("read after the producers joined").records;
+        let expected: ModelRecords = offsets.iter().map(|&(o, i)| (o, vec![i; 8])).collect();
+        assert_eq!(records, expected, "{}", S::NAME);
+        if let Err(problem) = log.verify() {
+            panic!("{}: the log fails verify: {problem}", S::NAME);
+        }
+    });
+}
+
+#[test]
+fn semaphore_appends_are_dense_and_reads_whole() {
+    two_producers_and_a_reader::<SemaphoreSync>();
+}
+
+#[test]
+fn rwlock_appends_are_dense_and_reads_whole() {
+    two_producers_and_a_reader::<RwLockSync>();
+}
+
+#[test]
+fn mutex_appends_are_dense_and_reads_whole() {
+    two_producers_and_a_reader::<MutexSync>();
+}
+
+#[test]
+fn std_rwlock_appends_are_dense_and_reads_whole() {
+    two_producers_and_a_reader::<StdRwLockSync>();
+}
+
+#[test]
+fn semaphore_three_producers_get_distinct_offsets() {
+    three_producers::<SemaphoreSync>();
+}
+
+#[test]
+fn rwlock_three_producers_get_distinct_offsets() {
+    three_producers::<RwLockSync>();
+}
+
+#[test]
+fn mutex_three_producers_get_distinct_offsets() {
+    three_producers::<MutexSync>();
+}
+
+#[test]
+fn std_rwlock_three_producers_get_distinct_offsets() {
+    three_producers::<StdRwLockSync>();
+}
+
+/// One producer and a reader under `NoSync`: with no second writer there is no race, and the
+/// counters' orderings alone (the writer stores `end_position` before `next_offset`, Release;
+/// the reader loads `next_offset` before `end_position`, Acquire) keep the reader from ever
+/// seeing a record it cannot read whole. This is the one test here that leans on the memory
+/// orderings rather than on a lock: swap steps 6 and 7, or the reader's two loads, and it fails.
+#[test]
+fn none_with_one_producer_never_tears_a_read() {
+    explore("none: one producer and a reader", || {
+        let log = Arc::new(ModelLog::<NoSync>::new(CAPACITY_BYTES, INDEX_INTERVAL));
+        let producer = {
+            let log = Arc::clone(&log);
+            thread::spawn(move || (log.append(A), log.append_batch(&[B0, B1])))
+        };
+        let reader = spawn_reader(&log);
+        let offsets = producer.join().expect("producer");
+        let reads = reader.join().expect("reader");
+        assert_eq!(offsets, (0, 1));
+        check_final(&log, &expected_log(0, 1), reads);
+    });
+}
+
+/// Two producers of one record each under `NoSync`: loom finds both loading the same offset.
+#[test]
+#[should_panic(expected = "lost update")]
+fn none_loses_an_update() {
+    explore("none: lost update", || {
+        let log = Arc::new(ModelLog::<NoSync>::new(2 * (16 + 8), INDEX_INTERVAL));
+        let a = {
+            let log = Arc::clone(&log);
+            thread::spawn(move || log.append(A))
+        };
+        let b = log.append(&[0xBB; 8]);
+        let a = a.join().expect("producer A");
+        assert_ne!(a, b, "lost update: both appends were acknowledged with offset {a}");
+    });
+}
+
+/// Producers of different lengths under `NoSync`: loom finds an interleaving that leaves a log
+/// `verify` rejects (a torn tail, a duplicated offset or an index entry into nothing).
+#[test]
+#[should_panic(expected = "fails verify")]
+fn none_leaves_a_log_that_fails_verify() {
+    explore("none: log fails verify", || {
+        let log = Arc::new(ModelLog::<NoSync>::new(CAPACITY_BYTES, INDEX_INTERVAL));
+        let a = {
+            let log = Arc::clone(&log);
+            thread::spawn(move || log.append(A))
+        };
+        log.append(B1);
+        a.join().expect("producer A");
+        if let Err(problem) = log.verify() {
+            panic!("none: the log fails verify: {problem}");
+        }
+    });
+}
+
+/// A reader racing two `NoSync` producers: loom finds it reading a record while a producer that
+/// loaded a stale position overwrites it, so the reader gets a torn record (`Corrupt`).
+#[test]
+#[should_panic(expected = "the reader")]
+fn none_lets_a_reader_see_a_torn_record() {
+    explore("none: torn read", || {
+        let log = Arc::new(ModelLog::<NoSync>::new(CAPACITY_BYTES, INDEX_INTERVAL));
+        let producers: Vec<_> = [A, B1]
+            .into_iter()
+            .map(|payload| {
+                let log = Arc::clone(&log);
+                thread::spawn(move || log.append(payload))
+            })
+            .collect();
+        let reader = spawn_reader(&log);
+        for p in producers {
+            p.join().expect("producer");
+        }
+        let (from_0, from_2) = reader.join().expect("reader");
+        // A record that fails its CRC is never served, so a torn one shows up as an error.
+        if let Err(e) = from_0.and(from_2) {
+            panic!("none: the reader got an error: {e}");
+        }
+    });
+}
