@@ -34,3 +34,6 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 step "cargo test --workspace"
 cargo test --workspace
+
+step "loom model checking (scripts/loom.sh)"
+scripts/loom.sh
