@@ -264,7 +264,7 @@ fn failure(e: LogError) -> Failure {
         LogError::MessageTooLarge { .. } => ErrorCode::MessageTooLarge,
         LogError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
         LogError::Corrupt { .. } => ErrorCode::CorruptLog,
-        LogError::Io { .. } => ErrorCode::Internal,
+        LogError::OffsetsExhausted { .. } | LogError::Io { .. } => ErrorCode::Internal,
     };
     (code, chain(&e))
 }

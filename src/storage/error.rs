@@ -23,6 +23,10 @@ pub enum LogError {
     /// A message larger than the configured maximum.
     #[error("a message of {size} bytes is larger than the maximum of {max} bytes")]
     MessageTooLarge { size: usize, max: u32 },
+    /// An append of `count` records at offset `next` would need an offset past `u64::MAX`.
+    /// Only a damaged log gets here: one whose records claim offsets that high.
+    #[error("no offsets left: {count} records at offset {next} would pass the largest offset u64::MAX; the log is damaged, run `synclog verify`")]
+    OffsetsExhausted { next: u64, count: u64 },
     /// A topic name that is not 1–249 of `[A-Za-z0-9._-]`, or is `.` or `..`.
     #[error("invalid topic name {name:?}: {reason}")]
     InvalidTopic { name: String, reason: &'static str },

@@ -66,7 +66,9 @@
 //! record's length and CRC, truncates a torn or corrupt tail, appends missing index entries and
 //! restores `next_offset`. A missing or empty index means a scan from byte 0. Damage before the
 //! last index entry is not repaired (`verify` reports it; a read never serves a record that
-//! fails its CRC).
+//! fails its CRC). A damaged log whose last record claims offset `u64::MAX` has no next offset:
+//! it stays at `u64::MAX`, and an append that would need an offset past it is refused
+//! ([`LogError::OffsetsExhausted`]) rather than wrapping around to 0.
 
 use super::durability::{GroupCommit, SyncHook, SyncPoint};
 use super::error::{IoContext, LogError};
@@ -289,7 +291,10 @@ impl<S: SyncStrategy> Log<S> {
             self.file.sync_data().at(&self.log_path)?;
             self.index.sync()?;
         }
-        let next = last_offset.map_or(0, |o| o + 1);
+        // Saturating: a damaged log may end with a record claiming offset u64::MAX, which has
+        // no successor. The next offset then stays u64::MAX, and appends are refused
+        // (`OffsetsExhausted`) instead of wrapping around to offset 0.
+        let next = last_offset.map_or(0, |o| o.saturating_add(1));
         rec.next_offset = next;
         self.end_position.store(position, Release);
         self.next_offset.store(next, Release);
@@ -386,12 +391,16 @@ impl<S: SyncStrategy> Log<S> {
         let offset = self.next_offset.load(Acquire); // 1. check …
         let position = self.end_position.load(Acquire); // 2.
         let n = batch.len() as u64;
+        // Only a damaged log (records claiming offsets near u64::MAX) runs out of offsets.
+        let Some(end_offset) = offset.checked_add(n) else {
+            return Err(LogError::OffsetsExhausted { next: offset, count: n });
+        };
         let record_bytes = batch.bytes().len() as u64;
         self.config.race_window.at(RacePoint::Loaded { offset, position, record_bytes }); // 3.
         batch.assign_offsets(offset);
         self.file.write_all_at(batch.bytes(), position).at(&self.log_path)?; // 4. … act
 
-        // 5. An index entry for each multiple of the interval inside [offset, offset + n).
+        // 5. An index entry for each multiple of the interval inside [offset, end_offset).
         let mut due = index_entries_due(batch, offset, position, INDEX_INTERVAL).peekable();
         if due.peek().is_some() {
             let mut entries = Vec::with_capacity(16);
@@ -402,7 +411,7 @@ impl<S: SyncStrategy> Log<S> {
         }
         self.config.race_window.at(RacePoint::Written { offset, position, record_bytes });
         self.end_position.store(position + record_bytes, Release); // 6.
-        self.next_offset.store(offset + n, Release); // 7.
+        self.next_offset.store(end_offset, Release); // 7.
         Ok(offset)
     }
 
@@ -507,11 +516,11 @@ pub(crate) fn index_entries_due(
     position: u64,
     interval: u64,
 ) -> impl Iterator<Item = IndexEntry> + '_ {
-    let first_due = offset.div_ceil(interval) * interval;
-    let step = usize::try_from(interval).unwrap_or(usize::MAX);
-    (first_due..offset + batch.len() as u64).step_by(step).map(move |due| IndexEntry {
-        offset: due,
-        position: position + batch.start_of((due - offset) as usize) as u64,
+    // Checked: near u64::MAX (a damaged log) there may be no next multiple.
+    let end = offset.saturating_add(batch.len() as u64);
+    let first = offset.checked_next_multiple_of(interval).filter(|&d| d < end);
+    std::iter::successors(first, move |&d| d.checked_add(interval).filter(|&d| d < end)).map(move |due| {
+        IndexEntry { offset: due, position: position + batch.start_of((due - offset) as usize) as u64 }
     })
 }
 
@@ -558,5 +567,73 @@ impl<'a> WindowReader<'a> {
         }
         let whole = self.bytes(position, header.record_bytes() as usize)?;
         Ok(check_record(whole, max))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::record::encode_record;
+    use crate::strategies::RwLockSync;
+
+    /// A topic directory holding records with these offsets (payload `b"x"`), and no index.
+    fn topic_with(offsets: &[u64]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut log = Vec::new();
+        for &offset in offsets {
+            encode_record(offset, b"x", &mut log);
+        }
+        fs::write(dir.path().join(LOG_FILE), &log).expect("write log.dat");
+        dir
+    }
+
+    fn open(dir: &Path) -> (Log<RwLockSync>, Recovery) {
+        Log::open(dir, LogConfig::default()).expect("open")
+    }
+
+    /// Found by the `recover_log` fuzz target: recovery computed `last offset + 1`, which
+    /// overflowed (a panic in debug builds; in release the log wrapped to offset 0).
+    #[test]
+    fn a_log_ending_at_offset_u64_max_opens_and_refuses_appends() {
+        let dir = topic_with(&[0, u64::MAX]);
+        let (log, recovery) = open(dir.path());
+        assert_eq!((recovery.records_scanned, recovery.truncated_bytes), (2, 0), "nothing is cut");
+        assert_eq!(log.next_offset(), u64::MAX);
+        let end = log.end_position();
+        let refused = log.append(b"y");
+        assert!(
+            matches!(refused, Err(LogError::OffsetsExhausted { next: u64::MAX, count: 1 })),
+            "{refused:?}"
+        );
+        assert_eq!(
+            (log.next_offset(), log.end_position()),
+            (u64::MAX, end),
+            "a refused append writes nothing"
+        );
+        let served: Vec<u64> = log.read(0, 10, u32::MAX).expect("read").iter().map(|(o, _)| o).collect();
+        assert_eq!(served, [0], "the record at u64::MAX is at the high watermark, never served");
+    }
+
+    /// Appends near the top of the offset space take the offsets there are, up to u64::MAX - 1
+    /// (whose successor, the next offset, is u64::MAX), then are refused whole; the index
+    /// arithmetic (the next multiple of 100) must not overflow on the way.
+    #[test]
+    fn appends_use_the_last_offsets_then_are_refused() {
+        let top_entry = u64::MAX - u64::MAX % INDEX_INTERVAL; // the greatest multiple of 100
+        let dir = topic_with(&[top_entry - 2]);
+        let (log, _) = open(dir.path());
+        assert_eq!(log.append_batch(&[b"a", b"b", b"c"]).expect("room for three"), top_entry - 1);
+        let left = u64::MAX - log.next_offset();
+        let too_many = vec![b"d"; left as usize + 1];
+        let refused = log.append_batch(&too_many);
+        assert!(matches!(refused, Err(LogError::OffsetsExhausted { .. })), "{refused:?}");
+        assert_eq!(log.append_batch(&too_many[1..]).expect("exactly the offsets left"), top_entry + 2);
+        assert_eq!(log.next_offset(), u64::MAX);
+        assert!(matches!(log.append(b"e"), Err(LogError::OffsetsExhausted { next: u64::MAX, count: 1 })));
+        assert_eq!(log.index.entry(0).expect("entry").offset, top_entry, "the top multiple is indexed");
+        drop(log);
+        let (log, recovery) = open(dir.path());
+        assert!(!recovery.repaired(), "{recovery:?}");
+        assert_eq!(log.next_offset(), u64::MAX);
     }
 }

@@ -193,16 +193,18 @@ fn scan_log(
             Some(&prev) if offset == prev => {
                 v.add(K::OffsetDuplicate, Example::default().topic(topic).offset(offset).position(position))
             }
-            Some(&prev) if offset > prev + 1 => v.add(
-                K::OffsetGap,
-                Example::detail(format!("{} offsets missing after {prev}", offset - prev - 1))
+            Some(&prev) if offset < prev => v.add(
+                K::OffsetRegression,
+                Example::detail(format!("follows offset {prev}"))
                     .topic(topic)
                     .offset(offset)
                     .position(position),
             ),
-            Some(&prev) if offset < prev => v.add(
-                K::OffsetRegression,
-                Example::detail(format!("follows offset {prev}"))
+            // `offset > prev` here. Subtracting rather than writing `prev + 1`: a file may hold a
+            // record claiming offset `u64::MAX`, and the one after it must not overflow.
+            Some(&prev) if offset - prev > 1 => v.add(
+                K::OffsetGap,
+                Example::detail(format!("{} offsets missing after {prev}", offset - prev - 1))
                     .topic(topic)
                     .offset(offset)
                     .position(position),
@@ -368,4 +370,29 @@ pub fn verify_data_dir(
         reports.push(verify_topic(&dir, max_message_bytes, check)?);
     }
     Ok(reports)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::record::encode_record;
+
+    /// Found by the `recover_log` fuzz target: the offset check computed `prev + 1`, which
+    /// overflowed (a panic in debug builds, a wrong `offset_gap` in release ones) when a record
+    /// claiming offset `u64::MAX` was followed by another.
+    #[test]
+    fn a_record_after_offset_u64_max_is_a_regression_not_an_overflow() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut log = Vec::new();
+        for (offset, payload) in [(0, &b"a"[..]), (u64::MAX, b"b"), (5, b"c"), (u64::MAX, b"d")] {
+            encode_record(offset, payload, &mut log);
+        }
+        fs::write(dir.path().join(LOG_FILE), &log).expect("write log.dat");
+        fs::write(dir.path().join(INDEX_FILE), IndexEntry { offset: 0, position: 0 }.to_bytes())
+            .expect("write index.dat");
+        let report = verify_topic(dir.path(), 1024, None).expect("verify");
+        assert_eq!(report.records, 4);
+        let found: Vec<(K, u64)> = report.violations.found().collect();
+        assert_eq!(found, [(K::OffsetGap, 2), (K::OffsetRegression, 1)]);
+    }
 }
