@@ -37,3 +37,6 @@ cargo test --workspace
 
 step "loom model checking (scripts/loom.sh)"
 scripts/loom.sh
+
+step "fuzzing (scripts/fuzz.sh: each target for ${FUZZ_SECONDS:-30} s)"
+scripts/fuzz.sh
