@@ -33,10 +33,17 @@ step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
 step "cargo test --workspace"
-cargo test --workspace
+test_log=$(mktemp)
+trap 'rm -f "$test_log"' EXIT
+cargo test --workspace 2>&1 | tee "$test_log"
 
 step "loom model checking (scripts/loom.sh)"
 scripts/loom.sh
 
 step "fuzzing (scripts/fuzz.sh: each target for ${FUZZ_SECONDS:-30} s)"
 scripts/fuzz.sh
+
+# One closing line for the whole run: the cargo test totals (loom and fuzz passed if we got here).
+passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' "$test_log" | awk '{s+=$4} END {print s+0}')
+step "done"
+echo "tests: ${passed} passed, 0 failed"
