@@ -11,49 +11,22 @@ use synclog::strategies::SyncStrategy;
 #[macro_export]
 macro_rules! for_each_strategy {
     ($body:ident) => {
-        mod $body {
-            use synclog::strategies::*;
-            #[test]
-            fn none() {
-                super::$body::<NoSync>();
-            }
-            #[test]
-            fn semaphore() {
-                super::$body::<SemaphoreSync>();
-            }
-            #[test]
-            fn rwlock() {
-                super::$body::<RwLockSync>();
-            }
-            #[test]
-            fn mutex() {
-                super::$body::<MutexSync>();
-            }
-            #[test]
-            fn std_rwlock() {
-                super::$body::<StdRwLockSync>();
-            }
-        }
+        $crate::for_each_strategy!(@tests $body, none NoSync, semaphore SemaphoreSync, rwlock RwLockSync,
+            mutex MutexSync, std_rwlock StdRwLockSync);
     };
     ($body:ident, locking) => {
+        $crate::for_each_strategy!(@tests $body, semaphore SemaphoreSync, rwlock RwLockSync, mutex MutexSync,
+            std_rwlock StdRwLockSync);
+    };
+    (@tests $body:ident, $($test:ident $strategy:ident),+) => {
         mod $body {
             use synclog::strategies::*;
-            #[test]
-            fn semaphore() {
-                super::$body::<SemaphoreSync>();
-            }
-            #[test]
-            fn rwlock() {
-                super::$body::<RwLockSync>();
-            }
-            #[test]
-            fn mutex() {
-                super::$body::<MutexSync>();
-            }
-            #[test]
-            fn std_rwlock() {
-                super::$body::<StdRwLockSync>();
-            }
+            $(
+                #[test]
+                fn $test() {
+                    super::$body::<$strategy>();
+                }
+            )+
         }
     };
 }
