@@ -13,7 +13,7 @@
 //! Multi-threaded runs use `iter_custom` and a `Barrier`, so the clock covers only the time all
 //! threads were working. Element counts are messages.
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -204,4 +204,9 @@ criterion_group! {
         .sample_size(20);
     targets = all
 }
-criterion_main!(benches);
+// criterion_main!, plus the bundled font that criterion's plots need (see report::charts).
+fn main() {
+    synclog::report::charts::register_font();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

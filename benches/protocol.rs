@@ -5,7 +5,7 @@
 //! - `loopback/produce/<strategy>/<batch>`: one connection, request and acknowledgement, against
 //!   an embedded broker on 127.0.0.1 (elements are messages).
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use std::time::Duration;
 use synclog::broker::{Broker, BrokerConfig};
 use synclog::client::Client;
@@ -73,4 +73,9 @@ criterion_group! {
         .sample_size(20);
     targets = all
 }
-criterion_main!(benches);
+// criterion_main!, plus the bundled font that criterion's plots need (see report::charts).
+fn main() {
+    synclog::report::charts::register_font();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

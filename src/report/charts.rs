@@ -34,7 +34,10 @@ fn colour(strategy: &str) -> RGBColor {
     }
 }
 
-fn register_font() {
+/// Registers the bundled font as plotters' "sans-serif" (once). Anything drawing with plotters
+/// in this process, criterion's HTML-report plots included, needs it: the `ab_glyph` text
+/// backend knows no system fonts.
+pub fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let bytes: &'static [u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
