@@ -524,21 +524,26 @@ pub(crate) fn index_entries_due(
     })
 }
 
-/// Reads a file through a window of a few hundred KiB, so a forward scan costs one `pread` per
-/// window instead of two per record. Never reads at or past `limit`.
+/// Reads a file through a window, so a forward scan costs one `pread` per window instead of two
+/// per record. The window starts small (a fetch of a few records reads a few KiB) and doubles
+/// with every refill up to a few hundred KiB (a long scan reads in large steps). Never reads at
+/// or past `limit`.
 pub(crate) struct WindowReader<'a> {
     file: &'a File,
     path: &'a Path,
     limit: u64,
     start: u64,
     buf: Vec<u8>,
+    /// The size of the next refill.
+    window: usize,
 }
 
+const FIRST_WINDOW_BYTES: usize = 8 * 1024;
 const WINDOW_BYTES: usize = 256 * 1024;
 
 impl<'a> WindowReader<'a> {
     pub(crate) fn new(file: &'a File, path: &'a Path, limit: u64) -> Self {
-        WindowReader { file, path, limit, start: 0, buf: Vec::new() }
+        WindowReader { file, path, limit, start: 0, buf: Vec::new(), window: FIRST_WINDOW_BYTES }
     }
 
     /// `len` bytes at `position`, or fewer if the limit comes first.
@@ -547,7 +552,8 @@ impl<'a> WindowReader<'a> {
         let inside =
             position >= self.start && position + available as u64 <= self.start + self.buf.len() as u64;
         if !inside {
-            let want = self.limit.saturating_sub(position).min(available.max(WINDOW_BYTES) as u64) as usize;
+            let want = self.limit.saturating_sub(position).min(available.max(self.window) as u64) as usize;
+            self.window = (self.window * 2).min(WINDOW_BYTES);
             self.buf.resize(want, 0);
             self.file.read_exact_at(&mut self.buf, position).at(self.path)?;
             self.start = position;
