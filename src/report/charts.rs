@@ -345,7 +345,7 @@ fn violations<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Comparison)
             .label(s.clone())
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], col.filled()));
     }
-    draw_legend(&mut chart, SeriesLabelPosition::LowerRight)
+    draw_legend(&mut chart, SeriesLabelPosition::UpperRight)
 }
 
 /// The legend box every chart uses, at `position`.
