@@ -161,14 +161,7 @@ fn throughput<DB: DrawingBackend>(
         .x_desc("producers")
         .y_desc("messages per second")
         .x_labels(producers.len().max(2))
-        .x_label_formatter(&|x| {
-            let i = x.round();
-            if (x - i).abs() < 0.01 && i >= 0.0 {
-                labels.get(i as usize).map_or(String::new(), |p| p.to_string())
-            } else {
-                String::new()
-            }
-        })
+        .x_label_formatter(&|x| category_label(*x, 0.0, &labels))
         .y_label_formatter(&|y| human(*y))
         .label_style((FONT, 16))
         .axis_desc_style((FONT, 18))
@@ -237,14 +230,7 @@ fn latency<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Comparison) ->
         .x_desc("strategy")
         .y_desc("latency (µs)")
         .x_labels(rows.len() * 2 + 1)
-        .x_label_formatter(&|x| {
-            let i = (x - 0.5).round();
-            if (x - 0.5 - i).abs() < 0.01 && i >= 0.0 {
-                names.get(i as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
+        .x_label_formatter(&|x| category_label(*x, 0.5, &names))
         .y_label_formatter(&|y| human(*y))
         .label_style((FONT, 16))
         .axis_desc_style((FONT, 18))
@@ -314,14 +300,7 @@ fn violations<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Comparison)
         .disable_y_mesh()
         .x_desc("violations (count, log scale)")
         .y_labels(kinds.len() * 2 + 1)
-        .y_label_formatter(&|y| {
-            let i = (y - 0.5).round();
-            if (y - 0.5 - i).abs() < 0.01 && i >= 0.0 {
-                names.get(i as usize).map_or(String::new(), |s| s.to_string())
-            } else {
-                String::new()
-            }
-        })
+        .y_label_formatter(&|y| category_label(*y, 0.5, &names))
         .x_label_formatter(&|x| human(*x))
         .label_style((FONT, 16))
         .axis_desc_style((FONT, 18))
@@ -361,6 +340,17 @@ fn draw_legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
         .border_style(BLACK)
         .draw()
         .map_err(err)
+}
+
+/// The label of a categorical axis at `v`: category `i` sits at `i + offset` (0 for points on the
+/// tick, 0.5 for bars centred in their band); ticks between categories get no label.
+fn category_label(v: f64, offset: f64, names: &[impl ToString]) -> String {
+    let i = (v - offset).round();
+    if (v - offset - i).abs() < 0.01 && i >= 0.0 {
+        names.get(i as usize).map_or(String::new(), ToString::to_string)
+    } else {
+        String::new()
+    }
 }
 
 /// 1 234 567 → "1.2 M"; 12 345 → "12 k".
