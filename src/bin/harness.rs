@@ -84,6 +84,13 @@ struct CompareArgs {
     /// Also run the performance-goal workloads and tabulate them in summary.md.
     #[arg(long)]
     goals: bool,
+    /// With --goals: also run the peers a user would pick instead — Redis Streams (XADD) and NATS
+    /// JetStream — on the goal workloads that name them, each on its own fresh server with its
+    /// data on the same file system, driven by the same kind of client threads. Needs
+    /// redis-server and nats-server installed (Debian packages of those names); a missing one is
+    /// noted in summary.md.
+    #[arg(long, requires = "goals")]
+    peers: bool,
     /// How long each ceiling is measured, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     ceiling_ms: u64,
@@ -188,6 +195,7 @@ fn compare(args: &CompareArgs) -> anyhow::Result<u8> {
         base: args.common.config()?,
         out: args.out.clone(),
         goals: args.goals,
+        peers: args.peers,
         ceiling_duration: std::time::Duration::from_millis(args.ceiling_ms.max(10)),
     };
     synclog::harness::compare::compare(&config, &mut std::io::stderr().lock())

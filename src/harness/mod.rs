@@ -11,6 +11,7 @@ pub mod compare;
 pub mod demo;
 pub mod history;
 pub mod payload;
+pub mod peers;
 pub mod run;
 pub mod runfile;
 pub mod transport;

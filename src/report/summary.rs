@@ -1,6 +1,6 @@
 //! `results.json`, `results.csv` and `summary.md` of a comparison, from the result rows alone.
 
-use crate::harness::compare::Comparison;
+use crate::harness::compare::{Comparison, Goal};
 use crate::harness::run::TransportKind;
 use crate::report::charts::human;
 use crate::violations::ViolationKind;
@@ -78,6 +78,68 @@ pwrite_ceiling_msgs_per_s,loopback_ceiling_msgs_per_s,produce_ratio_to_ceiling,v
     out
 }
 
+/// A goal row's peer figures: `Redis 7.0.15 68 k (1.29×)`, or why there are none.
+fn peer_cell(g: &Goal) -> String {
+    if g.peers.is_empty() {
+        return if g.peers_missing.is_empty() { "—".into() } else { "not measured".into() };
+    }
+    g.peers
+        .iter()
+        .map(|p| {
+            format!("{} {} ({:.2}×)", p.server, human(p.msgs_per_s), g.measured_msgs_per_s / p.msgs_per_s)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Says how the peers were measured, or, when they were not, quotes them and says how to.
+fn peers_paragraph(c: &Comparison) -> String {
+    let mut seen: Vec<(String, String, String)> = Vec::new();
+    for p in c.goals.iter().flat_map(|g| &g.peers) {
+        let key = (p.server.clone(), p.setting.clone(), p.durability.clone());
+        if !seen.contains(&key) {
+            seen.push(key);
+        }
+    }
+    let missing: Vec<&String> = c.goals.iter().flat_map(|g| &g.peers_missing).collect();
+    let mut s = String::new();
+    if !seen.is_empty() {
+        s.push_str(
+            "The peers a user would pick instead were measured in this run, on this machine, on the \
+same workload as the row (8 producer threads, one connection each, one 100-byte message per \
+request, the same number in flight), each on a fresh server with its data on the same file \
+system, driven by the same kind of client threads as synclog's producers; every acknowledged \
+message was read back from the peer's stream afterwards:\n\n",
+        );
+        for (server, setting, durability) in &seen {
+            let _ = writeln!(s, "- {server}: {setting} — durability: {durability}");
+        }
+    } else {
+        s.push_str(
+            "The peers were not measured in this run (`harness compare --goals --peers` measures \
+them when redis-server and nats-server are installed). As measured on this kind of machine \
+(2 cores, loopback, 100-byte messages, 8 clients) and quoted: Redis XADD ~89 k/s one at a time, \
+~1.0 M/s with 100 pipelined, ~17 k/s and ~0.4 M/s with `appendfsync always`; NATS JetStream \
+publish+ack ~57 k/s one at a time, ~0.2 M/s with 100 in flight.\n",
+        );
+    }
+    if !seen.is_empty() && !missing.is_empty() {
+        let mut reasons: Vec<&String> = Vec::new();
+        for m in missing {
+            if !reasons.contains(&m) {
+                reasons.push(m);
+            }
+        }
+        let _ = writeln!(
+            s,
+            "\nNot measured: {}.",
+            reasons.iter().map(|r| r.as_str()).collect::<Vec<_>>().join("; ")
+        );
+    }
+    s.push_str("\nDurability differs per row: see the last column.");
+    s
+}
+
 /// The Markdown summary: machine, ceilings, the matrix with ratios, goals, lock costs.
 pub fn summary(c: &Comparison, charts: &[String]) -> String {
     let mut s = String::new();
@@ -100,12 +162,15 @@ of what the hardware allowed.\n",
             "A ratio is given where the ceiling bounds the workload: pipelined rows have none (the \
 echo ceiling waits for each answer before the next request).\n"
         );
-        let _ = writeln!(s, "| goal | measured msg/s | ceiling msg/s | ratio | target | met | durability |");
-        let _ = writeln!(s, "|---|---:|---:|---:|---|---|---|");
+        let _ = writeln!(
+            s,
+            "| goal | measured msg/s | ceiling msg/s | ratio | target | met | peers in this run (synclog ÷ peer) | durability |"
+        );
+        let _ = writeln!(s, "|---|---:|---:|---:|---|---|---|---|");
         for g in &c.goals {
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
                 g.name,
                 human(g.measured_msgs_per_s),
                 if g.ratio_to_ceiling.is_some() { human(g.ceiling_msgs_per_s) } else { "—".into() },
@@ -116,6 +181,7 @@ echo ceiling waits for each answer before the next request).\n"
                     Some(false) => "**no**",
                     None => "—",
                 },
+                peer_cell(g),
                 g.durability
             );
         }
@@ -129,14 +195,7 @@ acknowledged message per request. On that workload (4 producers) synclog reached
                 original.measured_msgs_per_s / 5_000.0
             );
         }
-        let _ = writeln!(
-            s,
-            "\nThe peers a user would pick instead, as measured on this kind of machine (2 cores, \
-loopback, 100-byte messages, 8 clients) and quoted here, not measured in this run: Redis XADD \
-~89 k/s one at a time, ~1.0 M/s with 100 pipelined, ~17 k/s and ~0.4 M/s with `appendfsync \
-always`; NATS JetStream publish+ack ~57 k/s one at a time, ~0.2 M/s with 100 in flight; a bare \
-loopback echo ~114 k/s one at a time. Durability differs per row: see the last column."
-        );
+        let _ = writeln!(s, "\n{}", peers_paragraph(c));
         let _ = writeln!(s, "\nEach goal's workload, to run it alone:\n");
         for g in &c.goals {
             let _ = writeln!(s, "- {}: `{}`", g.name, g.workload);
