@@ -264,7 +264,9 @@ fn failure(e: LogError) -> Failure {
         LogError::MessageTooLarge { .. } => ErrorCode::MessageTooLarge,
         LogError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
         LogError::Corrupt { .. } => ErrorCode::CorruptLog,
-        LogError::OffsetsExhausted { .. } | LogError::Io { .. } => ErrorCode::Internal,
+        LogError::OffsetsExhausted { .. } | LogError::Io { .. } | LogError::SyncFailed { .. } => {
+            ErrorCode::Internal
+        }
     };
     (code, chain(&e))
 }

@@ -13,6 +13,12 @@
 //!
 //! No sync ever runs while a strategy lock is held: appends go on during a sync.
 //!
+//! A failed `fdatasync` poisons the coordinator: its leader gets the error, and so does every
+//! waiter it would have covered and every later wait. After a failed sync, Linux may have
+//! dropped the dirty pages and cleared the error, so a retry that "succeeds" proves nothing
+//! about the bytes written before it. An append that cannot be known durable is never
+//! acknowledged; a restart (recovery reads what actually reached the file) clears the poison.
+//!
 //! Invariants of [`GroupCommit`]'s state (under its own small mutex, which guards these three
 //! counters only — never log data, and it is off the append path entirely unless `always`):
 //! - `started` counts syncs begun, `completed` the number of the last sync finished;
@@ -45,6 +51,8 @@ impl fmt::Debug for SyncHook {
 
 #[derive(Default)]
 struct State {
+    /// Set by the first failed sync; every wait from then on fails.
+    poisoned: bool,
     syncing: bool,
     started: u64,
     completed: u64,
@@ -61,12 +69,20 @@ pub struct GroupCommit {
 
 impl GroupCommit {
     /// Returns once a sync that started after this call has completed, running that sync
-    /// itself when no other is in progress. `sync` forces the file to disk.
-    pub fn wait_durable<E>(&self, sync: impl Fn() -> Result<(), E>) -> Result<(), E> {
+    /// itself when no other is in progress. `sync` forces the file to disk; `poisoned` is the
+    /// error of a wait that a failed sync (its own or an earlier one) leaves unproven.
+    pub fn wait_durable<E>(
+        &self,
+        sync: impl Fn() -> Result<(), E>,
+        poisoned: impl Fn() -> E,
+    ) -> Result<(), E> {
         let mut state = self.state.lock();
         // A sync in progress may have started before our write: we need the next one.
         let needed = state.started + 1;
         loop {
+            if state.poisoned {
+                return Err(poisoned());
+            }
             if state.completed >= needed {
                 return Ok(());
             }
@@ -84,9 +100,12 @@ impl GroupCommit {
             let result = sync();
             state = self.state.lock();
             state.syncing = false;
-            state.completed = number;
+            match result {
+                Ok(()) => state.completed = number,
+                // Not completed: the waiters it covered wake, find the poison and fail too.
+                Err(_) => state.poisoned = true,
+            }
             self.synced.notify_all();
-            // On failure the waiters wake and each retries as a leader; we report ours.
             result?;
         }
     }
@@ -114,11 +133,14 @@ mod tests {
                 s.spawn(|| {
                     for _ in 0..50 {
                         commit
-                            .wait_durable(|| {
-                                syncs.fetch_add(1, SeqCst);
-                                thread::sleep(std::time::Duration::from_micros(200));
-                                Ok::<(), ()>(())
-                            })
+                            .wait_durable(
+                                || {
+                                    syncs.fetch_add(1, SeqCst);
+                                    thread::sleep(std::time::Duration::from_micros(200));
+                                    Ok::<(), ()>(())
+                                },
+                                || (),
+                            )
                             .expect("sync");
                     }
                 });
@@ -139,13 +161,16 @@ mod tests {
         thread::scope(|s| {
             s.spawn(|| {
                 commit
-                    .wait_durable(|| {
-                        syncs.fetch_add(1, SeqCst);
-                        while commit.waiting() < 7 && std::time::Instant::now() < deadline {
-                            thread::yield_now();
-                        }
-                        Ok::<(), ()>(())
-                    })
+                    .wait_durable(
+                        || {
+                            syncs.fetch_add(1, SeqCst);
+                            while commit.waiting() < 7 && std::time::Instant::now() < deadline {
+                                thread::yield_now();
+                            }
+                            Ok::<(), ()>(())
+                        },
+                        || (),
+                    )
                     .expect("sync 1");
             });
             // Start the others only once the leader is inside its sync.
@@ -155,10 +180,13 @@ mod tests {
             for _ in 0..7 {
                 s.spawn(|| {
                     commit
-                        .wait_durable(|| {
-                            syncs.fetch_add(1, SeqCst);
-                            Ok::<(), ()>(())
-                        })
+                        .wait_durable(
+                            || {
+                                syncs.fetch_add(1, SeqCst);
+                                Ok::<(), ()>(())
+                            },
+                            || (),
+                        )
                         .expect("sync 2");
                 });
             }
@@ -167,10 +195,50 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_sync_is_reported_to_its_leader() {
+    fn a_failed_sync_fails_its_leader_every_waiter_it_covered_and_every_later_wait() {
+        // The leader's sync fails once three more appends are waiting (they need the next sync).
+        // None of the four may be told "durable" — not even by a fresh sync that "succeeds"
+        // after the failure, since the kernel may have dropped the pages the failed one missed —
+        // and neither may anyone after: the poison lasts until a restart.
         let commit = GroupCommit::default();
-        assert_eq!(commit.wait_durable(|| Err("disk on fire")), Err("disk on fire"));
-        // The state is consistent afterwards: the next wait syncs again.
-        assert_eq!(commit.wait_durable(|| Ok::<(), &str>(())), Ok(()));
+        let syncs = AtomicU64::new(0);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let results: Vec<Result<(), &str>> = thread::scope(|s| {
+            let leader = s.spawn(|| {
+                commit.wait_durable(
+                    || {
+                        syncs.fetch_add(1, SeqCst);
+                        while commit.waiting() < 3 && std::time::Instant::now() < deadline {
+                            thread::yield_now();
+                        }
+                        Err("EIO")
+                    },
+                    || "poisoned",
+                )
+            });
+            while syncs.load(SeqCst) == 0 && std::time::Instant::now() < deadline {
+                thread::yield_now();
+            }
+            let waiters: Vec<_> = (0..3)
+                .map(|_| {
+                    s.spawn(|| {
+                        commit.wait_durable(
+                            || {
+                                syncs.fetch_add(1, SeqCst);
+                                Ok(())
+                            },
+                            || "poisoned",
+                        )
+                    })
+                })
+                .collect();
+            let mut all = vec![leader.join().unwrap()];
+            all.extend(waiters.into_iter().map(|w| w.join().unwrap()));
+            all
+        });
+        assert_eq!(results, vec![Err("EIO"), Err("poisoned"), Err("poisoned"), Err("poisoned")]);
+        // A later wait fails at once, without trusting a new sync.
+        assert_eq!(commit.wait_durable(|| Ok(()), || "poisoned"), Err("poisoned"));
+        assert_eq!(syncs.load(SeqCst), 1, "no sync ran after the failure");
     }
 }

@@ -30,6 +30,10 @@ pub enum LogError {
     /// A topic name that is not 1–249 of `[A-Za-z0-9._-]`, or is `.` or `..`.
     #[error("invalid topic name {name:?}: {reason}")]
     InvalidTopic { name: String, reason: &'static str },
+    /// An earlier `fdatasync` of this log failed, so no append since can be promised durable
+    /// (`--fsync always`). Restart the broker: recovery checks what actually reached the file.
+    #[error("an earlier fdatasync of {path} failed: appends can no longer be acknowledged as durable; restart the broker (recovery checks what reached the disk)")]
+    SyncFailed { path: PathBuf },
     /// A read of a topic that does not exist.
     #[error("unknown topic {0:?}")]
     UnknownTopic(String),

@@ -380,7 +380,8 @@ impl<S: SyncStrategy> Log<S> {
             if self.config.fsync == FsyncPolicy::Always {
                 // Outside the write section: other appenders go on while this one waits, and
                 // join the same sync if they land before it starts (group commit).
-                self.commit.wait_durable(|| self.sync())?;
+                self.commit
+                    .wait_durable(|| self.sync(), || LogError::SyncFailed { path: self.log_path.clone() })?;
             }
             Ok(base)
         })
