@@ -355,6 +355,7 @@ fn bad_usage_exits_2() {
         &["--transport", "udp"],
         &["--no-such-flag"],
         &["run", "--strategy"],
+        &["compare", "--peers"],
     ] {
         let out = harness(args);
         assert_eq!(out.code, Some(2), "{args:?}: {}", out.describe());
@@ -469,4 +470,60 @@ fn the_demo_comes_out_as_taught_and_verify_sees_the_damage() {
         // the test output rather than fail on the luck of the race.
         eprintln!("note: {DEMO_ATTEMPTS} demos left the none topic's files intact; exit 3 was not exercised");
     }
+}
+
+#[test]
+fn compare_writes_results_charts_and_a_summary_beside_the_ceilings() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let out_path = out_dir.path().join("cmp");
+    let out = out_path.to_str().unwrap();
+    let args = [
+        "compare",
+        "--strategies",
+        "none,rwlock",
+        "--producers",
+        "1,2",
+        "--consumers",
+        "0,1",
+        "--messages",
+        "2000",
+        "--ceiling-ms",
+        "50",
+        "--out",
+        out,
+    ];
+    let finished = harness(&args);
+    // `none`'s violations are data: the matrix ran, so 0 unless a lock was violated.
+    assert_eq!(finished.code, Some(0), "{}", finished.describe());
+
+    let json = read_json(&out_path.join("results.json"));
+    let cells = json["cells"].as_array().expect("cells");
+    assert_eq!(cells.len(), 2 * 2 * 2, "strategies × producers × consumers");
+    for cell in cells {
+        let produce = number(&cell["produce"], "msgs_per_s");
+        assert!(produce > 0.0, "{cell}");
+        let loopback = number(&cell["ceilings"], "loopback_msgs_per_s");
+        assert!(loopback > 0.0, "a ceiling measured in the same run: {cell}");
+        let ratio = number(cell, "produce_ratio");
+        assert!((ratio - produce / loopback).abs() < 1e-6 * ratio.max(1.0), "{cell}");
+        if string(cell, "strategy") == "rwlock" {
+            assert_eq!(string(cell, "verdict"), "clean", "{cell}");
+        }
+    }
+    assert_eq!(json["goals"].as_array().map(Vec::len), Some(0), "no --goals, no goal rows");
+
+    let csv = std::fs::read_to_string(out_path.join("results.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + cells.len(), "a header and one row per cell");
+    let summary = std::fs::read_to_string(out_path.join("summary.md")).unwrap();
+    for heading in ["## Ceilings measured in this run", "## The matrix", "## Integrity", "## Charts"] {
+        assert!(summary.contains(heading), "summary.md lacks {heading}");
+    }
+    for chart in ["throughput", "consume_throughput", "latency", "violations"] {
+        let png = std::fs::read(out_path.join(format!("{chart}.png"))).unwrap();
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000, "{chart}.png is a drawn PNG");
+        let svg = std::fs::read_to_string(out_path.join(format!("{chart}.svg"))).unwrap();
+        assert!(svg.contains("<svg") && svg.contains("<text"), "{chart}.svg has text");
+        assert!(summary.contains(&format!("({chart}.png)")), "summary.md shows {chart}");
+    }
+    assert!(!out_path.join("peers.png").exists(), "no peers chart without --peers");
 }

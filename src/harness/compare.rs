@@ -346,18 +346,14 @@ fn run_goals(
         let measured = report.produce.msgs_per_s;
         let ratio = measured / ceiling.max(1.0);
         let (peer_figures, peers_missing) = run_peers(config, scratch, &spec.run, spec.peers, log)?;
-        let fastest_peer = peer_figures
-            .iter()
-            .map(|p| p.msgs_per_s)
-            .fold(None, |a: Option<f64>, r| Some(a.map_or(r, |a| a.max(r))));
-        let absolute = if spec.absolute_is_stand_in && fastest_peer.is_some() { 0.0 } else { spec.absolute };
-        let has_goal = spec.absolute > 0.0 || spec.fraction > 0.0 || spec.peer_factor > 0.0;
-        let met = has_goal.then(|| {
-            measured >= absolute
-                && ratio >= spec.fraction
-                && fastest_peer.is_none_or(|peer| measured >= spec.peer_factor * peer)
-                && report.is_clean()
-        });
+        let fastest_peer = peer_figures.iter().map(|p| p.msgs_per_s).reduce(f64::max);
+        let bar = Bar {
+            absolute: spec.absolute,
+            fraction: spec.fraction,
+            peer_factor: spec.peer_factor,
+            absolute_is_stand_in: spec.absolute_is_stand_in,
+        };
+        let met = bar.met(measured, ratio, fastest_peer, report.is_clean());
         let ratio = (spec.run.in_flight == 1).then_some(ratio);
         goals.push(Goal {
             name: spec.name.into(),
@@ -382,6 +378,33 @@ fn run_goals(
         });
     }
     Ok(goals)
+}
+
+/// What a goal row must reach.
+#[derive(Debug, Clone, Copy)]
+struct Bar {
+    /// Messages per second (0: none).
+    absolute: f64,
+    /// Of the ceiling (0: none).
+    fraction: f64,
+    /// Of the fastest peer measured (0: none).
+    peer_factor: f64,
+    /// `absolute` only stands in for the peer figure when no peer was measured.
+    absolute_is_stand_in: bool,
+}
+
+impl Bar {
+    /// `None` for a row without a goal; else whether a clean run reached every part of the bar.
+    fn met(&self, measured: f64, ratio: f64, fastest_peer: Option<f64>, clean: bool) -> Option<bool> {
+        let has_goal = self.absolute > 0.0 || self.fraction > 0.0 || self.peer_factor > 0.0;
+        let absolute = if self.absolute_is_stand_in && fastest_peer.is_some() { 0.0 } else { self.absolute };
+        has_goal.then(|| {
+            clean
+                && measured >= absolute
+                && ratio >= self.fraction
+                && fastest_peer.is_none_or(|peer| measured >= self.peer_factor * peer)
+        })
+    }
 }
 
 /// Runs each of `kinds` on `run`'s workload when `--peers` asks for it; a peer that cannot run
@@ -448,5 +471,37 @@ impl StrategyVisitor for MeasureSection {
         let read_ns = t.elapsed().as_nanos() as f64 / f64::from(N);
         std::hint::black_box(x);
         SectionCost { strategy: S::NAME.into(), write_ns, read_ns }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Bar;
+
+    #[test]
+    fn a_peer_goal_is_judged_against_the_peer_measured_in_the_same_run() {
+        // "≥ 2 × Redis", with 34 k standing in for an unmeasured Redis.
+        let twice = Bar { absolute: 34_000.0, fraction: 0.0, peer_factor: 2.0, absolute_is_stand_in: true };
+        assert_eq!(twice.met(16_000.0, 0.1, Some(20_000.0), true), Some(false));
+        assert_eq!(twice.met(41_000.0, 0.1, Some(20_000.0), true), Some(true));
+        // Measured beats the stand-in: 30 k is 2 × a measured 15 k though below 34 k.
+        assert_eq!(twice.met(30_000.0, 0.1, Some(15_000.0), true), Some(true));
+        assert_eq!(twice.met(30_000.0, 0.1, None, true), Some(false));
+        assert_eq!(twice.met(41_000.0, 0.1, None, true), Some(true));
+        // A violation fails any goal.
+        assert_eq!(twice.met(41_000.0, 0.1, Some(20_000.0), false), Some(false));
+    }
+
+    #[test]
+    fn every_part_of_a_bar_must_hold() {
+        // "≥ 0.85 × echo, and ahead of Redis and NATS": the absolute stays when not a stand-in.
+        let ahead = Bar { absolute: 0.0, fraction: 0.85, peer_factor: 1.0, absolute_is_stand_in: false };
+        assert_eq!(ahead.met(90_000.0, 0.9, Some(80_000.0), true), Some(true));
+        assert_eq!(ahead.met(90_000.0, 0.8, Some(80_000.0), true), Some(false));
+        assert_eq!(ahead.met(75_000.0, 0.9, Some(80_000.0), true), Some(false));
+        let floor = Bar { absolute: 5e5, fraction: 0.0, peer_factor: 1.0, absolute_is_stand_in: false };
+        assert_eq!(floor.met(4e5, 0.0, Some(3e5), true), Some(false));
+        let none = Bar { absolute: 0.0, fraction: 0.0, peer_factor: 0.0, absolute_is_stand_in: false };
+        assert_eq!(none.met(1.0, 0.0, None, true), None);
     }
 }

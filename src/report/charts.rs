@@ -5,7 +5,9 @@
 //! - `consume_throughput`: the same for consumers (when the matrix had consumers);
 //! - `latency`: produce latency percentiles (p50, p99, p99.9) per strategy at the largest
 //!   producer count, on a logarithmic axis;
-//! - `violations`: the count of each violation kind per strategy, summed over the matrix.
+//! - `violations`: the count of each violation kind per strategy, summed over the matrix;
+//! - `peers` (with `--goals --peers`): synclog beside Redis and NATS JetStream on each goal
+//!   workload they ran, with the loopback echo ceiling where it bounds the row.
 //!
 //! Text is drawn with a bundled font (DejaVu Sans, `assets/fonts/`), so charts render the
 //! same on a machine with no font packages.
@@ -15,6 +17,7 @@ use crate::harness::run::TransportKind;
 use crate::violations::ViolationKind;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::FontStyle;
 use std::path::Path;
 use std::sync::Once;
@@ -82,6 +85,9 @@ pub fn draw_all(c: &Comparison, dir: &Path) -> Result<Vec<String>, String> {
     }
     both("latency", &|r| latency(r, c), &|r| latency(r, c))?;
     both("violations", &|r| violations(r, c), &|r| violations(r, c))?;
+    if c.goals.iter().any(|g| !g.peers.is_empty()) {
+        both("peers", &|r| peers(r, c), &|r| peers(r, c))?;
+    }
     Ok(names)
 }
 
@@ -325,6 +331,109 @@ fn violations<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Comparison)
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], col.filled()));
     }
     draw_legend(&mut chart, SeriesLabelPosition::UpperRight)
+}
+
+/// One goal row of the peers chart: its label and (series, messages/s) bars.
+fn peer_rows(c: &Comparison) -> Vec<(String, Vec<(&'static str, f64)>)> {
+    c.goals
+        .iter()
+        .filter(|g| !g.peers.is_empty())
+        .map(|g| {
+            let label =
+                g.name.trim_start_matches("loopback TCP, ").trim_end_matches(", 8 producers").to_string();
+            let mut bars = vec![("synclog (rwlock)", g.measured_msgs_per_s)];
+            for p in &g.peers {
+                let series = match p.peer {
+                    crate::harness::peers::PeerKind::Redis => "Redis Streams",
+                    crate::harness::peers::PeerKind::Nats => "NATS JetStream",
+                };
+                bars.push((series, p.msgs_per_s));
+            }
+            if g.ratio_to_ceiling.is_some() {
+                bars.push(("loopback echo ceiling", g.ceiling_msgs_per_s));
+            }
+            (label, bars)
+        })
+        .rev() // the first goal on top
+        .collect()
+}
+
+fn series_colour(series: &str) -> RGBColor {
+    match series {
+        "synclog (rwlock)" => colour("rwlock"),
+        "Redis Streams" => RGBColor(200, 60, 50),
+        "NATS JetStream" => RGBColor(23, 170, 190),
+        _ => RGBColor(150, 150, 150),
+    }
+}
+
+fn peers<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Comparison) -> DrawResult {
+    root.fill(&WHITE).map_err(err)?;
+    let rows = peer_rows(c);
+    let series = ["synclog (rwlock)", "Redis Streams", "NATS JetStream", "loopback echo ceiling"];
+    let max_x = rows.iter().flat_map(|(_, b)| b.iter().map(|&(_, v)| v)).fold(10.0, f64::max) * 3.0;
+    let min_x = rows.iter().flat_map(|(_, b)| b.iter().map(|&(_, v)| v)).fold(max_x, f64::min) / 3.0;
+    let n = rows.len().max(1) as f64;
+    let mut chart = ChartBuilder::on(root)
+        .caption(
+            "synclog and its peers, same workload, same machine, same run (8 producers, 100 B)",
+            (FONT, 22),
+        )
+        .margin(20)
+        .x_label_area_size(50)
+        .y_label_area_size(330)
+        .build_cartesian_2d((min_x.max(1.0)..max_x).log_scale(), 0f64..n)
+        .map_err(err)?;
+    let names: Vec<&str> = rows.iter().map(|(l, _)| l.as_str()).collect();
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .x_desc("acknowledged messages per second (log scale)")
+        .y_labels(rows.len() * 2 + 1)
+        .y_label_formatter(&|y| category_label(*y, 0.5, &names))
+        .x_label_formatter(&|x| human(*x))
+        .label_style((FONT, 16))
+        .axis_desc_style((FONT, 18))
+        .draw()
+        .map_err(err)?;
+    let height = 0.8 / series.len() as f64;
+    for (j, name) in series.iter().enumerate() {
+        let col = series_colour(name);
+        let bars: Vec<Rectangle<(f64, f64)>> = rows
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (_, b))| b.iter().find(|(s, _)| s == name).map(|&(_, v)| (i, v)))
+            .map(|(i, v)| {
+                // The first series on top of its band.
+                let y0 = i as f64 + 0.9 - (j as f64 + 1.0) * height;
+                Rectangle::new([(min_x.max(1.0), y0), (v, y0 + height * 0.9)], col.filled())
+            })
+            .collect();
+        if bars.is_empty() {
+            continue;
+        }
+        chart
+            .draw_series(bars)
+            .map_err(err)?
+            .label(*name)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], col.filled()));
+        let values: Vec<(f64, f64)> = rows
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (_, b))| b.iter().find(|(s, _)| s == name).map(|&(_, v)| (i as f64, v)))
+            .collect();
+        chart
+            .draw_series(values.into_iter().map(|(i, v)| {
+                let y = i + 0.9 - (j as f64 + 1.0) * height + height * 0.45;
+                Text::new(
+                    format!(" {}", human(v)),
+                    (v, y),
+                    TextStyle::from((FONT, 13).into_font()).pos(Pos::new(HPos::Left, VPos::Center)),
+                )
+            }))
+            .map_err(err)?;
+    }
+    draw_legend(&mut chart, SeriesLabelPosition::LowerRight)
 }
 
 /// The legend box every chart uses, at `position`.

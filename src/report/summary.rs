@@ -296,3 +296,42 @@ advantage here is small and grows with the cores.",
     let _ = writeln!(s, "How to read them: see `reports/README.md`.");
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::harness::peers::{PeerFigure, PeerKind};
+
+    fn goal(measured: f64, peers: Vec<PeerFigure>, missing: Vec<String>) -> Goal {
+        Goal {
+            name: "loopback TCP, one at a time, fsync always, 8 producers".into(),
+            workload: String::new(),
+            measured_msgs_per_s: measured,
+            ceiling_msgs_per_s: 100_000.0,
+            ratio_to_ceiling: Some(measured / 100_000.0),
+            target: String::new(),
+            met: Some(false),
+            durability: String::new(),
+            peers,
+            peers_missing: missing,
+            peer_factor: 2.0,
+        }
+    }
+
+    fn redis(rate: f64) -> PeerFigure {
+        PeerFigure {
+            peer: PeerKind::Redis,
+            server: "Redis 7.0.15".into(),
+            setting: "XADD, appendonly yes, appendfsync always".into(),
+            msgs_per_s: rate,
+            durability: "fsync".into(),
+        }
+    }
+
+    #[test]
+    fn a_peer_cell_gives_each_peer_and_synclogs_multiple_of_it() {
+        assert_eq!(peer_cell(&goal(16_000.0, vec![redis(20_000.0)], vec![])), "Redis 7.0.15 20 k (0.80×)");
+        assert_eq!(peer_cell(&goal(16_000.0, vec![], vec!["redis-server: not run".into()])), "not measured");
+        assert_eq!(peer_cell(&goal(16_000.0, vec![], vec![])), "—");
+    }
+}
