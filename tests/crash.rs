@@ -47,7 +47,7 @@ mod common;
 use common::broker_process::{seed_from_env, stderr_tail, BrokerProcess, SplitMix64};
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::fs;
-use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -336,8 +336,10 @@ fn inject_torn_tail(topic_dir: &Path, report: &TopicReport) {
     torn.extend_from_slice(&1000u32.to_be_bytes());
     torn.extend_from_slice(&0u32.to_be_bytes()); // the CRC never got written
     torn.extend_from_slice(&[0x42; 100]);
-    let mut file = fs::OpenOptions::new().append(true).open(topic_dir.join(LOG_FILE)).expect("open log.dat");
-    file.write_all(&torn).expect("append a torn record");
+    // Where the next record would have gone: right after the last good one (under `--fsync
+    // always` the file goes on past it with preallocated zeros).
+    let file = fs::OpenOptions::new().write(true).open(topic_dir.join(LOG_FILE)).expect("open log.dat");
+    file.write_all_at(&torn, report.valid_end).expect("write a torn record");
 }
 
 /// One producer's view of one cycle.

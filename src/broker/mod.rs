@@ -97,6 +97,7 @@ impl BrokerConfig {
             max_message_bytes: self.max_message_bytes,
             race_window: self.race_window.clone(),
             sync_hook: None,
+            ..LogConfig::default()
         }
     }
 }
@@ -156,6 +157,12 @@ impl<S: SyncStrategy> Broker<S> {
             eprintln!(
                 "synclog: recovered topic {name}: cut {} torn bytes, dropped {} and rebuilt {} index entries; next offset {}",
                 r.truncated_bytes, r.index_entries_dropped, r.index_entries_added, r.next_offset
+            );
+        }
+        for (name, r) in recoveries.iter().filter(|(_, r)| r.zero_tail_bytes > 0) {
+            eprintln!(
+                "synclog: topic {name} was not closed cleanly: cut {} bytes of preallocated zeros",
+                r.zero_tail_bytes
             );
         }
         let listener = TcpListener::bind(config.listen)

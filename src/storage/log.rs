@@ -59,6 +59,20 @@
 //! (the topic registry's syncer calls [`Log::sync`]); `Never` leaves it to the page cache, as
 //! Kafka does by default: a killed process loses nothing the kernel has.
 //!
+//! ### Preallocation
+//!
+//! Under `Always`, every acknowledgement waits for an `fdatasync`, and an append that makes the
+//! file longer makes that sync commit a file-system journal transaction too (the new size is
+//! metadata the data cannot be read back without). So, as Kafka does with `log.preallocate`,
+//! the log keeps zero-filled space ready past its last record ([`LogConfig::preallocate_bytes`],
+//! 8 MiB at a time): records overwrite zeros inside the file, and a sync only has to write the
+//! data. The zeros are written (not just reserved with `fallocate`, whose unwritten extents
+//! would need converting, in the journal again) by whichever append first needs them, under a
+//! small mutex of their own that only ever writes at or past the space already handed out, so
+//! zeros never land on a record, whatever the strategy. A clean close cuts the file back to its
+//! last record; after a crash the zeros are still there, and the next open cuts them (reported
+//! as [`Recovery::zero_tail_bytes`]), as `verify` reports them as a `torn_tail`.
+//!
 //! ## Opening and recovery
 //!
 //! [`Log::open`] checks that the last index entry points at a valid record with the offset it
@@ -113,7 +127,13 @@ pub struct LogConfig {
     pub race_window: RaceWindow,
     /// Called around every `fdatasync` (tests count and hold syncs with it).
     pub sync_hook: Option<SyncHook>,
+    /// Under `FsyncPolicy::Always`, how much zero-filled space to keep past the last record,
+    /// grown this much at a time (0: none). Other policies never preallocate.
+    pub preallocate_bytes: u64,
 }
+
+/// The default of [`LogConfig::preallocate_bytes`]: 8 MiB.
+pub const DEFAULT_PREALLOCATE_BYTES: u64 = 8 << 20;
 
 impl Default for LogConfig {
     fn default() -> Self {
@@ -122,6 +142,7 @@ impl Default for LogConfig {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             race_window: RaceWindow::Off,
             sync_hook: None,
+            preallocate_bytes: DEFAULT_PREALLOCATE_BYTES,
         }
     }
 }
@@ -133,6 +154,9 @@ pub struct Recovery {
     pub log_bytes_before: u64,
     /// Bytes cut from the end of `log.dat` (a torn or corrupt tail).
     pub truncated_bytes: u64,
+    /// Zero bytes cut from the end of `log.dat`: the preallocated space of a log that was not
+    /// closed cleanly (see "Preallocation" in the module docs). Not damage.
+    pub zero_tail_bytes: u64,
     /// Index entries dropped because they did not point at a valid record (or were partial).
     pub index_entries_dropped: u64,
     /// Index entries written because the scan found records without them.
@@ -196,6 +220,13 @@ pub struct Log<S: SyncStrategy> {
     durable_offset: AtomicU64,
     /// How many times `sync` forced the file to disk (for fsyncs per second in reports).
     syncs: AtomicU64,
+    /// The file's length: zeros past the records when preallocating, else unused.
+    allocated_end: AtomicU64,
+    /// Serializes growing the preallocated space (never taken when not preallocating).
+    grow: parking_lot::Mutex<()>,
+    /// The end of the furthest record ever written (`fetch_max`), where a clean close cuts the
+    /// preallocated zeros: under `none`, `end_position` can move backwards past a record.
+    written_end: AtomicU64,
     /// Shares one `fdatasync` among the appends waiting for durability (`FsyncPolicy::Always`).
     commit: GroupCommit,
     config: LogConfig,
@@ -229,6 +260,9 @@ impl<S: SyncStrategy> Log<S> {
             end_position: AtomicU64::new(0),
             durable_offset: AtomicU64::new(0),
             syncs: AtomicU64::new(0),
+            allocated_end: AtomicU64::new(0),
+            grow: parking_lot::Mutex::new(()),
+            written_end: AtomicU64::new(0),
             commit: GroupCommit::default(),
             config,
         };
@@ -284,12 +318,25 @@ impl<S: SyncStrategy> Log<S> {
             self.index.append_encoded(&missing)?;
         }
         if position < log_bytes {
-            rec.truncated_bytes = log_bytes - position;
+            // Zeros are the preallocated space only where this policy makes them; elsewhere
+            // (and for a torn tail that happens to be zero bytes) the tail is torn.
+            if self.preallocate() > 0 && self.all_zero(position, log_bytes)? {
+                rec.zero_tail_bytes = log_bytes - position;
+            } else {
+                rec.truncated_bytes = log_bytes - position;
+            }
             self.file.set_len(position).at(&self.log_path)?;
         }
-        if rec.repaired() {
+        self.written_end.store(position, Release);
+        self.allocated_end.store(position, Release);
+        if rec.repaired() || rec.zero_tail_bytes > 0 {
             self.file.sync_data().at(&self.log_path)?;
             self.index.sync()?;
+        }
+        if self.preallocate() > 0 {
+            // Zeros ready for the first appends, on disk before any sync needs them.
+            self.ensure_allocated(position)?;
+            self.file.sync_data().at(&self.log_path)?;
         }
         // Saturating: a damaged log may end with a record claiming offset u64::MAX, which has
         // no successor. The next offset then stays u64::MAX, and appends are refused
@@ -301,6 +348,49 @@ impl<S: SyncStrategy> Log<S> {
         // Whatever survived a restart is as durable as it will get.
         self.durable_offset.store(next, Release);
         Ok(rec)
+    }
+
+    /// Whether `log.dat[from..to]` is all zero bytes.
+    fn all_zero(&self, from: u64, to: u64) -> Result<bool, LogError> {
+        let mut buf = vec![0u8; 1 << 20];
+        let mut at = from;
+        while at < to {
+            let n = (to - at).min(buf.len() as u64) as usize;
+            self.file.read_exact_at(&mut buf[..n], at).at(&self.log_path)?;
+            if buf[..n].iter().any(|&b| b != 0) {
+                return Ok(false);
+            }
+            at += n as u64;
+        }
+        Ok(true)
+    }
+
+    /// The preallocation step in use: 0 unless `FsyncPolicy::Always`.
+    fn preallocate(&self) -> u64 {
+        if self.config.fsync == FsyncPolicy::Always {
+            self.config.preallocate_bytes
+        } else {
+            0
+        }
+    }
+
+    /// Makes sure zero-filled space reaches past `end` when preallocating: one more step of
+    /// zeros past `end`, written only at or past the space already handed out.
+    fn ensure_allocated(&self, end: u64) -> Result<(), LogError> {
+        let step = self.preallocate();
+        if step == 0 || end < self.allocated_end.load(Acquire) {
+            return Ok(());
+        }
+        let _grow = self.grow.lock();
+        let from = self.allocated_end.load(Acquire);
+        if end < from {
+            return Ok(()); // another append grew it meanwhile
+        }
+        let to = end + step;
+        let zeros = vec![0u8; (to - from) as usize];
+        self.file.write_all_at(&zeros, from).at(&self.log_path)?;
+        self.allocated_end.store(to, Release);
+        Ok(())
     }
 
     /// The valid header at `position`, if a whole record with a matching CRC is there.
@@ -399,7 +489,12 @@ impl<S: SyncStrategy> Log<S> {
         let record_bytes = batch.bytes().len() as u64;
         self.config.race_window.at(RacePoint::Loaded { offset, position, record_bytes }); // 3.
         batch.assign_offsets(offset);
+        // Preallocation (module docs), outside the race: it never writes below a record.
+        self.ensure_allocated(position + record_bytes)?;
         self.file.write_all_at(batch.bytes(), position).at(&self.log_path)?; // 4. … act
+        if self.preallocate() > 0 {
+            self.written_end.fetch_max(position + record_bytes, Release);
+        }
 
         // 5. An index entry for each multiple of the interval inside [offset, end_offset).
         let mut due = index_entries_due(batch, offset, position, INDEX_INTERVAL).peekable();
@@ -498,8 +593,12 @@ impl<S: SyncStrategy> Log<S> {
 
 impl<S: SyncStrategy> Drop for Log<S> {
     fn drop(&mut self) {
-        // A clean close leaves the data on disk whatever the policy; errors here have nowhere
-        // to go, and the next open recovers anyway.
+        // A clean close cuts the preallocated zeros and leaves the data on disk whatever the
+        // policy; errors here have nowhere to go, and the next open recovers anyway.
+        if self.preallocate() > 0 {
+            let end = self.written_end.load(Acquire).max(self.end_position.load(Acquire));
+            let _ = self.file.set_len(end);
+        }
         if self.config.fsync != FsyncPolicy::Never {
             let _ = self.file.sync_data();
         }

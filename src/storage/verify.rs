@@ -5,8 +5,10 @@
 //! first bad record, the checker *resynchronizes*: it tries each later byte position until a
 //! header whose length fits and whose CRC verifies, so it can say how many good records follow
 //! the damage. One cause is one count:
-//! - fewer than 16 bytes after the last record, or a plausible length running past the end of
-//!   the file with no good record after it: one `torn_tail`;
+//! - fewer than 16 bytes after the last record, a plausible length running past the end of
+//!   the file with no good record after it, or nothing but zero bytes from a bad header — or
+//!   from the end of the bad record it claims — to the end of the file (the preallocated space
+//!   of a log not closed cleanly, maybe with a torn record in it): one `torn_tail`;
 //! - a length above the maximum message size, a CRC mismatch, or a length past the end with
 //!   good records after it: one `corrupt_record` per damaged stretch (the resync skips the rest of that stretch);
 //! - over the good records in file order: `bad_base` if the first offset is not 0, then for each
@@ -173,6 +175,35 @@ fn scan_log(
             None
         };
         if let Some(why) = why {
+            // Only zeros from here on, or one bad record and only zeros after it: the
+            // preallocated space of a log that was not closed cleanly (`--fsync always`), maybe
+            // with the record a crash tore in it. Its next open cuts both. A torn tail, not
+            // damage. (Without preallocation no zeros follow the last record: never taken.)
+            let claimed_end = position + header.record_bytes();
+            let zeros_from = if zeros_to_end(&mut reader, position, log_bytes)? {
+                Some(position)
+            } else if claimed_end < log_bytes && zeros_to_end(&mut reader, claimed_end, log_bytes)? {
+                Some(claimed_end)
+            } else {
+                None
+            };
+            if let Some(zeros_from) = zeros_from {
+                let torn = if zeros_from > position {
+                    format!("a {}-byte record that fails its check, then ", header.record_bytes())
+                } else {
+                    String::new()
+                };
+                v.add(
+                    K::TornTail,
+                    Example::detail(format!(
+                        "{torn}{} zero bytes to the end (preallocated space of a log not closed cleanly)",
+                        log_bytes - zeros_from
+                    ))
+                    .topic(topic)
+                    .position(position),
+                );
+                break;
+            }
             let resume = resync(&mut reader, position, log_bytes, max)?.unwrap_or(log_bytes);
             damage.push((position, resume - position, scan.positions.len() as u64, why));
             position = resume;
@@ -242,6 +273,20 @@ fn scan_log(
         );
     }
     Ok(scan)
+}
+
+/// Whether every byte from `position` to `log_bytes` is zero.
+fn zeros_to_end(reader: &mut WindowReader<'_>, position: u64, log_bytes: u64) -> Result<bool, LogError> {
+    const CHUNK: u64 = 64 * 1024;
+    let mut at = position;
+    while at < log_bytes {
+        let n = (log_bytes - at).min(CHUNK);
+        if reader.bytes(at, n as usize)?.iter().any(|&b| b != 0) {
+            return Ok(false);
+        }
+        at += n;
+    }
+    Ok(true)
 }
 
 /// The first byte position after `position` where a whole valid record starts, if any.
