@@ -14,6 +14,13 @@
 //!
 //! Each runs for a fixed time (default 1 s) and reports messages per second (round trips ×
 //! batch for the loopback one).
+//!
+//! A third bounds `--fsync always`: **raw syncs**, one thread writing a record's bytes into
+//! zero-filled space (as the preallocated log does) and `fdatasync`ing after each, back to back:
+//! the most syncs per second the device gives one writer. Group commit acknowledges at most the
+//! messages that landed during one sync with the next, so with `p` producers one request at a
+//! time, each waits for up to two syncs and the acknowledgements are bounded near
+//! `p / 2 × syncs per second` (see `reports/README.md`).
 
 use crate::storage::HEADER_BYTES;
 use std::fs::File;
@@ -80,6 +87,28 @@ pub fn raw_pwrite(
         let at = end.fetch_add(bytes.len() as u64, Ordering::Relaxed);
         file.write_all_at(&bytes, at)?;
         Ok(batch as u64)
+    });
+    drop(file);
+    let _ = std::fs::remove_file(&path);
+    rate
+}
+
+/// `fdatasync`s per second that one thread reaches, each after one `pwrite` of `message_bytes`
+/// (plus a header) into zero-filled space, in `dir`.
+pub fn raw_fdatasync(dir: &Path, message_bytes: usize, duration: Duration) -> std::io::Result<f64> {
+    let path = dir.join("ceiling-fdatasync.dat");
+    let file = File::create(&path)?;
+    let record = vec![0x5Au8; HEADER_BYTES + message_bytes];
+    // Enough zeros for any run (a sync takes tens of microseconds at the very least).
+    let room = (duration.as_secs_f64() * 100_000.0).ceil() as u64 * record.len() as u64;
+    file.write_all_at(&vec![0u8; room as usize], 0)?;
+    file.sync_all()?;
+    let end = AtomicU64::new(0);
+    let rate = for_duration(1, duration, |_| {
+        let at = end.fetch_add(record.len() as u64, Ordering::Relaxed) % room;
+        file.write_all_at(&record, at)?;
+        file.sync_data()?;
+        Ok(1)
     });
     drop(file);
     let _ = std::fs::remove_file(&path);
@@ -181,6 +210,15 @@ mod tests {
         assert!(c.pwrite_msgs_per_s > 0.0);
         assert!(c.loopback_msgs_per_s > 0.0);
         // Batches of 10: every operation counted 10 messages.
+        assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0, "the scratch file was removed");
+    }
+
+    #[test]
+    fn the_sync_ceiling_counts_syncs_and_cleans_up() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rate = raw_fdatasync(dir.path(), 100, Duration::from_millis(100)).expect("measure");
+        // At least one sync finished, and no device syncs in under a microsecond.
+        assert!(rate > 0.0 && rate < 1e6, "{rate} syncs/s");
         assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0, "the scratch file was removed");
     }
 }

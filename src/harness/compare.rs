@@ -53,6 +53,9 @@ pub struct Cell {
 pub struct Goal {
     pub name: String,
     pub workload: String,
+    pub producers: u32,
+    pub batch: u32,
+    pub in_flight: u32,
     pub measured_msgs_per_s: f64,
     pub ceiling_msgs_per_s: f64,
     /// `None` for pipelined rows: the echo ceiling is one request at a time, no fair bound.
@@ -61,6 +64,9 @@ pub struct Goal {
     /// `None` for a row reported without a goal.
     pub met: Option<bool>,
     pub durability: String,
+    /// Syncs per second and messages acknowledged per sync (`--fsync always` rows).
+    pub fsyncs_per_s: Option<f64>,
+    pub msgs_per_fsync: Option<f64>,
     /// The peers run on the same workload in this run (with `--peers`).
     pub peers: Vec<PeerFigure>,
     /// Why a peer named by this row has no figure (not installed, not asked for, failed).
@@ -83,6 +89,8 @@ pub struct Comparison {
     pub cells: Vec<Cell>,
     pub goals: Vec<Goal>,
     pub section_costs: Vec<SectionCost>,
+    /// `fdatasync`s per second one thread reached back to back (measured with `--goals`).
+    pub fdatasync_ceiling_per_s: Option<f64>,
     pub machine: super::run::Machine,
     pub duration_s: f64,
 }
@@ -137,10 +145,18 @@ pub fn compare(config: &CompareConfig, log: &mut impl Write) -> anyhow::Result<u
     let goals =
         if config.goals { run_goals(config, scratch.path(), &mut ceilings_for, log)? } else { Vec::new() };
     let section_costs = StrategyKind::ALL.iter().map(|k| k.visit(MeasureSection)).collect();
+    let fdatasync_ceiling_per_s = if config.goals {
+        writeln!(log, "measuring the sync ceiling")?;
+        // The goals' message size.
+        Some(ceiling::raw_fdatasync(scratch.path(), 100, config.ceiling_duration)?)
+    } else {
+        None
+    };
     let comparison = Comparison {
         cells,
         goals,
         section_costs,
+        fdatasync_ceiling_per_s,
         machine: super::run::machine(),
         duration_s: started.elapsed().as_secs_f64(),
     };
@@ -357,6 +373,9 @@ fn run_goals(
         let ratio = (spec.run.in_flight == 1).then_some(ratio);
         goals.push(Goal {
             name: spec.name.into(),
+            producers: spec.run.producers,
+            batch: spec.run.batch,
+            in_flight: spec.run.in_flight,
             workload: format!(
                 "harness --strategy rwlock --transport {} --producers {} --consumers 0 --batch {} --in-flight {} --messages {} --fsync {}",
                 if spec.run.transport == TransportKind::Tcp { "tcp" } else { "inproc" },
@@ -372,6 +391,8 @@ fn run_goals(
             target: spec.target.into(),
             met,
             durability: durability(spec.run.fsync).into(),
+            fsyncs_per_s: report.produce.fsyncs_per_s.filter(|_| spec.run.fsync == FsyncMode::Always),
+            msgs_per_fsync: report.produce.msgs_per_fsync.filter(|_| spec.run.fsync == FsyncMode::Always),
             peers: peer_figures,
             peers_missing,
             peer_factor: spec.peer_factor,

@@ -92,6 +92,50 @@ fn peer_cell(g: &Goal) -> String {
         .join("; ")
 }
 
+/// What bounds the `--fsync always` rows: the device's sync rate, measured in the same run.
+fn sync_paragraph(c: &Comparison) -> Option<String> {
+    let raw = c.fdatasync_ceiling_per_s?;
+    let rows: Vec<&Goal> = c.goals.iter().filter(|g| g.fsyncs_per_s.is_some()).collect();
+    if rows.is_empty() {
+        return None;
+    }
+    let mut s = format!(
+        "Under `--fsync always` the device sets the pace. Measured in this run, one thread writing \
+a 116-byte record into zero-filled space and calling `fdatasync` after each, back to back: {} \
+syncs/s ({:.0} µs each). Group commit shares each sync among the appends that landed before it \
+started; with producers sending one request at a time, a message that lands during a sync waits \
+for that one and then its own, so the producers split into two groups that alternate and the \
+acknowledgements are bounded near producers / 2 × syncs per second.\n",
+        human(raw),
+        1e6 / raw.max(1.0)
+    );
+    for g in rows {
+        let syncs = g.fsyncs_per_s.unwrap_or(0.0);
+        let _ = write!(
+            s,
+            "\n- {}: {} syncs/s ({:.2} of the raw rate), {:.1} messages per sync",
+            g.name,
+            human(syncs),
+            syncs / raw.max(1.0),
+            g.msgs_per_fsync.unwrap_or(0.0)
+        );
+        if g.batch == 1 && g.in_flight == 1 {
+            let bound = f64::from(g.producers) / 2.0 * raw;
+            let _ = write!(
+                s,
+                "; the bound is about {} msg/s and synclog reached {} ({:.2} of it)",
+                human(bound),
+                human(g.measured_msgs_per_s),
+                g.measured_msgs_per_s / bound.max(1.0)
+            );
+        }
+        s.push(';');
+    }
+    s.pop();
+    s.push('.');
+    Some(s)
+}
+
 /// Says how the peers were measured, or, when they were not, quotes them and says how to.
 fn peers_paragraph(c: &Comparison) -> String {
     let mut seen: Vec<(String, String, String)> = Vec::new();
@@ -196,6 +240,9 @@ acknowledged message per request. On that workload (4 producers) synclog reached
             );
         }
         let _ = writeln!(s, "\n{}", peers_paragraph(c));
+        if let Some(bound) = sync_paragraph(c) {
+            let _ = writeln!(s, "\n{bound}");
+        }
         let _ = writeln!(s, "\nEach goal's workload, to run it alone:\n");
         for g in &c.goals {
             let _ = writeln!(s, "- {}: `{}`", g.name, g.workload);
@@ -306,12 +353,17 @@ mod tests {
         Goal {
             name: "loopback TCP, one at a time, fsync always, 8 producers".into(),
             workload: String::new(),
+            producers: 8,
+            batch: 1,
+            in_flight: 1,
             measured_msgs_per_s: measured,
             ceiling_msgs_per_s: 100_000.0,
             ratio_to_ceiling: Some(measured / 100_000.0),
             target: String::new(),
             met: Some(false),
             durability: String::new(),
+            fsyncs_per_s: None,
+            msgs_per_fsync: None,
             peers,
             peers_missing: missing,
             peer_factor: 2.0,
@@ -333,5 +385,29 @@ mod tests {
         assert_eq!(peer_cell(&goal(16_000.0, vec![redis(20_000.0)], vec![])), "Redis 7.0.15 20 k (0.80×)");
         assert_eq!(peer_cell(&goal(16_000.0, vec![], vec!["redis-server: not run".into()])), "not measured");
         assert_eq!(peer_cell(&goal(16_000.0, vec![], vec![])), "—");
+    }
+
+    #[test]
+    fn the_sync_bound_is_half_the_producers_times_the_raw_sync_rate() {
+        let mut always = goal(16_000.0, vec![], vec![]);
+        always.fsyncs_per_s = Some(4_000.0);
+        always.msgs_per_fsync = Some(4.0);
+        let c = Comparison {
+            cells: vec![],
+            goals: vec![always],
+            section_costs: vec![],
+            fdatasync_ceiling_per_s: Some(5_000.0),
+            machine: crate::harness::run::Machine { cpus: 2, kernel: "k".into(), data_dir_fs: "ext4".into() },
+            duration_s: 1.0,
+        };
+        let text = sync_paragraph(&c).expect("an always row");
+        assert!(text.contains("5 k syncs/s (200 µs each)"), "{text}");
+        assert!(text.contains("4 k syncs/s (0.80 of the raw rate), 4.0 messages per sync"), "{text}");
+        assert!(
+            text.contains("the bound is about 20 k msg/s and synclog reached 16 k (0.80 of it)"),
+            "{text}"
+        );
+        let without = Comparison { fdatasync_ceiling_per_s: None, ..c };
+        assert_eq!(sync_paragraph(&without), None, "no raw sync rate, no bound");
     }
 }
