@@ -298,7 +298,8 @@ fn violations<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Comparison)
         .margin(20)
         .x_label_area_size(50)
         .y_label_area_size(200)
-        .build_cartesian_2d((1f64..max_y.max(10.0)).log_scale(), 0f64..n)
+        // From 0.5, so that a count of 1 still draws a bar.
+        .build_cartesian_2d((0.5f64..max_y.max(10.0)).log_scale(), 0f64..n)
         .map_err(err)?;
     let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
     chart
@@ -307,7 +308,7 @@ fn violations<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Comparison)
         .x_desc("violations (count, log scale)")
         .y_labels(kinds.len() * 2 + 1)
         .y_label_formatter(&|y| category_label(*y, 0.5, &names))
-        .x_label_formatter(&|x| human(*x))
+        .x_label_formatter(&|x| if *x < 1.0 { String::new() } else { human(*x) })
         .label_style((FONT, 16))
         .axis_desc_style((FONT, 18))
         .draw()
@@ -321,7 +322,7 @@ fn violations<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Comparison)
             .filter(|&(_, &k)| total(s, k) > 0)
             .map(|(i, &k)| {
                 let y0 = i as f64 + 0.1 + j as f64 * height;
-                Rectangle::new([(1.0, y0), (total(s, k) as f64, y0 + height * 0.9)], col.filled())
+                Rectangle::new([(0.5, y0), (total(s, k) as f64, y0 + height * 0.9)], col.filled())
             })
             .collect();
         chart
