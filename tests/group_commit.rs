@@ -9,7 +9,7 @@ mod common;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 use std::thread;
-use synclog::storage::{FsyncPolicy, Log, LogConfig, SyncHook, SyncPoint};
+use synclog::storage::{FsyncPolicy, Log, LogConfig, LogError, SyncHook, SyncPoint};
 use synclog::strategies::{RwLockSync, SyncStrategy};
 
 fn acks_follow_durability<S: SyncStrategy>() {
@@ -22,6 +22,7 @@ fn acks_follow_durability<S: SyncStrategy>() {
                 durable_seen.fetch_max(covered, SeqCst);
                 syncs.fetch_add(1, SeqCst);
             }
+            Ok(())
         }))
     };
     let dir = tempfile::tempdir().expect("tempdir");
@@ -76,6 +77,7 @@ fn under_fsync_never_nothing_is_synced_per_append() {
         let syncs = syncs.clone();
         SyncHook(Arc::new(move |_| {
             syncs.fetch_add(1, SeqCst);
+            Ok(())
         }))
     };
     let dir = tempfile::tempdir().expect("tempdir");
@@ -86,4 +88,39 @@ fn under_fsync_never_nothing_is_synced_per_append() {
     }
     assert_eq!(syncs.load(SeqCst), 0);
     assert_eq!(log.high_watermark(), 100, "without fsync the watermark is the next offset");
+}
+
+#[test]
+fn after_a_failed_sync_no_append_is_acknowledged_or_written() {
+    // The third sync fails, as a device would. Its append gets the device's error; every append
+    // after it is refused before writing a byte, so a restart finds nothing that a producer
+    // was told had failed.
+    let syncs = Arc::new(AtomicU64::new(0));
+    let hook = {
+        let syncs = syncs.clone();
+        SyncHook(Arc::new(move |point| {
+            if let SyncPoint::Start { .. } = point {
+                if syncs.fetch_add(1, SeqCst) == 2 {
+                    return Err(std::io::Error::other("injected: the disk failed"));
+                }
+            }
+            Ok(())
+        }))
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = LogConfig { fsync: FsyncPolicy::Always, sync_hook: Some(hook), ..LogConfig::default() };
+    let log = Log::<RwLockSync>::open(dir.path(), config).expect("open").0;
+    assert_eq!(log.append(b"one").expect("first sync"), 0);
+    assert_eq!(log.append(b"two").expect("second sync"), 1);
+    let failed = log.append(b"three").expect_err("the third sync fails");
+    assert!(failed.to_string().contains("I/O error"), "{failed}");
+    assert_eq!(log.high_watermark(), 2, "the failed append is never served");
+    let end = log.end_position();
+    for later in [b"four", b"five"] {
+        let refused = log.append(later).expect_err("poisoned");
+        assert!(matches!(refused, LogError::SyncFailed { .. }), "{refused}");
+    }
+    assert_eq!(log.next_offset(), 3, "nothing appended after the failure");
+    assert_eq!(log.end_position(), end, "not a byte written after the failure");
+    assert_eq!(syncs.load(SeqCst), 3, "no sync is trusted after a failed one");
 }

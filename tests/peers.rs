@@ -12,7 +12,8 @@ fn workload(in_flight: u32, fsync: FsyncMode) -> PeerWorkload {
 fn check(peer: PeerKind, w: PeerWorkload) {
     let scratch = tempfile::tempdir().expect("scratch dir");
     // `measure` reads the stream's length back and fails unless it equals the acks counted.
-    let figure = measure(peer, &w, scratch.path()).unwrap_or_else(|e| panic!("{peer:?} {w:?}: {e}"));
+    let figure = measure(peer, &w, scratch.path())
+        .unwrap_or_else(|e| panic!("{peer:?} {w:?}: {e} (scripts/test.sh installs the peers' servers)"));
     assert!(figure.msgs_per_s > 0.0 && figure.msgs_per_s.is_finite(), "{figure:?}");
     let name = match peer {
         PeerKind::Redis => "Redis ",

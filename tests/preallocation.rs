@@ -5,6 +5,14 @@
 
 mod common;
 
+use common::broker_process::BrokerProcess;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+use synclog::client::Client;
+use synclog::storage::{RacePoint, RaceWindow, INDEX_FILE};
+use synclog::strategies::NoSync;
+
 use std::path::Path;
 use std::thread;
 use synclog::storage::{verify_topic, FsyncPolicy, Log, LogConfig, DEFAULT_MAX_MESSAGE_BYTES, LOG_FILE};
@@ -56,7 +64,7 @@ fn an_open_log_keeps_zeros_ahead_and_a_clean_close_cuts_them() {
     let dir = tempfile::tempdir().unwrap();
     let (log, recovery) = Log::<RwLockSync>::open(dir.path(), config(STEP)).expect("open");
     assert_eq!(recovery.zero_tail_bytes, 0);
-    assert!(file_len(dir.path()) >= STEP, "zeros are ready before the first append");
+    assert_eq!(file_len(dir.path()), 0, "opening writes nothing: the first append preallocates");
     let end = fill(&log, 100);
     let len = file_len(dir.path());
     assert!(len > end && len <= end + STEP + 3 * 56, "{len} bytes in the file for {end} of records");
@@ -136,3 +144,112 @@ fn zeros_never_land_on_a_record<S: SyncStrategy>() {
 }
 
 for_each_strategy!(zeros_never_land_on_a_record, locking);
+
+#[test]
+fn a_close_under_none_keeps_a_record_that_end_position_moved_back_past() {
+    // The honest race: appenders A (a long record) and B (a short one) load the same position;
+    // B stores its end last, so `end_position` moves back to B's end while A's bytes reach
+    // further. The clean close must cut after A's bytes, not at `end_position`.
+    let dir = tempfile::tempdir().unwrap();
+    let loaded = Arc::new(Barrier::new(2));
+    let a_done = Arc::new(AtomicBool::new(false));
+    let armed = Arc::new(AtomicBool::new(true));
+    let hook = {
+        let (loaded, a_done, armed) = (loaded.clone(), a_done.clone(), armed.clone());
+        move |point: RacePoint| {
+            if !armed.load(SeqCst) {
+                return;
+            }
+            match point {
+                RacePoint::Loaded { .. } => {
+                    loaded.wait();
+                }
+                // B, the short one, stores its end only after A is done.
+                RacePoint::Written { record_bytes, .. } if record_bytes < 100 => {
+                    let deadline = Instant::now() + Duration::from_secs(10);
+                    while !a_done.load(SeqCst) && Instant::now() < deadline {
+                        std::thread::yield_now();
+                    }
+                }
+                _ => {}
+            }
+        }
+    };
+    let config = LogConfig { race_window: RaceWindow::Hook(Arc::new(hook)), ..config(4096) };
+    let (log, _) = Log::<NoSync>::open(dir.path(), config).unwrap();
+    std::thread::scope(|s| {
+        let b = s.spawn(|| log.append(&[b'b'; 20]).unwrap());
+        let a = s.spawn(|| log.append(&[b'a'; 200]).unwrap());
+        assert_eq!(a.join().unwrap(), 0);
+        a_done.store(true, SeqCst);
+        assert_eq!(b.join().unwrap(), 0, "both were acknowledged with offset 0: the lost update");
+    });
+    armed.store(false, SeqCst);
+    let (a_end, b_end) = (16 + 200, 16 + 20);
+    assert_eq!(log.end_position(), b_end, "end_position moved back to B's end");
+    drop(log);
+    assert_eq!(file_len(dir.path()), a_end, "the close cut after A's bytes, not at end_position");
+}
+
+/// A clean `always` log of `records` 20-byte messages, its index then cut to 64 entries so that
+/// the next open must write index entries again. Returns the length of log.dat.
+fn log_needing_index_repair(topic: &Path, records: u64) -> u64 {
+    let (log, _) = Log::<RwLockSync>::open(topic, config(4096)).expect("open");
+    for i in 0..records {
+        log.append(&common::tagged(0, i, 20)).expect("append");
+    }
+    drop(log);
+    let index = std::fs::OpenOptions::new().write(true).open(topic.join(INDEX_FILE)).unwrap();
+    index.set_len(64 * 16).unwrap();
+    file_len(topic)
+}
+
+#[test]
+fn a_recovery_that_fails_leaves_the_log_as_it_found_it() {
+    // The repair of the index needs more than the 1 KiB a file may grow to here, so opening the
+    // topic fails and the broker exits with an error — and log.dat must be untouched (a close
+    // after a failed recovery must not cut anything).
+    let data = tempfile::tempdir().unwrap();
+    let topic = data.path().join("t");
+    let len = log_needing_index_repair(&topic, 10_000);
+    assert!(len > 100_000);
+    let status = std::process::Command::new("bash")
+        .args(["-c", "ulimit -f 1 && trap '' XFSZ && shift && exec \"$@\"", "bash", "x"])
+        .arg(env!("CARGO_BIN_EXE_broker"))
+        .args(["--listen", "127.0.0.1:0", "--fsync", "always", "--data-dir"])
+        .arg(data.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("run the broker");
+    assert_eq!(status.code(), Some(1), "the broker cannot open the topic: {status:?}");
+    assert_eq!(file_len(&topic), len, "log.dat is as it was");
+    // With room again, the same log opens, repairs its index and serves every record.
+    let (log, recovery) = Log::<RwLockSync>::open(&topic, config(4096)).expect("open with room");
+    assert!(recovery.index_entries_added > 0 && recovery.truncated_bytes == 0, "{recovery:?}");
+    assert_eq!(log.next_offset(), 10_000);
+}
+
+#[test]
+fn when_the_zeros_do_not_fit_the_log_goes_on_without_them() {
+    // Files may grow to 64 KiB only: the first 8 MiB of zeros cannot be written, and the broker
+    // must go on storing and acknowledging messages without preallocating.
+    let data = tempfile::tempdir().unwrap();
+    let stderr = data.path().join("broker.stderr");
+    let dir = data.path().join("data");
+    let args = ["--fsync", "always", "--data-dir", dir.to_str().unwrap()];
+    let broker = BrokerProcess::start_with_file_limit(&args, 64, &stderr);
+    let mut client = Client::connect(broker.addr).expect("connect");
+    let payloads: Vec<Vec<u8>> = (0..200).map(|i| common::tagged(0, i, 100)).collect();
+    for (i, p) in payloads.iter().enumerate() {
+        let offset = client.produce("t", [p.as_slice()]).unwrap_or_else(|e| panic!("produce {i}: {e}"));
+        assert_eq!(offset, i as u64);
+    }
+    let fetched = client.fetch("t", 0, 1000, 1 << 20, Duration::ZERO).expect("fetch");
+    assert_eq!(fetched.records.len(), 200, "every acknowledged message is served");
+    drop(client);
+    assert!(broker.terminate().success());
+    let topic = dir.join("t");
+    assert_eq!(file_len(&topic), 200 * (16 + 100), "exactly the records, no zeros left");
+    assert!(found(&topic).is_empty(), "{:?}", found(&topic));
+}

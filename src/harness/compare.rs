@@ -73,6 +73,10 @@ pub struct Goal {
     pub peers_missing: Vec<String>,
     /// synclog must reach this multiple of the fastest peer measured (0: no peer goal).
     pub peer_factor: f64,
+    /// Whether `met` covers the row's peer goal: every peer it names was measured (or, for a
+    /// goal that is a multiple of a peer, the quoted stand-in judged it). `false` means `met`
+    /// speaks for the other parts of the goal only.
+    pub peers_judged: bool,
 }
 
 /// Cost of one uncontended critical section, per strategy.
@@ -370,6 +374,8 @@ fn run_goals(
             absolute_is_stand_in: spec.absolute_is_stand_in,
         };
         let met = bar.met(measured, ratio, fastest_peer, report.is_clean());
+        let peers_judged =
+            peer_figures.len() == spec.peers.len() || (spec.absolute_is_stand_in && peer_figures.is_empty());
         let ratio = (spec.run.in_flight == 1).then_some(ratio);
         goals.push(Goal {
             name: spec.name.into(),
@@ -396,6 +402,7 @@ fn run_goals(
             peers: peer_figures,
             peers_missing,
             peer_factor: spec.peer_factor,
+            peers_judged,
         });
     }
     Ok(goals)

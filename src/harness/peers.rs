@@ -24,7 +24,7 @@
 
 use crate::cli::FsyncMode;
 use serde::Serialize;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -120,12 +120,16 @@ pub fn measure(peer: PeerKind, workload: &PeerWorkload, scratch: &Path) -> Resul
         PeerKind::Nats => &Nats,
     };
     protocol.prepare(server.port)?;
-    let rate = drive(protocol, server.port, workload)?;
+    // A warm-up first, untimed, as synclog's own runs have (a tenth, at least one each).
+    let warm_up =
+        PeerWorkload { messages: (workload.messages / 10).max(u64::from(workload.producers)), ..*workload };
+    let (warm_acked, _) = drive(protocol, server.port, &warm_up)?;
+    let (acked, rate) = drive(protocol, server.port, workload)?;
     let stored = protocol.stored(server.port)?;
-    if stored != workload.messages {
+    if stored != warm_acked + acked {
         return Err(failed(format!(
             "{version} acknowledged {} messages but its stream holds {stored}",
-            workload.messages
+            warm_acked + acked
         )));
     }
     let (setting, durability) = match (peer, workload.fsync) {
@@ -200,14 +204,26 @@ impl Server {
                 command.arg("-sd").arg(dir);
             }
         }
-        let child = command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn()?;
-        let server = Server { child, port };
+        // The server's own output goes to a file beside its data, quoted if it fails to start.
+        let log_path = dir.join("server.log");
+        let log = std::fs::File::create(&log_path)?;
+        let child = command.stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log).spawn()?;
+        let mut server = Server { child, port };
         let deadline = Instant::now() + START_TIMEOUT;
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if Instant::now() > deadline {
+            let exited = server.child.try_wait()?;
+            if exited.is_some() || Instant::now() > deadline {
+                let output = std::fs::read_to_string(&log_path).unwrap_or_default();
+                let mut tail: Vec<&str> = output.lines().rev().take(5).collect();
+                tail.reverse();
+                let how = match exited {
+                    Some(status) => format!("exited ({status})"),
+                    None => "did not listen within 10 s".to_string(),
+                };
                 return Err(failed(format!(
-                    "{} did not listen on port {port} within 10 s",
-                    binary.display()
+                    "{} {how} on port {port}: {}",
+                    binary.display(),
+                    tail.join(" | ")
                 )));
             }
             thread::sleep(Duration::from_millis(20));
@@ -258,8 +274,8 @@ enum Reply {
 }
 
 /// Every producer thread: connect, wait for the others, publish its share keeping `in_flight`
-/// outstanding. Returns acknowledged messages per second over all producers.
-fn drive(protocol: &dyn Protocol, port: u16, w: &PeerWorkload) -> Result<f64, PeerError> {
+/// outstanding. Returns the messages acknowledged, and per second over all producers.
+fn drive(protocol: &dyn Protocol, port: u16, w: &PeerWorkload) -> Result<(u64, f64), PeerError> {
     let per_producer = w.messages / u64::from(w.producers);
     let message = vec![b'x'; w.message_bytes];
     let start = Barrier::new(w.producers as usize + 1);
@@ -284,7 +300,7 @@ fn drive(protocol: &dyn Protocol, port: u16, w: &PeerWorkload) -> Result<f64, Pe
         result.map(|()| t0.elapsed())
     })?;
     let acked = per_producer * u64::from(w.producers);
-    Ok(acked as f64 / elapsed.as_secs_f64())
+    Ok((acked, acked as f64 / elapsed.as_secs_f64()))
 }
 
 fn produce(
@@ -380,6 +396,9 @@ impl Redis {
     /// Parses one reply of the kinds XADD, XLEN and PING answer with.
     fn reply(input: &[u8]) -> Result<Option<(usize, Resp)>, PeerError> {
         let Some(end) = line_end(input) else { return Ok(None) };
+        if end < 3 {
+            return Err(failed("Redis sent an empty line"));
+        }
         let line =
             std::str::from_utf8(&input[1..end - 2]).map_err(|_| failed("Redis sent a non-UTF-8 line"))?;
         match input[0] {
@@ -391,7 +410,9 @@ impl Redis {
             b'$' => {
                 let len: i64 =
                     line.parse().map_err(|_| failed(format!("Redis sent a bad length {line:?}")))?;
-                let total = end + usize::try_from(len).map_or(0, |l| l + 2);
+                // `$-1` is the null reply: nothing was stored.
+                let len = usize::try_from(len).map_err(|_| failed("Redis answered with a null reply"))?;
+                let total = end + len + 2;
                 Ok((input.len() >= total).then_some((total, Resp::Bulk)))
             }
             b'-' => Err(failed(format!("Redis answered an error: {line}"))),
@@ -513,12 +534,16 @@ impl Protocol for Nats {
         let mut stream = TcpStream::connect(("127.0.0.1", port))?;
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(REPLY_TIMEOUT))?;
-        // The server greets with one INFO line.
-        let mut info = String::new();
-        BufReader::new(&stream).read_line(&mut info)?;
-        if !info.starts_with("INFO") {
-            return Err(failed(format!("NATS greeted with {info:?}, not INFO")));
-        }
+        // The server greets with one INFO line (and sends nothing more before CONNECT).
+        request(&mut stream, |input| {
+            let Some(end) = line_end(input) else { return Ok(None) };
+            if input.starts_with(b"INFO") {
+                Ok(Some((end, Some(()))))
+            } else {
+                let line = String::from_utf8_lossy(&input[..end]).into_owned();
+                Err(failed(format!("NATS greeted with {line:?}, not INFO")))
+            }
+        })?;
         let hello = r#"{"verbose":false,"pedantic":false,"echo":false,"name":"synclog-peer"}"#;
         let inbox = Nats::inbox(client);
         stream.write_all(format!("CONNECT {hello}\r\nSUB {inbox} 1\r\nPING\r\n").as_bytes())?;
@@ -611,6 +636,8 @@ mod tests {
         let err = Redis.parse(b"-ERR wrong\r\n").unwrap_err().to_string();
         assert!(err.contains("ERR wrong"), "{err}");
         assert!(Redis.parse(b":1\r\n").is_err(), "an integer is not an XADD acknowledgement");
+        assert!(Redis.parse(b"$-1\r\n").is_err(), "a null reply stored nothing");
+        assert!(Redis.parse(b"\r\n").is_err(), "an empty line is an error, not a panic");
     }
 
     #[test]

@@ -78,6 +78,16 @@ pwrite_ceiling_msgs_per_s,loopback_ceiling_msgs_per_s,produce_ratio_to_ceiling,v
     out
 }
 
+/// A goal row's verdict; a "yes" that could not be judged against every peer it names says so.
+fn met_cell(g: &Goal) -> &'static str {
+    match g.met {
+        Some(true) if !g.peers_judged => "yes, but not against every peer named (not measured)",
+        Some(true) => "yes",
+        Some(false) => "**no**",
+        None => "—",
+    }
+}
+
 /// A goal row's peer figures: `Redis 7.0.15 68 k (1.29×)`, or why there are none.
 fn peer_cell(g: &Goal) -> String {
     if g.peers.is_empty() {
@@ -167,7 +177,10 @@ them when redis-server and nats-server are installed). As measured on this kind 
 publish+ack ~57 k/s one at a time, ~0.2 M/s with 100 in flight.\n",
         );
     }
-    if !seen.is_empty() && !missing.is_empty() {
+    // Why a peer that was asked for has no figure (a peer not asked for is said above).
+    let asked_for: Vec<&String> = missing.into_iter().filter(|m| !m.contains("not run")).collect();
+    if !asked_for.is_empty() {
+        let missing = asked_for;
         let mut reasons: Vec<&String> = Vec::new();
         for m in missing {
             if !reasons.contains(&m) {
@@ -220,11 +233,7 @@ echo ceiling waits for each answer before the next request).\n"
                 if g.ratio_to_ceiling.is_some() { human(g.ceiling_msgs_per_s) } else { "—".into() },
                 g.ratio_to_ceiling.map_or("—".into(), |r| format!("{r:.2}")),
                 g.target,
-                match g.met {
-                    Some(true) => "yes",
-                    Some(false) => "**no**",
-                    None => "—",
-                },
+                met_cell(g),
                 peer_cell(g),
                 g.durability
             );
@@ -367,6 +376,7 @@ mod tests {
             peers,
             peers_missing: missing,
             peer_factor: 2.0,
+            peers_judged: true,
         }
     }
 
@@ -385,6 +395,38 @@ mod tests {
         assert_eq!(peer_cell(&goal(16_000.0, vec![redis(20_000.0)], vec![])), "Redis 7.0.15 20 k (0.80×)");
         assert_eq!(peer_cell(&goal(16_000.0, vec![], vec!["redis-server: not run".into()])), "not measured");
         assert_eq!(peer_cell(&goal(16_000.0, vec![], vec![])), "—");
+    }
+
+    #[test]
+    fn a_yes_not_judged_against_every_named_peer_says_so() {
+        let mut g = goal(90_000.0, vec![redis(20_000.0)], vec!["nats-server: exited".into()]);
+        g.met = Some(true);
+        assert_eq!(met_cell(&g), "yes");
+        g.peers_judged = false;
+        assert!(met_cell(&g).starts_with("yes, but not against every peer"), "{}", met_cell(&g));
+        g.met = Some(false);
+        assert_eq!(met_cell(&g), "**no**");
+    }
+
+    #[test]
+    fn why_an_asked_for_peer_is_missing_is_printed_even_when_none_was_measured() {
+        let mut g = goal(16_000.0, vec![], vec!["redis-server: exited (status 1): port in use".into()]);
+        g.peers_judged = false;
+        let c = Comparison {
+            cells: vec![],
+            goals: vec![g],
+            section_costs: vec![],
+            fdatasync_ceiling_per_s: None,
+            machine: crate::harness::run::Machine { cpus: 2, kernel: "k".into(), data_dir_fs: "ext4".into() },
+            duration_s: 1.0,
+        };
+        let text = peers_paragraph(&c);
+        assert!(text.contains("Not measured: redis-server: exited (status 1): port in use."), "{text}");
+        // A peer that was not asked for is not a failure to report.
+        let mut quiet = c.clone();
+        quiet.goals[0].peers_missing =
+            vec!["redis-server: not run (harness compare --goals --peers runs it)".into()];
+        assert!(!peers_paragraph(&quiet).contains("Not measured"));
     }
 
     #[test]

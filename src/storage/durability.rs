@@ -39,9 +39,11 @@ pub enum SyncPoint {
     Done { covered: u64 },
 }
 
-/// A callback at each [`SyncPoint`] (tests use it to count and to hold syncs).
+/// A callback at each [`SyncPoint`] (tests use it to count and to hold syncs). An error
+/// returned at `Start` stands for the device failing that sync: the log reports it exactly as a
+/// failed `fdatasync` (tests inject disk failures with it).
 #[derive(Clone)]
-pub struct SyncHook(pub Arc<dyn Fn(SyncPoint) + Send + Sync>);
+pub struct SyncHook(pub Arc<dyn Fn(SyncPoint) -> std::io::Result<()> + Send + Sync>);
 
 impl fmt::Debug for SyncHook {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -115,6 +117,11 @@ impl GroupCommit {
     /// How many appends are blocked waiting for another's sync right now.
     pub fn waiting(&self) -> usize {
         self.state.lock().waiting
+    }
+
+    /// Whether a sync has failed: nothing appended from now on can be promised durable.
+    pub fn is_poisoned(&self) -> bool {
+        self.state.lock().poisoned
     }
 }
 

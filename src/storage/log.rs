@@ -69,7 +69,8 @@
 //! data. The zeros are written (not just reserved with `fallocate`, whose unwritten extents
 //! would need converting, in the journal again) by whichever append first needs them, under a
 //! small mutex of their own that only ever writes at or past the space already handed out, so
-//! zeros never land on a record, whatever the strategy. A clean close cuts the file back to its
+//! zeros never land on a record, whatever the strategy; if they cannot be written (a full disk),
+//! the log simply stops preallocating. Opening a log writes none. A clean close cuts the file back to its
 //! last record; after a crash the zeros are still there, and the next open cuts them (reported
 //! as [`Recovery::zero_tail_bytes`]), as `verify` reports them as a `torn_tail`.
 //!
@@ -94,7 +95,7 @@ use std::cell::RefCell;
 use std::fs::{self, File};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering::Acquire, Ordering::Release};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release};
 use std::time::Duration;
 
 /// Name of the record file in a topic directory.
@@ -227,6 +228,11 @@ pub struct Log<S: SyncStrategy> {
     /// The end of the furthest record ever written (`fetch_max`), where a clean close cuts the
     /// preallocated zeros: under `none`, `end_position` can move backwards past a record.
     written_end: AtomicU64,
+    /// Set when writing zeros failed (a full disk, say): the log goes on without preallocating.
+    preallocation_failed: AtomicBool,
+    /// Set once recovery finished: only then do the counters above describe the file, and only
+    /// then may a close cut it.
+    recovered: bool,
     /// Shares one `fdatasync` among the appends waiting for durability (`FsyncPolicy::Always`).
     commit: GroupCommit,
     config: LogConfig,
@@ -263,6 +269,8 @@ impl<S: SyncStrategy> Log<S> {
             allocated_end: AtomicU64::new(0),
             grow: parking_lot::Mutex::new(()),
             written_end: AtomicU64::new(0),
+            preallocation_failed: AtomicBool::new(false),
+            recovered: false,
             commit: GroupCommit::default(),
             config,
         };
@@ -333,11 +341,9 @@ impl<S: SyncStrategy> Log<S> {
             self.file.sync_data().at(&self.log_path)?;
             self.index.sync()?;
         }
-        if self.preallocate() > 0 {
-            // Zeros ready for the first appends, on disk before any sync needs them.
-            self.ensure_allocated(position)?;
-            self.file.sync_data().at(&self.log_path)?;
-        }
+        // Preallocation starts with the first append, not here: opening a broker with many
+        // topics writes nothing.
+        self.recovered = true;
         // Saturating: a damaged log may end with a record claiming offset u64::MAX, which has
         // no successor. The next offset then stays u64::MAX, and appends are refused
         // (`OffsetsExhausted`) instead of wrapping around to offset 0.
@@ -365,7 +371,7 @@ impl<S: SyncStrategy> Log<S> {
         Ok(true)
     }
 
-    /// The preallocation step in use: 0 unless `FsyncPolicy::Always`.
+    /// The preallocation step configured: 0 unless `FsyncPolicy::Always`.
     fn preallocate(&self) -> u64 {
         if self.config.fsync == FsyncPolicy::Always {
             self.config.preallocate_bytes
@@ -375,22 +381,25 @@ impl<S: SyncStrategy> Log<S> {
     }
 
     /// Makes sure zero-filled space reaches past `end` when preallocating: one more step of
-    /// zeros past `end`, written only at or past the space already handed out.
-    fn ensure_allocated(&self, end: u64) -> Result<(), LogError> {
+    /// zeros past `end`, written only at or past the space already handed out. Preallocation
+    /// only makes syncs cheaper, so if the zeros cannot be written (a full disk) the log stops
+    /// preallocating and the append goes on as it would without it.
+    fn ensure_allocated(&self, end: u64) {
         let step = self.preallocate();
-        if step == 0 || end < self.allocated_end.load(Acquire) {
-            return Ok(());
+        if step == 0 || end < self.allocated_end.load(Acquire) || self.preallocation_failed.load(Relaxed) {
+            return;
         }
         let _grow = self.grow.lock();
         let from = self.allocated_end.load(Acquire);
         if end < from {
-            return Ok(()); // another append grew it meanwhile
+            return; // another append grew it meanwhile
         }
         let to = end + step;
         let zeros = vec![0u8; (to - from) as usize];
-        self.file.write_all_at(&zeros, from).at(&self.log_path)?;
-        self.allocated_end.store(to, Release);
-        Ok(())
+        match self.file.write_all_at(&zeros, from) {
+            Ok(()) => self.allocated_end.store(to, Release),
+            Err(_) => self.preallocation_failed.store(true, Relaxed),
+        }
     }
 
     /// The valid header at `position`, if a whole record with a matching CRC is there.
@@ -466,6 +475,11 @@ impl<S: SyncStrategy> Log<S> {
             for p in payloads {
                 batch.push(p.as_ref());
             }
+            // After a failed sync nothing can be promised durable: refuse before writing, so a
+            // restart does not find (and serve) messages whose producers were told they failed.
+            if self.config.fsync == FsyncPolicy::Always && self.commit.is_poisoned() {
+                return Err(LogError::SyncFailed { path: self.log_path.clone() });
+            }
             let base = self.sync.write(|| self.append_section(batch))?;
             if self.config.fsync == FsyncPolicy::Always {
                 // Outside the write section: other appenders go on while this one waits, and
@@ -489,8 +503,9 @@ impl<S: SyncStrategy> Log<S> {
         let record_bytes = batch.bytes().len() as u64;
         self.config.race_window.at(RacePoint::Loaded { offset, position, record_bytes }); // 3.
         batch.assign_offsets(offset);
-        // Preallocation (module docs), outside the race: it never writes below a record.
-        self.ensure_allocated(position + record_bytes)?;
+        // Preallocation (module docs): inside the section, but not one of the race's steps; it
+        // never writes below the space already handed out, so never on a record.
+        self.ensure_allocated(position + record_bytes);
         self.file.write_all_at(batch.bytes(), position).at(&self.log_path)?; // 4. … act
         if self.preallocate() > 0 {
             self.written_end.fetch_max(position + record_bytes, Release);
@@ -516,12 +531,12 @@ impl<S: SyncStrategy> Log<S> {
         // Everything stored before this load was written before it: the sync covers it.
         let covered = self.next_offset.load(Acquire);
         if let Some(SyncHook(hook)) = &self.config.sync_hook {
-            hook(SyncPoint::Start { covered });
+            hook(SyncPoint::Start { covered }).at(&self.log_path)?;
         }
         self.file.sync_data().at(&self.log_path)?;
         self.syncs.fetch_add(1, Release);
         if let Some(SyncHook(hook)) = &self.config.sync_hook {
-            hook(SyncPoint::Done { covered });
+            hook(SyncPoint::Done { covered }).at(&self.log_path)?;
         }
         self.durable_offset.fetch_max(covered, Release);
         Ok(())
@@ -595,7 +610,9 @@ impl<S: SyncStrategy> Drop for Log<S> {
     fn drop(&mut self) {
         // A clean close cuts the preallocated zeros and leaves the data on disk whatever the
         // policy; errors here have nowhere to go, and the next open recovers anyway.
-        if self.preallocate() > 0 {
+        // Only after a finished recovery: a failed one leaves the counters at 0, and the file
+        // must then stay exactly as it was found.
+        if self.recovered && self.preallocate() > 0 {
             let end = self.written_end.load(Acquire).max(self.end_position.load(Acquire));
             let _ = self.file.set_len(end);
         }

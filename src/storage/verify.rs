@@ -8,7 +8,9 @@
 //! - fewer than 16 bytes after the last record, a plausible length running past the end of
 //!   the file with no good record after it, or nothing but zero bytes from a bad header — or
 //!   from the end of the bad record it claims — to the end of the file (the preallocated space
-//!   of a log not closed cleanly, maybe with a torn record in it): one `torn_tail`;
+//!   of a log not closed cleanly, maybe with a torn record in it): one `torn_tail`. (A whole
+//!   record damaged in place just before such zeros is indistinguishable from a torn one, and is
+//!   counted as the torn tail too; recovery cuts both alike);
 //! - a length above the maximum message size, a CRC mismatch, or a length past the end with
 //!   good records after it: one `corrupt_record` per damaged stretch (the resync skips the rest of that stretch);
 //! - over the good records in file order: `bad_base` if the first offset is not 0, then for each

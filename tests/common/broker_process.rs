@@ -31,9 +31,22 @@ impl BrokerProcess {
     /// Starts `broker` with `args` (the listen address is added: 127.0.0.1, port 0) and waits
     /// for its `listening on ADDR` line. Its stderr is appended to `stderr_path`.
     pub fn start(args: &[&str], stderr_path: &Path) -> BrokerProcess {
+        Self::start_with(Command::new(env!("CARGO_BIN_EXE_broker")), args, stderr_path)
+    }
+
+    /// [`BrokerProcess::start`], with no file the broker writes allowed past `kib` KiB
+    /// (`ulimit -f`; a write past it fails with EFBIG): a disk that fills up, on demand.
+    pub fn start_with_file_limit(args: &[&str], kib: u64, stderr_path: &Path) -> BrokerProcess {
+        let mut command = Command::new("bash");
+        command.args(["-c", "ulimit -f \"$1\" && trap '' XFSZ && shift && exec \"$@\"", "bash"]);
+        command.arg(kib.to_string()).arg(env!("CARGO_BIN_EXE_broker"));
+        Self::start_with(command, args, stderr_path)
+    }
+
+    fn start_with(mut command: Command, args: &[&str], stderr_path: &Path) -> BrokerProcess {
         let stderr =
             File::options().create(true).append(true).open(stderr_path).expect("open the stderr file");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_broker"))
+        let mut child = command
             .args(["--listen", "127.0.0.1:0"])
             .args(args)
             .stdin(Stdio::null())
