@@ -290,7 +290,7 @@ fn violations<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Comparison)
         .map(|(s, k)| total(s, k))
         .max()
         .unwrap_or(1) as f64
-        * 3.0;
+        * 30.0; // room on the right for the legend
     let n = kinds.len() as f64;
     // Horizontal bars: kinds down the side, where their names have room.
     let mut chart = ChartBuilder::on(root)
@@ -434,7 +434,7 @@ fn peers<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Comparison) -> D
             }))
             .map_err(err)?;
     }
-    draw_legend(&mut chart, SeriesLabelPosition::LowerRight)
+    draw_legend(&mut chart, SeriesLabelPosition::UpperRight)
 }
 
 /// The legend box every chart uses, at `position`.
