@@ -70,9 +70,9 @@
 //! would need converting, in the journal again) by whichever append first needs them, under a
 //! small mutex of their own that only ever writes at or past the space already handed out, so
 //! zeros never land on a record, whatever the strategy; if they cannot be written (a full disk),
-//! the log simply stops preallocating. Opening a log writes none. A clean close cuts the file back to its
-//! last record; after a crash the zeros are still there, and the next open cuts them (reported
-//! as [`Recovery::zero_tail_bytes`]), as `verify` reports them as a `torn_tail`.
+//! the log simply stops preallocating. Opening a log writes none. A clean close cuts the file
+//! back to its last record; after a crash the zeros are still there, and the next open cuts
+//! them (reported as [`Recovery::zero_tail_bytes`]), as `verify` reports them as a `torn_tail`.
 //!
 //! ## Opening and recovery
 //!
