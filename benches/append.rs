@@ -8,7 +8,9 @@
 //! - `read_heavy/<strategy>/<readers>`: one writer appending while N readers fetch 100 records
 //!   at random offsets; throughput counts reads. A reader-writer lock lets readers share here,
 //!   the semaphore and the mutex do not;
-//! - `fetch_random/<strategy>`: one reader, fetch via the index at random offsets.
+//! - `fetch_random/<strategy>`: one reader, fetch via the index at random offsets;
+//! - `section/<read|write>/<strategy>`: one thread entering and leaving an empty section, the
+//!   uncontended cost of the strategy alone.
 //!
 //! Multi-threaded runs use `iter_custom` and a `Barrier`, so the clock covers only the time all
 //! threads were working. Element counts are messages.
@@ -176,7 +178,26 @@ fn fetch_random<S: SyncStrategy>(c: &mut Criterion) {
     group.finish();
 }
 
+/// An empty read and write section on one thread: what the strategy alone costs, uncontended.
+fn section<S: SyncStrategy>(c: &mut Criterion) {
+    let strategy = S::default();
+    let mut group = c.benchmark_group("section");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function(BenchmarkId::new("read", S::NAME), |b| {
+        b.iter(|| strategy.read(|| std::hint::black_box(1)))
+    });
+    group.bench_function(BenchmarkId::new("write", S::NAME), |b| {
+        b.iter(|| strategy.write(|| std::hint::black_box(1)))
+    });
+    group.finish();
+}
+
 fn all(c: &mut Criterion) {
+    section::<NoSync>(c);
+    section::<SemaphoreSync>(c);
+    section::<RwLockSync>(c);
+    section::<MutexSync>(c);
+    section::<StdRwLockSync>(c);
     raw_pwrite(c);
     append_single::<NoSync>(c);
     append_single::<SemaphoreSync>(c);

@@ -50,29 +50,16 @@
 //! There is no `fetch_add`, no mutex hidden here, and no `unsafe`: the race is logical, never
 //! undefined behaviour, and every strategy but `none` closes it by running steps 1–7 alone.
 //!
-//! ## Durability
+//! ## Durability and preallocation
 //!
 //! With `FsyncPolicy::Always` an append returns only after `fdatasync` covered its bytes, and
 //! reads serve only up to the *durable* offset (the high watermark); the sync runs after the
 //! write section, never while the strategy's lock is held, and one sync covers every append
-//! waiting on it (group commit, see [`durability`](super::durability)). `Interval` is driven from outside
-//! (the topic registry's syncer calls [`Log::sync`]); `Never` leaves it to the page cache, as
-//! Kafka does by default: a killed process loses nothing the kernel has.
-//!
-//! ### Preallocation
-//!
-//! Under `Always`, every acknowledgement waits for an `fdatasync`, and an append that makes the
-//! file longer makes that sync commit a file-system journal transaction too (the new size is
-//! metadata the data cannot be read back without). So, as Kafka does with `log.preallocate`,
-//! the log keeps zero-filled space ready past its last record ([`LogConfig::preallocate_bytes`],
-//! 8 MiB at a time): records overwrite zeros inside the file, and a sync only has to write the
-//! data. The zeros are written (not just reserved with `fallocate`, whose unwritten extents
-//! would need converting, in the journal again) by whichever append first needs them, under a
-//! small mutex of their own that only ever writes at or past the space already handed out, so
-//! zeros never land on a record, whatever the strategy; if they cannot be written (a full disk),
-//! the log simply stops preallocating. Opening a log writes none. A clean close cuts the file
-//! back to its last record; after a crash the zeros are still there, and the next open cuts
-//! them (reported as [`Recovery::zero_tail_bytes`]), as `verify` reports them as a `torn_tail`.
+//! waiting on it (see [`durability`](super::durability) and
+//! [`group_commit`](super::group_commit)). Under `Always` the log also keeps zero-filled space
+//! past its last record so that a sync need not commit a new file size (see
+//! [`prealloc`](super::prealloc)). Growing that space takes the only lock on the append path
+//! besides the strategy's: a deliberate exception, once per 8 MiB, explained there.
 //!
 //! ## Opening and recovery
 //!
@@ -85,18 +72,19 @@
 //! it stays at `u64::MAX`, and an append that would need an offset past it is refused
 //! ([`LogError::OffsetsExhausted`]) rather than wrapping around to 0.
 
-use super::durability::{GroupCommit, SyncHook, SyncPoint};
+use super::durability::{Durability, FsyncPolicy, SyncHook};
 use super::error::{IoContext, LogError};
 use super::index::{IndexEntry, SparseIndex, INDEX_ENTRY_BYTES, INDEX_INTERVAL};
+use super::prealloc::Preallocation;
 use super::race::{RacePoint, RaceWindow};
-use super::record::{check_record, RecordBatch, RecordHeader, HEADER_BYTES};
+use super::reader::WindowReader;
+use super::record::{RecordBatch, RecordHeader, HEADER_BYTES};
 use crate::strategies::SyncStrategy;
 use std::cell::RefCell;
 use std::fs::{self, File};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering::Acquire, Ordering::Release};
 
 /// Name of the record file in a topic directory.
 pub const LOG_FILE: &str = "log.dat";
@@ -104,18 +92,6 @@ pub const LOG_FILE: &str = "log.dat";
 pub const INDEX_FILE: &str = "index.dat";
 /// The default largest payload a log accepts (1 MiB, the broker's `--max-message-bytes`).
 pub const DEFAULT_MAX_MESSAGE_BYTES: u32 = 1 << 20;
-
-/// When appended records are forced to disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum FsyncPolicy {
-    /// Never: the page cache decides (Kafka's default).
-    #[default]
-    Never,
-    /// Every so often, from a background syncer.
-    Interval(Duration),
-    /// Before every acknowledgement.
-    Always,
-}
 
 /// How a log is opened.
 #[derive(Debug, Clone)]
@@ -205,36 +181,28 @@ impl ReadBatch {
 }
 
 /// A topic's log: records in `log.dat`, a sparse index in `index.dat`, guarded by `S`.
+///
+/// The teaching core is the strategy, the two files and the two counters; durability and
+/// preallocation are delegated to their own types ([`durability`](super::durability),
+/// [`prealloc`](super::prealloc)).
 pub struct Log<S: SyncStrategy> {
-    /// Lock state only; the data is below.
-    sync: S,
-    dir: PathBuf,
-    log_path: PathBuf,
+    /// The strategy's lock state only; the data is below.
+    strategy: S,
     file: File,
     index: SparseIndex,
     /// The offset the next record gets. Loaded and stored, never `fetch_add`ed (see the docs).
     next_offset: AtomicU64,
     /// The byte length of the valid log. Stored before `next_offset` by a writer.
     end_position: AtomicU64,
-    /// Records below this offset are on disk (only meaningful under `FsyncPolicy::Always`;
-    /// raised with `fetch_max` after each sync, outside the write section).
-    durable_offset: AtomicU64,
-    /// How many times `sync` forced the file to disk (for fsyncs per second in reports).
-    syncs: AtomicU64,
-    /// The file's length: zeros past the records when preallocating, else unused.
-    allocated_end: AtomicU64,
-    /// Serializes growing the preallocated space (never taken when not preallocating).
-    grow: parking_lot::Mutex<()>,
-    /// The end of the furthest record ever written (`fetch_max`), where a clean close cuts the
-    /// preallocated zeros: under `none`, `end_position` can move backwards past a record.
-    written_end: AtomicU64,
-    /// Set when writing zeros failed (a full disk, say): the log goes on without preallocating.
-    preallocation_failed: AtomicBool,
-    /// Set once recovery finished: only then do the counters above describe the file, and only
-    /// then may a close cut it.
+    /// The durable offset, the sync count and group commit.
+    durability: Durability,
+    /// Zero-filled space past the records (only under `FsyncPolicy::Always`).
+    prealloc: Preallocation,
+    dir: PathBuf,
+    log_path: PathBuf,
+    /// Set once recovery finished: only then do the counters describe the file, and only then
+    /// may a close cut it.
     recovered: bool,
-    /// Shares one `fdatasync` among the appends waiting for durability (`FsyncPolicy::Always`).
-    commit: GroupCommit,
     config: LogConfig,
 }
 
@@ -256,22 +224,18 @@ impl<S: SyncStrategy> Log<S> {
             .open(&log_path)
             .at(&log_path)?;
         let index = SparseIndex::open(&dir.join(INDEX_FILE))?;
+        let step = if config.fsync == FsyncPolicy::Always { config.preallocate_bytes } else { 0 };
         let mut log = Log {
-            sync: S::default(),
-            dir: dir.to_path_buf(),
-            log_path,
+            strategy: S::default(),
             file,
             index,
             next_offset: AtomicU64::new(0),
             end_position: AtomicU64::new(0),
-            durable_offset: AtomicU64::new(0),
-            syncs: AtomicU64::new(0),
-            allocated_end: AtomicU64::new(0),
-            grow: parking_lot::Mutex::new(()),
-            written_end: AtomicU64::new(0),
-            preallocation_failed: AtomicBool::new(false),
+            durability: Durability::new(config.fsync, config.sync_hook.clone()),
+            prealloc: Preallocation::new(step),
+            dir: dir.to_path_buf(),
+            log_path,
             recovered: false,
-            commit: GroupCommit::default(),
             config,
         };
         let recovery = log.recover()?;
@@ -328,15 +292,14 @@ impl<S: SyncStrategy> Log<S> {
         if position < log_bytes {
             // Zeros are the preallocated space only where this policy makes them; elsewhere
             // (and for a torn tail that happens to be zero bytes) the tail is torn.
-            if self.preallocate() > 0 && self.all_zero(position, log_bytes)? {
+            if self.prealloc.enabled() && self.all_zero(position, log_bytes)? {
                 rec.zero_tail_bytes = log_bytes - position;
             } else {
                 rec.truncated_bytes = log_bytes - position;
             }
             self.file.set_len(position).at(&self.log_path)?;
         }
-        self.written_end.store(position, Release);
-        self.allocated_end.store(position, Release);
+        self.prealloc.recovered(position);
         if rec.repaired() || rec.zero_tail_bytes > 0 {
             self.file.sync_data().at(&self.log_path)?;
             self.index.sync()?;
@@ -352,7 +315,7 @@ impl<S: SyncStrategy> Log<S> {
         self.end_position.store(position, Release);
         self.next_offset.store(next, Release);
         // Whatever survived a restart is as durable as it will get.
-        self.durable_offset.store(next, Release);
+        self.durability.recovered(next);
         Ok(rec)
     }
 
@@ -371,37 +334,6 @@ impl<S: SyncStrategy> Log<S> {
         Ok(true)
     }
 
-    /// The preallocation step configured: 0 unless `FsyncPolicy::Always`.
-    fn preallocate(&self) -> u64 {
-        if self.config.fsync == FsyncPolicy::Always {
-            self.config.preallocate_bytes
-        } else {
-            0
-        }
-    }
-
-    /// Makes sure zero-filled space reaches past `end` when preallocating: one more step of
-    /// zeros past `end`, written only at or past the space already handed out. Preallocation
-    /// only makes syncs cheaper, so if the zeros cannot be written (a full disk) the log stops
-    /// preallocating and the append goes on as it would without it.
-    fn ensure_allocated(&self, end: u64) {
-        let step = self.preallocate();
-        if step == 0 || end < self.allocated_end.load(Acquire) || self.preallocation_failed.load(Relaxed) {
-            return;
-        }
-        let _grow = self.grow.lock();
-        let from = self.allocated_end.load(Acquire);
-        if end < from {
-            return; // another append grew it meanwhile
-        }
-        let to = end + step;
-        let zeros = vec![0u8; (to - from) as usize];
-        match self.file.write_all_at(&zeros, from) {
-            Ok(()) => self.allocated_end.store(to, Release),
-            Err(_) => self.preallocation_failed.store(true, Relaxed),
-        }
-    }
-
     /// The valid header at `position`, if a whole record with a matching CRC is there.
     fn record_at(&self, position: u64, log_bytes: u64, max: u32) -> Result<Option<RecordHeader>, LogError> {
         WindowReader::new(&self.file, &self.log_path, log_bytes).record(position, max)
@@ -409,7 +341,7 @@ impl<S: SyncStrategy> Log<S> {
 
     /// The strategy guarding this log.
     pub fn strategy(&self) -> &S {
-        &self.sync
+        &self.strategy
     }
 
     /// The topic directory.
@@ -430,10 +362,7 @@ impl<S: SyncStrategy> Log<S> {
     /// The offset below which records may be served: the durable offset under
     /// `FsyncPolicy::Always`, else the next offset.
     pub fn high_watermark(&self) -> u64 {
-        match self.config.fsync {
-            FsyncPolicy::Always => self.durable_offset.load(Acquire),
-            _ => self.next_offset.load(Acquire),
-        }
+        self.durability.high_watermark(self.next_offset.load(Acquire))
     }
 
     /// The configuration the log was opened with.
@@ -477,15 +406,14 @@ impl<S: SyncStrategy> Log<S> {
             }
             // After a failed sync nothing can be promised durable: refuse before writing, so a
             // restart does not find (and serve) messages whose producers were told they failed.
-            if self.config.fsync == FsyncPolicy::Always && self.commit.is_poisoned() {
+            if self.durability.always() && self.durability.is_poisoned() {
                 return Err(LogError::SyncFailed { path: self.log_path.clone() });
             }
-            let base = self.sync.write(|| self.append_section(batch))?;
-            if self.config.fsync == FsyncPolicy::Always {
+            let base = self.strategy.write(|| self.append_section(batch))?;
+            if self.durability.always() {
                 // Outside the write section: other appenders go on while this one waits, and
                 // join the same sync if they land before it starts (group commit).
-                self.commit
-                    .wait_durable(|| self.sync(), || LogError::SyncFailed { path: self.log_path.clone() })?;
+                self.durability.wait_durable(|| self.sync_data(), &self.log_path)?;
             }
             Ok(base)
         })
@@ -505,11 +433,9 @@ impl<S: SyncStrategy> Log<S> {
         batch.assign_offsets(offset);
         // Preallocation (module docs): inside the section, but not one of the race's steps; it
         // never writes below the space already handed out, so never on a record.
-        self.ensure_allocated(position + record_bytes);
+        self.prealloc.ensure(&self.file, position + record_bytes);
         self.file.write_all_at(batch.bytes(), position).at(&self.log_path)?; // 4. … act
-        if self.preallocate() > 0 {
-            self.written_end.fetch_max(position + record_bytes, Release);
-        }
+        self.prealloc.written(position + record_bytes);
 
         // 5. An index entry for each multiple of the interval inside [offset, end_offset).
         let mut due = index_entries_due(batch, offset, position, INDEX_INTERVAL).peekable();
@@ -526,25 +452,16 @@ impl<S: SyncStrategy> Log<S> {
         Ok(offset)
     }
 
-    /// Forces everything written so far to disk and raises the durable offset.
-    pub fn sync(&self) -> Result<(), LogError> {
+    /// Forces everything written so far to disk (`fdatasync`) and raises the durable offset.
+    pub fn sync_data(&self) -> Result<(), LogError> {
         // Everything stored before this load was written before it: the sync covers it.
         let covered = self.next_offset.load(Acquire);
-        if let Some(SyncHook(hook)) = &self.config.sync_hook {
-            hook(SyncPoint::Start { covered }).at(&self.log_path)?;
-        }
-        self.file.sync_data().at(&self.log_path)?;
-        self.syncs.fetch_add(1, Release);
-        if let Some(SyncHook(hook)) = &self.config.sync_hook {
-            hook(SyncPoint::Done { covered }).at(&self.log_path)?;
-        }
-        self.durable_offset.fetch_max(covered, Release);
-        Ok(())
+        self.durability.sync_file(&self.file, &self.log_path, covered)
     }
 
-    /// How many times [`Log::sync`] has forced the file to disk.
+    /// How many times [`Log::sync_data`] has forced the file to disk.
     pub fn syncs(&self) -> u64 {
-        self.syncs.load(Acquire)
+        self.durability.syncs()
     }
 
     /// Reads records from `offset`: at most `max_messages`, and at most `max_bytes` of payload
@@ -554,7 +471,7 @@ impl<S: SyncStrategy> Log<S> {
     /// `OffsetOutOfRange`. A record that fails its length or CRC check is never served: the
     /// records before it are returned, or `Corrupt` if it is the first.
     pub fn read(&self, offset: u64, max_messages: u32, max_bytes: u32) -> Result<ReadBatch, LogError> {
-        self.sync.read(|| self.read_section(offset, max_messages, max_bytes))
+        self.strategy.read(|| self.read_section(offset, max_messages, max_bytes))
     }
 
     fn read_section(&self, offset: u64, max_messages: u32, max_bytes: u32) -> Result<ReadBatch, LogError> {
@@ -612,8 +529,8 @@ impl<S: SyncStrategy> Drop for Log<S> {
         // policy; errors here have nowhere to go, and the next open recovers anyway.
         // Only after a finished recovery: a failed one leaves the counters at 0, and the file
         // must then stay exactly as it was found.
-        if self.recovered && self.preallocate() > 0 {
-            let end = self.written_end.load(Acquire).max(self.end_position.load(Acquire));
+        if let Some(end) = self.prealloc.close_at(self.end_position.load(Acquire)).filter(|_| self.recovered)
+        {
             let _ = self.file.set_len(end);
         }
         if self.config.fsync != FsyncPolicy::Never {
@@ -639,58 +556,6 @@ pub(crate) fn index_entries_due(
     std::iter::successors(first, move |&d| d.checked_add(interval).filter(|&d| d < end)).map(move |due| {
         IndexEntry { offset: due, position: position + batch.start_of((due - offset) as usize) as u64 }
     })
-}
-
-/// Reads a file through a window, so a forward scan costs one `pread` per window instead of two
-/// per record. The window starts small (a fetch of a few records reads a few KiB) and doubles
-/// with every refill up to a few hundred KiB (a long scan reads in large steps). Never reads at
-/// or past `limit`.
-pub(crate) struct WindowReader<'a> {
-    file: &'a File,
-    path: &'a Path,
-    limit: u64,
-    start: u64,
-    buf: Vec<u8>,
-    /// The size of the next refill.
-    window: usize,
-}
-
-const FIRST_WINDOW_BYTES: usize = 8 * 1024;
-const WINDOW_BYTES: usize = 256 * 1024;
-
-impl<'a> WindowReader<'a> {
-    pub(crate) fn new(file: &'a File, path: &'a Path, limit: u64) -> Self {
-        WindowReader { file, path, limit, start: 0, buf: Vec::new(), window: FIRST_WINDOW_BYTES }
-    }
-
-    /// `len` bytes at `position`, or fewer if the limit comes first.
-    pub(crate) fn bytes(&mut self, position: u64, len: usize) -> Result<&[u8], LogError> {
-        let available = self.limit.saturating_sub(position).min(len as u64) as usize;
-        let inside =
-            position >= self.start && position + available as u64 <= self.start + self.buf.len() as u64;
-        if !inside {
-            let want = self.limit.saturating_sub(position).min(available.max(self.window) as u64) as usize;
-            self.window = (self.window * 2).min(WINDOW_BYTES);
-            self.buf.resize(want, 0);
-            self.file.read_exact_at(&mut self.buf, position).at(self.path)?;
-            self.start = position;
-        }
-        let from = (position - self.start) as usize;
-        Ok(&self.buf[from..from + available])
-    }
-
-    /// The header of the record at `position` if the whole record is below the limit, its length
-    /// is at most `max`, and its CRC matches.
-    pub(crate) fn record(&mut self, position: u64, max: u32) -> Result<Option<RecordHeader>, LogError> {
-        let Some(header) = RecordHeader::parse(self.bytes(position, HEADER_BYTES)?) else {
-            return Ok(None);
-        };
-        if header.payload_bytes > max || position + header.record_bytes() > self.limit {
-            return Ok(None);
-        }
-        let whole = self.bytes(position, header.record_bytes() as usize)?;
-        Ok(check_record(whole, max))
-    }
 }
 
 #[cfg(test)]

@@ -11,8 +11,9 @@
 //! so a waiting consumer sleeps without touching the strategy's lock and wakes when an append
 //! lands.
 
+use super::durability::FsyncPolicy;
 use super::error::{IoContext, LogError};
-use super::log::{FsyncPolicy, Log, LogConfig, Recovery};
+use super::log::{Log, LogConfig, Recovery};
 use crate::strategies::SyncStrategy;
 use parking_lot::{Condvar, Mutex, RwLock};
 use std::collections::BTreeMap;
@@ -212,7 +213,7 @@ impl<S: SyncStrategy> Topics<S> {
     /// Syncs every log to disk.
     pub fn sync_all(&self) -> Result<(), LogError> {
         for t in self.all() {
-            t.log.sync()?;
+            t.log.sync_data()?;
         }
         Ok(())
     }

@@ -24,7 +24,7 @@
 //! Costs, measured on a 2-core machine (uncontended acquire + release): a parking_lot lock is an
 //! atomic compare-exchange and a release store, a few nanoseconds; `std-semaphore` takes a
 //! `std::sync::Mutex` *and* signals a `Condvar` on every release, a system call even when nobody
-//! waits (hundreds of nanoseconds). `cargo bench --bench strategies` measures both.
+//! waits (hundreds of nanoseconds). `cargo bench --bench append -- section/` measures every strategy.
 //!
 //! Model checking: built with `RUSTFLAGS="--cfg loom"`, every strategy is made of loom's
 //! primitives instead (the switch is the [`sync`] module), so `tests/loom.rs` here and in
