@@ -125,7 +125,20 @@ impl Durability {
     }
 
     /// Forces `file` to disk; the records below `covered` were all written before this call.
+    /// A failure (or an earlier one) poisons the log, whatever the policy: no sync is trusted
+    /// after a failed one, and the caller cuts the file back to the durable offset.
     pub(crate) fn sync_file(&self, file: &File, path: &Path, covered: u64) -> Result<(), LogError> {
+        if self.is_poisoned() {
+            return Err(LogError::SyncFailed { path: path.to_path_buf() });
+        }
+        let result = self.try_sync_file(file, path, covered);
+        if result.is_err() {
+            self.commit.poison();
+        }
+        result
+    }
+
+    fn try_sync_file(&self, file: &File, path: &Path, covered: u64) -> Result<(), LogError> {
         if let Some(SyncHook(hook)) = &self.hook {
             hook(SyncPoint::Start { covered }).at(path)?;
         }
@@ -146,6 +159,16 @@ impl Durability {
         path: &Path,
     ) -> Result<(), LogError> {
         self.commit.wait_durable(sync, || LogError::SyncFailed { path: path.to_path_buf() })
+    }
+
+    /// Records below this offset are on disk.
+    pub(crate) fn durable_offset(&self) -> u64 {
+        self.durable_offset.load(Acquire)
+    }
+
+    /// How many appends are parked waiting for another's sync right now.
+    pub(crate) fn waiting(&self) -> usize {
+        self.commit.waiting()
     }
 
     /// How many times the file was forced to disk.

@@ -24,6 +24,9 @@
 //! dropped the dirty pages and cleared the error, so a retry that "succeeds" proves nothing
 //! about the bytes written before it. An append that cannot be known durable is never
 //! acknowledged; a restart (recovery reads what actually reached the file) clears the poison.
+//! A leader whose sync *panics* (a panicking sync hook, say) poisons it too: a drop guard held
+//! across the sync clears `syncing` and wakes every parked waiter during the unwind, so none
+//! waits forever for a sync nobody is running; each returns the poison error.
 //!
 //! Invariants of [`GroupCommit`]'s state (under its own small mutex, which guards these counters
 //! and the list of parked waiters only — never log data, and it is off the append path entirely
@@ -37,6 +40,7 @@
 //!   none sleeps with nobody syncing for it.
 
 use parking_lot::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, Thread};
 
 /// An append parked until a sync covers it (or it is picked to lead the next one).
@@ -62,6 +66,26 @@ struct State {
 #[derive(Default)]
 pub struct GroupCommit {
     state: Mutex<State>,
+    /// A copy of `State::poisoned`, set under the mutex, read without it (on every append).
+    poisoned: AtomicBool,
+}
+
+/// Held by the leader while its sync runs: if the sync panics, dropping the guard during the
+/// unwind poisons the coordinator and wakes every waiter, who then return the poison error
+/// instead of parking forever behind a `syncing` flag nobody will clear.
+struct Leading<'a> {
+    commit: &'a GroupCommit,
+    armed: bool,
+}
+
+impl Drop for Leading<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let mut state = self.commit.state.lock();
+            state.syncing = false;
+            self.commit.poison_locked(&mut state);
+        }
+    }
 }
 
 impl GroupCommit {
@@ -104,13 +128,18 @@ impl GroupCommit {
             state.started += 1;
             let number = state.started;
             drop(state);
+            let mut leading = Leading { commit: self, armed: true };
             let result = sync();
+            leading.armed = false;
             state = self.state.lock();
             state.syncing = false;
             match result {
                 Ok(()) => state.completed = number,
                 // Not completed: the waiters it covered wake, find the poison and fail too.
-                Err(_) => state.poisoned = true,
+                Err(_) => {
+                    state.poisoned = true;
+                    self.poisoned.store(true, Ordering::Release);
+                }
             }
             // Wake, each directly, everyone this sync settled; and one of the rest (who all
             // need the next sync) to lead it. The others stay parked.
@@ -142,9 +171,26 @@ impl GroupCommit {
         self.state.lock().waiting.len()
     }
 
-    /// Whether a sync has failed: nothing appended from now on can be promised durable.
+    /// Whether a sync has failed: nothing appended from now on can be promised durable. One
+    /// atomic load, no lock.
     pub fn is_poisoned(&self) -> bool {
-        self.state.lock().poisoned
+        self.poisoned.load(Ordering::Acquire)
+    }
+
+    /// Marks a sync run outside this coordinator (the interval syncer's) as failed: every wait
+    /// from now on, and every parked one, fails.
+    pub fn poison(&self) {
+        let mut state = self.state.lock();
+        self.poison_locked(&mut state);
+    }
+
+    /// Poisons and wakes every parked waiter (they find the poison and return its error).
+    fn poison_locked(&self, state: &mut State) {
+        state.poisoned = true;
+        self.poisoned.store(true, Ordering::Release);
+        for w in state.waiting.drain(..) {
+            w.thread.unpark();
+        }
     }
 }
 
@@ -270,5 +316,55 @@ mod tests {
         // A later wait fails at once, without trusting a new sync.
         assert_eq!(commit.wait_durable(|| Ok(()), || "poisoned"), Err("poisoned"));
         assert_eq!(syncs.load(SeqCst), 1, "no sync ran after the failure");
+    }
+
+    #[test]
+    fn a_leader_that_panics_in_its_sync_wakes_every_waiter_with_the_poison() {
+        // The leader's sync panics once three more appends are parked behind it. Without the
+        // drop guard `syncing` would stay set and the three would park forever (this test would
+        // hang); with it, each returns the poison error, and so does every later wait.
+        let commit = GroupCommit::default();
+        let syncs = AtomicU64::new(0);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let (leader, waiters) = thread::scope(|s| {
+            let leader = s.spawn(|| {
+                commit.wait_durable(
+                    || -> Result<(), &str> {
+                        syncs.fetch_add(1, SeqCst);
+                        while commit.waiting() < 3 && std::time::Instant::now() < deadline {
+                            thread::yield_now();
+                        }
+                        panic!("injected: the sync hook panicked")
+                    },
+                    || "poisoned",
+                )
+            });
+            while syncs.load(SeqCst) == 0 && std::time::Instant::now() < deadline {
+                thread::yield_now();
+            }
+            let waiters: Vec<_> = (0..3)
+                .map(|_| {
+                    s.spawn(|| {
+                        commit.wait_durable(
+                            || {
+                                syncs.fetch_add(1, SeqCst);
+                                Ok(())
+                            },
+                            || "poisoned",
+                        )
+                    })
+                })
+                .collect();
+            let leader = leader.join().map_err(|_| "panicked");
+            (
+                leader,
+                waiters.into_iter().map(|w| w.join().expect("a waiter never panics")).collect::<Vec<_>>(),
+            )
+        });
+        assert_eq!(leader, Err("panicked"), "the panic reaches the leader's caller");
+        assert_eq!(waiters, vec![Err("poisoned"); 3], "every waiter is woken with the error");
+        assert!(commit.is_poisoned());
+        assert_eq!(commit.wait_durable(|| Ok(()), || "poisoned"), Err("poisoned"));
+        assert_eq!(syncs.load(SeqCst), 1, "no sync ran after the panic");
     }
 }

@@ -400,13 +400,14 @@ impl<S: SyncStrategy> Log<S> {
                 }
             };
             batch.clear();
-            // Copy the payloads and CRC them before taking the lock: only offsets remain.
+            // Copy the payloads and CRC them (as if at offset 0) before taking the lock: inside
+            // it only the offsets and a constant-time CRC correction per record remain.
             for p in payloads {
                 batch.push(p.as_ref());
             }
             // After a failed sync nothing can be promised durable: refuse before writing, so a
             // restart does not find (and serve) messages whose producers were told they failed.
-            if self.durability.always() && self.durability.is_poisoned() {
+            if self.durability.is_poisoned() {
                 return Err(LogError::SyncFailed { path: self.log_path.clone() });
             }
             let base = self.strategy.write(|| self.append_section(batch))?;
@@ -421,6 +422,11 @@ impl<S: SyncStrategy> Log<S> {
 
     /// Steps 1–7 of the module docs. Runs inside the strategy's write section.
     fn append_section(&self, batch: &mut RecordBatch) -> Result<u64, LogError> {
+        // An append that passed the check above while a failed sync was being cut back must
+        // not write past the cut (see `cut_to_durable`).
+        if self.durability.is_poisoned() {
+            return Err(LogError::SyncFailed { path: self.log_path.clone() });
+        }
         let offset = self.next_offset.load(Acquire); // 1. check …
         let position = self.end_position.load(Acquire); // 2.
         let n = batch.len() as u64;
@@ -456,7 +462,66 @@ impl<S: SyncStrategy> Log<S> {
     pub fn sync_data(&self) -> Result<(), LogError> {
         // Everything stored before this load was written before it: the sync covers it.
         let covered = self.next_offset.load(Acquire);
-        self.durability.sync_file(&self.file, &self.log_path, covered)
+        let result = self.durability.sync_file(&self.file, &self.log_path, covered);
+        if result.is_err() {
+            // The error that matters is the sync's; a cut that fails too leaves the records
+            // for recovery, as a crash would.
+            let _ = self.cut_to_durable();
+        }
+        result
+    }
+
+    /// After a failed sync: cuts `log.dat` and the index back to the last durable record, so
+    /// that neither a reader nor a restart finds records that were never durable (under
+    /// `always` their producers were told the append failed). Runs inside the write section:
+    /// appends already in it finish first, and any after it find the poison and write nothing.
+    /// Under `none` nothing excludes appenders, and the cut races with them like everything else.
+    fn cut_to_durable(&self) -> Result<(), LogError> {
+        self.strategy.write(|| {
+            let durable = self.durability.durable_offset();
+            let end = self.end_position.load(Acquire);
+            if durable >= self.next_offset.load(Acquire) {
+                return Ok(());
+            }
+            let cut = self.position_of(durable, end)?;
+            let mut keep = self.index.len();
+            while keep > 0 && self.index.entry(keep - 1)?.offset >= durable {
+                keep -= 1;
+            }
+            self.index.truncate(keep)?;
+            self.file.set_len(cut).at(&self.log_path)?;
+            self.prealloc.recovered(cut);
+            self.end_position.store(cut, Release);
+            self.next_offset.store(durable, Release);
+            Ok(())
+        })
+    }
+
+    /// The byte position of the record with offset `target` (or of the first record at or past
+    /// it, or of the first invalid one) scanning from the index, within `end`.
+    fn position_of(&self, target: u64, end: u64) -> Result<u64, LogError> {
+        let mut position = match self.index.lookup(target)? {
+            Some(e) if e.position < end => e.position,
+            _ => 0,
+        };
+        let mut reader = WindowReader::new(&self.file, &self.log_path, end);
+        while position < end {
+            match reader.record(position, self.config.max_message_bytes)? {
+                Some(h) if h.offset < target => position += h.record_bytes(),
+                _ => break,
+            }
+        }
+        Ok(position)
+    }
+
+    /// Whether a sync of this log has failed: from then on it refuses appends (until a restart).
+    pub fn sync_failed(&self) -> bool {
+        self.durability.is_poisoned()
+    }
+
+    /// How many appends are parked waiting for another's sync right now (`FsyncPolicy::Always`).
+    pub fn sync_waiters(&self) -> usize {
+        self.durability.waiting()
     }
 
     /// How many times [`Log::sync_data`] has forced the file to disk.
