@@ -10,7 +10,8 @@
 //!   the semaphore and the mutex do not;
 //! - `fetch_random/<strategy>`: one reader, fetch via the index at random offsets;
 //! - `section/<read|write>/<strategy>`: one thread entering and leaving an empty section, the
-//!   uncontended cost of the strategy alone.
+//!   uncontended cost of the strategy alone; `section/<read|write>/timed-<strategy>`: the same
+//!   through `Timed<S>` (lock statistics on), so the difference is the instrument's overhead.
 //!
 //! Multi-threaded runs use `iter_custom` and a `Barrier`, so the clock covers only the time all
 //! threads were working. Element counts are messages.
@@ -179,25 +180,27 @@ fn fetch_random<S: SyncStrategy>(c: &mut Criterion) {
 }
 
 /// An empty read and write section on one thread: what the strategy alone costs, uncontended.
-fn section<S: SyncStrategy>(c: &mut Criterion) {
+fn section<S: SyncStrategy>(c: &mut Criterion, label: &str) {
     let strategy = S::default();
     let mut group = c.benchmark_group("section");
     group.throughput(Throughput::Elements(1));
-    group.bench_function(BenchmarkId::new("read", S::NAME), |b| {
+    group.bench_function(BenchmarkId::new("read", label), |b| {
         b.iter(|| strategy.read(|| std::hint::black_box(1)))
     });
-    group.bench_function(BenchmarkId::new("write", S::NAME), |b| {
+    group.bench_function(BenchmarkId::new("write", label), |b| {
         b.iter(|| strategy.write(|| std::hint::black_box(1)))
     });
     group.finish();
 }
 
 fn all(c: &mut Criterion) {
-    section::<NoSync>(c);
-    section::<SemaphoreSync>(c);
-    section::<RwLockSync>(c);
-    section::<MutexSync>(c);
-    section::<StdRwLockSync>(c);
+    section::<NoSync>(c, "none");
+    section::<SemaphoreSync>(c, "semaphore");
+    section::<RwLockSync>(c, "rwlock");
+    section::<MutexSync>(c, "mutex");
+    section::<StdRwLockSync>(c, "std-rwlock");
+    section::<Timed<RwLockSync>>(c, "timed-rwlock");
+    section::<Timed<MutexSync>>(c, "timed-mutex");
     raw_pwrite(c);
     append_single::<NoSync>(c);
     append_single::<SemaphoreSync>(c);
