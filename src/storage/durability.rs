@@ -119,6 +119,11 @@ impl Durability {
         self.durable_offset.store(next_offset, Release);
     }
 
+    /// Marks the log as failed (a write that can never be published, under `Reserve`).
+    pub(crate) fn poison(&self) {
+        self.commit.poison();
+    }
+
     /// Whether a sync has failed: nothing appended from now on can be promised durable.
     pub(crate) fn is_poisoned(&self) -> bool {
         self.commit.is_poisoned()

@@ -50,6 +50,13 @@
 //! There is no `fetch_add`, no mutex hidden here, and no `unsafe`: the race is logical, never
 //! undefined behaviour, and every strategy but `none` closes it by running steps 1–7 alone.
 //!
+//! ## Shrinking the section: `AppendMode::Reserve`
+//!
+//! Steps 1–7 put the write itself (step 4) inside the lock, so appends are serialized on the
+//! file. With [`LogConfig::append`] set to [`AppendMode::Reserve`], the write section covers
+//! only the reservation, and the bytes are written outside it, in parallel, then published in
+//! offset order; see [`reserve`](self::reserve) for its numbered steps and what readers see.
+//!
 //! ## Durability and preallocation
 //!
 //! With `FsyncPolicy::Always` an append returns only after `fdatasync` covered its bytes, and
@@ -72,6 +79,8 @@
 //! it stays at `u64::MAX`, and an append that would need an offset past it is refused
 //! ([`LogError::OffsetsExhausted`]) rather than wrapping around to 0.
 
+mod reserve;
+
 use super::durability::{Durability, FsyncPolicy, SyncHook};
 use super::error::{IoContext, LogError};
 use super::index::{IndexEntry, SparseIndex, INDEX_ENTRY_BYTES, INDEX_INTERVAL};
@@ -93,6 +102,30 @@ pub const INDEX_FILE: &str = "index.dat";
 /// The default largest payload a log accepts (1 MiB, the broker's `--max-message-bytes`).
 pub const DEFAULT_MAX_MESSAGE_BYTES: u32 = 1 << 20;
 
+/// What an append's write section covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AppendMode {
+    /// Steps 1–7 of the module docs, the write included, inside the write section (the
+    /// classic lesson: which lock).
+    #[default]
+    Whole,
+    /// Only the reservation of an offset and a byte range inside the write section; the bytes
+    /// are written outside it, in parallel, and published in offset order (see
+    /// [`reserve`](self::reserve); the lesson after: what the lock guards).
+    Reserve,
+}
+
+impl AppendMode {
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            AppendMode::Whole => "whole",
+            AppendMode::Reserve => "reserve",
+        }
+    }
+}
+
 /// How a log is opened.
 #[derive(Debug, Clone)]
 pub struct LogConfig {
@@ -107,6 +140,9 @@ pub struct LogConfig {
     /// Under `FsyncPolicy::Always`, how much zero-filled space to keep past the last record,
     /// grown this much at a time (0: none). Other policies never preallocate.
     pub preallocate_bytes: u64,
+    /// What the write section covers: the whole append (default) or only the reservation.
+    /// Independent of the strategy (`--append whole|reserve`).
+    pub append: AppendMode,
 }
 
 /// The default of [`LogConfig::preallocate_bytes`]: 8 MiB.
@@ -120,6 +156,7 @@ impl Default for LogConfig {
             race_window: RaceWindow::Off,
             sync_hook: None,
             preallocate_bytes: DEFAULT_PREALLOCATE_BYTES,
+            append: AppendMode::Whole,
         }
     }
 }
@@ -194,6 +231,12 @@ pub struct Log<S: SyncStrategy> {
     next_offset: AtomicU64,
     /// The byte length of the valid log. Stored before `next_offset` by a writer.
     end_position: AtomicU64,
+    /// Under `AppendMode::Reserve`: records below this offset are written and indexed, so
+    /// readers and syncs may see them (the publish watermark). Unused under `Whole`.
+    published: AtomicU64,
+    /// Under `AppendMode::Reserve`: the byte end of the published records. Stored before
+    /// `published`.
+    published_end: AtomicU64,
     /// The durable offset, the sync count and group commit.
     durability: Durability,
     /// Zero-filled space past the records (only under `FsyncPolicy::Always`).
@@ -231,6 +274,8 @@ impl<S: SyncStrategy> Log<S> {
             index,
             next_offset: AtomicU64::new(0),
             end_position: AtomicU64::new(0),
+            published: AtomicU64::new(0),
+            published_end: AtomicU64::new(0),
             durability: Durability::new(config.fsync, config.sync_hook.clone()),
             prealloc: Preallocation::new(step),
             dir: dir.to_path_buf(),
@@ -314,6 +359,8 @@ impl<S: SyncStrategy> Log<S> {
         rec.next_offset = next;
         self.end_position.store(position, Release);
         self.next_offset.store(next, Release);
+        self.published_end.store(position, Release);
+        self.published.store(next, Release);
         // Whatever survived a restart is as durable as it will get.
         self.durability.recovered(next);
         Ok(rec)
@@ -362,7 +409,7 @@ impl<S: SyncStrategy> Log<S> {
     /// The offset below which records may be served: the durable offset under
     /// `FsyncPolicy::Always`, else the next offset.
     pub fn high_watermark(&self) -> u64 {
-        self.durability.high_watermark(self.next_offset.load(Acquire))
+        self.durability.high_watermark(self.visible().0)
     }
 
     /// The configuration the log was opened with.
@@ -410,7 +457,10 @@ impl<S: SyncStrategy> Log<S> {
             if self.durability.is_poisoned() {
                 return Err(LogError::SyncFailed { path: self.log_path.clone() });
             }
-            let base = self.strategy.write(|| self.append_section(batch))?;
+            let base = match self.config.append {
+                AppendMode::Whole => self.strategy.write(|| self.append_section(batch))?,
+                AppendMode::Reserve => self.append_reserved(batch)?,
+            };
             if self.durability.always() {
                 // Outside the write section: other appenders go on while this one waits, and
                 // join the same sync if they land before it starts (group commit).
@@ -418,6 +468,15 @@ impl<S: SyncStrategy> Log<S> {
             }
             Ok(base)
         })
+    }
+
+    /// What readers and syncs may see, as (next offset, end position), the offset loaded
+    /// first: under `Whole` the log's counters, under `Reserve` the publish watermark.
+    fn visible(&self) -> (u64, u64) {
+        match self.config.append {
+            AppendMode::Whole => (self.next_offset.load(Acquire), self.end_position.load(Acquire)),
+            AppendMode::Reserve => (self.published.load(Acquire), self.published_end.load(Acquire)),
+        }
     }
 
     /// Steps 1–7 of the module docs. Runs inside the strategy's write section.
@@ -461,7 +520,7 @@ impl<S: SyncStrategy> Log<S> {
     /// Forces everything written so far to disk (`fdatasync`) and raises the durable offset.
     pub fn sync_data(&self) -> Result<(), LogError> {
         // Everything stored before this load was written before it: the sync covers it.
-        let covered = self.next_offset.load(Acquire);
+        let covered = self.visible().0;
         let result = self.durability.sync_file(&self.file, &self.log_path, covered);
         if result.is_err() {
             // The error that matters is the sync's; a cut that fails too leaves the records
@@ -493,6 +552,8 @@ impl<S: SyncStrategy> Log<S> {
             self.prealloc.recovered(cut);
             self.end_position.store(cut, Release);
             self.next_offset.store(durable, Release);
+            self.published_end.store(cut, Release);
+            self.published.store(durable, Release);
             Ok(())
         })
     }
@@ -541,8 +602,7 @@ impl<S: SyncStrategy> Log<S> {
 
     fn read_section(&self, offset: u64, max_messages: u32, max_bytes: u32) -> Result<ReadBatch, LogError> {
         // Offset before position: a reader that sees offset o also sees o's bytes.
-        let next = self.next_offset.load(Acquire);
-        let end = self.end_position.load(Acquire);
+        let (next, end) = self.visible();
         let high_watermark = self.high_watermark().min(next);
         let mut out = ReadBatch { high_watermark, ..ReadBatch::default() };
         if offset > next {
