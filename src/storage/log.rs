@@ -237,6 +237,8 @@ pub struct Log<S: SyncStrategy> {
     /// Under `AppendMode::Reserve`: the byte end of the published records. Stored before
     /// `published`.
     published_end: AtomicU64,
+    /// Where appenders waiting for their turn to publish park (under `Reserve`).
+    publish_signal: reserve::PublishSignal,
     /// The durable offset, the sync count and group commit.
     durability: Durability,
     /// Zero-filled space past the records (only under `FsyncPolicy::Always`).
@@ -276,6 +278,7 @@ impl<S: SyncStrategy> Log<S> {
             end_position: AtomicU64::new(0),
             published: AtomicU64::new(0),
             published_end: AtomicU64::new(0),
+            publish_signal: reserve::PublishSignal::default(),
             durability: Durability::new(config.fsync, config.sync_hook.clone()),
             prealloc: Preallocation::new(step),
             dir: dir.to_path_buf(),
