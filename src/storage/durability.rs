@@ -1,7 +1,7 @@
 //! Durability: when appended records are forced to disk, and what a reader may see meanwhile.
 //!
 //! - [`FsyncPolicy`] (the storage's view) and [`FsyncMode`] (the command line's `--fsync`);
-//! - [`Durability`]: one log's durable offset, sync counter, sync hook and group commit
+//! - `Durability`: one log's durable offset, sync counter, sync hook and group commit
 //!   (see [`group_commit`](super::group_commit)). The log calls it; it never takes the
 //!   strategy's lock and never runs inside the write section.
 //!

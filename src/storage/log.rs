@@ -79,7 +79,7 @@
 //! it stays at `u64::MAX`, and an append that would need an offset past it is refused
 //! ([`LogError::OffsetsExhausted`]) rather than wrapping around to 0.
 
-mod reserve;
+pub mod reserve;
 
 use super::durability::{Durability, FsyncPolicy, SyncHook};
 use super::error::{IoContext, LogError};
