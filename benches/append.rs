@@ -2,13 +2,19 @@
 //!
 //! - `append/single/<strategy>/<threads>`: 100-byte messages, one `pwrite` each;
 //! - `append/batch100/<strategy>/<threads>`: batches of 100 × 100 bytes, one `pwrite` per batch;
+//! - `append/reserve-single/<strategy>/<threads>` and `append/reserve-batch100/…`: the same
+//!   under `AppendMode::Reserve` (only the reservation inside the write section), for `mutex`
+//!   and `rwlock`;
 //! - `append/raw-pwrite/<threads>` and `append/raw-pwrite-batch100/<threads>`: the ceiling, the
 //!   same bytes written with plain `write_all_at` and a `fetch_add` for the position: no
 //!   strategy, no record encoding, no index;
 //! - `read_heavy/<strategy>/<readers>`: one writer appending while N readers fetch 100 records
 //!   at random offsets; throughput counts reads. A reader-writer lock lets readers share here,
 //!   the semaphore and the mutex do not;
-//! - `fetch_random/<strategy>`: one reader, fetch via the index at random offsets.
+//! - `fetch_random/<strategy>`: one reader, fetch via the index at random offsets;
+//! - `section/<read|write>/<strategy>`: one thread entering and leaving an empty section, the
+//!   uncontended cost of the strategy alone; `section/<read|write>/timed-<strategy>`: the same
+//!   through `Timed<S>` (lock statistics on), so the difference is the instrument's overhead.
 //!
 //! Multi-threaded runs use `iter_custom` and a `Barrier`, so the clock covers only the time all
 //! threads were working. Element counts are messages.
@@ -20,7 +26,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
-use synclog::storage::{Log, LogConfig};
+use synclog::storage::{AppendMode, Log, LogConfig};
 use synclog::strategies::*;
 
 const MESSAGE_BYTES: usize = 100;
@@ -50,12 +56,12 @@ fn timed_threads(threads: usize, total: u64, per_thread: impl Fn(usize, u64) + S
     })
 }
 
-fn append_single<S: SyncStrategy>(c: &mut Criterion) {
-    let mut group = c.benchmark_group("append/single");
+fn append_single<S: SyncStrategy>(c: &mut Criterion, mode: AppendMode) {
+    let mut group = c.benchmark_group(group_name("append/single", mode));
     group.throughput(Throughput::Elements(1));
     for threads in THREADS {
         let dir = tempfile::tempdir().expect("tempdir");
-        let log = Log::<S>::open(dir.path(), LogConfig::default()).expect("open").0;
+        let log = Log::<S>::open(dir.path(), config(mode)).expect("open").0;
         let payload = [7u8; MESSAGE_BYTES];
         group.bench_with_input(BenchmarkId::new(S::NAME, threads), &threads, |b, &threads| {
             b.iter_custom(|iters| {
@@ -70,12 +76,24 @@ fn append_single<S: SyncStrategy>(c: &mut Criterion) {
     group.finish();
 }
 
-fn append_batch<S: SyncStrategy>(c: &mut Criterion) {
-    let mut group = c.benchmark_group("append/batch100");
+/// `append/<kind>` under `whole`, `append/reserve-<kind>` under `reserve`.
+fn group_name(name: &str, mode: AppendMode) -> String {
+    match mode {
+        AppendMode::Whole => name.to_string(),
+        AppendMode::Reserve => name.replacen("append/", "append/reserve-", 1),
+    }
+}
+
+fn config(mode: AppendMode) -> LogConfig {
+    LogConfig { append: mode, ..LogConfig::default() }
+}
+
+fn append_batch<S: SyncStrategy>(c: &mut Criterion, mode: AppendMode) {
+    let mut group = c.benchmark_group(group_name("append/batch100", mode));
     group.throughput(Throughput::Elements(100));
     for threads in THREADS {
         let dir = tempfile::tempdir().expect("tempdir");
-        let log = Log::<S>::open(dir.path(), LogConfig::default()).expect("open").0;
+        let log = Log::<S>::open(dir.path(), config(mode)).expect("open").0;
         let batch = vec![[7u8; MESSAGE_BYTES]; 100];
         group.bench_with_input(BenchmarkId::new(S::NAME, threads), &threads, |b, &threads| {
             b.iter_custom(|iters| {
@@ -176,18 +194,43 @@ fn fetch_random<S: SyncStrategy>(c: &mut Criterion) {
     group.finish();
 }
 
+/// An empty read and write section on one thread: what the strategy alone costs, uncontended.
+fn section<S: SyncStrategy>(c: &mut Criterion, label: &str) {
+    let strategy = S::default();
+    let mut group = c.benchmark_group("section");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function(BenchmarkId::new("read", label), |b| {
+        b.iter(|| strategy.read(|| std::hint::black_box(1)))
+    });
+    group.bench_function(BenchmarkId::new("write", label), |b| {
+        b.iter(|| strategy.write(|| std::hint::black_box(1)))
+    });
+    group.finish();
+}
+
 fn all(c: &mut Criterion) {
+    section::<NoSync>(c, "none");
+    section::<SemaphoreSync>(c, "semaphore");
+    section::<RwLockSync>(c, "rwlock");
+    section::<MutexSync>(c, "mutex");
+    section::<StdRwLockSync>(c, "std-rwlock");
+    section::<Timed<RwLockSync>>(c, "timed-rwlock");
+    section::<Timed<MutexSync>>(c, "timed-mutex");
     raw_pwrite(c);
-    append_single::<NoSync>(c);
-    append_single::<SemaphoreSync>(c);
-    append_single::<RwLockSync>(c);
-    append_single::<MutexSync>(c);
-    append_single::<StdRwLockSync>(c);
-    append_batch::<NoSync>(c);
-    append_batch::<SemaphoreSync>(c);
-    append_batch::<RwLockSync>(c);
-    append_batch::<MutexSync>(c);
-    append_batch::<StdRwLockSync>(c);
+    append_single::<NoSync>(c, AppendMode::Whole);
+    append_single::<SemaphoreSync>(c, AppendMode::Whole);
+    append_single::<RwLockSync>(c, AppendMode::Whole);
+    append_single::<MutexSync>(c, AppendMode::Whole);
+    append_single::<StdRwLockSync>(c, AppendMode::Whole);
+    append_batch::<NoSync>(c, AppendMode::Whole);
+    append_batch::<SemaphoreSync>(c, AppendMode::Whole);
+    append_batch::<RwLockSync>(c, AppendMode::Whole);
+    append_batch::<MutexSync>(c, AppendMode::Whole);
+    append_batch::<StdRwLockSync>(c, AppendMode::Whole);
+    append_single::<MutexSync>(c, AppendMode::Reserve);
+    append_single::<RwLockSync>(c, AppendMode::Reserve);
+    append_batch::<MutexSync>(c, AppendMode::Reserve);
+    append_batch::<RwLockSync>(c, AppendMode::Reserve);
     read_heavy::<SemaphoreSync>(c);
     read_heavy::<RwLockSync>(c);
     read_heavy::<MutexSync>(c);

@@ -1,7 +1,7 @@
 //! Entry points shared by the binaries: each parses nothing, prints for a person, and returns
 //! the process exit code (0 success and clean, 3 integrity violated, 1 any other error).
 
-use crate::storage::{verify_data_dir, FsyncPolicy};
+use crate::storage::verify_data_dir;
 use crate::violations::ViolationKind;
 use std::io::Write;
 use std::path::Path;
@@ -66,39 +66,7 @@ pub fn verify(
     Ok(if bad_topics == 0 { EXIT_OK } else { EXIT_VIOLATED })
 }
 
-/// `--fsync never|interval|always`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FsyncMode {
-    /// Never force: the page cache decides (a killed process loses nothing the kernel has).
-    Never,
-    /// Force every `--fsync-interval-ms` from a background syncer.
-    Interval,
-    /// Force before every acknowledgement.
-    Always,
-}
-
-impl FsyncMode {
-    /// The storage policy, with the interval for `interval`.
-    pub fn policy(self, interval_ms: u64) -> FsyncPolicy {
-        match self {
-            FsyncMode::Never => FsyncPolicy::Never,
-            FsyncMode::Interval => {
-                FsyncPolicy::Interval(std::time::Duration::from_millis(interval_ms.max(1)))
-            }
-            FsyncMode::Always => FsyncPolicy::Always,
-        }
-    }
-
-    /// The command-line name.
-    pub fn name(self) -> &'static str {
-        match self {
-            FsyncMode::Never => "never",
-            FsyncMode::Interval => "interval",
-            FsyncMode::Always => "always",
-        }
-    }
-}
+pub use crate::storage::FsyncMode;
 
 /// SIGINT and SIGTERM, caught from the moment [`Termination::catch`] returns. Before that, either
 /// signal kills the process outright (the default action) and skips the clean shutdown.

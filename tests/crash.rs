@@ -1,7 +1,7 @@
 //! Crash test: the real `broker` binary, killed with SIGKILL at random moments while producers
 //! write to it, restarted on the same data dir each time.
 //!
-//! # What each `--fsync` mode promises (DESIGN.md "Storage")
+//! # What each `--fsync` mode promises (`docs/format.md`, "Durability")
 //!
 //! | mode     | an ack means                                  | survives a killed process | survives a machine crash |
 //! |----------|-----------------------------------------------|---------------------------|--------------------------|

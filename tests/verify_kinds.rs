@@ -1,4 +1,4 @@
-//! `verify`, one kind at a time: every kind of CHECKER.md sections A and B, each from a topic
+//! `verify`, one kind at a time: every kind of `docs/violations.md` sections A and B, each from a topic
 //! whose `log.dat` and `index.dat` are built here byte by byte, so the number of violations is
 //! known before verify runs.
 //!
@@ -258,7 +258,7 @@ fn a_length_running_past_the_end_of_the_file_is_one_torn_tail() {
 fn a_plausible_length_past_the_end_with_good_records_after_it_is_corrupt_not_torn() {
     // A stray header mid-file (say, the tail of an overwritten record read as a header) whose
     // length is below the maximum but runs past the end of the file. Good records follow it,
-    // so these are not "the bytes after the last good record" (CHECKER.md's torn_tail): it is
+    // so these are not "the bytes after the last good record" (`docs/violations.md`'s torn_tail): it is
     // damage inside the file, one `corrupt_record`, and the resync finds the 50 records after
     // it. The index entry for 200 names one of them, so it is neither stale nor anything else.
     let base = tempfile::tempdir().expect("tempdir");

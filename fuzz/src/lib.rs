@@ -8,7 +8,7 @@
 //!   after every frame it rejects.
 //! - [`recovery`]: `recover_log`, arbitrary bytes as a topic's `log.dat` and `index.dat`, then
 //!   `verify`, `Log::open` (recovery), reads, an append and reopens. What must hold is written
-//!   next to each assertion, with the DESIGN.md sentence it comes from.
+//!   next to each assertion, with the sentence of `docs/format.md` it comes from.
 //! - [`image`]: how a fuzz input becomes those two files, either raw (the bytes are the files)
 //!   or as a small program of valid records, damage and index entries, so that the fuzzer gets
 //!   past the CRC without having to guess one.

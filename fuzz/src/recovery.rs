@@ -1,7 +1,7 @@
 //! `recover_log`: arbitrary files through `verify`, `Log::open` (recovery), reads, an append and
 //! reopens.
 //!
-//! DESIGN.md, "Storage": *Open: check the last index entry points at a valid record (else drop
+//! `docs/format.md`, "Recovery": *Open: check the last index entry points at a valid record (else drop
 //! entries back to one that does), scan forward from it validating length and CRC, truncate a
 //! torn or corrupt tail, append missing index entries, restore the next offset … Damage before
 //! the last index entry is not repaired at open: `verify` reports it, and a fetch never serves

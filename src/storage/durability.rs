@@ -1,45 +1,68 @@
-//! Group commit: one `fdatasync` for every append waiting on it.
+//! Durability: when appended records are forced to disk, and what a reader may see meanwhile.
 //!
-//! Under `--fsync always` an append may be acknowledged only once its bytes are on disk. Syncing
-//! after every append costs one `fdatasync` (about 100 µs on an SSD) per acknowledgement, and
-//! appends would queue behind each other's syncs. Group commit takes the sync out of the
-//! append: the append writes its records inside the strategy's write section as always, leaves
-//! the section, and then *waits for durability*. The first waiter to find no sync in progress
-//! becomes the leader: it issues one `fdatasync`, which covers every byte written before it
-//! started, and raises the durable offset. Then it wakes, each directly, the waiters that sync
-//! covered, and one of the others (all of whom need the next sync) to lead that one. So while
-//! one sync runs, every append that lands meanwhile joins the next one: under load, one sync
-//! acknowledges many messages (the harness reports messages per fsync).
+//! - [`FsyncPolicy`] (the storage's view) and [`FsyncMode`] (the command line's `--fsync`);
+//! - `Durability`: one log's durable offset, sync counter, sync hook and group commit
+//!   (see [`group_commit`](super::group_commit)). The log calls it; it never takes the
+//!   strategy's lock and never runs inside the write section.
 //!
-//! Why wake each waiter directly (`Thread::unpark`) rather than `notify_all` a condition
-//! variable: a condition variable's waiters must each retake its mutex before they return, so
-//! they leave one after another, each needing a context switch before the next may go — on a
-//! busy 2-core machine that convoy delayed the later acknowledgements of every sync (measured:
-//! about a tenth fewer acknowledgements per second one request at a time).
-//!
-//! No sync ever runs while a strategy lock is held: appends go on during a sync.
-//!
-//! A failed `fdatasync` poisons the coordinator: its leader gets the error, and so does every
-//! waiter it would have covered and every later wait. After a failed sync, Linux may have
-//! dropped the dirty pages and cleared the error, so a retry that "succeeds" proves nothing
-//! about the bytes written before it. An append that cannot be known durable is never
-//! acknowledged; a restart (recovery reads what actually reached the file) clears the poison.
-//!
-//! Invariants of [`GroupCommit`]'s state (under its own small mutex, which guards these counters
-//! and the list of parked waiters only — never log data, and it is off the append path entirely
-//! unless `always`):
-//! - `started` counts syncs begun, `completed` the number of the last sync finished;
-//! - `syncing` is true exactly while a leader is between its start and its finish;
-//! - a sync numbered `k` started after every append that saw `started < k` had written its
-//!   bytes, so an append that arrives when `started == s` is durable once `completed ≥ s + 1`;
-//! - a parked waiter is on the list until the leader that settles it (or picks it to lead)
-//!   takes it off; whenever a sync finishes with waiters left, one of them is woken to lead, so
-//!   none sleeps with nobody syncing for it.
+//! With `FsyncPolicy::Always` an append returns only after `fdatasync` covered its bytes, and
+//! reads serve only up to the *durable* offset (the high watermark); one sync covers every
+//! append waiting on it (group commit). `Interval` is driven from outside (the topic registry's
+//! syncer calls [`Log::sync_data`](super::Log::sync_data)); `Never` leaves it to the page cache,
+//! as Kafka does by default: a killed process loses nothing the kernel has.
 
-use parking_lot::Mutex;
+use super::error::{IoContext, LogError};
+use super::group_commit::GroupCommit;
 use std::fmt;
+use std::fs::File;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering::Acquire, Ordering::Release};
 use std::sync::Arc;
-use std::thread::{self, Thread};
+use std::time::Duration;
+
+/// When appended records are forced to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FsyncPolicy {
+    /// Never: the page cache decides (Kafka's default).
+    #[default]
+    Never,
+    /// Every so often, from a background syncer.
+    Interval(Duration),
+    /// Before every acknowledgement.
+    Always,
+}
+
+/// `--fsync never|interval|always`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FsyncMode {
+    /// Never force: the page cache decides (a killed process loses nothing the kernel has).
+    Never,
+    /// Force every `--fsync-interval-ms` from a background syncer.
+    Interval,
+    /// Force before every acknowledgement.
+    Always,
+}
+
+impl FsyncMode {
+    /// The storage policy, with the interval for `interval`.
+    pub fn policy(self, interval_ms: u64) -> FsyncPolicy {
+        match self {
+            FsyncMode::Never => FsyncPolicy::Never,
+            FsyncMode::Interval => FsyncPolicy::Interval(Duration::from_millis(interval_ms.max(1))),
+            FsyncMode::Always => FsyncPolicy::Always,
+        }
+    }
+
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            FsyncMode::Never => "never",
+            FsyncMode::Interval => "interval",
+            FsyncMode::Always => "always",
+        }
+    }
+}
 
 /// Where a sync is, for [`SyncHook`]s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,236 +85,108 @@ impl fmt::Debug for SyncHook {
     }
 }
 
-/// An append parked until a sync covers it (or it is picked to lead the next one).
-struct Waiter {
-    id: u64,
-    needed: u64,
-    thread: Thread,
+/// One log's durability state: what has been forced to disk, and the group commit that forces it.
+pub(crate) struct Durability {
+    policy: FsyncPolicy,
+    hook: Option<SyncHook>,
+    /// Records below this offset are on disk (raised with `fetch_max` after each sync, outside
+    /// the write section). Served as the high watermark under `FsyncPolicy::Always`.
+    durable_offset: AtomicU64,
+    /// How many times the file was forced to disk (for fsyncs per second in reports).
+    syncs: AtomicU64,
+    /// Shares one `fdatasync` among the appends waiting for durability (`FsyncPolicy::Always`).
+    commit: GroupCommit,
 }
 
-#[derive(Default)]
-struct State {
-    /// Set by the first failed sync; every wait from then on fails.
-    poisoned: bool,
-    syncing: bool,
-    started: u64,
-    completed: u64,
-    next_id: u64,
-    /// Appends parked waiting for someone else's sync, oldest first.
-    waiting: Vec<Waiter>,
-}
-
-/// The group-commit coordinator of one log.
-#[derive(Default)]
-pub struct GroupCommit {
-    state: Mutex<State>,
-}
-
-impl GroupCommit {
-    /// Returns once a sync that started after this call has completed, running that sync
-    /// itself when no other is in progress. `sync` forces the file to disk; `poisoned` is the
-    /// error of a wait that a failed sync (its own or an earlier one) leaves unproven.
-    pub fn wait_durable<E>(
-        &self,
-        sync: impl Fn() -> Result<(), E>,
-        poisoned: impl Fn() -> E,
-    ) -> Result<(), E> {
-        let mut state = self.state.lock();
-        // A sync in progress may have started before our write: we need the next one.
-        let needed = state.started + 1;
-        loop {
-            if state.poisoned {
-                return Err(poisoned());
-            }
-            if state.completed >= needed {
-                return Ok(());
-            }
-            if state.syncing {
-                let id = state.next_id;
-                state.next_id += 1;
-                state.waiting.push(Waiter { id, needed, thread: thread::current() });
-                // Parked until the leader takes us off the list: covered, poisoned, or picked
-                // to lead the next sync. Any other return from `park` is spurious.
-                loop {
-                    drop(state);
-                    thread::park();
-                    state = self.state.lock();
-                    if !state.waiting.iter().any(|w| w.id == id) {
-                        break;
-                    }
-                }
-                continue;
-            }
-            // Lead: nobody is syncing. This sync starts after our write, so it covers it.
-            state.syncing = true;
-            state.started += 1;
-            let number = state.started;
-            drop(state);
-            let result = sync();
-            state = self.state.lock();
-            state.syncing = false;
-            match result {
-                Ok(()) => state.completed = number,
-                // Not completed: the waiters it covered wake, find the poison and fail too.
-                Err(_) => state.poisoned = true,
-            }
-            // Wake, each directly, everyone this sync settled; and one of the rest (who all
-            // need the next sync) to lead it. The others stay parked.
-            let (completed, poisoned_now) = (state.completed, state.poisoned);
-            let mut wake = Vec::new();
-            let mut leader_picked = false;
-            state.waiting.retain(|w| {
-                let settled = poisoned_now || w.needed <= completed;
-                let lead = !settled && !leader_picked;
-                leader_picked |= lead;
-                if settled || lead {
-                    wake.push(w.thread.clone());
-                }
-                !(settled || lead)
-            });
-            drop(state);
-            for t in wake {
-                t.unpark();
-            }
-            result?;
-            state = self.state.lock();
+impl Durability {
+    pub(crate) fn new(policy: FsyncPolicy, hook: Option<SyncHook>) -> Self {
+        Durability {
+            policy,
+            hook,
+            durable_offset: AtomicU64::new(0),
+            syncs: AtomicU64::new(0),
+            commit: GroupCommit::default(),
         }
     }
-}
 
-impl GroupCommit {
-    /// How many appends are parked waiting for another's sync right now.
-    pub fn waiting(&self) -> usize {
-        self.state.lock().waiting.len()
+    /// Whether every acknowledgement waits for a sync.
+    pub(crate) fn always(&self) -> bool {
+        self.policy == FsyncPolicy::Always
+    }
+
+    /// After recovery: whatever survived a restart is as durable as it will get.
+    pub(crate) fn recovered(&self, next_offset: u64) {
+        self.durable_offset.store(next_offset, Release);
+    }
+
+    /// Marks the log as failed (a write that can never be published, under `Reserve`).
+    pub(crate) fn poison(&self) {
+        self.commit.poison();
     }
 
     /// Whether a sync has failed: nothing appended from now on can be promised durable.
-    pub fn is_poisoned(&self) -> bool {
-        self.state.lock().poisoned
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
-    use std::thread;
-
-    #[test]
-    fn concurrent_waiters_share_syncs_and_all_return() {
-        let commit = GroupCommit::default();
-        let syncs = AtomicU64::new(0);
-        thread::scope(|s| {
-            for _ in 0..8 {
-                s.spawn(|| {
-                    for _ in 0..50 {
-                        commit
-                            .wait_durable(
-                                || {
-                                    syncs.fetch_add(1, SeqCst);
-                                    thread::sleep(std::time::Duration::from_micros(200));
-                                    Ok::<(), ()>(())
-                                },
-                                || (),
-                            )
-                            .expect("sync");
-                    }
-                });
-            }
-        });
-        let n = syncs.load(SeqCst);
-        // Every wait saw at least one sync, and no wait ran more than one as leader.
-        assert!((1..=400).contains(&n), "{n} syncs for 400 waits");
+    pub(crate) fn is_poisoned(&self) -> bool {
+        self.commit.is_poisoned()
     }
 
-    #[test]
-    fn appends_that_arrive_during_a_sync_share_the_next_one() {
-        // The leader's sync is held until seven more appends are waiting; they all arrived while
-        // sync 1 ran, so sync 2 covers them all: eight appends, exactly two syncs.
-        let commit = GroupCommit::default();
-        let syncs = AtomicU64::new(0);
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        thread::scope(|s| {
-            s.spawn(|| {
-                commit
-                    .wait_durable(
-                        || {
-                            syncs.fetch_add(1, SeqCst);
-                            while commit.waiting() < 7 && std::time::Instant::now() < deadline {
-                                thread::yield_now();
-                            }
-                            Ok::<(), ()>(())
-                        },
-                        || (),
-                    )
-                    .expect("sync 1");
-            });
-            // Start the others only once the leader is inside its sync.
-            while syncs.load(SeqCst) == 0 && std::time::Instant::now() < deadline {
-                thread::yield_now();
-            }
-            for _ in 0..7 {
-                s.spawn(|| {
-                    commit
-                        .wait_durable(
-                            || {
-                                syncs.fetch_add(1, SeqCst);
-                                Ok::<(), ()>(())
-                            },
-                            || (),
-                        )
-                        .expect("sync 2");
-                });
-            }
-        });
-        assert_eq!(syncs.load(SeqCst), 2);
+    /// Forces `file` to disk; the records below `covered` were all written before this call.
+    /// A failure (or an earlier one) poisons the log, whatever the policy: no sync is trusted
+    /// after a failed one, and the caller cuts the file back to the durable offset.
+    pub(crate) fn sync_file(&self, file: &File, path: &Path, covered: u64) -> Result<(), LogError> {
+        if self.is_poisoned() {
+            return Err(LogError::SyncFailed { path: path.to_path_buf() });
+        }
+        let result = self.try_sync_file(file, path, covered);
+        if result.is_err() {
+            self.commit.poison();
+        }
+        result
     }
 
-    #[test]
-    fn a_failed_sync_fails_its_leader_every_waiter_it_covered_and_every_later_wait() {
-        // The leader's sync fails once three more appends are waiting (they need the next sync).
-        // None of the four may be told "durable" — not even by a fresh sync that "succeeds"
-        // after the failure, since the kernel may have dropped the pages the failed one missed —
-        // and neither may anyone after: the poison lasts until a restart.
-        let commit = GroupCommit::default();
-        let syncs = AtomicU64::new(0);
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        let results: Vec<Result<(), &str>> = thread::scope(|s| {
-            let leader = s.spawn(|| {
-                commit.wait_durable(
-                    || {
-                        syncs.fetch_add(1, SeqCst);
-                        while commit.waiting() < 3 && std::time::Instant::now() < deadline {
-                            thread::yield_now();
-                        }
-                        Err("EIO")
-                    },
-                    || "poisoned",
-                )
-            });
-            while syncs.load(SeqCst) == 0 && std::time::Instant::now() < deadline {
-                thread::yield_now();
-            }
-            let waiters: Vec<_> = (0..3)
-                .map(|_| {
-                    s.spawn(|| {
-                        commit.wait_durable(
-                            || {
-                                syncs.fetch_add(1, SeqCst);
-                                Ok(())
-                            },
-                            || "poisoned",
-                        )
-                    })
-                })
-                .collect();
-            let mut all = vec![leader.join().unwrap()];
-            all.extend(waiters.into_iter().map(|w| w.join().unwrap()));
-            all
-        });
-        assert_eq!(results, vec![Err("EIO"), Err("poisoned"), Err("poisoned"), Err("poisoned")]);
-        // A later wait fails at once, without trusting a new sync.
-        assert_eq!(commit.wait_durable(|| Ok(()), || "poisoned"), Err("poisoned"));
-        assert_eq!(syncs.load(SeqCst), 1, "no sync ran after the failure");
+    fn try_sync_file(&self, file: &File, path: &Path, covered: u64) -> Result<(), LogError> {
+        if let Some(SyncHook(hook)) = &self.hook {
+            hook(SyncPoint::Start { covered }).at(path)?;
+        }
+        file.sync_data().at(path)?;
+        self.syncs.fetch_add(1, Release);
+        if let Some(SyncHook(hook)) = &self.hook {
+            hook(SyncPoint::Done { covered }).at(path)?;
+        }
+        self.durable_offset.fetch_max(covered, Release);
+        Ok(())
+    }
+
+    /// Returns once a sync that started after this call covered the caller's records (group
+    /// commit), running `sync` itself when no other is in progress.
+    pub(crate) fn wait_durable(
+        &self,
+        sync: impl Fn() -> Result<(), LogError>,
+        path: &Path,
+    ) -> Result<(), LogError> {
+        self.commit.wait_durable(sync, || LogError::SyncFailed { path: path.to_path_buf() })
+    }
+
+    /// Records below this offset are on disk.
+    pub(crate) fn durable_offset(&self) -> u64 {
+        self.durable_offset.load(Acquire)
+    }
+
+    /// How many appends are parked waiting for another's sync right now.
+    pub(crate) fn waiting(&self) -> usize {
+        self.commit.waiting()
+    }
+
+    /// How many times the file was forced to disk.
+    pub(crate) fn syncs(&self) -> u64 {
+        self.syncs.load(Acquire)
+    }
+
+    /// The offset below which records may be served, given the log's next offset: the durable
+    /// offset under `FsyncPolicy::Always`, else the next offset.
+    pub(crate) fn high_watermark(&self, next_offset: u64) -> u64 {
+        match self.policy {
+            FsyncPolicy::Always => self.durable_offset.load(Acquire),
+            _ => next_offset,
+        }
     }
 }

@@ -127,7 +127,8 @@ impl SparseIndex {
         Ok(())
     }
 
-    /// Cuts the index to its first `entries` entries (recovery only, before the log is shared).
+    /// Cuts the index to its first `entries` entries (recovery, before the log is shared; and
+    /// the cut after a failed sync, inside the write section).
     pub fn truncate(&self, entries: u64) -> Result<(), LogError> {
         self.file.set_len(entries * INDEX_ENTRY_BYTES).at(&self.path)?;
         self.entries.store(entries, Release);

@@ -50,29 +50,23 @@
 //! There is no `fetch_add`, no mutex hidden here, and no `unsafe`: the race is logical, never
 //! undefined behaviour, and every strategy but `none` closes it by running steps 1–7 alone.
 //!
-//! ## Durability
+//! ## Shrinking the section: `AppendMode::Reserve`
+//!
+//! Steps 1–7 put the write itself (step 4) inside the lock, so appends are serialized on the
+//! file. With [`LogConfig::append`] set to [`AppendMode::Reserve`], the write section covers
+//! only the reservation, and the bytes are written outside it, in parallel, then published in
+//! offset order; see [`reserve`](self::reserve) for its numbered steps and what readers see.
+//!
+//! ## Durability and preallocation
 //!
 //! With `FsyncPolicy::Always` an append returns only after `fdatasync` covered its bytes, and
 //! reads serve only up to the *durable* offset (the high watermark); the sync runs after the
 //! write section, never while the strategy's lock is held, and one sync covers every append
-//! waiting on it (group commit, see [`durability`](super::durability)). `Interval` is driven from outside
-//! (the topic registry's syncer calls [`Log::sync`]); `Never` leaves it to the page cache, as
-//! Kafka does by default: a killed process loses nothing the kernel has.
-//!
-//! ### Preallocation
-//!
-//! Under `Always`, every acknowledgement waits for an `fdatasync`, and an append that makes the
-//! file longer makes that sync commit a file-system journal transaction too (the new size is
-//! metadata the data cannot be read back without). So, as Kafka does with `log.preallocate`,
-//! the log keeps zero-filled space ready past its last record ([`LogConfig::preallocate_bytes`],
-//! 8 MiB at a time): records overwrite zeros inside the file, and a sync only has to write the
-//! data. The zeros are written (not just reserved with `fallocate`, whose unwritten extents
-//! would need converting, in the journal again) by whichever append first needs them, under a
-//! small mutex of their own that only ever writes at or past the space already handed out, so
-//! zeros never land on a record, whatever the strategy; if they cannot be written (a full disk),
-//! the log simply stops preallocating. Opening a log writes none. A clean close cuts the file
-//! back to its last record; after a crash the zeros are still there, and the next open cuts
-//! them (reported as [`Recovery::zero_tail_bytes`]), as `verify` reports them as a `torn_tail`.
+//! waiting on it (see [`durability`](super::durability) and
+//! [`group_commit`](super::group_commit)). Under `Always` the log also keeps zero-filled space
+//! past its last record so that a sync need not commit a new file size (see
+//! [`prealloc`](super::prealloc)). Growing that space takes the only lock on the append path
+//! besides the strategy's: a deliberate exception, once per 8 MiB, explained there.
 //!
 //! ## Opening and recovery
 //!
@@ -85,18 +79,21 @@
 //! it stays at `u64::MAX`, and an append that would need an offset past it is refused
 //! ([`LogError::OffsetsExhausted`]) rather than wrapping around to 0.
 
-use super::durability::{GroupCommit, SyncHook, SyncPoint};
+pub mod reserve;
+
+use super::durability::{Durability, FsyncPolicy, SyncHook};
 use super::error::{IoContext, LogError};
 use super::index::{IndexEntry, SparseIndex, INDEX_ENTRY_BYTES, INDEX_INTERVAL};
+use super::prealloc::Preallocation;
 use super::race::{RacePoint, RaceWindow};
-use super::record::{check_record, RecordBatch, RecordHeader, HEADER_BYTES};
+use super::reader::WindowReader;
+use super::record::{RecordBatch, RecordHeader, HEADER_BYTES};
 use crate::strategies::SyncStrategy;
 use std::cell::RefCell;
 use std::fs::{self, File};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering::Acquire, Ordering::Release};
 
 /// Name of the record file in a topic directory.
 pub const LOG_FILE: &str = "log.dat";
@@ -105,16 +102,28 @@ pub const INDEX_FILE: &str = "index.dat";
 /// The default largest payload a log accepts (1 MiB, the broker's `--max-message-bytes`).
 pub const DEFAULT_MAX_MESSAGE_BYTES: u32 = 1 << 20;
 
-/// When appended records are forced to disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum FsyncPolicy {
-    /// Never: the page cache decides (Kafka's default).
+/// What an append's write section covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AppendMode {
+    /// Steps 1–7 of the module docs, the write included, inside the write section (the
+    /// classic lesson: which lock).
     #[default]
-    Never,
-    /// Every so often, from a background syncer.
-    Interval(Duration),
-    /// Before every acknowledgement.
-    Always,
+    Whole,
+    /// Only the reservation of an offset and a byte range inside the write section; the bytes
+    /// are written outside it, in parallel, and published in offset order (see
+    /// [`reserve`](self::reserve); the lesson after: what the lock guards).
+    Reserve,
+}
+
+impl AppendMode {
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            AppendMode::Whole => "whole",
+            AppendMode::Reserve => "reserve",
+        }
+    }
 }
 
 /// How a log is opened.
@@ -131,6 +140,9 @@ pub struct LogConfig {
     /// Under `FsyncPolicy::Always`, how much zero-filled space to keep past the last record,
     /// grown this much at a time (0: none). Other policies never preallocate.
     pub preallocate_bytes: u64,
+    /// What the write section covers: the whole append (default) or only the reservation.
+    /// Independent of the strategy (`--append whole|reserve`).
+    pub append: AppendMode,
 }
 
 /// The default of [`LogConfig::preallocate_bytes`]: 8 MiB.
@@ -144,6 +156,7 @@ impl Default for LogConfig {
             race_window: RaceWindow::Off,
             sync_hook: None,
             preallocate_bytes: DEFAULT_PREALLOCATE_BYTES,
+            append: AppendMode::Whole,
         }
     }
 }
@@ -205,36 +218,36 @@ impl ReadBatch {
 }
 
 /// A topic's log: records in `log.dat`, a sparse index in `index.dat`, guarded by `S`.
+///
+/// The teaching core is the strategy, the two files and the two counters; durability and
+/// preallocation are delegated to their own types ([`durability`](super::durability),
+/// [`prealloc`](super::prealloc)).
 pub struct Log<S: SyncStrategy> {
-    /// Lock state only; the data is below.
-    sync: S,
-    dir: PathBuf,
-    log_path: PathBuf,
+    /// The strategy's lock state only; the data is below.
+    strategy: S,
     file: File,
     index: SparseIndex,
     /// The offset the next record gets. Loaded and stored, never `fetch_add`ed (see the docs).
     next_offset: AtomicU64,
     /// The byte length of the valid log. Stored before `next_offset` by a writer.
     end_position: AtomicU64,
-    /// Records below this offset are on disk (only meaningful under `FsyncPolicy::Always`;
-    /// raised with `fetch_max` after each sync, outside the write section).
-    durable_offset: AtomicU64,
-    /// How many times `sync` forced the file to disk (for fsyncs per second in reports).
-    syncs: AtomicU64,
-    /// The file's length: zeros past the records when preallocating, else unused.
-    allocated_end: AtomicU64,
-    /// Serializes growing the preallocated space (never taken when not preallocating).
-    grow: parking_lot::Mutex<()>,
-    /// The end of the furthest record ever written (`fetch_max`), where a clean close cuts the
-    /// preallocated zeros: under `none`, `end_position` can move backwards past a record.
-    written_end: AtomicU64,
-    /// Set when writing zeros failed (a full disk, say): the log goes on without preallocating.
-    preallocation_failed: AtomicBool,
-    /// Set once recovery finished: only then do the counters above describe the file, and only
-    /// then may a close cut it.
+    /// Under `AppendMode::Reserve`: records below this offset are written and indexed, so
+    /// readers and syncs may see them (the publish watermark). Unused under `Whole`.
+    published: AtomicU64,
+    /// Under `AppendMode::Reserve`: the byte end of the published records. Stored before
+    /// `published`.
+    published_end: AtomicU64,
+    /// Where appenders waiting for their turn to publish park (under `Reserve`).
+    publish_signal: reserve::PublishSignal,
+    /// The durable offset, the sync count and group commit.
+    durability: Durability,
+    /// Zero-filled space past the records (only under `FsyncPolicy::Always`).
+    prealloc: Preallocation,
+    dir: PathBuf,
+    log_path: PathBuf,
+    /// Set once recovery finished: only then do the counters describe the file, and only then
+    /// may a close cut it.
     recovered: bool,
-    /// Shares one `fdatasync` among the appends waiting for durability (`FsyncPolicy::Always`).
-    commit: GroupCommit,
     config: LogConfig,
 }
 
@@ -256,22 +269,21 @@ impl<S: SyncStrategy> Log<S> {
             .open(&log_path)
             .at(&log_path)?;
         let index = SparseIndex::open(&dir.join(INDEX_FILE))?;
+        let step = if config.fsync == FsyncPolicy::Always { config.preallocate_bytes } else { 0 };
         let mut log = Log {
-            sync: S::default(),
-            dir: dir.to_path_buf(),
-            log_path,
+            strategy: S::default(),
             file,
             index,
             next_offset: AtomicU64::new(0),
             end_position: AtomicU64::new(0),
-            durable_offset: AtomicU64::new(0),
-            syncs: AtomicU64::new(0),
-            allocated_end: AtomicU64::new(0),
-            grow: parking_lot::Mutex::new(()),
-            written_end: AtomicU64::new(0),
-            preallocation_failed: AtomicBool::new(false),
+            published: AtomicU64::new(0),
+            published_end: AtomicU64::new(0),
+            publish_signal: reserve::PublishSignal::default(),
+            durability: Durability::new(config.fsync, config.sync_hook.clone()),
+            prealloc: Preallocation::new(step),
+            dir: dir.to_path_buf(),
+            log_path,
             recovered: false,
-            commit: GroupCommit::default(),
             config,
         };
         let recovery = log.recover()?;
@@ -328,15 +340,14 @@ impl<S: SyncStrategy> Log<S> {
         if position < log_bytes {
             // Zeros are the preallocated space only where this policy makes them; elsewhere
             // (and for a torn tail that happens to be zero bytes) the tail is torn.
-            if self.preallocate() > 0 && self.all_zero(position, log_bytes)? {
+            if self.prealloc.enabled() && self.all_zero(position, log_bytes)? {
                 rec.zero_tail_bytes = log_bytes - position;
             } else {
                 rec.truncated_bytes = log_bytes - position;
             }
             self.file.set_len(position).at(&self.log_path)?;
         }
-        self.written_end.store(position, Release);
-        self.allocated_end.store(position, Release);
+        self.prealloc.recovered(position);
         if rec.repaired() || rec.zero_tail_bytes > 0 {
             self.file.sync_data().at(&self.log_path)?;
             self.index.sync()?;
@@ -351,8 +362,10 @@ impl<S: SyncStrategy> Log<S> {
         rec.next_offset = next;
         self.end_position.store(position, Release);
         self.next_offset.store(next, Release);
+        self.published_end.store(position, Release);
+        self.published.store(next, Release);
         // Whatever survived a restart is as durable as it will get.
-        self.durable_offset.store(next, Release);
+        self.durability.recovered(next);
         Ok(rec)
     }
 
@@ -371,37 +384,6 @@ impl<S: SyncStrategy> Log<S> {
         Ok(true)
     }
 
-    /// The preallocation step configured: 0 unless `FsyncPolicy::Always`.
-    fn preallocate(&self) -> u64 {
-        if self.config.fsync == FsyncPolicy::Always {
-            self.config.preallocate_bytes
-        } else {
-            0
-        }
-    }
-
-    /// Makes sure zero-filled space reaches past `end` when preallocating: one more step of
-    /// zeros past `end`, written only at or past the space already handed out. Preallocation
-    /// only makes syncs cheaper, so if the zeros cannot be written (a full disk) the log stops
-    /// preallocating and the append goes on as it would without it.
-    fn ensure_allocated(&self, end: u64) {
-        let step = self.preallocate();
-        if step == 0 || end < self.allocated_end.load(Acquire) || self.preallocation_failed.load(Relaxed) {
-            return;
-        }
-        let _grow = self.grow.lock();
-        let from = self.allocated_end.load(Acquire);
-        if end < from {
-            return; // another append grew it meanwhile
-        }
-        let to = end + step;
-        let zeros = vec![0u8; (to - from) as usize];
-        match self.file.write_all_at(&zeros, from) {
-            Ok(()) => self.allocated_end.store(to, Release),
-            Err(_) => self.preallocation_failed.store(true, Relaxed),
-        }
-    }
-
     /// The valid header at `position`, if a whole record with a matching CRC is there.
     fn record_at(&self, position: u64, log_bytes: u64, max: u32) -> Result<Option<RecordHeader>, LogError> {
         WindowReader::new(&self.file, &self.log_path, log_bytes).record(position, max)
@@ -409,7 +391,7 @@ impl<S: SyncStrategy> Log<S> {
 
     /// The strategy guarding this log.
     pub fn strategy(&self) -> &S {
-        &self.sync
+        &self.strategy
     }
 
     /// The topic directory.
@@ -430,10 +412,7 @@ impl<S: SyncStrategy> Log<S> {
     /// The offset below which records may be served: the durable offset under
     /// `FsyncPolicy::Always`, else the next offset.
     pub fn high_watermark(&self) -> u64 {
-        match self.config.fsync {
-            FsyncPolicy::Always => self.durable_offset.load(Acquire),
-            _ => self.next_offset.load(Acquire),
-        }
+        self.durability.high_watermark(self.visible().0)
     }
 
     /// The configuration the log was opened with.
@@ -471,28 +450,45 @@ impl<S: SyncStrategy> Log<S> {
                 }
             };
             batch.clear();
-            // Copy the payloads and CRC them before taking the lock: only offsets remain.
+            // Copy the payloads and CRC them (as if at offset 0) before taking the lock: inside
+            // it only the offsets and a constant-time CRC correction per record remain.
             for p in payloads {
                 batch.push(p.as_ref());
             }
             // After a failed sync nothing can be promised durable: refuse before writing, so a
             // restart does not find (and serve) messages whose producers were told they failed.
-            if self.config.fsync == FsyncPolicy::Always && self.commit.is_poisoned() {
+            if self.durability.is_poisoned() {
                 return Err(LogError::SyncFailed { path: self.log_path.clone() });
             }
-            let base = self.sync.write(|| self.append_section(batch))?;
-            if self.config.fsync == FsyncPolicy::Always {
+            let base = match self.config.append {
+                AppendMode::Whole => self.strategy.write(|| self.append_section(batch))?,
+                AppendMode::Reserve => self.append_reserved(batch)?,
+            };
+            if self.durability.always() {
                 // Outside the write section: other appenders go on while this one waits, and
                 // join the same sync if they land before it starts (group commit).
-                self.commit
-                    .wait_durable(|| self.sync(), || LogError::SyncFailed { path: self.log_path.clone() })?;
+                self.durability.wait_durable(|| self.sync_data(), &self.log_path)?;
             }
             Ok(base)
         })
     }
 
+    /// What readers and syncs may see, as (next offset, end position), the offset loaded
+    /// first: under `Whole` the log's counters, under `Reserve` the publish watermark.
+    fn visible(&self) -> (u64, u64) {
+        match self.config.append {
+            AppendMode::Whole => (self.next_offset.load(Acquire), self.end_position.load(Acquire)),
+            AppendMode::Reserve => (self.published.load(Acquire), self.published_end.load(Acquire)),
+        }
+    }
+
     /// Steps 1–7 of the module docs. Runs inside the strategy's write section.
     fn append_section(&self, batch: &mut RecordBatch) -> Result<u64, LogError> {
+        // An append that passed the check above while a failed sync was being cut back must
+        // not write past the cut (see `cut_to_durable`).
+        if self.durability.is_poisoned() {
+            return Err(LogError::SyncFailed { path: self.log_path.clone() });
+        }
         let offset = self.next_offset.load(Acquire); // 1. check …
         let position = self.end_position.load(Acquire); // 2.
         let n = batch.len() as u64;
@@ -505,11 +501,9 @@ impl<S: SyncStrategy> Log<S> {
         batch.assign_offsets(offset);
         // Preallocation (module docs): inside the section, but not one of the race's steps; it
         // never writes below the space already handed out, so never on a record.
-        self.ensure_allocated(position + record_bytes);
+        self.prealloc.ensure(&self.file, position + record_bytes);
         self.file.write_all_at(batch.bytes(), position).at(&self.log_path)?; // 4. … act
-        if self.preallocate() > 0 {
-            self.written_end.fetch_max(position + record_bytes, Release);
-        }
+        self.prealloc.written(position + record_bytes);
 
         // 5. An index entry for each multiple of the interval inside [offset, end_offset).
         let mut due = index_entries_due(batch, offset, position, INDEX_INTERVAL).peekable();
@@ -526,25 +520,77 @@ impl<S: SyncStrategy> Log<S> {
         Ok(offset)
     }
 
-    /// Forces everything written so far to disk and raises the durable offset.
-    pub fn sync(&self) -> Result<(), LogError> {
+    /// Forces everything written so far to disk (`fdatasync`) and raises the durable offset.
+    pub fn sync_data(&self) -> Result<(), LogError> {
         // Everything stored before this load was written before it: the sync covers it.
-        let covered = self.next_offset.load(Acquire);
-        if let Some(SyncHook(hook)) = &self.config.sync_hook {
-            hook(SyncPoint::Start { covered }).at(&self.log_path)?;
+        let covered = self.visible().0;
+        let result = self.durability.sync_file(&self.file, &self.log_path, covered);
+        if result.is_err() {
+            // The error that matters is the sync's; a cut that fails too leaves the records
+            // for recovery, as a crash would.
+            let _ = self.cut_to_durable();
         }
-        self.file.sync_data().at(&self.log_path)?;
-        self.syncs.fetch_add(1, Release);
-        if let Some(SyncHook(hook)) = &self.config.sync_hook {
-            hook(SyncPoint::Done { covered }).at(&self.log_path)?;
-        }
-        self.durable_offset.fetch_max(covered, Release);
-        Ok(())
+        result
     }
 
-    /// How many times [`Log::sync`] has forced the file to disk.
+    /// After a failed sync: cuts `log.dat` and the index back to the last durable record, so
+    /// that neither a reader nor a restart finds records that were never durable (under
+    /// `always` their producers were told the append failed). Runs inside the write section:
+    /// appends already in it finish first, and any after it find the poison and write nothing.
+    /// Under `none` nothing excludes appenders, and the cut races with them like everything else.
+    fn cut_to_durable(&self) -> Result<(), LogError> {
+        self.strategy.write(|| {
+            let durable = self.durability.durable_offset();
+            let end = self.end_position.load(Acquire);
+            if durable >= self.next_offset.load(Acquire) {
+                return Ok(());
+            }
+            let cut = self.position_of(durable, end)?;
+            let mut keep = self.index.len();
+            while keep > 0 && self.index.entry(keep - 1)?.offset >= durable {
+                keep -= 1;
+            }
+            self.index.truncate(keep)?;
+            self.file.set_len(cut).at(&self.log_path)?;
+            self.prealloc.recovered(cut);
+            self.end_position.store(cut, Release);
+            self.next_offset.store(durable, Release);
+            self.published_end.store(cut, Release);
+            self.published.store(durable, Release);
+            Ok(())
+        })
+    }
+
+    /// The byte position of the record with offset `target` (or of the first record at or past
+    /// it, or of the first invalid one) scanning from the index, within `end`.
+    fn position_of(&self, target: u64, end: u64) -> Result<u64, LogError> {
+        let mut position = match self.index.lookup(target)? {
+            Some(e) if e.position < end => e.position,
+            _ => 0,
+        };
+        let mut reader = WindowReader::new(&self.file, &self.log_path, end);
+        while position < end {
+            match reader.record(position, self.config.max_message_bytes)? {
+                Some(h) if h.offset < target => position += h.record_bytes(),
+                _ => break,
+            }
+        }
+        Ok(position)
+    }
+
+    /// Whether a sync of this log has failed: from then on it refuses appends (until a restart).
+    pub fn sync_failed(&self) -> bool {
+        self.durability.is_poisoned()
+    }
+
+    /// How many appends are parked waiting for another's sync right now (`FsyncPolicy::Always`).
+    pub fn sync_waiters(&self) -> usize {
+        self.durability.waiting()
+    }
+
+    /// How many times [`Log::sync_data`] has forced the file to disk.
     pub fn syncs(&self) -> u64 {
-        self.syncs.load(Acquire)
+        self.durability.syncs()
     }
 
     /// Reads records from `offset`: at most `max_messages`, and at most `max_bytes` of payload
@@ -554,13 +600,12 @@ impl<S: SyncStrategy> Log<S> {
     /// `OffsetOutOfRange`. A record that fails its length or CRC check is never served: the
     /// records before it are returned, or `Corrupt` if it is the first.
     pub fn read(&self, offset: u64, max_messages: u32, max_bytes: u32) -> Result<ReadBatch, LogError> {
-        self.sync.read(|| self.read_section(offset, max_messages, max_bytes))
+        self.strategy.read(|| self.read_section(offset, max_messages, max_bytes))
     }
 
     fn read_section(&self, offset: u64, max_messages: u32, max_bytes: u32) -> Result<ReadBatch, LogError> {
         // Offset before position: a reader that sees offset o also sees o's bytes.
-        let next = self.next_offset.load(Acquire);
-        let end = self.end_position.load(Acquire);
+        let (next, end) = self.visible();
         let high_watermark = self.high_watermark().min(next);
         let mut out = ReadBatch { high_watermark, ..ReadBatch::default() };
         if offset > next {
@@ -612,8 +657,8 @@ impl<S: SyncStrategy> Drop for Log<S> {
         // policy; errors here have nowhere to go, and the next open recovers anyway.
         // Only after a finished recovery: a failed one leaves the counters at 0, and the file
         // must then stay exactly as it was found.
-        if self.recovered && self.preallocate() > 0 {
-            let end = self.written_end.load(Acquire).max(self.end_position.load(Acquire));
+        if let Some(end) = self.prealloc.close_at(self.end_position.load(Acquire)).filter(|_| self.recovered)
+        {
             let _ = self.file.set_len(end);
         }
         if self.config.fsync != FsyncPolicy::Never {
@@ -639,58 +684,6 @@ pub(crate) fn index_entries_due(
     std::iter::successors(first, move |&d| d.checked_add(interval).filter(|&d| d < end)).map(move |due| {
         IndexEntry { offset: due, position: position + batch.start_of((due - offset) as usize) as u64 }
     })
-}
-
-/// Reads a file through a window, so a forward scan costs one `pread` per window instead of two
-/// per record. The window starts small (a fetch of a few records reads a few KiB) and doubles
-/// with every refill up to a few hundred KiB (a long scan reads in large steps). Never reads at
-/// or past `limit`.
-pub(crate) struct WindowReader<'a> {
-    file: &'a File,
-    path: &'a Path,
-    limit: u64,
-    start: u64,
-    buf: Vec<u8>,
-    /// The size of the next refill.
-    window: usize,
-}
-
-const FIRST_WINDOW_BYTES: usize = 8 * 1024;
-const WINDOW_BYTES: usize = 256 * 1024;
-
-impl<'a> WindowReader<'a> {
-    pub(crate) fn new(file: &'a File, path: &'a Path, limit: u64) -> Self {
-        WindowReader { file, path, limit, start: 0, buf: Vec::new(), window: FIRST_WINDOW_BYTES }
-    }
-
-    /// `len` bytes at `position`, or fewer if the limit comes first.
-    pub(crate) fn bytes(&mut self, position: u64, len: usize) -> Result<&[u8], LogError> {
-        let available = self.limit.saturating_sub(position).min(len as u64) as usize;
-        let inside =
-            position >= self.start && position + available as u64 <= self.start + self.buf.len() as u64;
-        if !inside {
-            let want = self.limit.saturating_sub(position).min(available.max(self.window) as u64) as usize;
-            self.window = (self.window * 2).min(WINDOW_BYTES);
-            self.buf.resize(want, 0);
-            self.file.read_exact_at(&mut self.buf, position).at(self.path)?;
-            self.start = position;
-        }
-        let from = (position - self.start) as usize;
-        Ok(&self.buf[from..from + available])
-    }
-
-    /// The header of the record at `position` if the whole record is below the limit, its length
-    /// is at most `max`, and its CRC matches.
-    pub(crate) fn record(&mut self, position: u64, max: u32) -> Result<Option<RecordHeader>, LogError> {
-        let Some(header) = RecordHeader::parse(self.bytes(position, HEADER_BYTES)?) else {
-            return Ok(None);
-        };
-        if header.payload_bytes > max || position + header.record_bytes() > self.limit {
-            return Ok(None);
-        }
-        let whole = self.bytes(position, header.record_bytes() as usize)?;
-        Ok(check_record(whole, max))
-    }
 }
 
 #[cfg(test)]

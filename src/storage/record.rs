@@ -13,11 +13,22 @@
 //! its check just as a flipped payload byte does. That is what makes corruption *countable*.
 //!
 //! Encoding happens in two steps so that as little work as possible runs inside the log's write
-//! section: [`RecordBatch::push`] copies payloads into place *before* the offset is known;
-//! [`RecordBatch::assign_offsets`] then fills in the offsets and computes each CRC (with the
-//! CPU's CRC-32C instruction, about 10 GB/s: some 10 ns for a 100-byte record). Combining a
-//! precomputed payload CRC with the header's (`crc32c_combine`) was measured and rejected: it
-//! costs microseconds per record, far more than hashing the payload again.
+//! section: [`RecordBatch::push`] copies payloads into place *before* the offset is known, and
+//! CRCs each record as if its offset were 0; [`RecordBatch::assign_offsets`] then fills in the
+//! offsets and corrects each CRC for its offset, in constant time whatever the payload's size.
+//!
+//! The correction rests on CRC being linear over GF(2): two messages of equal length that
+//! differ only in their first 8 bytes (the offset) have CRCs that differ by the CRC-register
+//! contribution of those 8 bytes, `L(o)` (a CRC of 8 bytes), carried past the `4 + n` bytes
+//! that follow, which is a multiplication by `x^(8(4+n))` modulo the CRC-32C polynomial. So
+//! `push` computes, outside the lock, the zero-offset CRC and that power of `x` (kept from the
+//! previous record when the length repeats, as it does in a batch of equal messages), and the
+//! write section does one 8-byte CRC and one 32-bit carry-less multiply per record. (The
+//! crate's `crc32c_combine` builds its operator from scratch on every call, microseconds per
+//! record, which is why it is not used.) Measured on this 2-core machine, release build, 10 M
+//! iterations: for a 100-byte payload the correction costs about 75–85 ns against 87–118 ns for
+//! hashing the record again inside the section; for larger payloads hashing grows with the
+//! size (about 1 ns per byte here) while the correction does not.
 
 use crc32c::{crc32c, crc32c_append};
 
@@ -83,12 +94,43 @@ pub fn encode_record(offset: u64, payload: &[u8], out: &mut Vec<u8>) {
 
 /// One or more records, encoded back to back, waiting for their offsets.
 ///
-/// Invariant: `bytes` holds `starts.len()` records; record `i` begins at `starts[i]`. Until
-/// `assign_offsets` runs, the offset and CRC fields are zero.
+/// Invariant: `bytes` holds `starts.len()` records; record `i` begins at `starts[i]`, and
+/// `partial[i]` holds its CRC computed with offset 0 and the factor that carries an offset's
+/// contribution past the rest of the record. Until `assign_offsets` runs, the offset and CRC
+/// fields are zero.
 #[derive(Debug, Default, Clone)]
 pub struct RecordBatch {
     bytes: Vec<u8>,
     starts: Vec<usize>,
+    /// (CRC with offset 0, `x^(8(4+n))` mod the polynomial) per record.
+    partial: Vec<(u32, u32)>,
+}
+
+/// The CRC-32C polynomial, bit-reflected (bit 31 is the coefficient of `x^0`).
+const POLY: u32 = 0x82F6_3B78;
+
+/// `a · b` modulo the CRC-32C polynomial, both bit-reflected. Branch-free shift and add.
+fn gf_mul(mut a: u32, mut b: u32) -> u32 {
+    let mut product = 0u32;
+    for _ in 0..32 {
+        product ^= a & ((b as i32) >> 31) as u32;
+        b <<= 1;
+        a = (a >> 1) ^ (POLY & (a & 1).wrapping_neg());
+    }
+    product
+}
+
+/// `x^(8 · bytes)` modulo the polynomial: what carries a CRC register past `bytes` zero bytes.
+fn shift_factor(bytes: u64) -> u32 {
+    let (mut result, mut square, mut e) = (1u32 << 31, 1u32 << 23, bytes); // 1 and x^8
+    while e > 0 {
+        if e & 1 == 1 {
+            result = gf_mul(result, square);
+        }
+        square = gf_mul(square, square);
+        e >>= 1;
+    }
+    result
 }
 
 impl RecordBatch {
@@ -97,28 +139,47 @@ impl RecordBatch {
         RecordBatch {
             bytes: Vec::with_capacity(records * (HEADER_BYTES + payload_bytes)),
             starts: Vec::with_capacity(records),
+            partial: Vec::with_capacity(records),
         }
     }
 
     /// Appends a record for `payload` with its offset still unknown. The length must fit in a
     /// u32; the log checks its maximum message size before calling this.
     pub fn push(&mut self, payload: &[u8]) {
-        self.starts.push(self.bytes.len());
+        let start = self.bytes.len();
+        self.starts.push(start);
         self.bytes.extend_from_slice(&[0u8; 8]);
         let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
         self.bytes.extend_from_slice(&len.to_be_bytes());
         self.bytes.extend_from_slice(&[0u8; 4]);
         self.bytes.extend_from_slice(payload);
+        let zero_offset_crc = crc32c_append(crc32c(&self.bytes[start..start + 12]), payload);
+        // The factor depends on the length only: reuse the previous record's when it repeats.
+        let factor = match (self.partial.last(), self.starts.len()) {
+            (Some(&(_, f)), n) if n >= 2 && self.record_len(n - 2) == payload.len() => f,
+            _ => shift_factor(4 + payload.len() as u64),
+        };
+        self.partial.push((zero_offset_crc, factor));
+    }
+
+    /// The payload length of record `i`.
+    fn record_len(&self, i: usize) -> usize {
+        let b = &self.bytes[self.starts[i] + 8..self.starts[i] + 12];
+        u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize
     }
 
     /// Writes offsets `base_offset`, `base_offset + 1`, … into the headers and completes each
-    /// record's CRC. This is the only part of encoding that must wait for the offset.
+    /// record's CRC. This is the only part of encoding that must wait for the offset: per
+    /// record, an 8-byte CRC and one multiply (module docs), whatever the payload's size.
     pub fn assign_offsets(&mut self, base_offset: u64) {
-        for (i, &start) in self.starts.iter().enumerate() {
+        for (i, (&start, &(zero_offset_crc, factor))) in self.starts.iter().zip(&self.partial).enumerate() {
+            let offset = (base_offset + i as u64).to_be_bytes();
+            // The register contribution of the 8 offset bytes alone (zero initial state, no
+            // final inversion), carried past the rest of the record.
+            let contribution = !crc32c_append(!0, &offset);
+            let crc = zero_offset_crc ^ gf_mul(contribution, factor);
             let record = &mut self.bytes[start..];
-            record[0..8].copy_from_slice(&(base_offset + i as u64).to_be_bytes());
-            let len = u32::from_be_bytes([record[8], record[9], record[10], record[11]]) as usize;
-            let crc = crc32c_append(crc32c(&record[0..12]), &record[HEADER_BYTES..HEADER_BYTES + len]);
+            record[0..8].copy_from_slice(&offset);
             record[12..16].copy_from_slice(&crc.to_be_bytes());
         }
     }
@@ -147,6 +208,7 @@ impl RecordBatch {
     pub fn clear(&mut self) {
         self.bytes.clear();
         self.starts.clear();
+        self.partial.clear();
     }
 }
 
@@ -182,6 +244,34 @@ mod tests {
             let second = &b[batch.start_of(1)..];
             assert_eq!(check_record(second, 10).map(|h| h.offset), Some(42));
         }
+    }
+
+    #[test]
+    fn offset_corrected_crcs_equal_direct_crcs_at_any_offset_and_on_reassignment() {
+        let offsets = [0u64, 1, 255, 256, 0x0102_0304_0506_0708, u64::MAX - 8];
+        let sizes = [0usize, 1, 5, 100, 100, 100, 3, 4097];
+        let mut batch = RecordBatch::default();
+        for &n in &sizes {
+            batch.push(&vec![0xA5u8 ^ n as u8; n]);
+        }
+        for base in offsets {
+            batch.assign_offsets(base);
+            for (i, &n) in sizes.iter().enumerate() {
+                let record = &batch.bytes()[batch.start_of(i)..batch.start_of(i) + HEADER_BYTES + n];
+                let mut direct = Vec::new();
+                encode_record_directly(base + i as u64, &record[HEADER_BYTES..], &mut direct);
+                assert_eq!(record, direct.as_slice(), "base {base}, record {i} ({n} bytes)");
+            }
+        }
+    }
+
+    /// The record format written out by hand, hashing the whole record: the reference.
+    fn encode_record_directly(offset: u64, payload: &[u8], out: &mut Vec<u8>) {
+        out.extend_from_slice(&offset.to_be_bytes());
+        out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+        let crc = crc32c_append(crc32c(&out[out.len() - 12..]), payload);
+        out.extend_from_slice(&crc.to_be_bytes());
+        out.extend_from_slice(payload);
     }
 
     #[test]

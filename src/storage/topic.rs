@@ -11,8 +11,9 @@
 //! so a waiting consumer sleeps without touching the strategy's lock and wakes when an append
 //! lands.
 
+use super::durability::FsyncPolicy;
 use super::error::{IoContext, LogError};
-use super::log::{FsyncPolicy, Log, LogConfig, Recovery};
+use super::log::{Log, LogConfig, Recovery};
 use crate::strategies::SyncStrategy;
 use parking_lot::{Condvar, Mutex, RwLock};
 use std::collections::BTreeMap;
@@ -209,12 +210,16 @@ impl<S: SyncStrategy> Topics<S> {
         self.topics.read().values().map(|t| t.log.syncs()).sum()
     }
 
-    /// Syncs every log to disk.
+    /// Syncs every log to disk, attempting every one even when some fail (a failed sync
+    /// poisons that topic's log only); returns the first error.
     pub fn sync_all(&self) -> Result<(), LogError> {
+        let mut first = None;
         for t in self.all() {
-            t.log.sync()?;
+            if let Err(e) = t.log.sync_data() {
+                first.get_or_insert(e);
+            }
         }
-        Ok(())
+        first.map_or(Ok(()), Err)
     }
 }
 
@@ -238,8 +243,18 @@ fn spawn_syncer<S: SyncStrategy>(topics: Weak<Topics<S>>, every: Duration, stop:
             }
             next += every;
             let Some(topics) = topics.upgrade() else { break };
-            if let Err(e) = topics.sync_all() {
-                eprintln!("synclog: interval fsync failed: {e}");
+            // Every topic is attempted; a failed sync poisons that topic's log (it refuses
+            // appends, as under `always`) and is reported once; the others go on.
+            for t in topics.all() {
+                if t.log.sync_failed() {
+                    continue;
+                }
+                if let Err(e) = t.log.sync_data() {
+                    eprintln!(
+                        "synclog: interval fsync of topic {} failed, its log now refuses appends: {e}",
+                        t.name
+                    );
+                }
             }
         }
     });

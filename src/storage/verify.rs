@@ -1,4 +1,4 @@
-//! `verify`: a read-only check of a topic's files (fsck), reporting CHECKER.md sections A and B.
+//! `verify`: a read-only check of a topic's files (fsck), reporting the storage kinds of `docs/violations.md` (sections A and B).
 //!
 //! **A. The log**, scanned from byte 0 record by record, the way Kafka's recovery reads a
 //! segment: a header (offset, length, CRC), then the payload. Where Kafka would stop at the
@@ -32,7 +32,8 @@
 
 use super::error::{IoContext, LogError};
 use super::index::{IndexEntry, INDEX_ENTRY_BYTES, INDEX_INTERVAL};
-use super::log::{WindowReader, INDEX_FILE, LOG_FILE};
+use super::log::{INDEX_FILE, LOG_FILE};
+use super::reader::WindowReader;
 use super::record::{RecordHeader, HEADER_BYTES};
 use super::topic::validate_topic_name;
 use crate::violations::{Example, Section, ViolationKind as K, Violations};
@@ -124,147 +125,65 @@ struct LogScan {
     valid_end: u64,
 }
 
+/// What the scan found at one position.
+enum Found {
+    /// A whole record with a matching CRC.
+    Good(RecordHeader),
+    /// A record that fails its check, for this reason.
+    Bad(RecordHeader, &'static str),
+    /// The end of what can be scanned (a torn tail was reported, or no header parses).
+    End,
+}
+
+/// One forward scan over `log.dat`, reporting into `v`.
+struct Scan<'a, 'p> {
+    reader: WindowReader<'a>,
+    log_bytes: u64,
+    max: u32,
+    topic: &'a str,
+    payloads: Option<&'p mut dyn PayloadCheck>,
+    v: &'a mut Violations,
+}
+
 fn scan_log(
     file: &File,
     path: &Path,
     log_bytes: u64,
     max: u32,
     topic: &str,
-    mut payloads: Option<&mut dyn PayloadCheck>,
+    payloads: Option<&mut dyn PayloadCheck>,
     v: &mut Violations,
 ) -> Result<LogScan, LogError> {
-    let mut reader = WindowReader::new(file, path, log_bytes);
+    let reader = WindowReader::new(file, path, log_bytes);
+    let mut s = Scan { reader, log_bytes, max, topic, payloads, v };
     let mut scan = LogScan::default();
-    // Each damaged stretch: (position, bytes skipped, good records before it).
+    // Each damaged stretch: (position, bytes skipped, good records before it, why).
     let mut damage: Vec<(u64, u64, u64, &'static str)> = Vec::new();
     let mut position = 0u64;
     while position < log_bytes {
-        let remaining = log_bytes - position;
-        if remaining < HEADER_BYTES as u64 {
-            v.add(
-                K::TornTail,
-                Example::detail(format!("{remaining} bytes after the last record"))
-                    .topic(topic)
-                    .position(position),
-            );
-            break;
-        }
-        let header = RecordHeader::parse(reader.bytes(position, HEADER_BYTES)?);
-        let Some(header) = header else { break };
-        let why = if header.payload_bytes > max {
-            Some("impossible length")
-        } else if position + header.record_bytes() > log_bytes {
-            // A length that runs past the end is a torn tail only if nothing good follows; with
-            // good records after it, it is damage inside the file.
-            if resync(&mut reader, position, log_bytes, max)?.is_none() {
-                v.add(
-                    K::TornTail,
-                    Example::detail(format!(
-                        "a {}-byte record runs {} bytes past the end",
-                        header.record_bytes(),
-                        position + header.record_bytes() - log_bytes
-                    ))
-                    .topic(topic)
-                    .offset(header.offset)
-                    .position(position),
-                );
-                break;
-            }
-            Some("length runs past the end of the file")
-        } else if reader.record(position, max)?.is_none() {
-            Some("CRC mismatch")
-        } else {
-            None
-        };
-        if let Some(why) = why {
-            // Only zeros from here on, or one bad record and only zeros after it: the
-            // preallocated space of a log that was not closed cleanly (`--fsync always`), maybe
-            // with the record a crash tore in it. Its next open cuts both. A torn tail, not
-            // damage. (Without preallocation no zeros follow the last record: never taken.)
-            let claimed_end = position + header.record_bytes();
-            let zeros_from = if zeros_to_end(&mut reader, position, log_bytes)? {
-                Some(position)
-            } else if claimed_end < log_bytes && zeros_to_end(&mut reader, claimed_end, log_bytes)? {
-                Some(claimed_end)
-            } else {
-                None
-            };
-            if let Some(zeros_from) = zeros_from {
-                let torn = if zeros_from > position {
-                    format!("a {}-byte record that fails its check, then ", header.record_bytes())
-                } else {
-                    String::new()
-                };
-                v.add(
-                    K::TornTail,
-                    Example::detail(format!(
-                        "{torn}{} zero bytes to the end (preallocated space of a log not closed cleanly)",
-                        log_bytes - zeros_from
-                    ))
-                    .topic(topic)
-                    .position(position),
-                );
-                break;
-            }
-            let resume = resync(&mut reader, position, log_bytes, max)?.unwrap_or(log_bytes);
-            damage.push((position, resume - position, scan.positions.len() as u64, why));
-            position = resume;
-            continue;
-        }
-
-        // A good record: check its offset against the previous good one.
-        let offset = header.offset;
-        match scan.offsets.last() {
-            None if offset != 0 => v.add(
-                K::BadBase,
-                Example::detail("the first record's offset is not 0")
-                    .topic(topic)
-                    .offset(offset)
-                    .position(position),
-            ),
-            None => {}
-            Some(&prev) if offset == prev => {
-                v.add(K::OffsetDuplicate, Example::default().topic(topic).offset(offset).position(position))
-            }
-            Some(&prev) if offset < prev => v.add(
-                K::OffsetRegression,
-                Example::detail(format!("follows offset {prev}"))
-                    .topic(topic)
-                    .offset(offset)
-                    .position(position),
-            ),
-            // `offset > prev` here. Subtracting rather than writing `prev + 1`: a file may hold a
-            // record claiming offset `u64::MAX`, and the one after it must not overflow.
-            Some(&prev) if offset - prev > 1 => v.add(
-                K::OffsetGap,
-                Example::detail(format!("{} offsets missing after {prev}", offset - prev - 1))
-                    .topic(topic)
-                    .offset(offset)
-                    .position(position),
-            ),
-            Some(_) => {}
-        }
-        if let Some(check) = payloads.as_deref_mut() {
-            let payload = reader.bytes(position + HEADER_BYTES as u64, header.payload_bytes as usize)?;
-            // The example is built only for a violation: a clean record allocates nothing.
-            let at = || Example::default().topic(topic).offset(offset).position(position);
-            match check.check(payload) {
-                PayloadVerdict::Ok { .. } => {}
-                PayloadVerdict::Checksum => v.add(K::PayloadChecksum, at()),
-                PayloadVerdict::Unknown => v.add(K::UnknownValue, at()),
-                PayloadVerdict::Duplicate { producer, seq } => {
-                    v.add(K::DuplicateValue, at().value(producer, seq))
+        let header = match s.at(position)? {
+            Found::End => break,
+            Found::Bad(header, why) => {
+                if s.zero_tail(position, &header)? {
+                    break;
                 }
+                let resume = resync(&mut s.reader, position, log_bytes, max)?.unwrap_or(log_bytes);
+                damage.push((position, resume - position, scan.positions.len() as u64, why));
+                position = resume;
+                continue;
             }
-        }
+            Found::Good(header) => header,
+        };
+        s.check_offset(scan.offsets.last().copied(), header.offset, position);
+        s.check_payload(&header, position)?;
         scan.positions.push(position);
-        scan.offsets.push(offset);
+        scan.offsets.push(header.offset);
         position += header.record_bytes();
         scan.valid_end = position;
     }
     let total = scan.positions.len() as u64;
     for (position, skipped, before, why) in damage {
-        v.add(
+        s.v.add(
             K::CorruptRecord,
             Example::detail(format!(
                 "{why}; {skipped} bytes skipped, {} good records follow",
@@ -275,6 +194,135 @@ fn scan_log(
         );
     }
     Ok(scan)
+}
+
+impl Scan<'_, '_> {
+    /// Classifies the bytes at `position`, reporting a torn tail where the scan ends on one.
+    fn at(&mut self, position: u64) -> Result<Found, LogError> {
+        let (log_bytes, max, topic) = (self.log_bytes, self.max, self.topic);
+        let remaining = log_bytes - position;
+        if remaining < HEADER_BYTES as u64 {
+            self.v.add(
+                K::TornTail,
+                Example::detail(format!("{remaining} bytes after the last record"))
+                    .topic(topic)
+                    .position(position),
+            );
+            return Ok(Found::End);
+        }
+        let Some(header) = RecordHeader::parse(self.reader.bytes(position, HEADER_BYTES)?) else {
+            return Ok(Found::End);
+        };
+        Ok(if header.payload_bytes > max {
+            Found::Bad(header, "impossible length")
+        } else if position + header.record_bytes() > log_bytes {
+            // A length that runs past the end is a torn tail only if nothing good follows; with
+            // good records after it, it is damage inside the file.
+            if resync(&mut self.reader, position, log_bytes, max)?.is_none() {
+                self.v.add(
+                    K::TornTail,
+                    Example::detail(format!(
+                        "a {}-byte record runs {} bytes past the end",
+                        header.record_bytes(),
+                        position + header.record_bytes() - log_bytes
+                    ))
+                    .topic(topic)
+                    .offset(header.offset)
+                    .position(position),
+                );
+                return Ok(Found::End);
+            }
+            Found::Bad(header, "length runs past the end of the file")
+        } else if self.reader.record(position, max)?.is_none() {
+            Found::Bad(header, "CRC mismatch")
+        } else {
+            Found::Good(header)
+        })
+    }
+
+    /// Only zeros from `position` on, or one bad record and only zeros after it: the
+    /// preallocated space of a log that was not closed cleanly (`--fsync always`), maybe with
+    /// the record a crash tore in it. Its next open cuts both. Reported as a torn tail, not
+    /// damage. (Without preallocation no zeros follow the last record: never taken.)
+    fn zero_tail(&mut self, position: u64, header: &RecordHeader) -> Result<bool, LogError> {
+        let log_bytes = self.log_bytes;
+        let claimed_end = position + header.record_bytes();
+        let zeros_from = if zeros_to_end(&mut self.reader, position, log_bytes)? {
+            position
+        } else if claimed_end < log_bytes && zeros_to_end(&mut self.reader, claimed_end, log_bytes)? {
+            claimed_end
+        } else {
+            return Ok(false);
+        };
+        let torn = if zeros_from > position {
+            format!("a {}-byte record that fails its check, then ", header.record_bytes())
+        } else {
+            String::new()
+        };
+        self.v.add(
+            K::TornTail,
+            Example::detail(format!(
+                "{torn}{} zero bytes to the end (preallocated space of a log not closed cleanly)",
+                log_bytes - zeros_from
+            ))
+            .topic(self.topic)
+            .position(position),
+        );
+        Ok(true)
+    }
+
+    /// A good record's offset against the previous good one's.
+    fn check_offset(&mut self, previous: Option<u64>, offset: u64, position: u64) {
+        let topic = self.topic;
+        match previous {
+            None if offset != 0 => self.v.add(
+                K::BadBase,
+                Example::detail("the first record's offset is not 0")
+                    .topic(topic)
+                    .offset(offset)
+                    .position(position),
+            ),
+            None => {}
+            Some(prev) if offset == prev => self
+                .v
+                .add(K::OffsetDuplicate, Example::default().topic(topic).offset(offset).position(position)),
+            Some(prev) if offset < prev => self.v.add(
+                K::OffsetRegression,
+                Example::detail(format!("follows offset {prev}"))
+                    .topic(topic)
+                    .offset(offset)
+                    .position(position),
+            ),
+            // `offset > prev` here. Subtracting rather than writing `prev + 1`: a file may hold a
+            // record claiming offset `u64::MAX`, and the one after it must not overflow.
+            Some(prev) if offset - prev > 1 => self.v.add(
+                K::OffsetGap,
+                Example::detail(format!("{} offsets missing after {prev}", offset - prev - 1))
+                    .topic(topic)
+                    .offset(offset)
+                    .position(position),
+            ),
+            Some(_) => {}
+        }
+    }
+
+    /// A good record's payload against the run's producers, when a payload check was given.
+    fn check_payload(&mut self, header: &RecordHeader, position: u64) -> Result<(), LogError> {
+        let Some(check) = self.payloads.as_deref_mut() else { return Ok(()) };
+        let payload = self.reader.bytes(position + HEADER_BYTES as u64, header.payload_bytes as usize)?;
+        // The example is built only for a violation: a clean record allocates nothing.
+        let (topic, offset) = (self.topic, header.offset);
+        let at = || Example::default().topic(topic).offset(offset).position(position);
+        match check.check(payload) {
+            PayloadVerdict::Ok { .. } => {}
+            PayloadVerdict::Checksum => self.v.add(K::PayloadChecksum, at()),
+            PayloadVerdict::Unknown => self.v.add(K::UnknownValue, at()),
+            PayloadVerdict::Duplicate { producer, seq } => {
+                self.v.add(K::DuplicateValue, at().value(producer, seq))
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Whether every byte from `position` to `log_bytes` is zero.

@@ -5,8 +5,10 @@
 //! a [`StrategyVisitor`] to [`StrategyKind::visit`], the **single place** in the whole project
 //! that maps a kind to its monomorphized code path. Everything below the visitor is generic and
 //! compiled once per strategy, so the strategy costs nothing it does not do.
+//! [`StrategyKind::visit_timed`] is the same map with each strategy wrapped in
+//! [`Timed`](crate::Timed) on request.
 
-use crate::{MutexSync, NoSync, RwLockSync, SemaphoreSync, StdRwLockSync, SyncStrategy};
+use crate::{MutexSync, NoSync, RwLockSync, SemaphoreSync, StdRwLockSync, SyncStrategy, Timed};
 use std::fmt;
 use std::str::FromStr;
 
@@ -57,6 +59,21 @@ impl StrategyKind {
             StrategyKind::RwLock => visitor.visit::<RwLockSync>(),
             StrategyKind::Mutex => visitor.visit::<MutexSync>(),
             StrategyKind::StdRwLock => visitor.visit::<StdRwLockSync>(),
+        }
+    }
+
+    /// Like [`StrategyKind::visit`], with the strategy wrapped in [`Timed`] when `timed` is
+    /// set (lock statistics on; see `timed`), and the plain strategy, at zero cost, when not.
+    pub fn visit_timed<V: StrategyVisitor>(self, timed: bool, visitor: V) -> V::Output {
+        if !timed {
+            return self.visit(visitor);
+        }
+        match self {
+            StrategyKind::None => visitor.visit::<Timed<NoSync>>(),
+            StrategyKind::Semaphore => visitor.visit::<Timed<SemaphoreSync>>(),
+            StrategyKind::RwLock => visitor.visit::<Timed<RwLockSync>>(),
+            StrategyKind::Mutex => visitor.visit::<Timed<MutexSync>>(),
+            StrategyKind::StdRwLock => visitor.visit::<Timed<StdRwLockSync>>(),
         }
     }
 

@@ -24,7 +24,10 @@
 //! Costs, measured on a 2-core machine (uncontended acquire + release): a parking_lot lock is an
 //! atomic compare-exchange and a release store, a few nanoseconds; `std-semaphore` takes a
 //! `std::sync::Mutex` *and* signals a `Condvar` on every release, a system call even when nobody
-//! waits (hundreds of nanoseconds). `cargo bench --bench strategies` measures both.
+//! waits (hundreds of nanoseconds). `cargo bench --bench append -- section/` measures every strategy.
+//!
+//! Timing: [`Timed<S>`](timed::Timed) wraps any strategy and records, per thread, how long
+//! callers waited for and held its sections (see [`timed`]); off, nothing of it runs.
 //!
 //! Model checking: built with `RUSTFLAGS="--cfg loom"`, every strategy is made of loom's
 //! primitives instead (the switch is the [`sync`] module), so `tests/loom.rs` here and in
@@ -40,6 +43,7 @@ mod rwlock;
 mod semaphore;
 mod std_rwlock;
 pub mod sync;
+pub mod timed;
 
 pub use kind::{StrategyKind, StrategyVisitor};
 pub use mutex::MutexSync;
@@ -47,6 +51,7 @@ pub use none::NoSync;
 pub use rwlock::RwLockSync;
 pub use semaphore::SemaphoreSync;
 pub use std_rwlock::StdRwLockSync;
+pub use timed::{LockSnapshot, LockStats, Quantiles, SectionStats, ThreadStats, Timed};
 
 /// How the log guards its critical sections. Holds lock state only, never the data.
 ///
@@ -67,6 +72,14 @@ pub trait SyncStrategy: Default + Send + Sync + 'static {
     /// Runs `critical_section` as a writer: under every strategy but `NoSync`, nothing else runs
     /// inside a section of the same strategy value meanwhile.
     fn write<R>(&self, critical_section: impl FnOnce() -> R) -> R;
+
+    /// The lock statistics recorded so far: `Some` only for a [`Timed`] strategy.
+    fn lock_snapshot(&self) -> Option<LockSnapshot> {
+        None
+    }
+
+    /// Forgets the lock statistics recorded so far (after a warm-up, say); nothing untimed.
+    fn reset_lock_stats(&self) {}
 }
 
 #[cfg(test)]
