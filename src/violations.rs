@@ -1,6 +1,6 @@
 //! Every kind of integrity violation synclog can find, and a tally of them.
 //!
-//! The kinds and their names are those of `CHECKER.md`, in three sections: **A** the log file
+//! The kinds and their names are those of `docs/violations.md`, in three sections: **A** the log file
 //! scanned from byte 0, **B** the sparse index compared with one rebuilt from the log, **C**
 //! what producers and consumers observed. `synclog verify` reports A and B; a harness run
 //! reports all three. One cause is counted under exactly one kind, so tests can assert exact
@@ -30,14 +30,14 @@ pub enum Section {
 
 macro_rules! kinds {
     ($($variant:ident = $name:literal, $section:ident, $error:literal, $doc:literal;)*) => {
-        /// One kind of violation, named as in CHECKER.md.
+        /// One kind of violation, named as in `docs/violations.md`.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum ViolationKind {
             $(#[doc = $doc] $variant,)*
         }
 
         impl ViolationKind {
-            /// Every kind, in CHECKER.md order (A, then B, then C).
+            /// Every kind, in `docs/violations.md` order (A, then B, then C).
             pub const ALL: &'static [ViolationKind] = &[$(ViolationKind::$variant,)*];
 
             /// The snake_case name used in reports and JSON.
@@ -45,7 +45,7 @@ macro_rules! kinds {
                 match self { $(ViolationKind::$variant => $name,)* }
             }
 
-            /// The section of CHECKER.md the kind belongs to.
+            /// The section of `docs/violations.md` the kind belongs to.
             pub fn section(self) -> Section {
                 match self { $(ViolationKind::$variant => Section::$section,)* }
             }
@@ -268,7 +268,7 @@ impl Violations {
         }
     }
 
-    /// The kinds with a count above zero, in CHECKER.md order.
+    /// The kinds with a count above zero, in `docs/violations.md` order.
     pub fn found(&self) -> impl Iterator<Item = (ViolationKind, u64)> + '_ {
         ViolationKind::ALL.iter().filter_map(|&k| match self.get(k) {
             Some(n) if n > 0 => Some((k, n)),

@@ -107,7 +107,7 @@ pub fn payload_check_for(topic_dir: &Path) -> Option<Box<dyn PayloadCheck>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::harness::payload::encode_payload;
+    use crate::check::payload::encode_payload;
 
     fn run() -> RunFile {
         RunFile {
