@@ -8,15 +8,34 @@
 //!
 //! Duplicate detection keeps one bit per (producer, seq): a run of 10 million messages costs
 //! 1.25 MB here.
+//!
+//! # What verify allocates from these files
+//! `run.json` is read only if it holds at most [`MAX_RUN_FILE_BYTES`]. The sizes it declares are
+//! not trusted: the dense bitmap is made only when it costs at most an eighth of the topic's
+//! `log.dat` (a genuine run's log holds at least 40 bytes, header and payload, per value, so its
+//! bitmap is at most 1/320 of the log) plus [`DENSE_FLOOR_BYTES`], and never more than
+//! [`MAX_DENSE_BYTES`]. Past that, values judged `Ok` are remembered in a hash set instead,
+//! which grows by one entry per distinct record `verify` has read, never by what the file claims.
 
 use super::history::RunShape;
 use super::payload::{decode_payload, PayloadError};
 use crate::storage::{PayloadCheck, PayloadVerdict};
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::io::Read;
 use std::path::Path;
 
 /// The file name inside a topic directory.
 pub const RUN_FILE: &str = "run.json";
+
+/// The most bytes a `run.json` may hold; a larger one is not read (the harness writes about 200).
+pub const MAX_RUN_FILE_BYTES: u64 = 64 * 1024;
+
+/// The dense duplicate bitmap is always allowed this much, whatever the log's size.
+pub const DENSE_FLOOR_BYTES: u64 = 1 << 20;
+
+/// The dense duplicate bitmap never exceeds this (2 G values of one run).
+pub const MAX_DENSE_BYTES: u64 = 256 << 20;
 
 /// The description of the run that wrote a topic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,25 +72,77 @@ impl RunFile {
         std::fs::write(topic_dir.join(RUN_FILE), json)
     }
 
-    /// Reads `run.json` from `topic_dir`, if there is a readable one.
+    /// Reads `run.json` from `topic_dir`, if there is a readable one of at most
+    /// [`MAX_RUN_FILE_BYTES`].
     pub fn read(topic_dir: &Path) -> Option<RunFile> {
-        let bytes = std::fs::read(topic_dir.join(RUN_FILE)).ok()?;
+        let file = std::fs::File::open(topic_dir.join(RUN_FILE)).ok()?;
+        let mut bytes = Vec::new();
+        file.take(MAX_RUN_FILE_BYTES + 1).read_to_end(&mut bytes).ok()?;
+        if bytes.len() as u64 > MAX_RUN_FILE_BYTES {
+            return None;
+        }
         serde_json::from_slice(&bytes).ok()
     }
 }
 
-/// Judges payloads against a run file. Invariant: bit `seq` of `seen[producer]` is set once
-/// that value has been judged `Ok`.
+/// Judges payloads against a run file. Invariant: a value is in `seen` once it has been
+/// judged `Ok`.
 pub struct RunPayloadCheck {
     run: RunFile,
-    seen: Vec<Vec<u64>>,
+    seen: Seen,
+}
+
+/// The values judged `Ok` so far.
+enum Seen {
+    /// Bit `seq` of `bits[producer]`: the run's declared size was small enough.
+    Dense(Vec<Vec<u64>>),
+    /// (producer, seq): one entry per distinct value read.
+    Sparse(HashSet<(u32, u64)>),
 }
 
 impl RunPayloadCheck {
+    /// A checker for a run the caller wrote itself: dense up to [`MAX_DENSE_BYTES`].
     pub fn new(run: RunFile) -> RunPayloadCheck {
-        let words = run.messages_per_producer.div_ceil(64) as usize;
-        let seen = vec![vec![0u64; words]; run.producers as usize];
+        RunPayloadCheck::with_dense_limit(run, MAX_DENSE_BYTES)
+    }
+
+    /// A checker for the topic whose `log.dat` holds `log_bytes`: the bitmap may take an
+    /// eighth of it plus [`DENSE_FLOOR_BYTES`] (see the module docs).
+    pub fn for_log(run: RunFile, log_bytes: u64) -> RunPayloadCheck {
+        RunPayloadCheck::with_dense_limit(run, (log_bytes / 8).saturating_add(DENSE_FLOOR_BYTES))
+    }
+
+    /// Dense when the bitmap and its per-producer vectors take at most `limit` bytes.
+    fn with_dense_limit(run: RunFile, limit: u64) -> RunPayloadCheck {
+        let words = run.messages_per_producer.div_ceil(64);
+        let per_producer = words.saturating_mul(8).saturating_add(std::mem::size_of::<Vec<u64>>() as u64);
+        let dense_bytes = per_producer.saturating_mul(u64::from(run.producers));
+        let seen = match usize::try_from(words) {
+            Ok(words) if dense_bytes <= limit.min(MAX_DENSE_BYTES) => {
+                Seen::Dense(vec![vec![0u64; words]; run.producers as usize])
+            }
+            _ => Seen::Sparse(HashSet::new()),
+        };
         RunPayloadCheck { run, seen }
+    }
+
+    /// Whether the bitmap is dense (for tests and the docs' claim).
+    pub fn is_dense(&self) -> bool {
+        matches!(self.seen, Seen::Dense(_))
+    }
+
+    /// Marks the value seen; returns whether it already was.
+    fn mark(&mut self, producer: u32, seq: u64) -> bool {
+        match &mut self.seen {
+            Seen::Dense(bits) => {
+                let (word, bit) = ((seq / 64) as usize, seq % 64);
+                let slot = &mut bits[producer as usize][word];
+                let was = *slot & (1 << bit) != 0;
+                *slot |= 1 << bit;
+                was
+            }
+            Seen::Sparse(set) => !set.insert((producer, seq)),
+        }
     }
 }
 
@@ -89,19 +160,18 @@ impl PayloadCheck for RunPayloadCheck {
         if !sent_here {
             return PayloadVerdict::Unknown;
         }
-        let (word, bit) = ((id.seq / 64) as usize, id.seq % 64);
-        let slot = &mut self.seen[id.producer as usize][word];
-        if *slot & (1 << bit) != 0 {
+        if self.mark(id.producer, id.seq) {
             return PayloadVerdict::Duplicate { producer: id.producer, seq: id.seq };
         }
-        *slot |= 1 << bit;
         PayloadVerdict::Ok { producer: id.producer, seq: id.seq }
     }
 }
 
 /// A payload checker for `topic_dir` if it holds a `run.json` (used by `synclog verify`).
 pub fn payload_check_for(topic_dir: &Path) -> Option<Box<dyn PayloadCheck>> {
-    RunFile::read(topic_dir).map(|run| Box::new(RunPayloadCheck::new(run)) as Box<dyn PayloadCheck>)
+    let run = RunFile::read(topic_dir)?;
+    let log_bytes = std::fs::metadata(topic_dir.join(crate::storage::LOG_FILE)).map_or(0, |m| m.len());
+    Some(Box::new(RunPayloadCheck::for_log(run, log_bytes)))
 }
 
 #[cfg(test)]
@@ -150,5 +220,36 @@ mod tests {
         run().write(dir.path()).expect("write");
         assert_eq!(RunFile::read(dir.path()), Some(run()));
         assert!(payload_check_for(dir.path()).is_some());
+    }
+
+    #[test]
+    fn declared_sizes_past_the_log_give_the_same_verdicts_from_a_set() {
+        let huge = RunFile { producers: u32::MAX, messages_per_producer: u64::MAX, ..run() };
+        let mut c = RunPayloadCheck::for_log(huge, 1 << 30);
+        assert!(!c.is_dense(), "2^96 bits are not allocated for a 1 GiB log");
+        assert_eq!(c.check(&payload(1, 5, 40)), PayloadVerdict::Ok { producer: 1, seq: 5 });
+        assert_eq!(c.check(&payload(1, 5, 40)), PayloadVerdict::Duplicate { producer: 1, seq: 5 });
+        assert_eq!(c.check(&payload(5, 1 << 40, 40)), PayloadVerdict::Ok { producer: 5, seq: 1 << 40 });
+        assert_eq!(c.check(&payload(2, 5, 40)), PayloadVerdict::Unknown, "producer 2 writes topic 0");
+        // A bitmap over the log's eighth plus the floor is refused; one under it is made.
+        let big = RunFile { producers: 1, messages_per_producer: 8 * (DENSE_FLOOR_BYTES + 1024), ..run() };
+        assert!(!RunPayloadCheck::for_log(big.clone(), 0).is_dense());
+        assert!(RunPayloadCheck::for_log(big, 8 * 4096).is_dense());
+        assert!(RunPayloadCheck::for_log(run(), 0).is_dense(), "a real run's bitmap fits the floor");
+    }
+
+    #[test]
+    fn an_oversized_run_file_is_not_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut json = serde_json::to_vec(&run()).expect("json");
+        json.pop(); // the closing brace: pad the object with whitespace past the cap
+        json.resize(MAX_RUN_FILE_BYTES as usize, b' ');
+        json.push(b'}');
+        std::fs::write(dir.path().join(RUN_FILE), &json).expect("write");
+        assert_eq!(RunFile::read(dir.path()), None, "{} bytes is one past the cap", json.len());
+        json.truncate(json.len() - 2);
+        json.push(b'}');
+        std::fs::write(dir.path().join(RUN_FILE), &json).expect("write");
+        assert_eq!(RunFile::read(dir.path()), Some(run()), "{} bytes is within it", json.len());
     }
 }
