@@ -81,14 +81,15 @@ kinds! {
     IndexExtra = "index_extra", Index, true, "an index entry for an offset off the interval";
     IndexStale = "index_stale", Index, true, "an index entry past the last valid record";
     Lost = "lost", Observed, true, "acknowledged, but absent from the final drain";
-    LostWrite = "lost_write", Observed, true, "acknowledged at or below an offset consumers read past, yet read by none during the load";
+    LostWrite = "lost_write", Observed, true, "acknowledged and drained, at or below an offset consumers read past, yet read by none during the load (drained values only: one the drain lacks is lost)";
     Unexpected = "unexpected", Observed, true, "a consumer read a value that nobody sent";
+    ForeignRecord = "foreign_record", Observed, true, "the final drain read a record that is no value of this run sent to that topic";
     Duplicated = "duplicated", Observed, true, "one value delivered at two offsets";
     Recovered = "recovered", Observed, false, "read, although its send ended unknown (informational)";
     AbortedRead = "aborted_read", Observed, true, "read, although its send was answered with an error";
     InconsistentOffsets = "inconsistent_offsets", Observed, true, "one (topic, offset) associated with two different values";
     CorruptRead = "corrupt_read", Observed, true, "offsets skipped after a fetch was answered CorruptLog";
-    AckOffsetMismatch = "ack_offset_mismatch", Observed, true, "an acknowledged offset does not hold that value";
+    AckOffsetMismatch = "ack_offset_mismatch", Observed, true, "an acknowledged offset does not hold that value in the drain (drained values only: one the drain lacks is lost)";
     AckOffsetCollision = "ack_offset_collision", Observed, true, "two acknowledgements returned the same offset";
     NonmonotonicSend = "nonmonotonic_send", Observed, true, "a producer's later ack offset is not above its earlier one";
     PollSkip = "poll_skip", Observed, true, "a consumer's next fetch starts past last+1 although those offsets exist";
@@ -325,10 +326,10 @@ mod tests {
     #[test]
     fn names_are_unique_snake_case_and_cover_checker_md() {
         let mut names: Vec<&str> = ViolationKind::ALL.iter().map(|k| k.name()).collect();
-        assert_eq!(names.len(), 34);
+        assert_eq!(names.len(), 35);
         names.sort();
         names.dedup();
-        assert_eq!(names.len(), 34);
+        assert_eq!(names.len(), 35);
         assert!(names.iter().all(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '_')));
     }
 

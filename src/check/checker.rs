@@ -521,9 +521,26 @@ mod tests {
             fetch(&mut c, 0, 0, 6, &topic0);
         }
         let v = drain_and_check(&h, &[topic0, vec![]]);
-        // Two consumers × four foreign records, plus one value nobody sent (once per value).
-        assert_counts(&v, &[(Unexpected, 9)]);
+        // Two consumers × four foreign records, plus one value nobody sent (once per value);
+        // the drain met the four foreign records once.
+        assert_counts(&v, &[(Unexpected, 9), (ForeignRecord, 4)]);
         assert_eq!(h.operation_counts().drain_foreign_records, 4);
+    }
+
+    #[test]
+    fn foreign_record_counts_drained_records_of_no_producer_even_without_consumers() {
+        // A remote broker serving garbage to a run with no consumers: only the drain sees it.
+        let h = History::new(shape(1, 1, 2));
+        send(&h, 0, 0, 2, acked(0));
+        let mut garbage = vec![0xAB; MESSAGE_BYTES];
+        garbage[0] = 0;
+        let topic0 = vec![(0, pl(0, 0)), (1, pl(0, 1)), (2, garbage), (3, pl(7, 0))];
+        let v = drain_and_check(&h, &[topic0]);
+        assert_counts(&v, &[(ForeignRecord, 2)]);
+        assert!(!v.is_clean(), "a foreign record is an error, not informational");
+        let e = &v.examples(ForeignRecord)[1];
+        assert_eq!((e.offset, e.producer), (Some(3), Some(7)), "{e:?}");
+        assert_eq!(h.operation_counts().drain_foreign_records, 2);
     }
 
     #[test]

@@ -470,6 +470,7 @@ impl History {
             end: vec![None; topics],
             corrupt_ranges: Vec::new(),
             counts: OperationCounts::default(),
+            tally: Tally::default(),
         }
     }
 

@@ -174,8 +174,9 @@ pub struct OperationCounts {
     pub records_read: u64,
     /// Records the final drain received.
     pub drain_records: u64,
-    /// Drained records that are not a value of this run in this topic (no value to check;
-    /// the file scan's `unknown_value` / `payload_checksum` report them).
+    /// Drained records that are not a value of this run in this topic, each also counted as
+    /// `foreign_record` (in an embedded run the file scan's `unknown_value` /
+    /// `payload_checksum` see the same bytes from the file).
     pub drain_foreign_records: u64,
     /// Operations counted but not kept in the logs (see the module docs).
     pub operations_dropped: u64,

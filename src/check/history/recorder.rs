@@ -241,6 +241,8 @@ pub struct DrainRecorder<'h> {
     pub(super) end: Vec<Option<u64>>,
     pub(super) corrupt_ranges: Vec<CorruptRange>,
     pub(super) counts: OperationCounts,
+    /// `foreign_record`s found.
+    pub(super) tally: Tally,
 }
 
 impl DrainRecorder<'_> {
@@ -253,11 +255,17 @@ impl DrainRecorder<'_> {
         };
         max_into(end, Some(offset.saturating_add(1)));
         self.counts.drain_records += 1;
-        let value = decode_payload(history.shape.seed, payload)
-            .ok()
-            .and_then(|id| history.value_index(id, topic).map(|index| (id, index)));
+        let decoded = decode_payload(history.shape.seed, payload);
+        let value =
+            decoded.as_ref().ok().and_then(|&id| history.value_index(id, topic).map(|index| (id, index)));
         let Some((id, value_index)) = value else {
             self.counts.drain_foreign_records += 1;
+            self.tally.add(ViolationKind::ForeignRecord, || match decoded {
+                Ok(id) => {
+                    RawExample::at(topic, offset).value(id).detail("not a value this run sends to this topic")
+                }
+                Err(e) => RawExample::at(topic, offset).detail(e.to_string()),
+            });
             return;
         };
         let arrays = &history.producers[id.producer as usize];
@@ -286,6 +294,7 @@ impl Drop for DrainRecorder<'_> {
         }
         observed.corrupt_ranges.extend_from_slice(&self.corrupt_ranges);
         observed.counts.merge(&self.counts);
+        observed.tally.merge(&self.tally);
         self.history.live_recorders.fetch_sub(1, Relaxed);
     }
 }
