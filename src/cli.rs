@@ -23,7 +23,7 @@ pub fn verify(
     max_message_bytes: u32,
     out: &mut impl Write,
 ) -> anyhow::Result<u8> {
-    let reports = verify_data_dir(data_dir, topic, max_message_bytes, crate::harness::payload_check_for)?;
+    let reports = verify_data_dir(data_dir, topic, max_message_bytes, crate::check::payload_check_for)?;
     let mut bad_topics = 0;
     for r in &reports {
         let errors: Vec<(ViolationKind, u64)> =
@@ -34,7 +34,7 @@ pub fn verify(
             out,
             "topic {}{}: {} records, {} bytes, {} index entries: {verdict}{}",
             r.topic,
-            crate::harness::RunFile::read(&data_dir.join(&r.topic))
+            crate::check::RunFile::read(&data_dir.join(&r.topic))
                 .map(|run| format!(" (a harness run under {})", run.strategy))
                 .unwrap_or_default(),
             r.records,

@@ -6,7 +6,8 @@
 //! - `protocol`: the sans-IO wire codec and a buffered connection;
 //! - `broker`: the TCP server, one thread per connection;
 //! - `client`: blocking producer and consumer;
-//! - `harness`: the load generator, the recorded history and the integrity checker;
+//! - `check`: the recorded history, the self-checking payload and the integrity checker;
+//! - `harness`: the load generator and experiment runner;
 //! - `kafka`: the Kafka wire protocol, a second listener on the same topics and a client;
 //! - `report`: tables, JSON/CSV rows and charts, made from result rows only.
 //!
@@ -18,6 +19,7 @@
 pub use synclog_strategies as strategies;
 
 pub mod broker;
+pub mod check;
 pub mod cli;
 pub mod client;
 pub mod harness;

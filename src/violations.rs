@@ -1,6 +1,6 @@
 //! Every kind of integrity violation synclog can find, and a tally of them.
 //!
-//! The kinds and their names are those of `CHECKER.md`, in three sections: **A** the log file
+//! The kinds and their names are those of `docs/violations.md`, in three sections: **A** the log file
 //! scanned from byte 0, **B** the sparse index compared with one rebuilt from the log, **C**
 //! what producers and consumers observed. `synclog verify` reports A and B; a harness run
 //! reports all three. One cause is counted under exactly one kind, so tests can assert exact
@@ -30,14 +30,14 @@ pub enum Section {
 
 macro_rules! kinds {
     ($($variant:ident = $name:literal, $section:ident, $error:literal, $doc:literal;)*) => {
-        /// One kind of violation, named as in CHECKER.md.
+        /// One kind of violation, named as in `docs/violations.md`.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum ViolationKind {
             $(#[doc = $doc] $variant,)*
         }
 
         impl ViolationKind {
-            /// Every kind, in CHECKER.md order (A, then B, then C).
+            /// Every kind, in `docs/violations.md` order (A, then B, then C).
             pub const ALL: &'static [ViolationKind] = &[$(ViolationKind::$variant,)*];
 
             /// The snake_case name used in reports and JSON.
@@ -45,7 +45,7 @@ macro_rules! kinds {
                 match self { $(ViolationKind::$variant => $name,)* }
             }
 
-            /// The section of CHECKER.md the kind belongs to.
+            /// The section of `docs/violations.md` the kind belongs to.
             pub fn section(self) -> Section {
                 match self { $(ViolationKind::$variant => Section::$section,)* }
             }
@@ -81,14 +81,15 @@ kinds! {
     IndexExtra = "index_extra", Index, true, "an index entry for an offset off the interval";
     IndexStale = "index_stale", Index, true, "an index entry past the last valid record";
     Lost = "lost", Observed, true, "acknowledged, but absent from the final drain";
-    LostWrite = "lost_write", Observed, true, "acknowledged at or below an offset consumers read past, yet read by none during the load";
+    LostWrite = "lost_write", Observed, true, "acknowledged and drained, at or below an offset consumers read past, yet read by none during the load (drained values only: one the drain lacks is lost)";
     Unexpected = "unexpected", Observed, true, "a consumer read a value that nobody sent";
+    ForeignRecord = "foreign_record", Observed, true, "the final drain read a record that is no value of this run sent to that topic";
     Duplicated = "duplicated", Observed, true, "one value delivered at two offsets";
     Recovered = "recovered", Observed, false, "read, although its send ended unknown (informational)";
     AbortedRead = "aborted_read", Observed, true, "read, although its send was answered with an error";
     InconsistentOffsets = "inconsistent_offsets", Observed, true, "one (topic, offset) associated with two different values";
     CorruptRead = "corrupt_read", Observed, true, "offsets skipped after a fetch was answered CorruptLog";
-    AckOffsetMismatch = "ack_offset_mismatch", Observed, true, "an acknowledged offset does not hold that value";
+    AckOffsetMismatch = "ack_offset_mismatch", Observed, true, "an acknowledged offset does not hold that value in the drain (drained values only: one the drain lacks is lost)";
     AckOffsetCollision = "ack_offset_collision", Observed, true, "two acknowledgements returned the same offset";
     NonmonotonicSend = "nonmonotonic_send", Observed, true, "a producer's later ack offset is not above its earlier one";
     PollSkip = "poll_skip", Observed, true, "a consumer's next fetch starts past last+1 although those offsets exist";
@@ -268,7 +269,7 @@ impl Violations {
         }
     }
 
-    /// The kinds with a count above zero, in CHECKER.md order.
+    /// The kinds with a count above zero, in `docs/violations.md` order.
     pub fn found(&self) -> impl Iterator<Item = (ViolationKind, u64)> + '_ {
         ViolationKind::ALL.iter().filter_map(|&k| match self.get(k) {
             Some(n) if n > 0 => Some((k, n)),
@@ -325,10 +326,10 @@ mod tests {
     #[test]
     fn names_are_unique_snake_case_and_cover_checker_md() {
         let mut names: Vec<&str> = ViolationKind::ALL.iter().map(|k| k.name()).collect();
-        assert_eq!(names.len(), 34);
+        assert_eq!(names.len(), 35);
         names.sort();
         names.dedup();
-        assert_eq!(names.len(), 34);
+        assert_eq!(names.len(), 35);
         assert!(names.iter().all(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '_')));
     }
 

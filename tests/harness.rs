@@ -3,7 +3,7 @@
 //! What these tests hold the run to (DESIGN.md "Harness", CHECKER.md):
 //!
 //! 1. Every locking strategy comes out clean over both transports, with several topics,
-//!    batches and pipelining, and the embedded run checks every one of the 34 kinds (none is
+//!    batches and pipelining, and the embedded run checks every one of the 35 kinds (none is
 //!    left `None`, "not checked"). The topics end holding exactly `messages` records.
 //! 2. `consumers: 0` measures producing alone: no consume figures, the consumer kinds 0.
 //! 3. Under `none` the race is forced, never hoped for: `force_race` puts a rendezvous in the
@@ -61,7 +61,7 @@ fn run_ok(config: &RunConfig) -> RunReport {
 /// Asserts a clean run that checked every kind and stored exactly what it sent.
 fn assert_clean_and_complete(r: &RunReport, config: &RunConfig) {
     let context = format!("{} over {:?}", r.strategy, r.transport);
-    assert_eq!(K::ALL.len(), 34, "CHECKER.md names 34 kinds");
+    assert_eq!(K::ALL.len(), 35, "docs/violations.md names 35 kinds");
     for &kind in K::ALL {
         assert_eq!(r.violations.get(kind), Some(0), "{context}: {kind} should be checked and 0");
     }
@@ -315,4 +315,35 @@ fn a_kept_data_dir_holds_the_topics_and_verify_agrees_with_the_run() {
     run_ok(&locked);
     assert_eq!(topic_dirs(&locked_dir).len(), 4);
     assert_eq!(verify_dir(&locked_dir).0, EXIT_OK);
+}
+
+#[test]
+fn verify_does_not_size_its_memory_from_a_crafted_run_file() {
+    // A real run's topic, whose run.json then claims 2^32 - 1 producers of 2^64 - 1 messages:
+    // a bitmap sized from that would need 2^96 bits. The real `synclog verify` binary must
+    // still judge the topic, from what the log holds.
+    let root = tempfile::tempdir().expect("temp dir");
+    let dir = root.path().join("crafted");
+    let config =
+        RunConfig { data_dir: Some(dir.clone()), ..small(StrategyKind::Mutex, TransportKind::Inproc) };
+    assert!(run_ok(&config).is_clean());
+    for topic in topic_dirs(&dir) {
+        let path = topic.join("run.json");
+        let mut run: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).expect("read run.json")).expect("run.json is JSON");
+        run["producers"] = serde_json::json!(u32::MAX);
+        run["messages_per_producer"] = serde_json::json!(u64::MAX);
+        std::fs::write(&path, serde_json::to_vec(&run).expect("json")).expect("write run.json");
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_synclog"))
+        .arg("verify")
+        .arg("--data-dir")
+        .arg(&dir)
+        .output()
+        .expect("start synclog verify");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "verify on a crafted run.json:\n{text}\n{err}");
+    assert!(text.contains("(a harness run under mutex)"), "the run file was still used:\n{text}");
+    assert!(!text.contains("CORRUPTED"), "{text}");
 }

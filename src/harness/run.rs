@@ -20,14 +20,14 @@
 //! of its own messages, sent and checked like the rest but not timed), over the time from the
 //! first producer leaving its warm-up to the last producer's last acknowledgement.
 
-use super::history::{corrupt_resume_offset, FetchOutcome, History, RunShape, SendOutcome};
-use super::payload::encode_payload;
-use super::runfile::{RunFile, RunPayloadCheck};
 use super::transport::{
     Completion, ConsumerEndpoint, Fetch, InprocTransport, KafkaTransport, ProducerEndpoint, TcpTransport,
     Transport,
 };
 use crate::broker::{Broker, BrokerConfig};
+use crate::check::history::{corrupt_resume_offset, FetchOutcome, History, RunShape, SendOutcome};
+use crate::check::payload::encode_payload;
+use crate::check::runfile::{RunFile, RunPayloadCheck};
 use crate::cli::FsyncMode;
 use crate::storage::{verify_topic, LogConfig, RaceWindow, Topics};
 use crate::strategies::{StrategyKind, StrategyVisitor, SyncStrategy};
@@ -127,7 +127,7 @@ impl RunConfig {
                 self.producers
             );
         }
-        if self.message_bytes < super::payload::PAYLOAD_OVERHEAD_BYTES {
+        if self.message_bytes < crate::check::payload::PAYLOAD_OVERHEAD_BYTES {
             bail!("--message-bytes must be at least 20 (producer id, seq, body length and checksum take 20)");
         }
         if self.message_bytes > crate::storage::DEFAULT_MAX_MESSAGE_BYTES as usize {
@@ -237,7 +237,7 @@ pub struct RunReport {
     pub notes: Vec<String>,
     /// Acknowledged, failed and unknown sends, reads, … (exact totals).
     #[serde(skip)]
-    pub counts: super::history::OperationCounts,
+    pub counts: crate::check::history::OperationCounts,
 }
 
 impl RunReport {
@@ -465,7 +465,7 @@ fn load(
     for (t, name) in names.iter().enumerate() {
         drain_topic(reader.as_mut(), t as u32, name, &mut drain, &mut notes);
     }
-    let violations = super::checker::check(&history, drain, names);
+    let violations = crate::check::checker::check(&history, drain, names);
     let counts = history.operation_counts();
 
     // Throughput over the timed window: first warm-up end to last acknowledgement.
@@ -598,7 +598,7 @@ fn produce(
 /// Records one fetch's outcome in the consumer's recorder; returns (next offset, high
 /// watermark if answered, records returned).
 fn record(
-    recorder: &mut super::history::ConsumerRecorder<'_>,
+    recorder: &mut crate::check::history::ConsumerRecorder<'_>,
     topic: u32,
     offset: u64,
     start_ns: u64,
@@ -682,7 +682,7 @@ fn drain_topic(
     reader: &mut dyn ConsumerEndpoint,
     topic: u32,
     name: &str,
-    drain: &mut super::history::DrainRecorder<'_>,
+    drain: &mut crate::check::history::DrainRecorder<'_>,
     notes: &mut Vec<String>,
 ) {
     let mut offset = 0u64;

@@ -1,4 +1,4 @@
-//! The integrity checker for what producers and consumers observed (CHECKER.md, section C).
+//! The integrity checker for what producers and consumers observed (`docs/violations.md`, section C).
 //!
 //! # Concept
 //!
@@ -59,14 +59,15 @@
 //! history's memory table), so the result does not depend on thread timing.
 
 use super::history::{
-    CorruptRange, DrainRecorder, History, SendState, CONFLICT, DRAINED, DUPLICATED, NONE, VALUE_MASK,
+    CorruptRange, DrainRecorder, History, OffsetSlot, SendState, CONFLICT, DRAINED, DUPLICATED, NONE,
+    VALUE_MASK,
 };
 use super::payload::ValueId;
 use crate::violations::{Example, Section, ViolationKind, Violations};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 
-/// Checks everything section C of CHECKER.md covers and returns the tally, with every
+/// Checks everything section C of `docs/violations.md` covers and returns the tally, with every
 /// `Section::Observed` kind marked checked.
 ///
 /// Call it after every producer has ended its sends and every consumer recorder has been
@@ -77,172 +78,42 @@ pub fn check(history: &History, drain: DrainRecorder<'_>, topic_names: &[String]
     // Dropping the drain recorder hands its findings to the history.
     drop(drain);
     debug_assert_eq!(history.live_recorders(), 0, "drop every consumer recorder before check");
-    let topic_name =
-        |t: u32| -> String { topic_names.get(t as usize).cloned().unwrap_or_else(|| format!("topic-{t}")) };
     let mut violations = Violations::new();
     violations.checked(Section::Observed);
 
     let observed = history.observed.lock();
-    observed.tally.add_to(&mut violations, &topic_name);
-    let owners = AckOwners::build(history);
     let overflow = history.overflow.lock();
-    let words_at = |topic: u32, offset: u64| -> (u64, u64) {
-        let dense = history
-            .topics
-            .get(topic as usize)
-            .and_then(|slots| usize::try_from(offset).ok().and_then(|o| slots.get(o)));
-        match dense.or_else(|| overflow.get(&(topic, offset))) {
-            Some(slot) => (slot.read.load(Relaxed), slot.drain.load(Relaxed)),
-            None => (0, 0),
-        }
-    };
-    let describe = |word: u64| -> String {
-        match word & VALUE_MASK {
-            0 => "nothing".to_string(),
-            tag => {
-                let v = history.value_id(tag - 1);
-                let more = if word & CONFLICT != 0 { " and another value" } else { "" };
-                format!("producer {} seq {}{more}", v.producer, v.seq)
-            }
-        }
-    };
-    let example = |topic: u32, offset: Option<u64>, value: ValueId, detail: String| -> Example {
-        let mut e = Example::detail(detail).topic(&topic_name(topic)).value(value.producer, value.seq);
-        if let Some(o) = offset {
-            e = e.offset(o);
-        }
-        e
-    };
+    let ctx = Ctx { history, topic_names, owners: AckOwners::build(history), overflow: &overflow };
+    observed.tally.add_to(&mut violations, &|t| ctx.topic_name(t));
 
     // Values: every acked value's fate, and what was read or drained against how it was sent.
     let shape = *history.shape();
-    let consumers_ran = history.consumers_ran();
     let mut ack_end = vec![0u64; shape.topics as usize];
-    for (producer, arrays) in history.producers.iter().enumerate() {
-        let producer = producer as u32;
+    for producer in 0..shape.producers {
         let topic = shape.topic_of(producer);
-        let max_read = observed.max_read_offset[topic as usize];
-        let mut previous_ack: Option<u64> = None;
-        for seq in 0..arrays.ack.len() {
-            let value = ValueId { producer, seq: seq as u64 };
-            let tag = u64::from(producer) * shape.messages_per_producer + seq as u64 + 1;
-            let state = arrays.send_state(seq);
-            let first_read = arrays.first_read_offset[seq].load(Relaxed);
-            let read = first_read != NONE;
-            let read_at = read.then_some(first_read);
-            let flags = arrays.flags[seq].load(Relaxed);
-            let drained = flags & DRAINED != 0;
-
-            if read && state == SendState::NotSent {
-                violations.add(
-                    ViolationKind::Unexpected,
-                    example(topic, read_at, value, "read but never sent".into()),
-                );
-            }
-            if flags & DUPLICATED != 0 {
-                violations.add(
-                    ViolationKind::Duplicated,
-                    example(topic, read_at, value, "delivered at two offsets".into()),
-                );
-            }
-            match state {
-                SendState::Acked(offset) => {
-                    let end = &mut ack_end[topic as usize];
-                    *end = (*end).max(offset.saturating_add(1));
-                    let owner = owners.get(topic, offset);
-                    if owner & VALUE_MASK != tag {
-                        let detail =
-                            format!("offset already acknowledged to {}", describe(owner & VALUE_MASK));
-                        violations.add(
-                            ViolationKind::AckOffsetCollision,
-                            example(topic, Some(offset), value, detail),
-                        );
-                    }
-                    if let Some(prev) = previous_ack {
-                        if offset <= prev {
-                            let detail = format!("acknowledged after offset {prev}");
-                            violations.add(
-                                ViolationKind::NonmonotonicSend,
-                                example(topic, Some(offset), value, detail),
-                            );
-                        }
-                    }
-                    previous_ack = Some(offset);
-                    if !drained {
-                        let detail = "acknowledged, absent from the drain".to_string();
-                        violations.add(ViolationKind::Lost, example(topic, Some(offset), value, detail));
-                        continue;
-                    }
-                    let (_, drain_word) = words_at(topic, offset);
-                    if drain_word & VALUE_MASK != tag {
-                        let detail = format!("the drain found {} there", describe(drain_word));
-                        violations.add(
-                            ViolationKind::AckOffsetMismatch,
-                            example(topic, Some(offset), value, detail),
-                        );
-                    }
-                    if consumers_ran && !read {
-                        if max_read.is_some_and(|m| offset <= m) {
-                            let detail = format!(
-                                "consumers read up to offset {} but never this",
-                                max_read.unwrap_or(0)
-                            );
-                            violations
-                                .add(ViolationKind::LostWrite, example(topic, Some(offset), value, detail));
-                        } else {
-                            let detail = "acknowledged, read by no consumer during the load".to_string();
-                            violations
-                                .add(ViolationKind::Unseen, example(topic, Some(offset), value, detail));
-                        }
-                    }
-                }
-                SendState::Failed if read || drained => {
-                    let detail = "read although its send failed".to_string();
-                    violations.add(ViolationKind::AbortedRead, example(topic, read_at, value, detail));
-                }
-                SendState::Unknown | SendState::Pending if read || drained => {
-                    let detail = "read although its send ended unknown".to_string();
-                    violations.add(ViolationKind::Recovered, example(topic, read_at, value, detail));
-                }
-                _ => {}
-            }
-        }
+        let view = ProducerView {
+            producer,
+            topic,
+            max_read: observed.max_read_offset[topic as usize],
+            consumers_ran: history.consumers_ran(),
+        };
+        let end = ctx.check_producer(&view, &mut violations);
+        ack_end[topic as usize] = ack_end[topic as usize].max(end);
     }
 
     // Offsets: every (topic, offset) some consumer read, against the other reads, the drain
     // and the ack there.
-    let mut inconsistent = |topic: u32, offset: u64, read: u64, drain: u64| {
-        let ack = owners.get(topic, offset);
-        let (r, d, a) = (read & VALUE_MASK, drain & VALUE_MASK, ack & VALUE_MASK);
-        let disagree = read & CONFLICT != 0
-            || drain & CONFLICT != 0
-            || (r != 0 && d != 0 && r != d)
-            || (r != 0 && a != 0 && ack & CONFLICT == 0 && r != a);
-        if disagree {
-            let detail = format!(
-                "consumers read {}, the drain found {}, acked to {}",
-                describe(read),
-                describe(drain),
-                describe(ack)
-            );
-            let mut e = Example::detail(detail).topic(&topic_name(topic)).offset(offset);
-            if r != 0 {
-                let v = history.value_id(r - 1);
-                e = e.value(v.producer, v.seq);
-            }
-            violations.add(ViolationKind::InconsistentOffsets, e);
-        }
-    };
     for (topic, slots) in history.topics.iter().enumerate() {
         for (offset, slot) in slots.iter().enumerate() {
-            inconsistent(topic as u32, offset as u64, slot.read.load(Relaxed), slot.drain.load(Relaxed));
+            let (read, drain) = (slot.read.load(Relaxed), slot.drain.load(Relaxed));
+            ctx.check_offset(topic as u32, offset as u64, read, drain, &mut violations);
         }
     }
     let mut extra: Vec<(u32, u64, u64, u64)> =
         overflow.iter().map(|(&(t, o), s)| (t, o, s.read.load(Relaxed), s.drain.load(Relaxed))).collect();
     extra.sort_unstable();
     for (topic, offset, read, drain) in extra {
-        inconsistent(topic, offset, read, drain);
+        ctx.check_offset(topic, offset, read, drain, &mut violations);
     }
 
     // Corrupt reads: the union of skipped ranges, cut at each topic's extent.
@@ -257,12 +128,191 @@ pub fn check(history: &History, drain: DrainRecorder<'_>, topic_names: &[String]
         let end = range.end.min(extent.get(range.topic as usize).copied().unwrap_or(0));
         if end > range.start {
             let e = Example::detail(format!("offsets {}..{end} skipped after CorruptLog", range.start))
-                .topic(&topic_name(range.topic))
+                .topic(&ctx.topic_name(range.topic))
                 .offset(range.start);
             violations.add_many(ViolationKind::CorruptRead, end - range.start, e);
         }
     }
     violations
+}
+
+/// What `check` reads while it runs: the history, the ack owners it built, the overflow slots.
+struct Ctx<'a> {
+    history: &'a History,
+    topic_names: &'a [String],
+    owners: AckOwners,
+    overflow: &'a HashMap<(u32, u64), OffsetSlot>,
+}
+
+/// One producer as `check_producer` sees it.
+struct ProducerView {
+    producer: u32,
+    topic: u32,
+    /// The highest offset any consumer read in the producer's topic during the load.
+    max_read: Option<u64>,
+    consumers_ran: bool,
+}
+
+/// One value of a producer: its id, its value-word tag and what became of it.
+struct ValueView {
+    value: ValueId,
+    tag: u64,
+    /// The offset it was first delivered at during the load.
+    read_at: Option<u64>,
+    drained: bool,
+}
+
+impl Ctx<'_> {
+    /// Topic `t`'s name in examples (`topic-<t>` when the list is short).
+    fn topic_name(&self, t: u32) -> String {
+        self.topic_names.get(t as usize).cloned().unwrap_or_else(|| format!("topic-{t}"))
+    }
+
+    /// The (read, drain) value words at (topic, offset).
+    fn words_at(&self, topic: u32, offset: u64) -> (u64, u64) {
+        let dense = self
+            .history
+            .topics
+            .get(topic as usize)
+            .and_then(|slots| usize::try_from(offset).ok().and_then(|o| slots.get(o)));
+        match dense.or_else(|| self.overflow.get(&(topic, offset))) {
+            Some(slot) => (slot.read.load(Relaxed), slot.drain.load(Relaxed)),
+            None => (0, 0),
+        }
+    }
+
+    /// A value word in words: "producer 1 seq 7", "nothing", "… and another value".
+    fn describe(&self, word: u64) -> String {
+        match word & VALUE_MASK {
+            0 => "nothing".to_string(),
+            tag => {
+                let v = self.history.value_id(tag - 1);
+                let more = if word & CONFLICT != 0 { " and another value" } else { "" };
+                format!("producer {} seq {}{more}", v.producer, v.seq)
+            }
+        }
+    }
+
+    fn example(&self, topic: u32, offset: Option<u64>, value: ValueId, detail: String) -> Example {
+        let mut e = Example::detail(detail).topic(&self.topic_name(topic)).value(value.producer, value.seq);
+        if let Some(o) = offset {
+            e = e.offset(o);
+        }
+        e
+    }
+
+    /// Checks every value of one producer; returns one past the highest offset acked to it.
+    fn check_producer(&self, p: &ProducerView, violations: &mut Violations) -> u64 {
+        let shape = self.history.shape();
+        let arrays = &self.history.producers[p.producer as usize];
+        let (topic, mut previous_ack, mut ack_end) = (p.topic, None, 0u64);
+        for seq in 0..arrays.ack.len() {
+            let first_read = arrays.first_read_offset[seq].load(Relaxed);
+            let flags = arrays.flags[seq].load(Relaxed);
+            let v = ValueView {
+                value: ValueId { producer: p.producer, seq: seq as u64 },
+                tag: u64::from(p.producer) * shape.messages_per_producer + seq as u64 + 1,
+                read_at: (first_read != NONE).then_some(first_read),
+                drained: flags & DRAINED != 0,
+            };
+            let read = v.read_at.is_some();
+            let state = arrays.send_state(seq);
+            if read && state == SendState::NotSent {
+                let e = self.example(topic, v.read_at, v.value, "read but never sent".into());
+                violations.add(ViolationKind::Unexpected, e);
+            }
+            if flags & DUPLICATED != 0 {
+                let e = self.example(topic, v.read_at, v.value, "delivered at two offsets".into());
+                violations.add(ViolationKind::Duplicated, e);
+            }
+            match state {
+                SendState::Acked(offset) => {
+                    ack_end = ack_end.max(offset.saturating_add(1));
+                    self.check_acked(p, &v, offset, previous_ack, violations);
+                    previous_ack = Some(offset);
+                }
+                SendState::Failed if read || v.drained => {
+                    let detail = "read although its send failed".to_string();
+                    violations
+                        .add(ViolationKind::AbortedRead, self.example(topic, v.read_at, v.value, detail));
+                }
+                SendState::Unknown | SendState::Pending if read || v.drained => {
+                    let detail = "read although its send ended unknown".to_string();
+                    violations.add(ViolationKind::Recovered, self.example(topic, v.read_at, v.value, detail));
+                }
+                _ => {}
+            }
+        }
+        ack_end
+    }
+
+    /// Checks one value acked at `offset`: its ack against the others, the drain and the reads.
+    fn check_acked(
+        &self,
+        p: &ProducerView,
+        v: &ValueView,
+        offset: u64,
+        previous_ack: Option<u64>,
+        violations: &mut Violations,
+    ) {
+        let (topic, value) = (p.topic, v.value);
+        let owner = self.owners.get(topic, offset);
+        if owner & VALUE_MASK != v.tag {
+            let detail = format!("offset already acknowledged to {}", self.describe(owner & VALUE_MASK));
+            violations
+                .add(ViolationKind::AckOffsetCollision, self.example(topic, Some(offset), value, detail));
+        }
+        if let Some(prev) = previous_ack.filter(|&prev| offset <= prev) {
+            let detail = format!("acknowledged after offset {prev}");
+            violations.add(ViolationKind::NonmonotonicSend, self.example(topic, Some(offset), value, detail));
+        }
+        if !v.drained {
+            let detail = "acknowledged, absent from the drain".to_string();
+            violations.add(ViolationKind::Lost, self.example(topic, Some(offset), value, detail));
+            return;
+        }
+        let (_, drain_word) = self.words_at(topic, offset);
+        if drain_word & VALUE_MASK != v.tag {
+            let detail = format!("the drain found {} there", self.describe(drain_word));
+            violations
+                .add(ViolationKind::AckOffsetMismatch, self.example(topic, Some(offset), value, detail));
+        }
+        if p.consumers_ran && v.read_at.is_none() {
+            if p.max_read.is_some_and(|m| offset <= m) {
+                let detail =
+                    format!("consumers read up to offset {} but never this", p.max_read.unwrap_or(0));
+                violations.add(ViolationKind::LostWrite, self.example(topic, Some(offset), value, detail));
+            } else {
+                let detail = "acknowledged, read by no consumer during the load".to_string();
+                violations.add(ViolationKind::Unseen, self.example(topic, Some(offset), value, detail));
+            }
+        }
+    }
+
+    /// Checks what consumers read at (topic, offset) against the other reads, the drain and
+    /// the ack there.
+    fn check_offset(&self, topic: u32, offset: u64, read: u64, drain: u64, violations: &mut Violations) {
+        let ack = self.owners.get(topic, offset);
+        let (r, d, a) = (read & VALUE_MASK, drain & VALUE_MASK, ack & VALUE_MASK);
+        let disagree = read & CONFLICT != 0
+            || drain & CONFLICT != 0
+            || (r != 0 && d != 0 && r != d)
+            || (r != 0 && a != 0 && ack & CONFLICT == 0 && r != a);
+        if disagree {
+            let detail = format!(
+                "consumers read {}, the drain found {}, acked to {}",
+                self.describe(read),
+                self.describe(drain),
+                self.describe(ack)
+            );
+            let mut e = Example::detail(detail).topic(&self.topic_name(topic)).offset(offset);
+            if r != 0 {
+                let v = self.history.value_id(r - 1);
+                e = e.value(v.producer, v.seq);
+            }
+            violations.add(ViolationKind::InconsistentOffsets, e);
+        }
+    }
 }
 
 /// Sorts ranges and merges those of one topic that overlap or touch.
@@ -340,8 +390,8 @@ impl AckOwners {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::harness::history::{ConsumerRecorder, FetchOutcome, RunShape, SendOutcome};
-    use crate::harness::payload::encode_payload;
+    use crate::check::history::{ConsumerRecorder, FetchOutcome, RunShape, SendOutcome};
+    use crate::check::payload::encode_payload;
     use proptest::prelude::*;
     use ViolationKind::*;
 
@@ -471,9 +521,26 @@ mod tests {
             fetch(&mut c, 0, 0, 6, &topic0);
         }
         let v = drain_and_check(&h, &[topic0, vec![]]);
-        // Two consumers × four foreign records, plus one value nobody sent (once per value).
-        assert_counts(&v, &[(Unexpected, 9)]);
+        // Two consumers × four foreign records, plus one value nobody sent (once per value);
+        // the drain met the four foreign records once.
+        assert_counts(&v, &[(Unexpected, 9), (ForeignRecord, 4)]);
         assert_eq!(h.operation_counts().drain_foreign_records, 4);
+    }
+
+    #[test]
+    fn foreign_record_counts_drained_records_of_no_producer_even_without_consumers() {
+        // A remote broker serving garbage to a run with no consumers: only the drain sees it.
+        let h = History::new(shape(1, 1, 2));
+        send(&h, 0, 0, 2, acked(0));
+        let mut garbage = vec![0xAB; MESSAGE_BYTES];
+        garbage[0] = 0;
+        let topic0 = vec![(0, pl(0, 0)), (1, pl(0, 1)), (2, garbage), (3, pl(7, 0))];
+        let v = drain_and_check(&h, &[topic0]);
+        assert_counts(&v, &[(ForeignRecord, 2)]);
+        assert!(!v.is_clean(), "a foreign record is an error, not informational");
+        let e = &v.examples(ForeignRecord)[1];
+        assert_eq!((e.offset, e.producer), (Some(3), Some(7)), "{e:?}");
+        assert_eq!(h.operation_counts().drain_foreign_records, 2);
     }
 
     #[test]

@@ -95,18 +95,26 @@
 //! violation), up to [`MAX_OPERATIONS_PER_ACTOR`]; the rest are only counted
 //! ([`OperationCounts::operations_dropped`]). The counts themselves are exact.
 
+mod operation;
+mod recorder;
+mod tally;
+
+use operation::NO_OFFSET;
+pub use operation::{
+    Actor, FetchOutcome, Operation, OperationCounts, OperationKind, OperationOutcome, RunShape, SendOutcome,
+};
+use recorder::Cursor;
+pub use recorder::{ConsumerRecorder, DrainRecorder};
+pub(super) use tally::{RawExample, Tally};
+
 use super::payload::{decode_payload, ValueId};
-use crate::violations::{Example, ViolationKind, Violations, MAX_EXAMPLES};
+use crate::storage::INDEX_INTERVAL;
+use crate::violations::ViolationKind;
 use hdrhistogram::Histogram;
 use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
 use std::time::Instant;
-
-/// The sparse index's interval (part of the storage format): a consumer answered CorruptLog
-/// resumes at the next multiple of it.
-pub const INDEX_INTERVAL: u64 = 100;
 
 /// Bytes the history holds per message for the whole run (see the module docs' table).
 pub const HISTORY_BYTES_PER_MESSAGE: u64 = 8 + 8 + 8 + 1 + 8 + 8;
@@ -121,205 +129,10 @@ pub const OPERATIONS_KEPT_IN_FULL: usize = 1 << 16;
 pub const MAX_OPERATIONS_PER_ACTOR: usize = 1 << 18;
 
 /// Where a consumer resumes after a fetch at `requested_offset` was answered CorruptLog: the
-/// next index-interval offset past it (`150 → 200`, `200 → 300`). The offsets in between are
+/// next multiple of the storage's sparse-index interval ([`INDEX_INTERVAL`]) past it (`150 → 200`, `200 → 300`). The offsets in between are
 /// skipped and counted as `corrupt_read`.
 pub fn corrupt_resume_offset(requested_offset: u64) -> u64 {
     (requested_offset / INDEX_INTERVAL).saturating_add(1).saturating_mul(INDEX_INTERVAL)
-}
-
-/// The size of a run, fixed before it starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RunShape {
-    /// The payload seed (`--seed`): bodies are generated from it.
-    pub seed: u64,
-    /// Producers, numbered `0..producers`.
-    pub producers: u32,
-    /// Topics, numbered `0..topics`; producer `p` writes to topic `p % topics`.
-    pub topics: u32,
-    /// Each producer sends `seq = 0..messages_per_producer`.
-    pub messages_per_producer: u64,
-    /// The whole payload (≥ 20 bytes).
-    pub message_bytes: usize,
-}
-
-impl RunShape {
-    /// The topic producer `producer` writes to.
-    pub fn topic_of(&self, producer: u32) -> u32 {
-        producer % self.topics.max(1)
-    }
-
-    /// How many producers write to `topic`.
-    pub fn producers_of_topic(&self, topic: u32) -> u32 {
-        let topics = self.topics.max(1);
-        if topic >= topics {
-            return 0;
-        }
-        self.producers / topics + u32::from(topic < self.producers % topics)
-    }
-
-    /// How many messages are sent to `topic`: the highest offset a correct broker assigns
-    /// there, plus one.
-    pub fn messages_in_topic(&self, topic: u32) -> u64 {
-        u64::from(self.producers_of_topic(topic)).saturating_mul(self.messages_per_producer)
-    }
-
-    /// Messages over all producers.
-    pub fn total_messages(&self) -> u64 {
-        u64::from(self.producers).saturating_mul(self.messages_per_producer)
-    }
-
-    /// The heap a [`History`] of this shape holds at its peak (during `check`), counting the
-    /// per-operation logs of `actors` producers and consumers at their cap.
-    pub fn peak_heap_bytes(&self, actors: u32) -> u64 {
-        let per_message = HISTORY_BYTES_PER_MESSAGE + CHECK_BYTES_PER_MESSAGE;
-        let log_bytes = (MAX_OPERATIONS_PER_ACTOR * std::mem::size_of::<Operation>()) as u64;
-        self.total_messages().saturating_mul(per_message) + u64::from(actors).saturating_mul(log_bytes)
-    }
-}
-
-/// How a produce request ended. A send is never retried, so every request ends exactly once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SendOutcome {
-    /// Acknowledged: message `i` of the request was stored at `base_offset + i`.
-    Acked { base_offset: u64 },
-    /// Answered with an error: none of the messages should ever be read.
-    Failed,
-    /// No answer (timeout, connection lost): the messages may or may not be stored.
-    Unknown,
-}
-
-/// What a fetch returned, as the consumer received it.
-pub enum FetchOutcome<'i, 'p> {
-    /// Records (possibly none) and the high watermark the broker sent with them.
-    Records { high_watermark: u64, records: &'i mut dyn Iterator<Item = (u64, &'p [u8])> },
-    /// Error 8 CorruptLog: the first record at the requested offset fails its CRC.
-    CorruptLog,
-    /// Any other error, or no answer: the consumer retries the same offset.
-    Error,
-}
-
-/// Which side an operation was on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum OperationKind {
-    Send,
-    Fetch,
-}
-
-/// How an operation ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum OperationOutcome {
-    /// A send acknowledged, or a fetch answered with records (possibly none).
-    Ok,
-    /// Answered with an error (for a fetch: any error but CorruptLog).
-    Failed,
-    /// A send that got no answer.
-    Unknown,
-    /// A fetch answered CorruptLog.
-    Corrupt,
-}
-
-/// Who performed an operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Actor {
-    Producer(u32),
-    Consumer(u32),
-}
-
-impl fmt::Display for Actor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Actor::Producer(p) => write!(f, "producer {p}"),
-            Actor::Consumer(c) => write!(f, "consumer {c}"),
-        }
-    }
-}
-
-/// One send or fetch, in 40 bytes. The actor is not stored: each actor has its own log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Operation {
-    /// When the request was sent, ns since the run started.
-    pub start_ns: u64,
-    /// Send: the acknowledged base offset. Fetch: the requested offset. `u64::MAX` when none.
-    first_offset: u64,
-    /// Send: the first seq of the request. Fetch: the high watermark answered (`u64::MAX`: none).
-    seq_or_high_watermark: u64,
-    /// How long the request took, ns (saturates at `u32::MAX`, about 4.3 s).
-    pub duration_ns: u32,
-    /// Send: messages in the request. Fetch: records returned.
-    pub count: u32,
-    /// The topic index.
-    pub topic: u32,
-    pub kind: OperationKind,
-    pub outcome: OperationOutcome,
-}
-
-const _: () = assert!(std::mem::size_of::<Operation>() == 40);
-
-/// "No offset" / "no watermark" in an [`Operation`].
-const NO_OFFSET: u64 = u64::MAX;
-
-impl Operation {
-    /// When the answer came (or the request was given up), ns since the run started.
-    pub fn end_ns(&self) -> u64 {
-        self.start_ns.saturating_add(u64::from(self.duration_ns))
-    }
-
-    /// The acknowledged base offset of a send, or the requested offset of a fetch.
-    pub fn first_offset(&self) -> Option<u64> {
-        (self.first_offset != NO_OFFSET).then_some(self.first_offset)
-    }
-
-    /// The first seq of a send (`None` for a fetch).
-    pub fn first_seq(&self) -> Option<u64> {
-        (self.kind == OperationKind::Send).then_some(self.seq_or_high_watermark)
-    }
-
-    /// The high watermark a fetch was answered with (`None` for a send or an error).
-    pub fn high_watermark(&self) -> Option<u64> {
-        (self.kind == OperationKind::Fetch && self.seq_or_high_watermark != NO_OFFSET)
-            .then_some(self.seq_or_high_watermark)
-    }
-}
-
-/// Exact totals of what happened, however many operations the logs kept.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct OperationCounts {
-    pub sends_acked: u64,
-    pub sends_failed: u64,
-    pub sends_unknown: u64,
-    pub messages_acked: u64,
-    pub messages_failed: u64,
-    pub messages_unknown: u64,
-    pub fetches_ok: u64,
-    pub fetches_corrupt: u64,
-    pub fetches_failed: u64,
-    /// Records consumers received during the load (every delivery, duplicates included).
-    pub records_read: u64,
-    /// Records the final drain received.
-    pub drain_records: u64,
-    /// Drained records that are not a value of this run in this topic (no value to check;
-    /// the file scan's `unknown_value` / `payload_checksum` report them).
-    pub drain_foreign_records: u64,
-    /// Operations counted but not kept in the logs (see the module docs).
-    pub operations_dropped: u64,
-}
-
-impl OperationCounts {
-    fn merge(&mut self, o: &OperationCounts) {
-        self.sends_acked += o.sends_acked;
-        self.sends_failed += o.sends_failed;
-        self.sends_unknown += o.sends_unknown;
-        self.messages_acked += o.messages_acked;
-        self.messages_failed += o.messages_failed;
-        self.messages_unknown += o.messages_unknown;
-        self.fetches_ok += o.fetches_ok;
-        self.fetches_corrupt += o.fetches_corrupt;
-        self.fetches_failed += o.fetches_failed;
-        self.records_read += o.records_read;
-        self.drain_records += o.drain_records;
-        self.drain_foreign_records += o.drain_foreign_records;
-        self.operations_dropped += o.operations_dropped;
-    }
 }
 
 // ---- word encodings (see the module docs' tables) ----
@@ -441,101 +254,6 @@ fn latency_histogram() -> Histogram<u64> {
     // growing the histogram, so an auto-resizing `Histogram::new` would clamp every latency to
     // its initial 2 048 µs. One hour in microseconds covers any run; 3 significant figures.
     Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid hdrhistogram bounds and precision")
-}
-
-/// A violation example before topic names are known.
-#[derive(Debug, Clone, Default)]
-pub(super) struct RawExample {
-    pub(super) topic: Option<u32>,
-    pub(super) offset: Option<u64>,
-    pub(super) value: Option<ValueId>,
-    pub(super) detail: String,
-}
-
-impl RawExample {
-    pub(super) fn at(topic: u32, offset: u64) -> Self {
-        RawExample { topic: Some(topic), offset: Some(offset), ..RawExample::default() }
-    }
-    pub(super) fn value(mut self, value: ValueId) -> Self {
-        self.value = Some(value);
-        self
-    }
-    pub(super) fn detail(mut self, detail: impl Into<String>) -> Self {
-        self.detail = detail.into();
-        self
-    }
-    pub(super) fn to_example(&self, topic_name: &dyn Fn(u32) -> String) -> Example {
-        let mut e = Example::detail(self.detail.clone());
-        if let Some(t) = self.topic {
-            e = e.topic(&topic_name(t));
-        }
-        if let Some(o) = self.offset {
-            e = e.offset(o);
-        }
-        if let Some(v) = self.value {
-            e = e.value(v.producer, v.seq);
-        }
-        e
-    }
-}
-
-/// Counts and up to [`MAX_EXAMPLES`] examples per kind, kept by a recorder until names are known.
-#[derive(Debug, Clone)]
-pub(super) struct Tally {
-    counts: Vec<u64>,
-    examples: Vec<Vec<RawExample>>,
-}
-
-impl Default for Tally {
-    fn default() -> Self {
-        Tally {
-            counts: vec![0; ViolationKind::ALL.len()],
-            examples: vec![Vec::new(); ViolationKind::ALL.len()],
-        }
-    }
-}
-
-impl Tally {
-    /// Counts one `kind`; builds the example only when there is room to keep it.
-    pub(super) fn add(&mut self, kind: ViolationKind, example: impl FnOnce() -> RawExample) {
-        self.counts[kind as usize] += 1;
-        let kept = &mut self.examples[kind as usize];
-        if kept.len() < MAX_EXAMPLES {
-            kept.push(example());
-        }
-    }
-
-    pub(super) fn total(&self) -> u64 {
-        self.counts.iter().sum()
-    }
-
-    fn merge(&mut self, other: &Tally) {
-        for (i, n) in other.counts.iter().enumerate() {
-            self.counts[i] += n;
-            for e in &other.examples[i] {
-                if self.examples[i].len() < MAX_EXAMPLES {
-                    self.examples[i].push(e.clone());
-                }
-            }
-        }
-    }
-
-    /// Adds every count and example to `violations`, naming topics with `topic_name`.
-    pub(super) fn add_to(&self, violations: &mut Violations, topic_name: &dyn Fn(u32) -> String) {
-        for &kind in ViolationKind::ALL {
-            let count = self.counts[kind as usize];
-            let examples = &self.examples[kind as usize];
-            for e in examples {
-                violations.add(kind, e.to_example(topic_name));
-            }
-            // Examples are kept while there is room, so a count above the examples means the
-            // examples are full and `add_many` keeps no further copy.
-            let rest = count.saturating_sub(examples.len() as u64);
-            if let Some(last) = examples.last() {
-                violations.add_many(kind, rest, last.to_example(topic_name));
-            }
-        }
-    }
 }
 
 /// Offsets `[start, end)` of `topic` skipped after a CorruptLog answer.
@@ -752,6 +470,7 @@ impl History {
             end: vec![None; topics],
             corrupt_ranges: Vec::new(),
             counts: OperationCounts::default(),
+            tally: Tally::default(),
         }
     }
 
@@ -889,292 +608,6 @@ fn to_len(n: u64) -> usize {
     usize::try_from(n).unwrap_or_else(|_| panic!("{n} elements cannot be addressed on this platform"))
 }
 
-/// One consumer's position and view of one topic.
-#[derive(Debug, Clone, Copy, Default)]
-struct Cursor {
-    /// The offset of the last record consumed (or the offset before a resume point).
-    /// `None` before the first record: the next expected offset is then 0.
-    last_offset: Option<u64>,
-    /// The high watermark of the latest answer.
-    last_high_watermark: Option<u64>,
-    /// The highest high watermark seen: offsets below it exist.
-    max_high_watermark: Option<u64>,
-    /// The highest offset read.
-    max_read_offset: Option<u64>,
-}
-
-impl Cursor {
-    /// The offset the consumer should read next if nothing is skipped.
-    fn expected(&self) -> u64 {
-        self.last_offset.map_or(0, |o| o.saturating_add(1))
-    }
-}
-
-/// Records one consumer's fetches and checks each against the consumer's own earlier ones.
-/// Owned by the consumer's thread; hands everything to the [`History`] when dropped.
-pub struct ConsumerRecorder<'h> {
-    history: &'h History,
-    consumer: u32,
-    /// Indexed by topic.
-    cursors: Vec<Cursor>,
-    tally: Tally,
-    log: ActorLog,
-    corrupt_ranges: Vec<CorruptRange>,
-}
-
-impl ConsumerRecorder<'_> {
-    /// The consumer id this recorder was made for.
-    pub fn consumer(&self) -> u32 {
-        self.consumer
-    }
-
-    /// Records a fetch of `topic` at `requested_offset`, sent at `start_ns` and answered at
-    /// `end_ns` (both from [`History::now_ns`]); returns the offset to fetch next:
-    /// - records: one past the last record returned (the requested offset when none were);
-    /// - CorruptLog: [`corrupt_resume_offset`], and the offsets skipped count as `corrupt_read`;
-    /// - error: the requested offset again.
-    pub fn record_fetch(
-        &mut self,
-        topic: u32,
-        requested_offset: u64,
-        start_ns: u64,
-        end_ns: u64,
-        outcome: FetchOutcome<'_, '_>,
-    ) -> u64 {
-        let Some(&cursor) = self.cursors.get(topic as usize) else {
-            debug_assert!(false, "fetch of topic {topic}, outside the run");
-            return requested_offset;
-        };
-        let violations_before = self.tally.total();
-        let (outcome_kind, high_watermark, count, next_offset, cursor) = match outcome {
-            FetchOutcome::Records { high_watermark, records } => {
-                let (cursor, count, next) =
-                    self.record_records(topic, cursor, requested_offset, end_ns, high_watermark, records);
-                (OperationOutcome::Ok, high_watermark, count, next, cursor)
-            }
-            FetchOutcome::CorruptLog => {
-                let resume = corrupt_resume_offset(requested_offset);
-                self.corrupt_ranges.push(CorruptRange { topic, start: requested_offset, end: resume });
-                // The skipped offsets are corrupt_read, not a poll skip: move the position.
-                let cursor = Cursor { last_offset: Some(resume - 1), ..cursor };
-                (OperationOutcome::Corrupt, NO_OFFSET, 0, resume, cursor)
-            }
-            FetchOutcome::Error => (OperationOutcome::Failed, NO_OFFSET, 0, requested_offset, cursor),
-        };
-        self.cursors[topic as usize] = cursor;
-        let counts = &mut self.log.counts;
-        match outcome_kind {
-            OperationOutcome::Ok => counts.fetches_ok += 1,
-            OperationOutcome::Corrupt => counts.fetches_corrupt += 1,
-            _ => counts.fetches_failed += 1,
-        }
-        let op = Operation {
-            start_ns,
-            first_offset: requested_offset,
-            seq_or_high_watermark: high_watermark,
-            duration_ns: u32::try_from(end_ns.saturating_sub(start_ns)).unwrap_or(u32::MAX),
-            count,
-            topic,
-            kind: OperationKind::Fetch,
-            outcome: outcome_kind,
-        };
-        let notable = outcome_kind != OperationOutcome::Ok || self.tally.total() > violations_before;
-        self.log.push(op, notable);
-        next_offset
-    }
-
-    /// Checks and records the records of one answer; returns the updated cursor, the number
-    /// of records and the next offset to fetch.
-    fn record_records(
-        &mut self,
-        topic: u32,
-        mut cursor: Cursor,
-        requested_offset: u64,
-        end_ns: u64,
-        high_watermark: u64,
-        records: &mut dyn Iterator<Item = (u64, &[u8])>,
-    ) -> (Cursor, u32, u64) {
-        if let Some(previous) = cursor.last_high_watermark {
-            if high_watermark < previous {
-                self.tally.add(ViolationKind::HwRegression, || {
-                    RawExample::at(topic, high_watermark).detail(format!(
-                        "consumer {} saw the high watermark fall from {previous}",
-                        self.consumer
-                    ))
-                });
-            }
-        }
-        cursor.last_high_watermark = Some(high_watermark);
-        let known_hw = cursor.max_high_watermark.map_or(high_watermark, |m| m.max(high_watermark));
-        cursor.max_high_watermark = Some(known_hw);
-
-        let expected = cursor.expected();
-        let mut previous: Option<u64> = None;
-        let mut count = 0u32;
-        for (offset, payload) in records {
-            match previous {
-                None => self.check_fetch_start(topic, expected, offset, known_hw),
-                Some(prev) if offset <= prev => self.tally.add(ViolationKind::IntNonmonotonicPoll, || {
-                    RawExample::at(topic, offset).detail(format!("offset {offset} after {prev} in one fetch"))
-                }),
-                Some(prev) if offset > prev + 1 && prev + 1 < known_hw => {
-                    self.tally.add(ViolationKind::IntPollSkip, || {
-                        RawExample::at(topic, prev + 1)
-                            .detail(format!("one fetch jumped from {prev} to {offset}"))
-                    })
-                }
-                Some(_) => {}
-            }
-            if offset >= high_watermark {
-                self.tally.add(ViolationKind::ReadBeyondHw, || {
-                    RawExample::at(topic, offset)
-                        .detail(format!("returned with high watermark {high_watermark}"))
-                });
-            }
-            self.record_delivery(topic, offset, payload, end_ns);
-            cursor.max_read_offset = Some(cursor.max_read_offset.map_or(offset, |m| m.max(offset)));
-            previous = Some(offset);
-            count = count.saturating_add(1);
-        }
-        match previous {
-            Some(last) => {
-                cursor.last_offset = Some(last);
-                (cursor, count, last.saturating_add(1))
-            }
-            None => {
-                // An empty answer still moves the consumer to where it asked to be.
-                self.check_fetch_start(topic, expected, requested_offset, known_hw);
-                cursor.last_offset = requested_offset.checked_sub(1);
-                (cursor, 0, requested_offset)
-            }
-        }
-    }
-
-    /// Compares where a fetch started (its first record, or the requested offset when it
-    /// returned none) with where the consumer left off.
-    fn check_fetch_start(&mut self, topic: u32, expected: u64, start: u64, known_hw: u64) {
-        if start > expected && expected < known_hw {
-            self.tally.add(ViolationKind::PollSkip, || {
-                RawExample::at(topic, expected)
-                    .detail(format!("next fetch started at {start}, expected {expected}"))
-            });
-        } else if start < expected {
-            self.tally.add(ViolationKind::NonmonotonicPoll, || {
-                RawExample::at(topic, start)
-                    .detail(format!("next fetch started at {start}, expected {expected}"))
-            });
-        }
-    }
-
-    /// Decodes one delivered record and records the value in the shared arrays.
-    fn record_delivery(&mut self, topic: u32, offset: u64, payload: &[u8], end_ns: u64) {
-        self.log.counts.records_read += 1;
-        let history = self.history;
-        let id = match decode_payload(history.shape.seed, payload) {
-            Ok(id) => id,
-            Err(e) => {
-                self.tally
-                    .add(ViolationKind::Unexpected, || RawExample::at(topic, offset).detail(e.to_string()));
-                return;
-            }
-        };
-        let Some(value_index) = history.value_index(id, topic) else {
-            self.tally.add(ViolationKind::Unexpected, || {
-                RawExample::at(topic, offset).value(id).detail("not a value this run sends to this topic")
-            });
-            return;
-        };
-        if history.deliver(id, value_index, topic, offset) && id.seq >= history.warmup_messages_per_producer {
-            let sent_ns =
-                history.producers[id.producer as usize].send_start_ns[id.seq as usize].load(Relaxed);
-            if sent_ns != NONE {
-                self.log.latency_us.saturating_record(end_ns.saturating_sub(sent_ns) / 1_000);
-            }
-        }
-    }
-}
-
-impl Drop for ConsumerRecorder<'_> {
-    fn drop(&mut self) {
-        let mut observed = self.history.observed.lock();
-        observed.tally.merge(&self.tally);
-        for (t, cursor) in self.cursors.iter().enumerate() {
-            max_into(&mut observed.max_read_offset[t], cursor.max_read_offset);
-            max_into(&mut observed.max_high_watermark[t], cursor.max_high_watermark);
-        }
-        observed.corrupt_ranges.extend_from_slice(&self.corrupt_ranges);
-        observed.consume_latency_us.add(&self.log.latency_us).ok();
-        observed.counts.merge(&self.log.counts);
-        let ops = std::mem::take(&mut self.log.operations);
-        observed.consumer_logs.push((self.consumer, ops));
-        self.history.live_recorders.fetch_sub(1, Relaxed);
-    }
-}
-
-/// `slot = max(slot, value)` over options.
-fn max_into(slot: &mut Option<u64>, value: Option<u64>) {
-    if let Some(v) = value {
-        *slot = Some(slot.map_or(v, |s| s.max(v)));
-    }
-}
-
-/// Records the final read of every topic from offset 0: the log as the broker serves it after
-/// the load. Hands its findings to the [`History`] when dropped (or passed to `check`).
-pub struct DrainRecorder<'h> {
-    history: &'h History,
-    /// Per topic: one past the highest offset received.
-    end: Vec<Option<u64>>,
-    corrupt_ranges: Vec<CorruptRange>,
-    counts: OperationCounts,
-}
-
-impl DrainRecorder<'_> {
-    /// Records that the drain read `payload` at (topic, offset).
-    pub fn record(&mut self, topic: u32, offset: u64, payload: &[u8]) {
-        let history = self.history;
-        let Some(end) = self.end.get_mut(topic as usize) else {
-            debug_assert!(false, "drain of topic {topic}, outside the run");
-            return;
-        };
-        max_into(end, Some(offset.saturating_add(1)));
-        self.counts.drain_records += 1;
-        let value = decode_payload(history.shape.seed, payload)
-            .ok()
-            .and_then(|id| history.value_index(id, topic).map(|index| (id, index)));
-        let Some((id, value_index)) = value else {
-            self.counts.drain_foreign_records += 1;
-            return;
-        };
-        let arrays = &history.producers[id.producer as usize];
-        let seq = id.seq as usize;
-        let before = arrays.flags[seq].fetch_or(DRAINED, Relaxed);
-        let first_read = arrays.first_read_offset[seq].load(Relaxed);
-        // Found twice by the drain, or elsewhere than where consumers first got it.
-        if before & DRAINED != 0 || (first_read != NONE && first_read != offset) {
-            arrays.flags[seq].fetch_or(DUPLICATED, Relaxed);
-        }
-        history.with_slot(topic, offset, |slot| associate(&slot.drain, value_index));
-    }
-
-    /// Records that the drain's fetch of `topic` at `offset` was answered CorruptLog and it
-    /// skipped `skipped` offsets (to [`corrupt_resume_offset`], normally).
-    pub fn corrupt(&mut self, topic: u32, offset: u64, skipped: u64) {
-        self.corrupt_ranges.push(CorruptRange { topic, start: offset, end: offset.saturating_add(skipped) });
-    }
-}
-
-impl Drop for DrainRecorder<'_> {
-    fn drop(&mut self) {
-        let mut observed = self.history.observed.lock();
-        for (t, end) in self.end.iter().enumerate() {
-            max_into(&mut observed.drain_end[t], *end);
-        }
-        observed.corrupt_ranges.extend_from_slice(&self.corrupt_ranges);
-        observed.counts.merge(&self.counts);
-        self.history.live_recorders.fetch_sub(1, Relaxed);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1187,7 +620,7 @@ mod tests {
         assert!(h.max() >= 4_990_000, "max {} µs: the histogram clamped", h.max());
         assert!(h.value_at_quantile(0.25) <= 41);
     }
-    use crate::harness::payload::encode_payload;
+    use crate::check::payload::encode_payload;
 
     fn shape(producers: u32, topics: u32, messages_per_producer: u64) -> RunShape {
         RunShape { seed: 5, producers, topics, messages_per_producer, message_bytes: 40 }
