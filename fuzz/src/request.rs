@@ -1,6 +1,6 @@
 //! `decode_request`: arbitrary bytes through `RequestFrame::decode` and `Response::decode`.
 //!
-//! What must hold for any input (DESIGN.md "Protocol", and the invariants in the module docs
+//! What must hold for any input (docs/protocol.md, and the invariants in the module docs
 //! of `synclog::protocol::frame`):
 //!
 //! 1. Neither decoder panics, and neither reserves memory out of proportion to the input (the

@@ -5,102 +5,45 @@
 //! the harness measures. The strategy is chosen once, at start-up (`Broker<S>` is generic), and
 //! every connection's handler (see [`handler`]) shares one [`Topics`] registry.
 //!
-//! Limits (DESIGN.md "Protocol"): at most `max_connections` connections at once (the next one
+//! Limits (docs/protocol.md): at most `max_connections` connections at once (the next one
 //! is answered TooManyConnections with correlation id 0 and closed); every frame's length is
 //! checked against `max_frame_bytes` before anything is allocated; each frame must arrive
 //! within `frame_timeout` of its first byte; a connection idle for `idle_timeout` is closed.
 //! A panic in one connection's thread is caught and logged; it never takes the broker down.
 //!
 //! A second listener (`kafka_listen`, `--kafka-listen`) speaks the Kafka wire protocol on the
-//! same registry (see [`crate::kafka`]): its accept loop is this one, with the Kafka handler
-//! in place of [`handler`], and its connections count towards the same `max_connections`
+//! same registry (see [`kafka`], built on [`crate::kafka`]): its accept loop is this one, with
+//! the Kafka handler in place of [`handler`], and its connections count towards the same `max_connections`
 //! (one over the limit is closed without an answer: Kafka has no way to say why).
+//!
+//! Layers, each importing only those below it: this module (configuration, accept loops,
+//! shutdown) → the two handlers, [`handler`] and [`kafka`] → `shared` (the registry handle,
+//! the fetch byte budget, the long-poll wait both handlers use) → storage and the codecs.
 //!
 //! Shutdown: [`BrokerHandle::shutdown`] stops accepting, shuts down every open socket (each
 //! handler's blocked read returns), joins the handlers and drops the registry, which syncs
 //! every log (unless `--fsync never`) and closes its files.
 
+mod config;
 pub mod handler;
+pub mod kafka;
+mod shared;
 
-use crate::protocol::connection::ConnectionConfig;
-use crate::protocol::{encode_error_response, ErrorCode, DEFAULT_MAX_FRAME_BYTES};
-use crate::storage::{FsyncPolicy, LogConfig, LogError, RaceWindow, Topics, DEFAULT_MAX_MESSAGE_BYTES};
+pub use config::BrokerConfig;
+use shared::Shared;
+pub use shared::MAX_WAIT;
+
+use crate::protocol::{encode_error_response, ErrorCode};
+use crate::storage::{LogError, Topics};
 use crate::strategies::SyncStrategy;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
-
-/// Everything a broker is started with; the defaults are DESIGN.md's.
-#[derive(Debug, Clone)]
-pub struct BrokerConfig {
-    /// Where to listen (`--listen`); port 0 picks a free port.
-    pub listen: SocketAddr,
-    /// Where to listen for Kafka clients (`--kafka-listen`), if at all; port 0 picks a free
-    /// port, which Metadata then advertises.
-    pub kafka_listen: Option<SocketAddr>,
-    /// Where topics live (`--data-dir`).
-    pub data_dir: PathBuf,
-    /// `--fsync` and `--fsync-interval-ms`.
-    pub fsync: FsyncPolicy,
-    /// `--race-window-us` (or a forced interleaving in tests).
-    pub race_window: RaceWindow,
-    /// `--max-frame-bytes`.
-    pub max_frame_bytes: u32,
-    /// `--max-message-bytes`.
-    pub max_message_bytes: u32,
-    /// `--max-connections`.
-    pub max_connections: usize,
-    /// `--frame-timeout-ms`.
-    pub frame_timeout: Duration,
-    /// `--idle-timeout-ms`.
-    pub idle_timeout: Duration,
-}
-
-impl Default for BrokerConfig {
-    fn default() -> Self {
-        BrokerConfig {
-            listen: SocketAddr::from(([127, 0, 0, 1], 7070)),
-            kafka_listen: None,
-            data_dir: PathBuf::from("./synclog-data"),
-            fsync: FsyncPolicy::Never,
-            race_window: RaceWindow::Off,
-            max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
-            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
-            max_connections: 1024,
-            frame_timeout: Duration::from_millis(10_000),
-            idle_timeout: Duration::from_millis(600_000),
-        }
-    }
-}
-
-impl BrokerConfig {
-    /// The per-connection limits derived from this configuration.
-    pub fn connection(&self) -> ConnectionConfig {
-        ConnectionConfig {
-            max_frame_bytes: self.max_frame_bytes,
-            idle_timeout: Some(self.idle_timeout),
-            frame_timeout: Some(self.frame_timeout),
-            write_timeout: Some(self.frame_timeout.max(Duration::from_secs(1))),
-        }
-    }
-
-    /// The configuration every log is opened with.
-    pub fn log(&self) -> LogConfig {
-        LogConfig {
-            fsync: self.fsync,
-            max_message_bytes: self.max_message_bytes,
-            race_window: self.race_window.clone(),
-            sync_hook: None,
-            ..LogConfig::default()
-        }
-    }
-}
 
 /// Why a broker could not start.
 #[derive(Debug, thiserror::Error)]
@@ -115,23 +58,6 @@ pub enum BrokerError {
         #[source]
         source: io::Error,
     },
-}
-
-/// What the connections share.
-pub(crate) struct Shared<S: SyncStrategy> {
-    pub(crate) topics: Arc<Topics<S>>,
-    pub(crate) config: BrokerConfig,
-    /// The Kafka listener's bound address (the real port when 0 was asked for), which its
-    /// Metadata responses advertise; `None` without a Kafka listener.
-    pub(crate) kafka_addr: Option<SocketAddr>,
-    /// Set once by `shutdown`; checked by the accept loop and by long polls.
-    pub(crate) stopping: AtomicBool,
-    /// Open connections, for `max_connections`. Incremented by the accept loop, decremented by
-    /// the handler thread's guard (even when it panics).
-    pub(crate) connections: AtomicUsize,
-    /// A clone of every open socket, so `shutdown` can wake blocked handlers.
-    sockets: Mutex<HashMap<u64, TcpStream>>,
-    next_id: AtomicU64,
 }
 
 /// A broker bound to its address, not yet serving.
@@ -308,7 +234,7 @@ fn start_handler<S: SyncStrategy>(
         let _guard = ConnectionGuard { shared: &shared, id };
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match protocol {
             Protocol::Synclog => handler::handle_connection(&shared, stream),
-            Protocol::Kafka => crate::kafka::server::handle_connection(&shared, stream),
+            Protocol::Kafka => kafka::handle_connection(&shared, stream),
         }));
         if outcome.is_err() {
             eprintln!("synclog: connection {id}: the handler panicked; the connection was closed");

@@ -1,5 +1,5 @@
-//! The Kafka wire protocol: a second listener on the broker's topics, and a client for the
-//! harness.
+//! The Kafka wire protocol: message shapes, record batches, error codes and a client for the
+//! harness; the broker's Kafka listener ([`crate::broker::kafka`]) serves with them.
 //!
 //! Users who outgrow one machine move to Kafka itself. This module lets synclog meet them
 //! there: `broker --kafka-listen ADDR` opens a listener that real Kafka clients (kcat,
@@ -61,7 +61,6 @@
 
 pub mod client;
 pub mod records;
-pub mod server;
 pub mod shape;
 
 use crate::protocol::connection::ConnectionError;

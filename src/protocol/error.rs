@@ -184,7 +184,7 @@ impl ErrorCode {
         }
     }
 
-    /// The code's name as DESIGN.md spells it (`"OffsetOutOfRange"`), `"Unknown"` for codes
+    /// The code's name as docs/protocol.md spells it (`"OffsetOutOfRange"`), `"Unknown"` for codes
     /// this build does not know.
     pub fn name(self) -> &'static str {
         match self {

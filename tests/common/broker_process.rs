@@ -1,7 +1,7 @@
 //! The real `broker` binary as a child process, for the tests that must kill it or flood it.
 //!
 //! [`BrokerProcess::start`] runs `broker --listen 127.0.0.1:0 …`, reads the one line it prints
-//! to stdout (`listening on ADDR`, DESIGN.md "Command line") and sends its stderr to a file the
+//! to stdout (`listening on ADDR`, docs/cli.md) and sends its stderr to a file the
 //! test names, so a failure can show what the broker said. Dropping a `BrokerProcess` that is
 //! still running kills it (SIGKILL) and reaps it: a panicking test never leaves a broker behind.
 

@@ -1,6 +1,6 @@
 //! The Kafka listener's connection handler: read a request, act on the topics, answer, repeat.
 //!
-//! It runs exactly like the synclog handler ([`crate::broker::handler`]): blocking
+//! It runs exactly like the synclog handler ([`super::handler`]): blocking
 //! `std::net`, one thread per connection started by the broker's accept loop, the same
 //! `Arc<Topics<S>>`, the same [`Connection`] with its frame limit and timeouts (Kafka frames
 //! share synclog's 4-byte length prefix), replies in request order and flushed only when no
@@ -10,11 +10,11 @@
 //!
 //! 1. **Triage** from the header's first eight bytes (api key, version, correlation id). An
 //!    ApiVersions request of any version is answered (a newer one in v0, error 35, so the
-//!    client falls back); any other api or version not in [`super::SUPPORTED_APIS`] is
+//!    client falls back); any other api or version not in [`crate::kafka::SUPPORTED_APIS`] is
 //!    answered with its correlation id and error 35 UNSUPPORTED_VERSION alone, and the
 //!    connection carries on.
 //! 2. **Check, then decode.** The header and body are checked against their shapes
-//!    ([`super::shape`]) and only then decoded by the `kafka-protocol` crate. A request that
+//!    ([`crate::kafka::shape`]) and only then decoded by the `kafka-protocol` crate. A request that
 //!    fails closes the connection (Kafka brokers do the same: its bytes cannot be trusted).
 //! 3. **Serve** on the topics; errors are answered per partition with Kafka's codes:
 //!
@@ -36,9 +36,8 @@
 //! [`MAX_WAIT`]) on the topic's append signal, never holding the strategy's lock, after
 //! flushing the replies to earlier requests.
 
-use super::{code, decode, encode_frame, records, shape, Direction, KafkaError, SUPPORTED_APIS};
-use crate::broker::handler::{chain, fetch_byte_budget, MAX_WAIT};
-use crate::broker::Shared;
+use super::shared::{chain, fetch_byte_budget, long_poll, Shared, MAX_WAIT};
+use crate::kafka::{code, decode, encode_frame, records, shape, Direction, KafkaError, SUPPORTED_APIS};
 use crate::protocol::connection::{Connection, ConnectionError};
 use crate::storage::{validate_topic_name, LogError, Topic};
 use crate::strategies::SyncStrategy;
@@ -430,7 +429,8 @@ fn fetch<S: SyncStrategy>(shared: &Shared<S>, conn: &mut Connection, request: Fe
     if found.records == 0 && !found.failed && !wait.is_zero() && request.min_bytes > 0 {
         // Answer earlier pipelined requests first, then wait without any lock.
         let _ = conn.flush();
-        long_poll(shared, &found.waiting, Instant::now() + wait);
+        let waiting: Vec<(&Topic<S>, u64)> = found.waiting.iter().map(|(t, o)| (&**t, *o)).collect();
+        long_poll(shared, &waiting, Instant::now() + wait);
         (responses, _) = read_partitions(shared, &request);
     }
     FetchResponse::default().with_responses(responses)
@@ -531,23 +531,6 @@ fn read_partition<S: SyncStrategy>(
         .with_records(Some(Bytes::from(bytes)));
     let waiting = batch.is_empty().then(|| (log.clone(), offset));
     Ok(Read { partition, served: batch.len(), payload_bytes: batch.payload_bytes(), waiting })
-}
-
-/// Waits until one of the `waiting` topics' high watermark passes its offset, the deadline
-/// passes, or the broker stops. Waits on the first topic's signal in slices (100 ms, or 10 ms
-/// when several topics are waited for, so that an append to another is seen soon).
-fn long_poll<S: SyncStrategy>(shared: &Shared<S>, waiting: &[(Arc<Topic<S>>, u64)], deadline: Instant) {
-    let Some((first, first_offset)) = waiting.first() else { return };
-    let slice = Duration::from_millis(if waiting.len() == 1 { 100 } else { 10 });
-    loop {
-        if waiting.iter().any(|(t, offset)| t.log.high_watermark() > *offset)
-            || Instant::now() >= deadline
-            || shared.stopping.load(Ordering::Acquire)
-        {
-            return;
-        }
-        first.wait_for(*first_offset, (Instant::now() + slice).min(deadline));
-    }
 }
 
 /// The Kafka error code for a storage error.
