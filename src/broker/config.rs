@@ -7,6 +7,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// `--max-fetch-bytes` by default: 8 MiB (half the default frame limit).
+pub const DEFAULT_MAX_FETCH_BYTES: u32 = 8 * 1024 * 1024;
+
 /// Everything a broker is started with; the defaults are those docs/protocol.md and docs/cli.md state.
 #[derive(Debug, Clone)]
 pub struct BrokerConfig {
@@ -25,8 +28,13 @@ pub struct BrokerConfig {
     pub max_frame_bytes: u32,
     /// `--max-message-bytes`.
     pub max_message_bytes: u32,
-    /// `--max-connections`.
+    /// `--max-connections` (lowered at start when the descriptor limit cannot hold it).
     pub max_connections: usize,
+    /// `--max-topics`: `None` derives it from the descriptor limit (see [`super::limits`]).
+    pub max_topics: Option<usize>,
+    /// `--max-fetch-bytes`: the most record bytes one Fetch reply carries (either protocol),
+    /// whatever it asks, plus at most one record; never more than half `max_frame_bytes`.
+    pub max_fetch_bytes: u32,
     /// `--frame-timeout-ms`.
     pub frame_timeout: Duration,
     /// `--idle-timeout-ms`.
@@ -44,6 +52,8 @@ impl Default for BrokerConfig {
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             max_connections: 1024,
+            max_topics: None,
+            max_fetch_bytes: DEFAULT_MAX_FETCH_BYTES,
             frame_timeout: Duration::from_millis(10_000),
             idle_timeout: Duration::from_millis(600_000),
         }
@@ -59,6 +69,13 @@ impl BrokerConfig {
             frame_timeout: Some(self.frame_timeout),
             write_timeout: Some(self.frame_timeout.max(Duration::from_secs(1))),
         }
+    }
+
+    /// The most record bytes one Fetch reply may carry before its one extra record: the
+    /// smaller of `--max-fetch-bytes` and half the frame limit (room for one maximum-size
+    /// record beyond it, and the headers).
+    pub fn fetch_budget(&self) -> u32 {
+        self.max_fetch_bytes.min(self.max_frame_bytes / 2)
     }
 
     /// The configuration every log is opened with.

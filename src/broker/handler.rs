@@ -10,7 +10,7 @@
 //! a lost framing (FrameTooLarge) is answered with correlation id 0 and closes; EOF mid-frame
 //! and timeouts close silently.
 
-use super::shared::{fetch_byte_budget, long_poll, Shared, MAX_WAIT};
+use super::shared::{long_poll, Shared, TopicError, MAX_WAIT};
 // Also the name other modules know it by (`crate::broker::handler::chain`).
 pub(crate) use super::shared::chain;
 use crate::protocol::connection::{Connection, ConnectionError};
@@ -92,7 +92,7 @@ fn serve<S: SyncStrategy>(
         Request::Produce { .. } => serve_produce_run(shared, conn, cached, vec![frame]),
         &Request::Fetch { ref topic, offset, max_messages, max_bytes, max_wait_ms } => {
             let wait = Duration::from_millis(u64::from(max_wait_ms)).min(MAX_WAIT);
-            let max_bytes = max_bytes.min(fetch_byte_budget(shared.config.max_frame_bytes));
+            let max_bytes = max_bytes.min(shared.config.fetch_budget());
             match fetch(shared, conn, cached, topic, offset, max_messages, max_bytes, wait) {
                 Ok(batch) => conn
                     .write_with(|out| encode_records_response(id, batch.high_watermark, batch.iter(), out)),
@@ -182,7 +182,7 @@ fn serve_produce_run<S: SyncStrategy>(
         };
         match cached {
             Some(t) if t.name == *topic => Ok(&*t),
-            _ => shared.topics.get_or_create(topic).map(|t| &*cached.insert(t)).map_err(failure),
+            _ => shared.topic_or_create(topic).map(|t| &*cached.insert(t)).map_err(topic_failure),
         }
         .and_then(|t| t.append_batch(&payloads).map_err(failure))
     } else {
@@ -232,6 +232,14 @@ fn fetch<S: SyncStrategy>(
     let _ = conn.flush();
     long_poll(shared, &[(&**topic, offset)], Instant::now() + wait);
     topic.log.read(offset, max_messages, max_bytes).map_err(failure)
+}
+
+/// The wire error for a topic that could not be had.
+fn topic_failure(e: TopicError) -> Failure {
+    match e {
+        TopicError::Limit { .. } => (ErrorCode::TooManyTopics, chain(&e)),
+        TopicError::Log(e) => failure(e),
+    }
 }
 
 /// The wire error for a storage error, with a message a person can act on.

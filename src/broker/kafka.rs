@@ -28,6 +28,8 @@
 //! | produced batch compressed                      | UNSUPPORTED_COMPRESSION_TYPE (76)      |
 //! | a value over `--max-message-bytes`             | MESSAGE_TOO_LARGE (10)                 |
 //! | acks not 0, 1 or −1                            | INVALID_REQUIRED_ACKS (21)             |
+//! | a partition named twice, or more than [`MAX_PARTITIONS_PER_REQUEST`] in one request | INVALID_REQUEST (42), every partition |
+//! | a topic to create past `--max-topics`          | POLICY_VIOLATION (44)                  |
 //! | the log's files failed                         | KAFKA_STORAGE_ERROR (56)               |
 //!
 //! Produce with `acks = 0` gets no response at all (Kafka's rule); with 1 or −1 it is answered
@@ -35,9 +37,18 @@
 //! replica there is. A Fetch that finds no record waits up to `max_wait_ms` (at most
 //! [`MAX_WAIT`]) on the topic's append signal, never holding the strategy's lock, after
 //! flushing the replies to earlier requests.
+//!
+//! A Fetch reply is bounded before it is read: the request's `max_bytes`, capped by
+//! `--max-fetch-bytes` and half the frame limit, is the budget over all its partitions; the
+//! first partition with records is served at least one record even past it (Kafka's rule),
+//! every later one only what fits what is left (a partition is not read at all once nothing
+//! is), so a reply holds at most the budget plus one record.
 
-use super::shared::{chain, fetch_byte_budget, long_poll, Shared, MAX_WAIT};
-use crate::kafka::{code, decode, encode_frame, records, shape, Direction, KafkaError, SUPPORTED_APIS};
+use super::shared::{chain, long_poll, Shared, TopicError, MAX_WAIT};
+use crate::kafka::{
+    code, decode, encode_frame, records, shape, Direction, KafkaError, MAX_PARTITIONS_PER_REQUEST,
+    SUPPORTED_APIS,
+};
 use crate::protocol::connection::{Connection, ConnectionError};
 use crate::storage::{validate_topic_name, LogError, Topic};
 use crate::strategies::SyncStrategy;
@@ -56,6 +67,7 @@ use kafka_protocol::messages::{
     ListOffsetsResponse, MetadataRequest, MetadataResponse, ProduceRequest, ProduceResponse, TopicName,
 };
 use kafka_protocol::protocol::{Encodable, StrBytes};
+use std::collections::HashSet;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -304,7 +316,7 @@ fn metadata<S: SyncStrategy>(session: &Session<'_, S>, request: MetadataRequest)
     let topics = names
         .into_iter()
         .map(|name| {
-            let (error_code, partitions) = match session.shared.topics.get_or_create(&name) {
+            let (error_code, partitions) = match session.shared.topic_or_create(&name) {
                 Ok(_) => {
                     let partition = MetadataResponsePartition::default()
                         .with_partition_index(0)
@@ -313,7 +325,7 @@ fn metadata<S: SyncStrategy>(session: &Session<'_, S>, request: MetadataRequest)
                         .with_isr_nodes(vec![BrokerId(NODE_ID)]);
                     (code::NONE, vec![partition])
                 }
-                Err(e) => (log_code(&e), Vec::new()),
+                Err(e) => (topic_code(&e), Vec::new()),
             };
             MetadataResponseTopic::default()
                 .with_name(Some(topic_name(name)))
@@ -331,6 +343,9 @@ fn metadata<S: SyncStrategy>(session: &Session<'_, S>, request: MetadataRequest)
 /// Produce: every partition's records appended contiguously; the answer per partition.
 fn produce<S: SyncStrategy>(session: &Session<'_, S>, request: ProduceRequest) -> ProduceResponse {
     let acks_valid = matches!(request.acks, -1..=1);
+    let valid = partitions_valid(
+        request.topic_data.iter().flat_map(|t| t.partition_data.iter().map(|p| (&*t.name.0, p.index))),
+    );
     let responses = request
         .topic_data
         .into_iter()
@@ -339,10 +354,10 @@ fn produce<S: SyncStrategy>(session: &Session<'_, S>, request: ProduceRequest) -
                 .partition_data
                 .into_iter()
                 .map(|data| {
-                    let appended = if acks_valid {
-                        append(session, &topic.name, data.index, data.records)
-                    } else {
-                        Err(code::INVALID_REQUIRED_ACKS)
+                    let appended = match (valid, acks_valid) {
+                        (false, _) => Err(code::INVALID_REQUEST),
+                        (true, false) => Err(code::INVALID_REQUIRED_ACKS),
+                        (true, true) => append(session, &topic.name, data.index, data.records),
                     };
                     let (error_code, base_offset) = match appended {
                         Ok(base) => (code::NONE, base as i64),
@@ -383,7 +398,7 @@ fn append<S: SyncStrategy>(
     if values.iter().any(|v| v.len() > max as usize) {
         return Err(code::MESSAGE_TOO_LARGE);
     }
-    let topic = session.shared.topics.get_or_create(topic).map_err(|e| log_code(&e))?;
+    let topic = session.shared.topic_or_create(topic).map_err(|e| topic_code(&e))?;
     topic.append_batch(&values).map_err(|e| log_code(&e))
 }
 
@@ -391,6 +406,9 @@ fn append<S: SyncStrategy>(
 /// timestamps, so no record is known to be at or after any other timestamp: offset −1, the
 /// answer a Kafka broker gives when no record qualifies.
 fn list_offsets<S: SyncStrategy>(shared: &Shared<S>, request: ListOffsetsRequest) -> ListOffsetsResponse {
+    let valid = partitions_valid(
+        request.topics.iter().flat_map(|t| t.partitions.iter().map(|p| (&*t.name.0, p.partition_index))),
+    );
     let topics = request
         .topics
         .into_iter()
@@ -404,6 +422,7 @@ fn list_offsets<S: SyncStrategy>(shared: &Shared<S>, request: ListOffsetsRequest
                         .with_partition_index(p.partition_index)
                         .with_timestamp(-1);
                     let (error_code, offset) = match &found {
+                        _ if !valid => (code::INVALID_REQUEST, -1),
                         _ if validate_topic_name(&topic.name).is_err() => (code::INVALID_TOPIC_EXCEPTION, -1),
                         Some(t) if p.partition_index == 0 => match p.timestamp {
                             EARLIEST => (code::NONE, 0),
@@ -450,19 +469,28 @@ fn read_partitions<S: SyncStrategy>(
     shared: &Shared<S>,
     request: &FetchRequest,
 ) -> (Vec<FetchableTopicResponse>, Found<S>) {
-    let frame_budget = fetch_byte_budget(shared.config.max_frame_bytes) as usize;
+    let frame_budget = shared.config.fetch_budget() as usize;
     let mut budget = (request.max_bytes.max(1) as usize).min(frame_budget);
     let mut found = Found { records: 0, failed: false, waiting: Vec::new() };
+    let valid = partitions_valid(
+        request.topics.iter().flat_map(|t| t.partitions.iter().map(|p| (&*t.topic.0, p.partition))),
+    );
     let mut responses = Vec::with_capacity(request.topics.len());
     for topic in &request.topics {
         let mut partitions = Vec::with_capacity(topic.partitions.len());
         for p in &topic.partitions {
             let wanted = (p.partition_max_bytes.max(1) as usize).min(frame_budget);
-            // Kafka's rule: the first records found are served even past the request's budget.
-            let max_bytes = if found.records == 0 { wanted } else { wanted.min(budget) };
-            match read_partition(shared, &topic.topic, p.partition, p.fetch_offset, max_bytes) {
+            // Kafka's rule: the first records found are served even past the request's budget;
+            // every later partition only within what is left of it.
+            let first = found.records == 0;
+            let max_bytes = if first { wanted } else { wanted.min(budget) };
+            let read = match valid {
+                true => read_partition(shared, &topic.topic, p.partition, p.fetch_offset, max_bytes, first),
+                false => Err((code::INVALID_REQUEST, -1)),
+            };
+            match read {
                 Ok(read) => {
-                    budget = budget.saturating_sub(read.payload_bytes);
+                    budget = if read.overflowed { 0 } else { budget.saturating_sub(read.payload_bytes) };
                     found.records += read.served;
                     found.waiting.extend(read.waiting);
                     partitions.push(read.partition);
@@ -492,6 +520,9 @@ struct Read<S: SyncStrategy> {
     partition: PartitionData,
     served: usize,
     payload_bytes: usize,
+    /// The next record did not fit what was left of the request's budget: nothing was served
+    /// and no later partition should be read.
+    overflowed: bool,
     /// Set when nothing was there yet: the topic and offset to wait on.
     waiting: Option<(Arc<Topic<S>>, u64)>,
 }
@@ -504,6 +535,7 @@ fn read_partition<S: SyncStrategy>(
     partition: i32,
     offset: i64,
     max_bytes: usize,
+    at_least_one: bool,
 ) -> Result<Read<S>, (i16, i64)> {
     validate_topic_name(topic).map_err(|e| (log_code(&e), -1))?;
     let found = shared.topics.get(topic).filter(|_| partition == 0);
@@ -513,9 +545,17 @@ fn read_partition<S: SyncStrategy>(
         return Err(failed(code::OFFSET_OUT_OF_RANGE));
     }
     let offset = offset as u64;
-    let max_bytes = u32::try_from(max_bytes).unwrap_or(u32::MAX);
-    let batch =
-        log.log.read(offset, MAX_RECORDS_PER_PARTITION, max_bytes).map_err(|e| failed(log_code(&e)))?;
+    let limit = u32::try_from(max_bytes).unwrap_or(u32::MAX);
+    // A read returns at least one record whatever its byte limit: with no room left, do not
+    // read at all, and drop a lone record that does not fit (it is read once, then freed).
+    let mut batch = match at_least_one || max_bytes > 0 {
+        true => log.log.read(offset, MAX_RECORDS_PER_PARTITION, limit).map_err(|e| failed(log_code(&e)))?,
+        false => log.log.read(offset, 0, 0).map_err(|e| failed(log_code(&e)))?,
+    };
+    let overflowed = !at_least_one && (max_bytes == 0 || batch.payload_bytes() > max_bytes);
+    if overflowed {
+        batch = log.log.read(offset, 0, 0).map_err(|e| failed(log_code(&e)))?;
+    }
     let mut bytes = Vec::new();
     records::encode_stored(batch.iter(), &mut bytes).map_err(|e| {
         eprintln!("synclog: kafka: cannot encode records of {}: {}", &**topic, chain(&e));
@@ -529,8 +569,29 @@ fn read_partition<S: SyncStrategy>(
         .with_last_stable_offset(high_watermark)
         .with_aborted_transactions(Some(Vec::new()))
         .with_records(Some(Bytes::from(bytes)));
-    let waiting = batch.is_empty().then(|| (log.clone(), offset));
-    Ok(Read { partition, served: batch.len(), payload_bytes: batch.payload_bytes(), waiting })
+    let waiting = (batch.is_empty() && !overflowed).then(|| (log.clone(), offset));
+    Ok(Read { partition, served: batch.len(), payload_bytes: batch.payload_bytes(), overflowed, waiting })
+}
+
+/// Whether a request's partitions are acceptable: at most [`MAX_PARTITIONS_PER_REQUEST`], none
+/// named twice. Checked before anything is read, created or appended.
+fn partitions_valid<'a>(partitions: impl Iterator<Item = (&'a str, i32)>) -> bool {
+    let mut seen = HashSet::new();
+    for (i, p) in partitions.enumerate() {
+        if i >= MAX_PARTITIONS_PER_REQUEST || !seen.insert(p) {
+            return false;
+        }
+    }
+    true
+}
+
+/// The Kafka error code for a topic that could not be had: past `--max-topics` is
+/// POLICY_VIOLATION (44).
+fn topic_code(e: &TopicError) -> i16 {
+    match e {
+        TopicError::Limit { .. } => code::POLICY_VIOLATION,
+        TopicError::Log(e) => log_code(e),
+    }
 }
 
 /// The Kafka error code for a storage error.

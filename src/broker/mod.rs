@@ -6,9 +6,18 @@
 //! every connection's handler (see [`handler`]) shares one [`Topics`] registry.
 //!
 //! Limits (docs/protocol.md): at most `max_connections` connections at once (the next one
-//! is answered TooManyConnections with correlation id 0 and closed); every frame's length is
+//! is answered TooManyConnections with correlation id 0 and closed; the cap is lowered at
+//! start when the open-file limit cannot hold it, see [`limits`]); at most `max_topics`
+//! topics (a Produce that would create one more is answered TooManyTopics); every frame's length is
 //! checked against `max_frame_bytes` before anything is allocated; each frame must arrive
 //! within `frame_timeout` of its first byte; a connection idle for `idle_timeout` is closed.
+//!
+//! Memory per connection, bounded: its thread's stack (256 KiB reserved), a read buffer that
+//! grows only as a frame's bytes arrive, to at most `max_frame_bytes + 4`; replies waiting to
+//! be flushed (64 KiB before a flush is forced, or one Fetch reply of at most
+//! [`BrokerConfig::fetch_budget`] plus one record of at most `max_message_bytes`); and the
+//! request being served (a small multiple of its frame, at most `max_frame_bytes`).
+//!
 //! A panic in one connection's thread is caught and logged; it never takes the broker down.
 //!
 //! A second listener (`kafka_listen`, `--kafka-listen`) speaks the Kafka wire protocol on the
@@ -27,9 +36,10 @@
 mod config;
 pub mod handler;
 pub mod kafka;
+pub mod limits;
 mod shared;
 
-pub use config::BrokerConfig;
+pub use config::{BrokerConfig, DEFAULT_MAX_FETCH_BYTES};
 use shared::Shared;
 pub use shared::MAX_WAIT;
 
@@ -104,12 +114,21 @@ impl<S: SyncStrategy> Broker<S> {
             })?),
             None => None,
         };
+        let existing = topics.list().len();
+        let plan = limits::plan(limits::fd_limit(), config.max_connections, config.max_topics, existing);
+        for warning in &plan.warnings {
+            eprintln!("synclog: warning: {warning}");
+        }
         let shared = Arc::new(Shared {
             topics,
             config,
             kafka_addr,
             stopping: AtomicBool::new(false),
             connections: AtomicUsize::new(0),
+            max_connections: plan.max_connections,
+            topic_count: AtomicUsize::new(existing),
+            max_topics: plan.max_topics,
+            creating: Mutex::new(()),
             sockets: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
         });
@@ -167,31 +186,34 @@ impl<S: SyncStrategy> Broker<S> {
 /// the handlers of every protocol and waits for its own.
 fn accept_loop<S: SyncStrategy>(shared: &Arc<Shared<S>>, listener: &TcpListener, protocol: Protocol) {
     let mut handlers: Vec<JoinHandle<()>> = Vec::new();
-    for stream in listener.incoming() {
+    let mut reserve = limits::Reserve::new();
+    loop {
+        let accepted = listener.accept();
         if shared.stopping.load(Ordering::Acquire) {
             break;
         }
-        let stream = match stream {
-            Ok(s) => s,
+        let stream = match accepted {
+            Ok((s, _)) => s,
+            Err(e) if limits::out_of_descriptors(&e) => {
+                // Out of descriptors: free the reserve, take the waiting client and tell it.
+                let refused =
+                    reserve.released(|| listener.accept().map(|(s, _)| refuse(s, protocol, shared)));
+                if refused.is_err() {
+                    eprintln!("synclog: accept failed: {e}");
+                    thread::sleep(Duration::from_millis(10));
+                }
+                continue;
+            }
             Err(e) => {
-                // Running out of file descriptors, a reset before accept: keep serving.
+                // A reset before accept, and the like: keep serving.
                 eprintln!("synclog: accept failed: {e}");
                 thread::sleep(Duration::from_millis(10));
                 continue;
             }
         };
         handlers.retain(|h| !h.is_finished());
-        if shared.connections.load(Ordering::Acquire) >= shared.config.max_connections {
-            match protocol {
-                Protocol::Synclog => refuse(stream, shared.config.max_connections),
-                Protocol::Kafka => {
-                    eprintln!(
-                        "synclog: a Kafka connection beyond --max-connections {} was closed",
-                        shared.config.max_connections
-                    );
-                    let _ = stream.shutdown(std::net::Shutdown::Both);
-                }
-            }
+        if !shared.try_admit() {
+            refuse(stream, protocol, shared);
             continue;
         }
         if let Some(h) = start_handler(shared, stream, protocol) {
@@ -207,6 +229,22 @@ fn accept_loop<S: SyncStrategy>(shared: &Arc<Shared<S>>, listener: &TcpListener,
     }
 }
 
+/// Refuses a connection at the cap (or out of descriptors): synclog clients get
+/// TooManyConnections with correlation id 0; Kafka clients, whose protocol has no message
+/// for it, a close (what a Kafka broker over `max.connections` does). Then closes.
+fn refuse<S: SyncStrategy>(stream: TcpStream, protocol: Protocol, shared: &Shared<S>) {
+    match protocol {
+        Protocol::Synclog => refuse_synclog(stream, shared.max_connections),
+        Protocol::Kafka => {
+            eprintln!(
+                "synclog: a Kafka connection beyond --max-connections {} was closed",
+                shared.max_connections
+            );
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
 fn start_handler<S: SyncStrategy>(
     shared: &Arc<Shared<S>>,
     stream: TcpStream,
@@ -219,10 +257,11 @@ fn start_handler<S: SyncStrategy>(
         }
         Err(e) => {
             eprintln!("synclog: cannot track a connection: {e}");
+            shared.release_connection();
+            refuse(stream, protocol, shared);
             return None;
         }
     }
-    shared.connections.fetch_add(1, Ordering::AcqRel);
     let thread_shared = shared.clone();
     let name = match protocol {
         Protocol::Synclog => format!("synclog-conn-{id}"),
@@ -244,7 +283,7 @@ fn start_handler<S: SyncStrategy>(
         Ok(h) => Some(h),
         Err(e) => {
             eprintln!("synclog: cannot start a connection thread: {e}");
-            shared.connections.fetch_sub(1, Ordering::AcqRel);
+            shared.release_connection();
             shared.sockets.lock().remove(&id);
             None
         }
@@ -260,12 +299,12 @@ struct ConnectionGuard<'a, S: SyncStrategy> {
 impl<S: SyncStrategy> Drop for ConnectionGuard<'_, S> {
     fn drop(&mut self) {
         self.shared.sockets.lock().remove(&self.id);
-        self.shared.connections.fetch_sub(1, Ordering::AcqRel);
+        self.shared.release_connection();
     }
 }
 
 /// Answers a connection over the limit with TooManyConnections (correlation id 0), then closes.
-fn refuse(mut stream: TcpStream, max: usize) {
+fn refuse_synclog(mut stream: TcpStream, max: usize) {
     let mut out = Vec::new();
     let message = format!("the broker already serves its maximum of {max} connections; try again later");
     encode_error_response(0, ErrorCode::TooManyConnections, &message, &mut out);

@@ -82,6 +82,11 @@ pub const SUPPORTED_APIS: [(ApiKey, i16); 5] = [
     (ApiKey::ApiVersions, 0),
 ];
 
+/// The most partitions (over all topics) one Produce, Fetch or ListOffsets may name; every
+/// partition of a request naming more, or naming one partition twice, is answered
+/// INVALID_REQUEST (42) and none is served.
+pub const MAX_PARTITIONS_PER_REQUEST: usize = 1000;
+
 /// The Kafka error codes synclog answers with (Kafka's numbers, stable across versions).
 pub mod code {
     use kafka_protocol::error::ResponseError;
@@ -107,6 +112,11 @@ pub mod code {
     pub const KAFKA_STORAGE_ERROR: i16 = ResponseError::KafkaStorageError.code();
     /// A compressed record batch.
     pub const UNSUPPORTED_COMPRESSION_TYPE: i16 = ResponseError::UnsupportedCompressionType.code();
+    /// A Produce or Metadata that would create a topic past the broker's `--max-topics`.
+    pub const POLICY_VIOLATION: i16 = ResponseError::PolicyViolation.code();
+    /// A request naming one partition twice, or more partitions than
+    /// [`super::MAX_PARTITIONS_PER_REQUEST`].
+    pub const INVALID_REQUEST: i16 = ResponseError::InvalidRequest.code();
     /// Anything else.
     pub const UNKNOWN_SERVER_ERROR: i16 = ResponseError::UnknownServerError.code();
 

@@ -43,6 +43,16 @@ impl BrokerProcess {
         Self::start_with(command, args, stderr_path)
     }
 
+    /// [`BrokerProcess::start`], with both limits on open files set to `fds` (`ulimit -n`) as
+    /// a stock system would have them, so the broker cannot raise its own past it.
+    #[allow(dead_code)]
+    pub fn start_with_fd_limit(args: &[&str], fds: u64, stderr_path: &Path) -> BrokerProcess {
+        let mut command = Command::new("bash");
+        command.args(["-c", "ulimit -n \"$1\" && shift && exec \"$@\"", "bash"]);
+        command.arg(fds.to_string()).arg(env!("CARGO_BIN_EXE_broker"));
+        Self::start_with(command, args, stderr_path)
+    }
+
     fn start_with(mut command: Command, args: &[&str], stderr_path: &Path) -> BrokerProcess {
         let stderr =
             File::options().create(true).append(true).open(stderr_path).expect("open the stderr file");
