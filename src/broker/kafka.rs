@@ -9,8 +9,8 @@
 //! Each request goes through three steps:
 //!
 //! 1. **Triage** from the header's first eight bytes (api key, version, correlation id). An
-//!    ApiVersions request of any version is answered (a newer one in v0, error 35, so the
-//!    client falls back); any other api or version not in [`crate::kafka::SUPPORTED_APIS`] is
+//!    ApiVersions request of any version is answered (v0–v2 in its own version, a newer one in v0 with error 35, so the
+//!    client falls back); any other api or version not in [`crate::kafka::SERVED_APIS`] is
 //!    answered with its correlation id and error 35 UNSUPPORTED_VERSION alone, and the
 //!    connection carries on.
 //! 2. **Check, then decode.** The header and body are checked against their shapes
@@ -47,7 +47,7 @@
 use super::shared::{chain, long_poll, Shared, TopicError, MAX_WAIT};
 use crate::kafka::{
     code, decode, encode_frame, records, shape, Direction, KafkaError, MAX_PARTITIONS_PER_REQUEST,
-    SUPPORTED_APIS,
+    SERVED_APIS,
 };
 use crate::protocol::connection::{Connection, ConnectionError};
 use crate::storage::{validate_topic_name, LogError, Topic};
@@ -90,9 +90,11 @@ enum Request {
     ApiVersions {
         version: i16,
     },
-    Metadata(MetadataRequest),
+    /// Metadata at a version (answered in the same version).
+    Metadata(i16, MetadataRequest),
     Produce(ProduceRequest),
-    ListOffsets(ListOffsetsRequest),
+    /// ListOffsets at a version (answered in the same version).
+    ListOffsets(i16, ListOffsetsRequest),
     Fetch(FetchRequest),
     /// An api or version synclog does not speak.
     Unsupported {
@@ -198,8 +200,9 @@ fn triage(frame: &[u8]) -> Result<Framed, KafkaError> {
     let api_key = i16::from_be_bytes([k0, k1]);
     let version = i16::from_be_bytes([v0, v1]);
     let correlation_id = i32::from_be_bytes([c0, c1, c2, c3]);
-    let supported = SUPPORTED_APIS.iter().find(|(k, v)| *k as i16 == api_key && *v == version);
-    let Some(&(api, version)) = supported else {
+    let supported =
+        SERVED_APIS.iter().find(|(k, min, max)| *k as i16 == api_key && (*min..=*max).contains(&version));
+    let Some(&(api, _, _)) = supported else {
         let request = if api_key == ApiKey::ApiVersions as i16 {
             // Any version: a newer client learns from the v0 answer what to use instead.
             Request::ApiVersions { version }
@@ -215,18 +218,23 @@ fn triage(frame: &[u8]) -> Result<Framed, KafkaError> {
     let request = match api {
         ApiKey::ApiVersions => Request::ApiVersions { version },
         ApiKey::Metadata => {
-            Request::Metadata(decode(api, version, Direction::Request, shape::METADATA_V0_REQUEST, body)?)
+            let request_shape = match version {
+                0 => shape::METADATA_V0_REQUEST,
+                1..=3 => shape::METADATA_V1_REQUEST,
+                _ => shape::METADATA_V4_REQUEST,
+            };
+            Request::Metadata(version, decode(api, version, Direction::Request, request_shape, body)?)
         }
         ApiKey::Produce => {
             Request::Produce(decode(api, version, Direction::Request, shape::PRODUCE_V3_REQUEST, body)?)
         }
-        ApiKey::ListOffsets => Request::ListOffsets(decode(
-            api,
-            version,
-            Direction::Request,
-            shape::LIST_OFFSETS_V1_REQUEST,
-            body,
-        )?),
+        ApiKey::ListOffsets => {
+            let request_shape = match version {
+                1 => shape::LIST_OFFSETS_V1_REQUEST,
+                _ => shape::LIST_OFFSETS_V2_REQUEST,
+            };
+            Request::ListOffsets(version, decode(api, version, Direction::Request, request_shape, body)?)
+        }
         ApiKey::Fetch => {
             Request::Fetch(decode(api, version, Direction::Request, shape::FETCH_V4_REQUEST, body)?)
         }
@@ -245,11 +253,13 @@ fn serve<S: SyncStrategy>(
     match framed.request {
         Request::ApiVersions { version } => {
             let body = api_versions(version);
-            session.respond(conn, ApiKey::ApiVersions, 0, id, &body)
+            // A version this listener does not serve is answered in v0, which every client reads.
+            let answer_version = if (0..=2).contains(&version) { version } else { 0 };
+            session.respond(conn, ApiKey::ApiVersions, answer_version, id, &body)
         }
-        Request::Metadata(request) => {
-            let body = metadata(session, request);
-            session.respond(conn, ApiKey::Metadata, 0, id, &body)
+        Request::Metadata(version, request) => {
+            let body = metadata(session, version, request);
+            session.respond(conn, ApiKey::Metadata, version, id, &body)
         }
         Request::Produce(request) => {
             let acks = request.acks;
@@ -260,9 +270,9 @@ fn serve<S: SyncStrategy>(
                 _ => session.respond(conn, ApiKey::Produce, 3, id, &body),
             }
         }
-        Request::ListOffsets(request) => {
+        Request::ListOffsets(version, request) => {
             let body = list_offsets(session.shared, request);
-            session.respond(conn, ApiKey::ListOffsets, 1, id, &body)
+            session.respond(conn, ApiKey::ListOffsets, version, id, &body)
         }
         Request::Fetch(request) => {
             let body = fetch(session.shared, conn, request);
@@ -286,37 +296,54 @@ fn serve<S: SyncStrategy>(
     }
 }
 
-/// ApiVersions: the supported table; error 35 when asked in a version newer than 0.
+/// ApiVersions: the served table; error 35 when asked in a version newer than 2.
 fn api_versions(version: i16) -> ApiVersionsResponse {
-    let error_code = if version == 0 { code::NONE } else { code::UNSUPPORTED_VERSION };
-    let api_keys = SUPPORTED_APIS
+    let error_code = if (0..=2).contains(&version) { code::NONE } else { code::UNSUPPORTED_VERSION };
+    let api_keys = SERVED_APIS
         .iter()
-        .map(|&(key, v)| {
-            ApiVersion::default().with_api_key(key as i16).with_min_version(v).with_max_version(v)
+        .map(|&(key, min, max)| {
+            ApiVersion::default().with_api_key(key as i16).with_min_version(min).with_max_version(max)
         })
         .collect();
     ApiVersionsResponse::default().with_error_code(error_code).with_api_keys(api_keys)
 }
 
-/// Metadata: this broker, and each requested topic (every topic for an empty list), created
-/// when missing.
-fn metadata<S: SyncStrategy>(session: &Session<'_, S>, request: MetadataRequest) -> MetadataResponse {
-    let requested: Vec<String> = request
-        .topics
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|t| t.name)
-        .map(|name| name.0.to_string())
-        .collect();
-    let names = if requested.is_empty() {
+/// Metadata: this broker, and each requested topic, created when missing (v4 and later:
+/// only when the request allows it). Every topic is listed for an empty list in v0 and for a
+/// null one from v1 on (where an empty list asks for none).
+fn metadata<S: SyncStrategy>(
+    session: &Session<'_, S>,
+    version: i16,
+    request: MetadataRequest,
+) -> MetadataResponse {
+    let create = version < 4 || request.allow_auto_topic_creation;
+    let every = match &request.topics {
+        None => true,
+        Some(t) => t.is_empty() && version == 0,
+    };
+    let names: Vec<String> = if every {
         session.shared.topics.list().into_iter().map(|(name, _)| name).collect()
     } else {
-        requested
+        request
+            .topics
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|t| t.name)
+            .map(|name| name.0.to_string())
+            .collect()
     };
     let topics = names
         .into_iter()
         .map(|name| {
-            let (error_code, partitions) = match session.shared.topic_or_create(&name) {
+            let found = match create {
+                true => session.shared.topic_or_create(&name),
+                false => session
+                    .shared
+                    .topics
+                    .get(&name)
+                    .ok_or_else(|| LogError::UnknownTopic(name.clone()).into()),
+            };
+            let (error_code, partitions) = match found {
                 Ok(_) => {
                     let partition = MetadataResponsePartition::default()
                         .with_partition_index(0)
@@ -337,7 +364,10 @@ fn metadata<S: SyncStrategy>(session: &Session<'_, S>, request: MetadataRequest)
         .with_node_id(BrokerId(NODE_ID))
         .with_host(StrBytes::from_string(session.advertised.ip().to_string()))
         .with_port(i32::from(session.advertised.port()));
-    MetadataResponse::default().with_brokers(vec![broker]).with_topics(topics)
+    MetadataResponse::default()
+        .with_brokers(vec![broker])
+        .with_controller_id(BrokerId(NODE_ID))
+        .with_topics(topics)
 }
 
 /// Produce: every partition's records appended contiguously; the answer per partition.

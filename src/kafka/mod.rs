@@ -21,17 +21,17 @@
 //! | client id: i16 length (−1: null) + UTF-8    |                           |
 //!
 //! Every api has numbered versions; a client first asks which ones the broker speaks
-//! (ApiVersions) and then uses the highest version both sides know. synclog speaks exactly one
-//! version of each of five apis — enough for a producer and a consumer without consumer
+//! (ApiVersions) and then uses the highest version both sides know. synclog speaks the versions
+//! below of five apis — enough for a producer and a consumer without consumer
 //! groups:
 //!
 //! | api (key)        | version | what synclog does with it                                           |
 //! |------------------|---------|---------------------------------------------------------------------|
 //! | Produce (0)      | 3       | appends every record's value to partition 0, contiguously; acks 0, 1 and −1 |
 //! | Fetch (1)        | 4       | serves partition 0 from an offset as one RecordBatch v2; long-polls up to `max_wait_ms` |
-//! | ListOffsets (2)  | 1       | timestamp −2 (earliest) is offset 0, −1 (latest) the high watermark |
-//! | Metadata (3)     | 0       | this one broker (node 0) leads partition 0 of every topic; creates a requested topic that is missing |
-//! | ApiVersions (18) | 0       | the table above; a newer version is answered in v0 with error 35 |
+//! | ListOffsets (2)  | 1–2     | timestamp −2 (earliest) is offset 0, −1 (latest) the high watermark |
+//! | Metadata (3)     | 0–4     | this one broker (node 0) leads partition 0 of every topic; creates a requested topic that is missing (v4: only when the request allows it) |
+//! | ApiVersions (18) | 0–2     | the table above; a newer version is answered in v0 with error 35 |
 //!
 //! The exact fields of each message are in [`shape`], the record batch in [`records`].
 //!
@@ -54,7 +54,8 @@
 //! # Not supported
 //!
 //! Compression (a compressed batch is refused with UNSUPPORTED_COMPRESSION_TYPE, 76),
-//! transactions and idempotent producers (no InitProducerId), consumer groups and committed
+//! transactions and idempotent producers (no InitProducerId: clients whose default is
+//! idempotence, kafka-python's and Java's, must turn it off), consumer groups and committed
 //! offsets (no FindCoordinator, JoinGroup, OffsetCommit…; consumers assign partition 0 and
 //! choose their own offset), more than one partition per topic, timestamps (records are served
 //! with timestamp −1), and TLS or SASL.
@@ -73,7 +74,19 @@ use thiserror::Error;
 pub use records::RecordsError;
 pub use shape::ShapeError;
 
-/// The apis and versions synclog speaks, as `(api, version)`: what ApiVersions advertises.
+/// The apis and version ranges the broker's Kafka listener serves, as `(api, min, max)`: what
+/// its ApiVersions advertises. Metadata up to v4 tells a client's version inference (kafka-python,
+/// librdkafka) that the broker speaks Kafka 0.11's RecordBatch v2.
+pub const SERVED_APIS: [(ApiKey, i16, i16); 5] = [
+    (ApiKey::Produce, 3, 3),
+    (ApiKey::Fetch, 4, 4),
+    (ApiKey::ListOffsets, 1, 2),
+    (ApiKey::Metadata, 0, 4),
+    (ApiKey::ApiVersions, 0, 2),
+];
+
+/// The apis and versions synclog's own client speaks, as `(api, version)`; each is within
+/// [`SERVED_APIS`].
 pub const SUPPORTED_APIS: [(ApiKey, i16); 5] = [
     (ApiKey::Produce, 3),
     (ApiKey::Fetch, 4),
@@ -106,7 +119,7 @@ pub mod code {
     pub const INVALID_TOPIC_EXCEPTION: i16 = ResponseError::InvalidTopicException.code();
     /// Produce `acks` other than 0, 1 or −1.
     pub const INVALID_REQUIRED_ACKS: i16 = ResponseError::InvalidRequiredAcks.code();
-    /// An api or version that is not in [`super::SUPPORTED_APIS`].
+    /// An api or version that is not in [`super::SERVED_APIS`].
     pub const UNSUPPORTED_VERSION: i16 = ResponseError::UnsupportedVersion.code();
     /// The log's files failed.
     pub const KAFKA_STORAGE_ERROR: i16 = ResponseError::KafkaStorageError.code();
