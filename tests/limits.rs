@@ -85,6 +85,9 @@ fn under_a_stock_fd_limit_each_of_1100_clients_is_served_or_refused_with_error_9
         }
     }
     let log = broker.stderr_tail();
+    eprintln!(
+        "{CLIENTS} clients under ulimit -n {STOCK_FD_LIMIT}: {served} served, {refused} refused with error 9"
+    );
     assert!(
         failures.is_empty(),
         "{} of {CLIENTS} clients failed, e.g. {:?}\nbroker: {log}",
