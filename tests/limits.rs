@@ -320,3 +320,28 @@ fn a_topic_flood_stops_at_max_topics_and_existing_topics_keep_working() {
     assert_eq!(dirs, 5, "only the five topics within the cap exist on disk");
     assert_eq!(c.list_topics().expect("list").len(), 5);
 }
+
+#[test]
+fn a_synclog_fetch_carries_at_most_max_fetch_bytes_plus_one_record() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stderr = dir.path().join("broker.stderr");
+    let data = dir.path().join("data");
+    let broker = BrokerProcess::start(
+        &["--data-dir", data.to_str().expect("utf-8"), "--max-fetch-bytes", "1000"],
+        &stderr,
+    );
+    let mut c = Client::connect(broker.addr).expect("connect");
+    let small = [7u8; 400];
+    let messages: Vec<&[u8]> = vec![&small[..]; 10];
+    c.produce("capped", messages).expect("produce");
+    // Asking for 1 MB gets what --max-fetch-bytes allows: two 400-byte records (a third would pass 1000).
+    let fetched = c.fetch("capped", 0, 100, 1_000_000, Duration::ZERO).expect("fetch");
+    assert_eq!(fetched.records.len(), 2);
+    assert_eq!(fetched.high_watermark, 10);
+    // A record larger than the budget is still served, alone: one record past it at most.
+    let big = [9u8; 5000];
+    c.produce("capped", [&big[..], &big[..]]).expect("produce");
+    let fetched = c.fetch("capped", 10, 100, 1_000_000, Duration::ZERO).expect("fetch");
+    assert_eq!(fetched.records.len(), 1);
+    assert_eq!(fetched.records.total_bytes(), 5000);
+}
