@@ -27,6 +27,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# kafka-python: the Python Kafka client tests/kafka.rs runs against the broker's Kafka listener.
+python3 -c 'import kafka' 2>/dev/null || { step "installing kafka-python"; pip install -q kafka-python || echo "cannot install kafka-python here: run 'pip install kafka-python'" >&2; }
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -1,6 +1,6 @@
 //! Bad input over a real socket: what a broker does with a client that lies about lengths,
 //! speaks HTTP, sends noise, stops mid-frame, names topics that are paths, asks for offsets
-//! that do not exist, or opens too many connections (DESIGN.md "Protocol").
+//! that do not exist, or opens too many connections (docs/protocol.md).
 //!
 //! Every test runs an embedded broker on 127.0.0.1 (port 0, a temporary data dir, small
 //! limits), abuses it over raw `TcpStream`s with frames built by hand where the client library

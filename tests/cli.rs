@@ -1,4 +1,4 @@
-//! The real binaries, as a user runs them (DESIGN.md "Command line"): `broker` as a child
+//! The real binaries, as a user runs them (docs/cli.md): `broker` as a child
 //! process on 127.0.0.1 port 0, and `synclog produce | consume | topics | verify` against it.
 //!
 //! What is checked, beyond the outputs themselves:

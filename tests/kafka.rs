@@ -104,7 +104,13 @@ impl Drop for KillOnDrop {
 
 /// Runs kcat with `args`, feeding `stdin`, and returns its output; fails past the deadline.
 fn run_kcat(args: &[&str], stdin: &[u8]) -> Output {
-    let child = Command::new(kcat())
+    run_with_deadline(Command::new(kcat()), args, stdin)
+}
+
+/// Runs `command` with `args`, feeding `stdin`, and returns its output; fails past the
+/// deadline or on a failed exit.
+fn run_with_deadline(mut command: Command, args: &[&str], stdin: &[u8]) -> Output {
+    let child = command
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -135,7 +141,7 @@ fn run_kcat(args: &[&str], stdin: &[u8]) -> Output {
         if let Some(status) = guard.0.try_wait().expect("wait for kcat") {
             break status;
         }
-        assert!(Instant::now() < deadline, "kcat {args:?} did not finish within {KCAT_DEADLINE:?}");
+        assert!(Instant::now() < deadline, "{args:?} did not finish within {KCAT_DEADLINE:?}");
         thread::sleep(Duration::from_millis(20));
     };
     writer.join().expect("stdin writer");
@@ -146,7 +152,7 @@ fn run_kcat(args: &[&str], stdin: &[u8]) -> Output {
     };
     assert!(
         output.status.success(),
-        "kcat {args:?} failed: {}\n{}",
+        "{args:?} failed: {}\n{}",
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
@@ -361,7 +367,7 @@ fn a_newer_api_versions_is_answered_in_v0_with_error_35_and_the_supported_ranges
             (i16_at(&answer, at), i16_at(&answer, at + 2), i16_at(&answer, at + 4))
         })
         .collect();
-    assert_eq!(ranges, vec![(0, 3, 3), (1, 4, 4), (2, 1, 1), (3, 0, 0), (18, 0, 0)]);
+    assert_eq!(ranges, vec![(0, 3, 3), (1, 4, 4), (2, 1, 2), (3, 0, 4), (18, 0, 2)]);
     assert_eq!(answer.len(), 10 + 6 * count);
 }
 
@@ -555,4 +561,77 @@ fn the_harness_over_kafka_reports_a_clean_run() {
         broker.topics.list().into_iter().filter(|(name, _)| name.starts_with("run-")).collect();
     assert_eq!(run_topics.len(), 1, "{run_topics:?}");
     assert_eq!(run_topics[0].1, 2000);
+}
+
+/// kafka-python (`pip install kafka-python`; `scripts/test.sh` installs it when missing)
+/// without a pinned `api_version`: it infers the broker's version from ApiVersions (Metadata
+/// v4: Kafka 0.11), so it sends RecordBatch v2 by itself. Idempotence stays off: the listener
+/// has no InitProducerId (see the README's Kafka table).
+const KAFKA_PYTHON: &str = r#"
+import sys
+from kafka import KafkaProducer, KafkaConsumer
+broker = sys.argv[1]
+p = KafkaProducer(bootstrap_servers=broker, enable_idempotence=False)
+print("api_version", ".".join(map(str, p.config["api_version"])))
+futures = [p.send("python", str(i).encode()) for i in range(1000)]
+p.flush(timeout=30)
+offsets = [f.get(timeout=30).offset for f in futures]
+assert offsets == list(range(1000)), offsets[:10]
+c = KafkaConsumer("python", bootstrap_servers=broker, auto_offset_reset="earliest", consumer_timeout_ms=3000)
+values = [m.value for m in c]
+assert values == [str(i).encode() for i in range(1000)], len(values)
+print("consumed", len(values))
+"#;
+
+#[test]
+fn kafka_python_infers_a_modern_broker_and_produces_and_consumes_record_batches() {
+    let broker = Embedded::start();
+    let output = run_with_deadline(Command::new("python3"), &["-c", KAFKA_PYTHON, &broker.kafka()], b"");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("api_version 0.11"), "{stdout}");
+    assert!(stdout.contains("consumed 1000"), "{stdout}");
+    let expected: Vec<Vec<u8>> = (0..1000).map(|i: i32| i.to_string().into_bytes()).collect();
+    assert_eq!(broker.payloads("python"), expected);
+}
+
+/// Metadata v1–v4 as Kafka defines them: from v1 a null list asks for every topic and an
+/// empty one for none; from v4 a missing topic is created only when the request allows it.
+#[test]
+fn metadata_versions_1_to_4_follow_kafkas_list_and_creation_rules() {
+    use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+    use kafka_protocol::messages::{MetadataRequest, MetadataResponse};
+    let broker = Embedded::start();
+    broker.synclog().produce("existing", [b"x".as_slice()]).expect("produce");
+    let mut raw = Raw::connect(&broker.kafka());
+    let mut ask = |version: i16, request: MetadataRequest, id: i32| -> MetadataResponse {
+        let mut body = Vec::new();
+        request.encode(&mut body, version).expect("encode");
+        raw.send(3, version, id, &body);
+        let answer = raw.receive().expect("an answer");
+        assert_eq!(i32_at(&answer, 0), id);
+        MetadataResponse::decode(&mut Bytes::from(answer[4..].to_vec()), version).expect("decode")
+    };
+    let names = |r: &MetadataResponse| -> Vec<(String, i16)> {
+        r.topics
+            .iter()
+            .map(|t| (t.name.as_ref().map(|n| n.0.to_string()).unwrap_or_default(), t.error_code))
+            .collect()
+    };
+    let every = ask(1, MetadataRequest::default().with_topics(None), 1);
+    assert_eq!(names(&every), vec![("existing".to_string(), code::NONE)]);
+    assert_eq!(every.controller_id.0, 0);
+    assert!(names(&ask(1, MetadataRequest::default().with_topics(Some(vec![])), 2)).is_empty());
+    let named =
+        |n: &str| MetadataRequestTopic::default().with_name(Some(TopicName(StrBytes::from_string(n.into()))));
+    let forbid = MetadataRequest::default()
+        .with_topics(Some(vec![named("absent")]))
+        .with_allow_auto_topic_creation(false);
+    let refused = ask(4, forbid, 3);
+    assert_eq!(names(&refused), vec![("absent".to_string(), code::UNKNOWN_TOPIC_OR_PARTITION)]);
+    assert!(broker.topics.get("absent").is_none(), "not created when the request does not allow it");
+    let allowed = MetadataRequest::default()
+        .with_topics(Some(vec![named("made")]))
+        .with_allow_auto_topic_creation(true);
+    assert_eq!(names(&ask(4, allowed, 4)), vec![("made".to_string(), code::NONE)]);
+    assert!(broker.topics.get("made").is_some());
 }

@@ -48,9 +48,20 @@ struct Args {
     /// The largest message accepted.
     #[arg(long, default_value_t = 1_048_576)]
     max_message_bytes: u32,
-    /// Connections beyond this get error 9 (TooManyConnections) and are closed.
+    /// Connections beyond this get error 9 (TooManyConnections) and are closed. Each takes two
+    /// open files: at start the broker raises its soft open-file limit to the hard one and,
+    /// if that still cannot hold this many (with the topics), lowers it and logs a warning.
     #[arg(long, default_value_t = 1024)]
     max_connections: usize,
+    /// A Produce (or Kafka Metadata) that would create a topic beyond this many gets error 11
+    /// (TooManyTopics; Kafka: POLICY_VIOLATION); existing topics keep working. Default: a
+    /// quarter of the open-file limit's room, two files per topic, at most 10000.
+    #[arg(long, value_name = "N")]
+    max_topics: Option<usize>,
+    /// The most record bytes one Fetch reply carries (either protocol), whatever it asks, plus
+    /// at most one record; never more than half --max-frame-bytes.
+    #[arg(long, default_value_t = synclog::broker::DEFAULT_MAX_FETCH_BYTES)]
+    max_fetch_bytes: u32,
     /// All of a frame's bytes must arrive within this of its first byte.
     #[arg(long, default_value_t = 10_000)]
     frame_timeout_ms: u64,
@@ -87,6 +98,11 @@ impl StrategyVisitor for Serve {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // Every connection and topic holds descriptors: take all the system allows before sizing
+    // the caps from it (Broker::bind lowers --max-connections if even that is too few).
+    if let Err(e) = synclog::broker::limits::raise_fd_limit() {
+        eprintln!("broker: warning: cannot raise the open-file limit: {e}");
+    }
     let config = BrokerConfig {
         listen: args.listen,
         kafka_listen: args.kafka_listen,
@@ -96,6 +112,8 @@ fn main() -> ExitCode {
         max_frame_bytes: args.max_frame_bytes,
         max_message_bytes: args.max_message_bytes,
         max_connections: args.max_connections,
+        max_topics: args.max_topics,
+        max_fetch_bytes: args.max_fetch_bytes,
         frame_timeout: Duration::from_millis(args.frame_timeout_ms),
         idle_timeout: Duration::from_millis(args.idle_timeout_ms),
     };

@@ -10,25 +10,17 @@
 //! a lost framing (FrameTooLarge) is answered with correlation id 0 and closes; EOF mid-frame
 //! and timeouts close silently.
 
-use super::Shared;
+use super::shared::{long_poll, Shared, TopicError, MAX_WAIT};
+// Also the name other modules know it by (`crate::broker::handler::chain`).
+pub(crate) use super::shared::chain;
 use crate::protocol::connection::{Connection, ConnectionError};
 use crate::protocol::{encode_records_response, ErrorCode, Request, RequestFrame, Response, ResponseBody};
 use crate::storage::{validate_topic_name, LogError, ReadBatch, Topic};
 use crate::strategies::SyncStrategy;
-use std::error::Error;
 use std::net::TcpStream;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// The longest long poll the broker grants, whatever `max_wait_ms` asks.
-pub const MAX_WAIT: Duration = Duration::from_secs(30);
-
-/// How much of a frame a Fetch response may fill, leaving room for headers: half the frame
-/// limit, so that one maximum-size record beyond `max_bytes` still fits.
-pub(crate) fn fetch_byte_budget(max_frame_bytes: u32) -> u32 {
-    max_frame_bytes / 2
-}
 
 /// Serves one connection until the peer closes, an unrecoverable error, or shutdown.
 pub(crate) fn handle_connection<S: SyncStrategy>(shared: &Shared<S>, stream: TcpStream) {
@@ -100,7 +92,7 @@ fn serve<S: SyncStrategy>(
         Request::Produce { .. } => serve_produce_run(shared, conn, cached, vec![frame]),
         &Request::Fetch { ref topic, offset, max_messages, max_bytes, max_wait_ms } => {
             let wait = Duration::from_millis(u64::from(max_wait_ms)).min(MAX_WAIT);
-            let max_bytes = max_bytes.min(fetch_byte_budget(shared.config.max_frame_bytes));
+            let max_bytes = max_bytes.min(shared.config.fetch_budget());
             match fetch(shared, conn, cached, topic, offset, max_messages, max_bytes, wait) {
                 Ok(batch) => conn
                     .write_with(|out| encode_records_response(id, batch.high_watermark, batch.iter(), out)),
@@ -190,7 +182,7 @@ fn serve_produce_run<S: SyncStrategy>(
         };
         match cached {
             Some(t) if t.name == *topic => Ok(&*t),
-            _ => shared.topics.get_or_create(topic).map(|t| &*cached.insert(t)).map_err(failure),
+            _ => shared.topic_or_create(topic).map(|t| &*cached.insert(t)).map_err(topic_failure),
         }
         .and_then(|t| t.append_batch(&payloads).map_err(failure))
     } else {
@@ -238,21 +230,15 @@ fn fetch<S: SyncStrategy>(
     }
     // Nothing yet: answer earlier pipelined requests first, then wait without any lock.
     let _ = conn.flush();
-    long_poll(shared, topic, offset, Instant::now() + wait);
+    long_poll(shared, &[(&**topic, offset)], Instant::now() + wait);
     topic.log.read(offset, max_messages, max_bytes).map_err(failure)
 }
 
-/// Waits until the topic's high watermark passes `offset`, the deadline passes, or the broker
-/// stops (checked every 100 ms, so shutdown never waits for a long poll).
-fn long_poll<S: SyncStrategy>(shared: &Shared<S>, topic: &Topic<S>, offset: u64, deadline: Instant) {
-    loop {
-        let slice = (Instant::now() + Duration::from_millis(100)).min(deadline);
-        if topic.wait_for(offset, slice)
-            || Instant::now() >= deadline
-            || shared.stopping.load(Ordering::Acquire)
-        {
-            return;
-        }
+/// The wire error for a topic that could not be had.
+fn topic_failure(e: TopicError) -> Failure {
+    match e {
+        TopicError::Limit { .. } => (ErrorCode::TooManyTopics, chain(&e)),
+        TopicError::Log(e) => failure(e),
     }
 }
 
@@ -269,16 +255,4 @@ fn failure(e: LogError) -> Failure {
         }
     };
     (code, chain(&e))
-}
-
-/// An error and its sources, joined with ": ".
-pub(crate) fn chain(e: &dyn Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(inner) = source {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    s
 }

@@ -5,102 +5,55 @@
 //! the harness measures. The strategy is chosen once, at start-up (`Broker<S>` is generic), and
 //! every connection's handler (see [`handler`]) shares one [`Topics`] registry.
 //!
-//! Limits (DESIGN.md "Protocol"): at most `max_connections` connections at once (the next one
-//! is answered TooManyConnections with correlation id 0 and closed); every frame's length is
+//! Limits (docs/protocol.md): at most `max_connections` connections at once (the next one
+//! is answered TooManyConnections with correlation id 0 and closed; the cap is lowered at
+//! start when the open-file limit cannot hold it, see [`limits`]); at most `max_topics`
+//! topics (a Produce that would create one more is answered TooManyTopics); every frame's length is
 //! checked against `max_frame_bytes` before anything is allocated; each frame must arrive
 //! within `frame_timeout` of its first byte; a connection idle for `idle_timeout` is closed.
+//!
+//! Memory per connection, bounded: its thread's stack (256 KiB reserved), a read buffer that
+//! grows only as a frame's bytes arrive, to at most `max_frame_bytes + 4`; replies waiting to
+//! be flushed (64 KiB before a flush is forced, or one Fetch reply of at most
+//! [`BrokerConfig::fetch_budget`] plus one record of at most `max_message_bytes`); and the
+//! request being served (a small multiple of its frame, at most `max_frame_bytes`).
+//!
 //! A panic in one connection's thread is caught and logged; it never takes the broker down.
 //!
 //! A second listener (`kafka_listen`, `--kafka-listen`) speaks the Kafka wire protocol on the
-//! same registry (see [`crate::kafka`]): its accept loop is this one, with the Kafka handler
-//! in place of [`handler`], and its connections count towards the same `max_connections`
+//! same registry (see [`kafka`], built on [`crate::kafka`]): its accept loop is this one, with
+//! the Kafka handler in place of [`handler`], and its connections count towards the same `max_connections`
 //! (one over the limit is closed without an answer: Kafka has no way to say why).
+//!
+//! Layers, each importing only those below it: this module (configuration, accept loops,
+//! shutdown) → the two handlers, [`handler`] and [`kafka`] → `shared` (the registry handle,
+//! the fetch byte budget, the long-poll wait both handlers use) → storage and the codecs.
 //!
 //! Shutdown: [`BrokerHandle::shutdown`] stops accepting, shuts down every open socket (each
 //! handler's blocked read returns), joins the handlers and drops the registry, which syncs
 //! every log (unless `--fsync never`) and closes its files.
 
+mod config;
 pub mod handler;
+pub mod kafka;
+pub mod limits;
+mod shared;
 
-use crate::protocol::connection::ConnectionConfig;
-use crate::protocol::{encode_error_response, ErrorCode, DEFAULT_MAX_FRAME_BYTES};
-use crate::storage::{FsyncPolicy, LogConfig, LogError, RaceWindow, Topics, DEFAULT_MAX_MESSAGE_BYTES};
+pub use config::{BrokerConfig, DEFAULT_MAX_FETCH_BYTES};
+use shared::Shared;
+pub use shared::MAX_WAIT;
+
+use crate::protocol::{encode_error_response, ErrorCode};
+use crate::storage::{LogError, Topics};
 use crate::strategies::SyncStrategy;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
-
-/// Everything a broker is started with; the defaults are DESIGN.md's.
-#[derive(Debug, Clone)]
-pub struct BrokerConfig {
-    /// Where to listen (`--listen`); port 0 picks a free port.
-    pub listen: SocketAddr,
-    /// Where to listen for Kafka clients (`--kafka-listen`), if at all; port 0 picks a free
-    /// port, which Metadata then advertises.
-    pub kafka_listen: Option<SocketAddr>,
-    /// Where topics live (`--data-dir`).
-    pub data_dir: PathBuf,
-    /// `--fsync` and `--fsync-interval-ms`.
-    pub fsync: FsyncPolicy,
-    /// `--race-window-us` (or a forced interleaving in tests).
-    pub race_window: RaceWindow,
-    /// `--max-frame-bytes`.
-    pub max_frame_bytes: u32,
-    /// `--max-message-bytes`.
-    pub max_message_bytes: u32,
-    /// `--max-connections`.
-    pub max_connections: usize,
-    /// `--frame-timeout-ms`.
-    pub frame_timeout: Duration,
-    /// `--idle-timeout-ms`.
-    pub idle_timeout: Duration,
-}
-
-impl Default for BrokerConfig {
-    fn default() -> Self {
-        BrokerConfig {
-            listen: SocketAddr::from(([127, 0, 0, 1], 7070)),
-            kafka_listen: None,
-            data_dir: PathBuf::from("./synclog-data"),
-            fsync: FsyncPolicy::Never,
-            race_window: RaceWindow::Off,
-            max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
-            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
-            max_connections: 1024,
-            frame_timeout: Duration::from_millis(10_000),
-            idle_timeout: Duration::from_millis(600_000),
-        }
-    }
-}
-
-impl BrokerConfig {
-    /// The per-connection limits derived from this configuration.
-    pub fn connection(&self) -> ConnectionConfig {
-        ConnectionConfig {
-            max_frame_bytes: self.max_frame_bytes,
-            idle_timeout: Some(self.idle_timeout),
-            frame_timeout: Some(self.frame_timeout),
-            write_timeout: Some(self.frame_timeout.max(Duration::from_secs(1))),
-        }
-    }
-
-    /// The configuration every log is opened with.
-    pub fn log(&self) -> LogConfig {
-        LogConfig {
-            fsync: self.fsync,
-            max_message_bytes: self.max_message_bytes,
-            race_window: self.race_window.clone(),
-            sync_hook: None,
-            ..LogConfig::default()
-        }
-    }
-}
 
 /// Why a broker could not start.
 #[derive(Debug, thiserror::Error)]
@@ -115,23 +68,6 @@ pub enum BrokerError {
         #[source]
         source: io::Error,
     },
-}
-
-/// What the connections share.
-pub(crate) struct Shared<S: SyncStrategy> {
-    pub(crate) topics: Arc<Topics<S>>,
-    pub(crate) config: BrokerConfig,
-    /// The Kafka listener's bound address (the real port when 0 was asked for), which its
-    /// Metadata responses advertise; `None` without a Kafka listener.
-    pub(crate) kafka_addr: Option<SocketAddr>,
-    /// Set once by `shutdown`; checked by the accept loop and by long polls.
-    pub(crate) stopping: AtomicBool,
-    /// Open connections, for `max_connections`. Incremented by the accept loop, decremented by
-    /// the handler thread's guard (even when it panics).
-    pub(crate) connections: AtomicUsize,
-    /// A clone of every open socket, so `shutdown` can wake blocked handlers.
-    sockets: Mutex<HashMap<u64, TcpStream>>,
-    next_id: AtomicU64,
 }
 
 /// A broker bound to its address, not yet serving.
@@ -178,12 +114,21 @@ impl<S: SyncStrategy> Broker<S> {
             })?),
             None => None,
         };
+        let existing = topics.list().len();
+        let plan = limits::plan(limits::fd_limit(), config.max_connections, config.max_topics, existing);
+        for warning in &plan.warnings {
+            eprintln!("synclog: warning: {warning}");
+        }
         let shared = Arc::new(Shared {
             topics,
             config,
             kafka_addr,
             stopping: AtomicBool::new(false),
             connections: AtomicUsize::new(0),
+            max_connections: plan.max_connections,
+            topic_count: AtomicUsize::new(existing),
+            max_topics: plan.max_topics,
+            creating: Mutex::new(()),
             sockets: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
         });
@@ -241,31 +186,34 @@ impl<S: SyncStrategy> Broker<S> {
 /// the handlers of every protocol and waits for its own.
 fn accept_loop<S: SyncStrategy>(shared: &Arc<Shared<S>>, listener: &TcpListener, protocol: Protocol) {
     let mut handlers: Vec<JoinHandle<()>> = Vec::new();
-    for stream in listener.incoming() {
+    let mut reserve = limits::Reserve::new();
+    loop {
+        let accepted = listener.accept();
         if shared.stopping.load(Ordering::Acquire) {
             break;
         }
-        let stream = match stream {
-            Ok(s) => s,
+        let stream = match accepted {
+            Ok((s, _)) => s,
+            Err(e) if limits::out_of_descriptors(&e) => {
+                // Out of descriptors: free the reserve, take the waiting client and tell it.
+                let refused =
+                    reserve.released(|| listener.accept().map(|(s, _)| refuse(s, protocol, shared)));
+                if refused.is_err() {
+                    eprintln!("synclog: accept failed: {e}");
+                    thread::sleep(Duration::from_millis(10));
+                }
+                continue;
+            }
             Err(e) => {
-                // Running out of file descriptors, a reset before accept: keep serving.
+                // A reset before accept, and the like: keep serving.
                 eprintln!("synclog: accept failed: {e}");
                 thread::sleep(Duration::from_millis(10));
                 continue;
             }
         };
         handlers.retain(|h| !h.is_finished());
-        if shared.connections.load(Ordering::Acquire) >= shared.config.max_connections {
-            match protocol {
-                Protocol::Synclog => refuse(stream, shared.config.max_connections),
-                Protocol::Kafka => {
-                    eprintln!(
-                        "synclog: a Kafka connection beyond --max-connections {} was closed",
-                        shared.config.max_connections
-                    );
-                    let _ = stream.shutdown(std::net::Shutdown::Both);
-                }
-            }
+        if !shared.try_admit() {
+            refuse(stream, protocol, shared);
             continue;
         }
         if let Some(h) = start_handler(shared, stream, protocol) {
@@ -281,6 +229,22 @@ fn accept_loop<S: SyncStrategy>(shared: &Arc<Shared<S>>, listener: &TcpListener,
     }
 }
 
+/// Refuses a connection at the cap (or out of descriptors): synclog clients get
+/// TooManyConnections with correlation id 0; Kafka clients, whose protocol has no message
+/// for it, a close (what a Kafka broker over `max.connections` does). Then closes.
+fn refuse<S: SyncStrategy>(stream: TcpStream, protocol: Protocol, shared: &Shared<S>) {
+    match protocol {
+        Protocol::Synclog => refuse_synclog(stream, shared.max_connections),
+        Protocol::Kafka => {
+            eprintln!(
+                "synclog: a Kafka connection beyond --max-connections {} was closed",
+                shared.max_connections
+            );
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
 fn start_handler<S: SyncStrategy>(
     shared: &Arc<Shared<S>>,
     stream: TcpStream,
@@ -293,10 +257,11 @@ fn start_handler<S: SyncStrategy>(
         }
         Err(e) => {
             eprintln!("synclog: cannot track a connection: {e}");
+            shared.release_connection();
+            refuse(stream, protocol, shared);
             return None;
         }
     }
-    shared.connections.fetch_add(1, Ordering::AcqRel);
     let thread_shared = shared.clone();
     let name = match protocol {
         Protocol::Synclog => format!("synclog-conn-{id}"),
@@ -308,7 +273,7 @@ fn start_handler<S: SyncStrategy>(
         let _guard = ConnectionGuard { shared: &shared, id };
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match protocol {
             Protocol::Synclog => handler::handle_connection(&shared, stream),
-            Protocol::Kafka => crate::kafka::server::handle_connection(&shared, stream),
+            Protocol::Kafka => kafka::handle_connection(&shared, stream),
         }));
         if outcome.is_err() {
             eprintln!("synclog: connection {id}: the handler panicked; the connection was closed");
@@ -318,7 +283,7 @@ fn start_handler<S: SyncStrategy>(
         Ok(h) => Some(h),
         Err(e) => {
             eprintln!("synclog: cannot start a connection thread: {e}");
-            shared.connections.fetch_sub(1, Ordering::AcqRel);
+            shared.release_connection();
             shared.sockets.lock().remove(&id);
             None
         }
@@ -334,12 +299,12 @@ struct ConnectionGuard<'a, S: SyncStrategy> {
 impl<S: SyncStrategy> Drop for ConnectionGuard<'_, S> {
     fn drop(&mut self) {
         self.shared.sockets.lock().remove(&self.id);
-        self.shared.connections.fetch_sub(1, Ordering::AcqRel);
+        self.shared.release_connection();
     }
 }
 
 /// Answers a connection over the limit with TooManyConnections (correlation id 0), then closes.
-fn refuse(mut stream: TcpStream, max: usize) {
+fn refuse_synclog(mut stream: TcpStream, max: usize) {
     let mut out = Vec::new();
     let message = format!("the broker already serves its maximum of {max} connections; try again later");
     encode_error_response(0, ErrorCode::TooManyConnections, &message, &mut out);

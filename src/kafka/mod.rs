@@ -1,5 +1,5 @@
-//! The Kafka wire protocol: a second listener on the broker's topics, and a client for the
-//! harness.
+//! The Kafka wire protocol: message shapes, record batches, error codes and a client for the
+//! harness; the broker's Kafka listener ([`crate::broker::kafka`]) serves with them.
 //!
 //! Users who outgrow one machine move to Kafka itself. This module lets synclog meet them
 //! there: `broker --kafka-listen ADDR` opens a listener that real Kafka clients (kcat,
@@ -21,17 +21,17 @@
 //! | client id: i16 length (−1: null) + UTF-8    |                           |
 //!
 //! Every api has numbered versions; a client first asks which ones the broker speaks
-//! (ApiVersions) and then uses the highest version both sides know. synclog speaks exactly one
-//! version of each of five apis — enough for a producer and a consumer without consumer
+//! (ApiVersions) and then uses the highest version both sides know. synclog speaks the versions
+//! below of five apis — enough for a producer and a consumer without consumer
 //! groups:
 //!
 //! | api (key)        | version | what synclog does with it                                           |
 //! |------------------|---------|---------------------------------------------------------------------|
 //! | Produce (0)      | 3       | appends every record's value to partition 0, contiguously; acks 0, 1 and −1 |
 //! | Fetch (1)        | 4       | serves partition 0 from an offset as one RecordBatch v2; long-polls up to `max_wait_ms` |
-//! | ListOffsets (2)  | 1       | timestamp −2 (earliest) is offset 0, −1 (latest) the high watermark |
-//! | Metadata (3)     | 0       | this one broker (node 0) leads partition 0 of every topic; creates a requested topic that is missing |
-//! | ApiVersions (18) | 0       | the table above; a newer version is answered in v0 with error 35 |
+//! | ListOffsets (2)  | 1–2     | timestamp −2 (earliest) is offset 0, −1 (latest) the high watermark |
+//! | Metadata (3)     | 0–4     | this one broker (node 0) leads partition 0 of every topic; creates a requested topic that is missing (v4: only when the request allows it) |
+//! | ApiVersions (18) | 0–2     | the table above; a newer version is answered in v0 with error 35 |
 //!
 //! The exact fields of each message are in [`shape`], the record batch in [`records`].
 //!
@@ -54,14 +54,14 @@
 //! # Not supported
 //!
 //! Compression (a compressed batch is refused with UNSUPPORTED_COMPRESSION_TYPE, 76),
-//! transactions and idempotent producers (no InitProducerId), consumer groups and committed
+//! transactions and idempotent producers (no InitProducerId: clients whose default is
+//! idempotence, kafka-python's and Java's, must turn it off), consumer groups and committed
 //! offsets (no FindCoordinator, JoinGroup, OffsetCommit…; consumers assign partition 0 and
 //! choose their own offset), more than one partition per topic, timestamps (records are served
 //! with timestamp −1), and TLS or SASL.
 
 pub mod client;
 pub mod records;
-pub mod server;
 pub mod shape;
 
 use crate::protocol::connection::ConnectionError;
@@ -74,7 +74,19 @@ use thiserror::Error;
 pub use records::RecordsError;
 pub use shape::ShapeError;
 
-/// The apis and versions synclog speaks, as `(api, version)`: what ApiVersions advertises.
+/// The apis and version ranges the broker's Kafka listener serves, as `(api, min, max)`: what
+/// its ApiVersions advertises. Metadata up to v4 tells a client's version inference (kafka-python,
+/// librdkafka) that the broker speaks Kafka 0.11's RecordBatch v2.
+pub const SERVED_APIS: [(ApiKey, i16, i16); 5] = [
+    (ApiKey::Produce, 3, 3),
+    (ApiKey::Fetch, 4, 4),
+    (ApiKey::ListOffsets, 1, 2),
+    (ApiKey::Metadata, 0, 4),
+    (ApiKey::ApiVersions, 0, 2),
+];
+
+/// The apis and versions synclog's own client speaks, as `(api, version)`; each is within
+/// [`SERVED_APIS`].
 pub const SUPPORTED_APIS: [(ApiKey, i16); 5] = [
     (ApiKey::Produce, 3),
     (ApiKey::Fetch, 4),
@@ -82,6 +94,11 @@ pub const SUPPORTED_APIS: [(ApiKey, i16); 5] = [
     (ApiKey::Metadata, 0),
     (ApiKey::ApiVersions, 0),
 ];
+
+/// The most partitions (over all topics) one Produce, Fetch or ListOffsets may name; every
+/// partition of a request naming more, or naming one partition twice, is answered
+/// INVALID_REQUEST (42) and none is served.
+pub const MAX_PARTITIONS_PER_REQUEST: usize = 1000;
 
 /// The Kafka error codes synclog answers with (Kafka's numbers, stable across versions).
 pub mod code {
@@ -102,12 +119,17 @@ pub mod code {
     pub const INVALID_TOPIC_EXCEPTION: i16 = ResponseError::InvalidTopicException.code();
     /// Produce `acks` other than 0, 1 or −1.
     pub const INVALID_REQUIRED_ACKS: i16 = ResponseError::InvalidRequiredAcks.code();
-    /// An api or version that is not in [`super::SUPPORTED_APIS`].
+    /// An api or version that is not in [`super::SERVED_APIS`].
     pub const UNSUPPORTED_VERSION: i16 = ResponseError::UnsupportedVersion.code();
     /// The log's files failed.
     pub const KAFKA_STORAGE_ERROR: i16 = ResponseError::KafkaStorageError.code();
     /// A compressed record batch.
     pub const UNSUPPORTED_COMPRESSION_TYPE: i16 = ResponseError::UnsupportedCompressionType.code();
+    /// A Produce or Metadata that would create a topic past the broker's `--max-topics`.
+    pub const POLICY_VIOLATION: i16 = ResponseError::PolicyViolation.code();
+    /// A request naming one partition twice, or more partitions than
+    /// [`super::MAX_PARTITIONS_PER_REQUEST`].
+    pub const INVALID_REQUEST: i16 = ResponseError::InvalidRequest.code();
     /// Anything else.
     pub const UNKNOWN_SERVER_ERROR: i16 = ResponseError::UnknownServerError.code();
 

@@ -106,6 +106,11 @@ pub const METADATA_V0_RESPONSE: &[Field] = &[
     Array(&[Int16, String, Array(&[Int16, Int32, Int32, Array(&[Int32]), Array(&[Int32])])]),
 ];
 
+/// Metadata v1–v3 request: `[topic name]`, null for every topic (empty: none).
+pub const METADATA_V1_REQUEST: &[Field] = &[Array(&[String])];
+/// Metadata v4 request: `[topic name]` (null: every topic), allow auto topic creation.
+pub const METADATA_V4_REQUEST: &[Field] = &[Array(&[String]), Int8];
+
 /// Produce v3 request: transactional id, acks, timeout, `[topic, [partition, records]]`.
 pub const PRODUCE_V3_REQUEST: &[Field] = &[String, Int16, Int32, Array(&[String, Array(&[Int32, Bytes])])];
 /// Produce v3 response: `[topic, [partition, error, base offset, log append time]]`, throttle.
@@ -113,6 +118,8 @@ pub const PRODUCE_V3_RESPONSE: &[Field] = &[Array(&[String, Array(&[Int32, Int16
 
 /// ListOffsets v1 request: replica id, `[topic, [partition, timestamp]]`.
 pub const LIST_OFFSETS_V1_REQUEST: &[Field] = &[Int32, Array(&[String, Array(&[Int32, Int64])])];
+/// ListOffsets v2 request: replica id, isolation level, `[topic, [partition, timestamp]]`.
+pub const LIST_OFFSETS_V2_REQUEST: &[Field] = &[Int32, Int8, Array(&[String, Array(&[Int32, Int64])])];
 /// ListOffsets v1 response: `[topic, [partition, error, timestamp, offset]]`.
 pub const LIST_OFFSETS_V1_RESPONSE: &[Field] = &[Array(&[String, Array(&[Int32, Int16, Int64, Int64])])];
 

@@ -23,6 +23,7 @@
 //! | 8    | CorruptLog         | the first record a fetch would serve fails its CRC          |
 //! | 9    | TooManyConnections | the broker is at `--max-connections`                        |
 //! | 10   | Internal           | anything else that went wrong in the broker                 |
+//! | 11   | TooManyTopics      | a Produce would create a topic past the broker's `--max-topics` |
 
 use std::fmt;
 use std::num::NonZeroU16;
@@ -143,6 +144,9 @@ pub enum ErrorCode {
     TooManyConnections,
     /// 10: anything else that went wrong in the broker.
     Internal,
+    /// 11: a Produce would create one topic more than the broker's `--max-topics`; existing
+    /// topics keep working.
+    TooManyTopics,
     /// A code this build does not know (a newer broker's), kept as it came.
     Unknown(NonZeroU16),
 }
@@ -163,6 +167,7 @@ impl ErrorCode {
             8 => ErrorCode::CorruptLog,
             9 => ErrorCode::TooManyConnections,
             10 => ErrorCode::Internal,
+            11 => ErrorCode::TooManyTopics,
             other => ErrorCode::Unknown(NonZeroU16::new(other)?),
         })
     }
@@ -180,11 +185,12 @@ impl ErrorCode {
             ErrorCode::CorruptLog => 8,
             ErrorCode::TooManyConnections => 9,
             ErrorCode::Internal => 10,
+            ErrorCode::TooManyTopics => 11,
             ErrorCode::Unknown(code) => code.get(),
         }
     }
 
-    /// The code's name as DESIGN.md spells it (`"OffsetOutOfRange"`), `"Unknown"` for codes
+    /// The code's name as docs/protocol.md spells it (`"OffsetOutOfRange"`), `"Unknown"` for codes
     /// this build does not know.
     pub fn name(self) -> &'static str {
         match self {
@@ -198,6 +204,7 @@ impl ErrorCode {
             ErrorCode::CorruptLog => "CorruptLog",
             ErrorCode::TooManyConnections => "TooManyConnections",
             ErrorCode::Internal => "Internal",
+            ErrorCode::TooManyTopics => "TooManyTopics",
             ErrorCode::Unknown(_) => "Unknown",
         }
     }
@@ -237,12 +244,13 @@ mod tests {
             (8, ErrorCode::CorruptLog),
             (9, ErrorCode::TooManyConnections),
             (10, ErrorCode::Internal),
+            (11, ErrorCode::TooManyTopics),
         ];
         for (value, code) in expected {
             assert_eq!(ErrorCode::from_u16(value), Some(code));
             assert_eq!(code.to_string(), format!("{} ({value})", code.name()));
         }
-        assert!(matches!(ErrorCode::from_u16(11), Some(ErrorCode::Unknown(_))));
+        assert!(matches!(ErrorCode::from_u16(12), Some(ErrorCode::Unknown(_))));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The real `broker` binary as a child process, for the tests that must kill it or flood it.
 //!
 //! [`BrokerProcess::start`] runs `broker --listen 127.0.0.1:0 …`, reads the one line it prints
-//! to stdout (`listening on ADDR`, DESIGN.md "Command line") and sends its stderr to a file the
+//! to stdout (`listening on ADDR`, docs/cli.md) and sends its stderr to a file the
 //! test names, so a failure can show what the broker said. Dropping a `BrokerProcess` that is
 //! still running kills it (SIGKILL) and reaps it: a panicking test never leaves a broker behind.
 
@@ -40,6 +40,16 @@ impl BrokerProcess {
         let mut command = Command::new("bash");
         command.args(["-c", "ulimit -f \"$1\" && trap '' XFSZ && shift && exec \"$@\"", "bash"]);
         command.arg(kib.to_string()).arg(env!("CARGO_BIN_EXE_broker"));
+        Self::start_with(command, args, stderr_path)
+    }
+
+    /// [`BrokerProcess::start`], with both limits on open files set to `fds` (`ulimit -n`) as
+    /// a stock system would have them, so the broker cannot raise its own past it.
+    #[allow(dead_code)]
+    pub fn start_with_fd_limit(args: &[&str], fds: u64, stderr_path: &Path) -> BrokerProcess {
+        let mut command = Command::new("bash");
+        command.args(["-c", "ulimit -n \"$1\" && shift && exec \"$@\"", "bash"]);
+        command.arg(fds.to_string()).arg(env!("CARGO_BIN_EXE_broker"));
         Self::start_with(command, args, stderr_path)
     }
 

@@ -1,6 +1,6 @@
 //! The Kafka listener's connection handler: read a request, act on the topics, answer, repeat.
 //!
-//! It runs exactly like the synclog handler ([`crate::broker::handler`]): blocking
+//! It runs exactly like the synclog handler ([`super::handler`]): blocking
 //! `std::net`, one thread per connection started by the broker's accept loop, the same
 //! `Arc<Topics<S>>`, the same [`Connection`] with its frame limit and timeouts (Kafka frames
 //! share synclog's 4-byte length prefix), replies in request order and flushed only when no
@@ -9,12 +9,12 @@
 //! Each request goes through three steps:
 //!
 //! 1. **Triage** from the header's first eight bytes (api key, version, correlation id). An
-//!    ApiVersions request of any version is answered (a newer one in v0, error 35, so the
-//!    client falls back); any other api or version not in [`super::SUPPORTED_APIS`] is
+//!    ApiVersions request of any version is answered (v0–v2 in its own version, a newer one in v0 with error 35, so the
+//!    client falls back); any other api or version not in [`crate::kafka::SERVED_APIS`] is
 //!    answered with its correlation id and error 35 UNSUPPORTED_VERSION alone, and the
 //!    connection carries on.
 //! 2. **Check, then decode.** The header and body are checked against their shapes
-//!    ([`super::shape`]) and only then decoded by the `kafka-protocol` crate. A request that
+//!    ([`crate::kafka::shape`]) and only then decoded by the `kafka-protocol` crate. A request that
 //!    fails closes the connection (Kafka brokers do the same: its bytes cannot be trusted).
 //! 3. **Serve** on the topics; errors are answered per partition with Kafka's codes:
 //!
@@ -28,6 +28,8 @@
 //! | produced batch compressed                      | UNSUPPORTED_COMPRESSION_TYPE (76)      |
 //! | a value over `--max-message-bytes`             | MESSAGE_TOO_LARGE (10)                 |
 //! | acks not 0, 1 or −1                            | INVALID_REQUIRED_ACKS (21)             |
+//! | a partition named twice, or more than [`MAX_PARTITIONS_PER_REQUEST`] in one request | INVALID_REQUEST (42), every partition |
+//! | a topic to create past `--max-topics`          | POLICY_VIOLATION (44)                  |
 //! | the log's files failed                         | KAFKA_STORAGE_ERROR (56)               |
 //!
 //! Produce with `acks = 0` gets no response at all (Kafka's rule); with 1 or −1 it is answered
@@ -35,10 +37,18 @@
 //! replica there is. A Fetch that finds no record waits up to `max_wait_ms` (at most
 //! [`MAX_WAIT`]) on the topic's append signal, never holding the strategy's lock, after
 //! flushing the replies to earlier requests.
+//!
+//! A Fetch reply is bounded before it is read: the request's `max_bytes`, capped by
+//! `--max-fetch-bytes` and half the frame limit, is the budget over all its partitions; the
+//! first partition with records is served at least one record even past it (Kafka's rule),
+//! every later one only what fits what is left (a partition is not read at all once nothing
+//! is), so a reply holds at most the budget plus one record.
 
-use super::{code, decode, encode_frame, records, shape, Direction, KafkaError, SUPPORTED_APIS};
-use crate::broker::handler::{chain, fetch_byte_budget, MAX_WAIT};
-use crate::broker::Shared;
+use super::shared::{chain, long_poll, Shared, TopicError, MAX_WAIT};
+use crate::kafka::{
+    code, decode, encode_frame, records, shape, Direction, KafkaError, MAX_PARTITIONS_PER_REQUEST,
+    SERVED_APIS,
+};
 use crate::protocol::connection::{Connection, ConnectionError};
 use crate::storage::{validate_topic_name, LogError, Topic};
 use crate::strategies::SyncStrategy;
@@ -57,6 +67,7 @@ use kafka_protocol::messages::{
     ListOffsetsResponse, MetadataRequest, MetadataResponse, ProduceRequest, ProduceResponse, TopicName,
 };
 use kafka_protocol::protocol::{Encodable, StrBytes};
+use std::collections::HashSet;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -79,9 +90,11 @@ enum Request {
     ApiVersions {
         version: i16,
     },
-    Metadata(MetadataRequest),
+    /// Metadata at a version (answered in the same version).
+    Metadata(i16, MetadataRequest),
     Produce(ProduceRequest),
-    ListOffsets(ListOffsetsRequest),
+    /// ListOffsets at a version (answered in the same version).
+    ListOffsets(i16, ListOffsetsRequest),
     Fetch(FetchRequest),
     /// An api or version synclog does not speak.
     Unsupported {
@@ -187,8 +200,9 @@ fn triage(frame: &[u8]) -> Result<Framed, KafkaError> {
     let api_key = i16::from_be_bytes([k0, k1]);
     let version = i16::from_be_bytes([v0, v1]);
     let correlation_id = i32::from_be_bytes([c0, c1, c2, c3]);
-    let supported = SUPPORTED_APIS.iter().find(|(k, v)| *k as i16 == api_key && *v == version);
-    let Some(&(api, version)) = supported else {
+    let supported =
+        SERVED_APIS.iter().find(|(k, min, max)| *k as i16 == api_key && (*min..=*max).contains(&version));
+    let Some(&(api, _, _)) = supported else {
         let request = if api_key == ApiKey::ApiVersions as i16 {
             // Any version: a newer client learns from the v0 answer what to use instead.
             Request::ApiVersions { version }
@@ -204,18 +218,23 @@ fn triage(frame: &[u8]) -> Result<Framed, KafkaError> {
     let request = match api {
         ApiKey::ApiVersions => Request::ApiVersions { version },
         ApiKey::Metadata => {
-            Request::Metadata(decode(api, version, Direction::Request, shape::METADATA_V0_REQUEST, body)?)
+            let request_shape = match version {
+                0 => shape::METADATA_V0_REQUEST,
+                1..=3 => shape::METADATA_V1_REQUEST,
+                _ => shape::METADATA_V4_REQUEST,
+            };
+            Request::Metadata(version, decode(api, version, Direction::Request, request_shape, body)?)
         }
         ApiKey::Produce => {
             Request::Produce(decode(api, version, Direction::Request, shape::PRODUCE_V3_REQUEST, body)?)
         }
-        ApiKey::ListOffsets => Request::ListOffsets(decode(
-            api,
-            version,
-            Direction::Request,
-            shape::LIST_OFFSETS_V1_REQUEST,
-            body,
-        )?),
+        ApiKey::ListOffsets => {
+            let request_shape = match version {
+                1 => shape::LIST_OFFSETS_V1_REQUEST,
+                _ => shape::LIST_OFFSETS_V2_REQUEST,
+            };
+            Request::ListOffsets(version, decode(api, version, Direction::Request, request_shape, body)?)
+        }
         ApiKey::Fetch => {
             Request::Fetch(decode(api, version, Direction::Request, shape::FETCH_V4_REQUEST, body)?)
         }
@@ -234,11 +253,13 @@ fn serve<S: SyncStrategy>(
     match framed.request {
         Request::ApiVersions { version } => {
             let body = api_versions(version);
-            session.respond(conn, ApiKey::ApiVersions, 0, id, &body)
+            // A version this listener does not serve is answered in v0, which every client reads.
+            let answer_version = if (0..=2).contains(&version) { version } else { 0 };
+            session.respond(conn, ApiKey::ApiVersions, answer_version, id, &body)
         }
-        Request::Metadata(request) => {
-            let body = metadata(session, request);
-            session.respond(conn, ApiKey::Metadata, 0, id, &body)
+        Request::Metadata(version, request) => {
+            let body = metadata(session, version, request);
+            session.respond(conn, ApiKey::Metadata, version, id, &body)
         }
         Request::Produce(request) => {
             let acks = request.acks;
@@ -249,9 +270,9 @@ fn serve<S: SyncStrategy>(
                 _ => session.respond(conn, ApiKey::Produce, 3, id, &body),
             }
         }
-        Request::ListOffsets(request) => {
+        Request::ListOffsets(version, request) => {
             let body = list_offsets(session.shared, request);
-            session.respond(conn, ApiKey::ListOffsets, 1, id, &body)
+            session.respond(conn, ApiKey::ListOffsets, version, id, &body)
         }
         Request::Fetch(request) => {
             let body = fetch(session.shared, conn, request);
@@ -275,37 +296,54 @@ fn serve<S: SyncStrategy>(
     }
 }
 
-/// ApiVersions: the supported table; error 35 when asked in a version newer than 0.
+/// ApiVersions: the served table; error 35 when asked in a version newer than 2.
 fn api_versions(version: i16) -> ApiVersionsResponse {
-    let error_code = if version == 0 { code::NONE } else { code::UNSUPPORTED_VERSION };
-    let api_keys = SUPPORTED_APIS
+    let error_code = if (0..=2).contains(&version) { code::NONE } else { code::UNSUPPORTED_VERSION };
+    let api_keys = SERVED_APIS
         .iter()
-        .map(|&(key, v)| {
-            ApiVersion::default().with_api_key(key as i16).with_min_version(v).with_max_version(v)
+        .map(|&(key, min, max)| {
+            ApiVersion::default().with_api_key(key as i16).with_min_version(min).with_max_version(max)
         })
         .collect();
     ApiVersionsResponse::default().with_error_code(error_code).with_api_keys(api_keys)
 }
 
-/// Metadata: this broker, and each requested topic (every topic for an empty list), created
-/// when missing.
-fn metadata<S: SyncStrategy>(session: &Session<'_, S>, request: MetadataRequest) -> MetadataResponse {
-    let requested: Vec<String> = request
-        .topics
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|t| t.name)
-        .map(|name| name.0.to_string())
-        .collect();
-    let names = if requested.is_empty() {
+/// Metadata: this broker, and each requested topic, created when missing (v4 and later:
+/// only when the request allows it). Every topic is listed for an empty list in v0 and for a
+/// null one from v1 on (where an empty list asks for none).
+fn metadata<S: SyncStrategy>(
+    session: &Session<'_, S>,
+    version: i16,
+    request: MetadataRequest,
+) -> MetadataResponse {
+    let create = version < 4 || request.allow_auto_topic_creation;
+    let every = match &request.topics {
+        None => true,
+        Some(t) => t.is_empty() && version == 0,
+    };
+    let names: Vec<String> = if every {
         session.shared.topics.list().into_iter().map(|(name, _)| name).collect()
     } else {
-        requested
+        request
+            .topics
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|t| t.name)
+            .map(|name| name.0.to_string())
+            .collect()
     };
     let topics = names
         .into_iter()
         .map(|name| {
-            let (error_code, partitions) = match session.shared.topics.get_or_create(&name) {
+            let found = match create {
+                true => session.shared.topic_or_create(&name),
+                false => session
+                    .shared
+                    .topics
+                    .get(&name)
+                    .ok_or_else(|| LogError::UnknownTopic(name.clone()).into()),
+            };
+            let (error_code, partitions) = match found {
                 Ok(_) => {
                     let partition = MetadataResponsePartition::default()
                         .with_partition_index(0)
@@ -314,7 +352,7 @@ fn metadata<S: SyncStrategy>(session: &Session<'_, S>, request: MetadataRequest)
                         .with_isr_nodes(vec![BrokerId(NODE_ID)]);
                     (code::NONE, vec![partition])
                 }
-                Err(e) => (log_code(&e), Vec::new()),
+                Err(e) => (topic_code(&e), Vec::new()),
             };
             MetadataResponseTopic::default()
                 .with_name(Some(topic_name(name)))
@@ -326,12 +364,18 @@ fn metadata<S: SyncStrategy>(session: &Session<'_, S>, request: MetadataRequest)
         .with_node_id(BrokerId(NODE_ID))
         .with_host(StrBytes::from_string(session.advertised.ip().to_string()))
         .with_port(i32::from(session.advertised.port()));
-    MetadataResponse::default().with_brokers(vec![broker]).with_topics(topics)
+    MetadataResponse::default()
+        .with_brokers(vec![broker])
+        .with_controller_id(BrokerId(NODE_ID))
+        .with_topics(topics)
 }
 
 /// Produce: every partition's records appended contiguously; the answer per partition.
 fn produce<S: SyncStrategy>(session: &Session<'_, S>, request: ProduceRequest) -> ProduceResponse {
     let acks_valid = matches!(request.acks, -1..=1);
+    let valid = partitions_valid(
+        request.topic_data.iter().flat_map(|t| t.partition_data.iter().map(|p| (&*t.name.0, p.index))),
+    );
     let responses = request
         .topic_data
         .into_iter()
@@ -340,10 +384,10 @@ fn produce<S: SyncStrategy>(session: &Session<'_, S>, request: ProduceRequest) -
                 .partition_data
                 .into_iter()
                 .map(|data| {
-                    let appended = if acks_valid {
-                        append(session, &topic.name, data.index, data.records)
-                    } else {
-                        Err(code::INVALID_REQUIRED_ACKS)
+                    let appended = match (valid, acks_valid) {
+                        (false, _) => Err(code::INVALID_REQUEST),
+                        (true, false) => Err(code::INVALID_REQUIRED_ACKS),
+                        (true, true) => append(session, &topic.name, data.index, data.records),
                     };
                     let (error_code, base_offset) = match appended {
                         Ok(base) => (code::NONE, base as i64),
@@ -384,7 +428,7 @@ fn append<S: SyncStrategy>(
     if values.iter().any(|v| v.len() > max as usize) {
         return Err(code::MESSAGE_TOO_LARGE);
     }
-    let topic = session.shared.topics.get_or_create(topic).map_err(|e| log_code(&e))?;
+    let topic = session.shared.topic_or_create(topic).map_err(|e| topic_code(&e))?;
     topic.append_batch(&values).map_err(|e| log_code(&e))
 }
 
@@ -392,6 +436,9 @@ fn append<S: SyncStrategy>(
 /// timestamps, so no record is known to be at or after any other timestamp: offset −1, the
 /// answer a Kafka broker gives when no record qualifies.
 fn list_offsets<S: SyncStrategy>(shared: &Shared<S>, request: ListOffsetsRequest) -> ListOffsetsResponse {
+    let valid = partitions_valid(
+        request.topics.iter().flat_map(|t| t.partitions.iter().map(|p| (&*t.name.0, p.partition_index))),
+    );
     let topics = request
         .topics
         .into_iter()
@@ -405,6 +452,7 @@ fn list_offsets<S: SyncStrategy>(shared: &Shared<S>, request: ListOffsetsRequest
                         .with_partition_index(p.partition_index)
                         .with_timestamp(-1);
                     let (error_code, offset) = match &found {
+                        _ if !valid => (code::INVALID_REQUEST, -1),
                         _ if validate_topic_name(&topic.name).is_err() => (code::INVALID_TOPIC_EXCEPTION, -1),
                         Some(t) if p.partition_index == 0 => match p.timestamp {
                             EARLIEST => (code::NONE, 0),
@@ -430,7 +478,8 @@ fn fetch<S: SyncStrategy>(shared: &Shared<S>, conn: &mut Connection, request: Fe
     if found.records == 0 && !found.failed && !wait.is_zero() && request.min_bytes > 0 {
         // Answer earlier pipelined requests first, then wait without any lock.
         let _ = conn.flush();
-        long_poll(shared, &found.waiting, Instant::now() + wait);
+        let waiting: Vec<(&Topic<S>, u64)> = found.waiting.iter().map(|(t, o)| (&**t, *o)).collect();
+        long_poll(shared, &waiting, Instant::now() + wait);
         (responses, _) = read_partitions(shared, &request);
     }
     FetchResponse::default().with_responses(responses)
@@ -450,19 +499,28 @@ fn read_partitions<S: SyncStrategy>(
     shared: &Shared<S>,
     request: &FetchRequest,
 ) -> (Vec<FetchableTopicResponse>, Found<S>) {
-    let frame_budget = fetch_byte_budget(shared.config.max_frame_bytes) as usize;
+    let frame_budget = shared.config.fetch_budget() as usize;
     let mut budget = (request.max_bytes.max(1) as usize).min(frame_budget);
     let mut found = Found { records: 0, failed: false, waiting: Vec::new() };
+    let valid = partitions_valid(
+        request.topics.iter().flat_map(|t| t.partitions.iter().map(|p| (&*t.topic.0, p.partition))),
+    );
     let mut responses = Vec::with_capacity(request.topics.len());
     for topic in &request.topics {
         let mut partitions = Vec::with_capacity(topic.partitions.len());
         for p in &topic.partitions {
             let wanted = (p.partition_max_bytes.max(1) as usize).min(frame_budget);
-            // Kafka's rule: the first records found are served even past the request's budget.
-            let max_bytes = if found.records == 0 { wanted } else { wanted.min(budget) };
-            match read_partition(shared, &topic.topic, p.partition, p.fetch_offset, max_bytes) {
+            // Kafka's rule: the first records found are served even past the request's budget;
+            // every later partition only within what is left of it.
+            let first = found.records == 0;
+            let max_bytes = if first { wanted } else { wanted.min(budget) };
+            let read = match valid {
+                true => read_partition(shared, &topic.topic, p.partition, p.fetch_offset, max_bytes, first),
+                false => Err((code::INVALID_REQUEST, -1)),
+            };
+            match read {
                 Ok(read) => {
-                    budget = budget.saturating_sub(read.payload_bytes);
+                    budget = if read.overflowed { 0 } else { budget.saturating_sub(read.payload_bytes) };
                     found.records += read.served;
                     found.waiting.extend(read.waiting);
                     partitions.push(read.partition);
@@ -492,6 +550,9 @@ struct Read<S: SyncStrategy> {
     partition: PartitionData,
     served: usize,
     payload_bytes: usize,
+    /// The next record did not fit what was left of the request's budget: nothing was served
+    /// and no later partition should be read.
+    overflowed: bool,
     /// Set when nothing was there yet: the topic and offset to wait on.
     waiting: Option<(Arc<Topic<S>>, u64)>,
 }
@@ -504,6 +565,7 @@ fn read_partition<S: SyncStrategy>(
     partition: i32,
     offset: i64,
     max_bytes: usize,
+    at_least_one: bool,
 ) -> Result<Read<S>, (i16, i64)> {
     validate_topic_name(topic).map_err(|e| (log_code(&e), -1))?;
     let found = shared.topics.get(topic).filter(|_| partition == 0);
@@ -513,9 +575,17 @@ fn read_partition<S: SyncStrategy>(
         return Err(failed(code::OFFSET_OUT_OF_RANGE));
     }
     let offset = offset as u64;
-    let max_bytes = u32::try_from(max_bytes).unwrap_or(u32::MAX);
-    let batch =
-        log.log.read(offset, MAX_RECORDS_PER_PARTITION, max_bytes).map_err(|e| failed(log_code(&e)))?;
+    let limit = u32::try_from(max_bytes).unwrap_or(u32::MAX);
+    // A read returns at least one record whatever its byte limit: with no room left, do not
+    // read at all, and drop a lone record that does not fit (it is read once, then freed).
+    let mut batch = match at_least_one || max_bytes > 0 {
+        true => log.log.read(offset, MAX_RECORDS_PER_PARTITION, limit).map_err(|e| failed(log_code(&e)))?,
+        false => log.log.read(offset, 0, 0).map_err(|e| failed(log_code(&e)))?,
+    };
+    let overflowed = !at_least_one && (max_bytes == 0 || batch.payload_bytes() > max_bytes);
+    if overflowed {
+        batch = log.log.read(offset, 0, 0).map_err(|e| failed(log_code(&e)))?;
+    }
     let mut bytes = Vec::new();
     records::encode_stored(batch.iter(), &mut bytes).map_err(|e| {
         eprintln!("synclog: kafka: cannot encode records of {}: {}", &**topic, chain(&e));
@@ -529,24 +599,28 @@ fn read_partition<S: SyncStrategy>(
         .with_last_stable_offset(high_watermark)
         .with_aborted_transactions(Some(Vec::new()))
         .with_records(Some(Bytes::from(bytes)));
-    let waiting = batch.is_empty().then(|| (log.clone(), offset));
-    Ok(Read { partition, served: batch.len(), payload_bytes: batch.payload_bytes(), waiting })
+    let waiting = (batch.is_empty() && !overflowed).then(|| (log.clone(), offset));
+    Ok(Read { partition, served: batch.len(), payload_bytes: batch.payload_bytes(), overflowed, waiting })
 }
 
-/// Waits until one of the `waiting` topics' high watermark passes its offset, the deadline
-/// passes, or the broker stops. Waits on the first topic's signal in slices (100 ms, or 10 ms
-/// when several topics are waited for, so that an append to another is seen soon).
-fn long_poll<S: SyncStrategy>(shared: &Shared<S>, waiting: &[(Arc<Topic<S>>, u64)], deadline: Instant) {
-    let Some((first, first_offset)) = waiting.first() else { return };
-    let slice = Duration::from_millis(if waiting.len() == 1 { 100 } else { 10 });
-    loop {
-        if waiting.iter().any(|(t, offset)| t.log.high_watermark() > *offset)
-            || Instant::now() >= deadline
-            || shared.stopping.load(Ordering::Acquire)
-        {
-            return;
+/// Whether a request's partitions are acceptable: at most [`MAX_PARTITIONS_PER_REQUEST`], none
+/// named twice. Checked before anything is read, created or appended.
+fn partitions_valid<'a>(partitions: impl Iterator<Item = (&'a str, i32)>) -> bool {
+    let mut seen = HashSet::new();
+    for (i, p) in partitions.enumerate() {
+        if i >= MAX_PARTITIONS_PER_REQUEST || !seen.insert(p) {
+            return false;
         }
-        first.wait_for(*first_offset, (Instant::now() + slice).min(deadline));
+    }
+    true
+}
+
+/// The Kafka error code for a topic that could not be had: past `--max-topics` is
+/// POLICY_VIOLATION (44).
+fn topic_code(e: &TopicError) -> i16 {
+    match e {
+        TopicError::Limit { .. } => code::POLICY_VIOLATION,
+        TopicError::Log(e) => log_code(e),
     }
 }
 

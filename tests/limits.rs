@@ -1,0 +1,347 @@
+//! The broker's limits, tried from outside its process as a careless or hostile client would:
+//! each one is enforced before the resource is spent and answered with a documented error.
+//!
+//! - **Descriptors.** A broker started under a stock `ulimit -n 1024` (soft and hard) with the
+//!   default flags cannot hold `--max-connections 1024` (two descriptors each): it lowers the
+//!   cap and logs a warning, and 1 100 clients connecting at once are each either served (a
+//!   ListTopics answered) or refused with error 9 and a close, within a bound; none is left
+//!   in silence.
+//! - **Fetch amplification (Kafka).** A Fetch naming one partition 3 000 times against a topic
+//!   holding a 1 MiB record is answered INVALID_REQUEST for every partition, without reading;
+//!   a Fetch of three topics holding 1 MiB each with `max_bytes` 1 serves the first record
+//!   only; the broker's peak resident memory (`VmHWM`) stays under a stated bound.
+//! - **Topic flood.** Under `--max-topics 5` the sixth topic is refused (synclog: error 11
+//!   TooManyTopics; Kafka Metadata: POLICY_VIOLATION), nothing is created on disk for it, and
+//!   the existing topics keep working.
+
+mod common;
+
+use bytes::Bytes;
+use common::broker_process::BrokerProcess;
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+use synclog::client::Client;
+use synclog::kafka::client::KafkaClient;
+use synclog::kafka::{code, records};
+use synclog::protocol::{peek_frame_bytes, Api, ErrorCode, Request, Response, ResponseBody};
+
+/// Clients connecting at once in the descriptor test.
+const CLIENTS: usize = 1100;
+/// The broker's open-file limit there (soft and hard), a stock system's.
+const STOCK_FD_LIMIT: u64 = 1024;
+/// Each client must be served or refused within this of starting to connect (a liveness
+/// bound: several SYN retransmissions on a busy 2-core machine, not a performance target).
+const CLIENT_BOUND: Duration = Duration::from_secs(45);
+
+#[test]
+fn under_a_stock_fd_limit_each_of_1100_clients_is_served_or_refused_with_error_9() {
+    raise_own_fd_limit(CLIENTS as u64 + 500);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stderr = dir.path().join("broker.stderr");
+    let data = dir.path().join("data");
+    let broker = BrokerProcess::start_with_fd_limit(
+        &["--data-dir", data.to_str().expect("utf-8")],
+        STOCK_FD_LIMIT,
+        &stderr,
+    );
+    let addr = broker.addr;
+    let barrier = Arc::new(Barrier::new(CLIENTS + 1));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let barrier = barrier.clone();
+            thread::Builder::new()
+                .stack_size(64 * 1024)
+                .spawn(move || {
+                    let started = Instant::now();
+                    let (outcome, stream) = client(addr);
+                    let elapsed = started.elapsed();
+                    // Hold an admitted connection until every client is classified.
+                    barrier.wait();
+                    drop(stream);
+                    (outcome, elapsed)
+                })
+                .expect("spawn a client thread")
+        })
+        .collect();
+    barrier.wait();
+    let mut served = 0;
+    let mut refused = 0;
+    let mut failures = Vec::new();
+    for c in clients {
+        let (outcome, elapsed) = c.join().expect("client thread");
+        match outcome {
+            Ok(true) => served += 1,
+            Ok(false) => refused += 1,
+            Err(e) => failures.push(e),
+        }
+        if elapsed > CLIENT_BOUND {
+            failures.push(format!("a client took {elapsed:?}"));
+        }
+    }
+    let log = broker.stderr_tail();
+    eprintln!(
+        "{CLIENTS} clients under ulimit -n {STOCK_FD_LIMIT}: {served} served, {refused} refused with error 9"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {CLIENTS} clients failed, e.g. {:?}\nbroker: {log}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    assert_eq!(served + refused, CLIENTS);
+    assert!(log.contains("--max-connections 1024 needs") && log.contains("lowered to"), "no warning: {log}");
+    // What the descriptor limit allows: (1024 - 64 reserved - 240 for 120 topics) / 2.
+    assert!(served <= 360, "{served} served: more than the descriptors can hold");
+    assert!(served > 0 && refused >= CLIENTS - 360, "served {served}, refused {refused}");
+    // The broker is still there for the next client.
+    let mut c = Client::connect(addr).expect("connect after the flood");
+    assert!(c.list_topics().is_ok());
+}
+
+/// One client: `Ok(true)` served, `Ok(false)` refused with error 9 and a close, or what went wrong.
+fn client(addr: SocketAddr) -> (Result<bool, String>, Option<TcpStream>) {
+    let mut stream = match TcpStream::connect_timeout(&addr, Duration::from_secs(30)) {
+        Ok(s) => s,
+        Err(e) => return (Err(format!("connect: {e}")), None),
+    };
+    // A refused client is told at once; a silent one is admitted and answers ListTopics.
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(3)));
+    let mut received = Vec::new();
+    let mut buf = [0u8; 512];
+    match stream.read(&mut buf) {
+        Ok(0) => return (Err("closed without an answer".into()), None),
+        Ok(n) => received.extend_from_slice(&buf[..n]),
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+        Err(e) => return (Err(format!("read: {e}")), None),
+    }
+    if received.is_empty() {
+        let mut request = Vec::new();
+        Request::ListTopics.encode(1, &mut request).expect("encode");
+        if let Err(e) = stream.write_all(&request) {
+            return (Err(format!("send ListTopics: {e}")), None);
+        }
+    }
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(20)));
+    loop {
+        if let Ok(Some(n)) = peek_frame_bytes(&received, u32::MAX) {
+            if received.len() >= n {
+                break;
+            }
+        }
+        match stream.read(&mut buf) {
+            Ok(0) => return (Err(format!("EOF after {} bytes", received.len())), None),
+            Ok(n) => received.extend_from_slice(&buf[..n]),
+            Err(e) => return (Err(format!("reading the answer: {e}")), None),
+        }
+    }
+    match Response::decode(Api::ListTopics.as_u8(), &received) {
+        Ok((Response { correlation_id: 1, body: ResponseBody::Topics(_) }, _)) => (Ok(true), Some(stream)),
+        Ok((
+            Response {
+                correlation_id: 0,
+                body: ResponseBody::Error { code: ErrorCode::TooManyConnections, .. },
+            },
+            _,
+        )) => {
+            // Refused: then closed.
+            let mut rest = Vec::new();
+            match stream.read_to_end(&mut rest) {
+                Ok(_) => (Ok(false), None),
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => (Ok(false), None),
+                Err(e) => (Err(format!("no close after error 9: {e}")), None),
+            }
+        }
+        other => (Err(format!("unexpected answer {other:?}")), None),
+    }
+}
+
+/// Raises this process's soft open-file limit to at least `needed` (its clients' sockets).
+fn raise_own_fd_limit(needed: u64) {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current.is_none_or(|soft| soft >= needed) {
+        return;
+    }
+    let hard = limit.maximum.unwrap_or(u64::MAX);
+    assert!(hard >= needed, "this test needs {needed} open files; the hard limit (`ulimit -Hn`) is {hard}");
+    setrlimit(Resource::Nofile, Rlimit { current: Some(needed.max(4096).min(hard)), maximum: limit.maximum })
+        .expect("raise the soft limit on open files");
+}
+
+/// A loopback address with a free port, for the Kafka listener (port 0 is logged, not printed).
+fn free_addr() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port")
+}
+
+/// The broker's peak resident memory in KiB (`VmHWM`).
+fn peak_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM");
+    line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("a number")
+}
+
+/// A Fetch v4 naming `partitions` as (topic, partition), each from offset 0 with 1 MiB, and
+/// `max_bytes` for the whole request; the answer's (topic, error, records bytes) per partition.
+fn fetch(addr: SocketAddr, partitions: &[(&str, i32)], max_bytes: i32) -> Vec<(String, i16, usize)> {
+    let topics = partitions
+        .iter()
+        .map(|(t, p)| {
+            FetchTopic::default().with_topic(TopicName(StrBytes::from_string((*t).into()))).with_partitions(
+                vec![FetchPartition::default()
+                    .with_partition(*p)
+                    .with_fetch_offset(0)
+                    .with_partition_max_bytes(1 << 20)],
+            )
+        })
+        .collect();
+    let request = FetchRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_max_wait_ms(0)
+        .with_min_bytes(1)
+        .with_max_bytes(max_bytes)
+        .with_topics(topics);
+    let mut frame = Vec::new();
+    frame.extend_from_slice(&1i16.to_be_bytes());
+    frame.extend_from_slice(&4i16.to_be_bytes());
+    frame.extend_from_slice(&7i32.to_be_bytes());
+    frame.extend_from_slice(&(-1i16).to_be_bytes());
+    request.encode(&mut frame, 4).expect("encode");
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    stream.write_all(&(frame.len() as i32).to_be_bytes()).expect("send");
+    stream.write_all(&frame).expect("send");
+    let mut length = [0u8; 4];
+    stream.read_exact(&mut length).expect("an answer");
+    let mut body = vec![0u8; i32::from_be_bytes(length) as usize];
+    stream.read_exact(&mut body).expect("the whole answer");
+    assert_eq!(&body[..4], &7i32.to_be_bytes());
+    let response = FetchResponse::decode(&mut Bytes::from(body[4..].to_vec()), 4).expect("decode");
+    response
+        .responses
+        .into_iter()
+        .flat_map(|t| {
+            let name = t.topic.0.to_string();
+            t.partitions
+                .into_iter()
+                .map(move |p| (name.clone(), p.error_code, p.records.map_or(0, |r| r.len())))
+        })
+        .collect()
+}
+
+#[test]
+fn a_kafka_fetch_is_bounded_before_it_is_built() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stderr = dir.path().join("broker.stderr");
+    let data = dir.path().join("data");
+    let kafka = free_addr();
+    let broker = BrokerProcess::start(
+        &["--data-dir", data.to_str().expect("utf-8"), "--kafka-listen", &kafka.to_string()],
+        &stderr,
+    );
+    let mut client = KafkaClient::connect(&kafka.to_string()).expect("kafka client");
+    let big = vec![0x5au8; (1 << 20) - 1024];
+    for topic in ["big0", "big1", "big2"] {
+        client.produce(topic, &[big.as_slice()]).expect("produce 1 MiB");
+    }
+    let baseline = peak_kib(broker.pid());
+
+    // One partition named 3 000 times: every partition refused, none read.
+    let answer = fetch(kafka, &vec![("big0", 0); 3000], 64 << 20);
+    assert_eq!(answer.len(), 3000);
+    assert!(
+        answer.iter().all(|(_, e, bytes)| *e == code::INVALID_REQUEST && *bytes == 0),
+        "{:?}",
+        &answer[..3]
+    );
+    // More partitions than the cap, all distinct: refused the same way.
+    let names: Vec<String> = (0..1001).map(|i| format!("t{i}")).collect();
+    let many: Vec<(&str, i32)> = names.iter().map(|n| (n.as_str(), 0)).collect();
+    assert!(fetch(kafka, &many, 1 << 20).iter().all(|(_, e, _)| *e == code::INVALID_REQUEST));
+
+    // Three topics of 1 MiB each and max_bytes 1: the first record only.
+    let answer = fetch(kafka, &[("big0", 0), ("big1", 0), ("big2", 0)], 1);
+    assert_eq!(answer.iter().map(|(_, e, _)| *e).collect::<Vec<_>>(), vec![code::NONE; 3]);
+    assert!(answer[0].2 >= big.len(), "the first partition gets its record past max_bytes");
+    assert_eq!((answer[1].2, answer[2].2), (0, 0), "later partitions only within max_bytes");
+    let batch = records::decode_fetched(Bytes::from(vec![])).expect("empty decodes");
+    assert!(batch.is_empty());
+
+    // Peak memory: the baseline plus a few 1 MiB records being read and encoded, never 3 000.
+    let peak = peak_kib(broker.pid());
+    eprintln!("Kafka fetch amplification: VmHWM {baseline} KiB before, {peak} KiB after");
+    let bound_kib = 64 * 1024;
+    assert!(
+        peak <= baseline + bound_kib,
+        "peak {peak} KiB, baseline {baseline} KiB: more than {bound_kib} KiB above"
+    );
+    // The listener still serves.
+    assert_eq!(client.list_offsets("big0", -1).expect("list offsets"), 1);
+}
+
+#[test]
+fn a_topic_flood_stops_at_max_topics_and_existing_topics_keep_working() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stderr = dir.path().join("broker.stderr");
+    let data = dir.path().join("data");
+    let kafka = free_addr();
+    let broker = BrokerProcess::start(
+        &[
+            "--data-dir",
+            data.to_str().expect("utf-8"),
+            "--kafka-listen",
+            &kafka.to_string(),
+            "--max-topics",
+            "5",
+        ],
+        &stderr,
+    );
+    let mut c = Client::connect(broker.addr).expect("connect");
+    for i in 0..5 {
+        assert_eq!(c.produce(&format!("t{i}"), [b"x".as_slice()]).expect("within the cap"), 0);
+    }
+    for i in 5..50 {
+        let e = c.produce(&format!("t{i}"), [b"x".as_slice()]).expect_err("past the cap");
+        assert_eq!(e.code(), Some(ErrorCode::TooManyTopics), "{e}");
+    }
+    // Existing topics keep working, on the same connection.
+    assert_eq!(c.produce("t0", [b"y".as_slice()]).expect("an existing topic"), 1);
+    // A Kafka Metadata naming 100 new topics creates none of them.
+    let mut k = KafkaClient::connect(&kafka.to_string()).expect("kafka client");
+    let wanted: Vec<String> = (100..200).map(|i| format!("k{i}")).collect();
+    let meta = k.metadata(&wanted).expect("metadata");
+    assert!(meta.topics.iter().all(|t| t.error_code == code::POLICY_VIOLATION), "{:?}", meta.topics.first());
+    let dirs = std::fs::read_dir(&data).expect("data dir").count();
+    assert_eq!(dirs, 5, "only the five topics within the cap exist on disk");
+    assert_eq!(c.list_topics().expect("list").len(), 5);
+}
+
+#[test]
+fn a_synclog_fetch_carries_at_most_max_fetch_bytes_plus_one_record() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stderr = dir.path().join("broker.stderr");
+    let data = dir.path().join("data");
+    let broker = BrokerProcess::start(
+        &["--data-dir", data.to_str().expect("utf-8"), "--max-fetch-bytes", "1000"],
+        &stderr,
+    );
+    let mut c = Client::connect(broker.addr).expect("connect");
+    let small = [7u8; 400];
+    let messages: Vec<&[u8]> = vec![&small[..]; 10];
+    c.produce("capped", messages).expect("produce");
+    // Asking for 1 MB gets what --max-fetch-bytes allows: two 400-byte records (a third would pass 1000).
+    let fetched = c.fetch("capped", 0, 100, 1_000_000, Duration::ZERO).expect("fetch");
+    assert_eq!(fetched.records.len(), 2);
+    assert_eq!(fetched.high_watermark, 10);
+    // A record larger than the budget is still served, alone: one record past it at most.
+    let big = [9u8; 5000];
+    c.produce("capped", [&big[..], &big[..]]).expect("produce");
+    let fetched = c.fetch("capped", 10, 100, 1_000_000, Duration::ZERO).expect("fetch");
+    assert_eq!(fetched.records.len(), 1);
+    assert_eq!(fetched.records.total_bytes(), 5000);
+}
