@@ -1,7 +1,7 @@
 //! The text report of one harness run: what ran, throughput and latency, every violation kind
 //! with a few examples, and the verdict.
 
-use crate::harness::run::{Figures, RunReport};
+use crate::report::rows::{Figures, RunReport};
 use crate::violations::{Section, ViolationKind};
 use std::io::{self, Write};
 
