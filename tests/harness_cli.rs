@@ -364,14 +364,14 @@ fn bad_usage_exits_2() {
 }
 
 #[test]
-fn flags_that_contradict_exit_1_with_one_line() {
+fn flags_that_contradict_exit_2_with_one_line() {
     for (args, flag) in [
         (&["--messages", "7", "--producers", "2"][..], "--messages"),
         (&["--message-bytes", "19", "--messages", "800"], "--message-bytes"),
         (&["--topics", "3", "--producers", "2", "--messages", "800"], "--topics"),
     ] {
         let out = harness(args);
-        assert_eq!(out.code, Some(1), "{args:?}: {}", out.describe());
+        assert_eq!(out.code, Some(2), "{args:?}: {}", out.describe());
         let lines: Vec<&str> = out.stderr.lines().collect();
         assert_eq!(lines.len(), 1, "{args:?}: one line on stderr, got {lines:?}");
         assert!(lines[0].contains(flag), "{args:?}: the line names {flag}: {:?}", lines[0]);

@@ -3,7 +3,7 @@
 mod common;
 
 use clap::{Args, Parser, Subcommand};
-use common::{exit_code, EXIT_ERROR};
+use common::{exit_code, EXIT_ERROR, EXIT_USAGE};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use synclog::cli::FsyncMode;
@@ -208,6 +208,11 @@ fn compare(args: &CompareArgs) -> anyhow::Result<u8> {
 
 fn run(args: &RunArgs) -> anyhow::Result<u8> {
     let config = args.config()?;
+    if let Err(e) = config.validate() {
+        // Flags that contradict each other are bad usage (docs/cli.md): exit 2, like clap.
+        eprintln!("harness: {e:#}");
+        return Ok(EXIT_USAGE);
+    }
     let report = synclog::experiment::run::run(&config)?;
     synclog::report::table::print_run(&report, &mut std::io::stdout().lock())?;
     if let Some(path) = &args.json {

@@ -69,14 +69,7 @@ pub fn compare(config: &CompareConfig, log: &mut impl Write) -> anyhow::Result<O
     for &strategy in &config.strategies {
         for &producers in &config.producers {
             for &consumers in &config.consumers {
-                let cell =
-                    RunConfig { strategy, producers, consumers, progress: false, ..config.base.clone() };
-                // --messages is a total: round it to a multiple of this cell's producers.
-                let cell = RunConfig {
-                    messages: (cell.messages / u64::from(producers)).max(1) * u64::from(producers),
-                    topics: cell.topics.min(producers),
-                    ..cell
-                };
+                let cell = cell_config(&config.base, strategy, producers, consumers);
                 writeln!(log, "cell: {strategy} × {producers} producers × {consumers} consumers")?;
                 let report = run(&cell)?;
                 let ceilings = ceilings_for(producers, cell.message_bytes, cell.batch, log)?;
@@ -107,11 +100,39 @@ pub fn compare(config: &CompareConfig, log: &mut impl Write) -> anyhow::Result<O
     };
     crate::report::write_comparison(&comparison, &config.out)?;
     writeln!(log, "wrote {}", config.out.display())?;
-    let lock_violated = comparison
-        .cells
-        .iter()
-        .any(|c| c.report.strategy != StrategyKind::None.name() && !c.report.is_clean());
-    Ok(if lock_violated { Outcome::Violated } else { Outcome::Clean })
+    Ok(outcome(&comparison))
+}
+
+/// `Violated` when a locking strategy showed a violation, in a cell or in a goal run (every goal
+/// runs rwlock); violations under `none` are data.
+pub fn outcome(c: &Comparison) -> Outcome {
+    let cell_violated =
+        c.cells.iter().any(|c| c.report.strategy != StrategyKind::None.name() && !c.report.is_clean());
+    let goal_violated = c.goals.iter().any(|g| g.violations > 0);
+    if cell_violated || goal_violated {
+        Outcome::Violated
+    } else {
+        Outcome::Clean
+    }
+}
+
+/// One cell's run: `base` with the cell's strategy and counts, `--messages` rounded to a multiple
+/// of its producers, and (with `--data-dir`) a directory of its own under it.
+pub fn cell_config(base: &RunConfig, strategy: StrategyKind, producers: u32, consumers: u32) -> RunConfig {
+    RunConfig {
+        strategy,
+        producers,
+        consumers,
+        progress: false,
+        // --messages is a total: round it to a multiple of this cell's producers.
+        messages: (base.messages / u64::from(producers)).max(1) * u64::from(producers),
+        topics: base.topics.min(producers),
+        data_dir: base
+            .data_dir
+            .as_ref()
+            .map(|d| d.join(format!("{}-{producers}p-{consumers}c", strategy.name()))),
+        ..base.clone()
+    }
 }
 
 fn make_cell(report: RunReport, ceilings: Ceilings) -> Cell {
@@ -144,5 +165,57 @@ impl StrategyVisitor for MeasureSection {
         let read_ns = t.elapsed().as_nanos() as f64 / f64::from(N);
         std::hint::black_box(x);
         SectionCost { strategy: S::NAME.into(), write_ns, read_ns }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_cell_keeps_its_data_in_a_directory_of_its_own() {
+        let base = RunConfig { data_dir: Some("/tmp/kept".into()), ..RunConfig::default() };
+        let a = cell_config(&base, StrategyKind::Mutex, 2, 0);
+        let b = cell_config(&base, StrategyKind::Mutex, 4, 0);
+        let c = cell_config(&base, StrategyKind::RwLock, 2, 0);
+        assert_ne!(a.data_dir, b.data_dir);
+        assert_ne!(a.data_dir, c.data_dir);
+        assert!(a.data_dir.as_ref().is_some_and(|d| d.starts_with("/tmp/kept")));
+        assert_eq!(cell_config(&RunConfig::default(), StrategyKind::Mutex, 2, 0).data_dir, None);
+    }
+
+    #[test]
+    fn a_violation_in_a_goal_run_fails_the_comparison() {
+        let goal = crate::report::rows::Goal {
+            name: String::new(),
+            workload: String::new(),
+            producers: 8,
+            batch: 1,
+            in_flight: 1,
+            measured_msgs_per_s: 1.0,
+            ceiling_msgs_per_s: 1.0,
+            ratio_to_ceiling: None,
+            target: String::new(),
+            met: Some(false),
+            durability: String::new(),
+            fsyncs_per_s: None,
+            msgs_per_fsync: None,
+            peers: vec![],
+            peers_missing: vec![],
+            peer_factor: 0.0,
+            peers_judged: true,
+            violations: 0,
+        };
+        let mut c = Comparison {
+            cells: vec![],
+            goals: vec![goal],
+            section_costs: vec![],
+            fdatasync_ceiling_per_s: None,
+            machine: super::super::run::machine(),
+            duration_s: 1.0,
+        };
+        assert_eq!(outcome(&c), Outcome::Clean);
+        c.goals[0].violations = 3;
+        assert_eq!(outcome(&c), Outcome::Violated);
     }
 }

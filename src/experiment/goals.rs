@@ -185,6 +185,12 @@ impl GoalSpec {
     }
 }
 
+/// Whether a row's peer goal was judged: every peer it names was measured in this run (a quoted
+/// stand-in figure judges nothing).
+fn peers_judged(spec: &GoalSpec, measured: usize) -> bool {
+    measured == spec.peers.len()
+}
+
 /// Finds (or measures) the ceilings of a shape: producers, message bytes, batch.
 pub type CeilingsFor<'a> = dyn FnMut(u32, usize, u32, &mut dyn Write) -> anyhow::Result<Ceilings> + 'a;
 
@@ -221,8 +227,7 @@ fn goal_row(
     let ratio = measured / ceiling.max(1.0);
     let fastest_peer = peer_figures.iter().map(|p| p.msgs_per_s).reduce(f64::max);
     let met = spec.bar().met(measured, ratio, fastest_peer, report.is_clean());
-    let peers_judged =
-        peer_figures.len() == spec.peers.len() || (spec.absolute_is_stand_in && peer_figures.is_empty());
+    let peers_judged = peers_judged(spec, peer_figures.len());
     let always = run.fsync == FsyncMode::Always;
     Goal {
         name: spec.name.into(),
@@ -250,6 +255,7 @@ fn goal_row(
         peers_missing,
         peer_factor: spec.peer_factor,
         peers_judged,
+        violations: report.violations.error_total(),
     }
 }
 
@@ -324,7 +330,14 @@ fn durability(fsync: FsyncMode) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::Bar;
+    use super::{peers_judged, Bar, GOALS};
+
+    #[test]
+    fn a_stand_in_figure_does_not_judge_a_peer_goal() {
+        let stand_in = GOALS.iter().find(|g| g.absolute_is_stand_in).expect("the fsync-always row");
+        assert!(!peers_judged(stand_in, 0));
+        assert!(peers_judged(stand_in, stand_in.peers.len()));
+    }
 
     #[test]
     fn a_peer_goal_is_judged_against_the_peer_measured_in_the_same_run() {

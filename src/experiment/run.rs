@@ -347,8 +347,9 @@ fn load(
     let mb = config.message_bytes as f64 / 1e6;
     let mut produce = figures(timed_messages as f64 / timed_s, mb, &history.produce_latency_us());
     if !config.remote() {
-        produce.fsyncs_per_s = Some(fsyncs as f64 / timed_s);
-        produce.msgs_per_fsync = (fsyncs > 0).then(|| shape.total_messages() as f64 / fsyncs as f64);
+        // The syncs are counted over the whole load, warm-up included: so is their time.
+        let load_s = timed_to.duration_since(started).as_secs_f64();
+        (produce.fsyncs_per_s, produce.msgs_per_fsync) = sync_figures(fsyncs, shape.total_messages(), load_s);
     }
     let consume = (config.consumers > 0).then(|| {
         let end = consumer_ends.iter().max().copied().unwrap_or(finished);
@@ -469,6 +470,12 @@ fn race(
     Race { timings, consumer_ends, started, finished, fsyncs }
 }
 
+/// Syncs per second and messages per sync, from syncs and messages counted over the same
+/// `secs` (the whole load, warm-up included).
+fn sync_figures(fsyncs: u64, messages: u64, secs: f64) -> (Option<f64>, Option<f64>) {
+    (Some(fsyncs as f64 / secs.max(1e-9)), (fsyncs > 0).then(|| messages as f64 / fsyncs as f64))
+}
+
 fn figures(msgs_per_s: f64, mb_per_message: f64, latency: &Histogram<u64>) -> Figures {
     Figures {
         msgs_per_s,
@@ -524,4 +531,16 @@ pub fn filesystem_of(dir: &Path) -> String {
         })
         .max_by_key(|(len, _)| *len)
         .map_or_else(|| "unknown".into(), |(_, fs)| fs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sync_figures;
+
+    #[test]
+    fn syncs_are_divided_by_the_time_they_were_counted_over() {
+        // 100 syncs over a 2 s load (warm-up included), 1 000 messages.
+        assert_eq!(sync_figures(100, 1_000, 2.0), (Some(50.0), Some(10.0)));
+        assert_eq!(sync_figures(0, 1_000, 2.0), (Some(0.0), None));
+    }
 }

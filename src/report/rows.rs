@@ -135,6 +135,8 @@ pub struct Goal {
     /// goal that is a multiple of a peer, the quoted stand-in judged it). `false` means `met`
     /// speaks for the other parts of the goal only.
     pub peers_judged: bool,
+    /// Integrity violations (error kinds) the goal's run counted; any fails `compare`.
+    pub violations: u64,
 }
 
 /// Cost of one uncontended critical section, per strategy.

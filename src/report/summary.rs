@@ -80,6 +80,8 @@ pwrite_ceiling_msgs_per_s,loopback_ceiling_msgs_per_s,produce_ratio_to_ceiling,v
 /// A goal row's verdict; a "yes" that could not be judged against every peer it names says so.
 fn met_cell(g: &Goal) -> &'static str {
     match g.met {
+        // A goal that is a multiple of a peer, with no peer run: nothing to judge it against.
+        Some(true) if g.peers.is_empty() && g.peer_factor > 0.0 => "not measured",
         Some(true) if !g.peers_judged => "yes, but not against every peer named (not measured)",
         Some(true) => "yes",
         Some(false) => "**no**",
@@ -395,6 +397,7 @@ mod tests {
             peers_missing: missing,
             peer_factor: 2.0,
             peers_judged: true,
+            violations: 0,
         }
     }
 
@@ -425,6 +428,31 @@ mod tests {
         assert!(met_cell(&g).starts_with("yes, but not against every peer"), "{}", met_cell(&g));
         g.met = Some(false);
         assert_eq!(met_cell(&g), "**no**");
+    }
+
+    #[test]
+    fn a_peer_goal_with_no_peer_measured_says_not_measured_never_yes() {
+        let mut g = goal(90_000.0, vec![], vec![]);
+        g.met = Some(true);
+        g.peers_judged = false;
+        assert_eq!(met_cell(&g), "not measured");
+        let text = summary(
+            &Comparison {
+                cells: vec![],
+                goals: vec![g],
+                section_costs: vec![],
+                fdatasync_ceiling_per_s: None,
+                machine: crate::report::rows::Machine {
+                    cpus: 2,
+                    kernel: "k".into(),
+                    data_dir_fs: "ext4".into(),
+                },
+                duration_s: 1.0,
+            },
+            &[],
+        );
+        assert!(!text.contains("| yes |"), "{text}");
+        assert!(text.contains("| not measured |"), "{text}");
     }
 
     #[test]
