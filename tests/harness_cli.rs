@@ -348,6 +348,36 @@ fn the_forced_race_under_none_exits_3_corrupted() {
 }
 
 #[test]
+fn a_forced_race_is_named_in_the_header_and_the_json_and_compare_refuses_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let json = dir.path().join("run.json");
+    let json_arg = json.to_str().expect("utf-8 path");
+    let out = harness(&[
+        "--strategy",
+        "mutex",
+        "--producers",
+        "2",
+        "--messages",
+        "200",
+        "--consumers",
+        "0",
+        "--force-race",
+        "--transport",
+        "inproc",
+        "--json",
+        json_arg,
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.describe());
+    assert!(out.stdout.contains("forced race"), "{}", out.describe());
+    let value: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("json written")).expect("json");
+    assert_eq!(value["force_race"], serde_json::Value::Bool(true), "{value}");
+    let out = harness(&["compare", "--force-race", "--out", dir.path().to_str().expect("utf-8")]);
+    assert_eq!(out.code, Some(2), "{}", out.describe());
+    assert!(out.stderr.contains("--force-race"), "{}", out.describe());
+}
+
+#[test]
 fn bad_usage_exits_2() {
     for args in [
         &["--strategy", "rw-lock"][..],

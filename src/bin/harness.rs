@@ -193,6 +193,11 @@ fn compare(args: &CompareArgs) -> anyhow::Result<u8> {
     if args.strategies.is_empty() || args.producers.is_empty() || args.consumers.is_empty() {
         anyhow::bail!("--strategies, --producers and --consumers each need at least one value");
     }
+    if args.common.force_race {
+        // Every append under a lock would wait 5 ms inside it: the matrix would measure the pause.
+        eprintln!("harness: --force-race is for one run, not compare (it pauses inside every lock)");
+        return Ok(EXIT_USAGE);
+    }
     let config = synclog::experiment::compare::CompareConfig {
         strategies: args.strategies.clone(),
         producers: args.producers.clone(),

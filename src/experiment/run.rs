@@ -375,6 +375,7 @@ fn load(
         fsync: config.fsync,
         fsync_interval_ms: config.fsync_interval_ms,
         race_window_us: config.race_window_us,
+        force_race: config.force_race,
         seed: config.seed,
         duration_s: finished.duration_since(started).as_secs_f64(),
         machine: machine(),

@@ -58,6 +58,8 @@ pub struct RunReport {
     pub fsync: FsyncMode,
     pub fsync_interval_ms: u64,
     pub race_window_us: u64,
+    /// `--force-race`: appenders paired up inside a 5 ms window, each waiting inside the lock.
+    pub force_race: bool,
     pub seed: u64,
     pub duration_s: f64,
     pub machine: Machine,
