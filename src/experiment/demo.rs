@@ -145,11 +145,11 @@ pub fn act_two_prose(rates: &[(&str, f64)], cpus: usize) -> String {
         format!("  rwlock read at {} and {}.", versus(rw, sem, "semaphore"), versus(rw, mutex, "mutex"));
     if rw >= sem.max(mutex) {
         s.push_str(
-            " Readers share an rwlock; under the semaphore and the mutex each read waits for the one before.",
+            "\n  Readers share an rwlock; under the semaphore and the mutex each read waits for the one before.",
         );
     } else {
         s.push_str(
-            " Here the exclusive locks kept up: readers sharing the rwlock did not pay off in this run\n  (the writer's re-acquisitions, and the few cores, can hold readers back).",
+            "\n  Here the exclusive locks kept up: readers sharing the rwlock did not pay off in this run\n  (the writer's re-acquisitions, and the few cores, can hold readers back).",
         );
     }
     s.push_str(&format!(
