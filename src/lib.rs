@@ -6,10 +6,10 @@
 //! - `protocol`: the sans-IO wire codec and a buffered connection;
 //! - `broker`: the TCP server, one thread per connection;
 //! - `client`: blocking producer and consumer;
-//! - `check`: the recorded history, the self-checking payload and the integrity checker;
-//! - `harness`: the load generator and experiment runner;
+//! - `check`: the payload format, the recorded history and the integrity checker;
+//! - `experiment`: the runner: one run, the comparison matrix, the ceilings, the peers, the demo;
 //! - `kafka`: the Kafka wire protocol, a second listener on the same topics and a client;
-//! - `report`: tables, JSON/CSV rows and charts, made from result rows only.
+//! - `report`: the result rows, and the tables, JSON/CSV files and charts made from them only.
 //!
 //! The synchronization itself lives in the `synclog-strategies` crate, re-exported here as
 //! [`strategies`].
@@ -20,9 +20,8 @@ pub use synclog_strategies as strategies;
 
 pub mod broker;
 pub mod check;
-pub mod cli;
 pub mod client;
-pub mod harness;
+pub mod experiment;
 pub mod kafka;
 pub mod protocol;
 pub mod report;

@@ -1,4 +1,4 @@
-//! The harness run, called as a library: `synclog::harness::run::run(&RunConfig { .. })`.
+//! The harness run, called as a library: `synclog::check::run::run(&RunConfig { .. })`.
 //!
 //! What these tests hold the run to (DESIGN.md "Harness", CHECKER.md):
 //!
@@ -16,8 +16,10 @@
 //! Runs stay small (4 000–8 000 messages) so the whole file takes seconds on two shared cores.
 
 use std::path::Path;
-use synclog::cli::{verify, EXIT_OK, EXIT_VIOLATED};
-use synclog::harness::run::{run, RunConfig, RunReport, TransportKind};
+use synclog::experiment::run::{run, RunConfig};
+use synclog::experiment::verify::verify;
+use synclog::experiment::Outcome::{self, Clean as EXIT_OK, Violated as EXIT_VIOLATED};
+use synclog::report::rows::{RunReport, TransportKind};
 use synclog::storage::DEFAULT_MAX_MESSAGE_BYTES;
 use synclog::strategies::StrategyKind;
 use synclog::violations::ViolationKind as K;
@@ -261,7 +263,7 @@ fn topic_dirs(dir: &Path) -> Vec<std::path::PathBuf> {
 }
 
 /// `synclog verify` on `dir`, as the library entry point: (exit code, printed text).
-fn verify_dir(dir: &Path) -> (u8, String) {
+fn verify_dir(dir: &Path) -> (Outcome, String) {
     let mut out = Vec::new();
     let code = verify(dir, None, DEFAULT_MAX_MESSAGE_BYTES, &mut out).expect("verify runs");
     (code, String::from_utf8(out).expect("verify prints UTF-8"))

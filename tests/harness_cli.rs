@@ -349,6 +349,36 @@ fn the_forced_race_under_none_exits_3_corrupted() {
 }
 
 #[test]
+fn a_forced_race_is_named_in_the_header_and_the_json_and_compare_refuses_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let json = dir.path().join("run.json");
+    let json_arg = json.to_str().expect("utf-8 path");
+    let out = harness(&[
+        "--strategy",
+        "mutex",
+        "--producers",
+        "2",
+        "--messages",
+        "200",
+        "--consumers",
+        "0",
+        "--force-race",
+        "--transport",
+        "inproc",
+        "--json",
+        json_arg,
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.describe());
+    assert!(out.stdout.contains("forced race"), "{}", out.describe());
+    let value: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("json written")).expect("json");
+    assert_eq!(value["force_race"], serde_json::Value::Bool(true), "{value}");
+    let out = harness(&["compare", "--force-race", "--out", dir.path().to_str().expect("utf-8")]);
+    assert_eq!(out.code, Some(2), "{}", out.describe());
+    assert!(out.stderr.contains("--force-race"), "{}", out.describe());
+}
+
+#[test]
 fn bad_usage_exits_2() {
     for args in [
         &["--strategy", "rw-lock"][..],
@@ -365,14 +395,14 @@ fn bad_usage_exits_2() {
 }
 
 #[test]
-fn flags_that_contradict_exit_1_with_one_line() {
+fn flags_that_contradict_exit_2_with_one_line() {
     for (args, flag) in [
         (&["--messages", "7", "--producers", "2"][..], "--messages"),
         (&["--message-bytes", "19", "--messages", "800"], "--message-bytes"),
         (&["--topics", "3", "--producers", "2", "--messages", "800"], "--topics"),
     ] {
         let out = harness(args);
-        assert_eq!(out.code, Some(1), "{args:?}: {}", out.describe());
+        assert_eq!(out.code, Some(2), "{args:?}: {}", out.describe());
         let lines: Vec<&str> = out.stderr.lines().collect();
         assert_eq!(lines.len(), 1, "{args:?}: one line on stderr, got {lines:?}");
         assert!(lines[0].contains(flag), "{args:?}: the line names {flag}: {:?}", lines[0]);

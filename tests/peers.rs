@@ -2,8 +2,8 @@
 //! (`redis-server` and `nats-server`, installed by scripts/test.sh): every acknowledged message is
 //! in the peer's stream afterwards, one at a time and pipelined, and a missing server is named.
 
-use synclog::cli::FsyncMode;
-use synclog::harness::peers::{measure, PeerKind, PeerWorkload};
+use synclog::experiment::peers::{measure, PeerKind, PeerWorkload};
+use synclog::storage::FsyncMode;
 
 fn workload(in_flight: u32, fsync: FsyncMode) -> PeerWorkload {
     PeerWorkload { producers: 4, in_flight, messages: 4_000, message_bytes: 100, fsync }

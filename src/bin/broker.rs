@@ -1,13 +1,16 @@
 //! `broker`: the standalone synclog server.
 
+mod common;
+
 use clap::Parser;
+use common as cli;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 use synclog::broker::{Broker, BrokerConfig};
-use synclog::cli::{self, FsyncMode};
+use synclog::storage::FsyncMode;
 use synclog::storage::RaceWindow;
 use synclog::strategies::{StrategyKind, StrategyVisitor, SyncStrategy};
 

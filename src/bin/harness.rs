@@ -1,10 +1,15 @@
 //! `harness`: races producers and consumers against a synclog broker and checks integrity.
 
+mod common;
+
 use clap::{Args, Parser, Subcommand};
+use common::{exit_code, EXIT_ERROR, EXIT_USAGE};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use synclog::cli::{self, FsyncMode};
-use synclog::harness::run::{RunConfig, TransportKind};
+use synclog::experiment::run::RunConfig;
+use synclog::experiment::Outcome;
+use synclog::report::TransportKind;
+use synclog::storage::FsyncMode;
 use synclog::strategies::StrategyKind;
 
 /// Race many producers and consumers against a synclog broker, measure throughput and latency,
@@ -45,7 +50,7 @@ enum Command {
     },
 }
 
-/// The flags of one run (DESIGN.md "Command line").
+/// The flags of one run (docs/cli.md).
 #[derive(Args, Debug, Clone)]
 struct RunArgs {
     /// How the log's critical sections are guarded.
@@ -188,7 +193,12 @@ fn compare(args: &CompareArgs) -> anyhow::Result<u8> {
     if args.strategies.is_empty() || args.producers.is_empty() || args.consumers.is_empty() {
         anyhow::bail!("--strategies, --producers and --consumers each need at least one value");
     }
-    let config = synclog::harness::compare::CompareConfig {
+    if args.common.force_race {
+        // Every append under a lock would wait 5 ms inside it: the matrix would measure the pause.
+        eprintln!("harness: --force-race is for one run, not compare (it pauses inside every lock)");
+        return Ok(EXIT_USAGE);
+    }
+    let config = synclog::experiment::compare::CompareConfig {
         strategies: args.strategies.clone(),
         producers: args.producers.clone(),
         consumers: args.consumers.clone(),
@@ -198,18 +208,23 @@ fn compare(args: &CompareArgs) -> anyhow::Result<u8> {
         peers: args.peers,
         ceiling_duration: std::time::Duration::from_millis(args.ceiling_ms.max(10)),
     };
-    synclog::harness::compare::compare(&config, &mut std::io::stderr().lock())
+    synclog::experiment::compare::compare(&config, &mut std::io::stderr().lock()).map(exit_code)
 }
 
 fn run(args: &RunArgs) -> anyhow::Result<u8> {
     let config = args.config()?;
-    let report = synclog::harness::run::run(&config)?;
+    if let Err(e) = config.validate() {
+        // Flags that contradict each other are bad usage (docs/cli.md): exit 2, like clap.
+        eprintln!("harness: {e:#}");
+        return Ok(EXIT_USAGE);
+    }
+    let report = synclog::experiment::run::run(&config)?;
     synclog::report::table::print_run(&report, &mut std::io::stdout().lock())?;
     if let Some(path) = &args.json {
         let json = serde_json::to_vec_pretty(&report)?;
         std::fs::write(path, json).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     }
-    Ok(if report.is_clean() { cli::EXIT_OK } else { cli::EXIT_VIOLATED })
+    Ok(exit_code(if report.is_clean() { Outcome::Clean } else { Outcome::Violated }))
 }
 
 fn main() -> ExitCode {
@@ -218,16 +233,17 @@ fn main() -> ExitCode {
         None => run(&cli.run),
         Some(Command::Run(args)) => run(args),
         Some(Command::Compare(args)) => compare(args),
-        Some(Command::Demo { data_dir }) => synclog::harness::demo::demo(
-            &synclog::harness::demo::DemoConfig { data_dir: data_dir.clone() },
+        Some(Command::Demo { data_dir }) => synclog::experiment::demo::demo(
+            &synclog::experiment::demo::DemoConfig { data_dir: data_dir.clone() },
             &mut std::io::stdout().lock(),
-        ),
+        )
+        .map(exit_code),
     };
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("harness: {e:#}");
-            ExitCode::from(cli::EXIT_ERROR)
+            ExitCode::from(EXIT_ERROR)
         }
     }
 }

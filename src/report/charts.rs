@@ -12,8 +12,7 @@
 //! Text is drawn with a bundled font (DejaVu Sans, `assets/fonts/`), so charts render the
 //! same on a machine with no font packages.
 
-use crate::harness::compare::{Cell, Comparison};
-use crate::harness::run::TransportKind;
+use crate::report::rows::{Cell, Comparison, PeerKind, TransportKind};
 use crate::violations::ViolationKind;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -345,8 +344,8 @@ fn peer_rows(c: &Comparison) -> Vec<(String, Vec<(&'static str, f64)>)> {
             let mut bars = vec![("synclog (rwlock)", g.measured_msgs_per_s)];
             for p in &g.peers {
                 let series = match p.peer {
-                    crate::harness::peers::PeerKind::Redis => "Redis Streams",
-                    crate::harness::peers::PeerKind::Nats => "NATS JetStream",
+                    PeerKind::Redis => "Redis Streams",
+                    PeerKind::Nats => "NATS JetStream",
                 };
                 bars.push((series, p.msgs_per_s));
             }

@@ -1,13 +1,19 @@
 //! Reports: what a person reads after a run. Everything here reads result rows
-//! ([`RunReport`](crate::harness::run::RunReport), [`Comparison`](crate::harness::compare::Comparison))
-//! only; nothing here runs a workload.
+//! ([`rows::RunReport`], [`rows::Comparison`]) only; nothing here runs a workload, and nothing
+//! here imports the experiment runner, which fills the rows.
 //!
+//! - [`rows`]: the row types, filled by the runner;
 //! - [`table`]: the text a harness run prints;
 //! - [`summary`]: `results.json`, `results.csv` and `summary.md` of a comparison;
 //! - [`charts`]: its SVG and PNG charts.
 
 pub mod charts;
+pub mod rows;
 pub mod summary;
 pub mod table;
 
+pub use rows::{
+    Ceilings, Cell, Comparison, Figures, Goal, Machine, PeerFigure, PeerKind, RunReport, SectionCost,
+    TransportKind,
+};
 pub use summary::write_comparison;

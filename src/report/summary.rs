@@ -1,8 +1,7 @@
 //! `results.json`, `results.csv` and `summary.md` of a comparison, from the result rows alone.
 
-use crate::harness::compare::{Comparison, Goal};
-use crate::harness::run::TransportKind;
 use crate::report::charts::human;
+use crate::report::rows::{Comparison, Goal, TransportKind};
 use crate::violations::ViolationKind;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -81,6 +80,8 @@ pwrite_ceiling_msgs_per_s,loopback_ceiling_msgs_per_s,produce_ratio_to_ceiling,v
 /// A goal row's verdict; a "yes" that could not be judged against every peer it names says so.
 fn met_cell(g: &Goal) -> &'static str {
     match g.met {
+        // A goal that is a multiple of a peer, with no peer run: nothing to judge it against.
+        Some(true) if g.peers.is_empty() && g.peer_factor > 0.0 => "not measured",
         Some(true) if !g.peers_judged => "yes, but not against every peer named (not measured)",
         Some(true) => "yes",
         Some(false) => "**no**",
@@ -212,52 +213,70 @@ of what the hardware allowed.\n",
     );
 
     if !c.goals.is_empty() {
-        let _ = writeln!(s, "## Performance goals (rwlock, 100-byte messages, no consumers)\n");
-        let _ = writeln!(
-            s,
-            "A ratio is given where the ceiling bounds the workload: pipelined rows have none (the \
+        goals_section(&mut s, c);
+    }
+    ceilings_section(&mut s, c);
+    matrix_section(&mut s, c);
+    costs_section(&mut s, c);
+    integrity_section(&mut s, c);
+    let _ = writeln!(s, "\n## Charts\n");
+    for name in charts {
+        let _ = writeln!(s, "![{name}]({name}.png)\n");
+    }
+    let _ = writeln!(s, "How to read them: see `reports/README.md`.");
+    s
+}
+
+/// The performance goals, the peers and each goal's command.
+fn goals_section(s: &mut String, c: &Comparison) {
+    let _ = writeln!(s, "## Performance goals (rwlock, 100-byte messages, no consumers)\n");
+    let _ = writeln!(
+        s,
+        "A ratio is given where the ceiling bounds the workload: pipelined rows have none (the \
 echo ceiling waits for each answer before the next request).\n"
-        );
+    );
+    let _ = writeln!(
+        s,
+        "| goal | measured msg/s | ceiling msg/s | ratio | target | met | peers in this run (synclog ÷ peer) | durability |"
+    );
+    let _ = writeln!(s, "|---|---:|---:|---:|---|---|---|---|");
+    for g in &c.goals {
         let _ = writeln!(
             s,
-            "| goal | measured msg/s | ceiling msg/s | ratio | target | met | peers in this run (synclog ÷ peer) | durability |"
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            g.name,
+            human(g.measured_msgs_per_s),
+            if g.ratio_to_ceiling.is_some() { human(g.ceiling_msgs_per_s) } else { "—".into() },
+            g.ratio_to_ceiling.map_or("—".into(), |r| format!("{r:.2}")),
+            g.target,
+            met_cell(g),
+            peer_cell(g),
+            g.durability
         );
-        let _ = writeln!(s, "|---|---:|---:|---:|---|---|---|---|");
-        for g in &c.goals {
-            let _ = writeln!(
-                s,
-                "| {} | {} | {} | {} | {} | {} | {} | {} |",
-                g.name,
-                human(g.measured_msgs_per_s),
-                if g.ratio_to_ceiling.is_some() { human(g.ceiling_msgs_per_s) } else { "—".into() },
-                g.ratio_to_ceiling.map_or("—".into(), |r| format!("{r:.2}")),
-                g.target,
-                met_cell(g),
-                peer_cell(g),
-                g.durability
-            );
-        }
-        if let Some(original) = c.goals.iter().find(|g| g.target.contains("original")) {
-            let _ = writeln!(
-                s,
-                "\nThe original Java system reached about 5 000 messages/s with 1–8 producers, one \
+    }
+    if let Some(original) = c.goals.iter().find(|g| g.target.contains("original")) {
+        let _ = writeln!(
+            s,
+            "\nThe original Java system reached about 5 000 messages/s with 1–8 producers, one \
 acknowledged message per request. On that workload (4 producers) synclog reached {} messages/s: \
 {:.0}× the original.",
-                human(original.measured_msgs_per_s),
-                original.measured_msgs_per_s / 5_000.0
-            );
-        }
-        let _ = writeln!(s, "\n{}", peers_paragraph(c));
-        if let Some(bound) = sync_paragraph(c) {
-            let _ = writeln!(s, "\n{bound}");
-        }
-        let _ = writeln!(s, "\nEach goal's workload, to run it alone:\n");
-        for g in &c.goals {
-            let _ = writeln!(s, "- {}: `{}`", g.name, g.workload);
-        }
-        let _ = writeln!(s);
+            human(original.measured_msgs_per_s),
+            original.measured_msgs_per_s / 5_000.0
+        );
     }
+    let _ = writeln!(s, "\n{}", peers_paragraph(c));
+    if let Some(bound) = sync_paragraph(c) {
+        let _ = writeln!(s, "\n{bound}");
+    }
+    let _ = writeln!(s, "\nEach goal's workload, to run it alone:\n");
+    for g in &c.goals {
+        let _ = writeln!(s, "- {}: `{}`", g.name, g.workload);
+    }
+    let _ = writeln!(s);
+}
 
+/// The ceilings of every shape the matrix ran.
+fn ceilings_section(s: &mut String, c: &Comparison) {
     let _ = writeln!(s, "## Ceilings measured in this run\n");
     let _ = writeln!(s, "| threads | message bytes | batch | raw pwrite msg/s | loopback echo msg/s |");
     let _ = writeln!(s, "|---:|---:|---:|---:|---:|");
@@ -277,7 +296,10 @@ acknowledged message per request. On that workload (4 producers) synclog reached
             );
         }
     }
+}
 
+/// One row per cell.
+fn matrix_section(s: &mut String, c: &Comparison) {
     let _ = writeln!(s, "\n## The matrix\n");
     let _ = writeln!(
         s,
@@ -302,7 +324,10 @@ acknowledged message per request. On that workload (4 producers) synclog reached
             r.verdict
         );
     }
+}
 
+/// The uncontended cost of one critical section per strategy.
+fn costs_section(s: &mut String, c: &Comparison) {
     let _ = writeln!(s, "\n## What one uncontended critical section costs\n");
     let _ = writeln!(s, "| strategy | write section (ns) | read section (ns) |");
     let _ = writeln!(s, "|---|---:|---:|");
@@ -318,7 +343,10 @@ readers share is worth. With {} CPUs at most {} readers run at once, so the read
 advantage here is small and grows with the cores.",
         c.machine.cpus, c.machine.cpus
     );
+}
 
+/// Which cells showed violations.
+fn integrity_section(s: &mut String, c: &Comparison) {
     let violated: Vec<String> = c
         .cells
         .iter()
@@ -343,19 +371,12 @@ advantage here is small and grows with the cores.",
             let _ = writeln!(s, "{v}");
         }
     }
-
-    let _ = writeln!(s, "\n## Charts\n");
-    for name in charts {
-        let _ = writeln!(s, "![{name}]({name}.png)\n");
-    }
-    let _ = writeln!(s, "How to read them: see `reports/README.md`.");
-    s
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::harness::peers::{PeerFigure, PeerKind};
+    use crate::report::rows::{PeerFigure, PeerKind};
 
     fn goal(measured: f64, peers: Vec<PeerFigure>, missing: Vec<String>) -> Goal {
         Goal {
@@ -376,6 +397,7 @@ mod tests {
             peers_missing: missing,
             peer_factor: 2.0,
             peers_judged: true,
+            violations: 0,
         }
     }
 
@@ -409,6 +431,31 @@ mod tests {
     }
 
     #[test]
+    fn a_peer_goal_with_no_peer_measured_says_not_measured_never_yes() {
+        let mut g = goal(90_000.0, vec![], vec![]);
+        g.met = Some(true);
+        g.peers_judged = false;
+        assert_eq!(met_cell(&g), "not measured");
+        let text = summary(
+            &Comparison {
+                cells: vec![],
+                goals: vec![g],
+                section_costs: vec![],
+                fdatasync_ceiling_per_s: None,
+                machine: crate::report::rows::Machine {
+                    cpus: 2,
+                    kernel: "k".into(),
+                    data_dir_fs: "ext4".into(),
+                },
+                duration_s: 1.0,
+            },
+            &[],
+        );
+        assert!(!text.contains("| yes |"), "{text}");
+        assert!(text.contains("| not measured |"), "{text}");
+    }
+
+    #[test]
     fn why_an_asked_for_peer_is_missing_is_printed_even_when_none_was_measured() {
         let mut g = goal(16_000.0, vec![], vec!["redis-server: exited (status 1): port in use".into()]);
         g.peers_judged = false;
@@ -417,7 +464,7 @@ mod tests {
             goals: vec![g],
             section_costs: vec![],
             fdatasync_ceiling_per_s: None,
-            machine: crate::harness::run::Machine { cpus: 2, kernel: "k".into(), data_dir_fs: "ext4".into() },
+            machine: crate::report::rows::Machine { cpus: 2, kernel: "k".into(), data_dir_fs: "ext4".into() },
             duration_s: 1.0,
         };
         let text = peers_paragraph(&c);
@@ -439,7 +486,7 @@ mod tests {
             goals: vec![always],
             section_costs: vec![],
             fdatasync_ceiling_per_s: Some(5_000.0),
-            machine: crate::harness::run::Machine { cpus: 2, kernel: "k".into(), data_dir_fs: "ext4".into() },
+            machine: crate::report::rows::Machine { cpus: 2, kernel: "k".into(), data_dir_fs: "ext4".into() },
             duration_s: 1.0,
         };
         let text = sync_paragraph(&c).expect("an always row");

@@ -1,7 +1,7 @@
 //! The text report of one harness run: what ran, throughput and latency, every violation kind
 //! with a few examples, and the verdict.
 
-use crate::harness::run::{Figures, RunReport};
+use crate::report::rows::{Figures, RunReport};
 use crate::violations::{Section, ViolationKind};
 use std::io::{self, Write};
 
@@ -57,7 +57,13 @@ pub fn print_run(r: &RunReport, out: &mut impl Write) -> io::Result<()> {
         r.topics,
         r.transport,
         r.fsync.name(),
-        if r.race_window_us > 0 { format!(", race window {} µs", r.race_window_us) } else { String::new() }
+        if r.force_race {
+            ", forced race (appenders paired in a 5 ms window)".to_string()
+        } else if r.race_window_us > 0 {
+            format!(", race window {} µs", r.race_window_us)
+        } else {
+            String::new()
+        }
     )
     .map(|()| ())?;
     writeln!(

@@ -1,9 +1,13 @@
 //! `synclog`: a small client for a synclog broker, and the offline checker of a data dir.
 
+mod commands;
+#[path = "../common/mod.rs"]
+mod common;
+
 use clap::{Parser, Subcommand};
+use commands::OutputFormat;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use synclog::cli::{self, OutputFormat};
 use synclog::storage::DEFAULT_MAX_MESSAGE_BYTES;
 
 /// Produce to and consume from a synclog broker, list its topics, or verify a data dir.
@@ -56,7 +60,7 @@ enum Command {
     },
     /// Check a data dir's logs and indexes, read-only (fsck). Exit 0 clean, 3 corrupted, 1 error.
     ///
-    /// Reports every kind of CHECKER.md sections A (log) and B (index); in topics the harness
+    /// Reports every kind of docs/violations.md sections A (log) and B (index); in topics the harness
     /// wrote (they hold a run.json) also the payload kinds. A torn tail is reported but not
     /// counted as corruption: a crash leaves one, and the next open truncates it.
     Verify {
@@ -77,21 +81,24 @@ fn main() -> ExitCode {
     let mut stdout = std::io::stdout().lock();
     let result = match args.command {
         Command::Produce { broker, topic, messages } => {
-            cli::produce(&broker, &topic, &messages, std::io::stdin().lock(), &mut stdout)
+            commands::produce(&broker, &topic, &messages, std::io::stdin().lock(), &mut stdout)
+                .map(|()| common::EXIT_OK)
         }
         Command::Consume { broker, topic, from, max, follow, format } => {
-            cli::consume(&broker, &topic, from, max, follow, format, &mut stdout)
+            commands::consume(&broker, &topic, from, max, follow, format, &mut stdout)
+                .map(|()| common::EXIT_OK)
         }
-        Command::Topics { broker } => cli::topics(&broker, &mut stdout),
+        Command::Topics { broker } => commands::topics(&broker, &mut stdout).map(|()| common::EXIT_OK),
         Command::Verify { data_dir, topic, max_message_bytes } => {
-            cli::verify(&data_dir, topic.as_deref(), max_message_bytes, &mut stdout)
+            synclog::experiment::verify::verify(&data_dir, topic.as_deref(), max_message_bytes, &mut stdout)
+                .map(common::exit_code)
         }
     };
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("synclog: {e:#}");
-            ExitCode::from(cli::EXIT_ERROR)
+            ExitCode::from(common::EXIT_ERROR)
         }
     }
 }

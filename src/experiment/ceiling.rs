@@ -22,6 +22,7 @@
 //! time, each waits for up to two syncs and the acknowledgements are bounded near
 //! `p / 2 × syncs per second` (see `reports/README.md`).
 
+pub use crate::report::rows::Ceilings;
 use crate::storage::HEADER_BYTES;
 use std::fs::File;
 use std::io::{Read, Write};
@@ -167,19 +168,6 @@ pub fn raw_loopback(
         drop(clients);
         rate
     })
-}
-
-/// Both ceilings for one workload shape.
-#[derive(Debug, Clone, Copy, serde::Serialize, PartialEq)]
-pub struct Ceilings {
-    /// Threads (= producers) used.
-    pub threads: usize,
-    pub message_bytes: usize,
-    pub batch: usize,
-    /// Records per second of plain positional writes.
-    pub pwrite_msgs_per_s: f64,
-    /// Messages per second of loopback request/response (round trips × batch).
-    pub loopback_msgs_per_s: f64,
 }
 
 /// Measures both ceilings for `threads` threads, `message_bytes` and `batch`.

@@ -14,7 +14,9 @@
 //! Exit code: 0 when the story came out as taught (`none` corrupted, every lock clean), 3 when a
 //! lock showed a violation (a bug), 1 when `none` never corrupted even at the widest window.
 
-use super::run::{run, RunConfig, RunReport, TransportKind};
+use super::run::{run, RunConfig};
+use super::Outcome;
+use crate::report::rows::{RunReport, TransportKind};
 use crate::report::table::thousands;
 use crate::strategies::StrategyKind;
 use crate::violations::ViolationKind;
@@ -31,9 +33,36 @@ pub struct DemoConfig {
     pub data_dir: Option<PathBuf>,
 }
 
-/// Plays both acts, printing to `out`; returns the exit code.
-pub fn demo(config: &DemoConfig, out: &mut impl Write) -> anyhow::Result<u8> {
+/// Plays both acts, printing to `out`; `Clean` when the story came out as taught.
+pub fn demo(config: &DemoConfig, out: &mut impl Write) -> anyhow::Result<Outcome> {
     let base = RunConfig { data_dir: config.data_dir.clone(), progress: false, ..RunConfig::default() };
+    let reports = act_one(&base, out)?;
+    let cost = act_two(&base, out)?;
+    let window = reports[0].race_window_us;
+    let locks_clean = reports[1..].iter().chain(&cost).all(RunReport::is_clean);
+    let none_corrupted = !reports[0].is_clean();
+    writeln!(out)?;
+    Ok(if !locks_clean {
+        writeln!(out, "result: a LOCKING strategy showed a violation — that is a bug; please report it")?;
+        Outcome::Violated
+    } else if !none_corrupted {
+        writeln!(out, "result: `none` stayed clean even with a {window} µs race window (a lucky or very slow machine); run again")?;
+        Outcome::NotAsTaught
+    } else {
+        writeln!(
+            out,
+            "result: as taught — without synchronization the log corrupted itself; every lock kept it clean"
+        )?;
+        if let Some(d) = &config.data_dir {
+            see_the_damage(&reports[0], d, out)?;
+        }
+        Outcome::Clean
+    })
+}
+
+/// Act 1: `none` (its race window widened until it corrupts, up to the widest), then each lock
+/// at the same window. The first report is `none`'s.
+fn act_one(base: &RunConfig, out: &mut impl Write) -> anyhow::Result<Vec<RunReport>> {
     writeln!(out, "ACT 1 — the race: 8 producers append 20 000 messages to one topic over loopback TCP\n")?;
     let race = RunConfig { producers: 8, consumers: 1, messages: 20_000, warmup_percent: 0, ..base.clone() };
     let mut none = None;
@@ -55,9 +84,12 @@ pub fn demo(config: &DemoConfig, out: &mut impl Write) -> anyhow::Result<u8> {
         reports.push(run(&RunConfig { strategy, race_window_us: window, ..race.clone() })?);
     }
     print_violation_table(&reports, out)?;
-    let none = &reports[0];
-    explain_race(none, out)?;
+    explain_race(&reports[0], out)?;
+    Ok(reports)
+}
 
+/// Act 2: the read-heavy workload under each lock, a table, and what this run's ordering says.
+fn act_two(base: &RunConfig, out: &mut impl Write) -> anyhow::Result<Vec<RunReport>> {
     writeln!(out, "\nACT 2 — the cost: 1 producer writes 40 000 messages while 4 consumers read all of them (in-process)\n")?;
     let read_heavy = RunConfig {
         producers: 1,
@@ -87,52 +119,69 @@ pub fn demo(config: &DemoConfig, out: &mut impl Write) -> anyhow::Result<u8> {
             r.verdict
         )?;
     }
-    let rate = |name: &str| {
-        cost.iter()
-            .find(|r| r.strategy == name)
-            .and_then(|r| r.consume.as_ref())
-            .map_or(0.0, |c| c.msgs_per_s)
-    };
-    writeln!(
-        out,
-        "\n  rwlock reads at {:.2}× the semaphore's rate and {:.2}× the mutex's. Readers share an rwlock;\n  under the semaphore and the mutex each read waits for the one before. This machine has {} cores,\n  so at most {} readers truly run at once: the gap grows on more cores. The semaphore also pays a\n  system call on every release, which is why it trails the mutex, the cheap exclusive control.",
-        rate("rwlock") / rate("semaphore").max(1.0),
-        rate("rwlock") / rate("mutex").max(1.0),
-        none.machine.cpus,
-        none.machine.cpus
-    )?;
+    let rates: Vec<(&str, f64)> = cost
+        .iter()
+        .map(|r| (r.strategy.as_str(), r.consume.as_ref().map_or(0.0, |c| c.msgs_per_s)))
+        .collect();
+    let cpus = cost.first().map_or(1, |r| r.machine.cpus);
+    writeln!(out, "\n{}", act_two_prose(&rates, cpus))?;
+    Ok(cost)
+}
 
-    let locks_clean = reports[1..].iter().chain(&cost).all(RunReport::is_clean);
-    let none_corrupted = !reports[0].is_clean();
-    writeln!(out)?;
-    Ok(if !locks_clean {
-        writeln!(out, "result: a LOCKING strategy showed a violation — that is a bug; please report it")?;
-        crate::cli::EXIT_VIOLATED
-    } else if !none_corrupted {
-        writeln!(out, "result: `none` stayed clean even with a {window} µs race window (a lucky or very slow machine); run again")?;
-        crate::cli::EXIT_ERROR
+/// What Act 2 concludes, chosen from the measured consume rates (strategy, reads per second):
+/// every comparison it states is the ordering this run measured, never a fixed sentence.
+pub fn act_two_prose(rates: &[(&str, f64)], cpus: usize) -> String {
+    let rate = |name: &str| rates.iter().find(|(n, _)| *n == name).map_or(0.0, |&(_, r)| r);
+    let (rw, sem, mutex) = (rate("rwlock"), rate("semaphore"), rate("mutex"));
+    let versus = |a: f64, b: f64, b_name: &str| {
+        let ratio = a / b.max(1.0);
+        if ratio >= 1.0 {
+            format!("{ratio:.2}× the {b_name}'s rate")
+        } else {
+            format!("{ratio:.2}× the {b_name}'s rate (slower)")
+        }
+    };
+    let mut s =
+        format!("  rwlock read at {} and {}.", versus(rw, sem, "semaphore"), versus(rw, mutex, "mutex"));
+    if rw >= sem.max(mutex) {
+        s.push_str(
+            "\n  Readers share an rwlock; under the semaphore and the mutex each read waits for the one before.",
+        );
+    } else {
+        s.push_str(
+            "\n  Here the exclusive locks kept up: readers sharing the rwlock did not pay off in this run\n  (the writer's re-acquisitions, and the few cores, can hold readers back).",
+        );
+    }
+    s.push_str(&format!(
+        "\n  This machine has {cpus} cores, so at most {cpus} readers truly run at once: a shared lock gains more on more cores."
+    ));
+    if sem < mutex {
+        s.push_str(
+            "\n  The semaphore trailed the mutex in this run: it pays a system call on every release, the mutex does not.",
+        );
+    } else {
+        s.push_str(
+            "\n  The semaphore kept up with the mutex in this run, despite its system call on every release.",
+        );
+    }
+    s
+}
+
+/// Where to see Act 1's damage on disk, or why the files stayed well-formed.
+fn see_the_damage(none: &RunReport, dir: &std::path::Path, out: &mut impl Write) -> std::io::Result<()> {
+    let on_disk = none
+        .violations
+        .found()
+        .any(|(k, _)| k.is_error() && k.section() != crate::violations::Section::Observed);
+    if on_disk {
+        writeln!(out, "        see the damage on disk: synclog verify --data-dir {}", dir.display())
     } else {
         writeln!(
             out,
-            "result: as taught — without synchronization the log corrupted itself; every lock kept it clean"
-        )?;
-        if let Some(d) = &config.data_dir {
-            let on_disk = reports[0]
-                .violations
-                .found()
-                .any(|(k, _)| k.is_error() && k.section() != crate::violations::Section::Observed);
-            if on_disk {
-                writeln!(out, "        see the damage on disk: synclog verify --data-dir {}", d.display())?;
-            } else {
-                writeln!(
-                    out,
-                    "        this time the colliding records had equal lengths, so the files stayed well-formed\n        (synclog verify --data-dir {} finds them clean): the damage is in what producers were told",
-                    d.display()
-                )?;
-            }
-        }
-        crate::cli::EXIT_OK
-    })
+            "        this time the colliding records had equal lengths, so the files stayed well-formed\n        (synclog verify --data-dir {} finds them clean): the damage is in what producers were told",
+            dir.display()
+        )
+    }
 }
 
 fn print_violation_table(reports: &[RunReport], out: &mut impl Write) -> std::io::Result<()> {
@@ -208,4 +257,23 @@ fn explain_race(none: &RunReport, out: &mut impl Write) -> std::io::Result<()> {
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::act_two_prose;
+
+    #[test]
+    fn act_two_follows_the_measured_ordering() {
+        let taught = act_two_prose(&[("mutex", 100.0), ("semaphore", 50.0), ("rwlock", 300.0)], 2);
+        assert!(taught.contains("3.00× the mutex's rate."), "{taught}");
+        assert!(taught.contains("Readers share an rwlock"), "{taught}");
+        assert!(taught.contains("The semaphore trailed the mutex"), "{taught}");
+        // The reverse ordering: the prose must not claim what this run did not show.
+        let reversed = act_two_prose(&[("mutex", 300.0), ("semaphore", 400.0), ("rwlock", 100.0)], 2);
+        assert!(reversed.contains("(slower)"), "{reversed}");
+        assert!(!reversed.contains("Readers share an rwlock"), "{reversed}");
+        assert!(!reversed.contains("trailed"), "{reversed}");
+        assert!(reversed.contains("kept up with the mutex"), "{reversed}");
+    }
 }

@@ -22,8 +22,8 @@
 //! Afterwards the stream's length is read back from the server: a run whose peer did not store
 //! every acknowledged message is an error, not a figure.
 
-use crate::cli::FsyncMode;
-use serde::Serialize;
+pub use crate::report::rows::{PeerFigure, PeerKind};
+use crate::storage::FsyncMode;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -37,14 +37,6 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 /// The stream (Redis key, NATS stream and subject) every peer run writes to.
 const STREAM: &str = "bench";
-
-/// Which peer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PeerKind {
-    Redis,
-    Nats,
-}
 
 impl PeerKind {
     /// The server binary looked up on `PATH`, and the Debian package that installs it.
@@ -72,18 +64,6 @@ pub struct PeerWorkload {
     pub messages: u64,
     pub message_bytes: usize,
     pub fsync: FsyncMode,
-}
-
-/// What one peer reached.
-#[derive(Debug, Clone, Serialize)]
-pub struct PeerFigure {
-    pub peer: PeerKind,
-    /// The server and its version, e.g. `Redis 7.0.15`.
-    pub server: String,
-    /// What the figure was measured with, e.g. `XADD, appendfsync always`.
-    pub setting: String,
-    pub msgs_per_s: f64,
-    pub durability: String,
 }
 
 /// Why a peer has no figure.

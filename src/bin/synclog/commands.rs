@@ -1,0 +1,128 @@
+//! The client commands of `synclog`: each prints for a person and returns when done.
+
+use std::io::Write;
+
+/// How `synclog consume` prints each record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// The payload as text, one per line (invalid UTF-8 shown with replacement characters).
+    Text,
+    /// `offset<TAB>hex bytes`, one per line.
+    Hex,
+    /// One JSON object per line: topic, offset, payload (text), hex.
+    Json,
+}
+
+/// `synclog produce`: sends `messages`, or one message per line of `input` when there are none.
+pub fn produce(
+    broker: &str,
+    topic: &str,
+    messages: &[String],
+    input: impl std::io::BufRead,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let mut client = synclog::client::Client::connect(broker)?;
+    let mut sent = 0u64;
+    let mut first = None;
+    let mut last = 0;
+    let mut send = |batch: &[Vec<u8>]| -> anyhow::Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let base = client.produce(topic, batch.iter().map(Vec::as_slice))?;
+        first.get_or_insert(base);
+        last = base + batch.len() as u64 - 1;
+        sent += batch.len() as u64;
+        Ok(())
+    };
+    if messages.is_empty() {
+        // One message per line, sent in batches so a large file does not cost a round trip each.
+        let mut batch = Vec::new();
+        for line in input.lines() {
+            batch.push(line?.into_bytes());
+            if batch.len() == 1000 {
+                send(&batch)?;
+                batch.clear();
+            }
+        }
+        send(&batch)?;
+    } else {
+        let batch: Vec<Vec<u8>> = messages.iter().map(|m| m.clone().into_bytes()).collect();
+        send(&batch)?;
+    }
+    match first {
+        Some(first) => writeln!(out, "produced {sent} messages to {topic} at offsets {first}..={last}")?,
+        None => writeln!(out, "nothing to produce")?,
+    }
+    Ok(())
+}
+
+/// `synclog consume`: prints records of `topic` from `from`; stops at the end of the topic (or
+/// after `max` records) unless `follow` is set.
+pub fn consume(
+    broker: &str,
+    topic: &str,
+    from: u64,
+    max: Option<u64>,
+    follow: bool,
+    format: OutputFormat,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let client = synclog::client::Client::connect(broker)?;
+    let mut consumer = synclog::client::Consumer::new(client, topic, from);
+    let mut printed = 0u64;
+    loop {
+        let wait = if follow { std::time::Duration::from_secs(1) } else { std::time::Duration::ZERO };
+        let fetched = consumer.poll(wait)?;
+        for (offset, payload) in fetched.records.iter() {
+            if max.is_some_and(|m| printed >= m) {
+                break;
+            }
+            match format {
+                OutputFormat::Text => {
+                    out.write_all(payload)?;
+                    out.write_all(b"\n")?;
+                }
+                OutputFormat::Hex => writeln!(out, "{offset}\t{}", hex(payload))?,
+                OutputFormat::Json => writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({
+                        "topic": topic,
+                        "offset": offset,
+                        "payload": String::from_utf8_lossy(payload),
+                        "hex": hex(payload),
+                    })
+                )?,
+            }
+            printed += 1;
+        }
+        out.flush()?;
+        let at_end = consumer.position >= fetched.high_watermark;
+        if max.is_some_and(|m| printed >= m) || (at_end && !follow) {
+            return Ok(());
+        }
+    }
+}
+
+/// `synclog topics`: one line per topic with its next offset.
+pub fn topics(broker: &str, out: &mut impl Write) -> anyhow::Result<()> {
+    let mut client = synclog::client::Client::connect(broker)?;
+    let topics = client.list_topics()?;
+    if topics.is_empty() {
+        writeln!(out, "no topics")?;
+    }
+    for (name, next) in topics {
+        writeln!(out, "{name}\t{next}")?;
+    }
+    Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}

@@ -1,0 +1,182 @@
+//! The rows a report is made of: what one run measured ([`RunReport`]), one cell of a comparison
+//! ([`Cell`]), a goal row ([`Goal`]) and a whole comparison ([`Comparison`]). The experiment
+//! runner fills them; the report reads them. Their JSON form is the `--json` object and
+//! `results.json` described in docs/cli.md.
+
+use crate::check::OperationCounts;
+use crate::storage::FsyncMode;
+use crate::violations::Violations;
+use serde::Serialize;
+
+/// How the load reaches the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportKind {
+    /// Over loopback TCP to a broker (embedded unless --broker).
+    Tcp,
+    /// Straight on the log in this process: no sockets, no codec.
+    Inproc,
+}
+
+/// Throughput and latency of one side (produce or consume).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Figures {
+    pub msgs_per_s: f64,
+    pub mb_per_s: f64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub p999_us: u64,
+    pub max_us: u64,
+    /// Produce only: fsyncs per second over the timed window (null for a remote broker).
+    // Written as `null`, never left out: docs/cli.md lists both fsync figures in every `produce`
+    // (and `consume` has "the same figures"), so a reader of the JSON can rely on the keys.
+    pub fsyncs_per_s: Option<f64>,
+    /// Produce only: messages per fsync (null when nothing was synced).
+    pub msgs_per_fsync: Option<f64>,
+}
+
+/// The machine a run ran on.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Machine {
+    pub cpus: usize,
+    pub kernel: String,
+    pub data_dir_fs: String,
+}
+
+/// Everything a run found: the `--json` object of docs/cli.md, plus what the table prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub strategy: String,
+    pub producers: u32,
+    pub consumers: u32,
+    pub messages: u64,
+    pub message_bytes: usize,
+    pub batch: u32,
+    pub in_flight: u32,
+    pub topics: u32,
+    pub transport: TransportKind,
+    pub fsync: FsyncMode,
+    pub fsync_interval_ms: u64,
+    pub race_window_us: u64,
+    /// `--force-race`: appenders paired up inside a 5 ms window, each waiting inside the lock.
+    pub force_race: bool,
+    pub seed: u64,
+    pub duration_s: f64,
+    pub machine: Machine,
+    pub version: String,
+    pub produce: Figures,
+    pub consume: Option<Figures>,
+    pub violations: Violations,
+    pub examples: serde_json::Value,
+    pub verdict: String,
+    /// Things a reader should know (files not checked, errors met during the run).
+    pub notes: Vec<String>,
+    /// Acknowledged, failed and unknown sends, reads, … (exact totals).
+    #[serde(skip)]
+    pub counts: OperationCounts,
+}
+
+impl RunReport {
+    /// `true` when no error kind was counted.
+    pub fn is_clean(&self) -> bool {
+        self.violations.is_clean()
+    }
+}
+
+/// Both ceilings for one workload shape.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Ceilings {
+    /// Threads (= producers) used.
+    pub threads: usize,
+    pub message_bytes: usize,
+    pub batch: usize,
+    /// Records per second of plain positional writes.
+    pub pwrite_msgs_per_s: f64,
+    /// Messages per second of loopback request/response (round trips × batch).
+    pub loopback_msgs_per_s: f64,
+}
+
+/// One cell of the matrix: the run and the ceilings of its shape.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cell {
+    #[serde(flatten)]
+    pub report: RunReport,
+    pub ceilings: Ceilings,
+    /// The cell's produce rate over the ceiling of its transport (loopback for tcp, positional
+    /// writes for inproc).
+    pub produce_ratio: f64,
+}
+
+/// A performance goal and what the run reached.
+#[derive(Debug, Clone, Serialize)]
+pub struct Goal {
+    pub name: String,
+    pub workload: String,
+    pub producers: u32,
+    pub batch: u32,
+    pub in_flight: u32,
+    pub measured_msgs_per_s: f64,
+    pub ceiling_msgs_per_s: f64,
+    /// `None` for pipelined rows: the echo ceiling is one request at a time, no fair bound.
+    pub ratio_to_ceiling: Option<f64>,
+    pub target: String,
+    /// `None` for a row reported without a goal.
+    pub met: Option<bool>,
+    pub durability: String,
+    /// Syncs per second and messages acknowledged per sync (`--fsync always` rows).
+    pub fsyncs_per_s: Option<f64>,
+    pub msgs_per_fsync: Option<f64>,
+    /// The peers run on the same workload in this run (with `--peers`).
+    pub peers: Vec<PeerFigure>,
+    /// Why a peer named by this row and asked for (`--peers`) has no figure (not installed,
+    /// failed).
+    pub peers_missing: Vec<String>,
+    /// synclog must reach this multiple of the fastest peer measured (0: no peer goal).
+    pub peer_factor: f64,
+    /// Whether `met` covers the row's peer goal: every peer it names was measured (or, for a
+    /// goal that is a multiple of a peer, the quoted stand-in judged it). `false` means `met`
+    /// speaks for the other parts of the goal only.
+    pub peers_judged: bool,
+    /// Integrity violations (error kinds) the goal's run counted; any fails `compare`.
+    pub violations: u64,
+}
+
+/// Cost of one uncontended critical section, per strategy.
+#[derive(Debug, Clone, Serialize)]
+pub struct SectionCost {
+    pub strategy: String,
+    pub write_ns: f64,
+    pub read_ns: f64,
+}
+
+/// Everything `compare` measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    pub cells: Vec<Cell>,
+    pub goals: Vec<Goal>,
+    pub section_costs: Vec<SectionCost>,
+    /// `fdatasync`s per second one thread reached back to back (measured with `--goals`).
+    pub fdatasync_ceiling_per_s: Option<f64>,
+    pub machine: Machine,
+    pub duration_s: f64,
+}
+
+/// Which peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PeerKind {
+    Redis,
+    Nats,
+}
+
+/// What one peer reached.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeerFigure {
+    pub peer: PeerKind,
+    /// The server and its version, e.g. `Redis 7.0.15`.
+    pub server: String,
+    /// What the figure was measured with, e.g. `XADD, appendfsync always`.
+    pub setting: String,
+    pub msgs_per_s: f64,
+    pub durability: String,
+}
