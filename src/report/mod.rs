@@ -7,6 +7,7 @@
 //! - [`charts`]: its SVG and PNG charts.
 
 pub mod charts;
+pub mod page;
 pub mod summary;
 pub mod table;
 
