@@ -12,6 +12,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use synclog::harness::history::{History, RunShape, SendOutcome};
+use synclog::harness::{check, encode_payload};
 use synclog::report::page::{
     self, Bar, Ceiling, ExampleView, Headline, Lane, LatencyWindow, Outcome, Page, RunView, ScatterPoint,
     Series, Timeline, Verdict, ViolationView,
@@ -305,4 +307,63 @@ fn text_from_the_model_is_escaped() {
     let html = page::render(&p).expect("rendered");
     assert!(!html.contains("<script>alert"));
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+}
+
+/// A real history, checked: producers 0 and 1 send seq 0 at once and both are told offset 0;
+/// the drain finds producer 0's value there, so producer 1's is lost.
+fn checked_collision() -> RunView {
+    let shape = RunShape { seed: 1, producers: 2, topics: 1, messages_per_producer: 2, message_bytes: 64 };
+    let history = History::new(shape);
+    history.begin_send(0, 0, 1);
+    history.begin_send(1, 0, 1);
+    history.end_send(0, 0, 1, SendOutcome::Acked { base_offset: 0 });
+    history.end_send(1, 0, 1, SendOutcome::Acked { base_offset: 0 });
+    history.begin_send(0, 1, 1);
+    history.end_send(0, 1, 1, SendOutcome::Acked { base_offset: 1 });
+    history.begin_send(1, 1, 1);
+    history.end_send(1, 1, 1, SendOutcome::Acked { base_offset: 2 });
+    let mut drain = history.drain();
+    for (offset, (p, seq)) in [(0, (0, 0)), (1, (0, 1)), (2, (1, 1))] {
+        let mut payload = Vec::new();
+        encode_payload(shape.seed, p, seq, shape.message_bytes, &mut payload);
+        drain.record(0, offset, &payload);
+    }
+    let topics = vec!["t0".to_string()];
+    let violations = check(&history, drain, &topics);
+    let mut run = RunView { name: "none".into(), ..RunView::default() };
+    run.verdict =
+        Verdict { corrupted: !violations.is_clean(), word: "corrupted".into(), sentence: String::new() };
+    page::build::fill_from_history(&mut run, &history, &violations, &topics);
+    run
+}
+
+#[test]
+fn a_checked_collision_is_drawn_as_two_overlapping_appends() {
+    let run = checked_collision();
+    let kinds: Vec<&str> = run.violations.iter().map(|v| v.kind.as_str()).collect();
+    assert!(kinds.contains(&"ack_offset_collision") && kinds.contains(&"lost"), "kinds found: {kinds:?}");
+    let collision = run.violations.iter().find(|v| v.kind == "ack_offset_collision").expect("collision");
+    let window = collision.examples[0].window.as_ref().expect("a zoomed window");
+    let hl: Vec<(&str, &Bar)> = window
+        .lanes
+        .iter()
+        .flat_map(|l| l.bars.iter().filter(|b| b.highlight).map(move |b| (l.name.as_str(), b)))
+        .collect();
+    assert_eq!(hl.len(), 2, "highlighted: {hl:?}");
+    assert_ne!(hl[0].0, hl[1].0, "the two appends are in two lanes");
+    assert!(
+        hl[0].1.start_ns < hl[1].1.end_ns && hl[1].1.start_ns < hl[0].1.end_ns,
+        "the appends overlap in time"
+    );
+    assert!(hl.iter().all(|(_, b)| b.label.contains("offset 0")), "{hl:?}");
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = write(&page_with(run.clone()), dir.path());
+    let dom = dom(&file);
+    for kind in &kinds {
+        let zoom = format!("<figure class=\"example\" data-kind=\"{kind}\">");
+        let at = dom.find(&zoom).unwrap_or_else(|| panic!("no example of {kind}"));
+        let end = at + dom[at..].find("</figure>").expect("figure closed");
+        assert!(dom[at..end].contains("class=\"timeline zoomed\""), "no zoomed timeline for {kind}");
+    }
 }

@@ -22,6 +22,7 @@
 //! [`render::MAX_WINDOW_BARS`] bars. With 64 lanes that stays near 4 MB in the worst case, and
 //! far under it for the default run (8 producers, 1 consumer).
 
+pub mod build;
 mod charts;
 pub mod render;
 
