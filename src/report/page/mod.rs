@@ -24,6 +24,7 @@
 
 pub mod build;
 mod charts;
+pub mod from_rows;
 pub mod render;
 
 pub use render::{render, write};
@@ -43,6 +44,8 @@ pub struct Page {
     pub machine: Vec<(String, String)>,
     /// The runs the page shows; two or more are drawn side by side.
     pub runs: Vec<RunView>,
+    /// Tables after the runs (the demo's violations per strategy, a comparison's cells).
+    pub tables: Vec<TableView>,
     /// A bar chart comparing the runs (the demo's "what it costs"), if any.
     pub cost: Option<CostChart>,
     /// Closing paragraphs (plain text; one per entry).
@@ -235,4 +238,12 @@ pub struct CostChart {
     pub unit: String,
     /// (run name, value); drawn in this order.
     pub bars: Vec<(String, f64)>,
+}
+
+/// A small table of text cells.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TableView {
+    pub title: String,
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
 }

@@ -81,6 +81,9 @@ pub fn render(page: &Page) -> Result<String, String> {
         run_view(&mut h, i, run, page.classroom, style)?;
     }
     h.push_str("</div>\n");
+    for t in &page.tables {
+        table(&mut h, t);
+    }
     if let Some(cost) = &page.cost {
         let _ = writeln!(
             h,
@@ -110,6 +113,22 @@ fn pairs(h: &mut String, title: &str, rows: &[(String, String)]) {
         let _ = write!(h, "<div><dt>{}</dt><dd>{}</dd></div>", esc(k), esc(v));
     }
     h.push_str("</dl></div>");
+}
+
+fn table(h: &mut String, t: &super::TableView) {
+    let _ = write!(h, "<section class=\"table\"><h2>{}</h2><table><tr>", esc(&t.title));
+    for c in &t.header {
+        let _ = write!(h, "<th>{}</th>", esc(c));
+    }
+    h.push_str("</tr>");
+    for row in &t.rows {
+        h.push_str("<tr>");
+        for c in row {
+            let _ = write!(h, "<td>{}</td>", esc(c));
+        }
+        h.push_str("</tr>");
+    }
+    h.push_str("</table></section>\n");
 }
 
 fn legend(h: &mut String) {
