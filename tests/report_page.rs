@@ -243,7 +243,8 @@ fn keep(dir: &Path, name: &str) {
     if let Some(out) = std::env::var_os("SYNCLOG_KEEP_PAGES") {
         let out = PathBuf::from(out);
         std::fs::create_dir_all(&out).expect("keep dir");
-        std::fs::copy(dir.join("index.html"), out.join(format!("{name}.html"))).expect("page copied");
+        let page = [dir.join("index.html"), dir.join("report/index.html")].into_iter().find(|p| p.exists());
+        std::fs::copy(page.expect("a page"), out.join(format!("{name}.html"))).expect("page copied");
         std::fs::copy(dir.join(format!("{name}.png")), out.join(format!("{name}.png"))).expect("png copied");
     }
 }
@@ -366,4 +367,80 @@ fn a_checked_collision_is_drawn_as_two_overlapping_appends() {
         let end = at + dom[at..].find("</figure>").expect("figure closed");
         assert!(dom[at..end].contains("class=\"timeline zoomed\""), "no zoomed timeline for {kind}");
     }
+}
+
+const HARNESS: &str = env!("CARGO_BIN_EXE_harness");
+
+/// Runs `harness` with `args`; returns its stdout and exit code.
+fn harness(args: &[&str]) -> (String, i32) {
+    let out = Command::new(HARNESS).args(args).output().expect("harness runs");
+    (String::from_utf8_lossy(&out.stdout).into_owned(), out.status.code().unwrap_or(-1))
+}
+
+/// Every kind in the page's violation sections has an example with a zoomed timeline.
+fn assert_zoom_per_kind(dom: &str) -> usize {
+    let mut kinds = 0;
+    for part in dom.split("<details class=\"kind\"").skip(1) {
+        let kind = part.split("data-kind=\"").nth(1).and_then(|s| s.split('"').next()).expect("a kind");
+        let section = part.split("<details class=\"kind\"").next().unwrap_or(part);
+        assert!(section.contains("class=\"timeline zoomed\""), "no zoomed example of {kind}");
+        kinds += 1;
+    }
+    kinds
+}
+
+#[test]
+fn a_default_clean_run_writes_its_page() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let report = dir.path().join("report");
+    let (stdout, code) = harness(&["--strategy", "mutex", "--report", report.to_str().expect("utf-8 path")]);
+    assert_eq!(code, 0, "{stdout}");
+    let file = report.join("index.html");
+    assert!(stdout.contains(&format!("report page: {}", file.display())), "{stdout}");
+    let size = std::fs::metadata(&file).expect("page written").len();
+    assert!(size < 5 << 20, "the default run's page is {size} bytes");
+    let dom = dom(&file);
+    assert!(dom.contains("data-charts=\"3\""), "throughput, latency and scatter charts");
+    assert!(dom.contains("class=\"verdict valid\"") && dom.contains("No violation found"));
+    assert!(dom.contains("data-lanes=\"12\""), "8 producers and 4 consumers in the timeline");
+    assert!(screenshot_colours(&file, &dir.path().join("run-clean.png")) > 50);
+    keep(dir.path(), "run-clean");
+}
+
+#[test]
+fn a_corrupted_none_run_zooms_on_every_kind_found() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let report = dir.path().join("report");
+    let args =
+        ["--strategy", "none", "--producers", "8", "--consumers", "1", "--messages", "8000", "--force-race"];
+    let (stdout, code) = harness(&[&args[..], &["--report", report.to_str().expect("utf-8 path")]].concat());
+    assert_eq!(code, 3, "a forced race under none is corrupted: {stdout}");
+    let file = report.join("index.html");
+    let dom = dom(&file);
+    assert!(dom.contains("class=\"verdict corrupted\""));
+    let kinds = assert_zoom_per_kind(&dom);
+    assert!(kinds >= 1, "no violation kind drawn");
+    assert!(dom.contains("<rect class=\"hl\""), "no highlighted operation");
+    assert!(screenshot_colours(&file, &dir.path().join("run-corrupted.png")) > 50);
+    keep(dir.path(), "run-corrupted");
+}
+
+#[test]
+fn the_demo_writes_the_classroom_page() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let report = dir.path().join("report");
+    let (stdout, code) = harness(&["demo", "--report", report.to_str().expect("utf-8 path")]);
+    let file = report.join("index.html");
+    assert!(stdout.contains(&format!("classroom page: {}", file.display())), "{stdout}");
+    let dom = dom(&file);
+    assert!(dom.contains("class=\"classroom\""));
+    assert!(dom.contains("class=\"runs n2\""), "act 1 side by side");
+    assert!(dom.contains("data-chart=\"cost\""), "act 2's cost");
+    if code == 0 {
+        // `none` corrupted: its collision is drawn large.
+        let at = dom.find("<section id=\"spotlight\">").expect("the collision drawn");
+        assert!(dom[at..].contains("class=\"timeline zoomed\""));
+    }
+    assert!(screenshot_colours(&file, &dir.path().join("demo.png")) > 50);
+    keep(dir.path(), "demo");
 }

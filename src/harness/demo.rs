@@ -29,11 +29,18 @@ const WINDOWS_US: [u64; 3] = [0, 20, 200];
 pub struct DemoConfig {
     /// Keep every run's topics here (then `synclog verify --data-dir` shows the damage).
     pub data_dir: Option<PathBuf>,
+    /// Write the classroom page here (`index.html`).
+    pub report: Option<PathBuf>,
 }
 
 /// Plays both acts, printing to `out`; returns the exit code.
 pub fn demo(config: &DemoConfig, out: &mut impl Write) -> anyhow::Result<u8> {
-    let base = RunConfig { data_dir: config.data_dir.clone(), progress: false, ..RunConfig::default() };
+    let base = RunConfig {
+        data_dir: config.data_dir.clone(),
+        progress: false,
+        page: config.report.is_some(),
+        ..RunConfig::default()
+    };
     writeln!(out, "ACT 1 — the race: 8 producers append 20 000 messages to one topic over loopback TCP\n")?;
     let race = RunConfig { producers: 8, consumers: 1, messages: 20_000, warmup_percent: 0, ..base.clone() };
     let mut none = None;
@@ -101,6 +108,14 @@ pub fn demo(config: &DemoConfig, out: &mut impl Write) -> anyhow::Result<u8> {
         none.machine.cpus,
         none.machine.cpus
     )?;
+
+    if let Some(dir) = &config.report {
+        let race: Vec<_> =
+            reports.iter().map(|r| (r.clone(), r.page.as_deref().cloned().unwrap_or_default())).collect();
+        let page = crate::report::page::from_rows::demo_page(&race, &cost);
+        let path = crate::report::page::write(&page, dir).map_err(anyhow::Error::msg)?;
+        writeln!(out, "\n  classroom page: {}", path.display())?;
+    }
 
     let locks_clean = reports[1..].iter().chain(&cost).all(RunReport::is_clean);
     let none_corrupted = !reports[0].is_clean();

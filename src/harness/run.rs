@@ -80,6 +80,8 @@ pub struct RunConfig {
     pub data_dir: Option<PathBuf>,
     /// Show a progress bar (only honoured on a terminal).
     pub progress: bool,
+    /// Keep what the run's report page draws ([`RunReport::page`]): charts, timeline, violations.
+    pub page: bool,
 }
 
 impl Default for RunConfig {
@@ -104,6 +106,7 @@ impl Default for RunConfig {
             target: None,
             data_dir: None,
             progress: true,
+            page: false,
         }
     }
 }
@@ -238,6 +241,9 @@ pub struct RunReport {
     /// Acknowledged, failed and unknown sends, reads, … (exact totals).
     #[serde(skip)]
     pub counts: super::history::OperationCounts,
+    /// With [`RunConfig::page`]: the charts, timeline and violation windows of the report page.
+    #[serde(skip)]
+    pub page: Option<Box<crate::report::page::RunView>>,
 }
 
 impl RunReport {
@@ -467,6 +473,11 @@ fn load(
     }
     let violations = super::checker::check(&history, drain, names);
     let counts = history.operation_counts();
+    let page = config.page.then(|| {
+        let mut view = crate::report::page::RunView::default();
+        crate::report::page::build::fill_from_history(&mut view, &history, &violations, names);
+        Box::new(view)
+    });
 
     // Throughput over the timed window: first warm-up end to last acknowledgement.
     let timed_from = timings.iter().map(|t| t.warm).min().unwrap_or(started);
@@ -514,6 +525,7 @@ fn load(
         violations,
         notes,
         counts,
+        page,
     })
 }
 

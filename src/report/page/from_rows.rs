@@ -4,8 +4,9 @@
 //! [`RunView`] filled by [`super::build`] from the run's history gives the charts, the timeline and
 //! the violations drawn. Ceilings come from the caller, measured in the same run, or are left out.
 
-use super::{Ceiling, CostChart, Headline, Page, RunView, TableView, Verdict};
-use crate::harness::run::RunReport;
+use super::{Ceiling, CostChart, Headline, Page, RunView, Spotlight, TableView, Verdict};
+use crate::harness::compare::{Cell, Comparison};
+use crate::harness::run::{RunReport, TransportKind};
 
 /// The run's settings, as the page lists them.
 pub fn configuration(r: &RunReport) -> Vec<(String, String)> {
@@ -109,6 +110,9 @@ pub fn run_page(r: &RunReport, view: RunView, ceiling: Option<Ceiling>) -> Page 
 pub fn demo_page(race: &[(RunReport, RunView)], cost: &[RunReport]) -> Page {
     let mut runs: Vec<RunView> =
         race.iter().take(2).map(|(r, v)| complete(r, classroom_view(v.clone()), None)).collect();
+    for run in &mut runs {
+        run.headlines.retain(|h| h.label == "produce throughput" || h.label == "produce latency p99");
+    }
     for (i, run) in runs.iter_mut().enumerate() {
         run.name = format!("Act 1{}: {}", if i == 0 { " — no lock" } else { " — with a lock" }, run.name);
     }
@@ -130,8 +134,10 @@ pub fn demo_page(race: &[(RunReport, RunView)], cost: &[RunReport]) -> Page {
         })
         .collect();
     let first = race.first().map(|(r, _)| r);
+    let spotlight = race.first().and_then(|(_, v)| collision(v));
     Page {
         title: "Why a log needs a lock".to_string(),
+        spotlight,
         subtitle: first.map_or_else(String::new, |r| {
             format!(
                 "Act 1: {} producers append {} messages to one topic at once. Act 2: one writer, four readers — what each lock costs.",
@@ -139,8 +145,8 @@ pub fn demo_page(race: &[(RunReport, RunView)], cost: &[RunReport]) -> Page {
             )
         }),
         classroom: true,
-        configuration: first.map(configuration).unwrap_or_default(),
-        machine: first.map(machine).unwrap_or_default(),
+        configuration: first.map(demo_configuration).unwrap_or_default(),
+        machine: first.map(|r| vec![("cores".to_string(), r.machine.cpus.to_string())]).unwrap_or_default(),
         runs,
         tables: vec![TableView { title: "Act 1: violations found, per strategy".to_string(), header, rows }],
         cost: (!cost.is_empty()).then(|| CostChart {
@@ -159,6 +165,37 @@ pub fn demo_page(race: &[(RunReport, RunView)], cost: &[RunReport]) -> Page {
     }
 }
 
+fn demo_configuration(r: &RunReport) -> Vec<(String, String)> {
+    vec![
+        ("producers".to_string(), r.producers.to_string()),
+        ("messages".to_string(), r.messages.to_string()),
+        ("transport".to_string(), format!("{:?}", r.transport).to_lowercase()),
+    ]
+}
+
+/// The first example, under `none`, of two appends told the same offset (or, failing that, of a
+/// lost message), drawn large.
+fn collision(v: &RunView) -> Option<Spotlight> {
+    let pick = |kind: &str| {
+        v.violations
+            .iter()
+            .find(|k| k.kind == kind)
+            .and_then(|k| k.examples.iter().find(|e| e.window.is_some()))
+    };
+    let (kind, ex) = [("ack_offset_collision", "Two appends, one offset"), ("lost", "A lost message")]
+        .into_iter()
+        .find_map(|(kind, title)| pick(kind).map(|ex| (title, ex)))?;
+    Some(Spotlight {
+        title: format!("Act 1, zoomed in: {kind}"),
+        text: format!(
+            "{}. Each bar is one request, from the moment it was sent to its answer; the outlined bars are the \
+             requests this example involves, each labelled with the offset the broker answered.",
+            ex.text
+        ),
+        window: ex.window.clone()?,
+    })
+}
+
 /// A run view for a projector: one example per kind, no scatter.
 fn classroom_view(mut v: RunView) -> RunView {
     for k in &mut v.violations {
@@ -166,4 +203,82 @@ fn classroom_view(mut v: RunView) -> RunView {
     }
     v.scatter.clear();
     v
+}
+
+/// The page of `harness compare`: every cell in a table, produce throughput per strategy at the
+/// largest producer count as bars, and side by side the first corrupted and the first clean
+/// cell at that count (with their charts and timelines, when the cells kept them).
+pub fn compare_page(c: &Comparison) -> Page {
+    let header =
+        ["strategy", "producers", "consumers", "produce msg/s", "ratio to ceiling", "produce p99", "verdict"];
+    let rows = c
+        .cells
+        .iter()
+        .map(|cell| {
+            let r = &cell.report;
+            vec![
+                r.strategy.clone(),
+                r.producers.to_string(),
+                r.consumers.to_string(),
+                super::charts::human(r.produce.msgs_per_s),
+                format!("{:.2}", cell.produce_ratio),
+                format!("{} µs", r.produce.p99_us),
+                r.verdict.clone(),
+            ]
+        })
+        .collect();
+    let most = c.cells.iter().map(|cell| cell.report.producers).max().unwrap_or(0);
+    let at_most: Vec<&Cell> = c.cells.iter().filter(|cell| cell.report.producers == most).collect();
+    let mut bars: Vec<(String, f64)> = Vec::new();
+    for cell in &at_most {
+        if !bars.iter().any(|b| b.0 == cell.report.strategy) {
+            bars.push((cell.report.strategy.clone(), cell.report.produce.msgs_per_s));
+        }
+    }
+    let shown = [
+        at_most.iter().find(|cell| !cell.report.is_clean()),
+        at_most.iter().find(|cell| cell.report.is_clean()),
+    ];
+    let runs = shown
+        .into_iter()
+        .flatten()
+        .map(|cell| {
+            let ceiling = Ceiling {
+                label: ceiling_label(cell),
+                value: cell.report.produce.msgs_per_s / cell.produce_ratio.max(1e-12),
+            };
+            let view = cell.report.page.as_deref().cloned().unwrap_or_default();
+            complete(&cell.report, view, Some(ceiling))
+        })
+        .collect();
+    let first = c.cells.first().map(|cell| &cell.report);
+    Page {
+        title: "synclog compare: strategies side by side".to_string(),
+        subtitle: format!(
+            "{} cells, {:.1} s in all; ratios are to ceilings measured in the same run",
+            c.cells.len(),
+            c.duration_s
+        ),
+        configuration: first.map(configuration).unwrap_or_default(),
+        machine: first.map(machine).unwrap_or_default(),
+        runs,
+        tables: vec![TableView {
+            title: "Every cell".to_string(),
+            header: header.iter().map(|h| h.to_string()).collect(),
+            rows,
+        }],
+        cost: (!bars.is_empty()).then(|| CostChart {
+            title: format!("Produce throughput at {most} producers"),
+            unit: "msg/s".to_string(),
+            bars,
+        }),
+        ..Page::default()
+    }
+}
+
+fn ceiling_label(cell: &Cell) -> String {
+    match cell.report.transport {
+        TransportKind::Tcp => "loopback echo".to_string(),
+        TransportKind::Inproc => "raw positional writes".to_string(),
+    }
 }

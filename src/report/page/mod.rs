@@ -44,6 +44,8 @@ pub struct Page {
     pub machine: Vec<(String, String)>,
     /// The runs the page shows; two or more are drawn side by side.
     pub runs: Vec<RunView>,
+    /// One violation drawn large after the runs (the demo's collision), if any.
+    pub spotlight: Option<Spotlight>,
     /// Tables after the runs (the demo's violations per strategy, a comparison's cells).
     pub tables: Vec<TableView>,
     /// A bar chart comparing the runs (the demo's "what it costs"), if any.
@@ -246,4 +248,13 @@ pub struct TableView {
     pub title: String,
     pub header: Vec<String>,
     pub rows: Vec<Vec<String>>,
+}
+
+/// One example drawn full width in large type.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Spotlight {
+    pub title: String,
+    /// What to look at, in a sentence or two.
+    pub text: String,
+    pub window: Timeline,
 }

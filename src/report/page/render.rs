@@ -72,15 +72,30 @@ pub fn render(page: &Page) -> Result<String, String> {
         esc(&page.title),
         esc(&page.subtitle)
     );
-    h.push_str("<section id=\"setup\">");
-    pairs(&mut h, "Configuration", &page.configuration);
-    pairs(&mut h, "Machine", &page.machine);
-    h.push_str("</section>\n");
+    if page.classroom {
+        let all: Vec<String> =
+            page.configuration.iter().chain(&page.machine).map(|(k, v)| format!("{k} {v}")).collect();
+        let _ = writeln!(h, "<p id=\"setup\" class=\"compact\">{}</p>", esc(&all.join(" · ")));
+    } else {
+        h.push_str("<section id=\"setup\">");
+        pairs(&mut h, "Configuration", &page.configuration);
+        pairs(&mut h, "Machine", &page.machine);
+        h.push_str("</section>\n");
+    }
     let _ = write!(h, "<div class=\"runs n{}\">", page.runs.len().min(3));
     for (i, run) in page.runs.iter().enumerate() {
         run_view(&mut h, i, run, page.classroom, style)?;
     }
     h.push_str("</div>\n");
+    if let Some(sp) = &page.spotlight {
+        let _ = writeln!(
+            h,
+            "<section id=\"spotlight\"><h2>{}</h2><p>{}</p><div class=\"zoom\">{}</div></section>",
+            esc(&sp.title),
+            esc(&sp.text),
+            timeline_svg(&sp.window, true, true)
+        );
+    }
     for t in &page.tables {
         table(&mut h, t);
     }
@@ -149,16 +164,20 @@ fn run_view(h: &mut String, i: usize, run: &RunView, classroom: bool, style: Sty
         esc(&run.verdict.sentence)
     );
     headlines(h, &run.headlines);
-    violations(h, &run.violations);
+    if classroom {
+        found(h, i, &run.violations);
+    } else {
+        violations(h, i, &run.violations);
+    }
     h.push_str("<section class=\"charts\">");
-    if run.throughput.iter().any(|s| !s.points.is_empty()) {
+    if run.throughput.iter().any(|s| !s.points.is_empty()) && !classroom {
         let _ = write!(
             h,
             "<figure class=\"chart\" data-chart=\"throughput\">{}</figure>",
             charts::throughput(&run.throughput, style)?
         );
     }
-    if !run.latency.is_empty() {
+    if !run.latency.is_empty() && !classroom {
         let _ = write!(
             h,
             "<figure class=\"chart\" data-chart=\"latency\">{}</figure>",
@@ -217,26 +236,31 @@ fn headlines(h: &mut String, rows: &[Headline]) {
     h.push_str("</table>");
 }
 
-fn violations(h: &mut String, kinds: &[ViolationView]) {
+fn violations(h: &mut String, run: usize, kinds: &[ViolationView]) {
     if kinds.is_empty() {
         h.push_str("<section class=\"violations none\"><h3>No violation found</h3></section>");
         return;
     }
-    let _ = write!(
-        h,
-        "<section class=\"violations\"><h3>{} violation kind{} found</h3>",
-        kinds.len(),
-        if kinds.len() == 1 { "" } else { "s" }
-    );
+    h.push_str("<section class=\"violations\">");
+    found_list(h, run, kinds);
     for k in kinds {
         let _ = write!(
             h,
-            "<div class=\"kind\" data-kind=\"{0}\"><h4><code>{0}</code> × {1}</h4><p class=\"definition\">{2}</p>",
+            "<details class=\"kind\" id=\"run{run}-{0}\" data-kind=\"{0}\" open><summary><code>{0}</code> × {1}: \
+             <span class=\"definition\">{2}</span></summary>",
             esc(&k.kind),
             k.count,
             esc(&k.definition)
         );
-        for ex in &k.examples {
+        for (i, ex) in k.examples.iter().enumerate() {
+            if i == 1 {
+                let _ = write!(
+                    h,
+                    "<details class=\"more\"><summary>{} more example{}</summary>",
+                    k.examples.len() - 1,
+                    if k.examples.len() == 2 { "" } else { "s" }
+                );
+            }
             let _ = write!(
                 h,
                 "<figure class=\"example\" data-kind=\"{}\"><figcaption>{}</figcaption>",
@@ -248,9 +272,34 @@ fn violations(h: &mut String, kinds: &[ViolationView]) {
             }
             h.push_str("</figure>");
         }
-        h.push_str("</div>");
+        if k.examples.len() > 1 {
+            h.push_str("</details>");
+        }
+        h.push_str("</details>");
     }
     h.push_str("</section>");
+}
+
+/// The kinds found, as a list of counts (each a link to its section on a full page).
+fn found_list(h: &mut String, run: usize, kinds: &[ViolationView]) {
+    let plural = if kinds.len() == 1 { "" } else { "s" };
+    let _ = write!(h, "<h3>{} violation kind{plural} found</h3><ul class=\"found\">", kinds.len());
+    for k in kinds {
+        let _ =
+            write!(h, "<li><a href=\"#run{run}-{0}\"><code>{0}</code> × {1}</a></li>", esc(&k.kind), k.count);
+    }
+    h.push_str("</ul>");
+}
+
+/// A classroom run: only which kinds were found.
+fn found(h: &mut String, run: usize, kinds: &[ViolationView]) {
+    if kinds.is_empty() {
+        h.push_str("<section class=\"violations none\"><h3>No violation found</h3></section>");
+    } else {
+        h.push_str("<section class=\"violations\">");
+        found_list(h, run, kinds);
+        h.push_str("</section>");
+    }
 }
 
 fn locks(h: &mut String, rows: &[LockRow]) {
@@ -334,7 +383,8 @@ fn lane_rects<'b>(bars: &'b [Bar], x: &dyn Fn(u64) -> f64, zoom: bool, cap: usiz
 pub fn timeline_svg(t: &Timeline, zoom: bool, large: bool) -> String {
     let label_w = if large { 200.0 } else { 150.0 };
     let lane_h = match (zoom, large) {
-        (true, _) => 46.0,
+        (true, false) => 62.0,
+        (true, true) => 80.0,
         (false, true) => 30.0,
         (false, false) => 22.0,
     };
@@ -359,11 +409,20 @@ pub fn timeline_svg(t: &Timeline, zoom: bool, large: bool) -> String {
             y + lane_h * 0.5 + font as f64 * 0.35,
             esc(&lane.name)
         );
-        let bar_h = if zoom { 22.0 } else { lane_h - 6.0 };
+        let bar_h = match (zoom, large) {
+            (true, false) => 22.0,
+            (true, true) => 28.0,
+            (false, _) => lane_h - 6.0,
+        };
+        let mut labelled = 0usize;
         for r in lane_rects(&lane.bars, &x, zoom, cap) {
             drawn += 1;
             let w = (r.x1 - r.x0).max(1.0);
-            let stroke = if r.bar.highlight { " stroke=\"#000\" stroke-width=\"3\"" } else { "" };
+            let stroke = match (r.bar.highlight, zoom) {
+                (true, _) => " stroke=\"#000\" stroke-width=\"3\"",
+                (false, true) => " stroke=\"#fff\" stroke-width=\"1\"",
+                (false, false) => "",
+            };
             let title = if r.merged > 1 {
                 format!("{} requests, {}", r.merged, r.outcome.name())
             } else if r.bar.label.is_empty() {
@@ -384,15 +443,21 @@ pub fn timeline_svg(t: &Timeline, zoom: bool, large: bool) -> String {
                 r.outcome.colour(),
                 esc(&title)
             );
-            if zoom && !r.bar.label.is_empty() && (r.bar.highlight || w > 90.0) {
+            if zoom && r.bar.highlight && !r.bar.label.is_empty() {
+                // Labels of neighbouring highlighted bars alternate between two rows.
                 let _ = write!(
                     body,
-                    "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"13\"{}>{}</text>",
-                    r.x0,
-                    y + 40.0,
-                    if r.bar.highlight { " font-weight=\"bold\"" } else { "" },
+                    "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"{}\" font-weight=\"bold\">{}</text>",
+                    r.x0.min(width - if large { 360.0 } else { 260.0 }),
+                    y + if large {
+                        50.0 + 22.0 * (labelled % 2) as f64
+                    } else {
+                        41.0 + 16.0 * (labelled % 2) as f64
+                    },
+                    if large { 20 } else { 14 },
                     esc(&r.bar.label)
                 );
+                labelled += 1;
             }
         }
     }
@@ -404,6 +469,25 @@ pub fn timeline_svg(t: &Timeline, zoom: bool, large: bool) -> String {
         t.lanes.len(),
         if zoom { "zoomed timeline" } else { "timeline" }
     );
+    axis(&mut s, t, zoom, label_w, plot_w, top, height, font);
+    s.push_str(&body);
+    s.push_str("</svg>");
+    s
+}
+
+/// The time axis: six ticks with their times (relative to the start in a zoomed window).
+#[allow(clippy::too_many_arguments)]
+fn axis(
+    s: &mut String,
+    t: &Timeline,
+    zoom: bool,
+    label_w: f64,
+    plot_w: f64,
+    top: f64,
+    height: f64,
+    font: u32,
+) {
+    let span = t.end_ns.saturating_sub(t.start_ns).max(1) as f64;
     for k in 0..=5 {
         let frac = f64::from(k) / 5.0;
         let px = label_w + frac * plot_w;
@@ -424,7 +508,4 @@ pub fn timeline_svg(t: &Timeline, zoom: bool, large: bool) -> String {
             esc(&text)
         );
     }
-    s.push_str(&body);
-    s.push_str("</svg>");
-    s
 }
