@@ -221,7 +221,7 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
     let report = synclog::harness::run::run(&config)?;
     synclog::report::table::print_run(&report, &mut std::io::stdout().lock())?;
     if let Some(dir) = &args.report {
-        let view = report.page.as_deref().cloned().unwrap_or_default();
+        let view = report.page.as_ref().map(|d| d.view().clone()).unwrap_or_default();
         let page = synclog::report::page::from_rows::run_page(&report, view, None);
         let path = synclog::report::page::write(&page, dir).map_err(anyhow::Error::msg)?;
         println!("report page: {}", path.display());

@@ -110,8 +110,10 @@ pub fn demo(config: &DemoConfig, out: &mut impl Write) -> anyhow::Result<u8> {
     )?;
 
     if let Some(dir) = &config.report {
-        let race: Vec<_> =
-            reports.iter().map(|r| (r.clone(), r.page.as_deref().cloned().unwrap_or_default())).collect();
+        let race: Vec<_> = reports
+            .iter()
+            .map(|r| (r.clone(), r.page.as_ref().map(|d| d.view().clone()).unwrap_or_default()))
+            .collect();
         let page = crate::report::page::from_rows::demo_page(&race, &cost);
         let path = crate::report::page::write(&page, dir).map_err(anyhow::Error::msg)?;
         writeln!(out, "\n  classroom page: {}", path.display())?;

@@ -243,7 +243,7 @@ pub struct RunReport {
     pub counts: super::history::OperationCounts,
     /// With [`RunConfig::page`]: the charts, timeline and violation windows of the report page.
     #[serde(skip)]
-    pub page: Option<Box<crate::report::page::RunView>>,
+    pub page: Option<Box<crate::report::page::build::Draft>>,
 }
 
 impl RunReport {
@@ -255,6 +255,15 @@ impl RunReport {
 
 /// Runs the whole experiment described by `config`.
 pub fn run(config: &RunConfig) -> anyhow::Result<RunReport> {
+    let mut report = run_unsettled(config)?;
+    // The page draws the final tally: the checker's and the files' violations.
+    if let Some(draft) = &mut report.page {
+        draft.settle(&report.violations);
+    }
+    Ok(report)
+}
+
+fn run_unsettled(config: &RunConfig) -> anyhow::Result<RunReport> {
     config.validate()?;
     if let Some(addr) = &config.broker {
         let addr: SocketAddr = addr
@@ -473,11 +482,7 @@ fn load(
     }
     let violations = super::checker::check(&history, drain, names);
     let counts = history.operation_counts();
-    let page = config.page.then(|| {
-        let mut view = crate::report::page::RunView::default();
-        crate::report::page::build::fill_from_history(&mut view, &history, &violations, names);
-        Box::new(view)
-    });
+    let page = config.page.then(|| Box::new(crate::report::page::build::Draft::new(&history, names)));
 
     // Throughput over the timed window: first warm-up end to last acknowledgement.
     let timed_from = timings.iter().map(|t| t.warm).min().unwrap_or(started);

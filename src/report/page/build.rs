@@ -30,39 +30,83 @@ use hdrhistogram::Histogram;
 pub const WINDOW_NS: u64 = 100_000_000;
 
 /// One kept operation and the lane it belongs to.
+#[derive(Debug, Clone)]
 struct Op {
     lane: usize,
     op: Operation,
 }
 
+/// A run's page view, its charts and timeline drawn from the history, waiting for the run's
+/// final tally of violations (the checker's, merged with what a scan of the files found) to
+/// draw their windows; [`Draft::settle`] does that and drops the operations it kept.
+#[derive(Debug, Clone, Default)]
+pub struct Draft {
+    view: RunView,
+    names: Vec<String>,
+    ops: Vec<Op>,
+    topic_names: Vec<String>,
+}
+
+impl Draft {
+    /// The charts and timeline of a checked history; `topic_names` maps its topic indexes to
+    /// the names the examples use.
+    pub fn new(history: &History, topic_names: &[String]) -> Draft {
+        let (names, ops) = collect(history);
+        let end_ns = ops.iter().map(|o| o.op.end_ns()).max().unwrap_or(0);
+        let view = RunView {
+            throughput: throughput(&ops, end_ns),
+            latency: latency(&ops, end_ns),
+            scatter: scatter(&ops),
+            timeline: full_timeline(&names, &ops, end_ns),
+            ..RunView::default()
+        };
+        Draft { view, names, ops, topic_names: topic_names.to_vec() }
+    }
+
+    /// Draws every kind found in `violations`, each example with its window, and frees the
+    /// operations kept for that.
+    pub fn settle(&mut self, violations: &Violations) {
+        self.view.violations = ViolationKind::ALL
+            .iter()
+            .filter(|k| violations.count(**k) > 0)
+            .map(|&kind| ViolationView {
+                kind: kind.name().to_string(),
+                definition: kind.meaning().to_string(),
+                count: violations.count(kind),
+                examples: violations
+                    .examples(kind)
+                    .iter()
+                    .map(|ex| ExampleView {
+                        text: ex.to_string(),
+                        window: window(ex, &self.names, &self.ops, &self.topic_names),
+                    })
+                    .collect(),
+            })
+            .collect();
+        self.ops = Vec::new();
+    }
+
+    /// The view as drawn so far.
+    pub fn view(&self) -> &RunView {
+        &self.view
+    }
+}
+
 /// Fills the charts, the timeline and the violations of `run` from a checked history.
-/// `topic_names` maps the history's topic indexes to the names the examples use.
 pub fn fill_from_history(
     run: &mut RunView,
     history: &History,
     violations: &Violations,
     topic_names: &[String],
 ) {
-    let (names, ops) = collect(history);
-    let end_ns = ops.iter().map(|o| o.op.end_ns()).max().unwrap_or(0);
-    run.throughput = throughput(&ops, end_ns);
-    run.latency = latency(&ops, end_ns);
-    run.scatter = scatter(&ops);
-    run.timeline = full_timeline(&names, &ops, end_ns);
-    run.violations = ViolationKind::ALL
-        .iter()
-        .filter(|k| violations.count(**k) > 0)
-        .map(|&kind| ViolationView {
-            kind: kind.name().to_string(),
-            definition: kind.meaning().to_string(),
-            count: violations.count(kind),
-            examples: violations
-                .examples(kind)
-                .iter()
-                .map(|ex| ExampleView { text: ex.to_string(), window: window(ex, &names, &ops, topic_names) })
-                .collect(),
-        })
-        .collect();
+    let mut draft = Draft::new(history, topic_names);
+    draft.settle(violations);
+    let Draft { view, .. } = draft;
+    run.throughput = view.throughput;
+    run.latency = view.latency;
+    run.scatter = view.scatter;
+    run.timeline = view.timeline;
+    run.violations = view.violations;
 }
 
 fn collect(history: &History) -> (Vec<String>, Vec<Op>) {

@@ -247,7 +247,7 @@ pub fn compare_page(c: &Comparison) -> Page {
                 label: ceiling_label(cell),
                 value: cell.report.produce.msgs_per_s / cell.produce_ratio.max(1e-12),
             };
-            let view = cell.report.page.as_deref().cloned().unwrap_or_default();
+            let view = cell.report.page.as_ref().map(|d| d.view().clone()).unwrap_or_default();
             complete(&cell.report, view, Some(ceiling))
         })
         .collect();
