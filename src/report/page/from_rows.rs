@@ -259,7 +259,13 @@ pub fn compare_page(c: &Comparison) -> Page {
             c.cells.len(),
             c.duration_s
         ),
-        configuration: first.map(configuration).unwrap_or_default(),
+        // The settings all cells share (strategy, producers, consumers and duration vary).
+        configuration: first
+            .map(configuration)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(k, _)| !["strategy", "producers", "consumers", "duration"].contains(&k.as_str()))
+            .collect(),
         machine: first.map(machine).unwrap_or_default(),
         runs,
         tables: vec![TableView {
