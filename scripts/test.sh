@@ -13,7 +13,8 @@ step() { printf '\n== %s\n' "$*"; }
 # Debian packages the tests use: kcat is the real Kafka client tests/kafka.rs runs against the
 # broker's Kafka listener; redis-server and nats-server are the peers tests/peers.rs measures
 # (each test starts its own server on a free loopback port; nothing runs as a service).
-APT_PACKAGES=(kcat redis-server nats-server)
+# chromium opens report pages headless in tests/report_page.rs.
+APT_PACKAGES=(kcat redis-server nats-server chromium)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -47,6 +47,10 @@ enum Command {
         /// Keep every run's topics here; `synclog verify --data-dir DIR` then shows the damage.
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Also write the classroom page, DIR/index.html: act 1's runs side by side with the
+        /// collision drawn, act 2's cost as bars, in type large enough for a projector.
+        #[arg(long, value_name = "DIR")]
+        report: Option<PathBuf>,
     },
 }
 
@@ -67,6 +71,11 @@ struct RunArgs {
     /// Also write the report as one JSON object to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Also write the run's report page, DIR/index.html: one self-contained file with the
+    /// figures, throughput and latency over time, every violation kind found with a zoomed
+    /// timeline of each example, and the timeline of every request (open it in a browser).
+    #[arg(long, value_name = "DIR")]
+    report: Option<PathBuf>,
 }
 
 /// The flags of `compare`: lists where `run` takes one value.
@@ -86,6 +95,10 @@ struct CompareArgs {
     /// Where to write results.csv, results.json, the charts and summary.md.
     #[arg(long, default_value = "compare-out")]
     out: PathBuf,
+    /// Also write the comparison's report page, DIR/index.html: every cell, and side by side a
+    /// corrupted and a clean cell with their timelines and violations drawn.
+    #[arg(long, value_name = "DIR")]
+    report: Option<PathBuf>,
     /// Also run the performance-goal workloads and tabulate them in summary.md.
     #[arg(long)]
     goals: bool,
@@ -184,6 +197,7 @@ impl RunArgs {
             strategy: self.strategy,
             producers: self.producers,
             consumers: self.consumers,
+            page: self.report.is_some(),
             ..self.common.config()?
         })
     }
@@ -202,8 +216,9 @@ fn compare(args: &CompareArgs) -> anyhow::Result<u8> {
         strategies: args.strategies.clone(),
         producers: args.producers.clone(),
         consumers: args.consumers.clone(),
-        base: args.common.config()?,
+        base: RunConfig { page: args.report.is_some(), ..args.common.config()? },
         out: args.out.clone(),
+        report: args.report.clone(),
         goals: args.goals,
         peers: args.peers,
         ceiling_duration: std::time::Duration::from_millis(args.ceiling_ms.max(10)),
@@ -220,6 +235,12 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
     }
     let report = synclog::experiment::run::run(&config)?;
     synclog::report::table::print_run(&report, &mut std::io::stdout().lock())?;
+    if let Some(dir) = &args.report {
+        let view = report.page.as_ref().map(|d| d.view().clone()).unwrap_or_default();
+        let page = synclog::report::page::from_rows::run_page(&report, view, None);
+        let path = synclog::report::page::write(&page, dir).map_err(anyhow::Error::msg)?;
+        println!("report page: {}", path.display());
+    }
     if let Some(path) = &args.json {
         let json = serde_json::to_vec_pretty(&report)?;
         std::fs::write(path, json).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
@@ -233,8 +254,8 @@ fn main() -> ExitCode {
         None => run(&cli.run),
         Some(Command::Run(args)) => run(args),
         Some(Command::Compare(args)) => compare(args),
-        Some(Command::Demo { data_dir }) => synclog::experiment::demo::demo(
-            &synclog::experiment::demo::DemoConfig { data_dir: data_dir.clone() },
+        Some(Command::Demo { data_dir, report }) => synclog::experiment::demo::demo(
+            &synclog::experiment::demo::DemoConfig { data_dir: data_dir.clone(), report: report.clone() },
             &mut std::io::stdout().lock(),
         )
         .map(exit_code),

@@ -28,6 +28,9 @@ pub struct CompareConfig {
     /// replaced by the cell's).
     pub base: RunConfig,
     pub out: PathBuf,
+    /// Also write the comparison's report page here (`index.html`); the cells then keep
+    /// what their pages draw (set `base.page`).
+    pub report: Option<PathBuf>,
     /// Also run the performance-goal workloads.
     pub goals: bool,
     /// Also run the peers (Redis, NATS JetStream) on the goal workloads that name them.
@@ -100,6 +103,11 @@ pub fn compare(config: &CompareConfig, log: &mut impl Write) -> anyhow::Result<O
     };
     crate::report::write_comparison(&comparison, &config.out)?;
     writeln!(log, "wrote {}", config.out.display())?;
+    if let Some(dir) = &config.report {
+        let page = crate::report::page::from_rows::compare_page(&comparison);
+        let path = crate::report::page::write(&page, dir).map_err(anyhow::Error::msg)?;
+        writeln!(log, "report page: {}", path.display())?;
+    }
     Ok(outcome(&comparison))
 }
 

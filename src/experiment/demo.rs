@@ -31,13 +31,29 @@ const WINDOWS_US: [u64; 3] = [0, 20, 200];
 pub struct DemoConfig {
     /// Keep every run's topics here (then `synclog verify --data-dir` shows the damage).
     pub data_dir: Option<PathBuf>,
+    /// Write the classroom page here (`index.html`).
+    pub report: Option<PathBuf>,
 }
 
 /// Plays both acts, printing to `out`; `Clean` when the story came out as taught.
 pub fn demo(config: &DemoConfig, out: &mut impl Write) -> anyhow::Result<Outcome> {
-    let base = RunConfig { data_dir: config.data_dir.clone(), progress: false, ..RunConfig::default() };
+    let base = RunConfig {
+        data_dir: config.data_dir.clone(),
+        progress: false,
+        page: config.report.is_some(),
+        ..RunConfig::default()
+    };
     let reports = act_one(&base, out)?;
     let cost = act_two(&base, out)?;
+    if let Some(dir) = &config.report {
+        let race: Vec<_> = reports
+            .iter()
+            .map(|r| (r.clone(), r.page.as_ref().map(|d| d.view().clone()).unwrap_or_default()))
+            .collect();
+        let page = crate::report::page::from_rows::demo_page(&race, &cost);
+        let path = crate::report::page::write(&page, dir).map_err(anyhow::Error::msg)?;
+        writeln!(out, "\n  classroom page: {}", path.display())?;
+    }
     let window = reports[0].race_window_us;
     let locks_clean = reports[1..].iter().chain(&cost).all(RunReport::is_clean);
     let none_corrupted = !reports[0].is_clean();

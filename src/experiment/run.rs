@@ -68,6 +68,8 @@ pub struct RunConfig {
     pub data_dir: Option<PathBuf>,
     /// Show a progress bar (only honoured on a terminal).
     pub progress: bool,
+    /// Keep what the run's report page draws ([`RunReport::page`]): charts, timeline, violations.
+    pub page: bool,
 }
 
 impl Default for RunConfig {
@@ -92,6 +94,7 @@ impl Default for RunConfig {
             target: None,
             data_dir: None,
             progress: true,
+            page: false,
         }
     }
 }
@@ -174,6 +177,15 @@ impl RunConfig {
 
 /// Runs the whole experiment described by `config`.
 pub fn run(config: &RunConfig) -> anyhow::Result<RunReport> {
+    let mut report = run_unsettled(config)?;
+    // The page draws the final tally: the checker's and the files' violations.
+    if let Some(draft) = &mut report.page {
+        draft.settle(&report.violations);
+    }
+    Ok(report)
+}
+
+fn run_unsettled(config: &RunConfig) -> anyhow::Result<RunReport> {
     config.validate()?;
     if let Some(addr) = &config.broker {
         let addr: SocketAddr = addr
@@ -338,6 +350,7 @@ fn load(
     }
     let violations = crate::check::checker::check(&history, drain, names);
     let counts = history.operation_counts();
+    let page = config.page.then(|| Box::new(crate::report::page::build::Draft::new(&history, names)));
 
     // Throughput over the timed window: first warm-up end to last acknowledgement.
     let timed_from = timings.iter().map(|t| t.warm).min().unwrap_or(started);
@@ -387,6 +400,7 @@ fn load(
         violations,
         notes,
         counts,
+        page,
     })
 }
 

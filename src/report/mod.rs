@@ -8,6 +8,7 @@
 //! - [`charts`]: its SVG and PNG charts.
 
 pub mod charts;
+pub mod page;
 pub mod rows;
 pub mod summary;
 pub mod table;

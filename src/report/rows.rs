@@ -74,6 +74,9 @@ pub struct RunReport {
     /// Acknowledged, failed and unknown sends, reads, … (exact totals).
     #[serde(skip)]
     pub counts: OperationCounts,
+    /// With `RunConfig::page`: the charts, timeline and violation windows of the report page.
+    #[serde(skip)]
+    pub page: Option<Box<crate::report::page::build::Draft>>,
 }
 
 impl RunReport {

@@ -1,0 +1,260 @@
+//! The page's charts as inline SVG strings, drawn with plotters: throughput over time, latency
+//! percentiles over time, the sampled latency scatter, and the cost bars of a lesson page.
+//! The timeline is not here: it is rects and lines, drawn in [`super::render`].
+
+use super::{CostChart, LatencyWindow, Outcome, ScatterPoint, Series};
+use plotters::prelude::*;
+
+const FONT: &str = "sans-serif";
+
+type Drawn = Result<String, String>;
+
+fn err<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+/// Chart size and type size: larger type on a classroom page.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub size: (u32, u32),
+    pub label: u32,
+    pub caption: u32,
+}
+
+impl Style {
+    pub fn new(classroom: bool) -> Style {
+        if classroom {
+            Style { size: (900, 500), label: 26, caption: 30 }
+        } else {
+            Style { size: (900, 420), label: 20, caption: 24 }
+        }
+    }
+}
+
+/// Colours of the series lines, in order.
+const LINE: [RGBColor; 4] =
+    [RGBColor(0, 114, 178), RGBColor(0, 158, 115), RGBColor(213, 94, 0), RGBColor(204, 121, 167)];
+
+fn hex(rgb: &str) -> RGBColor {
+    let byte = |i: usize| u8::from_str_radix(rgb.get(i..i + 2).unwrap_or("80"), 16).unwrap_or(128);
+    RGBColor(byte(1), byte(3), byte(5))
+}
+
+/// A compact number: 1234567 -> "1.23M".
+pub fn human(v: f64) -> String {
+    let a = v.abs();
+    if a >= 1e9 {
+        format!("{:.2}G", v / 1e9)
+    } else if a >= 1e6 {
+        format!("{:.2}M", v / 1e6)
+    } else if a >= 1e3 {
+        format!("{:.1}k", v / 1e3)
+    } else if a >= 10.0 || a == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// Messages per second per 100 ms window, one line per series.
+pub fn throughput(series: &[Series], style: Style) -> Drawn {
+    let x_max = series.iter().flat_map(|s| s.points.iter().map(|p| p.0)).fold(0.1, f64::max);
+    let y_max = series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).fold(1.0, f64::max) * 1.15;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, style.size).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Throughput per 100 ms", (FONT, style.caption))
+            .margin(15)
+            .x_label_area_size(style.label * 3)
+            .y_label_area_size(style.label * 5)
+            .build_cartesian_2d(0f64..x_max, 0f64..y_max)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("seconds since start")
+            .y_desc("messages/s")
+            .y_label_formatter(&|y| human(*y))
+            .label_style((FONT, style.label))
+            .axis_desc_style((FONT, style.label))
+            .draw()
+            .map_err(err)?;
+        for (i, s) in series.iter().enumerate() {
+            let col = LINE[i % LINE.len()];
+            chart
+                .draw_series(LineSeries::new(s.points.iter().copied(), col.stroke_width(3)))
+                .map_err(err)?
+                .label(s.name.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], col.stroke_width(3)));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font((FONT, style.label))
+            .position(SeriesLabelPosition::LowerRight)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// Bounds of a logarithmic latency axis covering `values` (µs).
+fn log_bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values.filter(|v| *v > 0.0).fold((f64::MAX, 0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    if hi <= 0.0 {
+        return (1.0, 1000.0);
+    }
+    let lo = 10f64.powf(lo.log10().floor()).max(0.01);
+    let hi = 10f64.powf(hi.log10().ceil()).max(lo * 10.0);
+    (lo, hi)
+}
+
+/// p50, p99 and p99.9 latency per window, on a logarithmic axis.
+pub fn latency(windows: &[LatencyWindow], style: Style) -> Drawn {
+    let x_max = windows.iter().map(|w| w.t_s).fold(0.1, f64::max);
+    let (lo, hi) = log_bounds(windows.iter().flat_map(|w| [w.p50_us, w.p99_us, w.p999_us]));
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, style.size).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Latency percentiles per 100 ms", (FONT, style.caption))
+            .margin(15)
+            .x_label_area_size(style.label * 3)
+            .y_label_area_size(style.label * 5)
+            .build_cartesian_2d(0f64..x_max, (lo..hi).log_scale())
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("seconds since start")
+            .y_desc("latency, µs (log)")
+            .y_label_formatter(&|y| human(*y))
+            .label_style((FONT, style.label))
+            .axis_desc_style((FONT, style.label))
+            .draw()
+            .map_err(err)?;
+        let lines: [(&str, fn(&LatencyWindow) -> f64); 3] =
+            [("p50", |w| w.p50_us), ("p99", |w| w.p99_us), ("p99.9", |w| w.p999_us)];
+        for (i, (name, get)) in lines.into_iter().enumerate() {
+            let col = LINE[i % LINE.len()];
+            let points = windows.iter().filter(|w| get(w) > 0.0).map(|w| (w.t_s, get(w)));
+            chart
+                .draw_series(LineSeries::new(points, col.stroke_width(3)))
+                .map_err(err)?
+                .label(name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], col.stroke_width(3)));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font((FONT, style.label))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// Single request latencies against the time they were sent, coloured by outcome.
+pub fn scatter(points: &[ScatterPoint], style: Style) -> Drawn {
+    let x_max = points.iter().map(|p| p.t_s).fold(0.1, f64::max);
+    let (lo, hi) = log_bounds(points.iter().map(|p| p.latency_us));
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, style.size).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(format!("Single requests ({} sampled)", points.len()), (FONT, style.caption))
+            .margin(15)
+            .x_label_area_size(style.label * 3)
+            .y_label_area_size(style.label * 5)
+            .build_cartesian_2d(0f64..x_max, (lo..hi).log_scale())
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("sent at, seconds since start")
+            .y_desc("latency, µs (log)")
+            .y_label_formatter(&|y| human(*y))
+            .label_style((FONT, style.label))
+            .axis_desc_style((FONT, style.label))
+            .draw()
+            .map_err(err)?;
+        for outcome in Outcome::ALL {
+            let col = hex(outcome.colour());
+            let mine: Vec<&ScatterPoint> = points.iter().filter(|p| p.outcome == outcome).collect();
+            if mine.is_empty() {
+                continue;
+            }
+            chart
+                .draw_series(
+                    mine.iter().map(|p| Circle::new((p.t_s, p.latency_us.max(lo)), 2, col.mix(0.6).filled())),
+                )
+                .map_err(err)?
+                .label(outcome.name())
+                .legend(move |(x, y)| Circle::new((x + 10, y), 5, col.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font((FONT, style.label))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// One bar per run, labelled with its value.
+pub fn cost(chart_model: &CostChart, style: Style) -> Drawn {
+    let n = chart_model.bars.len().max(1) as i32;
+    let y_max = chart_model.bars.iter().map(|b| b.1).fold(1e-9, f64::max) * 1.2;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, style.size).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(&chart_model.title, (FONT, style.caption))
+            .margin(15)
+            .x_label_area_size(style.label * 3)
+            .y_label_area_size(style.label * 5)
+            .build_cartesian_2d((0..n).into_segmented(), 0f64..y_max)
+            .map_err(err)?;
+        let names: Vec<String> = chart_model.bars.iter().map(|b| b.0.clone()).collect();
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(n as usize)
+            .x_label_formatter(&|x| match x {
+                SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
+                    usize::try_from(*i).ok().and_then(|i| names.get(i)).cloned().unwrap_or_default()
+                }
+                SegmentValue::Last => String::new(),
+            })
+            .y_desc(chart_model.unit.as_str())
+            .y_label_formatter(&|y| human(*y))
+            .label_style((FONT, style.label))
+            .axis_desc_style((FONT, style.label))
+            .draw()
+            .map_err(err)?;
+        for (i, (_, v)) in (0..).zip(chart_model.bars.iter()) {
+            let col = LINE[i as usize % LINE.len()];
+            let bar = Rectangle::new(
+                [(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), *v)],
+                col.filled(),
+            );
+            chart.draw_series(std::iter::once(bar)).map_err(err)?;
+            let label =
+                Text::new(human(*v), (SegmentValue::CenterOf(i), *v + y_max * 0.06), (FONT, style.label));
+            chart.draw_series(std::iter::once(label)).map_err(err)?;
+        }
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
