@@ -1,6 +1,6 @@
 //! The harness run, called as a library: `synclog::check::run::run(&RunConfig { .. })`.
 //!
-//! What these tests hold the run to (DESIGN.md "Harness", CHECKER.md):
+//! What these tests hold the run to (docs/cli.md, docs/violations.md):
 //!
 //! 1. Every locking strategy comes out clean over both transports, with several topics,
 //!    batches and pipelining, and the embedded run checks every one of the 35 kinds (none is
@@ -24,7 +24,7 @@ use synclog::storage::DEFAULT_MAX_MESSAGE_BYTES;
 use synclog::strategies::StrategyKind;
 use synclog::violations::ViolationKind as K;
 
-/// The kinds only consumers can produce (CHECKER.md: 0 with `--consumers 0`).
+/// The kinds only consumers can produce (docs/violations.md: 0 with `--consumers 0`).
 const CONSUMER_KINDS: [K; 9] = [
     K::LostWrite,
     K::Unexpected,

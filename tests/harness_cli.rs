@@ -1,8 +1,8 @@
-//! The `harness` binary as a user runs it: flags, exit codes, the `--json` object of DESIGN.md,
+//! The `harness` binary as a user runs it: flags, exit codes, the `--json` object of docs/cli.md,
 //! a run against a separately started `broker`, and the classroom demo followed by
 //! `synclog verify`.
 //!
-//! Exit codes (DESIGN.md "Command line"): 0 success and clean, 3 integrity violated, 1 any other
+//! Exit codes (docs/cli.md): 0 success and clean, 3 integrity violated, 1 any other
 //! error, 2 bad usage. Every child process is waited for with a deadline and killed by a guard
 //! when a test fails or times out, so no run outlives its test; networking stays on 127.0.0.1.
 
@@ -21,7 +21,7 @@ const SYNCLOG: &str = env!("CARGO_BIN_EXE_synclog");
 /// How long one small run may take before the test gives up on it (generous: two shared cores).
 const RUN_DEADLINE: Duration = Duration::from_secs(120);
 
-/// The 35 kinds of CHECKER.md, as the JSON names them: sections A and B (the files) first.
+/// The 35 kinds of docs/violations.md, as the JSON names them: sections A and B (the files) first.
 const FILE_KINDS: [&str; 16] = [
     "torn_tail",
     "corrupt_record",
