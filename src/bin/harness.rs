@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use synclog::experiment::run::RunConfig;
 use synclog::experiment::Outcome;
 use synclog::report::TransportKind;
-use synclog::storage::FsyncMode;
+use synclog::storage::{AppendMode, FsyncMode};
 use synclog::strategies::StrategyKind;
 
 /// Race many producers and consumers against a synclog broker, measure throughput and latency,
@@ -147,6 +147,12 @@ struct CommonArgs {
     /// The interval for --fsync interval.
     #[arg(long, default_value_t = 1000)]
     fsync_interval_ms: u64,
+    /// What each append's write section covers. whole: the offset, the write and the index, as
+    /// the classic lesson has it (the default). reserve: only the reservation of an offset and a
+    /// byte range; the bytes are written outside the section, in parallel, and published in
+    /// offset order, so readers never see a hole (docs/format.md).
+    #[arg(long, value_enum, default_value_t = AppendMode::Whole)]
+    append: AppendMode,
     /// The first percent of each producer's messages is sent and checked but not timed.
     #[arg(long, default_value_t = 5)]
     warmup_percent: u32,
@@ -181,6 +187,7 @@ impl CommonArgs {
             force_race: c.force_race,
             fsync: c.fsync,
             fsync_interval_ms: c.fsync_interval_ms,
+            append: c.append,
             warmup_percent: c.warmup_percent,
             seed: c.seed,
             broker: c.broker.clone(),

@@ -29,7 +29,7 @@ use crate::check::history::{History, RunShape};
 use crate::check::runfile::{RunFile, RunPayloadCheck};
 use crate::report::rows::{Figures, Machine, RunReport, TransportKind};
 use crate::storage::FsyncMode;
-use crate::storage::{verify_topic, LogConfig, RaceWindow, Topics};
+use crate::storage::{verify_topic, AppendMode, LogConfig, RaceWindow, Topics};
 use crate::strategies::{StrategyKind, StrategyVisitor, SyncStrategy};
 use crate::violations::{Section, Violations};
 use anyhow::{bail, Context};
@@ -59,6 +59,9 @@ pub struct RunConfig {
     pub force_race: bool,
     pub fsync: FsyncMode,
     pub fsync_interval_ms: u64,
+    /// `--append`: what each append's write section covers (not with `--broker`/`--target`,
+    /// whose broker decides).
+    pub append: AppendMode,
     pub warmup_percent: u32,
     pub seed: u64,
     pub broker: Option<String>,
@@ -88,6 +91,7 @@ impl Default for RunConfig {
             force_race: false,
             fsync: FsyncMode::Never,
             fsync_interval_ms: 1000,
+            append: AppendMode::Whole,
             warmup_percent: 5,
             seed: 1,
             broker: None,
@@ -147,6 +151,9 @@ impl RunConfig {
                 bail!("--target needs --transport tcp");
             }
             crate::kafka::client::bootstrap_address(target)?;
+        }
+        if self.remote() && self.append != AppendMode::Whole {
+            bail!("--append is the embedded broker's: a remote broker chooses its own (broker --append)");
         }
         Ok(())
     }
@@ -241,6 +248,7 @@ impl StrategyVisitor for Embedded<'_> {
         let log = LogConfig {
             fsync: config.fsync.policy(config.fsync_interval_ms),
             race_window: config.race_window(),
+            append: config.append,
             ..LogConfig::default()
         };
         let mut report = match config.transport {
@@ -258,6 +266,7 @@ impl StrategyVisitor for Embedded<'_> {
                     data_dir: data_dir.to_path_buf(),
                     fsync: log.fsync,
                     race_window: log.race_window.clone(),
+                    append: log.append,
                     ..BrokerConfig::default()
                 })?;
                 let topics = broker.topics().clone();
@@ -389,6 +398,7 @@ fn load(
         fsync_interval_ms: config.fsync_interval_ms,
         race_window_us: config.race_window_us,
         force_race: config.force_race,
+        append: config.append,
         seed: config.seed,
         duration_s: finished.duration_since(started).as_secs_f64(),
         machine: machine(),

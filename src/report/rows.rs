@@ -4,7 +4,7 @@
 //! `results.json` described in docs/cli.md.
 
 use crate::check::OperationCounts;
-use crate::storage::FsyncMode;
+use crate::storage::{AppendMode, FsyncMode};
 use crate::violations::Violations;
 use serde::Serialize;
 
@@ -60,6 +60,8 @@ pub struct RunReport {
     pub race_window_us: u64,
     /// `--force-race`: appenders paired up inside a 5 ms window, each waiting inside the lock.
     pub force_race: bool,
+    /// `--append`: `whole` or `reserve`.
+    pub append: AppendMode,
     pub seed: u64,
     pub duration_s: f64,
     pub machine: Machine,

@@ -2,6 +2,7 @@
 //! with a few examples, and the verdict.
 
 use crate::report::rows::{Figures, RunReport};
+use crate::storage::AppendMode;
 use crate::violations::{Section, ViolationKind};
 use std::io::{self, Write};
 
@@ -46,8 +47,9 @@ fn figures_row(out: &mut impl Write, side: &str, f: &Figures) -> io::Result<()> 
 pub fn print_run(r: &RunReport, out: &mut impl Write) -> io::Result<()> {
     writeln!(
         out,
-        "synclog harness: strategy {}, {} producers, {} consumers, {} messages of {} B, batch {}, in flight {}, {} topic(s), {:?} transport, fsync {}{}",
+        "synclog harness: strategy {}{}, {} producers, {} consumers, {} messages of {} B, batch {}, in flight {}, {} topic(s), {:?} transport, fsync {}{}",
         r.strategy,
+        if r.append == AppendMode::Reserve { " (append reserve: only the reservation inside the lock)" } else { "" },
         r.producers,
         r.consumers,
         thousands(r.messages),
