@@ -150,10 +150,15 @@ acknowledgements are bounded near producers / 2 × syncs per second.\n",
             let bound = f64::from(g.producers) / 2.0 * raw;
             let _ = write!(
                 s,
-                "; the bound is about {} msg/s and synclog reached {} ({:.2} of it)",
+                "; the bound is about {} msg/s and synclog reached {} ({:.2} of it{})",
                 human(bound),
                 human(g.measured_msgs_per_s),
-                g.measured_msgs_per_s / bound.max(1.0)
+                g.measured_msgs_per_s / bound.max(1.0),
+                if g.measured_msgs_per_s > bound {
+                    ": above it, so the bound did not hold in this run"
+                } else {
+                    ""
+                }
             );
         }
         s.push(';');
@@ -680,6 +685,10 @@ mod tests {
             text.contains("the bound is about 20 k msg/s and synclog reached 16 k (0.80 of it)"),
             "{text}"
         );
+        let mut above = c.clone();
+        above.goals[0].measured_msgs_per_s = 24_000.0;
+        let text = sync_paragraph(&above).expect("an always row");
+        assert!(text.contains("(1.20 of it: above it, so the bound did not hold in this run)"), "{text}");
         let without = Comparison { fdatasync_ceiling_per_s: None, ..c };
         assert_eq!(sync_paragraph(&without), None, "no raw sync rate, no bound");
     }
