@@ -156,6 +156,14 @@ struct CommonArgs {
     /// The first percent of each producer's messages is sent and checked but not timed.
     #[arg(long, default_value_t = 5)]
     warmup_percent: u32,
+    /// Open loop: send at this many messages per second in total, spread evenly over the
+    /// producers, each request at its due time whatever the answers do (--in-flight still caps
+    /// what is outstanding). Latency is timed from when each request was due, so a stall shows
+    /// in every request it delayed instead of hiding (coordinated omission); the report says how
+    /// far behind schedule the producers fell. Without it, closed loop: each producer sends its
+    /// next request when an answer frees a slot.
+    #[arg(long, value_name = "MSGS_PER_S")]
+    rate: Option<f64>,
     /// Seed of the payload bodies.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -188,6 +196,7 @@ impl CommonArgs {
             fsync: c.fsync,
             fsync_interval_ms: c.fsync_interval_ms,
             append: c.append,
+            rate: c.rate,
             warmup_percent: c.warmup_percent,
             seed: c.seed,
             broker: c.broker.clone(),

@@ -35,6 +35,22 @@ pub struct Figures {
     pub msgs_per_fsync: Option<f64>,
 }
 
+/// An open-loop run (`--rate`): every request is due at a fixed time, and its latency is timed
+/// from then, so a stall shows in the latency of every request it delayed.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct OpenLoop {
+    /// `--rate`: messages per second asked, all producers together.
+    pub target_msgs_per_s: f64,
+    /// Messages per second achieved over the timed window (the `produce` figure).
+    pub achieved_msgs_per_s: f64,
+    /// The share of requests sent more than `late_after_us` after they were due.
+    pub late_share: f64,
+    /// The lateness threshold, µs.
+    pub late_after_us: u64,
+    /// The longest any request waited past its due time before it was sent, µs.
+    pub max_behind_us: u64,
+}
+
 /// The machine a run ran on.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Machine {
@@ -62,6 +78,9 @@ pub struct RunReport {
     pub force_race: bool,
     /// `--append`: `whole` or `reserve`.
     pub append: AppendMode,
+    /// `--rate` (open loop): the schedule and how far the producers fell behind it; `null` for
+    /// a closed-loop run.
+    pub open_loop: Option<OpenLoop>,
     pub seed: u64,
     pub duration_s: f64,
     pub machine: Machine,
