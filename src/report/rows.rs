@@ -181,8 +181,28 @@ pub struct Comparison {
     pub section_costs: Vec<SectionCost>,
     /// `fdatasync`s per second one thread reached back to back (measured with `--goals`).
     pub fdatasync_ceiling_per_s: Option<f64>,
+    /// `compare --rates`: one open-loop run per strategy and rate (empty without it).
+    pub rate_points: Vec<RatePoint>,
+    /// `compare --p99-bound-ms`, in µs: a strategy holds a rate while its p99 stays under this.
+    pub p99_bound_us: u64,
     pub machine: Machine,
     pub duration_s: f64,
+}
+
+/// One open-loop run of `compare --rates`: a strategy at a target rate, and what it achieved.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RatePoint {
+    pub strategy: String,
+    pub target_msgs_per_s: f64,
+    pub achieved_msgs_per_s: f64,
+    /// Produce latency from each request's due time, µs.
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub p999_us: u64,
+    /// The share of requests sent more than 1 ms after they were due.
+    pub late_share: f64,
+    /// The run's verdict (`clean` or `corrupted`).
+    pub verdict: String,
 }
 
 /// Which peer.

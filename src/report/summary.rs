@@ -219,6 +219,7 @@ of what the hardware allowed.\n",
     matrix_section(&mut s, c);
     costs_section(&mut s, c);
     integrity_section(&mut s, c);
+    s.push_str(&super::rates::section(c));
     let _ = writeln!(s, "\n## Charts\n");
     for name in charts {
         let _ = writeln!(s, "![{name}]({name}.png)\n");
@@ -442,6 +443,8 @@ mod tests {
                 goals: vec![g],
                 section_costs: vec![],
                 fdatasync_ceiling_per_s: None,
+                rate_points: Vec::new(),
+                p99_bound_us: 10_000,
                 machine: crate::report::rows::Machine {
                     cpus: 2,
                     kernel: "k".into(),
@@ -464,6 +467,8 @@ mod tests {
             goals: vec![g],
             section_costs: vec![],
             fdatasync_ceiling_per_s: None,
+            rate_points: Vec::new(),
+            p99_bound_us: 10_000,
             machine: crate::report::rows::Machine { cpus: 2, kernel: "k".into(), data_dir_fs: "ext4".into() },
             duration_s: 1.0,
         };
@@ -486,6 +491,8 @@ mod tests {
             goals: vec![always],
             section_costs: vec![],
             fdatasync_ceiling_per_s: Some(5_000.0),
+            rate_points: Vec::new(),
+            p99_bound_us: 10_000,
             machine: crate::report::rows::Machine { cpus: 2, kernel: "k".into(), data_dir_fs: "ext4".into() },
             duration_s: 1.0,
         };
