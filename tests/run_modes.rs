@@ -189,3 +189,49 @@ fn a_rate_below_one_is_bad_usage() {
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--rate"), "{}", describe(&out));
 }
+
+#[test]
+fn compare_with_rates_writes_the_open_loop_curves() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("out");
+    let out = harness(&[
+        "compare",
+        "--strategies",
+        "mutex,rwlock",
+        "--producers",
+        "2",
+        "--consumers",
+        "0",
+        "--messages",
+        "1000",
+        "--transport",
+        "inproc",
+        "--ceiling-ms",
+        "20",
+        "--rates",
+        "2000,8000",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let summary = std::fs::read_to_string(out_dir.join("summary.md")).unwrap();
+    assert!(summary.contains("## Open-loop latency (`--rates`)"), "{summary}");
+    for strategy in ["mutex", "rwlock"] {
+        assert!(
+            summary.contains(&format!("- {strategy}: held")),
+            "a saturation sentence for {strategy}: {summary}"
+        );
+    }
+    let json = read_json(&out_dir.join("results.json"));
+    let points = json["rate_points"].as_array().expect("rate_points");
+    assert_eq!(points.len(), 4, "two strategies × two rates");
+    assert!(points.iter().all(|p| p["p99_us"].is_u64() && p["achieved_msgs_per_s"].is_f64()));
+    let png = std::fs::metadata(out_dir.join("latency_vs_rate.png")).expect("the chart is drawn");
+    assert!(png.len() > 10_000, "a chart, not an empty file");
+}
+
+#[test]
+fn a_rate_list_with_zero_is_bad_usage() {
+    let out = harness(&["compare", "--rates", "1000,0", "--out", "/nonexistent/never-written"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+}
