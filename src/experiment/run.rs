@@ -23,11 +23,11 @@
 use super::transport::{
     ConsumerEndpoint, InprocTransport, KafkaTransport, ProducerEndpoint, TcpTransport, Transport,
 };
-use super::workers::{consume, drain_topic, produce, ProducerTiming};
+use super::workers::{consume, drain_topic, produce, ProducerTiming, Schedule, LATE_NS};
 use crate::broker::{Broker, BrokerConfig};
 use crate::check::history::{History, RunShape};
 use crate::check::runfile::{RunFile, RunPayloadCheck};
-use crate::report::rows::{Figures, Machine, RunReport, TransportKind};
+use crate::report::rows::{Figures, Machine, OpenLoop, RunReport, TransportKind};
 use crate::storage::FsyncMode;
 use crate::storage::{verify_topic, AppendMode, LogConfig, RaceWindow, Topics};
 use crate::strategies::{StrategyKind, StrategyVisitor, SyncStrategy};
@@ -69,6 +69,9 @@ pub struct RunConfig {
     /// Kafka protocol, with the files out of reach as for `--broker`.
     pub target: Option<String>,
     pub data_dir: Option<PathBuf>,
+    /// `--rate`: open loop at this many messages per second in total, spread evenly over the
+    /// producers; latency is timed from when each request was due. `None`: closed loop.
+    pub rate: Option<f64>,
     /// Show a progress bar (only honoured on a terminal).
     pub progress: bool,
     /// Keep what the run's report page draws ([`RunReport::page`]): charts, timeline, violations.
@@ -97,6 +100,7 @@ impl Default for RunConfig {
             broker: None,
             target: None,
             data_dir: None,
+            rate: None,
             progress: true,
             page: false,
         }
@@ -151,6 +155,11 @@ impl RunConfig {
                 bail!("--target needs --transport tcp");
             }
             crate::kafka::client::bootstrap_address(target)?;
+        }
+        if let Some(rate) = self.rate {
+            if !(rate.is_finite() && rate >= 1.0) {
+                bail!("--rate must be at least 1 message per second");
+            }
         }
         if self.remote() && self.append != AppendMode::Whole {
             bail!("--append is the embedded broker's: a remote broker chooses its own (broker --append)");
@@ -373,6 +382,7 @@ fn load(
         let load_s = timed_to.duration_since(started).as_secs_f64();
         (produce.fsyncs_per_s, produce.msgs_per_fsync) = sync_figures(fsyncs, shape.total_messages(), load_s);
     }
+    let open_loop = config.rate.map(|rate| open_loop_row(rate, produce.msgs_per_s, &timings));
     let consume = (config.consumers > 0).then(|| {
         let end = consumer_ends.iter().max().copied().unwrap_or(finished);
         let secs = end.duration_since(started).as_secs_f64().max(1e-9);
@@ -399,6 +409,7 @@ fn load(
         race_window_us: config.race_window_us,
         force_race: config.force_race,
         append: config.append,
+        open_loop,
         seed: config.seed,
         duration_s: finished.duration_since(started).as_secs_f64(),
         machine: machine(),
@@ -449,6 +460,10 @@ fn race(
                 let (names, start, sent) = (names, &start, &sent);
                 s.spawn(move || {
                     start.wait();
+                    // Open loop: this producer's even share of --rate, from the common start.
+                    let schedule = config
+                        .rate
+                        .map(|rate| Schedule::new(history.now_ns(), rate / f64::from(config.producers)));
                     produce(
                         config,
                         history,
@@ -457,6 +472,7 @@ fn race(
                         endpoint,
                         warmup,
                         sent,
+                        schedule,
                     )
                 })
             })
@@ -493,6 +509,21 @@ fn race(
     let fsyncs = syncs() - syncs_before;
     let finished = Instant::now();
     Race { timings, consumer_ends, started, finished, fsyncs }
+}
+
+/// The open-loop row: the rate asked, the rate achieved, and how far behind schedule the
+/// producers fell (summed over producers; the worst delay of any).
+fn open_loop_row(rate: f64, achieved: f64, timings: &[ProducerTiming]) -> OpenLoop {
+    let requests: u64 = timings.iter().map(|t| t.lag.requests).sum();
+    let late: u64 = timings.iter().map(|t| t.lag.late).sum();
+    let max_ns = timings.iter().map(|t| t.lag.max_ns).max().unwrap_or(0);
+    OpenLoop {
+        target_msgs_per_s: rate,
+        achieved_msgs_per_s: achieved,
+        late_share: late as f64 / requests.max(1) as f64,
+        late_after_us: LATE_NS / 1000,
+        max_behind_us: max_ns / 1000,
+    }
 }
 
 /// Syncs per second and messages per sync, from syncs and messages counted over the same

@@ -35,6 +35,22 @@ pub struct Figures {
     pub msgs_per_fsync: Option<f64>,
 }
 
+/// An open-loop run (`--rate`): every request is due at a fixed time, and its latency is timed
+/// from then, so a stall shows in the latency of every request it delayed.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct OpenLoop {
+    /// `--rate`: messages per second asked, all producers together.
+    pub target_msgs_per_s: f64,
+    /// Messages per second achieved over the timed window (the `produce` figure).
+    pub achieved_msgs_per_s: f64,
+    /// The share of requests sent more than `late_after_us` after they were due.
+    pub late_share: f64,
+    /// The lateness threshold, µs.
+    pub late_after_us: u64,
+    /// The longest any request waited past its due time before it was sent, µs.
+    pub max_behind_us: u64,
+}
+
 /// The machine a run ran on.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Machine {
@@ -62,6 +78,9 @@ pub struct RunReport {
     pub force_race: bool,
     /// `--append`: `whole` or `reserve`.
     pub append: AppendMode,
+    /// `--rate` (open loop): the schedule and how far the producers fell behind it; `null` for
+    /// a closed-loop run.
+    pub open_loop: Option<OpenLoop>,
     pub seed: u64,
     pub duration_s: f64,
     pub machine: Machine,
@@ -177,8 +196,28 @@ pub struct Comparison {
     pub section_costs: Vec<SectionCost>,
     /// `fdatasync`s per second one thread reached back to back (measured with `--goals`).
     pub fdatasync_ceiling_per_s: Option<f64>,
+    /// `compare --rates`: one open-loop run per strategy and rate (empty without it).
+    pub rate_points: Vec<RatePoint>,
+    /// `compare --p99-bound-ms`, in µs: a strategy holds a rate while its p99 stays under this.
+    pub p99_bound_us: u64,
     pub machine: Machine,
     pub duration_s: f64,
+}
+
+/// One open-loop run of `compare --rates`: a strategy at a target rate, and what it achieved.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RatePoint {
+    pub strategy: String,
+    pub target_msgs_per_s: f64,
+    pub achieved_msgs_per_s: f64,
+    /// Produce latency from each request's due time, µs.
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub p999_us: u64,
+    /// The share of requests sent more than 1 ms after they were due.
+    pub late_share: f64,
+    /// The run's verdict (`clean` or `corrupted`).
+    pub verdict: String,
 }
 
 /// Which peer.

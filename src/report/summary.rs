@@ -3,10 +3,6 @@
 use crate::report::charts::human;
 use crate::report::rows::{Ceilings, Comparison, Goal, TransportKind};
 use crate::violations::ViolationKind;
-
-/// The original system's rate on its workload (1–8 producers, one acknowledged message per
-/// request): quoted, never measured by synclog (see [`ORIGINAL_SOURCE`]).
-pub const ORIGINAL_MSGS_PER_S: f64 = 5_000.0;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -216,53 +212,6 @@ them when redis-server and nats-server are installed), so every goal that names 
     s
 }
 
-/// Where the figures of the original Java system come from (synclog never ran it).
-const ORIGINAL_SOURCE: &str = "as stated for the original Java course project in synclog's \
-performance-goals issue (issue 5): about 5 000 messages/s on a 2-core machine with 1–8 producers, \
-one acknowledged message per request. synclog never ran the original";
-
-/// The peers' figures of synclog's own committed reference run, quoted when this run did not
-/// measure them: (what, one at a time, 100 in flight).
-const REFERENCE_PEERS: [(&str, &str, &str); 3] = [
-    ("Redis 7.0.15 XADD, appendonly yes, appendfsync no", "83 k", "573 k"),
-    ("Redis 7.0.15 XADD, appendonly yes, appendfsync always", "23 k", "382 k"),
-    ("NATS 2.9.10 JetStream publish + ack, file storage", "55 k", "227 k"),
-];
-
-/// Where [`REFERENCE_PEERS`] come from.
-const REFERENCE_PEERS_SOURCE: &str = "synclog's own reference comparison \
-(`reports/reference/summary.md` as committed in 7155d03, 2026-11-27: 2 CPUs, ext4, 8 producers, \
-100-byte messages, one connection each; that run checked each peer's stream length, not each \
-value)";
-
-/// Every figure not measured in this run, each with its source, apart from the run's own.
-fn quoted_section(s: &mut String, c: &Comparison) {
-    let _ = writeln!(s, "## Quoted figures (not measured in this run)\n");
-    let _ = writeln!(
-        s,
-        "Nothing in this section was measured by the run above; each figure names its source. \
-No goal of the table above was judged against a peer figure from here.\n"
-    );
-    let _ = write!(s, "- The original system: {ORIGINAL_SOURCE}.");
-    if let Some(original) = c.goals.iter().find(|g| g.target.contains("original")) {
-        let _ = write!(
-            s,
-            " On that workload (4 producers) this run measured {} messages/s, {:.0}× the quoted figure.",
-            human(original.measured_msgs_per_s),
-            original.measured_msgs_per_s / ORIGINAL_MSGS_PER_S
-        );
-    }
-    let _ = writeln!(s);
-    let peers_measured = c.goals.iter().any(|g| !g.peers.is_empty());
-    if !peers_measured && c.goals.iter().any(|g| g.peer_factor > 0.0) {
-        let _ = writeln!(s, "- The peers, from {REFERENCE_PEERS_SOURCE}, in messages/s:");
-        for (what, one, pipelined) in REFERENCE_PEERS {
-            let _ = writeln!(s, "  - {what}: {one} one at a time, {pipelined} with 100 in flight");
-        }
-    }
-    let _ = writeln!(s);
-}
-
 /// The Markdown summary: machine, ceilings, the matrix with ratios, goals, lock costs.
 pub fn summary(c: &Comparison, charts: &[String]) -> String {
     let mut s = String::new();
@@ -288,9 +237,10 @@ allowed; a ratio above 1 is marked as a ceiling that failed to bound.\n",
     unbounded_section(&mut s, c);
     costs_section(&mut s, c);
     integrity_section(&mut s, c);
+    s.push_str(&super::rates::section(c));
     if !c.goals.is_empty() {
         let _ = writeln!(s);
-        quoted_section(&mut s, c);
+        super::quoted::section(&mut s, c);
     }
     let _ = writeln!(s, "\n## Charts\n");
     for name in charts {
@@ -545,6 +495,8 @@ mod tests {
             goals,
             section_costs: vec![],
             fdatasync_ceiling_per_s: None,
+            rate_points: Vec::new(),
+            p99_bound_us: 10_000,
             machine: crate::report::rows::Machine { cpus: 2, kernel: "k".into(), data_dir_fs: "ext4".into() },
             duration_s: 1.0,
         }
@@ -618,6 +570,7 @@ mod tests {
             notes: vec![],
             counts: Default::default(),
             page: None,
+            open_loop: None,
         };
         let ceilings = Ceilings {
             threads: 1,
@@ -653,6 +606,8 @@ mod tests {
             goals: vec![g],
             section_costs: vec![],
             fdatasync_ceiling_per_s: None,
+            rate_points: Vec::new(),
+            p99_bound_us: 10_000,
             machine: crate::report::rows::Machine { cpus: 2, kernel: "k".into(), data_dir_fs: "ext4".into() },
             duration_s: 1.0,
         };
@@ -675,6 +630,8 @@ mod tests {
             goals: vec![always],
             section_costs: vec![],
             fdatasync_ceiling_per_s: Some(5_000.0),
+            rate_points: Vec::new(),
+            p99_bound_us: 10_000,
             machine: crate::report::rows::Machine { cpus: 2, kernel: "k".into(), data_dir_fs: "ext4".into() },
             duration_s: 1.0,
         };

@@ -78,6 +78,17 @@ pub fn print_run(r: &RunReport, out: &mut impl Write) -> io::Result<()> {
     if let Some(c) = &r.consume {
         figures_row(out, "consume", c)?;
     }
+    if let Some(o) = &r.open_loop {
+        writeln!(
+            out,
+            "  open loop: asked {} msg/s, achieved {} msg/s; {:.1}% of requests sent over {} µs late, the latest {} (latency timed from when each was due)",
+            thousands(o.target_msgs_per_s.round() as u64),
+            thousands(o.achieved_msgs_per_s.round() as u64),
+            o.late_share * 100.0,
+            o.late_after_us,
+            micros(o.max_behind_us)
+        )?;
+    }
     if let (Some(per_s), Some(per_fsync)) = (r.produce.fsyncs_per_s, r.produce.msgs_per_fsync) {
         writeln!(out, "  fsync    {per_s:>12.0} /s    {per_fsync:>9.1} messages per fsync")?;
     }

@@ -1,10 +1,13 @@
-//! `--append reserve` from outside the process: the `harness` binary runs the same checked load
-//! with only the reservation inside the write section (in process and through its embedded
-//! broker), says so in its header and its JSON, and the real `broker` binary serves it to a
-//! `harness --broker` run whose drain finds every acknowledged message.
+//! The run modes beside the default, from outside the process:
 //!
-//! The storage-level proofs (no hole, no torn record, every fsync mode, forced interleavings)
-//! are in `tests/reserve.rs`; here the flag's path from the command line to the log is checked.
+//! - `--append reserve`: the `harness` binary runs the same checked load with only the
+//!   reservation inside the write section (in process and through its embedded broker), says so
+//!   in its header and its JSON, and the real `broker` binary serves it to a `harness --broker`
+//!   run whose drain finds every acknowledged message. The storage-level proofs (no hole, no torn
+//!   record, every fsync mode, forced interleavings) are in `tests/reserve.rs`.
+//! - `--rate` (open loop): the JSON carries the `open_loop` object with its fields typed, the text
+//!   report its line, and a closed-loop run has `open_loop: null`. That a stall is timed in every
+//!   request it delayed is tested on the producer itself (`experiment::workers`' tests).
 
 mod common;
 
@@ -101,7 +104,9 @@ fn the_default_mode_is_whole() {
         json.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    assert_eq!(read_json(&json)["append"], "whole");
+    let json = read_json(&json);
+    assert_eq!(json["append"], "whole");
+    assert!(json["open_loop"].is_null(), "a closed-loop run has no open_loop object");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("append reserve"));
 }
 
@@ -141,4 +146,92 @@ fn append_with_a_remote_broker_is_bad_usage() {
     let out = harness(&["--broker", "127.0.0.1:9", "--append", "reserve", "--messages", "8"]);
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--append"), "{}", describe(&out));
+}
+
+#[test]
+fn an_open_loop_run_reports_its_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let out = harness(&[
+        "--transport",
+        "inproc",
+        "--producers",
+        "2",
+        "--consumers",
+        "1",
+        "--messages",
+        "2000",
+        "--rate",
+        "4000",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("open loop: asked 4 000 msg/s"),
+        "{}",
+        describe(&out)
+    );
+    let json = read_json(&json);
+    let o = &json["open_loop"];
+    assert_eq!(o["target_msgs_per_s"].as_f64(), Some(4000.0));
+    assert!(o["achieved_msgs_per_s"].as_f64().is_some_and(|r| r > 0.0), "{o}");
+    assert!(o["late_share"].as_f64().is_some_and(|s| (0.0..=1.0).contains(&s)), "{o}");
+    assert_eq!(o["late_after_us"].as_u64(), Some(1000));
+    assert!(o["max_behind_us"].is_u64(), "{o}");
+    // Paced: 2 000 messages at 4 000/s cannot finish in much under half a second.
+    assert!(json["duration_s"].as_f64().is_some_and(|d| d >= 0.4), "{}", json["duration_s"]);
+}
+
+#[test]
+fn a_rate_below_one_is_bad_usage() {
+    let out = harness(&["--transport", "inproc", "--rate", "0", "--messages", "8"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--rate"), "{}", describe(&out));
+}
+
+#[test]
+fn compare_with_rates_writes_the_open_loop_curves() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("out");
+    let out = harness(&[
+        "compare",
+        "--strategies",
+        "mutex,rwlock",
+        "--producers",
+        "2",
+        "--consumers",
+        "0",
+        "--messages",
+        "1000",
+        "--transport",
+        "inproc",
+        "--ceiling-ms",
+        "20",
+        "--rates",
+        "2000,8000",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let summary = std::fs::read_to_string(out_dir.join("summary.md")).unwrap();
+    assert!(summary.contains("## Open-loop latency (`--rates`)"), "{summary}");
+    for strategy in ["mutex", "rwlock"] {
+        assert!(
+            summary.contains(&format!("- {strategy}: held")),
+            "a saturation sentence for {strategy}: {summary}"
+        );
+    }
+    let json = read_json(&out_dir.join("results.json"));
+    let points = json["rate_points"].as_array().expect("rate_points");
+    assert_eq!(points.len(), 4, "two strategies × two rates");
+    assert!(points.iter().all(|p| p["p99_us"].is_u64() && p["achieved_msgs_per_s"].is_f64()));
+    let png = std::fs::metadata(out_dir.join("latency_vs_rate.png")).expect("the chart is drawn");
+    assert!(png.len() > 10_000, "a chart, not an empty file");
+}
+
+#[test]
+fn a_rate_list_with_zero_is_bad_usage() {
+    let out = harness(&["compare", "--rates", "1000,0", "--out", "/nonexistent/never-written"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
 }
