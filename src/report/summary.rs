@@ -219,14 +219,19 @@ pub fn summary(c: &Comparison, charts: &[String]) -> String {
     let _ = writeln!(
         s,
         "Machine: {} CPUs, kernel {}, data on {}. The whole comparison took {:.0} s. Every figure \
-below was measured on this machine in this run, except in the section \"Quoted figures (not \
-measured in this run)\", which names the source of each. Each throughput sits beside the \
-ceilings of its shape measured in the same run, so it reads as a fraction of what the hardware \
-allowed; a ratio above 1 is marked as a ceiling that failed to bound.\n",
+below was measured on this machine in this run{}. Each throughput sits beside the ceilings of \
+its shape measured in the same run, so it reads as a fraction of what the hardware allowed; a \
+ratio above 1 is marked as a ceiling that failed to bound.\n",
         c.machine.cpus,
         c.machine.kernel,
         c.cells.first().map_or("unknown", |cell| cell.report.machine.data_dir_fs.as_str()),
-        c.duration_s
+        c.duration_s,
+        if c.goals.is_empty() {
+            ""
+        } else {
+            ", except in the last section, \"Quoted figures (not measured in this run)\", which names \
+the source of each"
+        }
     );
 
     if !c.goals.is_empty() {
