@@ -80,7 +80,8 @@ pub fn compare(config: &CompareConfig, log: &mut impl Write) -> anyhow::Result<O
                 let cell = cell_config(&config.base, strategy, producers, consumers);
                 writeln!(log, "cell: {strategy} × {producers} producers × {consumers} consumers")?;
                 let report = run(&cell)?;
-                let ceilings = ceilings_for(producers, cell.message_bytes, cell.batch, log)?;
+                let ceilings =
+                    ceilings_for(producers, cell.mean_message_bytes().round() as usize, cell.batch, log)?;
                 cells.push(make_cell(report, ceilings));
             }
         }
