@@ -113,7 +113,7 @@ struct CompareArgs {
     #[arg(long, default_value_t = 1000)]
     ceiling_ms: u64,
     /// Open-loop latency curves: run every strategy at each of these total rates (messages per
-    /// second, comma-separated), at the first --producers and --consumers values, each request
+    /// second, comma-separated), at the largest --producers value and the first --consumers value, each request
     /// timed from when it was due (see --rate). summary.md tabulates p50/p99/p99.9 against the
     /// rate achieved, names each strategy's saturation point, and latency_vs_rate.png draws it.
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
