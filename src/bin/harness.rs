@@ -113,9 +113,10 @@ struct CompareArgs {
     #[arg(long, default_value_t = 1000)]
     ceiling_ms: u64,
     /// Open-loop latency curves: run every strategy at each of these total rates (messages per
-    /// second, comma-separated), at the largest --producers value and the first --consumers value, each request
-    /// timed from when it was due (see --rate). summary.md tabulates p50/p99/p99.9 against the
-    /// rate achieved, names each strategy's saturation point, and latency_vs_rate.png draws it.
+    /// second, comma-separated), at the largest --producers value and the first --consumers
+    /// value, each request timed from when it was due (see --rate). summary.md tabulates
+    /// p50/p99/p99.9 against the rate achieved, names each strategy's saturation point, and
+    /// latency_vs_rate.png draws it.
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     rates: Vec<f64>,
     /// With --rates: a strategy holds a rate while its p99 stays under this many milliseconds
