@@ -264,7 +264,7 @@ fn explain_race(none: &RunReport, out: &mut impl Write) -> std::io::Result<()> {
     if v.count(ViolationKind::CorruptRecord) + v.count(ViolationKind::TornTail) > 0 {
         writeln!(
             out,
-            "  - records of different lengths overlapped at one position and the longer end was stored last: the log holds bytes\n    that are no record ({} corrupt stretches), which the CRC exposes.",
+            "  - writes (4) overlapped without lining up: the log holds bytes that are no whole record ({} corrupt stretches),\n    which the CRC exposes.",
             thousands(v.count(ViolationKind::CorruptRecord) + v.count(ViolationKind::TornTail))
         )?;
     }

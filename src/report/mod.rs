@@ -10,6 +10,7 @@
 
 pub mod charts;
 pub mod page;
+pub mod quoted;
 pub mod rates;
 pub mod rows;
 pub mod summary;
