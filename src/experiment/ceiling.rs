@@ -133,7 +133,8 @@ pub struct Shape {
 pub fn shape_of(run: &super::run::RunConfig) -> Shape {
     Shape {
         threads: run.producers as usize,
-        message_bytes: run.message_bytes,
+        // Mixed sizes are uniform: the mean is the size of the bytes moved.
+        message_bytes: run.mean_message_bytes().round() as usize,
         batch: run.batch as usize,
         in_flight: run.in_flight as usize,
     }

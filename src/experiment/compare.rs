@@ -38,7 +38,7 @@ pub struct CompareConfig {
     /// How long each ceiling is measured.
     pub ceiling_duration: Duration,
     /// `--rates`: open-loop runs of every strategy at each of these total rates (messages per
-    /// second), at the first `--producers` and `--consumers` values.
+    /// second), at the largest `--producers` value and the first `--consumers` value.
     pub rates: Vec<f64>,
     /// `--p99-bound-ms`, in µs: the p99 under which a strategy is said to hold a rate.
     pub p99_bound_us: u64,
@@ -119,7 +119,7 @@ pub fn compare(config: &CompareConfig, log: &mut impl Write) -> anyhow::Result<O
 
 /// `--rates`: one open-loop run per strategy and rate, each in a data directory of its own.
 fn rate_points(config: &CompareConfig, log: &mut impl Write) -> anyhow::Result<Vec<RatePoint>> {
-    let producers = config.producers.first().copied().unwrap_or(1);
+    let producers = config.producers.iter().copied().max().unwrap_or(1);
     let consumers = config.consumers.first().copied().unwrap_or(0);
     let mut points = Vec::new();
     for &strategy in &config.strategies {

@@ -67,6 +67,9 @@ pub struct RunReport {
     pub consumers: u32,
     pub messages: u64,
     pub message_bytes: usize,
+    /// `--message-bytes MIN..MAX`: the largest size (`message_bytes` is then the smallest);
+    /// `null` for one size.
+    pub message_bytes_max: Option<usize>,
     pub batch: u32,
     pub in_flight: u32,
     pub topics: u32,

@@ -554,6 +554,7 @@ mod tests {
             consumers: 0,
             messages: 1000,
             message_bytes: 100,
+            message_bytes_max: None,
             batch: 1,
             in_flight: 1,
             topics: 1,
