@@ -27,7 +27,7 @@ use super::workers::{consume, drain_topic, produce, ProducerTiming};
 use crate::broker::{Broker, BrokerConfig};
 use crate::check::history::{History, RunShape};
 use crate::check::runfile::{RunFile, RunPayloadCheck};
-use crate::report::rows::{Figures, Machine, RunReport, TransportKind};
+use crate::report::rows::{Figures, Machine, Phases, RunReport, TransportKind};
 use crate::storage::FsyncMode;
 use crate::storage::{verify_topic, LogConfig, RaceWindow, Topics};
 use crate::strategies::{StrategyKind, StrategyVisitor, SyncStrategy};
@@ -270,6 +270,7 @@ impl StrategyVisitor for Embedded<'_> {
             }
         };
         // The broker is stopped and the files closed: scan them, log and index.
+        let verify_started = Instant::now();
         let mut files = Violations::new();
         files.checked(Section::Log).checked(Section::Index);
         for name in &names {
@@ -279,6 +280,7 @@ impl StrategyVisitor for Embedded<'_> {
             files.merge(&verify_topic(&dir, crate::storage::DEFAULT_MAX_MESSAGE_BYTES, check)?.violations);
         }
         report.violations.merge(&files);
+        report.phases.verify_s = Some(verify_started.elapsed().as_secs_f64());
         report.examples = report.violations.examples_json();
         report.verdict = verdict(&report.violations).into();
         report.strategy = S::NAME.into();
@@ -342,13 +344,21 @@ fn load(
         race(config, &history, names, producers, consumers, warmup, syncs);
 
     // Drain every topic from offset 0.
+    let drain_started = Instant::now();
     let mut drain = history.drain();
     let mut notes = Vec::new();
     let mut reader = transport.consumer().map_err(anyhow::Error::msg).context("the drain cannot connect")?;
     for (t, name) in names.iter().enumerate() {
         drain_topic(reader.as_mut(), t as u32, name, &mut drain, &mut notes);
     }
+    let check_started = Instant::now();
     let violations = crate::check::checker::check(&history, drain, names);
+    let phases = Phases {
+        load_s: finished.duration_since(started).as_secs_f64(),
+        drain_s: check_started.duration_since(drain_started).as_secs_f64(),
+        verify_s: None,
+        check_s: check_started.elapsed().as_secs_f64(),
+    };
     let counts = history.operation_counts();
     let page = config.page.then(|| Box::new(crate::report::page::build::Draft::new(&history, names)));
 
@@ -399,6 +409,7 @@ fn load(
         verdict: verdict(&violations).into(),
         violations,
         notes,
+        phases,
         counts,
         page,
     })
