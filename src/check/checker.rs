@@ -61,8 +61,8 @@
 //! # On all cores
 //!
 //! `check` runs after the load, so it uses every core (rayon): the ack table is built and the
-//! values are walked in tasks of [`SEQS_PER_TASK`] seqs of one producer, the offsets in chunks
-//! of [`OFFSETS_PER_TASK`]. The result is the one a single walk in (producer, seq) order, then
+//! values are walked in tasks of `SEQS_PER_TASK` (8 192) seqs of one producer, the offsets in chunks
+//! of `OFFSETS_PER_TASK` (65 536). The result is the one a single walk in (producer, seq) order, then
 //! offset order, gives, examples included: the owner of an offset is the lowest value tag
 //! entered there, whatever the order of entry, and the tasks' tallies are merged in walk order
 //! ([`Violations::merge`] keeps the first examples).
