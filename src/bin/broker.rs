@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 use synclog::broker::{Broker, BrokerConfig};
 use synclog::storage::FsyncMode;
-use synclog::storage::RaceWindow;
+use synclog::storage::{AppendMode, RaceWindow};
 use synclog::strategies::{StrategyKind, StrategyVisitor, SyncStrategy};
 
 /// Serve synclog topics over TCP: each topic an append-only log with a sparse index, guarded
@@ -45,6 +45,12 @@ struct Args {
     /// Microseconds each append pauses between reading the offset and writing (widens the race).
     #[arg(long, default_value_t = 0)]
     race_window_us: u64,
+    /// What each append's write section covers. whole: the offset, the write and the index, as
+    /// the classic lesson has it (the default). reserve: only the reservation of an offset and a
+    /// byte range; the bytes are written outside the section, in parallel, and published in
+    /// offset order, so readers never see a hole (docs/format.md).
+    #[arg(long, value_enum, default_value_t = AppendMode::Whole)]
+    append: AppendMode,
     /// The largest frame accepted, checked before anything is allocated.
     #[arg(long, default_value_t = 16_777_216)]
     max_frame_bytes: u32,
@@ -112,6 +118,7 @@ fn main() -> ExitCode {
         data_dir: args.data_dir,
         fsync: args.fsync.policy(args.fsync_interval_ms),
         race_window: RaceWindow::from_micros(args.race_window_us),
+        append: args.append,
         max_frame_bytes: args.max_frame_bytes,
         max_message_bytes: args.max_message_bytes,
         max_connections: args.max_connections,

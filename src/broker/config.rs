@@ -2,7 +2,7 @@
 
 use crate::protocol::connection::ConnectionConfig;
 use crate::protocol::DEFAULT_MAX_FRAME_BYTES;
-use crate::storage::{FsyncPolicy, LogConfig, RaceWindow, DEFAULT_MAX_MESSAGE_BYTES};
+use crate::storage::{AppendMode, FsyncPolicy, LogConfig, RaceWindow, DEFAULT_MAX_MESSAGE_BYTES};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -24,6 +24,8 @@ pub struct BrokerConfig {
     pub fsync: FsyncPolicy,
     /// `--race-window-us` (or a forced interleaving in tests).
     pub race_window: RaceWindow,
+    /// `--append`: what each append's write section covers.
+    pub append: AppendMode,
     /// `--max-frame-bytes`.
     pub max_frame_bytes: u32,
     /// `--max-message-bytes`.
@@ -49,6 +51,7 @@ impl Default for BrokerConfig {
             data_dir: PathBuf::from("./synclog-data"),
             fsync: FsyncPolicy::Never,
             race_window: RaceWindow::Off,
+            append: AppendMode::Whole,
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             max_connections: 1024,
@@ -84,6 +87,7 @@ impl BrokerConfig {
             fsync: self.fsync,
             max_message_bytes: self.max_message_bytes,
             race_window: self.race_window.clone(),
+            append: self.append,
             sync_hook: None,
             ..LogConfig::default()
         }

@@ -2,6 +2,7 @@
 //! with a few examples, and the verdict.
 
 use crate::report::rows::{Figures, Phases, RunReport};
+use crate::storage::AppendMode;
 use crate::violations::{Section, ViolationKind};
 use std::io::{self, Write};
 
@@ -57,12 +58,16 @@ fn phases_row(out: &mut impl Write, p: &Phases) -> io::Result<()> {
 pub fn print_run(r: &RunReport, out: &mut impl Write) -> io::Result<()> {
     writeln!(
         out,
-        "synclog harness: strategy {}, {} producers, {} consumers, {} messages of {} B, batch {}, in flight {}, {} topic(s), {:?} transport, fsync {}{}",
+        "synclog harness: strategy {}{}, {} producers, {} consumers, {} messages of {} B, batch {}, in flight {}, {} topic(s), {:?} transport, fsync {}{}",
         r.strategy,
+        if r.append == AppendMode::Reserve { " (append reserve: only the reservation inside the lock)" } else { "" },
         r.producers,
         r.consumers,
         thousands(r.messages),
-        r.message_bytes,
+        match r.message_bytes_max {
+            Some(max) if max != r.message_bytes => format!("{}..{max}", r.message_bytes),
+            _ => r.message_bytes.to_string(),
+        },
         r.batch,
         r.in_flight,
         r.topics,
@@ -86,6 +91,17 @@ pub fn print_run(r: &RunReport, out: &mut impl Write) -> io::Result<()> {
     figures_row(out, "produce", &r.produce)?;
     if let Some(c) = &r.consume {
         figures_row(out, "consume", c)?;
+    }
+    if let Some(o) = &r.open_loop {
+        writeln!(
+            out,
+            "  open loop: asked {} msg/s, achieved {} msg/s; {:.1}% of requests sent over {} µs late, the latest {} (latency timed from when each was due)",
+            thousands(o.target_msgs_per_s.round() as u64),
+            thousands(o.achieved_msgs_per_s.round() as u64),
+            o.late_share * 100.0,
+            o.late_after_us,
+            micros(o.max_behind_us)
+        )?;
     }
     if let (Some(per_s), Some(per_fsync)) = (r.produce.fsyncs_per_s, r.produce.msgs_per_fsync) {
         writeln!(out, "  fsync    {per_s:>12.0} /s    {per_fsync:>9.1} messages per fsync")?;
