@@ -129,11 +129,77 @@ fn a_flood_slow_loris_and_garbage_never_stop_a_well_behaved_pair() {
     pair.round().expect("the first round trip, before any abuse");
     let baseline = memory(pid).expect("read the broker's memory");
 
+    let Abuse { pair_report, lorises, floods, garbage, samples, abuse } = abuse(addr, seed, pid, pair);
+    let peak = memory(pid).expect("read the broker's memory");
+
+    // The broker survived, and says nothing about a panic.
+    assert!(broker.is_running(), "the broker died during the abuse:\n{}", broker.stderr_tail());
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    assert!(!stderr.contains("panicked"), "a handler panicked:\n{}", broker.stderr_tail());
+    // Each slow-loris (and each cut-off garbage frame) was closed by the frame timeout, and the
+    // broker says so in its log.
+    let frame_timeouts = stderr.matches("a frame did not complete within 1000 ms").count();
+    assert!(frame_timeouts >= SLOW_LORIS, "only {frame_timeouts} frame timeouts in the broker's log");
+
+    // The pair kept working throughout.
+    let pair_report = pair_report.unwrap_or_else(|e| panic!("the well-behaved pair failed: {e}"));
+    let during = pair_report.finished.iter().filter(|&&t| t >= abuse.0 && t <= abuse.1).count();
+    assert!(during > 0, "the pair completed no round trip while the abuse ran");
+
+    let slowest_loris = assert_lorises_timed_out(&lorises);
+
+    let (refused, admitted) = assert_flood_refused_or_admitted(&floods);
+
+    // Garbage: answered or closed (counted only), and the broker kept serving.
+    let g = garbage.iter().fold(GarbageReport::default(), |a, b| a.plus(b));
+    assert!(g.answered > 0, "no garbage connection was ever answered: {g:?}");
+
+    let (peak_kib, bound_kib) = assert_memory_and_threads_bounded(pid, &baseline, &peak, &samples);
+
+    eprintln!(
+        "abuse: pair {} round trips ({during} during the abuse), slowest {:?}; slow-loris {SLOW_LORIS} closed, \
+         slowest {slowest_loris:?}; flood {FLOOD}: {refused} refused (error 9), {admitted} admitted; garbage \
+         {} connections: {} answered, {} closed unanswered, {} left open by the broker, {} refused (error 9), \
+         {} connect errors; broker memory: baseline {} KiB, peak {peak_kib} KiB ({:.0} KiB over baseline, {:.0} KiB \
+         per allowed connection), bound {bound_kib} KiB; threads: baseline {:?}, peak {:?}; {:.1} s",
+        pair_report.finished.len(),
+        pair_report.slowest,
+        g.connections,
+        g.answered,
+        g.closed_silently,
+        g.left_open,
+        g.refused,
+        g.connect_errors,
+        baseline.rss_kib,
+        peak_kib as f64 - baseline.rss_kib as f64,
+        (peak_kib as f64 - baseline.rss_kib as f64) / MAX_CONNECTIONS as f64,
+        baseline.threads,
+        samples.threads,
+        started.elapsed().as_secs_f64()
+    );
+
+    let status = broker.terminate();
+    assert!(status.success(), "SIGTERM after the abuse: the broker exits 0, got {status}");
+}
+
+/// What the abusers and the pair found, and when the abuse ran.
+struct Abuse {
+    pair_report: Result<PairReport, String>,
+    lorises: Vec<LorisConn>,
+    floods: Vec<FloodReport>,
+    garbage: Vec<GarbageReport>,
+    samples: Memory,
+    abuse: (Instant, Instant),
+}
+
+/// Runs the pair and the memory sampler while the slow-loris, the garbage and the flood (steps
+/// 2 to 4) hit the broker at `addr` (process `pid`); stops everything once the abusers are done.
+fn abuse(addr: SocketAddr, seed: u64, pid: u32, pair: Pair) -> Abuse {
     let stop_pair = AtomicBool::new(false);
     let stop_garbage = AtomicBool::new(false);
     let stop_sampler = AtomicBool::new(false);
     let barrier = Barrier::new(FLOOD_THREADS);
-    let (pair_report, lorises, floods, garbage, samples, abuse) = thread::scope(|s| {
+    thread::scope(|s| {
         // Whatever panics below, the loops stop, so the scope can end and the panic be seen.
         let _stop_all = SetOnDrop(vec![&stop_pair, &stop_garbage, &stop_sampler]);
         let sampler = s.spawn(|| sample(pid, &stop_sampler));
@@ -171,24 +237,13 @@ fn a_flood_slow_loris_and_garbage_never_stop_a_well_behaved_pair() {
         let pair_report = pair_thread.join().expect("pair thread");
         stop_sampler.store(true, Ordering::Release);
         let samples = sampler.join().expect("sampler thread");
-        (pair_report, lorises, floods, garbage, samples, abuse)
-    });
-    let peak = memory(pid).expect("read the broker's memory");
+        Abuse { pair_report, lorises, floods, garbage, samples, abuse }
+    })
+}
 
-    // The broker survived, and says nothing about a panic.
-    assert!(broker.is_running(), "the broker died during the abuse:\n{}", broker.stderr_tail());
-    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-    assert!(!stderr.contains("panicked"), "a handler panicked:\n{}", broker.stderr_tail());
-    // Each slow-loris (and each cut-off garbage frame) was closed by the frame timeout, and the
-    // broker says so in its log.
-    let frame_timeouts = stderr.matches("a frame did not complete within 1000 ms").count();
-    assert!(frame_timeouts >= SLOW_LORIS, "only {frame_timeouts} frame timeouts in the broker's log");
-
-    // The pair kept working throughout.
-    let pair_report = pair_report.unwrap_or_else(|e| panic!("the well-behaved pair failed: {e}"));
-    let during = pair_report.finished.iter().filter(|&&t| t >= abuse.0 && t <= abuse.1).count();
-    assert!(during > 0, "the pair completed no round trip while the abuse ran");
-
+/// Each slow-loris was closed by the frame timeout, not answered, not early; returns the
+/// slowest close.
+fn assert_lorises_timed_out(lorises: &[LorisConn]) -> Duration {
     // Slow-loris: closed by the frame timeout, not answered, not early.
     for (i, l) in lorises.iter().enumerate() {
         assert!(l.answer.is_empty(), "slow-loris {i} got an answer: {:?}", l.answer);
@@ -204,8 +259,12 @@ fn a_flood_slow_loris_and_garbage_never_stop_a_well_behaved_pair() {
             "slow-loris {i} was closed {closed:?} after its first byte, before the frame timeout"
         );
     }
-    let slowest_loris = lorises.iter().filter_map(|l| l.closed_after).max().unwrap_or_default();
+    lorises.iter().filter_map(|l| l.closed_after).max().unwrap_or_default()
+}
 
+/// Each flood connection was refused with error 9 and correlation id 0, or admitted within the
+/// limit; returns (refused, admitted).
+fn assert_flood_refused_or_admitted(floods: &[FloodReport]) -> (usize, usize) {
     // The flood: refused with error 9 and correlation id 0, or admitted within the limit.
     let failures: Vec<&String> = floods.iter().flat_map(|f| &f.failures).collect();
     assert!(
@@ -221,11 +280,18 @@ fn a_flood_slow_loris_and_garbage_never_stop_a_well_behaved_pair() {
         admitted <= MAX_CONNECTIONS - 2,
         "{admitted} flood connections were admitted at once besides the pair: the limit is {MAX_CONNECTIONS}"
     );
+    (refused, admitted)
+}
 
-    // Garbage: answered or closed (counted only), and the broker kept serving.
-    let g = garbage.iter().fold(GarbageReport::default(), |a, b| a.plus(b));
-    assert!(g.answered > 0, "no garbage connection was ever answered: {g:?}");
-
+/// The broker's peak memory stays under the bound computed from the code, its threads under one
+/// per allowed connection, and every handler thread ends once the clients left; returns (peak,
+/// bound) in KiB.
+fn assert_memory_and_threads_bounded(
+    pid: u32,
+    baseline: &Memory,
+    peak: &Memory,
+    samples: &Memory,
+) -> (u64, u64) {
     // Memory: the peak stays under the bound computed from the code.
     let bound_kib =
         baseline.rss_kib + (MAX_CONNECTIONS as u64 * PER_CONNECTION_BYTES + ALLOCATOR_SLACK_BYTES) / 1024;
@@ -259,31 +325,7 @@ fn a_flood_slow_loris_and_garbage_never_stop_a_well_behaved_pair() {
             "{now_threads} broker threads remain after every client left ({base_threads} with the pair connected)"
         );
     }
-
-    eprintln!(
-        "abuse: pair {} round trips ({during} during the abuse), slowest {:?}; slow-loris {SLOW_LORIS} closed, \
-         slowest {slowest_loris:?}; flood {FLOOD}: {refused} refused (error 9), {admitted} admitted; garbage \
-         {} connections: {} answered, {} closed unanswered, {} left open by the broker, {} refused (error 9), \
-         {} connect errors; broker memory: baseline {} KiB, peak {peak_kib} KiB ({:.0} KiB over baseline, {:.0} KiB \
-         per allowed connection), bound {bound_kib} KiB; threads: baseline {:?}, peak {:?}; {:.1} s",
-        pair_report.finished.len(),
-        pair_report.slowest,
-        g.connections,
-        g.answered,
-        g.closed_silently,
-        g.left_open,
-        g.refused,
-        g.connect_errors,
-        baseline.rss_kib,
-        peak_kib as f64 - baseline.rss_kib as f64,
-        (peak_kib as f64 - baseline.rss_kib as f64) / MAX_CONNECTIONS as f64,
-        baseline.threads,
-        samples.threads,
-        started.elapsed().as_secs_f64()
-    );
-
-    let status = broker.terminate();
-    assert!(status.success(), "SIGTERM after the abuse: the broker exits 0, got {status}");
+    (peak_kib, bound_kib)
 }
 
 /// Sets every flag when dropped (also while unwinding).

@@ -307,6 +307,100 @@ fn an_unreachable_broker_or_a_missing_data_dir_exits_1_with_one_line() {
     assert!(!missing.exists(), "verify is read-only: it created {}", missing.display());
 }
 
+/// Everything a client can see of the topics `t1` ("a" to "d") and `t2` (`t2_text`), at `moment`.
+fn check_contents(addr: &str, t2_text: &str, moment: &str) {
+    let at = ["--broker", addr];
+    let consume = |topic: &str, extra: &[&str]| {
+        let args = [&["consume"][..], &at, &["--topic", topic, "--from", "0"], extra].concat();
+        synclog(&args).ok().to_string()
+    };
+    assert_eq!(consume("t1", &[]), "a\nb\nc\nd\n", "{moment}: text");
+    assert_eq!(consume("t2", &[]), t2_text, "{moment}: text from stdin");
+    assert_eq!(
+        synclog(&[&["consume"][..], &at, &["--topic", "t1", "--from", "2"]].concat()).ok(),
+        "c\nd\n",
+        "{moment}: --from 2"
+    );
+    assert_eq!(consume("t1", &["--format", "hex"]), "0\t61\n1\t62\n2\t63\n3\t64\n", "{moment}: hex");
+    let json = consume("t1", &["--format", "json"]);
+    let objects: Vec<serde_json::Value> = json
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{moment}: {line:?}: {e}")))
+        .collect();
+    let expected: Vec<serde_json::Value> = ["a", "b", "c", "d"]
+        .iter()
+        .enumerate()
+        .map(|(offset, payload)| {
+            serde_json::json!({
+                "topic": "t1",
+                "offset": offset,
+                "payload": payload,
+                "hex": format!("{:02x}", payload.as_bytes()[0]),
+            })
+        })
+        .collect();
+    assert_eq!(objects, expected, "{moment}: json");
+    assert_eq!(consume("t2", &["--max", "2"]), "line 0\nline 1\n", "{moment}: --max 2");
+    assert_eq!(synclog(&[&["topics"][..], &at].concat()).ok(), "t1\t4\nt2\t2500\n", "{moment}: topics");
+}
+
+/// Errors a user can act on (exit 1, one line), and a second broker refused an address in use
+/// and a file as its data dir. `root` holds the running broker's files; `addr` is its address.
+fn refusals(root: &Path, addr: &str) {
+    let at = ["--broker", addr];
+    // Errors a user can act on: exit 1, one line.
+    let unknown = synclog(&[&["consume"][..], &at, &["--topic", "no-such-topic", "--from", "0"]].concat());
+    assert!(unknown.error().contains("no-such-topic"), "{unknown:#?}");
+    synclog(&[&["produce"][..], &at, &["--topic", "../escape", "m"]].concat()).error();
+    assert!(!root.join("escape").exists());
+
+    // A second broker cannot take the address, nor use a file as its data dir: exit 1 with the
+    // reason on stderr, and no `listening on` line.
+    let not_a_dir = root.join("not-a-dir");
+    fs::write(&not_a_dir, "a file").expect("write a file");
+    for args in [
+        &["--listen", addr, "--data-dir", path_str(&root.join("other"))][..],
+        &["--listen", "127.0.0.1:0", "--data-dir", path_str(&not_a_dir)],
+    ] {
+        let refused = run(BROKER, args, None);
+        assert_eq!(refused.code, Some(1), "broker {args:?}: {refused:#?}");
+        assert_eq!(refused.stdout, "", "broker {args:?}");
+        assert!(!refused.stderr.trim().is_empty(), "broker {args:?}: {refused:#?}");
+    }
+}
+
+/// A follower in a long poll, then SIGTERM to the broker: a clean exit although the follower is
+/// connected, and the follower stopping with an error.
+fn follow_then_terminate(broker: BrokerProcess, addr: &str, stderr_path: &Path) {
+    // A follower waits in a long poll: it has printed t1, and holds a connection open.
+    let mut follower = Guarded(
+        Command::new(SYNCLOG)
+            .args(["consume", "--broker", addr, "--topic", "t1", "--from", "0", "--follow"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the follower"),
+    );
+    let followed = lines_of(follower.0.stdout.take().expect("piped stdout"));
+    for expected in ["a", "b", "c", "d"] {
+        assert_eq!(followed.recv_timeout(PATIENCE).as_deref(), Ok(expected), "the follower's output");
+    }
+
+    // SIGTERM: a clean exit although a client is connected, and nothing on stdout but the one
+    // line. The follower, its broker gone, stops with an error.
+    let (status, rest) = broker.terminate();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "the broker's exit after SIGTERM; stderr: {}",
+        fs::read_to_string(stderr_path).unwrap_or_default()
+    );
+    assert_eq!(rest, Vec::<String>::new(), "the broker printed more than its one line");
+    let follower_status = wait_bounded(&mut follower.0).expect("the follower ends with its broker");
+    assert_eq!(follower_status.code(), Some(1), "the follower's exit once the broker stopped");
+}
+
 #[test]
 fn the_binaries_produce_consume_and_list_and_a_restart_keeps_every_acknowledged_message() {
     let root = tempfile::tempdir().expect("temp dir");
@@ -327,97 +421,17 @@ fn the_binaries_produce_consume_and_list_and_a_restart_keeps_every_acknowledged_
     // A second produce to t1 appends after the first.
     synclog(&[&["produce"][..], &at, &["--topic", "t1", "d"]].concat()).ok();
 
-    // Everything a client can see, checked before and after the restart.
-    let check_contents = |addr: &str, moment: &str| {
-        let at = ["--broker", addr];
-        let consume = |topic: &str, extra: &[&str]| {
-            let args = [&["consume"][..], &at, &["--topic", topic, "--from", "0"], extra].concat();
-            synclog(&args).ok().to_string()
-        };
-        assert_eq!(consume("t1", &[]), "a\nb\nc\nd\n", "{moment}: text");
-        assert_eq!(consume("t2", &[]), t2_text, "{moment}: text from stdin");
-        assert_eq!(
-            synclog(&[&["consume"][..], &at, &["--topic", "t1", "--from", "2"]].concat()).ok(),
-            "c\nd\n",
-            "{moment}: --from 2"
-        );
-        assert_eq!(consume("t1", &["--format", "hex"]), "0\t61\n1\t62\n2\t63\n3\t64\n", "{moment}: hex");
-        let json = consume("t1", &["--format", "json"]);
-        let objects: Vec<serde_json::Value> = json
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{moment}: {line:?}: {e}")))
-            .collect();
-        let expected: Vec<serde_json::Value> = ["a", "b", "c", "d"]
-            .iter()
-            .enumerate()
-            .map(|(offset, payload)| {
-                serde_json::json!({
-                    "topic": "t1",
-                    "offset": offset,
-                    "payload": payload,
-                    "hex": format!("{:02x}", payload.as_bytes()[0]),
-                })
-            })
-            .collect();
-        assert_eq!(objects, expected, "{moment}: json");
-        assert_eq!(consume("t2", &["--max", "2"]), "line 0\nline 1\n", "{moment}: --max 2");
-        assert_eq!(synclog(&[&["topics"][..], &at].concat()).ok(), "t1\t4\nt2\t2500\n", "{moment}: topics");
-    };
-    check_contents(&addr, "before the restart");
+    check_contents(&addr, &t2_text, "before the restart");
 
-    // Errors a user can act on: exit 1, one line.
-    let unknown = synclog(&[&["consume"][..], &at, &["--topic", "no-such-topic", "--from", "0"]].concat());
-    assert!(unknown.error().contains("no-such-topic"), "{unknown:#?}");
-    synclog(&[&["produce"][..], &at, &["--topic", "../escape", "m"]].concat()).error();
-    assert!(!root.path().join("escape").exists());
+    refusals(root.path(), &addr);
 
-    // A second broker cannot take the address, nor use a file as its data dir: exit 1 with the
-    // reason on stderr, and no `listening on` line.
-    let not_a_dir = root.path().join("not-a-dir");
-    fs::write(&not_a_dir, "a file").expect("write a file");
-    for args in [
-        &["--listen", addr.as_str(), "--data-dir", path_str(&root.path().join("other"))][..],
-        &["--listen", "127.0.0.1:0", "--data-dir", path_str(&not_a_dir)],
-    ] {
-        let refused = run(BROKER, args, None);
-        assert_eq!(refused.code, Some(1), "broker {args:?}: {refused:#?}");
-        assert_eq!(refused.stdout, "", "broker {args:?}");
-        assert!(!refused.stderr.trim().is_empty(), "broker {args:?}: {refused:#?}");
-    }
-
-    // A follower waits in a long poll: it has printed t1, and holds a connection open.
-    let mut follower = Guarded(
-        Command::new(SYNCLOG)
-            .args(["consume", "--broker", &addr, "--topic", "t1", "--from", "0", "--follow"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn the follower"),
-    );
-    let followed = lines_of(follower.0.stdout.take().expect("piped stdout"));
-    for expected in ["a", "b", "c", "d"] {
-        assert_eq!(followed.recv_timeout(PATIENCE).as_deref(), Ok(expected), "the follower's output");
-    }
-
-    // SIGTERM: a clean exit although a client is connected, and nothing on stdout but the one
-    // line. The follower, its broker gone, stops with an error.
-    let (status, rest) = broker.terminate();
-    assert_eq!(
-        status.code(),
-        Some(0),
-        "the broker's exit after SIGTERM; stderr: {}",
-        fs::read_to_string(&stderr_path).unwrap_or_default()
-    );
-    assert_eq!(rest, Vec::<String>::new(), "the broker printed more than its one line");
-    let follower_status = wait_bounded(&mut follower.0).expect("the follower ends with its broker");
-    assert_eq!(follower_status.code(), Some(1), "the follower's exit once the broker stopped");
+    follow_then_terminate(broker, &addr, &stderr_path);
 
     // The same data dir again: every acknowledged message is still there, and the topics
     // take new messages at the next offsets.
     let broker = BrokerProcess::start(&data_dir, &root.path().join("restarted.stderr"));
     let addr = broker.addr();
-    check_contents(&addr, "after the restart");
+    check_contents(&addr, &t2_text, "after the restart");
     synclog(&["produce", "--broker", &addr, "--topic", "t1", "e"]).ok();
     assert_eq!(synclog(&["consume", "--broker", &addr, "--topic", "t1", "--from", "4"]).ok(), "e\n");
     let (status, rest) = broker.terminate();

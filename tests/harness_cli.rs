@@ -217,6 +217,11 @@ fn a_clean_run_writes_every_design_field_to_json() {
     assert!(!string(machine, "kernel").is_empty());
     assert!(!string(machine, "data_dir_fs").is_empty());
     assert!(!string(&r, "version").is_empty());
+    let phases = field(&r, "phases");
+    for key in ["load_s", "drain_s", "verify_s", "check_s"] {
+        assert!(number(phases, key) >= 0.0, "phases.{key}");
+    }
+    assert!(number(phases, "load_s") > 0.0);
 
     assert_figures(field(&r, "produce"), "produce", true);
     assert_figures(field(&r, "consume"), "consume", false);

@@ -55,17 +55,35 @@
 //! which sees the same bytes; `unexpected` is about consumers.
 //!
 //! The "first ack" at an offset is the one of the lowest (producer, seq); acks are associated
-//! with offsets here, single-threaded, in a transient table of 8 bytes per message (see the
-//! history's memory table), so the result does not depend on thread timing.
+//! with offsets here, after the load, in a transient table of 8 bytes per message (see the
+//! history's memory table), so the result does not depend on the load's thread timing.
+//!
+//! # On all cores
+//!
+//! `check` runs after the load, so it uses every core (rayon): the ack table is built and the
+//! values are walked in tasks of `SEQS_PER_TASK` (8 192) seqs of one producer, the offsets in chunks
+//! of `OFFSETS_PER_TASK` (65 536). The result is the one a single walk in (producer, seq) order, then
+//! offset order, gives, examples included: the owner of an offset is the lowest value tag
+//! entered there, whatever the order of entry, and the tasks' tallies are merged in walk order
+//! ([`Violations::merge`] keeps the first examples).
 
 use super::history::{
-    CorruptRange, DrainRecorder, History, OffsetSlot, SendState, CONFLICT, DRAINED, DUPLICATED, NONE,
-    VALUE_MASK,
+    CorruptRange, DrainRecorder, History, OffsetSlot, ProducerArrays, SendState, CONFLICT, DRAINED,
+    DUPLICATED, NONE, VALUE_MASK,
 };
 use super::payload::ValueId;
 use crate::violations::{Example, Section, ViolationKind, Violations};
+use parking_lot::Mutex;
+use rayon::prelude::*;
 use std::collections::HashMap;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Offsets one task of the offset walk checks (a chunk of a topic's slots, 1 MiB of them).
+const OFFSETS_PER_TASK: usize = 1 << 16;
+
+/// Seqs of one producer one task of the value walk checks: with 8 producers, the tasks of one
+/// block touch about 64 Ki offsets (1.5 MiB of offset slots and owner words), which stay cached.
+const SEQS_PER_TASK: usize = 1 << 13;
 
 /// Checks everything section C of `docs/violations.md` covers and returns the tally, with every
 /// `Section::Observed` kind marked checked.
@@ -89,24 +107,30 @@ pub fn check(history: &History, drain: DrainRecorder<'_>, topic_names: &[String]
     // Values: every acked value's fate, and what was read or drained against how it was sent.
     let shape = *history.shape();
     let mut ack_end = vec![0u64; shape.topics as usize];
-    for producer in 0..shape.producers {
-        let topic = shape.topic_of(producer);
-        let view = ProducerView {
-            producer,
-            topic,
-            max_read: observed.max_read_offset[topic as usize],
-            consumers_ran: history.consumers_ran(),
-        };
-        let end = ctx.check_producer(&view, &mut violations);
-        ack_end[topic as usize] = ack_end[topic as usize].max(end);
+    for (producer, found, end) in ctx.check_values(&observed.max_read_offset) {
+        violations.merge(&found);
+        let topic = shape.topic_of(producer) as usize;
+        ack_end[topic] = ack_end[topic].max(end);
     }
 
     // Offsets: every (topic, offset) some consumer read, against the other reads, the drain
-    // and the ack there.
+    // and the ack there. One task per chunk of a topic's offsets, merged in offset order.
     for (topic, slots) in history.topics.iter().enumerate() {
-        for (offset, slot) in slots.iter().enumerate() {
-            let (read, drain) = (slot.read.load(Relaxed), slot.drain.load(Relaxed));
-            ctx.check_offset(topic as u32, offset as u64, read, drain, &mut violations);
+        let per_chunk: Vec<Violations> = slots
+            .par_chunks(OFFSETS_PER_TASK)
+            .enumerate()
+            .map(|(chunk, slots)| {
+                let mut found = Violations::new();
+                let first = (chunk * OFFSETS_PER_TASK) as u64;
+                for (i, slot) in slots.iter().enumerate() {
+                    let (read, drain) = (slot.read.load(Relaxed), slot.drain.load(Relaxed));
+                    ctx.check_offset(topic as u32, first + i as u64, read, drain, &mut found);
+                }
+                found
+            })
+            .collect();
+        for found in &per_chunk {
+            violations.merge(found);
         }
     }
     let mut extra: Vec<(u32, u64, u64, u64)> =
@@ -201,12 +225,67 @@ impl Ctx<'_> {
         e
     }
 
-    /// Checks every value of one producer; returns one past the highest offset acked to it.
-    fn check_producer(&self, p: &ProducerView, violations: &mut Violations) -> u64 {
+    /// Checks every value of every producer, in tasks of [`SEQS_PER_TASK`] seqs of one producer
+    /// run on all cores; returns, per producer in order, its findings and one past the highest
+    /// offset acked to it.
+    ///
+    /// The tasks run seq block by seq block across the producers, so the cores walk the offset
+    /// tables (which producers' acks interleave) roughly front to back, each in its own region;
+    /// the findings are merged per producer in seq order, so the examples kept are those one
+    /// walk in (producer, seq) order would keep.
+    fn check_values(&self, max_read: &[Option<u64>]) -> Vec<(u32, Violations, u64)> {
+        let shape = self.history.shape();
+        let producers = shape.producers as usize;
+        let blocks =
+            usize::try_from(shape.messages_per_producer).unwrap_or(usize::MAX).div_ceil(SEQS_PER_TASK);
+        // Per producer, per block: the producer's last acked offset before the block.
+        let previous: Vec<Vec<Option<u64>>> =
+            self.history.producers.par_iter().map(|arrays| acks_before_blocks(arrays, blocks)).collect();
+        let found: Vec<(Violations, u64)> = (0..blocks * producers)
+            .into_par_iter()
+            .map(|task| {
+                let (block, producer) = (task / producers, task % producers);
+                let topic = shape.topic_of(producer as u32);
+                let view = ProducerView {
+                    producer: producer as u32,
+                    topic,
+                    max_read: max_read[topic as usize],
+                    consumers_ran: self.history.consumers_ran(),
+                };
+                let seqs = block * SEQS_PER_TASK
+                    ..((block + 1) * SEQS_PER_TASK).min(self.history.producers[producer].ack.len());
+                let mut found = Violations::new();
+                let end = self.check_producer(&view, seqs, previous[producer][block], &mut found);
+                (found, end)
+            })
+            .collect();
+        (0..producers)
+            .map(|producer| {
+                let mut all = Violations::new();
+                let mut ack_end = 0;
+                for block in 0..blocks {
+                    let (found, end) = &found[block * producers + producer];
+                    all.merge(found);
+                    ack_end = ack_end.max(*end);
+                }
+                (producer as u32, all, ack_end)
+            })
+            .collect()
+    }
+
+    /// Checks the values `seqs` of one producer, whose last acked offset before them was
+    /// `previous_ack`; returns one past the highest offset acked to them.
+    fn check_producer(
+        &self,
+        p: &ProducerView,
+        seqs: std::ops::Range<usize>,
+        mut previous_ack: Option<u64>,
+        violations: &mut Violations,
+    ) -> u64 {
         let shape = self.history.shape();
         let arrays = &self.history.producers[p.producer as usize];
-        let (topic, mut previous_ack, mut ack_end) = (p.topic, None, 0u64);
-        for seq in 0..arrays.ack.len() {
+        let (topic, mut ack_end) = (p.topic, 0u64);
+        for seq in seqs {
             let first_read = arrays.first_read_offset[seq].load(Relaxed);
             let flags = arrays.flags[seq].load(Relaxed);
             let v = ValueView {
@@ -329,13 +408,31 @@ fn merge_ranges(ranges: &[CorruptRange]) -> Vec<CorruptRange> {
     merged
 }
 
+/// Per block of [`SEQS_PER_TASK`] seqs of one producer: its last acked offset before the block.
+fn acks_before_blocks(arrays: &ProducerArrays, blocks: usize) -> Vec<Option<u64>> {
+    let mut previous = Vec::with_capacity(blocks);
+    let mut last = None;
+    for seq in 0..arrays.ack.len() {
+        if seq % SEQS_PER_TASK == 0 {
+            previous.push(last);
+        }
+        if let SendState::Acked(offset) = arrays.send_state(seq) {
+            last = Some(offset);
+        }
+    }
+    previous.resize(blocks, last);
+    previous
+}
+
 /// Which value was acknowledged at each (topic, offset), built by `check` alone.
 ///
 /// A word per offset in the value-word format of the history: the first acked value in
-/// (producer, seq) order, `CONFLICT` when another value was acked there too.
+/// (producer, seq) order, `CONFLICT` when another value was acked there too. Since value tags
+/// rise in (producer, seq) order, the first is the lowest tag, which makes the table the same
+/// whatever order the acks are entered in: it is built on all cores, seq block by seq block.
 struct AckOwners {
     /// Indexed by topic, then offset (the topic's capacity).
-    dense: Vec<Vec<u64>>,
+    dense: Vec<Vec<AtomicU64>>,
     /// Offsets at or past a topic's capacity.
     overflow: HashMap<(u32, u64), u64>,
 }
@@ -343,47 +440,66 @@ struct AckOwners {
 impl AckOwners {
     fn build(history: &History) -> AckOwners {
         let shape = history.shape();
-        let mut owners = AckOwners {
-            // `vec![0; n]` asks the allocator for zeroed pages: no pass over the memory.
-            dense: history.topics.iter().map(|slots| vec![0u64; slots.len()]).collect(),
-            overflow: HashMap::new(),
-        };
-        for (producer, arrays) in history.producers.iter().enumerate() {
+        let dense: Vec<Vec<AtomicU64>> = history
+            .topics
+            .iter()
+            .map(|slots| (0..slots.len()).into_par_iter().map(|_| AtomicU64::new(0)).collect())
+            .collect();
+        let overflow = Mutex::new(HashMap::new());
+        let producers = history.producers.len();
+        let blocks =
+            usize::try_from(shape.messages_per_producer).unwrap_or(usize::MAX).div_ceil(SEQS_PER_TASK);
+        (0..blocks * producers).into_par_iter().for_each(|task| {
+            let (block, producer) = (task / producers, task % producers);
+            let arrays = &history.producers[producer];
             let topic = shape.topic_of(producer as u32);
-            for seq in 0..arrays.ack.len() {
+            let end = ((block + 1) * SEQS_PER_TASK).min(arrays.ack.len());
+            for seq in block * SEQS_PER_TASK..end {
                 if let SendState::Acked(offset) = arrays.send_state(seq) {
                     let tag = producer as u64 * shape.messages_per_producer + seq as u64 + 1;
-                    let word = owners.word_mut(topic, offset);
-                    if *word == 0 {
-                        *word = tag;
-                    } else if *word & VALUE_MASK != tag {
-                        *word |= CONFLICT;
+                    let slot = dense
+                        .get(topic as usize)
+                        .and_then(|w| usize::try_from(offset).ok().and_then(|o| w.get(o)));
+                    match slot {
+                        Some(word) => claim(word, tag),
+                        None => {
+                            let mut overflow = overflow.lock();
+                            let word = overflow.entry((topic, offset)).or_insert(0);
+                            let claimed = AtomicU64::new(*word);
+                            claim(&claimed, tag);
+                            *word = claimed.into_inner();
+                        }
                     }
                 }
             }
-        }
-        owners
-    }
-
-    fn word_mut(&mut self, topic: u32, offset: u64) -> &mut u64 {
-        let in_range = self
-            .dense
-            .get(topic as usize)
-            .is_some_and(|w| usize::try_from(offset).is_ok_and(|o| o < w.len()));
-        if in_range {
-            &mut self.dense[topic as usize][offset as usize]
-        } else {
-            self.overflow.entry((topic, offset)).or_insert(0)
-        }
+        });
+        AckOwners { dense, overflow: overflow.into_inner() }
     }
 
     fn get(&self, topic: u32, offset: u64) -> u64 {
         self.dense
             .get(topic as usize)
             .and_then(|w| usize::try_from(offset).ok().and_then(|o| w.get(o)))
-            .or_else(|| self.overflow.get(&(topic, offset)))
-            .copied()
+            .map(|word| word.load(Relaxed))
+            .or_else(|| self.overflow.get(&(topic, offset)).copied())
             .unwrap_or(0)
+    }
+}
+
+/// Enters the ack of the value tagged `tag` in an owner word: the lowest tag owns it,
+/// `CONFLICT` marks a second one.
+fn claim(word: &AtomicU64, tag: u64) {
+    let Err(mut current) = word.compare_exchange(0, tag, Relaxed, Relaxed) else { return };
+    loop {
+        let owner = current & VALUE_MASK;
+        let next = if owner == tag { current } else { owner.min(tag) | CONFLICT };
+        if next == current {
+            return;
+        }
+        match word.compare_exchange_weak(current, next, Relaxed, Relaxed) {
+            Ok(_) => return,
+            Err(now) => current = now,
+        }
     }
 }
 
@@ -392,6 +508,7 @@ mod tests {
     use super::*;
     use crate::check::history::{ConsumerRecorder, FetchOutcome, RunShape, SendOutcome};
     use crate::check::payload::encode_payload;
+    use crate::violations::MAX_EXAMPLES;
     use proptest::prelude::*;
     use ViolationKind::*;
 
@@ -839,6 +956,67 @@ mod tests {
         // and drained at 1001; offset 1000 was read with value 1 but acked and drained with 0;
         // value 0 was never read although offset 1000 was.
         assert_counts(&v, &[(PollSkip, 1), (Duplicated, 1), (InconsistentOffsets, 1), (LostWrite, 1)]);
+    }
+
+    /// A history whose violations spread over several value tasks of each producer and several
+    /// offset chunks: every 4 001st value lost, every 16 411th offset read holding another value.
+    fn history_across_tasks() -> (History, Vec<(u32, u64)>) {
+        let per_producer = (SEQS_PER_TASK * 2).max(OFFSETS_PER_TASK / 3) as u64 + 500;
+        let h = History::new(shape(3, 1, per_producer));
+        let mut at = Vec::new(); // offset -> value
+        for seq in 0..per_producer {
+            for p in 0..3 {
+                send(&h, p, seq, 1, acked(at.len() as u64));
+                at.push((p, seq));
+            }
+        }
+        assert!(at.len() > OFFSETS_PER_TASK, "two offset chunks at least");
+        {
+            let mut c = h.consumer(0);
+            for (o, &(p, s)) in at.iter().enumerate() {
+                let (p, s) = if o % 16411 == 16410 { ((p + 1) % 3, s) } else { (p, s) };
+                fetch(&mut c, 0, o as u64, at.len() as u64, &[(o as u64, pl(p, s))]);
+            }
+        }
+        let mut lost = Vec::new();
+        let mut d = h.drain();
+        for (o, &(p, s)) in at.iter().enumerate() {
+            if (u64::from(p) * per_producer + s) % 4001 == 4000 {
+                lost.push((p, s));
+            } else {
+                d.record(0, o as u64, &pl(p, s));
+            }
+        }
+        drop(d);
+        lost.sort_unstable();
+        (h, lost)
+    }
+
+    #[test]
+    fn the_tally_is_the_same_on_one_thread_and_on_many_examples_in_walk_order() {
+        let (h, lost) = history_across_tasks();
+        let on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool");
+            // A drain that reads nothing adds nothing: each check sees the same history.
+            pool.install(|| check(&h, h.drain(), &[]))
+        };
+        let one = on(1);
+        assert_eq!(one.count(Lost), lost.len() as u64);
+        assert_eq!(one.count(InconsistentOffsets), (3 * h.shape().messages_per_producer + 1) / 16411);
+        // Producer 0's lost values fall in three value tasks, the offsets in two chunks.
+        assert!(lost.iter().filter(|(p, _)| *p == 0).count() >= MAX_EXAMPLES);
+        // The examples a walk in (producer, seq) order keeps: the first lost values.
+        let kept: Vec<(Option<u32>, Option<u64>)> =
+            one.examples(Lost).iter().map(|e| (e.producer, e.seq)).collect();
+        let first: Vec<(Option<u32>, Option<u64>)> =
+            lost.iter().take(kept.len()).map(|&(p, s)| (Some(p), Some(s))).collect();
+        assert_eq!(kept, first);
+        let offsets: Vec<Option<u64>> = one.examples(InconsistentOffsets).iter().map(|e| e.offset).collect();
+        assert!(offsets.windows(2).all(|w| w[0] < w[1]), "offset order: {offsets:?}");
+        assert!(offsets.last().copied().flatten() > Some(OFFSETS_PER_TASK as u64), "{offsets:?}");
+        for threads in [2, 3, 4] {
+            assert_eq!(on(threads), one, "{threads} threads");
+        }
     }
 
     // ---- clean histories ----

@@ -1,6 +1,6 @@
 //! The performance-goal workloads of `harness compare --goals`: rwlock, 100-byte messages, no
 //! consumers. The table is data ([`GOALS`]); [`run_goals`] runs each row, its ceiling and (with
-//! `--peers`) its peers, and judges the row against its [`Bar`].
+//! `--peers`) its peers, and judges the row against its `Bar`.
 
 use super::ceiling::Shape;
 use super::compare::CompareConfig;

@@ -27,13 +27,14 @@ use super::workers::{consume, drain_topic, produce, ProducerTiming, Schedule, LA
 use crate::broker::{Broker, BrokerConfig};
 use crate::check::history::{History, RunShape};
 use crate::check::runfile::{RunFile, RunPayloadCheck};
-use crate::report::rows::{Figures, Machine, OpenLoop, RunReport, TransportKind};
+use crate::report::rows::{Figures, Machine, OpenLoop, Phases, RunReport, TransportKind};
 use crate::storage::FsyncMode;
 use crate::storage::{verify_topic, AppendMode, LogConfig, RaceWindow, Topics};
 use crate::strategies::{StrategyKind, StrategyVisitor, SyncStrategy};
 use crate::violations::{Section, Violations};
 use anyhow::{bail, Context};
 use hdrhistogram::Histogram;
+use rayon::prelude::*;
 use std::io::IsTerminal;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -315,15 +316,24 @@ impl StrategyVisitor for Embedded<'_> {
             }
         };
         // The broker is stopped and the files closed: scan them, log and index.
+        let verify_started = Instant::now();
         let mut files = Violations::new();
         files.checked(Section::Log).checked(Section::Index);
-        for name in &names {
-            let dir = data_dir.join(name);
-            let mut payloads = RunFile::read(&dir).map(RunPayloadCheck::new);
-            let check = payloads.as_mut().map(|c| c as &mut dyn crate::storage::PayloadCheck);
-            files.merge(&verify_topic(&dir, crate::storage::DEFAULT_MAX_MESSAGE_BYTES, check)?.violations);
+        // One task per topic, on all cores; merged in topic order.
+        let scans: Vec<Result<_, _>> = names
+            .par_iter()
+            .map(|name| {
+                let dir = data_dir.join(name);
+                let mut payloads = RunFile::read(&dir).map(RunPayloadCheck::new);
+                let check = payloads.as_mut().map(|c| c as &mut dyn crate::storage::PayloadCheck);
+                verify_topic(&dir, crate::storage::DEFAULT_MAX_MESSAGE_BYTES, check)
+            })
+            .collect();
+        for scan in scans {
+            files.merge(&scan?.violations);
         }
         report.violations.merge(&files);
+        report.phases.verify_s = Some(verify_started.elapsed().as_secs_f64());
         report.examples = report.violations.examples_json();
         report.verdict = verdict(&report.violations).into();
         report.strategy = S::NAME.into();
@@ -387,13 +397,21 @@ fn load(
         race(config, &history, names, producers, consumers, warmup, syncs);
 
     // Drain every topic from offset 0.
+    let drain_started = Instant::now();
     let mut drain = history.drain();
     let mut notes = Vec::new();
     let mut reader = transport.consumer().map_err(anyhow::Error::msg).context("the drain cannot connect")?;
     for (t, name) in names.iter().enumerate() {
         drain_topic(reader.as_mut(), t as u32, name, &mut drain, &mut notes);
     }
+    let check_started = Instant::now();
     let violations = crate::check::checker::check(&history, drain, names);
+    let phases = Phases {
+        load_s: finished.duration_since(started).as_secs_f64(),
+        drain_s: check_started.duration_since(drain_started).as_secs_f64(),
+        verify_s: None,
+        check_s: check_started.elapsed().as_secs_f64(),
+    };
     let counts = history.operation_counts();
     let page = config.page.then(|| Box::new(crate::report::page::build::Draft::new(&history, names)));
 
@@ -448,6 +466,7 @@ fn load(
         verdict: verdict(&violations).into(),
         violations,
         notes,
+        phases,
         counts,
         page,
     })

@@ -35,6 +35,18 @@ pub struct Figures {
     pub msgs_per_fsync: Option<f64>,
 }
 
+/// The wall time of each phase of a run, in seconds: the load (producers and consumers racing),
+/// the drain (a fresh reader reading every topic), the scan of the files (`verify`) and the
+/// check of the history.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct Phases {
+    pub load_s: f64,
+    pub drain_s: f64,
+    /// `None` (JSON `null`) when the files were out of reach: a remote broker or cluster.
+    pub verify_s: Option<f64>,
+    pub check_s: f64,
+}
+
 /// An open-loop run (`--rate`): every request is due at a fixed time, and its latency is timed
 /// from then, so a stall shows in the latency of every request it delayed.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -95,6 +107,8 @@ pub struct RunReport {
     pub verdict: String,
     /// Things a reader should know (files not checked, errors met during the run).
     pub notes: Vec<String>,
+    /// How long the load, the drain, the file scan and the check took.
+    pub phases: Phases,
     /// Acknowledged, failed and unknown sends, reads, … (exact totals).
     #[serde(skip)]
     pub counts: OperationCounts,

@@ -577,6 +577,7 @@ mod tests {
             counts: Default::default(),
             page: None,
             open_loop: None,
+            phases: crate::report::rows::Phases::default(),
         };
         let ceilings = Ceilings {
             threads: 1,

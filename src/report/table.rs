@@ -1,7 +1,7 @@
 //! The text report of one harness run: what ran, throughput and latency, every violation kind
 //! with a few examples, and the verdict.
 
-use crate::report::rows::{Figures, RunReport};
+use crate::report::rows::{Figures, Phases, RunReport};
 use crate::storage::AppendMode;
 use crate::violations::{Section, ViolationKind};
 use std::io::{self, Write};
@@ -40,6 +40,17 @@ fn figures_row(out: &mut impl Write, side: &str, f: &Figures) -> io::Result<()> 
         micros(f.p99_us),
         micros(f.p999_us),
         micros(f.max_us)
+    )
+}
+
+/// "  phases: load 12.31 s, drain 1.20 s, verify 3.40 s, check 0.81 s" (verify "not run" for a
+/// remote broker).
+fn phases_row(out: &mut impl Write, p: &Phases) -> io::Result<()> {
+    let verify = p.verify_s.map_or_else(|| "not run".to_string(), |s| format!("{s:.2} s"));
+    writeln!(
+        out,
+        "  phases: load {:.2} s, drain {:.2} s, verify {verify}, check {:.2} s",
+        p.load_s, p.drain_s, p.check_s
     )
 }
 
@@ -104,6 +115,7 @@ pub fn print_run(r: &RunReport, out: &mut impl Write) -> io::Result<()> {
         thousands(r.counts.records_read),
         thousands(r.counts.drain_records)
     )?;
+    phases_row(out, &r.phases)?;
     writeln!(out)?;
     print_violations(r, out)?;
     for note in &r.notes {

@@ -55,7 +55,7 @@
 //! Steps 1–7 put the write itself (step 4) inside the lock, so appends are serialized on the
 //! file. With [`LogConfig::append`] set to [`AppendMode::Reserve`], the write section covers
 //! only the reservation, and the bytes are written outside it, in parallel, then published in
-//! offset order; see [`reserve`](self::reserve) for its numbered steps and what readers see.
+//! offset order; see [`reserve`] for its numbered steps and what readers see.
 //!
 //! ## Durability and preallocation
 //!
@@ -112,7 +112,7 @@ pub enum AppendMode {
     Whole,
     /// Only the reservation of an offset and a byte range inside the write section; the bytes
     /// are written outside it, in parallel, and published in offset order (see
-    /// [`reserve`](self::reserve); the lesson after: what the lock guards).
+    /// [`reserve`]; the lesson after: what the lock guards).
     Reserve,
 }
 

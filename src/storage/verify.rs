@@ -37,6 +37,7 @@ use super::reader::WindowReader;
 use super::record::{RecordHeader, HEADER_BYTES};
 use super::topic::validate_topic_name;
 use crate::violations::{Example, Section, ViolationKind as K, Violations};
+use rayon::prelude::*;
 use std::collections::{BTreeSet, HashSet};
 use std::fs::{self, File};
 use std::io::Read;
@@ -56,7 +57,8 @@ pub enum PayloadVerdict {
 }
 
 /// Checks payloads of a topic the harness wrote (it knows the seed, producers and sizes).
-pub trait PayloadCheck {
+/// `Send`: [`verify_data_dir`] scans topics on all cores, each with its own check.
+pub trait PayloadCheck: Send {
     /// Judges one payload, in file order.
     fn check(&mut self, payload: &[u8]) -> PayloadVerdict;
 }
@@ -428,13 +430,15 @@ fn check_index(
     Ok(entries.len() as u64)
 }
 
-/// Verifies every topic under `data_dir` (or only `only`), in name order. `payload_check` is
-/// asked for a checker for each topic directory (the harness's `run.json` makes one).
+/// Verifies every topic under `data_dir` (or only `only`), reported in name order; the topics
+/// are scanned on all cores, one task each (the first error in name order is returned).
+/// `payload_check` is asked for a checker for each topic directory (the harness's `run.json`
+/// makes one).
 pub fn verify_data_dir(
     data_dir: &Path,
     only: Option<&str>,
     max_message_bytes: u32,
-    mut payload_check: impl FnMut(&Path) -> Option<Box<dyn PayloadCheck>>,
+    payload_check: impl Fn(&Path) -> Option<Box<dyn PayloadCheck>> + Sync,
 ) -> Result<Vec<TopicReport>, LogError> {
     let meta = fs::metadata(data_dir).at(data_dir)?;
     if !meta.is_dir() {
@@ -457,14 +461,16 @@ pub fn verify_data_dir(
         }
         names.sort();
     }
-    let mut reports = Vec::with_capacity(names.len());
-    for name in names {
-        let dir = data_dir.join(&name);
-        let mut check = payload_check(&dir);
-        let check = check.as_mut().map(|c| c.as_mut() as &mut dyn PayloadCheck);
-        reports.push(verify_topic(&dir, max_message_bytes, check)?);
-    }
-    Ok(reports)
+    let reports: Vec<Result<TopicReport, LogError>> = names
+        .par_iter()
+        .map(|name| {
+            let dir = data_dir.join(name);
+            let mut check = payload_check(&dir);
+            let check = check.as_mut().map(|c| c.as_mut() as &mut dyn PayloadCheck);
+            verify_topic(&dir, max_message_bytes, check)
+        })
+        .collect();
+    reports.into_iter().collect()
 }
 
 #[cfg(test)]

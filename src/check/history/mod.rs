@@ -21,7 +21,7 @@
 //! - once the load has stopped, one [`DrainRecorder`] ([`History::drain`]) records a final read
 //!   of every topic from offset 0.
 //!
-//! The integrity checker (`checker.rs`) then reads the arrays once, single-threaded.
+//! The integrity checker (`checker.rs`) then reads the arrays once, after the load, on all cores.
 //!
 //! # Memory: why arrays, and the bytes per message
 //!

@@ -45,7 +45,7 @@ impl RunShape {
         u64::from(self.producers).saturating_mul(self.messages_per_producer)
     }
 
-    /// The heap a [`History`] of this shape holds at its peak (during `check`), counting the
+    /// The heap a [`History`](super::History) of this shape holds at its peak (during `check`), counting the
     /// per-operation logs of `actors` producers and consumers at their cap.
     pub fn peak_heap_bytes(&self, actors: u32) -> u64 {
         let per_message = HISTORY_BYTES_PER_MESSAGE + CHECK_BYTES_PER_MESSAGE;

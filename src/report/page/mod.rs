@@ -1,7 +1,7 @@
 //! One run (or one lesson) as a single self-contained web page: `index.html`.
 //!
 //! The page is built in two steps. Whoever ran the experiment fills a [`Page`], a model made of
-//! plain values (strings, numbers, bars); [`render`] turns it into one HTML file with its charts
+//! plain values (strings, numbers, bars); [`render`](fn@render) turns it into one HTML file with its charts
 //! inline as SVG, its styles inline, no font, image or script loaded from anywhere (a
 //! Content-Security-Policy forbids it), and one short script that only marks the page as loaded.
 //! Nothing here knows how a run is made, so a page can be built from a test's hand-made model
