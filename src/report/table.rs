@@ -101,6 +101,7 @@ pub fn print_run(r: &RunReport, out: &mut impl Write) -> io::Result<()> {
         thousands(r.counts.records_read),
         thousands(r.counts.drain_records)
     )?;
+    crate::report::locks::print_locks(r.lock.as_ref(), r.fairness.as_ref(), out)?;
     writeln!(out)?;
     print_violations(r, out)?;
     for note in &r.notes {
