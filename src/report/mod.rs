@@ -10,6 +10,7 @@
 //! - [`rates`]: the open-loop latency curves of `compare --rates`.
 
 pub mod charts;
+pub mod lock_charts;
 pub mod locks;
 pub mod page;
 pub mod rates;
