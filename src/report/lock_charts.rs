@@ -12,6 +12,9 @@ use crate::report::rows::{Comparison, RunReport};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+/// Where a part of a stacked bar starts and ends, as shares.
+type Span = fn(&TimeShare) -> (f64, f64);
+
 /// Per strategy, the timed cell with the most producers (then consumers).
 fn timed_cells(c: &Comparison) -> Vec<(&RunReport, &LockRow)> {
     let mut out: Vec<(&RunReport, &LockRow)> = Vec::new();
@@ -62,7 +65,7 @@ pub fn time<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Comparison) -
         .axis_desc_style((FONT, 18))
         .draw()
         .map_err(err)?;
-    let parts: [(&str, RGBColor, fn(&TimeShare) -> (f64, f64)); 3] = [
+    let parts: [(&str, RGBColor, Span); 3] = [
         ("waiting for the lock", RGBColor(214, 39, 40), |t| (0.0, t.wait)),
         ("holding it", RGBColor(255, 187, 120), |t| (t.wait, t.wait + t.hold)),
         ("outside it", RGBColor(190, 190, 190), |t| (t.wait + t.hold, 1.0)),
