@@ -235,3 +235,69 @@ fn a_rate_list_with_zero_is_bad_usage() {
     let out = harness(&["compare", "--rates", "1000,0", "--out", "/nonexistent/never-written"]);
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
 }
+
+/// `--message-bytes MIN..MAX` with `--force-race` (appenders paired inside the write section)
+/// under `strategy`: the run's JSON, and `verify`'s verdict on its files.
+fn mixed_sizes_run(strategy: &str, force_race: bool) -> (Value, std::process::Output) {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let data = dir.path().join("data");
+    let mut args = vec![
+        "--strategy",
+        strategy,
+        "--transport",
+        "inproc",
+        "--producers",
+        "2",
+        "--consumers",
+        "0",
+        "--messages",
+        "200",
+        "--message-bytes",
+        "60..140",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ];
+    if force_race {
+        args.push("--force-race");
+    }
+    let out = harness(&args);
+    let verify = Command::new(env!("CARGO_BIN_EXE_synclog"))
+        .args(["verify", "--data-dir", data.to_str().unwrap()])
+        .output()
+        .expect("synclog verify runs");
+    assert!(out.status.code().is_some_and(|c| c == 0 || c == 3), "{}", describe(&out));
+    (read_json(&json), verify)
+}
+
+#[test]
+fn mixed_sizes_are_checked_value_by_value_and_a_lock_keeps_them_clean() {
+    let (json, verify) = mixed_sizes_run("mutex", false);
+    assert_eq!(json["message_bytes"], 60);
+    assert_eq!(json["message_bytes_max"], 140);
+    assert_eq!(json["verdict"], "clean", "{json}");
+    // verify recomputes each value's size from run.json: a wrong size would be unknown_value.
+    assert_eq!(verify.status.code(), Some(0), "{}", describe(&verify));
+}
+
+#[test]
+fn colliding_appends_of_different_sizes_tear_the_log_on_disk() {
+    let (json, verify) = mixed_sizes_run("none", true);
+    let v = &json["violations"];
+    let torn = v["corrupt_record"].as_u64().unwrap() + v["torn_tail"].as_u64().unwrap();
+    assert!(
+        torn > 0,
+        "100 forced collisions of records 60 to 140 bytes long leave bytes that are no record: {v}"
+    );
+    assert_eq!(verify.status.code(), Some(3), "verify sees the torn log: {}", describe(&verify));
+    let said = String::from_utf8_lossy(&verify.stdout);
+    assert!(said.contains("corrupt_record") || said.contains("torn_tail"), "{said}");
+}
+
+#[test]
+fn a_size_range_upside_down_is_bad_usage() {
+    let out = harness(&["--transport", "inproc", "--message-bytes", "140..60", "--messages", "8"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+}

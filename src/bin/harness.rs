@@ -120,9 +120,10 @@ struct CompareArgs {
     #[arg(long, default_value_t = 1000)]
     ceiling_ms: u64,
     /// Open-loop latency curves: run every strategy at each of these total rates (messages per
-    /// second, comma-separated), at the first --producers and --consumers values, each request
-    /// timed from when it was due (see --rate). summary.md tabulates p50/p99/p99.9 against the
-    /// rate achieved, names each strategy's saturation point, and latency_vs_rate.png draws it.
+    /// second, comma-separated), at the largest --producers value and the first --consumers
+    /// value, each request timed from when it was due (see --rate). summary.md tabulates
+    /// p50/p99/p99.9 against the rate achieved, names each strategy's saturation point, and
+    /// latency_vs_rate.png draws it.
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     rates: Vec<f64>,
     /// With --rates: a strategy holds a rate while its p99 stays under this many milliseconds
@@ -137,9 +138,12 @@ struct CommonArgs {
     /// Messages over all producers, split evenly (a multiple of --producers).
     #[arg(long, default_value_t = 200_000)]
     messages: u64,
-    /// The whole payload of each message, at least 20 bytes.
-    #[arg(long, default_value_t = 100)]
-    message_bytes: usize,
+    /// The whole payload of each message, at least 20 bytes: one size (100), or MIN..MAX for
+    /// sizes drawn uniformly per message from the seed (60..140). Under `none`, colliding
+    /// appends of one size leave a well-formed file (the damage is lost messages); of different
+    /// sizes they tear the log (bytes that are no record, index entries into a record).
+    #[arg(long, default_value = "100", value_parser = parse_sizes, value_name = "BYTES|MIN..MAX")]
+    message_bytes: (usize, Option<usize>),
     /// Messages per produce request.
     #[arg(long, default_value_t = 1)]
     batch: u32,
@@ -210,7 +214,8 @@ impl CommonArgs {
         let c = self;
         Ok(RunConfig {
             messages: c.messages,
-            message_bytes: c.message_bytes,
+            message_bytes: c.message_bytes.0,
+            message_bytes_max: c.message_bytes.1,
             batch: c.batch,
             in_flight: c.in_flight,
             topics: c.topics,
@@ -293,6 +298,22 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
         std::fs::write(path, json).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     }
     Ok(exit_code(if report.is_clean() { Outcome::Clean } else { Outcome::Violated }))
+}
+
+/// `--message-bytes`: `N` or `MIN..MAX`.
+fn parse_sizes(s: &str) -> Result<(usize, Option<usize>), String> {
+    let number =
+        |t: &str| t.trim().parse::<usize>().map_err(|e| format!("{t:?} is not a size in bytes: {e}"));
+    match s.split_once("..") {
+        None => Ok((number(s)?, None)),
+        Some((min, max)) => {
+            let (min, max) = (number(min)?, number(max)?);
+            if min > max {
+                return Err(format!("{min}..{max}: MIN must not exceed MAX"));
+            }
+            Ok((min, Some(max)))
+        }
+    }
 }
 
 fn main() -> ExitCode {

@@ -38,7 +38,7 @@ pub struct CompareConfig {
     /// How long each ceiling is measured.
     pub ceiling_duration: Duration,
     /// `--rates`: open-loop runs of every strategy at each of these total rates (messages per
-    /// second), at the first `--producers` and `--consumers` values.
+    /// second), at the largest `--producers` value and the first `--consumers` value.
     pub rates: Vec<f64>,
     /// `--p99-bound-ms`, in µs: the p99 under which a strategy is said to hold a rate.
     pub p99_bound_us: u64,
@@ -51,27 +51,25 @@ pub fn compare(config: &CompareConfig, log: &mut impl Write) -> anyhow::Result<O
     std::fs::create_dir_all(&config.out)?;
     let scratch = tempfile::Builder::new().prefix("synclog-compare-").tempdir()?;
     let mut ceilings_cache: Vec<Ceilings> = Vec::new();
-    let mut ceilings_for =
-        |producers: u32, message_bytes: usize, batch: u32, log: &mut dyn Write| -> anyhow::Result<Ceilings> {
-            let found = ceilings_cache.iter().find(|c| {
-                c.threads == producers as usize
-                    && c.message_bytes == message_bytes
-                    && c.batch == batch as usize
-            });
-            if let Some(c) = found {
-                return Ok(*c);
-            }
-            writeln!(log, "measuring ceilings: {producers} threads, {message_bytes} B, batch {batch}")?;
-            let c = ceiling::measure(
-                scratch.path(),
-                producers as usize,
-                message_bytes,
-                batch as usize,
-                config.ceiling_duration,
-            )?;
-            ceilings_cache.push(c);
-            Ok(c)
-        };
+    let mut ceilings_for = |shape: ceiling::Shape, log: &mut dyn Write| -> anyhow::Result<Ceilings> {
+        let found = ceilings_cache.iter().find(|c| {
+            c.threads == shape.threads
+                && c.message_bytes == shape.message_bytes
+                && c.batch == shape.batch
+                && c.in_flight == shape.in_flight
+        });
+        if let Some(c) = found {
+            return Ok(*c);
+        }
+        writeln!(
+            log,
+            "measuring ceilings: {} threads, {} B, batch {}, {} in flight",
+            shape.threads, shape.message_bytes, shape.batch, shape.in_flight
+        )?;
+        let c = ceiling::measure(scratch.path(), shape, config.ceiling_duration)?;
+        ceilings_cache.push(c);
+        Ok(c)
+    };
 
     let mut cells = Vec::new();
     for &strategy in &config.strategies {
@@ -80,7 +78,7 @@ pub fn compare(config: &CompareConfig, log: &mut impl Write) -> anyhow::Result<O
                 let cell = cell_config(&config.base, strategy, producers, consumers);
                 writeln!(log, "cell: {strategy} × {producers} producers × {consumers} consumers")?;
                 let report = run(&cell)?;
-                let ceilings = ceilings_for(producers, cell.message_bytes, cell.batch, log)?;
+                let ceilings = ceilings_for(ceiling::shape_of(&cell), log)?;
                 cells.push(make_cell(report, ceilings));
             }
         }
@@ -121,7 +119,7 @@ pub fn compare(config: &CompareConfig, log: &mut impl Write) -> anyhow::Result<O
 
 /// `--rates`: one open-loop run per strategy and rate, each in a data directory of its own.
 fn rate_points(config: &CompareConfig, log: &mut impl Write) -> anyhow::Result<Vec<RatePoint>> {
-    let producers = config.producers.first().copied().unwrap_or(1);
+    let producers = config.producers.iter().copied().max().unwrap_or(1);
     let consumers = config.consumers.first().copied().unwrap_or(0);
     let mut points = Vec::new();
     for &strategy in &config.strategies {

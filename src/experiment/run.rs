@@ -51,6 +51,10 @@ pub struct RunConfig {
     pub consumers: u32,
     pub messages: u64,
     pub message_bytes: usize,
+    /// `--message-bytes MIN..MAX`: the largest size (`message_bytes` is the smallest); each
+    /// value's size is `check::payload::message_size` of it. `None`: every message is
+    /// `message_bytes`.
+    pub message_bytes_max: Option<usize>,
     pub batch: u32,
     pub in_flight: u32,
     pub topics: u32,
@@ -91,6 +95,7 @@ impl Default for RunConfig {
             consumers: 4,
             messages: 200_000,
             message_bytes: 100,
+            message_bytes_max: None,
             batch: 1,
             in_flight: 1,
             topics: 1,
@@ -135,7 +140,10 @@ impl RunConfig {
         if self.message_bytes < crate::check::payload::PAYLOAD_OVERHEAD_BYTES {
             bail!("--message-bytes must be at least 20 (producer id, seq, body length and checksum take 20)");
         }
-        if self.message_bytes > crate::storage::DEFAULT_MAX_MESSAGE_BYTES as usize {
+        if self.message_bytes_max.is_some_and(|max| max < self.message_bytes) {
+            bail!("--message-bytes MIN..MAX needs MIN ≤ MAX");
+        }
+        if self.largest_message() > crate::storage::DEFAULT_MAX_MESSAGE_BYTES as usize {
             bail!(
                 "--message-bytes must be at most {} (the broker's default --max-message-bytes)",
                 crate::storage::DEFAULT_MAX_MESSAGE_BYTES
@@ -144,7 +152,7 @@ impl RunConfig {
         if self.batch == 0 || self.in_flight == 0 {
             bail!("--batch and --in-flight must be at least 1");
         }
-        if u64::from(self.batch) * self.message_bytes as u64 > 8 << 20 {
+        if u64::from(self.batch) * self.largest_message() as u64 > 8 << 20 {
             bail!("--batch × --message-bytes must stay under 8 MiB (one request must fit a 16 MiB frame)");
         }
         if self.warmup_percent >= 100 {
@@ -174,6 +182,21 @@ impl RunConfig {
             bail!("--append is the embedded broker's: a remote broker chooses its own (broker --append)");
         }
         Ok(())
+    }
+
+    /// The largest message of the run.
+    pub fn largest_message(&self) -> usize {
+        self.message_bytes_max.unwrap_or(self.message_bytes).max(self.message_bytes)
+    }
+
+    /// The mean message size (the middle of `MIN..MAX`, whose sizes are uniform).
+    pub fn mean_message_bytes(&self) -> f64 {
+        (self.message_bytes + self.largest_message()) as f64 / 2.0
+    }
+
+    /// The size of value `(producer, seq)`.
+    pub fn size_of(&self, seed: u64, producer: u32, seq: u64) -> usize {
+        crate::check::payload::message_size(seed, producer, seq, self.message_bytes, self.largest_message())
     }
 
     /// True when the system under test is not in this process (`--broker` or `--target`).
@@ -261,7 +284,11 @@ impl StrategyVisitor for Embedded<'_> {
         let names = topic_names(config);
         let shape = config.shape();
         for (t, name) in names.iter().enumerate() {
-            RunFile::new(&shape, t as u32, S::NAME).write(&data_dir.join(name))?;
+            let run_file = RunFile {
+                message_bytes_max: config.message_bytes_max,
+                ..RunFile::new(&shape, t as u32, S::NAME)
+            };
+            run_file.write(&data_dir.join(name))?;
         }
         let log = LogConfig {
             fsync: config.fsync.policy(config.fsync_interval_ms),
@@ -387,7 +414,7 @@ fn load(
     let timed_to = timings.iter().map(|t| t.end).max().unwrap_or(finished);
     let timed_s = timed_to.duration_since(timed_from).as_secs_f64().max(1e-9);
     let timed_messages = shape.total_messages() - warmup * u64::from(config.producers);
-    let mb = config.message_bytes as f64 / 1e6;
+    let mb = config.mean_message_bytes() / 1e6;
     let mut produce = figures(timed_messages as f64 / timed_s, mb, &history.produce_latency_us());
     if !config.remote() {
         // The syncs are counted over the whole load, warm-up included: so is their time.
@@ -414,6 +441,7 @@ fn load(
         consumers: config.consumers,
         messages: shape.total_messages(),
         message_bytes: config.message_bytes,
+        message_bytes_max: config.message_bytes_max,
         batch: config.batch,
         in_flight: config.in_flight,
         topics: config.topics,

@@ -89,7 +89,8 @@ pub(super) fn produce(
     let shape = history.shape();
     let total = shape.messages_per_producer;
     let batch = u64::from(config.batch);
-    let mut buf = Vec::with_capacity(config.batch as usize * config.message_bytes);
+    let mut buf = Vec::with_capacity(config.batch as usize * config.largest_message());
+    let mut ends: Vec<usize> = Vec::with_capacity(config.batch as usize);
     let mut window: VecDeque<(u64, u32)> = VecDeque::with_capacity(config.in_flight as usize);
     let mut warm = if warmup == 0 {
         on_warm();
@@ -115,10 +116,13 @@ pub(super) fn produce(
             finish_one(&mut endpoint, &mut window);
         }
         buf.clear();
+        ends.clear();
         for s in seq..seq + u64::from(n) {
-            encode_payload(shape.seed, producer, s, config.message_bytes, &mut buf);
+            encode_payload(shape.seed, producer, s, config.size_of(shape.seed, producer, s), &mut buf);
+            ends.push(buf.len());
         }
-        let messages: Vec<&[u8]> = buf.chunks(config.message_bytes).collect();
+        let messages: Vec<&[u8]> =
+            ends.iter().scan(0, |start, &end| Some(&buf[std::mem::replace(start, end)..end])).collect();
         match schedule {
             None => {
                 history.begin_send(producer, seq, n);

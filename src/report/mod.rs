@@ -13,6 +13,7 @@ pub mod charts;
 pub mod lock_charts;
 pub mod locks;
 pub mod page;
+pub mod quoted;
 pub mod rates;
 pub mod rows;
 pub mod summary;

@@ -67,6 +67,9 @@ pub struct RunReport {
     pub consumers: u32,
     pub messages: u64,
     pub message_bytes: usize,
+    /// `--message-bytes MIN..MAX`: the largest size (`message_bytes` is then the smallest);
+    /// `null` for one size.
+    pub message_bytes_max: Option<usize>,
     pub batch: u32,
     pub in_flight: u32,
     pub topics: u32,
@@ -118,10 +121,23 @@ pub struct Ceilings {
     pub threads: usize,
     pub message_bytes: usize,
     pub batch: usize,
+    /// Requests each loopback connection kept outstanding (the cell's `--in-flight`).
+    pub in_flight: usize,
     /// Records per second of plain positional writes.
     pub pwrite_msgs_per_s: f64,
-    /// Messages per second of loopback request/response (round trips × batch).
+    /// Messages per second of loopback request/response (round trips × batch): the best of the
+    /// echo server's configurations, at the same threads, connections and in-flight.
     pub loopback_msgs_per_s: f64,
+    /// The echo configuration that reached `loopback_msgs_per_s`.
+    pub loopback_configuration: &'static str,
+}
+
+impl Ceilings {
+    /// Whether a ratio to this ceiling is above 1: the ceiling failed to bound what it was
+    /// measured for (noise on a shared machine, or a shape it does not model).
+    pub fn failed_to_bound(ratio: f64) -> bool {
+        ratio > 1.0
+    }
 }
 
 /// One cell of the matrix: the run and the ceilings of its shape.
@@ -145,10 +161,13 @@ pub struct Goal {
     pub in_flight: u32,
     pub measured_msgs_per_s: f64,
     pub ceiling_msgs_per_s: f64,
-    /// `None` for pipelined rows: the echo ceiling is one request at a time, no fair bound.
+    /// The measured rate over the ceiling of the same shape (threads, batch, in-flight).
     pub ratio_to_ceiling: Option<f64>,
     pub target: String,
-    /// `None` for a row reported without a goal.
+    /// `Some(true)` when every part of the goal was judged in this run and reached,
+    /// `Some(false)` when a part judged in this run was missed (or the run had a violation),
+    /// `None` for a row without a goal or whose peer goal could not be judged (no peer
+    /// measured: no quoted figure stands in for it).
     pub met: Option<bool>,
     pub durability: String,
     /// Syncs per second and messages acknowledged per sync (`--fsync always` rows).
@@ -161,9 +180,8 @@ pub struct Goal {
     pub peers_missing: Vec<String>,
     /// synclog must reach this multiple of the fastest peer measured (0: no peer goal).
     pub peer_factor: f64,
-    /// Whether `met` covers the row's peer goal: every peer it names was measured (or, for a
-    /// goal that is a multiple of a peer, the quoted stand-in judged it). `false` means `met`
-    /// speaks for the other parts of the goal only.
+    /// Whether every peer the row names was measured in this run. `false` means the peer part
+    /// of the goal is "not measured" whatever `met` says of the other parts.
     pub peers_judged: bool,
     /// Integrity violations (error kinds) the goal's run counted; any fails `compare`.
     pub violations: u64,

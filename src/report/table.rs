@@ -53,7 +53,10 @@ pub fn print_run(r: &RunReport, out: &mut impl Write) -> io::Result<()> {
         r.producers,
         r.consumers,
         thousands(r.messages),
-        r.message_bytes,
+        match r.message_bytes_max {
+            Some(max) if max != r.message_bytes => format!("{}..{max}", r.message_bytes),
+            _ => r.message_bytes.to_string(),
+        },
         r.batch,
         r.in_flight,
         r.topics,
