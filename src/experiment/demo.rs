@@ -16,6 +16,7 @@
 
 use super::run::{run, RunConfig};
 use super::Outcome;
+use crate::report::locks::ns;
 use crate::report::rows::{RunReport, TransportKind};
 use crate::report::table::thousands;
 use crate::strategies::StrategyKind;
@@ -33,6 +34,9 @@ pub struct DemoConfig {
     pub data_dir: Option<PathBuf>,
     /// Write the classroom page here (`index.html`).
     pub report: Option<PathBuf>,
+    /// Time the locks (`--lock-stats`; on unless `--no-lock-stats`): act 1 then says how often
+    /// the writers' section was contended, act 2 how much of the readers' time went to waiting.
+    pub lock_stats: bool,
 }
 
 /// Plays both acts, printing to `out`; `Clean` when the story came out as taught.
@@ -41,8 +45,12 @@ pub fn demo(config: &DemoConfig, out: &mut impl Write) -> anyhow::Result<Outcome
         data_dir: config.data_dir.clone(),
         progress: false,
         page: config.report.is_some(),
+        lock_stats: config.lock_stats,
         ..RunConfig::default()
     };
+    if config.lock_stats {
+        writeln!(out, "(lock statistics on: every lock is timed, about 100 ns per section; --no-lock-stats runs them plain)\n")?;
+    }
     let reports = act_one(&base, out)?;
     let cost = act_two(&base, out)?;
     if let Some(dir) = &config.report {
@@ -113,6 +121,7 @@ fn act_one(base: &RunConfig, out: &mut impl Write) -> anyhow::Result<Vec<RunRepo
         reports.push(run(&RunConfig { strategy, race_window_us: window, ..race.clone() })?);
     }
     print_violation_table(&reports, out)?;
+    print_write_contention(&reports[1..], out)?;
     explain_race(&reports[0], out)?;
     Ok(reports)
 }
@@ -152,9 +161,61 @@ fn act_two(base: &RunConfig, out: &mut impl Write) -> anyhow::Result<Vec<RunRepo
         .iter()
         .map(|r| (r.strategy.as_str(), r.consume.as_ref().map_or(0.0, |c| c.msgs_per_s)))
         .collect();
+    print_read_waits(&cost, out)?;
     let cpus = cost.first().map_or(1, |r| r.machine.cpus);
     writeln!(out, "\n{}", act_two_prose(&rates, cpus))?;
     Ok(cost)
+}
+
+/// Act 1 with lock statistics: how often each lock's write section (the append) found another
+/// writer inside, and how long the waits were, in this run.
+fn print_write_contention(locks: &[RunReport], out: &mut impl Write) -> anyhow::Result<()> {
+    let rows: Vec<_> = locks.iter().filter_map(|r| r.lock.as_ref().map(|l| (r, l))).collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\n  How often a writer found the append section taken (this run, timed locks):")?;
+    for (r, l) in rows {
+        let w = &l.stats.write;
+        writeln!(
+            out,
+            "  {:<10} {:>5.1}% of {} appends contended; wait p50 {}, p99 {}, max {}",
+            r.strategy,
+            w.contended_share * 100.0,
+            thousands(w.acquisitions),
+            ns(w.wait_ns.p50),
+            ns(w.wait_ns.p99),
+            ns(w.wait_ns.max)
+        )?;
+    }
+    Ok(())
+}
+
+/// Act 2 with lock statistics: the share of the readers' time spent waiting for the lock, and
+/// the writer's, under each strategy, in this run.
+fn print_read_waits(cost: &[RunReport], out: &mut impl Write) -> anyhow::Result<()> {
+    let rows: Vec<_> = cost.iter().filter_map(|r| r.lock.as_ref().map(|l| (r, l))).collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "\n  Where the readers' time went (this run, timed locks; shares of 4 readers × the load):"
+    )?;
+    for (r, l) in rows {
+        let (read, c) = (&l.stats.read, l.consumers.unwrap_or(l.producers));
+        writeln!(
+            out,
+            "  {:<10} readers {:>5.1}% waiting for the lock, {:>5.1}% holding it; read wait p99 {}, {:.1}% of reads contended; the writer waited {:.1}% of its time",
+            r.strategy,
+            c.wait * 100.0,
+            c.hold * 100.0,
+            ns(read.wait_ns.p99),
+            read.contended_share * 100.0,
+            l.producers.wait * 100.0
+        )?;
+    }
+    Ok(())
 }
 
 /// What Act 2 concludes, chosen from the measured consume rates (strategy, reads per second):

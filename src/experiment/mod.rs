@@ -17,6 +17,7 @@ pub mod ceiling;
 pub mod compare;
 pub mod demo;
 pub mod goals;
+mod locks;
 pub mod peers;
 pub mod run;
 pub mod transport;

@@ -20,6 +20,7 @@
 //! of its own messages, sent and checked like the rest but not timed), over the time from the
 //! first producer leaving its warm-up to the last producer's last acknowledgement.
 
+use super::locks::{LockProbe, LockWindow, NoProbe, TopicsProbe};
 use super::transport::{
     ConsumerEndpoint, InprocTransport, KafkaTransport, ProducerEndpoint, TcpTransport, Transport,
 };
@@ -81,6 +82,10 @@ pub struct RunConfig {
     pub progress: bool,
     /// Keep what the run's report page draws ([`RunReport::page`]): charts, timeline, violations.
     pub page: bool,
+    /// `--lock-stats`: run the strategy wrapped in `Timed` and report its wait, hold and
+    /// contention (in-process logs only: the embedded broker or `--transport inproc`). Off,
+    /// the uninstrumented strategy runs.
+    pub lock_stats: bool,
 }
 
 impl Default for RunConfig {
@@ -109,6 +114,7 @@ impl Default for RunConfig {
             rate: None,
             progress: true,
             page: false,
+            lock_stats: false,
         }
     }
 }
@@ -152,6 +158,9 @@ impl RunConfig {
         }
         if self.warmup_percent >= 100 {
             bail!("--warmup-percent must be below 100");
+        }
+        if self.lock_stats && (self.broker.is_some() || self.target.is_some()) {
+            bail!("--lock-stats times the strategy of a log in this process: not with --broker or --target");
         }
         if self.broker.is_some() && self.transport == TransportKind::Inproc {
             bail!("--broker needs --transport tcp");
@@ -234,14 +243,14 @@ fn run_unsettled(config: &RunConfig) -> anyhow::Result<RunReport> {
             .next()
             .with_context(|| format!("--broker {addr} resolves to no address"))?;
         let transport = TcpTransport { addr };
-        let mut report = load(config, &transport, None, &mut || 0)?;
+        let mut report = load(config, &transport, None, &mut || 0, &NoProbe)?;
         report.notes.push("--broker: the files are on the broker's machine, so sections A and B (log and index) were not checked".into());
         return Ok(report);
     }
     if let Some(target) = &config.target {
         return run_kafka(config, target);
     }
-    config.strategy.visit(Embedded(config))
+    config.strategy.visit_timed(config.lock_stats, Embedded(config))
 }
 
 /// A run against a Kafka-protocol cluster: the `--broker` run's shape over [`KafkaTransport`],
@@ -251,7 +260,7 @@ fn run_kafka(config: &RunConfig, target: &str) -> anyhow::Result<RunReport> {
     let names = topic_names(config);
     let transport = KafkaTransport::prepare(&bootstrap, &names)
         .with_context(|| format!("cannot prepare the run's topics on {target}"))?;
-    let mut report = load(config, &transport, Some(&names), &mut || 0)?;
+    let mut report = load(config, &transport, Some(&names), &mut || 0, &NoProbe)?;
     report.notes.push("--target: the files are on the cluster's machines, so sections A and B (log and index) were not checked".into());
     Ok(report)
 }
@@ -292,7 +301,8 @@ impl StrategyVisitor for Embedded<'_> {
             TransportKind::Inproc => {
                 let (topics, _) = Topics::<S>::open(data_dir, log)?;
                 let transport = InprocTransport { topics: topics.clone() };
-                let report = load(config, &transport, Some(&names), &mut || topics.syncs())?;
+                let probe = TopicsProbe { topics: &topics, names: &names };
+                let report = load(config, &transport, Some(&names), &mut || topics.syncs(), &probe)?;
                 drop(transport);
                 drop(topics);
                 report
@@ -309,7 +319,8 @@ impl StrategyVisitor for Embedded<'_> {
                 let topics = broker.topics().clone();
                 let handle = broker.spawn()?;
                 let transport = TcpTransport { addr: handle.addr() };
-                let report = load(config, &transport, Some(&names), &mut || topics.syncs());
+                let probe = TopicsProbe { topics: &topics, names: &names };
+                let report = load(config, &transport, Some(&names), &mut || topics.syncs(), &probe);
                 handle.shutdown();
                 drop(topics);
                 report?
@@ -368,6 +379,7 @@ fn load(
     transport: &dyn Transport,
     names: Option<&[String]>,
     syncs: &mut dyn FnMut() -> u64,
+    probe: &dyn LockProbe,
 ) -> anyhow::Result<RunReport> {
     let shape = config.shape();
     let owned_names;
@@ -393,8 +405,8 @@ fn load(
             .push(transport.consumer().map_err(anyhow::Error::msg).context("a consumer cannot connect")?);
     }
 
-    let Race { timings, consumer_ends, started, finished, fsyncs } =
-        race(config, &history, names, producers, consumers, warmup, syncs);
+    let Race { timings, consumer_ends, started, finished, fsyncs, lock } =
+        race(config, &history, names, producers, consumers, warmup, syncs, probe);
 
     // Drain every topic from offset 0.
     let drain_started = Instant::now();
@@ -439,6 +451,8 @@ fn load(
             counts.sends_failed, counts.sends_unknown, counts.messages_failed, counts.messages_unknown
         ));
     }
+    let lock = lock.map(|w| super::locks::lock_row(w, config.producers, config.consumers, config.transport));
+    let fairness = Some(super::locks::fairness(&history, &timings, warmup, &consumer_ends, started));
     Ok(RunReport {
         strategy: if config.remote() { "remote".into() } else { config.strategy.name().into() },
         producers: config.producers,
@@ -465,6 +479,8 @@ fn load(
         examples: violations.examples_json(),
         verdict: verdict(&violations).into(),
         violations,
+        lock,
+        fairness,
         notes,
         phases,
         counts,
@@ -481,9 +497,12 @@ struct Race {
     finished: Instant,
     /// Syncs of the log during the load.
     fsyncs: u64,
+    /// `--lock-stats`: the strategy's figures from the first warm-up end to the end of the load.
+    lock: Option<LockWindow>,
 }
 
 /// Phase 2: starts every producer and consumer together at a barrier and waits for them.
+#[allow(clippy::too_many_arguments)]
 fn race(
     config: &RunConfig,
     history: &History,
@@ -492,6 +511,7 @@ fn race(
     consumers: Vec<Box<dyn ConsumerEndpoint>>,
     warmup: u64,
     syncs: &mut dyn FnMut() -> u64,
+    probe: &dyn LockProbe,
 ) -> Race {
     let shape = config.shape();
     let progress = progress_bar(config, shape.total_messages());
@@ -499,12 +519,21 @@ fn race(
     let producing = AtomicBool::new(true);
     let start = Barrier::new(producers.len() + consumers.len() + 1);
     let syncs_before = syncs();
+    // The lock's figures cover what the throughput does: from the first producer leaving its
+    // warm-up (the statistics are reset then) to the end of the load.
+    let warm_at = std::sync::OnceLock::new();
+    let on_warm = || {
+        warm_at.get_or_init(|| {
+            probe.reset();
+            Instant::now()
+        });
+    };
     let (timings, consumer_ends, started) = thread::scope(|s| {
         let producer_threads: Vec<_> = producers
             .into_iter()
             .enumerate()
             .map(|(p, endpoint)| {
-                let (names, start, sent) = (names, &start, &sent);
+                let (names, start, sent, on_warm) = (names, &start, &sent, &on_warm);
                 s.spawn(move || {
                     start.wait();
                     // Open loop: this producer's even share of --rate, from the common start.
@@ -520,6 +549,7 @@ fn race(
                         warmup,
                         sent,
                         schedule,
+                        on_warm,
                     )
                 })
             })
@@ -555,7 +585,12 @@ fn race(
     }
     let fsyncs = syncs() - syncs_before;
     let finished = Instant::now();
-    Race { timings, consumer_ends, started, finished, fsyncs }
+    let lock = probe.snapshot().map(|snapshot| LockWindow {
+        snapshot,
+        from: warm_at.get().copied().unwrap_or(started),
+        to: finished,
+    });
+    Race { timings, consumer_ends, started, finished, fsyncs, lock }
 }
 
 /// The open-loop row: the rate asked, the rate achieved, and how far behind schedule the

@@ -83,6 +83,7 @@ pub(super) fn produce(
     warmup: u64,
     sent: &AtomicU64,
     schedule: Option<Schedule>,
+    on_warm: &(dyn Fn() + Sync),
 ) -> ProducerTiming {
     let mut lag = Lag::default();
     let shape = history.shape();
@@ -91,7 +92,12 @@ pub(super) fn produce(
     let mut buf = Vec::with_capacity(config.batch as usize * config.largest_message());
     let mut ends: Vec<usize> = Vec::with_capacity(config.batch as usize);
     let mut window: VecDeque<(u64, u32)> = VecDeque::with_capacity(config.in_flight as usize);
-    let mut warm = if warmup == 0 { Some(Instant::now()) } else { None };
+    let mut warm = if warmup == 0 {
+        on_warm();
+        Some(Instant::now())
+    } else {
+        None
+    };
     let finish_one = |endpoint: &mut Box<dyn ProducerEndpoint>, window: &mut VecDeque<(u64, u32)>| {
         if let Some((first, n)) = window.pop_front() {
             let outcome = match endpoint.finish() {
@@ -140,6 +146,7 @@ pub(super) fn produce(
         }
         seq += u64::from(n);
         if warm.is_none() && seq >= warmup {
+            on_warm();
             warm = Some(Instant::now());
         }
     }
@@ -312,7 +319,7 @@ mod tests {
             RunConfig { producers: 1, messages: REQUESTS, message_bytes: 32, ..RunConfig::default() };
         let endpoint = Box::new(StallOnce { started: 0, finished: 0, stall_at: 10, stall: STALL });
         let schedule = schedule(&history);
-        let timing = produce(&config, &history, 0, "t", endpoint, 0, &AtomicU64::new(0), schedule);
+        let timing = produce(&config, &history, 0, "t", endpoint, 0, &AtomicU64::new(0), schedule, &|| ());
         let latency = history.produce_latency_us();
         let stalled = latency.count_between(STALL.as_micros() as u64 * 9 / 10, u64::MAX);
         (stalled, timing.lag)

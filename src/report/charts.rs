@@ -7,6 +7,7 @@
 //!   producer count, on a logarithmic axis;
 //! - `violations`: the count of each violation kind per strategy, summed over the matrix;
 //! - `latency_vs_rate` (with `--rates`): see [`super::rates`];
+//! - `lock_time` and `lock_wait` (with `--lock-stats`): see [`super::lock_charts`];
 //! - `peers` (with `--goals --peers`): synclog beside Redis and NATS JetStream on each goal
 //!   workload they ran, with the loopback echo ceiling where it bounds the row.
 //!
@@ -87,6 +88,10 @@ pub fn draw_all(c: &Comparison, dir: &Path) -> Result<Vec<String>, String> {
     both("violations", &|r| violations(r, c), &|r| violations(r, c))?;
     if c.goals.iter().any(|g| !g.peers.is_empty()) {
         both("peers", &|r| peers(r, c), &|r| peers(r, c))?;
+    }
+    if super::lock_charts::any(c) {
+        both("lock_time", &|r| super::lock_charts::time(r, c), &|r| super::lock_charts::time(r, c))?;
+        both("lock_wait", &|r| super::lock_charts::wait(r, c), &|r| super::lock_charts::wait(r, c))?;
     }
     if !c.rate_points.is_empty() {
         both("latency_vs_rate", &|r| super::rates::chart(r, c), &|r| super::rates::chart(r, c))?;
@@ -457,7 +462,7 @@ pub(super) fn draw_legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
 
 /// The label of a categorical axis at `v`: category `i` sits at `i + offset` (0 for points on the
 /// tick, 0.5 for bars centred in their band); ticks between categories get no label.
-fn category_label(v: f64, offset: f64, names: &[impl ToString]) -> String {
+pub(super) fn category_label(v: f64, offset: f64, names: &[impl ToString]) -> String {
     let i = (v - offset).round();
     if (v - offset - i).abs() < 0.01 && i >= 0.0 {
         names.get(i as usize).map_or(String::new(), ToString::to_string)

@@ -4,11 +4,14 @@
 //!
 //! - [`rows`]: the row types, filled by the runner;
 //! - [`table`]: the text a harness run prints;
+//! - [`locks`]: the locks' own figures and the fairness of a run (`--lock-stats`);
 //! - [`summary`]: `results.json`, `results.csv` and `summary.md` of a comparison;
 //! - [`charts`]: its SVG and PNG charts;
 //! - [`rates`]: the open-loop latency curves of `compare --rates`.
 
 pub mod charts;
+pub mod lock_charts;
+pub mod locks;
 pub mod page;
 pub mod quoted;
 pub mod rates;

@@ -105,6 +105,10 @@ pub struct RunReport {
     pub violations: Violations,
     pub examples: serde_json::Value,
     pub verdict: String,
+    /// `--lock-stats`: the strategy's own wait, hold and contention; `null` without it.
+    pub lock: Option<crate::report::locks::LockRow>,
+    /// Per-producer and per-consumer throughput, min, max and Jain's index.
+    pub fairness: Option<crate::report::locks::Fairness>,
     /// Things a reader should know (files not checked, errors met during the run).
     pub notes: Vec<String>,
     /// How long the load, the drain, the file scan and the check took.

@@ -28,6 +28,7 @@ pwrite_ceiling_msgs_per_s,loopback_ceiling_msgs_per_s,produce_ratio_to_ceiling,v
     for k in ViolationKind::ALL {
         let _ = write!(out, ",{}", k.name());
     }
+    let _ = write!(out, ",{}", super::locks::CSV_HEADER);
     out.push('\n');
     for cell in &c.cells {
         let r = &cell.report;
@@ -72,6 +73,7 @@ pwrite_ceiling_msgs_per_s,loopback_ceiling_msgs_per_s,produce_ratio_to_ceiling,v
                 None => out.push(','),
             }
         }
+        out.push_str(&super::locks::csv_cells(r.lock.as_ref(), r.fairness.as_ref()));
         out.push('\n');
     }
     out
@@ -242,6 +244,7 @@ the source of each"
     unbounded_section(&mut s, c);
     costs_section(&mut s, c);
     integrity_section(&mut s, c);
+    s.push_str(&super::locks::summary_section(c.cells.iter().map(|cell| &cell.report)));
     s.push_str(&super::rates::section(c));
     if !c.goals.is_empty() {
         let _ = writeln!(s);
@@ -573,6 +576,8 @@ mod tests {
             violations: Default::default(),
             examples: serde_json::Value::Null,
             verdict: "clean".into(),
+            lock: None,
+            fairness: None,
             notes: vec![],
             counts: Default::default(),
             page: None,

@@ -116,6 +116,7 @@ pub fn print_run(r: &RunReport, out: &mut impl Write) -> io::Result<()> {
         thousands(r.counts.drain_records)
     )?;
     phases_row(out, &r.phases)?;
+    crate::report::locks::print_locks(r.lock.as_ref(), r.fairness.as_ref(), out)?;
     writeln!(out)?;
     print_violations(r, out)?;
     for note in &r.notes {

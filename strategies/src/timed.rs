@@ -84,9 +84,15 @@ impl<S: SyncStrategy> Timed<S> {
     /// A timed `S` that counts a wait above `contended_ns` nanoseconds as contended, instead of
     /// the measured uncontended acquire.
     pub fn with_threshold(contended_ns: u64) -> Self {
+        Timed::with_clock(clock(), contended_ns)
+    }
+
+    /// A timed `S` that reads `clock` (say, `quanta::Clock::mock()`'s, so that a test decides
+    /// how long every wait and hold lasts) and counts a wait above `contended_ns` as contended.
+    pub fn with_clock(clock: &'static quanta::Clock, contended_ns: u64) -> Self {
         Timed {
             inner: S::default(),
-            clock: clock(),
+            clock,
             slots: (0..SLOTS).map(|_| CachePadded::new(Mutex::new(None))).collect(),
             contended_ns,
         }

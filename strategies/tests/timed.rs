@@ -77,25 +77,61 @@ fn a_reader_waiting_behind_a_writer_reports_that_wait() {
     assert_eq!(stats.write.contended, 0, "the writer found the lock free");
 }
 
+/// The mock clock [`Ticking`] advances; one per test process, set by the test that uses it.
+static MOCK: std::sync::OnceLock<(&'static quanta::Clock, std::sync::Arc<quanta::Mock>)> =
+    std::sync::OnceLock::new();
+
+fn mock() -> &'static (&'static quanta::Clock, std::sync::Arc<quanta::Mock>) {
+    MOCK.get_or_init(|| {
+        let (clock, mock) = quanta::Clock::mock();
+        (Box::leak(Box::new(clock)), mock)
+    })
+}
+
+/// A lock whose every acquire takes, on the mock clock, the number of nanoseconds in `ACQUIRE`
+/// (the sections below last `HOLD_NS`): time passes only when the schedule says so.
+#[derive(Default)]
+struct Ticking(parking_lot::Mutex<()>);
+
+static ACQUIRE: AtomicUsize = AtomicUsize::new(0);
+const HOLD_NS: u64 = 250;
+
+impl SyncStrategy for Ticking {
+    const NAME: &'static str = "ticking";
+    fn read<R>(&self, critical_section: impl FnOnce() -> R) -> R {
+        self.write(critical_section)
+    }
+    fn write<R>(&self, critical_section: impl FnOnce() -> R) -> R {
+        let _held = self.0.lock();
+        mock().1.increment(ACQUIRE.load(SeqCst) as u64);
+        critical_section()
+    }
+}
+
 #[test]
 fn one_thread_alone_is_never_contended() {
-    let timed = Timed::<MutexSync>::default();
-    // Few acquisitions: an interrupt between two clock reads can exceed the threshold (measured:
-    // 0.0035 % of acquires, see the module docs), so 40 keep that chance near 1 in 700.
-    for _ in 0..20 {
-        timed.write(|| ());
-        timed.read(|| ());
+    // The clock is the mock's: no interrupt or preemption can lengthen a wait, so an
+    // uncontended acquire (900 ns here, under the 1 000 ns threshold) is never counted, and one
+    // acquire made to last past the threshold is, exactly once.
+    let timed = Timed::<Ticking>::with_clock(mock().0, 1_000);
+    ACQUIRE.store(900, SeqCst);
+    let section = || mock().1.increment(HOLD_NS);
+    for _ in 0..1_000 {
+        timed.write(section);
+        timed.read(section);
     }
     let stats = timed.snapshot().stats();
-    assert_eq!((stats.read.acquisitions, stats.write.acquisitions), (20, 20));
-    assert_eq!(
-        (stats.read.contended, stats.write.contended),
-        (0, 0),
-        "above {} ns",
-        stats.contended_above_ns
-    );
+    assert_eq!((stats.read.acquisitions, stats.write.acquisitions), (1_000, 1_000));
+    assert_eq!((stats.read.contended, stats.write.contended), (0, 0));
     assert_eq!(stats.write.contended_share, 0.0);
+    // 2 significant digits: a recorded value reads back up to 1 % high.
+    assert!((900..=909).contains(&stats.write.wait_ns.max), "{:?}", stats.write.wait_ns);
+    assert!((HOLD_NS..=HOLD_NS + 2).contains(&stats.read.hold_ns.p50), "{:?}", stats.read.hold_ns);
     assert_eq!(stats.threads.len(), 1);
+    ACQUIRE.store(1_001, SeqCst);
+    timed.write(section);
+    let stats = timed.snapshot().stats();
+    assert_eq!((stats.read.contended, stats.write.contended), (0, 1));
 }
 
 #[test]

@@ -278,6 +278,8 @@ pub(super) struct Observed {
     pub(super) corrupt_ranges: Vec<CorruptRange>,
     consume_latency_us: Histogram<u64>,
     consumer_logs: Vec<(u32, Vec<Operation>)>,
+    /// Records each consumer read during the load, by consumer number.
+    records_read_by: Vec<(u32, u64)>,
     counts: OperationCounts,
 }
 
@@ -352,6 +354,7 @@ impl History {
                 corrupt_ranges: Vec::new(),
                 consume_latency_us: latency_histogram(),
                 consumer_logs: Vec::new(),
+                records_read_by: Vec::new(),
                 counts: OperationCounts::default(),
             }),
         }
@@ -506,6 +509,14 @@ impl History {
     /// every consumer recorder has been dropped.
     pub fn consume_latency_us(&self) -> Histogram<u64> {
         self.observed.lock().consume_latency_us.clone()
+    }
+
+    /// Records each consumer read, by consumer number, sorted (exact; complete once every
+    /// consumer recorder has been dropped).
+    pub fn records_read_per_consumer(&self) -> Vec<(u32, u64)> {
+        let mut by = self.observed.lock().records_read_by.clone();
+        by.sort_unstable();
+        by
     }
 
     /// Exact operation totals over producers, dropped consumers and the drain.

@@ -220,6 +220,7 @@ impl Drop for ConsumerRecorder<'_> {
         observed.corrupt_ranges.extend_from_slice(&self.corrupt_ranges);
         observed.consume_latency_us.add(&self.log.latency_us).ok();
         observed.counts.merge(&self.log.counts);
+        observed.records_read_by.push((self.consumer, self.log.counts.records_read));
         let ops = std::mem::take(&mut self.log.operations);
         observed.consumer_logs.push((self.consumer, ops));
         self.history.live_recorders.fetch_sub(1, Relaxed);
