@@ -338,7 +338,7 @@ fn i32_at(bytes: &[u8], at: usize) -> i32 {
 fn unsupported_apis_and_versions_get_error_35_and_the_connection_stays_open() {
     let broker = Embedded::start();
     let mut raw = Raw::connect(&broker.kafka());
-    for (api_key, version, id) in [(10, 0, 1), (0, 9, 2), (999, 0, 3), (1, 11, 4)] {
+    for (api_key, version, id) in [(10, 3, 1), (0, 9, 2), (999, 0, 3), (1, 11, 4), (22, 0, 6)] {
         raw.send(api_key, version, id, &[]);
         let answer = raw.receive().expect("an answer");
         assert_eq!(
@@ -350,7 +350,10 @@ fn unsupported_apis_and_versions_get_error_35_and_the_connection_stays_open() {
     // The same connection still serves ApiVersions v0.
     raw.send(18, 0, 5, &[]);
     let answer = raw.receive().expect("ApiVersions");
-    assert_eq!((i32_at(&answer, 0), i16_at(&answer, 4), i32_at(&answer, 6)), (5, code::NONE, 5));
+    assert_eq!(
+        (i32_at(&answer, 0), i16_at(&answer, 4), i32_at(&answer, 6)),
+        (5, code::NONE, synclog::kafka::SERVED_APIS.len() as i32)
+    );
 }
 
 #[test]
@@ -367,7 +370,23 @@ fn a_newer_api_versions_is_answered_in_v0_with_error_35_and_the_supported_ranges
             (i16_at(&answer, at), i16_at(&answer, at + 2), i16_at(&answer, at + 4))
         })
         .collect();
-    assert_eq!(ranges, vec![(0, 3, 3), (1, 4, 4), (2, 1, 2), (3, 0, 4), (18, 0, 2)]);
+    assert_eq!(
+        ranges,
+        vec![
+            (0, 3, 3),
+            (1, 4, 4),
+            (2, 1, 2),
+            (3, 0, 4),
+            (8, 2, 7),
+            (9, 1, 5),
+            (10, 0, 2),
+            (11, 0, 5),
+            (12, 0, 3),
+            (13, 0, 3),
+            (14, 0, 3),
+            (18, 0, 2)
+        ]
+    );
     assert_eq!(answer.len(), 10 + 6 * count);
 }
 

@@ -44,6 +44,7 @@
 //! every later one only what fits what is left (a partition is not read at all once nothing
 //! is), so a reply holds at most the budget plus one record.
 
+use super::kafka_groups::{decode_group, serve_group, GroupRequest};
 use super::shared::{chain, long_poll, Shared, TopicError, MAX_WAIT};
 use crate::kafka::{
     code, decode, encode_frame, records, shape, Direction, KafkaError, MAX_PARTITIONS_PER_REQUEST,
@@ -74,7 +75,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The node id of the one broker there is.
-const NODE_ID: i32 = 0;
+pub(super) const NODE_ID: i32 = 0;
 
 /// ListOffsets' timestamp for the first offset.
 const EARLIEST: i64 = -2;
@@ -96,6 +97,8 @@ enum Request {
     /// ListOffsets at a version (answered in the same version).
     ListOffsets(i16, ListOffsetsRequest),
     Fetch(FetchRequest),
+    /// A group api at a version (answered in the same version).
+    Group(i16, GroupRequest),
     /// An api or version synclog does not speak.
     Unsupported {
         api_key: i16,
@@ -238,7 +241,10 @@ fn triage(frame: &[u8]) -> Result<Framed, KafkaError> {
         ApiKey::Fetch => {
             Request::Fetch(decode(api, version, Direction::Request, shape::FETCH_V4_REQUEST, body)?)
         }
-        _ => Request::Unsupported { api_key, version },
+        _ => match decode_group(api, version, body)? {
+            Some(group) => Request::Group(version, group),
+            None => Request::Unsupported { api_key, version },
+        },
     };
     Ok(Framed { correlation_id, request })
 }
@@ -277,6 +283,12 @@ fn serve<S: SyncStrategy>(
         Request::Fetch(request) => {
             let body = fetch(session.shared, conn, request);
             session.respond(conn, ApiKey::Fetch, 4, id, &body)
+        }
+        Request::Group(version, request) => {
+            // JoinGroup and SyncGroup may wait for other members: answer earlier requests first.
+            conn.flush()?;
+            serve_group(session.shared, session.advertised, version, id, request, &mut session.out)?;
+            Ok(conn.write_frame_bytes(&session.out)?)
         }
         Request::Unsupported { api_key, version } => {
             let api =
