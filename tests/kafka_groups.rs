@@ -128,7 +128,7 @@ const PRODUCE_THEN_CONSUME: &str = r#"
 import sys
 from kafka import KafkaProducer, KafkaConsumer
 broker, topic, group, count, first_value = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-p = KafkaProducer(bootstrap_servers=broker, enable_idempotence=False)
+p = KafkaProducer(bootstrap_servers=broker)
 futures = [p.send(topic, str(first_value + i).encode()) for i in range(count)]
 p.flush(timeout=60)
 for f in futures:

@@ -44,6 +44,7 @@
 //! every later one only what fits what is left (a partition is not read at all once nothing
 //! is), so a reply holds at most the budget plus one record.
 
+use super::idempotence::BatchId;
 use super::kafka_groups::{decode_group, serve_group, GroupRequest};
 use super::shared::{chain, long_poll, Shared, TopicError, MAX_WAIT};
 use crate::kafka::{
@@ -429,19 +430,41 @@ fn append<S: SyncStrategy>(
     if partition != 0 {
         return Err(code::UNKNOWN_TOPIC_OR_PARTITION);
     }
-    let values = records::decode_values(records.unwrap_or_default()).map_err(|e| {
+    let batches = records::decode_batches(records.unwrap_or_default()).map_err(|e| {
         eprintln!("synclog: kafka {}: produce to {topic} refused: {}", session.peer, chain(&e));
         records_code(&e)
     })?;
-    if values.is_empty() {
+    if batches.is_empty() || batches.iter().any(|b| b.values.is_empty()) {
         return Err(code::CORRUPT_MESSAGE);
     }
     let max = session.shared.config.max_message_bytes;
-    if values.iter().any(|v| v.len() > max as usize) {
+    if batches.iter().flat_map(|b| &b.values).any(|v| v.len() > max as usize) {
         return Err(code::MESSAGE_TOO_LARGE);
     }
+    let name = topic;
     let topic = session.shared.topic_or_create(topic).map_err(|e| topic_code(&e))?;
-    topic.append_batch(&values).map_err(|e| log_code(&e))
+    if batches.iter().all(|b| b.producer_id < 0) {
+        let values: Vec<Bytes> = batches.into_iter().flat_map(|b| b.values).collect();
+        return topic.append_batch(&values).map_err(|e| log_code(&e));
+    }
+    // Idempotent batches, one by one: each written once (see super::idempotence).
+    let mut first = None;
+    for b in batches {
+        let id = BatchId {
+            topic: name,
+            producer_id: b.producer_id,
+            epoch: b.producer_epoch,
+            base_sequence: b.base_sequence,
+            records: b.values.len(),
+        };
+        let append = || topic.append_batch(&b.values).map_err(|e| log_code(&e));
+        let base = match b.producer_id {
+            ..0 => append()?,
+            _ => session.shared.producers.append_once(id, append)?,
+        };
+        first.get_or_insert(base);
+    }
+    first.ok_or(code::CORRUPT_MESSAGE)
 }
 
 /// ListOffsets: −2 (earliest) is 0, −1 (latest) the high watermark. synclog keeps no

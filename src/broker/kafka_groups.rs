@@ -13,7 +13,9 @@
 //! | an offset for a topic that does not exist, or partition ≠ 0 | UNKNOWN_TOPIC_OR_PARTITION (3) |
 //! | the offsets file could not be written                | KAFKA_STORAGE_ERROR (56)     |
 //!
-//! and the limits' codes in [`super::groups`]. Each error answers the request alone: the
+//! and the limits' codes in [`super::groups`]. InitProducerId is served here too
+//! ([`super::idempotence`]): a fresh producer id at epoch 0; a transactional id is refused with
+//! TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53), transactions not being served. Each error answers the request alone: the
 //! connection carries on.
 
 use super::groups::{Committed, JoinRequest};
@@ -31,9 +33,9 @@ use kafka_protocol::messages::offset_fetch_response::{
 };
 use kafka_protocol::messages::{
     ApiKey, BrokerId, FindCoordinatorRequest, FindCoordinatorResponse, HeartbeatRequest, HeartbeatResponse,
-    JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, OffsetCommitRequest,
-    OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse, SyncGroupRequest, SyncGroupResponse,
-    TopicName,
+    InitProducerIdRequest, InitProducerIdResponse, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
+    LeaveGroupResponse, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse,
+    ProducerId, SyncGroupRequest, SyncGroupResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use std::net::SocketAddr;
@@ -47,6 +49,8 @@ pub(super) enum GroupRequest {
     Leave(LeaveGroupRequest),
     Commit(OffsetCommitRequest),
     FetchOffsets(OffsetFetchRequest),
+    /// Not a group api, but served alike: a producer id for an idempotent producer.
+    InitProducerId(InitProducerIdRequest),
 }
 
 /// Checks and decodes a group api's body; `None` for any other api.
@@ -97,6 +101,13 @@ pub(super) fn decode_group(
         ApiKey::OffsetFetch => {
             GroupRequest::FetchOffsets(decode(api, version, request, shape::OFFSET_FETCH_V1_REQUEST, body)?)
         }
+        ApiKey::InitProducerId => GroupRequest::InitProducerId(decode(
+            api,
+            version,
+            request,
+            shape::INIT_PRODUCER_ID_V0_REQUEST,
+            body,
+        )?),
         _ => return Ok(None),
     }))
 }
@@ -156,6 +167,27 @@ pub(super) fn serve_group<S: SyncStrategy>(
         GroupRequest::FetchOffsets(r) => {
             let body = fetch_offsets(shared, r);
             encode_frame(ApiKey::OffsetFetch, version, response, &header, &body, out)
+        }
+        GroupRequest::InitProducerId(r) => {
+            let body = match r.transactional_id {
+                Some(id) => {
+                    eprintln!(
+                        "synclog: kafka: refused transactional id {:?}: transactions are not supported",
+                        &*id.0
+                    );
+                    InitProducerIdResponse::default()
+                        .with_error_code(code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+                        .with_producer_id(ProducerId(-1))
+                        .with_producer_epoch(-1)
+                }
+                None => {
+                    let (id, epoch) = shared.producers.init();
+                    InitProducerIdResponse::default()
+                        .with_producer_id(ProducerId(id))
+                        .with_producer_epoch(epoch)
+                }
+            };
+            encode_frame(ApiKey::InitProducerId, version, response, &header, &body, out)
         }
     }
 }

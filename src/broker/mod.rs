@@ -36,6 +36,7 @@
 mod config;
 pub mod groups;
 pub mod handler;
+pub mod idempotence;
 pub mod kafka;
 mod kafka_groups;
 pub mod limits;
@@ -43,6 +44,7 @@ mod shared;
 
 pub use config::{BrokerConfig, DEFAULT_MAX_FETCH_BYTES};
 use groups::Groups;
+use idempotence::Producers;
 use shared::Shared;
 pub use shared::MAX_WAIT;
 
@@ -136,6 +138,7 @@ impl<S: SyncStrategy> Broker<S> {
         let shared = Arc::new(Shared {
             topics,
             groups,
+            producers: Producers::default(),
             config,
             kafka_addr,
             stopping: AtomicBool::new(false),

@@ -78,7 +78,7 @@ pub use shape::ShapeError;
 /// its ApiVersions advertises. Metadata up to v4 tells a client's version inference (kafka-python,
 /// librdkafka) that the broker speaks Kafka 0.11's RecordBatch v2.
 /// The group apis stop at their last version before Kafka's flexible encoding.
-pub const SERVED_APIS: [(ApiKey, i16, i16); 12] = [
+pub const SERVED_APIS: [(ApiKey, i16, i16); 13] = [
     (ApiKey::Produce, 3, 3),
     (ApiKey::Fetch, 4, 4),
     (ApiKey::ListOffsets, 1, 2),
@@ -91,6 +91,7 @@ pub const SERVED_APIS: [(ApiKey, i16, i16); 12] = [
     (ApiKey::LeaveGroup, 0, 3),
     (ApiKey::SyncGroup, 0, 3),
     (ApiKey::ApiVersions, 0, 2),
+    (ApiKey::InitProducerId, 0, 1),
 ];
 
 /// The apis and versions synclog's own client speaks, as `(api, version)`; each is within
