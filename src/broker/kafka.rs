@@ -31,6 +31,9 @@
 //! | a partition named twice, or more than [`MAX_PARTITIONS_PER_REQUEST`] in one request | INVALID_REQUEST (42), every partition |
 //! | a topic to create past `--max-topics`          | POLICY_VIOLATION (44)                  |
 //! | the log's files failed                         | KAFKA_STORAGE_ERROR (56)               |
+//! | idempotent batch out of sequence, old epoch, unknown producer id | 45, 47, 59 ([`super::idempotence`]) |
+//!
+//! Group requests and InitProducerId are decoded and served in `super::kafka_groups`.
 //!
 //! Produce with `acks = 0` gets no response at all (Kafka's rule); with 1 or −1 it is answered
 //! once the append (and, under `--fsync always`, its sync) is done — one broker is every

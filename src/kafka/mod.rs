@@ -22,8 +22,7 @@
 //!
 //! Every api has numbered versions; a client first asks which ones the broker speaks
 //! (ApiVersions) and then uses the highest version both sides know. synclog speaks the versions
-//! below of five apis — enough for a producer and a consumer without consumer
-//! groups:
+//! below — enough for an idempotent producer and a consumer in a group:
 //!
 //! | api (key)        | version | what synclog does with it                                           |
 //! |------------------|---------|---------------------------------------------------------------------|
@@ -32,6 +31,8 @@
 //! | ListOffsets (2)  | 1–2     | timestamp −2 (earliest) is offset 0, −1 (latest) the high watermark |
 //! | Metadata (3)     | 0–4     | this one broker (node 0) leads partition 0 of every topic; creates a requested topic that is missing (v4: only when the request allows it) |
 //! | ApiVersions (18) | 0–2     | the table above; a newer version is answered in v0 with error 35 |
+//! | InitProducerId (22) | 0–1  | a producer id for an idempotent producer ([`crate::broker::idempotence`]) |
+//! | FindCoordinator (10), JoinGroup (11), SyncGroup (14), Heartbeat (12), LeaveGroup (13), OffsetCommit (8), OffsetFetch (9) | 0–2, 0–5, 0–3, 0–3, 0–3, 2–7, 1–5 | consumer groups with durable committed offsets ([`crate::broker::groups`]) |
 //!
 //! The exact fields of each message are in [`shape`], the record batch in [`records`].
 //!
@@ -54,10 +55,9 @@
 //! # Not supported
 //!
 //! Compression (a compressed batch is refused with UNSUPPORTED_COMPRESSION_TYPE, 76),
-//! transactions and idempotent producers (no InitProducerId: clients whose default is
-//! idempotence, kafka-python's and Java's, must turn it off), consumer groups and committed
-//! offsets (no FindCoordinator, JoinGroup, OffsetCommit…; consumers assign partition 0 and
-//! choose their own offset), more than one partition per topic, timestamps (records are served
+//! transactions (a transactional id or batch is refused), idempotence state across a restart
+//! (it is kept in memory), static group membership, the KIP-848 consumer protocol and the admin
+//! apis, flexible versions, more than one partition per topic, timestamps (records are served
 //! with timestamp −1), and TLS or SASL.
 
 pub mod client;
