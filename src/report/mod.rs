@@ -5,10 +5,13 @@
 //! - [`rows`]: the row types, filled by the runner;
 //! - [`table`]: the text a harness run prints;
 //! - [`summary`]: `results.json`, `results.csv` and `summary.md` of a comparison;
-//! - [`charts`]: its SVG and PNG charts.
+//! - [`charts`]: its SVG and PNG charts;
+//! - [`rates`]: the open-loop latency curves of `compare --rates`.
 
 pub mod charts;
 pub mod page;
+pub mod quoted;
+pub mod rates;
 pub mod rows;
 pub mod summary;
 pub mod table;
