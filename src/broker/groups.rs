@@ -177,12 +177,17 @@ pub struct Groups {
 pub type Answer<T> = Result<T, i16>;
 
 impl Groups {
-    /// Opens `data_dir/@groups`, creating it, and reads every group's committed offsets.
+    /// Reads every group's committed offsets from `data_dir/@groups` (created by the first
+    /// commit: a broker whose groups never commit leaves no such directory).
     pub fn open(data_dir: &Path) -> io::Result<Groups> {
         let dir = data_dir.join(GROUPS_DIR);
-        fs::create_dir_all(&dir)?;
         let mut groups = HashMap::new();
-        for entry in fs::read_dir(&dir)? {
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries.collect::<Vec<_>>(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
             let path = entry?.path();
             match path.extension().and_then(|e| e.to_str()) {
                 Some("json") => {}
@@ -435,6 +440,7 @@ impl Groups {
         let temp = self.dir.join(format!("{name}.tmp"));
         let file = OffsetsFile { group: group_id.to_owned(), offsets: offsets.clone() };
         let bytes = serde_json::to_vec_pretty(&file).map_err(io::Error::other)?;
+        fs::create_dir_all(&self.dir)?;
         let mut out = fs::File::create(&temp)?;
         out.write_all(&bytes)?;
         out.sync_all()?;
