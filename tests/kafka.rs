@@ -338,7 +338,7 @@ fn i32_at(bytes: &[u8], at: usize) -> i32 {
 fn unsupported_apis_and_versions_get_error_35_and_the_connection_stays_open() {
     let broker = Embedded::start();
     let mut raw = Raw::connect(&broker.kafka());
-    for (api_key, version, id) in [(10, 0, 1), (0, 9, 2), (999, 0, 3), (1, 11, 4)] {
+    for (api_key, version, id) in [(10, 3, 1), (0, 9, 2), (999, 0, 3), (1, 11, 4), (22, 2, 6)] {
         raw.send(api_key, version, id, &[]);
         let answer = raw.receive().expect("an answer");
         assert_eq!(
@@ -350,7 +350,10 @@ fn unsupported_apis_and_versions_get_error_35_and_the_connection_stays_open() {
     // The same connection still serves ApiVersions v0.
     raw.send(18, 0, 5, &[]);
     let answer = raw.receive().expect("ApiVersions");
-    assert_eq!((i32_at(&answer, 0), i16_at(&answer, 4), i32_at(&answer, 6)), (5, code::NONE, 5));
+    assert_eq!(
+        (i32_at(&answer, 0), i16_at(&answer, 4), i32_at(&answer, 6)),
+        (5, code::NONE, synclog::kafka::SERVED_APIS.len() as i32)
+    );
 }
 
 #[test]
@@ -367,7 +370,24 @@ fn a_newer_api_versions_is_answered_in_v0_with_error_35_and_the_supported_ranges
             (i16_at(&answer, at), i16_at(&answer, at + 2), i16_at(&answer, at + 4))
         })
         .collect();
-    assert_eq!(ranges, vec![(0, 3, 3), (1, 4, 4), (2, 1, 2), (3, 0, 4), (18, 0, 2)]);
+    assert_eq!(
+        ranges,
+        vec![
+            (0, 3, 3),
+            (1, 4, 4),
+            (2, 1, 2),
+            (3, 0, 4),
+            (8, 2, 7),
+            (9, 1, 5),
+            (10, 0, 2),
+            (11, 0, 5),
+            (12, 0, 3),
+            (13, 0, 3),
+            (14, 0, 3),
+            (18, 0, 2),
+            (22, 0, 1)
+        ]
+    );
     assert_eq!(answer.len(), 10 + 6 * count);
 }
 
@@ -565,13 +585,13 @@ fn the_harness_over_kafka_reports_a_clean_run() {
 
 /// kafka-python (`pip install kafka-python`; `scripts/test.sh` installs it when missing)
 /// without a pinned `api_version`: it infers the broker's version from ApiVersions (Metadata
-/// v4: Kafka 0.11), so it sends RecordBatch v2 by itself. Idempotence stays off: the listener
-/// has no InitProducerId (see the README's Kafka table).
+/// v4: Kafka 0.11), so it sends RecordBatch v2 by itself, on its defaults: idempotence on
+/// (InitProducerId, then batches with a producer id and sequences).
 const KAFKA_PYTHON: &str = r#"
 import sys
 from kafka import KafkaProducer, KafkaConsumer
 broker = sys.argv[1]
-p = KafkaProducer(bootstrap_servers=broker, enable_idempotence=False)
+p = KafkaProducer(bootstrap_servers=broker)
 print("api_version", ".".join(map(str, p.config["api_version"])))
 futures = [p.send("python", str(i).encode()) for i in range(1000)]
 p.flush(timeout=30)
@@ -634,4 +654,82 @@ fn metadata_versions_1_to_4_follow_kafkas_list_and_creation_rules() {
         .with_allow_auto_topic_creation(true);
     assert_eq!(names(&ask(4, allowed, 4)), vec![("made".to_string(), code::NONE)]);
     assert!(broker.topics.get("made").is_some());
+}
+
+// --- idempotent producers ---------------------------------------------------------------------
+
+/// One uncompressed batch from an idempotent producer: `values` from sequence `sequence` on.
+fn idempotent_batch(producer_id: i64, epoch: i16, sequence: i32, values: &[&[u8]]) -> Vec<u8> {
+    use kafka_protocol::records::{
+        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    };
+    let records: Vec<Record> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id,
+            producer_epoch: epoch,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: sequence + i as i32,
+            timestamp: 0,
+            key: None,
+            value: Some(Bytes::copy_from_slice(v)),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut out = Vec::new();
+    let options = RecordEncodeOptions { version: 2, compression: Compression::None };
+    RecordBatchEncoder::encode(&mut out, records.iter(), &options).expect("encode");
+    out
+}
+
+/// InitProducerId v1 by hand: (error code, producer id, epoch).
+fn init_producer_id(raw: &mut Raw, id: i32, transactional_id: Option<&str>) -> (i16, i64, i16) {
+    use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, TransactionalId};
+    let request = InitProducerIdRequest::default()
+        .with_transactional_id(transactional_id.map(|t| TransactionalId(StrBytes::from_string(t.into()))))
+        .with_transaction_timeout_ms(60_000);
+    let mut body = Vec::new();
+    request.encode(&mut body, 1).expect("encode");
+    raw.send(22, 1, id, &body);
+    let answer = raw.receive().expect("answer");
+    assert_eq!(i32_at(&answer, 0), id);
+    let r = InitProducerIdResponse::decode(&mut Bytes::from(answer[4..].to_vec()), 1).expect("decode");
+    (r.error_code, r.producer_id.0, r.producer_epoch)
+}
+
+#[test]
+fn an_idempotent_batch_sent_twice_is_stored_once_and_a_gap_is_refused() {
+    let broker = Embedded::start();
+    let mut raw = Raw::connect(&broker.kafka());
+    let (error, producer, epoch) = init_producer_id(&mut raw, 1, None);
+    assert_eq!((error, epoch), (code::NONE, 0));
+    let first = idempotent_batch(producer, epoch, 0, &[b"a", b"b"]);
+    assert_eq!(raw_produce(&mut raw, 2, &produce_request("idem", 0, first.clone(), 1)), (code::NONE, 0));
+    // The retry: same producer, same sequence. Acknowledged with its first offset, not written.
+    assert_eq!(raw_produce(&mut raw, 3, &produce_request("idem", 0, first, 1)), (code::NONE, 0));
+    let gap = idempotent_batch(producer, epoch, 5, &[b"skipped ahead"]);
+    assert_eq!(
+        raw_produce(&mut raw, 4, &produce_request("idem", 0, gap, 1)).0,
+        code::OUT_OF_ORDER_SEQUENCE_NUMBER
+    );
+    let next = idempotent_batch(producer, epoch, 2, &[b"c"]);
+    assert_eq!(raw_produce(&mut raw, 5, &produce_request("idem", 0, next, 1)), (code::NONE, 2));
+    assert_eq!(broker.payloads("idem"), vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+    // A second producer gets another id; transactions are refused with a Kafka error.
+    let (_, other, _) = init_producer_id(&mut raw, 6, None);
+    assert_ne!(other, producer);
+    let (error, ..) = init_producer_id(&mut raw, 7, Some("txn"));
+    assert_eq!(error, code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    let stranger = idempotent_batch(other + 1_000_000, 0, 0, &[b"x"]);
+    assert_eq!(
+        raw_produce(&mut raw, 8, &produce_request("idem", 0, stranger, 1)).0,
+        code::UNKNOWN_PRODUCER_ID
+    );
+    assert_eq!(broker.payloads("idem").len(), 3);
 }

@@ -31,6 +31,9 @@
 //! | a partition named twice, or more than [`MAX_PARTITIONS_PER_REQUEST`] in one request | INVALID_REQUEST (42), every partition |
 //! | a topic to create past `--max-topics`          | POLICY_VIOLATION (44)                  |
 //! | the log's files failed                         | KAFKA_STORAGE_ERROR (56)               |
+//! | idempotent batch out of sequence, old epoch, unknown producer id | 45, 47, 59 ([`super::idempotence`]) |
+//!
+//! Group requests and InitProducerId are decoded and served in `super::kafka_groups`.
 //!
 //! Produce with `acks = 0` gets no response at all (Kafka's rule); with 1 or −1 it is answered
 //! once the append (and, under `--fsync always`, its sync) is done — one broker is every
@@ -44,6 +47,8 @@
 //! every later one only what fits what is left (a partition is not read at all once nothing
 //! is), so a reply holds at most the budget plus one record.
 
+use super::idempotence::BatchId;
+use super::kafka_groups::{decode_group, serve_group, GroupRequest};
 use super::shared::{chain, long_poll, Shared, TopicError, MAX_WAIT};
 use crate::kafka::{
     code, decode, encode_frame, records, shape, Direction, KafkaError, MAX_PARTITIONS_PER_REQUEST,
@@ -74,7 +79,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The node id of the one broker there is.
-const NODE_ID: i32 = 0;
+pub(super) const NODE_ID: i32 = 0;
 
 /// ListOffsets' timestamp for the first offset.
 const EARLIEST: i64 = -2;
@@ -96,6 +101,8 @@ enum Request {
     /// ListOffsets at a version (answered in the same version).
     ListOffsets(i16, ListOffsetsRequest),
     Fetch(FetchRequest),
+    /// A group api at a version (answered in the same version).
+    Group(i16, GroupRequest),
     /// An api or version synclog does not speak.
     Unsupported {
         api_key: i16,
@@ -238,7 +245,10 @@ fn triage(frame: &[u8]) -> Result<Framed, KafkaError> {
         ApiKey::Fetch => {
             Request::Fetch(decode(api, version, Direction::Request, shape::FETCH_V4_REQUEST, body)?)
         }
-        _ => Request::Unsupported { api_key, version },
+        _ => match decode_group(api, version, body)? {
+            Some(group) => Request::Group(version, group),
+            None => Request::Unsupported { api_key, version },
+        },
     };
     Ok(Framed { correlation_id, request })
 }
@@ -277,6 +287,12 @@ fn serve<S: SyncStrategy>(
         Request::Fetch(request) => {
             let body = fetch(session.shared, conn, request);
             session.respond(conn, ApiKey::Fetch, 4, id, &body)
+        }
+        Request::Group(version, request) => {
+            // JoinGroup and SyncGroup may wait for other members: answer earlier requests first.
+            conn.flush()?;
+            serve_group(session.shared, session.advertised, version, id, request, &mut session.out)?;
+            Ok(conn.write_frame_bytes(&session.out)?)
         }
         Request::Unsupported { api_key, version } => {
             let api =
@@ -417,19 +433,41 @@ fn append<S: SyncStrategy>(
     if partition != 0 {
         return Err(code::UNKNOWN_TOPIC_OR_PARTITION);
     }
-    let values = records::decode_values(records.unwrap_or_default()).map_err(|e| {
+    let batches = records::decode_batches(records.unwrap_or_default()).map_err(|e| {
         eprintln!("synclog: kafka {}: produce to {topic} refused: {}", session.peer, chain(&e));
         records_code(&e)
     })?;
-    if values.is_empty() {
+    if batches.is_empty() || batches.iter().any(|b| b.values.is_empty()) {
         return Err(code::CORRUPT_MESSAGE);
     }
     let max = session.shared.config.max_message_bytes;
-    if values.iter().any(|v| v.len() > max as usize) {
+    if batches.iter().flat_map(|b| &b.values).any(|v| v.len() > max as usize) {
         return Err(code::MESSAGE_TOO_LARGE);
     }
+    let name = topic;
     let topic = session.shared.topic_or_create(topic).map_err(|e| topic_code(&e))?;
-    topic.append_batch(&values).map_err(|e| log_code(&e))
+    if batches.iter().all(|b| b.producer_id < 0) {
+        let values: Vec<Bytes> = batches.into_iter().flat_map(|b| b.values).collect();
+        return topic.append_batch(&values).map_err(|e| log_code(&e));
+    }
+    // Idempotent batches, one by one: each written once (see super::idempotence).
+    let mut first = None;
+    for b in batches {
+        let id = BatchId {
+            topic: name,
+            producer_id: b.producer_id,
+            epoch: b.producer_epoch,
+            base_sequence: b.base_sequence,
+            records: b.values.len(),
+        };
+        let append = || topic.append_batch(&b.values).map_err(|e| log_code(&e));
+        let base = match b.producer_id {
+            ..0 => append()?,
+            _ => session.shared.producers.append_once(id, append)?,
+        };
+        first.get_or_insert(base);
+    }
+    first.ok_or(code::CORRUPT_MESSAGE)
 }
 
 /// ListOffsets: −2 (earliest) is 0, −1 (latest) the high watermark. synclog keeps no

@@ -34,12 +34,17 @@
 //! every log (unless `--fsync never`) and closes its files.
 
 mod config;
+pub mod groups;
 pub mod handler;
+pub mod idempotence;
 pub mod kafka;
+mod kafka_groups;
 pub mod limits;
 mod shared;
 
 pub use config::{BrokerConfig, DEFAULT_MAX_FETCH_BYTES};
+use groups::Groups;
+use idempotence::Producers;
 use shared::Shared;
 pub use shared::MAX_WAIT;
 
@@ -61,6 +66,13 @@ pub enum BrokerError {
     /// The data dir could not be opened or recovered.
     #[error("cannot open the data dir")]
     Storage(#[from] LogError),
+    /// The consumer groups' committed offsets could not be read.
+    #[error("cannot read the consumer groups' committed offsets in {dir}")]
+    Groups {
+        dir: std::path::PathBuf,
+        #[source]
+        source: io::Error,
+    },
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}")]
     Bind {
@@ -119,8 +131,14 @@ impl<S: SyncStrategy> Broker<S> {
         for warning in &plan.warnings {
             eprintln!("synclog: warning: {warning}");
         }
+        let groups = Groups::open(&config.data_dir).map_err(|source| BrokerError::Groups {
+            dir: config.data_dir.join(groups::GROUPS_DIR),
+            source,
+        })?;
         let shared = Arc::new(Shared {
             topics,
+            groups,
+            producers: Producers::default(),
             config,
             kafka_addr,
             stopping: AtomicBool::new(false),

@@ -8,6 +8,8 @@
 //! nothing above it.
 
 use super::config::BrokerConfig;
+use super::groups::Groups;
+use super::idempotence::Producers;
 use crate::storage::{validate_topic_name, LogError, Topic, Topics};
 use crate::strategies::SyncStrategy;
 use parking_lot::Mutex;
@@ -22,6 +24,10 @@ use std::time::{Duration, Instant};
 pub(crate) struct Shared<S: SyncStrategy> {
     pub(crate) topics: Arc<Topics<S>>,
     pub(crate) config: BrokerConfig,
+    /// The Kafka listener's consumer groups and their committed offsets.
+    pub(crate) groups: Groups,
+    /// The Kafka listener's idempotent producers.
+    pub(crate) producers: Producers,
     /// The Kafka listener's bound address (the real port when 0 was asked for), which its
     /// Metadata responses advertise; `None` without a Kafka listener.
     pub(crate) kafka_addr: Option<SocketAddr>,

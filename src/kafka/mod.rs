@@ -22,8 +22,7 @@
 //!
 //! Every api has numbered versions; a client first asks which ones the broker speaks
 //! (ApiVersions) and then uses the highest version both sides know. synclog speaks the versions
-//! below of five apis — enough for a producer and a consumer without consumer
-//! groups:
+//! below — enough for an idempotent producer and a consumer in a group:
 //!
 //! | api (key)        | version | what synclog does with it                                           |
 //! |------------------|---------|---------------------------------------------------------------------|
@@ -32,6 +31,8 @@
 //! | ListOffsets (2)  | 1–2     | timestamp −2 (earliest) is offset 0, −1 (latest) the high watermark |
 //! | Metadata (3)     | 0–4     | this one broker (node 0) leads partition 0 of every topic; creates a requested topic that is missing (v4: only when the request allows it) |
 //! | ApiVersions (18) | 0–2     | the table above; a newer version is answered in v0 with error 35 |
+//! | InitProducerId (22) | 0–1  | a producer id for an idempotent producer ([`crate::broker::idempotence`]) |
+//! | FindCoordinator (10), JoinGroup (11), SyncGroup (14), Heartbeat (12), LeaveGroup (13), OffsetCommit (8), OffsetFetch (9) | 0–2, 0–5, 0–3, 0–3, 0–3, 2–7, 1–5 | consumer groups with durable committed offsets ([`crate::broker::groups`]) |
 //!
 //! The exact fields of each message are in [`shape`], the record batch in [`records`].
 //!
@@ -54,10 +55,9 @@
 //! # Not supported
 //!
 //! Compression (a compressed batch is refused with UNSUPPORTED_COMPRESSION_TYPE, 76),
-//! transactions and idempotent producers (no InitProducerId: clients whose default is
-//! idempotence, kafka-python's and Java's, must turn it off), consumer groups and committed
-//! offsets (no FindCoordinator, JoinGroup, OffsetCommit…; consumers assign partition 0 and
-//! choose their own offset), more than one partition per topic, timestamps (records are served
+//! transactions (a transactional id or batch is refused), idempotence state across a restart
+//! (it is kept in memory), static group membership, the KIP-848 consumer protocol and the admin
+//! apis, flexible versions, more than one partition per topic, timestamps (records are served
 //! with timestamp −1), and TLS or SASL.
 
 pub mod client;
@@ -77,12 +77,21 @@ pub use shape::ShapeError;
 /// The apis and version ranges the broker's Kafka listener serves, as `(api, min, max)`: what
 /// its ApiVersions advertises. Metadata up to v4 tells a client's version inference (kafka-python,
 /// librdkafka) that the broker speaks Kafka 0.11's RecordBatch v2.
-pub const SERVED_APIS: [(ApiKey, i16, i16); 5] = [
+/// The group apis stop at their last version before Kafka's flexible encoding.
+pub const SERVED_APIS: [(ApiKey, i16, i16); 13] = [
     (ApiKey::Produce, 3, 3),
     (ApiKey::Fetch, 4, 4),
     (ApiKey::ListOffsets, 1, 2),
     (ApiKey::Metadata, 0, 4),
+    (ApiKey::OffsetCommit, 2, 7),
+    (ApiKey::OffsetFetch, 1, 5),
+    (ApiKey::FindCoordinator, 0, 2),
+    (ApiKey::JoinGroup, 0, 5),
+    (ApiKey::Heartbeat, 0, 3),
+    (ApiKey::LeaveGroup, 0, 3),
+    (ApiKey::SyncGroup, 0, 3),
     (ApiKey::ApiVersions, 0, 2),
+    (ApiKey::InitProducerId, 0, 1),
 ];
 
 /// The apis and versions synclog's own client speaks, as `(api, version)`; each is within
@@ -130,6 +139,35 @@ pub mod code {
     /// A request naming one partition twice, or more partitions than
     /// [`super::MAX_PARTITIONS_PER_REQUEST`].
     pub const INVALID_REQUEST: i16 = ResponseError::InvalidRequest.code();
+    /// A committed offset's metadata over the broker's limit.
+    pub const OFFSET_METADATA_TOO_LARGE: i16 = ResponseError::OffsetMetadataTooLarge.code();
+    /// The broker is stopping while a group request waits.
+    pub const COORDINATOR_NOT_AVAILABLE: i16 = ResponseError::CoordinatorNotAvailable.code();
+    /// A FindCoordinator for a key type other than a group (0).
+    pub const NOT_COORDINATOR: i16 = ResponseError::NotCoordinator.code();
+    /// A generation other than the group's current one.
+    pub const ILLEGAL_GENERATION: i16 = ResponseError::IllegalGeneration.code();
+    /// A member whose protocol type or protocols share nothing with the group's.
+    pub const INCONSISTENT_GROUP_PROTOCOL: i16 = ResponseError::InconsistentGroupProtocol.code();
+    /// An empty group id, or one past the length limit.
+    pub const INVALID_GROUP_ID: i16 = ResponseError::InvalidGroupId.code();
+    /// A member id the group does not hold (or a group that does not exist).
+    pub const UNKNOWN_MEMBER_ID: i16 = ResponseError::UnknownMemberId.code();
+    /// A session timeout outside the broker's range.
+    pub const INVALID_SESSION_TIMEOUT: i16 = ResponseError::InvalidSessionTimeout.code();
+    /// The group is rebalancing: rejoin.
+    pub const REBALANCE_IN_PROGRESS: i16 = ResponseError::RebalanceInProgress.code();
+    /// A group that already holds its most members.
+    pub const GROUP_MAX_SIZE_REACHED: i16 = ResponseError::GroupMaxSizeReached.code();
+    /// An idempotent batch whose sequence is not the next one expected.
+    pub const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = ResponseError::OutOfOrderSequenceNumber.code();
+    /// An idempotent batch from an epoch older than the producer's.
+    pub const INVALID_PRODUCER_EPOCH: i16 = ResponseError::InvalidProducerEpoch.code();
+    /// An idempotent batch from a producer id the broker never gave out.
+    pub const UNKNOWN_PRODUCER_ID: i16 = ResponseError::UnknownProducerId.code();
+    /// A transactional id: transactions are not supported.
+    pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 =
+        ResponseError::TransactionalIdAuthorizationFailed.code();
     /// Anything else.
     pub const UNKNOWN_SERVER_ERROR: i16 = ResponseError::UnknownServerError.code();
 

@@ -196,6 +196,35 @@ pub fn decode_values(bytes: Bytes) -> Result<Vec<Bytes>, RecordsError> {
     Ok(values)
 }
 
+/// One produced batch: its producer fields and its values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProducedBatch {
+    /// The producer id (−1: not an idempotent producer).
+    pub producer_id: i64,
+    /// The producer epoch.
+    pub producer_epoch: i16,
+    /// The first record's sequence number (−1: none).
+    pub base_sequence: i32,
+    /// The values, in order (a null value is an empty payload).
+    pub values: Vec<Bytes>,
+}
+
+/// Like [`decode_values`], batch by batch with each batch's producer id, epoch and base
+/// sequence (what an idempotent producer's retries are recognised by).
+pub fn decode_batches(bytes: Bytes) -> Result<Vec<ProducedBatch>, RecordsError> {
+    check_batches(&bytes, Tail::Refuse)?;
+    let batches = decode(bytes)?.into_iter().map(|set| {
+        let first = set.records.first();
+        ProducedBatch {
+            producer_id: first.map_or(NO_PRODUCER_ID, |r| r.producer_id),
+            producer_epoch: first.map_or(NO_PRODUCER_EPOCH, |r| r.producer_epoch),
+            base_sequence: first.map_or(-1, |r| r.sequence),
+            values: set.records.into_iter().map(|r| r.value.unwrap_or_default()).collect(),
+        }
+    });
+    Ok(batches.collect())
+}
+
 /// The records of a Fetch response as (offset, value), skipping control records (transaction
 /// markers) and a partial batch at the end.
 pub fn decode_fetched(bytes: Bytes) -> Result<Vec<(i64, Bytes)>, RecordsError> {

@@ -132,6 +132,58 @@ pub const FETCH_V4_REQUEST: &[Field] =
 pub const FETCH_V4_RESPONSE: &[Field] =
     &[Int32, Array(&[String, Array(&[Int32, Int16, Int64, Int64, Array(&[Int64, Int64]), Bytes])])];
 
+/// FindCoordinator v0 request: group id.
+pub const FIND_COORDINATOR_V0_REQUEST: &[Field] = &[String];
+/// FindCoordinator v1–v2 request: key, key type.
+pub const FIND_COORDINATOR_V1_REQUEST: &[Field] = &[String, Int8];
+
+/// A member's protocols in JoinGroup: `[name, metadata]`.
+const PROTOCOLS: Field = Array(&[String, Bytes]);
+/// JoinGroup v0 request: group, session timeout, member, protocol type, protocols.
+pub const JOIN_GROUP_V0_REQUEST: &[Field] = &[String, Int32, String, String, PROTOCOLS];
+/// JoinGroup v1–v4 request: group, session timeout, rebalance timeout, member, protocol type,
+/// protocols.
+pub const JOIN_GROUP_V1_REQUEST: &[Field] = &[String, Int32, Int32, String, String, PROTOCOLS];
+/// JoinGroup v5 request: as v1, with the group instance id after the member id.
+pub const JOIN_GROUP_V5_REQUEST: &[Field] = &[String, Int32, Int32, String, String, String, PROTOCOLS];
+
+/// SyncGroup's assignments: `[member, assignment]`.
+const ASSIGNMENTS: Field = Array(&[String, Bytes]);
+/// SyncGroup v0–v2 request: group, generation, member, assignments.
+pub const SYNC_GROUP_V0_REQUEST: &[Field] = &[String, Int32, String, ASSIGNMENTS];
+/// SyncGroup v3 request: group, generation, member, group instance id, assignments.
+pub const SYNC_GROUP_V3_REQUEST: &[Field] = &[String, Int32, String, String, ASSIGNMENTS];
+
+/// Heartbeat v0–v2 request: group, generation, member.
+pub const HEARTBEAT_V0_REQUEST: &[Field] = &[String, Int32, String];
+/// Heartbeat v3 request: group, generation, member, group instance id.
+pub const HEARTBEAT_V3_REQUEST: &[Field] = &[String, Int32, String, String];
+
+/// LeaveGroup v0–v2 request: group, member.
+pub const LEAVE_GROUP_V0_REQUEST: &[Field] = &[String, String];
+/// LeaveGroup v3 request: group, `[member, group instance id]`.
+pub const LEAVE_GROUP_V3_REQUEST: &[Field] = &[String, Array(&[String, String])];
+
+/// OffsetCommit v2–v4 request: group, generation, member, retention time, `[topic,
+/// [partition, offset, metadata]]`.
+pub const OFFSET_COMMIT_V2_REQUEST: &[Field] =
+    &[String, Int32, String, Int64, Array(&[String, Array(&[Int32, Int64, String])])];
+/// OffsetCommit v5 request: as v2 without the retention time.
+pub const OFFSET_COMMIT_V5_REQUEST: &[Field] =
+    &[String, Int32, String, Array(&[String, Array(&[Int32, Int64, String])])];
+/// OffsetCommit v6 request: as v5, with the leader epoch after each offset.
+pub const OFFSET_COMMIT_V6_REQUEST: &[Field] =
+    &[String, Int32, String, Array(&[String, Array(&[Int32, Int64, Int32, String])])];
+/// OffsetCommit v7 request: as v6, with the group instance id after the member id.
+pub const OFFSET_COMMIT_V7_REQUEST: &[Field] =
+    &[String, Int32, String, String, Array(&[String, Array(&[Int32, Int64, Int32, String])])];
+
+/// OffsetFetch v1–v5 request: group, `[topic, [partition]]` (null from v2: every topic).
+pub const OFFSET_FETCH_V1_REQUEST: &[Field] = &[String, Array(&[String, Array(&[Int32])])];
+
+/// InitProducerId v0–v1 request: transactional id, transaction timeout.
+pub const INIT_PRODUCER_ID_V0_REQUEST: &[Field] = &[String, Int32];
+
 /// Checks that `bytes` is exactly one message of `shape`.
 pub fn check(shape: &[Field], bytes: &[u8]) -> Result<(), ShapeError> {
     let end = walk(shape, bytes, 0)?;

@@ -1,0 +1,556 @@
+//! Kafka consumer groups on a broker whose topics each have one partition: membership,
+//! generations, the leader's assignment, session timeouts and committed offsets.
+//!
+//! # The protocol, as served here
+//!
+//! A consumer finds the coordinator (this broker), then **joins**: JoinGroup waits until every
+//! known member has (re)joined or the rebalance timeout passes (at most [`MAX_JOIN_WAIT`]);
+//! members that did not rejoin are dropped, the generation goes up by one, a leader is chosen
+//! (the previous leader when it rejoined, else the first member by id) and so is the first of
+//! the leader's protocols that every member names. Every waiting JoinGroup is then answered;
+//! the leader's answer lists the members and their metadata. Then **sync**: the leader's
+//! SyncGroup carries the assignment of every member (the client computes it: with one
+//! partition per topic, one member gets partition 0 of each subscribed topic); it is stored
+//! as given and every member's SyncGroup is answered with its own share. A follower's
+//! SyncGroup that arrives first waits for the leader's (at most its session timeout, bounded
+//! by [`MAX_JOIN_WAIT`]).
+//!
+//! Heartbeats keep a member alive. A member whose last request is older than its session
+//! timeout is removed the next time its group is touched (every request to the group checks),
+//! and the group rebalances: the others' heartbeats are answered REBALANCE_IN_PROGRESS and
+//! they rejoin. LeaveGroup removes a member at once.
+//!
+//! Committed offsets are stored per group in `@groups/<hex of the group id>.json` under the
+//! data dir (docs/format.md), written atomically (temporary file, fsync, rename, fsync of the
+//! directory) before OffsetCommit is answered, and read back when the broker starts.
+//!
+//! # Limits (each refused before anything is kept)
+//!
+//! | what                                   | limit                       | answer                          |
+//! |----------------------------------------|-----------------------------|---------------------------------|
+//! | groups held (members or offsets)       | [`MAX_GROUPS`]              | POLICY_VIOLATION (44)           |
+//! | members of one group                   | [`MAX_MEMBERS`]             | GROUP_MAX_SIZE_REACHED (81)     |
+//! | group id length                        | 1..=[`MAX_GROUP_ID_BYTES`]  | INVALID_GROUP_ID (24)           |
+//! | member id length                       | [`MAX_MEMBER_ID_BYTES`]     | UNKNOWN_MEMBER_ID (25)          |
+//! | protocols of one member, their metadata | [`MAX_PROTOCOLS`], [`MAX_MEMBER_METADATA_BYTES`] in all | INVALID_REQUEST (42) |
+//! | one member's assignment                | [`MAX_MEMBER_METADATA_BYTES`] | INVALID_REQUEST (42)          |
+//! | committed-offset metadata              | [`MAX_OFFSET_METADATA_BYTES`] | OFFSET_METADATA_TOO_LARGE (12) |
+//! | session timeout                        | [`MIN_SESSION_TIMEOUT`]..=[`MAX_SESSION_TIMEOUT`] | INVALID_SESSION_TIMEOUT (26) |
+//!
+//! Offsets are committed only for partition 0 of existing topics, so a group holds at most
+//! one committed offset per topic (`--max-topics`).
+//!
+//! Not served: static membership (`group.instance.id` is ignored: every member is dynamic),
+//! the incremental rebalance protocol of KIP-848 and offset retention (committed offsets are
+//! kept until the group's file is deleted).
+
+use crate::kafka::code;
+use bytes::Bytes;
+use parking_lot::{Condvar, Mutex, MutexGuard};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// The most groups the broker holds at once.
+pub const MAX_GROUPS: usize = 1000;
+/// The most members one group holds.
+pub const MAX_MEMBERS: usize = 100;
+/// The longest group id, in bytes.
+pub const MAX_GROUP_ID_BYTES: usize = 255;
+/// The longest member id, in bytes (the broker's own are far shorter).
+pub const MAX_MEMBER_ID_BYTES: usize = 255;
+/// The most protocols (assignors) one member names.
+pub const MAX_PROTOCOLS: usize = 16;
+/// The most bytes of protocol metadata one member sends, and of assignment it is given.
+pub const MAX_MEMBER_METADATA_BYTES: usize = 64 * 1024;
+/// The longest metadata string of a committed offset (Kafka's `offset.metadata.max.bytes`).
+pub const MAX_OFFSET_METADATA_BYTES: usize = 4096;
+/// The shortest session timeout a member may ask for.
+pub const MIN_SESSION_TIMEOUT: Duration = Duration::from_millis(500);
+/// The longest session timeout a member may ask for (Kafka's default maximum).
+pub const MAX_SESSION_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// The longest a JoinGroup or SyncGroup waits for the other members, whatever it asks.
+pub const MAX_JOIN_WAIT: Duration = Duration::from_secs(300);
+
+/// The directory under the data dir that holds the groups' committed offsets.
+pub const GROUPS_DIR: &str = "@groups";
+
+/// How often a waiting JoinGroup or SyncGroup looks again (expiry, shutdown).
+const WAIT_SLICE: Duration = Duration::from_millis(100);
+
+/// Where a group is in its rebalance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// No members.
+    Empty,
+    /// Members are (re)joining until every one has, or the deadline passes.
+    Joining { deadline: Instant },
+    /// Joined: waiting for the leader's SyncGroup.
+    Syncing,
+    /// Assigned.
+    Stable,
+}
+
+struct Member {
+    session: Duration,
+    rebalance: Duration,
+    protocol_type: String,
+    protocols: Vec<(String, Bytes)>,
+    /// The last request from this member.
+    seen: Instant,
+    /// Joined the rebalance in progress and waits for it to complete.
+    joining: bool,
+    assignment: Bytes,
+}
+
+/// One committed offset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Committed {
+    pub offset: i64,
+    pub metadata: Option<String>,
+}
+
+struct Group {
+    generation: i32,
+    phase: Phase,
+    protocol: Option<String>,
+    leader: Option<String>,
+    members: BTreeMap<String, Member>,
+    /// Committed offsets by topic (partition 0 is the only one).
+    offsets: BTreeMap<String, Committed>,
+}
+
+impl Group {
+    fn new() -> Group {
+        Group {
+            generation: 0,
+            phase: Phase::Empty,
+            protocol: None,
+            leader: None,
+            members: BTreeMap::new(),
+            offsets: BTreeMap::new(),
+        }
+    }
+}
+
+/// What a JoinGroup is answered with.
+#[derive(Debug, Clone)]
+pub struct Joined {
+    pub generation: i32,
+    pub protocol: String,
+    pub leader: String,
+    pub member_id: String,
+    /// Every member and its metadata for the chosen protocol: for the leader only.
+    pub members: Vec<(String, Bytes)>,
+}
+
+/// A JoinGroup's fields.
+pub struct JoinRequest<'a> {
+    pub group_id: &'a str,
+    pub member_id: &'a str,
+    pub session_ms: i32,
+    pub rebalance_ms: i32,
+    pub protocol_type: &'a str,
+    pub protocols: Vec<(String, Bytes)>,
+}
+
+/// The file a group's offsets are stored in.
+#[derive(Serialize, Deserialize)]
+struct OffsetsFile {
+    group: String,
+    offsets: BTreeMap<String, Committed>,
+}
+
+/// Every group of the broker.
+pub struct Groups {
+    dir: PathBuf,
+    groups: Mutex<HashMap<String, Group>>,
+    changed: Condvar,
+    next_member: AtomicU64,
+}
+
+/// An error code, or the value.
+pub type Answer<T> = Result<T, i16>;
+
+impl Groups {
+    /// Reads every group's committed offsets from `data_dir/@groups` (created by the first
+    /// commit: a broker whose groups never commit leaves no such directory).
+    pub fn open(data_dir: &Path) -> io::Result<Groups> {
+        let dir = data_dir.join(GROUPS_DIR);
+        let mut groups = HashMap::new();
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries.collect::<Vec<_>>(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let path = entry?.path();
+            match path.extension().and_then(|e| e.to_str()) {
+                Some("json") => {}
+                Some("tmp") => {
+                    // A commit that crashed before its rename: the previous file still holds.
+                    fs::remove_file(&path)?;
+                    continue;
+                }
+                _ => continue,
+            }
+            let file: OffsetsFile = serde_json::from_slice(&fs::read(&path)?).map_err(|e| {
+                io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display()))
+            })?;
+            let mut group = Group::new();
+            group.offsets = file.offsets;
+            groups.insert(file.group, group);
+        }
+        Ok(Groups {
+            dir,
+            groups: Mutex::new(groups),
+            changed: Condvar::new(),
+            next_member: AtomicU64::new(0),
+        })
+    }
+
+    /// JoinGroup: waits for the rebalance to complete (see the module docs).
+    pub fn join(&self, request: JoinRequest<'_>, stopping: &AtomicBool) -> Answer<Joined> {
+        check_group_id(request.group_id)?;
+        let session = timeout(request.session_ms)?;
+        let rebalance = Duration::from_millis(request.rebalance_ms.max(0) as u64).max(session);
+        if request.member_id.len() > MAX_MEMBER_ID_BYTES {
+            return Err(code::UNKNOWN_MEMBER_ID);
+        }
+        if request.protocol_type.is_empty() || request.protocols.is_empty() {
+            return Err(code::INCONSISTENT_GROUP_PROTOCOL);
+        }
+        let metadata: usize = request.protocols.iter().map(|(n, m)| n.len() + m.len()).sum();
+        if request.protocols.len() > MAX_PROTOCOLS || metadata > MAX_MEMBER_METADATA_BYTES {
+            return Err(code::INVALID_REQUEST);
+        }
+        let mut groups = self.groups.lock();
+        let admitted = groups.len() < MAX_GROUPS || groups.contains_key(request.group_id);
+        if !admitted {
+            return Err(code::POLICY_VIOLATION);
+        }
+        let now = Instant::now();
+        let group = groups.entry(request.group_id.to_owned()).or_insert_with(Group::new);
+        expire(group, now);
+        if request.member_id.is_empty() && group.members.len() >= MAX_MEMBERS {
+            return Err(code::GROUP_MAX_SIZE_REACHED);
+        }
+        let compatible = group.members.iter().filter(|(id, _)| *id != request.member_id).all(|(_, m)| {
+            m.protocol_type == request.protocol_type
+                && m.protocols.iter().any(|(p, _)| request.protocols.iter().any(|(q, _)| p == q))
+        });
+        if !compatible {
+            return Err(code::INCONSISTENT_GROUP_PROTOCOL);
+        }
+        let member_id = match request.member_id {
+            "" => format!("synclog-member-{}", self.next_member.fetch_add(1, Ordering::Relaxed)),
+            id if group.members.contains_key(id) => id.to_owned(),
+            _ => return Err(code::UNKNOWN_MEMBER_ID),
+        };
+        let member = Member {
+            session,
+            rebalance,
+            protocol_type: request.protocol_type.to_owned(),
+            protocols: request.protocols,
+            seen: now,
+            joining: true,
+            assignment: Bytes::new(),
+        };
+        group.members.insert(member_id.clone(), member);
+        if !matches!(group.phase, Phase::Joining { .. }) {
+            start_rebalance(group, now);
+        }
+        self.changed.notify_all();
+        self.wait_joined(groups, request.group_id, &member_id, stopping)
+    }
+
+    /// Waits until `member_id`'s join completes; completes it when every member has joined or
+    /// the deadline passed.
+    fn wait_joined(
+        &self,
+        mut groups: MutexGuard<'_, HashMap<String, Group>>,
+        group_id: &str,
+        member_id: &str,
+        stopping: &AtomicBool,
+    ) -> Answer<Joined> {
+        loop {
+            let group = groups.get_mut(group_id).ok_or(code::UNKNOWN_MEMBER_ID)?;
+            let now = Instant::now();
+            expire(group, now);
+            let member = group.members.get(member_id).ok_or(code::UNKNOWN_MEMBER_ID)?;
+            if !member.joining {
+                return Ok(joined(group, member_id));
+            }
+            let Phase::Joining { deadline } = group.phase else {
+                return Err(code::REBALANCE_IN_PROGRESS);
+            };
+            if group.members.values().all(|m| m.joining) || now >= deadline {
+                complete_join(group);
+                self.changed.notify_all();
+                continue;
+            }
+            if stopping.load(Ordering::Acquire) {
+                return Err(code::COORDINATOR_NOT_AVAILABLE);
+            }
+            self.changed.wait_for(&mut groups, WAIT_SLICE.min(deadline - now));
+        }
+    }
+
+    /// SyncGroup: stores the leader's assignment; answers each member its own.
+    pub fn sync(
+        &self,
+        group_id: &str,
+        generation: i32,
+        member_id: &str,
+        assignments: Vec<(String, Bytes)>,
+        stopping: &AtomicBool,
+    ) -> Answer<Bytes> {
+        let mut groups = self.groups.lock();
+        let group = member_of(&mut groups, group_id, generation, member_id)?;
+        let deadline = Instant::now() + group.members[member_id].session.min(MAX_JOIN_WAIT);
+        if group.phase == Phase::Syncing && group.leader.as_deref() == Some(member_id) {
+            let fits = assignments.iter().all(|(id, a)| {
+                a.len() <= MAX_MEMBER_METADATA_BYTES && group.members.contains_key(id.as_str())
+            });
+            if !fits {
+                return Err(code::INVALID_REQUEST);
+            }
+            for (id, assignment) in assignments {
+                if let Some(m) = group.members.get_mut(&id) {
+                    m.assignment = assignment;
+                }
+            }
+            group.phase = Phase::Stable;
+            self.changed.notify_all();
+        }
+        loop {
+            let group = member_of(&mut groups, group_id, generation, member_id)?;
+            match group.phase {
+                Phase::Stable => return Ok(group.members[member_id].assignment.clone()),
+                Phase::Syncing if Instant::now() < deadline && !stopping.load(Ordering::Acquire) => {}
+                _ => return Err(code::REBALANCE_IN_PROGRESS),
+            }
+            self.changed.wait_for(&mut groups, WAIT_SLICE);
+        }
+    }
+
+    /// Heartbeat: keeps the member alive; REBALANCE_IN_PROGRESS tells it to rejoin.
+    pub fn heartbeat(&self, group_id: &str, generation: i32, member_id: &str) -> Answer<()> {
+        let mut groups = self.groups.lock();
+        let group = member_of(&mut groups, group_id, generation, member_id)?;
+        match group.phase {
+            Phase::Joining { .. } => Err(code::REBALANCE_IN_PROGRESS),
+            _ => Ok(()),
+        }
+    }
+
+    /// LeaveGroup: removes each member at once; the answer per member.
+    pub fn leave(&self, group_id: &str, member_ids: &[String]) -> Answer<Vec<i16>> {
+        let mut groups = self.groups.lock();
+        let group = groups.get_mut(group_id).ok_or(code::UNKNOWN_MEMBER_ID)?;
+        let now = Instant::now();
+        expire(group, now);
+        let codes = member_ids
+            .iter()
+            .map(|id| match group.members.remove(id.as_str()) {
+                Some(_) => code::NONE,
+                None => code::UNKNOWN_MEMBER_ID,
+            })
+            .collect::<Vec<_>>();
+        if codes.contains(&code::NONE) {
+            start_rebalance(group, now);
+            self.changed.notify_all();
+        }
+        forget_if_idle(&mut groups, group_id);
+        Ok(codes)
+    }
+
+    /// OffsetCommit: `generation` −1 with no member id commits for a group without members
+    /// (a consumer that assigns itself). `exists` tells whether a topic exists. The answer is
+    /// a code per offset, or one code for the whole request.
+    pub fn commit(
+        &self,
+        group_id: &str,
+        generation: i32,
+        member_id: &str,
+        offsets: Vec<(String, i32, Committed)>,
+        exists: impl Fn(&str) -> bool,
+    ) -> Answer<Vec<i16>> {
+        check_group_id(group_id)?;
+        let mut groups = self.groups.lock();
+        if generation < 0 && member_id.is_empty() {
+            if groups.len() >= MAX_GROUPS && !groups.contains_key(group_id) {
+                return Err(code::POLICY_VIOLATION);
+            }
+            let group = groups.entry(group_id.to_owned()).or_insert_with(Group::new);
+            expire(group, Instant::now());
+            if !group.members.is_empty() {
+                return Err(code::UNKNOWN_MEMBER_ID);
+            }
+        } else if matches!(
+            member_of(&mut groups, group_id, generation, member_id)?.phase,
+            Phase::Joining { .. }
+        ) {
+            return Err(code::REBALANCE_IN_PROGRESS);
+        }
+        let group = groups.get_mut(group_id).ok_or(code::UNKNOWN_MEMBER_ID)?;
+        let mut next = group.offsets.clone();
+        let codes: Vec<i16> = offsets
+            .into_iter()
+            .map(|(topic, partition, committed)| {
+                if partition != 0 || !exists(&topic) {
+                    code::UNKNOWN_TOPIC_OR_PARTITION
+                } else if committed.metadata.as_ref().is_some_and(|m| m.len() > MAX_OFFSET_METADATA_BYTES) {
+                    code::OFFSET_METADATA_TOO_LARGE
+                } else {
+                    next.insert(topic, committed);
+                    code::NONE
+                }
+            })
+            .collect();
+        if next != group.offsets {
+            if let Err(e) = self.store(group_id, &next) {
+                eprintln!("synclog: kafka: cannot store the offsets of group {group_id:?}: {e}");
+                let failed =
+                    codes.iter().map(|&c| if c == code::NONE { code::KAFKA_STORAGE_ERROR } else { c });
+                let failed = failed.collect();
+                forget_if_idle(&mut groups, group_id);
+                return Ok(failed);
+            }
+            group.offsets = next;
+        }
+        forget_if_idle(&mut groups, group_id);
+        Ok(codes)
+    }
+
+    /// OffsetFetch: the committed offset of each topic asked for (every committed one for
+    /// `None`); a topic with none has no entry.
+    pub fn committed(&self, group_id: &str) -> BTreeMap<String, Committed> {
+        self.groups.lock().get(group_id).map(|g| g.offsets.clone()).unwrap_or_default()
+    }
+
+    /// Writes a group's offsets file atomically: temporary file, fsync, rename, fsync the dir.
+    fn store(&self, group_id: &str, offsets: &BTreeMap<String, Committed>) -> io::Result<()> {
+        let name: String = group_id.bytes().map(|b| format!("{b:02x}")).collect();
+        let path = self.dir.join(format!("{name}.json"));
+        let temp = self.dir.join(format!("{name}.tmp"));
+        let file = OffsetsFile { group: group_id.to_owned(), offsets: offsets.clone() };
+        let bytes = serde_json::to_vec_pretty(&file).map_err(io::Error::other)?;
+        fs::create_dir_all(&self.dir)?;
+        let mut out = fs::File::create(&temp)?;
+        out.write_all(&bytes)?;
+        out.sync_all()?;
+        drop(out);
+        fs::rename(&temp, &path)?;
+        fs::File::open(&self.dir)?.sync_all()
+    }
+}
+
+/// The group, with `member_id` a member of `generation` (touched now), or the error code.
+fn member_of<'a>(
+    groups: &'a mut HashMap<String, Group>,
+    group_id: &str,
+    generation: i32,
+    member_id: &str,
+) -> Answer<&'a mut Group> {
+    let group = groups.get_mut(group_id).ok_or(code::UNKNOWN_MEMBER_ID)?;
+    let now = Instant::now();
+    expire(group, now);
+    let member = group.members.get_mut(member_id).ok_or(code::UNKNOWN_MEMBER_ID)?;
+    member.seen = now;
+    if generation != group.generation {
+        return Err(code::ILLEGAL_GENERATION);
+    }
+    Ok(group)
+}
+
+fn check_group_id(group_id: &str) -> Answer<()> {
+    match group_id.len() {
+        1..=MAX_GROUP_ID_BYTES => Ok(()),
+        _ => Err(code::INVALID_GROUP_ID),
+    }
+}
+
+fn timeout(ms: i32) -> Answer<Duration> {
+    let t = Duration::from_millis(ms.max(0) as u64);
+    match (MIN_SESSION_TIMEOUT..=MAX_SESSION_TIMEOUT).contains(&t) {
+        true => Ok(t),
+        false => Err(code::INVALID_SESSION_TIMEOUT),
+    }
+}
+
+/// Removes members silent for longer than their session timeout (not those waiting in a
+/// JoinGroup); a group that loses one rebalances.
+fn expire(group: &mut Group, now: Instant) {
+    let before = group.members.len();
+    group.members.retain(|_, m| m.joining || now.duration_since(m.seen) <= m.session);
+    if group.members.len() != before {
+        start_rebalance(group, now);
+    }
+}
+
+/// Starts a rebalance (or empties the group): every member must rejoin before the deadline.
+fn start_rebalance(group: &mut Group, now: Instant) {
+    if group.members.is_empty() {
+        group.phase = Phase::Empty;
+        group.leader = None;
+        return;
+    }
+    let wait = group.members.values().map(|m| m.rebalance).max().unwrap_or_default().min(MAX_JOIN_WAIT);
+    group.phase = Phase::Joining { deadline: now + wait };
+}
+
+/// Ends the join phase: drops members that did not rejoin, bumps the generation, chooses the
+/// leader and the protocol.
+fn complete_join(group: &mut Group) {
+    group.members.retain(|_, m| m.joining);
+    group.generation = group.generation.wrapping_add(1).max(1);
+    let leader = match &group.leader {
+        Some(l) if group.members.contains_key(l) => l.clone(),
+        _ => group.members.keys().next().cloned().unwrap_or_default(),
+    };
+    let protocol = group.members.get(&leader).and_then(|l| {
+        l.protocols
+            .iter()
+            .map(|(p, _)| p)
+            .find(|p| group.members.values().all(|m| m.protocols.iter().any(|(q, _)| q == *p)))
+            .cloned()
+    });
+    let now = Instant::now();
+    for m in group.members.values_mut() {
+        m.joining = false;
+        m.seen = now;
+        m.assignment = Bytes::new();
+    }
+    group.leader = Some(leader);
+    group.protocol = protocol;
+    group.phase = if group.members.is_empty() { Phase::Empty } else { Phase::Syncing };
+}
+
+fn joined(group: &Group, member_id: &str) -> Joined {
+    let protocol = group.protocol.clone().unwrap_or_default();
+    let leader = group.leader.clone().unwrap_or_default();
+    let members = match leader == member_id {
+        true => group
+            .members
+            .iter()
+            .map(|(id, m)| {
+                let metadata = m.protocols.iter().find(|(p, _)| *p == protocol).map(|(_, d)| d.clone());
+                (id.clone(), metadata.unwrap_or_default())
+            })
+            .collect(),
+        false => Vec::new(),
+    };
+    Joined { generation: group.generation, protocol, leader, member_id: member_id.to_owned(), members }
+}
+
+/// Drops a group with neither members nor offsets from memory (it has no file either).
+fn forget_if_idle(groups: &mut HashMap<String, Group>, group_id: &str) {
+    if groups.get(group_id).is_some_and(|g| g.members.is_empty() && g.offsets.is_empty()) {
+        groups.remove(group_id);
+    }
+}

@@ -1,0 +1,317 @@
+//! The Kafka listener's group apis: FindCoordinator, JoinGroup, SyncGroup, Heartbeat,
+//! LeaveGroup, OffsetCommit and OffsetFetch, decoded here (after their shape check, as every
+//! request: [`crate::kafka::shape`]) and served by the broker's [`Groups`]
+//! ([`super::groups`], where the rules and the limits are).
+//!
+//! | what happened                                        | Kafka error                  |
+//! |------------------------------------------------------|------------------------------|
+//! | FindCoordinator for a key type other than group (0)  | NOT_COORDINATOR (16)         |
+//! | a member id the group does not hold; a group unknown | UNKNOWN_MEMBER_ID (25)       |
+//! | a generation other than the group's                  | ILLEGAL_GENERATION (22)      |
+//! | the group is rebalancing (Heartbeat, SyncGroup, OffsetCommit) | REBALANCE_IN_PROGRESS (27) |
+//! | the broker stops while a JoinGroup or SyncGroup waits | COORDINATOR_NOT_AVAILABLE (15) |
+//! | an offset for a topic that does not exist, or partition ≠ 0 | UNKNOWN_TOPIC_OR_PARTITION (3) |
+//! | the offsets file could not be written                | KAFKA_STORAGE_ERROR (56)     |
+//!
+//! and the limits' codes in [`super::groups`]. InitProducerId is served here too
+//! ([`super::idempotence`]): a fresh producer id at epoch 0; a transactional id is refused with
+//! TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53), transactions not being served. Each error answers the request alone: the
+//! connection carries on.
+
+use super::groups::{Committed, JoinRequest};
+use super::shared::Shared;
+use crate::kafka::{code, decode, encode_frame, shape, Direction, KafkaError};
+use crate::strategies::SyncStrategy;
+use bytes::Bytes;
+use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
+use kafka_protocol::messages::leave_group_response::MemberResponse;
+use kafka_protocol::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponsePartition, OffsetFetchResponseTopic,
+};
+use kafka_protocol::messages::{
+    ApiKey, BrokerId, FindCoordinatorRequest, FindCoordinatorResponse, HeartbeatRequest, HeartbeatResponse,
+    InitProducerIdRequest, InitProducerIdResponse, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
+    LeaveGroupResponse, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse,
+    ProducerId, SyncGroupRequest, SyncGroupResponse, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+use std::net::SocketAddr;
+
+/// A decoded group request.
+pub(super) enum GroupRequest {
+    FindCoordinator(FindCoordinatorRequest),
+    Join(JoinGroupRequest),
+    Sync(SyncGroupRequest),
+    Heartbeat(HeartbeatRequest),
+    Leave(LeaveGroupRequest),
+    Commit(OffsetCommitRequest),
+    FetchOffsets(OffsetFetchRequest),
+    /// Not a group api, but served alike: a producer id for an idempotent producer.
+    InitProducerId(InitProducerIdRequest),
+}
+
+/// Checks and decodes a group api's body; `None` for any other api.
+pub(super) fn decode_group(
+    api: ApiKey,
+    version: i16,
+    body: Bytes,
+) -> Result<Option<GroupRequest>, KafkaError> {
+    let request = Direction::Request;
+    Ok(Some(match api {
+        ApiKey::FindCoordinator => {
+            let s = if version == 0 {
+                shape::FIND_COORDINATOR_V0_REQUEST
+            } else {
+                shape::FIND_COORDINATOR_V1_REQUEST
+            };
+            GroupRequest::FindCoordinator(decode(api, version, request, s, body)?)
+        }
+        ApiKey::JoinGroup => {
+            let s = match version {
+                0 => shape::JOIN_GROUP_V0_REQUEST,
+                1..=4 => shape::JOIN_GROUP_V1_REQUEST,
+                _ => shape::JOIN_GROUP_V5_REQUEST,
+            };
+            GroupRequest::Join(decode(api, version, request, s, body)?)
+        }
+        ApiKey::SyncGroup => {
+            let s = if version < 3 { shape::SYNC_GROUP_V0_REQUEST } else { shape::SYNC_GROUP_V3_REQUEST };
+            GroupRequest::Sync(decode(api, version, request, s, body)?)
+        }
+        ApiKey::Heartbeat => {
+            let s = if version < 3 { shape::HEARTBEAT_V0_REQUEST } else { shape::HEARTBEAT_V3_REQUEST };
+            GroupRequest::Heartbeat(decode(api, version, request, s, body)?)
+        }
+        ApiKey::LeaveGroup => {
+            let s = if version < 3 { shape::LEAVE_GROUP_V0_REQUEST } else { shape::LEAVE_GROUP_V3_REQUEST };
+            GroupRequest::Leave(decode(api, version, request, s, body)?)
+        }
+        ApiKey::OffsetCommit => {
+            let s = match version {
+                2..=4 => shape::OFFSET_COMMIT_V2_REQUEST,
+                5 => shape::OFFSET_COMMIT_V5_REQUEST,
+                6 => shape::OFFSET_COMMIT_V6_REQUEST,
+                _ => shape::OFFSET_COMMIT_V7_REQUEST,
+            };
+            GroupRequest::Commit(decode(api, version, request, s, body)?)
+        }
+        ApiKey::OffsetFetch => {
+            GroupRequest::FetchOffsets(decode(api, version, request, shape::OFFSET_FETCH_V1_REQUEST, body)?)
+        }
+        ApiKey::InitProducerId => GroupRequest::InitProducerId(decode(
+            api,
+            version,
+            request,
+            shape::INIT_PRODUCER_ID_V0_REQUEST,
+            body,
+        )?),
+        _ => return Ok(None),
+    }))
+}
+
+/// Serves one group request and encodes its answer (a whole frame) into `out`.
+pub(super) fn serve_group<S: SyncStrategy>(
+    shared: &Shared<S>,
+    advertised: SocketAddr,
+    version: i16,
+    correlation_id: i32,
+    request: GroupRequest,
+    out: &mut Vec<u8>,
+) -> Result<(), KafkaError> {
+    let header = correlation_id.to_be_bytes();
+    let response = Direction::Response;
+    let groups = &shared.groups;
+    out.clear();
+    match request {
+        GroupRequest::FindCoordinator(r) => {
+            let error_code = if r.key_type == 0 { code::NONE } else { code::NOT_COORDINATOR };
+            let body = FindCoordinatorResponse::default()
+                .with_error_code(error_code)
+                .with_node_id(BrokerId(super::kafka::NODE_ID))
+                .with_host(StrBytes::from_string(advertised.ip().to_string()))
+                .with_port(i32::from(advertised.port()));
+            encode_frame(ApiKey::FindCoordinator, version, response, &header, &body, out)
+        }
+        GroupRequest::Join(r) => {
+            let body = join(shared, r);
+            encode_frame(ApiKey::JoinGroup, version, response, &header, &body, out)
+        }
+        GroupRequest::Sync(r) => {
+            let assignments =
+                r.assignments.into_iter().map(|a| (a.member_id.to_string(), a.assignment)).collect();
+            let answer =
+                groups.sync(&r.group_id, r.generation_id, &r.member_id, assignments, &shared.stopping);
+            let body = match answer {
+                Ok(assignment) => SyncGroupResponse::default().with_assignment(assignment),
+                Err(c) => SyncGroupResponse::default().with_error_code(c),
+            };
+            encode_frame(ApiKey::SyncGroup, version, response, &header, &body, out)
+        }
+        GroupRequest::Heartbeat(r) => {
+            let error_code =
+                groups.heartbeat(&r.group_id, r.generation_id, &r.member_id).err().unwrap_or(code::NONE);
+            let body = HeartbeatResponse::default().with_error_code(error_code);
+            encode_frame(ApiKey::Heartbeat, version, response, &header, &body, out)
+        }
+        GroupRequest::Leave(r) => {
+            let body = leave(shared, version, r);
+            encode_frame(ApiKey::LeaveGroup, version, response, &header, &body, out)
+        }
+        GroupRequest::Commit(r) => {
+            let body = commit(shared, r);
+            encode_frame(ApiKey::OffsetCommit, version, response, &header, &body, out)
+        }
+        GroupRequest::FetchOffsets(r) => {
+            let body = fetch_offsets(shared, r);
+            encode_frame(ApiKey::OffsetFetch, version, response, &header, &body, out)
+        }
+        GroupRequest::InitProducerId(r) => {
+            let body = match r.transactional_id {
+                Some(id) => {
+                    eprintln!(
+                        "synclog: kafka: refused transactional id {:?}: transactions are not supported",
+                        &*id.0
+                    );
+                    InitProducerIdResponse::default()
+                        .with_error_code(code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+                        .with_producer_id(ProducerId(-1))
+                        .with_producer_epoch(-1)
+                }
+                None => {
+                    let (id, epoch) = shared.producers.init();
+                    InitProducerIdResponse::default()
+                        .with_producer_id(ProducerId(id))
+                        .with_producer_epoch(epoch)
+                }
+            };
+            encode_frame(ApiKey::InitProducerId, version, response, &header, &body, out)
+        }
+    }
+}
+
+fn join<S: SyncStrategy>(shared: &Shared<S>, r: JoinGroupRequest) -> JoinGroupResponse {
+    let protocols = r.protocols.into_iter().map(|p| (p.name.to_string(), p.metadata)).collect();
+    let request = JoinRequest {
+        group_id: &r.group_id,
+        member_id: &r.member_id,
+        session_ms: r.session_timeout_ms,
+        // v0 has no rebalance timeout: the session timeout stands for it.
+        rebalance_ms: r.rebalance_timeout_ms,
+        protocol_type: &r.protocol_type,
+        protocols,
+    };
+    match shared.groups.join(request, &shared.stopping) {
+        Ok(joined) => {
+            let members = joined
+                .members
+                .into_iter()
+                .map(|(id, metadata)| {
+                    JoinGroupResponseMember::default()
+                        .with_member_id(StrBytes::from_string(id))
+                        .with_metadata(metadata)
+                })
+                .collect();
+            JoinGroupResponse::default()
+                .with_generation_id(joined.generation)
+                .with_protocol_name(Some(StrBytes::from_string(joined.protocol)))
+                .with_leader(StrBytes::from_string(joined.leader))
+                .with_member_id(StrBytes::from_string(joined.member_id))
+                .with_members(members)
+        }
+        Err(c) => JoinGroupResponse::default().with_error_code(c).with_member_id(r.member_id),
+    }
+}
+
+fn leave<S: SyncStrategy>(shared: &Shared<S>, version: i16, r: LeaveGroupRequest) -> LeaveGroupResponse {
+    let ids: Vec<String> = match version {
+        0..=2 => vec![r.member_id.to_string()],
+        _ => r.members.iter().map(|m| m.member_id.to_string()).collect(),
+    };
+    match shared.groups.leave(&r.group_id, &ids) {
+        Ok(codes) if version < 3 => LeaveGroupResponse::default().with_error_code(codes[0]),
+        Ok(codes) => {
+            let members = r
+                .members
+                .into_iter()
+                .zip(codes)
+                .map(|(m, c)| {
+                    MemberResponse::default()
+                        .with_member_id(m.member_id)
+                        .with_group_instance_id(m.group_instance_id)
+                        .with_error_code(c)
+                })
+                .collect();
+            LeaveGroupResponse::default().with_members(members)
+        }
+        Err(c) => LeaveGroupResponse::default().with_error_code(c),
+    }
+}
+
+fn commit<S: SyncStrategy>(shared: &Shared<S>, r: OffsetCommitRequest) -> OffsetCommitResponse {
+    let offsets = r
+        .topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions.iter().map(|p| {
+                let metadata = p.committed_metadata.as_ref().map(|m| m.to_string());
+                (t.name.to_string(), p.partition_index, Committed { offset: p.committed_offset, metadata })
+            })
+        })
+        .collect();
+    let exists = |topic: &str| shared.topics.get(topic).is_some();
+    let answer =
+        shared.groups.commit(&r.group_id, r.generation_id_or_member_epoch, &r.member_id, offsets, exists);
+    let total: usize = r.topics.iter().map(|t| t.partitions.len()).sum();
+    let mut codes = match answer {
+        Ok(codes) => codes,
+        Err(c) => vec![c; total],
+    }
+    .into_iter();
+    let topics = r
+        .topics
+        .into_iter()
+        .map(|t| {
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    OffsetCommitResponsePartition::default()
+                        .with_partition_index(p.partition_index)
+                        .with_error_code(codes.next().unwrap_or(code::UNKNOWN_SERVER_ERROR))
+                })
+                .collect();
+            OffsetCommitResponseTopic::default().with_name(t.name).with_partitions(partitions)
+        })
+        .collect();
+    OffsetCommitResponse::default().with_topics(topics)
+}
+
+fn fetch_offsets<S: SyncStrategy>(shared: &Shared<S>, r: OffsetFetchRequest) -> OffsetFetchResponse {
+    let committed = shared.groups.committed(&r.group_id);
+    let asked: Vec<(TopicName, Vec<i32>)> = match r.topics {
+        Some(topics) => topics.into_iter().map(|t| (t.name, t.partition_indexes)).collect(),
+        None => committed.keys().map(|t| (TopicName(StrBytes::from_string(t.clone())), vec![0])).collect(),
+    };
+    let topics = asked
+        .into_iter()
+        .map(|(name, partitions)| {
+            let partitions = partitions
+                .into_iter()
+                .map(|p| {
+                    let found = committed.get(&*name.0).filter(|_| p == 0);
+                    OffsetFetchResponsePartition::default()
+                        .with_partition_index(p)
+                        .with_committed_offset(found.map_or(-1, |c| c.offset))
+                        .with_metadata(Some(StrBytes::from_string(
+                            found.and_then(|c| c.metadata.clone()).unwrap_or_default(),
+                        )))
+                })
+                .collect();
+            OffsetFetchResponseTopic::default().with_name(name).with_partitions(partitions)
+        })
+        .collect();
+    OffsetFetchResponse::default().with_topics(topics)
+}

@@ -1,0 +1,467 @@
+//! Consumer groups on the Kafka listener: kafka-python and kcat consuming in a group, the
+//! committed offset surviving a restart of the real `broker` binary, and hand-made group
+//! requests (encoded with the `kafka-protocol` crate) that must get Kafka's error codes while
+//! the connection stays usable; the limits of src/broker/groups.rs, from outside.
+//!
+//! kafka-python and kcat must be installed (`scripts/test.sh` installs both); when one is
+//! missing the test fails and says so. Every client run has a deadline.
+
+mod common;
+
+use bytes::Bytes;
+use common::broker_process::BrokerProcess;
+use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
+use kafka_protocol::messages::offset_commit_request::{
+    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
+use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
+use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+use synclog::broker::groups::{MAX_GROUPS, MAX_GROUP_ID_BYTES, MAX_MEMBERS, MAX_OFFSET_METADATA_BYTES};
+use synclog::broker::{Broker, BrokerConfig, BrokerHandle};
+use synclog::kafka::code;
+use synclog::storage::Topics;
+use synclog::strategies::RwLockSync;
+
+/// How long any one client run may take.
+const CLIENT_DEADLINE: Duration = Duration::from_secs(120);
+
+struct Embedded {
+    handle: Option<BrokerHandle>,
+    topics: Arc<Topics<RwLockSync>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Embedded {
+    fn start() -> Embedded {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let broker = Broker::<RwLockSync>::bind(BrokerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            kafka_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            data_dir: dir.path().to_path_buf(),
+            ..BrokerConfig::default()
+        })
+        .expect("bind");
+        let topics = broker.topics().clone();
+        let handle = broker.spawn().expect("spawn");
+        Embedded { handle: Some(handle), topics, _dir: dir }
+    }
+
+    fn kafka(&self) -> String {
+        self.handle.as_ref().expect("running").kafka_addr().expect("a Kafka listener").to_string()
+    }
+}
+
+impl Drop for Embedded {
+    fn drop(&mut self) {
+        if let Some(h) = self.handle.take() {
+            h.shutdown();
+        }
+    }
+}
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs `program args`, fails past the deadline or on a failed exit.
+fn run(program: &str, args: &[&str]) -> Output {
+    let child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {program} ({e}): run scripts/test.sh, which installs it"));
+    let mut guard = KillOnDrop(child);
+    let mut stdout = guard.0.stdout.take().expect("stdout");
+    let mut stderr = guard.0.stderr.take().expect("stderr");
+    let out = thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = stdout.read_to_end(&mut v);
+        v
+    });
+    let err = thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = stderr.read_to_end(&mut v);
+        v
+    });
+    let deadline = Instant::now() + CLIENT_DEADLINE;
+    let status = loop {
+        if let Some(status) = guard.0.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "{program} {args:?} did not finish within {CLIENT_DEADLINE:?}");
+        thread::sleep(Duration::from_millis(20));
+    };
+    let output = Output { status, stdout: out.join().expect("stdout"), stderr: err.join().expect("stderr") };
+    assert!(
+        output.status.success(),
+        "{program} {args:?} failed: {}\n{}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+// --- kafka-python, kcat and a restart -------------------------------------------------------
+
+/// Produces `count` messages to `topic` (on the producer's defaults, idempotence on), then a
+/// consumer of `group` (defaults but for reading from the earliest offset when nothing is
+/// committed) reads until it has seen every message produced so far, commits and closes.
+/// Prints the first offset it read and how many messages.
+const PRODUCE_THEN_CONSUME: &str = r#"
+import sys
+from kafka import KafkaProducer, KafkaConsumer
+broker, topic, group, count, first_value = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+p = KafkaProducer(bootstrap_servers=broker)
+futures = [p.send(topic, str(first_value + i).encode()) for i in range(count)]
+p.flush(timeout=60)
+for f in futures:
+    f.get(timeout=60)
+p.close()
+c = KafkaConsumer(topic, bootstrap_servers=broker, group_id=group, auto_offset_reset="earliest", consumer_timeout_ms=5000)
+offsets, values = [], []
+for m in c:
+    offsets.append(m.offset)
+    values.append(int(m.value))
+    if len(offsets) == first_value + count:
+        break
+c.commit()
+c.close()
+assert values == list(range(values[0], values[0] + len(values))) if values else True, values[:5]
+print("read", offsets[0] if offsets else -1, len(offsets))
+"#;
+
+/// The `read FIRST COUNT` line of [`PRODUCE_THEN_CONSUME`].
+fn produce_then_consume(
+    broker: &str,
+    topic: &str,
+    group: &str,
+    count: u32,
+    first_value: u32,
+) -> (i64, usize) {
+    let output = run(
+        "python3",
+        &["-c", PRODUCE_THEN_CONSUME, broker, topic, group, &count.to_string(), &first_value.to_string()],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    let line = stdout.lines().find_map(|l| l.strip_prefix("read ")).unwrap_or_else(|| panic!("{stdout}"));
+    let mut parts = line.split(' ').map(|p| p.parse::<i64>().expect("a number"));
+    (parts.next().expect("first"), parts.next().expect("count") as usize)
+}
+
+/// The Kafka address the broker process logged to stderr (the last one: after a restart,
+/// the new one).
+fn kafka_addr_of(stderr: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let log = std::fs::read_to_string(stderr).unwrap_or_default();
+        if let Some(addr) =
+            log.lines().filter_map(|l| l.strip_prefix("synclog broker: kafka listener on ")).next_back()
+        {
+            return addr.trim().to_string();
+        }
+        assert!(Instant::now() < deadline, "no Kafka address on stderr: {log}");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn kafka_python_consumes_in_a_group_commits_and_resumes_after_a_broker_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let stderr = dir.path().join("broker.stderr");
+    let data_arg = data.to_str().expect("utf-8 path");
+    let args = ["--kafka-listen", "127.0.0.1:0", "--data-dir", data_arg];
+    let broker = BrokerProcess::start(&args, &stderr);
+    let kafka = kafka_addr_of(&stderr);
+    // 10 000 produced, all read by the group from offset 0, committed.
+    assert_eq!(produce_then_consume(&kafka, "orders", "billing", 10_000, 0), (0, 10_000));
+    // A new consumer of the group resumes after the committed offset.
+    assert_eq!(produce_then_consume(&kafka, "orders", "billing", 10, 10_000), (10_000, 10));
+    let committed = dir.path().join("data/@groups").read_dir().expect("the groups dir").count();
+    assert_eq!(committed, 1, "one offsets file for the one group");
+    assert!(broker.terminate().success());
+    std::fs::write(&stderr, b"").expect("clear the stderr file");
+    let broker = BrokerProcess::start(&args, &stderr);
+    let kafka = kafka_addr_of(&stderr);
+    assert_eq!(
+        produce_then_consume(&kafka, "orders", "billing", 10, 10_010),
+        (10_010, 10),
+        "kept across the restart"
+    );
+    assert!(broker.terminate().success());
+}
+
+#[test]
+fn kcat_consumes_in_a_group_and_a_second_run_starts_after_the_first() {
+    let broker = Embedded::start();
+    let kafka = broker.kafka();
+    let lines: String = (0..100).map(|i| format!("m{i}\n")).collect();
+    let mut producer = Command::new("kcat")
+        .args(["-b", &kafka, "-P", "-t", "grouped"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("kcat is installed (scripts/test.sh)");
+    producer.stdin.take().expect("stdin").write_all(lines.as_bytes()).expect("feed kcat");
+    assert!(producer.wait().expect("kcat").success());
+    let consume = || {
+        let out = run(
+            "kcat",
+            &["-b", &kafka, "-G", "kc", "grouped", "-e", "-q", "-X", "auto.offset.reset=earliest"],
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    assert_eq!(consume(), lines, "the group's first run reads all 100");
+    let mut raw = Raw::connect(&kafka);
+    let fetched = raw.offset_fetch("kc", "grouped");
+    assert_eq!(fetched, (100, code::NONE), "kcat committed the end");
+    assert_eq!(consume(), "", "the second run starts at the committed offset");
+    assert_eq!(broker.topics.get("grouped").expect("topic").log.high_watermark(), 100);
+}
+
+// --- hand-made requests ----------------------------------------------------------------------
+
+/// A raw Kafka connection speaking through the crate's encoders.
+struct Raw {
+    stream: TcpStream,
+    next_id: i32,
+}
+
+impl Raw {
+    fn connect(addr: &str) -> Raw {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+        Raw { stream, next_id: 0 }
+    }
+
+    /// Sends `body` as `api` v`version` and decodes the answer.
+    fn ask<Q: Encodable, A: Decodable>(&mut self, api: ApiKey, version: i16, body: &Q) -> A {
+        self.next_id += 1;
+        let id = self.next_id;
+        let mut frame = Vec::new();
+        frame.extend_from_slice(&(api as i16).to_be_bytes());
+        frame.extend_from_slice(&version.to_be_bytes());
+        frame.extend_from_slice(&id.to_be_bytes());
+        frame.extend_from_slice(&4i16.to_be_bytes());
+        frame.extend_from_slice(b"test");
+        body.encode(&mut frame, version).expect("encode");
+        let mut bytes = (frame.len() as i32).to_be_bytes().to_vec();
+        bytes.extend_from_slice(&frame);
+        self.stream.write_all(&bytes).expect("send");
+        let mut length = [0u8; 4];
+        self.stream.read_exact(&mut length).expect("an answer, not a closed connection");
+        let mut answer = vec![0u8; i32::from_be_bytes(length) as usize];
+        self.stream.read_exact(&mut answer).expect("the answer");
+        assert_eq!(i32::from_be_bytes(answer[..4].try_into().expect("4 bytes")), id, "correlation id");
+        A::decode(&mut Bytes::from(answer[4..].to_vec()), version).expect("decode the answer")
+    }
+
+    fn join(&mut self, group: &str, member: &str, session_ms: i32, protocol_type: &str) -> JoinGroupResponse {
+        let request = JoinGroupRequest::default()
+            .with_group_id(GroupId(s(group)))
+            .with_session_timeout_ms(session_ms)
+            .with_rebalance_timeout_ms(session_ms)
+            .with_member_id(s(member))
+            .with_protocol_type(s(protocol_type))
+            .with_protocols(vec![JoinGroupRequestProtocol::default()
+                .with_name(s("range"))
+                .with_metadata(Bytes::from_static(b"meta"))]);
+        self.ask(ApiKey::JoinGroup, 5, &request)
+    }
+
+    fn sync(&mut self, group: &str, generation: i32, member: &str, assign: &[&str]) -> SyncGroupResponse {
+        let assignments = assign
+            .iter()
+            .map(|m| {
+                SyncGroupRequestAssignment::default()
+                    .with_member_id(s(m))
+                    .with_assignment(Bytes::from_static(b"p0"))
+            })
+            .collect();
+        let request = SyncGroupRequest::default()
+            .with_group_id(GroupId(s(group)))
+            .with_generation_id(generation)
+            .with_member_id(s(member))
+            .with_assignments(assignments);
+        self.ask(ApiKey::SyncGroup, 3, &request)
+    }
+
+    fn heartbeat(&mut self, group: &str, generation: i32, member: &str) -> i16 {
+        let request = HeartbeatRequest::default()
+            .with_group_id(GroupId(s(group)))
+            .with_generation_id(generation)
+            .with_member_id(s(member));
+        let answer: HeartbeatResponse = self.ask(ApiKey::Heartbeat, 3, &request);
+        answer.error_code
+    }
+
+    fn commit(
+        &mut self,
+        group: &str,
+        generation: i32,
+        member: &str,
+        topic: &str,
+        offset: i64,
+        metadata: &str,
+    ) -> i16 {
+        let partition = OffsetCommitRequestPartition::default()
+            .with_partition_index(0)
+            .with_committed_offset(offset)
+            .with_committed_metadata(Some(s(metadata)));
+        let request = OffsetCommitRequest::default()
+            .with_group_id(GroupId(s(group)))
+            .with_generation_id_or_member_epoch(generation)
+            .with_member_id(s(member))
+            .with_topics(vec![OffsetCommitRequestTopic::default()
+                .with_name(TopicName(s(topic)))
+                .with_partitions(vec![partition])]);
+        let answer: OffsetCommitResponse = self.ask(ApiKey::OffsetCommit, 7, &request);
+        answer.topics[0].partitions[0].error_code
+    }
+
+    /// The committed offset of `topic` partition 0 and the partition's error code.
+    fn offset_fetch(&mut self, group: &str, topic: &str) -> (i64, i16) {
+        let request = OffsetFetchRequest::default().with_group_id(GroupId(s(group))).with_topics(Some(vec![
+            OffsetFetchRequestTopic::default().with_name(TopicName(s(topic))).with_partition_indexes(vec![0]),
+        ]));
+        let answer: OffsetFetchResponse = self.ask(ApiKey::OffsetFetch, 5, &request);
+        let p = &answer.topics[0].partitions[0];
+        (p.committed_offset, p.error_code)
+    }
+
+    /// Still answers: a FindCoordinator names this broker.
+    fn still_usable(&mut self) {
+        let request = FindCoordinatorRequest::default().with_key(s("any"));
+        let answer: FindCoordinatorResponse = self.ask(ApiKey::FindCoordinator, 2, &request);
+        assert_eq!((answer.error_code, answer.node_id.0), (code::NONE, 0));
+    }
+}
+
+fn s(text: &str) -> StrBytes {
+    StrBytes::from_string(text.to_string())
+}
+
+#[test]
+fn bad_group_requests_get_kafkas_codes_and_the_connection_stays_usable() {
+    let broker = Embedded::start();
+    broker.topics.get_or_create("t").expect("topic");
+    let mut raw = Raw::connect(&broker.kafka());
+    assert_eq!(raw.heartbeat("nobody", 1, "m"), code::UNKNOWN_MEMBER_ID, "unknown group");
+    raw.still_usable();
+    let joined = raw.join("g", "", 10_000, "consumer");
+    assert_eq!(joined.error_code, code::NONE);
+    assert_eq!(joined.generation_id, 1);
+    let me = joined.member_id.to_string();
+    assert_eq!(joined.leader.to_string(), me, "the only member leads");
+    assert_eq!(joined.members.len(), 1);
+    assert_eq!(raw.sync("g", 1, &me, &[&me]).assignment, Bytes::from_static(b"p0"));
+    assert_eq!(raw.heartbeat("g", 1, &me), code::NONE);
+    assert_eq!(raw.heartbeat("g", 2, &me), code::ILLEGAL_GENERATION);
+    assert_eq!(raw.heartbeat("g", 1, "stranger"), code::UNKNOWN_MEMBER_ID);
+    assert_eq!(raw.sync("g", 7, &me, &[]).error_code, code::ILLEGAL_GENERATION);
+    assert_eq!(raw.join("g", "stranger", 10_000, "consumer").error_code, code::UNKNOWN_MEMBER_ID);
+    assert_eq!(raw.join("g", "", 10_000, "connect").error_code, code::INCONSISTENT_GROUP_PROTOCOL);
+    assert_eq!(raw.join("g", "", 10, "consumer").error_code, code::INVALID_SESSION_TIMEOUT);
+    assert_eq!(raw.join("", "", 10_000, "consumer").error_code, code::INVALID_GROUP_ID);
+    let long_group = "g".repeat(MAX_GROUP_ID_BYTES + 1);
+    assert_eq!(raw.join(&long_group, "", 10_000, "consumer").error_code, code::INVALID_GROUP_ID);
+    assert_eq!(raw.heartbeat("g", 1, &"m".repeat(10_000)), code::UNKNOWN_MEMBER_ID);
+    assert_eq!(raw.commit("g", 2, &me, "t", 5, ""), code::ILLEGAL_GENERATION);
+    assert_eq!(raw.commit("g", 1, "stranger", "t", 5, ""), code::UNKNOWN_MEMBER_ID);
+    assert_eq!(raw.commit("g", 1, &me, "absent", 5, ""), code::UNKNOWN_TOPIC_OR_PARTITION);
+    let too_long = "x".repeat(MAX_OFFSET_METADATA_BYTES + 1);
+    assert_eq!(raw.commit("g", 1, &me, "t", 5, &too_long), code::OFFSET_METADATA_TOO_LARGE);
+    assert_eq!(raw.offset_fetch("g", "t"), (-1, code::NONE), "nothing refused was stored");
+    assert_eq!(raw.commit("g", 1, &me, "t", 5, "kept"), code::NONE);
+    assert_eq!(raw.offset_fetch("g", "t"), (5, code::NONE));
+    raw.still_usable();
+
+    // A second member: the first is told to rejoin, then both are in generation 2.
+    let addr = broker.kafka();
+    let second = thread::spawn(move || Raw::connect(&addr).join("g", "", 10_000, "consumer"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while raw.heartbeat("g", 1, &me) != code::REBALANCE_IN_PROGRESS {
+        assert!(Instant::now() < deadline, "the second join never started a rebalance");
+        thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(raw.commit("g", 1, &me, "t", 6, ""), code::REBALANCE_IN_PROGRESS);
+    let rejoined = raw.join("g", &me, 10_000, "consumer");
+    let other = second.join().expect("the second member");
+    assert_eq!((rejoined.error_code, other.error_code), (code::NONE, code::NONE));
+    assert_eq!((rejoined.generation_id, other.generation_id), (2, 2));
+    assert_eq!(rejoined.leader.to_string(), me, "the previous leader stays leader");
+    assert_eq!(rejoined.members.len(), 2, "the leader sees both members");
+    assert!(other.members.is_empty(), "a follower sees none");
+    raw.still_usable();
+}
+
+#[test]
+fn a_member_that_stops_heartbeating_is_removed_after_its_session_timeout() {
+    let broker = Embedded::start();
+    let mut raw = Raw::connect(&broker.kafka());
+    let silent = raw.join("s", "", 500, "consumer");
+    assert_eq!(silent.generation_id, 1);
+    let silent_id = silent.member_id.to_string();
+    assert_eq!(raw.sync("s", 1, &silent_id, &[&silent_id]).error_code, code::NONE);
+    // Past its 500 ms session, the next member to join does not wait for it.
+    thread::sleep(Duration::from_millis(800));
+    let mut other = Raw::connect(&broker.kafka());
+    let started = Instant::now();
+    let alone = other.join("s", "", 10_000, "consumer");
+    assert_eq!((alone.error_code, alone.generation_id), (code::NONE, 2));
+    assert_eq!(alone.members.len(), 1, "the silent member was removed");
+    assert!(started.elapsed() < Duration::from_secs(10), "not held for the rebalance timeout");
+    assert_eq!(raw.heartbeat("s", 1, &silent_id), code::UNKNOWN_MEMBER_ID);
+}
+
+#[test]
+fn the_group_limits_are_enforced_before_anything_is_kept() {
+    let broker = Embedded::start();
+    let addr = broker.kafka();
+    let mut raw = Raw::connect(&addr);
+    // Members: one leader, then joiners up to the cap wait in one rebalance.
+    let leader = raw.join("big", "", 60_000, "consumer");
+    let leader_id = leader.member_id.to_string();
+    let joiners: Vec<_> = (1..MAX_MEMBERS)
+        .map(|_| {
+            let addr = addr.clone();
+            thread::spawn(move || Raw::connect(&addr).join("big", "", 60_000, "consumer"))
+        })
+        .collect();
+    // A probe with another protocol type is refused as inconsistent until the group is full,
+    // then as full: the member cap is checked first, and the probe never joins.
+    let mut probe = Raw::connect(&addr);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while probe.join("big", "", 60_000, "probe").error_code != code::GROUP_MAX_SIZE_REACHED {
+        assert!(Instant::now() < deadline, "the group never filled up");
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(probe.join("big", "", 60_000, "consumer").error_code, code::GROUP_MAX_SIZE_REACHED);
+    let rejoined = raw.join("big", &leader_id, 60_000, "consumer");
+    assert_eq!(rejoined.members.len(), MAX_MEMBERS);
+    for j in joiners {
+        assert_eq!(j.join().expect("joiner").generation_id, rejoined.generation_id);
+    }
+    // Groups: up to the cap (counting "big"), then POLICY_VIOLATION.
+    for i in 1..MAX_GROUPS {
+        assert_eq!(raw.join(&format!("g{i}"), "", 60_000, "consumer").error_code, code::NONE, "group {i}");
+    }
+    assert_eq!(raw.join("one-too-many", "", 60_000, "consumer").error_code, code::POLICY_VIOLATION);
+    raw.still_usable();
+}
