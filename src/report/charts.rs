@@ -25,7 +25,7 @@ const FONT: &str = "sans-serif";
 const SIZE: (u32, u32) = (1000, 600);
 
 /// The colour of each strategy, stable across charts.
-fn colour(strategy: &str) -> RGBColor {
+pub(crate) fn colour(strategy: &str) -> RGBColor {
     match strategy {
         "none" => RGBColor(214, 39, 40),
         "semaphore" => RGBColor(255, 127, 14),

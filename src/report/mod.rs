@@ -5,9 +5,12 @@
 //! - [`rows`]: the row types, filled by the runner;
 //! - [`table`]: the text a harness run prints;
 //! - [`summary`]: `results.json`, `results.csv` and `summary.md` of a comparison;
-//! - [`charts`]: its SVG and PNG charts.
+//! - [`charts`]: its SVG and PNG charts;
+//! - [`lab_summary`] and [`lab_charts`]: the files and charts of `harness lab` ([`rows::Lab`]).
 
 pub mod charts;
+pub mod lab_charts;
+pub mod lab_summary;
 pub mod page;
 pub mod rows;
 pub mod summary;
