@@ -1,11 +1,12 @@
 //! Charts of `harness lab`, drawn with plotters as SVG and PNG from its rows ([`Lab`]) alone.
 //!
 //! - `lab_throughput_r<N>` (one per read length N): operations per second against the read
-//!   share, one line per strategy (the median repeat, with a bar from the slowest to the fastest
-//!   repeat), one panel per thread count;
+//!   share on a logarithmic axis, one line per strategy (the median repeat, with a bar from the
+//!   slowest to the fastest repeat), one panel per thread count;
 //! - `lab_crossover`: which locking strategy wins each mix (rows: read length and threads;
 //!   columns: read share), coloured by the winner, darker the wider its lead over the runner-up,
-//!   with the lead written in the cell.
+//!   with the lead written in the cell (marked ≈ and palest when the spreads of the repeats
+//!   overlap).
 //!
 //! Legends are drawn in their own strip above the panels, never over the data.
 
@@ -123,7 +124,9 @@ fn throughput<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, lab: &Lab, reco
     let threads = sorted(cells.iter().map(|c| c.threads));
     let shares = sorted(cells.iter().map(|c| c.read_share_percent));
     let panels = rest.split_evenly(grid(threads.len()));
-    let max_y = cells.iter().map(|c| c.ops_per_s_max).fold(1.0, f64::max) * 1.1;
+    // Logarithmic: appends-only cells run far faster than read-heavy ones, and both must show.
+    let max_y = cells.iter().map(|c| c.ops_per_s_max).fold(1.0, f64::max) * 1.5;
+    let min_y = cells.iter().map(|c| c.ops_per_s_min).filter(|&v| v > 0.0).fold(max_y, f64::min) / 1.5;
     for (panel, &t) in panels.iter().zip(&threads) {
         let n = shares.len().max(1) as f64;
         let mut chart = ChartBuilder::on(panel)
@@ -131,13 +134,13 @@ fn throughput<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, lab: &Lab, reco
             .margin(12)
             .x_label_area_size(48)
             .y_label_area_size(80)
-            .build_cartesian_2d(-0.3f64..(n - 0.7), 0f64..max_y)
+            .build_cartesian_2d(-0.3f64..(n - 0.7), (min_y.max(1.0)..max_y).log_scale())
             .map_err(err)?;
         let labels: Vec<String> = shares.iter().map(|s| format!("{s}")).collect();
         chart
             .configure_mesh()
             .x_desc("read share (% of operations)")
-            .y_desc("operations per second")
+            .y_desc("operations per second (log)")
             .x_labels(shares.len().max(2))
             .x_label_formatter(&|x| category(*x, &labels))
             .y_label_formatter(&|y| human(*y))
@@ -210,7 +213,7 @@ fn crossover<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, lab: &Lab) -> Dr
     top.draw(&Text::new(title, (30, 8), (FONT, 24))).map_err(err)?;
     let (_, strip) = top.split_vertically(40);
     let names: Vec<String> = strategies(lab).into_iter().filter(|s| s != "none").collect();
-    legend_strip(&strip, &names, "darker: wider lead (×2 and more is full colour)")?;
+    legend_strip(&strip, &names, "darker: wider lead (×2 is full colour); ≈: within the repeats' spread")?;
     let (nx, ny) = (shares.len().max(1) as f64, rows.len().max(1) as f64);
     let mut chart = ChartBuilder::on(&rest)
         .margin(16)
@@ -241,7 +244,8 @@ fn crossover<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, lab: &Lab) -> Dr
             continue;
         };
         let (x, y) = (x as f64, y as f64);
-        let strength = (0.25 + 0.75 * (w.margin - 1.0).clamp(0.0, 1.0)).min(1.0);
+        // A win within the repeats' spread is drawn palest and marked ≈.
+        let strength = if w.clear { (0.25 + 0.75 * (w.margin - 1.0).clamp(0.0, 1.0)).min(1.0) } else { 0.15 };
         let fill = shade(colour(&w.strategy), strength);
         chart
             .draw_series(std::iter::once(Rectangle::new([(x, y), (x + 1.0, y + 1.0)], fill.filled())))
@@ -251,7 +255,7 @@ fn crossover<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, lab: &Lab) -> Dr
             .map_err(err)?;
         let ink = if strength > 0.6 { WHITE } else { BLACK };
         let style = (FONT, 17).into_font().color(&ink).pos(Pos::new(HPos::Center, VPos::Center));
-        let label = format!("{} ×{:.2}", w.strategy, w.margin);
+        let label = format!("{}{} ×{:.2}", if w.clear { "" } else { "≈ " }, w.strategy, w.margin);
         chart.draw_series(std::iter::once(Text::new(label, (x + 0.5, y + 0.5), style))).map_err(err)?;
     }
     Ok(())

@@ -72,6 +72,8 @@ pub struct Winner {
     pub runner_up: Option<String>,
     /// The winner's median over the runner-up's (1.0 with no runner-up).
     pub margin: f64,
+    /// The winner's slowest repeat beat the runner-up's fastest: the spreads do not overlap.
+    pub clear: bool,
 }
 
 /// Every mix, in order, with the cells of it that ran.
@@ -103,6 +105,7 @@ pub fn winners(lab: &Lab) -> Vec<Winner> {
             ops_per_s: best.ops_per_s_median,
             runner_up: second.map(|c| c.strategy.clone()),
             margin: second.map_or(1.0, |s| ratio(best.ops_per_s_median, s.ops_per_s_median)),
+            clear: second.is_none_or(|s| best.ops_per_s_min > s.ops_per_s_max),
         });
     }
     out
@@ -139,8 +142,8 @@ pub fn best_lead(lab: &Lab, strategy: &str, others: &[&str]) -> Option<(Mix, f64
     best
 }
 
-/// For each (read records, threads): the smallest read share at which `rwlock` beats `mutex`,
-/// if any share did.
+/// For each (read records, threads): the smallest read share at which `rwlock` beats `mutex`
+/// clearly (its slowest repeat above mutex's fastest), if any share did.
 pub fn crossovers(lab: &Lab) -> Vec<((u32, u32), Option<u32>)> {
     let mut out: Vec<((u32, u32), Option<u32>)> = Vec::new();
     for (mix, cells) in mixes(lab) {
@@ -148,7 +151,7 @@ pub fn crossovers(lab: &Lab) -> Vec<((u32, u32), Option<u32>)> {
             continue;
         };
         let key = (mix.read_records, mix.threads);
-        let wins = rw.ops_per_s_median > mx.ops_per_s_median;
+        let wins = rw.ops_per_s_min > mx.ops_per_s_max;
         match out.iter_mut().find(|(k, _)| *k == key) {
             Some((_, first)) => {
                 if wins && first.is_none() {
@@ -185,19 +188,20 @@ beside it.\n",
     s.push_str("\n## Goal check\n\n");
     goals(&mut s, lab);
     s.push_str("\n## The winner of each mix (locking strategies)\n\n");
-    s.push_str("| threads | read records | read share | winner | median ops/s | × over | runner-up |\n");
-    s.push_str("|---:|---:|---:|---|---:|---:|---|\n");
+    s.push_str("| threads | read records | read share | winner | median ops/s | × over | runner-up | spreads apart |\n");
+    s.push_str("|---:|---:|---:|---|---:|---:|---|---|\n");
     for w in winners(lab) {
         let _ = writeln!(
             s,
-            "| {} | {} | {} % | {} | {} | {:.2} | {} |",
+            "| {} | {} | {} % | {} | {} | {:.2} | {} | {} |",
             w.mix.threads,
             w.mix.read_records,
             w.mix.read_share_percent,
             w.strategy,
             human(w.ops_per_s),
             w.margin,
-            w.runner_up.as_deref().unwrap_or("—")
+            w.runner_up.as_deref().unwrap_or("—"),
+            if w.clear { "yes" } else { "no" }
         );
     }
     s.push_str("\n## Every cell\n\n");
@@ -242,10 +246,17 @@ fn reading(s: &mut String, lab: &Lab) {
         ws.len(),
         tally.join(", ")
     );
-    if let Some(w) = ws.iter().max_by(|a, b| a.margin.total_cmp(&b.margin)) {
+    let clear = ws.iter().filter(|w| w.clear).count();
+    let _ = writeln!(
+        s,
+        "- {clear} of the {} wins are clear (the winner's slowest repeat above the runner-up's fastest); \
+the rest are within the spread of the repeats and say little on their own.",
+        ws.len()
+    );
+    if let Some(w) = ws.iter().filter(|w| w.clear).max_by(|a, b| a.margin.total_cmp(&b.margin)) {
         let _ = writeln!(
             s,
-            "- The widest win: {} at {}, {:.2}× the {} ({} ops/s).",
+            "- The widest clear win: {} at {}, {:.2}× the {} ({} ops/s).",
             w.strategy,
             w.mix,
             w.margin,
@@ -257,9 +268,9 @@ fn reading(s: &mut String, lab: &Lab) {
         let _ = match first {
             Some(share) => writeln!(
                 s,
-                "- Reads of {records} record(s), {threads} thread(s): rwlock first beats mutex at {share} % reads."
+                "- Reads of {records} record(s), {threads} thread(s): rwlock first beats mutex clearly (its slowest repeat above mutex's fastest) at {share} % reads."
             ),
-            None => writeln!(s, "- Reads of {records} record(s), {threads} thread(s): rwlock never beats mutex at the shares swept."),
+            None => writeln!(s, "- Reads of {records} record(s), {threads} thread(s): rwlock never beats mutex clearly at the shares swept."),
         };
     }
     if cpus <= 2 {
@@ -304,7 +315,10 @@ fn goals(s: &mut String, lab: &Lab) {
     row(s, "mutex beats rwlock", mx, 1.0);
     let sem = best_lead(lab, "mutex", &["semaphore"]);
     row(s, "mutex beats semaphore (its per-release system call)", sem, 1.0);
-    s.push('\n');
+    s.push_str(
+        "\nEach lead is of medians; the winner table below says, per mix, whether the spreads of the \
+repeats are apart.\n",
+    );
     if let Some((mix, lead)) = rw.filter(|(_, lead)| *lead < 1.5) {
         let _ = writeln!(
             s,
