@@ -2,7 +2,8 @@
 # The reference comparison committed in reports/reference/: every strategy at 1, 2, 4 and 8
 # producers (producing alone, then with 4 consumers), plus the performance-goal workloads, each
 # beside the machine's ceilings measured in the same run, and the peers a user would pick
-# instead (Redis Streams, NATS JetStream) run on the goal workloads that name them.
+# instead (Redis Streams, NATS JetStream) run on the goal workloads that name them, and the
+# open-loop latency curves of every strategy at 8 producers (--rates).
 #
 #   scripts/compare.sh [OUT_DIR]     (default: reports/reference)
 #
@@ -35,5 +36,6 @@ cargo build --release --quiet --bin harness
   --messages 80000 \
   --goals \
   --peers \
+  --rates 20000,40000,80000,160000 \
   --out "$out"
 echo "summary: $out/summary.md"

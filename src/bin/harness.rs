@@ -190,6 +190,17 @@ struct CompareArgs {
     /// How long each ceiling is measured, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     ceiling_ms: u64,
+    /// Open-loop latency curves: run every strategy at each of these total rates (messages per
+    /// second, comma-separated), at the largest --producers value and the first --consumers
+    /// value, each request timed from when it was due (see --rate). summary.md tabulates
+    /// p50/p99/p99.9 against the rate achieved, names each strategy's saturation point, and
+    /// latency_vs_rate.png draws it.
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    rates: Vec<f64>,
+    /// With --rates: a strategy holds a rate while its p99 stays under this many milliseconds
+    /// (and it achieves 95 % of the rate).
+    #[arg(long, default_value_t = 10)]
+    p99_bound_ms: u64,
 }
 
 /// Flags shared by `run` and `compare`.
@@ -198,9 +209,12 @@ struct CommonArgs {
     /// Messages over all producers, split evenly (a multiple of --producers).
     #[arg(long, default_value_t = 200_000)]
     messages: u64,
-    /// The whole payload of each message, at least 20 bytes.
-    #[arg(long, default_value_t = 100)]
-    message_bytes: usize,
+    /// The whole payload of each message, at least 20 bytes: one size (100), or MIN..MAX for
+    /// sizes drawn uniformly per message from the seed (60..140). Under `none`, colliding
+    /// appends of one size leave a well-formed file (the damage is lost messages); of different
+    /// sizes they tear the log (bytes that are no record, index entries into a record).
+    #[arg(long, default_value = "100", value_parser = parse_sizes, value_name = "BYTES|MIN..MAX")]
+    message_bytes: (usize, Option<usize>),
     /// Messages per produce request.
     #[arg(long, default_value_t = 1)]
     batch: u32,
@@ -234,6 +248,14 @@ struct CommonArgs {
     /// The first percent of each producer's messages is sent and checked but not timed.
     #[arg(long, default_value_t = 5)]
     warmup_percent: u32,
+    /// Open loop: send at this many messages per second in total, spread evenly over the
+    /// producers, each request at its due time whatever the answers do (--in-flight still caps
+    /// what is outstanding). Latency is timed from when each request was due, so a stall shows
+    /// in every request it delayed instead of hiding (coordinated omission); the report says how
+    /// far behind schedule the producers fell. Without it, closed loop: each producer sends its
+    /// next request when an answer frees a slot.
+    #[arg(long, value_name = "MSGS_PER_S")]
+    rate: Option<f64>,
     /// Seed of the payload bodies.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -256,7 +278,8 @@ impl CommonArgs {
         let c = self;
         Ok(RunConfig {
             messages: c.messages,
-            message_bytes: c.message_bytes,
+            message_bytes: c.message_bytes.0,
+            message_bytes_max: c.message_bytes.1,
             batch: c.batch,
             in_flight: c.in_flight,
             topics: c.topics,
@@ -266,6 +289,7 @@ impl CommonArgs {
             fsync: c.fsync,
             fsync_interval_ms: c.fsync_interval_ms,
             append: c.append,
+            rate: c.rate,
             warmup_percent: c.warmup_percent,
             seed: c.seed,
             broker: c.broker.clone(),
@@ -297,6 +321,10 @@ fn compare(args: &CompareArgs) -> anyhow::Result<u8> {
         eprintln!("harness: --force-race is for one run, not compare (it pauses inside every lock)");
         return Ok(EXIT_USAGE);
     }
+    if args.rates.iter().any(|r| !(r.is_finite() && *r >= 1.0)) {
+        eprintln!("harness: every --rates value must be at least 1 message per second");
+        return Ok(EXIT_USAGE);
+    }
     let config = synclog::experiment::compare::CompareConfig {
         strategies: args.strategies.clone(),
         producers: args.producers.clone(),
@@ -307,6 +335,8 @@ fn compare(args: &CompareArgs) -> anyhow::Result<u8> {
         goals: args.goals,
         peers: args.peers,
         ceiling_duration: std::time::Duration::from_millis(args.ceiling_ms.max(10)),
+        rates: args.rates.clone(),
+        p99_bound_us: args.p99_bound_ms.saturating_mul(1000),
     };
     synclog::experiment::compare::compare(&config, &mut std::io::stderr().lock()).map(exit_code)
 }
@@ -331,6 +361,22 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
         std::fs::write(path, json).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     }
     Ok(exit_code(if report.is_clean() { Outcome::Clean } else { Outcome::Violated }))
+}
+
+/// `--message-bytes`: `N` or `MIN..MAX`.
+fn parse_sizes(s: &str) -> Result<(usize, Option<usize>), String> {
+    let number =
+        |t: &str| t.trim().parse::<usize>().map_err(|e| format!("{t:?} is not a size in bytes: {e}"));
+    match s.split_once("..") {
+        None => Ok((number(s)?, None)),
+        Some((min, max)) => {
+            let (min, max) = (number(min)?, number(max)?);
+            if min > max {
+                return Err(format!("{min}..{max}: MIN must not exceed MAX"));
+            }
+            Ok((min, Some(max)))
+        }
+    }
 }
 
 fn main() -> ExitCode {

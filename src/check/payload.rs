@@ -113,6 +113,22 @@ impl BodyStream {
     }
 }
 
+/// The size of value `(producer, seq)` in a run of sizes `min..=max` (`--message-bytes
+/// MIN..MAX`): uniform over the range, decided by the seed alone, so the checker and `verify`
+/// recompute it. `min` when `max <= min`.
+pub fn message_size(seed: u64, producer: u32, seq: u64, min: usize, max: usize) -> usize {
+    if max <= min {
+        return min;
+    }
+    // splitmix64 of the value's identity: cheap, and every bit of the input moves the output.
+    let mut z = seed ^ (u64::from(producer) << 40) ^ seq.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    let span = (max - min) as u64 + 1;
+    min + (z % span) as usize
+}
+
 /// Appends the payload of value `(producer, seq)` to `out`: exactly `message_bytes` bytes.
 ///
 /// No allocation happens beyond growing `out` (reuse one buffer per producer and it never
@@ -291,5 +307,20 @@ mod tests {
             let bytes = encoded(seed, producer, seq, 20 + body);
             prop_assert_eq!(decode_payload(seed, &bytes), Ok(ValueId { producer, seq }));
         }
+    }
+
+    #[test]
+    fn message_sizes_cover_the_range_and_are_recomputable() {
+        let sizes: Vec<usize> = (0..2000).map(|seq| message_size(9, 1, seq, 60, 140)).collect();
+        assert!(sizes.iter().all(|s| (60..=140).contains(s)));
+        assert_eq!(sizes.iter().min(), Some(&60), "the smallest size is drawn");
+        assert_eq!(sizes.iter().max(), Some(&140), "the largest size is drawn");
+        assert_eq!(message_size(9, 1, 17, 60, 140), sizes[17], "the same value, the same size");
+        assert_ne!(
+            (0..50).map(|q| message_size(9, 1, q, 60, 140)).collect::<Vec<_>>(),
+            (0..50).map(|q| message_size(10, 1, q, 60, 140)).collect::<Vec<_>>(),
+            "another seed, other sizes"
+        );
+        assert_eq!(message_size(9, 1, 17, 100, 100), 100);
     }
 }

@@ -18,7 +18,7 @@
 //! which grows by one entry per distinct record `verify` has read, never by what the file claims.
 
 use super::history::RunShape;
-use super::payload::{decode_payload, PayloadError};
+use super::payload::{decode_payload, message_size, PayloadError};
 use crate::storage::{PayloadCheck, PayloadVerdict};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -43,6 +43,10 @@ pub struct RunFile {
     pub seed: u64,
     pub producers: u32,
     pub message_bytes: usize,
+    /// `--message-bytes MIN..MAX`: the largest size (`message_bytes` is then the smallest);
+    /// absent for one size. Each value's size is [`message_size`] of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_bytes_max: Option<usize>,
     /// How many topics the run wrote; producer `p` writes to topic `p % topics`.
     pub topics: u32,
     /// Which of them this directory is.
@@ -58,6 +62,7 @@ impl RunFile {
             seed: shape.seed,
             producers: shape.producers,
             message_bytes: shape.message_bytes,
+            message_bytes_max: None,
             topics: shape.topics,
             topic_index,
             messages_per_producer: shape.messages_per_producer,
@@ -155,7 +160,14 @@ impl PayloadCheck for RunPayloadCheck {
         };
         let sent_here = id.producer < self.run.producers
             && id.seq < self.run.messages_per_producer
-            && payload.len() == self.run.message_bytes
+            && payload.len()
+                == message_size(
+                    self.run.seed,
+                    id.producer,
+                    id.seq,
+                    self.run.message_bytes,
+                    self.run.message_bytes_max.unwrap_or(0),
+                )
             && id.producer % self.run.topics.max(1) == self.run.topic_index;
         if !sent_here {
             return PayloadVerdict::Unknown;
@@ -184,6 +196,7 @@ mod tests {
             seed: 7,
             producers: 4,
             message_bytes: 40,
+            message_bytes_max: None,
             topics: 2,
             topic_index: 1,
             messages_per_producer: 100,
@@ -211,6 +224,23 @@ mod tests {
         bad[30] ^= 1;
         assert_eq!(c.check(&bad), PayloadVerdict::Checksum);
         assert_eq!(c.check(b"hello"), PayloadVerdict::Unknown);
+    }
+
+    #[test]
+    fn a_mixed_size_run_accepts_each_value_at_its_own_size_only() {
+        let mixed = RunFile { message_bytes: 30, message_bytes_max: Some(90), ..run() };
+        let mut c = RunPayloadCheck::new(mixed);
+        let own = message_size(7, 1, 5, 30, 90);
+        assert_eq!(c.check(&payload(1, 5, own)), PayloadVerdict::Ok { producer: 1, seq: 5 });
+        let own6 = message_size(7, 1, 6, 30, 90);
+        let wrong = if own6 < 90 { own6 + 1 } else { own6 - 1 };
+        assert_eq!(
+            c.check(&payload(1, 6, wrong)),
+            PayloadVerdict::Unknown,
+            "a size in the range, not the value's own"
+        );
+        // The field is absent from a one-size run's file, and an older file without it reads.
+        assert!(!serde_json::to_string(&run()).unwrap().contains("message_bytes_max"));
     }
 
     #[test]

@@ -24,12 +24,13 @@
 
 pub use crate::report::rows::Ceilings;
 use crate::storage::HEADER_BYTES;
+use std::collections::HashSet;
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -116,74 +117,239 @@ pub fn raw_fdatasync(dir: &Path, message_bytes: usize, duration: Duration) -> st
     rate
 }
 
+/// The shape of traffic a ceiling is measured for: the same as the cell or goal row it bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    /// Producer threads, one connection each.
+    pub threads: usize,
+    pub message_bytes: usize,
+    /// Messages per request.
+    pub batch: usize,
+    /// Requests each connection keeps outstanding.
+    pub in_flight: usize,
+}
+
+/// The shape of a run: its producers, message size, batch and in-flight.
+pub fn shape_of(run: &super::run::RunConfig) -> Shape {
+    Shape {
+        threads: run.producers as usize,
+        // Mixed sizes are uniform: the mean is the size of the bytes moved.
+        message_bytes: run.mean_message_bytes().round() as usize,
+        batch: run.batch as usize,
+        in_flight: run.in_flight as usize,
+    }
+}
+
+impl Shape {
+    /// Bytes of one Produce request of this shape on the wire.
+    fn request_bytes(&self) -> usize {
+        let topic_bytes = 16;
+        // length | api | version | correlation id | topic | count | count × (length | payload)
+        4 + 6 + 2 + topic_bytes + 4 + self.batch * (4 + self.message_bytes)
+    }
+}
+
+/// How the echo server answers; the ceiling is the best of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replies {
+    /// Reads one request straight from the socket and writes its answer at once.
+    EachAtOnce,
+    /// Reads through a buffer and writes the answers queued so far only when no further whole
+    /// request is buffered, as the broker does.
+    Coalesced,
+}
+
+impl Replies {
+    /// Every configuration a loopback ceiling tries.
+    pub const ALL: [Replies; 2] = [Replies::EachAtOnce, Replies::Coalesced];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Replies::EachAtOnce => "each answer at once",
+            Replies::Coalesced => "answers coalesced",
+        }
+    }
+}
+
+/// What one echo configuration measured, and the concurrency it actually ran at.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EchoRun {
+    pub replies: Replies,
+    pub msgs_per_s: f64,
+    /// Connections the echo server accepted.
+    pub connections: usize,
+    /// Distinct client threads that sent requests.
+    pub client_threads: usize,
+    /// The most requests any connection had outstanding.
+    pub in_flight: usize,
+}
+
+/// The loopback ceiling of a shape: the best of every configuration, and each run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoopbackCeiling {
+    pub msgs_per_s: f64,
+    pub best: Replies,
+    pub runs: Vec<EchoRun>,
+}
+
 /// Messages per second of request/response over loopback with the framing of a Produce of
-/// `batch` messages of `message_bytes`, through an echo server that stores nothing.
-pub fn raw_loopback(
-    threads: usize,
-    message_bytes: usize,
-    batch: usize,
-    duration: Duration,
-) -> std::io::Result<f64> {
-    let topic_bytes = 16;
-    // length | api | version | correlation id | topic | count | count × (length | payload)
-    let request_bytes = 4 + 6 + 2 + topic_bytes + 4 + batch * (4 + message_bytes);
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    let addr = listener.local_addr()?;
-    let stop = AtomicBool::new(false);
-    thread::scope(|s| {
-        // The echo server: one thread per connection, read a whole frame, answer a small one.
-        s.spawn(|| {
-            for stream in listener.incoming().take(threads) {
-                let Ok(mut stream) = stream else { continue };
-                let stop = &stop;
-                s.spawn(move || {
-                    let _ = stream.set_nodelay(true);
-                    let mut frame = vec![0u8; request_bytes];
-                    let reply = vec![0u8; PRODUCE_RESPONSE_BYTES];
-                    while !stop.load(Ordering::Relaxed) {
-                        if stream.read_exact(&mut frame).is_err() || stream.write_all(&reply).is_err() {
-                            break;
-                        }
+/// `shape`, through an echo server that stores nothing: `shape.threads` client threads, one
+/// connection each, each keeping `shape.in_flight` requests outstanding (the window is filled
+/// before the clock starts, as a producer fills it), measured once per [`Replies`]
+/// configuration; the best is the ceiling.
+pub fn raw_loopback(shape: Shape, duration: Duration) -> std::io::Result<LoopbackCeiling> {
+    let mut runs = Vec::new();
+    for replies in Replies::ALL {
+        runs.push(echo_run(shape, replies, duration)?);
+    }
+    let best = runs
+        .iter()
+        .copied()
+        .reduce(|a, b| if b.msgs_per_s > a.msgs_per_s { b } else { a })
+        .expect("at least one configuration");
+    Ok(LoopbackCeiling { msgs_per_s: best.msgs_per_s, best: best.replies, runs })
+}
+
+/// One echo server answering `shape.threads` connections with `replies`.
+fn echo_server(stream: TcpStream, replies: Replies, request_bytes: usize) {
+    let _ = stream.set_nodelay(true);
+    let reply = [0u8; PRODUCE_RESPONSE_BYTES];
+    let mut frame = vec![0u8; request_bytes];
+    match replies {
+        Replies::EachAtOnce => {
+            let mut stream = stream;
+            while stream.read_exact(&mut frame).is_ok() && stream.write_all(&reply).is_ok() {}
+        }
+        Replies::Coalesced => {
+            let Ok(reader) = stream.try_clone() else { return };
+            let mut reader = BufReader::with_capacity(64 * 1024, reader);
+            let mut writer = stream;
+            let mut pending = Vec::new();
+            while reader.read_exact(&mut frame).is_ok() {
+                pending.extend_from_slice(&reply);
+                if reader.buffer().len() < request_bytes {
+                    if writer.write_all(&pending).is_err() {
+                        return;
                     }
-                });
+                    pending.clear();
+                }
             }
-        });
-        let mut clients = Vec::with_capacity(threads);
-        for _ in 0..threads {
-            let c = TcpStream::connect(addr)?;
+        }
+    }
+}
+
+/// One client connection: connects, fills its window, waits for the others, then answers each
+/// reply with the next request until `stop`; counts the messages acknowledged into `done`.
+struct EchoClient<'a> {
+    shape: Shape,
+    request: &'a [u8],
+    ready: &'a Barrier,
+    stop: &'a AtomicBool,
+    done: &'a AtomicU64,
+    most_in_flight: &'a AtomicUsize,
+    threads: &'a parking_lot::Mutex<HashSet<thread::ThreadId>>,
+}
+
+impl EchoClient<'_> {
+    fn run(&self, addr: std::net::SocketAddr) -> std::io::Result<()> {
+        let connected = TcpStream::connect(addr).and_then(|c| {
             c.set_nodelay(true)?;
             c.set_read_timeout(Some(Duration::from_secs(5)))?;
-            clients.push(parking_lot::Mutex::new(c));
-        }
-        let request = vec![0x5Au8; request_bytes];
-        let rate = for_duration(threads, duration, |t| {
-            let mut c = clients[t].lock();
-            let mut reply = [0u8; PRODUCE_RESPONSE_BYTES];
-            c.write_all(&request)?;
-            c.read_exact(&mut reply)?;
-            Ok(batch as u64)
+            Ok(c)
         });
+        // Whatever happened, the others are not kept waiting.
+        let Ok(mut c) = connected else {
+            self.ready.wait();
+            return connected.map(drop);
+        };
+        self.threads.lock().insert(thread::current().id());
+        // The window, filled before the clock starts; sent when the first answer is awaited.
+        let mut out = self.request.repeat(self.shape.in_flight);
+        self.most_in_flight.fetch_max(self.shape.in_flight, Ordering::Relaxed);
+        let mut reply = [0u8; PRODUCE_RESPONSE_BYTES];
+        self.ready.wait();
+        while !self.stop.load(Ordering::Relaxed) {
+            if !out.is_empty() {
+                c.write_all(&out)?;
+                out.clear();
+            }
+            c.read_exact(&mut reply)?;
+            self.done.fetch_add(self.shape.batch as u64, Ordering::Relaxed);
+            out.extend_from_slice(self.request);
+        }
+        Ok(())
+    }
+}
+
+/// Measures one echo configuration for `duration`.
+fn echo_run(shape: Shape, replies: Replies, duration: Duration) -> std::io::Result<EchoRun> {
+    let request_bytes = shape.request_bytes();
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let connections = shape.threads.max(1);
+    let accepted = AtomicUsize::new(0);
+    let (stop, done, most_in_flight) = (AtomicBool::new(false), AtomicU64::new(0), AtomicUsize::new(0));
+    let threads = parking_lot::Mutex::new(HashSet::new());
+    let ready = Barrier::new(connections + 1);
+    let request = vec![0x5Au8; request_bytes];
+    let client = EchoClient {
+        shape,
+        request: &request,
+        ready: &ready,
+        stop: &stop,
+        done: &done,
+        most_in_flight: &most_in_flight,
+        threads: &threads,
+    };
+    thread::scope(|s| {
+        // The echo server: one thread per connection, like the broker.
+        let acceptor = s.spawn(|| {
+            for stream in listener.incoming().take(connections) {
+                let Ok(stream) = stream else { continue };
+                accepted.fetch_add(1, Ordering::Relaxed);
+                s.spawn(move || echo_server(stream, replies, request_bytes));
+            }
+        });
+        let client = &client;
+        let handles: Vec<_> = (0..connections).map(|_| s.spawn(move || client.run(addr))).collect();
+        ready.wait();
+        let t0 = Instant::now();
+        thread::sleep(duration);
         stop.store(true, Ordering::Relaxed);
-        // Closing the clients ends the server threads.
-        drop(clients);
-        rate
+        let mut result = Ok(());
+        for h in handles {
+            let joined = h.join().map_err(|_| std::io::Error::other("a ceiling thread panicked"));
+            result = result.and(joined.and_then(|r| r));
+        }
+        let elapsed = t0.elapsed();
+        // A client that failed to connect leaves the acceptor waiting: connect in its place.
+        let served = threads.lock().len();
+        for _ in served..connections {
+            let _ = TcpStream::connect(addr);
+        }
+        // Every connection is accepted by now: the count is final.
+        acceptor.join().map_err(|_| std::io::Error::other("the echo acceptor panicked"))?;
+        result.map(|()| EchoRun {
+            replies,
+            msgs_per_s: done.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64(),
+            connections: accepted.load(Ordering::Relaxed),
+            client_threads: threads.lock().len(),
+            in_flight: most_in_flight.load(Ordering::Relaxed),
+        })
     })
 }
 
-/// Measures both ceilings for `threads` threads, `message_bytes` and `batch`.
-pub fn measure(
-    dir: &Path,
-    threads: usize,
-    message_bytes: usize,
-    batch: usize,
-    duration: Duration,
-) -> std::io::Result<Ceilings> {
+/// Measures both ceilings for `shape`.
+pub fn measure(dir: &Path, shape: Shape, duration: Duration) -> std::io::Result<Ceilings> {
+    let loopback = raw_loopback(shape, duration)?;
     Ok(Ceilings {
-        threads,
-        message_bytes,
-        batch,
-        pwrite_msgs_per_s: raw_pwrite(dir, threads, message_bytes, batch, duration)?,
-        loopback_msgs_per_s: raw_loopback(threads, message_bytes, batch, duration)?,
+        threads: shape.threads,
+        message_bytes: shape.message_bytes,
+        batch: shape.batch,
+        in_flight: shape.in_flight,
+        pwrite_msgs_per_s: raw_pwrite(dir, shape.threads, shape.message_bytes, shape.batch, duration)?,
+        loopback_msgs_per_s: loopback.msgs_per_s,
+        loopback_configuration: loopback.best.name(),
     })
 }
 
@@ -194,10 +360,11 @@ mod tests {
     #[test]
     fn both_ceilings_measure_something_and_clean_up() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let c = measure(dir.path(), 2, 100, 10, Duration::from_millis(100)).expect("measure");
+        let shape = Shape { threads: 2, message_bytes: 100, batch: 10, in_flight: 1 };
+        let c = measure(dir.path(), shape, Duration::from_millis(100)).expect("measure");
         assert!(c.pwrite_msgs_per_s > 0.0);
         assert!(c.loopback_msgs_per_s > 0.0);
-        // Batches of 10: every operation counted 10 messages.
+        assert_eq!((c.threads, c.batch, c.in_flight), (2, 10, 1), "{c:?}");
         assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0, "the scratch file was removed");
     }
 
@@ -208,5 +375,25 @@ mod tests {
         // At least one sync finished, and no device syncs in under a microsecond.
         assert!(rate > 0.0 && rate < 1e6, "{rate} syncs/s");
         assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0, "the scratch file was removed");
+    }
+
+    #[test]
+    fn the_echo_ceiling_runs_at_the_concurrency_of_what_it_bounds() {
+        // Three producers, four requests in flight each: three threads, three connections, and
+        // four outstanding on each; one run per configuration; the ceiling is the best run.
+        let shape = Shape { threads: 3, message_bytes: 100, batch: 2, in_flight: 4 };
+        let ceiling = raw_loopback(shape, Duration::from_millis(30)).expect("measure");
+        assert_eq!(ceiling.runs.len(), Replies::ALL.len());
+        for (run, replies) in ceiling.runs.iter().zip(Replies::ALL) {
+            assert_eq!(run.replies, replies);
+            assert_eq!((run.connections, run.client_threads, run.in_flight), (3, 3, 4), "{run:?}");
+        }
+        let best = ceiling.runs.iter().map(|r| r.msgs_per_s).fold(f64::MIN, f64::max);
+        assert_eq!(ceiling.msgs_per_s, best);
+        assert!(ceiling.runs.iter().any(|r| r.replies == ceiling.best && r.msgs_per_s == best));
+        // One producer, one at a time.
+        let one = raw_loopback(Shape { threads: 1, in_flight: 1, ..shape }, Duration::from_millis(10))
+            .expect("measure");
+        assert!(one.runs.iter().all(|r| (r.connections, r.client_threads, r.in_flight) == (1, 1, 1)));
     }
 }

@@ -12,7 +12,7 @@
 use super::ceiling;
 use super::run::{run, RunConfig};
 use super::Outcome;
-use crate::report::rows::{Ceilings, Cell, Comparison, RunReport, SectionCost, TransportKind};
+use crate::report::rows::{Ceilings, Cell, Comparison, RatePoint, RunReport, SectionCost, TransportKind};
 use crate::strategies::{StrategyKind, StrategyVisitor, SyncStrategy};
 use std::io::Write;
 use std::path::PathBuf;
@@ -37,6 +37,11 @@ pub struct CompareConfig {
     pub peers: bool,
     /// How long each ceiling is measured.
     pub ceiling_duration: Duration,
+    /// `--rates`: open-loop runs of every strategy at each of these total rates (messages per
+    /// second), at the largest `--producers` value and the first `--consumers` value.
+    pub rates: Vec<f64>,
+    /// `--p99-bound-ms`, in µs: the p99 under which a strategy is said to hold a rate.
+    pub p99_bound_us: u64,
 }
 
 /// Runs the matrix and writes every file into `config.out`; `Violated` when a locking strategy
@@ -46,27 +51,25 @@ pub fn compare(config: &CompareConfig, log: &mut impl Write) -> anyhow::Result<O
     std::fs::create_dir_all(&config.out)?;
     let scratch = tempfile::Builder::new().prefix("synclog-compare-").tempdir()?;
     let mut ceilings_cache: Vec<Ceilings> = Vec::new();
-    let mut ceilings_for =
-        |producers: u32, message_bytes: usize, batch: u32, log: &mut dyn Write| -> anyhow::Result<Ceilings> {
-            let found = ceilings_cache.iter().find(|c| {
-                c.threads == producers as usize
-                    && c.message_bytes == message_bytes
-                    && c.batch == batch as usize
-            });
-            if let Some(c) = found {
-                return Ok(*c);
-            }
-            writeln!(log, "measuring ceilings: {producers} threads, {message_bytes} B, batch {batch}")?;
-            let c = ceiling::measure(
-                scratch.path(),
-                producers as usize,
-                message_bytes,
-                batch as usize,
-                config.ceiling_duration,
-            )?;
-            ceilings_cache.push(c);
-            Ok(c)
-        };
+    let mut ceilings_for = |shape: ceiling::Shape, log: &mut dyn Write| -> anyhow::Result<Ceilings> {
+        let found = ceilings_cache.iter().find(|c| {
+            c.threads == shape.threads
+                && c.message_bytes == shape.message_bytes
+                && c.batch == shape.batch
+                && c.in_flight == shape.in_flight
+        });
+        if let Some(c) = found {
+            return Ok(*c);
+        }
+        writeln!(
+            log,
+            "measuring ceilings: {} threads, {} B, batch {}, {} in flight",
+            shape.threads, shape.message_bytes, shape.batch, shape.in_flight
+        )?;
+        let c = ceiling::measure(scratch.path(), shape, config.ceiling_duration)?;
+        ceilings_cache.push(c);
+        Ok(c)
+    };
 
     let mut cells = Vec::new();
     for &strategy in &config.strategies {
@@ -75,7 +78,7 @@ pub fn compare(config: &CompareConfig, log: &mut impl Write) -> anyhow::Result<O
                 let cell = cell_config(&config.base, strategy, producers, consumers);
                 writeln!(log, "cell: {strategy} × {producers} producers × {consumers} consumers")?;
                 let report = run(&cell)?;
-                let ceilings = ceilings_for(producers, cell.message_bytes, cell.batch, log)?;
+                let ceilings = ceilings_for(ceiling::shape_of(&cell), log)?;
                 cells.push(make_cell(report, ceilings));
             }
         }
@@ -93,11 +96,14 @@ pub fn compare(config: &CompareConfig, log: &mut impl Write) -> anyhow::Result<O
     } else {
         None
     };
+    let rate_points = rate_points(config, log)?;
     let comparison = Comparison {
         cells,
         goals,
         section_costs,
         fdatasync_ceiling_per_s,
+        rate_points,
+        p99_bound_us: config.p99_bound_us,
         machine: super::run::machine(),
         duration_s: started.elapsed().as_secs_f64(),
     };
@@ -111,13 +117,43 @@ pub fn compare(config: &CompareConfig, log: &mut impl Write) -> anyhow::Result<O
     Ok(outcome(&comparison))
 }
 
+/// `--rates`: one open-loop run per strategy and rate, each in a data directory of its own.
+fn rate_points(config: &CompareConfig, log: &mut impl Write) -> anyhow::Result<Vec<RatePoint>> {
+    let producers = config.producers.iter().copied().max().unwrap_or(1);
+    let consumers = config.consumers.first().copied().unwrap_or(0);
+    let mut points = Vec::new();
+    for &strategy in &config.strategies {
+        for &rate in &config.rates {
+            let mut cell = cell_config(&config.base, strategy, producers, consumers);
+            cell.rate = Some(rate);
+            cell.data_dir = cell.data_dir.map(|d| d.with_extension(format!("rate{rate:.0}")));
+            writeln!(log, "open loop: {strategy} × {producers} producers at {rate:.0} msg/s")?;
+            let r = run(&cell)?;
+            let late_share = r.open_loop.as_ref().map_or(0.0, |o| o.late_share);
+            points.push(RatePoint {
+                strategy: r.strategy.clone(),
+                target_msgs_per_s: rate,
+                achieved_msgs_per_s: r.produce.msgs_per_s,
+                p50_us: r.produce.p50_us,
+                p99_us: r.produce.p99_us,
+                p999_us: r.produce.p999_us,
+                late_share,
+                verdict: r.verdict.clone(),
+            });
+        }
+    }
+    Ok(points)
+}
+
 /// `Violated` when a locking strategy showed a violation, in a cell or in a goal run (every goal
 /// runs rwlock); violations under `none` are data.
 pub fn outcome(c: &Comparison) -> Outcome {
     let cell_violated =
         c.cells.iter().any(|c| c.report.strategy != StrategyKind::None.name() && !c.report.is_clean());
     let goal_violated = c.goals.iter().any(|g| g.violations > 0);
-    if cell_violated || goal_violated {
+    let rate_violated =
+        c.rate_points.iter().any(|p| p.strategy != StrategyKind::None.name() && p.verdict != "clean");
+    if cell_violated || goal_violated || rate_violated {
         Outcome::Violated
     } else {
         Outcome::Clean
@@ -219,6 +255,8 @@ mod tests {
             goals: vec![goal],
             section_costs: vec![],
             fdatasync_ceiling_per_s: None,
+            rate_points: Vec::new(),
+            p99_bound_us: 10_000,
             machine: super::super::run::machine(),
             duration_s: 1.0,
         };

@@ -79,8 +79,21 @@ pub fn demo(config: &DemoConfig, out: &mut impl Write) -> anyhow::Result<Outcome
 /// Act 1: `none` (its race window widened until it corrupts, up to the widest), then each lock
 /// at the same window. The first report is `none`'s.
 fn act_one(base: &RunConfig, out: &mut impl Write) -> anyhow::Result<Vec<RunReport>> {
-    writeln!(out, "ACT 1 — the race: 8 producers append 20 000 messages to one topic over loopback TCP\n")?;
-    let race = RunConfig { producers: 8, consumers: 1, messages: 20_000, warmup_percent: 0, ..base.clone() };
+    writeln!(
+        out,
+        "ACT 1 — the race: 8 producers append 20 000 messages of 60 to 140 bytes to one topic over loopback TCP\n"
+    )?;
+    // Mixed sizes: two colliding appends of different lengths tear the log itself, so the files
+    // show the damage (`synclog verify`), not only the lost messages.
+    let race = RunConfig {
+        producers: 8,
+        consumers: 1,
+        messages: 20_000,
+        message_bytes: 60,
+        message_bytes_max: Some(140),
+        warmup_percent: 0,
+        ..base.clone()
+    };
     let mut none = None;
     for window in WINDOWS_US {
         let r = run(&RunConfig { strategy: StrategyKind::None, race_window_us: window, ..race.clone() })?;
@@ -251,7 +264,7 @@ fn explain_race(none: &RunReport, out: &mut impl Write) -> std::io::Result<()> {
     if v.count(ViolationKind::CorruptRecord) + v.count(ViolationKind::TornTail) > 0 {
         writeln!(
             out,
-            "  - records of different lengths overlapped at one position and the longer end was stored last: the log holds bytes\n    that are no record ({} corrupt stretches), which the CRC exposes.",
+            "  - writes (4) overlapped without lining up: the log holds bytes that are no whole record ({} corrupt stretches),\n    which the CRC exposes.",
             thousands(v.count(ViolationKind::CorruptRecord) + v.count(ViolationKind::TornTail))
         )?;
     }

@@ -23,11 +23,11 @@
 use super::transport::{
     ConsumerEndpoint, InprocTransport, KafkaTransport, ProducerEndpoint, TcpTransport, Transport,
 };
-use super::workers::{consume, drain_topic, produce, ProducerTiming};
+use super::workers::{consume, drain_topic, produce, ProducerTiming, Schedule, LATE_NS};
 use crate::broker::{Broker, BrokerConfig};
 use crate::check::history::{History, RunShape};
 use crate::check::runfile::{RunFile, RunPayloadCheck};
-use crate::report::rows::{Figures, Machine, RunReport, TransportKind};
+use crate::report::rows::{Figures, Machine, OpenLoop, RunReport, TransportKind};
 use crate::storage::FsyncMode;
 use crate::storage::{verify_topic, AppendMode, LogConfig, RaceWindow, Topics};
 use crate::strategies::{StrategyKind, StrategyVisitor, SyncStrategy};
@@ -50,6 +50,10 @@ pub struct RunConfig {
     pub consumers: u32,
     pub messages: u64,
     pub message_bytes: usize,
+    /// `--message-bytes MIN..MAX`: the largest size (`message_bytes` is the smallest); each
+    /// value's size is `check::payload::message_size` of it. `None`: every message is
+    /// `message_bytes`.
+    pub message_bytes_max: Option<usize>,
     pub batch: u32,
     pub in_flight: u32,
     pub topics: u32,
@@ -69,6 +73,9 @@ pub struct RunConfig {
     /// Kafka protocol, with the files out of reach as for `--broker`.
     pub target: Option<String>,
     pub data_dir: Option<PathBuf>,
+    /// `--rate`: open loop at this many messages per second in total, spread evenly over the
+    /// producers; latency is timed from when each request was due. `None`: closed loop.
+    pub rate: Option<f64>,
     /// Show a progress bar (only honoured on a terminal).
     pub progress: bool,
     /// Keep what the run's report page draws ([`RunReport::page`]): charts, timeline, violations.
@@ -83,6 +90,7 @@ impl Default for RunConfig {
             consumers: 4,
             messages: 200_000,
             message_bytes: 100,
+            message_bytes_max: None,
             batch: 1,
             in_flight: 1,
             topics: 1,
@@ -97,6 +105,7 @@ impl Default for RunConfig {
             broker: None,
             target: None,
             data_dir: None,
+            rate: None,
             progress: true,
             page: false,
         }
@@ -125,7 +134,10 @@ impl RunConfig {
         if self.message_bytes < crate::check::payload::PAYLOAD_OVERHEAD_BYTES {
             bail!("--message-bytes must be at least 20 (producer id, seq, body length and checksum take 20)");
         }
-        if self.message_bytes > crate::storage::DEFAULT_MAX_MESSAGE_BYTES as usize {
+        if self.message_bytes_max.is_some_and(|max| max < self.message_bytes) {
+            bail!("--message-bytes MIN..MAX needs MIN ≤ MAX");
+        }
+        if self.largest_message() > crate::storage::DEFAULT_MAX_MESSAGE_BYTES as usize {
             bail!(
                 "--message-bytes must be at most {} (the broker's default --max-message-bytes)",
                 crate::storage::DEFAULT_MAX_MESSAGE_BYTES
@@ -134,7 +146,7 @@ impl RunConfig {
         if self.batch == 0 || self.in_flight == 0 {
             bail!("--batch and --in-flight must be at least 1");
         }
-        if u64::from(self.batch) * self.message_bytes as u64 > 8 << 20 {
+        if u64::from(self.batch) * self.largest_message() as u64 > 8 << 20 {
             bail!("--batch × --message-bytes must stay under 8 MiB (one request must fit a 16 MiB frame)");
         }
         if self.warmup_percent >= 100 {
@@ -152,10 +164,30 @@ impl RunConfig {
             }
             crate::kafka::client::bootstrap_address(target)?;
         }
+        if let Some(rate) = self.rate {
+            if !(rate.is_finite() && rate >= 1.0) {
+                bail!("--rate must be at least 1 message per second");
+            }
+        }
         if self.remote() && self.append != AppendMode::Whole {
             bail!("--append is the embedded broker's: a remote broker chooses its own (broker --append)");
         }
         Ok(())
+    }
+
+    /// The largest message of the run.
+    pub fn largest_message(&self) -> usize {
+        self.message_bytes_max.unwrap_or(self.message_bytes).max(self.message_bytes)
+    }
+
+    /// The mean message size (the middle of `MIN..MAX`, whose sizes are uniform).
+    pub fn mean_message_bytes(&self) -> f64 {
+        (self.message_bytes + self.largest_message()) as f64 / 2.0
+    }
+
+    /// The size of value `(producer, seq)`.
+    pub fn size_of(&self, seed: u64, producer: u32, seq: u64) -> usize {
+        crate::check::payload::message_size(seed, producer, seq, self.message_bytes, self.largest_message())
     }
 
     /// True when the system under test is not in this process (`--broker` or `--target`).
@@ -243,7 +275,11 @@ impl StrategyVisitor for Embedded<'_> {
         let names = topic_names(config);
         let shape = config.shape();
         for (t, name) in names.iter().enumerate() {
-            RunFile::new(&shape, t as u32, S::NAME).write(&data_dir.join(name))?;
+            let run_file = RunFile {
+                message_bytes_max: config.message_bytes_max,
+                ..RunFile::new(&shape, t as u32, S::NAME)
+            };
+            run_file.write(&data_dir.join(name))?;
         }
         let log = LogConfig {
             fsync: config.fsync.policy(config.fsync_interval_ms),
@@ -366,13 +402,14 @@ fn load(
     let timed_to = timings.iter().map(|t| t.end).max().unwrap_or(finished);
     let timed_s = timed_to.duration_since(timed_from).as_secs_f64().max(1e-9);
     let timed_messages = shape.total_messages() - warmup * u64::from(config.producers);
-    let mb = config.message_bytes as f64 / 1e6;
+    let mb = config.mean_message_bytes() / 1e6;
     let mut produce = figures(timed_messages as f64 / timed_s, mb, &history.produce_latency_us());
     if !config.remote() {
         // The syncs are counted over the whole load, warm-up included: so is their time.
         let load_s = timed_to.duration_since(started).as_secs_f64();
         (produce.fsyncs_per_s, produce.msgs_per_fsync) = sync_figures(fsyncs, shape.total_messages(), load_s);
     }
+    let open_loop = config.rate.map(|rate| open_loop_row(rate, produce.msgs_per_s, &timings));
     let consume = (config.consumers > 0).then(|| {
         let end = consumer_ends.iter().max().copied().unwrap_or(finished);
         let secs = end.duration_since(started).as_secs_f64().max(1e-9);
@@ -390,6 +427,7 @@ fn load(
         consumers: config.consumers,
         messages: shape.total_messages(),
         message_bytes: config.message_bytes,
+        message_bytes_max: config.message_bytes_max,
         batch: config.batch,
         in_flight: config.in_flight,
         topics: config.topics,
@@ -399,6 +437,7 @@ fn load(
         race_window_us: config.race_window_us,
         force_race: config.force_race,
         append: config.append,
+        open_loop,
         seed: config.seed,
         duration_s: finished.duration_since(started).as_secs_f64(),
         machine: machine(),
@@ -449,6 +488,10 @@ fn race(
                 let (names, start, sent) = (names, &start, &sent);
                 s.spawn(move || {
                     start.wait();
+                    // Open loop: this producer's even share of --rate, from the common start.
+                    let schedule = config
+                        .rate
+                        .map(|rate| Schedule::new(history.now_ns(), rate / f64::from(config.producers)));
                     produce(
                         config,
                         history,
@@ -457,6 +500,7 @@ fn race(
                         endpoint,
                         warmup,
                         sent,
+                        schedule,
                     )
                 })
             })
@@ -493,6 +537,21 @@ fn race(
     let fsyncs = syncs() - syncs_before;
     let finished = Instant::now();
     Race { timings, consumer_ends, started, finished, fsyncs }
+}
+
+/// The open-loop row: the rate asked, the rate achieved, and how far behind schedule the
+/// producers fell (summed over producers; the worst delay of any).
+fn open_loop_row(rate: f64, achieved: f64, timings: &[ProducerTiming]) -> OpenLoop {
+    let requests: u64 = timings.iter().map(|t| t.lag.requests).sum();
+    let late: u64 = timings.iter().map(|t| t.lag.late).sum();
+    let max_ns = timings.iter().map(|t| t.lag.max_ns).max().unwrap_or(0);
+    OpenLoop {
+        target_msgs_per_s: rate,
+        achieved_msgs_per_s: achieved,
+        late_share: late as f64 / requests.max(1) as f64,
+        late_after_us: LATE_NS / 1000,
+        max_behind_us: max_ns / 1000,
+    }
 }
 
 /// Syncs per second and messages per sync, from syncs and messages counted over the same

@@ -10,13 +10,70 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// When a producer left its warm-up and when it got its last answer.
+/// When a producer left its warm-up and when it got its last answer, and (open loop) how far
+/// behind its schedule it fell.
 pub(super) struct ProducerTiming {
     pub(super) warm: Instant,
     pub(super) end: Instant,
+    pub(super) lag: Lag,
 }
 
-/// One producer: its messages in requests of `--batch`, `--in-flight` outstanding.
+/// How far an open-loop producer fell behind its schedule: the time from when a request was
+/// due to when it was sent (a full `--in-flight` window, or a slow answer, delays it).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(super) struct Lag {
+    /// Requests sent.
+    pub(super) requests: u64,
+    /// Requests sent more than [`LATE_NS`] after they were due.
+    pub(super) late: u64,
+    /// The longest delay, ns.
+    pub(super) max_ns: u64,
+}
+
+/// A request sent this long after it was due counts as late.
+pub(super) const LATE_NS: u64 = 1_000_000;
+
+/// An open-loop producer's timetable (`--rate`): request `seq` is due at `t0 + seq / rate`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Schedule {
+    /// The history clock's time of seq 0, ns.
+    t0_ns: u64,
+    /// This producer's share of `--rate`, messages per second.
+    per_s: f64,
+}
+
+impl Schedule {
+    pub(super) fn new(t0_ns: u64, per_s: f64) -> Schedule {
+        Schedule { t0_ns, per_s: per_s.max(1e-3) }
+    }
+
+    /// When the request starting at `seq` is due, on the history's clock.
+    pub(super) fn due_ns(&self, seq: u64) -> u64 {
+        self.t0_ns.saturating_add((seq as f64 * 1e9 / self.per_s) as u64)
+    }
+}
+
+/// Waits until `due_ns` on `history`'s clock (sleeping, then yielding for the last stretch);
+/// returns how late it is now, ns (0 when on time).
+fn wait_until(history: &History, due_ns: u64) -> u64 {
+    loop {
+        let now = history.now_ns();
+        if now >= due_ns {
+            return now - due_ns;
+        }
+        let ahead = due_ns - now;
+        if ahead > 200_000 {
+            thread::sleep(Duration::from_nanos(ahead - 100_000));
+        } else {
+            thread::yield_now();
+        }
+    }
+}
+
+/// One producer: its messages in requests of `--batch`, `--in-flight` outstanding. With a
+/// `schedule` (open loop, `--rate`) each request waits until it is due, and its latency is
+/// timed from when it was due, not from when it was sent.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn produce(
     config: &RunConfig,
     history: &History,
@@ -25,11 +82,14 @@ pub(super) fn produce(
     mut endpoint: Box<dyn ProducerEndpoint>,
     warmup: u64,
     sent: &AtomicU64,
+    schedule: Option<Schedule>,
 ) -> ProducerTiming {
+    let mut lag = Lag::default();
     let shape = history.shape();
     let total = shape.messages_per_producer;
     let batch = u64::from(config.batch);
-    let mut buf = Vec::with_capacity(config.batch as usize * config.message_bytes);
+    let mut buf = Vec::with_capacity(config.batch as usize * config.largest_message());
+    let mut ends: Vec<usize> = Vec::with_capacity(config.batch as usize);
     let mut window: VecDeque<(u64, u32)> = VecDeque::with_capacity(config.in_flight as usize);
     let mut warm = if warmup == 0 { Some(Instant::now()) } else { None };
     let finish_one = |endpoint: &mut Box<dyn ProducerEndpoint>, window: &mut VecDeque<(u64, u32)>| {
@@ -50,11 +110,26 @@ pub(super) fn produce(
             finish_one(&mut endpoint, &mut window);
         }
         buf.clear();
+        ends.clear();
         for s in seq..seq + u64::from(n) {
-            encode_payload(shape.seed, producer, s, config.message_bytes, &mut buf);
+            encode_payload(shape.seed, producer, s, config.size_of(shape.seed, producer, s), &mut buf);
+            ends.push(buf.len());
         }
-        let messages: Vec<&[u8]> = buf.chunks(config.message_bytes).collect();
-        history.begin_send(producer, seq, n);
+        let messages: Vec<&[u8]> =
+            ends.iter().scan(0, |start, &end| Some(&buf[std::mem::replace(start, end)..end])).collect();
+        match schedule {
+            None => {
+                history.begin_send(producer, seq, n);
+            }
+            Some(schedule) => {
+                let due = schedule.due_ns(seq);
+                let late = wait_until(history, due);
+                lag.requests += 1;
+                lag.late += u64::from(late > LATE_NS);
+                lag.max_ns = lag.max_ns.max(late);
+                history.begin_send_at(producer, seq, n, due);
+            }
+        }
         match endpoint.start(topic, &messages) {
             Ok(()) => window.push_back((seq, n)),
             Err(_) => {
@@ -72,7 +147,7 @@ pub(super) fn produce(
         finish_one(&mut endpoint, &mut window);
     }
     let end = Instant::now();
-    ProducerTiming { warm: warm.unwrap_or(end), end }
+    ProducerTiming { warm: warm.unwrap_or(end), end, lag }
 }
 
 /// Records one fetch's outcome in the consumer's recorder; returns (next offset, high
@@ -194,5 +269,85 @@ pub(super) fn drain_topic(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::history::RunShape;
+
+    /// Answers every request at once, except request `stall_at`, whose answer takes `stall`.
+    struct StallOnce {
+        started: u64,
+        finished: u64,
+        stall_at: u64,
+        stall: Duration,
+    }
+
+    impl ProducerEndpoint for StallOnce {
+        fn start(&mut self, _topic: &str, messages: &[&[u8]]) -> Result<(), String> {
+            self.started += messages.len() as u64;
+            Ok(())
+        }
+        fn finish(&mut self) -> Completion {
+            if self.finished == self.stall_at {
+                thread::sleep(self.stall);
+            }
+            self.finished += 1;
+            Completion::Acked(self.finished - 1)
+        }
+    }
+
+    const REQUESTS: u64 = 400;
+    const STALL: Duration = Duration::from_millis(200);
+
+    /// One producer sends REQUESTS single-message requests, one in flight, to an endpoint that
+    /// stalls once for STALL; returns (requests timed at STALL or more, the producer's lag).
+    fn stalled_run(schedule: impl FnOnce(&History) -> Option<Schedule>) -> (u64, Lag) {
+        let shape =
+            RunShape { seed: 1, producers: 1, topics: 1, messages_per_producer: REQUESTS, message_bytes: 32 };
+        let history = History::new(shape);
+        let config =
+            RunConfig { producers: 1, messages: REQUESTS, message_bytes: 32, ..RunConfig::default() };
+        let endpoint = Box::new(StallOnce { started: 0, finished: 0, stall_at: 10, stall: STALL });
+        let schedule = schedule(&history);
+        let timing = produce(&config, &history, 0, "t", endpoint, 0, &AtomicU64::new(0), schedule);
+        let latency = history.produce_latency_us();
+        let stalled = latency.count_between(STALL.as_micros() as u64 * 9 / 10, u64::MAX);
+        (stalled, timing.lag)
+    }
+
+    #[test]
+    fn closed_loop_times_a_stall_once_and_open_loop_in_every_request_it_delayed() {
+        // Closed loop: the stall delays the sender, so only the stalled request is timed long
+        // (a scheduler hiccup of the same length could add one; the comparison below allows it).
+        let (closed, closed_lag) = stalled_run(|_| None);
+        assert!(closed >= 1, "closed loop: the stalled request itself is timed with the stall");
+        assert_eq!(closed_lag, Lag::default(), "a closed-loop producer keeps no schedule");
+
+        // Open loop at 1 000 messages/s: the 200 ms stall makes the next requests late too, and
+        // each of them is timed from when it was due. The requests due during the stall wait
+        // at least 200 - (k ms) for k = 1.. so about 20 of them still wait 90 % of it or more.
+        let (open, lag) = stalled_run(|h| Some(Schedule::new(h.now_ns(), 1_000.0)));
+        assert!(
+            open >= closed + 9,
+            "open loop: the requests due during the stall are timed with it ({open} against {closed} closed)"
+        );
+        assert_eq!(lag.requests, REQUESTS);
+        assert!(lag.late >= 100, "the requests due during the stall were sent late ({})", lag.late);
+        assert!(
+            lag.max_ns >= STALL.as_nanos() as u64 * 9 / 10,
+            "the worst delay is the stall ({} ns)",
+            lag.max_ns
+        );
+    }
+
+    #[test]
+    fn a_schedule_spaces_requests_by_the_producers_share_of_the_rate() {
+        let s = Schedule::new(1_000, 500.0);
+        assert_eq!(s.due_ns(0), 1_000);
+        assert_eq!(s.due_ns(1), 1_000 + 2_000_000);
+        assert_eq!(s.due_ns(500), 1_000 + 1_000_000_000);
     }
 }

@@ -6,6 +6,7 @@
 //! - `latency`: produce latency percentiles (p50, p99, p99.9) per strategy at the largest
 //!   producer count, on a logarithmic axis;
 //! - `violations`: the count of each violation kind per strategy, summed over the matrix;
+//! - `latency_vs_rate` (with `--rates`): see [`super::rates`];
 //! - `peers` (with `--goals --peers`): synclog beside Redis and NATS JetStream on each goal
 //!   workload they ran, with the loopback echo ceiling where it bounds the row.
 //!
@@ -21,11 +22,11 @@ use plotters::style::FontStyle;
 use std::path::Path;
 use std::sync::Once;
 
-const FONT: &str = "sans-serif";
+pub(super) const FONT: &str = "sans-serif";
 const SIZE: (u32, u32) = (1000, 600);
 
 /// The colour of each strategy, stable across charts.
-pub(crate) fn colour(strategy: &str) -> RGBColor {
+pub(super) fn colour(strategy: &str) -> RGBColor {
     match strategy {
         "none" => RGBColor(214, 39, 40),
         "semaphore" => RGBColor(255, 127, 14),
@@ -49,9 +50,9 @@ pub fn register_font() {
     });
 }
 
-type DrawResult = Result<(), String>;
+pub(super) type DrawResult = Result<(), String>;
 
-fn err<E: std::fmt::Display>(e: E) -> String {
+pub(super) fn err<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
 
@@ -86,6 +87,9 @@ pub fn draw_all(c: &Comparison, dir: &Path) -> Result<Vec<String>, String> {
     both("violations", &|r| violations(r, c), &|r| violations(r, c))?;
     if c.goals.iter().any(|g| !g.peers.is_empty()) {
         both("peers", &|r| peers(r, c), &|r| peers(r, c))?;
+    }
+    if !c.rate_points.is_empty() {
+        both("latency_vs_rate", &|r| super::rates::chart(r, c), &|r| super::rates::chart(r, c))?;
     }
     Ok(names)
 }
@@ -437,7 +441,7 @@ fn peers<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Comparison) -> D
 }
 
 /// The legend box every chart uses, at `position`.
-fn draw_legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+pub(super) fn draw_legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
     chart: &mut ChartContext<'a, DB, CT>,
     position: SeriesLabelPosition,
 ) -> DrawResult {

@@ -6,12 +6,15 @@
 //! - [`table`]: the text a harness run prints;
 //! - [`summary`]: `results.json`, `results.csv` and `summary.md` of a comparison;
 //! - [`charts`]: its SVG and PNG charts;
+//! - [`rates`]: the open-loop latency curves of `compare --rates`;
 //! - [`lab_summary`] and [`lab_charts`]: the files and charts of `harness lab` ([`rows::Lab`]).
 
 pub mod charts;
 pub mod lab_charts;
 pub mod lab_summary;
 pub mod page;
+pub mod quoted;
+pub mod rates;
 pub mod rows;
 pub mod summary;
 pub mod table;

@@ -35,6 +35,22 @@ pub struct Figures {
     pub msgs_per_fsync: Option<f64>,
 }
 
+/// An open-loop run (`--rate`): every request is due at a fixed time, and its latency is timed
+/// from then, so a stall shows in the latency of every request it delayed.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct OpenLoop {
+    /// `--rate`: messages per second asked, all producers together.
+    pub target_msgs_per_s: f64,
+    /// Messages per second achieved over the timed window (the `produce` figure).
+    pub achieved_msgs_per_s: f64,
+    /// The share of requests sent more than `late_after_us` after they were due.
+    pub late_share: f64,
+    /// The lateness threshold, µs.
+    pub late_after_us: u64,
+    /// The longest any request waited past its due time before it was sent, µs.
+    pub max_behind_us: u64,
+}
+
 /// The machine a run ran on.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Machine {
@@ -51,6 +67,9 @@ pub struct RunReport {
     pub consumers: u32,
     pub messages: u64,
     pub message_bytes: usize,
+    /// `--message-bytes MIN..MAX`: the largest size (`message_bytes` is then the smallest);
+    /// `null` for one size.
+    pub message_bytes_max: Option<usize>,
     pub batch: u32,
     pub in_flight: u32,
     pub topics: u32,
@@ -62,6 +81,9 @@ pub struct RunReport {
     pub force_race: bool,
     /// `--append`: `whole` or `reserve`.
     pub append: AppendMode,
+    /// `--rate` (open loop): the schedule and how far the producers fell behind it; `null` for
+    /// a closed-loop run.
+    pub open_loop: Option<OpenLoop>,
     pub seed: u64,
     pub duration_s: f64,
     pub machine: Machine,
@@ -95,10 +117,23 @@ pub struct Ceilings {
     pub threads: usize,
     pub message_bytes: usize,
     pub batch: usize,
+    /// Requests each loopback connection kept outstanding (the cell's `--in-flight`).
+    pub in_flight: usize,
     /// Records per second of plain positional writes.
     pub pwrite_msgs_per_s: f64,
-    /// Messages per second of loopback request/response (round trips × batch).
+    /// Messages per second of loopback request/response (round trips × batch): the best of the
+    /// echo server's configurations, at the same threads, connections and in-flight.
     pub loopback_msgs_per_s: f64,
+    /// The echo configuration that reached `loopback_msgs_per_s`.
+    pub loopback_configuration: &'static str,
+}
+
+impl Ceilings {
+    /// Whether a ratio to this ceiling is above 1: the ceiling failed to bound what it was
+    /// measured for (noise on a shared machine, or a shape it does not model).
+    pub fn failed_to_bound(ratio: f64) -> bool {
+        ratio > 1.0
+    }
 }
 
 /// One cell of the matrix: the run and the ceilings of its shape.
@@ -122,10 +157,13 @@ pub struct Goal {
     pub in_flight: u32,
     pub measured_msgs_per_s: f64,
     pub ceiling_msgs_per_s: f64,
-    /// `None` for pipelined rows: the echo ceiling is one request at a time, no fair bound.
+    /// The measured rate over the ceiling of the same shape (threads, batch, in-flight).
     pub ratio_to_ceiling: Option<f64>,
     pub target: String,
-    /// `None` for a row reported without a goal.
+    /// `Some(true)` when every part of the goal was judged in this run and reached,
+    /// `Some(false)` when a part judged in this run was missed (or the run had a violation),
+    /// `None` for a row without a goal or whose peer goal could not be judged (no peer
+    /// measured: no quoted figure stands in for it).
     pub met: Option<bool>,
     pub durability: String,
     /// Syncs per second and messages acknowledged per sync (`--fsync always` rows).
@@ -138,9 +176,8 @@ pub struct Goal {
     pub peers_missing: Vec<String>,
     /// synclog must reach this multiple of the fastest peer measured (0: no peer goal).
     pub peer_factor: f64,
-    /// Whether `met` covers the row's peer goal: every peer it names was measured (or, for a
-    /// goal that is a multiple of a peer, the quoted stand-in judged it). `false` means `met`
-    /// speaks for the other parts of the goal only.
+    /// Whether every peer the row names was measured in this run. `false` means the peer part
+    /// of the goal is "not measured" whatever `met` says of the other parts.
     pub peers_judged: bool,
     /// Integrity violations (error kinds) the goal's run counted; any fails `compare`.
     pub violations: u64,
@@ -162,8 +199,28 @@ pub struct Comparison {
     pub section_costs: Vec<SectionCost>,
     /// `fdatasync`s per second one thread reached back to back (measured with `--goals`).
     pub fdatasync_ceiling_per_s: Option<f64>,
+    /// `compare --rates`: one open-loop run per strategy and rate (empty without it).
+    pub rate_points: Vec<RatePoint>,
+    /// `compare --p99-bound-ms`, in µs: a strategy holds a rate while its p99 stays under this.
+    pub p99_bound_us: u64,
     pub machine: Machine,
     pub duration_s: f64,
+}
+
+/// One open-loop run of `compare --rates`: a strategy at a target rate, and what it achieved.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RatePoint {
+    pub strategy: String,
+    pub target_msgs_per_s: f64,
+    pub achieved_msgs_per_s: f64,
+    /// Produce latency from each request's due time, µs.
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub p999_us: u64,
+    /// The share of requests sent more than 1 ms after they were due.
+    pub late_share: f64,
+    /// The run's verdict (`clean` or `corrupted`).
+    pub verdict: String,
 }
 
 /// Which peer.

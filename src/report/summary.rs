@@ -1,7 +1,7 @@
 //! `results.json`, `results.csv` and `summary.md` of a comparison, from the result rows alone.
 
 use crate::report::charts::human;
-use crate::report::rows::{Comparison, Goal, TransportKind};
+use crate::report::rows::{Ceilings, Comparison, Goal, TransportKind};
 use crate::violations::ViolationKind;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -77,15 +77,25 @@ pwrite_ceiling_msgs_per_s,loopback_ceiling_msgs_per_s,produce_ratio_to_ceiling,v
     out
 }
 
-/// A goal row's verdict; a "yes" that could not be judged against every peer it names says so.
+/// A goal row's verdict. A goal that names a peer not measured in this run is "not measured",
+/// never "yes": no quoted figure judges it.
 fn met_cell(g: &Goal) -> &'static str {
+    let peer_unjudged = g.peer_factor > 0.0 && !g.peers_judged;
     match g.met {
-        // A goal that is a multiple of a peer, with no peer run: nothing to judge it against.
-        Some(true) if g.peers.is_empty() && g.peer_factor > 0.0 => "not measured",
-        Some(true) if !g.peers_judged => "yes, but not against every peer named (not measured)",
-        Some(true) => "yes",
         Some(false) => "**no**",
+        Some(true) | None if peer_unjudged && g.peers.is_empty() => "not measured",
+        Some(true) | None if peer_unjudged => "not measured against every peer named",
+        Some(true) => "yes",
         None => "—",
+    }
+}
+
+/// A ratio to a ceiling, flagged when it is above 1.
+fn ratio_cell(ratio: f64) -> String {
+    if Ceilings::failed_to_bound(ratio) {
+        format!("{ratio:.2} (a ceiling that failed to bound)")
+    } else {
+        format!("{ratio:.2}")
     }
 }
 
@@ -113,11 +123,12 @@ fn sync_paragraph(c: &Comparison) -> Option<String> {
     }
     let mut s = format!(
         "Under `--fsync always` the device sets the pace. Measured in this run, one thread writing \
-a 116-byte record into zero-filled space and calling `fdatasync` after each, back to back: {} \
+a {}-byte record into zero-filled space and calling `fdatasync` after each, back to back: {} \
 syncs/s ({:.0} µs each). Group commit shares each sync among the appends that landed before it \
 started; with producers sending one request at a time, a message that lands during a sync waits \
 for that one and then its own, so the producers split into two groups that alternate and the \
 acknowledgements are bounded near producers / 2 × syncs per second.\n",
+        crate::storage::HEADER_BYTES + 100,
         human(raw),
         1e6 / raw.max(1.0)
     );
@@ -135,10 +146,15 @@ acknowledgements are bounded near producers / 2 × syncs per second.\n",
             let bound = f64::from(g.producers) / 2.0 * raw;
             let _ = write!(
                 s,
-                "; the bound is about {} msg/s and synclog reached {} ({:.2} of it)",
+                "; the bound is about {} msg/s and synclog reached {} ({:.2} of it{})",
                 human(bound),
                 human(g.measured_msgs_per_s),
-                g.measured_msgs_per_s / bound.max(1.0)
+                g.measured_msgs_per_s / bound.max(1.0),
+                if g.measured_msgs_per_s > bound {
+                    ": above it, so the bound did not hold in this run"
+                } else {
+                    ""
+                }
             );
         }
         s.push(';');
@@ -148,7 +164,7 @@ acknowledgements are bounded near producers / 2 × syncs per second.\n",
     Some(s)
 }
 
-/// Says how the peers were measured, or, when they were not, quotes them and says how to.
+/// Says how the peers were measured, or, when they were not, how to measure them.
 fn peers_paragraph(c: &Comparison) -> String {
     let mut seen: Vec<(String, String, String)> = Vec::new();
     for p in c.goals.iter().flat_map(|g| &g.peers) {
@@ -162,10 +178,11 @@ fn peers_paragraph(c: &Comparison) -> String {
     if !seen.is_empty() {
         s.push_str(
             "The peers a user would pick instead were measured in this run, on this machine, on the \
-same workload as the row (8 producer threads, one connection each, one 100-byte message per \
-request, the same number in flight), each on a fresh server with its data on the same file \
-system, driven by the same kind of client threads as synclog's producers; every acknowledged \
-message was read back from the peer's stream afterwards:\n\n",
+same workload as the row (the same producer threads, one connection each, one 100-byte message \
+per request, the same number in flight), each on a fresh server with its data on the same file \
+system. Every message sent to a peer was distinct, and afterwards every entry of the peer's \
+stream was read back: the values stored had to be exactly the values acknowledged, none \
+missing, none twice:\n\n",
         );
         for (server, setting, durability) in &seen {
             let _ = writeln!(s, "- {server}: {setting} — durability: {durability}");
@@ -173,10 +190,8 @@ message was read back from the peer's stream afterwards:\n\n",
     } else {
         s.push_str(
             "The peers were not measured in this run (`harness compare --goals --peers` measures \
-them when redis-server and nats-server are installed). As measured on this kind of machine \
-(2 cores, loopback, 100-byte messages, 8 clients) and quoted: Redis XADD ~89 k/s one at a time, \
-~1.0 M/s with 100 pipelined, ~17 k/s and ~0.4 M/s with `appendfsync always`; NATS JetStream \
-publish+ack ~57 k/s one at a time, ~0.2 M/s with 100 in flight.\n",
+them when redis-server and nats-server are installed), so every goal that names a peer says \
+\"not measured\".\n",
         );
     }
     // Why a peer that was asked for has no figure (one not asked for is said above).
@@ -204,8 +219,10 @@ pub fn summary(c: &Comparison, charts: &[String]) -> String {
     let _ = writeln!(
         s,
         "Machine: {} CPUs, kernel {}, data on {}. The whole comparison took {:.0} s. Every figure \
-below sits beside a ceiling measured on this machine in this same run, so it reads as a fraction \
-of what the hardware allowed.\n",
+below was measured on this machine in this run, except in the section \"Quoted figures (not \
+measured in this run)\", which names the source of each. Each throughput sits beside the \
+ceilings of its shape measured in the same run, so it reads as a fraction of what the hardware \
+allowed; a ratio above 1 is marked as a ceiling that failed to bound.\n",
         c.machine.cpus,
         c.machine.kernel,
         c.cells.first().map_or("unknown", |cell| cell.report.machine.data_dir_fs.as_str()),
@@ -217,8 +234,14 @@ of what the hardware allowed.\n",
     }
     ceilings_section(&mut s, c);
     matrix_section(&mut s, c);
+    unbounded_section(&mut s, c);
     costs_section(&mut s, c);
     integrity_section(&mut s, c);
+    s.push_str(&super::rates::section(c));
+    if !c.goals.is_empty() {
+        let _ = writeln!(s);
+        super::quoted::section(&mut s, c);
+    }
     let _ = writeln!(s, "\n## Charts\n");
     for name in charts {
         let _ = writeln!(s, "![{name}]({name}.png)\n");
@@ -232,8 +255,9 @@ fn goals_section(s: &mut String, c: &Comparison) {
     let _ = writeln!(s, "## Performance goals (rwlock, 100-byte messages, no consumers)\n");
     let _ = writeln!(
         s,
-        "A ratio is given where the ceiling bounds the workload: pipelined rows have none (the \
-echo ceiling waits for each answer before the next request).\n"
+        "Each ratio is the measured rate over the ceiling of the same shape (producer threads, \
+batch, requests in flight) measured in this run: the loopback echo for TCP rows, raw positional \
+writes for in-process rows.\n"
     );
     let _ = writeln!(
         s,
@@ -247,21 +271,11 @@ echo ceiling waits for each answer before the next request).\n"
             g.name,
             human(g.measured_msgs_per_s),
             if g.ratio_to_ceiling.is_some() { human(g.ceiling_msgs_per_s) } else { "—".into() },
-            g.ratio_to_ceiling.map_or("—".into(), |r| format!("{r:.2}")),
+            g.ratio_to_ceiling.map_or("—".into(), ratio_cell),
             g.target,
             met_cell(g),
             peer_cell(g),
             g.durability
-        );
-    }
-    if let Some(original) = c.goals.iter().find(|g| g.target.contains("original")) {
-        let _ = writeln!(
-            s,
-            "\nThe original Java system reached about 5 000 messages/s with 1–8 producers, one \
-acknowledged message per request. On that workload (4 producers) synclog reached {} messages/s: \
-{:.0}× the original.",
-            human(original.measured_msgs_per_s),
-            original.measured_msgs_per_s / 5_000.0
         );
     }
     let _ = writeln!(s, "\n{}", peers_paragraph(c));
@@ -278,21 +292,33 @@ acknowledged message per request. On that workload (4 producers) synclog reached
 /// The ceilings of every shape the matrix ran.
 fn ceilings_section(s: &mut String, c: &Comparison) {
     let _ = writeln!(s, "## Ceilings measured in this run\n");
-    let _ = writeln!(s, "| threads | message bytes | batch | raw pwrite msg/s | loopback echo msg/s |");
-    let _ = writeln!(s, "|---:|---:|---:|---:|---:|");
+    let _ = writeln!(
+        s,
+        "Each at the concurrency of the cells it bounds: as many threads (and loopback connections) \
+as producers, the same batch and requests in flight. The echo ceiling is the best of its \
+configurations (the echo server answering each request at once, or coalescing its answers as \
+the broker does); the last column names the best. Consumers are not part of a ceiling.\n"
+    );
+    let _ = writeln!(
+        s,
+        "| threads | message bytes | batch | in flight | raw pwrite msg/s | loopback echo msg/s | best echo |"
+    );
+    let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---|");
     let mut seen = Vec::new();
     for cell in &c.cells {
-        let k = (cell.ceilings.threads, cell.ceilings.message_bytes, cell.ceilings.batch);
-        if !seen.contains(&k) {
-            seen.push(k);
+        let k = &cell.ceilings;
+        if !seen.contains(&(k.threads, k.message_bytes, k.batch, k.in_flight)) {
+            seen.push((k.threads, k.message_bytes, k.batch, k.in_flight));
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} | {} |",
-                k.0,
-                k.1,
-                k.2,
-                human(cell.ceilings.pwrite_msgs_per_s),
-                human(cell.ceilings.loopback_msgs_per_s)
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                k.threads,
+                k.message_bytes,
+                k.batch,
+                k.in_flight,
+                human(k.pwrite_msgs_per_s),
+                human(k.loopback_msgs_per_s),
+                k.loopback_configuration
             );
         }
     }
@@ -310,12 +336,12 @@ fn matrix_section(s: &mut String, c: &Comparison) {
         let r = &cell.report;
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {:.2} | {} | {} µs | {} µs | {} µs | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} µs | {} µs | {} µs | {} | {} |",
             r.strategy,
             r.producers,
             r.consumers,
             human(r.produce.msgs_per_s),
-            cell.produce_ratio,
+            ratio_cell(cell.produce_ratio),
             r.consume.as_ref().map_or("—".to_string(), |f| human(f.msgs_per_s)),
             r.produce.p50_us,
             r.produce.p99_us,
@@ -323,6 +349,39 @@ fn matrix_section(s: &mut String, c: &Comparison) {
             r.violations.error_total(),
             r.verdict
         );
+    }
+}
+
+/// Every cell and goal whose ratio to its ceiling is above 1, said in words: a ceiling that did
+/// not bound what it was measured for is no ceiling, and its ratios read as nothing.
+fn unbounded_section(s: &mut String, c: &Comparison) {
+    let mut rows: Vec<String> = c
+        .cells
+        .iter()
+        .filter(|cell| Ceilings::failed_to_bound(cell.produce_ratio))
+        .map(|cell| {
+            format!(
+                "- {} × {} producers × {} consumers: {:.2} of its ceiling",
+                cell.report.strategy, cell.report.producers, cell.report.consumers, cell.produce_ratio
+            )
+        })
+        .collect();
+    for g in &c.goals {
+        if let Some(r) = g.ratio_to_ceiling.filter(|&r| Ceilings::failed_to_bound(r)) {
+            rows.push(format!("- goal \"{}\": {r:.2} of its ceiling", g.name));
+        }
+    }
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "\n**A ceiling that failed to bound.** These rates exceeded the ceiling measured for their \
+shape in this run, so that ceiling did not bound them (noise on a shared machine, or a cost the \
+ceiling does not model); their ratios say nothing about headroom:\n"
+    );
+    for r in rows {
+        let _ = writeln!(s, "{r}");
     }
 }
 
@@ -339,8 +398,8 @@ fn costs_section(s: &mut String, c: &Comparison) {
         "\n`semaphore` (std-semaphore) signals a condition variable on every release, a system call \
 even when nobody waits; `mutex` is exclusive too but costs a compare-exchange. Comparing the two \
 separates \"exclusive\" from \"expensive\"; comparing `mutex` with `rwlock` shows what letting \
-readers share is worth. With {} CPUs at most {} readers run at once, so the reader-writer \
-advantage here is small and grows with the cores.",
+readers share is worth. With {} CPUs at most {} readers run at once, which bounds what sharing \
+can gain on this machine.",
         c.machine.cpus, c.machine.cpus
     );
 }
@@ -376,7 +435,7 @@ fn integrity_section(s: &mut String, c: &Comparison) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::rows::{PeerFigure, PeerKind};
+    use crate::report::rows::{Cell, PeerFigure, PeerKind};
 
     fn goal(measured: f64, peers: Vec<PeerFigure>, missing: Vec<String>) -> Goal {
         Goal {
@@ -420,39 +479,123 @@ mod tests {
     }
 
     #[test]
-    fn a_yes_not_judged_against_every_named_peer_says_so() {
+    fn a_goal_not_judged_against_every_named_peer_is_never_a_yes() {
         let mut g = goal(90_000.0, vec![redis(20_000.0)], vec!["nats-server: exited".into()]);
         g.met = Some(true);
         assert_eq!(met_cell(&g), "yes");
         g.peers_judged = false;
-        assert!(met_cell(&g).starts_with("yes, but not against every peer"), "{}", met_cell(&g));
+        assert_eq!(met_cell(&g), "not measured against every peer named");
         g.met = Some(false);
         assert_eq!(met_cell(&g), "**no**");
     }
 
+    fn comparison(cells: Vec<Cell>, goals: Vec<Goal>) -> Comparison {
+        Comparison {
+            cells,
+            goals,
+            section_costs: vec![],
+            fdatasync_ceiling_per_s: None,
+            rate_points: Vec::new(),
+            p99_bound_us: 10_000,
+            machine: crate::report::rows::Machine { cpus: 2, kernel: "k".into(), data_dir_fs: "ext4".into() },
+            duration_s: 1.0,
+        }
+    }
+
+    /// Every rate a quoted figure of this file prints.
+    const QUOTED: [&str; 7] = ["5 000", "83 k", "573 k", "23 k", "382 k", "55 k", "227 k"];
+
     #[test]
-    fn a_peer_goal_with_no_peer_measured_says_not_measured_never_yes() {
-        let mut g = goal(90_000.0, vec![], vec![]);
+    fn a_summary_with_no_redis_measured_says_not_measured_and_quotes_only_in_its_section() {
+        // The fsync-always row (≥ 2 × Redis) and the original's row, with no peer run: the
+        // goal's verdict is None (goals.rs judges nothing against an unmeasured peer).
+        let mut always = goal(90_000.0, vec![], vec![]);
+        always.met = None;
+        always.peers_judged = false;
+        let mut original = goal(87_000.0, vec![], vec![]);
+        original.name = "loopback TCP, one message per request, 4 producers (the original's workload)".into();
+        original.target = "above the original's rate (quoted, not measured: see \"Quoted figures\")".into();
+        original.peer_factor = 0.0;
+        original.met = Some(true);
+        let text = summary(&comparison(vec![], vec![always, original]), &[]);
+        let (measured, quoted) =
+            text.split_once("## Quoted figures (not measured in this run)").expect("{text}");
+        let redis_row = measured.lines().find(|l| l.contains("fsync always, 8 producers |")).expect("{text}");
+        assert!(redis_row.contains("| not measured |") && !redis_row.contains("| yes |"), "{redis_row}");
+        for figure in QUOTED {
+            assert!(!measured.contains(figure), "{figure:?} outside the quoted section:\n{measured}");
+        }
+        // The quoted section names each figure's source and sets this run's rate beside it.
+        assert!(quoted.contains("about 5 000 messages/s") && quoted.contains("issue 5"), "{quoted}");
+        assert!(quoted.contains("this run measured 87 k messages/s, 17× the quoted figure"), "{quoted}");
+        assert!(quoted.contains("573 k with 100 in flight") && quoted.contains("7155d03"), "{quoted}");
+    }
+
+    #[test]
+    fn peers_measured_in_the_run_are_not_quoted_again() {
+        let mut g = goal(90_000.0, vec![redis(20_000.0)], vec![]);
         g.met = Some(true);
-        g.peers_judged = false;
-        assert_eq!(met_cell(&g), "not measured");
-        let text = summary(
-            &Comparison {
-                cells: vec![],
-                goals: vec![g],
-                section_costs: vec![],
-                fdatasync_ceiling_per_s: None,
-                machine: crate::report::rows::Machine {
-                    cpus: 2,
-                    kernel: "k".into(),
-                    data_dir_fs: "ext4".into(),
-                },
-                duration_s: 1.0,
-            },
-            &[],
-        );
-        assert!(!text.contains("| yes |"), "{text}");
-        assert!(text.contains("| not measured |"), "{text}");
+        let text = summary(&comparison(vec![], vec![g]), &[]);
+        let (_, quoted) = text.split_once("## Quoted figures").expect("{text}");
+        assert!(!quoted.contains("7155d03"), "{quoted}");
+        assert!(text.contains("| yes | Redis 7.0.15 20 k (4.50×) |"), "{text}");
+    }
+
+    fn cell(produce: f64, ceiling: f64) -> Cell {
+        use crate::report::rows::{Figures, Machine, RunReport};
+        let report = RunReport {
+            strategy: "rwlock".into(),
+            producers: 1,
+            consumers: 0,
+            messages: 1000,
+            message_bytes: 100,
+            message_bytes_max: None,
+            batch: 1,
+            in_flight: 1,
+            topics: 1,
+            transport: TransportKind::Tcp,
+            fsync: crate::storage::FsyncMode::Never,
+            fsync_interval_ms: 0,
+            race_window_us: 0,
+            force_race: false,
+            append: Default::default(),
+            seed: 1,
+            duration_s: 1.0,
+            machine: Machine { cpus: 2, kernel: "k".into(), data_dir_fs: "ext4".into() },
+            version: "0".into(),
+            produce: Figures { msgs_per_s: produce, ..Figures::default() },
+            consume: None,
+            violations: Default::default(),
+            examples: serde_json::Value::Null,
+            verdict: "clean".into(),
+            notes: vec![],
+            counts: Default::default(),
+            page: None,
+            open_loop: None,
+        };
+        let ceilings = Ceilings {
+            threads: 1,
+            message_bytes: 100,
+            batch: 1,
+            in_flight: 1,
+            pwrite_msgs_per_s: 1e6,
+            loopback_msgs_per_s: ceiling,
+            loopback_configuration: "answers coalesced",
+        };
+        Cell { report, ceilings, produce_ratio: produce / ceiling }
+    }
+
+    #[test]
+    fn a_ratio_above_one_is_flagged_as_a_ceiling_that_failed_to_bound() {
+        let text = summary(&comparison(vec![cell(18_000.0, 17_000.0)], vec![]), &[]);
+        assert!(text.contains("| 1.06 (a ceiling that failed to bound) |"), "{text}");
+        assert!(text.contains("**A ceiling that failed to bound.**"), "{text}");
+        assert!(text.contains("- rwlock × 1 producers × 0 consumers: 1.06 of its ceiling"), "{text}");
+        let bounded = summary(&comparison(vec![cell(16_000.0, 17_000.0)], vec![]), &[]);
+        assert!(bounded.contains("| 0.94 |") && !bounded.contains("(a ceiling that failed"), "{bounded}");
+        assert!(!bounded.contains("**A ceiling that failed to bound.**"), "{bounded}");
+        // The ceilings table says at what concurrency the echo ran and which configuration won.
+        assert!(text.contains("| 1 | 100 | 1 | 1 | 1.0 M | 17 k | answers coalesced |"), "{text}");
     }
 
     #[test]
@@ -464,6 +607,8 @@ mod tests {
             goals: vec![g],
             section_costs: vec![],
             fdatasync_ceiling_per_s: None,
+            rate_points: Vec::new(),
+            p99_bound_us: 10_000,
             machine: crate::report::rows::Machine { cpus: 2, kernel: "k".into(), data_dir_fs: "ext4".into() },
             duration_s: 1.0,
         };
@@ -486,6 +631,8 @@ mod tests {
             goals: vec![always],
             section_costs: vec![],
             fdatasync_ceiling_per_s: Some(5_000.0),
+            rate_points: Vec::new(),
+            p99_bound_us: 10_000,
             machine: crate::report::rows::Machine { cpus: 2, kernel: "k".into(), data_dir_fs: "ext4".into() },
             duration_s: 1.0,
         };
@@ -496,6 +643,10 @@ mod tests {
             text.contains("the bound is about 20 k msg/s and synclog reached 16 k (0.80 of it)"),
             "{text}"
         );
+        let mut above = c.clone();
+        above.goals[0].measured_msgs_per_s = 24_000.0;
+        let text = sync_paragraph(&above).expect("an always row");
+        assert!(text.contains("(1.20 of it: above it, so the bound did not hold in this run)"), "{text}");
         let without = Comparison { fdatasync_ceiling_per_s: None, ..c };
         assert_eq!(sync_paragraph(&without), None, "no raw sync rate, no bound");
     }

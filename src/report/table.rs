@@ -53,7 +53,10 @@ pub fn print_run(r: &RunReport, out: &mut impl Write) -> io::Result<()> {
         r.producers,
         r.consumers,
         thousands(r.messages),
-        r.message_bytes,
+        match r.message_bytes_max {
+            Some(max) if max != r.message_bytes => format!("{}..{max}", r.message_bytes),
+            _ => r.message_bytes.to_string(),
+        },
         r.batch,
         r.in_flight,
         r.topics,
@@ -77,6 +80,17 @@ pub fn print_run(r: &RunReport, out: &mut impl Write) -> io::Result<()> {
     figures_row(out, "produce", &r.produce)?;
     if let Some(c) = &r.consume {
         figures_row(out, "consume", c)?;
+    }
+    if let Some(o) = &r.open_loop {
+        writeln!(
+            out,
+            "  open loop: asked {} msg/s, achieved {} msg/s; {:.1}% of requests sent over {} µs late, the latest {} (latency timed from when each was due)",
+            thousands(o.target_msgs_per_s.round() as u64),
+            thousands(o.achieved_msgs_per_s.round() as u64),
+            o.late_share * 100.0,
+            o.late_after_us,
+            micros(o.max_behind_us)
+        )?;
     }
     if let (Some(per_s), Some(per_fsync)) = (r.produce.fsyncs_per_s, r.produce.msgs_per_fsync) {
         writeln!(out, "  fsync    {per_s:>12.0} /s    {per_fsync:>9.1} messages per fsync")?;

@@ -370,7 +370,14 @@ impl History {
     /// Records that producer `producer` is about to send seqs `first_seq .. first_seq + count`
     /// in one request; returns the send time (ns) to keep for the request's latency.
     pub fn begin_send(&self, producer: u32, first_seq: u64, count: u32) -> u64 {
-        let start_ns = self.now_ns();
+        self.begin_send_at(producer, first_seq, count, self.now_ns())
+    }
+
+    /// [`begin_send`](Self::begin_send) with the send time given: an open-loop producer gives
+    /// the time the request was *due*, so its latency includes any time it fell behind
+    /// schedule (no coordinated omission). `start_ns` is on this history's clock
+    /// ([`now_ns`](Self::now_ns)) and not after now.
+    pub fn begin_send_at(&self, producer: u32, first_seq: u64, count: u32, start_ns: u64) -> u64 {
         if let Some(arrays) = self.producers.get(producer as usize) {
             for seq in self.seqs(first_seq, count) {
                 arrays.send_start_ns[seq].store(start_ns, Relaxed);

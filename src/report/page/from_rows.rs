@@ -220,7 +220,11 @@ pub fn compare_page(c: &Comparison) -> Page {
                 r.producers.to_string(),
                 r.consumers.to_string(),
                 super::charts::human(r.produce.msgs_per_s),
-                format!("{:.2}", cell.produce_ratio),
+                if crate::report::rows::Ceilings::failed_to_bound(cell.produce_ratio) {
+                    format!("{:.2} (a ceiling that failed to bound)", cell.produce_ratio)
+                } else {
+                    format!("{:.2}", cell.produce_ratio)
+                },
                 format!("{} µs", r.produce.p99_us),
                 r.verdict.clone(),
             ]

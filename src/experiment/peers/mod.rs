@@ -19,11 +19,16 @@
 //!   reply. JetStream 2.9 has no per-message fsync; its file store syncs on a timer, so NATS runs
 //!   only beside the `never` rows.
 //!
-//! Afterwards the stream's length is read back from the server: a run whose peer did not store
-//! every acknowledged message is an error, not a figure.
+//! Every message is distinct (producer and sequence number encoded as in synclog's own runs), and
+//! afterwards every entry of the stream is read back ([`readback`]): a run whose peer does not
+//! hold exactly the acknowledged values, each once, is an error, not a figure.
 
+pub mod readback;
+
+use crate::check::payload::{encode_payload, PAYLOAD_OVERHEAD_BYTES};
 pub use crate::report::rows::{PeerFigure, PeerKind};
 use crate::storage::FsyncMode;
+use readback::{Acknowledged, ReadBackCheck, PEER_SEED};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -90,6 +95,9 @@ pub fn measure(peer: PeerKind, workload: &PeerWorkload, scratch: &Path) -> Resul
     {
         return Err(failed("a peer run needs producers, in-flight and messages ≥ 1 each"));
     }
+    if workload.message_bytes < PAYLOAD_OVERHEAD_BYTES {
+        return Err(failed(format!("a peer run needs messages of at least {PAYLOAD_OVERHEAD_BYTES} bytes")));
+    }
     let (binary, package) = peer.server();
     let binary_path = find_on_path(binary).ok_or(PeerError::NotInstalled { binary, package })?;
     let dir = tempfile::Builder::new().prefix(&format!("synclog-peer-{binary}-")).tempdir_in(scratch)?;
@@ -100,16 +108,30 @@ pub fn measure(peer: PeerKind, workload: &PeerWorkload, scratch: &Path) -> Resul
         PeerKind::Nats => &Nats,
     };
     protocol.prepare(server.port)?;
-    // A warm-up first, untimed, as synclog's own runs have (a tenth, at least one each).
+    // A warm-up first, untimed, as synclog's own runs have (a tenth, at least one each); its
+    // values come first in each producer's sequence, the timed run's after them.
     let warm_up =
         PeerWorkload { messages: (workload.messages / 10).max(u64::from(workload.producers)), ..*workload };
-    let (warm_acked, _) = drive(protocol, server.port, &warm_up)?;
-    let (acked, rate) = drive(protocol, server.port, workload)?;
-    let stored = protocol.stored(server.port)?;
-    if stored != warm_acked + acked {
+    let warm_per_producer = drive(protocol, server.port, &warm_up, 0)?.0;
+    let (per_producer, rate) = drive(protocol, server.port, workload, warm_per_producer)?;
+    let acked =
+        Acknowledged { producers: workload.producers, per_producer: warm_per_producer + per_producer };
+    let mut check = ReadBackCheck::new(acked);
+    match peer {
+        PeerKind::Redis => readback::redis(server.port, &mut check)?,
+        PeerKind::Nats => readback::nats(server.port, &mut check)?,
+    }
+    let found = check.finish();
+    if !found.is_exact() {
         return Err(failed(format!(
-            "{version} acknowledged {} messages but its stream holds {stored}",
-            warm_acked + acked
+            "{version} acknowledged {} distinct messages, but reading its stream back found {} entries: \
+{} missing, {} stored twice, {} never sent (e.g. {})",
+            u64::from(acked.producers) * acked.per_producer,
+            found.read,
+            found.missing,
+            found.duplicated,
+            found.foreign,
+            found.example.as_deref().unwrap_or("-")
         )));
     }
     let (setting, durability) = match (peer, workload.fsync) {
@@ -240,8 +262,6 @@ trait Protocol: Sync {
     /// Parses what `input` starts with: `Some((consumed, Reply))` for a whole item, `None` when
     /// more bytes are needed.
     fn parse(&self, input: &[u8]) -> Result<Option<(usize, Reply)>, PeerError>;
-    /// How many messages the stream holds.
-    fn stored(&self, port: u16) -> Result<u64, PeerError>;
 }
 
 /// One item read from a peer.
@@ -254,19 +274,25 @@ enum Reply {
 }
 
 /// Every producer thread: connect, wait for the others, publish its share keeping `in_flight`
-/// outstanding. Returns the messages acknowledged, and per second over all producers.
-fn drive(protocol: &dyn Protocol, port: u16, w: &PeerWorkload) -> Result<(u64, f64), PeerError> {
+/// outstanding, each message the distinct value `(producer, first_seq + n)`. Returns the
+/// messages each producer had acknowledged, and messages per second over all producers.
+fn drive(
+    protocol: &dyn Protocol,
+    port: u16,
+    w: &PeerWorkload,
+    first_seq: u64,
+) -> Result<(u64, f64), PeerError> {
     let per_producer = w.messages / u64::from(w.producers);
-    let message = vec![b'x'; w.message_bytes];
     let start = Barrier::new(w.producers as usize + 1);
     let elapsed = thread::scope(|s| -> Result<Duration, PeerError> {
         let handles: Vec<_> = (0..w.producers)
             .map(|client| {
-                let (start, message) = (&start, &message);
+                let start = &start;
+                let seqs = first_seq..first_seq + per_producer;
                 s.spawn(move || -> Result<(), PeerError> {
                     let stream = protocol.connect(port, client);
                     start.wait();
-                    produce(protocol, stream?, client, message, per_producer, w.in_flight)
+                    produce(protocol, stream?, client, seqs, w)
                 })
             })
             .collect();
@@ -280,24 +306,28 @@ fn drive(protocol: &dyn Protocol, port: u16, w: &PeerWorkload) -> Result<(u64, f
         result.map(|()| t0.elapsed())
     })?;
     let acked = per_producer * u64::from(w.producers);
-    Ok((acked, acked as f64 / elapsed.as_secs_f64()))
+    Ok((per_producer, acked as f64 / elapsed.as_secs_f64()))
 }
 
+/// One producer: sends the values `seqs` of `client`, `w.in_flight` outstanding, until every
+/// one is acknowledged.
 fn produce(
     protocol: &dyn Protocol,
     mut stream: TcpStream,
     client: u32,
-    message: &[u8],
-    total: u64,
-    in_flight: u32,
+    seqs: std::ops::Range<u64>,
+    w: &PeerWorkload,
 ) -> Result<(), PeerError> {
+    let total = seqs.end - seqs.start;
     let (mut sent, mut acked) = (0u64, 0u64);
-    let mut out = Vec::new();
+    let (mut out, mut message) = (Vec::new(), Vec::with_capacity(w.message_bytes));
     let mut input = Vec::with_capacity(64 * 1024);
     let mut chunk = vec![0u8; 64 * 1024];
     while acked < total {
-        while sent < total && sent - acked < u64::from(in_flight) {
-            protocol.publish(client, message, &mut out);
+        while sent < total && sent - acked < u64::from(w.in_flight) {
+            message.clear();
+            encode_payload(PEER_SEED, client, seqs.start + sent, w.message_bytes, &mut message);
+            protocol.publish(client, &message, &mut out);
             sent += 1;
         }
         if !out.is_empty() {
@@ -373,7 +403,7 @@ impl Redis {
         }
     }
 
-    /// Parses one reply of the kinds XADD, XLEN and PING answer with.
+    /// Parses one reply of the kinds XADD and PING answer with.
     fn reply(input: &[u8]) -> Result<Option<(usize, Resp)>, PeerError> {
         let Some(end) = line_end(input) else { return Ok(None) };
         if end < 3 {
@@ -420,19 +450,6 @@ impl Protocol for Redis {
             Some((n, Resp::Bulk)) => Ok(Some((n, Reply::Ack))),
             Some((_, other)) => Err(failed(format!("Redis answered XADD with {other:?}"))),
             None => Ok(None),
-        }
-    }
-
-    fn stored(&self, port: u16) -> Result<u64, PeerError> {
-        let mut stream = self.connect(port, 0)?;
-        let mut out = Vec::new();
-        Redis::command(&[b"XLEN", STREAM.as_bytes()], &mut out);
-        stream.write_all(&out)?;
-        match request(&mut stream, |input| Ok(Redis::reply(input)?.map(|(n, r)| (n, Some(r)))))? {
-            Resp::Integer(n) => {
-                u64::try_from(n).map_err(|_| failed("Redis answered XLEN with a negative length"))
-            }
-            other => Err(failed(format!("Redis answered XLEN with {other:?}"))),
         }
     }
 }
@@ -584,13 +601,6 @@ impl Protocol for Nats {
                 Some((n, Reply::Ack))
             }
         })
-    }
-
-    fn stored(&self, port: u16) -> Result<u64, PeerError> {
-        let info = self.api(port, &format!("$JS.API.STREAM.INFO.{STREAM}"), "", REPLY_TIMEOUT)?;
-        info.pointer("/state/messages")
-            .and_then(serde_json::Value::as_u64)
-            .ok_or_else(|| failed(format!("JetStream's stream info has no message count: {info}")))
     }
 }
 
