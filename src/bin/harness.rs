@@ -59,6 +59,84 @@ enum Command {
         #[arg(long)]
         no_lock_stats: bool,
     },
+    /// The lab: the read/write sweep, straight on the log in this process (no sockets, so the
+    /// lock is the cost that matters).
+    ///
+    /// Threads share one log; each operation is a read (fetch --read-records records from a
+    /// random offset: the read section's length) with probability --read-share %, else an
+    /// append. Every combination of --strategies × --threads × --read-share × --read-records is
+    /// a cell; each cell runs --repeat times for --cell-ms on a fresh, pre-filled log, and is
+    /// reported with the median and the spread of its repeats. After each repeat the log is
+    /// verified. Writes results.csv, results.json, summary.md (which lock wins each mix, by how
+    /// much, and where a reader-writer lock starts to pay) and charts into --out.
+    ///
+    /// Exit 0 when the sweep ran and every locking strategy's logs verified clean, 3 if one did
+    /// not.
+    Lab(LabArgs),
+}
+
+/// The flags of `lab` (docs/cli.md).
+#[derive(Args, Debug, Clone)]
+struct LabArgs {
+    /// Strategies, comma-separated (none may be added: it tears its log, and is never a winner).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "semaphore,rwlock,mutex")]
+    strategies: Vec<StrategyKind>,
+    /// Thread counts, comma-separated. More threads than cores shows how each lock parks.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8")]
+    threads: Vec<u32>,
+    /// Read shares in percent of operations, comma-separated (0: appends only; 100: reads only).
+    #[arg(long, value_delimiter = ',', default_value = "0,50,90,99")]
+    read_share: Vec<u32>,
+    /// Records each read fetches, comma-separated: the read section's length (1 is short, a few
+    /// hundred is long enough for overlapping readers to pay).
+    #[arg(long, value_delimiter = ',', default_value = "1,256")]
+    read_records: Vec<u32>,
+    /// Payload bytes of each append (and of the pre-filled records): one size (100), or MIN..MAX
+    /// for sizes drawn uniformly from the seed (64..4096).
+    #[arg(long, default_value = "100")]
+    message_bytes: synclog::experiment::lab::MessageBytes,
+    /// How many times each cell runs, each on a fresh log; the report gives min, median and max.
+    #[arg(long = "repeat", default_value_t = 3)]
+    repeat: u32,
+    /// How long each repeat of a cell runs, in milliseconds.
+    #[arg(long, default_value_t = 60)]
+    cell_ms: u64,
+    /// Records appended to each fresh log before a repeat, for reads to read (at least the
+    /// longest --read-records).
+    #[arg(long, default_value_t = 20_000)]
+    prefill: u64,
+    /// Seed of the operation mix, the read offsets and the message sizes.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Where to write results.csv, results.json, summary.md and the charts.
+    #[arg(long, default_value = "lab-out")]
+    out: PathBuf,
+}
+
+fn lab(args: &LabArgs) -> anyhow::Result<u8> {
+    use synclog::experiment::lab::{Bound, LabConfig};
+    let config = LabConfig {
+        strategies: args.strategies.clone(),
+        threads: args.threads.clone(),
+        read_shares: args.read_share.clone(),
+        read_records: args.read_records.clone(),
+        message_bytes: args.message_bytes,
+        repeats: args.repeat,
+        bound: Bound::Time(std::time::Duration::from_millis(args.cell_ms.max(1))),
+        prefill_records: args.prefill,
+        seed: args.seed,
+    };
+    if let Err(e) = config.validate() {
+        eprintln!("harness: {e:#}");
+        return Ok(EXIT_USAGE);
+    }
+    let bar = indicatif::ProgressBar::new(config.cells().len() as u64);
+    let result = synclog::experiment::lab::lab(&config, |done, _, _| bar.set_position(done as u64))?;
+    bar.finish_and_clear();
+    synclog::report::lab_summary::write_lab(&result, &args.out)?;
+    println!("lab: {} cells; results in {}", result.cells.len(), args.out.display());
+    let clean = synclog::experiment::lab::locks_clean(&result);
+    Ok(exit_code(if clean { Outcome::Clean } else { Outcome::Violated }))
 }
 
 /// The flags of one run (docs/cli.md).
@@ -331,6 +409,7 @@ fn main() -> ExitCode {
             &mut std::io::stdout().lock(),
         )
         .map(exit_code),
+        Some(Command::Lab(args)) => lab(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

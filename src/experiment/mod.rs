@@ -10,6 +10,7 @@
 //! - [`goals`]: the performance-goal table, as data;
 //! - [`peers`]: Redis Streams and NATS JetStream on the goal workloads;
 //! - [`demo`]: the classroom demo;
+//! - [`lab`]: the read/write sweep straight on the log (`harness lab`);
 //! - `workers`: the producer, consumer and drain threads of a run;
 //! - [`verify`]: `synclog verify`, the offline check of a data dir.
 
@@ -17,6 +18,7 @@ pub mod ceiling;
 pub mod compare;
 pub mod demo;
 pub mod goals;
+pub mod lab;
 mod locks;
 pub mod peers;
 pub mod run;

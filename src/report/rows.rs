@@ -260,3 +260,62 @@ pub struct PeerFigure {
     pub msgs_per_s: f64,
     pub durability: String,
 }
+
+/// One cell of the lab (`harness lab`): a strategy under one mix of reads and appends, run
+/// `repeats` times on a fresh log each, summarized by its spread. One row of `results.csv`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LabCell {
+    pub strategy: String,
+    pub threads: u32,
+    /// The share of operations that are reads, in percent (the rest are appends).
+    pub read_share_percent: u32,
+    /// Records each read fetches from its random offset: the read section's length.
+    pub read_records: u32,
+    /// The smallest and largest payload appended (equal for a single size).
+    pub message_bytes_min: usize,
+    pub message_bytes_max: usize,
+    pub repeats: u32,
+    /// Operations (reads + appends) per second: the slowest, median and fastest repeat.
+    pub ops_per_s_min: f64,
+    pub ops_per_s_median: f64,
+    pub ops_per_s_max: f64,
+    /// Records read per second in the median repeat.
+    pub records_read_per_s_median: f64,
+    /// Reads and appends done, summed over the repeats.
+    pub reads: u64,
+    pub appends: u64,
+    /// The share of reads actually drawn, in percent of the operations done.
+    pub measured_read_percent: f64,
+    /// Violations `verify` found in the logs after the repeats, summed (0 under every lock).
+    pub violations: u64,
+}
+
+/// One repeat of a lab cell, as measured (the JSON's `runs`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LabRun {
+    pub strategy: String,
+    pub threads: u32,
+    pub read_share_percent: u32,
+    pub read_records: u32,
+    pub repeat: u32,
+    pub reads: u64,
+    pub appends: u64,
+    pub records_read: u64,
+    pub seconds: f64,
+    pub ops_per_s: f64,
+    pub violations: u64,
+}
+
+/// A whole lab sweep: `results.json` of `harness lab` (docs/cli.md).
+#[derive(Debug, Clone, Serialize)]
+pub struct Lab {
+    pub machine: Machine,
+    /// How long each repeat of a cell ran, in milliseconds.
+    pub cell_ms: u64,
+    /// Records appended to each fresh log before a repeat starts, for reads to read.
+    pub prefill_records: u64,
+    /// Seed of the operation mix, the read offsets and the message sizes.
+    pub seed: u64,
+    pub cells: Vec<LabCell>,
+    pub runs: Vec<LabRun>,
+}

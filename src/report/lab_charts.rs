@@ -1,0 +1,262 @@
+//! Charts of `harness lab`, drawn with plotters as SVG and PNG from its rows ([`Lab`]) alone.
+//!
+//! - `lab_throughput_r<N>` (one per read length N): operations per second against the read
+//!   share on a logarithmic axis, one line per strategy (the median repeat, with a bar from the
+//!   slowest to the fastest repeat), one panel per thread count;
+//! - `lab_crossover`: which locking strategy wins each mix (rows: read length and threads;
+//!   columns: read share), coloured by the winner, darker the wider its lead over the runner-up,
+//!   with the lead written in the cell (marked ≈ and palest when the spreads of the repeats
+//!   overlap).
+//!
+//! Legends are drawn in their own strip above the panels, never over the data.
+
+use crate::report::charts::{colour, human, register_font};
+use crate::report::lab_summary::winners;
+use crate::report::rows::{Lab, LabCell};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use std::path::Path;
+
+const FONT: &str = "sans-serif";
+
+type DrawResult = Result<(), String>;
+
+fn err<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+/// Draws every chart of `lab` into `dir` as `<name>.svg` and `<name>.png`; returns the names.
+pub fn draw_all(lab: &Lab, dir: &Path) -> Result<Vec<String>, String> {
+    register_font();
+    let mut names = Vec::new();
+    for records in sorted(lab.cells.iter().map(|c| c.read_records)) {
+        let name = format!("lab_throughput_r{records}");
+        let size = (1300, 720);
+        write_both(dir, &name, size, &|r| throughput(r, lab, records), &|r| throughput(r, lab, records))?;
+        names.push(name);
+    }
+    let rows = sorted(lab.cells.iter().map(|c| (c.read_records, c.threads))).len() as u32;
+    let size = (1200, (260 + 70 * rows).max(420));
+    write_both(dir, "lab_crossover", size, &|r| crossover(r, lab), &|r| crossover(r, lab))?;
+    names.push("lab_crossover".to_string());
+    Ok(names)
+}
+
+fn write_both(
+    dir: &Path,
+    name: &str,
+    size: (u32, u32),
+    svg: &dyn Fn(&DrawingArea<SVGBackend, Shift>) -> DrawResult,
+    png: &dyn Fn(&DrawingArea<BitMapBackend, Shift>) -> DrawResult,
+) -> DrawResult {
+    let svg_path = dir.join(format!("{name}.svg"));
+    let root = SVGBackend::new(&svg_path, size).into_drawing_area();
+    svg(&root)?;
+    root.present().map_err(err)?;
+    let png_path = dir.join(format!("{name}.png"));
+    let root = BitMapBackend::new(&png_path, size).into_drawing_area();
+    png(&root)?;
+    root.present().map_err(err)
+}
+
+fn sorted<T: Ord>(values: impl Iterator<Item = T>) -> Vec<T> {
+    let mut v: Vec<T> = values.collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// The strategies in the order they first appear.
+fn strategies(lab: &Lab) -> Vec<String> {
+    let mut s: Vec<String> = Vec::new();
+    for c in &lab.cells {
+        if !s.contains(&c.strategy) {
+            s.push(c.strategy.clone());
+        }
+    }
+    s
+}
+
+/// A legend strip: a swatch and a name per strategy, left to right.
+fn legend_strip<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    names: &[String],
+    note: &str,
+) -> DrawResult {
+    let mut x = 30;
+    for name in names {
+        let col = colour(name);
+        area.draw(&Rectangle::new([(x, 12), (x + 34, 28)], col.filled())).map_err(err)?;
+        area.draw(&Text::new(name.clone(), (x + 42, 10), (FONT, 18))).map_err(err)?;
+        x += 60 + 11 * name.len() as i32;
+    }
+    if !note.is_empty() {
+        area.draw(&Text::new(
+            note.to_string(),
+            (x + 20, 12),
+            (FONT, 15).into_font().color(&RGBColor(80, 80, 80)),
+        ))
+        .map_err(err)?;
+    }
+    Ok(())
+}
+
+fn throughput<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, lab: &Lab, records: u32) -> DrawResult {
+    root.fill(&WHITE).map_err(err)?;
+    let cells: Vec<&LabCell> = lab.cells.iter().filter(|c| c.read_records == records).collect();
+    let bytes = cells.first().map_or(String::new(), |c| {
+        if c.message_bytes_min == c.message_bytes_max {
+            format!("{} B", c.message_bytes_min)
+        } else {
+            format!("{}..{} B", c.message_bytes_min, c.message_bytes_max)
+        }
+    });
+    let title = format!(
+        "Throughput vs read share: reads of {records} record{} from random offsets, appends of {bytes}, {} cores",
+        if records == 1 { "" } else { "s" },
+        lab.machine.cpus
+    );
+    let (top, rest) = root.split_vertically(80);
+    top.draw(&Text::new(title, (30, 8), (FONT, 24))).map_err(err)?;
+    let (_, strip) = top.split_vertically(40);
+    legend_strip(&strip, &strategies(lab), "dot: median repeat; bar: slowest to fastest")?;
+    let threads = sorted(cells.iter().map(|c| c.threads));
+    let shares = sorted(cells.iter().map(|c| c.read_share_percent));
+    let panels = rest.split_evenly(grid(threads.len()));
+    // Logarithmic: appends-only cells run far faster than read-heavy ones, and both must show.
+    let max_y = cells.iter().map(|c| c.ops_per_s_max).fold(1.0, f64::max) * 1.5;
+    let min_y = cells.iter().map(|c| c.ops_per_s_min).filter(|&v| v > 0.0).fold(max_y, f64::min) / 1.5;
+    for (panel, &t) in panels.iter().zip(&threads) {
+        let n = shares.len().max(1) as f64;
+        let mut chart = ChartBuilder::on(panel)
+            .caption(format!("{t} thread{}", if t == 1 { "" } else { "s" }), (FONT, 20))
+            .margin(12)
+            .x_label_area_size(48)
+            .y_label_area_size(80)
+            .build_cartesian_2d(-0.3f64..(n - 0.7), (min_y.max(1.0)..max_y).log_scale())
+            .map_err(err)?;
+        let labels: Vec<String> = shares.iter().map(|s| format!("{s}")).collect();
+        chart
+            .configure_mesh()
+            .x_desc("read share (% of operations)")
+            .y_desc("operations per second (log)")
+            .x_labels(shares.len().max(2))
+            .x_label_formatter(&|x| category(*x, &labels))
+            .y_label_formatter(&|y| human(*y))
+            .label_style((FONT, 14))
+            .axis_desc_style((FONT, 15))
+            .draw()
+            .map_err(err)?;
+        for strategy in strategies(lab) {
+            let col = colour(&strategy);
+            let mine: Vec<(usize, &LabCell)> = shares
+                .iter()
+                .enumerate()
+                .filter_map(|(i, &s)| {
+                    cells
+                        .iter()
+                        .find(|c| c.strategy == strategy && c.threads == t && c.read_share_percent == s)
+                        .map(|c| (i, *c))
+                })
+                .collect();
+            let points: Vec<(f64, f64)> = mine.iter().map(|&(i, c)| (i as f64, c.ops_per_s_median)).collect();
+            chart.draw_series(LineSeries::new(points.clone(), col.stroke_width(2))).map_err(err)?;
+            chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, col.filled()))).map_err(err)?;
+            chart
+                .draw_series(mine.iter().map(|&(i, c)| {
+                    PathElement::new(
+                        vec![(i as f64, c.ops_per_s_min), (i as f64, c.ops_per_s_max)],
+                        col.stroke_width(2),
+                    )
+                }))
+                .map_err(err)?;
+        }
+    }
+    Ok(())
+}
+
+/// Panels: one row up to 3, else two rows.
+fn grid(n: usize) -> (usize, usize) {
+    if n <= 3 {
+        (1, n.max(1))
+    } else {
+        (2, n.div_ceil(2))
+    }
+}
+
+fn category(v: f64, names: &[String]) -> String {
+    let i = v.round();
+    if (v - i).abs() < 0.01 && i >= 0.0 {
+        names.get(i as usize).cloned().unwrap_or_default()
+    } else {
+        String::new()
+    }
+}
+
+/// `c` mixed toward white: `strength` 1 is the colour itself, 0 is white.
+fn shade(c: RGBColor, strength: f64) -> RGBColor {
+    let mix = |v: u8| (255.0 - (255.0 - f64::from(v)) * strength).round() as u8;
+    RGBColor(mix(c.0), mix(c.1), mix(c.2))
+}
+
+fn crossover<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, lab: &Lab) -> DrawResult {
+    root.fill(&WHITE).map_err(err)?;
+    let ws = winners(lab);
+    let rows = sorted(ws.iter().map(|w| (w.mix.read_records, w.mix.threads)));
+    let shares = sorted(ws.iter().map(|w| w.mix.read_share_percent));
+    let (top, rest) = root.split_vertically(80);
+    let title = format!(
+        "Which lock wins each mix (median ops/s), and by how much over the next, {} cores",
+        lab.machine.cpus
+    );
+    top.draw(&Text::new(title, (30, 8), (FONT, 24))).map_err(err)?;
+    let (_, strip) = top.split_vertically(40);
+    let names: Vec<String> = strategies(lab).into_iter().filter(|s| s != "none").collect();
+    legend_strip(&strip, &names, "darker: wider lead (×2 is full colour); ≈: within the repeats' spread")?;
+    let (nx, ny) = (shares.len().max(1) as f64, rows.len().max(1) as f64);
+    let mut chart = ChartBuilder::on(&rest)
+        .margin(16)
+        .x_label_area_size(50)
+        .y_label_area_size(190)
+        .build_cartesian_2d(0f64..nx, 0f64..ny)
+        .map_err(err)?;
+    let xl: Vec<String> = shares.iter().map(|s| format!("{s} %")).collect();
+    let yl: Vec<String> = rows.iter().map(|(r, t)| format!("{t} thr, {r} rec/read")).collect();
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_desc("read share (% of operations)")
+        .y_desc("threads, records per read")
+        .x_labels(2 * shares.len() + 1)
+        .y_labels(2 * rows.len() + 1)
+        .x_label_formatter(&|x| category(*x - 0.5, &xl))
+        .y_label_formatter(&|y| category(*y - 0.5, &yl))
+        .label_style((FONT, 15))
+        .axis_desc_style((FONT, 16))
+        .draw()
+        .map_err(err)?;
+    for w in &ws {
+        let (Some(x), Some(y)) = (
+            shares.iter().position(|&s| s == w.mix.read_share_percent),
+            rows.iter().position(|&r| r == (w.mix.read_records, w.mix.threads)),
+        ) else {
+            continue;
+        };
+        let (x, y) = (x as f64, y as f64);
+        // A win within the repeats' spread is drawn palest and marked ≈.
+        let strength = if w.clear { (0.25 + 0.75 * (w.margin - 1.0).clamp(0.0, 1.0)).min(1.0) } else { 0.15 };
+        let fill = shade(colour(&w.strategy), strength);
+        chart
+            .draw_series(std::iter::once(Rectangle::new([(x, y), (x + 1.0, y + 1.0)], fill.filled())))
+            .map_err(err)?;
+        chart
+            .draw_series(std::iter::once(Rectangle::new([(x, y), (x + 1.0, y + 1.0)], WHITE.stroke_width(2))))
+            .map_err(err)?;
+        let ink = if strength > 0.6 { WHITE } else { BLACK };
+        let style = (FONT, 17).into_font().color(&ink).pos(Pos::new(HPos::Center, VPos::Center));
+        let label = format!("{}{} ×{:.2}", if w.clear { "" } else { "≈ " }, w.strategy, w.margin);
+        chart.draw_series(std::iter::once(Text::new(label, (x + 0.5, y + 0.5), style))).map_err(err)?;
+    }
+    Ok(())
+}

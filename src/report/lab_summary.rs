@@ -1,0 +1,340 @@
+//! `results.json`, `results.csv` and `summary.md` of `harness lab`, from its rows ([`Lab`])
+//! alone. Every sentence of the summary that interprets the data is chosen from the measured
+//! numbers: which strategy wins each mix and by how much, where the reader-writer lock starts to
+//! win, and whether the goals of the sweep showed on this machine.
+
+use crate::report::charts::human;
+use crate::report::rows::{Lab, LabCell};
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Writes every file of a lab sweep into `dir`; returns the chart names.
+pub fn write_lab(lab: &Lab, dir: &Path) -> anyhow::Result<Vec<String>> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join("results.json"), serde_json::to_vec_pretty(lab)?)?;
+    std::fs::write(dir.join("results.csv"), csv(lab)?)?;
+    let charts = super::lab_charts::draw_all(lab, dir)
+        .map_err(|e| anyhow::anyhow!("drawing the lab's charts failed: {e}"))?;
+    std::fs::write(dir.join("summary.md"), summary(lab, &charts))?;
+    Ok(charts)
+}
+
+/// One row per cell (its repeats summarized), with a header naming every field.
+pub fn csv(lab: &Lab) -> anyhow::Result<String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for cell in &lab.cells {
+        w.serialize(cell)?;
+    }
+    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("writing the CSV: {e}"))?;
+    Ok(String::from_utf8(bytes)?)
+}
+
+/// A mix: everything of a cell but its strategy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Mix {
+    pub read_records: u32,
+    pub threads: u32,
+    pub read_share_percent: u32,
+    pub message_bytes: (usize, usize),
+}
+
+impl Mix {
+    fn of(c: &LabCell) -> Mix {
+        Mix {
+            read_records: c.read_records,
+            threads: c.threads,
+            read_share_percent: c.read_share_percent,
+            message_bytes: (c.message_bytes_min, c.message_bytes_max),
+        }
+    }
+}
+
+impl std::fmt::Display for Mix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} thread{}, {} % reads of {} record{}",
+            self.threads,
+            if self.threads == 1 { "" } else { "s" },
+            self.read_share_percent,
+            self.read_records,
+            if self.read_records == 1 { "" } else { "s" }
+        )
+    }
+}
+
+/// Which locking strategy won a mix (median ops/s), and by how much over the next one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Winner {
+    pub mix: Mix,
+    pub strategy: String,
+    pub ops_per_s: f64,
+    pub runner_up: Option<String>,
+    /// The winner's median over the runner-up's (1.0 with no runner-up).
+    pub margin: f64,
+    /// The winner's slowest repeat beat the runner-up's fastest: the spreads do not overlap.
+    pub clear: bool,
+}
+
+/// Every mix, in order, with the cells of it that ran.
+pub fn mixes(lab: &Lab) -> Vec<(Mix, Vec<&LabCell>)> {
+    let mut out: Vec<(Mix, Vec<&LabCell>)> = Vec::new();
+    for cell in &lab.cells {
+        let mix = Mix::of(cell);
+        match out.iter_mut().find(|(m, _)| *m == mix) {
+            Some((_, cells)) => cells.push(cell),
+            None => out.push((mix, vec![cell])),
+        }
+    }
+    out.sort_by_key(|(m, _)| *m);
+    out
+}
+
+/// The winner of each mix among the locking strategies (`none` is left out: its speed is
+/// bought with a corrupted log).
+pub fn winners(lab: &Lab) -> Vec<Winner> {
+    let mut out = Vec::new();
+    for (mix, cells) in mixes(lab) {
+        let mut locks: Vec<&LabCell> = cells.into_iter().filter(|c| c.strategy != "none").collect();
+        locks.sort_by(|a, b| b.ops_per_s_median.total_cmp(&a.ops_per_s_median));
+        let Some(best) = locks.first() else { continue };
+        let second = locks.get(1);
+        out.push(Winner {
+            mix,
+            strategy: best.strategy.clone(),
+            ops_per_s: best.ops_per_s_median,
+            runner_up: second.map(|c| c.strategy.clone()),
+            margin: second.map_or(1.0, |s| ratio(best.ops_per_s_median, s.ops_per_s_median)),
+            clear: second.is_none_or(|s| best.ops_per_s_min > s.ops_per_s_max),
+        });
+    }
+    out
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 {
+        a / b
+    } else {
+        f64::INFINITY
+    }
+}
+
+fn median_of<'a>(cells: &[&'a LabCell], strategy: &str) -> Option<&'a LabCell> {
+    cells.iter().copied().find(|c| c.strategy == strategy)
+}
+
+/// The mix where `strategy` leads every one of `others` by the largest factor (the smallest
+/// lead over any of them), with that factor.
+pub fn best_lead(lab: &Lab, strategy: &str, others: &[&str]) -> Option<(Mix, f64)> {
+    let mut best: Option<(Mix, f64)> = None;
+    for (mix, cells) in mixes(lab) {
+        let Some(me) = median_of(&cells, strategy) else { continue };
+        let rivals: Vec<f64> =
+            others.iter().filter_map(|o| median_of(&cells, o)).map(|c| c.ops_per_s_median).collect();
+        if rivals.len() != others.len() {
+            continue;
+        }
+        let lead = rivals.iter().map(|&r| ratio(me.ops_per_s_median, r)).fold(f64::INFINITY, f64::min);
+        if best.is_none_or(|(_, b)| lead > b) {
+            best = Some((mix, lead));
+        }
+    }
+    best
+}
+
+/// For each (read records, threads): the smallest read share at which `rwlock` beats `mutex`
+/// clearly (its slowest repeat above mutex's fastest), if any share did.
+pub fn crossovers(lab: &Lab) -> Vec<((u32, u32), Option<u32>)> {
+    let mut out: Vec<((u32, u32), Option<u32>)> = Vec::new();
+    for (mix, cells) in mixes(lab) {
+        let (Some(rw), Some(mx)) = (median_of(&cells, "rwlock"), median_of(&cells, "mutex")) else {
+            continue;
+        };
+        let key = (mix.read_records, mix.threads);
+        let wins = rw.ops_per_s_min > mx.ops_per_s_max;
+        match out.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, first)) => {
+                if wins && first.is_none() {
+                    *first = Some(mix.read_share_percent);
+                }
+            }
+            None => out.push((key, wins.then_some(mix.read_share_percent))),
+        }
+    }
+    out
+}
+
+/// `summary.md`: machine, the data's reading, the goal check, the winners and every cell.
+pub fn summary(lab: &Lab, charts: &[String]) -> String {
+    let mut s = String::from("# The lab: reads against appends, straight on the log\n\n");
+    let m = &lab.machine;
+    let _ = writeln!(
+        s,
+        "Machine: **{} cores**, kernel {}. Each cell ran {} on a fresh log pre-filled with {} records \
+(seed {}); ops/s counts reads and appends, and is the median repeat, with the slowest and fastest \
+beside it.\n",
+        m.cpus,
+        m.kernel,
+        if lab.cell_ms > 0 {
+            format!("for {} ms per repeat", lab.cell_ms)
+        } else {
+            "a fixed number of operations".into()
+        },
+        lab.prefill_records,
+        lab.seed
+    );
+    s.push_str("## What the data says\n\n");
+    reading(&mut s, lab);
+    s.push_str("\n## Goal check\n\n");
+    goals(&mut s, lab);
+    s.push_str("\n## The winner of each mix (locking strategies)\n\n");
+    s.push_str("| threads | read records | read share | winner | median ops/s | × over | runner-up | spreads apart |\n");
+    s.push_str("|---:|---:|---:|---|---:|---:|---|---|\n");
+    for w in winners(lab) {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} % | {} | {} | {:.2} | {} | {} |",
+            w.mix.threads,
+            w.mix.read_records,
+            w.mix.read_share_percent,
+            w.strategy,
+            human(w.ops_per_s),
+            w.margin,
+            w.runner_up.as_deref().unwrap_or("—"),
+            if w.clear { "yes" } else { "no" }
+        );
+    }
+    s.push_str("\n## Every cell\n\n");
+    s.push_str("| strategy | threads | read records | read share | ops/s median | min | max | reads measured | violations |\n");
+    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for c in &lab.cells {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} % | {} | {} | {} | {:.1} % | {} |",
+            c.strategy,
+            c.threads,
+            c.read_records,
+            c.read_share_percent,
+            human(c.ops_per_s_median),
+            human(c.ops_per_s_min),
+            human(c.ops_per_s_max),
+            c.measured_read_percent,
+            c.violations
+        );
+    }
+    if !charts.is_empty() {
+        s.push_str("\n## Charts\n\n");
+        for name in charts {
+            let _ = writeln!(s, "![{name}]({name}.png)");
+        }
+    }
+    s
+}
+
+/// The teaching point, every clause picked from the numbers.
+fn reading(s: &mut String, lab: &Lab) {
+    let cpus = lab.machine.cpus;
+    let ws = winners(lab);
+    let count = |name: &str| ws.iter().filter(|w| w.strategy == name).count();
+    let mut names: Vec<&str> = ws.iter().map(|w| w.strategy.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let tally: Vec<String> = names.iter().map(|n| format!("{n} {}", count(n))).collect();
+    let _ = writeln!(
+        s,
+        "- On this machine ({cpus} cores), the locking strategies won the {} mixes as follows: {}.",
+        ws.len(),
+        tally.join(", ")
+    );
+    let clear = ws.iter().filter(|w| w.clear).count();
+    let _ = writeln!(
+        s,
+        "- {clear} of the {} wins are clear (the winner's slowest repeat above the runner-up's fastest); \
+the rest are within the spread of the repeats and say little on their own.",
+        ws.len()
+    );
+    if let Some(w) = ws.iter().filter(|w| w.clear).max_by(|a, b| a.margin.total_cmp(&b.margin)) {
+        let _ = writeln!(
+            s,
+            "- The widest clear win: {} at {}, {:.2}× the {} ({} ops/s).",
+            w.strategy,
+            w.mix,
+            w.margin,
+            w.runner_up.as_deref().unwrap_or("next"),
+            human(w.ops_per_s)
+        );
+    }
+    for ((records, threads), first) in crossovers(lab) {
+        let _ = match first {
+            Some(share) => writeln!(
+                s,
+                "- Reads of {records} record(s), {threads} thread(s): rwlock first beats mutex clearly (its slowest repeat above mutex's fastest) at {share} % reads."
+            ),
+            None => writeln!(s, "- Reads of {records} record(s), {threads} thread(s): rwlock never beats mutex clearly at the shares swept."),
+        };
+    }
+    if cpus <= 2 {
+        let _ = writeln!(
+            s,
+            "- With {cpus} cores, at most {cpus} readers can overlap: a reader-writer lock can at best \
+{cpus}× an exclusive lock's read throughput here, whatever the thread count."
+        );
+    }
+    let tore: u64 = lab.cells.iter().filter(|c| c.strategy == "none").map(|c| c.violations).sum();
+    let locks_dirty: u64 = lab.cells.iter().filter(|c| c.strategy != "none").map(|c| c.violations).sum();
+    let _ = writeln!(
+        s,
+        "- Integrity: every locking strategy's logs {} after every repeat{}.",
+        if locks_dirty == 0 {
+            "verified clean".to_string()
+        } else {
+            format!("showed {locks_dirty} violations (a bug)")
+        },
+        if lab.cells.iter().any(|c| c.strategy == "none") {
+            format!("; none's logs showed {tore} violations")
+        } else {
+            String::new()
+        }
+    );
+}
+
+/// The sweep's goals, checked against the data and printed, never asserted.
+fn goals(s: &mut String, lab: &Lab) {
+    s.push_str("| goal | mix | measured | met |\n|---|---|---:|---|\n");
+    let row = |s: &mut String, goal: &str, found: Option<(Mix, f64)>, need: f64| {
+        let _ = match found {
+            Some((mix, lead)) => {
+                writeln!(s, "| {goal} | {mix} | {lead:.2}× | {} |", if lead >= need { "yes" } else { "no" })
+            }
+            None => writeln!(s, "| {goal} | — | — | not measured (a strategy missing) |"),
+        };
+    };
+    let rw = best_lead(lab, "rwlock", &["mutex", "semaphore"]);
+    row(s, "rwlock ≥ 1.5× both mutex and semaphore", rw, 1.5);
+    let mx = best_lead(lab, "mutex", &["rwlock"]);
+    row(s, "mutex beats rwlock", mx, 1.0);
+    let sem = best_lead(lab, "mutex", &["semaphore"]);
+    row(s, "mutex beats semaphore (its per-release system call)", sem, 1.0);
+    s.push_str(
+        "\nEach lead is of medians; the winner table below says, per mix, whether the spreads of the \
+repeats are apart.\n",
+    );
+    if let Some((mix, lead)) = rw.filter(|(_, lead)| *lead < 1.5) {
+        let _ = writeln!(
+            s,
+            "The data says otherwise for the first goal: rwlock's best lead over both exclusive \
+locks is {lead:.2}× ({mix}). With {} cores, overlapping readers gain at most {}× on reads, and \
+each read section must be long enough for that overlap to outweigh the lock's bookkeeping; \
+longer reads (--read-records) and higher read shares are where to look.",
+            lab.machine.cpus, lab.machine.cpus
+        );
+    }
+    if let Some((mix, lead)) = mx.filter(|(_, lead)| *lead <= 1.0) {
+        let _ = writeln!(
+            s,
+            "The data says otherwise for the second goal: mutex's best showing against rwlock is \
+{lead:.2}× ({mix}): at the write-heavy and short-read mixes swept, the two locks' costs were \
+within each other's spread."
+        );
+    }
+}
