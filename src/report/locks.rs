@@ -176,8 +176,8 @@ read_acquisitions,read_contended_share,read_wait_p50_ns,read_wait_p99_ns,read_wa
 producers_wait_share,producers_hold_share,producers_outside_share,consumers_wait_share,consumers_hold_share,consumers_outside_share,\
 producers_min_msgs_per_s,producers_max_msgs_per_s,producers_jain,consumers_min_msgs_per_s,consumers_max_msgs_per_s,consumers_jain";
 
-/// One row's cells for [`CSV_HEADER`], each preceded by a comma.
-pub fn csv_cells(lock: Option<&LockRow>, fairness: Option<&Fairness>) -> String {
+/// One row's cells for [`CSV_HEADER`]'s columns.
+pub fn csv_cells(lock: Option<&LockRow>, fairness: Option<&Fairness>) -> Vec<String> {
     let mut cells: Vec<String> = Vec::new();
     match lock {
         Some(l) => {
@@ -213,7 +213,7 @@ pub fn csv_cells(lock: Option<&LockRow>, fairness: Option<&Fairness>) -> String 
             None => cells.extend([String::new(), String::new(), String::new()]),
         }
     }
-    cells.iter().map(|c| format!(",{c}")).collect()
+    cells
 }
 
 /// The `summary.md` section: one row per cell that ran with `--lock-stats`, and the fairness

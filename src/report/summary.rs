@@ -19,64 +19,81 @@ pub fn write_comparison(c: &Comparison, dir: &Path) -> anyhow::Result<()> {
 
 /// One row per cell; the violation kinds are columns.
 pub fn csv(c: &Comparison) -> String {
-    let mut out = String::from(
-        "strategy,producers,consumers,messages,message_bytes,batch,in_flight,topics,transport,fsync,race_window_us,duration_s,\
-produce_msgs_per_s,produce_mb_per_s,produce_p50_us,produce_p99_us,produce_p999_us,produce_max_us,\
-consume_msgs_per_s,consume_p50_us,consume_p99_us,consume_p999_us,consume_max_us,\
-pwrite_ceiling_msgs_per_s,loopback_ceiling_msgs_per_s,produce_ratio_to_ceiling,verdict",
-    );
-    for k in ViolationKind::ALL {
-        let _ = write!(out, ",{}", k.name());
-    }
-    let _ = write!(out, ",{}", super::locks::CSV_HEADER);
-    out.push('\n');
+    const COLUMNS: [&str; 27] = [
+        "strategy",
+        "producers",
+        "consumers",
+        "messages",
+        "message_bytes",
+        "batch",
+        "in_flight",
+        "topics",
+        "transport",
+        "fsync",
+        "race_window_us",
+        "duration_s",
+        "produce_msgs_per_s",
+        "produce_mb_per_s",
+        "produce_p50_us",
+        "produce_p99_us",
+        "produce_p999_us",
+        "produce_max_us",
+        "consume_msgs_per_s",
+        "consume_p50_us",
+        "consume_p99_us",
+        "consume_p999_us",
+        "consume_max_us",
+        "pwrite_ceiling_msgs_per_s",
+        "loopback_ceiling_msgs_per_s",
+        "produce_ratio_to_ceiling",
+        "verdict",
+    ];
+    let mut header: Vec<&str> = COLUMNS.to_vec();
+    header.extend(ViolationKind::ALL.iter().map(|k| k.name()));
+    header.extend(super::locks::CSV_HEADER.split(','));
+    // The csv crate quotes any cell that needs it; writing into a Vec cannot fail.
+    let mut w = ::csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(&header);
     for cell in &c.cells {
         let r = &cell.report;
         let p = &r.produce;
         let consume = r.consume.clone().unwrap_or_default();
-        let _ = write!(
-            out,
-            "{},{},{},{},{},{},{},{},{},{},{},{:.3},{:.0},{:.2},{},{},{},{},{:.0},{},{},{},{},{:.0},{:.0},{:.3},{}",
-            r.strategy,
-            r.producers,
-            r.consumers,
-            r.messages,
-            r.message_bytes,
-            r.batch,
-            r.in_flight,
-            r.topics,
-            if r.transport == TransportKind::Tcp { "tcp" } else { "inproc" },
-            r.fsync.name(),
-            r.race_window_us,
-            r.duration_s,
-            p.msgs_per_s,
-            p.mb_per_s,
-            p.p50_us,
-            p.p99_us,
-            p.p999_us,
-            p.max_us,
-            consume.msgs_per_s,
-            consume.p50_us,
-            consume.p99_us,
-            consume.p999_us,
-            consume.max_us,
-            cell.ceilings.pwrite_msgs_per_s,
-            cell.ceilings.loopback_msgs_per_s,
-            cell.produce_ratio,
-            r.verdict
+        let mut row: Vec<String> = vec![
+            r.strategy.clone(),
+            r.producers.to_string(),
+            r.consumers.to_string(),
+            r.messages.to_string(),
+            r.message_bytes.to_string(),
+            r.batch.to_string(),
+            r.in_flight.to_string(),
+            r.topics.to_string(),
+            if r.transport == TransportKind::Tcp { "tcp" } else { "inproc" }.to_string(),
+            r.fsync.name().to_string(),
+            r.race_window_us.to_string(),
+            format!("{:.3}", r.duration_s),
+            format!("{:.0}", p.msgs_per_s),
+            format!("{:.2}", p.mb_per_s),
+            p.p50_us.to_string(),
+            p.p99_us.to_string(),
+            p.p999_us.to_string(),
+            p.max_us.to_string(),
+            format!("{:.0}", consume.msgs_per_s),
+            consume.p50_us.to_string(),
+            consume.p99_us.to_string(),
+            consume.p999_us.to_string(),
+            consume.max_us.to_string(),
+            format!("{:.0}", cell.ceilings.pwrite_msgs_per_s),
+            format!("{:.0}", cell.ceilings.loopback_msgs_per_s),
+            format!("{:.3}", cell.produce_ratio),
+            r.verdict.clone(),
+        ];
+        row.extend(
+            ViolationKind::ALL.iter().map(|&k| r.violations.get(k).map_or(String::new(), |n| n.to_string())),
         );
-        for &k in ViolationKind::ALL {
-            match r.violations.get(k) {
-                Some(n) => {
-                    let _ = write!(out, ",{n}");
-                }
-                None => out.push(','),
-            }
-        }
-        out.push_str(&super::locks::csv_cells(r.lock.as_ref(), r.fairness.as_ref()));
-        out.push('\n');
+        row.extend(super::locks::csv_cells(r.lock.as_ref(), r.fairness.as_ref()));
+        let _ = w.write_record(&row);
     }
-    out
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
 /// A goal row's verdict. A goal that names a peer not measured in this run is "not measured",
