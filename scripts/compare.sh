@@ -3,7 +3,8 @@
 # producers (producing alone, then with 4 consumers), plus the performance-goal workloads, each
 # beside the machine's ceilings measured in the same run, and the peers a user would pick
 # instead (Redis Streams, NATS JetStream) run on the goal workloads that name them, and the
-# open-loop latency curves of every strategy at 8 producers (--rates).
+# open-loop latency curves of every strategy at 8 producers (--rates), with the locks' own wait
+# and hold measured in every cell (--lock-stats); then the lab's read/write sweep.
 #
 #   scripts/compare.sh [OUT_DIR]     (default: reports/reference)
 #
@@ -37,5 +38,11 @@ cargo build --release --quiet --bin harness
   --goals \
   --peers \
   --rates 20000,40000,80000,160000 \
+  --lock-stats \
   --out "$out"
 echo "summary: $out/summary.md"
+
+# The read/write sweep straight on the log (no sockets): which lock wins each mix of reads and
+# appends, at 1, 2, 4 and 8 threads, short and long read sections.
+./target/release/harness lab --out "$out/lab"
+echo "lab summary: $out/lab/summary.md"

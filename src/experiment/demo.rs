@@ -49,7 +49,7 @@ pub fn demo(config: &DemoConfig, out: &mut impl Write) -> anyhow::Result<Outcome
         ..RunConfig::default()
     };
     if config.lock_stats {
-        writeln!(out, "(lock statistics on: every lock is timed, about 100 ns per section; --no-lock-stats runs them plain)\n")?;
+        writeln!(out, "(lock statistics on: every lock section is timed: a clock read before, at and after it; --no-lock-stats runs them plain)\n")?;
     }
     let reports = act_one(&base, out)?;
     let cost = act_two(&base, out)?;
