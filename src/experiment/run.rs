@@ -393,18 +393,7 @@ fn load(
     let warmup = shape.messages_per_producer * u64::from(config.warmup_percent) / 100;
     let history = History::with_warmup(shape, warmup);
 
-    // Every connection before the clock starts.
-    let mut producers = Vec::new();
-    for _ in 0..config.producers {
-        producers
-            .push(transport.producer().map_err(anyhow::Error::msg).context("a producer cannot connect")?);
-    }
-    let mut consumers = Vec::new();
-    for _ in 0..config.consumers {
-        consumers
-            .push(transport.consumer().map_err(anyhow::Error::msg).context("a consumer cannot connect")?);
-    }
-
+    let (producers, consumers) = connect(config, transport)?;
     let Race { timings, consumer_ends, started, finished, fsyncs, lock } =
         race(config, &history, names, producers, consumers, warmup, syncs, probe);
 
@@ -412,10 +401,7 @@ fn load(
     let drain_started = Instant::now();
     let mut drain = history.drain();
     let mut notes = Vec::new();
-    let mut reader = transport.consumer().map_err(anyhow::Error::msg).context("the drain cannot connect")?;
-    for (t, name) in names.iter().enumerate() {
-        drain_topic(reader.as_mut(), t as u32, name, &mut drain, &mut notes);
-    }
+    drain_all(transport, names, &mut drain, &mut notes)?;
     let check_started = Instant::now();
     let violations = crate::check::checker::check(&history, drain, names);
     let phases = Phases {
@@ -486,6 +472,35 @@ fn load(
         counts,
         page,
     })
+}
+
+/// Every producer's and consumer's connection, made before the clock starts.
+#[allow(clippy::type_complexity)]
+fn connect(
+    config: &RunConfig,
+    transport: &dyn Transport,
+) -> anyhow::Result<(Vec<Box<dyn ProducerEndpoint>>, Vec<Box<dyn ConsumerEndpoint>>)> {
+    let producers = (0..config.producers)
+        .map(|_| transport.producer().map_err(anyhow::Error::msg).context("a producer cannot connect"))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let consumers = (0..config.consumers)
+        .map(|_| transport.consumer().map_err(anyhow::Error::msg).context("a consumer cannot connect"))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok((producers, consumers))
+}
+
+/// Reads every topic from offset 0 into the drain recorder, on one connection of its own.
+fn drain_all(
+    transport: &dyn Transport,
+    names: &[String],
+    drain: &mut crate::check::history::DrainRecorder<'_>,
+    notes: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    let mut reader = transport.consumer().map_err(anyhow::Error::msg).context("the drain cannot connect")?;
+    for (t, name) in names.iter().enumerate() {
+        drain_topic(reader.as_mut(), t as u32, name, drain, notes);
+    }
+    Ok(())
 }
 
 /// What phase 2 (the load) leaves behind.
