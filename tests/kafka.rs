@@ -5,79 +5,24 @@
 //! installed (`scripts/test.sh` installs the Debian package); when it is missing the kcat tests
 //! fail and say so, they never skip. Every kcat run has a deadline and is killed by a guard.
 
+mod common;
+
 use bytes::Bytes;
+use common::kafka_broker::Embedded;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, RequestHeader, TopicName};
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
-use synclog::broker::{Broker, BrokerConfig, BrokerHandle};
-use synclog::client::Client;
 use synclog::kafka::client::KafkaClient;
 use synclog::kafka::{code, records};
-use synclog::storage::Topics;
-use synclog::strategies::RwLockSync;
 
 /// How long any one kcat run may take.
 const KCAT_DEADLINE: Duration = Duration::from_secs(60);
-
-/// A broker with a Kafka listener, and its temporary data dir (removed on drop).
-struct Embedded {
-    handle: Option<BrokerHandle>,
-    topics: Arc<Topics<RwLockSync>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Embedded {
-    fn start() -> Embedded {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let broker = Broker::<RwLockSync>::bind(BrokerConfig {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            kafka_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
-            data_dir: dir.path().to_path_buf(),
-            ..BrokerConfig::default()
-        })
-        .expect("bind");
-        let topics = broker.topics().clone();
-        let handle = broker.spawn().expect("spawn");
-        Embedded { handle: Some(handle), topics, _dir: dir }
-    }
-
-    fn handle(&self) -> &BrokerHandle {
-        self.handle.as_ref().expect("running")
-    }
-
-    /// The Kafka listener, as kcat's `-b` wants it.
-    fn kafka(&self) -> String {
-        self.handle().kafka_addr().expect("a Kafka listener").to_string()
-    }
-
-    fn synclog(&self) -> Client {
-        Client::connect(self.handle().addr()).expect("synclog client")
-    }
-
-    /// Every payload of `topic`, read straight from the log.
-    fn payloads(&self, topic: &str) -> Vec<Vec<u8>> {
-        let t = self.topics.get(topic).expect("topic exists");
-        let batch = t.log.read(0, u32::MAX, u32::MAX).expect("read");
-        let offsets: Vec<u64> = batch.iter().map(|(o, _)| o).collect();
-        assert_eq!(offsets, (0..batch.len() as u64).collect::<Vec<_>>(), "offsets 0, 1, 2, …");
-        batch.iter().map(|(_, p)| p.to_vec()).collect()
-    }
-}
-
-impl Drop for Embedded {
-    fn drop(&mut self) {
-        if let Some(h) = self.handle.take() {
-            h.shutdown();
-        }
-    }
-}
 
 /// kcat's path, or a failure naming it and `scripts/test.sh`.
 fn kcat() -> PathBuf {

@@ -10,6 +10,7 @@ mod common;
 
 use bytes::Bytes;
 use common::broker_process::BrokerProcess;
+use common::kafka_broker::Embedded;
 use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
 use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
@@ -19,54 +20,16 @@ use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 use synclog::broker::groups::{MAX_GROUPS, MAX_GROUP_ID_BYTES, MAX_MEMBERS, MAX_OFFSET_METADATA_BYTES};
-use synclog::broker::{Broker, BrokerConfig, BrokerHandle};
 use synclog::kafka::code;
-use synclog::storage::Topics;
-use synclog::strategies::RwLockSync;
 
 /// How long any one client run may take.
 const CLIENT_DEADLINE: Duration = Duration::from_secs(120);
-
-struct Embedded {
-    handle: Option<BrokerHandle>,
-    topics: Arc<Topics<RwLockSync>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Embedded {
-    fn start() -> Embedded {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let broker = Broker::<RwLockSync>::bind(BrokerConfig {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            kafka_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
-            data_dir: dir.path().to_path_buf(),
-            ..BrokerConfig::default()
-        })
-        .expect("bind");
-        let topics = broker.topics().clone();
-        let handle = broker.spawn().expect("spawn");
-        Embedded { handle: Some(handle), topics, _dir: dir }
-    }
-
-    fn kafka(&self) -> String {
-        self.handle.as_ref().expect("running").kafka_addr().expect("a Kafka listener").to_string()
-    }
-}
-
-impl Drop for Embedded {
-    fn drop(&mut self) {
-        if let Some(h) = self.handle.take() {
-            h.shutdown();
-        }
-    }
-}
 
 struct KillOnDrop(Child);
 

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod broker_process;
+pub mod kafka_broker;
 
 use synclog::storage::{Log, LogConfig};
 use synclog::strategies::SyncStrategy;
