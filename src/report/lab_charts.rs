@@ -127,6 +127,8 @@ fn throughput<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, lab: &Lab, reco
     // Logarithmic: appends-only cells run far faster than read-heavy ones, and both must show.
     let max_y = cells.iter().map(|c| c.ops_per_s_max).fold(1.0, f64::max) * 1.5;
     let min_y = cells.iter().map(|c| c.ops_per_s_min).filter(|&v| v > 0.0).fold(max_y, f64::min) / 1.5;
+    // Down to a whole decade, so the axis's ticks (decade-based) reach the slowest cells too.
+    let min_y = 10f64.powf(min_y.max(1.0).log10().floor());
     for (panel, &t) in panels.iter().zip(&threads) {
         let n = shares.len().max(1) as f64;
         let mut chart = ChartBuilder::on(panel)
@@ -143,7 +145,10 @@ fn throughput<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, lab: &Lab, reco
             .y_desc("operations per second (log)")
             .x_labels(shares.len().max(2))
             .x_label_formatter(&|x| category(*x, &labels))
-            .y_label_formatter(&|y| human(*y))
+            // Many candidate ticks, labelled only at 1, 2 and 5 of each decade: every decade
+            // the data spans gets a few labels, none crowd.
+            .y_labels(40)
+            .y_label_formatter(&|y| decade_label(*y))
             .label_style((FONT, 14))
             .axis_desc_style((FONT, 15))
             .draw()
@@ -259,4 +264,17 @@ fn crossover<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, lab: &Lab) -> Dr
         chart.draw_series(std::iter::once(Text::new(label, (x + 0.5, y + 0.5), style))).map_err(err)?;
     }
     Ok(())
+}
+
+/// The label of a log-axis tick: the value at 1, 2 and 5 of its decade, nothing elsewhere.
+fn decade_label(y: f64) -> String {
+    if y <= 0.0 {
+        return String::new();
+    }
+    let mantissa = y / 10f64.powf(y.log10().floor());
+    if [1.0, 2.0, 5.0].iter().any(|m| (mantissa - m).abs() < 0.01) {
+        human(y)
+    } else {
+        String::new()
+    }
 }
