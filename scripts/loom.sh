@@ -36,7 +36,10 @@ printf '\n-- results (%ss)\n' "$((SECONDS - start))"
 grep -E '^test result|^test .*(FAILED|panicked)|^error' "$log" || true
 
 if [ "$status" -ne 0 ]; then
-  printf '\nloom tests failed; the full output follows.\n' >&2
+  printf '\nloom tests failed; free disk where the build goes, then the full output.\n' >&2
+  df -h "$(dirname "$CARGO_TARGET_DIR")" >&2 || true
+  # The linker's own message comes last; print it first too, as long logs get cut.
+  grep -B2 -A20 'error: linking' "$log" >&2 || true
   cat "$log" >&2
   exit "$status"
 fi
