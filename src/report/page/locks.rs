@@ -265,7 +265,19 @@ pub fn time_figure(
     for (part, colour) in charts::TIME_PARTS {
         let _ = write!(h, "<span><i style=\"background:{colour}\"></i>{part}</span>");
     }
-    h.push_str("</figcaption></figure>");
+    // The shares in figures too: the bars' thin parts carry no label.
+    h.push_str("</figcaption><ul class=\"shares\">");
+    for b in bars {
+        let _ = write!(
+            h,
+            "<li>{}: {:.1}% waiting, {:.1}% holding, {:.1}% outside</li>",
+            esc(&b.name),
+            b.wait * 100.0,
+            b.hold * 100.0,
+            b.outside * 100.0
+        );
+    }
+    h.push_str("</ul></figure>");
     Ok(())
 }
 
