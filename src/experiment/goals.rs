@@ -200,9 +200,28 @@ pub fn run_goals(
         let c = ceilings_for(super::ceiling::shape_of(&run_config), log)?;
         let ceiling = if spec.pwrite { c.pwrite_msgs_per_s } else { c.loopback_msgs_per_s };
         let (peer_figures, peers_missing) = run_peers(config, scratch, &run_config, spec.peers, log)?;
-        goals.push(goal_row(spec, &run_config, &report, ceiling, peer_figures, peers_missing));
+        let mut goal = goal_row(spec, &run_config, &report, ceiling, peer_figures, peers_missing);
+        goal.uninstrumented_msgs_per_s = uninstrumented(&run_config, &goal, log)?;
+        goals.push(goal);
     }
     Ok(goals)
+}
+
+/// With `--lock-stats`, a TCP row runs a second time without the timing wrapper: the ratio of
+/// the two is what measuring the lock costs on that workload. In-process rows are left out, as
+/// there the lock is most of each append and the wrapper's clock reads are the cost itself.
+fn uninstrumented(run_config: &RunConfig, goal: &Goal, log: &mut dyn Write) -> anyhow::Result<Option<f64>> {
+    if !run_config.lock_stats || run_config.transport != TransportKind::Tcp {
+        return Ok(None);
+    }
+    let plain = run(&RunConfig { lock_stats: false, ..run_config.clone() })?.produce.msgs_per_s;
+    writeln!(
+        log,
+        "  again without lock statistics: {:.0} msg/s (instrumented ÷ plain = {:.2})",
+        plain,
+        goal.measured_msgs_per_s / plain.max(1.0)
+    )?;
+    Ok(Some(plain))
 }
 
 /// The row of one goal from its run, its ceiling and its peers.
@@ -247,6 +266,7 @@ fn goal_row(
         peer_factor: spec.peer_factor,
         peers_judged,
         violations: report.violations.error_total(),
+        uninstrumented_msgs_per_s: None,
     }
 }
 

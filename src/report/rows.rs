@@ -199,6 +199,10 @@ pub struct Goal {
     pub peers_judged: bool,
     /// Integrity violations (error kinds) the goal's run counted; any fails `compare`.
     pub violations: u64,
+    /// With `--lock-stats`, on TCP rows: the same workload run again right after, without the
+    /// timing wrapper, so the cost of measuring the lock is printed beside the goal
+    /// (`measured_msgs_per_s` is the instrumented run). `None` when not measured.
+    pub uninstrumented_msgs_per_s: Option<f64>,
 }
 
 /// Cost of one uncontended critical section, per strategy.

@@ -304,6 +304,9 @@ writes for in-process rows.\n"
         );
     }
     let _ = writeln!(s, "\n{}", peers_paragraph(c));
+    if let Some(cost) = lock_stats_cost(c) {
+        let _ = writeln!(s, "\n{cost}");
+    }
     if let Some(bound) = sync_paragraph(c) {
         let _ = writeln!(s, "\n{bound}");
     }
@@ -312,6 +315,43 @@ writes for in-process rows.\n"
         let _ = writeln!(s, "- {}: `{}`", g.name, g.workload);
     }
     let _ = writeln!(s);
+}
+
+/// With `--lock-stats`: each TCP goal run again without the timing wrapper, and the ratio.
+fn lock_stats_cost(c: &Comparison) -> Option<String> {
+    let rows: Vec<(&Goal, f64)> =
+        c.goals.iter().filter_map(|g| g.uninstrumented_msgs_per_s.map(|plain| (g, plain))).collect();
+    if rows.is_empty() {
+        return None;
+    }
+    let mut s = String::from(
+        "What measuring the lock cost: each TCP goal ran with the lock statistics on (the \
+figures above) and again right after without them.\n\n\
+| goal | with lock statistics msg/s | without msg/s | with ÷ without |\n|---|---:|---:|---:|\n",
+    );
+    for (g, plain) in &rows {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {:.2} |",
+            g.name,
+            human(g.measured_msgs_per_s),
+            human(*plain),
+            g.measured_msgs_per_s / plain.max(1.0)
+        );
+    }
+    let worst =
+        rows.iter().map(|(g, plain)| g.measured_msgs_per_s / plain.max(1.0)).fold(f64::INFINITY, f64::min);
+    let _ = write!(
+        s,
+        "\nThe lowest ratio in this run is {worst:.2}: {}",
+        if worst >= 0.9 {
+            "the timing cost at most a tenth of the throughput on every TCP goal."
+        } else {
+            "on at least one TCP goal the timing cost more than a tenth of the throughput (one \
+run each: run-to-run noise on a shared machine is of that order too)."
+        }
+    );
+    Some(s)
 }
 
 /// The ceilings of every shape the matrix ran.
@@ -481,8 +521,22 @@ mod tests {
             peers_missing: missing,
             peer_factor: 2.0,
             peers_judged: true,
+            uninstrumented_msgs_per_s: None,
             violations: 0,
         }
+    }
+
+    #[test]
+    fn the_cost_of_lock_statistics_is_printed_only_where_measured() {
+        let plain = goal(16_000.0, vec![], vec![]);
+        assert_eq!(lock_stats_cost(&comparison(vec![], vec![plain.clone()])), None);
+        let timed = Goal { uninstrumented_msgs_per_s: Some(20_000.0), ..plain };
+        let text = lock_stats_cost(&comparison(vec![], vec![timed])).expect("a measured cost");
+        assert!(text.contains("| 16 k | 20 k | 0.80 |"), "{text}");
+        assert!(
+            text.contains("lowest ratio in this run is 0.80") && text.contains("more than a tenth"),
+            "{text}"
+        );
     }
 
     fn redis(rate: f64) -> PeerFigure {
