@@ -248,6 +248,7 @@ mod tests {
             peers_missing: vec![],
             peer_factor: 0.0,
             peers_judged: true,
+            lock_stats_cost: None,
             violations: 0,
         };
         let mut c = Comparison {
