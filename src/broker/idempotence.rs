@@ -27,7 +27,7 @@
 //! 1. under the lock, the entry is written with the base offset the batch is expected to get
 //!    (the log's next offset), and under `--fsync always` forced to disk, **before** the
 //!    batch's records are written; under `interval` it is forced with the first entry written
-//!    to that topic an interval or more after the file's last sync;
+//!    to that topic an interval or more after the file's last sync, and when the broker stops;
 //! 2. the batch is appended; if that fails the entry is taken back (the file cut to its length
 //!    before it) and the error answered;
 //! 3. if a plain (non-idempotent) append took the expected offset meanwhile, a second entry
@@ -106,6 +106,8 @@ struct FileState {
     compact_at: usize,
     /// When the file was last forced to disk (the `interval` policy).
     synced: Instant,
+    /// Entries were written since the last sync (forced when the broker stops).
+    dirty: bool,
 }
 
 #[derive(Default)]
@@ -332,6 +334,7 @@ impl Producers {
         };
         let before = producer_file::append(&store.data_dir.join(topic).join(PRODUCERS_FILE), entry, sync)?;
         file.entries += 1;
+        file.dirty = !sync;
         if sync {
             file.synced = Instant::now();
         }
@@ -377,8 +380,29 @@ impl Producers {
     }
 }
 
+impl Drop for Producers {
+    /// A stopping broker forces what `interval` left unsynced to disk, as the log's close does.
+    fn drop(&mut self) {
+        let Some(store) = &self.store else { return };
+        if store.fsync == FsyncPolicy::Never {
+            return;
+        }
+        for (topic, _) in self.state.get_mut().files.iter().filter(|(_, f)| f.dirty) {
+            let path = store.data_dir.join(topic).join(PRODUCERS_FILE);
+            if let Err(e) = producer_file::sync(&path) {
+                eprintln!("synclog: cannot sync {}: {e}", path.display());
+            }
+        }
+    }
+}
+
 fn file_state(entries: usize) -> FileState {
-    FileState { entries, compact_at: COMPACT_MIN_ENTRIES.max(2 * entries), synced: Instant::now() }
+    FileState {
+        entries,
+        compact_at: COMPACT_MIN_ENTRIES.max(2 * entries),
+        synced: Instant::now(),
+        dirty: false,
+    }
 }
 
 /// The rules of the module docs' table for a producer with state `producer`: `Ok(Some(base))`
