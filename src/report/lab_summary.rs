@@ -184,7 +184,9 @@ beside it.\n",
         lab.seed
     );
     s.push_str("## What the data says\n\n");
-    reading(&mut s, lab);
+    for line in reading(lab) {
+        let _ = writeln!(s, "- {line}");
+    }
     s.push_str("\n## Goal check\n\n");
     goals(&mut s, lab);
     s.push_str("\n## The lab against `cargo bench` (one thread, appends only)\n\n");
@@ -233,8 +235,11 @@ beside it.\n",
     s
 }
 
-/// The teaching point, every clause picked from the numbers.
-fn reading(s: &mut String, lab: &Lab) {
+/// The teaching point, every clause picked from the numbers: one sentence per line (the
+/// summary's bullets, the report page's findings).
+pub fn reading(lab: &Lab) -> Vec<String> {
+    let mut lines = Vec::new();
+    let s = &mut lines;
     let cpus = lab.machine.cpus;
     let ws = winners(lab);
     let count = |name: &str| ws.iter().filter(|w| w.strategy == name).count();
@@ -242,51 +247,45 @@ fn reading(s: &mut String, lab: &Lab) {
     names.sort_unstable();
     names.dedup();
     let tally: Vec<String> = names.iter().map(|n| format!("{n} {}", count(n))).collect();
-    let _ = writeln!(
-        s,
-        "- On this machine ({cpus} cores), the locking strategies won the {} mixes as follows: {}.",
+    s.push(format!(
+        "On this machine ({cpus} cores), the locking strategies won the {} mixes as follows: {}.",
         ws.len(),
         tally.join(", ")
-    );
+    ));
     let clear = ws.iter().filter(|w| w.clear).count();
-    let _ = writeln!(
-        s,
-        "- {clear} of the {} wins are clear (the winner's slowest repeat above the runner-up's fastest); \
+    s.push(format!(
+        "{clear} of the {} wins are clear (the winner's slowest repeat above the runner-up's fastest); \
 the rest are within the spread of the repeats and say little on their own.",
         ws.len()
-    );
+    ));
     if let Some(w) = ws.iter().filter(|w| w.clear).max_by(|a, b| a.margin.total_cmp(&b.margin)) {
-        let _ = writeln!(
-            s,
-            "- The widest clear win: {} at {}, {:.2}× the {} ({} ops/s).",
+        s.push(format!(
+            "The widest clear win: {} at {}, {:.2}× the {} ({} ops/s).",
             w.strategy,
             w.mix,
             w.margin,
             w.runner_up.as_deref().unwrap_or("next"),
             human(w.ops_per_s)
-        );
+        ));
     }
     for ((records, threads), first) in crossovers(lab) {
-        let _ = match first {
-            Some(share) => writeln!(
-                s,
-                "- Reads of {records} record(s), {threads} thread(s): rwlock first beats mutex clearly (its slowest repeat above mutex's fastest) at {share} % reads."
+        s.push(match first {
+            Some(share) => format!(
+                "Reads of {records} record(s), {threads} thread(s): rwlock first beats mutex clearly (its slowest repeat above mutex's fastest) at {share} % reads."
             ),
-            None => writeln!(s, "- Reads of {records} record(s), {threads} thread(s): rwlock never beats mutex clearly at the shares swept."),
-        };
+            None => format!("Reads of {records} record(s), {threads} thread(s): rwlock never beats mutex clearly at the shares swept."),
+        });
     }
     if cpus <= 2 {
-        let _ = writeln!(
-            s,
-            "- With {cpus} cores, at most {cpus} readers can overlap: a reader-writer lock can at best \
+        s.push(format!(
+            "With {cpus} cores, at most {cpus} readers can overlap: a reader-writer lock can at best \
 {cpus}× an exclusive lock's read throughput here, whatever the thread count."
-        );
+        ));
     }
     let tore: u64 = lab.cells.iter().filter(|c| c.strategy == "none").map(|c| c.violations).sum();
     let locks_dirty: u64 = lab.cells.iter().filter(|c| c.strategy != "none").map(|c| c.violations).sum();
-    let _ = writeln!(
-        s,
-        "- Integrity: every locking strategy's logs {} after every repeat{}.",
+    s.push(format!(
+        "Integrity: every locking strategy's logs {} after every repeat{}.",
         if locks_dirty == 0 {
             "verified clean".to_string()
         } else {
@@ -297,7 +296,8 @@ the rest are within the spread of the repeats and say little on their own.",
         } else {
             String::new()
         }
-    );
+    ));
+    lines
 }
 
 /// The sweep's goals, checked against the data and printed, never asserted.
