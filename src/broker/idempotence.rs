@@ -200,16 +200,14 @@ impl Producers {
                 }
             };
             let read = back.entries.len();
-            let kept = fold(back.entries, |e| stored(topic, e));
-            let kept_entries: usize = kept.values().map(|b| b.len()).sum();
-            if back.garbled > 0 || back.partial_bytes > 0 || kept_entries < read {
+            let (kept, unmatched) = fold(back.entries, |e| stored(topic, e));
+            if back.garbled > 0 || back.partial_bytes > 0 || unmatched > 0 {
                 warnings.push(format!(
-                    "{}: {} garbled entries, {} bytes of a torn entry, {} entries not matched by the log \
-                     (or superseded) dropped; {} producers kept",
+                    "{}: {} garbled entries, {} bytes of a torn entry, {unmatched} entries whose batch \
+                     is not in the log dropped; {} producers kept",
                     path.display(),
                     back.garbled,
                     back.partial_bytes,
-                    read - kept_entries,
                     kept.len()
                 ));
             }
@@ -465,8 +463,8 @@ fn push(producer: &mut Producer, entry: Entry) {
 }
 
 /// Folds a file's entries into each producer's remembered batches (older epochs skipped), then
-/// keeps of those only the batches `stored` finds in the log.
-fn fold(entries: Vec<Entry>, stored: impl Fn(&Entry) -> bool) -> HashMap<i64, VecDeque<Entry>> {
+/// keeps of those only the batches `stored` finds in the log; also returns how many it did not.
+fn fold(entries: Vec<Entry>, stored: impl Fn(&Entry) -> bool) -> (HashMap<i64, VecDeque<Entry>>, usize) {
     let mut producers: HashMap<i64, Producer> = HashMap::new();
     for e in entries {
         let p = producers.entry(e.producer_id).or_insert_with(|| Producer {
@@ -478,13 +476,17 @@ fn fold(entries: Vec<Entry>, stored: impl Fn(&Entry) -> bool) -> HashMap<i64, Ve
             push(p, e);
         }
     }
-    producers
+    let mut unmatched = 0;
+    let kept = producers
         .into_iter()
         .filter_map(|(id, p)| {
+            let remembered = p.batches.len();
             let kept: VecDeque<Entry> = p.batches.into_iter().filter(|b| stored(b)).collect();
+            unmatched += remembered - kept.len();
             (!kept.is_empty()).then_some((id, kept))
         })
-        .collect()
+        .collect();
+    (kept, unmatched)
 }
 
 #[cfg(test)]

@@ -173,3 +173,19 @@ fn without_the_id_file_ids_still_start_past_every_stored_producer() {
     assert!(d.producers.init().expect("id").0 > id);
     assert_eq!(d.send(id, 0, &[b"a"], &[]), Ok(0));
 }
+
+#[test]
+fn batches_past_the_last_five_are_forgotten_quietly_across_a_restart() {
+    let d = Dir::new();
+    let (id, _) = d.producers.init().expect("id");
+    for sequence in 0..8 {
+        assert_eq!(d.send(id, sequence, &[b"v"], &[]), Ok(sequence as u64));
+    }
+    let d = d.restart();
+    assert!(d.warnings.is_empty(), "superseded entries are no damage: {:?}", d.warnings);
+    assert_eq!(producer_file::read(&d.file()).expect("read").entries.len(), REMEMBERED_BATCHES);
+    assert_eq!(d.send(id, 7, &[b"v"], &[]), Ok(7));
+    assert_eq!(d.send(id, 3, &[b"v"], &[]), Ok(3));
+    assert_eq!(d.send(id, 2, &[b"v"], &[]), Err(code::OUT_OF_ORDER_SEQUENCE_NUMBER));
+    assert_eq!(d.next_offset(), 8);
+}
