@@ -250,7 +250,7 @@ mod tests {
             peers_missing: vec![],
             peer_factor: 0.0,
             peers_judged: true,
-            uninstrumented_msgs_per_s: None,
+            lock_stats_cost: None,
             violations: 0,
         };
         let mut c = Comparison {

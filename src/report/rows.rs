@@ -199,10 +199,34 @@ pub struct Goal {
     pub peers_judged: bool,
     /// Integrity violations (error kinds) the goal's run counted; any fails `compare`.
     pub violations: u64,
-    /// With `--lock-stats`, on TCP rows: the same workload run again right after, without the
-    /// timing wrapper, so the cost of measuring the lock is printed beside the goal
-    /// (`measured_msgs_per_s` is the instrumented run). `None` when not measured.
-    pub uninstrumented_msgs_per_s: Option<f64>,
+    /// With `--lock-stats`, on TCP rows: what measuring the lock cost on this workload.
+    /// `None` when not measured.
+    pub lock_stats_cost: Option<LockStatsCost>,
+}
+
+/// The same goal workload run alternately without and with the timing wrapper (three runs
+/// each, the goal's own run counted among the instrumented ones), so one noisy run cannot make
+/// the cost.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LockStatsCost {
+    /// Messages per second of each instrumented run, in the order run.
+    pub with_msgs_per_s: Vec<f64>,
+    /// Messages per second of each uninstrumented run, in the order run.
+    pub without_msgs_per_s: Vec<f64>,
+}
+
+impl LockStatsCost {
+    /// Median instrumented rate over median uninstrumented rate (1: free; 0.9: a tenth lost).
+    pub fn ratio(&self) -> f64 {
+        median(&self.with_msgs_per_s) / median(&self.without_msgs_per_s).max(1.0)
+    }
+}
+
+/// The median of a few figures (the upper one of an even count); 0 for none.
+pub fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
 /// Cost of one uncontended critical section, per strategy.

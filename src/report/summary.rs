@@ -1,7 +1,7 @@
 //! `results.json`, `results.csv` and `summary.md` of a comparison, from the result rows alone.
 
 use crate::report::charts::human;
-use crate::report::rows::{Ceilings, Comparison, Goal, TransportKind};
+use crate::report::rows::{median, Ceilings, Comparison, Goal, LockStatsCost, TransportKind};
 use crate::violations::ViolationKind;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -317,38 +317,31 @@ writes for in-process rows.\n"
     let _ = writeln!(s);
 }
 
-/// With `--lock-stats`: each TCP goal run again without the timing wrapper, and the ratio.
+/// With `--lock-stats`: each TCP goal run alternately with and without the timing wrapper.
 fn lock_stats_cost(c: &Comparison) -> Option<String> {
-    let rows: Vec<(&Goal, f64)> =
-        c.goals.iter().filter_map(|g| g.uninstrumented_msgs_per_s.map(|plain| (g, plain))).collect();
+    let rows: Vec<(&Goal, &LockStatsCost)> =
+        c.goals.iter().filter_map(|g| g.lock_stats_cost.as_ref().map(|cost| (g, cost))).collect();
     if rows.is_empty() {
         return None;
     }
     let mut s = String::from(
-        "What measuring the lock cost: each TCP goal ran with the lock statistics on (the \
-figures above) and again right after without them.\n\n\
+        "What measuring the lock cost: each TCP goal ran three times with the lock statistics on \
+(the goal's own run among them) and three times without, alternately; medians.\n\n\
 | goal | with lock statistics msg/s | without msg/s | with ÷ without |\n|---|---:|---:|---:|\n",
     );
-    for (g, plain) in &rows {
-        let _ = writeln!(
-            s,
-            "| {} | {} | {} | {:.2} |",
-            g.name,
-            human(g.measured_msgs_per_s),
-            human(*plain),
-            g.measured_msgs_per_s / plain.max(1.0)
-        );
+    for (g, cost) in &rows {
+        let with = median(&cost.with_msgs_per_s);
+        let without = median(&cost.without_msgs_per_s);
+        let _ = writeln!(s, "| {} | {} | {} | {:.2} |", g.name, human(with), human(without), cost.ratio());
     }
-    let worst =
-        rows.iter().map(|(g, plain)| g.measured_msgs_per_s / plain.max(1.0)).fold(f64::INFINITY, f64::min);
+    let worst = rows.iter().map(|(_, cost)| cost.ratio()).fold(f64::INFINITY, f64::min);
     let _ = write!(
         s,
         "\nThe lowest ratio in this run is {worst:.2}: {}",
         if worst >= 0.9 {
             "the timing cost at most a tenth of the throughput on every TCP goal."
         } else {
-            "on at least one TCP goal the timing cost more than a tenth of the throughput (one \
-run each: run-to-run noise on a shared machine is of that order too)."
+            "on at least one TCP goal the timing cost more than a tenth of the throughput."
         }
     );
     Some(s)
@@ -521,7 +514,7 @@ mod tests {
             peers_missing: missing,
             peer_factor: 2.0,
             peers_judged: true,
-            uninstrumented_msgs_per_s: None,
+            lock_stats_cost: None,
             violations: 0,
         }
     }
@@ -530,7 +523,11 @@ mod tests {
     fn the_cost_of_lock_statistics_is_printed_only_where_measured() {
         let plain = goal(16_000.0, vec![], vec![]);
         assert_eq!(lock_stats_cost(&comparison(vec![], vec![plain.clone()])), None);
-        let timed = Goal { uninstrumented_msgs_per_s: Some(20_000.0), ..plain };
+        let cost = LockStatsCost {
+            with_msgs_per_s: vec![16_000.0, 9_000.0, 17_000.0],
+            without_msgs_per_s: vec![20_000.0, 30_000.0, 19_000.0],
+        };
+        let timed = Goal { lock_stats_cost: Some(cost), ..plain };
         let text = lock_stats_cost(&comparison(vec![], vec![timed])).expect("a measured cost");
         assert!(text.contains("| 16 k | 20 k | 0.80 |"), "{text}");
         assert!(
