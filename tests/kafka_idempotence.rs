@@ -10,12 +10,10 @@ mod common;
 use bytes::Bytes;
 use common::broker_process::BrokerProcess;
 use common::kafka_broker::Embedded;
+use common::kafka_raw::{idempotent_batch, Raw};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
-use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use kafka_protocol::protocol::StrBytes;
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -25,41 +23,7 @@ use synclog::kafka::code;
 use synclog::storage::{Log, LogConfig};
 use synclog::strategies::RwLockSync;
 
-/// A raw Kafka connection speaking through the crate's encoders.
-struct Raw {
-    stream: TcpStream,
-    next_id: i32,
-}
-
 impl Raw {
-    fn connect(addr: &str) -> Raw {
-        let stream = TcpStream::connect(addr).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
-        Raw { stream, next_id: 0 }
-    }
-
-    /// Sends `body` as `api` v`version` and decodes the answer.
-    fn ask<Q: Encodable, A: Decodable>(&mut self, api: ApiKey, version: i16, body: &Q) -> A {
-        self.next_id += 1;
-        let id = self.next_id;
-        let mut frame = Vec::new();
-        frame.extend_from_slice(&(api as i16).to_be_bytes());
-        frame.extend_from_slice(&version.to_be_bytes());
-        frame.extend_from_slice(&id.to_be_bytes());
-        frame.extend_from_slice(&4i16.to_be_bytes());
-        frame.extend_from_slice(b"test");
-        body.encode(&mut frame, version).expect("encode");
-        let mut bytes = (frame.len() as i32).to_be_bytes().to_vec();
-        bytes.extend_from_slice(&frame);
-        self.stream.write_all(&bytes).expect("send");
-        let mut length = [0u8; 4];
-        self.stream.read_exact(&mut length).expect("an answer, not a closed connection");
-        let mut answer = vec![0u8; i32::from_be_bytes(length) as usize];
-        self.stream.read_exact(&mut answer).expect("the answer");
-        assert_eq!(i32::from_be_bytes(answer[..4].try_into().expect("4 bytes")), id, "correlation id");
-        A::decode(&mut Bytes::from(answer[4..].to_vec()), version).expect("decode the answer")
-    }
-
     /// InitProducerId v1: (error code, producer id, epoch).
     fn init_producer_id(&mut self) -> (i16, i64, i16) {
         let request =
@@ -71,7 +35,8 @@ impl Raw {
     /// Produce v3 (acks −1) of one idempotent batch of `values` to partition 0 of `topic`:
     /// (error code, base offset).
     fn produce(&mut self, topic: &str, producer: i64, sequence: i32, values: &[&str]) -> (i16, i64) {
-        let records = idempotent_batch(producer, 0, sequence, values);
+        let values: Vec<&[u8]> = values.iter().map(|v| v.as_bytes()).collect();
+        let records = idempotent_batch(producer, 0, sequence, &values);
         let request = ProduceRequest::default().with_acks(-1).with_timeout_ms(1000).with_topic_data(vec![
             TopicProduceData::default()
                 .with_name(TopicName(StrBytes::from_string(topic.into())))
@@ -83,33 +48,6 @@ impl Raw {
         let p = &r.responses[0].partition_responses[0];
         (p.error_code, p.base_offset)
     }
-}
-
-/// One uncompressed RecordBatch v2 from an idempotent producer: `values` from `sequence` on.
-fn idempotent_batch(producer_id: i64, epoch: i16, sequence: i32, values: &[&str]) -> Vec<u8> {
-    let records: Vec<Record> = values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id,
-            producer_epoch: epoch,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            sequence: sequence + i as i32,
-            timestamp: 0,
-            key: None,
-            value: Some(Bytes::copy_from_slice(v.as_bytes())),
-            headers: Default::default(),
-        })
-        .collect();
-    let mut out = Vec::new();
-    let options = RecordEncodeOptions { version: 2, compression: Compression::None };
-    RecordBatchEncoder::encode(&mut out, records.iter(), &options).expect("encode");
-    out
 }
 
 /// A `broker` process on a data dir that outlives it, started again on demand.
