@@ -112,6 +112,11 @@ struct LabArgs {
     /// Where to write results.csv, results.json, summary.md and the charts.
     #[arg(long, default_value = "lab-out")]
     out: PathBuf,
+    /// Criterion's directory, where `cargo bench --bench append` left its results: each
+    /// strategy's append/single/<strategy>/1 figure is printed beside the lab's 1-thread, 0 %
+    /// reads cell. Default: $CARGO_TARGET_DIR/criterion, else target/criterion.
+    #[arg(long)]
+    criterion_dir: Option<PathBuf>,
     /// Also write DIR/index.html: one self-contained page with the configuration, the machine,
     /// what the data says, the charts inline as SVG and the sweep as a table (open it in a
     /// browser; nothing is loaded from the network).
@@ -137,10 +142,18 @@ fn lab(args: &LabArgs) -> anyhow::Result<u8> {
         return Ok(EXIT_USAGE);
     }
     let bar = indicatif::ProgressBar::new(config.cells().len() as u64);
-    let result = synclog::experiment::lab::lab(&config, |done, _, _| bar.set_position(done as u64))?;
+    let mut result = synclog::experiment::lab::lab(&config, |done, _, _| bar.set_position(done as u64))?;
     bar.finish_and_clear();
+    let criterion_dir =
+        args.criterion_dir.clone().unwrap_or_else(synclog::experiment::bench_figures::default_criterion_dir);
+    let names: Vec<&str> = args.strategies.iter().map(|s| s.name()).collect();
+    result.bench_append = synclog::experiment::bench_figures::append_single(&criterion_dir, &names);
+    result.criterion_dir = criterion_dir.display().to_string();
     synclog::report::lab_summary::write_lab(&result, &args.out)?;
     println!("lab: {} cells; results in {}", result.cells.len(), args.out.display());
+    for line in synclog::report::lab_summary::bench_lines(&result) {
+        println!("{line}");
+    }
     if let Some(dir) = &args.report {
         let page = synclog::report::page::lab::lab_page(&result).map_err(anyhow::Error::msg)?;
         let path = synclog::report::page::write(&page, dir).map_err(anyhow::Error::msg)?;

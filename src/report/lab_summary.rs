@@ -4,7 +4,7 @@
 //! win, and whether the goals of the sweep showed on this machine.
 
 use crate::report::charts::human;
-use crate::report::rows::{Lab, LabCell};
+use crate::report::rows::{BenchFigure, Lab, LabCell};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -189,6 +189,8 @@ beside it.\n",
     }
     s.push_str("\n## Goal check\n\n");
     goals(&mut s, lab);
+    s.push_str("\n## The lab against `cargo bench` (one thread, appends only)\n\n");
+    bench_section(&mut s, lab);
     s.push_str("\n## The winner of each mix (locking strategies)\n\n");
     s.push_str("| threads | read records | read share | winner | median ops/s | × over | runner-up | spreads apart |\n");
     s.push_str("|---:|---:|---:|---|---:|---:|---|---|\n");
@@ -336,5 +338,99 @@ longer reads (--read-records) and higher read shares are where to look.",
 {lead:.2}× ({mix}): at the write-heavy and short-read mixes swept, the two locks' costs were \
 within each other's spread."
         );
+    }
+}
+
+/// The lab's 1-thread, 0 % reads cell of each strategy (the first, if several read lengths).
+fn append_only_cells(lab: &Lab) -> Vec<&LabCell> {
+    let mut out: Vec<&LabCell> = Vec::new();
+    for c in lab.cells.iter().filter(|c| c.threads == 1 && c.read_share_percent == 0) {
+        if !out.iter().any(|o| o.strategy == c.strategy) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// One line per strategy setting its lab cell beside `cargo bench`'s figure (or saying how to
+/// get it), each clause chosen from the two: printed by `harness lab` and in `summary.md`.
+pub fn bench_lines(lab: &Lab) -> Vec<String> {
+    let cells = append_only_cells(lab);
+    if cells.is_empty() {
+        return vec!["The sweep has no 1-thread, 0 % reads cell to set beside `cargo bench`'s append \
+figure: add 1 to --threads and 0 to --read-share."
+            .into()];
+    }
+    let mut lines = Vec::new();
+    let mut missing = Vec::new();
+    for cell in cells {
+        let Some(bench) = lab.bench_append.iter().find(|b| b.strategy == cell.strategy) else {
+            missing.push(cell.strategy.as_str());
+            continue;
+        };
+        lines.push(bench_line(cell, bench));
+    }
+    if !missing.is_empty() {
+        lines.push(format!(
+            "No `cargo bench` figure for {} in {}: measure it with `{}`, then run `harness lab` again.",
+            missing.join(", "),
+            if lab.criterion_dir.is_empty() { "criterion's directory" } else { &lab.criterion_dir },
+            bench_command(&missing)
+        ));
+    }
+    lines
+}
+
+/// The `cargo bench` command that measures `strategies`' one-thread appends (short).
+fn bench_command(strategies: &[&str]) -> String {
+    format!(
+        "cargo bench --bench append -- 'append/single/({})/1$' --warm-up-time 1 --measurement-time 3",
+        strategies.join("|")
+    )
+}
+
+fn bench_line(cell: &LabCell, bench: &BenchFigure) -> String {
+    let ratio = cell.ops_per_s_median / bench.msgs_per_s.max(1e-9);
+    let head = format!(
+        "{}: the lab's 1 thread, 0 % reads: {} ops/s (repeats {}–{}); `cargo bench --bench append`'s \
+{} ({} estimate, measured {}): {} msg/s (95 % interval {}–{}); lab/bench {ratio:.2}",
+        cell.strategy,
+        human(cell.ops_per_s_median),
+        human(cell.ops_per_s_min),
+        human(cell.ops_per_s_max),
+        bench.bench_id,
+        bench.estimate,
+        bench.measured_at,
+        human(bench.msgs_per_s),
+        human(bench.msgs_per_s_low),
+        human(bench.msgs_per_s_high)
+    );
+    let same_size =
+        cell.message_bytes_min == bench.message_bytes && cell.message_bytes_max == bench.message_bytes;
+    let overlap = cell.ops_per_s_min <= bench.msgs_per_s_high && bench.msgs_per_s_low <= cell.ops_per_s_max;
+    if !same_size {
+        format!(
+            "{head}: not the same workload (the lab appended {}..{} bytes, the bench {} bytes); run the \
+lab with --message-bytes {} to compare.",
+            cell.message_bytes_min, cell.message_bytes_max, bench.message_bytes, bench.message_bytes
+        )
+    } else if overlap {
+        format!("{head}: the two instruments agree (the lab's repeats and the bench's interval overlap).")
+    } else {
+        format!(
+            "{head}: the two differ by more than both spreads; they ran at different times on a shared \
+machine, so run both back to back before reading more into it."
+        )
+    }
+}
+
+/// The lines of [`bench_lines`] as a section.
+fn bench_section(s: &mut String, lab: &Lab) {
+    s.push_str(
+        "`cargo bench`'s figure is quoted from criterion's files, not measured by this sweep; its time \
+is when the bench wrote it.\n\n",
+    );
+    for line in bench_lines(lab) {
+        let _ = writeln!(s, "- {line}");
     }
 }

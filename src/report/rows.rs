@@ -257,6 +257,10 @@ pub struct Comparison {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RatePoint {
     pub strategy: String,
+    /// The run's producers and consumers (the closed-loop cell with the same counts is the one
+    /// `summary.md` sets beside it).
+    pub producers: u32,
+    pub consumers: u32,
     pub target_msgs_per_s: f64,
     pub achieved_msgs_per_s: f64,
     /// Produce latency from each request's due time, µs.
@@ -346,4 +350,28 @@ pub struct Lab {
     pub seed: u64,
     pub cells: Vec<LabCell>,
     pub runs: Vec<LabRun>,
+    /// Where `harness lab` looked for `cargo bench --bench append`'s results (criterion's
+    /// directory), and what it found there: one figure per strategy of the sweep that has one.
+    pub criterion_dir: String,
+    pub bench_append: Vec<BenchFigure>,
+}
+
+/// One `cargo bench --bench append` figure, read from criterion's files: quoted beside the lab's
+/// 1-thread, 0 % reads cell, never measured by the lab itself.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BenchFigure {
+    pub strategy: String,
+    /// The benchmark's id, `append/single/<strategy>/1`: one thread appending 100-byte messages.
+    pub bench_id: String,
+    pub message_bytes: usize,
+    /// Messages per second from criterion's estimate of the time per message, and from the ends
+    /// of its 95 % confidence interval.
+    pub msgs_per_s: f64,
+    pub msgs_per_s_low: f64,
+    pub msgs_per_s_high: f64,
+    /// Which of criterion's estimates: `slope` (its headline, when it fitted one) or `mean`.
+    pub estimate: String,
+    /// The `estimates.json` read, and when it was written (UTC): when the bench measured.
+    pub file: String,
+    pub measured_at: String,
 }
