@@ -1,5 +1,6 @@
 //! The page of `harness lab --report DIR`: the sweep's configuration and machine, what the data
-//! says (the sentences of `summary.md`, each chosen from the numbers), the lab's charts inline as
+//! says (the sentences of `summary.md`, each chosen from the numbers, and the lab set beside
+//! `cargo bench`), the lab's charts inline as
 //! SVG (drawn in memory, never embedded from a file), and the sweep as a table: one row per mix
 //! (threads, read length, read share), one column per strategy with its median ops/s and the
 //! spread of its repeats, and the mix's winner among the locking strategies.
@@ -9,7 +10,7 @@
 
 use super::{Figure, Page, TableView};
 use crate::report::charts::human;
-use crate::report::lab_summary::{mixes, reading, winners};
+use crate::report::lab_summary::{bench_lines, mixes, reading, winners};
 use crate::report::rows::{Lab, LabCell};
 
 /// Every distinct value of `values`, in first-seen order, joined by commas.
@@ -135,7 +136,8 @@ pub fn lab_page(lab: &Lab) -> Result<Page, String> {
             ("kernel".to_string(), m.kernel.clone()),
             ("data dir file system".to_string(), m.data_dir_fs.clone()),
         ],
-        findings: reading(lab),
+        // The bench lines are Markdown: their code spans read as plain text here.
+        findings: reading(lab).into_iter().chain(bench_lines(lab).iter().map(|l| l.replace('`', ""))).collect(),
         figures,
         tables: vec![sweep(lab)],
         ..Page::default()
