@@ -193,10 +193,19 @@ fn throughput<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, lab: &Lab, reco
             // the data spans gets a few labels, none crowd.
             .y_labels(40)
             .y_label_formatter(&|y| decade_label(*y))
+            // No mesh line at every candidate tick (they crowd into grey bands near each
+            // decade): the grid is drawn below at the labelled values only.
+            .disable_y_mesh()
+            .x_max_light_lines(0)
             .label_style((FONT, 14))
             .axis_desc_style((FONT, 15))
             .draw()
             .map_err(err)?;
+        for y in grid_values(min_y.max(1.0), max_y) {
+            let decade = (y.log10() - y.log10().round()).abs() < 1e-9;
+            let style = if decade { BLACK.mix(0.3) } else { BLACK.mix(0.12) };
+            chart.draw_series(LineSeries::new([(-0.3, y), (n - 0.7, y)], style)).map_err(err)?;
+        }
         for strategy in strategies(lab) {
             let col = colour(&strategy);
             let mine: Vec<(usize, &LabCell)> = shares
@@ -311,6 +320,17 @@ fn crossover<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, lab: &Lab) -> Dr
 }
 
 /// The label of a log-axis tick: the value at 1, 2 and 5 of its decade, nothing elsewhere.
+/// The values a log axis from `min` to `max` is labelled at: 1, 2 and 5 of each decade.
+fn grid_values(min: f64, max: f64) -> Vec<f64> {
+    let mut values = Vec::new();
+    let mut decade = 10f64.powf(min.log10().floor());
+    while decade <= max {
+        values.extend([1.0, 2.0, 5.0].iter().map(|m| m * decade).filter(|v| (min..=max).contains(v)));
+        decade *= 10.0;
+    }
+    values
+}
+
 fn decade_label(y: f64) -> String {
     if y <= 0.0 {
         return String::new();
@@ -320,5 +340,18 @@ fn decade_label(y: f64) -> String {
         human(y)
     } else {
         String::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{decade_label, grid_values};
+
+    #[test]
+    fn the_grid_lies_at_the_labelled_values_only() {
+        let grid = grid_values(10_000.0, 1_500_000.0);
+        assert_eq!(grid, vec![1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6]);
+        assert!(grid.iter().all(|&y| !decade_label(y).is_empty()));
+        assert_eq!(grid_values(30.0, 90.0), vec![50.0]);
     }
 }
