@@ -9,6 +9,7 @@ mod common;
 
 use bytes::Bytes;
 use common::kafka_broker::Embedded;
+use common::kafka_raw::idempotent_batch;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, RequestHeader, TopicName};
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
@@ -602,36 +603,6 @@ fn metadata_versions_1_to_4_follow_kafkas_list_and_creation_rules() {
 }
 
 // --- idempotent producers ---------------------------------------------------------------------
-
-/// One uncompressed batch from an idempotent producer: `values` from sequence `sequence` on.
-fn idempotent_batch(producer_id: i64, epoch: i16, sequence: i32, values: &[&[u8]]) -> Vec<u8> {
-    use kafka_protocol::records::{
-        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-    };
-    let records: Vec<Record> = values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id,
-            producer_epoch: epoch,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            sequence: sequence + i as i32,
-            timestamp: 0,
-            key: None,
-            value: Some(Bytes::copy_from_slice(v)),
-            headers: Default::default(),
-        })
-        .collect();
-    let mut out = Vec::new();
-    let options = RecordEncodeOptions { version: 2, compression: Compression::None };
-    RecordBatchEncoder::encode(&mut out, records.iter(), &options).expect("encode");
-    out
-}
 
 /// InitProducerId v1 by hand: (error code, producer id, epoch).
 fn init_producer_id(raw: &mut Raw, id: i32, transactional_id: Option<&str>) -> (i16, i64, i16) {

@@ -11,6 +11,7 @@ mod common;
 use bytes::Bytes;
 use common::broker_process::BrokerProcess;
 use common::kafka_broker::Embedded;
+use common::kafka_raw::Raw;
 use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
 use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
@@ -18,9 +19,8 @@ use kafka_protocol::messages::offset_commit_request::{
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::protocol::StrBytes;
 use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::thread;
@@ -200,41 +200,7 @@ fn kcat_consumes_in_a_group_and_a_second_run_starts_after_the_first() {
 
 // --- hand-made requests ----------------------------------------------------------------------
 
-/// A raw Kafka connection speaking through the crate's encoders.
-struct Raw {
-    stream: TcpStream,
-    next_id: i32,
-}
-
 impl Raw {
-    fn connect(addr: &str) -> Raw {
-        let stream = TcpStream::connect(addr).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
-        Raw { stream, next_id: 0 }
-    }
-
-    /// Sends `body` as `api` v`version` and decodes the answer.
-    fn ask<Q: Encodable, A: Decodable>(&mut self, api: ApiKey, version: i16, body: &Q) -> A {
-        self.next_id += 1;
-        let id = self.next_id;
-        let mut frame = Vec::new();
-        frame.extend_from_slice(&(api as i16).to_be_bytes());
-        frame.extend_from_slice(&version.to_be_bytes());
-        frame.extend_from_slice(&id.to_be_bytes());
-        frame.extend_from_slice(&4i16.to_be_bytes());
-        frame.extend_from_slice(b"test");
-        body.encode(&mut frame, version).expect("encode");
-        let mut bytes = (frame.len() as i32).to_be_bytes().to_vec();
-        bytes.extend_from_slice(&frame);
-        self.stream.write_all(&bytes).expect("send");
-        let mut length = [0u8; 4];
-        self.stream.read_exact(&mut length).expect("an answer, not a closed connection");
-        let mut answer = vec![0u8; i32::from_be_bytes(length) as usize];
-        self.stream.read_exact(&mut answer).expect("the answer");
-        assert_eq!(i32::from_be_bytes(answer[..4].try_into().expect("4 bytes")), id, "correlation id");
-        A::decode(&mut Bytes::from(answer[4..].to_vec()), version).expect("decode the answer")
-    }
-
     fn join(&mut self, group: &str, member: &str, session_ms: i32, protocol_type: &str) -> JoinGroupResponse {
         let request = JoinGroupRequest::default()
             .with_group_id(GroupId(s(group)))

@@ -170,3 +170,54 @@ fn harness_lab_refuses_bad_shares_as_usage() {
         .unwrap();
     assert_eq!(status.code(), Some(2));
 }
+
+#[test]
+fn harness_lab_sets_cargo_bench_beside_its_append_only_cell_or_says_how_to_measure_it() {
+    // A criterion directory holding a result for mutex only (500 ns per message: 2 M msg/s).
+    let criterion = tempfile::tempdir().unwrap();
+    let new = criterion.path().join("append_single/mutex/1/new");
+    std::fs::create_dir_all(&new).unwrap();
+    let estimate = serde_json::json!({"point_estimate": 500.0, "standard_error": 1.0,
+        "confidence_interval": {"confidence_level": 0.95, "lower_bound": 490.0, "upper_bound": 510.0}});
+    let estimates = serde_json::json!({"mean": estimate, "slope": estimate});
+    std::fs::write(new.join("estimates.json"), estimates.to_string()).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["lab", "--strategies", "mutex,rwlock", "--threads", "1", "--read-share", "0"])
+        .args([
+            "--read-records",
+            "1",
+            "--repeat",
+            "1",
+            "--cell-ms",
+            "15",
+            "--prefill",
+            "200",
+            "--criterion-dir",
+        ])
+        .arg(criterion.path())
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        stdout.contains("mutex: the lab's 1 thread, 0 % reads:")
+            && stdout.contains("append/single/mutex/1 (slope estimate, measured ")
+            && stdout.contains("2.0 M msg/s")
+            && stdout.contains("lab/bench "),
+        "the bench's figure beside the lab's cell: {stdout}"
+    );
+    assert!(
+        stdout.contains("No `cargo bench` figure for rwlock")
+            && stdout.contains("cargo bench --bench append -- 'append/single/(rwlock)/1$'"),
+        "how to measure the missing one: {stdout}"
+    );
+    let summary = std::fs::read_to_string(out.path().join("summary.md")).unwrap();
+    assert!(summary.contains("## The lab against `cargo bench`"), "{summary}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("results.json")).unwrap()).unwrap();
+    assert_eq!(json["bench_append"][0]["bench_id"], "append/single/mutex/1");
+    assert_eq!(json["bench_append"].as_array().map(Vec::len), Some(1));
+}

@@ -90,9 +90,8 @@ fn run_view(name: &str, producers: u32, per_lane: u64) -> RunView {
         throughput,
         latency,
         scatter,
-        locks: Vec::new(),
-        violations: Vec::new(),
         timeline: Timeline { start_ns: 0, end_ns: span, lanes: lanes(producers, per_lane, span) },
+        ..RunView::default()
     }
 }
 
@@ -403,6 +402,12 @@ fn a_default_clean_run_writes_its_page() {
     assert!(dom.contains("data-charts=\"3\""), "throughput, latency and scatter charts");
     assert!(dom.contains("class=\"verdict valid\"") && dom.contains("No violation found"));
     assert!(dom.contains("data-lanes=\"12\""), "8 producers and 4 consumers in the timeline");
+    // Run without --lock-stats: no lock section, no "where the time goes".
+    assert!(
+        !dom.contains("class=\"locks\"") && !dom.contains("data-chart=\"lock-time"),
+        "lock statistics drawn"
+    );
+    assert!(dom.contains("class=\"fairness\""), "fairness is measured in every run");
     assert!(screenshot_colours(&file, &dir.path().join("run-clean.png")) > 50);
     keep(dir.path(), "run-clean");
 }
@@ -436,6 +441,19 @@ fn the_demo_writes_the_classroom_page() {
     assert!(dom.contains("class=\"classroom\""));
     assert!(dom.contains("class=\"runs n2\""), "act 1 side by side");
     assert!(dom.contains("data-chart=\"cost\""), "act 2's cost");
+    // Lock statistics are on in the demo: Act 2's readers' wait share per strategy in large
+    // type, where their time went, and Act 1's contended appends.
+    let at = dom.find("<section id=\"callouts\">").expect("act 2's wait shares");
+    let callouts = &dom[at..at + dom[at..].find("</section>").expect("section closed")];
+    for strategy in ["mutex", "semaphore", "rwlock"] {
+        assert!(
+            callouts.contains(&format!("<span class=\"label\">{strategy}</span>")),
+            "no {strategy} callout"
+        );
+    }
+    assert_eq!(count(callouts, "<span class=\"value\">"), 3);
+    assert!(dom.contains("data-chart=\"lock-time-runs\""), "act 2's time chart");
+    assert!(dom.contains("appends that found the lock taken"));
     if code == 0 {
         // `none` corrupted: its collision is drawn large.
         let at = dom.find("<section id=\"spotlight\">").expect("the collision drawn");
@@ -443,4 +461,148 @@ fn the_demo_writes_the_classroom_page() {
     }
     assert!(screenshot_colours(&file, &dir.path().join("demo.png")) > 50);
     keep(dir.path(), "demo");
+}
+
+/// The lock section of a page: from `<section class="locks">` to its end.
+fn lock_section(dom: &str) -> &str {
+    let at = dom.find("<section class=\"locks\">").expect("a lock section");
+    &dom[at..at + dom[at..].find("</section>").expect("section closed")]
+}
+
+/// The rows of the lock table, each as its cells' text.
+fn lock_rows(section: &str) -> Vec<Vec<String>> {
+    let table = section.split("<table class=\"lock-table\">").nth(1).expect("a lock table");
+    let table = &table[..table.find("</table>").expect("table closed")];
+    table
+        .split("<tr>")
+        .filter(|r| r.contains("<td"))
+        .map(|r| {
+            r.split("<td")
+                .skip(1)
+                .map(|c| c.split('>').nth(1).unwrap_or("").split('<').next().unwrap_or("").to_string())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn a_run_with_lock_stats_draws_its_lock_table_and_where_the_time_goes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let report = dir.path().join("report");
+    let args = [
+        "--strategy",
+        "rwlock",
+        "--producers",
+        "2",
+        "--consumers",
+        "1",
+        "--messages",
+        "4000",
+        "--lock-stats",
+    ];
+    let (stdout, code) = harness(&[&args[..], &["--report", report.to_str().expect("utf-8 path")]].concat());
+    assert_eq!(code, 0, "{stdout}");
+    let file = report.join("index.html");
+    let dom = dom(&file);
+    let section = lock_section(&dom);
+    let rows = lock_rows(section);
+    let sections: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(sections, ["write", "read"], "a row per section entered: {rows:?}");
+    for row in &rows {
+        assert_eq!(row.len(), 9, "section, acquisitions, contended, 4 waits, 2 holds: {row:?}");
+        assert!(row[2].ends_with('%'), "contended share: {row:?}");
+        assert!(row[3..]
+            .iter()
+            .all(|c| c.ends_with("ns") || c.ends_with("µs") || c.ends_with("ms") || c.ends_with(" s")));
+    }
+    // Where the time goes: one stacked bar per side, drawn inline, with its legend.
+    let chart = section.find("data-chart=\"lock-time\"").map(|at| &section[at..]).expect("the time chart");
+    assert!(chart.contains("<svg") && chart.contains("producers (2)") && chart.contains("consumers (1)"));
+    assert!(chart.contains("waiting for the lock") && chart.contains("outside the lock"));
+    assert!(dom.contains("data-charts=\"4\""), "throughput, latency, scatter and the lock time chart");
+    assert!(screenshot_colours(&file, &dir.path().join("run-locks.png")) > 50);
+    keep(dir.path(), "run-locks");
+}
+
+#[test]
+fn the_compare_page_has_a_lock_table_per_strategy() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (out, report) = (dir.path().join("out"), dir.path().join("report"));
+    let args = [
+        "compare",
+        "--strategies",
+        "mutex,rwlock",
+        "--producers",
+        "2",
+        "--consumers",
+        "1",
+        "--messages",
+        "2000",
+        "--lock-stats",
+        "--ceiling-ms",
+        "20",
+    ];
+    let paths = ["--out", out.to_str().expect("utf-8"), "--report", report.to_str().expect("utf-8")];
+    let (stdout, code) = harness(&[&args[..], &paths[..]].concat());
+    assert_eq!(code, 0, "{stdout}");
+    let dom = dom(&report.join("index.html"));
+    let at = dom.find("Lock statistics, per strategy and cell").expect("the lock table");
+    let table = &dom[at..at + dom[at..].find("</table>").expect("table closed")];
+    for strategy in ["mutex", "rwlock"] {
+        assert!(table.contains(&format!("<tr><td>{strategy}</td>")), "no {strategy} row");
+    }
+    let at = dom.find("data-chart=\"lock-time-runs\"").expect("where the time goes, per strategy");
+    let chart = &dom[at..at + dom[at..].find("</figure>").expect("figure closed")];
+    assert!(chart.contains("mutex producers (2)") && chart.contains("rwlock consumers (1)"));
+    assert!(screenshot_colours(&report.join("index.html"), &dir.path().join("compare.png")) > 50);
+    keep(dir.path(), "compare");
+}
+
+#[test]
+fn the_lab_writes_a_page_with_its_sweep_and_charts_inline() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (out, report) = (dir.path().join("out"), dir.path().join("report"));
+    let args = [
+        "lab",
+        "--strategies",
+        "mutex,rwlock",
+        "--threads",
+        "1,2",
+        "--read-share",
+        "0,90",
+        "--read-records",
+        "1",
+        "--repeat",
+        "2",
+        "--cell-ms",
+        "5",
+        "--prefill",
+        "100",
+    ];
+    let paths = ["--out", out.to_str().expect("utf-8"), "--report", report.to_str().expect("utf-8")];
+    let (stdout, code) = harness(&[&args[..], &paths[..]].concat());
+    assert_eq!(code, 0, "{stdout}");
+    let file = report.join("index.html");
+    assert!(stdout.contains(&format!("report page: {}", file.display())), "{stdout}");
+    let dom = dom(&file);
+    // The configuration and the machine.
+    assert!(dom.contains("<dt>strategies</dt><dd>mutex, rwlock</dd>") && dom.contains("<dt>cores</dt>"));
+    // The charts inline, as SVG: a throughput chart for the one read length, and the crossover.
+    for chart in ["lab_throughput_r1", "lab_crossover"] {
+        let at = dom.find(&format!("data-chart=\"{chart}\"")).unwrap_or_else(|| panic!("no {chart}"));
+        assert!(
+            dom[at..].trim_start_matches(|c| c != '>').get(1..5) == Some("<svg"),
+            "{chart} is not inline SVG"
+        );
+    }
+    assert!(!dom.contains(".png"), "no chart embedded by path");
+    // The sweep: one row per mix (2 threads × 2 shares), a column per strategy with its spread.
+    let at = dom.find("<section class=\"table\">").expect("the sweep table");
+    let table = &dom[at..at + dom[at..].find("</table>").expect("table closed")];
+    assert!(table.contains("<th>mutex ops/s</th>") && table.contains("<th>rwlock ops/s</th>"));
+    assert_eq!(count(table, "<tr>") - 1, 4, "a row per mix");
+    assert!(table.contains("–"), "each figure with its slowest and fastest repeat");
+    assert!(dom.contains("<section id=\"findings\">"), "what the data says");
+    assert!(screenshot_colours(&file, &dir.path().join("lab.png")) > 50);
+    keep(dir.path(), "lab");
 }

@@ -7,7 +7,8 @@
 //!   record, every fsync mode, forced interleavings) are in `tests/reserve.rs`.
 //! - `--rate` (open loop): the JSON carries the `open_loop` object with its fields typed, the text
 //!   report its line, and a closed-loop run has `open_loop: null`. That a stall is timed in every
-//!   request it delayed is tested on the producer itself (`experiment::workers`' tests).
+//!   request it delayed is tested on the producer itself (`experiment::workers`' tests) and
+//!   through a real broker whose write section stalls (`tests/open_loop.rs`).
 
 mod common;
 

@@ -70,7 +70,8 @@ enum Command {
     /// a cell; each cell runs --repeat times for --cell-ms on a fresh, pre-filled log, and is
     /// reported with the median and the spread of its repeats. After each repeat the log is
     /// verified. Writes results.csv, results.json, summary.md (which lock wins each mix, by how
-    /// much, and where a reader-writer lock starts to pay) and charts into --out.
+    /// much, and where a reader-writer lock starts to pay) and charts into --out, and with
+    /// --report DIR a page to open in a browser, DIR/index.html.
     ///
     /// Exit 0 when the sweep ran and every locking strategy's logs verified clean, 3 if one did
     /// not.
@@ -113,6 +114,16 @@ struct LabArgs {
     /// Where to write results.csv, results.json, summary.md and the charts.
     #[arg(long, default_value = "lab-out")]
     out: PathBuf,
+    /// Criterion's directory, where `cargo bench --bench append` left its results: each
+    /// strategy's append/single/<strategy>/1 figure is printed beside the lab's 1-thread, 0 %
+    /// reads cell. Default: $CARGO_TARGET_DIR/criterion, else target/criterion.
+    #[arg(long)]
+    criterion_dir: Option<PathBuf>,
+    /// Also write DIR/index.html: one self-contained page with the configuration, the machine,
+    /// what the data says, the charts inline as SVG and the sweep as a table (open it in a
+    /// browser; nothing is loaded from the network).
+    #[arg(long, value_name = "DIR")]
+    report: Option<PathBuf>,
 }
 
 fn lab(args: &LabArgs) -> anyhow::Result<u8> {
@@ -133,10 +144,23 @@ fn lab(args: &LabArgs) -> anyhow::Result<u8> {
         return Ok(EXIT_USAGE);
     }
     let bar = indicatif::ProgressBar::new(config.cells().len() as u64);
-    let result = synclog::experiment::lab::lab(&config, |done, _, _| bar.set_position(done as u64))?;
+    let mut result = synclog::experiment::lab::lab(&config, |done, _, _| bar.set_position(done as u64))?;
     bar.finish_and_clear();
+    let criterion_dir =
+        args.criterion_dir.clone().unwrap_or_else(synclog::experiment::bench_figures::default_criterion_dir);
+    let names: Vec<&str> = args.strategies.iter().map(|s| s.name()).collect();
+    result.bench_append = synclog::experiment::bench_figures::append_single(&criterion_dir, &names);
+    result.criterion_dir = criterion_dir.display().to_string();
     synclog::report::lab_summary::write_lab(&result, &args.out)?;
     println!("lab: {} cells; results in {}", result.cells.len(), args.out.display());
+    for line in synclog::report::lab_summary::bench_lines(&result) {
+        println!("{line}");
+    }
+    if let Some(dir) = &args.report {
+        let page = synclog::report::page::lab::lab_page(&result).map_err(anyhow::Error::msg)?;
+        let path = synclog::report::page::write(&page, dir).map_err(anyhow::Error::msg)?;
+        println!("report page: {}", path.display());
+    }
     let clean = synclog::experiment::lab::locks_clean(&result);
     Ok(exit_code(if clean { Outcome::Clean } else { Outcome::Violated }))
 }

@@ -1,42 +1,80 @@
 //! Idempotent Kafka producers: InitProducerId hands out producer ids, and Produce batches
-//! carrying a producer id, epoch and base sequence are written once each.
+//! carrying a producer id, epoch and base sequence are written once each, across restarts.
 //!
 //! For each (topic, producer id) the broker keeps the producer's epoch and its last
-//! [`REMEMBERED_BATCHES`] batches (first and last sequence, base offset), as Kafka does for the
-//! five requests a producer may have in flight. A batch from that producer is then:
+//! [`REMEMBERED_BATCHES`] batches (first sequence, record count, base offset), as Kafka does
+//! for the five requests a producer may have in flight. A batch from that producer is then:
 //!
 //! | the batch                                         | answer                                   |
 //! |---------------------------------------------------|------------------------------------------|
 //! | its first sequence is a remembered batch's        | acknowledged again with that batch's base offset; nothing is written |
 //! | the next sequence (last + 1), same epoch          | appended                                 |
-//! | sequence 0 from a producer id not seen yet, or with a newer epoch | appended (a new producer, or a bumped epoch) |
+//! | sequence 0 from a producer not seen on this topic, or with a newer epoch | appended (a new producer, or a bumped epoch) |
 //! | an older epoch                                    | INVALID_PRODUCER_EPOCH (47)              |
 //! | any other sequence                                | OUT_OF_ORDER_SEQUENCE_NUMBER (45)        |
 //! | a producer id this broker never handed out        | UNKNOWN_PRODUCER_ID (59)                 |
+//! | the state file could not be written               | KAFKA_STORAGE_ERROR (56), nothing written |
 //!
 //! The check, the append and the record of the batch happen under one lock, so two
 //! connections of one producer cannot both append a retried batch (the price: idempotent
 //! appends to every topic take turns; plain appends do not take this lock).
 //!
-//! **The state lives in memory only.** The log stores values, not producer ids or sequences,
-//! so it cannot be rebuilt from the log, and it is not written elsewhere: after a broker
-//! restart, a producer id handed out before it is answered UNKNOWN_PRODUCER_ID (59), so a
-//! batch sent before the restart and retried after it is refused, never written twice, and the
-//! producer must ask for a new id (kafka-python and the Java client do; what was refused is
-//! theirs to resend, which may duplicate it). Producer ids are handed out from the clock
-//! (milliseconds since the Unix epoch × 1000, then counting up), so a restarted broker does not
-//! hand out an id it gave before unless the clock went back.
+//! ## Across a restart
+//!
+//! The log's records have no room for a producer id or a sequence, so each idempotent batch
+//! gets an entry in its topic's `producers.dat` ([`super::producer_file`], docs/format.md):
+//!
+//! 1. under the lock, the entry is written with the base offset the batch is expected to get
+//!    (the log's next offset), and under `--fsync always` forced to disk, **before** the
+//!    batch's records are written; under `interval` it is forced with the first entry written
+//!    to that topic an interval or more after the file's last sync, and when the broker stops;
+//! 2. the batch is appended; if that fails the entry is taken back (the file cut to its length
+//!    before it) and the error answered;
+//! 3. if a plain (non-idempotent) append took the expected offset meanwhile, a second entry
+//!    with the real base offset follows (a later entry for the same batch replaces an earlier).
+//!
+//! At start-up ([`Producers::open`]) each topic's entries are read back (a garbled entry or a
+//! torn tail is skipped and logged, never fatal), folded by the rules of the table, and each
+//! remembered batch is checked against the recovered log: its records must be there, at its
+//! base offset, with the values it names (a CRC). An entry that fails (its batch was cut by
+//! recovery, or never written) is dropped, so that batch, retried, is appended. The file is
+//! then rewritten to hold what was kept. So a retry after a restart is acknowledged with its
+//! original offset, and a gap is refused, exactly as before it.
+//!
+//! The crash windows left (docs/format.md says the same): a broker killed between step 2 and
+//! 3 leaves an entry naming the wrong offset, so that batch, retried, is written again (only
+//! when plain and idempotent producers append to one topic at the same instant); a machine
+//! crash under `never`, or under `interval` before the entry's sync, can keep records whose
+//! entry was lost, and their retry is written again; a garbled entry loses its batch's
+//! deduplication (a retry of it is appended if it began at sequence 0, else refused as out of
+//! order). Under `always`, and for a killed broker under every policy, there is none other.
+//!
+//! ## Producer ids
+//!
+//! Ids are handed out in blocks of [`ID_BLOCK`]: before the first id of a block, the block's
+//! end is written to the data dir's `@producer-ids` and forced to disk, so a restarted broker
+//! starts past every id handed out before it. Were the file lost or garbled, the broker starts
+//! past the largest id in any `producers.dat` and past the clock (milliseconds since the Unix
+//! epoch × 1000), and logs a warning. A connection may ask for at most
+//! [`MAX_PRODUCER_IDS_PER_CONNECTION`] ids; past it InitProducerId is answered
+//! POLICY_VIOLATION (44).
 //!
 //! Transactions are not served: InitProducerId with a transactional id is refused with
 //! TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53), and transactional batches with CORRUPT_MESSAGE.
 //!
 //! Memory is bounded: at most [`MAX_PRODUCERS`] (topic, producer) entries are kept; past it the
 //! entry of the least recently used producer is forgotten (that producer's next retry of an old
-//! batch is refused as out of order, never written twice).
+//! batch is refused as out of order, never written twice). Each `producers.dat` is bounded too:
+//! once it holds [`COMPACT_MIN_ENTRIES`] entries and twice what is remembered for its topic, it
+//! is rewritten (atomically) with what is remembered.
 
+use super::producer_file::{self, Entry, PRODUCERS_FILE};
 use crate::kafka::code;
+use crate::storage::{FsyncPolicy, Log};
+use crate::strategies::SyncStrategy;
 use parking_lot::Mutex;
 use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -44,26 +82,54 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 pub const REMEMBERED_BATCHES: usize = 5;
 /// The most (topic, producer id) entries kept.
 pub const MAX_PRODUCERS: usize = 10_000;
+/// Producer ids reserved in `@producer-ids` at a time.
+pub const ID_BLOCK: i64 = 1000;
+/// The most producer ids one connection may ask for (InitProducerId); past it, POLICY_VIOLATION.
+pub const MAX_PRODUCER_IDS_PER_CONNECTION: u32 = 100;
+/// A `producers.dat` is never compacted below this many entries.
+pub const COMPACT_MIN_ENTRIES: usize = 4096;
 
-#[derive(Debug, Clone, Copy)]
-struct Remembered {
-    first_sequence: i32,
-    last_sequence: i32,
-    base_offset: u64,
-}
+type Key = (String, i64);
 
 struct Producer {
     epoch: i16,
-    batches: VecDeque<Remembered>,
+    /// The last batches, oldest first; consecutive sequences.
+    batches: VecDeque<Entry>,
     used: Instant,
+}
+
+/// One topic's `producers.dat`, as this run knows it.
+struct FileState {
+    /// Entries in the file (for compaction).
+    entries: usize,
+    /// Compact when `entries` reaches this.
+    compact_at: usize,
+    /// When the file was last forced to disk (the `interval` policy).
+    synced: Instant,
+    /// Entries were written since the last sync (forced when the broker stops).
+    dirty: bool,
+}
+
+#[derive(Default)]
+struct State {
+    producers: HashMap<Key, Producer>,
+    files: HashMap<String, FileState>,
+}
+
+/// Where the state is kept on disk; `None` in [`Producers::in_memory`].
+struct Store {
+    data_dir: PathBuf,
+    fsync: FsyncPolicy,
 }
 
 /// The idempotent producers' state.
 pub struct Producers {
-    /// The first id handed out by this run of the broker.
-    first_id: i64,
+    /// The next id InitProducerId hands out; every id below it may have been handed out.
     next_id: AtomicI64,
-    state: Mutex<HashMap<(String, i64), Producer>>,
+    /// The end of the id block reserved on disk; taken to hand out an id.
+    reserved_end: Mutex<i64>,
+    state: Mutex<State>,
+    store: Option<Store>,
 }
 
 /// What to do with one idempotent batch.
@@ -73,112 +139,355 @@ pub struct BatchId<'a> {
     pub epoch: i16,
     pub base_sequence: i32,
     pub records: usize,
+    /// [`producer_file::values_crc`] of the batch's values.
+    pub values_crc: u32,
 }
 
-impl Default for Producers {
-    fn default() -> Self {
-        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-        let first_id = now_ms.saturating_mul(1000);
-        Producers { first_id, next_id: AtomicI64::new(first_id), state: Mutex::new(HashMap::new()) }
+/// Milliseconds since the Unix epoch × 1000: where ids start when nothing else is known.
+fn clock_floor() -> i64 {
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    now_ms.saturating_mul(1000)
+}
+
+/// Whether the batch `entry` names is in `log`: its records at its base offset, below the
+/// high watermark, with its values.
+pub fn stored<S: SyncStrategy>(log: &Log<S>, entry: &Entry) -> bool {
+    let records = u64::from(entry.records);
+    if entry.base_offset.checked_add(records).is_none_or(|end| end > log.high_watermark()) {
+        return false;
+    }
+    match log.read(entry.base_offset, entry.records, u32::MAX) {
+        Ok(batch) => {
+            let offsets = batch.iter().map(|(o, _)| o).eq(entry.base_offset..entry.base_offset + records);
+            offsets && producer_file::values_crc(batch.iter().map(|(_, v)| v)) == entry.values_crc
+        }
+        Err(_) => false,
     }
 }
 
 impl Producers {
-    /// InitProducerId: a fresh producer id, epoch 0.
-    pub fn init(&self) -> (i64, i16) {
-        (self.next_id.fetch_add(1, Ordering::Relaxed), 0)
+    /// State kept in memory only (unit tests).
+    pub fn in_memory() -> Producers {
+        let first = clock_floor();
+        Producers {
+            next_id: AtomicI64::new(first),
+            reserved_end: Mutex::new(i64::MAX),
+            state: Mutex::new(State::default()),
+            store: None,
+        }
     }
 
-    /// Writes `batch` once: `append` runs only for a batch that is new and in order; the base
-    /// offset (the original one for a retry), or the Kafka error code.
+    /// Rebuilds the state of `topics` in `data_dir` from their `producers.dat`, keeping each
+    /// remembered batch only if `stored(topic, entry)` finds it in the recovered log (see the
+    /// module docs). Never fails: what cannot be read is dropped, and the second value holds a
+    /// warning for each file that was damaged or could not be read or rewritten.
+    pub fn open(
+        data_dir: &Path,
+        fsync: FsyncPolicy,
+        topics: &[String],
+        stored: impl Fn(&str, &Entry) -> bool,
+    ) -> (Producers, Vec<String>) {
+        let mut warnings = Vec::new();
+        let mut state = State::default();
+        let mut largest_id = -1;
+        for topic in topics {
+            let path = data_dir.join(topic).join(PRODUCERS_FILE);
+            let back = match producer_file::read(&path) {
+                Ok(back) => back,
+                Err(e) => {
+                    warnings.push(format!("cannot read {}: {e}; its producers start afresh", path.display()));
+                    continue;
+                }
+            };
+            let read = back.entries.len();
+            let (kept, unmatched) = fold(back.entries, |e| stored(topic, e));
+            if back.garbled > 0 || back.partial_bytes > 0 || unmatched > 0 {
+                warnings.push(format!(
+                    "{}: {} garbled entries, {} bytes of a torn entry, {unmatched} entries whose batch \
+                     is not in the log dropped; {} producers kept",
+                    path.display(),
+                    back.garbled,
+                    back.partial_bytes,
+                    kept.len()
+                ));
+            }
+            let mut live = Vec::new();
+            for (id, batches) in kept {
+                largest_id = largest_id.max(id);
+                if state.producers.len() >= MAX_PRODUCERS {
+                    continue;
+                }
+                live.extend(batches.iter().copied());
+                let epoch = batches.back().map_or(0, |b| b.epoch);
+                state
+                    .producers
+                    .insert((topic.clone(), id), Producer { epoch, batches, used: Instant::now() });
+            }
+            if live.len() != read || back.garbled > 0 || back.partial_bytes > 0 {
+                if let Err(e) = producer_file::rewrite(&path, &live) {
+                    warnings.push(format!("cannot rewrite {}: {e}", path.display()));
+                }
+            }
+            state.files.insert(topic.clone(), file_state(live.len()));
+        }
+        let next = match producer_file::read_reserved_ids(data_dir) {
+            Ok(Some(end)) => end,
+            Ok(None) => clock_floor(),
+            Err(reason) => {
+                warnings.push(format!("{reason}; producer ids start past the clock and every stored id"));
+                clock_floor()
+            }
+        }
+        .max(largest_id.saturating_add(1));
+        let store = Store { data_dir: data_dir.to_path_buf(), fsync };
+        let producers = Producers {
+            next_id: AtomicI64::new(next),
+            reserved_end: Mutex::new(next),
+            state: Mutex::new(state),
+            store: Some(store),
+        };
+        (producers, warnings)
+    }
+
+    /// InitProducerId: a fresh producer id at epoch 0, or KAFKA_STORAGE_ERROR when a new id
+    /// block cannot be recorded.
+    pub fn init(&self) -> Result<(i64, i16), i16> {
+        let mut reserved_end = self.reserved_end.lock();
+        let id = self.next_id.load(Ordering::Acquire);
+        if id >= *reserved_end {
+            let end = id.saturating_add(ID_BLOCK);
+            if let Some(store) = &self.store {
+                producer_file::write_reserved_ids(&store.data_dir, end).map_err(|e| {
+                    eprintln!("synclog: cannot record a block of producer ids: {e}");
+                    code::KAFKA_STORAGE_ERROR
+                })?;
+            }
+            *reserved_end = end;
+        }
+        self.next_id.store(id.saturating_add(1), Ordering::Release);
+        Ok((id, 0))
+    }
+
+    /// Writes `batch` once: `append` runs only for a batch that is new and in order, after its
+    /// entry was recorded with the base offset `expected()` gives; the base offset (the original
+    /// one for a retry), or the Kafka error code.
     pub fn append_once(
         &self,
         batch: BatchId<'_>,
+        expected: impl FnOnce() -> u64,
         append: impl FnOnce() -> Result<u64, i16>,
     ) -> Result<u64, i16> {
-        if !(self.first_id..self.next_id.load(Ordering::Relaxed)).contains(&batch.producer_id) {
+        if !(0..self.next_id.load(Ordering::Acquire)).contains(&batch.producer_id) {
             return Err(code::UNKNOWN_PRODUCER_ID);
         }
+        let records = u32::try_from(batch.records).map_err(|_| code::CORRUPT_MESSAGE)?;
         let mut state = self.state.lock();
         let key = (batch.topic.to_owned(), batch.producer_id);
-        let last_sequence = batch.base_sequence.wrapping_add(batch.records as i32 - 1);
-        match state.get(&key) {
-            Some(p) if batch.epoch < p.epoch => return Err(code::INVALID_PRODUCER_EPOCH),
-            Some(p) if batch.epoch == p.epoch => {
-                if let Some(seen) = p.batches.iter().find(|b| b.first_sequence == batch.base_sequence) {
-                    return match seen.last_sequence == last_sequence {
-                        true => Ok(seen.base_offset),
-                        false => Err(code::OUT_OF_ORDER_SEQUENCE_NUMBER),
-                    };
-                }
-                let next = p.batches.back().map_or(0, |b| b.last_sequence.wrapping_add(1) & i32::MAX);
-                if batch.base_sequence != next {
-                    return Err(code::OUT_OF_ORDER_SEQUENCE_NUMBER);
-                }
-            }
-            _ if batch.base_sequence != 0 => return Err(code::OUT_OF_ORDER_SEQUENCE_NUMBER),
-            _ => {}
+        if let Some(base) = check(state.producers.get(&key), &batch)? {
+            return Ok(base);
         }
-        let base_offset = append()?;
-        if !state.contains_key(&key) && state.len() >= MAX_PRODUCERS {
-            if let Some(oldest) = state.iter().min_by_key(|(_, p)| p.used).map(|(k, _)| k.clone()) {
-                state.remove(&oldest);
-            }
-        }
-        let producer = state.entry(key).or_insert_with(|| Producer {
+        let mut entry = Entry {
+            producer_id: batch.producer_id,
             epoch: batch.epoch,
+            first_sequence: batch.base_sequence,
+            records,
+            base_offset: expected(),
+            values_crc: batch.values_crc,
+        };
+        let before = self.record(&mut state, batch.topic, &entry).map_err(|e| {
+            eprintln!("synclog: cannot record an idempotent batch of topic {}: {e}", batch.topic);
+            code::KAFKA_STORAGE_ERROR
+        })?;
+        let base = match append() {
+            Ok(base) => base,
+            Err(error) => {
+                self.take_back(&mut state, batch.topic, before);
+                return Err(error);
+            }
+        };
+        if base != entry.base_offset {
+            entry.base_offset = base;
+            if let Err(e) = self.record(&mut state, batch.topic, &entry) {
+                eprintln!(
+                    "synclog: cannot record the offset of an idempotent batch of topic {}: {e}; \
+                     after a restart a retry of it would be written again",
+                    batch.topic
+                );
+            }
+        }
+        remember(&mut state.producers, key, entry);
+        self.compact_if_due(&mut state, batch.topic);
+        Ok(base)
+    }
+
+    /// Appends `entry` to its topic's file, forced to disk as the policy says; the file's
+    /// length before it (`None` in memory).
+    fn record(&self, state: &mut State, topic: &str, entry: &Entry) -> std::io::Result<Option<u64>> {
+        let Some(store) = &self.store else { return Ok(None) };
+        let file = state.files.entry(topic.to_owned()).or_insert_with(|| file_state(0));
+        let sync = match store.fsync {
+            FsyncPolicy::Never => false,
+            FsyncPolicy::Always => true,
+            FsyncPolicy::Interval(every) => file.synced.elapsed() >= every,
+        };
+        let before = producer_file::append(&store.data_dir.join(topic).join(PRODUCERS_FILE), entry, sync)?;
+        file.entries += 1;
+        file.dirty = !sync;
+        if sync {
+            file.synced = Instant::now();
+        }
+        Ok(Some(before))
+    }
+
+    /// Takes back the entry of a batch that was not written: cuts the file to `before`.
+    fn take_back(&self, state: &mut State, topic: &str, before: Option<u64>) {
+        let (Some(store), Some(before)) = (&self.store, before) else { return };
+        let path = store.data_dir.join(topic).join(PRODUCERS_FILE);
+        let sync = store.fsync != FsyncPolicy::Never;
+        match producer_file::truncate(&path, before, sync) {
+            Ok(()) => {
+                if let Some(f) = state.files.get_mut(topic) {
+                    f.entries = f.entries.saturating_sub(1);
+                }
+            }
+            // The entry stays; at start-up it is checked against the log and dropped.
+            Err(e) => eprintln!("synclog: cannot take back an entry of {}: {e}", path.display()),
+        }
+    }
+
+    /// Rewrites `topic`'s file with what is remembered once it has grown past its bound.
+    fn compact_if_due(&self, state: &mut State, topic: &str) {
+        let Some(store) = &self.store else { return };
+        if state.files.get(topic).is_none_or(|f| f.entries < f.compact_at) {
+            return;
+        }
+        let live: Vec<Entry> = state
+            .producers
+            .iter()
+            .filter(|((t, _), _)| t == topic)
+            .flat_map(|(_, p)| p.batches.iter().copied())
+            .collect();
+        let path = store.data_dir.join(topic).join(PRODUCERS_FILE);
+        match producer_file::rewrite(&path, &live) {
+            Ok(()) => {
+                let synced = Instant::now();
+                state.files.insert(topic.to_owned(), FileState { synced, ..file_state(live.len()) });
+            }
+            Err(e) => eprintln!("synclog: cannot compact {}: {e}", path.display()),
+        }
+    }
+}
+
+impl Drop for Producers {
+    /// A stopping broker forces what `interval` left unsynced to disk, as the log's close does.
+    fn drop(&mut self) {
+        let Some(store) = &self.store else { return };
+        if store.fsync == FsyncPolicy::Never {
+            return;
+        }
+        for (topic, _) in self.state.get_mut().files.iter().filter(|(_, f)| f.dirty) {
+            let path = store.data_dir.join(topic).join(PRODUCERS_FILE);
+            if let Err(e) = producer_file::sync(&path) {
+                eprintln!("synclog: cannot sync {}: {e}", path.display());
+            }
+        }
+    }
+}
+
+fn file_state(entries: usize) -> FileState {
+    FileState {
+        entries,
+        compact_at: COMPACT_MIN_ENTRIES.max(2 * entries),
+        synced: Instant::now(),
+        dirty: false,
+    }
+}
+
+/// The rules of the module docs' table for a producer with state `producer`: `Ok(Some(base))`
+/// for a retry, `Ok(None)` for a batch to append, or the error code.
+fn check(producer: Option<&Producer>, batch: &BatchId<'_>) -> Result<Option<u64>, i16> {
+    match producer {
+        Some(p) if batch.epoch < p.epoch => Err(code::INVALID_PRODUCER_EPOCH),
+        Some(p) if batch.epoch == p.epoch => {
+            if let Some(seen) = p.batches.iter().find(|b| b.first_sequence == batch.base_sequence) {
+                return match seen.records as usize == batch.records {
+                    true => Ok(Some(seen.base_offset)),
+                    false => Err(code::OUT_OF_ORDER_SEQUENCE_NUMBER),
+                };
+            }
+            match batch.base_sequence == p.batches.back().map_or(0, next_sequence) {
+                true => Ok(None),
+                false => Err(code::OUT_OF_ORDER_SEQUENCE_NUMBER),
+            }
+        }
+        _ if batch.base_sequence != 0 => Err(code::OUT_OF_ORDER_SEQUENCE_NUMBER),
+        _ => Ok(None),
+    }
+}
+
+/// The sequence after `b` (sequences wrap from i32::MAX to 0, as Kafka's do).
+fn next_sequence(b: &Entry) -> i32 {
+    (b.first_sequence as i64 + i64::from(b.records)).rem_euclid(i64::from(i32::MAX) + 1) as i32
+}
+
+/// Records an appended batch in the state, forgetting the least recently used producer when
+/// the state is full.
+fn remember(producers: &mut HashMap<Key, Producer>, key: Key, entry: Entry) {
+    if !producers.contains_key(&key) && producers.len() >= MAX_PRODUCERS {
+        if let Some(oldest) = producers.iter().min_by_key(|(_, p)| p.used).map(|(k, _)| k.clone()) {
+            producers.remove(&oldest);
+        }
+    }
+    let producer = producers.entry(key).or_insert_with(|| Producer {
+        epoch: entry.epoch,
+        batches: VecDeque::new(),
+        used: Instant::now(),
+    });
+    push(producer, entry);
+    producer.used = Instant::now();
+}
+
+/// Adds `entry` to a producer's remembered batches by the table's rules: a newer epoch starts
+/// afresh, a batch with a remembered first sequence replaces it, at most
+/// [`REMEMBERED_BATCHES`] are kept.
+fn push(producer: &mut Producer, entry: Entry) {
+    if entry.epoch != producer.epoch {
+        producer.epoch = entry.epoch;
+        producer.batches.clear();
+    }
+    producer.batches.retain(|b| b.first_sequence != entry.first_sequence);
+    if producer.batches.len() == REMEMBERED_BATCHES {
+        producer.batches.pop_front();
+    }
+    producer.batches.push_back(entry);
+}
+
+/// Folds a file's entries into each producer's remembered batches (older epochs skipped), then
+/// keeps of those only the batches `stored` finds in the log; also returns how many it did not.
+fn fold(entries: Vec<Entry>, stored: impl Fn(&Entry) -> bool) -> (HashMap<i64, VecDeque<Entry>>, usize) {
+    let mut producers: HashMap<i64, Producer> = HashMap::new();
+    for e in entries {
+        let p = producers.entry(e.producer_id).or_insert_with(|| Producer {
+            epoch: e.epoch,
             batches: VecDeque::new(),
             used: Instant::now(),
         });
-        if producer.epoch != batch.epoch {
-            producer.epoch = batch.epoch;
-            producer.batches.clear();
+        if e.epoch >= p.epoch {
+            push(p, e);
         }
-        producer.used = Instant::now();
-        if producer.batches.len() == REMEMBERED_BATCHES {
-            producer.batches.pop_front();
-        }
-        let remembered = Remembered { first_sequence: batch.base_sequence, last_sequence, base_offset };
-        producer.batches.push_back(remembered);
-        Ok(base_offset)
     }
+    let mut unmatched = 0;
+    let kept = producers
+        .into_iter()
+        .filter_map(|(id, p)| {
+            let remembered = p.batches.len();
+            let kept: VecDeque<Entry> = p.batches.into_iter().filter(|b| stored(b)).collect();
+            unmatched += remembered - kept.len();
+            (!kept.is_empty()).then_some((id, kept))
+        })
+        .collect();
+    (kept, unmatched)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn batch(producer_id: i64, epoch: i16, base_sequence: i32, records: usize) -> BatchId<'static> {
-        BatchId { topic: "t", producer_id, epoch, base_sequence, records }
-    }
-
-    #[test]
-    fn a_retry_is_acknowledged_with_its_first_offset_and_a_gap_is_refused() {
-        let producers = Producers::default();
-        let (id, epoch) = producers.init();
-        let mut next = 0u64;
-        let mut append = |n: u64| {
-            let base = next;
-            next += n;
-            Ok(base)
-        };
-        assert_eq!(producers.append_once(batch(id, epoch, 0, 3), || append(3)), Ok(0));
-        assert_eq!(producers.append_once(batch(id, epoch, 3, 2), || append(2)), Ok(3));
-        assert_eq!(producers.append_once(batch(id, epoch, 0, 3), || panic!("not written twice")), Ok(0));
-        assert_eq!(producers.append_once(batch(id, epoch, 3, 2), || panic!("not written twice")), Ok(3));
-        assert_eq!(
-            producers.append_once(batch(id, epoch, 9, 1), || panic!("not written")),
-            Err(code::OUT_OF_ORDER_SEQUENCE_NUMBER)
-        );
-        assert_eq!(producers.append_once(batch(id, epoch, 5, 1), || append(1)), Ok(5));
-        assert_eq!(
-            producers.append_once(batch(id, -1, 6, 1), || panic!("not written")),
-            Err(code::INVALID_PRODUCER_EPOCH)
-        );
-        assert_eq!(
-            producers.append_once(batch(id + 1000, 0, 0, 1), || panic!("not written")),
-            Err(code::UNKNOWN_PRODUCER_ID)
-        );
-        assert_eq!(next, 6);
-    }
-}
+mod tests;

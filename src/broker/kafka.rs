@@ -32,6 +32,7 @@
 //! | a topic to create past `--max-topics`          | POLICY_VIOLATION (44)                  |
 //! | the log's files failed                         | KAFKA_STORAGE_ERROR (56)               |
 //! | idempotent batch out of sequence, old epoch, unknown producer id | 45, 47, 59 ([`super::idempotence`]) |
+//! | an idempotent batch's state entry could not be written | KAFKA_STORAGE_ERROR (56), nothing written |
 //!
 //! Group requests and InitProducerId are decoded and served in `super::kafka_groups`.
 //!
@@ -49,6 +50,7 @@
 
 use super::idempotence::BatchId;
 use super::kafka_groups::{decode_group, serve_group, GroupRequest};
+use super::producer_file::values_crc;
 use super::shared::{chain, long_poll, Shared, TopicError, MAX_WAIT};
 use crate::kafka::{
     code, decode, encode_frame, records, shape, Direction, KafkaError, MAX_PARTITIONS_PER_REQUEST,
@@ -124,6 +126,8 @@ struct Session<'a, S: SyncStrategy> {
     advertised: SocketAddr,
     /// Scratch space for encoding one response.
     out: Vec<u8>,
+    /// Producer ids this connection was handed (InitProducerId), for its limit.
+    producer_ids: u32,
 }
 
 /// Serves one Kafka connection until the peer closes, a bad frame, an I/O error, or shutdown.
@@ -137,7 +141,7 @@ pub(crate) fn handle_connection<S: SyncStrategy>(shared: &Shared<S>, stream: Tcp
             return;
         }
     };
-    let mut session = Session { shared, peer, advertised, out: Vec::new() };
+    let mut session = Session { shared, peer, advertised, out: Vec::new(), producer_ids: 0 };
     loop {
         let framed = match conn.read_frame_with(triage) {
             Ok(Some(Ok(framed))) => framed,
@@ -291,7 +295,8 @@ fn serve<S: SyncStrategy>(
         Request::Group(version, request) => {
             // JoinGroup and SyncGroup may wait for other members: answer earlier requests first.
             conn.flush()?;
-            serve_group(session.shared, session.advertised, version, id, request, &mut session.out)?;
+            let ids = &mut session.producer_ids;
+            serve_group(session.shared, session.advertised, version, id, request, ids, &mut session.out)?;
             Ok(conn.write_frame_bytes(&session.out)?)
         }
         Request::Unsupported { api_key, version } => {
@@ -453,17 +458,20 @@ fn append<S: SyncStrategy>(
     // Idempotent batches, one by one: each written once (see super::idempotence).
     let mut first = None;
     for b in batches {
-        let id = BatchId {
-            topic: name,
-            producer_id: b.producer_id,
-            epoch: b.producer_epoch,
-            base_sequence: b.base_sequence,
-            records: b.values.len(),
-        };
         let append = || topic.append_batch(&b.values).map_err(|e| log_code(&e));
         let base = match b.producer_id {
             ..0 => append()?,
-            _ => session.shared.producers.append_once(id, append)?,
+            _ => {
+                let id = BatchId {
+                    topic: name,
+                    producer_id: b.producer_id,
+                    epoch: b.producer_epoch,
+                    base_sequence: b.base_sequence,
+                    records: b.values.len(),
+                    values_crc: values_crc(b.values.iter().map(|v| &v[..])),
+                };
+                session.shared.producers.append_once(id, || topic.log.next_offset(), append)?
+            }
         };
         first.get_or_insert(base);
     }

@@ -15,10 +15,13 @@
 //!
 //! and the limits' codes in [`super::groups`]. InitProducerId is served here too
 //! ([`super::idempotence`]): a fresh producer id at epoch 0; a transactional id is refused with
-//! TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53), transactions not being served. Each error answers the request alone: the
-//! connection carries on.
+//! TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53), transactions not being served; a connection that
+//! already asked for [`MAX_PRODUCER_IDS_PER_CONNECTION`] ids gets POLICY_VIOLATION (44), and
+//! KAFKA_STORAGE_ERROR (56) answers when a new block of ids cannot be recorded. Each error
+//! answers the request alone: the connection carries on.
 
 use super::groups::{Committed, JoinRequest};
+use super::idempotence::MAX_PRODUCER_IDS_PER_CONNECTION;
 use super::shared::Shared;
 use crate::kafka::{code, decode, encode_frame, shape, Direction, KafkaError};
 use crate::strategies::SyncStrategy;
@@ -119,6 +122,7 @@ pub(super) fn serve_group<S: SyncStrategy>(
     version: i16,
     correlation_id: i32,
     request: GroupRequest,
+    producer_ids: &mut u32,
     out: &mut Vec<u8>,
 ) -> Result<(), KafkaError> {
     let header = correlation_id.to_be_bytes();
@@ -180,12 +184,28 @@ pub(super) fn serve_group<S: SyncStrategy>(
                         .with_producer_id(ProducerId(-1))
                         .with_producer_epoch(-1)
                 }
-                None => {
-                    let (id, epoch) = shared.producers.init();
+                None if *producer_ids >= MAX_PRODUCER_IDS_PER_CONNECTION => {
+                    eprintln!(
+                        "synclog: kafka: refused InitProducerId: this connection already asked for \
+                         {MAX_PRODUCER_IDS_PER_CONNECTION} producer ids"
+                    );
                     InitProducerIdResponse::default()
-                        .with_producer_id(ProducerId(id))
-                        .with_producer_epoch(epoch)
+                        .with_error_code(code::POLICY_VIOLATION)
+                        .with_producer_id(ProducerId(-1))
+                        .with_producer_epoch(-1)
                 }
+                None => match shared.producers.init() {
+                    Ok((id, epoch)) => {
+                        *producer_ids += 1;
+                        InitProducerIdResponse::default()
+                            .with_producer_id(ProducerId(id))
+                            .with_producer_epoch(epoch)
+                    }
+                    Err(error_code) => InitProducerIdResponse::default()
+                        .with_error_code(error_code)
+                        .with_producer_id(ProducerId(-1))
+                        .with_producer_epoch(-1),
+                },
             };
             encode_frame(ApiKey::InitProducerId, version, response, &header, &body, out)
         }

@@ -40,6 +40,7 @@ pub mod idempotence;
 pub mod kafka;
 mod kafka_groups;
 pub mod limits;
+pub mod producer_file;
 mod shared;
 
 pub use config::{BrokerConfig, DEFAULT_MAX_FETCH_BYTES};
@@ -135,10 +136,17 @@ impl<S: SyncStrategy> Broker<S> {
             dir: config.data_dir.join(groups::GROUPS_DIR),
             source,
         })?;
+        let names: Vec<String> = topics.list().into_iter().map(|(name, _)| name).collect();
+        let stored =
+            |topic: &str, entry: &_| topics.get(topic).is_some_and(|t| idempotence::stored(&t.log, entry));
+        let (producers, warnings) = Producers::open(&config.data_dir, config.log().fsync, &names, stored);
+        for warning in &warnings {
+            eprintln!("synclog: warning: idempotent producers: {warning}");
+        }
         let shared = Arc::new(Shared {
             topics,
             groups,
-            producers: Producers::default(),
+            producers,
             config,
             kafka_addr,
             stopping: AtomicBool::new(false),

@@ -132,6 +132,8 @@ fn rate_points(config: &CompareConfig, log: &mut impl Write) -> anyhow::Result<V
             let late_share = r.open_loop.as_ref().map_or(0.0, |o| o.late_share);
             points.push(RatePoint {
                 strategy: r.strategy.clone(),
+                producers,
+                consumers,
                 target_msgs_per_s: rate,
                 achieved_msgs_per_s: r.produce.msgs_per_s,
                 p50_us: r.produce.p50_us,
@@ -248,6 +250,7 @@ mod tests {
             peers_missing: vec![],
             peer_factor: 0.0,
             peers_judged: true,
+            lock_stats_cost: None,
             violations: 0,
         };
         let mut c = Comparison {

@@ -7,7 +7,7 @@ use super::compare::CompareConfig;
 use super::peers::{self, PeerWorkload};
 use super::run::{run, RunConfig};
 use crate::report::quoted::ORIGINAL_MSGS_PER_S;
-use crate::report::rows::{Ceilings, Goal, PeerFigure, PeerKind, TransportKind};
+use crate::report::rows::{Ceilings, Goal, LockStatsCost, PeerFigure, PeerKind, TransportKind};
 use crate::storage::FsyncMode;
 use crate::strategies::StrategyKind;
 use std::io::Write;
@@ -200,9 +200,34 @@ pub fn run_goals(
         let c = ceilings_for(super::ceiling::shape_of(&run_config), log)?;
         let ceiling = if spec.pwrite { c.pwrite_msgs_per_s } else { c.loopback_msgs_per_s };
         let (peer_figures, peers_missing) = run_peers(config, scratch, &run_config, spec.peers, log)?;
-        goals.push(goal_row(spec, &run_config, &report, ceiling, peer_figures, peers_missing));
+        let mut goal = goal_row(spec, &run_config, &report, ceiling, peer_figures, peers_missing);
+        goal.lock_stats_cost = lock_stats_cost(&run_config, &goal, log)?;
+        goals.push(goal);
     }
     Ok(goals)
+}
+
+/// With `--lock-stats`, a TCP row runs five more times, alternately without and with the
+/// timing wrapper (off, on, off, on, off): with the goal's own run, three of each, and the ratio
+/// of the medians is what measuring the lock costs on that workload. In-process rows are left
+/// out: there the lock is most of each append, and the wrapper's clock reads are the cost itself.
+fn lock_stats_cost(
+    run_config: &RunConfig,
+    goal: &Goal,
+    log: &mut dyn Write,
+) -> anyhow::Result<Option<LockStatsCost>> {
+    if !run_config.lock_stats || run_config.transport != TransportKind::Tcp {
+        return Ok(None);
+    }
+    let mut cost =
+        LockStatsCost { with_msgs_per_s: vec![goal.measured_msgs_per_s], without_msgs_per_s: vec![] };
+    for i in 0..5 {
+        let instrumented = i % 2 == 1;
+        let rate = run(&RunConfig { lock_stats: instrumented, ..run_config.clone() })?.produce.msgs_per_s;
+        if instrumented { &mut cost.with_msgs_per_s } else { &mut cost.without_msgs_per_s }.push(rate);
+    }
+    writeln!(log, "  with ÷ without lock statistics, medians of 3 alternating runs: {:.2}", cost.ratio())?;
+    Ok(Some(cost))
 }
 
 /// The row of one goal from its run, its ceiling and its peers.
@@ -247,6 +272,7 @@ fn goal_row(
         peer_factor: spec.peer_factor,
         peers_judged,
         violations: report.violations.error_total(),
+        lock_stats_cost: None,
     }
 }
 

@@ -376,6 +376,8 @@ pub fn lab(config: &LabConfig, mut progress: impl FnMut(usize, usize, &LabCell))
         seed: config.seed,
         cells,
         runs,
+        criterion_dir: String::new(),
+        bench_append: Vec::new(),
     })
 }
 

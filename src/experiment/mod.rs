@@ -14,6 +14,7 @@
 //! - `workers`: the producer, consumer and drain threads of a run;
 //! - [`verify`]: `synclog verify`, the offline check of a data dir.
 
+pub mod bench_figures;
 pub mod ceiling;
 pub mod compare;
 pub mod demo;

@@ -55,8 +55,7 @@
 //! # Not supported
 //!
 //! Compression (a compressed batch is refused with UNSUPPORTED_COMPRESSION_TYPE, 76),
-//! transactions (a transactional id or batch is refused), idempotence state across a restart
-//! (it is kept in memory), static group membership, the KIP-848 consumer protocol and the admin
+//! transactions (a transactional id or batch is refused), static group membership, the KIP-848 consumer protocol and the admin
 //! apis, flexible versions, more than one partition per topic, timestamps (records are served
 //! with timestamp −1), and TLS or SASL.
 

@@ -26,21 +26,65 @@ fn err<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
 
+/// One chart of the lab: its name, its size, and what it draws.
+struct Planned {
+    name: String,
+    size: (u32, u32),
+    /// `Some(N)`: the throughput of reads of N records; `None`: the crossover.
+    records: Option<u32>,
+}
+
+/// Every chart `lab` has, in order.
+fn plan(lab: &Lab) -> Vec<Planned> {
+    let mut out: Vec<Planned> = sorted(lab.cells.iter().map(|c| c.read_records))
+        .into_iter()
+        .map(|records| Planned {
+            name: format!("lab_throughput_r{records}"),
+            size: (1300, 720),
+            records: Some(records),
+        })
+        .collect();
+    let rows = sorted(lab.cells.iter().map(|c| (c.read_records, c.threads))).len() as u32;
+    out.push(Planned {
+        name: "lab_crossover".to_string(),
+        size: (1200, (260 + 70 * rows).max(420)),
+        records: None,
+    });
+    out
+}
+
+fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, lab: &Lab, chart: &Planned) -> DrawResult {
+    match chart.records {
+        Some(records) => throughput(root, lab, records),
+        None => crossover(root, lab),
+    }
+}
+
 /// Draws every chart of `lab` into `dir` as `<name>.svg` and `<name>.png`; returns the names.
 pub fn draw_all(lab: &Lab, dir: &Path) -> Result<Vec<String>, String> {
     register_font();
     let mut names = Vec::new();
-    for records in sorted(lab.cells.iter().map(|c| c.read_records)) {
-        let name = format!("lab_throughput_r{records}");
-        let size = (1300, 720);
-        write_both(dir, &name, size, &|r| throughput(r, lab, records), &|r| throughput(r, lab, records))?;
-        names.push(name);
+    for chart in plan(lab) {
+        write_both(dir, &chart.name, chart.size, &|r| draw(r, lab, &chart), &|r| draw(r, lab, &chart))?;
+        names.push(chart.name);
     }
-    let rows = sorted(lab.cells.iter().map(|c| (c.read_records, c.threads))).len() as u32;
-    let size = (1200, (260 + 70 * rows).max(420));
-    write_both(dir, "lab_crossover", size, &|r| crossover(r, lab), &|r| crossover(r, lab))?;
-    names.push("lab_crossover".to_string());
     Ok(names)
+}
+
+/// Every chart of `lab` as `(name, SVG document)`, drawn in memory (the report page's).
+pub fn svg_strings(lab: &Lab) -> Result<Vec<(String, String)>, String> {
+    register_font();
+    let mut out = Vec::new();
+    for chart in plan(lab) {
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, chart.size).into_drawing_area();
+            draw(&root, lab, &chart)?;
+            root.present().map_err(err)?;
+        }
+        out.push((chart.name, svg));
+    }
+    Ok(out)
 }
 
 fn write_both(

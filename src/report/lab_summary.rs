@@ -4,7 +4,7 @@
 //! win, and whether the goals of the sweep showed on this machine.
 
 use crate::report::charts::human;
-use crate::report::rows::{Lab, LabCell};
+use crate::report::rows::{BenchFigure, Lab, LabCell};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -184,9 +184,13 @@ beside it.\n",
         lab.seed
     );
     s.push_str("## What the data says\n\n");
-    reading(&mut s, lab);
+    for line in reading(lab) {
+        let _ = writeln!(s, "- {line}");
+    }
     s.push_str("\n## Goal check\n\n");
     goals(&mut s, lab);
+    s.push_str("\n## The lab against `cargo bench` (one thread, appends only)\n\n");
+    bench_section(&mut s, lab);
     s.push_str("\n## The winner of each mix (locking strategies)\n\n");
     s.push_str("| threads | read records | read share | winner | median ops/s | × over | runner-up | spreads apart |\n");
     s.push_str("|---:|---:|---:|---|---:|---:|---|---|\n");
@@ -231,8 +235,11 @@ beside it.\n",
     s
 }
 
-/// The teaching point, every clause picked from the numbers.
-fn reading(s: &mut String, lab: &Lab) {
+/// The teaching point, every clause picked from the numbers: one sentence per line (the
+/// summary's bullets, the report page's findings).
+pub fn reading(lab: &Lab) -> Vec<String> {
+    let mut lines = Vec::new();
+    let s = &mut lines;
     let cpus = lab.machine.cpus;
     let ws = winners(lab);
     let count = |name: &str| ws.iter().filter(|w| w.strategy == name).count();
@@ -240,51 +247,45 @@ fn reading(s: &mut String, lab: &Lab) {
     names.sort_unstable();
     names.dedup();
     let tally: Vec<String> = names.iter().map(|n| format!("{n} {}", count(n))).collect();
-    let _ = writeln!(
-        s,
-        "- On this machine ({cpus} cores), the locking strategies won the {} mixes as follows: {}.",
+    s.push(format!(
+        "On this machine ({cpus} cores), the locking strategies won the {} mixes as follows: {}.",
         ws.len(),
         tally.join(", ")
-    );
+    ));
     let clear = ws.iter().filter(|w| w.clear).count();
-    let _ = writeln!(
-        s,
-        "- {clear} of the {} wins are clear (the winner's slowest repeat above the runner-up's fastest); \
+    s.push(format!(
+        "{clear} of the {} wins are clear (the winner's slowest repeat above the runner-up's fastest); \
 the rest are within the spread of the repeats and say little on their own.",
         ws.len()
-    );
+    ));
     if let Some(w) = ws.iter().filter(|w| w.clear).max_by(|a, b| a.margin.total_cmp(&b.margin)) {
-        let _ = writeln!(
-            s,
-            "- The widest clear win: {} at {}, {:.2}× the {} ({} ops/s).",
+        s.push(format!(
+            "The widest clear win: {} at {}, {:.2}× the {} ({} ops/s).",
             w.strategy,
             w.mix,
             w.margin,
             w.runner_up.as_deref().unwrap_or("next"),
             human(w.ops_per_s)
-        );
+        ));
     }
     for ((records, threads), first) in crossovers(lab) {
-        let _ = match first {
-            Some(share) => writeln!(
-                s,
-                "- Reads of {records} record(s), {threads} thread(s): rwlock first beats mutex clearly (its slowest repeat above mutex's fastest) at {share} % reads."
+        s.push(match first {
+            Some(share) => format!(
+                "Reads of {records} record(s), {threads} thread(s): rwlock first beats mutex clearly (its slowest repeat above mutex's fastest) at {share} % reads."
             ),
-            None => writeln!(s, "- Reads of {records} record(s), {threads} thread(s): rwlock never beats mutex clearly at the shares swept."),
-        };
+            None => format!("Reads of {records} record(s), {threads} thread(s): rwlock never beats mutex clearly at the shares swept."),
+        });
     }
     if cpus <= 2 {
-        let _ = writeln!(
-            s,
-            "- With {cpus} cores, at most {cpus} readers can overlap: a reader-writer lock can at best \
+        s.push(format!(
+            "With {cpus} cores, at most {cpus} readers can overlap: a reader-writer lock can at best \
 {cpus}× an exclusive lock's read throughput here, whatever the thread count."
-        );
+        ));
     }
     let tore: u64 = lab.cells.iter().filter(|c| c.strategy == "none").map(|c| c.violations).sum();
     let locks_dirty: u64 = lab.cells.iter().filter(|c| c.strategy != "none").map(|c| c.violations).sum();
-    let _ = writeln!(
-        s,
-        "- Integrity: every locking strategy's logs {} after every repeat{}.",
+    s.push(format!(
+        "Integrity: every locking strategy's logs {} after every repeat{}.",
         if locks_dirty == 0 {
             "verified clean".to_string()
         } else {
@@ -295,7 +296,8 @@ the rest are within the spread of the repeats and say little on their own.",
         } else {
             String::new()
         }
-    );
+    ));
+    lines
 }
 
 /// The sweep's goals, checked against the data and printed, never asserted.
@@ -336,5 +338,99 @@ longer reads (--read-records) and higher read shares are where to look.",
 {lead:.2}× ({mix}): at the write-heavy and short-read mixes swept, the two locks' costs were \
 within each other's spread."
         );
+    }
+}
+
+/// The lab's 1-thread, 0 % reads cell of each strategy (the first, if several read lengths).
+fn append_only_cells(lab: &Lab) -> Vec<&LabCell> {
+    let mut out: Vec<&LabCell> = Vec::new();
+    for c in lab.cells.iter().filter(|c| c.threads == 1 && c.read_share_percent == 0) {
+        if !out.iter().any(|o| o.strategy == c.strategy) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// One line per strategy setting its lab cell beside `cargo bench`'s figure (or saying how to
+/// get it), each clause chosen from the two: printed by `harness lab` and in `summary.md`.
+pub fn bench_lines(lab: &Lab) -> Vec<String> {
+    let cells = append_only_cells(lab);
+    if cells.is_empty() {
+        return vec!["The sweep has no 1-thread, 0 % reads cell to set beside `cargo bench`'s append \
+figure: add 1 to --threads and 0 to --read-share."
+            .into()];
+    }
+    let mut lines = Vec::new();
+    let mut missing = Vec::new();
+    for cell in cells {
+        let Some(bench) = lab.bench_append.iter().find(|b| b.strategy == cell.strategy) else {
+            missing.push(cell.strategy.as_str());
+            continue;
+        };
+        lines.push(bench_line(cell, bench));
+    }
+    if !missing.is_empty() {
+        lines.push(format!(
+            "No `cargo bench` figure for {} in {}: measure it with `{}`, then run `harness lab` again.",
+            missing.join(", "),
+            if lab.criterion_dir.is_empty() { "criterion's directory" } else { &lab.criterion_dir },
+            bench_command(&missing)
+        ));
+    }
+    lines
+}
+
+/// The `cargo bench` command that measures `strategies`' one-thread appends (short).
+fn bench_command(strategies: &[&str]) -> String {
+    format!(
+        "cargo bench --bench append -- 'append/single/({})/1$' --warm-up-time 1 --measurement-time 3",
+        strategies.join("|")
+    )
+}
+
+fn bench_line(cell: &LabCell, bench: &BenchFigure) -> String {
+    let ratio = cell.ops_per_s_median / bench.msgs_per_s.max(1e-9);
+    let head = format!(
+        "{}: the lab's 1 thread, 0 % reads: {} ops/s (repeats {}–{}); `cargo bench --bench append`'s \
+{} ({} estimate, measured {}): {} msg/s (95 % interval {}–{}); lab/bench {ratio:.2}",
+        cell.strategy,
+        human(cell.ops_per_s_median),
+        human(cell.ops_per_s_min),
+        human(cell.ops_per_s_max),
+        bench.bench_id,
+        bench.estimate,
+        bench.measured_at,
+        human(bench.msgs_per_s),
+        human(bench.msgs_per_s_low),
+        human(bench.msgs_per_s_high)
+    );
+    let same_size =
+        cell.message_bytes_min == bench.message_bytes && cell.message_bytes_max == bench.message_bytes;
+    let overlap = cell.ops_per_s_min <= bench.msgs_per_s_high && bench.msgs_per_s_low <= cell.ops_per_s_max;
+    if !same_size {
+        format!(
+            "{head}: not the same workload (the lab appended {}..{} bytes, the bench {} bytes); run the \
+lab with --message-bytes {} to compare.",
+            cell.message_bytes_min, cell.message_bytes_max, bench.message_bytes, bench.message_bytes
+        )
+    } else if overlap {
+        format!("{head}: the two instruments agree (the lab's repeats and the bench's interval overlap).")
+    } else {
+        format!(
+            "{head}: the two differ by more than both spreads; they ran at different times on a shared \
+machine, so run both back to back before reading more into it."
+        )
+    }
+}
+
+/// The lines of [`bench_lines`] as a section.
+fn bench_section(s: &mut String, lab: &Lab) {
+    s.push_str(
+        "`cargo bench`'s figure is quoted from criterion's files, not measured by this sweep; its time \
+is when the bench wrote it.\n\n",
+    );
+    for line in bench_lines(lab) {
+        let _ = writeln!(s, "- {line}");
     }
 }

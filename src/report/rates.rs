@@ -5,11 +5,14 @@
 //! - [`saturation`]: the highest rate a strategy held — p99 under the bound and at least 95 % of
 //!   the rate achieved;
 //! - [`section`]: the `summary.md` table and one sentence per strategy, from the points alone;
+//! - [`agreement_section`]: per strategy, the closed-loop cell's p50/p99 beside the open-loop
+//!   p50/p99 at the held rate nearest the closed-loop throughput, their ratios, and a sentence
+//!   chosen from them (do the two instruments agree below saturation?);
 //! - [`chart`]: p99 (and p50) latency against the throughput achieved, one curve per strategy,
 //!   on a logarithmic latency axis.
 
 use super::charts::{colour, draw_legend, err, human, DrawResult, FONT};
-use super::rows::{Comparison, RatePoint};
+use super::rows::{Comparison, Figures, RatePoint};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::fmt::Write;
@@ -40,6 +43,146 @@ fn strategies(points: &[RatePoint]) -> Vec<&str> {
         }
     }
     out
+}
+
+/// Open-loop and closed-loop latencies "agree within noise" when their p50 ratio and their
+/// p99 ratio are each within this factor either way: the allowance chosen for two single runs
+/// on a shared machine (a threshold, not a measurement).
+pub const AGREE_WITHIN: f64 = 1.5;
+
+/// An open-loop point counts as "at the same throughput" as the closed loop when its achieved
+/// rate is within this factor of the closed-loop throughput, either way.
+pub const SAME_RATE_WITHIN: f64 = 1.5;
+
+/// One strategy's closed loop and the open-loop point set beside it.
+#[derive(Debug, Clone, Copy)]
+pub struct Agreement<'a> {
+    /// The closed-loop cell with the rate runs' producers and consumers.
+    pub closed: &'a Figures,
+    /// The held rate whose achieved throughput is nearest the closed-loop throughput.
+    pub open: &'a RatePoint,
+}
+
+impl Agreement<'_> {
+    /// Open-loop over closed-loop: (achieved rate, p50, p99).
+    pub fn ratios(&self) -> (f64, f64, f64) {
+        let r = |open: f64, closed: f64| open / closed.max(1e-9);
+        (
+            r(self.open.achieved_msgs_per_s, self.closed.msgs_per_s),
+            r(self.open.p50_us.max(1) as f64, self.closed.p50_us.max(1) as f64),
+            r(self.open.p99_us.max(1) as f64, self.closed.p99_us.max(1) as f64),
+        )
+    }
+}
+
+/// `strategy`'s closed loop and its nearest open-loop point below saturation, or why there is
+/// none (the sentence `summary.md` prints instead).
+pub fn agreement<'a>(c: &'a Comparison, strategy: &str) -> Result<Agreement<'a>, String> {
+    let points: Vec<&RatePoint> = c.rate_points.iter().filter(|p| p.strategy == strategy).collect();
+    let Some(first) = points.first() else {
+        return Err(format!("{strategy}: no open-loop run."));
+    };
+    let (producers, consumers) = (first.producers, first.consumers);
+    let Some(cell) = c.cells.iter().find(|cell| {
+        cell.report.strategy == strategy
+            && cell.report.producers == producers
+            && cell.report.consumers == consumers
+    }) else {
+        return Err(format!(
+            "{strategy}: no closed-loop cell ran with {producers} producers × {consumers} consumers (the rate runs' counts), so there is nothing to set beside the open loop."
+        ));
+    };
+    let closed = &cell.report.produce;
+    match nearest_held(&points, closed.msgs_per_s, c.p99_bound_us) {
+        Some(open) => Ok(Agreement { closed, open }),
+        None => Err(format!(
+            "{strategy}: held none of the rates, so no open-loop point lies below saturation to set beside its closed loop ({} msg/s).",
+            human(closed.msgs_per_s)
+        )),
+    }
+}
+
+/// Of `points`, the one held under `bound_us` whose achieved rate is nearest `msgs_per_s` (by
+/// ratio, so 0.5× and 2× are as far).
+pub fn nearest_held<'a>(points: &[&'a RatePoint], msgs_per_s: f64, bound_us: u64) -> Option<&'a RatePoint> {
+    let distance = |p: &RatePoint| (p.achieved_msgs_per_s.max(1e-9) / msgs_per_s.max(1e-9)).ln().abs();
+    points.iter().copied().filter(|p| held(p, bound_us)).min_by(|a, b| distance(a).total_cmp(&distance(b)))
+}
+
+/// The sentence for one strategy's [`Agreement`], chosen from its ratios.
+fn agreement_sentence(strategy: &str, a: &Agreement<'_>) -> String {
+    let (rate, p50, p99) = a.ratios();
+    let at = format!(
+        "{strategy}: at {} msg/s ({rate:.2}× its closed-loop {} msg/s) the open-loop p50 and p99 are {p50:.2}× and {p99:.2}× the closed-loop ones",
+        human(a.open.achieved_msgs_per_s),
+        human(a.closed.msgs_per_s)
+    );
+    let within = |x: f64, f: f64| x <= f && x >= 1.0 / f;
+    if !within(rate, SAME_RATE_WITHIN) {
+        format!(
+            "{at}, but that is not the same throughput (not within ×{SAME_RATE_WITHIN}): the nearest rate held is too far from the closed loop's to compare; add a rate near {} msg/s to --rates.",
+            human(a.closed.msgs_per_s)
+        )
+    } else if within(p50, AGREE_WITHIN) && within(p99, AGREE_WITHIN) {
+        format!("{at}: they agree within ×{AGREE_WITHIN}, the allowance for single runs.")
+    } else if p50.max(p99) > AGREE_WITHIN {
+        format!(
+            "{at}: the open loop reports more than ×{AGREE_WITHIN} higher; {:.1} % of its requests were sent late, and the time they queued behind their schedule is what the closed loop leaves out.",
+            a.open.late_share * 100.0
+        )
+    } else {
+        format!(
+            "{at}: the open loop reports less than 1/{AGREE_WITHIN} of it: at this rate fewer requests overlap than in the closed loop, which keeps every producer's request outstanding all the time."
+        )
+    }
+}
+
+/// The `summary.md` subsection setting each strategy's closed loop beside its open loop.
+pub fn agreement_section(c: &Comparison) -> String {
+    let mut s = String::new();
+    let names = strategies(&c.rate_points);
+    if names.is_empty() {
+        return s;
+    }
+    let _ = writeln!(
+        s,
+        "
+### Open loop against closed loop at the same throughput
+
+Each strategy's closed-loop cell with the rate runs' producers and consumers, beside its open-loop run at the held rate (below saturation) whose achieved throughput is nearest the closed loop's. Both measured in this run.
+"
+    );
+    let _ = writeln!(s, "| strategy | closed msg/s | closed p50 µs | closed p99 µs | open asked msg/s | open achieved msg/s | open p50 µs | open p99 µs | p50 open/closed | p99 open/closed |");
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut sentences = Vec::new();
+    for strategy in names {
+        match agreement(c, strategy) {
+            Ok(a) => {
+                let (_, p50, p99) = a.ratios();
+                let _ = writeln!(
+                    s,
+                    "| {strategy} | {} | {} | {} | {} | {} | {} | {} | {p50:.2} | {p99:.2} |",
+                    human(a.closed.msgs_per_s),
+                    a.closed.p50_us,
+                    a.closed.p99_us,
+                    human(a.open.target_msgs_per_s),
+                    human(a.open.achieved_msgs_per_s),
+                    a.open.p50_us,
+                    a.open.p99_us
+                );
+                sentences.push(agreement_sentence(strategy, &a));
+            }
+            Err(why) => {
+                let _ = writeln!(s, "| {strategy} | — | — | — | — | — | — | — | — | — |");
+                sentences.push(why);
+            }
+        }
+    }
+    let _ = writeln!(s);
+    for sentence in sentences {
+        let _ = writeln!(s, "- {sentence}");
+    }
+    s
 }
 
 /// The `summary.md` section; empty without `--rates`.
@@ -83,6 +226,7 @@ so a strategy that falls behind shows it in its latency. A rate is held when p99
             None => writeln!(s, "- {strategy}: held none of the {asked} rates asked."),
         };
     }
+    s.push_str(&agreement_section(c));
     s
 }
 
@@ -152,6 +296,8 @@ mod tests {
     fn point(strategy: &str, target: f64, achieved: f64, p99_us: u64) -> RatePoint {
         RatePoint {
             strategy: strategy.into(),
+            producers: 4,
+            consumers: 0,
             target_msgs_per_s: target,
             achieved_msgs_per_s: achieved,
             p50_us: p99_us / 4,
@@ -195,7 +341,47 @@ mod tests {
         assert!(s.contains("- mutex: held up to 10 k msg/s of the 1 rates asked."), "{s}");
         assert!(s.contains("- rwlock: held none of the 1 rates asked."), "{s}");
         assert!(s.contains("| mutex | 10 k | 10 k | 50 | 200 | 400 | 0.0 % | yes | clean |"), "{s}");
+        assert!(
+            s.contains("- mutex: no closed-loop cell ran with 4 producers × 0 consumers"),
+            "without a closed-loop cell the agreement says why: {s}"
+        );
         let empty = Comparison { rate_points: Vec::new(), ..c };
         assert_eq!(section(&empty), "", "no section without --rates");
+    }
+
+    #[test]
+    fn the_open_loop_point_compared_is_the_held_one_nearest_the_closed_loop_throughput() {
+        let points = [
+            point("mutex", 5_000.0, 5_000.0, 200),
+            point("mutex", 20_000.0, 19_500.0, 300),
+            point("mutex", 30_000.0, 29_800.0, 50_000), // nearest, but over the bound
+            point("mutex", 80_000.0, 31_000.0, 900),    // nearest, but fell short of its rate
+        ];
+        let refs: Vec<&RatePoint> = points.iter().collect();
+        let nearest = nearest_held(&refs, 30_000.0, 10_000).expect("a held point");
+        assert_eq!(nearest.target_msgs_per_s, 20_000.0);
+        assert_eq!(nearest_held(&refs[2..], 30_000.0, 10_000), None, "nothing held");
+    }
+
+    #[test]
+    fn the_agreement_sentence_follows_the_ratios() {
+        let closed = Figures { msgs_per_s: 20_000.0, p50_us: 100, p99_us: 400, ..Figures::default() };
+        let sentence = |open: &RatePoint| agreement_sentence("mutex", &Agreement { closed: &closed, open });
+        let mut near = point("mutex", 18_000.0, 18_000.0, 480);
+        near.p50_us = 110;
+        assert!(sentence(&near).contains("1.10× and 1.20× the closed-loop ones: they agree within ×1.5"));
+        let mut queued = near.clone();
+        queued.p99_us = 4_000;
+        queued.late_share = 0.12;
+        assert!(
+            sentence(&queued).contains("higher; 12.0 % of its requests were sent late"),
+            "{}",
+            sentence(&queued)
+        );
+        let mut idle = near.clone();
+        (idle.p50_us, idle.p99_us) = (30, 100);
+        assert!(sentence(&idle).contains("fewer requests overlap"), "{}", sentence(&idle));
+        let far = point("mutex", 2_000.0, 2_000.0, 400);
+        assert!(sentence(&far).contains("not the same throughput"), "{}", sentence(&far));
     }
 }

@@ -199,6 +199,34 @@ pub struct Goal {
     pub peers_judged: bool,
     /// Integrity violations (error kinds) the goal's run counted; any fails `compare`.
     pub violations: u64,
+    /// With `--lock-stats`, on TCP rows: what measuring the lock cost on this workload.
+    /// `None` when not measured.
+    pub lock_stats_cost: Option<LockStatsCost>,
+}
+
+/// The same goal workload run alternately without and with the timing wrapper (three runs
+/// each, the goal's own run counted among the instrumented ones), so one noisy run cannot make
+/// the cost.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LockStatsCost {
+    /// Messages per second of each instrumented run, in the order run.
+    pub with_msgs_per_s: Vec<f64>,
+    /// Messages per second of each uninstrumented run, in the order run.
+    pub without_msgs_per_s: Vec<f64>,
+}
+
+impl LockStatsCost {
+    /// Median instrumented rate over median uninstrumented rate (1: free; 0.9: a tenth lost).
+    pub fn ratio(&self) -> f64 {
+        median(&self.with_msgs_per_s) / median(&self.without_msgs_per_s).max(1.0)
+    }
+}
+
+/// The median of a few figures (the upper one of an even count); 0 for none.
+pub fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
 /// Cost of one uncontended critical section, per strategy.
@@ -229,6 +257,10 @@ pub struct Comparison {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RatePoint {
     pub strategy: String,
+    /// The run's producers and consumers (the closed-loop cell with the same counts is the one
+    /// `summary.md` sets beside it).
+    pub producers: u32,
+    pub consumers: u32,
     pub target_msgs_per_s: f64,
     pub achieved_msgs_per_s: f64,
     /// Produce latency from each request's due time, µs.
@@ -318,4 +350,28 @@ pub struct Lab {
     pub seed: u64,
     pub cells: Vec<LabCell>,
     pub runs: Vec<LabRun>,
+    /// Where `harness lab` looked for `cargo bench --bench append`'s results (criterion's
+    /// directory), and what it found there: one figure per strategy of the sweep that has one.
+    pub criterion_dir: String,
+    pub bench_append: Vec<BenchFigure>,
+}
+
+/// One `cargo bench --bench append` figure, read from criterion's files: quoted beside the lab's
+/// 1-thread, 0 % reads cell, never measured by the lab itself.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BenchFigure {
+    pub strategy: String,
+    /// The benchmark's id, `append/single/<strategy>/1`: one thread appending 100-byte messages.
+    pub bench_id: String,
+    pub message_bytes: usize,
+    /// Messages per second from criterion's estimate of the time per message, and from the ends
+    /// of its 95 % confidence interval.
+    pub msgs_per_s: f64,
+    pub msgs_per_s_low: f64,
+    pub msgs_per_s_high: f64,
+    /// Which of criterion's estimates: `slope` (its headline, when it fitted one) or `mean`.
+    pub estimate: String,
+    /// The `estimates.json` read, and when it was written (UTC): when the bench measured.
+    pub file: String,
+    pub measured_at: String,
 }

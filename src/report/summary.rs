@@ -1,7 +1,7 @@
 //! `results.json`, `results.csv` and `summary.md` of a comparison, from the result rows alone.
 
 use crate::report::charts::human;
-use crate::report::rows::{Ceilings, Comparison, Goal, TransportKind};
+use crate::report::rows::{median, Ceilings, Comparison, Goal, LockStatsCost, TransportKind};
 use crate::violations::ViolationKind;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -304,6 +304,9 @@ writes for in-process rows.\n"
         );
     }
     let _ = writeln!(s, "\n{}", peers_paragraph(c));
+    if let Some(cost) = lock_stats_cost(c) {
+        let _ = writeln!(s, "\n{cost}");
+    }
     if let Some(bound) = sync_paragraph(c) {
         let _ = writeln!(s, "\n{bound}");
     }
@@ -312,6 +315,36 @@ writes for in-process rows.\n"
         let _ = writeln!(s, "- {}: `{}`", g.name, g.workload);
     }
     let _ = writeln!(s);
+}
+
+/// With `--lock-stats`: each TCP goal run alternately with and without the timing wrapper.
+fn lock_stats_cost(c: &Comparison) -> Option<String> {
+    let rows: Vec<(&Goal, &LockStatsCost)> =
+        c.goals.iter().filter_map(|g| g.lock_stats_cost.as_ref().map(|cost| (g, cost))).collect();
+    if rows.is_empty() {
+        return None;
+    }
+    let mut s = String::from(
+        "What measuring the lock cost: each TCP goal ran three times with the lock statistics on \
+(the goal's own run among them) and three times without, alternately; medians.\n\n\
+| goal | with lock statistics msg/s | without msg/s | with ÷ without |\n|---|---:|---:|---:|\n",
+    );
+    for (g, cost) in &rows {
+        let with = median(&cost.with_msgs_per_s);
+        let without = median(&cost.without_msgs_per_s);
+        let _ = writeln!(s, "| {} | {} | {} | {:.2} |", g.name, human(with), human(without), cost.ratio());
+    }
+    let worst = rows.iter().map(|(_, cost)| cost.ratio()).fold(f64::INFINITY, f64::min);
+    let _ = write!(
+        s,
+        "\nThe lowest ratio in this run is {worst:.2}: {}",
+        if worst >= 0.9 {
+            "the timing cost at most a tenth of the throughput on every TCP goal."
+        } else {
+            "on at least one TCP goal the timing cost more than a tenth of the throughput."
+        }
+    );
+    Some(s)
 }
 
 /// The ceilings of every shape the matrix ran.
@@ -481,8 +514,26 @@ mod tests {
             peers_missing: missing,
             peer_factor: 2.0,
             peers_judged: true,
+            lock_stats_cost: None,
             violations: 0,
         }
+    }
+
+    #[test]
+    fn the_cost_of_lock_statistics_is_printed_only_where_measured() {
+        let plain = goal(16_000.0, vec![], vec![]);
+        assert_eq!(lock_stats_cost(&comparison(vec![], vec![plain.clone()])), None);
+        let cost = LockStatsCost {
+            with_msgs_per_s: vec![16_000.0, 9_000.0, 17_000.0],
+            without_msgs_per_s: vec![20_000.0, 30_000.0, 19_000.0],
+        };
+        let timed = Goal { lock_stats_cost: Some(cost), ..plain };
+        let text = lock_stats_cost(&comparison(vec![], vec![timed])).expect("a measured cost");
+        assert!(text.contains("| 16 k | 20 k | 0.80 |"), "{text}");
+        assert!(
+            text.contains("lowest ratio in this run is 0.80") && text.contains("more than a tenth"),
+            "{text}"
+        );
     }
 
     fn redis(rate: f64) -> PeerFigure {

@@ -30,6 +30,16 @@ pub fn micros(us: u64) -> String {
     }
 }
 
+/// A phase's duration: milliseconds under a second (a short check reads "3.2 ms", not
+/// "0.00 s"), else seconds.
+pub fn seconds(s: f64) -> String {
+    if s < 1.0 {
+        format!("{:.1} ms", s * 1e3)
+    } else {
+        format!("{s:.2} s")
+    }
+}
+
 fn figures_row(out: &mut impl Write, side: &str, f: &Figures) -> io::Result<()> {
     writeln!(
         out,
@@ -43,14 +53,16 @@ fn figures_row(out: &mut impl Write, side: &str, f: &Figures) -> io::Result<()> 
     )
 }
 
-/// "  phases: load 12.31 s, drain 1.20 s, verify 3.40 s, check 0.81 s" (verify "not run" for a
+/// "  phases: load 12.31 s, drain 120.4 ms, verify 3.40 s, check 810.2 ms" (verify "not run" for a
 /// remote broker).
 fn phases_row(out: &mut impl Write, p: &Phases) -> io::Result<()> {
-    let verify = p.verify_s.map_or_else(|| "not run".to_string(), |s| format!("{s:.2} s"));
+    let verify = p.verify_s.map_or_else(|| "not run".to_string(), seconds);
     writeln!(
         out,
-        "  phases: load {:.2} s, drain {:.2} s, verify {verify}, check {:.2} s",
-        p.load_s, p.drain_s, p.check_s
+        "  phases: load {}, drain {}, verify {verify}, check {}",
+        seconds(p.load_s),
+        seconds(p.drain_s),
+        seconds(p.check_s)
     )
 }
 

@@ -3,6 +3,7 @@
 
 pub mod broker_process;
 pub mod kafka_broker;
+pub mod kafka_raw;
 
 use synclog::storage::{Log, LogConfig};
 use synclog::strategies::SyncStrategy;

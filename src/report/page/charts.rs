@@ -1,9 +1,11 @@
 //! The page's charts as inline SVG strings, drawn with plotters: throughput over time, latency
-//! percentiles over time, the sampled latency scatter, and the cost bars of a lesson page.
+//! percentiles over time, the sampled latency scatter, the cost bars of a lesson page, and
+//! "where the time goes" (lock statistics) as stacked bars.
 //! The timeline is not here: it is rects and lines, drawn in [`super::render`].
 
-use super::{CostChart, LatencyWindow, Outcome, ScatterPoint, Series};
+use super::{CostChart, LatencyWindow, Outcome, ScatterPoint, Series, TimeBar};
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 const FONT: &str = "sans-serif";
 
@@ -224,7 +226,7 @@ pub fn cost(chart_model: &CostChart, style: Style) -> Drawn {
             .margin(15)
             .x_label_area_size(style.label * 3)
             .y_label_area_size(style.label * 5)
-            .build_cartesian_2d((0..n).into_segmented(), 0f64..y_max)
+            .build_cartesian_2d((0..n - 1).into_segmented(), 0f64..y_max)
             .map_err(err)?;
         let names: Vec<String> = chart_model.bars.iter().map(|b| b.0.clone()).collect();
         chart
@@ -243,8 +245,12 @@ pub fn cost(chart_model: &CostChart, style: Style) -> Drawn {
             .axis_desc_style((FONT, style.label))
             .draw()
             .map_err(err)?;
-        for (i, (_, v)) in (0..).zip(chart_model.bars.iter()) {
-            let col = LINE[i as usize % LINE.len()];
+        for (i, (name, v)) in (0..).zip(chart_model.bars.iter()) {
+            // A strategy's colour, as in every other chart; by position for other names.
+            let col = match crate::report::charts::colour(name) {
+                RGBColor(90, 90, 90) => LINE[i as usize % LINE.len()],
+                known => known,
+            };
             let bar = Rectangle::new(
                 [(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), *v)],
                 col.filled(),
@@ -253,6 +259,69 @@ pub fn cost(chart_model: &CostChart, style: Style) -> Drawn {
             let label =
                 Text::new(human(*v), (SegmentValue::CenterOf(i), *v + y_max * 0.06), (FONT, style.label));
             chart.draw_series(std::iter::once(label)).map_err(err)?;
+        }
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// The parts of a "where the time goes" bar, left to right, and their colours (CSS hex).
+pub const TIME_PARTS: [(&str, &str); 3] =
+    [("waiting for the lock", "#d55e00"), ("holding it", "#0072b2"), ("outside the lock", "#c8c8c8")];
+
+/// One horizontal stacked bar per [`TimeBar`], first at the top: waiting, holding, outside, in
+/// percent of the side's time, each part labelled with its share when there is room. The
+/// legend is the figure's caption ([`TIME_PARTS`]).
+pub fn lock_time(title: &str, bars: &[TimeBar], style: Style) -> Drawn {
+    let n = bars.len().max(1);
+    let band = style.label * 3;
+    let height = style.caption * 2 + style.label * 4 + band * n as u32;
+    let longest = bars.iter().map(|b| b.name.chars().count()).max().unwrap_or(8) as u32;
+    let names: Vec<String> = bars.iter().rev().map(|b| b.name.clone()).collect();
+    let y_labels = (longest * style.label * 6 / 10 + 20).clamp(80, style.size.0 / 2);
+    // Pixels per percent of the plot (its width less the margins and the names).
+    let px = f64::from(style.size.0 - y_labels - 30) / 100.0;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (style.size.0, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, (FONT, style.caption))
+            .margin(15)
+            .x_label_area_size(style.label * 3)
+            .y_label_area_size(y_labels)
+            .build_cartesian_2d(0f64..100.0, 0f64..n as f64)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .x_desc("share of the side's time, %")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_labels(2 * n + 1)
+            .y_label_formatter(&|y| crate::report::charts::category_label(*y, 0.5, &names))
+            .label_style((FONT, style.label))
+            .axis_desc_style((FONT, style.label))
+            .draw()
+            .map_err(err)?;
+        for (i, b) in bars.iter().enumerate() {
+            let y = (n - 1 - i) as f64;
+            let mut from = 0.0;
+            for (share, (_, colour)) in [b.wait, b.hold, b.outside].into_iter().zip(TIME_PARTS) {
+                let to = (from + share * 100.0).min(100.0);
+                let col = hex(colour);
+                let rect = Rectangle::new([(from, y + 0.15), (to, y + 0.85)], col.filled());
+                chart.draw_series(std::iter::once(rect)).map_err(err)?;
+                // A label where it fits (a character is about 0.6 of the type size wide).
+                let text = format!("{:.0}%", share * 100.0);
+                if (to - from) * px >= f64::from(style.label) * (0.6 * text.len() as f64 + 0.6) {
+                    let ink = if colour == TIME_PARTS[2].1 { BLACK } else { WHITE };
+                    let font =
+                        (FONT, style.label).into_font().color(&ink).pos(Pos::new(HPos::Center, VPos::Center));
+                    let text = Text::new(text, ((from + to) / 2.0, y + 0.5), font);
+                    chart.draw_series(std::iter::once(text)).map_err(err)?;
+                }
+                from = to;
+            }
         }
         root.present().map_err(err)?;
     }

@@ -3,8 +3,9 @@
 //! The rows ([`RunReport`]) give what a run measured (configuration, figures, verdict); the
 //! [`RunView`] filled by [`super::build`] from the run's history gives the charts, the timeline and
 //! the violations drawn. Ceilings come from the caller, measured in the same run, or are left out.
+//! Lock statistics and fairness come from the rows too ([`super::locks`]).
 
-use super::{Ceiling, CostChart, Headline, Page, RunView, Spotlight, TableView, Verdict};
+use super::{locks, Ceiling, CostChart, Headline, Page, RunView, Spotlight, TableView, Verdict};
 use crate::report::rows::{Cell, Comparison, RunReport, TransportKind};
 
 /// The run's settings, as the page lists them.
@@ -76,11 +77,13 @@ pub fn headlines(r: &RunReport, ceiling: Option<Ceiling>) -> Vec<Headline> {
     rows
 }
 
-/// `view` completed with the row's name, verdict and headlines.
+/// `view` completed with the row's name, verdict, headlines, lock statistics and fairness.
 pub fn complete(r: &RunReport, mut view: RunView, ceiling: Option<Ceiling>) -> RunView {
     view.name = r.strategy.clone();
     view.verdict = verdict(r);
     view.headlines = headlines(r, ceiling);
+    view.locks = locks::lock_view(r);
+    view.fairness = locks::fairness_rows(r.fairness.as_ref());
     view
 }
 
@@ -105,10 +108,12 @@ pub fn run_page(r: &RunReport, view: RunView, ceiling: Option<Ceiling>) -> Page 
 }
 
 /// The classroom page of `harness demo`: Act 1's `none` run beside the first lock's, the
-/// violations of every act-1 strategy in a table, and Act 2's read rates as bars.
+/// violations of every act-1 strategy in a table (with how often appends found the lock taken,
+/// when timed), and Act 2's read rates as bars; with lock statistics, Act 2's readers' wait
+/// share per strategy in large type and where their time went.
 pub fn demo_page(race: &[(RunReport, RunView)], cost: &[RunReport]) -> Page {
     let mut runs: Vec<RunView> =
-        race.iter().take(2).map(|(r, v)| complete(r, classroom_view(v.clone()), None)).collect();
+        race.iter().take(2).map(|(r, v)| classroom_view(complete(r, v.clone(), None))).collect();
     for run in &mut runs {
         run.headlines.retain(|h| h.label == "produce throughput" || h.label == "produce latency p99");
     }
@@ -120,18 +125,27 @@ pub fn demo_page(race: &[(RunReport, RunView)], cost: &[RunReport]) -> Page {
         .copied()
         .filter(|k| k.is_error() && race.iter().any(|(r, _)| r.violations.count(*k) > 0))
         .collect();
-    let mut header = vec!["strategy".to_string()];
-    header.extend(kinds.iter().map(|k| k.name().to_string()));
-    header.push("verdict".to_string());
-    let rows = race
+    // One column per strategy, one row per kind (as the terminal prints it): four columns fit
+    // a projector, where a column per kind would not.
+    let mut header = vec![String::new()];
+    header.extend(race.iter().map(|(r, _)| r.strategy.clone()));
+    let mut rows: Vec<Vec<String>> = kinds
         .iter()
-        .map(|(r, _)| {
-            let mut row = vec![r.strategy.clone()];
-            row.extend(kinds.iter().map(|k| r.violations.count(*k).to_string()));
-            row.push(r.verdict.clone());
+        .map(|k| {
+            let mut row = vec![k.name().to_string()];
+            row.extend(race.iter().map(|(r, _)| r.violations.count(*k).to_string()));
             row
         })
         .collect();
+    if race.iter().any(|(r, _)| r.lock.is_some()) {
+        let mut row = vec!["appends that found the lock taken".to_string()];
+        row.extend(race.iter().map(|(r, _)| locks::write_contended(r)));
+        rows.push(row);
+    }
+    let mut verdicts = vec!["verdict".to_string()];
+    verdicts.extend(race.iter().map(|(r, _)| r.verdict.clone()));
+    rows.push(verdicts);
+    let (callouts, lock_time) = locks::act_two(cost).unzip();
     let first = race.first().map(|(r, _)| r);
     let spotlight = race.first().and_then(|(_, v)| collision(v));
     Page {
@@ -153,6 +167,8 @@ pub fn demo_page(race: &[(RunReport, RunView)], cost: &[RunReport]) -> Page {
             unit: "records/s".to_string(),
             bars: cost.iter().map(|r| (r.strategy.clone(), r.consume.as_ref().map_or(0.0, |c| c.msgs_per_s))).collect(),
         }),
+        callouts,
+        lock_time,
         notes: vec![
             "Without a lock, two appends that run at the same time read the same end of the log and \
              both write there: each producer is told the same offset, and one message is gone. The \
@@ -161,6 +177,7 @@ pub fn demo_page(race: &[(RunReport, RunView)], cost: &[RunReport]) -> Page {
             "Under a lock the same appends wait for each other: nothing is lost, and the cost is the wait."
                 .to_string(),
         ],
+        ..Page::default()
     }
 }
 
@@ -195,12 +212,15 @@ fn collision(v: &RunView) -> Option<Spotlight> {
     })
 }
 
-/// A run view for a projector: one example per kind, no scatter.
+/// A run view for a projector: one example per kind, no scatter, no lock or fairness tables
+/// (the lesson's tables and callouts carry those).
 fn classroom_view(mut v: RunView) -> RunView {
     for k in &mut v.violations {
         k.examples.truncate(1);
     }
     v.scatter.clear();
+    v.locks = None;
+    v.fairness.clear();
     v
 }
 
@@ -271,11 +291,14 @@ pub fn compare_page(c: &Comparison) -> Page {
             .collect(),
         machine: first.map(machine).unwrap_or_default(),
         runs,
-        tables: vec![TableView {
+        tables: std::iter::once(TableView {
             title: "Every cell".to_string(),
             header: header.iter().map(|h| h.to_string()).collect(),
             rows,
-        }],
+        })
+        .chain(locks::compare_table(c))
+        .collect(),
+        lock_time: locks::compare_time(c),
         cost: (!bars.is_empty()).then(|| CostChart {
             title: format!("Produce throughput at {most} producers"),
             unit: "msg/s".to_string(),

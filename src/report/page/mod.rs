@@ -10,11 +10,16 @@
 //! What a page shows, top to bottom:
 //! - the configuration and the machine, the verdict, the headline figures beside their ceilings;
 //! - throughput per 100 ms window, latency percentiles over time and a sampled scatter of single
-//!   request latencies (as Jepsen's `rate` and `latency-raw` plots), lock statistics if measured;
+//!   request latencies (as Jepsen's `rate` and `latency-raw` plots), lock statistics if measured
+//!   (a table per section and "where the time goes" as stacked bars, [`locks`]), fairness;
 //! - every violation kind found, its definition, and for each example a zoomed timeline of the
 //!   operations around it;
 //! - the timeline: one lane per producer and consumer, each request a bar from send to answer,
 //!   coloured by outcome.
+//!
+//! Pages of several runs (a comparison, the demo) add tables, bars comparing the runs, figures in
+//! large type and every run's lock time in one chart; the lab's page ([`lab`]) is made of
+//! findings, its charts drawn elsewhere as SVG ([`Figure`]) and its sweep as a table.
 //!
 //! Size: the renderer bounds what it draws, whatever the model holds. The full timeline merges
 //! bars closer than one pixel with the same outcome (at most [`render::TIMELINE_WIDTH`] rects
@@ -25,6 +30,8 @@
 pub mod build;
 mod charts;
 pub mod from_rows;
+pub mod lab;
+pub mod locks;
 pub mod render;
 
 pub use render::{render, write};
@@ -42,6 +49,8 @@ pub struct Page {
     pub configuration: Vec<(String, String)>,
     /// The machine the run was measured on (cores, kernel, file system, ...).
     pub machine: Vec<(String, String)>,
+    /// Sentences read from the data, listed under the setup ("What the data says").
+    pub findings: Vec<String>,
     /// The runs the page shows; two or more are drawn side by side.
     pub runs: Vec<RunView>,
     /// One violation drawn large after the runs (the demo's collision), if any.
@@ -50,6 +59,12 @@ pub struct Page {
     pub tables: Vec<TableView>,
     /// A bar chart comparing the runs (the demo's "what it costs"), if any.
     pub cost: Option<CostChart>,
+    /// Figures in large type after the cost (the demo's readers' wait share per strategy).
+    pub callouts: Option<Callouts>,
+    /// "Where the time goes" of several runs together, if measured.
+    pub lock_time: Option<TimeChart>,
+    /// Charts drawn elsewhere, inline after everything else (the lab's).
+    pub figures: Vec<Figure>,
     /// Closing paragraphs (plain text; one per entry).
     pub notes: Vec<String>,
 }
@@ -68,8 +83,10 @@ pub struct RunView {
     pub latency: Vec<LatencyWindow>,
     /// Single request latencies, already sampled by whoever filled the model.
     pub scatter: Vec<ScatterPoint>,
-    /// Lock statistics, when the run measured them.
-    pub locks: Vec<LockRow>,
+    /// Lock statistics, when the run measured them (`--lock-stats`).
+    pub locks: Option<LockView>,
+    /// How evenly the producers and the consumers were served, when measured.
+    pub fairness: Vec<FairnessRow>,
     /// Every violation kind found (count > 0), in report order.
     pub violations: Vec<ViolationView>,
     /// All lanes over the whole run.
@@ -130,6 +147,17 @@ pub struct ScatterPoint {
     pub outcome: Outcome,
 }
 
+/// A run's lock statistics: the sections' figures and where the time went.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LockView {
+    /// What the figures cover and what "contended" means, in a sentence or two.
+    pub note: String,
+    /// One row per section that was entered.
+    pub rows: Vec<LockRow>,
+    /// One stacked bar per side (producers, consumers): waiting, holding, outside the lock.
+    pub time: Vec<TimeBar>,
+}
+
 /// Lock statistics of one strategy and section (read or write).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LockRow {
@@ -140,9 +168,73 @@ pub struct LockRow {
     pub contended_share: f64,
     pub wait_p50_ns: f64,
     pub wait_p99_ns: f64,
+    pub wait_p999_ns: f64,
     pub wait_max_ns: f64,
     pub hold_p50_ns: f64,
     pub hold_p99_ns: f64,
+}
+
+/// Shares of one side's time, each 0..=1, adding up to 1: one stacked bar of "where the time
+/// goes".
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimeBar {
+    /// "producers (8)", "mutex readers (4)".
+    pub name: String,
+    /// Waiting to enter a section.
+    pub wait: f64,
+    /// Inside a section.
+    pub hold: f64,
+    /// Everything else.
+    pub outside: f64,
+}
+
+/// Stacked bars of several runs drawn together (a comparison's strategies, the demo's Act 2).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TimeChart {
+    pub title: String,
+    pub bars: Vec<TimeBar>,
+}
+
+/// How evenly one side's actors were served.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FairnessRow {
+    /// "producers", "consumers".
+    pub side: String,
+    /// "msg/s", "records/s".
+    pub unit: String,
+    pub actors: usize,
+    pub min: f64,
+    pub max: f64,
+    /// Jain's fairness index: 1 when all are equal, 1/actors when one got everything.
+    pub jain: f64,
+}
+
+/// A few figures in large type, one per run (the demo's readers' wait share per strategy).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Callouts {
+    pub title: String,
+    pub items: Vec<Callout>,
+    /// A sentence under the figures: what they measure.
+    pub note: String,
+}
+
+/// One figure in large type.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Callout {
+    /// "mutex".
+    pub label: String,
+    /// "62 %".
+    pub value: String,
+    /// A smaller line under the value ("holding it 21 %").
+    pub detail: String,
+}
+
+/// A chart drawn elsewhere, as an SVG document (the lab's charts).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Figure {
+    /// Its name, the `data-chart` attribute (`lab_crossover`).
+    pub name: String,
+    pub svg: String,
 }
 
 /// One violation kind found in the run.

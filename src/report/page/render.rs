@@ -6,7 +6,7 @@
 //! (`data-script-error`). A browser test reads those attributes from the DOM.
 
 use super::charts::{self, Style};
-use super::{Bar, Headline, LockRow, Outcome, Page, RunView, Timeline, ViolationView};
+use super::{locks, Bar, Headline, Outcome, Page, RunView, Timeline, ViolationView};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -82,6 +82,13 @@ pub fn render(page: &Page) -> Result<String, String> {
         pairs(&mut h, "Machine", &page.machine);
         h.push_str("</section>\n");
     }
+    if !page.findings.is_empty() {
+        h.push_str("<section id=\"findings\"><h2>What the data says</h2><ul>");
+        for f in &page.findings {
+            let _ = write!(h, "<li>{}</li>", esc(f));
+        }
+        h.push_str("</ul></section>\n");
+    }
     let _ = write!(h, "<div class=\"runs n{}\">", page.runs.len().min(3));
     for (i, run) in page.runs.iter().enumerate() {
         run_view(&mut h, i, run, page.classroom, style)?;
@@ -96,6 +103,10 @@ pub fn render(page: &Page) -> Result<String, String> {
             timeline_svg(&sp.window, true, true)
         );
     }
+    for f in &page.figures {
+        let _ =
+            writeln!(h, "<figure class=\"chart wide\" data-chart=\"{}\">{}</figure>", esc(&f.name), f.svg);
+    }
     for t in &page.tables {
         table(&mut h, t);
     }
@@ -106,6 +117,14 @@ pub fn render(page: &Page) -> Result<String, String> {
             charts::cost(cost, style)?
         );
     }
+    if let Some(c) = &page.callouts {
+        locks::render_callouts(&mut h, c);
+    }
+    if let Some(t) = &page.lock_time {
+        h.push_str("<section id=\"lock-time\">");
+        locks::time_figure(&mut h, "lock-time-runs", &t.title, &t.bars, style)?;
+        h.push_str("</section>\n");
+    }
     if !page.notes.is_empty() {
         h.push_str("<section id=\"notes\">");
         for n in &page.notes {
@@ -113,7 +132,9 @@ pub fn render(page: &Page) -> Result<String, String> {
         }
         h.push_str("</section>\n");
     }
-    legend(&mut h);
+    if page.spotlight.is_some() || page.runs.iter().any(|r| !r.timeline.lanes.is_empty()) {
+        legend(&mut h);
+    }
     h.push_str(SCRIPT);
     h.push_str("\n</body></html>\n");
     Ok(h)
@@ -194,7 +215,10 @@ fn run_view(h: &mut String, i: usize, run: &RunView, classroom: bool, style: Sty
         );
     }
     h.push_str("</section>");
-    locks(h, &run.locks);
+    if let Some(v) = &run.locks {
+        locks::render_view(h, v, style)?;
+    }
+    locks::render_fairness(h, &run.fairness);
     if !run.timeline.lanes.is_empty() {
         let _ = write!(
             h,
@@ -300,32 +324,6 @@ fn found(h: &mut String, run: usize, kinds: &[ViolationView]) {
         found_list(h, run, kinds);
         h.push_str("</section>");
     }
-}
-
-fn locks(h: &mut String, rows: &[LockRow]) {
-    if rows.is_empty() {
-        return;
-    }
-    h.push_str(
-        "<section class=\"locks\"><h3>Lock statistics</h3><table><tr><th>section</th><th>acquisitions</th>\
-         <th>contended</th><th>wait p50</th><th>wait p99</th><th>wait max</th><th>hold p50</th><th>hold p99</th></tr>",
-    );
-    for r in rows {
-        let _ = write!(
-            h,
-            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{:.1}%</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-            esc(&r.section),
-            charts::human(r.acquisitions as f64),
-            r.contended_share * 100.0,
-            duration(r.wait_p50_ns),
-            duration(r.wait_p99_ns),
-            duration(r.wait_max_ns),
-            duration(r.hold_p50_ns),
-            duration(r.hold_p99_ns)
-        );
-    }
-    h.push_str("</table></section>");
 }
 
 /// A duration in the unit that reads best.

@@ -1,0 +1,191 @@
+use super::*;
+use crate::storage::{LogConfig, Topics};
+use crate::strategies::RwLockSync;
+use std::sync::Arc;
+
+fn batch(producer_id: i64, epoch: i16, base_sequence: i32, values: &[&[u8]]) -> BatchId<'static> {
+    let values_crc = producer_file::values_crc(values.iter().copied());
+    BatchId { topic: "t", producer_id, epoch, base_sequence, records: values.len(), values_crc }
+}
+
+#[test]
+fn a_retry_is_acknowledged_with_its_first_offset_and_a_gap_is_refused() {
+    let producers = Producers::in_memory();
+    let (id, epoch) = producers.init().expect("an id");
+    let mut next = 0u64;
+    let mut append = |n: u64| {
+        let base = next;
+        next += n;
+        Ok(base)
+    };
+    let never = || panic!("not written");
+    let (abc, de) = (&[b"a".as_slice(), b"b", b"c"][..], &[b"d".as_slice(), b"e"][..]);
+    assert_eq!(producers.append_once(batch(id, epoch, 0, abc), || 0, || append(3)), Ok(0));
+    assert_eq!(producers.append_once(batch(id, epoch, 3, de), || 3, || append(2)), Ok(3));
+    assert_eq!(producers.append_once(batch(id, epoch, 0, abc), || 5, never), Ok(0));
+    assert_eq!(producers.append_once(batch(id, epoch, 3, de), || 5, never), Ok(3));
+    let gap = producers.append_once(batch(id, epoch, 9, &[b"x"]), || 5, never);
+    assert_eq!(gap, Err(code::OUT_OF_ORDER_SEQUENCE_NUMBER));
+    assert_eq!(producers.append_once(batch(id, epoch, 5, &[b"f"]), || 5, || append(1)), Ok(5));
+    let old = producers.append_once(batch(id, -1, 6, &[b"x"]), || 6, never);
+    assert_eq!(old, Err(code::INVALID_PRODUCER_EPOCH));
+    let stranger = producers.append_once(batch(id + 1000, 0, 0, &[b"x"]), || 6, never);
+    assert_eq!(stranger, Err(code::UNKNOWN_PRODUCER_ID));
+    assert_eq!(next, 6);
+}
+
+/// A data dir with topic `t`, and producers rebuilt from it as the broker does at start-up.
+struct Dir {
+    dir: tempfile::TempDir,
+    topics: Arc<Topics<RwLockSync>>,
+    producers: Producers,
+    warnings: Vec<String>,
+}
+
+impl Dir {
+    fn new() -> Dir {
+        Dir::reopen(tempfile::tempdir().expect("tempdir"))
+    }
+
+    fn reopen(dir: tempfile::TempDir) -> Dir {
+        let (topics, _) = Topics::<RwLockSync>::open(dir.path(), LogConfig::default()).expect("open");
+        topics.get_or_create("t").expect("topic");
+        let names = vec!["t".to_string()];
+        let stored = |topic: &str, e: &Entry| topics.get(topic).is_some_and(|t| stored(&t.log, e));
+        let (producers, warnings) = Producers::open(dir.path(), FsyncPolicy::Never, &names, stored);
+        Dir { dir, topics, producers, warnings }
+    }
+
+    fn restart(self) -> Dir {
+        let dir = self.dir;
+        drop((self.topics, self.producers));
+        Dir::reopen(dir)
+    }
+
+    /// Sends one batch as the Kafka handler does; `plain` values are appended by a plain
+    /// producer between the expected offset and the batch's own append.
+    fn send(&self, id: i64, sequence: i32, values: &[&[u8]], plain: &[&[u8]]) -> Result<u64, i16> {
+        let t = self.topics.get("t").expect("topic");
+        let append = || {
+            if !plain.is_empty() {
+                t.append_batch(plain).expect("plain append");
+            }
+            t.append_batch(values).map_err(|_| code::KAFKA_STORAGE_ERROR)
+        };
+        self.producers.append_once(batch(id, 0, sequence, values), || t.log.next_offset(), append)
+    }
+
+    fn next_offset(&self) -> u64 {
+        self.topics.get("t").expect("topic").log.next_offset()
+    }
+
+    fn file(&self) -> PathBuf {
+        self.dir.path().join("t").join(PRODUCERS_FILE)
+    }
+}
+
+#[test]
+fn after_a_restart_a_retry_is_acknowledged_with_its_offset_and_a_gap_is_refused() {
+    let d = Dir::new();
+    let (id, _) = d.producers.init().expect("id");
+    assert_eq!(d.send(id, 0, &[b"a", b"b"], &[]), Ok(0));
+    assert_eq!(d.send(id, 2, &[b"c"], &[]), Ok(2));
+    let d = d.restart();
+    assert!(d.warnings.is_empty(), "{:?}", d.warnings);
+    assert_eq!(d.send(id, 2, &[b"c"], &[]), Ok(2));
+    assert_eq!(d.send(id, 0, &[b"a", b"b"], &[]), Ok(0));
+    assert_eq!(d.send(id, 9, &[b"x"], &[]), Err(code::OUT_OF_ORDER_SEQUENCE_NUMBER));
+    assert_eq!(d.next_offset(), 3);
+    assert_eq!(d.send(id, 3, &[b"d"], &[]), Ok(3));
+    // Ids go on past every id handed out before the restart.
+    let (again, _) = d.producers.init().expect("id");
+    assert!(again > id, "{again} after {id}");
+}
+
+#[test]
+fn a_batch_that_a_plain_append_overtook_is_remembered_at_its_real_offset() {
+    let d = Dir::new();
+    let (id, _) = d.producers.init().expect("id");
+    assert_eq!(d.send(id, 0, &[b"mine"], &[b"plain", b"plain"]), Ok(2));
+    // The file holds the expected offset (0), then the real one (2), which replaces it.
+    assert_eq!(producer_file::read(&d.file()).expect("read").entries.len(), 2);
+    let d = d.restart();
+    assert_eq!(d.send(id, 0, &[b"mine"], &[]), Ok(2));
+    assert_eq!(d.next_offset(), 3);
+}
+
+#[test]
+fn an_entry_whose_batch_the_log_lost_is_dropped_and_the_retry_appended() {
+    let d = Dir::new();
+    let (id, _) = d.producers.init().expect("id");
+    assert_eq!(d.send(id, 0, &[b"a"], &[]), Ok(0));
+    // An entry for a batch at offset 1 that never reached the log (a crash between the two).
+    let lost = Entry {
+        producer_id: id,
+        epoch: 0,
+        first_sequence: 1,
+        records: 1,
+        base_offset: 1,
+        values_crc: producer_file::values_crc([b"b".as_slice()]),
+    };
+    producer_file::append(&d.file(), &lost, false).expect("append");
+    let d = d.restart();
+    assert_eq!(d.warnings.len(), 1, "{:?}", d.warnings);
+    assert_eq!(d.send(id, 1, &[b"b"], &[]), Ok(1), "the retry is written once");
+    assert_eq!(d.send(id, 1, &[b"b"], &[]), Ok(1));
+    assert_eq!(d.next_offset(), 2);
+}
+
+#[test]
+fn a_failed_append_takes_its_entry_back() {
+    let d = Dir::new();
+    let (id, _) = d.producers.init().expect("id");
+    let refused = d.producers.append_once(batch(id, 0, 0, &[b"a"]), || 0, || Err(code::KAFKA_STORAGE_ERROR));
+    assert_eq!(refused, Err(code::KAFKA_STORAGE_ERROR));
+    assert!(producer_file::read(&d.file()).expect("read").entries.is_empty());
+    assert_eq!(d.send(id, 0, &[b"a"], &[]), Ok(0));
+}
+
+#[test]
+fn the_state_file_is_compacted_to_what_is_remembered() {
+    let d = Dir::new();
+    let (id, _) = d.producers.init().expect("id");
+    let values: &[&[u8]] = &[b"v"];
+    for sequence in 0..COMPACT_MIN_ENTRIES as i32 + 10 {
+        assert_eq!(d.send(id, sequence, values, &[]), Ok(sequence as u64));
+    }
+    let entries = producer_file::read(&d.file()).expect("read").entries.len();
+    assert!(entries <= 10 + REMEMBERED_BATCHES, "{entries} entries");
+    let last = COMPACT_MIN_ENTRIES as i32 + 9;
+    let d = d.restart();
+    assert_eq!(d.send(id, last, values, &[]), Ok(last as u64));
+    assert_eq!(d.send(id, last + 1, values, &[]), Ok(last as u64 + 1));
+}
+
+#[test]
+fn without_the_id_file_ids_still_start_past_every_stored_producer() {
+    let d = Dir::new();
+    let (id, _) = d.producers.init().expect("id");
+    assert_eq!(d.send(id, 0, &[b"a"], &[]), Ok(0));
+    std::fs::write(d.dir.path().join(producer_file::IDS_FILE), b"garbled").expect("garble");
+    let d = d.restart();
+    assert!(d.warnings.iter().any(|w| w.contains(producer_file::IDS_FILE)), "{:?}", d.warnings);
+    assert!(d.producers.init().expect("id").0 > id);
+    assert_eq!(d.send(id, 0, &[b"a"], &[]), Ok(0));
+}
+
+#[test]
+fn batches_past_the_last_five_are_forgotten_quietly_across_a_restart() {
+    let d = Dir::new();
+    let (id, _) = d.producers.init().expect("id");
+    for sequence in 0..8 {
+        assert_eq!(d.send(id, sequence, &[b"v"], &[]), Ok(sequence as u64));
+    }
+    let d = d.restart();
+    assert!(d.warnings.is_empty(), "superseded entries are no damage: {:?}", d.warnings);
+    assert_eq!(producer_file::read(&d.file()).expect("read").entries.len(), REMEMBERED_BATCHES);
+    assert_eq!(d.send(id, 7, &[b"v"], &[]), Ok(7));
+    assert_eq!(d.send(id, 3, &[b"v"], &[]), Ok(3));
+    assert_eq!(d.send(id, 2, &[b"v"], &[]), Err(code::OUT_OF_ORDER_SEQUENCE_NUMBER));
+    assert_eq!(d.next_offset(), 8);
+}
