@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The classroom demo: build once, play both acts of `harness demo` keeping the data, then show the
+# The classroom demo: build once, play the three acts of `harness demo` keeping the data, then show the
 # damage the unsynchronized log left on disk with `synclog verify` (read-only), and print the path
 # of the classroom page (one HTML file to open in a browser or project).
 #

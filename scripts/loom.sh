@@ -4,10 +4,11 @@
 # Builds with `--cfg loom` (every strategy on loom's primitives, the log protocol over the
 # in-memory model in src/storage/model.rs) and runs both loom test files, in release mode:
 #   strategies/tests/loom.rs  what each strategy lets overlap
-#   tests/loom.rs             appends dense and never lost, reads never torn; NoSync caught
+#   tests/loom.rs             appends dense and never lost, reads never torn, under
+#                             `--append whole` and `reserve` (publication in offset order); NoSync caught
 # then prints how many interleavings loom explored for each test.
 #
-# Bounded so the whole run takes seconds once built (the first build, of every dependency with
+# Bounded so the whole run takes about a minute once built (most of it the reserve models) (the first build, of every dependency with
 # `--cfg loom`, takes a few minutes): LOOM_MAX_PREEMPTIONS defaults to 3 here; raise it to search
 # further (4 takes about five times as long). The build goes to target/loom, so the cfg change
 # never invalidates the normal build in target/.

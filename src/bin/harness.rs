@@ -39,7 +39,8 @@ enum Command {
     /// Exit 0 when the whole matrix ran (violations under `none` are data), 3 if a locking
     /// strategy showed a violation.
     Compare(CompareArgs),
-    /// The classroom demo: act 1 the race (none beside the locks), act 2 the cost of each lock.
+    /// The classroom demo: act 1 the race (none beside the locks), act 2 the cost of each lock,
+    /// act 3 shrinking the critical section (rwlock with --append whole and reserve).
     ///
     /// Exit 0 when it came out as taught (none corrupted, every lock clean), 3 if a lock showed a
     /// violation (a bug), 1 if none never corrupted even at the widest race window tried.
@@ -53,9 +54,10 @@ enum Command {
         report: Option<PathBuf>,
         /// Lock statistics are on in the demo (act 1: how often the writers' section was
         /// contended; act 2: the readers' share of time waiting for the lock); this is the default.
+        /// Act 3 times the lock either way: hold time is its subject.
         #[arg(long, overrides_with = "no_lock_stats")]
         lock_stats: bool,
-        /// Run the plain strategies, without lock statistics.
+        /// Run the plain strategies in acts 1 and 2, without lock statistics.
         #[arg(long)]
         no_lock_stats: bool,
     },

@@ -41,6 +41,29 @@
 //! arithmetic of step 5 and the errors. A change to `Log::append_section` or
 //! `Log::read_section` must be made here too.
 //!
+//! ## The reserve path, mirrored
+//!
+//! With [`ModelLog::with_append`]`(`[`AppendMode::Reserve`]`)` an append runs steps 1–6 of
+//! [`reserve`](super::log::reserve) instead, as `Log::append_reserved` does: inside `S::write`
+//! only the reservation (load `next_offset` and `end_position`, Acquire; store the advanced
+//! `end_position`, then `next_offset`, Release); outside it the write, the wait for the publish
+//! watermark to reach the reserved offset, the due index entries, and the publication
+//! (`published_end` then `published`, each a `fetch_max`, the second `SeqCst`). Reads load
+//! `published` before `published_end`, as `Log::visible` does under `Reserve`.
+//!
+//! Step 4 looks at the watermark once and then parks on a condition variable that every
+//! publication signals, as the real log does after its spin (a spin of one turn: loom would
+//! explore every turn of a longer one, each a path of its own). Two simplifications: the model's
+//! waiters park without the real log's 1 ms bound, so a lost wake-up would be a deadlock loom
+//! reports; and its publishers always signal, where the real one signals only when its `SeqCst`
+//! load of the waiter count finds a waiter. That count and the watermark form a `SeqCst`
+//! handshake (each side stores its own, then loads the other's), which loom cannot check: it
+//! treats `SeqCst` as `AcqRel`, under which both loads may miss, and would report a lost wake-up
+//! that `SeqCst` rules out. The handshake only decides *whether* a publisher takes the lock to
+//! signal; what a woken waiter then sees is the watermark, which the model has in full. The model also counts publications that did not find the
+//! watermark exactly at their own offset ([`ModelLog::publications_out_of_order`]): under an
+//! exclusive strategy there must be none.
+//!
 //! Left out, because they are not part of the race: the `--race-window-us` pause (loom tries
 //! every pause), durability (the high watermark is `next_offset`, as under `FsyncPolicy::Never`)
 //! and recovery at open.
@@ -55,9 +78,12 @@
 
 use super::error::LogError;
 use super::index::IndexEntry;
-use super::log::index_entries_due;
+use super::log::{index_entries_due, AppendMode};
 use super::record::{check_record, RecordBatch, RecordHeader, HEADER_BYTES};
-use crate::strategies::sync::atomic::{AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release};
+use crate::strategies::sync::atomic::{
+    AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release, Ordering::SeqCst,
+};
+use crate::strategies::sync::{Condvar, Mutex};
 use crate::strategies::SyncStrategy;
 
 /// Bytes per word of a [`ModelFile`].
@@ -207,6 +233,18 @@ pub struct ModelLog<S: SyncStrategy> {
     next_offset: AtomicU64,
     /// The byte length of the valid log. Stored before `next_offset` by a writer.
     end_position: AtomicU64,
+    /// What the write section covers: steps 1–7, or only the reservation.
+    append: AppendMode,
+    /// Under `Reserve`: the publish watermark, every offset below it written and indexed.
+    published: AtomicU64,
+    /// Under `Reserve`: the byte length of the published records. Raised before `published`.
+    published_end: AtomicU64,
+    /// Under `Reserve`: publications that found the watermark anywhere but at their own offset.
+    /// Touched only when that happens, so it adds no step to a correct run.
+    out_of_order: AtomicU64,
+    /// Under `Reserve`: where step 4 parks and each publication signals (`PublishSignal`).
+    signal_lock: Mutex<()>,
+    signal: Condvar,
 }
 
 impl<S: SyncStrategy> ModelLog<S> {
@@ -224,6 +262,36 @@ impl<S: SyncStrategy> ModelLog<S> {
             max_message_bytes: 1024,
             next_offset: AtomicU64::new(0),
             end_position: AtomicU64::new(0),
+            append: AppendMode::Whole,
+            published: AtomicU64::new(0),
+            published_end: AtomicU64::new(0),
+            out_of_order: AtomicU64::new(0),
+            signal_lock: Mutex::new(()),
+            signal: Condvar::new(),
+        }
+    }
+
+    /// The same log appending in mode `append` (`Whole`, the default, or `Reserve`).
+    pub fn with_append(self, append: AppendMode) -> ModelLog<S> {
+        ModelLog { append, ..self }
+    }
+
+    /// Under `Reserve`, the publish watermark (else `next_offset`).
+    pub fn published(&self) -> u64 {
+        self.visible().0
+    }
+
+    /// Under `Reserve`, how many publications found the watermark below or past their own first
+    /// offset (two appenders given one offset, or a record published before its predecessor).
+    pub fn publications_out_of_order(&self) -> u64 {
+        self.out_of_order.load(Acquire)
+    }
+
+    /// `Log::visible`: what readers may see, as (next offset, end position), offset first.
+    fn visible(&self) -> (u64, u64) {
+        match self.append {
+            AppendMode::Whole => (self.next_offset.load(Acquire), self.end_position.load(Acquire)),
+            AppendMode::Reserve => (self.published.load(Acquire), self.published_end.load(Acquire)),
         }
     }
 
@@ -252,7 +320,8 @@ impl<S: SyncStrategy> ModelLog<S> {
         self.append_batch(&[payload])
     }
 
-    /// `Log::append_batch`: encode outside the section, then steps 1–7 inside `S::write`.
+    /// `Log::append_batch`: encode outside the section, then steps 1–7 inside `S::write`
+    /// (`Whole`) or the reserve path (`Reserve`).
     /// Returns the first offset (the next offset for an empty batch).
     pub fn append_batch(&self, payloads: &[&[u8]]) -> u64 {
         if payloads.is_empty() {
@@ -263,7 +332,50 @@ impl<S: SyncStrategy> ModelLog<S> {
             assert!(p.len() <= self.max_message_bytes as usize, "payload too large for the model");
             batch.push(p);
         }
-        self.sync.write(|| self.append_section(&mut batch))
+        match self.append {
+            AppendMode::Whole => self.sync.write(|| self.append_section(&mut batch)),
+            AppendMode::Reserve => self.append_reserved(&mut batch),
+        }
+    }
+
+    /// Steps 1–6 of `Log::append_reserved` (module docs of [`reserve`](super::log::reserve)).
+    fn append_reserved(&self, batch: &mut RecordBatch) -> u64 {
+        let n = batch.len() as u64;
+        let record_bytes = batch.bytes().len() as u64;
+        let (offset, position) = self.sync.write(|| {
+            let offset = self.next_offset.load(Acquire); // 1.
+            let position = self.end_position.load(Acquire);
+            self.end_position.store(position + record_bytes, Release); // 2.
+            self.next_offset.store(offset + n, Release);
+            (offset, position)
+        });
+        batch.assign_offsets(offset); // 3.
+        self.file.write_at(batch.bytes(), position);
+        self.wait_turn(offset); // 4.
+        let due: Vec<IndexEntry> = index_entries_due(batch, offset, position, self.index_interval).collect();
+        if !due.is_empty() {
+            self.index.append(&due); // 5.
+        }
+        self.published_end.fetch_max(position + record_bytes, Release); // 6.
+        if self.published.fetch_max(offset + n, SeqCst) != offset {
+            self.out_of_order.fetch_add(1, Relaxed);
+        }
+        // Always signalled here (see "The reserve path, mirrored").
+        let _held = self.signal_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.signal.notify_all();
+        offset
+    }
+
+    /// Step 4, as `Log::wait_turn`: one look at the watermark (the real log's spin, cut to one
+    /// turn), then parked on the signal until the watermark reaches `offset`.
+    fn wait_turn(&self, offset: u64) {
+        if self.published.load(Acquire) >= offset {
+            return;
+        }
+        let mut parked = self.signal_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        while self.published.load(SeqCst) < offset {
+            parked = self.signal.wait(parked).unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
     }
 
     /// Steps 1–7 of `Log::append_section`, in its order and with its orderings.
@@ -296,8 +408,7 @@ impl<S: SyncStrategy> ModelLog<S> {
     /// `Log::read_section`, step for step.
     fn read_section(&self, offset: u64, max_messages: u32, max_bytes: u32) -> Result<ModelBatch, LogError> {
         // Offset before position: a reader that sees offset o also sees o's bytes.
-        let next = self.next_offset.load(Acquire);
-        let end = self.end_position.load(Acquire);
+        let (next, end) = self.visible();
         // No durability in the model: the high watermark is the next offset.
         let high_watermark = next;
         let mut out = ModelRecords::new();
@@ -355,9 +466,13 @@ impl<S: SyncStrategy> ModelLog<S> {
     /// A full check, for after the threads are joined (what `synclog verify` checks on disk):
     /// the records tile `0..end_position` exactly, with offsets `0..next_offset` in order and
     /// valid CRCs, and the index holds exactly one entry per multiple of the interval below
-    /// `next_offset`, each naming its record's position. Returns the first problem found.
+    /// `next_offset`, each naming its record's position; under `Reserve`, everything reserved
+    /// is published. Returns the first problem found.
     pub fn verify(&self) -> Result<(), String> {
         let (next, end) = (self.next_offset(), self.end_position());
+        if self.visible() != (next, end) {
+            return Err(format!("published {:?}, but reserved up to {:?}", self.visible(), (next, end)));
+        }
         let mut position = 0;
         let mut positions = Vec::new();
         while position < end {
