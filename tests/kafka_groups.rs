@@ -9,7 +9,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::broker_process::BrokerProcess;
+use common::broker_process::{kafka_addr_of, BrokerProcess};
 use common::kafka_broker::Embedded;
 use common::kafka_raw::Raw;
 use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
@@ -21,7 +21,6 @@ use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use std::io::{Read, Write};
-use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -126,22 +125,6 @@ fn produce_then_consume(
     let line = stdout.lines().find_map(|l| l.strip_prefix("read ")).unwrap_or_else(|| panic!("{stdout}"));
     let mut parts = line.split(' ').map(|p| p.parse::<i64>().expect("a number"));
     (parts.next().expect("first"), parts.next().expect("count") as usize)
-}
-
-/// The Kafka address the broker process logged to stderr (the last one: after a restart,
-/// the new one).
-fn kafka_addr_of(stderr: &Path) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let log = std::fs::read_to_string(stderr).unwrap_or_default();
-        if let Some(addr) =
-            log.lines().filter_map(|l| l.strip_prefix("synclog broker: kafka listener on ")).next_back()
-        {
-            return addr.trim().to_string();
-        }
-        assert!(Instant::now() < deadline, "no Kafka address on stderr: {log}");
-        thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]

@@ -8,15 +8,13 @@
 mod common;
 
 use bytes::Bytes;
-use common::broker_process::BrokerProcess;
+use common::broker_process::{kafka_addr_of, BrokerProcess};
 use common::kafka_broker::Embedded;
 use common::kafka_raw::{idempotent_batch, Raw};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use std::path::{Path, PathBuf};
-use std::thread;
-use std::time::{Duration, Instant};
 use synclog::broker::idempotence::MAX_PRODUCER_IDS_PER_CONNECTION;
 use synclog::broker::producer_file::{ENTRY_BYTES, PRODUCERS_FILE};
 use synclog::kafka::code;
@@ -97,21 +95,6 @@ impl Restartable {
 
     fn producers_file(&self, topic: &str) -> PathBuf {
         self.data().join(topic).join(PRODUCERS_FILE)
-    }
-}
-
-/// The Kafka address the broker process logged to stderr.
-fn kafka_addr_of(stderr: &Path) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let log = std::fs::read_to_string(stderr).unwrap_or_default();
-        if let Some(addr) =
-            log.lines().filter_map(|l| l.strip_prefix("synclog broker: kafka listener on ")).next_back()
-        {
-            return addr.trim().to_string();
-        }
-        assert!(Instant::now() < deadline, "no Kafka address on stderr: {log}");
-        thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -193,3 +193,24 @@ pub fn seed_from_env(var: &str, default: u64) -> u64 {
     eprintln!("{var}={seed} (set it to repeat this run)");
     seed
 }
+
+/// The Kafka address a broker process logged to `stderr` (the last one: after a restart on the
+/// same file, the new one). Only whole lines count: the broker writes its line in pieces, and a
+/// read between them would see half an address.
+pub fn kafka_addr_of(stderr: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let log = std::fs::read_to_string(stderr).unwrap_or_default();
+        let logged = log
+            .split_inclusive('\n')
+            .filter(|l| l.ends_with('\n'))
+            .filter_map(|l| l.strip_prefix("synclog broker: kafka listener on "))
+            .filter_map(|a| a.trim().parse::<SocketAddr>().ok())
+            .next_back();
+        if let Some(addr) = logged {
+            return addr.to_string();
+        }
+        assert!(Instant::now() < deadline, "no Kafka address on stderr: {log}");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
