@@ -43,6 +43,10 @@ cargo build --release --quiet --bin harness
 echo "summary: $out/summary.md"
 
 # The read/write sweep straight on the log (no sockets): which lock wins each mix of reads and
-# appends, at 1, 2, 4 and 8 threads, short and long read sections.
+# appends, at 1, 2, 4 and 8 threads, short and long read sections. First a short criterion run
+# of the one-thread append, which the lab prints beside its 1-thread, 0 % reads cells (two
+# instruments measuring the same thing).
+cargo bench --quiet --bench append -- 'append/single/(semaphore|rwlock|mutex|std-rwlock)/1$' \
+  --warm-up-time 1 --measurement-time 3 >/dev/null
 ./target/release/harness lab --out "$out/lab"
 echo "lab summary: $out/lab/summary.md"
