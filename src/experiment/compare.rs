@@ -83,12 +83,6 @@ pub fn compare(config: &CompareConfig, log: &mut impl Write) -> anyhow::Result<O
             }
         }
     }
-    let goals = if config.goals {
-        super::goals::run_goals(config, scratch.path(), &mut ceilings_for, log)?
-    } else {
-        Vec::new()
-    };
-    let section_costs = StrategyKind::ALL.iter().map(|k| k.visit(MeasureSection)).collect();
     let fdatasync_ceiling_per_s = if config.goals {
         writeln!(log, "measuring the sync ceiling")?;
         // The goals' message size.
@@ -96,6 +90,11 @@ pub fn compare(config: &CompareConfig, log: &mut impl Write) -> anyhow::Result<O
     } else {
         None
     };
+    let goals = match fdatasync_ceiling_per_s {
+        Some(syncs) => super::goals::run_goals(config, scratch.path(), &mut ceilings_for, syncs, log)?,
+        None => Vec::new(),
+    };
+    let section_costs = StrategyKind::ALL.iter().map(|k| k.visit(MeasureSection)).collect();
     let rate_points = rate_points(config, log)?;
     let comparison = Comparison {
         cells,
@@ -241,6 +240,8 @@ mod tests {
             measured_msgs_per_s: 1.0,
             ceiling_msgs_per_s: 1.0,
             ratio_to_ceiling: None,
+            ceiling_kind: "loopback echo".into(),
+            alternating: None,
             target: String::new(),
             met: Some(false),
             durability: String::new(),

@@ -175,8 +175,14 @@ pub struct Goal {
     pub in_flight: u32,
     pub measured_msgs_per_s: f64,
     pub ceiling_msgs_per_s: f64,
+    /// What the ceiling is: "loopback echo", "raw pwrite", "one thread's raw pwrite" or
+    /// "group-commit bound".
+    pub ceiling_kind: String,
     /// The measured rate over the ceiling of the same shape (threads, batch, in-flight).
     pub ratio_to_ceiling: Option<f64>,
+    /// Rows judged on the median of several runs, each followed by a fresh measurement of its
+    /// ceiling: every figure, in the order measured (`None`: one run).
+    pub alternating: Option<AlternatingRuns>,
     pub target: String,
     /// `Some(true)` when every part of the goal was judged in this run and reached,
     /// `Some(false)` when a part judged in this run was missed (or the run had a violation),
@@ -202,6 +208,16 @@ pub struct Goal {
     /// With `--lock-stats`, on TCP rows: what measuring the lock cost on this workload.
     /// `None` when not measured.
     pub lock_stats_cost: Option<LockStatsCost>,
+}
+
+/// A goal workload run several times, alternately with its ceiling, so that a change in the
+/// machine's load between the two moves both: the row's figures are the medians.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AlternatingRuns {
+    /// Messages per second of each run of the workload, in the order run.
+    pub msgs_per_s: Vec<f64>,
+    /// The ceiling measured after each run, in the same order.
+    pub ceiling_msgs_per_s: Vec<f64>,
 }
 
 /// The same goal workload run alternately without and with the timing wrapper (three runs
