@@ -280,11 +280,11 @@ pub fn act_three_prose(whole: &ShrinkFigures, reserve: &ShrinkFigures, cpus: usi
         ));
     } else if rate >= 0.95 {
         s.push_str(&format!(
-            "\n  Producing ran at about whole's rate ({rate:.2}×): the shorter hold bought no throughput here, since each append\n  still waits to publish after its predecessor, and on {cpus} cores few writes run at once anyway."
+            "\n  Producing ran at about whole's rate ({rate:.2}×): the shorter hold bought no throughput here, since each append\n  still waits until the records before its own are published, and on {cpus} cores few writes run at once anyway."
         ));
     } else {
         s.push_str(&format!(
-            "\n  But reserve was not faster in this run ({rate:.2}× whole's rate): the hold is shorter, but each append then waits\n  for its predecessor to publish (the in-order hand-off), and on {cpus} cores that wait costs more than the lock did."
+            "\n  But reserve was not faster in this run ({rate:.2}× whole's rate): the hold is shorter, but each append then waits\n  until the records before its own are written and published (the in-order publication), and on {cpus} cores\n  that wait, and the publish lock, cost more than the write lock did."
         ));
     }
     s
@@ -490,7 +490,7 @@ mod tests {
         let slower = ShrinkFigures { msgs_per_s: 400_000.0, ..faster };
         let honest = act_three_prose(&whole, &slower, 2);
         assert!(honest.contains("not faster in this run (0.50× whole's rate)"), "{honest}");
-        assert!(honest.contains("in-order hand-off"), "{honest}");
+        assert!(honest.contains("in-order publication"), "{honest}");
         let level = act_three_prose(&whole, &ShrinkFigures { msgs_per_s: 810_000.0, ..faster }, 2);
         assert!(level.contains("about whole's rate (1.01×)"), "{level}");
         let longer = act_three_prose(&whole, &ShrinkFigures { hold_p50_ns: 20_000, ..faster }, 2);

@@ -237,7 +237,8 @@ pub struct Log<S: SyncStrategy> {
     /// Under `AppendMode::Reserve`: the byte end of the published records. Stored before
     /// `published`.
     published_end: AtomicU64,
-    /// Where appenders waiting for their turn to publish park (under `Reserve`).
+    /// Under `Reserve`: the ranges written and not yet published, and where appenders park until
+    /// theirs is.
     publish_signal: reserve::PublishSignal,
     /// The durable offset, the sync count and group commit.
     durability: Durability,

@@ -46,12 +46,14 @@
 //! With [`ModelLog::with_append`]`(`[`AppendMode::Reserve`]`)` an append runs steps 1–6 of
 //! [`reserve`](super::log::reserve) instead, as `Log::append_reserved` does: inside `S::write`
 //! only the reservation (load `next_offset` and `end_position`, Acquire; store the advanced
-//! `end_position`, then `next_offset`, Release); outside it the write, the wait for the publish
-//! watermark to reach the reserved offset, the due index entries, and the publication
-//! (`published_end` then `published`, each a `fetch_max`, the second `SeqCst`). Reads load
-//! `published` before `published_end`, as `Log::visible` does under `Reserve`.
+//! `end_position`, then `next_offset`, Release); outside it the write, then under the publish
+//! lock the listing of the written range and the publication of every listed range at or below
+//! the watermark, lowest first (its due index entries, then `published_end` and `published`,
+//! each a `fetch_max`, the second `SeqCst`), then the wait until the watermark passes the
+//! append's own range. Reads load `published` before `published_end`, as `Log::visible` does
+//! under `Reserve`.
 //!
-//! Step 4 looks at the watermark once and then parks on a condition variable that every
+//! Step 6 looks at the watermark once and then parks on a condition variable that every
 //! publication signals, as the real log does after its spin (a spin of one turn: loom would
 //! explore every turn of a longer one, each a path of its own). Two simplifications: the model's
 //! waiters park without the real log's 1 ms bound, so a lost wake-up would be a deadlock loom
@@ -60,9 +62,9 @@
 //! handshake (each side stores its own, then loads the other's), which loom cannot check: it
 //! treats `SeqCst` as `AcqRel`, under which both loads may miss, and would report a lost wake-up
 //! that `SeqCst` rules out. The handshake only decides *whether* a publisher takes the lock to
-//! signal; what a woken waiter then sees is the watermark, which the model has in full. The model also counts publications that did not find the
-//! watermark exactly at their own offset ([`ModelLog::publications_out_of_order`]): under an
-//! exclusive strategy there must be none.
+//! signal; what a woken waiter then sees is the watermark, which the model has in full. The
+//! model also counts publications of a range that did not start exactly at the watermark
+//! ([`ModelLog::publications_out_of_order`]): under an exclusive strategy there must be none.
 //!
 //! Left out, because they are not part of the race: the `--race-window-us` pause (loom tries
 //! every pause), durability (the high watermark is `next_offset`, as under `FsyncPolicy::Never`)
@@ -242,9 +244,20 @@ pub struct ModelLog<S: SyncStrategy> {
     /// Under `Reserve`: publications that found the watermark anywhere but at their own offset.
     /// Touched only when that happens, so it adds no step to a correct run.
     out_of_order: AtomicU64,
-    /// Under `Reserve`: where step 4 parks and each publication signals (`PublishSignal`).
+    /// Under `Reserve`: the ranges written and not yet published (steps 4–5), under the
+    /// publish lock.
+    written: Mutex<Vec<ModelWritten>>,
+    /// Under `Reserve`: where step 6 parks and each publication signals (`PublishSignal`).
     signal_lock: Mutex<()>,
     signal: Condvar,
+}
+
+/// A reserved range whose bytes are written, waiting to be published (`reserve::Written`).
+struct ModelWritten {
+    offset: u64,
+    n: u64,
+    end: u64,
+    due: Vec<IndexEntry>,
 }
 
 impl<S: SyncStrategy> ModelLog<S> {
@@ -266,6 +279,7 @@ impl<S: SyncStrategy> ModelLog<S> {
             published: AtomicU64::new(0),
             published_end: AtomicU64::new(0),
             out_of_order: AtomicU64::new(0),
+            written: Mutex::new(Vec::new()),
             signal_lock: Mutex::new(()),
             signal: Condvar::new(),
         }
@@ -351,29 +365,49 @@ impl<S: SyncStrategy> ModelLog<S> {
         });
         batch.assign_offsets(offset); // 3.
         self.file.write_at(batch.bytes(), position);
-        self.wait_turn(offset); // 4.
         let due: Vec<IndexEntry> = index_entries_due(batch, offset, position, self.index_interval).collect();
-        if !due.is_empty() {
-            self.index.append(&due); // 5.
-        }
-        self.published_end.fetch_max(position + record_bytes, Release); // 6.
-        if self.published.fetch_max(offset + n, SeqCst) != offset {
-            self.out_of_order.fetch_add(1, Relaxed);
-        }
-        // Always signalled here (see "The reserve path, mirrored").
-        let _held = self.signal_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        self.signal.notify_all();
+        self.publish_written(ModelWritten { offset, n, end: position + record_bytes, due }); // 4–5.
+        self.wait_published(offset + n); // 6.
         offset
     }
 
-    /// Step 4, as `Log::wait_turn`: one look at the watermark (the real log's spin, cut to one
-    /// turn), then parked on the signal until the watermark reaches `offset`.
-    fn wait_turn(&self, offset: u64) {
-        if self.published.load(Acquire) >= offset {
+    /// Steps 4–5, as `Log::publish_written`: under the publish lock, list the range, then
+    /// publish every listed range starting at or below the watermark, lowest first.
+    fn publish_written(&self, written: ModelWritten) {
+        let mut pending = self.written.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        pending.push(written); // 4.
+        loop {
+            let watermark = self.published.load(Acquire);
+            let next = pending
+                .iter()
+                .enumerate()
+                .filter(|(_, w)| w.offset <= watermark)
+                .min_by_key(|(_, w)| w.offset);
+            let Some((i, _)) = next else { break };
+            let w = pending.swap_remove(i);
+            if w.offset != watermark {
+                self.out_of_order.fetch_add(1, Relaxed);
+            }
+            if !w.due.is_empty() {
+                self.index.append(&w.due); // 5.
+            }
+            self.published_end.fetch_max(w.end, Release);
+            self.published.fetch_max(w.offset + w.n, SeqCst);
+        }
+        drop(pending);
+        // Always signalled here (see "The reserve path, mirrored").
+        let _held = self.signal_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.signal.notify_all();
+    }
+
+    /// Step 6, as `Log::wait_published`: one look at the watermark (the real log's spin, cut to
+    /// one turn), then parked on the signal until it passes `end_offset`.
+    fn wait_published(&self, end_offset: u64) {
+        if self.published.load(Acquire) >= end_offset {
             return;
         }
         let mut parked = self.signal_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        while self.published.load(SeqCst) < offset {
+        while self.published.load(SeqCst) < end_offset {
             parked = self.signal.wait(parked).unwrap_or_else(|poisoned| poisoned.into_inner());
         }
     }

@@ -8,14 +8,21 @@
 //! 2. *(write section; the race window is here, between the loads and the stores)* store
 //!    `end_position = p + len`, then `next_offset = o + n`, and leave the section;
 //! 3. fill in the offsets and CRCs, and write the records at byte `p` (one `pwrite`), in
-//!    parallel with every other appender's step 3;
-//! 4. wait until the publish watermark `published` reaches `o`: every record before ours is
-//!    written and published (spinning briefly, then yielding);
-//! 5. write the index entries due in `[o, o + n)`, in offset order because only the appender at
-//!    the watermark is here;
-//! 6. store `published_end = p + len`, then `published = o + n` (Release; `fetch_max`, see
-//!    below) — the records are now visible to readers and to group commit; under
-//!    `FsyncPolicy::Always` the append then waits for a sync as under `Whole`.
+//!    parallel with every other appender's step 3; encode the index entries due in `[o, o + n)`;
+//! 4. *(publish lock)* add the written range to the list of ranges written but not published;
+//! 5. *(publish lock, still held)* publish: while some listed range starts at or below the
+//!    watermark `published`, take the lowest, write its index entries, store
+//!    `published_end = max(published_end, its end)`, then `published = max(published, its
+//!    o + n)` (Release, then `SeqCst`); leave the lock and wake the appenders parked in step 6;
+//! 6. wait until `published ≥ o + n` — published in step 5 by this appender, or by the one that
+//!    published its predecessor (spinning briefly, then parked); under `FsyncPolicy::Always` the
+//!    append then waits for a sync as under `Whole`.
+//!
+//! Whoever holds the publish lock is the only publisher, so index entries are written and the
+//! watermark raised in offset order. An appender whose predecessor is still writing does not
+//! wait to publish its own range: it leaves it on the list, and the predecessor, once written,
+//! publishes both. So a late appender (preempted between steps 2 and 4, say) holds the others up
+//! only until it runs again, and its successors need no wake-up to publish, only to return.
 //!
 //! A reader loads `published` before `published_end` (Acquire), exactly as it loads
 //! `next_offset` before `end_position` under `Whole`, so it never sees a reserved range whose
@@ -24,34 +31,32 @@
 //!
 //! Under `none`, nothing excludes step 1–2 from another appender's: two appenders can reserve
 //! the same offset and bytes (the lost update and the torn log of the module docs of
-//! [`log`](super), found by the checker as under `Whole`). Step 4 waits for `published >= o`
-//! rather than `== o`, and step 6 only raises the watermark, so a race never deadlocks the
-//! pipeline: every reserved `o` was stored as `o' + n'` by an appender that reserved `o' < o`
-//! and so itself gets past step 4 and raises the watermark to `o`.
+//! [`log`](super), found by the checker as under `Whole`). Step 5 publishes any range starting at
+//! or below the watermark, not only at it, and only raises the watermark, so a race never
+//! deadlocks the pipeline: every reserved `o` was stored as `o' + n'` by an appender that
+//! reserved `o' < o`, whose range raises the watermark to `o` once published.
 //!
-//! ## The publish signal (the second deliberate exception)
+//! ## The publish lock and the publish signal (deliberate exceptions)
 //!
-//! An appender in step 4 spins briefly, then parks on a condition variable that every
-//! publication signals when someone is parked. With more appenders than cores, spinning (or
-//! yielding) waiters took the CPU from the very predecessor they waited for: measured, 8
-//! threads on this 2-core machine appended 4 to 10 times slower than under `Whole`. The condition
-//! variable's mutex is the second lock on an append path besides the strategy's (after
-//! preallocation's, see [`prealloc`](crate::storage::prealloc)), taken only by a parked waiter and
-//! by a publisher that finds one; it guards nothing but the sleep, never log data, and it is
-//! never held while the strategy's lock is.
+//! Two locks besides the strategy's sit on this path (after preallocation's, see
+//! [`prealloc`](crate::storage::prealloc)); neither is ever held while the strategy's lock is.
+//! The publish lock (a mutex over the list of written ranges) is taken once per append, for a
+//! few loads and stores and, every `INDEX_INTERVAL` records, an index write: it orders the
+//! publications. The signal (a condition variable and its mutex) guards nothing but the sleep of
+//! step 6: an appender whose range someone else must publish spins briefly, then parks, and a
+//! publisher signals only when its `SeqCst` load of the waiter count finds one parked.
 //!
-//! Still not fast enough: measured on the 2-core machine (8 threads, `mutex`, 100-byte
-//! messages, a scratch program over `Log::append_batch`), batches of 100 reach 1.3–2.2 M/s
-//! against 2.5–3.2 M/s under `Whole`, and single messages 0.03 M/s against 0.39–0.48 M/s:
-//! every single append waits for its predecessor's wake-up, and `notify_all` wakes every parked
-//! appender for each publication. The known remedies, not built yet: the appender at the
-//! watermark also publishes the ranges already written after its own (so a waiter rarely has to
-//! be woken at all), and waking only the appender whose turn it is.
+//! Why the list: an earlier version had each appender wait in turn for the watermark to reach its
+//! own offset and then publish only its own range. With more appenders than cores every
+//! publication then waited for its predecessor's wake-up, one after another: measured on the
+//! 2-core machine (8 threads, `mutex`, 100-byte messages), single messages reached 0.03 M/s
+//! against 0.4–0.5 M/s under `Whole`. With the list a woken appender has nothing left to do but
+//! return (`harness --transport inproc --producers 8 --consumers 0 --append reserve`).
 //!
-//! A failed write (step 3) leaves a range that will never be published: it poisons the log as
-//! a failed sync does, and the appenders waiting behind it in step 4 return that error instead
-//! of waiting forever. Neither is acknowledged; a restart's recovery cuts the log at the first
-//! record that is not whole.
+//! A failed write (step 3) or index write (step 5) leaves a range that will never be
+//! published: it poisons the log as a failed sync does, and the appenders waiting behind it in
+//! step 6 return that error instead of waiting forever. Neither is acknowledged; a restart's
+//! recovery cuts the log at the first record that is not whole.
 
 use super::{Log, RecordBatch};
 use crate::storage::error::{IoContext, LogError};
@@ -62,10 +67,11 @@ use std::os::unix::fs::FileExt;
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::{Acquire, Release, SeqCst};
 
-/// How many times step 4 checks the watermark before parking.
+/// How many times step 6 checks the watermark before parking.
 const SPINS: u32 = 200;
 
-/// Where appenders waiting for their turn (step 4) park, and are woken by each publication.
+/// The list of written ranges (steps 4–5), and where appenders waiting for theirs to be
+/// published (step 6) park, woken by each publication.
 #[derive(Default)]
 pub(crate) struct PublishSignal {
     /// Appenders parked or about to park. A publisher signals only when this is non-zero: it
@@ -74,6 +80,19 @@ pub(crate) struct PublishSignal {
     waiters: AtomicUsize,
     lock: parking_lot::Mutex<()>,
     published: parking_lot::Condvar,
+    /// Ranges written (step 3) and not yet published, in no order; whoever holds this lock is
+    /// the only publisher.
+    written: parking_lot::Mutex<Vec<Written>>,
+}
+
+/// A reserved range whose bytes are written, waiting to be published.
+pub(crate) struct Written {
+    offset: u64,
+    n: u64,
+    /// The byte position just past its records.
+    end: u64,
+    /// Its index entries, encoded.
+    index_entries: Vec<u8>,
 }
 
 impl<S: SyncStrategy> Log<S> {
@@ -90,19 +109,79 @@ impl<S: SyncStrategy> Log<S> {
         }
         self.prealloc.written(position + record_bytes);
         self.config.race_window.at(RacePoint::Written { offset, position, record_bytes });
-        self.wait_turn(offset)?; // 4.
-        let mut due = super::index_entries_due(batch, offset, position, INDEX_INTERVAL).peekable(); // 5.
-        if due.peek().is_some() {
-            let mut entries = Vec::with_capacity(16);
-            for entry in due {
-                entries.extend_from_slice(&entry.to_bytes());
-            }
-            self.index.append_encoded(&entries)?;
+        let mut index_entries = Vec::new();
+        for entry in super::index_entries_due(batch, offset, position, INDEX_INTERVAL) {
+            index_entries.extend_from_slice(&entry.to_bytes());
         }
-        self.published_end.fetch_max(position + record_bytes, Release); // 6.
-        self.published.fetch_max(offset + n, SeqCst);
-        self.signal_published();
+        let written = Written { offset, n, end: position + record_bytes, index_entries };
+        self.publish_written(written)?; // 4–5.
+        self.wait_published(offset + n)?; // 6.
         Ok(offset)
+    }
+
+    /// Steps 4–5: hands the written range over, then publishes, in offset order, every range
+    /// handed over that starts at or below the watermark — this one if its predecessors are
+    /// published, and any written after it that were waiting for it.
+    fn publish_written(&self, written: Written) -> Result<(), LogError> {
+        let mut pending = self.publish_signal.written.lock();
+        pending.push(written); // 4.
+        let mut raised = false;
+        loop {
+            // Under the mutex only one thread publishes, so the watermark is ours to raise.
+            let watermark = self.published.load(Acquire);
+            let next = pending
+                .iter()
+                .enumerate()
+                .filter(|(_, w)| w.offset <= watermark)
+                .min_by_key(|(_, w)| w.offset);
+            let Some((i, _)) = next else { break };
+            let w = pending.swap_remove(i);
+            if !w.index_entries.is_empty() {
+                if let Err(e) = self.index.append_encoded(&w.index_entries) {
+                    drop(pending);
+                    self.durability.poison();
+                    self.signal_published();
+                    return Err(e);
+                }
+            }
+            self.published_end.fetch_max(w.end, Release); // 5.
+            self.published.fetch_max(w.offset + w.n, SeqCst);
+            raised = true;
+        }
+        drop(pending);
+        if raised {
+            self.signal_published();
+        }
+        Ok(())
+    }
+
+    /// Step 6: returns once the watermark has passed `end_offset` (published by this appender
+    /// or by whichever published after its predecessor), or the log is poisoned: a short spin,
+    /// then parked on the publish signal (see "The publish signal" above).
+    fn wait_published(&self, end_offset: u64) -> Result<(), LogError> {
+        for _ in 0..SPINS {
+            if self.published.load(Acquire) >= end_offset {
+                return Ok(());
+            }
+            std::hint::spin_loop();
+        }
+        let poisoned = || LogError::SyncFailed { path: self.log_path.clone() };
+        let signal = &self.publish_signal;
+        signal.waiters.fetch_add(1, SeqCst);
+        let mut parked = signal.lock.lock();
+        let result = loop {
+            if self.published.load(SeqCst) >= end_offset {
+                break Ok(());
+            }
+            if self.durability.is_poisoned() {
+                break Err(poisoned());
+            }
+            // Bounded, so a poisoning (which does not signal) is noticed too.
+            signal.published.wait_for(&mut parked, std::time::Duration::from_millis(1));
+        };
+        drop(parked);
+        signal.waiters.fetch_sub(1, SeqCst);
+        result
     }
 
     /// Steps 1–2: the reservation, the only part inside the strategy's write section.
@@ -121,35 +200,7 @@ impl<S: SyncStrategy> Log<S> {
         Ok((offset, position))
     }
 
-    /// Step 4: waits until every record before `offset` is published, or the log is poisoned:
-    /// a short spin, then parked on the publish signal (see "The publish signal" above).
-    fn wait_turn(&self, offset: u64) -> Result<(), LogError> {
-        let poisoned = || LogError::SyncFailed { path: self.log_path.clone() };
-        for _ in 0..SPINS {
-            if self.published.load(Acquire) >= offset {
-                return Ok(());
-            }
-            std::hint::spin_loop();
-        }
-        let signal = &self.publish_signal;
-        signal.waiters.fetch_add(1, SeqCst);
-        let mut parked = signal.lock.lock();
-        let result = loop {
-            if self.published.load(SeqCst) >= offset {
-                break Ok(());
-            }
-            if self.durability.is_poisoned() {
-                break Err(poisoned());
-            }
-            // Bounded, so a poisoning (which does not signal) is noticed too.
-            signal.published.wait_for(&mut parked, std::time::Duration::from_millis(1));
-        };
-        drop(parked);
-        signal.waiters.fetch_sub(1, SeqCst);
-        result
-    }
-
-    /// Step 6's last part: wakes the appenders parked in step 4, if any.
+    /// After a publication: wakes the appenders parked in step 6, if any.
     fn signal_published(&self) {
         let signal = &self.publish_signal;
         if signal.waiters.load(SeqCst) > 0 {
