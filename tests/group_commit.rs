@@ -236,14 +236,17 @@ fn the_interval_syncer_poisons_a_topic_whose_sync_fails() {
     let (topics, _) = Topics::<RwLockSync>::open(dir.path(), config).expect("open");
     let t = topics.get_or_create("t").expect("create");
     t.log.append(b"x").expect("append");
-    // Bounded: the syncer fires every 5 ms; 20 s is a hang, not a slow machine.
+    // Bounded: the syncer fires every 5 ms; 20 s is a hang, not a slow machine. The syncer
+    // poisons the log as its sync fails and cuts the log back just after, on its own thread:
+    // wait for both, then check each.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !t.log.sync_failed() && std::time::Instant::now() < deadline {
+    while !(t.log.sync_failed() && t.log.next_offset() == 0) && std::time::Instant::now() < deadline {
         thread::sleep(std::time::Duration::from_millis(1));
     }
     assert!(t.log.sync_failed(), "the syncer's failed sync poisons the log");
-    assert!(matches!(t.log.append(b"y"), Err(LogError::SyncFailed { .. })));
     assert_eq!(t.log.next_offset(), 0, "cut back to the last durable record");
+    assert!(matches!(t.log.append(b"y"), Err(LogError::SyncFailed { .. })));
+    assert_eq!(t.log.next_offset(), 0, "the refused append wrote nothing");
     // The syncer does not retry a poisoned log.
     let seen = attempts.load(SeqCst);
     assert_eq!(seen, 1, "one failed attempt, no retries");
