@@ -37,7 +37,7 @@ cargo build --release --quiet --bin harness
   --messages 80000 \
   --goals \
   --peers \
-  --rates 20000,40000,80000,160000 \
+  --rates 20000,40000,60000,80000,160000 \
   --lock-stats \
   --out "$out"
 echo "summary: $out/summary.md"

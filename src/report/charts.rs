@@ -388,7 +388,8 @@ fn peers<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Comparison) -> D
     let series = ["synclog (rwlock)", "Redis Streams", "NATS JetStream", CEILING_SERIES];
     let max_x = rows.iter().flat_map(|(_, b)| b.iter().map(|&(_, v)| v)).fold(10.0, f64::max) * 3.0;
     let min_x = rows.iter().flat_map(|(_, b)| b.iter().map(|&(_, v)| v)).fold(max_x, f64::min) / 3.0;
-    let n = rows.len().max(1) as f64;
+    // One empty band above the rows holds the legend, clear of every bar.
+    let n = rows.len().max(1) as f64 + 1.0;
     let mut chart = ChartBuilder::on(root)
         .caption(
             "synclog and its peers, same workload, same machine, same run (8 producers, 100 B)",
@@ -404,7 +405,7 @@ fn peers<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Comparison) -> D
         .configure_mesh()
         .disable_y_mesh()
         .x_desc("acknowledged messages per second (log scale)")
-        .y_labels(rows.len() * 2 + 1)
+        .y_labels(rows.len() * 2 + 3)
         .y_label_formatter(&|y| category_label(*y, 0.5, &names))
         .x_label_formatter(&|x| human(*x))
         .label_style((FONT, 16))
