@@ -105,13 +105,23 @@ pub struct RecordBatch {
     starts: Vec<usize>,
     /// (CRC with offset 0, `x^(8(4+n))` mod the polynomial) per record.
     partial: Vec<(u32, u32)>,
-    /// The payload length and factor of the last record pushed; kept across [`clear`], so a
-    /// reused batch (the log keeps one per thread) computes a length's factor once.
+    /// For the last record pushed: its payload length, the CRC of its header with offset 0 and
+    /// its factor, all three fixed by the length. Kept across [`clear`], so a reused batch (the
+    /// log keeps one per thread) computes them once per length.
     ///
     /// [`clear`]: RecordBatch::clear
-    last_factor: Option<(usize, u32)>,
+    last_length: Option<LengthConstants>,
     /// The offset correction as a table, built the second time a length is seen in a row.
     correction: Option<Box<OffsetCorrection>>,
+}
+
+/// What a record's length alone decides: the CRC of its first 12 bytes with offset 0, and
+/// the factor `x^(8(4+n))`.
+#[derive(Debug, Clone, Copy)]
+struct LengthConstants {
+    payload_len: usize,
+    header_crc: u32,
+    factor: u32,
 }
 
 /// The CRC correction for an offset, for records of one length, as eight 256-entry tables.
@@ -203,26 +213,31 @@ impl RecordBatch {
         self.bytes.extend_from_slice(&len.to_be_bytes());
         self.bytes.extend_from_slice(&[0u8; 4]);
         self.bytes.extend_from_slice(payload);
-        let zero_offset_crc = crc32c_append(crc32c(&self.bytes[start..start + 12]), payload);
-        let factor = self.factor_for(payload.len());
-        self.partial.push((zero_offset_crc, factor));
+        let LengthConstants { header_crc, factor, .. } = self.constants_for(payload.len());
+        self.partial.push((crc32c_append(header_crc, payload), factor));
     }
 
-    /// The factor depends on the length only: the last record's is reused when the length
-    /// repeats (as in a batch of equal messages, or a reused batch of one), and on the first
-    /// repeat the correction table for it is built.
-    fn factor_for(&mut self, payload_len: usize) -> u32 {
-        match self.last_factor {
-            Some((len, factor)) if len == payload_len => {
-                if self.correction.as_ref().is_none_or(|c| c.factor != factor) {
-                    self.correction = Some(Box::new(OffsetCorrection::new(factor)));
+    /// The last record's constants are reused when the length repeats (as in a batch of equal
+    /// messages, or a reused batch of one), and on the first repeat the correction table for
+    /// the length is built.
+    fn constants_for(&mut self, payload_len: usize) -> LengthConstants {
+        match self.last_length {
+            Some(c) if c.payload_len == payload_len => {
+                if self.correction.as_ref().is_none_or(|t| t.factor != c.factor) {
+                    self.correction = Some(Box::new(OffsetCorrection::new(c.factor)));
                 }
-                factor
+                c
             }
             _ => {
-                let factor = shift_factor(4 + payload_len as u64);
-                self.last_factor = Some((payload_len, factor));
-                factor
+                let mut header = [0u8; 12];
+                header[8..].copy_from_slice(&u32::try_from(payload_len).unwrap_or(u32::MAX).to_be_bytes());
+                let c = LengthConstants {
+                    payload_len,
+                    header_crc: crc32c(&header),
+                    factor: shift_factor(4 + payload_len as u64),
+                };
+                self.last_length = Some(c);
+                c
             }
         }
     }
