@@ -19,6 +19,17 @@
 //!
 //! No sync ever runs while a strategy lock is held: appends go on during a sync.
 //!
+//! Gathering. Appenders that send one request at a time come back a moment after their
+//! acknowledgement, while the next sync is already running; they all miss it and wait for the
+//! one after. Left alone, they split into two groups that take turns, each sync covering about
+//! half of them. So a leader first waits for the appends the last sync left in play (its
+//! leader and every waiter then) to be parked again, for at most [`GATHER_SYNCS`] times the
+//! last sync's duration, and then syncs once for all of them (PostgreSQL's `commit_delay`,
+//! with the wait ended early by the arrivals it waits for). A gather that runs out of time
+//! (an appender stopped, or is slow to come back) makes the next leader sync at once, so an
+//! appender that does not come back costs at most every other sync a bounded wait. A single
+//! appender never waits: the last sync left only itself in play.
+//!
 //! A failed `fdatasync` poisons the coordinator: its leader gets the error, and so does every
 //! waiter it would have covered and every later wait. After a failed sync, Linux may have
 //! dropped the dirty pages and cleared the error, so a retry that "succeeds" proves nothing
@@ -42,6 +53,10 @@
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, Thread};
+use std::time::{Duration, Instant};
+
+/// How long a leader may gather, in durations of the last sync.
+pub const GATHER_SYNCS: u32 = 2;
 
 /// An append parked until a sync covers it (or it is picked to lead the next one).
 struct Waiter {
@@ -60,6 +75,14 @@ struct State {
     next_id: u64,
     /// Appends parked waiting for someone else's sync, oldest first.
     waiting: Vec<Waiter>,
+    /// Appends in play when the last sync finished: its leader and every waiter then.
+    appenders: usize,
+    /// How long the last sync took.
+    last_sync: Duration,
+    /// The leader while it gathers (see [`GroupCommit::gather`]), woken when enough arrived.
+    gatherer: Option<Thread>,
+    /// Set when the last gather ran out of time: the next leader does not gather.
+    gather_missed: bool,
 }
 
 /// The group-commit coordinator of one log.
@@ -111,6 +134,11 @@ impl GroupCommit {
                 let id = state.next_id;
                 state.next_id += 1;
                 state.waiting.push(Waiter { id, needed, thread: thread::current() });
+                if state.waiting.len() + 1 >= state.appenders {
+                    if let Some(gatherer) = &state.gatherer {
+                        gatherer.unpark();
+                    }
+                }
                 // Parked until the leader takes us off the list: covered, poisoned, or picked
                 // to lead the next sync. Any other return from `park` is spurious.
                 loop {
@@ -125,14 +153,22 @@ impl GroupCommit {
             }
             // Lead: nobody is syncing. This sync starts after our write, so it covers it.
             state.syncing = true;
+            state = self.gather(state);
+            if state.poisoned {
+                state.syncing = false;
+                return Err(poisoned());
+            }
             state.started += 1;
             let number = state.started;
             drop(state);
             let mut leading = Leading { commit: self, armed: true };
+            let began = Instant::now();
             let result = sync();
             leading.armed = false;
             state = self.state.lock();
             state.syncing = false;
+            state.last_sync = began.elapsed();
+            state.appenders = 1 + state.waiting.len();
             match result {
                 Ok(()) => state.completed = number,
                 // Not completed: the waiters it covered wake, find the poison and fail too.
@@ -150,7 +186,9 @@ impl GroupCommit {
                 let settled = poisoned_now || w.needed <= completed;
                 let lead = !settled && !leader_picked;
                 leader_picked |= lead;
-                if settled || lead {
+                if lead {
+                    wake.insert(0, w.thread.clone());
+                } else if settled {
                     wake.push(w.thread.clone());
                 }
                 !(settled || lead)
@@ -166,6 +204,33 @@ impl GroupCommit {
 }
 
 impl GroupCommit {
+    /// Before its sync starts, the leader waits for the appends the last sync left in play to
+    /// be back (module docs, "Gathering"), for at most [`GATHER_SYNCS`] times the last sync's
+    /// duration. Appends that arrive meanwhile park as waiters of this sync: `syncing` is
+    /// already set and `started` not yet advanced, so the sync they need is this one.
+    fn gather<'a>(
+        &'a self,
+        mut state: parking_lot::MutexGuard<'a, State>,
+    ) -> parking_lot::MutexGuard<'a, State> {
+        if std::mem::take(&mut state.gather_missed) {
+            return state;
+        }
+        let deadline = Instant::now() + state.last_sync * GATHER_SYNCS;
+        state.gatherer = Some(thread::current());
+        while state.waiting.len() + 1 < state.appenders && !state.poisoned {
+            let now = Instant::now();
+            if now >= deadline {
+                state.gather_missed = true;
+                break;
+            }
+            drop(state);
+            thread::park_timeout(deadline - now);
+            state = self.state.lock();
+        }
+        state.gatherer = None;
+        state
+    }
+
     /// How many appends are parked waiting for another's sync right now.
     pub fn waiting(&self) -> usize {
         self.state.lock().waiting.len()
@@ -190,6 +255,9 @@ impl GroupCommit {
         self.poisoned.store(true, Ordering::Release);
         for w in state.waiting.drain(..) {
             w.thread.unpark();
+        }
+        if let Some(gatherer) = &state.gatherer {
+            gatherer.unpark();
         }
     }
 }
@@ -366,5 +434,136 @@ mod tests {
         assert!(commit.is_poisoned());
         assert_eq!(commit.wait_durable(|| Ok(()), || "poisoned"), Err("poisoned"));
         assert_eq!(syncs.load(SeqCst), 1, "no sync ran after the panic");
+    }
+
+    /// Runs the first sync of a test: a leader that holds its sync until `waiters` more appends
+    /// are parked and `hold` has passed (so the next gather may last up to twice as long), then
+    /// returns. The spawned waiters' syncs record `commit.waiting()` as they start.
+    fn first_sync_with_waiters<'s>(
+        s: &'s thread::Scope<'s, '_>,
+        commit: &'s GroupCommit,
+        waiters: usize,
+        hold: std::time::Duration,
+        parked_at_start: &'s std::sync::Mutex<Vec<usize>>,
+    ) -> Vec<thread::ScopedJoinHandle<'s, Result<(), &'static str>>> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let started = std::sync::Arc::new(AtomicU64::new(0));
+        let leader_started = started.clone();
+        let leader = s.spawn(move || {
+            commit.wait_durable(
+                || {
+                    leader_started.store(1, SeqCst);
+                    let t0 = std::time::Instant::now();
+                    while (commit.waiting() < waiters || t0.elapsed() < hold)
+                        && std::time::Instant::now() < deadline
+                    {
+                        thread::sleep(std::time::Duration::from_millis(1));
+                    }
+                    Ok(())
+                },
+                || "poisoned",
+            )
+        });
+        while started.load(SeqCst) == 0 && std::time::Instant::now() < deadline {
+            thread::yield_now();
+        }
+        let mut handles = vec![leader];
+        for _ in 0..waiters {
+            handles.push(s.spawn(move || {
+                commit.wait_durable(
+                    || {
+                        parked_at_start.lock().expect("no panic holds it").push(commit.waiting());
+                        Ok(())
+                    },
+                    || "poisoned",
+                )
+            }));
+        }
+        handles
+    }
+
+    #[test]
+    fn the_next_leader_waits_for_the_appends_the_last_sync_left_in_play() {
+        // Sync 1 leaves three appends in play: its leader and two waiters, one of whom leads
+        // sync 2. The first leader comes back 50 ms after its acknowledgement, far inside the
+        // gather's bound (twice sync 1's 400 ms): sync 2 waits for it and covers all three.
+        // Without gathering, sync 2 would start with one append parked, not two.
+        let commit = GroupCommit::default();
+        let parked_at_start = std::sync::Mutex::new(Vec::new());
+        thread::scope(|s| {
+            let mut handles = first_sync_with_waiters(
+                s,
+                &commit,
+                2,
+                std::time::Duration::from_millis(400),
+                &parked_at_start,
+            );
+            let first = handles.remove(0).join().expect("no panic");
+            assert_eq!(first, Ok(()));
+            thread::sleep(std::time::Duration::from_millis(50));
+            let again =
+                commit.wait_durable(|| panic!("sync 2 is led by a waiter, and covers this"), || "poisoned");
+            assert_eq!(again, Ok(()));
+            for h in handles {
+                assert_eq!(h.join().expect("no panic"), Ok(()));
+            }
+        });
+        assert_eq!(
+            *parked_at_start.lock().expect("no panic holds it"),
+            vec![2],
+            "one more sync, two appends parked behind its leader"
+        );
+    }
+
+    #[test]
+    fn a_gather_that_runs_out_of_time_syncs_and_the_next_leader_does_not_gather() {
+        // Sync 1's leader never comes back: sync 2's leader waits at most its bound, then syncs
+        // for itself and the other waiter; the miss is remembered and cleared by the next sync.
+        let commit = GroupCommit::default();
+        let parked_at_start = std::sync::Mutex::new(Vec::new());
+        thread::scope(|s| {
+            let handles = first_sync_with_waiters(
+                s,
+                &commit,
+                2,
+                std::time::Duration::from_millis(20),
+                &parked_at_start,
+            );
+            for h in handles {
+                assert_eq!(h.join().expect("no panic"), Ok(()));
+            }
+        });
+        assert_eq!(*parked_at_start.lock().expect("no panic holds it"), vec![1]);
+        assert!(commit.state.lock().gather_missed, "the gather ran out of time");
+        assert_eq!(commit.wait_durable(|| Ok::<(), &str>(()), || "poisoned"), Ok(()));
+        assert!(!commit.state.lock().gather_missed, "one leader skipped gathering, and cleared the mark");
+    }
+
+    #[test]
+    fn a_poison_while_a_leader_gathers_fails_it_and_its_waiters_at_once() {
+        let commit = GroupCommit::default();
+        let parked_at_start = std::sync::Mutex::new(Vec::new());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        thread::scope(|s| {
+            // Sync 1 lasts about 1.5 s, so the gather would wait up to 3 s for its leader.
+            let mut handles = first_sync_with_waiters(
+                s,
+                &commit,
+                2,
+                std::time::Duration::from_millis(1500),
+                &parked_at_start,
+            );
+            while commit.state.lock().gatherer.is_none() && std::time::Instant::now() < deadline {
+                thread::sleep(std::time::Duration::from_millis(1));
+            }
+            assert_eq!(handles.remove(0).join().expect("no panic"), Ok(()));
+            commit.poison();
+            let rest: Vec<_> = handles.into_iter().map(|h| h.join().expect("no panic")).collect();
+            assert_eq!(rest, vec![Err("poisoned"); 2]);
+        });
+        assert!(
+            parked_at_start.lock().expect("no panic holds it").is_empty(),
+            "no sync ran after the poison"
+        );
     }
 }
