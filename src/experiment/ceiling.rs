@@ -17,10 +17,9 @@
 //!
 //! A third bounds `--fsync always`: **raw syncs**, one thread writing a record's bytes into
 //! zero-filled space (as the preallocated log does) and `fdatasync`ing after each, back to back:
-//! the most syncs per second the device gives one writer. Group commit acknowledges at most the
-//! messages that landed during one sync with the next, so with `p` producers one request at a
-//! time, each waits for up to two syncs and the acknowledgements are bounded near
-//! `p / 2 × syncs per second` (see `reports/README.md`).
+//! the most syncs per second the device gives one writer. With `p` producers one request at a
+//! time, a sync acknowledges at most `p` messages, so the acknowledgements are bounded by
+//! `p × syncs per second`, the group-commit bound (see `reports/README.md`).
 
 pub use crate::report::rows::Ceilings;
 use crate::storage::HEADER_BYTES;
