@@ -39,7 +39,8 @@
 //! `Whole`), so two producers and a reader run under every lock, and three producers under
 //! `mutex` only: what differs between the locks is which sections exclude which, and that is
 //! checked under `Whole` for each of them and in `strategies/tests/loom.rs`. Three producers and
-//! a reader together are not run (too many interleavings for the test suite's time).
+//! a reader together run under `mutex` at a preemption bound of at most 2 (769 137
+//! interleavings, about two and a half minutes; at bound 3 the search ran past ten minutes).
 //!
 //! For `NoSync` the same model must fail, and loom must find how: the lost update (two appends
 //! acknowledged with one offset), a log left failing verify, and a reader that gets a torn
@@ -60,7 +61,7 @@ use loom::sync::Arc;
 use loom::thread;
 use synclog::storage::model::{ModelBatch, ModelLog, ModelRecords};
 use synclog::storage::{AppendMode, LogError};
-use synclog::strategies::sync::explore;
+use synclog::strategies::sync::{explore, explore_bounded};
 use synclog::strategies::{MutexSync, NoSync, RwLockSync, SemaphoreSync, StdRwLockSync, SyncStrategy};
 
 const A: &[u8] = &[0xAA; 8];
@@ -177,21 +178,32 @@ fn two_producers_and_a_reader<S: SyncStrategy>(append: AppendMode) {
     });
 }
 
+/// Three producer threads, producer `i` appending one record of eight bytes `i`.
+fn spawn_three_producers<S: SyncStrategy>(log: &Arc<ModelLog<S>>) -> Vec<thread::JoinHandle<(u64, u8)>> {
+    (0..3u8)
+        .map(|i| {
+            let log = Arc::clone(log);
+            thread::spawn(move || (log.append(&[i; 8]), i))
+        })
+        .collect()
+}
+
+/// Joins the three producers; each got its own offset of 0, 1, 2. Returns (offset, producer),
+/// in offset order.
+fn join_three_producers<S: SyncStrategy>(producers: Vec<thread::JoinHandle<(u64, u8)>>) -> Vec<(u64, u8)> {
+    let mut offsets: Vec<(u64, u8)> = producers.into_iter().map(|p| p.join().expect("producer")).collect();
+    offsets.sort();
+    let got: Vec<u64> = offsets.iter().map(|&(o, _)| o).collect();
+    assert_eq!(got, [0, 1, 2], "{}: lost update: offsets {offsets:?}", S::NAME);
+    offsets
+}
+
 /// Three producers of one record each, no reader: every offset handed out once.
 fn three_producers<S: SyncStrategy>(append: AppendMode) {
     explore(model_name::<S>(append, "three producers"), move || {
         let log = Arc::new(ModelLog::<S>::new(3 * (16 + 8), INDEX_INTERVAL).with_append(append));
-        let producers: Vec<_> = (0..3u8)
-            .map(|i| {
-                let log = Arc::clone(&log);
-                thread::spawn(move || (log.append(&[i; 8]), i))
-            })
-            .collect();
-        let mut offsets: Vec<(u64, u8)> =
-            producers.into_iter().map(|p| p.join().expect("producer")).collect();
-        offsets.sort();
-        let got: Vec<u64> = offsets.iter().map(|&(o, _)| o).collect();
-        assert_eq!(got, [0, 1, 2], "{}: lost update: offsets {offsets:?}", S::NAME);
+        let producers = spawn_three_producers(&log);
+        let offsets = join_three_producers::<S>(producers);
         let records = log.read(0, 10, 1024).expect("read after the producers joined").records;
         let expected: ModelRecords = offsets.iter().map(|&(o, i)| (o, vec![i; 8])).collect();
         assert_eq!(records, expected, "{}", S::NAME);
@@ -265,6 +277,28 @@ fn std_rwlock_reserve_appends_are_dense_and_reads_whole() {
 #[test]
 fn mutex_reserve_three_producers_publish_in_order() {
     three_producers::<MutexSync>(AppendMode::Reserve);
+}
+
+/// Three producers of one record each and a reader, under `Reserve`: the reader's two reads
+/// only ever return published records, whole and in offset order, with no gap before them.
+/// Four threads: searched at a preemption bound of at most 2 (769 137 interleavings, about two
+/// and a half minutes here; bound 3 ran past ten).
+fn three_producers_and_a_reader<S: SyncStrategy>() {
+    let name = model_name::<S>(AppendMode::Reserve, "three producers and a reader");
+    explore_bounded(name, 2, move || {
+        let log = Arc::new(ModelLog::<S>::new(3 * (16 + 8), INDEX_INTERVAL).with_append(AppendMode::Reserve));
+        let producers = spawn_three_producers(&log);
+        let reader = spawn_reader(&log);
+        let offsets = join_three_producers::<S>(producers);
+        let expected: ModelRecords = offsets.iter().map(|&(o, i)| (o, vec![i; 8])).collect();
+        check_published(&log);
+        check_final(&log, &expected, reader.join().expect("reader"));
+    });
+}
+
+#[test]
+fn mutex_reserve_three_producers_and_a_reader_read_only_what_is_published() {
+    three_producers_and_a_reader::<MutexSync>();
 }
 
 /// One producer and a reader under `NoSync`: with no second writer there is no race, and the
