@@ -8,7 +8,7 @@
 #                             `--append whole` and `reserve` (publication in offset order); NoSync caught
 # then prints how many interleavings loom explored for each test.
 #
-# Bounded so the tests take about four minutes once built, most of it the reserve models (the
+# Bounded so the tests take about five minutes once built, most of it the reserve models (the
 # first build, of every dependency with `--cfg loom`, takes a few minutes): LOOM_MAX_PREEMPTIONS
 # defaults to 3 here (the four-thread reserve model stays at 2 or below); raise it to search
 # further (4 takes about five times as long). The build goes to target/loom, so the cfg change
