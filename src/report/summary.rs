@@ -147,9 +147,10 @@ syncs/s ({:.0} µs each). Group commit shares each sync among the appends that l
 started. With producers sending one request at a time, no sync can acknowledge more than one \
 message per producer, so the acknowledgements are bounded by producers × syncs per second: the \
 group-commit bound. A message that lands during a sync must wait for the next one; left alone, \
-the producers would split into two groups taking turns, near half the bound, so before each sync \
-its leader waits (at most twice the last sync's time) for the producers the last sync \
-acknowledged to be back, and the messages per sync below show how many each one covered.\n",
+the producers would split into two groups taking turns, near half the bound, so while syncs \
+carry little (at most 16 KiB) each sync's leader first waits (at most twice the last sync's \
+time) for the producers the last sync acknowledged to be back; the messages per sync below show \
+how many each one covered.\n",
         crate::storage::HEADER_BYTES + 100,
         human(raw),
         1e6 / raw.max(1.0)

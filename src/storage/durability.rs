@@ -156,14 +156,15 @@ impl Durability {
         Ok(())
     }
 
-    /// Returns once a sync that started after this call covered the caller's records (group
-    /// commit), running `sync` itself when no other is in progress.
+    /// Returns once a sync that started after this call covered the caller's records, `bytes`
+    /// of them (group commit), running `sync` itself when no other is in progress.
     pub(crate) fn wait_durable(
         &self,
+        bytes: u64,
         sync: impl Fn() -> Result<(), LogError>,
         path: &Path,
     ) -> Result<(), LogError> {
-        self.commit.wait_durable(sync, || LogError::SyncFailed { path: path.to_path_buf() })
+        self.commit.wait_durable_bytes(bytes, sync, || LogError::SyncFailed { path: path.to_path_buf() })
     }
 
     /// Records below this offset are on disk.

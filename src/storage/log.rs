@@ -468,7 +468,8 @@ impl<S: SyncStrategy> Log<S> {
             if self.durability.always() {
                 // Outside the write section: other appenders go on while this one waits, and
                 // join the same sync if they land before it starts (group commit).
-                self.durability.wait_durable(|| self.sync_data(), &self.log_path)?;
+                let bytes = batch.bytes().len() as u64;
+                self.durability.wait_durable(bytes, || self.sync_data(), &self.log_path)?;
             }
             Ok(base)
         })
