@@ -96,6 +96,13 @@ struct State {
     gather_missed: bool,
 }
 
+impl State {
+    /// Whether the appends the last sync left in play are all back: parked, plus the leader.
+    fn gathered(&self) -> bool {
+        self.waiting.len() + 1 >= self.appenders
+    }
+}
+
 /// The group-commit coordinator of one log.
 #[derive(Default)]
 pub struct GroupCommit {
@@ -157,7 +164,7 @@ impl GroupCommit {
                 let id = state.next_id;
                 state.next_id += 1;
                 state.waiting.push(Waiter { id, needed, thread: thread::current() });
-                if state.waiting.len() + 1 >= state.appenders {
+                if state.gathered() {
                     if let Some(gatherer) = &state.gatherer {
                         gatherer.unpark();
                     }
@@ -210,9 +217,7 @@ impl GroupCommit {
                 let settled = poisoned_now || w.needed <= completed;
                 let lead = !settled && !leader_picked;
                 leader_picked |= lead;
-                if lead {
-                    wake.insert(0, w.thread.clone());
-                } else if settled {
+                if settled || lead {
                     wake.push(w.thread.clone());
                 }
                 !(settled || lead)
@@ -248,7 +253,7 @@ impl GroupCommit {
         }
         let deadline = Instant::now() + state.last_sync * GATHER_SYNCS;
         state.gatherer = Some(thread::current());
-        while state.waiting.len() + 1 < state.appenders && !state.poisoned {
+        while !state.gathered() && !state.poisoned {
             let now = Instant::now();
             if now >= deadline {
                 state.gather_missed = true;
