@@ -163,6 +163,32 @@ fn producing_alone(transport: TransportKind) {
     assert_clean_and_complete(&r, &config);
 }
 
+/// Payloads past the memory budget are encoded during the load: the run is as clean and as
+/// complete, reports no `prepare` time, and its notes say why. Within the budget they are
+/// encoded beforehand and the phase has a time.
+#[test]
+fn payloads_over_the_budget_are_encoded_during_the_load_and_the_run_says_so() {
+    for transport in [TransportKind::Inproc, TransportKind::Tcp] {
+        let config = RunConfig {
+            message_bytes: 40,
+            message_bytes_max: Some(140),
+            ..small(StrategyKind::RwLock, transport)
+        };
+        let prepared = run_ok(&config);
+        assert_clean_and_complete(&prepared, &config);
+        assert!(prepared.phases.prepare_s > 0.0, "{transport:?}: {:?}", prepared.phases);
+
+        let inline = RunConfig { prepare_budget_bytes: 1000, ..config.clone() };
+        let mut r = run_ok(&inline);
+        assert_eq!(r.phases.prepare_s, 0.0, "{transport:?}");
+        assert_eq!(r.notes.len(), 1, "{transport:?}: {:?}", r.notes);
+        let note = r.notes.remove(0);
+        assert!(note.starts_with("payloads encoded during the load"), "{note}");
+        assert!(note.contains("would exceed the 0.0 MiB held"), "{note}");
+        assert_clean_and_complete(&r, &inline);
+    }
+}
+
 #[test]
 fn no_consumers_means_no_consume_figures_over_tcp() {
     producing_alone(TransportKind::Tcp);

@@ -218,10 +218,11 @@ fn a_clean_run_writes_every_design_field_to_json() {
     assert!(!string(machine, "data_dir_fs").is_empty());
     assert!(!string(&r, "version").is_empty());
     let phases = field(&r, "phases");
-    for key in ["load_s", "drain_s", "verify_s", "check_s"] {
+    for key in ["prepare_s", "load_s", "drain_s", "verify_s", "check_s"] {
         assert!(number(phases, key) >= 0.0, "phases.{key}");
     }
     assert!(number(phases, "load_s") > 0.0);
+    assert!(number(phases, "prepare_s") > 0.0, "the payloads were encoded before the load");
 
     assert_figures(field(&r, "produce"), "produce", true);
     assert_figures(field(&r, "consume"), "consume", false);

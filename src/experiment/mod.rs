@@ -21,6 +21,7 @@ pub mod demo;
 pub mod goals;
 pub mod lab;
 mod locks;
+pub mod payloads;
 pub mod peers;
 pub mod run;
 pub mod transport;

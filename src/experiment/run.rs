@@ -7,6 +7,8 @@
 //!    (`--broker`), or a Kafka-protocol cluster (`--target kafka://HOST:PORT`, whose topics
 //!    are created through Metadata before the load). Each topic the run will write gets a `run.json`, so `synclog verify` can
 //!    later check its payloads too. Every connection is opened before the clock starts.
+//!    Then every producer's payloads are encoded, all producers in parallel, before the clock
+//!    starts (the `prepare` phase; see [`super::payloads`] for why and for the memory bound).
 //! 2. **Load.** All producers and consumers start together at a barrier. Producer `p` sends its
 //!    `messages / producers` unique payloads to topic `p % topics`, one or `--batch` per
 //!    request, with up to `--in-flight` requests outstanding, never retrying. Consumer `c` reads
@@ -21,6 +23,7 @@
 //! first producer leaving its warm-up to the last producer's last acknowledgement.
 
 use super::locks::{LockProbe, LockWindow, NoProbe, TopicsProbe};
+use super::payloads::Prepared;
 use super::transport::{
     ConsumerEndpoint, InprocTransport, KafkaTransport, ProducerEndpoint, TcpTransport, Transport,
 };
@@ -86,6 +89,10 @@ pub struct RunConfig {
     /// contention (in-process logs only: the embedded broker or `--transport inproc`). Off,
     /// the uninstrumented strategy runs.
     pub lock_stats: bool,
+    /// The most bytes of payloads encoded before the load ([`super::payloads`]); past it they
+    /// are encoded during the load. Not a flag: the default is
+    /// [`PREPARED_BYTES_MAX`](super::payloads::PREPARED_BYTES_MAX), tests lower it.
+    pub prepare_budget_bytes: u64,
 }
 
 impl Default for RunConfig {
@@ -115,6 +122,7 @@ impl Default for RunConfig {
             progress: true,
             page: false,
             lock_stats: false,
+            prepare_budget_bytes: super::payloads::PREPARED_BYTES_MAX,
         }
     }
 }
@@ -394,17 +402,38 @@ fn load(
     let history = History::with_warmup(shape, warmup);
 
     let (producers, consumers) = connect(config, transport)?;
+    let prepare_started = Instant::now();
+    let prepared = super::payloads::prepare(
+        shape.seed,
+        config.producers,
+        shape.messages_per_producer,
+        config.largest_message(),
+        config.prepare_budget_bytes,
+        |p, s| config.size_of(shape.seed, p, s),
+    );
+    let prepare_s = if prepared.is_some() { prepare_started.elapsed().as_secs_f64() } else { 0.0 };
     let Race { timings, consumer_ends, started, finished, fsyncs, lock } =
-        race(config, &history, names, producers, consumers, warmup, syncs, probe);
+        race(config, &history, names, producers, consumers, prepared.as_deref(), warmup, syncs, probe);
+    let encoded_during_load = prepared.is_none();
+    drop(prepared);
 
     // Drain every topic from offset 0.
     let drain_started = Instant::now();
     let mut drain = history.drain();
     let mut notes = Vec::new();
+    if encoded_during_load {
+        const MIB: f64 = (1u64 << 20) as f64;
+        notes.push(format!(
+            "payloads encoded during the load, so the producers' encoding is timed with the system: {:.1} MiB of them would exceed the {:.1} MiB held for encoding them before the clock starts",
+            super::payloads::prepared_bytes(shape.total_messages(), config.largest_message()) as f64 / MIB,
+            config.prepare_budget_bytes as f64 / MIB
+        ));
+    }
     drain_all(transport, names, &mut drain, &mut notes)?;
     let check_started = Instant::now();
     let violations = crate::check::checker::check(&history, drain, names);
     let phases = Phases {
+        prepare_s,
         load_s: finished.duration_since(started).as_secs_f64(),
         drain_s: check_started.duration_since(drain_started).as_secs_f64(),
         verify_s: None,
@@ -524,6 +553,7 @@ fn race(
     names: &[String],
     producers: Vec<Box<dyn ProducerEndpoint>>,
     consumers: Vec<Box<dyn ConsumerEndpoint>>,
+    prepared: Option<&[Prepared]>,
     warmup: u64,
     syncs: &mut dyn FnMut() -> u64,
     probe: &dyn LockProbe,
@@ -559,6 +589,7 @@ fn race(
                         config,
                         history,
                         p as u32,
+                        prepared.map(|all| &all[p]),
                         &names[shape.topic_of(p as u32) as usize],
                         endpoint,
                         warmup,

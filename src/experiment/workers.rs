@@ -1,6 +1,7 @@
 //! The threads of a run: a producer, a consumer, and the drain's reader of one topic. Each
 //! records what it did in the run's history; none of them judges it.
 
+use super::payloads::Prepared;
 use super::run::RunConfig;
 use super::transport::{Completion, ConsumerEndpoint, Fetch, ProducerEndpoint};
 use crate::check::history::{corrupt_resume_offset, FetchOutcome, History, SendOutcome};
@@ -72,12 +73,15 @@ fn wait_until(history: &History, due_ns: u64) -> u64 {
 
 /// One producer: its messages in requests of `--batch`, `--in-flight` outstanding. With a
 /// `schedule` (open loop, `--rate`) each request waits until it is due, and its latency is
-/// timed from when it was due, not from when it was sent.
+/// timed from when it was due, not from when it was sent. Its payloads are sliced from
+/// `prepared` (encoded before the clock started, see [`super::payloads`]) or, when the run's
+/// were too many to hold, encoded as each request is built.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn produce(
     config: &RunConfig,
     history: &History,
     producer: u32,
+    prepared: Option<&Prepared>,
     topic: &str,
     mut endpoint: Box<dyn ProducerEndpoint>,
     warmup: u64,
@@ -89,8 +93,9 @@ pub(super) fn produce(
     let shape = history.shape();
     let total = shape.messages_per_producer;
     let batch = u64::from(config.batch);
-    let mut buf = Vec::with_capacity(config.batch as usize * config.largest_message());
-    let mut ends: Vec<usize> = Vec::with_capacity(config.batch as usize);
+    let inline_capacity = if prepared.is_some() { 0 } else { config.batch as usize };
+    let mut buf = Vec::with_capacity(inline_capacity * config.largest_message());
+    let mut ends: Vec<usize> = Vec::with_capacity(inline_capacity);
     let mut window: VecDeque<(u64, u32)> = VecDeque::with_capacity(config.in_flight as usize);
     let mut warm = if warmup == 0 {
         on_warm();
@@ -115,14 +120,25 @@ pub(super) fn produce(
         if window.len() >= config.in_flight as usize {
             finish_one(&mut endpoint, &mut window);
         }
-        buf.clear();
-        ends.clear();
-        for s in seq..seq + u64::from(n) {
-            encode_payload(shape.seed, producer, s, config.size_of(shape.seed, producer, s), &mut buf);
-            ends.push(buf.len());
-        }
-        let messages: Vec<&[u8]> =
-            ends.iter().scan(0, |start, &end| Some(&buf[std::mem::replace(start, end)..end])).collect();
+        let seqs = seq..seq + u64::from(n);
+        let messages: Vec<&[u8]> = match prepared {
+            Some(prepared) => prepared.messages(seqs).collect(),
+            None => {
+                buf.clear();
+                ends.clear();
+                for s in seqs {
+                    encode_payload(
+                        shape.seed,
+                        producer,
+                        s,
+                        config.size_of(shape.seed, producer, s),
+                        &mut buf,
+                    );
+                    ends.push(buf.len());
+                }
+                ends.iter().scan(0, |start, &end| Some(&buf[std::mem::replace(start, end)..end])).collect()
+            }
+        };
         match schedule {
             None => {
                 history.begin_send(producer, seq, n);
@@ -319,7 +335,8 @@ mod tests {
             RunConfig { producers: 1, messages: REQUESTS, message_bytes: 32, ..RunConfig::default() };
         let endpoint = Box::new(StallOnce { started: 0, finished: 0, stall_at: 10, stall: STALL });
         let schedule = schedule(&history);
-        let timing = produce(&config, &history, 0, "t", endpoint, 0, &AtomicU64::new(0), schedule, &|| ());
+        let timing =
+            produce(&config, &history, 0, None, "t", endpoint, 0, &AtomicU64::new(0), schedule, &|| ());
         let latency = history.produce_latency_us();
         let stalled = latency.count_between(STALL.as_micros() as u64 * 9 / 10, u64::MAX);
         (stalled, timing.lag)

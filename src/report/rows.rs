@@ -35,11 +35,14 @@ pub struct Figures {
     pub msgs_per_fsync: Option<f64>,
 }
 
-/// The wall time of each phase of a run, in seconds: the load (producers and consumers racing),
+/// The wall time of each phase of a run, in seconds: the payloads' encoding, the load (producers and consumers racing),
 /// the drain (a fresh reader reading every topic), the scan of the files (`verify`) and the
 /// check of the history.
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
 pub struct Phases {
+    /// Encoding every producer's payloads before the load (0 when they were encoded during
+    /// it, see `experiment::payloads`).
+    pub prepare_s: f64,
     pub load_s: f64,
     pub drain_s: f64,
     /// `None` (JSON `null`) when the files were out of reach: a remote broker or cluster.

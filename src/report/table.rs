@@ -53,13 +53,14 @@ fn figures_row(out: &mut impl Write, side: &str, f: &Figures) -> io::Result<()> 
     )
 }
 
-/// "  phases: load 12.31 s, drain 120.4 ms, verify 3.40 s, check 810.2 ms" (verify "not run" for a
+/// "  phases: prepare 0.41 s, load 12.31 s, drain 120.4 ms, verify 3.40 s, check 810.2 ms" (verify "not run" for a
 /// remote broker).
 fn phases_row(out: &mut impl Write, p: &Phases) -> io::Result<()> {
     let verify = p.verify_s.map_or_else(|| "not run".to_string(), seconds);
     writeln!(
         out,
-        "  phases: load {}, drain {}, verify {verify}, check {}",
+        "  phases: prepare {}, load {}, drain {}, verify {verify}, check {}",
+        seconds(p.prepare_s),
         seconds(p.load_s),
         seconds(p.drain_s),
         seconds(p.check_s)

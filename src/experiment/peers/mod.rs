@@ -25,7 +25,8 @@
 
 pub mod readback;
 
-use crate::check::payload::{encode_payload, PAYLOAD_OVERHEAD_BYTES};
+use crate::check::payload::PAYLOAD_OVERHEAD_BYTES;
+use crate::experiment::payloads::Prepared;
 pub use crate::report::rows::{PeerFigure, PeerKind};
 use crate::storage::FsyncMode;
 use readback::{Acknowledged, ReadBackCheck, PEER_SEED};
@@ -291,8 +292,10 @@ fn drive(
                 let seqs = first_seq..first_seq + per_producer;
                 s.spawn(move || -> Result<(), PeerError> {
                     let stream = protocol.connect(port, client);
+                    // Encoded before the clock starts, as the harness's producers do.
+                    let payloads = Prepared::encode(PEER_SEED, client, seqs.clone(), |_| w.message_bytes);
                     start.wait();
-                    produce(protocol, stream?, client, seqs, w)
+                    produce(protocol, stream?, client, &payloads, seqs, w)
                 })
             })
             .collect();
@@ -309,25 +312,26 @@ fn drive(
     Ok((per_producer, acked as f64 / elapsed.as_secs_f64()))
 }
 
-/// One producer: sends the values `seqs` of `client`, `w.in_flight` outstanding, until every
-/// one is acknowledged.
+/// One producer: sends the values `seqs` of `client` (encoded beforehand in `payloads`),
+/// `w.in_flight` outstanding, until every one is acknowledged.
 fn produce(
     protocol: &dyn Protocol,
     mut stream: TcpStream,
     client: u32,
+    payloads: &Prepared,
     seqs: std::ops::Range<u64>,
     w: &PeerWorkload,
 ) -> Result<(), PeerError> {
     let total = seqs.end - seqs.start;
     let (mut sent, mut acked) = (0u64, 0u64);
-    let (mut out, mut message) = (Vec::new(), Vec::with_capacity(w.message_bytes));
+    let mut out = Vec::new();
+    let mut messages = payloads.messages(seqs.clone());
     let mut input = Vec::with_capacity(64 * 1024);
     let mut chunk = vec![0u8; 64 * 1024];
     while acked < total {
         while sent < total && sent - acked < u64::from(w.in_flight) {
-            message.clear();
-            encode_payload(PEER_SEED, client, seqs.start + sent, w.message_bytes, &mut message);
-            protocol.publish(client, &message, &mut out);
+            let message = messages.next().expect("a payload for every value sent");
+            protocol.publish(client, message, &mut out);
             sent += 1;
         }
         if !out.is_empty() {
