@@ -14,9 +14,11 @@
 //! [`PREPARED_BYTES_MAX`] the payloads are encoded during the load instead, as each request
 //! is built, and the run's notes say so.
 
+use super::run::RunConfig;
 use crate::check::payload::encode_payload;
 use rayon::prelude::*;
 use std::ops::Range;
+use std::time::Instant;
 
 /// The most bytes a run's payloads may take when encoded before the load (1 GiB).
 pub const PREPARED_BYTES_MAX: u64 = 1 << 30;
@@ -79,6 +81,50 @@ pub fn prepare(
             .map(|p| Prepared::encode(seed, p, 0..per_producer, |s| size(p, s)))
             .collect(),
     )
+}
+
+/// The prepare phase of a run: its payloads (none when over the run's budget), and how long
+/// encoding them took.
+pub(super) struct Preparation {
+    payloads: Option<Vec<Prepared>>,
+    seconds: f64,
+}
+
+impl Preparation {
+    /// Encodes the run's payloads, `per_producer` for each producer, if they fit in
+    /// `config.prepare_budget_bytes`.
+    pub(super) fn of_run(config: &RunConfig, seed: u64, per_producer: u64) -> Preparation {
+        let started = Instant::now();
+        let payloads = prepare(
+            seed,
+            config.producers,
+            per_producer,
+            config.largest_message(),
+            config.prepare_budget_bytes,
+            |p, s| config.size_of(seed, p, s),
+        );
+        let seconds = if payloads.is_some() { started.elapsed().as_secs_f64() } else { 0.0 };
+        Preparation { payloads, seconds }
+    }
+
+    /// Every producer's payloads, in producer order, or `None`: encode during the load.
+    pub(super) fn payloads(&self) -> Option<&[Prepared]> {
+        self.payloads.as_deref()
+    }
+
+    /// Lets the payloads go; returns the phase's seconds (0 when nothing was prepared) and,
+    /// when the payloads were left to the load, the note the run prints about it.
+    pub(super) fn finish(self, config: &RunConfig, total_messages: u64) -> (f64, Option<String>) {
+        const MIB: f64 = (1u64 << 20) as f64;
+        let note = self.payloads.is_none().then(|| {
+            format!(
+                "payloads encoded during the load, so the producers' encoding is timed with the system: {:.1} MiB of them would exceed the {:.1} MiB held for encoding them before the clock starts",
+                prepared_bytes(total_messages, config.largest_message()) as f64 / MIB,
+                config.prepare_budget_bytes as f64 / MIB
+            )
+        });
+        (self.seconds, note)
+    }
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@
 //! first producer leaving its warm-up to the last producer's last acknowledgement.
 
 use super::locks::{LockProbe, LockWindow, NoProbe, TopicsProbe};
-use super::payloads::Prepared;
+use super::payloads::{Preparation, Prepared};
 use super::transport::{
     ConsumerEndpoint, InprocTransport, KafkaTransport, ProducerEndpoint, TcpTransport, Transport,
 };
@@ -390,45 +390,23 @@ fn load(
     probe: &dyn LockProbe,
 ) -> anyhow::Result<RunReport> {
     let shape = config.shape();
-    let owned_names;
-    let names = match names {
-        Some(n) => n,
-        None => {
-            owned_names = topic_names(config);
-            &owned_names
-        }
-    };
+    let names: std::borrow::Cow<[String]> =
+        names.map_or_else(|| topic_names(config).into(), std::borrow::Cow::Borrowed);
+    let names = &names[..];
     let warmup = shape.messages_per_producer * u64::from(config.warmup_percent) / 100;
     let history = History::with_warmup(shape, warmup);
 
     let (producers, consumers) = connect(config, transport)?;
-    let prepare_started = Instant::now();
-    let prepared = super::payloads::prepare(
-        shape.seed,
-        config.producers,
-        shape.messages_per_producer,
-        config.largest_message(),
-        config.prepare_budget_bytes,
-        |p, s| config.size_of(shape.seed, p, s),
-    );
-    let prepare_s = if prepared.is_some() { prepare_started.elapsed().as_secs_f64() } else { 0.0 };
+    let preparation = Preparation::of_run(config, shape.seed, shape.messages_per_producer);
     let Race { timings, consumer_ends, started, finished, fsyncs, lock } =
-        race(config, &history, names, producers, consumers, prepared.as_deref(), warmup, syncs, probe);
-    let encoded_during_load = prepared.is_none();
-    drop(prepared);
+        race(config, &history, names, producers, consumers, preparation.payloads(), warmup, syncs, probe);
+    // The payloads are let go before the drain; what is left is the phase's time and any note.
+    let (prepare_s, prepare_note) = preparation.finish(config, shape.total_messages());
 
     // Drain every topic from offset 0.
     let drain_started = Instant::now();
     let mut drain = history.drain();
-    let mut notes = Vec::new();
-    if encoded_during_load {
-        const MIB: f64 = (1u64 << 20) as f64;
-        notes.push(format!(
-            "payloads encoded during the load, so the producers' encoding is timed with the system: {:.1} MiB of them would exceed the {:.1} MiB held for encoding them before the clock starts",
-            super::payloads::prepared_bytes(shape.total_messages(), config.largest_message()) as f64 / MIB,
-            config.prepare_budget_bytes as f64 / MIB
-        ));
-    }
+    let mut notes: Vec<String> = prepare_note.into_iter().collect();
     drain_all(transport, names, &mut drain, &mut notes)?;
     let check_started = Instant::now();
     let violations = crate::check::checker::check(&history, drain, names);
