@@ -316,8 +316,13 @@ fn alternate(
             }
             GoalCeiling::Pwrite | GoalCeiling::PwriteOneThread => {
                 let threads = if spec.ceiling == GoalCeiling::Pwrite { shape.threads } else { 1 };
-                let pwrite = super::ceiling::raw_pwrite;
-                pwrite(scratch, threads, shape.message_bytes, shape.batch, config.ceiling_duration)?
+                super::ceiling::raw_pwrite(
+                    scratch,
+                    threads,
+                    shape.message_bytes,
+                    shape.batch,
+                    config.ceiling_duration,
+                )?
             }
         })
     };

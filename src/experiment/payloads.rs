@@ -24,7 +24,7 @@ use std::time::Instant;
 pub const PREPARED_BYTES_MAX: u64 = 1 << 30;
 
 /// One producer's payloads, `seqs.start..seqs.end`, back to back.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Prepared {
     first_seq: u64,
     bytes: Vec<u8>,
@@ -35,15 +35,25 @@ pub struct Prepared {
 impl Prepared {
     /// Encodes the values `(producer, seq)` for every `seq` in `seqs`, each of `size(seq)` bytes.
     pub fn encode(seed: u64, producer: u32, seqs: Range<u64>, size: impl Fn(u64) -> usize) -> Prepared {
+        let mut prepared = Prepared::default();
+        prepared.refill(seed, producer, seqs, size);
+        prepared
+    }
+
+    /// Replaces these payloads with those of `seqs`, keeping the buffers' capacity (a producer
+    /// encoding during the load refills one per request).
+    pub fn refill(&mut self, seed: u64, producer: u32, seqs: Range<u64>, size: impl Fn(u64) -> usize) {
         let count = seqs.end.saturating_sub(seqs.start) as usize;
         let total: usize = seqs.clone().map(&size).sum();
-        let mut bytes = Vec::with_capacity(total);
-        let mut ends = Vec::with_capacity(count);
-        for seq in seqs.clone() {
-            encode_payload(seed, producer, seq, size(seq), &mut bytes);
-            ends.push(bytes.len());
+        self.bytes.clear();
+        self.ends.clear();
+        self.bytes.reserve(total);
+        self.ends.reserve(count);
+        self.first_seq = seqs.start;
+        for seq in seqs {
+            encode_payload(seed, producer, seq, size(seq), &mut self.bytes);
+            self.ends.push(self.bytes.len());
         }
-        Prepared { first_seq: seqs.start, bytes, ends }
     }
 
     /// The payloads of `seqs`, in order. Panics if any of them was not prepared.

@@ -5,7 +5,6 @@ use super::payloads::Prepared;
 use super::run::RunConfig;
 use super::transport::{Completion, ConsumerEndpoint, Fetch, ProducerEndpoint};
 use crate::check::history::{corrupt_resume_offset, FetchOutcome, History, SendOutcome};
-use crate::check::payload::encode_payload;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
@@ -93,9 +92,9 @@ pub(super) fn produce(
     let shape = history.shape();
     let total = shape.messages_per_producer;
     let batch = u64::from(config.batch);
-    let inline_capacity = if prepared.is_some() { 0 } else { config.batch as usize };
-    let mut buf = Vec::with_capacity(inline_capacity * config.largest_message());
-    let mut ends: Vec<usize> = Vec::with_capacity(inline_capacity);
+    // Without prepared payloads, each request's are encoded here, into buffers kept across
+    // requests.
+    let mut inline = Prepared::default();
     let mut window: VecDeque<(u64, u32)> = VecDeque::with_capacity(config.in_flight as usize);
     let mut warm = if warmup == 0 {
         on_warm();
@@ -124,19 +123,9 @@ pub(super) fn produce(
         let messages: Vec<&[u8]> = match prepared {
             Some(prepared) => prepared.messages(seqs).collect(),
             None => {
-                buf.clear();
-                ends.clear();
-                for s in seqs {
-                    encode_payload(
-                        shape.seed,
-                        producer,
-                        s,
-                        config.size_of(shape.seed, producer, s),
-                        &mut buf,
-                    );
-                    ends.push(buf.len());
-                }
-                ends.iter().scan(0, |start, &end| Some(&buf[std::mem::replace(start, end)..end])).collect()
+                inline
+                    .refill(shape.seed, producer, seqs.clone(), |s| config.size_of(shape.seed, producer, s));
+                inline.messages(seqs).collect()
             }
         };
         match schedule {

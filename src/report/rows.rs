@@ -35,9 +35,9 @@ pub struct Figures {
     pub msgs_per_fsync: Option<f64>,
 }
 
-/// The wall time of each phase of a run, in seconds: the payloads' encoding, the load (producers and consumers racing),
-/// the drain (a fresh reader reading every topic), the scan of the files (`verify`) and the
-/// check of the history.
+/// The wall time of each phase of a run, in seconds: the payloads' encoding, the load
+/// (producers and consumers racing), the drain (a fresh reader reading every topic), the scan
+/// of the files (`verify`) and the check of the history.
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
 pub struct Phases {
     /// Encoding every producer's payloads before the load (0 when they were encoded during

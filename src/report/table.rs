@@ -53,8 +53,8 @@ fn figures_row(out: &mut impl Write, side: &str, f: &Figures) -> io::Result<()> 
     )
 }
 
-/// "  phases: prepare 0.41 s, load 12.31 s, drain 120.4 ms, verify 3.40 s, check 810.2 ms" (verify "not run" for a
-/// remote broker).
+/// "  phases: prepare 0.41 s, load 12.31 s, drain 120.4 ms, verify 3.40 s, check 810.2 ms"
+/// (verify "not run" for a remote broker).
 fn phases_row(out: &mut impl Write, p: &Phases) -> io::Result<()> {
     let verify = p.verify_s.map_or_else(|| "not run".to_string(), seconds);
     writeln!(
