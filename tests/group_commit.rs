@@ -9,7 +9,9 @@ mod common;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 use std::thread;
-use synclog::storage::{FsyncPolicy, Log, LogConfig, LogError, SyncHook, SyncPoint, Topics, LOG_FILE};
+use synclog::storage::{
+    FsyncPolicy, Log, LogConfig, LogError, SyncHook, SyncPoint, SyncTotals, Topics, LOG_FILE,
+};
 use synclog::strategies::{RwLockSync, SyncStrategy};
 
 fn acks_follow_durability<S: SyncStrategy>() {
@@ -58,6 +60,10 @@ fn acks_follow_durability<S: SyncStrategy>() {
     let appends = THREADS * APPENDS;
     let n = syncs.load(SeqCst);
     assert!(n >= 1 && n <= appends, "{n} syncs for {appends} appends");
+    // What the reports read: exactly the syncs the hook saw, each of which took some time.
+    let totals = log.sync_totals();
+    assert_eq!(totals.syncs, n, "{}: the log counts every sync", S::NAME);
+    assert!(totals.syncing > std::time::Duration::ZERO, "{}: time inside fdatasync", S::NAME);
 }
 
 #[test]
@@ -87,6 +93,7 @@ fn under_fsync_never_nothing_is_synced_per_append() {
         log.append(&common::tagged(0, i, 30)).expect("append");
     }
     assert_eq!(syncs.load(SeqCst), 0);
+    assert_eq!(log.sync_totals(), SyncTotals::default(), "no sync, no sync time, no gathering");
     assert_eq!(log.high_watermark(), 100, "without fsync the watermark is the next offset");
 }
 

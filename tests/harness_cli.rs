@@ -63,8 +63,18 @@ const OBSERVED_KINDS: [&str; 19] = [
 ];
 
 /// The figures of `produce` and `consume` in the `--json` object.
-const FIGURES: [&str; 8] =
-    ["msgs_per_s", "mb_per_s", "p50_us", "p99_us", "p999_us", "max_us", "fsyncs_per_s", "msgs_per_fsync"];
+const FIGURES: [&str; 10] = [
+    "msgs_per_s",
+    "mb_per_s",
+    "p50_us",
+    "p99_us",
+    "p999_us",
+    "max_us",
+    "fsyncs_per_s",
+    "msgs_per_fsync",
+    "fsync_mean_us",
+    "gather_mean_us",
+];
 
 /// A child process that is killed and reaped when dropped, whatever the test did.
 struct KillOnDrop(Child);
@@ -255,11 +265,46 @@ fn no_consumers_writes_consume_null() {
     let r = read_json(&json);
     assert_eq!(field(&r, "consume"), &Value::Null, "consume is null with no consumers");
     assert_figures(field(&r, "produce"), "produce", true);
+    // `--fsync never`: nothing synced, so no time per sync either.
+    assert_eq!(field(field(&r, "produce"), "fsync_mean_us"), &Value::Null);
     let violations = field(&r, "violations");
     for kind in ["lost_write", "poll_skip", "nonmonotonic_poll", "unseen", "read_beyond_hw", "hw_regression"]
     {
         assert_eq!(violations[kind].as_u64(), Some(0), "{kind}");
     }
+}
+
+#[test]
+fn an_fsync_always_run_says_where_each_sync_went() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let json = dir.path().join("run.json");
+    let out = harness(&[
+        "--producers",
+        "2",
+        "--consumers",
+        "0",
+        "--messages",
+        "400",
+        "--fsync",
+        "always",
+        "--json",
+        json.to_str().expect("UTF-8 temp path"),
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.describe());
+    assert!(
+        out.stdout.contains("in fdatasync") && out.stdout.contains("gathering before it"),
+        "{}",
+        out.describe()
+    );
+    let produce = field(&read_json(&json), "produce").clone();
+    assert_figures(&produce, "produce", true);
+    assert!(number(&produce, "fsyncs_per_s") > 0.0);
+    // Every acknowledgement waited for a sync that covered it, and no sync can cover more than
+    // the two producers' one request in flight each.
+    let per_sync = number(&produce, "msgs_per_fsync");
+    assert!((1.0..=2.0).contains(&per_sync), "{per_sync} messages per fsync");
+    assert!(number(&produce, "fsync_mean_us") > 0.0, "a sync takes time");
+    assert!(number(&produce, "gather_mean_us") >= 0.0);
 }
 
 /// A `broker` process on 127.0.0.1 with an ephemeral port, killed on drop.

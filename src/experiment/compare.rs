@@ -247,6 +247,8 @@ mod tests {
             durability: String::new(),
             fsyncs_per_s: None,
             msgs_per_fsync: None,
+            fsync_mean_us: None,
+            gather_mean_us: None,
             peers: vec![],
             peers_missing: vec![],
             peer_factor: 0.0,

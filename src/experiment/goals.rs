@@ -407,6 +407,8 @@ fn goal_row(
         durability: durability(run.fsync).into(),
         fsyncs_per_s: report.produce.fsyncs_per_s.filter(|_| always),
         msgs_per_fsync: report.produce.msgs_per_fsync.filter(|_| always),
+        fsync_mean_us: report.produce.fsync_mean_us.filter(|_| always),
+        gather_mean_us: report.produce.gather_mean_us.filter(|_| always),
         peers: peer_figures,
         peers_missing,
         peer_factor: spec.peer_factor,

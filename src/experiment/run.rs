@@ -33,7 +33,7 @@ use crate::check::history::{History, RunShape};
 use crate::check::runfile::{RunFile, RunPayloadCheck};
 use crate::report::rows::{Figures, Machine, OpenLoop, Phases, RunReport, TransportKind};
 use crate::storage::FsyncMode;
-use crate::storage::{verify_topic, AppendMode, LogConfig, RaceWindow, Topics};
+use crate::storage::{verify_topic, AppendMode, LogConfig, RaceWindow, SyncTotals, Topics};
 use crate::strategies::{StrategyKind, StrategyVisitor, SyncStrategy};
 use crate::violations::{Section, Violations};
 use anyhow::{bail, Context};
@@ -251,7 +251,7 @@ fn run_unsettled(config: &RunConfig) -> anyhow::Result<RunReport> {
             .next()
             .with_context(|| format!("--broker {addr} resolves to no address"))?;
         let transport = TcpTransport { addr };
-        let mut report = load(config, &transport, None, &mut || 0, &NoProbe)?;
+        let mut report = load(config, &transport, None, &mut SyncTotals::default, &NoProbe)?;
         report.notes.push("--broker: the files are on the broker's machine, so sections A and B (log and index) were not checked".into());
         return Ok(report);
     }
@@ -268,7 +268,7 @@ fn run_kafka(config: &RunConfig, target: &str) -> anyhow::Result<RunReport> {
     let names = topic_names(config);
     let transport = KafkaTransport::prepare(&bootstrap, &names)
         .with_context(|| format!("cannot prepare the run's topics on {target}"))?;
-    let mut report = load(config, &transport, Some(&names), &mut || 0, &NoProbe)?;
+    let mut report = load(config, &transport, Some(&names), &mut SyncTotals::default, &NoProbe)?;
     report.notes.push("--target: the files are on the cluster's machines, so sections A and B (log and index) were not checked".into());
     Ok(report)
 }
@@ -310,7 +310,7 @@ impl StrategyVisitor for Embedded<'_> {
                 let (topics, _) = Topics::<S>::open(data_dir, log)?;
                 let transport = InprocTransport { topics: topics.clone() };
                 let probe = TopicsProbe { topics: &topics, names: &names };
-                let report = load(config, &transport, Some(&names), &mut || topics.syncs(), &probe)?;
+                let report = load(config, &transport, Some(&names), &mut || topics.sync_totals(), &probe)?;
                 drop(transport);
                 drop(topics);
                 report
@@ -328,7 +328,7 @@ impl StrategyVisitor for Embedded<'_> {
                 let handle = broker.spawn()?;
                 let transport = TcpTransport { addr: handle.addr() };
                 let probe = TopicsProbe { topics: &topics, names: &names };
-                let report = load(config, &transport, Some(&names), &mut || topics.syncs(), &probe);
+                let report = load(config, &transport, Some(&names), &mut || topics.sync_totals(), &probe);
                 handle.shutdown();
                 drop(topics);
                 report?
@@ -381,12 +381,12 @@ fn topic_names(config: &RunConfig) -> Vec<String> {
 }
 
 /// Phases 2 and 3 (load and drain) and section C. `names` are the topic names (`None`: make
-/// them up, for a remote broker). `syncs` counts fsyncs so far.
+/// them up, for a remote broker). `syncs` reads the logs' sync totals so far.
 fn load(
     config: &RunConfig,
     transport: &dyn Transport,
     names: Option<&[String]>,
-    syncs: &mut dyn FnMut() -> u64,
+    syncs: &mut dyn FnMut() -> SyncTotals,
     probe: &dyn LockProbe,
 ) -> anyhow::Result<RunReport> {
     let shape = config.shape();
@@ -398,7 +398,7 @@ fn load(
 
     let (producers, consumers) = connect(config, transport)?;
     let preparation = Preparation::of_run(config, shape.seed, shape.messages_per_producer);
-    let Race { timings, consumer_ends, started, finished, fsyncs, lock } =
+    let Race { timings, consumer_ends, started, finished, syncs, lock } =
         race(config, &history, names, producers, consumers, preparation.payloads(), warmup, syncs, probe);
     // The payloads are let go before the drain; what is left is the phase's time and any note.
     let (prepare_s, prepare_note) = preparation.finish(config, shape.total_messages());
@@ -430,7 +430,7 @@ fn load(
     if !config.remote() {
         // The syncs are counted over the whole load, warm-up included: so is their time.
         let load_s = timed_to.duration_since(started).as_secs_f64();
-        (produce.fsyncs_per_s, produce.msgs_per_fsync) = sync_figures(fsyncs, shape.total_messages(), load_s);
+        sync_figures(&mut produce, syncs, shape.total_messages(), load_s);
     }
     let open_loop = config.rate.map(|rate| open_loop_row(rate, produce.msgs_per_s, &timings));
     let consume = (config.consumers > 0).then(|| {
@@ -517,8 +517,8 @@ struct Race {
     /// When every thread left the start barrier, and when the last consumer stopped.
     started: Instant,
     finished: Instant,
-    /// Syncs of the log during the load.
-    fsyncs: u64,
+    /// The logs' syncs during the load, and what they took.
+    syncs: SyncTotals,
     /// `--lock-stats`: the strategy's figures from the first warm-up end to the end of the load.
     lock: Option<LockWindow>,
 }
@@ -533,7 +533,7 @@ fn race(
     consumers: Vec<Box<dyn ConsumerEndpoint>>,
     prepared: Option<&[Prepared]>,
     warmup: u64,
-    syncs: &mut dyn FnMut() -> u64,
+    syncs: &mut dyn FnMut() -> SyncTotals,
     probe: &dyn LockProbe,
 ) -> Race {
     let shape = config.shape();
@@ -607,14 +607,14 @@ fn race(
     if let Some(bar) = &progress {
         bar.finish_and_clear();
     }
-    let fsyncs = syncs() - syncs_before;
+    let syncs = syncs().since(syncs_before);
     let finished = Instant::now();
     let lock = probe.snapshot().map(|snapshot| LockWindow {
         snapshot,
         from: warm_at.get().copied().unwrap_or(started),
         to: finished,
     });
-    Race { timings, consumer_ends, started, finished, fsyncs, lock }
+    Race { timings, consumer_ends, started, finished, syncs, lock }
 }
 
 /// The open-loop row: the rate asked, the rate achieved, and how far behind schedule the
@@ -632,10 +632,15 @@ fn open_loop_row(rate: f64, achieved: f64, timings: &[ProducerTiming]) -> OpenLo
     }
 }
 
-/// Syncs per second and messages per sync, from syncs and messages counted over the same
-/// `secs` (the whole load, warm-up included).
-fn sync_figures(fsyncs: u64, messages: u64, secs: f64) -> (Option<f64>, Option<f64>) {
-    (Some(fsyncs as f64 / secs.max(1e-9)), (fsyncs > 0).then(|| messages as f64 / fsyncs as f64))
+/// Syncs per second, messages per sync, and a sync's mean time and gather, from syncs and
+/// messages counted over the same `secs` (the whole load, warm-up included).
+fn sync_figures(produce: &mut Figures, syncs: SyncTotals, messages: u64, secs: f64) {
+    let n = syncs.syncs;
+    produce.fsyncs_per_s = Some(n as f64 / secs.max(1e-9));
+    let per_sync = |total: std::time::Duration| (n > 0).then(|| total.as_secs_f64() * 1e6 / n as f64);
+    produce.msgs_per_fsync = (n > 0).then(|| messages as f64 / n as f64);
+    produce.fsync_mean_us = per_sync(syncs.syncing);
+    produce.gather_mean_us = per_sync(syncs.gathering);
 }
 
 fn figures(msgs_per_s: f64, mb_per_message: f64, latency: &Histogram<u64>) -> Figures {
@@ -648,6 +653,8 @@ fn figures(msgs_per_s: f64, mb_per_message: f64, latency: &Histogram<u64>) -> Fi
         max_us: latency.max(),
         fsyncs_per_s: None,
         msgs_per_fsync: None,
+        fsync_mean_us: None,
+        gather_mean_us: None,
     }
 }
 
@@ -698,11 +705,26 @@ pub fn filesystem_of(dir: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::sync_figures;
+    use crate::report::rows::Figures;
+    use crate::storage::SyncTotals;
+    use std::time::Duration;
 
     #[test]
     fn syncs_are_divided_by_the_time_they_were_counted_over() {
-        // 100 syncs over a 2 s load (warm-up included), 1 000 messages.
-        assert_eq!(sync_figures(100, 1_000, 2.0), (Some(50.0), Some(10.0)));
-        assert_eq!(sync_figures(0, 1_000, 2.0), (Some(0.0), None));
+        // 100 syncs over a 2 s load (warm-up included), 1 000 messages; 15 ms inside the syncs
+        // and 5 ms gathering before them.
+        let mut f = Figures::default();
+        let syncs = SyncTotals {
+            syncs: 100,
+            syncing: Duration::from_millis(15),
+            gathering: Duration::from_millis(5),
+        };
+        sync_figures(&mut f, syncs, 1_000, 2.0);
+        assert_eq!((f.fsyncs_per_s, f.msgs_per_fsync), (Some(50.0), Some(10.0)));
+        assert_eq!((f.fsync_mean_us, f.gather_mean_us), (Some(150.0), Some(50.0)));
+        let mut none = Figures::default();
+        sync_figures(&mut none, SyncTotals::default(), 1_000, 2.0);
+        assert_eq!((none.fsyncs_per_s, none.msgs_per_fsync), (Some(0.0), None));
+        assert_eq!((none.fsync_mean_us, none.gather_mean_us), (None, None));
     }
 }

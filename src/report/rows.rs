@@ -33,6 +33,11 @@ pub struct Figures {
     pub fsyncs_per_s: Option<f64>,
     /// Produce only: messages per fsync (null when nothing was synced).
     pub msgs_per_fsync: Option<f64>,
+    /// Produce only: the mean time one `fdatasync` took, in µs (null when nothing was synced).
+    pub fsync_mean_us: Option<f64>,
+    /// Produce only: the mean time a group-commit leader waited for appends to gather before
+    /// its sync, in µs, over all syncs (0 when none gathered; null when nothing was synced).
+    pub gather_mean_us: Option<f64>,
 }
 
 /// The wall time of each phase of a run, in seconds: the payloads' encoding, the load
@@ -196,6 +201,9 @@ pub struct Goal {
     /// Syncs per second and messages acknowledged per sync (`--fsync always` rows).
     pub fsyncs_per_s: Option<f64>,
     pub msgs_per_fsync: Option<f64>,
+    /// The mean time of one of those syncs and the mean gather before it, in µs.
+    pub fsync_mean_us: Option<f64>,
+    pub gather_mean_us: Option<f64>,
     /// The peers run on the same workload in this run (with `--peers`).
     pub peers: Vec<PeerFigure>,
     /// Why a peer named by this row and asked for (`--peers`) has no figure (not installed,

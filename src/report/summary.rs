@@ -185,10 +185,38 @@ how many each one covered.\n",
                 }
             );
         }
+        if let Some(parts) = sync_cycle(g, raw) {
+            s.push_str(&parts);
+        }
         s.push(';');
     }
     s.pop();
     s.push('.');
+    Some(s)
+}
+
+/// Where one sync's cycle went (one topic, so syncs run one after another): the time inside
+/// `fdatasync` beside the raw sync's, the leader's gather, and what is left of the cycle, from
+/// one sync's end to the next leader's arrival. `None` without the sync times (an older run).
+fn sync_cycle(g: &Goal, raw: f64) -> Option<String> {
+    let (syncs, sync_us, gather_us) = (g.fsyncs_per_s?, g.fsync_mean_us?, g.gather_mean_us?);
+    if syncs <= 0.0 {
+        return None;
+    }
+    let cycle_us = 1e6 / syncs;
+    let rest_us = cycle_us - sync_us - gather_us;
+    let mut s = format!(
+        "; of each sync's cycle ({:.0} µs), {:.0} µs inside `fdatasync` (the raw sync: {:.0} µs), \
+{:.0} µs gathering",
+        cycle_us,
+        sync_us,
+        1e6 / raw.max(1.0),
+        gather_us
+    );
+    if rest_us >= 0.0 {
+        let _ = write!(s, " and {rest_us:.0} µs from a sync's end to the next leader's arrival");
+    }
+    let _ = write!(s, ": the device was busy {:.0} % of the time", (sync_us / cycle_us * 100.0).min(100.0));
     Some(s)
 }
 
@@ -561,6 +589,8 @@ mod tests {
             durability: String::new(),
             fsyncs_per_s: None,
             msgs_per_fsync: None,
+            fsync_mean_us: None,
+            gather_mean_us: None,
             peers,
             peers_missing: missing,
             peer_factor: 2.0,
@@ -779,6 +809,8 @@ mod tests {
         let mut always = goal(16_000.0, vec![], vec![]);
         always.fsyncs_per_s = Some(4_000.0);
         always.msgs_per_fsync = Some(4.0);
+        always.fsync_mean_us = Some(150.0);
+        always.gather_mean_us = Some(40.0);
         let c = Comparison {
             cells: vec![],
             goals: vec![always],
@@ -794,6 +826,14 @@ mod tests {
         assert!(text.contains("4 k syncs/s (0.80 of the raw rate), 4.0 messages per sync"), "{text}");
         assert!(
             text.contains("the bound is about 40 k msg/s and synclog reached 16 k (0.40 of it)"),
+            "{text}"
+        );
+        // 4 000 syncs/s: a 250 µs cycle, 150 in the sync, 40 gathering, 60 left.
+        assert!(
+            text.contains(
+                "of each sync's cycle (250 µs), 150 µs inside `fdatasync` (the raw sync: 200 µs), 40 µs \
+gathering and 60 µs from a sync's end to the next leader's arrival: the device was busy 60 % of the time"
+            ),
             "{text}"
         );
         let mut above = c.clone();

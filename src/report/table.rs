@@ -117,7 +117,16 @@ pub fn print_run(r: &RunReport, out: &mut impl Write) -> io::Result<()> {
         )?;
     }
     if let (Some(per_s), Some(per_fsync)) = (r.produce.fsyncs_per_s, r.produce.msgs_per_fsync) {
-        writeln!(out, "  fsync    {per_s:>12.0} /s    {per_fsync:>9.1} messages per fsync")?;
+        write!(out, "  fsync    {per_s:>12.0} /s    {per_fsync:>9.1} messages per fsync")?;
+        if let (Some(sync), Some(gather)) = (r.produce.fsync_mean_us, r.produce.gather_mean_us) {
+            write!(
+                out,
+                "; each {} in fdatasync, {} gathering before it",
+                micros(sync.round() as u64),
+                micros(gather.round() as u64)
+            )?;
+        }
+        writeln!(out)?;
     }
     writeln!(
         out,

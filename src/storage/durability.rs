@@ -1,7 +1,7 @@
 //! Durability: when appended records are forced to disk, and what a reader may see meanwhile.
 //!
 //! - [`FsyncPolicy`] (the storage's view) and [`FsyncMode`] (the command line's `--fsync`);
-//! - `Durability`: one log's durable offset, sync counter, sync hook and group commit
+//! - `Durability`: one log's durable offset, sync counters ([`SyncTotals`]), sync hook and group commit
 //!   (see [`group_commit`](super::group_commit)). The log calls it; it never takes the
 //!   strategy's lock and never runs inside the write section.
 //!
@@ -18,7 +18,7 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering::Acquire, Ordering::Release};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// When appended records are forced to disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -85,6 +85,41 @@ impl fmt::Debug for SyncHook {
     }
 }
 
+/// What forcing a log to disk has cost so far, for reports: how many syncs, the time spent
+/// inside `fdatasync`, and the time group-commit leaders spent gathering before theirs (see
+/// [`group_commit`](super::group_commit), "Gathering"). Under one-request-at-a-time load the
+/// three tell where each sync's cycle goes: the device, the wait for the producers, and the
+/// rest (the turnaround from one sync's end to the next leader's arrival).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SyncTotals {
+    pub syncs: u64,
+    /// Time inside `fdatasync`, summed over syncs (a sync hook's time is not included).
+    pub syncing: Duration,
+    /// Time leaders waited for appends to gather before their sync, summed.
+    pub gathering: Duration,
+}
+
+impl SyncTotals {
+    /// What was spent between `earlier` and `self` (two readings of the same logs).
+    pub fn since(self, earlier: SyncTotals) -> SyncTotals {
+        SyncTotals {
+            syncs: self.syncs.saturating_sub(earlier.syncs),
+            syncing: self.syncing.saturating_sub(earlier.syncing),
+            gathering: self.gathering.saturating_sub(earlier.gathering),
+        }
+    }
+}
+
+impl std::iter::Sum for SyncTotals {
+    fn sum<I: Iterator<Item = SyncTotals>>(iter: I) -> SyncTotals {
+        iter.fold(SyncTotals::default(), |a, b| SyncTotals {
+            syncs: a.syncs + b.syncs,
+            syncing: a.syncing + b.syncing,
+            gathering: a.gathering + b.gathering,
+        })
+    }
+}
+
 /// One log's durability state: what has been forced to disk, and the group commit that forces it.
 pub(crate) struct Durability {
     policy: FsyncPolicy,
@@ -94,6 +129,8 @@ pub(crate) struct Durability {
     durable_offset: AtomicU64,
     /// How many times the file was forced to disk (for fsyncs per second in reports).
     syncs: AtomicU64,
+    /// Nanoseconds spent inside `fdatasync`, over those syncs.
+    sync_ns: AtomicU64,
     /// Shares one `fdatasync` among the appends waiting for durability (`FsyncPolicy::Always`).
     commit: GroupCommit,
 }
@@ -105,6 +142,7 @@ impl Durability {
             hook,
             durable_offset: AtomicU64::new(0),
             syncs: AtomicU64::new(0),
+            sync_ns: AtomicU64::new(0),
             commit: GroupCommit::default(),
         }
     }
@@ -147,7 +185,10 @@ impl Durability {
         if let Some(SyncHook(hook)) = &self.hook {
             hook(SyncPoint::Start { covered }).at(path)?;
         }
+        let began = Instant::now();
         file.sync_data().at(path)?;
+        let took = u64::try_from(began.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.sync_ns.fetch_add(took, Release);
         self.syncs.fetch_add(1, Release);
         if let Some(SyncHook(hook)) = &self.hook {
             hook(SyncPoint::Done { covered }).at(path)?;
@@ -177,9 +218,13 @@ impl Durability {
         self.commit.waiting()
     }
 
-    /// How many times the file was forced to disk.
-    pub(crate) fn syncs(&self) -> u64 {
-        self.syncs.load(Acquire)
+    /// How many times the file was forced to disk, and what that took.
+    pub(crate) fn sync_totals(&self) -> SyncTotals {
+        SyncTotals {
+            syncs: self.syncs.load(Acquire),
+            syncing: Duration::from_nanos(self.sync_ns.load(Acquire)),
+            gathering: self.commit.gathering(),
+        }
     }
 
     /// The offset below which records may be served, given the log's next offset: the durable

@@ -55,7 +55,7 @@
 //!   none sleeps with nobody syncing for it.
 
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
@@ -109,6 +109,8 @@ pub struct GroupCommit {
     state: Mutex<State>,
     /// A copy of `State::poisoned`, set under the mutex, read without it (on every append).
     poisoned: AtomicBool,
+    /// Nanoseconds leaders have spent gathering, summed (for reports).
+    gathered_ns: AtomicU64,
 }
 
 /// Held by the leader while its sync runs: if the sync panics, dropping the guard during the
@@ -251,7 +253,11 @@ impl GroupCommit {
         if state.last_sync_bytes > GATHER_MAX_BYTES {
             return state;
         }
-        let deadline = Instant::now() + state.last_sync * GATHER_SYNCS;
+        if state.gathered() {
+            return state; // nobody to wait for (and no wait to count)
+        }
+        let began = Instant::now();
+        let deadline = began + state.last_sync * GATHER_SYNCS;
         state.gatherer = Some(thread::current());
         while !state.gathered() && !state.poisoned {
             let now = Instant::now();
@@ -264,7 +270,14 @@ impl GroupCommit {
             state = self.state.lock();
         }
         state.gatherer = None;
+        let waited = u64::try_from(began.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.gathered_ns.fetch_add(waited, Ordering::Relaxed);
         state
+    }
+
+    /// The time leaders have spent gathering so far, summed.
+    pub fn gathering(&self) -> Duration {
+        Duration::from_nanos(self.gathered_ns.load(Ordering::Relaxed))
     }
 
     /// How many appends are parked waiting for another's sync right now.
@@ -522,8 +535,8 @@ mod tests {
     /// Sync 1 leaves three appends in play: its leader (of `leader_bytes`) and two waiters, one
     /// of whom leads sync 2. The first leader comes back 50 ms after its acknowledgement, far
     /// inside the gather's bound (twice sync 1's 400 ms). Returns how many appends were parked
-    /// behind the leader of each sync after the first.
-    fn first_leader_comes_back(leader_bytes: u64) -> Vec<usize> {
+    /// behind the leader of each sync after the first, and the time spent gathering.
+    fn first_leader_comes_back(leader_bytes: u64) -> (Vec<usize>, Duration) {
         let commit = GroupCommit::default();
         let parked_at_start = std::sync::Mutex::new(Vec::new());
         thread::scope(|s| {
@@ -544,25 +557,23 @@ mod tests {
                 assert_eq!(h.join().expect("no panic"), Ok(()));
             }
         });
-        parked_at_start.into_inner().expect("no panic holds it")
+        (parked_at_start.into_inner().expect("no panic holds it"), commit.gathering())
     }
 
     #[test]
     fn the_next_leader_waits_for_the_appends_the_last_sync_left_in_play() {
         // Sync 2 waits for the first leader and covers all three. Without gathering, sync 2
         // would start with one append parked, and the first leader would need a sync of its own.
-        assert_eq!(
-            first_leader_comes_back(100),
-            vec![2],
-            "one more sync, two appends parked behind its leader"
-        );
+        let (parked, gathering) = first_leader_comes_back(100);
+        assert_eq!(parked, vec![2], "one more sync, two appends parked behind its leader");
+        assert!(gathering > Duration::ZERO, "the gather is counted");
     }
 
     #[test]
     fn after_a_sync_that_carried_many_bytes_the_next_leader_does_not_gather() {
         // The same, but sync 1 carried more than GATHER_MAX_BYTES: sync 2 starts at once with
         // the other waiter, and the first leader, back later, syncs alone.
-        assert_eq!(first_leader_comes_back(GATHER_MAX_BYTES + 1), vec![1, 0]);
+        assert_eq!(first_leader_comes_back(GATHER_MAX_BYTES + 1).0, vec![1, 0]);
     }
 
     #[test]
@@ -585,6 +596,8 @@ mod tests {
         });
         assert_eq!(*parked_at_start.lock().expect("no panic holds it"), vec![1]);
         assert!(commit.state.lock().gather_missed, "the gather ran out of time");
+        // It waited its whole bound: twice sync 1, which lasted at least its 20 ms hold.
+        assert!(commit.gathering() >= Duration::from_millis(40), "{:?} gathering", commit.gathering());
         assert_eq!(commit.wait_durable(|| Ok::<(), &str>(()), || "poisoned"), Ok(()));
         assert!(!commit.state.lock().gather_missed, "one leader skipped gathering, and cleared the mark");
     }

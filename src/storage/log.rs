@@ -81,7 +81,7 @@
 
 pub mod reserve;
 
-use super::durability::{Durability, FsyncPolicy, SyncHook};
+use super::durability::{Durability, FsyncPolicy, SyncHook, SyncTotals};
 use super::error::{IoContext, LogError};
 use super::index::{IndexEntry, SparseIndex, INDEX_ENTRY_BYTES, INDEX_INTERVAL};
 use super::prealloc::Preallocation;
@@ -590,9 +590,10 @@ impl<S: SyncStrategy> Log<S> {
         self.durability.waiting()
     }
 
-    /// How many times [`Log::sync_data`] has forced the file to disk.
-    pub fn syncs(&self) -> u64 {
-        self.durability.syncs()
+    /// How many times the file was forced to disk ([`Log::sync_data`] and group commit's
+    /// syncs), and what that took.
+    pub fn sync_totals(&self) -> SyncTotals {
+        self.durability.sync_totals()
     }
 
     /// Reads records from `offset`: at most `max_messages`, and at most `max_bytes` of payload

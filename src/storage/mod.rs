@@ -28,7 +28,7 @@ pub mod record;
 pub mod topic;
 pub mod verify;
 
-pub use durability::{FsyncMode, FsyncPolicy, SyncHook, SyncPoint};
+pub use durability::{FsyncMode, FsyncPolicy, SyncHook, SyncPoint, SyncTotals};
 pub use error::LogError;
 pub use index::{IndexEntry, SparseIndex, INDEX_ENTRY_BYTES, INDEX_INTERVAL};
 pub use log::{

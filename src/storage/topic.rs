@@ -11,7 +11,7 @@
 //! so a waiting consumer sleeps without touching the strategy's lock and wakes when an append
 //! lands.
 
-use super::durability::FsyncPolicy;
+use super::durability::{FsyncPolicy, SyncTotals};
 use super::error::{IoContext, LogError};
 use super::log::{Log, LogConfig, Recovery};
 use crate::strategies::SyncStrategy;
@@ -205,9 +205,9 @@ impl<S: SyncStrategy> Topics<S> {
         self.topics.read().iter().map(|(n, t)| (n.clone(), t.log.next_offset())).collect()
     }
 
-    /// Syncs performed over all logs.
-    pub fn syncs(&self) -> u64 {
-        self.topics.read().values().map(|t| t.log.syncs()).sum()
+    /// Syncs performed over all logs, and what they took (summed: two logs' syncs may overlap).
+    pub fn sync_totals(&self) -> SyncTotals {
+        self.topics.read().values().map(|t| t.log.sync_totals()).sum()
     }
 
     /// Syncs every log to disk, attempting every one even when some fail (a failed sync
