@@ -144,6 +144,16 @@ pub const GOALS: &[GoalSpec] = &[
         ..TCP
     },
     GoalSpec {
+        name: "in-process, one message per append, 1 producer, against one thread's writes",
+        producers: 1,
+        messages: 800_000,
+        transport: TransportKind::Inproc,
+        target: "(reported beside the row above; no goal: the same append with no second thread, medians of 3 runs alternating with its ceiling)",
+        repeats: 3,
+        ceiling: GoalCeiling::PwriteOneThread,
+        ..TCP
+    },
+    GoalSpec {
         name: "loopback TCP, one message per request, 8 producers",
         messages: 400_000,
         target: "≥ 0.85 × loopback echo (medians of 3 runs alternating with the echo), and ahead of Redis and NATS",
