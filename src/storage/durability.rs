@@ -1,9 +1,9 @@
 //! Durability: when appended records are forced to disk, and what a reader may see meanwhile.
 //!
 //! - [`FsyncPolicy`] (the storage's view) and [`FsyncMode`] (the command line's `--fsync`);
-//! - `Durability`: one log's durable offset, sync counters ([`SyncTotals`]), sync hook and group commit
-//!   (see [`group_commit`](super::group_commit)). The log calls it; it never takes the
-//!   strategy's lock and never runs inside the write section.
+//! - `Durability`: one log's durable offset, sync counters ([`SyncTotals`]), sync hook and
+//!   group commit (see [`group_commit`](super::group_commit)). The log calls it; it never takes
+//!   the strategy's lock and never runs inside the write section.
 //!
 //! With `FsyncPolicy::Always` an append returns only after `fdatasync` covered its bytes, and
 //! reads serve only up to the *durable* offset (the high watermark); one sync covers every
