@@ -20,8 +20,12 @@
 //! the most syncs per second the device gives one writer. With `p` producers one request at a
 //! time, a sync acknowledges at most `p` messages, so the acknowledgements are bounded by
 //! `p × syncs per second`, the group-commit bound (see `reports/README.md`).
+//!
+//! Beside the limits, the machine itself: [`machine`] (cores, kernel) and [`filesystem_of`]
+//! (the data dir's file system), named by every report.
 
 pub use crate::report::rows::Ceilings;
+use crate::report::rows::Machine;
 use crate::storage::HEADER_BYTES;
 use std::collections::HashSet;
 use std::fs::File;
@@ -355,6 +359,36 @@ pub fn measure(dir: &Path, shape: Shape, duration: Duration) -> std::io::Result<
         loopback_msgs_per_s: loopback.msgs_per_s,
         loopback_configuration: loopback.best.name(),
     })
+}
+
+/// The machine: cores, kernel, and (filled in later) the data dir's file system.
+pub fn machine() -> Machine {
+    let cpus = thread::available_parallelism().map_or(1, |n| n.get());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .or_else(|_| {
+            std::process::Command::new("uname")
+                .arg("-r")
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        })
+        .unwrap_or_else(|_| "unknown".into());
+    Machine { cpus, kernel, data_dir_fs: "unknown".into() }
+}
+
+/// The file system type holding `dir`, from /proc/mounts (Linux); "unknown" elsewhere.
+pub fn filesystem_of(dir: &Path) -> String {
+    let Ok(dir) = dir.canonicalize() else { return "unknown".into() };
+    let Ok(mounts) = std::fs::read_to_string("/proc/mounts") else { return "unknown".into() };
+    mounts
+        .lines()
+        .filter_map(|line| {
+            let mut f = line.split_whitespace();
+            let (_, mount, fs) = (f.next()?, f.next()?, f.next()?);
+            dir.starts_with(mount).then(|| (mount.len(), fs.to_string()))
+        })
+        .max_by_key(|(len, _)| *len)
+        .map_or_else(|| "unknown".into(), |(_, fs)| fs)
 }
 
 #[cfg(test)]

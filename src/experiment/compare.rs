@@ -103,7 +103,7 @@ pub fn compare(config: &CompareConfig, log: &mut impl Write) -> anyhow::Result<O
         fdatasync_ceiling_per_s,
         rate_points,
         p99_bound_us: config.p99_bound_us,
-        machine: super::run::machine(),
+        machine: super::ceiling::machine(),
         duration_s: started.elapsed().as_secs_f64(),
     };
     crate::report::write_comparison(&comparison, &config.out)?;
@@ -233,6 +233,7 @@ mod tests {
     fn a_violation_in_a_goal_run_fails_the_comparison() {
         let goal = crate::report::rows::Goal {
             name: String::new(),
+            strategy: "rwlock".into(),
             workload: String::new(),
             producers: 8,
             batch: 1,
@@ -263,7 +264,7 @@ mod tests {
             fdatasync_ceiling_per_s: None,
             rate_points: Vec::new(),
             p99_bound_us: 10_000,
-            machine: super::super::run::machine(),
+            machine: super::super::ceiling::machine(),
             duration_s: 1.0,
         };
         assert_eq!(outcome(&c), Outcome::Clean);

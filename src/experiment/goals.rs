@@ -20,6 +20,8 @@ use std::path::Path;
 #[derive(Debug, Clone, Copy)]
 pub struct GoalSpec {
     pub name: &'static str,
+    /// The strategy: rwlock on every goal row; another only on a row reported beside one.
+    pub strategy: StrategyKind,
     pub producers: u32,
     pub batch: u32,
     pub in_flight: u32,
@@ -80,6 +82,7 @@ const REDIS: &[PeerKind] = &[PeerKind::Redis];
 /// what they need.
 const TCP: GoalSpec = GoalSpec {
     name: "",
+    strategy: StrategyKind::RwLock,
     producers: 8,
     batch: 1,
     in_flight: 1,
@@ -149,6 +152,16 @@ pub const GOALS: &[GoalSpec] = &[
         messages: 800_000,
         transport: TransportKind::Inproc,
         target: "(reported beside the row above; no goal: the same append with no second thread, medians of 3 runs alternating with its ceiling)",
+        repeats: 3,
+        ceiling: GoalCeiling::PwriteOneThread,
+        ..TCP
+    },
+    GoalSpec {
+        name: "in-process, one message per append, 8 producers, std-rwlock, against one thread's writes",
+        strategy: StrategyKind::StdRwLock,
+        messages: 800_000,
+        transport: TransportKind::Inproc,
+        target: "(reported beside the rwlock rows; no goal: std's RwLock in place of parking_lot's, medians of 3 runs alternating with its ceiling)",
         repeats: 3,
         ceiling: GoalCeiling::PwriteOneThread,
         ..TCP
@@ -227,7 +240,7 @@ impl GoalSpec {
     /// consumers, an embedded broker in a temporary data dir.
     pub fn run_config(&self, base: &RunConfig) -> RunConfig {
         RunConfig {
-            strategy: StrategyKind::RwLock,
+            strategy: self.strategy,
             consumers: 0,
             message_bytes: 100,
             topics: 1,
@@ -394,11 +407,13 @@ fn goal_row(
     let always = run.fsync == FsyncMode::Always;
     Goal {
         name: spec.name.into(),
+        strategy: run.strategy.name().into(),
         producers: run.producers,
         batch: run.batch,
         in_flight: run.in_flight,
         workload: format!(
-            "harness --strategy rwlock --transport {} --producers {} --consumers 0 --batch {} --in-flight {} --messages {} --fsync {}{}",
+            "harness --strategy {} --transport {} --producers {} --consumers 0 --batch {} --in-flight {} --messages {} --fsync {}{}",
+            run.strategy.name(),
             if run.transport == TransportKind::Tcp { "tcp" } else { "inproc" },
             run.producers,
             run.batch,

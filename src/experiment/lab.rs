@@ -370,7 +370,7 @@ pub fn lab(config: &LabConfig, mut progress: impl FnMut(usize, usize, &LabCell))
         Bound::OpsPerThread(_) => 0,
     };
     Ok(Lab {
-        machine: super::run::machine(),
+        machine: super::ceiling::machine(),
         cell_ms,
         prefill_records: config.prefill_records,
         seed: config.seed,

@@ -31,7 +31,7 @@ use super::workers::{consume, drain_topic, produce, ProducerTiming, Schedule, LA
 use crate::broker::{Broker, BrokerConfig};
 use crate::check::history::{History, RunShape};
 use crate::check::runfile::{RunFile, RunPayloadCheck};
-use crate::report::rows::{Figures, Machine, OpenLoop, Phases, RunReport, TransportKind};
+use crate::report::rows::{Figures, OpenLoop, Phases, RunReport, TransportKind};
 use crate::storage::FsyncMode;
 use crate::storage::{verify_topic, AppendMode, LogConfig, RaceWindow, SyncTotals, Topics};
 use crate::strategies::{StrategyKind, StrategyVisitor, SyncStrategy};
@@ -356,7 +356,7 @@ impl StrategyVisitor for Embedded<'_> {
         report.examples = report.violations.examples_json();
         report.verdict = verdict(&report.violations).into();
         report.strategy = S::NAME.into();
-        report.machine.data_dir_fs = filesystem_of(data_dir);
+        report.machine.data_dir_fs = super::ceiling::filesystem_of(data_dir);
         if config.data_dir.is_some() {
             report.notes.push(format!("data kept in {}", data_dir.display()));
         }
@@ -465,7 +465,7 @@ fn load(
         open_loop,
         seed: config.seed,
         duration_s: finished.duration_since(started).as_secs_f64(),
-        machine: machine(),
+        machine: super::ceiling::machine(),
         version: env!("CARGO_PKG_VERSION").into(),
         produce,
         consume,
@@ -636,11 +636,11 @@ fn open_loop_row(rate: f64, achieved: f64, timings: &[ProducerTiming]) -> OpenLo
 /// messages counted over the same `secs` (the whole load, warm-up included).
 fn sync_figures(produce: &mut Figures, syncs: SyncTotals, messages: u64, secs: f64) {
     let n = syncs.syncs;
+    let per_sync = |total: f64| (n > 0).then(|| total / n as f64);
     produce.fsyncs_per_s = Some(n as f64 / secs.max(1e-9));
-    let per_sync = |total: std::time::Duration| (n > 0).then(|| total.as_secs_f64() * 1e6 / n as f64);
-    produce.msgs_per_fsync = (n > 0).then(|| messages as f64 / n as f64);
-    produce.fsync_mean_us = per_sync(syncs.syncing);
-    produce.gather_mean_us = per_sync(syncs.gathering);
+    produce.msgs_per_fsync = per_sync(messages as f64);
+    produce.fsync_mean_us = per_sync(syncs.syncing.as_secs_f64() * 1e6);
+    produce.gather_mean_us = per_sync(syncs.gathering.as_secs_f64() * 1e6);
 }
 
 fn figures(msgs_per_s: f64, mb_per_message: f64, latency: &Histogram<u64>) -> Figures {
@@ -651,10 +651,7 @@ fn figures(msgs_per_s: f64, mb_per_message: f64, latency: &Histogram<u64>) -> Fi
         p99_us: latency.value_at_quantile(0.99),
         p999_us: latency.value_at_quantile(0.999),
         max_us: latency.max(),
-        fsyncs_per_s: None,
-        msgs_per_fsync: None,
-        fsync_mean_us: None,
-        gather_mean_us: None,
+        ..Figures::default() // the sync figures: see `sync_figures`
     }
 }
 
@@ -670,36 +667,6 @@ fn progress_bar(config: &RunConfig, total: u64) -> Option<indicatif::ProgressBar
         bar.set_style(style.progress_chars("=> "));
     }
     Some(bar)
-}
-
-/// The machine: cores, kernel, and (filled in later) the data dir's file system.
-pub fn machine() -> Machine {
-    let cpus = thread::available_parallelism().map_or(1, |n| n.get());
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|s| s.trim().to_string())
-        .or_else(|_| {
-            std::process::Command::new("uname")
-                .arg("-r")
-                .output()
-                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        })
-        .unwrap_or_else(|_| "unknown".into());
-    Machine { cpus, kernel, data_dir_fs: "unknown".into() }
-}
-
-/// The file system type holding `dir`, from /proc/mounts (Linux); "unknown" elsewhere.
-pub fn filesystem_of(dir: &Path) -> String {
-    let Ok(dir) = dir.canonicalize() else { return "unknown".into() };
-    let Ok(mounts) = std::fs::read_to_string("/proc/mounts") else { return "unknown".into() };
-    mounts
-        .lines()
-        .filter_map(|line| {
-            let mut f = line.split_whitespace();
-            let (_, mount, fs) = (f.next()?, f.next()?, f.next()?);
-            dir.starts_with(mount).then(|| (mount.len(), fs.to_string()))
-        })
-        .max_by_key(|(len, _)| *len)
-        .map_or_else(|| "unknown".into(), |(_, fs)| fs)
 }
 
 #[cfg(test)]

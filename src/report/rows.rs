@@ -177,6 +177,8 @@ pub struct Cell {
 #[derive(Debug, Clone, Serialize)]
 pub struct Goal {
     pub name: String,
+    /// The strategy (`rwlock` on every row with a goal).
+    pub strategy: String,
     pub workload: String,
     pub producers: u32,
     pub batch: u32,
