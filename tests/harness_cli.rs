@@ -141,6 +141,19 @@ fn harness(args: &[&str]) -> Finished {
     run_with_deadline(HARNESS, args, RUN_DEADLINE)
 }
 
+/// Runs the harness with `args` and `--json` into a temporary file, asserts it exited 0, and
+/// returns its output and the parsed report.
+fn harness_json(args: &[&str]) -> (Finished, Value) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let json = dir.path().join("run.json");
+    let mut all = args.to_vec();
+    all.extend(["--json", json.to_str().expect("UTF-8 temp path")]);
+    let out = harness(&all);
+    assert_eq!(out.code, Some(0), "{}", out.describe());
+    let report = read_json(&json);
+    (out, report)
+}
+
 /// Reads and parses the `--json` file.
 fn read_json(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("no {}: {e}", path.display()));
@@ -185,25 +198,10 @@ fn assert_figures(f: &Value, side: &str, fsyncs: bool) {
 
 #[test]
 fn a_clean_run_writes_every_design_field_to_json() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let json = dir.path().join("run.json");
-    let json_arg = json.to_str().expect("UTF-8 temp path");
-    let out = harness(&[
-        "--strategy",
-        "rwlock",
-        "--producers",
-        "4",
-        "--consumers",
-        "2",
-        "--messages",
-        "4000",
-        "--json",
-        json_arg,
-    ]);
-    assert_eq!(out.code, Some(0), "{}", out.describe());
+    let (out, r) =
+        harness_json(&["--strategy", "rwlock", "--producers", "4", "--consumers", "2", "--messages", "4000"]);
     assert!(out.stdout.contains("verdict: clean"), "{}", out.describe());
 
-    let r = read_json(&json);
     assert_eq!(string(&r, "strategy"), "rwlock");
     for (key, expected) in [
         ("producers", 4.0),
@@ -249,20 +247,7 @@ fn a_clean_run_writes_every_design_field_to_json() {
 
 #[test]
 fn no_consumers_writes_consume_null() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let json = dir.path().join("run.json");
-    let out = harness(&[
-        "--producers",
-        "2",
-        "--consumers",
-        "0",
-        "--messages",
-        "2000",
-        "--json",
-        json.to_str().expect("UTF-8 temp path"),
-    ]);
-    assert_eq!(out.code, Some(0), "{}", out.describe());
-    let r = read_json(&json);
+    let (_, r) = harness_json(&["--producers", "2", "--consumers", "0", "--messages", "2000"]);
     assert_eq!(field(&r, "consume"), &Value::Null, "consume is null with no consumers");
     assert_figures(field(&r, "produce"), "produce", true);
     // `--fsync never`: nothing synced, so no time per sync either.
@@ -276,27 +261,14 @@ fn no_consumers_writes_consume_null() {
 
 #[test]
 fn an_fsync_always_run_says_where_each_sync_went() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let json = dir.path().join("run.json");
-    let out = harness(&[
-        "--producers",
-        "2",
-        "--consumers",
-        "0",
-        "--messages",
-        "400",
-        "--fsync",
-        "always",
-        "--json",
-        json.to_str().expect("UTF-8 temp path"),
-    ]);
-    assert_eq!(out.code, Some(0), "{}", out.describe());
+    let (out, r) =
+        harness_json(&["--producers", "2", "--consumers", "0", "--messages", "400", "--fsync", "always"]);
     assert!(
         out.stdout.contains("in fdatasync") && out.stdout.contains("gathering before it"),
         "{}",
         out.describe()
     );
-    let produce = field(&read_json(&json), "produce").clone();
+    let produce = field(&r, "produce").clone();
     assert_figures(&produce, "produce", true);
     assert!(number(&produce, "fsyncs_per_s") > 0.0);
     // Every acknowledgement waited for a sync that covered it, and no sync can cover more than
@@ -351,8 +323,7 @@ impl BrokerProcess {
 fn a_run_against_a_separate_broker_does_not_check_the_files() {
     let dir = tempfile::tempdir().expect("temp dir");
     let broker = BrokerProcess::start(&dir.path().join("broker-data"));
-    let json = dir.path().join("run.json");
-    let out = harness(&[
+    let (out, r) = harness_json(&[
         "--broker",
         &broker.addr,
         "--producers",
@@ -361,12 +332,8 @@ fn a_run_against_a_separate_broker_does_not_check_the_files() {
         "2",
         "--messages",
         "4000",
-        "--json",
-        json.to_str().expect("UTF-8 temp path"),
     ]);
-    assert_eq!(out.code, Some(0), "{}", out.describe());
     assert!(out.stdout.contains("not checked"), "stdout says the files were not checked:\n{}", out.stdout);
-    let r = read_json(&json);
     let violations = field(&r, "violations");
     for kind in FILE_KINDS {
         assert_eq!(violations[kind], Value::Null, "{kind} cannot be checked through --broker");
