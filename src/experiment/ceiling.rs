@@ -15,6 +15,14 @@
 //! Each runs for a fixed time (default 1 s) and reports messages per second (round trips ×
 //! batch for the loopback one).
 //!
+//! Beside raw positional writes, **framed positional writes** ([`framed_pwrite`]) take the
+//! on-disk format's own work apart from the lock's: each thread encodes its records exactly as
+//! the log does (a [`RecordBatch`]: the 16-byte header, the offset, a CRC-32C over each
+//! record), takes its offsets and position with one `fetch_add`, and writes them; still no
+//! strategy, no index, no publication and no bookkeeping. An append pays all of this too, so
+//! it bounds an append more tightly than raw writes, and the two side by side say what the
+//! format costs and what is left to the log.
+//!
 //! A third bounds `--fsync always`: **raw syncs**, one thread writing a record's bytes into
 //! zero-filled space (as the preallocated log does) and `fdatasync`ing after each, back to back:
 //! the most syncs per second the device gives one writer. With `p` producers one request at a
@@ -26,7 +34,7 @@
 
 pub use crate::report::rows::Ceilings;
 use crate::report::rows::Machine;
-use crate::storage::HEADER_BYTES;
+use crate::storage::{RecordBatch, HEADER_BYTES};
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufReader, Read, Write};
@@ -41,12 +49,13 @@ use std::time::{Duration, Instant};
 /// Bytes a Produce response takes on the wire: length, correlation id, error, base offset, count.
 const PRODUCE_RESPONSE_BYTES: usize = 4 + 4 + 2 + 8 + 4;
 
-/// Runs `work(thread)` on `threads` threads for `duration`; returns the operations done per
-/// second (each call of `work` returns how many it did).
-fn for_duration(
+/// Runs a worker made by `worker(thread)` on each of `threads` threads for `duration`; returns
+/// the operations done per second (each call of a worker returns how many it did). A worker
+/// owns its state (a thread's reusable batch, say), so no thread shares one.
+fn for_duration<W: FnMut() -> std::io::Result<u64>>(
     threads: usize,
     duration: Duration,
-    work: impl Fn(usize) -> std::io::Result<u64> + Sync,
+    worker: impl Fn(usize) -> W + Sync,
 ) -> std::io::Result<f64> {
     let stop = AtomicBool::new(false);
     let done = AtomicU64::new(0);
@@ -54,11 +63,12 @@ fn for_duration(
     let elapsed = thread::scope(|s| -> std::io::Result<Duration> {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
-                let (stop, done, start, work) = (&stop, &done, &start, &work);
+                let (stop, done, start, worker) = (&stop, &done, &start, &worker);
                 s.spawn(move || -> std::io::Result<()> {
+                    let mut work = worker(t);
                     start.wait();
                     while !stop.load(Ordering::Relaxed) {
-                        done.fetch_add(work(t)?, Ordering::Relaxed);
+                        done.fetch_add(work()?, Ordering::Relaxed);
                     }
                     Ok(())
                 })
@@ -89,13 +99,60 @@ pub fn raw_pwrite(
     let end = AtomicU64::new(0);
     let bytes = vec![0x5Au8; batch * (HEADER_BYTES + message_bytes)];
     let rate = for_duration(threads, duration, |_| {
-        let at = end.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        file.write_all_at(&bytes, at)?;
-        Ok(batch as u64)
+        || {
+            let at = end.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            file.write_all_at(&bytes, at)?;
+            Ok(batch as u64)
+        }
     });
     drop(file);
     let _ = std::fs::remove_file(&path);
     rate
+}
+
+/// Records per second that positional writes of framed records reach in `dir`: each thread
+/// encodes `batch` records of `message_bytes` as the log does (module docs), then writes them
+/// at the offsets and position one `fetch_add` handed out.
+pub fn framed_pwrite(
+    dir: &Path,
+    threads: usize,
+    message_bytes: usize,
+    batch: usize,
+    duration: Duration,
+) -> std::io::Result<f64> {
+    let path = dir.join("ceiling-framed.dat");
+    let file = File::create(&path)?;
+    let rate = write_framed(&file, threads, message_bytes, batch, duration);
+    drop(file);
+    let _ = std::fs::remove_file(&path);
+    rate
+}
+
+/// [`framed_pwrite`]'s loop, into `file` from its start.
+fn write_framed(
+    file: &File,
+    threads: usize,
+    message_bytes: usize,
+    batch: usize,
+    duration: Duration,
+) -> std::io::Result<f64> {
+    let next_offset = AtomicU64::new(0);
+    let record_bytes = (HEADER_BYTES + message_bytes) as u64;
+    let payload = vec![0x5Au8; message_bytes];
+    for_duration(threads, duration, |_| {
+        let mut records = RecordBatch::with_capacity(batch, batch * message_bytes);
+        let (next_offset, payload) = (&next_offset, &payload);
+        move || {
+            records.clear();
+            for _ in 0..batch {
+                records.push(payload);
+            }
+            let base = next_offset.fetch_add(batch as u64, Ordering::Relaxed);
+            records.assign_offsets(base);
+            file.write_all_at(records.bytes(), base * record_bytes)?;
+            Ok(batch as u64)
+        }
+    })
 }
 
 /// `fdatasync`s per second that one thread reaches, each after one `pwrite` of `message_bytes`
@@ -110,10 +167,12 @@ pub fn raw_fdatasync(dir: &Path, message_bytes: usize, duration: Duration) -> st
     file.sync_all()?;
     let end = AtomicU64::new(0);
     let rate = for_duration(1, duration, |_| {
-        let at = end.fetch_add(record.len() as u64, Ordering::Relaxed) % room;
-        file.write_all_at(&record, at)?;
-        file.sync_data()?;
-        Ok(1)
+        || {
+            let at = end.fetch_add(record.len() as u64, Ordering::Relaxed) % room;
+            file.write_all_at(&record, at)?;
+            file.sync_data()?;
+            Ok(1)
+        }
     });
     drop(file);
     let _ = std::fs::remove_file(&path);
@@ -404,6 +463,24 @@ mod tests {
         assert!(c.loopback_msgs_per_s > 0.0);
         assert_eq!((c.threads, c.batch, c.in_flight), (2, 10, 1), "{c:?}");
         assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0, "the scratch file was removed");
+    }
+
+    #[test]
+    fn framed_writes_leave_records_back_to_back_with_their_offsets_and_crcs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = File::create(dir.path().join("framed")).expect("create");
+        let rate = write_framed(&file, 2, 30, 4, Duration::from_millis(50)).expect("measure");
+        assert!(rate > 0.0);
+        let bytes = std::fs::read(dir.path().join("framed")).expect("read");
+        let record = HEADER_BYTES + 30;
+        assert!(bytes.len() >= 4 * record && bytes.len() % (4 * record) == 0, "{} bytes", bytes.len());
+        for (i, r) in bytes.chunks(record).enumerate() {
+            let header = crate::storage::record::check_record(r, 30).expect("a record whose CRC matches");
+            assert_eq!((header.offset, header.payload_bytes), (i as u64, 30), "record {i}");
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1);
+        assert!(framed_pwrite(dir.path(), 1, 30, 1, Duration::from_millis(10)).expect("measure") > 0.0);
+        assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1, "its scratch file was removed");
     }
 
     #[test]

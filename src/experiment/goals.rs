@@ -57,6 +57,10 @@ pub enum GoalCeiling {
     /// Raw positional writes from one thread, the row's batch: the fair ceiling of a write that
     /// the lock serializes (several threads writing one file are no faster in the kernel).
     PwriteOneThread,
+    /// Positional writes of records framed as the log frames them (header, offset, CRC-32C),
+    /// from as many threads as producers, the row's batch: what the on-disk format allows an
+    /// append, with no lock, index or bookkeeping.
+    Framed,
     /// producers × the raw `fdatasync` rate: one request at a time under `--fsync always`, no
     /// more than every producer's message in each sync, and syncs back to back (see
     /// summary.md's paragraph on syncs).
@@ -69,6 +73,7 @@ impl GoalCeiling {
             GoalCeiling::Echo => "loopback echo",
             GoalCeiling::Pwrite => "raw pwrite",
             GoalCeiling::PwriteOneThread => "one thread's raw pwrite",
+            GoalCeiling::Framed => "framed pwrite",
             GoalCeiling::GroupCommit => "group-commit bound",
         }
     }
@@ -127,6 +132,17 @@ pub const GOALS: &[GoalSpec] = &[
         ..TCP
     },
     GoalSpec {
+        name: "in-process, batch of 100, 8 producers, --append reserve, against framed writes",
+        batch: 100,
+        messages: 8_000_000,
+        transport: TransportKind::Inproc,
+        append: AppendMode::Reserve,
+        target: "(reported beside the row above; no goal: the same workload against writes of records framed as the log frames them, medians of 3 runs alternating with its ceiling)",
+        repeats: 3,
+        ceiling: GoalCeiling::Framed,
+        ..TCP
+    },
+    GoalSpec {
         name: "in-process, one message per append, 8 producers",
         messages: 800_000,
         transport: TransportKind::Inproc,
@@ -154,6 +170,16 @@ pub const GOALS: &[GoalSpec] = &[
         target: "(reported beside the row above; no goal: the same append with no second thread, medians of 3 runs alternating with its ceiling)",
         repeats: 3,
         ceiling: GoalCeiling::PwriteOneThread,
+        ..TCP
+    },
+    GoalSpec {
+        name: "in-process, one message per append, 1 producer, against one thread's framed writes",
+        producers: 1,
+        messages: 800_000,
+        transport: TransportKind::Inproc,
+        target: "(reported beside the row above; no goal: the same workload against one thread writing records framed as the log frames them, medians of 3 runs alternating with its ceiling)",
+        repeats: 3,
+        ceiling: GoalCeiling::Framed,
         ..TCP
     },
     GoalSpec {
@@ -296,6 +322,7 @@ pub fn run_goals(
                 ceilings_for(Shape { threads: 1, ..shape }, log)?.pwrite_msgs_per_s
             }
             GoalCeiling::GroupCommit => f64::from(spec.producers) * fdatasync_per_s,
+            GoalCeiling::Framed => framed(scratch, shape, config)?,
         };
         let alternating =
             alternate(spec, &run_config, report.produce.msgs_per_s, ceiling, config, scratch, log)?;
@@ -317,9 +344,9 @@ pub fn run_goals(
 }
 
 /// A row with `repeats` > 1: after the first run and its ceiling, each further run is followed
-/// by a fresh measurement of its ceiling (the echo of the same shape, the raw sync rate, or raw
-/// positional writes from the row's threads or from one), so load that comes and goes falls on
-/// both sides.
+/// by a fresh measurement of its ceiling (the echo of the same shape, the raw sync rate, raw
+/// positional writes from the row's threads or from one, or framed ones), so load that comes
+/// and goes falls on both sides.
 fn alternate(
     spec: &GoalSpec,
     run_config: &RunConfig,
@@ -347,6 +374,7 @@ fn alternate(
                     config.ceiling_duration,
                 )?
             }
+            GoalCeiling::Framed => framed(scratch, shape, config)?,
         })
     };
     if spec.repeats <= 1 {
@@ -365,6 +393,17 @@ fn alternate(
         median(&runs.msgs_per_s) / median(&runs.ceiling_msgs_per_s).max(1.0)
     )?;
     Ok(Some(runs))
+}
+
+/// The framed-write ceiling of `shape`, measured now.
+fn framed(scratch: &Path, shape: Shape, config: &CompareConfig) -> std::io::Result<f64> {
+    super::ceiling::framed_pwrite(
+        scratch,
+        shape.threads,
+        shape.message_bytes,
+        shape.batch,
+        config.ceiling_duration,
+    )
 }
 
 /// With `--lock-stats`, a TCP row runs five more times, alternately without and with the

@@ -185,8 +185,8 @@ pub struct Goal {
     pub in_flight: u32,
     pub measured_msgs_per_s: f64,
     pub ceiling_msgs_per_s: f64,
-    /// What the ceiling is: "loopback echo", "raw pwrite", "one thread's raw pwrite" or
-    /// "group-commit bound".
+    /// What the ceiling is: "loopback echo", "raw pwrite", "one thread's raw pwrite", "framed
+    /// pwrite" or "group-commit bound".
     pub ceiling_kind: String,
     /// The measured rate over the ceiling of the same shape (threads, batch, in-flight).
     pub ratio_to_ceiling: Option<f64>,

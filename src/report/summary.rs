@@ -183,6 +183,56 @@ cores.",
     Some(s)
 }
 
+/// What the on-disk format costs beside the lock: every row against framed writes, with the
+/// row of the same workload against raw writes. `None` without such a pair.
+fn format_cost_paragraph(c: &Comparison) -> Option<String> {
+    let lines: Vec<String> = c
+        .goals
+        .iter()
+        .filter(|g| g.ceiling_kind == "framed pwrite")
+        .filter_map(|framed| {
+            let raw = c.goals.iter().find(|r| {
+                r.workload == framed.workload
+                    && r.ceiling_kind.ends_with("raw pwrite")
+                    && r.ratio_to_ceiling.is_some()
+            })?;
+            let (append_of_framed, append_of_raw) = (framed.ratio_to_ceiling?, raw.ratio_to_ceiling?);
+            let format = framed.ceiling_msgs_per_s / raw.ceiling_msgs_per_s.max(1.0);
+            let mut line = format!(
+                "- {}: the framed writes reached {format:.2} of the {} and the append {append_of_framed:.2} \
+of the framed writes",
+                raw.name, raw.ceiling_kind
+            );
+            line.push_str(&if format >= 1.0 {
+                ": the format cost nothing measurable in this run.".to_string()
+            } else if format > append_of_raw {
+                format!(
+                    ". Of the append's distance from raw writes ({:.2} of their rate), the format's own \
+work accounts for {:.2}, and the log's locking, index and publication with the harness's bookkeeping \
+for the remaining {:.2}.",
+                    1.0 - append_of_raw,
+                    1.0 - format,
+                    format - append_of_raw
+                )
+            } else {
+                ": the append was as fast as the framed writes, so in this run its whole distance from \
+raw writes was the format's own work."
+                    .to_string()
+            });
+            Some(line)
+        })
+        .collect();
+    (!lines.is_empty()).then(|| {
+        format!(
+            "What the on-disk format costs, apart from the lock: rows marked \"against framed writes\" \
+ran the workload of the row above them against positional writes of records framed exactly as the \
+log frames them (the 16-byte header, the offset and a CRC-32C over each record), from the same \
+threads, with no lock, no index and no bookkeeping; medians.\n\n{}",
+            lines.join("\n")
+        )
+    })
+}
+
 /// What bounds the `--fsync always` rows: the device's sync rate, measured in the same run.
 fn sync_paragraph(c: &Comparison) -> Option<String> {
     let raw = c.fdatasync_ceiling_per_s?;
@@ -373,7 +423,8 @@ fn goals_section(s: &mut String, c: &Comparison) {
         "Each ratio is the measured rate over the ceiling named beside it, of the same shape \
 (producer threads, batch, requests in flight) and measured in this run: the loopback echo for TCP \
 rows, raw positional writes for in-process rows (from as many threads as producers, or from one \
-thread, the fair ceiling of a write the lock serializes), and for the one-at-a-time \
+thread, the fair ceiling of a write the lock serializes, or framed: records encoded as the log \
+encodes them, see below), and for the one-at-a-time \
 `--fsync always` row the group-commit bound, producers × the raw sync rate (see below).\n"
     );
     let _ = writeln!(
@@ -408,6 +459,9 @@ thread, the fair ceiling of a write the lock serializes), and for the one-at-a-t
     }
     if let Some(serialized) = serialized_write_paragraph(c) {
         let _ = writeln!(s, "\n{serialized}");
+    }
+    if let Some(format) = format_cost_paragraph(c) {
+        let _ = writeln!(s, "\n{format}");
     }
     if let Some(bound) = sync_paragraph(c) {
         let _ = writeln!(s, "\n{bound}");
@@ -891,6 +945,37 @@ mod tests {
         assert!(text.contains("reached 0.56, no better than `rwlock` in this run."), "{text}");
         let one_row = comparison(vec![], vec![row(8, 450_000.0)]);
         assert_eq!(serialized_write_paragraph(&one_row), None, "no one-producer row, no paragraph");
+    }
+
+    #[test]
+    fn the_format_cost_splits_the_distance_from_raw_writes() {
+        let row = |ceiling_kind: &str, measured: f64, ceiling: f64| {
+            let mut g = goal(measured, vec![], vec![]);
+            g.name = format!("reserve against {ceiling_kind}");
+            g.workload = "harness --append reserve".into();
+            g.ceiling_kind = ceiling_kind.into();
+            g.ceiling_msgs_per_s = ceiling;
+            g.ratio_to_ceiling = Some(measured / ceiling);
+            g
+        };
+        let c = comparison(vec![], vec![row("raw pwrite", 7e6, 10e6), row("framed pwrite", 7.2e6, 8e6)]);
+        let text = format_cost_paragraph(&c).expect("a pair");
+        assert!(
+            text.contains("- reserve against raw pwrite: the framed writes reached 0.80 of the raw pwrite and the append 0.90 of the framed writes. Of the append's distance from raw writes (0.30 of their rate), the format's own work accounts for 0.20, and the log's locking, index and publication with the harness's bookkeeping for the remaining 0.10."),
+            "{text}"
+        );
+        let level = comparison(vec![], vec![row("raw pwrite", 7e6, 10e6), row("framed pwrite", 7e6, 6.5e6)]);
+        let text = format_cost_paragraph(&level).expect("a pair");
+        assert!(
+            text.contains("so in this run its whole distance from raw writes was the format's own work."),
+            "{text}"
+        );
+        let free = comparison(vec![], vec![row("raw pwrite", 7e6, 10e6), row("framed pwrite", 7e6, 10.5e6)]);
+        assert!(format_cost_paragraph(&free).expect("a pair").contains("the format cost nothing measurable"));
+        let mut other = row("framed pwrite", 7.2e6, 8e6);
+        other.workload = "harness --append whole".into();
+        let unpaired = comparison(vec![], vec![row("raw pwrite", 7e6, 10e6), other]);
+        assert_eq!(format_cost_paragraph(&unpaired), None, "no row of the same workload, no paragraph");
     }
 
     #[test]
