@@ -8,6 +8,10 @@
 //! - `append/raw-pwrite/<threads>` and `append/raw-pwrite-batch100/<threads>`: the ceiling, the
 //!   same bytes written with plain `write_all_at` and a `fetch_add` for the position: no
 //!   strategy, no record encoding, no index;
+//! - `append/framed-pwrite/<threads>` and `append/framed-pwrite-batch100/<threads>`: the same
+//!   writes of records encoded as the log encodes them (a `RecordBatch` per thread: header,
+//!   offset, CRC-32C), offsets and position from one `fetch_add`: what the on-disk format costs
+//!   without a strategy or an index, a tighter ceiling for the appends;
 //! - `read_heavy/<strategy>/<readers>`: one writer appending while N readers fetch 100 records
 //!   at random offsets; throughput counts reads. A reader-writer lock lets readers share here,
 //!   the semaphore and the mutex do not;
@@ -26,7 +30,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
-use synclog::storage::{AppendMode, Log, LogConfig};
+use synclog::storage::{AppendMode, Log, LogConfig, RecordBatch, HEADER_BYTES};
 use synclog::strategies::*;
 
 const MESSAGE_BYTES: usize = 100;
@@ -133,6 +137,39 @@ fn raw_pwrite(c: &mut Criterion) {
     }
 }
 
+/// The format's ceiling: records encoded as the log encodes them, then plain positional writes,
+/// no strategy and no index.
+fn framed_pwrite(c: &mut Criterion) {
+    for (name, records) in [("append/framed-pwrite", 1usize), ("append/framed-pwrite-batch100", 100)] {
+        let mut group = c.benchmark_group(name);
+        group.throughput(Throughput::Elements(records as u64));
+        for threads in THREADS {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let file = File::create(dir.path().join("framed.dat")).expect("create");
+            let next_offset = AtomicU64::new(0);
+            let payload = [7u8; MESSAGE_BYTES];
+            group.bench_with_input(BenchmarkId::from_parameter(threads), &threads, |b, &threads| {
+                b.iter_custom(|iters| {
+                    timed_threads(threads, iters, |_, n| {
+                        let mut batch = RecordBatch::with_capacity(records, records * MESSAGE_BYTES);
+                        for _ in 0..n {
+                            batch.clear();
+                            for _ in 0..records {
+                                batch.push(&payload);
+                            }
+                            let base = next_offset.fetch_add(records as u64, Ordering::Relaxed);
+                            batch.assign_offsets(base);
+                            let at = base * (MESSAGE_BYTES + HEADER_BYTES) as u64;
+                            file.write_all_at(batch.bytes(), at).expect("write");
+                        }
+                    })
+                })
+            });
+        }
+        group.finish();
+    }
+}
+
 fn read_heavy<S: SyncStrategy>(c: &mut Criterion) {
     let mut group = c.benchmark_group("read_heavy");
     group.throughput(Throughput::Elements(1));
@@ -217,6 +254,7 @@ fn all(c: &mut Criterion) {
     section::<Timed<RwLockSync>>(c, "timed-rwlock");
     section::<Timed<MutexSync>>(c, "timed-mutex");
     raw_pwrite(c);
+    framed_pwrite(c);
     append_single::<NoSync>(c, AppendMode::Whole);
     append_single::<SemaphoreSync>(c, AppendMode::Whole);
     append_single::<RwLockSync>(c, AppendMode::Whole);
