@@ -151,7 +151,7 @@ fn framed_pwrite(c: &mut Criterion) {
             group.bench_with_input(BenchmarkId::from_parameter(threads), &threads, |b, &threads| {
                 b.iter_custom(|iters| {
                     timed_threads(threads, iters, |_, n| {
-                        let mut batch = RecordBatch::with_capacity(records, records * MESSAGE_BYTES);
+                        let mut batch = RecordBatch::with_capacity(records, MESSAGE_BYTES);
                         for _ in 0..n {
                             batch.clear();
                             for _ in 0..records {

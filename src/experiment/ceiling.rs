@@ -23,7 +23,7 @@
 //! it bounds an append more tightly than raw writes, and the two side by side say what the
 //! format costs and what is left to the log.
 //!
-//! A third bounds `--fsync always`: **raw syncs**, one thread writing a record's bytes into
+//! Another bounds `--fsync always`: **raw syncs**, one thread writing a record's bytes into
 //! zero-filled space (as the preallocated log does) and `fdatasync`ing after each, back to back:
 //! the most syncs per second the device gives one writer. With `p` producers one request at a
 //! time, a sync acknowledges at most `p` messages, so the acknowledgements are bounded by
@@ -65,8 +65,10 @@ fn for_duration<W: FnMut() -> std::io::Result<u64>>(
             .map(|t| {
                 let (stop, done, start, worker) = (&stop, &done, &start, &worker);
                 s.spawn(move || -> std::io::Result<()> {
-                    let mut work = worker(t);
+                    // Made after the barrier, so a factory that panics cannot leave the others
+                    // waiting at it (a batch's allocation is nothing beside the run).
                     start.wait();
+                    let mut work = worker(t);
                     while !stop.load(Ordering::Relaxed) {
                         done.fetch_add(work()?, Ordering::Relaxed);
                     }
@@ -140,7 +142,7 @@ fn write_framed(
     let record_bytes = (HEADER_BYTES + message_bytes) as u64;
     let payload = vec![0x5Au8; message_bytes];
     for_duration(threads, duration, |_| {
-        let mut records = RecordBatch::with_capacity(batch, batch * message_bytes);
+        let mut records = RecordBatch::with_capacity(batch, message_bytes);
         let (next_offset, payload) = (&next_offset, &payload);
         move || {
             records.clear();

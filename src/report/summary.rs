@@ -183,8 +183,10 @@ cores.",
     Some(s)
 }
 
-/// What the on-disk format costs beside the lock: every row against framed writes, with the
-/// row of the same workload against raw writes. `None` without such a pair.
+/// What the on-disk format costs beside the lock: each row against framed writes, with the raw
+/// writes of the same workload and threads (its pair: the same command against raw pwrite from
+/// as many threads, or from one for one producer). The split uses the framed row's own runs,
+/// so its parts add up: framed ÷ raw ceilings `f`, append ÷ framed `a`, append ÷ raw `f × a`.
 fn format_cost_paragraph(c: &Comparison) -> Option<String> {
     let lines: Vec<String> = c
         .goals
@@ -193,31 +195,33 @@ fn format_cost_paragraph(c: &Comparison) -> Option<String> {
         .filter_map(|framed| {
             let raw = c.goals.iter().find(|r| {
                 r.workload == framed.workload
-                    && r.ceiling_kind.ends_with("raw pwrite")
-                    && r.ratio_to_ceiling.is_some()
+                    && (r.ceiling_kind == "raw pwrite"
+                        || (r.ceiling_kind == "one thread's raw pwrite" && r.producers == 1))
             })?;
-            let (append_of_framed, append_of_raw) = (framed.ratio_to_ceiling?, raw.ratio_to_ceiling?);
-            let format = framed.ceiling_msgs_per_s / raw.ceiling_msgs_per_s.max(1.0);
+            let a = framed.ratio_to_ceiling?;
+            let f = framed.ceiling_msgs_per_s / raw.ceiling_msgs_per_s.max(1.0);
             let mut line = format!(
-                "- {}: the framed writes reached {format:.2} of the {} and the append {append_of_framed:.2} \
-of the framed writes",
+                "- {}: the framed writes reached {f:.2} of the {} and the append {a:.2} of the framed writes",
                 raw.name, raw.ceiling_kind
             );
-            line.push_str(&if format >= 1.0 {
+            line.push_str(&if f >= 1.0 {
                 ": the format cost nothing measurable in this run.".to_string()
-            } else if format > append_of_raw {
+            } else if a >= 1.0 {
                 format!(
-                    ". Of the append's distance from raw writes ({:.2} of their rate), the format's own \
-work accounts for {:.2}, and the log's locking, index and publication with the harness's bookkeeping \
-for the remaining {:.2}.",
-                    1.0 - append_of_raw,
-                    1.0 - format,
-                    format - append_of_raw
+                    ", so as far as this run can tell the append's whole distance from raw writes \
+({:.2} of their rate) was the format's own work.",
+                    1.0 - f
                 )
             } else {
-                ": the append was as fast as the framed writes, so in this run its whole distance from \
-raw writes was the format's own work."
-                    .to_string()
+                format!(
+                    ", so {:.2} of raw writes. Of the distance ({:.2} of their rate), the format's own \
+work accounts for {:.2}, and the log's locking, index and publication with the harness's bookkeeping \
+for the remaining {:.2}.",
+                    f * a,
+                    1.0 - f * a,
+                    1.0 - f,
+                    f * (1.0 - a)
+                )
             });
             Some(line)
         })
@@ -958,24 +962,34 @@ mod tests {
             g.ratio_to_ceiling = Some(measured / ceiling);
             g
         };
-        let c = comparison(vec![], vec![row("raw pwrite", 7e6, 10e6), row("framed pwrite", 7.2e6, 8e6)]);
+        let raw = || row("raw pwrite", 7e6, 10e6);
+        let c = comparison(vec![], vec![raw(), row("framed pwrite", 7.2e6, 8e6)]);
         let text = format_cost_paragraph(&c).expect("a pair");
         assert!(
-            text.contains("- reserve against raw pwrite: the framed writes reached 0.80 of the raw pwrite and the append 0.90 of the framed writes. Of the append's distance from raw writes (0.30 of their rate), the format's own work accounts for 0.20, and the log's locking, index and publication with the harness's bookkeeping for the remaining 0.10."),
+            text.contains("- reserve against raw pwrite: the framed writes reached 0.80 of the raw pwrite and the append 0.90 of the framed writes, so 0.72 of raw writes. Of the distance (0.28 of their rate), the format's own work accounts for 0.20, and the log's locking, index and publication with the harness's bookkeeping for the remaining 0.08."),
             "{text}"
         );
-        let level = comparison(vec![], vec![row("raw pwrite", 7e6, 10e6), row("framed pwrite", 7e6, 6.5e6)]);
+        let level = comparison(vec![], vec![raw(), row("framed pwrite", 7e6, 6.5e6)]);
         let text = format_cost_paragraph(&level).expect("a pair");
-        assert!(
-            text.contains("so in this run its whole distance from raw writes was the format's own work."),
-            "{text}"
-        );
-        let free = comparison(vec![], vec![row("raw pwrite", 7e6, 10e6), row("framed pwrite", 7e6, 10.5e6)]);
+        assert!(text.contains("the append 1.08 of the framed writes, so as far as this run can tell the append's whole distance from raw writes (0.35 of their rate) was the format's own work."), "{text}");
+        let free = comparison(vec![], vec![raw(), row("framed pwrite", 7e6, 10.5e6)]);
         assert!(format_cost_paragraph(&free).expect("a pair").contains("the format cost nothing measurable"));
         let mut other = row("framed pwrite", 7.2e6, 8e6);
         other.workload = "harness --append whole".into();
-        let unpaired = comparison(vec![], vec![row("raw pwrite", 7e6, 10e6), other]);
-        assert_eq!(format_cost_paragraph(&unpaired), None, "no row of the same workload, no paragraph");
+        assert_eq!(
+            format_cost_paragraph(&comparison(vec![], vec![raw(), other])),
+            None,
+            "no row of the same workload"
+        );
+        // Eight producers' workload pairs with raw writes from eight threads, not from one.
+        let mut one_thread = row("one thread's raw pwrite", 7e6, 20e6);
+        one_thread.producers = 8;
+        let c = comparison(vec![], vec![one_thread.clone(), raw(), row("framed pwrite", 7.2e6, 8e6)]);
+        assert!(format_cost_paragraph(&c).expect("a pair").contains("0.80 of the raw pwrite"));
+        assert_eq!(
+            format_cost_paragraph(&comparison(vec![], vec![one_thread, row("framed pwrite", 7.2e6, 8e6)])),
+            None
+        );
     }
 
     #[test]
