@@ -96,20 +96,29 @@ pub fn raw_pwrite(
     batch: usize,
     duration: Duration,
 ) -> std::io::Result<f64> {
-    let path = dir.join("ceiling-pwrite.dat");
-    let file = File::create(&path)?;
-    let end = AtomicU64::new(0);
-    let bytes = vec![0x5Au8; batch * (HEADER_BYTES + message_bytes)];
-    let rate = for_duration(threads, duration, |_| {
-        || {
-            let at = end.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-            file.write_all_at(&bytes, at)?;
-            Ok(batch as u64)
-        }
-    });
+    with_scratch_file(&dir.join("ceiling-pwrite.dat"), |file| {
+        let end = AtomicU64::new(0);
+        let bytes = vec![0x5Au8; batch * (HEADER_BYTES + message_bytes)];
+        for_duration(threads, duration, |_| {
+            || {
+                let at = end.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                file.write_all_at(&bytes, at)?;
+                Ok(batch as u64)
+            }
+        })
+    })
+}
+
+/// Runs `measure` on a new file at `path`, removed afterwards whatever the outcome.
+fn with_scratch_file<T>(
+    path: &Path,
+    measure: impl FnOnce(&File) -> std::io::Result<T>,
+) -> std::io::Result<T> {
+    let file = File::create(path)?;
+    let result = measure(&file);
     drop(file);
-    let _ = std::fs::remove_file(&path);
-    rate
+    let _ = std::fs::remove_file(path);
+    result
 }
 
 /// Records per second that positional writes of framed records reach in `dir`: each thread
@@ -122,12 +131,9 @@ pub fn framed_pwrite(
     batch: usize,
     duration: Duration,
 ) -> std::io::Result<f64> {
-    let path = dir.join("ceiling-framed.dat");
-    let file = File::create(&path)?;
-    let rate = write_framed(&file, threads, message_bytes, batch, duration);
-    drop(file);
-    let _ = std::fs::remove_file(&path);
-    rate
+    with_scratch_file(&dir.join("ceiling-framed.dat"), |file| {
+        write_framed(file, threads, message_bytes, batch, duration)
+    })
 }
 
 /// [`framed_pwrite`]'s loop, into `file` from its start.
@@ -160,25 +166,22 @@ fn write_framed(
 /// `fdatasync`s per second that one thread reaches, each after one `pwrite` of `message_bytes`
 /// (plus a header) into zero-filled space, in `dir`.
 pub fn raw_fdatasync(dir: &Path, message_bytes: usize, duration: Duration) -> std::io::Result<f64> {
-    let path = dir.join("ceiling-fdatasync.dat");
-    let file = File::create(&path)?;
-    let record = vec![0x5Au8; HEADER_BYTES + message_bytes];
-    // Enough zeros for any run (a sync takes tens of microseconds at the very least).
-    let room = (duration.as_secs_f64() * 100_000.0).ceil() as u64 * record.len() as u64;
-    file.write_all_at(&vec![0u8; room as usize], 0)?;
-    file.sync_all()?;
-    let end = AtomicU64::new(0);
-    let rate = for_duration(1, duration, |_| {
-        || {
-            let at = end.fetch_add(record.len() as u64, Ordering::Relaxed) % room;
-            file.write_all_at(&record, at)?;
-            file.sync_data()?;
-            Ok(1)
-        }
-    });
-    drop(file);
-    let _ = std::fs::remove_file(&path);
-    rate
+    with_scratch_file(&dir.join("ceiling-fdatasync.dat"), |file| {
+        let record = vec![0x5Au8; HEADER_BYTES + message_bytes];
+        // Enough zeros for any run (a sync takes tens of microseconds at the very least).
+        let room = (duration.as_secs_f64() * 100_000.0).ceil() as u64 * record.len() as u64;
+        file.write_all_at(&vec![0u8; room as usize], 0)?;
+        file.sync_all()?;
+        let end = AtomicU64::new(0);
+        for_duration(1, duration, |_| {
+            || {
+                let at = end.fetch_add(record.len() as u64, Ordering::Relaxed) % room;
+                file.write_all_at(&record, at)?;
+                file.sync_data()?;
+                Ok(1)
+            }
+        })
+    })
 }
 
 /// The shape of traffic a ceiling is measured for: the same as the cell or goal row it bounds.

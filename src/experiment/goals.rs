@@ -153,6 +153,17 @@ pub const GOALS: &[GoalSpec] = &[
         ..TCP
     },
     GoalSpec {
+        name: "in-process, one message per append, 8 producers, --append reserve",
+        messages: 800_000,
+        transport: TransportKind::Inproc,
+        append: AppendMode::Reserve,
+        target: "≥ 0.85 × raw pwrite (medians of 3 runs alternating with it)",
+        repeats: 3,
+        fraction: 0.85,
+        ceiling: GoalCeiling::Pwrite,
+        ..TCP
+    },
+    GoalSpec {
         name: "in-process, one message per append, 8 producers, against one thread's writes",
         messages: 800_000,
         transport: TransportKind::Inproc,

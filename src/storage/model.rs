@@ -54,8 +54,8 @@
 //! under `Reserve`.
 //!
 //! Step 6 looks at the watermark once and then parks on a condition variable that every
-//! publication signals, as the real log does after its spin (a spin of one turn: loom would
-//! explore every turn of a longer one, each a path of its own). Two simplifications: the model's
+//! publication signals, as the real log does after its yields (one look and no yield: loom would
+//! explore every turn of a longer loop, each a path of its own). Two simplifications: the model's
 //! waiters park without the real log's 1 ms bound, so a lost wake-up would be a deadlock loom
 //! reports; and its publishers always signal, where the real one signals only when its `SeqCst`
 //! load of the waiter count finds a waiter. That count and the watermark form a `SeqCst`
@@ -400,8 +400,8 @@ impl<S: SyncStrategy> ModelLog<S> {
         self.signal.notify_all();
     }
 
-    /// Step 6, as `Log::wait_published`: one look at the watermark (the real log's spin, cut to
-    /// one turn), then parked on the signal until it passes `end_offset`.
+    /// Step 6, as `Log::wait_published`: one look at the watermark (the real log's yielding loop,
+    /// cut to one turn), then parked on the signal until it passes `end_offset`.
     fn wait_published(&self, end_offset: u64) {
         if self.published.load(Acquire) >= end_offset {
             return;
