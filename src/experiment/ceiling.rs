@@ -6,7 +6,9 @@
 //!
 //! - **raw positional writes**: `threads` threads each `pwrite` the bytes of `batch` records of
 //!   `message_bytes` (header included) at positions handed out by a `fetch_add`: no strategy,
-//!   no encoding, no index. An append can only be slower.
+//!   no encoding, no index. An append can only be slower. When the workload has more threads
+//!   than the machine has cores, the writes are measured a second time from as many threads as
+//!   cores, and the ceiling is the better of the two (see [`writer_counts`]).
 //! - **raw loopback round trips**: `threads` connections each send a frame the size of a
 //!   Produce request and wait for a frame the size of its response from an echo server that
 //!   does nothing else (one thread per connection, like the broker). A request over loopback
@@ -88,7 +90,47 @@ fn for_duration<W: FnMut() -> std::io::Result<u64>>(
     Ok(done.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64())
 }
 
-/// Records per second that plain positional writes reach in `dir`.
+/// The thread counts a write ceiling for a workload of `threads` threads is measured at, on a
+/// machine of `cores`: the workload's own, and as many as the cores when it has more.
+///
+/// Positional writes into one file take that file's inode lock in the kernel, one writer at a
+/// time, and writers beyond the cores spin on it or are switched out while holding it. So more
+/// threads can write less: on the 2-core machine, in three alternating criterion rounds
+/// (`cargo bench --bench append -- 'append/raw-pwrite-batch100/(1|2|8)$'`), batches of 100
+/// from 8 threads reached 9.9, 7.6 and 7.4 M msg/s where 2 threads reached 11.4, 10.0 and
+/// 9.0 M; and 8 threads appending batches of 100 under `--append reserve`, whose writers queue
+/// in its reservation first, reached 1.00–1.16 of raw writes from 8 threads in six rounds. A
+/// ceiling must bound what it is compared with, so it is the best of these counts.
+fn writer_counts(threads: usize, cores: usize) -> Vec<usize> {
+    let cores = cores.max(1);
+    if threads > cores {
+        vec![threads, cores]
+    } else {
+        vec![threads]
+    }
+}
+
+/// The best rate `measure(threads)` reaches over the [`writer_counts`] of `threads` on a machine
+/// of `cores`.
+fn best_over_writer_counts(
+    threads: usize,
+    cores: usize,
+    mut measure: impl FnMut(usize) -> std::io::Result<f64>,
+) -> std::io::Result<f64> {
+    let mut best = 0.0f64;
+    for count in writer_counts(threads, cores) {
+        best = best.max(measure(count)?);
+    }
+    Ok(best)
+}
+
+/// The machine's cores, as the write ceilings count them.
+fn cores() -> usize {
+    thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Records per second that plain positional writes reach in `dir`, from `threads` threads or
+/// from as many as the machine has cores, whichever writes more ([`writer_counts`]).
 pub fn raw_pwrite(
     dir: &Path,
     threads: usize,
@@ -96,15 +138,17 @@ pub fn raw_pwrite(
     batch: usize,
     duration: Duration,
 ) -> std::io::Result<f64> {
-    with_scratch_file(&dir.join("ceiling-pwrite.dat"), |file| {
-        let end = AtomicU64::new(0);
-        let bytes = vec![0x5Au8; batch * (HEADER_BYTES + message_bytes)];
-        for_duration(threads, duration, |_| {
-            || {
-                let at = end.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                file.write_all_at(&bytes, at)?;
-                Ok(batch as u64)
-            }
+    best_over_writer_counts(threads, cores(), |threads| {
+        with_scratch_file(&dir.join("ceiling-pwrite.dat"), |file| {
+            let end = AtomicU64::new(0);
+            let bytes = vec![0x5Au8; batch * (HEADER_BYTES + message_bytes)];
+            for_duration(threads, duration, |_| {
+                || {
+                    let at = end.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                    file.write_all_at(&bytes, at)?;
+                    Ok(batch as u64)
+                }
+            })
         })
     })
 }
@@ -123,7 +167,8 @@ fn with_scratch_file<T>(
 
 /// Records per second that positional writes of framed records reach in `dir`: each thread
 /// encodes `batch` records of `message_bytes` as the log does (module docs), then writes them
-/// at the offsets and position one `fetch_add` handed out.
+/// at the offsets and position one `fetch_add` handed out; from `threads` threads or from as
+/// many as the machine has cores, whichever writes more ([`writer_counts`]).
 pub fn framed_pwrite(
     dir: &Path,
     threads: usize,
@@ -131,8 +176,10 @@ pub fn framed_pwrite(
     batch: usize,
     duration: Duration,
 ) -> std::io::Result<f64> {
-    with_scratch_file(&dir.join("ceiling-framed.dat"), |file| {
-        write_framed(file, threads, message_bytes, batch, duration)
+    best_over_writer_counts(threads, cores(), |threads| {
+        with_scratch_file(&dir.join("ceiling-framed.dat"), |file| {
+            write_framed(file, threads, message_bytes, batch, duration)
+        })
     })
 }
 
@@ -427,7 +474,7 @@ pub fn measure(dir: &Path, shape: Shape, duration: Duration) -> std::io::Result<
 
 /// The machine: cores, kernel, and (filled in later) the data dir's file system.
 pub fn machine() -> Machine {
-    let cpus = thread::available_parallelism().map_or(1, |n| n.get());
+    let cpus = cores();
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_string())
         .or_else(|_| {
@@ -486,6 +533,32 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1);
         assert!(framed_pwrite(dir.path(), 1, 30, 1, Duration::from_millis(10)).expect("measure") > 0.0);
         assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1, "its scratch file was removed");
+    }
+
+    #[test]
+    fn a_write_ceiling_is_the_best_of_the_workloads_threads_and_the_cores() {
+        assert_eq!(writer_counts(8, 2), [8, 2]);
+        assert_eq!(writer_counts(3, 2), [3, 2]);
+        assert_eq!(writer_counts(2, 2), [2]);
+        assert_eq!(writer_counts(1, 2), [1], "one thread's ceiling stays one thread's");
+        assert_eq!(writer_counts(8, 16), [8]);
+        assert_eq!(writer_counts(4, 0), [4, 1]);
+        let mut asked = Vec::new();
+        let fewer_faster = best_over_writer_counts(8, 2, |threads| {
+            asked.push(threads);
+            Ok(if threads == 2 { 5.0 } else { 3.0 })
+        });
+        assert_eq!((fewer_faster.expect("measured"), asked), (5.0, vec![8, 2]));
+        let more_faster = best_over_writer_counts(8, 2, |threads| Ok(if threads == 8 { 7.0 } else { 3.0 }));
+        assert_eq!(more_faster.expect("measured"), 7.0);
+        let failed = best_over_writer_counts(8, 2, |threads| {
+            if threads == 2 {
+                Err(std::io::Error::other("disk full"))
+            } else {
+                Ok(1.0)
+            }
+        });
+        assert!(failed.is_err(), "a failed measurement is not hidden by the other");
     }
 
     #[test]

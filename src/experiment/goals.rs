@@ -52,13 +52,14 @@ pub struct GoalSpec {
 pub enum GoalCeiling {
     /// The loopback echo at the row's threads, batch and requests in flight (TCP rows).
     Echo,
-    /// Raw positional writes from as many threads as producers, the row's batch.
+    /// Raw positional writes from as many threads as producers, or as many as the machine has
+    /// cores when that writes more, the row's batch.
     Pwrite,
     /// Raw positional writes from one thread, the row's batch: the fair ceiling of a write that
     /// the lock serializes (several threads writing one file are no faster in the kernel).
     PwriteOneThread,
     /// Positional writes of records framed as the log frames them (header, offset, CRC-32C),
-    /// from as many threads as producers, the row's batch: what the on-disk format allows an
+    /// from as many threads as producers (or cores, as for `Pwrite`), the row's batch: what the on-disk format allows an
     /// append, with no lock, index or bookkeeping.
     Framed,
     /// producers × the raw `fdatasync` rate: one request at a time under `--fsync always`, no

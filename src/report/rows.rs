@@ -145,7 +145,8 @@ pub struct Ceilings {
     pub batch: usize,
     /// Requests each loopback connection kept outstanding (the cell's `--in-flight`).
     pub in_flight: usize,
-    /// Records per second of plain positional writes.
+    /// Records per second of plain positional writes, from `threads` threads or from as many
+    /// as the machine has cores when that wrote more.
     pub pwrite_msgs_per_s: f64,
     /// Messages per second of loopback request/response (round trips × batch): the best of the
     /// echo server's configurations, at the same threads, connections and in-flight.

@@ -185,7 +185,7 @@ cores.",
 
 /// What the on-disk format costs beside the lock: each row against framed writes, with the raw
 /// writes of the same workload and threads (its pair: the same command against raw pwrite from
-/// as many threads, or from one for one producer). The split uses the framed row's own runs,
+/// as many threads or as many as the cores, or from one for one producer). The split uses the framed row's own runs,
 /// so its parts add up: framed ÷ raw ceilings `f`, append ÷ framed `a`, append ÷ raw `f × a`.
 fn format_cost_paragraph(c: &Comparison) -> Option<String> {
     let lines: Vec<String> = c
@@ -426,9 +426,9 @@ fn goals_section(s: &mut String, c: &Comparison) {
         s,
         "Each ratio is the measured rate over the ceiling named beside it, of the same shape \
 (producer threads, batch, requests in flight) and measured in this run: the loopback echo for TCP \
-rows, raw positional writes for in-process rows (from as many threads as producers, or from one \
-thread, the fair ceiling of a write the lock serializes, or framed: records encoded as the log \
-encodes them, see below), and for the one-at-a-time \
+rows, raw positional writes for in-process rows (from as many threads as producers or as many as \
+the machine has cores, whichever wrote more, or from one thread, the fair ceiling of a write the \
+lock serializes, or framed: records encoded as the log encodes them, see below), and for the one-at-a-time \
 `--fsync always` row the group-commit bound, producers × the raw sync rate (see below).\n"
     );
     let _ = writeln!(
@@ -544,7 +544,9 @@ fn ceilings_section(s: &mut String, c: &Comparison) {
     let _ = writeln!(
         s,
         "Each at the concurrency of the cells it bounds: as many threads (and loopback connections) \
-as producers, the same batch and requests in flight. The echo ceiling is the best of its \
+as producers, the same batch and requests in flight; the write ceiling, when there are more \
+producers than cores, is the better of that and as many threads as cores (writers beyond the \
+cores contend on the file's lock in the kernel and can write less). The echo ceiling is the best of its \
 configurations (the echo server answering each request at once, or coalescing its answers as \
 the broker does); the last column names the best. Consumers are not part of a ceiling.\n"
     );
