@@ -231,7 +231,8 @@ for the remaining {:.2}.",
             "What the on-disk format costs, apart from the lock: rows marked \"against framed writes\" \
 ran the workload of the row above them against positional writes of records framed exactly as the \
 log frames them (the 16-byte header, the offset and a CRC-32C over each record), from the same \
-threads, with no lock, no index and no bookkeeping; medians.\n\n{}",
+threads (or as many as the cores, as the raw writes), with no lock, no index and no bookkeeping; \
+medians.\n\n{}",
             lines.join("\n")
         )
     })
