@@ -37,6 +37,7 @@ use crate::storage::{verify_topic, AppendMode, LogConfig, RaceWindow, SyncTotals
 use crate::strategies::{StrategyKind, StrategyVisitor, SyncStrategy};
 use crate::violations::{Section, Violations};
 use anyhow::{bail, Context};
+use crossbeam::utils::CachePadded;
 use hdrhistogram::Histogram;
 use rayon::prelude::*;
 use std::io::IsTerminal;
@@ -538,7 +539,9 @@ fn race(
 ) -> Race {
     let shape = config.shape();
     let progress = progress_bar(config, shape.total_messages());
-    let sent = AtomicU64::new(0);
+    // One count per producer, each on a cache line of its own: a shared counter would move
+    // between the cores on every request of every producer. The progress bar sums them.
+    let sent: Vec<CachePadded<AtomicU64>> = (0..producers.len()).map(|_| CachePadded::default()).collect();
     let producing = AtomicBool::new(true);
     let start = Barrier::new(producers.len() + consumers.len() + 1);
     let syncs_before = syncs();
@@ -556,7 +559,7 @@ fn race(
             .into_iter()
             .enumerate()
             .map(|(p, endpoint)| {
-                let (names, start, sent, on_warm) = (names, &start, &sent, &on_warm);
+                let (names, start, sent, on_warm) = (names, &start, &*sent[p], &on_warm);
                 s.spawn(move || {
                     start.wait();
                     // Open loop: this producer's even share of --rate, from the common start.
@@ -593,7 +596,7 @@ fn race(
         let started = Instant::now();
         while producer_threads.iter().any(|t| !t.is_finished()) {
             if let Some(bar) = &progress {
-                bar.set_position(sent.load(Ordering::Relaxed));
+                bar.set_position(sent.iter().map(|n| n.load(Ordering::Relaxed)).sum());
             }
             thread::sleep(Duration::from_millis(50));
         }
