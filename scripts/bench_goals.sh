@@ -3,9 +3,9 @@
 # below once, back to back, so load that comes and goes on a shared machine falls on all of
 # them; each ratio is taken within one round, and the medians over the rounds close the output.
 #
-#   scripts/bench_goals.sh [rounds]        (default 3; about two minutes per round)
+#   scripts/bench_goals.sh [rounds]        (default 3; about a minute per round)
 #
-# The ratios (8 threads, `--append reserve` with the mutex, 100-byte messages):
+# The ratios (8 threads, the `mutex` strategy, 100-byte messages):
 #   batch 100   reserve-batch100/mutex/8 ÷ raw batched writes   goal ≥ 0.85
 #   single      reserve-single/mutex/8   ÷ raw writes           goal ≥ 0.85
 #   whole       single/mutex/8           ÷ one thread's raw writes   goal ≥ 0.85
@@ -13,20 +13,31 @@
 # the bench has that count), as the harness's write ceilings are: writers beyond the cores
 # contend on the file's lock in the kernel and can write less.
 set -euo pipefail
+# A failure inside $(...) (a bench with no rate) stops the script too.
+shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
 case $rounds in '' | *[!0-9]* | 0) echo "usage: $0 [rounds ≥ 1]" >&2; exit 2 ;; esac
 cores=$(nproc)
 cargo bench --quiet --bench append --no-run
 
-# Messages per second of one bench id, from criterion's "thrpt:" line (its middle estimate).
+# Messages per second of one bench id, from criterion's first "thrpt:" line (its middle
+# estimate). The whole output is read (no early exit, which could break criterion's pipe), and
+# a bench that printed no rate stops the script with its output shown.
 rate() {
-  cargo bench --quiet --bench append -- --warm-up-time 1 --measurement-time 3 "^$1\$" 2>/dev/null |
-    awk '/thrpt:/ {
+  local out r
+  out=$(cargo bench --quiet --bench append -- --warm-up-time 1 --measurement-time 3 "^$1\$" 2>&1) || true
+  r=$(printf '%s\n' "$out" | awk '/thrpt:/ && !done++ {
       v = $4; u = $5
       m = (u ~ /^G/) ? 1e9 : (u ~ /^M/) ? 1e6 : (u ~ /^K/) ? 1e3 : 1
-      printf "%.0f\n", v * m; exit
-    }'
+      printf "%.0f\n", v * m
+    }')
+  if [ -z "$r" ]; then
+    printf '%s\n' "$out" >&2
+    echo "bench_goals: no rate for $1 (output above)" >&2
+    exit 1
+  fi
+  echo "$r"
 }
 
 # The better of raw writes from 8 threads and from as many as the cores (1, 2 or 4 are benched).

@@ -357,8 +357,8 @@ pub fn run_goals(
 
 /// A row with `repeats` > 1: after the first run and its ceiling, each further run is followed
 /// by a fresh measurement of its ceiling (the echo of the same shape, the raw sync rate, raw
-/// positional writes from the row's threads or from one, or framed ones), so load that comes
-/// and goes falls on both sides.
+/// positional writes from the row's threads, or the cores when that writes more, or from one,
+/// or framed ones), so load that comes and goes falls on both sides.
 fn alternate(
     spec: &GoalSpec,
     run_config: &RunConfig,
