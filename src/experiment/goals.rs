@@ -59,8 +59,8 @@ pub enum GoalCeiling {
     /// the lock serializes (several threads writing one file are no faster in the kernel).
     PwriteOneThread,
     /// Positional writes of records framed as the log frames them (header, offset, CRC-32C),
-    /// from as many threads as producers (or cores, as for `Pwrite`), the row's batch: what the on-disk format allows an
-    /// append, with no lock, index or bookkeeping.
+    /// from as many threads as producers (or cores, as for `Pwrite`), the row's batch: what the
+    /// on-disk format allows an append, with no lock, index or bookkeeping.
     Framed,
     /// producers × the raw `fdatasync` rate: one request at a time under `--fsync always`, no
     /// more than every producer's message in each sync, and syncs back to back (see

@@ -185,8 +185,9 @@ cores.",
 
 /// What the on-disk format costs beside the lock: each row against framed writes, with the raw
 /// writes of the same workload and threads (its pair: the same command against raw pwrite from
-/// as many threads or as many as the cores, or from one for one producer). The split uses the framed row's own runs,
-/// so its parts add up: framed ÷ raw ceilings `f`, append ÷ framed `a`, append ÷ raw `f × a`.
+/// as many threads or as many as the cores, or from one for one producer). The split uses the
+/// framed row's own runs, so its parts add up: framed ÷ raw ceilings `f`, append ÷ framed `a`,
+/// append ÷ raw `f × a`.
 fn format_cost_paragraph(c: &Comparison) -> Option<String> {
     let lines: Vec<String> = c
         .goals
