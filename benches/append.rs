@@ -32,6 +32,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
+use synclog::experiment::warm;
 use synclog::storage::{AppendMode, Log, LogConfig, RecordBatch, HEADER_BYTES};
 use synclog::strategies::*;
 
@@ -62,13 +63,16 @@ fn timed_threads(threads: usize, total: u64, per_thread: impl Fn(usize, u64) + S
     })
 }
 
-/// Runs one sample in a data dir of its own, deleted afterwards (outside the clock). A file
-/// that grew through every sample would pass the kernel's dirty-page threshold within a few
-/// seconds, and the later samples would time writeback to the disk instead of appends to the
-/// page cache (measured: the raw batched ceiling fell from 6.5 M to 3.1 M msg/s when the
-/// measurement ran 4 s instead of 1 s); each of `harness`'s runs starts fresh the same way.
-fn in_fresh_dir(sample: impl FnOnce(&Path) -> Duration) -> Duration {
+/// Runs one sample that appends `messages` records in a data dir of its own, deleted
+/// afterwards (outside the clock). A file that grew through every sample would pass the
+/// kernel's dirty-page threshold within a few seconds, and the later samples would time
+/// writeback to the disk instead of appends to the page cache (measured: the raw batched
+/// ceiling fell from 6.5 M to 3.1 M msg/s when the measurement ran 4 s instead of 1 s); each of
+/// `harness`'s runs starts fresh the same way. Before the clock, as much memory as the sample
+/// will write is warmed (`synclog::experiment::warm`), as `harness` does before a load.
+fn in_fresh_dir(messages: u64, sample: impl FnOnce(&Path) -> Duration) -> Duration {
     let dir = tempfile::tempdir().expect("tempdir");
+    warm::warm(warm::log_bytes(messages, MESSAGE_BYTES as f64));
     sample(dir.path())
 }
 
@@ -79,7 +83,7 @@ fn append_single<S: SyncStrategy>(c: &mut Criterion, mode: AppendMode) {
         let payload = [7u8; MESSAGE_BYTES];
         group.bench_with_input(BenchmarkId::new(S::NAME, threads), &threads, |b, &threads| {
             b.iter_custom(|iters| {
-                in_fresh_dir(|dir| {
+                in_fresh_dir(iters, |dir| {
                     let log = Log::<S>::open(dir, config(mode)).expect("open").0;
                     timed_threads(threads, iters, |_, n| {
                         for _ in 0..n {
@@ -112,7 +116,7 @@ fn append_batch<S: SyncStrategy>(c: &mut Criterion, mode: AppendMode) {
         let batch = vec![[7u8; MESSAGE_BYTES]; 100];
         group.bench_with_input(BenchmarkId::new(S::NAME, threads), &threads, |b, &threads| {
             b.iter_custom(|iters| {
-                in_fresh_dir(|dir| {
+                in_fresh_dir(iters * 100, |dir| {
                     let log = Log::<S>::open(dir, config(mode)).expect("open").0;
                     timed_threads(threads, iters, |_, n| {
                         for _ in 0..n {
@@ -135,7 +139,7 @@ fn raw_pwrite(c: &mut Criterion) {
             let bytes = vec![7u8; records * (MESSAGE_BYTES + 16)];
             group.bench_with_input(BenchmarkId::from_parameter(threads), &threads, |b, &threads| {
                 b.iter_custom(|iters| {
-                    in_fresh_dir(|dir| {
+                    in_fresh_dir(iters * records as u64, |dir| {
                         let file = File::create(dir.join("raw.dat")).expect("create");
                         let end = AtomicU64::new(0);
                         timed_threads(threads, iters, |_, n| {
@@ -162,7 +166,7 @@ fn framed_pwrite(c: &mut Criterion) {
             let payload = [7u8; MESSAGE_BYTES];
             group.bench_with_input(BenchmarkId::from_parameter(threads), &threads, |b, &threads| {
                 b.iter_custom(|iters| {
-                    in_fresh_dir(|dir| {
+                    in_fresh_dir(iters * records as u64, |dir| {
                         let file = File::create(dir.join("framed.dat")).expect("create");
                         let next_offset = AtomicU64::new(0);
                         timed_threads(threads, iters, |_, n| {

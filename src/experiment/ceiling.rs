@@ -139,6 +139,7 @@ pub fn raw_pwrite(
     duration: Duration,
 ) -> std::io::Result<f64> {
     best_over_writer_counts(threads, cores(), |threads| {
+        super::warm::for_writing_during(duration);
         with_scratch_file(&dir.join("ceiling-pwrite.dat"), |file| {
             let end = AtomicU64::new(0);
             let bytes = vec![0x5Au8; batch * (HEADER_BYTES + message_bytes)];
@@ -177,6 +178,7 @@ pub fn framed_pwrite(
     duration: Duration,
 ) -> std::io::Result<f64> {
     best_over_writer_counts(threads, cores(), |threads| {
+        super::warm::for_writing_during(duration);
         with_scratch_file(&dir.join("ceiling-framed.dat"), |file| {
             write_framed(file, threads, message_bytes, batch, duration)
         })

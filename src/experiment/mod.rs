@@ -26,6 +26,7 @@ pub mod peers;
 pub mod run;
 pub mod transport;
 pub mod verify;
+pub mod warm;
 mod workers;
 
 /// What an experiment concluded; the binaries map it to an exit code (docs/cli.md).

@@ -94,7 +94,7 @@ pub fn prepare(
 }
 
 /// The prepare phase of a run: its payloads (none when over the run's budget), and how long
-/// encoding them took.
+/// encoding them and warming memory for the load took.
 pub(super) struct Preparation {
     payloads: Option<Vec<Prepared>>,
     seconds: f64,
@@ -102,7 +102,8 @@ pub(super) struct Preparation {
 
 impl Preparation {
     /// Encodes the run's payloads, `per_producer` for each producer, if they fit in
-    /// `config.prepare_budget_bytes`.
+    /// `config.prepare_budget_bytes`; then warms as much memory as the run's records will take
+    /// in its logs ([`super::warm`]).
     pub(super) fn of_run(config: &RunConfig, seed: u64, per_producer: u64) -> Preparation {
         let started = Instant::now();
         let payloads = prepare(
@@ -113,8 +114,9 @@ impl Preparation {
             config.prepare_budget_bytes,
             |p, s| config.size_of(seed, p, s),
         );
-        let seconds = if payloads.is_some() { started.elapsed().as_secs_f64() } else { 0.0 };
-        Preparation { payloads, seconds }
+        let messages = per_producer * u64::from(config.producers);
+        super::warm::warm(super::warm::log_bytes(messages, config.mean_message_bytes()));
+        Preparation { payloads, seconds: started.elapsed().as_secs_f64() }
     }
 
     /// Every producer's payloads, in producer order, or `None`: encode during the load.
@@ -122,7 +124,7 @@ impl Preparation {
         self.payloads.as_deref()
     }
 
-    /// Lets the payloads go; returns the phase's seconds (0 when nothing was prepared) and,
+    /// Lets the payloads go; returns the phase's seconds and,
     /// when the payloads were left to the load, the note the run prints about it.
     pub(super) fn finish(self, config: &RunConfig, total_messages: u64) -> (f64, Option<String>) {
         const MIB: f64 = (1u64 << 20) as f64;

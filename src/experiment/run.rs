@@ -8,7 +8,9 @@
 //!    are created through Metadata before the load). Each topic the run will write gets a `run.json`, so `synclog verify` can
 //!    later check its payloads too. Every connection is opened before the clock starts.
 //!    Then every producer's payloads are encoded, all producers in parallel, before the clock
-//!    starts (the `prepare` phase; see [`super::payloads`] for why and for the memory bound).
+//!    starts (the `prepare` phase; see [`super::payloads`] for why and for the memory bound),
+//!    and as much memory as the load will write is touched and freed, so the load's page
+//!    cache does not wait for the host of a virtual machine to back it (see [`super::warm`]).
 //! 2. **Load.** All producers and consumers start together at a barrier. Producer `p` sends its
 //!    `messages / producers` unique payloads to topic `p % topics`, one or `--batch` per
 //!    request, with up to `--in-flight` requests outstanding, never retrying. Consumer `c` reads

@@ -45,8 +45,9 @@ pub struct Figures {
 /// of the files (`verify`) and the check of the history.
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
 pub struct Phases {
-    /// Encoding every producer's payloads before the load (0 when they were encoded during
-    /// it, see `experiment::payloads`).
+    /// Encoding every producer's payloads before the load (unless they were left to it, see
+    /// `experiment::payloads`), then warming as much memory as the load will write
+    /// (`experiment::warm`).
     pub prepare_s: f64,
     pub load_s: f64,
     pub drain_s: f64,
