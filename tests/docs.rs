@@ -3,7 +3,8 @@
 //! - `docs/violations.md` names exactly the kinds of `ViolationKind::ALL`, in the same order,
 //!   each under the heading of its section (A the log, B the index, C observed);
 //! - `docs/protocol.md`'s error-code table lists exactly the codes `ErrorCode` knows, with the
-//!   numbers and names the code uses.
+//!   numbers and names the code uses;
+//! - `docs/cli.md` names every flag that a binary's `--help` prints.
 
 use std::path::Path;
 use synclog::protocol::ErrorCode;
@@ -93,4 +94,62 @@ fn protocol_md_error_table_matches_the_codes() {
     }
     assert!(expected.len() > 1, "the code knows no error codes");
     assert_eq!(documented, expected, "docs/protocol.md's error-code table must match ErrorCode");
+}
+
+/// Every flag a binary's `--help` declares: the `--name` that opens an option's line (after
+/// a short form such as `-p, `), without repeats. Flags only mentioned in a description (of
+/// another program, say) are not its own.
+fn flags_in(help: &str) -> Vec<String> {
+    let mut flags: Vec<String> = Vec::new();
+    for line in help.lines() {
+        let line = line.trim_start();
+        let line = match line.as_bytes() {
+            [b'-', c, b',', b' ', ..] if c.is_ascii_alphabetic() => &line[4..],
+            _ => line,
+        };
+        let Some(rest) = line.strip_prefix("--") else { continue };
+        let name: String =
+            rest.chars().take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-').collect();
+        let flag = format!("--{name}");
+        if !name.is_empty() && !flags.contains(&flag) {
+            flags.push(flag);
+        }
+    }
+    flags
+}
+
+#[test]
+fn cli_md_documents_every_flag_of_every_binarys_help() {
+    let doc = read_doc("cli.md");
+    let commands: [(&str, &[&str]); 9] = [
+        (env!("CARGO_BIN_EXE_harness"), &["run"]),
+        (env!("CARGO_BIN_EXE_harness"), &["compare"]),
+        (env!("CARGO_BIN_EXE_harness"), &["demo"]),
+        (env!("CARGO_BIN_EXE_harness"), &["lab"]),
+        (env!("CARGO_BIN_EXE_broker"), &[]),
+        (env!("CARGO_BIN_EXE_synclog"), &["produce"]),
+        (env!("CARGO_BIN_EXE_synclog"), &["consume"]),
+        (env!("CARGO_BIN_EXE_synclog"), &["topics"]),
+        (env!("CARGO_BIN_EXE_synclog"), &["verify"]),
+    ];
+    let mut missing = Vec::new();
+    for (binary, args) in commands {
+        let out = std::process::Command::new(binary).args(args).arg("--help").output().expect("run --help");
+        assert!(out.status.success(), "{binary} {args:?} --help failed");
+        let help = String::from_utf8(out.stdout).expect("utf-8 help");
+        let flags = flags_in(&help);
+        assert!(flags.len() >= 2, "{binary} {args:?}: no flags found in its help:\n{help}");
+        for flag in flags {
+            if flag != "--help" && !doc.contains(&format!("`{flag}")) {
+                missing.push(format!("{binary} {} {flag}", args.join(" ")));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "flags in --help but not in docs/cli.md:\n{}", missing.join("\n"));
+}
+
+#[test]
+fn flags_are_read_from_help_text_and_not_from_words() {
+    let help = "  -p, --producers <N>\n      --lock-stats\n          see `cargo bench --bench x`\n  --producers again\n  -h, --help\n";
+    assert_eq!(flags_in(help), ["--producers", "--lock-stats", "--help"]);
 }

@@ -263,8 +263,10 @@ struct CommonArgs {
     /// Microseconds each append pauses between reading the offset and writing (widens the race).
     #[arg(long, default_value_t = 0)]
     race_window_us: u64,
-    /// Pair appenders up inside the race window, so that under `none` collisions are certain.
-    #[arg(long, hide = true)]
+    /// Pair appenders up: each append waits between reading the offset and writing for a second
+    /// appender to reach the same point (at most 5 ms), so that under `none` collisions are
+    /// certain. One run only, not compare.
+    #[arg(long)]
     force_race: bool,
     /// When appends are forced to disk.
     #[arg(long, value_enum, default_value_t = FsyncMode::Never)]
