@@ -164,8 +164,8 @@ fn producing_alone(transport: TransportKind) {
 }
 
 /// Payloads past the memory budget are encoded during the load: the run is as clean and as
-/// complete, reports no `prepare` time, and its notes say why. Within the budget they are
-/// encoded beforehand and the phase has a time.
+/// complete, and its notes say why. Within the budget they are encoded beforehand, and the
+/// `prepare` phase has a time (either way it also warms memory for the load).
 #[test]
 fn payloads_over_the_budget_are_encoded_during_the_load_and_the_run_says_so() {
     for transport in [TransportKind::Inproc, TransportKind::Tcp] {
@@ -180,7 +180,6 @@ fn payloads_over_the_budget_are_encoded_during_the_load_and_the_run_says_so() {
 
         let inline = RunConfig { prepare_budget_bytes: 1000, ..config.clone() };
         let mut r = run_ok(&inline);
-        assert_eq!(r.phases.prepare_s, 0.0, "{transport:?}");
         assert_eq!(r.notes.len(), 1, "{transport:?}: {:?}", r.notes);
         let note = r.notes.remove(0);
         assert!(note.starts_with("payloads encoded during the load"), "{note}");

@@ -418,6 +418,7 @@ fn flags_that_contradict_exit_2_with_one_line() {
         (&["--messages", "7", "--producers", "2"][..], "--messages"),
         (&["--message-bytes", "19", "--messages", "800"], "--message-bytes"),
         (&["--topics", "3", "--producers", "2", "--messages", "800"], "--topics"),
+        (&["--batch", "65537", "--message-bytes", "20", "--messages", "800"], "--batch"),
     ] {
         let out = harness(args);
         assert_eq!(out.code, Some(2), "{args:?}: {}", out.describe());

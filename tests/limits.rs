@@ -13,6 +13,13 @@
 //! - **Topic flood.** Under `--max-topics 5` the sixth topic is refused (synclog: error 11
 //!   TooManyTopics; Kafka Metadata: POLICY_VIOLATION), nothing is created on disk for it, and
 //!   the existing topics keep working.
+//! - **Produce amplification.** A Produce of the largest frame the defaults allow, all of it
+//!   empty messages (4 194 294 of them, 4 bytes each on the wire but far more in memory), is
+//!   answered Malformed (1) before anything is reserved for its messages, and the connection
+//!   carries on; a Produce of `MAX_PRODUCE_MESSAGES` is appended, one more is refused and
+//!   appends nothing; bursts of empty Produce requests are each answered, in order. A Produce
+//!   at the cap filling a whole frame is appended too. In both cases the broker's peak resident
+//!   memory stays within two frames and 8 MiB of its baseline.
 
 mod common;
 
@@ -29,7 +36,10 @@ use std::time::{Duration, Instant};
 use synclog::client::Client;
 use synclog::kafka::client::KafkaClient;
 use synclog::kafka::{code, records};
-use synclog::protocol::{peek_frame_bytes, Api, ErrorCode, Request, Response, ResponseBody};
+use synclog::protocol::{
+    peek_frame_bytes, Api, ErrorCode, Request, Response, ResponseBody, DEFAULT_MAX_FRAME_BYTES,
+    MAX_PRODUCE_MESSAGES,
+};
 
 /// Clients connecting at once in the descriptor test.
 const CLIENTS: usize = 1100;
@@ -282,6 +292,85 @@ fn a_kafka_fetch_is_bounded_before_it_is_built() {
     );
     // The listener still serves.
     assert_eq!(client.list_offsets("big0", -1).expect("list offsets"), 1);
+}
+
+/// What one connection may hold while a Produce is served, above the broker's baseline: two
+/// frames at the default `--max-frame-bytes`, and 8 MiB for the per-message bookkeeping of at
+/// most `MAX_PRODUCE_MESSAGES` messages and the allocator's slack.
+const PRODUCE_BOUND_KIB: u64 = 2 * (DEFAULT_MAX_FRAME_BYTES as u64 / 1024) + 8 * 1024;
+
+/// A broker with the default limits in a fresh data directory, and a client connected to it
+/// that has produced one message to `topic` (so the baseline includes a served connection).
+fn broker_with_one_message(dir: &tempfile::TempDir, topic: &str) -> (BrokerProcess, Client) {
+    let data = dir.path().join("data");
+    let broker =
+        BrokerProcess::start(&["--data-dir", data.to_str().expect("utf-8")], &dir.path().join("stderr"));
+    let mut client = Client::connect(broker.addr).expect("connect");
+    assert_eq!(client.produce(topic, [b"x".as_slice()]).expect("produce"), 0);
+    (broker, client)
+}
+
+#[test]
+fn a_produce_of_millions_of_empty_messages_is_refused_before_its_memory_is_spent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (broker, mut c) = broker_with_one_message(&dir, "amp");
+    let baseline = peak_kib(broker.pid());
+
+    // 16 777 195 bytes: topic, count, and 4 194 294 empty messages.
+    let count = (DEFAULT_MAX_FRAME_BYTES as usize) / 4 - 10;
+    let refused = c.produce("amp", std::iter::repeat_n(&[][..], count)).expect_err("over the cap");
+    assert_eq!(refused.code(), Some(ErrorCode::Malformed), "{refused}");
+    assert!(refused.to_string().contains(&MAX_PRODUCE_MESSAGES.to_string()), "{refused}");
+
+    // The connection carries on: at the cap appended, one past it refused and nothing appended.
+    assert_eq!(c.produce("amp", std::iter::repeat_n(&[][..], MAX_PRODUCE_MESSAGES)).expect("at the cap"), 1);
+    let past = c.produce("amp", std::iter::repeat_n(&b"y"[..], MAX_PRODUCE_MESSAGES + 1)).expect_err("past");
+    assert_eq!(past.code(), Some(ErrorCode::Malformed), "{past}");
+    let next = 1 + MAX_PRODUCE_MESSAGES as u64;
+    assert_eq!(c.list_topics().expect("list"), vec![("amp".to_string(), next)]);
+
+    // Bursts of empty Produce requests, pipelined: each answered, in order, none appending.
+    for _ in 0..20 {
+        let ids: Vec<u32> =
+            (0..5_000).map(|_| c.send_produce("amp", std::iter::empty()).expect("queue")).collect();
+        c.flush().expect("send");
+        for id in ids {
+            let (answered, body) = c.receive().expect("an answer");
+            assert_eq!(answered, id);
+            assert_eq!(body, ResponseBody::Produced { base_offset: next, count: 0 });
+        }
+    }
+
+    let peak = peak_kib(broker.pid());
+    eprintln!("Produce amplification: VmHWM {baseline} KiB before, {peak} KiB after");
+    assert!(
+        peak <= baseline + PRODUCE_BOUND_KIB,
+        "peak {peak} KiB, baseline {baseline} KiB: more than {PRODUCE_BOUND_KIB} KiB above"
+    );
+}
+
+#[test]
+fn a_produce_at_the_message_cap_filling_a_frame_stays_within_two_frames() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (broker, mut c) = broker_with_one_message(&dir, "full");
+    let baseline = peak_kib(broker.pid());
+
+    // As many messages as allowed, as large as one frame allows: 65 536 of 250 bytes.
+    let size = (DEFAULT_MAX_FRAME_BYTES as usize - 64) / MAX_PRODUCE_MESSAGES - 4;
+    let payload = vec![0x5a; size];
+    assert_eq!(
+        c.produce("full", std::iter::repeat_n(payload.as_slice(), MAX_PRODUCE_MESSAGES)).expect("appended"),
+        1
+    );
+    let fetched = c.fetch("full", MAX_PRODUCE_MESSAGES as u64, 10, 1 << 20, Duration::ZERO).expect("fetch");
+    assert_eq!(fetched.records.get(0), Some((MAX_PRODUCE_MESSAGES as u64, payload.as_slice())));
+
+    let peak = peak_kib(broker.pid());
+    eprintln!("Produce of a full frame at the cap: VmHWM {baseline} KiB before, {peak} KiB after");
+    assert!(
+        peak <= baseline + PRODUCE_BOUND_KIB,
+        "peak {peak} KiB, baseline {baseline} KiB: more than {PRODUCE_BOUND_KIB} KiB above"
+    );
 }
 
 #[test]

@@ -115,7 +115,10 @@ fn respond(correlation_id: u32, body: Result<ResponseBody, Failure>) -> Response
     }
 }
 
-/// At most this many messages are appended in one coalesced write section.
+/// A run of coalesced Produce requests stops growing once it holds this many messages, each
+/// request counted as at least one (so a run of empty requests is bounded too). With the last
+/// request's messages, a run holds fewer than this plus
+/// [`MAX_PRODUCE_MESSAGES`](crate::protocol::MAX_PRODUCE_MESSAGES).
 const MAX_COALESCED_MESSAGES: usize = 10_000;
 
 /// Reads ahead: `first` and every Produce to the same topic already waiting, whole, in the
@@ -129,13 +132,13 @@ fn gather_produce_run(
         return (vec![first], None);
     };
     let topic = topic.clone();
-    let mut total = messages.len();
+    let mut total = messages.len().max(1);
     let mut run = vec![first];
     while total < MAX_COALESCED_MESSAGES && conn.has_buffered_frame() {
         match conn.read_request() {
             Ok(Some(frame)) => match &frame.request {
                 Request::Produce { topic: t, messages } if *t == topic => {
-                    total += messages.len();
+                    total += messages.len().max(1);
                     run.push(frame);
                 }
                 _ => return (run, Some(Ok(Some(frame)))),
@@ -159,7 +162,13 @@ fn serve_produce_run<S: SyncStrategy>(
     let max = shared.config.max_message_bytes;
     // Per request: Ok(message count) if it may be appended, or why not.
     let mut verdicts: Vec<Result<usize, Failure>> = Vec::with_capacity(run.len());
-    let mut payloads: Vec<&[u8]> = Vec::new();
+    // Every payload appended, as slices of the decoded requests (sized once: a run holds at
+    // most some 75 000 messages, see `MAX_COALESCED_MESSAGES`).
+    let messages = run.iter().map(|f| match &f.request {
+        Request::Produce { messages, .. } => messages.len(),
+        _ => 0,
+    });
+    let mut payloads: Vec<&[u8]> = Vec::with_capacity(messages.sum());
     for frame in &run {
         let Request::Produce { topic, messages } = &frame.request else {
             verdicts.push(Err((ErrorCode::Internal, "not a Produce request".into())));

@@ -164,6 +164,12 @@ impl RunConfig {
         if self.batch == 0 || self.in_flight == 0 {
             bail!("--batch and --in-flight must be at least 1");
         }
+        if self.batch as usize > crate::protocol::MAX_PRODUCE_MESSAGES {
+            bail!(
+                "--batch must be at most {} (the messages one Produce request may carry)",
+                crate::protocol::MAX_PRODUCE_MESSAGES
+            );
+        }
         if u64::from(self.batch) * self.largest_message() as u64 > 8 << 20 {
             bail!("--batch × --message-bytes must stay under 8 MiB (one request must fit a 16 MiB frame)");
         }

@@ -124,7 +124,9 @@ impl DecodeError {
 /// encoded with code 0 (which would make the peer parse its message as a success body).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
-    /// 1: the request did not parse (including a count larger than the bytes that follow).
+    /// 1: the request did not parse (including a count larger than the bytes that follow, or
+    /// a Produce of more than [`MAX_PRODUCE_MESSAGES`](super::frame::MAX_PRODUCE_MESSAGES)
+    /// messages).
     Malformed,
     /// 2: unknown api or version.
     UnsupportedVersion,

@@ -54,8 +54,9 @@
 //! byte) is closed without an answer, as is a connection idle for `--idle-timeout-ms`. Every
 //! other error (malformed body, unknown api or version, and the broker's own InvalidTopic,
 //! UnknownTopic, …) is answered with the request's correlation id, and the connection carries
-//! on with the next frame. The codec checks only lengths and UTF-8; topic names are validated
-//! by storage.
+//! on with the next frame. The codec checks only lengths, counts and UTF-8; topic names are
+//! validated by storage. A Produce carries at most [`MAX_PRODUCE_MESSAGES`] (65 536) messages;
+//! a larger count is Malformed, judged before anything is reserved for the messages.
 
 pub mod connection;
 pub mod error;
@@ -66,5 +67,6 @@ pub use error::{DecodeError, ErrorCode, ProtocolError};
 pub use frame::{
     encode_error_response, encode_produce_request, encode_records_response, peek_frame_bytes, Api,
     MessageSet, Messages, RecordSet, Records, Request, RequestFrame, Response, ResponseBody,
-    DEFAULT_MAX_FRAME_BYTES, LENGTH_PREFIX_BYTES, REQUEST_HEADER_BYTES, RESPONSE_HEADER_BYTES, VERSION,
+    DEFAULT_MAX_FRAME_BYTES, LENGTH_PREFIX_BYTES, MAX_PRODUCE_MESSAGES, REQUEST_HEADER_BYTES,
+    RESPONSE_HEADER_BYTES, VERSION,
 };

@@ -253,7 +253,7 @@ pub struct Log<S: SyncStrategy> {
 }
 
 thread_local! {
-    /// A reusable encoding buffer per thread, so an append allocates nothing.
+    /// A reusable encoding buffer per thread, so an append allocates nothing (kept modest).
     static BATCH: RefCell<RecordBatch> = RefCell::new(RecordBatch::default());
 }
 
@@ -453,26 +453,33 @@ impl<S: SyncStrategy> Log<S> {
             batch.clear();
             // Copy the payloads and CRC them (as if at offset 0) before taking the lock: inside
             // it only the offsets and a constant-time CRC correction per record remain.
-            for p in payloads {
-                batch.push(p.as_ref());
-            }
-            // After a failed sync nothing can be promised durable: refuse before writing, so a
-            // restart does not find (and serve) messages whose producers were told they failed.
-            if self.durability.is_poisoned() {
-                return Err(LogError::SyncFailed { path: self.log_path.clone() });
-            }
-            let base = match self.config.append {
-                AppendMode::Whole => self.strategy.write(|| self.append_section(batch))?,
-                AppendMode::Reserve => self.append_reserved(batch)?,
-            };
-            if self.durability.always() {
-                // Outside the write section: other appenders go on while this one waits, and
-                // join the same sync if they land before it starts (group commit).
-                let bytes = batch.bytes().len() as u64;
-                self.durability.wait_durable(bytes, || self.sync_data(), &self.log_path)?;
-            }
-            Ok(base)
+            batch.push_all(payloads);
+            let appended = self.append_encoded(batch);
+            // The thread may now wait long for its next append: keep only a modest buffer.
+            batch.clear_and_shrink();
+            appended
         })
+    }
+
+    /// Appends the records encoded in `batch` and, under `FsyncPolicy::Always`, waits until
+    /// they are durable.
+    fn append_encoded(&self, batch: &mut RecordBatch) -> Result<u64, LogError> {
+        // After a failed sync nothing can be promised durable: refuse before writing, so a
+        // restart does not find (and serve) messages whose producers were told they failed.
+        if self.durability.is_poisoned() {
+            return Err(LogError::SyncFailed { path: self.log_path.clone() });
+        }
+        let base = match self.config.append {
+            AppendMode::Whole => self.strategy.write(|| self.append_section(batch))?,
+            AppendMode::Reserve => self.append_reserved(batch)?,
+        };
+        if self.durability.always() {
+            // Outside the write section: other appenders go on while this one waits, and
+            // join the same sync if they land before it starts (group commit).
+            let bytes = batch.bytes().len() as u64;
+            self.durability.wait_durable(bytes, || self.sync_data(), &self.log_path)?;
+        }
+        Ok(base)
     }
 
     /// What readers and syncs may see, as (next offset, end position), the offset loaded
@@ -692,7 +699,7 @@ pub(crate) fn index_entries_due(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::record::encode_record;
+    use crate::storage::record::{encode_record, RETAINED_BATCH_BYTES};
     use crate::strategies::RwLockSync;
 
     /// A topic directory holding records with these offsets (payload `b"x"`), and no index.
@@ -708,6 +715,24 @@ mod tests {
 
     fn open(dir: &Path) -> (Log<RwLockSync>, Recovery) {
         Log::open(dir, LogConfig::default()).expect("open")
+    }
+
+    #[test]
+    fn the_threads_record_buffer_stays_modest_after_a_large_append() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (log, _) = open(dir.path());
+        let capacity = || BATCH.with(|b| b.borrow().capacity_bytes());
+        // Batches of 100 messages of 100 bytes reuse one buffer.
+        log.append_batch(&vec![[1u8; 100]; 100]).expect("append");
+        let reused = capacity();
+        assert!(reused > 0);
+        log.append_batch(&vec![[2u8; 100]; 100]).expect("append");
+        assert_eq!(capacity(), reused, "the same buffer, not a new one");
+        // 300 000 empty messages need some 9 MiB to encode, given back once written.
+        assert_eq!(log.append_batch(&[[0u8; 0]; 300_000]).expect("append"), 200);
+        assert!(capacity() <= RETAINED_BATCH_BYTES, "{} bytes kept", capacity());
+        assert_eq!(log.next_offset(), 300_200);
+        assert_eq!(log.end_position(), 200 * 116 + 300_000 * HEADER_BYTES as u64);
     }
 
     /// Found by the `recover_log` fuzz target: recovery computed `last offset + 1`, which

@@ -36,6 +36,11 @@ use crc32c::{crc32c, crc32c_append};
 /// Bytes in a record header: offset (8) + length (4) + CRC (4).
 pub const HEADER_BYTES: usize = 16;
 
+/// The most memory, in bytes, [`RecordBatch::clear_and_shrink`] lets a batch keep for reuse:
+/// room for coalesced runs of thousands of ordinary messages, so those never reallocate, while
+/// a batch grown by an unusually large append gives its memory back.
+pub const RETAINED_BATCH_BYTES: usize = 4 * 1024 * 1024;
+
 /// The decoded header of one record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecordHeader {
@@ -217,6 +222,20 @@ impl RecordBatch {
         self.partial.push((crc32c_append(header_crc, payload), factor));
     }
 
+    /// Pushes every payload in order (see [`push`](RecordBatch::push)), after reserving room
+    /// for all of them at once.
+    pub fn push_all<P: AsRef<[u8]>>(&mut self, payloads: &[P]) {
+        let bytes =
+            payloads.iter().fold(0usize, |sum, p| sum.saturating_add(HEADER_BYTES + p.as_ref().len()));
+        // Only a hint: should it fail, the pushes below grow the buffers as they go.
+        let _ = self.bytes.try_reserve(bytes);
+        let _ = self.starts.try_reserve(payloads.len());
+        let _ = self.partial.try_reserve(payloads.len());
+        for p in payloads {
+            self.push(p.as_ref());
+        }
+    }
+
     /// The last record's constants are reused when the length repeats (as in a batch of equal
     /// messages, or a reused batch of one), and on the first repeat the correction table for
     /// the length is built.
@@ -285,6 +304,26 @@ impl RecordBatch {
         self.bytes.clear();
         self.starts.clear();
         self.partial.clear();
+    }
+
+    /// Empties the batch, keeping its allocations only while together they take at most
+    /// [`RETAINED_BATCH_BYTES`]; larger ones are given back. For a batch kept between appends
+    /// (the log keeps one per thread), so that one large append does not leave its thread
+    /// holding that much memory while it waits for the next.
+    pub fn clear_and_shrink(&mut self) {
+        self.clear();
+        if self.capacity_bytes() > RETAINED_BATCH_BYTES {
+            self.bytes = Vec::new();
+            self.starts = Vec::new();
+            self.partial = Vec::new();
+        }
+    }
+
+    /// The memory the batch's buffers hold, in bytes, used or not.
+    pub fn capacity_bytes(&self) -> usize {
+        self.bytes.capacity()
+            + self.starts.capacity() * std::mem::size_of::<usize>()
+            + self.partial.capacity() * std::mem::size_of::<(u32, u32)>()
     }
 }
 
@@ -380,6 +419,43 @@ mod tests {
             assert_eq!(batch.bytes(), direct.as_slice(), "append {i} ({n} bytes)");
         }
         assert!(batch.correction.is_some(), "a repeated length builds the table");
+    }
+
+    #[test]
+    fn push_all_encodes_as_pushing_one_by_one() {
+        let payloads: [&[u8]; 4] = [b"a", b"", b"ccc", b"a"];
+        let (mut all, mut one_by_one) = (RecordBatch::default(), RecordBatch::default());
+        all.push_all(&payloads);
+        for p in payloads {
+            one_by_one.push(p);
+        }
+        all.assign_offsets(77);
+        one_by_one.assign_offsets(77);
+        assert_eq!(all.bytes(), one_by_one.bytes());
+        assert_eq!(all.len(), 4);
+    }
+
+    #[test]
+    fn clear_and_shrink_keeps_a_modest_batch_and_gives_back_a_large_one() {
+        let mut batch = RecordBatch::default();
+        // A coalesced run of ordinary messages: 10 000 of 100 bytes.
+        batch.push_all(&vec![[5u8; 100]; 10_000]);
+        let modest = batch.capacity_bytes();
+        assert!(modest <= RETAINED_BATCH_BYTES, "{modest}");
+        batch.clear_and_shrink();
+        assert!(batch.is_empty() && batch.bytes().is_empty());
+        assert_eq!(batch.capacity_bytes(), modest, "kept for reuse");
+
+        // 300 000 empty messages: 16 bytes of header and 16 of bookkeeping each.
+        batch.push_all(&[[0u8; 0]; 300_000]);
+        assert!(batch.capacity_bytes() > RETAINED_BATCH_BYTES);
+        batch.clear_and_shrink();
+        assert!(batch.is_empty());
+        assert_eq!(batch.capacity_bytes(), 0, "given back");
+        // And still usable.
+        batch.push(b"again");
+        batch.assign_offsets(3);
+        assert_eq!(check_record(batch.bytes(), 10).map(|h| h.offset), Some(3));
     }
 
     #[test]

@@ -23,6 +23,10 @@
 //! - The read buffer grows only to hold the frame being read, so it never exceeds
 //!   `max(16 KiB, max_frame_bytes + 4)`, and that limit is checked from the 4-byte length prefix
 //!   *before* growing: a peer announcing 4 GiB costs nothing.
+//! - A read buffer over 1 MiB is given back once it is empty, and cut down to the bytes it
+//!   still holds once those are at most half of it. The frames handed out from it (which a
+//!   caller may still hold, decoded) and the buffer itself thus take at most about twice the
+//!   buffer's largest size together.
 //! - Nothing is buffered for writing when the connection blocks in `read()`: every read that
 //!   must wait on the socket first flushes the write buffer. A peer waiting for our replies
 //!   before it sends more can therefore never deadlock with us.
@@ -61,7 +65,8 @@ pub const WRITE_BUFFER_FLUSH_BYTES: usize = 64 * 1024;
 const GROWTH_STEP_BYTES: usize = 64 * 1024;
 
 /// A buffer that grew past this for one large frame is given back once it is empty again, so
-/// an idle connection does not keep a 16 MiB buffer alive.
+/// an idle connection does not keep a 16 MiB buffer alive; a read buffer this large is also cut
+/// down to the bytes it still holds once at most half of it is still held.
 const SHRINK_ABOVE_BYTES: usize = 1024 * 1024;
 
 /// The socket refuses a zero timeout (it would mean "none"), so shorter ones are rounded up.
@@ -545,6 +550,16 @@ impl Connection {
             // an earlier one, so starting its clock at the latest read is generous only by the
             // time spent serving the frames before it.
             self.frame_started_at = Some(self.last_read_at);
+            let held = self.filled_end - self.read_position;
+            if self.buffer.len() > SHRINK_ABOVE_BYTES && held <= self.buffer.len() / 2 {
+                // A large buffer mostly handed out: keep only what it still holds (the frames
+                // handed out may still be in use, decoded, beside it).
+                let mut kept = vec![0; held.max(INITIAL_READ_BUFFER_BYTES)];
+                kept[..held].copy_from_slice(&self.buffer[self.read_position..self.filled_end]);
+                self.buffer = kept;
+                self.read_position = 0;
+                self.filled_end = held;
+            }
         }
     }
 }

@@ -258,6 +258,60 @@ fn the_read_buffer_grows_only_to_the_frame_it_holds() {
 }
 
 #[test]
+fn a_large_read_buffer_mostly_handed_out_keeps_only_what_it_still_holds() {
+    let config = ConnectionConfig { max_frame_bytes: 4 * 1024 * 1024, ..short_timeouts() };
+    let (mut server, _client) = pair(config);
+    let first = request_bytes(1, produce(&[7; 2 * 1024 * 1024]));
+    let second = request_bytes(2, produce(b"next"));
+    // A buffer grown for a large frame, holding it and the start of the next one, as a read
+    // would leave it.
+    server.buffer = vec![0; 3 * 1024 * 1024];
+    let held = first.len() + 5;
+    server.buffer[..first.len()].copy_from_slice(&first);
+    server.buffer[first.len()..held].copy_from_slice(&second[..5]);
+    server.filled_end = held;
+    let frame = server.read_request().expect("read").expect("the large frame");
+    assert_eq!(frame.request, produce(&[7; 2 * 1024 * 1024]));
+    assert_eq!(server.buffer.len(), INITIAL_READ_BUFFER_BYTES, "cut down to what it holds");
+    assert_eq!((server.read_position, server.filled_end), (0, 5));
+    assert_eq!(&server.buffer[..5], &second[..5]);
+    // The rest of the next frame completes it as usual.
+    server.buffer[5..second.len()].copy_from_slice(&second[5..]);
+    server.filled_end = second.len();
+    assert_eq!(server.read_request().expect("read").expect("a frame").request, produce(b"next"));
+}
+
+#[test]
+fn a_large_read_buffer_still_mostly_held_is_kept() {
+    let config = ConnectionConfig { max_frame_bytes: 4 * 1024 * 1024, ..short_timeouts() };
+    let (mut server, _client) = pair(config);
+    let small = request_bytes(1, produce(b"small"));
+    let large = request_bytes(2, produce(&[7; 2 * 1024 * 1024]));
+    server.buffer = vec![0; 3 * 1024 * 1024];
+    server.buffer[..small.len()].copy_from_slice(&small);
+    server.buffer[small.len()..small.len() + 1000].copy_from_slice(&large[..1000]);
+    server.filled_end = small.len() + 1000;
+    assert_eq!(server.read_request().expect("read").expect("a frame").request, produce(b"small"));
+    // 1000 bytes held of 3 MiB: at most half, so the buffer is cut down.
+    assert_eq!(server.buffer.len(), INITIAL_READ_BUFFER_BYTES);
+
+    // Held bytes over half of a large buffer stay where they are, with no copy.
+    server.buffer = vec![0; 3 * 1024 * 1024];
+    server.read_position = 0;
+    server.buffer[..small.len()].copy_from_slice(&small);
+    server.buffer[small.len()..small.len() + large.len()].copy_from_slice(&large);
+    server.filled_end = small.len() + large.len();
+    assert_eq!(server.read_request().expect("read").expect("a frame").request, produce(b"small"));
+    assert_eq!(server.buffer.len(), 3 * 1024 * 1024);
+    assert_eq!(server.read_position, small.len());
+    assert_eq!(
+        server.read_request().expect("read").expect("a frame").request,
+        produce(&[7; 2 * 1024 * 1024])
+    );
+    assert_eq!(server.buffer.len(), INITIAL_READ_BUFFER_BYTES, "given back once empty");
+}
+
+#[test]
 fn has_buffered_frame_sees_only_whole_frames() {
     let (mut server, _client) = pair(short_timeouts());
     assert!(!server.has_buffered_frame());

@@ -14,10 +14,13 @@
 //!   running out of bytes *inside* the frame is `Malformed`, never `Incomplete`.
 //! - Every `count` is checked against the bytes that remain in the frame (each item takes at
 //!   least its fixed-size fields) *before* capacity is reserved for it, so a frame can never
-//!   make the decoder reserve more than a small multiple of its own size.
+//!   make the decoder reserve more than a small multiple of its own size. A Produce's message
+//!   count is also checked against [`MAX_PRODUCE_MESSAGES`] first: what the broker keeps per
+//!   message (a position, a slice, a record header) is many times the 4 bytes a message takes
+//!   on the wire, so the count, not the frame size, bounds that memory.
 //! - A frame must be used up exactly: trailing bytes after the body are `Malformed`.
-//! - Encoding is canonical: `decode(encode(x)) == x`, and a frame that decodes re-encodes to the
-//!   same bytes.
+//! - Encoding is canonical: `decode(encode(x)) == x` for every request within the limits above,
+//!   and a frame that decodes re-encodes to the same bytes.
 //!
 //! The layouts themselves are in the [module docs](super).
 
@@ -42,6 +45,9 @@ pub const RESPONSE_HEADER_BYTES: usize = 6;
 pub const VERSION: u8 = 0;
 /// The broker's default `--max-frame-bytes`: the largest length prefix accepted (16 MiB).
 pub const DEFAULT_MAX_FRAME_BYTES: u32 = 16 * 1024 * 1024;
+/// The most messages one Produce request may carry; a larger `count` is `Malformed`, judged
+/// from the count before anything is reserved for the messages.
+pub const MAX_PRODUCE_MESSAGES: usize = 65_536;
 
 /// Which operation a request asks for: the frame's `api` byte.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -265,6 +271,11 @@ fn decode_request_body(api: Api, body: &[u8]) -> Result<Request, ProtocolError> 
             let topic = reader.string("Produce topic")?;
             // Each message takes at least its 4-byte length.
             let count = reader.count("Produce message", 4)?;
+            if count > MAX_PRODUCE_MESSAGES {
+                return Err(ProtocolError::Malformed(format!(
+                    "Produce message count {count} exceeds the limit of {MAX_PRODUCE_MESSAGES} messages a request"
+                )));
+            }
             let payload_bytes = reader.remaining().saturating_sub(4 * count);
             let mut messages = MessageSet::with_capacity(count, payload_bytes);
             for _ in 0..count {

@@ -255,6 +255,34 @@ fn a_message_count_larger_than_the_bytes_that_follow_is_malformed() {
     assert_eq!(error.frame_bytes, Some(bytes.len()));
 }
 
+/// A Produce body to topic "t" with `count` empty messages.
+fn empty_messages_body(count: u32) -> Vec<u8> {
+    let mut body = vec![0, 1, b't'];
+    body.extend_from_slice(&count.to_be_bytes());
+    body.resize(body.len() + 4 * count as usize, 0);
+    body
+}
+
+#[test]
+fn a_produce_at_the_message_limit_decodes_and_one_past_it_is_malformed() {
+    let at = raw_request(Api::Produce.as_u8(), 0, 86, &empty_messages_body(MAX_PRODUCE_MESSAGES as u32));
+    let (frame, used) = RequestFrame::decode(&at, MAX).expect("at the limit");
+    assert_eq!(used, at.len());
+    assert!(
+        matches!(&frame.request, Request::Produce { messages, .. } if messages.len() == MAX_PRODUCE_MESSAGES)
+    );
+
+    let past =
+        raw_request(Api::Produce.as_u8(), 0, 87, &empty_messages_body(MAX_PRODUCE_MESSAGES as u32 + 1));
+    let error = RequestFrame::decode(&past, MAX).expect_err("past the limit");
+    assert!(
+        matches!(&error.error, ProtocolError::Malformed(text) if text.contains("65536") && text.contains("limit")),
+        "{error:?}"
+    );
+    assert_eq!(error.correlation_id, Some(87));
+    assert_eq!(error.frame_bytes, Some(past.len()), "the frame is skipped whole");
+}
+
 #[test]
 fn a_message_longer_than_the_bytes_that_follow_is_malformed() {
     let body = [0, 1, b't', 0, 0, 0, 1, 0, 0, 0, 9, b'x'];
