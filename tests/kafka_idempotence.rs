@@ -215,3 +215,42 @@ fn a_connection_gets_at_most_its_limit_of_producer_ids_and_stays_usable() {
     assert_eq!(error, code::NONE);
     assert!(fresh > ids[ids.len() - 1]);
 }
+
+#[test]
+fn producer_ids_never_handed_out_and_transactional_ids_are_refused_and_nothing_is_written() {
+    let broker = Embedded::start();
+    let mut raw = Raw::connect(&broker.kafka());
+    // A fresh broker has handed out no id: not 0, not one below the next it would hand out.
+    for stranger in [123_456, 0, 1, i64::MAX] {
+        assert_eq!(
+            raw.produce("fresh", stranger, 0, &["x"]).0,
+            code::UNKNOWN_PRODUCER_ID,
+            "producer id {stranger}"
+        );
+    }
+    let (error, id, _) = raw.init_producer_id();
+    assert_eq!(error, code::NONE);
+    assert_eq!(
+        raw.produce("fresh", id - 1, 0, &["x"]).0,
+        code::UNKNOWN_PRODUCER_ID,
+        "the id before the first"
+    );
+    // A transactional id refuses every partition, idempotent batch or plain, as InitProducerId does.
+    for records in [idempotent_batch(id, 0, 0, &[b"t"]), idempotent_batch(-1, -1, -1, &[b"t"])] {
+        let partition =
+            PartitionProduceData::default().with_index(0).with_records(Some(Bytes::from(records)));
+        let request = ProduceRequest::default()
+            .with_transactional_id(Some(TransactionalId(StrBytes::from_string("tx1".into()))))
+            .with_acks(-1)
+            .with_timeout_ms(1000)
+            .with_topic_data(vec![TopicProduceData::default()
+                .with_name(TopicName(StrBytes::from_string("fresh".into())))
+                .with_partition_data(vec![partition])]);
+        let r: ProduceResponse = raw.ask(ApiKey::Produce, 3, &request);
+        let p = &r.responses[0].partition_responses[0];
+        assert_eq!((p.error_code, p.base_offset), (code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED, -1));
+    }
+    // The id handed out works, and is the only thing written.
+    assert_eq!(raw.produce("fresh", id, 0, &["y"]), (code::NONE, 0));
+    assert_eq!(broker.payloads("fresh"), vec![b"y".to_vec()]);
+}

@@ -20,9 +20,15 @@
 //! and the group rebalances: the others' heartbeats are answered REBALANCE_IN_PROGRESS and
 //! they rejoin. LeaveGroup removes a member at once.
 //!
-//! Committed offsets are stored per group in `@groups/<hex of the group id>.json` under the
-//! data dir (docs/format.md), written atomically (temporary file, fsync, rename, fsync of the
-//! directory) before OffsetCommit is answered, and read back when the broker starts.
+//! Committed offsets are stored per group in one JSON file under the data dir's `@groups/`
+//! (docs/format.md), written atomically (temporary file, fsync, rename, fsync of the
+//! directory) before OffsetCommit is answered, and read back when the broker starts. The file
+//! holds the group id, and that is what start-up goes by; its name only has to be unique and
+//! safe: the id's bytes in hex for an id of up to [`HEX_NAMED_BYTES`] bytes, else the hex of
+//! its first [`HEX_NAMED_BYTES`] bytes, `-` and a 64-bit hash (FNV-1a) of the whole id, so
+//! every name stays under 255 bytes for every id up to [`MAX_GROUP_ID_BYTES`]. A name another
+//! group's file already has gets `-2`, `-3`, … appended; a group keeps the name it was read
+//! or first written under.
 //!
 //! # Limits (each refused before anything is kept)
 //!
@@ -35,10 +41,13 @@
 //! | protocols of one member, their metadata | [`MAX_PROTOCOLS`], [`MAX_MEMBER_METADATA_BYTES`] in all | INVALID_REQUEST (42) |
 //! | one member's assignment                | [`MAX_MEMBER_METADATA_BYTES`] | INVALID_REQUEST (42)          |
 //! | committed-offset metadata              | [`MAX_OFFSET_METADATA_BYTES`] | OFFSET_METADATA_TOO_LARGE (12) |
+//! | committed offsets of one group, of all groups | [`MAX_COMMITTED_BYTES_PER_GROUP`], [`MAX_COMMITTED_BYTES`], each offset counted as its topic name, its metadata and [`COMMITTED_OFFSET_OVERHEAD_BYTES`] | POLICY_VIOLATION (44) |
 //! | session timeout                        | [`MIN_SESSION_TIMEOUT`]..=[`MAX_SESSION_TIMEOUT`] | INVALID_SESSION_TIMEOUT (26) |
 //!
 //! Offsets are committed only for partition 0 of existing topics, so a group holds at most
-//! one committed offset per topic (`--max-topics`).
+//! one committed offset per topic (`--max-topics`). An offset that would take its group or all
+//! groups past their byte bound is refused alone (the others of the request are committed);
+//! one that replaces an offset with one that counts no more is always taken.
 //!
 //! Not served: static membership (`group.instance.id` is ignored: every member is dynamic),
 //! the incremental rebalance protocol of KIP-848 and offset retention (committed offsets are
@@ -52,7 +61,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// The most groups the broker holds at once.
@@ -69,6 +78,14 @@ pub const MAX_PROTOCOLS: usize = 16;
 pub const MAX_MEMBER_METADATA_BYTES: usize = 64 * 1024;
 /// The longest metadata string of a committed offset (Kafka's `offset.metadata.max.bytes`).
 pub const MAX_OFFSET_METADATA_BYTES: usize = 4096;
+/// The most bytes of committed offsets one group holds (see [`committed_bytes`]).
+pub const MAX_COMMITTED_BYTES_PER_GROUP: usize = 1024 * 1024;
+/// The most bytes of committed offsets all groups together hold (see [`committed_bytes`]).
+pub const MAX_COMMITTED_BYTES: usize = 32 * 1024 * 1024;
+/// What a committed offset counts for beyond its topic name and metadata (its place in memory).
+pub const COMMITTED_OFFSET_OVERHEAD_BYTES: usize = 128;
+/// Group ids of up to this many bytes name their offsets file by their hex alone.
+pub const HEX_NAMED_BYTES: usize = 100;
 /// The shortest session timeout a member may ask for.
 pub const MIN_SESSION_TIMEOUT: Duration = Duration::from_millis(500);
 /// The longest session timeout a member may ask for (Kafka's default maximum).
@@ -122,6 +139,10 @@ struct Group {
     members: BTreeMap<String, Member>,
     /// Committed offsets by topic (partition 0 is the only one).
     offsets: BTreeMap<String, Committed>,
+    /// What `offsets` count for ([`committed_bytes`]).
+    bytes: usize,
+    /// The name of the offsets file, without `.json`, once it has one.
+    file: Option<String>,
 }
 
 impl Group {
@@ -133,6 +154,8 @@ impl Group {
             leader: None,
             members: BTreeMap::new(),
             offsets: BTreeMap::new(),
+            bytes: 0,
+            file: None,
         }
     }
 }
@@ -171,6 +194,8 @@ pub struct Groups {
     groups: Mutex<HashMap<String, Group>>,
     changed: Condvar,
     next_member: AtomicU64,
+    /// What the committed offsets of every group count for; changed under `groups`' lock.
+    committed: AtomicUsize,
 }
 
 /// An error code, or the value.
@@ -198,18 +223,26 @@ impl Groups {
                 }
                 _ => continue,
             }
-            let file: OffsetsFile = serde_json::from_slice(&fs::read(&path)?).map_err(|e| {
-                io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display()))
-            })?;
+            let invalid =
+                |e: String| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display()));
+            let file: OffsetsFile =
+                serde_json::from_slice(&fs::read(&path)?).map_err(|e| invalid(e.to_string()))?;
+            if check_group_id(&file.group).is_err() || groups.contains_key(&file.group) {
+                return Err(invalid(format!("group id {:?} invalid or held by another file", file.group)));
+            }
             let mut group = Group::new();
+            group.bytes = file.offsets.iter().map(|(t, c)| committed_bytes(t, c)).sum();
             group.offsets = file.offsets;
+            group.file = path.file_stem().and_then(|s| s.to_str()).map(str::to_owned);
             groups.insert(file.group, group);
         }
+        let committed = groups.values().map(|g| g.bytes).sum();
         Ok(Groups {
             dir,
             groups: Mutex::new(groups),
             changed: Condvar::new(),
             next_member: AtomicU64::new(0),
+            committed: AtomicUsize::new(committed),
         })
     }
 
@@ -397,23 +430,36 @@ impl Groups {
         ) {
             return Err(code::REBALANCE_IN_PROGRESS);
         }
+        let stem =
+            groups.get(group_id).and_then(|g| g.file.clone()).unwrap_or_else(|| file_stem(&groups, group_id));
         let group = groups.get_mut(group_id).ok_or(code::UNKNOWN_MEMBER_ID)?;
         let mut next = group.offsets.clone();
+        let (mut group_bytes, mut total) = (group.bytes, self.committed.load(Ordering::Relaxed));
         let codes: Vec<i16> = offsets
             .into_iter()
             .map(|(topic, partition, committed)| {
                 if partition != 0 || !exists(&topic) {
-                    code::UNKNOWN_TOPIC_OR_PARTITION
-                } else if committed.metadata.as_ref().is_some_and(|m| m.len() > MAX_OFFSET_METADATA_BYTES) {
-                    code::OFFSET_METADATA_TOO_LARGE
-                } else {
-                    next.insert(topic, committed);
-                    code::NONE
+                    return code::UNKNOWN_TOPIC_OR_PARTITION;
                 }
+                if committed.metadata.as_ref().is_some_and(|m| m.len() > MAX_OFFSET_METADATA_BYTES) {
+                    return code::OFFSET_METADATA_TOO_LARGE;
+                }
+                let old = next.get(&topic).map_or(0, |c| committed_bytes(&topic, c));
+                let new = committed_bytes(&topic, &committed);
+                let (grown_group, grown_total) =
+                    ((group_bytes + new).saturating_sub(old), (total + new).saturating_sub(old));
+                if new > old
+                    && (grown_group > MAX_COMMITTED_BYTES_PER_GROUP || grown_total > MAX_COMMITTED_BYTES)
+                {
+                    return code::POLICY_VIOLATION;
+                }
+                next.insert(topic, committed);
+                (group_bytes, total) = (grown_group, grown_total);
+                code::NONE
             })
             .collect();
         if next != group.offsets {
-            if let Err(e) = self.store(group_id, &next) {
+            if let Err(e) = self.store(&stem, group_id, &next) {
                 eprintln!("synclog: kafka: cannot store the offsets of group {group_id:?}: {e}");
                 let failed =
                     codes.iter().map(|&c| if c == code::NONE { code::KAFKA_STORAGE_ERROR } else { c });
@@ -422,6 +468,9 @@ impl Groups {
                 return Ok(failed);
             }
             group.offsets = next;
+            group.bytes = group_bytes;
+            group.file = Some(stem);
+            self.committed.store(total, Ordering::Relaxed);
         }
         forget_if_idle(&mut groups, group_id);
         Ok(codes)
@@ -433,11 +482,11 @@ impl Groups {
         self.groups.lock().get(group_id).map(|g| g.offsets.clone()).unwrap_or_default()
     }
 
-    /// Writes a group's offsets file atomically: temporary file, fsync, rename, fsync the dir.
-    fn store(&self, group_id: &str, offsets: &BTreeMap<String, Committed>) -> io::Result<()> {
-        let name: String = group_id.bytes().map(|b| format!("{b:02x}")).collect();
-        let path = self.dir.join(format!("{name}.json"));
-        let temp = self.dir.join(format!("{name}.tmp"));
+    /// Writes a group's offsets file, `<stem>.json`, atomically: temporary file, fsync,
+    /// rename, fsync the dir.
+    fn store(&self, stem: &str, group_id: &str, offsets: &BTreeMap<String, Committed>) -> io::Result<()> {
+        let path = self.dir.join(format!("{stem}.json"));
+        let temp = self.dir.join(format!("{stem}.tmp"));
         let file = OffsetsFile { group: group_id.to_owned(), offsets: offsets.clone() };
         let bytes = serde_json::to_vec_pretty(&file).map_err(io::Error::other)?;
         fs::create_dir_all(&self.dir)?;
@@ -466,6 +515,34 @@ fn member_of<'a>(
         return Err(code::ILLEGAL_GENERATION);
     }
     Ok(group)
+}
+
+/// What a committed offset counts for against the byte bounds: its topic name, its metadata
+/// and [`COMMITTED_OFFSET_OVERHEAD_BYTES`].
+pub fn committed_bytes(topic: &str, committed: &Committed) -> usize {
+    topic.len() + committed.metadata.as_ref().map_or(0, String::len) + COMMITTED_OFFSET_OVERHEAD_BYTES
+}
+
+/// The name (without `.json`) of the offsets file of a group that has none yet: unique among
+/// the files of `groups`, at most 2 × [`HEX_NAMED_BYTES`] + 22 bytes (see the module docs).
+fn file_stem(groups: &HashMap<String, Group>, group_id: &str) -> String {
+    let id = group_id.as_bytes();
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let base = match id.len() <= HEX_NAMED_BYTES {
+        true => hex(id),
+        false => format!("{}-{:016x}", hex(&id[..HEX_NAMED_BYTES]), fnv1a(id)),
+    };
+    let taken = |stem: &str| groups.values().any(|g| g.file.as_deref() == Some(stem));
+    // At most one name per group is taken, so one of these is free.
+    (1..=groups.len() + 1)
+        .map(|n| if n == 1 { base.clone() } else { format!("{base}-{n}") })
+        .find(|stem| !taken(stem))
+        .unwrap_or(base)
+}
+
+/// The 64-bit FNV-1a hash of `bytes`.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 fn check_group_id(group_id: &str) -> Answer<()> {

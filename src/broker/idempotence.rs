@@ -12,7 +12,7 @@
 //! | sequence 0 from a producer not seen on this topic, or with a newer epoch | appended (a new producer, or a bumped epoch) |
 //! | an older epoch                                    | INVALID_PRODUCER_EPOCH (47)              |
 //! | any other sequence                                | OUT_OF_ORDER_SEQUENCE_NUMBER (45)        |
-//! | a producer id this broker never handed out        | UNKNOWN_PRODUCER_ID (59)                 |
+//! | a producer id not handed out by this run, nor named in a `producers.dat` read at start-up | UNKNOWN_PRODUCER_ID (59) |
 //! | the state file could not be written               | KAFKA_STORAGE_ERROR (56), nothing written |
 //!
 //! The check, the append and the record of the batch happen under one lock, so two
@@ -55,7 +55,10 @@
 //! end is written to the data dir's `@producer-ids` and forced to disk, so a restarted broker
 //! starts past every id handed out before it. Were the file lost or garbled, the broker starts
 //! past the largest id in any `producers.dat` and past the clock (milliseconds since the Unix
-//! epoch × 1000), and logs a warning. A connection may ask for at most
+//! epoch × 1000), and logs a warning. A batch is accepted only from an id this run handed out
+//! or one named in a `producers.dat` read at start-up: an id handed out before a restart whose
+//! producer wrote no idempotent batch before it is answered UNKNOWN_PRODUCER_ID (59), and the
+//! client asks for a new one. A connection may ask for at most
 //! [`MAX_PRODUCER_IDS_PER_CONNECTION`] ids; past it InitProducerId is answered
 //! POLICY_VIOLATION (44).
 //!
@@ -73,7 +76,7 @@ use crate::kafka::code;
 use crate::storage::{FsyncPolicy, Log};
 use crate::strategies::SyncStrategy;
 use parking_lot::Mutex;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -124,8 +127,12 @@ struct Store {
 
 /// The idempotent producers' state.
 pub struct Producers {
-    /// The next id InitProducerId hands out; every id below it may have been handed out.
+    /// The first id this run hands out: the ids it handed out are `first_id..next_id`.
+    first_id: i64,
+    /// The next id InitProducerId hands out.
     next_id: AtomicI64,
+    /// The ids named by the entries of `producers.dat` at start-up: handed out before it.
+    earlier_ids: HashSet<i64>,
     /// The end of the id block reserved on disk; taken to hand out an id.
     reserved_end: Mutex<i64>,
     state: Mutex<State>,
@@ -170,7 +177,9 @@ impl Producers {
     pub fn in_memory() -> Producers {
         let first = clock_floor();
         Producers {
+            first_id: first,
             next_id: AtomicI64::new(first),
+            earlier_ids: HashSet::new(),
             reserved_end: Mutex::new(i64::MAX),
             state: Mutex::new(State::default()),
             store: None,
@@ -189,7 +198,7 @@ impl Producers {
     ) -> (Producers, Vec<String>) {
         let mut warnings = Vec::new();
         let mut state = State::default();
-        let mut largest_id = -1;
+        let mut earlier_ids = HashSet::new();
         for topic in topics {
             let path = data_dir.join(topic).join(PRODUCERS_FILE);
             let back = match producer_file::read(&path) {
@@ -200,6 +209,8 @@ impl Producers {
                 }
             };
             let read = back.entries.len();
+            // Every entry's producer id was handed out, whether or not its batch is kept.
+            earlier_ids.extend(back.entries.iter().map(|e| e.producer_id));
             let (kept, unmatched) = fold(back.entries, |e| stored(topic, e));
             if back.garbled > 0 || back.partial_bytes > 0 || unmatched > 0 {
                 warnings.push(format!(
@@ -213,7 +224,6 @@ impl Producers {
             }
             let mut live = Vec::new();
             for (id, batches) in kept {
-                largest_id = largest_id.max(id);
                 if state.producers.len() >= MAX_PRODUCERS {
                     continue;
                 }
@@ -238,10 +248,12 @@ impl Producers {
                 clock_floor()
             }
         }
-        .max(largest_id.saturating_add(1));
+        .max(earlier_ids.iter().max().map_or(0, |id| id.saturating_add(1)));
         let store = Store { data_dir: data_dir.to_path_buf(), fsync };
         let producers = Producers {
+            first_id: next,
             next_id: AtomicI64::new(next),
+            earlier_ids,
             reserved_end: Mutex::new(next),
             state: Mutex::new(state),
             store: Some(store),
@@ -268,6 +280,12 @@ impl Producers {
         Ok((id, 0))
     }
 
+    /// Whether `id` was handed out: by this run, or before it to a producer that wrote an
+    /// entry to a `producers.dat` read at start-up.
+    fn handed_out(&self, id: i64) -> bool {
+        (self.first_id..self.next_id.load(Ordering::Acquire)).contains(&id) || self.earlier_ids.contains(&id)
+    }
+
     /// Writes `batch` once: `append` runs only for a batch that is new and in order, after its
     /// entry was recorded with the base offset `expected()` gives; the base offset (the original
     /// one for a retry), or the Kafka error code.
@@ -277,7 +295,7 @@ impl Producers {
         expected: impl FnOnce() -> u64,
         append: impl FnOnce() -> Result<u64, i16>,
     ) -> Result<u64, i16> {
-        if !(0..self.next_id.load(Ordering::Acquire)).contains(&batch.producer_id) {
+        if !self.handed_out(batch.producer_id) {
             return Err(code::UNKNOWN_PRODUCER_ID);
         }
         let records = u32::try_from(batch.records).map_err(|_| code::CORRUPT_MESSAGE)?;

@@ -27,6 +27,8 @@
 //! | produced batch bad (CRC, cut, magic ≠ 2, transactional, empty) | CORRUPT_MESSAGE (2)    |
 //! | produced batch compressed                      | UNSUPPORTED_COMPRESSION_TYPE (76)      |
 //! | a value over `--max-message-bytes`             | MESSAGE_TOO_LARGE (10)                 |
+//! | a partition's batches hold over [`records::MAX_RECORDS_PER_PARTITION`] records | RECORD_LIST_TOO_LARGE (18) |
+//! | a transactional id                             | TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53), every partition |
 //! | acks not 0, 1 or −1                            | INVALID_REQUIRED_ACKS (21)             |
 //! | a partition named twice, or more than [`MAX_PARTITIONS_PER_REQUEST`] in one request | INVALID_REQUEST (42), every partition |
 //! | a topic to create past `--max-topics`          | POLICY_VIOLATION (44)                  |
@@ -39,7 +41,7 @@
 //! Produce with `acks = 0` gets no response at all (Kafka's rule); with 1 or −1 it is answered
 //! once the append (and, under `--fsync always`, its sync) is done — one broker is every
 //! replica there is. A Fetch that finds no record waits up to `max_wait_ms` (at most
-//! [`MAX_WAIT`]) on the topic's append signal, never holding the strategy's lock, after
+//! [`super::shared::MAX_WAIT`]) on the topic's append signal, never holding the strategy's lock, after
 //! flushing the replies to earlier requests.
 //!
 //! A Fetch reply is bounded before it is read: the request's `max_bytes`, capped by
@@ -48,20 +50,22 @@
 //! every later one only what fits what is left (a partition is not read at all once nothing
 //! is), so a reply holds at most the budget plus one record.
 
+mod fetch;
+
 use super::idempotence::BatchId;
 use super::kafka_groups::{decode_group, serve_group, GroupRequest};
+use super::log_limit::RateLimited;
 use super::producer_file::values_crc;
-use super::shared::{chain, long_poll, Shared, TopicError, MAX_WAIT};
+use super::shared::{chain, Shared, TopicError};
 use crate::kafka::{
-    code, decode, encode_frame, records, shape, Direction, KafkaError, MAX_PARTITIONS_PER_REQUEST,
+    code, decode_request, encode_frame, records, shape, Direction, KafkaError, MAX_PARTITIONS_PER_REQUEST,
     SERVED_APIS,
 };
-use crate::protocol::connection::{Connection, ConnectionError};
-use crate::storage::{validate_topic_name, LogError, Topic};
+use crate::protocol::connection::{Connection, ConnectionError, WRITE_BUFFER_FLUSH_BYTES};
+use crate::storage::{validate_topic_name, LogError};
 use crate::strategies::SyncStrategy;
 use bytes::Bytes;
 use kafka_protocol::messages::api_versions_response::ApiVersion;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
 };
@@ -70,26 +74,31 @@ use kafka_protocol::messages::metadata_response::{
 };
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsResponse, BrokerId, FetchRequest, FetchResponse, ListOffsetsRequest,
-    ListOffsetsResponse, MetadataRequest, MetadataResponse, ProduceRequest, ProduceResponse, TopicName,
+    ApiKey, ApiVersionsResponse, BrokerId, FetchRequest, ListOffsetsRequest, ListOffsetsResponse,
+    MetadataRequest, MetadataResponse, ProduceRequest, ProduceResponse, TopicName,
 };
 use kafka_protocol::protocol::{Encodable, StrBytes};
 use std::collections::HashSet;
+use std::io::{ErrorKind, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+
+/// Log lines a client can cause, each kind at most once a second ([`super::log_limit`]): a
+/// connection closed for a bad request, an unsupported api or version, refused record batches.
+static CLOSED: RateLimited = RateLimited::new();
+static UNSUPPORTED: RateLimited = RateLimited::new();
+static REFUSED_RECORDS: RateLimited = RateLimited::new();
 
 /// The node id of the one broker there is.
 pub(super) const NODE_ID: i32 = 0;
+
+/// The capacity the reply buffer keeps between replies; a larger reply's room is given back.
+const REPLY_BUFFER_KEEP_BYTES: usize = 64 * 1024;
 
 /// ListOffsets' timestamp for the first offset.
 const EARLIEST: i64 = -2;
 /// ListOffsets' timestamp for the next offset (the high watermark).
 const LATEST: i64 = -1;
-
-/// The most records one partition of one Fetch returns (its byte budget usually stops first).
-const MAX_RECORDS_PER_PARTITION: u32 = 100_000;
 
 /// A request after triage: decoded, or to be answered UNSUPPORTED_VERSION.
 enum Request {
@@ -124,7 +133,8 @@ struct Session<'a, S: SyncStrategy> {
     peer: String,
     /// The address Metadata tells clients to connect to.
     advertised: SocketAddr,
-    /// Scratch space for encoding one response.
+    /// Scratch space for encoding one response; keeps at most [`REPLY_BUFFER_KEEP_BYTES`]
+    /// between replies.
     out: Vec<u8>,
     /// Producer ids this connection was handed (InitProducerId), for its limit.
     producer_ids: u32,
@@ -172,7 +182,7 @@ pub(crate) fn handle_connection<S: SyncStrategy>(shared: &Shared<S>, stream: Tcp
 impl<S: SyncStrategy> Session<'_, S> {
     fn log_close(&self, e: &KafkaError) {
         if !self.shared.stopping.load(Ordering::Acquire) {
-            eprintln!("synclog: kafka {}: closing the connection: {}", self.peer, chain(e));
+            CLOSED.log(|| format!("synclog: kafka {}: closing the connection: {}", self.peer, chain(e)));
         }
     }
 
@@ -187,8 +197,35 @@ impl<S: SyncStrategy> Session<'_, S> {
     ) -> Result<(), KafkaError> {
         self.out.clear();
         encode_frame(api, version, Direction::Response, &correlation_id.to_be_bytes(), body, &mut self.out)?;
-        Ok(conn.write_frame_bytes(&self.out)?)
+        self.send(conn)
     }
+
+    /// Sends the reply encoded in `out`, then gives back what `out` grew past
+    /// [`REPLY_BUFFER_KEEP_BYTES`]. A small reply is queued behind the earlier ones; a larger
+    /// one is sent from `out` itself once they are flushed, so it is never held twice.
+    fn send(&mut self, conn: &mut Connection) -> Result<(), KafkaError> {
+        let sent = if self.out.len() <= WRITE_BUFFER_FLUSH_BYTES {
+            conn.write_frame_bytes(&self.out)
+        } else {
+            conn.flush().and_then(|()| write_through(conn, &self.out))
+        };
+        self.out.clear();
+        self.out.shrink_to(REPLY_BUFFER_KEEP_BYTES);
+        Ok(sent?)
+    }
+}
+
+/// Writes `bytes` to the connection's socket, bypassing its (empty) write buffer, under its
+/// write timeout.
+fn write_through(conn: &Connection, bytes: &[u8]) -> Result<(), ConnectionError> {
+    let mut stream = conn.stream();
+    stream.write_all(bytes).map_err(|error| {
+        let timed_out = matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut);
+        match (timed_out, conn.config().write_timeout) {
+            (true, Some(timeout)) => ConnectionError::WriteTimeout { timeout },
+            _ => ConnectionError::Io(error),
+        }
+    })
 }
 
 /// Metadata advertises the listener's address, or, when it listens on every interface
@@ -225,7 +262,8 @@ fn triage(frame: &[u8]) -> Result<Framed, KafkaError> {
     // Every supported version uses request header v1: skip the client id, checked first.
     let header_bytes = shape::prefix(shape::REQUEST_HEADER_V1, frame)
         .map_err(|source| KafkaError::Shape { api, version, direction: Direction::Request, source })?;
-    let body = Bytes::copy_from_slice(&frame[header_bytes..]);
+    // Checked in place; copied only once it passed (see `decode_request`).
+    let body = &frame[header_bytes..];
     let request = match api {
         ApiKey::ApiVersions => Request::ApiVersions { version },
         ApiKey::Metadata => {
@@ -234,21 +272,17 @@ fn triage(frame: &[u8]) -> Result<Framed, KafkaError> {
                 1..=3 => shape::METADATA_V1_REQUEST,
                 _ => shape::METADATA_V4_REQUEST,
             };
-            Request::Metadata(version, decode(api, version, Direction::Request, request_shape, body)?)
+            Request::Metadata(version, decode_request(api, version, request_shape, body)?)
         }
-        ApiKey::Produce => {
-            Request::Produce(decode(api, version, Direction::Request, shape::PRODUCE_V3_REQUEST, body)?)
-        }
+        ApiKey::Produce => Request::Produce(decode_request(api, version, shape::PRODUCE_V3_REQUEST, body)?),
         ApiKey::ListOffsets => {
             let request_shape = match version {
                 1 => shape::LIST_OFFSETS_V1_REQUEST,
                 _ => shape::LIST_OFFSETS_V2_REQUEST,
             };
-            Request::ListOffsets(version, decode(api, version, Direction::Request, request_shape, body)?)
+            Request::ListOffsets(version, decode_request(api, version, request_shape, body)?)
         }
-        ApiKey::Fetch => {
-            Request::Fetch(decode(api, version, Direction::Request, shape::FETCH_V4_REQUEST, body)?)
-        }
+        ApiKey::Fetch => Request::Fetch(decode_request(api, version, shape::FETCH_V4_REQUEST, body)?),
         _ => match decode_group(api, version, body)? {
             Some(group) => Request::Group(version, group),
             None => Request::Unsupported { api_key, version },
@@ -289,7 +323,7 @@ fn serve<S: SyncStrategy>(
             session.respond(conn, ApiKey::ListOffsets, version, id, &body)
         }
         Request::Fetch(request) => {
-            let body = fetch(session.shared, conn, request);
+            let body = fetch::fetch(session.shared, conn, request);
             session.respond(conn, ApiKey::Fetch, 4, id, &body)
         }
         Request::Group(version, request) => {
@@ -297,15 +331,17 @@ fn serve<S: SyncStrategy>(
             conn.flush()?;
             let ids = &mut session.producer_ids;
             serve_group(session.shared, session.advertised, version, id, request, ids, &mut session.out)?;
-            Ok(conn.write_frame_bytes(&session.out)?)
+            session.send(conn)
         }
         Request::Unsupported { api_key, version } => {
             let api =
                 ApiKey::try_from(api_key).map_or_else(|_| format!("api {api_key}"), |k| format!("{k:?}"));
-            eprintln!(
-                "synclog: kafka {}: {api} v{version} is not supported; answered UNSUPPORTED_VERSION",
-                session.peer
-            );
+            UNSUPPORTED.log(|| {
+                format!(
+                    "synclog: kafka {}: {api} v{version} is not supported; answered UNSUPPORTED_VERSION",
+                    session.peer
+                )
+            });
             // Response header v0 and the error code: every Kafka response body that has no
             // throttle time before it opens with its error code.
             let mut frame = [0u8; 10];
@@ -331,7 +367,8 @@ fn api_versions(version: i16) -> ApiVersionsResponse {
 
 /// Metadata: this broker, and each requested topic, created when missing (v4 and later:
 /// only when the request allows it). Every topic is listed for an empty list in v0 and for a
-/// null one from v1 on (where an empty list asks for none).
+/// null one from v1 on (where an empty list asks for none). A request naming more than
+/// [`MAX_PARTITIONS_PER_REQUEST`] topics has each answered INVALID_REQUEST, none created.
 fn metadata<S: SyncStrategy>(
     session: &Session<'_, S>,
     version: i16,
@@ -342,6 +379,7 @@ fn metadata<S: SyncStrategy>(
         None => true,
         Some(t) => t.is_empty() && version == 0,
     };
+    let too_many = request.topics.as_ref().is_some_and(|t| t.len() > MAX_PARTITIONS_PER_REQUEST);
     let names: Vec<String> = if every {
         session.shared.topics.list().into_iter().map(|(name, _)| name).collect()
     } else {
@@ -356,13 +394,10 @@ fn metadata<S: SyncStrategy>(
     let topics = names
         .into_iter()
         .map(|name| {
-            let found = match create {
-                true => session.shared.topic_or_create(&name),
-                false => session
-                    .shared
-                    .topics
-                    .get(&name)
-                    .ok_or_else(|| LogError::UnknownTopic(name.clone()).into()),
+            let found = match (too_many, create) {
+                (true, _) => Err(code::INVALID_REQUEST),
+                (false, true) => session.shared.topic_or_create(&name).map_err(|e| topic_code(&e)),
+                (false, false) => session.shared.topics.get(&name).ok_or(code::UNKNOWN_TOPIC_OR_PARTITION),
             };
             let (error_code, partitions) = match found {
                 Ok(_) => {
@@ -373,7 +408,7 @@ fn metadata<S: SyncStrategy>(
                         .with_isr_nodes(vec![BrokerId(NODE_ID)]);
                     (code::NONE, vec![partition])
                 }
-                Err(e) => (topic_code(&e), Vec::new()),
+                Err(error_code) => (error_code, Vec::new()),
             };
             MetadataResponseTopic::default()
                 .with_name(Some(topic_name(name)))
@@ -391,9 +426,12 @@ fn metadata<S: SyncStrategy>(
         .with_topics(topics)
 }
 
-/// Produce: every partition's records appended contiguously; the answer per partition.
+/// Produce: every partition's records appended contiguously; the answer per partition. A
+/// transactional id refuses every partition (TRANSACTIONAL_ID_AUTHORIZATION_FAILED, as
+/// InitProducerId does): transactions are not served.
 fn produce<S: SyncStrategy>(session: &Session<'_, S>, request: ProduceRequest) -> ProduceResponse {
     let acks_valid = matches!(request.acks, -1..=1);
+    let transactional = request.transactional_id.is_some();
     let valid = partitions_valid(
         request.topic_data.iter().flat_map(|t| t.partition_data.iter().map(|p| (&*t.name.0, p.index))),
     );
@@ -405,10 +443,11 @@ fn produce<S: SyncStrategy>(session: &Session<'_, S>, request: ProduceRequest) -
                 .partition_data
                 .into_iter()
                 .map(|data| {
-                    let appended = match (valid, acks_valid) {
-                        (false, _) => Err(code::INVALID_REQUEST),
-                        (true, false) => Err(code::INVALID_REQUIRED_ACKS),
-                        (true, true) => append(session, &topic.name, data.index, data.records),
+                    let appended = match (valid, transactional, acks_valid) {
+                        (false, _, _) => Err(code::INVALID_REQUEST),
+                        (true, true, _) => Err(code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED),
+                        (true, false, false) => Err(code::INVALID_REQUIRED_ACKS),
+                        (true, false, true) => append(session, &topic.name, data.index, data.records),
                     };
                     let (error_code, base_offset) = match appended {
                         Ok(base) => (code::NONE, base as i64),
@@ -439,7 +478,8 @@ fn append<S: SyncStrategy>(
         return Err(code::UNKNOWN_TOPIC_OR_PARTITION);
     }
     let batches = records::decode_batches(records.unwrap_or_default()).map_err(|e| {
-        eprintln!("synclog: kafka {}: produce to {topic} refused: {}", session.peer, chain(&e));
+        REFUSED_RECORDS
+            .log(|| format!("synclog: kafka {}: produce to {topic} refused: {}", session.peer, chain(&e)));
         records_code(&e)
     })?;
     if batches.is_empty() || batches.iter().any(|b| b.values.is_empty()) {
@@ -516,139 +556,6 @@ fn list_offsets<S: SyncStrategy>(shared: &Shared<S>, request: ListOffsetsRequest
     ListOffsetsResponse::default().with_topics(topics)
 }
 
-/// Fetch: each partition read from its offset within the byte budgets; when nothing at all
-/// was found and no partition failed, wait up to `max_wait_ms` for an append and read again.
-fn fetch<S: SyncStrategy>(shared: &Shared<S>, conn: &mut Connection, request: FetchRequest) -> FetchResponse {
-    let wait = Duration::from_millis(request.max_wait_ms.max(0) as u64).min(MAX_WAIT);
-    let (mut responses, found) = read_partitions(shared, &request);
-    if found.records == 0 && !found.failed && !wait.is_zero() && request.min_bytes > 0 {
-        // Answer earlier pipelined requests first, then wait without any lock.
-        let _ = conn.flush();
-        let waiting: Vec<(&Topic<S>, u64)> = found.waiting.iter().map(|(t, o)| (&**t, *o)).collect();
-        long_poll(shared, &waiting, Instant::now() + wait);
-        (responses, _) = read_partitions(shared, &request);
-    }
-    FetchResponse::default().with_responses(responses)
-}
-
-/// What one pass over a Fetch's partitions found.
-struct Found<S: SyncStrategy> {
-    /// Records served, over all partitions.
-    records: usize,
-    /// A partition answered with an error (a Fetch with an error does not wait).
-    failed: bool,
-    /// The topics and offsets that had nothing yet: what a long poll waits for.
-    waiting: Vec<(Arc<Topic<S>>, u64)>,
-}
-
-fn read_partitions<S: SyncStrategy>(
-    shared: &Shared<S>,
-    request: &FetchRequest,
-) -> (Vec<FetchableTopicResponse>, Found<S>) {
-    let frame_budget = shared.config.fetch_budget() as usize;
-    let mut budget = (request.max_bytes.max(1) as usize).min(frame_budget);
-    let mut found = Found { records: 0, failed: false, waiting: Vec::new() };
-    let valid = partitions_valid(
-        request.topics.iter().flat_map(|t| t.partitions.iter().map(|p| (&*t.topic.0, p.partition))),
-    );
-    let mut responses = Vec::with_capacity(request.topics.len());
-    for topic in &request.topics {
-        let mut partitions = Vec::with_capacity(topic.partitions.len());
-        for p in &topic.partitions {
-            let wanted = (p.partition_max_bytes.max(1) as usize).min(frame_budget);
-            // Kafka's rule: the first records found are served even past the request's budget;
-            // every later partition only within what is left of it.
-            let first = found.records == 0;
-            let max_bytes = if first { wanted } else { wanted.min(budget) };
-            let read = match valid {
-                true => read_partition(shared, &topic.topic, p.partition, p.fetch_offset, max_bytes, first),
-                false => Err((code::INVALID_REQUEST, -1)),
-            };
-            match read {
-                Ok(read) => {
-                    budget = if read.overflowed { 0 } else { budget.saturating_sub(read.payload_bytes) };
-                    found.records += read.served;
-                    found.waiting.extend(read.waiting);
-                    partitions.push(read.partition);
-                }
-                Err((error_code, high_watermark)) => {
-                    found.failed = true;
-                    partitions.push(
-                        PartitionData::default()
-                            .with_partition_index(p.partition)
-                            .with_error_code(error_code)
-                            .with_high_watermark(high_watermark)
-                            .with_last_stable_offset(high_watermark)
-                            .with_records(Some(Bytes::new())),
-                    );
-                }
-            }
-        }
-        responses.push(
-            FetchableTopicResponse::default().with_topic(topic.topic.clone()).with_partitions(partitions),
-        );
-    }
-    (responses, found)
-}
-
-/// One partition's successful read.
-struct Read<S: SyncStrategy> {
-    partition: PartitionData,
-    served: usize,
-    payload_bytes: usize,
-    /// The next record did not fit what was left of the request's budget: nothing was served
-    /// and no later partition should be read.
-    overflowed: bool,
-    /// Set when nothing was there yet: the topic and offset to wait on.
-    waiting: Option<(Arc<Topic<S>>, u64)>,
-}
-
-/// Reads one partition: its answer, or the error code and high watermark (−1 when there is
-/// no such log) to answer instead.
-fn read_partition<S: SyncStrategy>(
-    shared: &Shared<S>,
-    topic: &TopicName,
-    partition: i32,
-    offset: i64,
-    max_bytes: usize,
-    at_least_one: bool,
-) -> Result<Read<S>, (i16, i64)> {
-    validate_topic_name(topic).map_err(|e| (log_code(&e), -1))?;
-    let found = shared.topics.get(topic).filter(|_| partition == 0);
-    let log = found.ok_or((code::UNKNOWN_TOPIC_OR_PARTITION, -1))?;
-    let failed = |error_code| (error_code, log.log.high_watermark() as i64);
-    if offset < 0 {
-        return Err(failed(code::OFFSET_OUT_OF_RANGE));
-    }
-    let offset = offset as u64;
-    let limit = u32::try_from(max_bytes).unwrap_or(u32::MAX);
-    // A read returns at least one record whatever its byte limit: with no room left, do not
-    // read at all, and drop a lone record that does not fit (it is read once, then freed).
-    let mut batch = match at_least_one || max_bytes > 0 {
-        true => log.log.read(offset, MAX_RECORDS_PER_PARTITION, limit).map_err(|e| failed(log_code(&e)))?,
-        false => log.log.read(offset, 0, 0).map_err(|e| failed(log_code(&e)))?,
-    };
-    let overflowed = !at_least_one && (max_bytes == 0 || batch.payload_bytes() > max_bytes);
-    if overflowed {
-        batch = log.log.read(offset, 0, 0).map_err(|e| failed(log_code(&e)))?;
-    }
-    let mut bytes = Vec::new();
-    records::encode_stored(batch.iter(), &mut bytes).map_err(|e| {
-        eprintln!("synclog: kafka: cannot encode records of {}: {}", &**topic, chain(&e));
-        failed(code::UNKNOWN_SERVER_ERROR)
-    })?;
-    let high_watermark = batch.high_watermark as i64;
-    let partition = PartitionData::default()
-        .with_partition_index(partition)
-        .with_error_code(code::NONE)
-        .with_high_watermark(high_watermark)
-        .with_last_stable_offset(high_watermark)
-        .with_aborted_transactions(Some(Vec::new()))
-        .with_records(Some(Bytes::from(bytes)));
-    let waiting = (batch.is_empty() && !overflowed).then(|| (log.clone(), offset));
-    Ok(Read { partition, served: batch.len(), payload_bytes: batch.payload_bytes(), overflowed, waiting })
-}
-
 /// Whether a request's partitions are acceptable: at most [`MAX_PARTITIONS_PER_REQUEST`], none
 /// named twice. Checked before anything is read, created or appended.
 fn partitions_valid<'a>(partitions: impl Iterator<Item = (&'a str, i32)>) -> bool {
@@ -688,6 +595,7 @@ fn log_code(e: &LogError) -> i16 {
 fn records_code(e: &records::RecordsError) -> i16 {
     match e {
         records::RecordsError::Compressed { .. } => code::UNSUPPORTED_COMPRESSION_TYPE,
+        records::RecordsError::TooManyRecords { .. } => code::RECORD_LIST_TOO_LARGE,
         _ => code::CORRUPT_MESSAGE,
     }
 }

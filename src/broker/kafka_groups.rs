@@ -12,6 +12,7 @@
 //! | the broker stops while a JoinGroup or SyncGroup waits | COORDINATOR_NOT_AVAILABLE (15) |
 //! | an offset for a topic that does not exist, or partition ≠ 0 | UNKNOWN_TOPIC_OR_PARTITION (3) |
 //! | the offsets file could not be written                | KAFKA_STORAGE_ERROR (56)     |
+//! | OffsetCommit or OffsetFetch naming more than [`MAX_PARTITIONS_PER_REQUEST`] partitions | INVALID_REQUEST (42), every partition, none committed |
 //!
 //! and the limits' codes in [`super::groups`]. InitProducerId is served here too
 //! ([`super::idempotence`]): a fresh producer id at epoch 0; a transactional id is refused with
@@ -22,10 +23,12 @@
 
 use super::groups::{Committed, JoinRequest};
 use super::idempotence::MAX_PRODUCER_IDS_PER_CONNECTION;
+use super::log_limit::RateLimited;
 use super::shared::Shared;
-use crate::kafka::{code, decode, encode_frame, shape, Direction, KafkaError};
+use crate::kafka::{
+    code, decode_request, encode_frame, shape, Direction, KafkaError, MAX_PARTITIONS_PER_REQUEST,
+};
 use crate::strategies::SyncStrategy;
-use bytes::Bytes;
 use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
 use kafka_protocol::messages::leave_group_response::MemberResponse;
 use kafka_protocol::messages::offset_commit_response::{
@@ -41,7 +44,11 @@ use kafka_protocol::messages::{
     ProducerId, SyncGroupRequest, SyncGroupResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
+
+/// The log line of a refused InitProducerId, at most once a second ([`super::log_limit`]).
+static REFUSED_INIT: RateLimited = RateLimited::new();
 
 /// A decoded group request.
 pub(super) enum GroupRequest {
@@ -60,9 +67,8 @@ pub(super) enum GroupRequest {
 pub(super) fn decode_group(
     api: ApiKey,
     version: i16,
-    body: Bytes,
+    body: &[u8],
 ) -> Result<Option<GroupRequest>, KafkaError> {
-    let request = Direction::Request;
     Ok(Some(match api {
         ApiKey::FindCoordinator => {
             let s = if version == 0 {
@@ -70,7 +76,7 @@ pub(super) fn decode_group(
             } else {
                 shape::FIND_COORDINATOR_V1_REQUEST
             };
-            GroupRequest::FindCoordinator(decode(api, version, request, s, body)?)
+            GroupRequest::FindCoordinator(decode_request(api, version, s, body)?)
         }
         ApiKey::JoinGroup => {
             let s = match version {
@@ -78,19 +84,19 @@ pub(super) fn decode_group(
                 1..=4 => shape::JOIN_GROUP_V1_REQUEST,
                 _ => shape::JOIN_GROUP_V5_REQUEST,
             };
-            GroupRequest::Join(decode(api, version, request, s, body)?)
+            GroupRequest::Join(decode_request(api, version, s, body)?)
         }
         ApiKey::SyncGroup => {
             let s = if version < 3 { shape::SYNC_GROUP_V0_REQUEST } else { shape::SYNC_GROUP_V3_REQUEST };
-            GroupRequest::Sync(decode(api, version, request, s, body)?)
+            GroupRequest::Sync(decode_request(api, version, s, body)?)
         }
         ApiKey::Heartbeat => {
             let s = if version < 3 { shape::HEARTBEAT_V0_REQUEST } else { shape::HEARTBEAT_V3_REQUEST };
-            GroupRequest::Heartbeat(decode(api, version, request, s, body)?)
+            GroupRequest::Heartbeat(decode_request(api, version, s, body)?)
         }
         ApiKey::LeaveGroup => {
             let s = if version < 3 { shape::LEAVE_GROUP_V0_REQUEST } else { shape::LEAVE_GROUP_V3_REQUEST };
-            GroupRequest::Leave(decode(api, version, request, s, body)?)
+            GroupRequest::Leave(decode_request(api, version, s, body)?)
         }
         ApiKey::OffsetCommit => {
             let s = match version {
@@ -99,15 +105,14 @@ pub(super) fn decode_group(
                 6 => shape::OFFSET_COMMIT_V6_REQUEST,
                 _ => shape::OFFSET_COMMIT_V7_REQUEST,
             };
-            GroupRequest::Commit(decode(api, version, request, s, body)?)
+            GroupRequest::Commit(decode_request(api, version, s, body)?)
         }
         ApiKey::OffsetFetch => {
-            GroupRequest::FetchOffsets(decode(api, version, request, shape::OFFSET_FETCH_V1_REQUEST, body)?)
+            GroupRequest::FetchOffsets(decode_request(api, version, shape::OFFSET_FETCH_V1_REQUEST, body)?)
         }
-        ApiKey::InitProducerId => GroupRequest::InitProducerId(decode(
+        ApiKey::InitProducerId => GroupRequest::InitProducerId(decode_request(
             api,
             version,
-            request,
             shape::INIT_PRODUCER_ID_V0_REQUEST,
             body,
         )?),
@@ -173,42 +178,53 @@ pub(super) fn serve_group<S: SyncStrategy>(
             encode_frame(ApiKey::OffsetFetch, version, response, &header, &body, out)
         }
         GroupRequest::InitProducerId(r) => {
-            let body = match r.transactional_id {
-                Some(id) => {
-                    eprintln!(
-                        "synclog: kafka: refused transactional id {:?}: transactions are not supported",
-                        &*id.0
-                    );
-                    InitProducerIdResponse::default()
-                        .with_error_code(code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
-                        .with_producer_id(ProducerId(-1))
-                        .with_producer_epoch(-1)
-                }
-                None if *producer_ids >= MAX_PRODUCER_IDS_PER_CONNECTION => {
-                    eprintln!(
-                        "synclog: kafka: refused InitProducerId: this connection already asked for \
-                         {MAX_PRODUCER_IDS_PER_CONNECTION} producer ids"
-                    );
-                    InitProducerIdResponse::default()
-                        .with_error_code(code::POLICY_VIOLATION)
-                        .with_producer_id(ProducerId(-1))
-                        .with_producer_epoch(-1)
-                }
-                None => match shared.producers.init() {
-                    Ok((id, epoch)) => {
-                        *producer_ids += 1;
-                        InitProducerIdResponse::default()
-                            .with_producer_id(ProducerId(id))
-                            .with_producer_epoch(epoch)
-                    }
-                    Err(error_code) => InitProducerIdResponse::default()
-                        .with_error_code(error_code)
-                        .with_producer_id(ProducerId(-1))
-                        .with_producer_epoch(-1),
-                },
-            };
+            let body = init_producer_id(shared, r, producer_ids);
             encode_frame(ApiKey::InitProducerId, version, response, &header, &body, out)
         }
+    }
+}
+
+/// InitProducerId: a fresh producer id, or the error that refuses it.
+fn init_producer_id<S: SyncStrategy>(
+    shared: &Shared<S>,
+    r: InitProducerIdRequest,
+    producer_ids: &mut u32,
+) -> InitProducerIdResponse {
+    match r.transactional_id {
+        Some(id) => {
+            REFUSED_INIT.log(|| {
+                format!(
+                    "synclog: kafka: refused transactional id {:?}: transactions are not supported",
+                    &*id.0
+                )
+            });
+            InitProducerIdResponse::default()
+                .with_error_code(code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+                .with_producer_id(ProducerId(-1))
+                .with_producer_epoch(-1)
+        }
+        None if *producer_ids >= MAX_PRODUCER_IDS_PER_CONNECTION => {
+            REFUSED_INIT.log(|| {
+                format!(
+                    "synclog: kafka: refused InitProducerId: this connection already asked for \
+                     {MAX_PRODUCER_IDS_PER_CONNECTION} producer ids"
+                )
+            });
+            InitProducerIdResponse::default()
+                .with_error_code(code::POLICY_VIOLATION)
+                .with_producer_id(ProducerId(-1))
+                .with_producer_epoch(-1)
+        }
+        None => match shared.producers.init() {
+            Ok((id, epoch)) => {
+                *producer_ids += 1;
+                InitProducerIdResponse::default().with_producer_id(ProducerId(id)).with_producer_epoch(epoch)
+            }
+            Err(error_code) => InitProducerIdResponse::default()
+                .with_error_code(error_code)
+                .with_producer_id(ProducerId(-1))
+                .with_producer_epoch(-1),
+        },
     }
 }
 
@@ -282,9 +298,13 @@ fn commit<S: SyncStrategy>(shared: &Shared<S>, r: OffsetCommitRequest) -> Offset
         })
         .collect();
     let exists = |topic: &str| shared.topics.get(topic).is_some();
-    let answer =
-        shared.groups.commit(&r.group_id, r.generation_id_or_member_epoch, &r.member_id, offsets, exists);
     let total: usize = r.topics.iter().map(|t| t.partitions.len()).sum();
+    let answer = match total > MAX_PARTITIONS_PER_REQUEST {
+        true => Err(code::INVALID_REQUEST),
+        false => {
+            shared.groups.commit(&r.group_id, r.generation_id_or_member_epoch, &r.member_id, offsets, exists)
+        }
+    };
     let mut codes = match answer {
         Ok(codes) => codes,
         Err(c) => vec![c; total],
@@ -310,20 +330,25 @@ fn commit<S: SyncStrategy>(shared: &Shared<S>, r: OffsetCommitRequest) -> Offset
 }
 
 fn fetch_offsets<S: SyncStrategy>(shared: &Shared<S>, r: OffsetFetchRequest) -> OffsetFetchResponse {
-    let committed = shared.groups.committed(&r.group_id);
+    // Only a list the client wrote is capped; every committed topic is bounded by the group's.
+    let named = r.topics.as_ref().map_or(0, |t| t.iter().map(|t| t.partition_indexes.len()).sum::<usize>());
+    let too_many = named > MAX_PARTITIONS_PER_REQUEST;
+    let committed = if too_many { BTreeMap::new() } else { shared.groups.committed(&r.group_id) };
     let asked: Vec<(TopicName, Vec<i32>)> = match r.topics {
         Some(topics) => topics.into_iter().map(|t| (t.name, t.partition_indexes)).collect(),
         None => committed.keys().map(|t| (TopicName(StrBytes::from_string(t.clone())), vec![0])).collect(),
     };
+    let error_code = if too_many { code::INVALID_REQUEST } else { code::NONE };
     let topics = asked
         .into_iter()
         .map(|(name, partitions)| {
             let partitions = partitions
                 .into_iter()
                 .map(|p| {
-                    let found = committed.get(&*name.0).filter(|_| p == 0);
+                    let found = committed.get(&*name.0).filter(|_| p == 0 && !too_many);
                     OffsetFetchResponsePartition::default()
                         .with_partition_index(p)
+                        .with_error_code(error_code)
                         .with_committed_offset(found.map_or(-1, |c| c.offset))
                         .with_metadata(Some(StrBytes::from_string(
                             found.and_then(|c| c.metadata.clone()).unwrap_or_default(),

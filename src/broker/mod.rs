@@ -40,12 +40,14 @@ pub mod idempotence;
 pub mod kafka;
 mod kafka_groups;
 pub mod limits;
+mod log_limit;
 pub mod producer_file;
 mod shared;
 
 pub use config::{BrokerConfig, DEFAULT_MAX_FETCH_BYTES};
 use groups::Groups;
 use idempotence::Producers;
+use log_limit::RateLimited;
 use shared::Shared;
 pub use shared::MAX_WAIT;
 
@@ -262,10 +264,13 @@ fn refuse<S: SyncStrategy>(stream: TcpStream, protocol: Protocol, shared: &Share
     match protocol {
         Protocol::Synclog => refuse_synclog(stream, shared.max_connections),
         Protocol::Kafka => {
-            eprintln!(
-                "synclog: a Kafka connection beyond --max-connections {} was closed",
-                shared.max_connections
-            );
+            static REFUSED: RateLimited = RateLimited::new();
+            REFUSED.log(|| {
+                format!(
+                    "synclog: a Kafka connection beyond --max-connections {} was closed",
+                    shared.max_connections
+                )
+            });
             let _ = stream.shutdown(std::net::Shutdown::Both);
         }
     }

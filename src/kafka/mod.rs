@@ -46,7 +46,8 @@
 //! - **Nothing unchecked reaches the codec.** The `kafka-protocol` crate encodes and decodes
 //!   (varints, CRC-32C, every message), but its decoders trust element counts; so each frame's
 //!   length is checked against the broker's `--max-frame-bytes` before it is read, and each
-//!   message against its shape before it is decoded ([`shape`], [`records`]).
+//!   message against its shape before it is decoded ([`shape`], [`records`]); a request's
+//!   arrays may hold at most [`MAX_ELEMENTS_PER_REQUEST`] elements in all.
 //! - **No surprises for a client.** An api or version not in the table is answered with its
 //!   correlation id and error 35 (UNSUPPORTED_VERSION) and the connection stays open; a frame
 //!   that cannot be parsed at all closes the connection, as a Kafka broker does. Neither
@@ -103,10 +104,19 @@ pub const SUPPORTED_APIS: [(ApiKey, i16); 5] = [
     (ApiKey::ApiVersions, 0),
 ];
 
-/// The most partitions (over all topics) one Produce, Fetch or ListOffsets may name; every
-/// partition of a request naming more, or naming one partition twice, is answered
-/// INVALID_REQUEST (42) and none is served.
+/// The most partitions (over all topics) one Produce, Fetch, ListOffsets, OffsetCommit or
+/// OffsetFetch may name, and the most topics one Metadata may name. Every partition (Metadata:
+/// every topic) of a request naming more is answered INVALID_REQUEST (42) and none is served;
+/// so is every partition of a Produce, Fetch or ListOffsets naming one partition twice.
 pub const MAX_PARTITIONS_PER_REQUEST: usize = 1000;
+
+/// The most array elements (topics, partitions, protocols, members, … at every depth, counted
+/// together) one request may hold. A request holding more is refused by its shape check as
+/// the count that passes the cap is read, before anything is decoded, and closes the
+/// connection: its answer would have to list each element, and most of the apis have no
+/// error for the request as a whole. Ten times [`MAX_PARTITIONS_PER_REQUEST`], so a request
+/// past that cap but within this one is still answered element by element.
+pub const MAX_ELEMENTS_PER_REQUEST: usize = 10 * MAX_PARTITIONS_PER_REQUEST;
 
 /// The Kafka error codes synclog answers with (Kafka's numbers, stable across versions).
 pub mod code {
@@ -164,6 +174,9 @@ pub mod code {
     pub const INVALID_PRODUCER_EPOCH: i16 = ResponseError::InvalidProducerEpoch.code();
     /// An idempotent batch from a producer id the broker never gave out.
     pub const UNKNOWN_PRODUCER_ID: i16 = ResponseError::UnknownProducerId.code();
+    /// A Produce whose batches for one partition hold more than
+    /// [`super::records::MAX_RECORDS_PER_PARTITION`] records.
+    pub const RECORD_LIST_TOO_LARGE: i16 = ResponseError::RecordListTooLarge.code();
     /// A transactional id: transactions are not supported.
     pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 =
         ResponseError::TransactionalIdAuthorizationFailed.code();
@@ -285,6 +298,29 @@ pub(crate) fn decode<T: Decodable>(
 ) -> Result<T, KafkaError> {
     shape::check(shape, &bytes).map_err(|source| KafkaError::Shape { api, version, direction, source })?;
     T::decode(&mut bytes, version).map_err(|e| KafkaError::Decode {
+        api,
+        version,
+        direction,
+        source: e.into(),
+    })
+}
+
+/// Checks a request body against `shape`, at most [`MAX_ELEMENTS_PER_REQUEST`] array elements
+/// in all, and only then copies and decodes it as a `T` at `version`.
+pub(crate) fn decode_request<T: Decodable>(
+    api: ApiKey,
+    version: i16,
+    shape: &[shape::Field],
+    body: &[u8],
+) -> Result<T, KafkaError> {
+    let direction = Direction::Request;
+    shape::check_limited(shape, body, MAX_ELEMENTS_PER_REQUEST).map_err(|source| KafkaError::Shape {
+        api,
+        version,
+        direction,
+        source,
+    })?;
+    T::decode(&mut Bytes::copy_from_slice(body), version).map_err(|e| KafkaError::Decode {
         api,
         version,
         direction,

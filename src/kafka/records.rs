@@ -58,6 +58,11 @@ use thiserror::Error;
 /// Bytes of a batch before its first record.
 pub const BATCH_HEADER_BYTES: usize = 61;
 
+/// The most records the batches of one partition of a Produce may hold in all. The codec
+/// builds some 200 bytes for each record, and an empty record takes 7 bytes on the wire: this
+/// bounds what one partition's batches decode to (some 14 MiB), however small its records.
+pub const MAX_RECORDS_PER_PARTITION: usize = 65_536;
+
 /// The bytes before the batch length field is counted: base offset and the length itself.
 const LOG_OVERHEAD_BYTES: usize = 12;
 
@@ -105,6 +110,14 @@ pub enum RecordsError {
         position: usize,
         /// What is wrong.
         reason: &'static str,
+    },
+    /// A Produce's batches hold more records in all than [`MAX_RECORDS_PER_PARTITION`].
+    #[error("the record batch at byte {position} takes the records past {limit}")]
+    TooManyRecords {
+        /// Where the batch begins.
+        position: usize,
+        /// The most records allowed.
+        limit: usize,
     },
     /// The codec refused bytes that passed the bounds check.
     #[error("the record batches cannot be decoded")]
@@ -254,8 +267,11 @@ enum Tail {
 /// Walks every batch's header and records within their bounds and checks each CRC; returns
 /// the bytes taken by whole batches. Nothing is allocated, so a batch announcing 2³¹ records
 /// or headers in a few bytes is refused before the codec would reserve room for them.
+/// A produce request's batches may hold at most [`MAX_RECORDS_PER_PARTITION`] records in all,
+/// checked from each batch's count before its records are walked.
 fn check_batches(bytes: &[u8], tail: Tail) -> Result<usize, RecordsError> {
     let mut position = 0;
+    let mut records = 0usize;
     while position < bytes.len() {
         let cut = |position| match tail {
             Tail::Refuse => Err(RecordsError::Truncated { position }),
@@ -302,6 +318,10 @@ fn check_batches(bytes: &[u8], tail: Tail) -> Result<usize, RecordsError> {
         let first = position + BATCH_HEADER_BYTES;
         if count < 0 || count as usize > end - first {
             return Err(malformed("its record count does not fit its length"));
+        }
+        records += count as usize;
+        if tail == Tail::Refuse && records > MAX_RECORDS_PER_PARTITION {
+            return Err(RecordsError::TooManyRecords { position, limit: MAX_RECORDS_PER_PARTITION });
         }
         let mut at = first;
         for _ in 0..count {
@@ -422,6 +442,27 @@ mod tests {
             decode_values(Bytes::from(bytes)),
             Err(RecordsError::Compressed { codec: "zstd", .. })
         ));
+    }
+
+    #[test]
+    fn a_produce_past_the_record_cap_is_refused_and_a_fetch_is_not() {
+        let empty = [b"".as_slice()];
+        let at_cap = batch(&vec![b"".as_slice(); MAX_RECORDS_PER_PARTITION]);
+        assert_eq!(
+            decode_batches(Bytes::from(at_cap.clone())).expect("at the cap")[0].values.len(),
+            MAX_RECORDS_PER_PARTITION
+        );
+        let mut over = at_cap;
+        let second = over.len();
+        over.extend_from_slice(&batch(&empty));
+        assert!(matches!(
+            decode_batches(Bytes::from(over.clone())),
+            Err(RecordsError::TooManyRecords { position, limit: MAX_RECORDS_PER_PARTITION }) if position == second
+        ));
+        assert_eq!(
+            decode_fetched(Bytes::from(over)).expect("a fetch is not capped").len(),
+            MAX_RECORDS_PER_PARTITION + 1
+        );
     }
 
     #[test]

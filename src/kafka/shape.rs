@@ -26,6 +26,14 @@
 //! frame (itself checked against `max_frame_bytes` before it was read). The walk allocates
 //! nothing and recurses only as deep as the static shapes nest (three levels).
 //!
+//! That bound is still some 40 times the frame: the codec builds a struct of 50–150 bytes for
+//! each element, and an empty topic name takes two bytes on the wire. So [`check_limited`]
+//! also caps the elements of all the message's arrays together (every array at every depth
+//! counts, a null or empty one none): the count that would pass the cap is refused as it is
+//! read, before the walk goes on and long before anything is decoded. The broker checks every
+//! request this way (`crate::kafka::MAX_ELEMENTS_PER_REQUEST`); a client reading a response
+//! from a real Kafka cluster, which may list any number of topics, does not.
+//!
 //! Only the non-flexible versions synclog speaks are described here (no compact arrays, no
 //! tagged fields). The record batches inside Produce and Fetch are `BYTES` to this walk; their
 //! own check lives in [`super::records`].
@@ -79,6 +87,14 @@ pub enum ShapeError {
         count: i32,
         /// The bytes after the count.
         remaining: usize,
+    },
+    /// The arrays hold more elements in all than the check allows.
+    #[error("an array at byte {position} takes the message past {limit} array elements in all")]
+    TooManyElements {
+        /// Where the count that passes the limit is.
+        position: usize,
+        /// The most elements allowed.
+        limit: usize,
     },
     /// Bytes left over after the last field.
     #[error("{extra} unexpected bytes after the end of the message")]
@@ -186,7 +202,14 @@ pub const INIT_PRODUCER_ID_V0_REQUEST: &[Field] = &[String, Int32];
 
 /// Checks that `bytes` is exactly one message of `shape`.
 pub fn check(shape: &[Field], bytes: &[u8]) -> Result<(), ShapeError> {
-    let end = walk(shape, bytes, 0)?;
+    check_limited(shape, bytes, usize::MAX)
+}
+
+/// Checks that `bytes` is exactly one message of `shape` whose arrays hold at most
+/// `max_elements` elements in all.
+pub fn check_limited(shape: &[Field], bytes: &[u8], max_elements: usize) -> Result<(), ShapeError> {
+    let mut elements = Elements { left: max_elements, limit: max_elements };
+    let end = walk(shape, bytes, 0, &mut elements)?;
     match bytes.len() - end {
         0 => Ok(()),
         extra => Err(ShapeError::TrailingBytes { extra }),
@@ -196,11 +219,22 @@ pub fn check(shape: &[Field], bytes: &[u8]) -> Result<(), ShapeError> {
 /// Checks that `bytes` begins with a message of `shape`; returns its length (a request
 /// header, which the body follows).
 pub fn prefix(shape: &[Field], bytes: &[u8]) -> Result<usize, ShapeError> {
-    walk(shape, bytes, 0)
+    walk(shape, bytes, 0, &mut Elements { left: usize::MAX, limit: usize::MAX })
+}
+
+/// The array elements a walk may still meet.
+struct Elements {
+    left: usize,
+    limit: usize,
 }
 
 /// Walks `shape` from `position`; returns where it ends.
-fn walk(shape: &[Field], bytes: &[u8], mut position: usize) -> Result<usize, ShapeError> {
+fn walk(
+    shape: &[Field],
+    bytes: &[u8],
+    mut position: usize,
+    elements: &mut Elements,
+) -> Result<usize, ShapeError> {
     for field in shape {
         position = match *field {
             Int8 => skip(bytes, position, 1)?,
@@ -224,8 +258,13 @@ fn walk(shape: &[Field], bytes: &[u8], mut position: usize) -> Result<usize, Sha
                 if count > 0 && count as usize > remaining {
                     return Err(ShapeError::ImpossibleCount { position, count, remaining });
                 }
-                for _ in 0..count.max(0) {
-                    next = walk(element, bytes, next)?;
+                let count = count.max(0) as usize;
+                elements.left = elements
+                    .left
+                    .checked_sub(count)
+                    .ok_or(ShapeError::TooManyElements { position, limit: elements.limit })?;
+                for _ in 0..count {
+                    next = walk(element, bytes, next, elements)?;
                 }
                 next
             }
@@ -317,6 +356,39 @@ mod tests {
         let mut bytes = i32s(&[0]);
         bytes.push(7);
         assert_eq!(check(METADATA_V0_REQUEST, &bytes), Err(ShapeError::TrailingBytes { extra: 1 }));
+    }
+
+    #[test]
+    fn the_element_cap_counts_every_array_and_refuses_the_count_that_passes_it() {
+        // Two topics, each with two partitions: six elements in all.
+        let mut bytes = i32s(&[-1]);
+        bytes.extend_from_slice(&i32s(&[2]));
+        for _ in 0..2 {
+            bytes.extend_from_slice(&1i16.to_be_bytes());
+            bytes.push(b't');
+            bytes.extend_from_slice(&i32s(&[2, 0]));
+            bytes.extend_from_slice(&(-1i64).to_be_bytes());
+            bytes.extend_from_slice(&i32s(&[1]));
+            bytes.extend_from_slice(&(-1i64).to_be_bytes());
+        }
+        assert_eq!(check_limited(LIST_OFFSETS_V1_REQUEST, &bytes, 6), Ok(()));
+        // With room for five, the second topic's partition count is refused: replica id (4),
+        // topic count (4), the first topic's name (3), count (4) and partitions (2 × 12), name (3).
+        assert_eq!(
+            check_limited(LIST_OFFSETS_V1_REQUEST, &bytes, 5),
+            Err(ShapeError::TooManyElements { position: 4 + 4 + 3 + 4 + 24 + 3, limit: 5 })
+        );
+        // Millions of empty names are refused at the count, before any is walked.
+        let mut bytes = i32s(&[1_000_000]);
+        bytes.resize(4 + 2_000_000, 0);
+        assert_eq!(check(METADATA_V0_REQUEST, &bytes), Ok(()));
+        assert_eq!(
+            check_limited(METADATA_V0_REQUEST, &bytes, 10_000),
+            Err(ShapeError::TooManyElements { position: 0, limit: 10_000 })
+        );
+        // Null and empty arrays count nothing.
+        assert_eq!(check_limited(METADATA_V0_REQUEST, &i32s(&[-1]), 0), Ok(()));
+        assert_eq!(check_limited(METADATA_V0_REQUEST, &i32s(&[0]), 0), Ok(()));
     }
 
     #[test]

@@ -189,3 +189,23 @@ fn batches_past_the_last_five_are_forgotten_quietly_across_a_restart() {
     assert_eq!(d.send(id, 2, &[b"v"], &[]), Err(code::OUT_OF_ORDER_SEQUENCE_NUMBER));
     assert_eq!(d.next_offset(), 8);
 }
+
+#[test]
+fn only_ids_handed_out_by_this_run_or_named_in_a_state_file_are_accepted() {
+    let d = Dir::new();
+    let never = || panic!("not written");
+    for stranger in [0, 1, 123_456] {
+        let refused = d.producers.append_once(batch(stranger, 0, 0, &[b"x"]), || 0, never);
+        assert_eq!(refused, Err(code::UNKNOWN_PRODUCER_ID), "id {stranger}");
+    }
+    let (wrote, _) = d.producers.init().expect("id");
+    let (silent, _) = d.producers.init().expect("id");
+    assert_eq!(d.send(wrote, 0, &[b"a"], &[]), Ok(0));
+    let d = d.restart();
+    // Below the next id, but never named in a state file: its producer asks again.
+    let refused = d.producers.append_once(batch(silent, 0, 0, &[b"x"]), || 1, never);
+    assert_eq!(refused, Err(code::UNKNOWN_PRODUCER_ID));
+    assert_eq!(d.send(wrote, 1, &[b"b"], &[]), Ok(1));
+    let (fresh, _) = d.producers.init().expect("id");
+    assert_eq!(d.send(fresh, 0, &[b"c"], &[]), Ok(2));
+}

@@ -1,0 +1,392 @@
+//! The Kafka listener's limits on what one request may name, and on what consumer groups may
+//! keep, tried from outside as a hostile client would: each is enforced before the resource is
+//! spent and answered as docs/protocol.md says.
+//!
+//! - **Arrays.** Requests whose arrays hold more than `MAX_ELEMENTS_PER_REQUEST` elements in
+//!   all (16 MB of empty Metadata topic names, a Fetch or Produce naming a million partitions)
+//!   close the connection before they are decoded: the broker's peak resident memory stays
+//!   within a stated bound of its baseline, and the listener serves the next client. At the cap
+//!   exactly, the request is answered, element by element.
+//! - **Partitions per request.** Metadata naming more than `MAX_PARTITIONS_PER_REQUEST`
+//!   topics, and ListOffsets, OffsetCommit, OffsetFetch naming more partitions, are answered
+//!   INVALID_REQUEST for each, and nothing is created or committed.
+//! - **Records per partition.** A Produce whose batches for one partition hold more than
+//!   `MAX_RECORDS_PER_PARTITION` records is answered RECORD_LIST_TOO_LARGE and nothing is
+//!   written; at the cap, every record is.
+//! - **Group ids.** Every group id of 1 to 255 bytes commits, and reads its offset back after
+//!   a restart of the `broker` binary (the offsets file's name stays under 255 bytes).
+//! - **Committed offsets.** One group's, then all groups' committed offsets stop at their byte
+//!   bounds with POLICY_VIOLATION; what is kept is kept, and can still be moved.
+
+mod common;
+
+use common::broker_process::{kafka_addr_of, BrokerProcess};
+use common::kafka_broker::Embedded;
+use common::kafka_raw::Raw;
+use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::offset_commit_request::{
+    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
+use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::{Decodable, StrBytes};
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+use synclog::broker::groups::{
+    committed_bytes, Committed, MAX_COMMITTED_BYTES, MAX_COMMITTED_BYTES_PER_GROUP, MAX_GROUP_ID_BYTES,
+    MAX_OFFSET_METADATA_BYTES,
+};
+use synclog::kafka::{code, MAX_ELEMENTS_PER_REQUEST, MAX_PARTITIONS_PER_REQUEST};
+
+fn s(text: &str) -> StrBytes {
+    StrBytes::from_string(text.to_string())
+}
+
+/// One Kafka request frame: header v1 (null client id), then `body`.
+fn frame(api_key: i16, version: i16, body: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(body.len() + 14);
+    frame.extend_from_slice(&((body.len() + 10) as i32).to_be_bytes());
+    frame.extend_from_slice(&api_key.to_be_bytes());
+    frame.extend_from_slice(&version.to_be_bytes());
+    frame.extend_from_slice(&7i32.to_be_bytes());
+    frame.extend_from_slice(&(-1i16).to_be_bytes());
+    frame.extend_from_slice(body);
+    frame
+}
+
+/// Sends `bytes` on a new connection; the answer's body, or `None` when the broker closed the
+/// connection without one (EOF, or a reset with our bytes unread).
+fn exchange(addr: &str, bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+    if let Err(e) = stream.write_all(bytes) {
+        assert!(matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe), "{e}");
+        return None;
+    }
+    let mut length = [0u8; 4];
+    match stream.read_exact(&mut length) {
+        Ok(()) => {}
+        Err(e) if matches!(e.kind(), ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset) => return None,
+        Err(e) => panic!("neither an answer nor a close: {e}"),
+    }
+    let mut body = vec![0u8; i32::from_be_bytes(length) as usize];
+    stream.read_exact(&mut body).expect("the whole answer");
+    Some(body)
+}
+
+/// A Metadata v0 body naming `count` empty topic names.
+fn metadata_of_empty_names(count: usize) -> Vec<u8> {
+    let mut body = (count as i32).to_be_bytes().to_vec();
+    body.resize(4 + 2 * count, 0);
+    body
+}
+
+/// A body with one topic `t` and `count` partitions of `partition_bytes` zero bytes each,
+/// after `before` (the fields that precede the topics).
+fn one_topic_with(before: &[u8], count: usize, partition_bytes: usize) -> Vec<u8> {
+    let mut body = before.to_vec();
+    body.extend_from_slice(&1i32.to_be_bytes());
+    body.extend_from_slice(&1i16.to_be_bytes());
+    body.push(b't');
+    body.extend_from_slice(&(count as i32).to_be_bytes());
+    body.resize(body.len() + count * partition_bytes, 0);
+    body
+}
+
+/// The broker's peak resident memory in KiB (`VmHWM`).
+fn peak_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM");
+    line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("a number")
+}
+
+#[test]
+fn requests_past_the_element_cap_close_the_connection_before_they_are_decoded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stderr = dir.path().join("broker.stderr");
+    let data = dir.path().join("data");
+    let args = ["--data-dir", data.to_str().expect("utf-8"), "--kafka-listen", "127.0.0.1:0"];
+    let broker = BrokerProcess::start(&args, &stderr);
+    let kafka = kafka_addr_of(&stderr);
+    let mut client = synclog::kafka::client::KafkaClient::connect(&kafka).expect("kafka client");
+    client.produce("t", &[b"x".as_slice()]).expect("produce");
+    let baseline = peak_kib(broker.pid());
+
+    // Each just under the 16 MiB frame limit, as the real attacks were.
+    let room = (16 << 20) - 64;
+    let metadata = frame(3, 0, &metadata_of_empty_names((room - 4) / 2));
+    // Fetch v4: replica, max wait, min bytes, max bytes, isolation; partitions of 16 bytes.
+    let mut fetch_head: Vec<u8> = [-1i32, 0, 1, 1 << 20].iter().flat_map(|v| v.to_be_bytes()).collect();
+    fetch_head.push(0);
+    let fetch = frame(1, 4, &one_topic_with(&fetch_head, (room - 32) / 16, 16));
+    // Produce v3: null transactional id, acks, timeout; partitions of 8 bytes (index, records
+    // length 0).
+    let mut produce_head: Vec<u8> = [-1i16, 1].iter().flat_map(|v| v.to_be_bytes()).collect();
+    produce_head.extend_from_slice(&1000i32.to_be_bytes());
+    let produce = frame(0, 3, &one_topic_with(&produce_head, (room - 32) / 8, 8));
+    // ListOffsets v1: replica; partitions of 12 bytes.
+    let list = frame(2, 1, &one_topic_with(&(-1i32).to_be_bytes(), (room - 32) / 12, 12));
+    for (name, request) in
+        [("Metadata", &metadata), ("Fetch", &fetch), ("Produce", &produce), ("ListOffsets", &list)]
+    {
+        assert!(request.len() > 15 << 20, "{name}: {} bytes", request.len());
+        assert_eq!(exchange(&kafka, request), None, "{name} with millions of elements is not answered");
+    }
+    let peak = peak_kib(broker.pid());
+    eprintln!("element cap: VmHWM {baseline} KiB before, {peak} KiB after four 16 MiB requests");
+    // The read buffer (one frame, grown in steps) and nothing like the codec's 40-fold.
+    let bound_kib = 64 * 1024;
+    assert!(
+        peak <= baseline + bound_kib,
+        "peak {peak} KiB, baseline {baseline} KiB: more than {bound_kib} KiB above"
+    );
+
+    // At the cap exactly, a Metadata is answered topic by topic (INVALID_REQUEST: past the
+    // topics cap); one element more closes the connection.
+    let answer = exchange(&kafka, &frame(3, 0, &metadata_of_empty_names(MAX_ELEMENTS_PER_REQUEST)))
+        .expect("an answer at the cap");
+    let response =
+        MetadataResponse::decode(&mut bytes::Bytes::from(answer[4..].to_vec()), 0).expect("decode");
+    assert_eq!(response.topics.len(), MAX_ELEMENTS_PER_REQUEST);
+    assert!(response.topics.iter().all(|t| t.error_code == code::INVALID_REQUEST));
+    assert_eq!(exchange(&kafka, &frame(3, 0, &metadata_of_empty_names(MAX_ELEMENTS_PER_REQUEST + 1))), None);
+    // The listener and the topic are unharmed.
+    assert_eq!(client.produce("t", &[b"y".as_slice()]).expect("produce"), 1);
+    let log = std::fs::read_to_string(&stderr).expect("stderr");
+    assert!(log.contains("array elements in all"), "the close is logged: {log}");
+}
+
+#[test]
+fn requests_naming_more_than_the_partition_cap_are_refused_element_by_element() {
+    let broker = Embedded::start();
+    broker.topics.get_or_create("t").expect("topic");
+    let mut raw = Raw::connect(&broker.kafka());
+    let over = MAX_PARTITIONS_PER_REQUEST + 1;
+
+    // Metadata: every topic refused, none created; at the cap, all created.
+    let names = |prefix: &str, n: usize| -> Vec<MetadataRequestTopic> {
+        (0..n)
+            .map(|i| MetadataRequestTopic::default().with_name(Some(TopicName(s(&format!("{prefix}{i}"))))))
+            .collect()
+    };
+    let answer: MetadataResponse =
+        raw.ask(ApiKey::Metadata, 1, &MetadataRequest::default().with_topics(Some(names("over", over))));
+    assert_eq!(answer.topics.len(), over);
+    assert!(answer.topics.iter().all(|t| t.error_code == code::INVALID_REQUEST && t.partitions.is_empty()));
+    assert!(broker.topics.get("over0").is_none(), "no topic is created");
+    let answer: MetadataResponse = raw.ask(
+        ApiKey::Metadata,
+        1,
+        &MetadataRequest::default().with_topics(Some(names("at", MAX_PARTITIONS_PER_REQUEST))),
+    );
+    assert!(answer.topics.iter().all(|t| t.error_code == code::NONE));
+    assert!(broker.topics.get("at999").is_some());
+
+    // ListOffsets.
+    let partitions =
+        (0..over as i32).map(|p| ListOffsetsPartition::default().with_partition_index(p).with_timestamp(-1));
+    let request = ListOffsetsRequest::default().with_replica_id(BrokerId(-1)).with_topics(vec![
+        ListOffsetsTopic::default().with_name(TopicName(s("t"))).with_partitions(partitions.collect()),
+    ]);
+    let answer: ListOffsetsResponse = raw.ask(ApiKey::ListOffsets, 1, &request);
+    assert_eq!(answer.topics[0].partitions.len(), over);
+    assert!(answer.topics[0].partitions.iter().all(|p| p.error_code == code::INVALID_REQUEST));
+
+    // OffsetCommit: nothing committed, not even partition 0.
+    let partitions = (0..over as i32)
+        .map(|p| OffsetCommitRequestPartition::default().with_partition_index(p).with_committed_offset(5));
+    let request = OffsetCommitRequest::default()
+        .with_group_id(GroupId(s("g")))
+        .with_generation_id_or_member_epoch(-1)
+        .with_topics(vec![OffsetCommitRequestTopic::default()
+            .with_name(TopicName(s("t")))
+            .with_partitions(partitions.collect())]);
+    let answer: OffsetCommitResponse = raw.ask(ApiKey::OffsetCommit, 7, &request);
+    assert_eq!(answer.topics[0].partitions.len(), over);
+    assert!(answer.topics[0].partitions.iter().all(|p| p.error_code == code::INVALID_REQUEST));
+
+    // OffsetFetch, after a commit within the cap.
+    let partition = OffsetCommitRequestPartition::default().with_partition_index(0).with_committed_offset(5);
+    let request = request.with_topics(vec![OffsetCommitRequestTopic::default()
+        .with_name(TopicName(s("t")))
+        .with_partitions(vec![partition])]);
+    let answer: OffsetCommitResponse = raw.ask(ApiKey::OffsetCommit, 7, &request);
+    assert_eq!(answer.topics[0].partitions[0].error_code, code::NONE);
+    let fetch = |n: i32| {
+        OffsetFetchRequest::default().with_group_id(GroupId(s("g"))).with_topics(Some(vec![
+            OffsetFetchRequestTopic::default()
+                .with_name(TopicName(s("t")))
+                .with_partition_indexes((0..n).collect()),
+        ]))
+    };
+    let answer: OffsetFetchResponse = raw.ask(ApiKey::OffsetFetch, 5, &fetch(over as i32));
+    assert!(answer.topics[0]
+        .partitions
+        .iter()
+        .all(|p| p.error_code == code::INVALID_REQUEST && p.committed_offset == -1));
+    let answer: OffsetFetchResponse = raw.ask(ApiKey::OffsetFetch, 5, &fetch(1));
+    assert_eq!(
+        (answer.topics[0].partitions[0].error_code, answer.topics[0].partitions[0].committed_offset),
+        (code::NONE, 5)
+    );
+}
+
+/// OffsetCommit v7 of `offsets` as (topic, offset, metadata) for a group without members: the
+/// error code of each.
+fn commit(raw: &mut Raw, group: &str, offsets: &[(String, i64, &str)]) -> Vec<i16> {
+    let topics = offsets
+        .iter()
+        .map(|(topic, offset, metadata)| {
+            let partition = OffsetCommitRequestPartition::default()
+                .with_partition_index(0)
+                .with_committed_offset(*offset)
+                .with_committed_metadata(Some(s(metadata)));
+            OffsetCommitRequestTopic::default()
+                .with_name(TopicName(s(topic)))
+                .with_partitions(vec![partition])
+        })
+        .collect();
+    let request = OffsetCommitRequest::default()
+        .with_group_id(GroupId(s(group)))
+        .with_generation_id_or_member_epoch(-1)
+        .with_topics(topics);
+    let answer: OffsetCommitResponse = raw.ask(ApiKey::OffsetCommit, 7, &request);
+    answer.topics.iter().map(|t| t.partitions[0].error_code).collect()
+}
+
+/// OffsetFetch v5 of every committed topic of `group`: how many, and their offsets' sum.
+fn committed(raw: &mut Raw, group: &str) -> (usize, i64) {
+    let request = OffsetFetchRequest::default().with_group_id(GroupId(s(group))).with_topics(None);
+    let answer: OffsetFetchResponse = raw.ask(ApiKey::OffsetFetch, 5, &request);
+    let offsets: Vec<i64> = answer.topics.iter().map(|t| t.partitions[0].committed_offset).collect();
+    (offsets.len(), offsets.iter().sum())
+}
+
+#[test]
+fn every_group_id_up_to_255_bytes_commits_and_reads_back_after_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stderr = dir.path().join("broker.stderr");
+    let data = dir.path().join("data");
+    let args = ["--data-dir", data.to_str().expect("utf-8"), "--kafka-listen", "127.0.0.1:0"];
+    let broker = BrokerProcess::start(&args, &stderr);
+    let kafka = kafka_addr_of(&stderr);
+    let mut client = synclog::kafka::client::KafkaClient::connect(&kafka).expect("kafka client");
+    client.produce("t", &[b"x".as_slice()]).expect("produce");
+    // Lengths around every boundary, and two longest ids that share their first 254 bytes.
+    let mut ids: Vec<String> =
+        [1, 100, 101, 125, 126, 127, 200, 254, MAX_GROUP_ID_BYTES].iter().map(|&n| "g".repeat(n)).collect();
+    ids.push(format!("{}h", "g".repeat(MAX_GROUP_ID_BYTES - 1)));
+    ids.push("ü".repeat(MAX_GROUP_ID_BYTES / 2));
+    let mut raw = Raw::connect(&kafka);
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(
+            commit(&mut raw, id, &[("t".into(), i as i64, "")]),
+            vec![code::NONE],
+            "group id of {} bytes",
+            id.len()
+        );
+    }
+    assert!(broker.terminate().success());
+    let files: Vec<String> = std::fs::read_dir(data.join("@groups"))
+        .expect("the groups dir")
+        .map(|e| e.expect("entry").file_name().into_string().expect("utf-8"))
+        .collect();
+    assert_eq!(files.len(), ids.len(), "one file per group: {files:?}");
+    assert!(files.iter().all(|f| f.len() < 255 && f.ends_with(".json")), "{files:?}");
+
+    std::fs::write(&stderr, b"").expect("clear the stderr file");
+    let broker = BrokerProcess::start(&args, &stderr);
+    let mut raw = Raw::connect(&kafka_addr_of(&stderr));
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(committed(&mut raw, id), (1, i as i64), "group id of {} bytes", id.len());
+        // A second commit goes to the same file.
+        assert_eq!(commit(&mut raw, id, &[("t".into(), 100 + i as i64, "")]), vec![code::NONE]);
+    }
+    assert_eq!(std::fs::read_dir(data.join("@groups")).expect("dir").count(), ids.len());
+    assert!(broker.terminate().success());
+    // The too-long id is still refused.
+    std::fs::write(&stderr, b"").expect("clear the stderr file");
+    let broker = BrokerProcess::start(&args, &stderr);
+    let mut raw = Raw::connect(&kafka_addr_of(&stderr));
+    assert_eq!(committed(&mut raw, &ids[8]), (1, 108));
+    let too_long = "g".repeat(MAX_GROUP_ID_BYTES + 1);
+    assert_eq!(commit(&mut raw, &too_long, &[("t".into(), 1, "")]), vec![code::INVALID_GROUP_ID]);
+    drop(broker);
+}
+
+#[test]
+fn committed_offsets_stop_at_their_byte_bounds_and_what_is_kept_can_still_move() {
+    let broker = Embedded::start();
+    let metadata = "m".repeat(MAX_OFFSET_METADATA_BYTES);
+    let cost =
+        |topic: &str| committed_bytes(topic, &Committed { offset: 0, metadata: Some(metadata.clone()) });
+    // Topics c000, c001, …: each offset with full metadata counts the same.
+    let per_group = MAX_COMMITTED_BYTES_PER_GROUP / cost("c000");
+    let topics: Vec<String> = (0..per_group + 8).map(|i| format!("c{i:03}")).collect();
+    for t in &topics {
+        broker.topics.get_or_create(t).expect("topic");
+    }
+    let mut raw = Raw::connect(&broker.kafka());
+    let offsets: Vec<(String, i64, &str)> =
+        topics.iter().map(|t| (t.clone(), 1, metadata.as_str())).collect();
+
+    // One group: the offsets that fit are committed, the rest refused alone.
+    let codes = commit(&mut raw, "g0", &offsets);
+    assert!(codes[..per_group].iter().all(|&c| c == code::NONE));
+    assert!(codes[per_group..].iter().all(|&c| c == code::POLICY_VIOLATION), "{:?}", &codes[per_group..]);
+    assert_eq!(committed(&mut raw, "g0"), (per_group, per_group as i64));
+    // A kept offset still moves (it counts no more).
+    assert_eq!(commit(&mut raw, "g0", &[(topics[0].clone(), 7, metadata.as_str())]), vec![code::NONE]);
+    assert_eq!(committed(&mut raw, "g0"), (per_group, per_group as i64 + 6));
+
+    // All groups: full groups until the total is reached, then nothing new fits anywhere.
+    let groups = MAX_COMMITTED_BYTES / (per_group * cost("c000"));
+    for g in 1..groups {
+        let codes = commit(&mut raw, &format!("g{g}"), &offsets[..per_group]);
+        assert!(codes.iter().all(|&c| c == code::NONE), "group {g}");
+    }
+    let codes = commit(&mut raw, "last", &offsets[..2]);
+    assert_eq!(codes, vec![code::POLICY_VIOLATION; 2], "past the total");
+    assert_eq!(committed(&mut raw, "last"), (0, 0));
+    assert_eq!(
+        commit(&mut raw, "g1", &[(topics[1].clone(), 9, metadata.as_str())]),
+        vec![code::NONE],
+        "kept ones move"
+    );
+    assert_eq!(committed(&mut raw, "g1"), (per_group, per_group as i64 + 8));
+}
+
+#[test]
+fn a_partitions_batches_past_the_record_cap_are_refused_before_they_are_decoded() {
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use synclog::kafka::records::{self, MAX_RECORDS_PER_PARTITION};
+    let broker = Embedded::start();
+    let mut raw = Raw::connect(&broker.kafka());
+    let mut produce = |records: Vec<u8>| -> (i16, i64) {
+        let partition = PartitionProduceData::default().with_index(0).with_records(Some(records.into()));
+        let request = ProduceRequest::default().with_acks(-1).with_timeout_ms(1000).with_topic_data(vec![
+            TopicProduceData::default().with_name(TopicName(s("tiny"))).with_partition_data(vec![partition]),
+        ]);
+        let answer: ProduceResponse = raw.ask(ApiKey::Produce, 3, &request);
+        let p = &answer.responses[0].partition_responses[0];
+        (p.error_code, p.base_offset)
+    };
+    let batch = |n: usize| {
+        let mut out = Vec::new();
+        records::encode_batch(0, -1, std::iter::repeat_n(b"".as_slice(), n), &mut out).expect("encode");
+        out
+    };
+    // One record past the cap, over two batches: refused whole, nothing written.
+    let mut over = batch(MAX_RECORDS_PER_PARTITION);
+    over.extend_from_slice(&batch(1));
+    assert_eq!(produce(over), (code::RECORD_LIST_TOO_LARGE, -1));
+    assert_eq!(broker.topics.get("tiny").map_or(0, |t| t.log.high_watermark()), 0);
+    // At the cap: written.
+    assert_eq!(produce(batch(MAX_RECORDS_PER_PARTITION)), (code::NONE, 0));
+    assert_eq!(
+        broker.topics.get("tiny").expect("topic").log.high_watermark(),
+        MAX_RECORDS_PER_PARTITION as u64
+    );
+}
