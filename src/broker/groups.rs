@@ -364,7 +364,10 @@ impl Groups {
             let group = member_of(&mut groups, group_id, generation, member_id)?;
             match group.phase {
                 Phase::Stable => return Ok(group.members[member_id].assignment.clone()),
-                Phase::Syncing if Instant::now() < deadline && !stopping.load(Ordering::Acquire) => {}
+                Phase::Syncing if stopping.load(Ordering::Acquire) => {
+                    return Err(code::COORDINATOR_NOT_AVAILABLE)
+                }
+                Phase::Syncing if Instant::now() < deadline => {}
                 _ => return Err(code::REBALANCE_IN_PROGRESS),
             }
             self.changed.wait_for(&mut groups, WAIT_SLICE);

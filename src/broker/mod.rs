@@ -16,7 +16,8 @@
 //! grows only as a frame's bytes arrive, to at most `max_frame_bytes + 4`; replies waiting to
 //! be flushed (64 KiB before a flush is forced, or one Fetch reply of at most
 //! [`BrokerConfig::fetch_budget`] plus one record of at most `max_message_bytes`); and the
-//! request being served (a small multiple of its frame, at most `max_frame_bytes`).
+//! request being served (its messages decoded and encoded for the log: about one more frame,
+//! plus bookkeeping for at most 65 536 messages; docs/protocol.md "Limits and timeouts").
 //!
 //! A panic in one connection's thread is caught and logged; it never takes the broker down.
 //!
