@@ -419,6 +419,7 @@ fn flags_that_contradict_exit_2_with_one_line() {
         (&["--message-bytes", "19", "--messages", "800"], "--message-bytes"),
         (&["--topics", "3", "--producers", "2", "--messages", "800"], "--topics"),
         (&["--batch", "65537", "--message-bytes", "20", "--messages", "800"], "--batch"),
+        (&["--force-race", "--broker", "127.0.0.1:9", "--messages", "800"], "--force-race"),
     ] {
         let out = harness(args);
         assert_eq!(out.code, Some(2), "{args:?}: {}", out.describe());
@@ -488,13 +489,21 @@ const DEMO_ATTEMPTS: usize = 4;
 
 /// The error kinds `synclog verify` lists under the topic of the `none` run.
 fn kinds_verify_names_for_none(verify_stdout: &str) -> Vec<&str> {
-    let mut lines = verify_stdout.lines().skip_while(|l| !l.contains("(a harness run under none)"));
-    lines.next();
-    lines
-        .take_while(|l| l.starts_with("  "))
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|&kind| kind != "torn_tail" && FILE_KINDS.contains(&kind))
-        .collect()
+    // Every topic a `none` run wrote (the demo has more than one; verify lists them in name
+    // order, so the damaged one need not come first), each topic's kinds indented under it.
+    let mut kinds = Vec::new();
+    let mut under_none = false;
+    for line in verify_stdout.lines() {
+        if !line.starts_with("  ") {
+            under_none = line.contains("(a harness run under none)");
+        } else if under_none {
+            let kind = line.split_whitespace().next().unwrap_or_default();
+            if kind != "torn_tail" && FILE_KINDS.contains(&kind) && !kinds.contains(&kind) {
+                kinds.push(kind);
+            }
+        }
+    }
+    kinds
 }
 
 #[test]
@@ -628,4 +637,27 @@ fn compare_writes_results_charts_and_a_summary_beside_the_ceilings() {
         assert!(summary.contains(&format!("({chart}.png)")), "summary.md shows {chart}");
     }
     assert!(!out_path.join("peers.png").exists(), "no peers chart without --peers");
+}
+
+#[test]
+fn compare_refuses_contradicting_flags_before_its_first_cell_with_exit_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_dir = dir.path().join("out");
+    let out = harness(&[
+        "compare",
+        "--strategies",
+        "rwlock",
+        "--producers",
+        "2",
+        "--batch",
+        "65537",
+        "--message-bytes",
+        "20",
+        "--out",
+        out_dir.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.code, Some(2), "{}", out.describe());
+    assert!(out.stderr.contains("--batch"), "{}", out.describe());
+    assert!(!out.stderr.contains("cell:"), "no cell ran: {}", out.describe());
+    assert!(!out_dir.join("results.csv").exists());
 }

@@ -382,6 +382,19 @@ fn compare(args: &CompareArgs) -> anyhow::Result<u8> {
         rates: args.rates.clone(),
         p99_bound_us: args.p99_bound_ms.saturating_mul(1000),
     };
+    // Every cell's flags are checked before the first runs: a contradiction is bad usage.
+    for &strategy in &config.strategies {
+        for &producers in &config.producers {
+            for &consumers in &config.consumers {
+                let cell =
+                    synclog::experiment::compare::cell_config(&config.base, strategy, producers, consumers);
+                if let Err(e) = cell.validate() {
+                    eprintln!("harness: {e:#}");
+                    return Ok(EXIT_USAGE);
+                }
+            }
+        }
+    }
     synclog::experiment::compare::compare(&config, &mut std::io::stderr().lock()).map(exit_code)
 }
 

@@ -10,6 +10,7 @@
 //! a lost framing (FrameTooLarge) is answered with correlation id 0 and closes; EOF mid-frame
 //! and timeouts close silently.
 
+use super::log_limit::RateLimited;
 use super::shared::{long_poll, Shared, TopicError, MAX_WAIT};
 // Also the name other modules know it by (`crate::broker::handler::chain`).
 pub(crate) use super::shared::chain;
@@ -21,6 +22,10 @@ use std::net::TcpStream;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// A connection closed for a bad frame or a failed reply: a line a client can cause, so at
+/// most one a second ([`RateLimited`]).
+static CLOSED: RateLimited = RateLimited::new();
 
 /// Serves one connection until the peer closes, an unrecoverable error, or shutdown.
 pub(crate) fn handle_connection<S: SyncStrategy>(shared: &Shared<S>, stream: TcpStream) {
@@ -54,7 +59,7 @@ pub(crate) fn handle_connection<S: SyncStrategy>(shared: &Shared<S>, stream: Tcp
                 if !matches!(e, ConnectionError::Closed { .. } | ConnectionError::Io(_))
                     && !shared.stopping.load(Ordering::Acquire)
                 {
-                    eprintln!("synclog: {peer}: closing the connection: {}", chain(&e));
+                    CLOSED.log(|| format!("synclog: {peer}: closing the connection: {}", chain(&e)));
                 }
                 break;
             }
@@ -69,7 +74,7 @@ pub(crate) fn handle_connection<S: SyncStrategy>(shared: &Shared<S>, stream: Tcp
         };
         if let Err(e) = served {
             if !shared.stopping.load(Ordering::Acquire) {
-                eprintln!("synclog: {peer}: closing the connection: {}", chain(&e));
+                CLOSED.log(|| format!("synclog: {peer}: closing the connection: {}", chain(&e)));
             }
             break;
         }

@@ -134,7 +134,7 @@ struct Session<'a, S: SyncStrategy> {
     /// The address Metadata tells clients to connect to.
     advertised: SocketAddr,
     /// Scratch space for encoding one response; keeps at most [`REPLY_BUFFER_KEEP_BYTES`]
-    /// between replies.
+    /// while the connection waits for its next request.
     out: Vec<u8>,
     /// Producer ids this connection was handed (InitProducerId), for its limit.
     producer_ids: u32,
@@ -172,8 +172,13 @@ pub(crate) fn handle_connection<S: SyncStrategy>(shared: &Shared<S>, stream: Tcp
             session.log_close(&e);
             break;
         }
-        if !conn.has_buffered_frame() && conn.flush().is_err() {
-            break;
+        if !conn.has_buffered_frame() {
+            if conn.flush().is_err() {
+                break;
+            }
+            // Idle until the next request: keep only modest reply room. Replies in a burst
+            // reuse one buffer, so a consumer's run of large Fetch replies does not re-grow it.
+            session.out.shrink_to(REPLY_BUFFER_KEEP_BYTES);
         }
     }
     let _ = conn.flush();
@@ -210,7 +215,6 @@ impl<S: SyncStrategy> Session<'_, S> {
             conn.flush().and_then(|()| write_through(conn, &self.out))
         };
         self.out.clear();
-        self.out.shrink_to(REPLY_BUFFER_KEEP_BYTES);
         Ok(sent?)
     }
 }

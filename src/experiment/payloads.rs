@@ -10,7 +10,9 @@
 //! rayon's pool, into one buffer per producer; the load sends slices of it. The time this
 //! takes is reported as its own phase (`prepare`).
 //!
-//! Memory: the payloads of a run, plus eight bytes per message for where each ends. Above
+//! Memory: the payloads of a run, plus eight bytes per message for where each ends (and, for a
+//! moment after them, the memory warm-up of [`super::warm`], at most 2 GiB and a quarter of what
+//! is available). Above
 //! [`PREPARED_BYTES_MAX`] the payloads are encoded during the load instead, as each request
 //! is built, and the run's notes say so.
 
@@ -115,7 +117,9 @@ impl Preparation {
             |p, s| config.size_of(seed, p, s),
         );
         let messages = per_producer * u64::from(config.producers);
-        super::warm::warm(super::warm::log_bytes(messages, config.mean_message_bytes()));
+        if !config.remote() {
+            super::warm::warm(super::warm::log_bytes(messages, config.mean_message_bytes()));
+        }
         Preparation { payloads, seconds: started.elapsed().as_secs_f64() }
     }
 

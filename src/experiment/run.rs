@@ -196,6 +196,9 @@ impl RunConfig {
                 bail!("--rate must be at least 1 message per second");
             }
         }
+        if self.remote() && self.force_race {
+            bail!("--force-race pairs the appends of a log in this process: not with --broker or --target");
+        }
         if self.remote() && self.append != AppendMode::Whole {
             bail!("--append is the embedded broker's: a remote broker chooses its own (broker --append)");
         }
@@ -218,7 +221,7 @@ impl RunConfig {
     }
 
     /// True when the system under test is not in this process (`--broker` or `--target`).
-    fn remote(&self) -> bool {
+    pub(super) fn remote(&self) -> bool {
         self.broker.is_some() || self.target.is_some()
     }
 

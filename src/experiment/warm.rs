@@ -15,7 +15,12 @@
 //! every page of `bytes` of fresh memory and frees it: the kernel's free lists then hold pages
 //! the host has just backed, and the window's page cache is taken from them. It changes
 //! nothing in what is measured, only how much of the host's work lands in it; the ceilings a
-//! run is compared with are warmed the same way ([`super::ceiling`]). Up to [`WARM_BYTES_MAX`].
+//! run is compared with are warmed the same way ([`super::ceiling`]), and so are the peers'
+//! runs ([`super::peers`]). Up to [`WARM_BYTES_MAX`], and never more than a quarter of the
+//! memory the kernel reports available (`MemAvailable`, on Linux), so a warm-up beside a run's
+//! prepared payloads cannot exhaust the machine. Runs against a remote broker are not warmed
+//! (its page cache may be another machine's), and neither is `harness lab`, whose cells compare
+//! strategies with one another, not with a ceiling.
 
 use std::time::{Duration, Instant};
 
@@ -42,13 +47,28 @@ pub fn warm(bytes: u64) -> f64 {
 
 /// How many bytes [`warm`] touches for a request of `bytes`.
 fn warm_len(bytes: u64) -> usize {
-    usize::try_from(bytes.min(WARM_BYTES_MAX)).unwrap_or(usize::MAX)
+    bounded(bytes, available_bytes())
 }
 
-/// Bytes per second a write ceiling is warmed for ([`for_writing_during`]): above the 1.6 GB/s
+/// `bytes`, at most [`WARM_BYTES_MAX`] and a quarter of `available` (when known).
+fn bounded(bytes: u64, available: Option<u64>) -> usize {
+    let bound = available.map_or(WARM_BYTES_MAX, |a| WARM_BYTES_MAX.min(a / 4));
+    usize::try_from(bytes.min(bound)).unwrap_or(usize::MAX)
+}
+
+/// The memory the kernel reports available (`MemAvailable` in `/proc/meminfo`), in bytes;
+/// `None` where there is no such file.
+fn available_bytes() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib.saturating_mul(1024))
+}
+
+/// Bytes per second a write ceiling is warmed for ([`for_writing_during`]): twice the 1.9 GB/s
 /// raw batched writes reached on the machine measured, so a ceiling's file does not outgrow its
-/// warm-up there.
-pub const WRITE_BYTES_PER_S: f64 = 2e9;
+/// warm-up there (a ceiling of 1 s is warmed up to [`WARM_BYTES_MAX`]).
+pub const WRITE_BYTES_PER_S: f64 = 4e9;
 
 /// [`warm`]s as much memory as writing for `duration` at [`WRITE_BYTES_PER_S`] takes in page
 /// cache (up to [`WARM_BYTES_MAX`]); returns the seconds it took.
@@ -72,10 +92,19 @@ mod tests {
 
     #[test]
     fn a_warm_up_covers_what_is_written_up_to_its_bound() {
-        assert_eq!(warm_len(12_345), 12_345);
-        assert_eq!(warm_len(3 << 30), 2 << 30);
-        assert_eq!(warm_len(u64::MAX), 2 << 30);
-        assert_eq!(writing_bytes(Duration::from_millis(500)), 1_000_000_000);
+        assert_eq!(bounded(12_345, None), 12_345);
+        assert_eq!(bounded(3 << 30, None), 2 << 30);
+        assert_eq!(bounded(u64::MAX, None), 2 << 30);
+        // A quarter of what is available, when that is less.
+        assert_eq!(bounded(3 << 30, Some(4 << 30)), 1 << 30);
+        assert_eq!(bounded(3 << 30, Some(24 << 30)), 2 << 30);
+        assert_eq!(bounded(100, Some(0)), 0);
+        if cfg!(target_os = "linux") {
+            let available = available_bytes().expect("MemAvailable on Linux");
+            assert!(available > 0);
+            assert!(warm_len(u64::MAX) as u64 <= available / 4);
+        }
+        assert_eq!(writing_bytes(Duration::from_millis(500)), 2_000_000_000);
         assert_eq!(log_bytes(10, 100.0), 10 * (crate::storage::HEADER_BYTES as u64 + 100));
         assert_eq!(log_bytes(0, 100.0), 0);
         // A small warm-up runs (and frees its memory) without failing.

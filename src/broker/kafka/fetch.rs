@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The most records one partition of one Fetch returns (its byte budget usually stops first).
-const MAX_RECORDS_PER_PARTITION: u32 = 100_000;
+const MAX_RECORDS_PER_FETCH_PARTITION: u32 = 100_000;
 
 /// Fetch: each partition read from its offset within the byte budgets; when nothing at all
 /// was found and no partition failed, wait up to `max_wait_ms` for an append and read again.
@@ -129,7 +129,9 @@ fn read_partition<S: SyncStrategy>(
     // A read returns at least one record whatever its byte limit: with no room left, do not
     // read at all, and drop a lone record that does not fit (it is read once, then freed).
     let mut batch = match at_least_one || max_bytes > 0 {
-        true => log.log.read(offset, MAX_RECORDS_PER_PARTITION, limit).map_err(|e| failed(log_code(&e)))?,
+        true => {
+            log.log.read(offset, MAX_RECORDS_PER_FETCH_PARTITION, limit).map_err(|e| failed(log_code(&e)))?
+        }
         false => log.log.read(offset, 0, 0).map_err(|e| failed(log_code(&e)))?,
     };
     let overflowed = !at_least_one && (max_bytes == 0 || batch.payload_bytes() > max_bytes);

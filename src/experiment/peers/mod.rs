@@ -114,6 +114,9 @@ pub fn measure(peer: PeerKind, workload: &PeerWorkload, scratch: &Path) -> Resul
     let warm_up =
         PeerWorkload { messages: (workload.messages / 10).max(u64::from(workload.producers)), ..*workload };
     let warm_per_producer = drive(protocol, server.port, &warm_up, 0)?.0;
+    // Memory warmed as for synclog's runs (super::warm): for the payloads encoded next, and
+    // for what the peer keeps of them (its file, and Redis's in-memory stream), with room.
+    super::warm::warm(4 * super::warm::log_bytes(workload.messages, workload.message_bytes as f64));
     let (per_producer, rate) = drive(protocol, server.port, workload, warm_per_producer)?;
     let acked =
         Acknowledged { producers: workload.producers, per_producer: warm_per_producer + per_producer };
