@@ -23,8 +23,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// A connection closed for a bad frame or a failed reply: a line a client can cause, so at
-/// most one a second ([`RateLimited`]).
+/// A connection closed for a bad frame or a failed reply: a line a client can cause as fast
+/// as it can connect, so at most one a second ([`RateLimited`]). Timeouts are not counted here.
 static CLOSED: RateLimited = RateLimited::new();
 
 /// Serves one connection until the peer closes, an unrecoverable error, or shutdown.
@@ -59,7 +59,15 @@ pub(crate) fn handle_connection<S: SyncStrategy>(shared: &Shared<S>, stream: Tcp
                 if !matches!(e, ConnectionError::Closed { .. } | ConnectionError::Io(_))
                     && !shared.stopping.load(Ordering::Acquire)
                 {
-                    CLOSED.log(|| format!("synclog: {peer}: closing the connection: {}", chain(&e)));
+                    let line = || format!("synclog: {peer}: closing the connection: {}", chain(&e));
+                    if matches!(e, ConnectionError::FrameTimeout { .. } | ConnectionError::IdleTimeout { .. })
+                    {
+                        // A timed-out client held its slot for the whole timeout: these lines
+                        // come at most `--max-connections` per timeout, so each is written.
+                        eprintln!("{}", line());
+                    } else {
+                        CLOSED.log(line);
+                    }
                 }
                 break;
             }
