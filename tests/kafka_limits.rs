@@ -95,11 +95,14 @@ fn one_topic_with(before: &[u8], count: usize, partition_bytes: usize) -> Vec<u8
     body
 }
 
-/// The broker's peak resident memory in KiB (`VmHWM`).
-fn peak_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM");
-    line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("a number")
+/// A broker process started with `args`, its Kafka listener's address, and a topic `t`
+/// holding one message.
+fn broker_with_topic_t(args: &[&str], stderr: &std::path::Path) -> (BrokerProcess, String) {
+    let broker = BrokerProcess::start(args, stderr);
+    let kafka = kafka_addr_of(stderr);
+    let mut client = synclog::kafka::client::KafkaClient::connect(&kafka).expect("kafka client");
+    client.produce("t", &[b"x".as_slice()]).expect("produce");
+    (broker, kafka)
 }
 
 #[test]
@@ -108,11 +111,8 @@ fn requests_past_the_element_cap_close_the_connection_before_they_are_decoded() 
     let stderr = dir.path().join("broker.stderr");
     let data = dir.path().join("data");
     let args = ["--data-dir", data.to_str().expect("utf-8"), "--kafka-listen", "127.0.0.1:0"];
-    let broker = BrokerProcess::start(&args, &stderr);
-    let kafka = kafka_addr_of(&stderr);
-    let mut client = synclog::kafka::client::KafkaClient::connect(&kafka).expect("kafka client");
-    client.produce("t", &[b"x".as_slice()]).expect("produce");
-    let baseline = peak_kib(broker.pid());
+    let (broker, kafka) = broker_with_topic_t(&args, &stderr);
+    let baseline = broker.peak_kib();
 
     // Each just under the 16 MiB frame limit, as the real attacks were.
     let room = (16 << 20) - 64;
@@ -134,7 +134,7 @@ fn requests_past_the_element_cap_close_the_connection_before_they_are_decoded() 
         assert!(request.len() > 15 << 20, "{name}: {} bytes", request.len());
         assert_eq!(exchange(&kafka, request), None, "{name} with millions of elements is not answered");
     }
-    let peak = peak_kib(broker.pid());
+    let peak = broker.peak_kib();
     eprintln!("element cap: VmHWM {baseline} KiB before, {peak} KiB after four 16 MiB requests");
     // The read buffer (one frame, grown in steps) and nothing like the codec's 40-fold.
     let bound_kib = 64 * 1024;
@@ -153,6 +153,7 @@ fn requests_past_the_element_cap_close_the_connection_before_they_are_decoded() 
     assert!(response.topics.iter().all(|t| t.error_code == code::INVALID_REQUEST));
     assert_eq!(exchange(&kafka, &frame(3, 0, &metadata_of_empty_names(MAX_ELEMENTS_PER_REQUEST + 1))), None);
     // The listener and the topic are unharmed.
+    let mut client = synclog::kafka::client::KafkaClient::connect(&kafka).expect("kafka client");
     assert_eq!(client.produce("t", &[b"y".as_slice()]).expect("produce"), 1);
     let log = std::fs::read_to_string(&stderr).expect("stderr");
     assert!(log.contains("array elements in all"), "the close is logged: {log}");
@@ -270,10 +271,7 @@ fn every_group_id_up_to_255_bytes_commits_and_reads_back_after_a_restart() {
     let stderr = dir.path().join("broker.stderr");
     let data = dir.path().join("data");
     let args = ["--data-dir", data.to_str().expect("utf-8"), "--kafka-listen", "127.0.0.1:0"];
-    let broker = BrokerProcess::start(&args, &stderr);
-    let kafka = kafka_addr_of(&stderr);
-    let mut client = synclog::kafka::client::KafkaClient::connect(&kafka).expect("kafka client");
-    client.produce("t", &[b"x".as_slice()]).expect("produce");
+    let (broker, kafka) = broker_with_topic_t(&args, &stderr);
     // Lengths around every boundary, and two longest ids that share their first 254 bytes.
     let mut ids: Vec<String> =
         [1, 100, 101, 125, 126, 127, 200, 254, MAX_GROUP_ID_BYTES].iter().map(|&n| "g".repeat(n)).collect();

@@ -189,13 +189,6 @@ fn free_addr() -> SocketAddr {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port")
 }
 
-/// The broker's peak resident memory in KiB (`VmHWM`).
-fn peak_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM");
-    line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("a number")
-}
-
 /// A Fetch v4 naming `partitions` as (topic, partition), each from offset 0 with 1 MiB, and
 /// `max_bytes` for the whole request; the answer's (topic, error, records bytes) per partition.
 fn fetch(addr: SocketAddr, partitions: &[(&str, i32)], max_bytes: i32) -> Vec<(String, i16, usize)> {
@@ -259,7 +252,7 @@ fn a_kafka_fetch_is_bounded_before_it_is_built() {
     for topic in ["big0", "big1", "big2"] {
         client.produce(topic, &[big.as_slice()]).expect("produce 1 MiB");
     }
-    let baseline = peak_kib(broker.pid());
+    let baseline = broker.peak_kib();
 
     // One partition named 3 000 times: every partition refused, none read.
     let answer = fetch(kafka, &vec![("big0", 0); 3000], 64 << 20);
@@ -283,7 +276,7 @@ fn a_kafka_fetch_is_bounded_before_it_is_built() {
     assert!(batch.is_empty());
 
     // Peak memory: the baseline plus a few 1 MiB records being read and encoded, never 3 000.
-    let peak = peak_kib(broker.pid());
+    let peak = broker.peak_kib();
     eprintln!("Kafka fetch amplification: VmHWM {baseline} KiB before, {peak} KiB after");
     let bound_kib = 64 * 1024;
     assert!(
@@ -314,7 +307,7 @@ fn broker_with_one_message(dir: &tempfile::TempDir, topic: &str) -> (BrokerProce
 fn a_produce_of_millions_of_empty_messages_is_refused_before_its_memory_is_spent() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (broker, mut c) = broker_with_one_message(&dir, "amp");
-    let baseline = peak_kib(broker.pid());
+    let baseline = broker.peak_kib();
 
     // 16 777 195 bytes: topic, count, and 4 194 294 empty messages.
     let count = (DEFAULT_MAX_FRAME_BYTES as usize) / 4 - 10;
@@ -341,7 +334,7 @@ fn a_produce_of_millions_of_empty_messages_is_refused_before_its_memory_is_spent
         }
     }
 
-    let peak = peak_kib(broker.pid());
+    let peak = broker.peak_kib();
     eprintln!("Produce amplification: VmHWM {baseline} KiB before, {peak} KiB after");
     assert!(
         peak <= baseline + PRODUCE_BOUND_KIB,
@@ -353,7 +346,7 @@ fn a_produce_of_millions_of_empty_messages_is_refused_before_its_memory_is_spent
 fn a_produce_at_the_message_cap_filling_a_frame_stays_within_two_frames() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (broker, mut c) = broker_with_one_message(&dir, "full");
-    let baseline = peak_kib(broker.pid());
+    let baseline = broker.peak_kib();
 
     // As many messages as allowed, as large as one frame allows: 65 536 of 250 bytes.
     let size = (DEFAULT_MAX_FRAME_BYTES as usize - 64) / MAX_PRODUCE_MESSAGES - 4;
@@ -365,7 +358,7 @@ fn a_produce_at_the_message_cap_filling_a_frame_stays_within_two_frames() {
     let fetched = c.fetch("full", MAX_PRODUCE_MESSAGES as u64, 10, 1 << 20, Duration::ZERO).expect("fetch");
     assert_eq!(fetched.records.get(0), Some((MAX_PRODUCE_MESSAGES as u64, payload.as_slice())));
 
-    let peak = peak_kib(broker.pid());
+    let peak = broker.peak_kib();
     eprintln!("Produce of a full frame at the cap: VmHWM {baseline} KiB before, {peak} KiB after");
     assert!(
         peak <= baseline + PRODUCE_BOUND_KIB,

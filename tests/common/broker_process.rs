@@ -98,6 +98,13 @@ impl BrokerProcess {
         self.child.as_ref().map(Child::id).expect("the broker is running")
     }
 
+    /// The process's peak resident memory in KiB (`VmHWM`, Linux).
+    pub fn peak_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("/proc status");
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM");
+        line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("a number")
+    }
+
     /// True while the process has not exited.
     pub fn is_running(&mut self) -> bool {
         match self.child.as_mut() {
