@@ -20,11 +20,15 @@ use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
+use std::fs;
 use std::io::{Read, Write};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
-use synclog::broker::groups::{MAX_GROUPS, MAX_GROUP_ID_BYTES, MAX_MEMBERS, MAX_OFFSET_METADATA_BYTES};
+use synclog::broker::groups::{
+    GROUPS_DIR, MAX_GROUPS, MAX_GROUP_ID_BYTES, MAX_MEMBERS, MAX_OFFSET_METADATA_BYTES,
+};
 use synclog::kafka::code;
 
 /// How long any one client run may take.
@@ -376,4 +380,119 @@ fn the_group_limits_are_enforced_before_anything_is_kept() {
     }
     assert_eq!(raw.join("one-too-many", "", 60_000, "consumer").error_code, code::POLICY_VIOLATION);
     raw.still_usable();
+}
+
+/// Waits until a thread of this process is blocked opening a FIFO (its `wchan`).
+fn wait_for_a_thread_opening_a_fifo() {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let tasks = fs::read_dir("/proc/self/task").expect("/proc/self/task");
+        let opening = tasks.flatten().any(|t| {
+            fs::read_to_string(t.path().join("wchan")).is_ok_and(|w| w.trim() == "wait_for_partner")
+        });
+        if opening {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the commit never opened its temporary file");
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_commit_writing_its_file_holds_up_no_other_group_and_a_failed_write_keeps_nothing() {
+    let broker = Embedded::start();
+    broker.topics.get_or_create("t").expect("topic");
+    let addr = broker.kafka();
+    let mut raw = Raw::connect(&addr);
+    let me = raw.join("other", "", 60_000, "consumer").member_id.to_string();
+    assert_eq!(raw.sync("other", 1, &me, &[&me]).error_code, code::NONE);
+    // Group "slow"'s temporary offsets file is a FIFO: its commit waits in the open for a reader.
+    let dir = broker.data_dir().join(GROUPS_DIR);
+    fs::create_dir_all(&dir).expect("groups dir");
+    let fifo = dir.join(format!("{}.tmp", hex(b"slow")));
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success(), "mkfifo failed");
+    let a = addr.clone();
+    let committer = thread::spawn(move || Raw::connect(&a).commit("slow", -1, "", "t", 5, ""));
+    wait_for_a_thread_opening_a_fifo();
+    // Meanwhile another group's member heartbeats, a new group forms, and "slow" shows nothing.
+    let (tx, rx) = mpsc::channel();
+    let a = addr.clone();
+    thread::spawn(move || {
+        let mut other = Raw::connect(&a);
+        let heartbeat = other.heartbeat("other", 1, &me);
+        let joined = other.join("new", "", 60_000, "consumer").error_code;
+        let _ = tx.send((heartbeat, joined, other.offset_fetch("slow", "t")));
+    });
+    let served = rx.recv_timeout(Duration::from_secs(30));
+    // Whatever happened, let the commit go on: what it writes arrives here; its fsync of a
+    // FIFO then fails.
+    let mut written = String::new();
+    fs::File::open(&fifo).expect("open the FIFO").read_to_string(&mut written).expect("read");
+    let served = served.expect("another group was held up by a commit writing its file");
+    assert_eq!(served, (code::NONE, code::NONE, (-1, code::NONE)));
+    assert!(written.contains("\"slow\""), "the commit wrote its group's file: {written}");
+    assert_eq!(committer.join().expect("committer"), code::KAFKA_STORAGE_ERROR);
+    assert_eq!(raw.offset_fetch("slow", "t"), (-1, code::NONE), "a failed write keeps nothing");
+    fs::remove_file(&fifo).expect("remove the FIFO");
+    assert_eq!(raw.commit("slow", -1, "", "t", 5, ""), code::NONE);
+    assert_eq!(raw.offset_fetch("slow", "t"), (5, code::NONE));
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn members_waiting_in_join_or_sync_do_not_hold_up_the_brokers_shutdown() {
+    let mut broker = Embedded::start();
+    let addr = broker.kafka();
+    // Group "s": two members in generation 2; the follower's SyncGroup waits for the leader's.
+    let mut leader = Raw::connect(&addr);
+    let leader_id = leader.join("s", "", 300_000, "consumer").member_id.to_string();
+    let a = addr.clone();
+    let second = thread::spawn(move || Raw::connect(&a).join("s", "", 300_000, "consumer"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while leader.heartbeat("s", 1, &leader_id) != code::REBALANCE_IN_PROGRESS {
+        assert!(Instant::now() < deadline, "the second join never started a rebalance");
+        thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(leader.join("s", &leader_id, 300_000, "consumer").generation_id, 2);
+    let follower = second.join().expect("second member");
+    let follower_id = follower.member_id.to_string();
+    let a = addr.clone();
+    let syncing = thread::spawn(move || {
+        let mut raw = Raw::connect(&a);
+        let sent = Instant::now();
+        let _ =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| raw.sync("s", 2, &follower_id, &[])));
+        sent.elapsed()
+    });
+    // Group "j": a member joined and synced; a second member's JoinGroup waits for it to rejoin.
+    let mut first = Raw::connect(&addr);
+    let first_id = first.join("j", "", 300_000, "consumer").member_id.to_string();
+    assert_eq!(first.sync("j", 1, &first_id, &[&first_id]).error_code, code::NONE);
+    let a = addr.clone();
+    let joining = thread::spawn(move || {
+        let sent = Instant::now();
+        let _ = std::panic::catch_unwind(|| Raw::connect(&a).join("j", "", 300_000, "consumer"));
+        sent.elapsed()
+    });
+    while first.heartbeat("j", 1, &first_id) != code::REBALANCE_IN_PROGRESS {
+        assert!(Instant::now() < deadline, "the waiting join never started a rebalance");
+        thread::sleep(Duration::from_millis(10));
+    }
+    // The follower's SyncGroup has had time to arrive (and waits for a leader that never syncs).
+    thread::sleep(Duration::from_millis(500));
+    assert!(!syncing.is_finished(), "the follower's SyncGroup was answered without the leader's");
+    let handle = broker.handle.take().expect("running");
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        handle.shutdown();
+        let _ = tx.send(());
+    });
+    rx.recv_timeout(Duration::from_secs(30)).expect("shutdown waited for the members' 300 s timeouts");
+    for waiter in [syncing, joining] {
+        assert!(waiter.join().expect("waiter") < Duration::from_secs(60), "a waiting member was let go");
+    }
 }

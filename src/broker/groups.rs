@@ -28,7 +28,11 @@
 //! its first [`HEX_NAMED_BYTES`] bytes, `-` and a 64-bit hash (FNV-1a) of the whole id, so
 //! every name stays under 255 bytes for every id up to [`MAX_GROUP_ID_BYTES`]. A name another
 //! group's file already has gets `-2`, `-3`, … appended; a group keeps the name it was read
-//! or first written under.
+//! or first written under. A commit writes its file holding a lock of its own (one commit's
+//! file at a time, across all groups), not the groups' lock: joins, syncs, heartbeats and
+//! offset fetches go on meanwhile, and a fetch sees the offsets before the commit until the
+//! commit is written and answered. A file that cannot be written is answered
+//! KAFKA_STORAGE_ERROR (56) and nothing of it is kept.
 //!
 //! # Limits (each refused before anything is kept)
 //!
@@ -143,6 +147,8 @@ struct Group {
     bytes: usize,
     /// The name of the offsets file, without `.json`, once it has one.
     file: Option<String>,
+    /// A commit is writing this group's offsets file (it is not forgotten meanwhile).
+    committing: bool,
 }
 
 impl Group {
@@ -156,6 +162,7 @@ impl Group {
             offsets: BTreeMap::new(),
             bytes: 0,
             file: None,
+            committing: false,
         }
     }
 }
@@ -196,6 +203,19 @@ pub struct Groups {
     next_member: AtomicU64,
     /// What the committed offsets of every group count for; changed under `groups`' lock.
     committed: AtomicUsize,
+    /// Held by a commit from its checks to the end of its write: one offsets file is written at
+    /// a time, so the byte bounds and the file names it checked still hold when it applies.
+    /// Taken before `groups`, never while holding it.
+    writing: Mutex<()>,
+}
+
+/// What a commit writes, and applies once written.
+struct CommitPlan {
+    next: BTreeMap<String, Committed>,
+    codes: Vec<i16>,
+    group_bytes: usize,
+    total: usize,
+    stem: String,
 }
 
 /// An error code, or the value.
@@ -243,6 +263,7 @@ impl Groups {
             changed: Condvar::new(),
             next_member: AtomicU64::new(0),
             committed: AtomicUsize::new(committed),
+            writing: Mutex::new(()),
         })
     }
 
@@ -408,6 +429,9 @@ impl Groups {
     /// OffsetCommit: `generation` −1 with no member id commits for a group without members
     /// (a consumer that assigns itself). `exists` tells whether a topic exists. The answer is
     /// a code per offset, or one code for the whole request.
+    ///
+    /// The offsets file is written (two fsyncs) with only `writing` held, not the groups' lock,
+    /// so a commit in its write never holds up another group's join, sync or heartbeat.
     pub fn commit(
         &self,
         group_id: &str,
@@ -417,6 +441,45 @@ impl Groups {
         exists: impl Fn(&str) -> bool,
     ) -> Answer<Vec<i16>> {
         check_group_id(group_id)?;
+        let _writing = self.writing.lock();
+        let plan = match self.plan_commit(group_id, generation, member_id, offsets, exists)? {
+            Ok(plan) => plan,
+            Err(unchanged) => return Ok(unchanged),
+        };
+        let stored = self.store(&plan.stem, group_id, &plan.next);
+        let mut groups = self.groups.lock();
+        // `committing` kept the group from being forgotten while its file was written.
+        let group = groups.get_mut(group_id).ok_or(code::UNKNOWN_MEMBER_ID)?;
+        group.committing = false;
+        let codes = match stored {
+            Ok(()) => {
+                group.offsets = plan.next;
+                group.bytes = plan.group_bytes;
+                group.file = Some(plan.stem);
+                self.committed.store(plan.total, Ordering::Relaxed);
+                plan.codes
+            }
+            Err(e) => {
+                eprintln!("synclog: kafka: cannot store the offsets of group {group_id:?}: {e}");
+                let failed =
+                    plan.codes.iter().map(|&c| if c == code::NONE { code::KAFKA_STORAGE_ERROR } else { c });
+                failed.collect()
+            }
+        };
+        forget_if_idle(&mut groups, group_id);
+        Ok(codes)
+    }
+
+    /// Under the groups' lock: checks the request, and either answers it at once (`Err`: no
+    /// offset changes) or returns what to write, with the group marked `committing`.
+    fn plan_commit(
+        &self,
+        group_id: &str,
+        generation: i32,
+        member_id: &str,
+        offsets: Vec<(String, i32, Committed)>,
+        exists: impl Fn(&str) -> bool,
+    ) -> Answer<Result<CommitPlan, Vec<i16>>> {
         let mut groups = self.groups.lock();
         if generation < 0 && member_id.is_empty() {
             if groups.len() >= MAX_GROUPS && !groups.contains_key(group_id) {
@@ -461,22 +524,12 @@ impl Groups {
                 code::NONE
             })
             .collect();
-        if next != group.offsets {
-            if let Err(e) = self.store(&stem, group_id, &next) {
-                eprintln!("synclog: kafka: cannot store the offsets of group {group_id:?}: {e}");
-                let failed =
-                    codes.iter().map(|&c| if c == code::NONE { code::KAFKA_STORAGE_ERROR } else { c });
-                let failed = failed.collect();
-                forget_if_idle(&mut groups, group_id);
-                return Ok(failed);
-            }
-            group.offsets = next;
-            group.bytes = group_bytes;
-            group.file = Some(stem);
-            self.committed.store(total, Ordering::Relaxed);
+        if next == group.offsets {
+            forget_if_idle(&mut groups, group_id);
+            return Ok(Err(codes));
         }
-        forget_if_idle(&mut groups, group_id);
-        Ok(codes)
+        group.committing = true;
+        Ok(Ok(CommitPlan { next, codes, group_bytes, total, stem }))
     }
 
     /// OffsetFetch: the committed offset of each topic asked for (every committed one for
@@ -628,9 +681,10 @@ fn joined(group: &Group, member_id: &str) -> Joined {
     Joined { generation: group.generation, protocol, leader, member_id: member_id.to_owned(), members }
 }
 
-/// Drops a group with neither members nor offsets from memory (it has no file either).
+/// Drops a group with neither members nor offsets from memory (it has no file either), unless
+/// a commit is writing its first file.
 fn forget_if_idle(groups: &mut HashMap<String, Group>, group_id: &str) {
-    if groups.get(group_id).is_some_and(|g| g.members.is_empty() && g.offsets.is_empty()) {
+    if groups.get(group_id).is_some_and(|g| g.members.is_empty() && g.offsets.is_empty() && !g.committing) {
         groups.remove(group_id);
     }
 }

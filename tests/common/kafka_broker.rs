@@ -11,7 +11,7 @@ use synclog::strategies::RwLockSync;
 pub struct Embedded {
     pub handle: Option<BrokerHandle>,
     pub topics: Arc<Topics<RwLockSync>>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Embedded {
@@ -26,7 +26,12 @@ impl Embedded {
         .expect("bind");
         let topics = broker.topics().clone();
         let handle = broker.spawn().expect("spawn");
-        Embedded { handle: Some(handle), topics, _dir: dir }
+        Embedded { handle: Some(handle), topics, dir }
+    }
+
+    /// The broker's data dir.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.dir.path()
     }
 
     pub fn handle(&self) -> &BrokerHandle {
