@@ -109,10 +109,16 @@ pub enum AppendMode {
     /// Steps 1–7 of the module docs, the write included, inside the write section (the
     /// classic lesson: which lock).
     #[default]
+    #[value(
+        help = "the offset, the write and the index all inside the write section (the classic lesson: which lock)"
+    )]
     Whole,
     /// Only the reservation of an offset and a byte range inside the write section; the bytes
     /// are written outside it, in parallel, and published in offset order (see
     /// [`reserve`]; the lesson after: what the lock guards).
+    #[value(
+        help = "only the reservation of an offset and a byte range inside the write section; the bytes are written outside it, in parallel, and published in offset order (the lesson after: what the lock guards)"
+    )]
     Reserve,
 }
 
