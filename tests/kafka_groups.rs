@@ -27,7 +27,8 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 use synclog::broker::groups::{
-    GROUPS_DIR, MAX_GROUPS, MAX_GROUP_ID_BYTES, MAX_MEMBERS, MAX_OFFSET_METADATA_BYTES,
+    GROUPS_DIR, MAX_GROUPS, MAX_GROUP_ID_BYTES, MAX_MEMBERS, MAX_MEMBER_METADATA_BYTES,
+    MAX_MEMBER_STATE_BYTES, MAX_OFFSET_METADATA_BYTES, MEMBER_OVERHEAD_BYTES,
 };
 use synclog::kafka::code;
 
@@ -495,4 +496,110 @@ fn members_waiting_in_join_or_sync_do_not_hold_up_the_brokers_shutdown() {
     for waiter in [syncing, joining] {
         assert!(waiter.join().expect("waiter") < Duration::from_secs(60), "a waiting member was let go");
     }
+}
+
+/// A JoinGroup with one protocol, "range", carrying `metadata`.
+fn join_with(raw: &mut Raw, group: &str, metadata: Bytes) -> JoinGroupResponse {
+    let request = JoinGroupRequest::default()
+        .with_group_id(GroupId(s(group)))
+        .with_session_timeout_ms(60_000)
+        .with_rebalance_timeout_ms(60_000)
+        .with_member_id(s(""))
+        .with_protocol_type(s("consumer"))
+        .with_protocols(vec![JoinGroupRequestProtocol::default()
+            .with_name(s("range"))
+            .with_metadata(metadata)]);
+    raw.ask(ApiKey::JoinGroup, 5, &request)
+}
+
+/// A SyncGroup of `member` in generation 1, giving `assignment` to `member`, `times` times over.
+fn sync_with(raw: &mut Raw, group: &str, member: &str, assignment: Bytes, times: usize) -> i16 {
+    let one = SyncGroupRequestAssignment::default().with_member_id(s(member)).with_assignment(assignment);
+    let request = SyncGroupRequest::default()
+        .with_group_id(GroupId(s(group)))
+        .with_generation_id(1)
+        .with_member_id(s(member))
+        .with_assignments(vec![one; times]);
+    let answer: SyncGroupResponse = raw.ask(ApiKey::SyncGroup, 3, &request);
+    answer.error_code
+}
+
+fn leave(raw: &mut Raw, group: &str, member: &str) -> i16 {
+    let request = LeaveGroupRequest::default().with_group_id(GroupId(s(group))).with_member_id(s(member));
+    let answer: LeaveGroupResponse = raw.ask(ApiKey::LeaveGroup, 0, &request);
+    answer.error_code
+}
+
+#[test]
+fn groups_abandoned_past_their_session_give_their_slots_back() {
+    let broker = Embedded::start();
+    let mut raw = Raw::connect(&broker.kafka());
+    for i in 0..MAX_GROUPS {
+        let joined = raw.join(&format!("short{i}"), "", 500, "consumer");
+        assert_eq!(joined.error_code, code::NONE, "group {i}");
+    }
+    assert_eq!(raw.join("one-more", "", 500, "consumer").error_code, code::POLICY_VIOLATION);
+    // Past the members' 500 ms sessions nobody holds those groups; the next join sweeps them.
+    thread::sleep(Duration::from_millis(800));
+    assert_eq!(raw.join("one-more", "", 10_000, "consumer").error_code, code::NONE);
+    assert_eq!(raw.heartbeat("short0", 1, "anyone"), code::UNKNOWN_MEMBER_ID, "short0 was forgotten");
+}
+
+#[test]
+fn member_state_is_bounded_and_keeps_nothing_else_of_the_requests_that_carried_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stderr = dir.path().join("broker.stderr");
+    let data = dir.path().join("data");
+    let args = ["--data-dir", data.to_str().expect("utf-8"), "--kafka-listen", "127.0.0.1:0"];
+    let broker = BrokerProcess::start(&args, &stderr);
+    let mut raw = Raw::connect(&kafka_addr_of(&stderr));
+    let baseline = broker.peak_kib();
+    // 1. A SyncGroup naming its one member 255 times with 64 KiB each (a 16 MiB request):
+    //    the member keeps one 64 KiB assignment, not the request.
+    let big = Bytes::from(vec![7u8; MAX_MEMBER_METADATA_BYTES]);
+    for i in 0..20 {
+        let group = format!("dup{i}");
+        let me = join_with(&mut raw, &group, Bytes::from_static(b"m")).member_id.to_string();
+        assert_eq!(sync_with(&mut raw, &group, &me, big.clone(), 255), code::NONE, "group {i}");
+    }
+    let after_duplicates = broker.peak_kib();
+    eprintln!("member state: VmHWM {baseline} KiB, {after_duplicates} KiB after 20 syncs of 16 MiB");
+    // Holding the 20 requests would take 320 MiB; reading and decoding one takes about 3 × 16.
+    assert!(after_duplicates - baseline < 100 * 1024, "{baseline} → {after_duplicates} KiB");
+
+    // 2. Members of 64 KiB of metadata and 64 KiB of assignment, one per group, until the bound
+    //    refuses one: near MAX_MEMBER_STATE_BYTES over what each counts for.
+    let metadata_bytes = MAX_MEMBER_METADATA_BYTES - "consumer".len() - "range".len();
+    let metadata = Bytes::from(vec![1u8; metadata_bytes]);
+    let mut members = Vec::new();
+    let refused = (0..2000usize)
+        .find(|i| {
+            let group = format!("big{i}");
+            let joined = join_with(&mut raw, &group, metadata.clone());
+            if joined.error_code != code::NONE {
+                assert_eq!(joined.error_code, code::POLICY_VIOLATION, "group {i}");
+                return true;
+            }
+            let me = joined.member_id.to_string();
+            let synced = sync_with(&mut raw, &group, &me, big.clone(), 1);
+            members.push((group, me));
+            assert!(synced == code::NONE || synced == code::POLICY_VIOLATION, "group {i}: {synced}");
+            synced == code::POLICY_VIOLATION
+        })
+        .expect("the member state bound refused a member");
+    // Each member counts for its id (about 18 bytes), "consumer", "range", its metadata, its
+    // assignment and the overhead; the 20 members of part 1 count for the same less metadata.
+    let member = 18 + MAX_MEMBER_METADATA_BYTES + MAX_MEMBER_METADATA_BYTES + MEMBER_OVERHEAD_BYTES;
+    let expected = (MAX_MEMBER_STATE_BYTES - 20 * (member - metadata_bytes)) / member;
+    assert!(refused.abs_diff(expected) <= 2, "refused at member {refused}, expected about {expected}");
+    let peak = broker.peak_kib();
+    eprintln!("member state: VmHWM {peak} KiB with {refused} members of 128 KiB");
+    let bound_kib = (MAX_MEMBER_STATE_BYTES / 1024 + 100 * 1024) as u64;
+    assert!(peak - baseline < bound_kib, "{baseline} → {peak} KiB");
+    // A member that leaves gives its room back.
+    let (group, me) = members.remove(0);
+    assert_eq!(leave(&mut raw, &group, &me), code::NONE);
+    let again = join_with(&mut raw, &format!("big{refused}-again"), metadata.clone());
+    assert_eq!(again.error_code, code::NONE);
+    raw.still_usable();
 }

@@ -42,11 +42,19 @@
 //! | members of one group                   | [`MAX_MEMBERS`]             | GROUP_MAX_SIZE_REACHED (81)     |
 //! | group id length                        | 1..=[`MAX_GROUP_ID_BYTES`]  | INVALID_GROUP_ID (24)           |
 //! | member id length                       | [`MAX_MEMBER_ID_BYTES`]     | UNKNOWN_MEMBER_ID (25)          |
-//! | protocols of one member, their metadata | [`MAX_PROTOCOLS`], [`MAX_MEMBER_METADATA_BYTES`] in all | INVALID_REQUEST (42) |
+//! | protocols of one member, their metadata | [`MAX_PROTOCOLS`]; [`MAX_MEMBER_METADATA_BYTES`] for its protocol type, the protocols' names and metadata in all | INVALID_REQUEST (42) |
 //! | one member's assignment                | [`MAX_MEMBER_METADATA_BYTES`] | INVALID_REQUEST (42)          |
+//! | what all members of all groups hold    | [`MAX_MEMBER_STATE_BYTES`], each member counted as its id, protocol type, protocols, assignment and [`MEMBER_OVERHEAD_BYTES`] | POLICY_VIOLATION (44) |
 //! | committed-offset metadata              | [`MAX_OFFSET_METADATA_BYTES`] | OFFSET_METADATA_TOO_LARGE (12) |
 //! | committed offsets of one group, of all groups | [`MAX_COMMITTED_BYTES_PER_GROUP`], [`MAX_COMMITTED_BYTES`], each offset counted as its topic name, its metadata and [`COMMITTED_OFFSET_OVERHEAD_BYTES`] | POLICY_VIOLATION (44) |
 //! | session timeout                        | [`MIN_SESSION_TIMEOUT`]..=[`MAX_SESSION_TIMEOUT`] | INVALID_SESSION_TIMEOUT (26) |
+//!
+//! A member's metadata and assignment are copied out of the request that carried them, so a
+//! member keeps what it counts for and never the rest of a large request alive. Before a bound
+//! on groups or member state refuses anything, every group is swept: members past their session
+//! timeout are removed and groups left with neither members nor offsets are forgotten, so
+//! groups abandoned by their clients give their room back. A sweep walks every member, so it runs
+//! at most once per [`SWEEP_INTERVAL`].
 //!
 //! Offsets are committed only for partition 0 of existing topics, so a group holds at most
 //! one committed offset per topic (`--max-topics`). An offset that would take its group or all
@@ -71,8 +79,8 @@ use std::time::{Duration, Instant};
 mod membership;
 pub use membership::committed_bytes;
 use membership::{
-    check_group_id, complete_join, expire, file_stem, forget_if_idle, joined, member_of, start_rebalance,
-    timeout,
+    check_group_id, complete_join, expire, file_stem, forget_if_idle, joined, member_bytes, member_of,
+    recount, room_for, start_rebalance, sweep, timeout,
 };
 
 /// The most groups the broker holds at once.
@@ -87,6 +95,11 @@ pub const MAX_MEMBER_ID_BYTES: usize = 255;
 pub const MAX_PROTOCOLS: usize = 16;
 /// The most bytes of protocol metadata one member sends, and of assignment it is given.
 pub const MAX_MEMBER_METADATA_BYTES: usize = 64 * 1024;
+/// The most bytes all members of all groups hold together (see [`MEMBER_OVERHEAD_BYTES`]).
+pub const MAX_MEMBER_STATE_BYTES: usize = 64 * 1024 * 1024;
+/// What a member counts for against [`MAX_MEMBER_STATE_BYTES`] beyond its id, protocol type,
+/// protocols' names and metadata and its assignment (its place in memory).
+pub const MEMBER_OVERHEAD_BYTES: usize = 256;
 /// The longest metadata string of a committed offset (Kafka's `offset.metadata.max.bytes`).
 pub const MAX_OFFSET_METADATA_BYTES: usize = 4096;
 /// The most bytes of committed offsets one group holds (see [`committed_bytes`]).
@@ -106,6 +119,9 @@ pub const MAX_JOIN_WAIT: Duration = Duration::from_secs(300);
 
 /// The directory under the data dir that holds the groups' committed offsets.
 pub const GROUPS_DIR: &str = "@groups";
+
+/// The least time between two sweeps of every group (see [`Groups::sweep_if_due`]).
+pub const SWEEP_INTERVAL: Duration = Duration::from_millis(100);
 
 /// How often a waiting JoinGroup or SyncGroup looks again (expiry, shutdown).
 const WAIT_SLICE: Duration = Duration::from_millis(100);
@@ -156,6 +172,8 @@ struct Group {
     file: Option<String>,
     /// A commit is writing this group's offsets file (it is not forgotten meanwhile).
     committing: bool,
+    /// What its members count for ([`member_bytes`]), recounted whenever they change.
+    member_bytes: usize,
 }
 
 impl Group {
@@ -170,6 +188,7 @@ impl Group {
             bytes: 0,
             file: None,
             committing: false,
+            member_bytes: 0,
         }
     }
 }
@@ -214,6 +233,9 @@ pub struct Groups {
     /// a time, so the byte bounds and the file names it checked still hold when it applies.
     /// Taken before `groups`, never while holding it.
     writing: Mutex<()>,
+    /// When the last sweep ran, ms after `opened` (see [`Groups::sweep_if_due`]).
+    last_sweep_ms: AtomicU64,
+    opened: Instant,
 }
 
 /// What a commit writes, and applies once written.
@@ -271,6 +293,8 @@ impl Groups {
             next_member: AtomicU64::new(0),
             committed: AtomicUsize::new(committed),
             writing: Mutex::new(()),
+            last_sweep_ms: AtomicU64::new(0),
+            opened: Instant::now(),
         })
     }
 
@@ -286,13 +310,20 @@ impl Groups {
             return Err(code::INCONSISTENT_GROUP_PROTOCOL);
         }
         let metadata: usize = request.protocols.iter().map(|(n, m)| n.len() + m.len()).sum();
-        if request.protocols.len() > MAX_PROTOCOLS || metadata > MAX_MEMBER_METADATA_BYTES {
+        if request.protocols.len() > MAX_PROTOCOLS
+            || request.protocol_type.len() + metadata > MAX_MEMBER_METADATA_BYTES
+        {
             return Err(code::INVALID_REQUEST);
         }
         let mut groups = self.groups.lock();
-        let admitted = groups.len() < MAX_GROUPS || groups.contains_key(request.group_id);
-        if !admitted {
-            return Err(code::POLICY_VIOLATION);
+        let admitted = |groups: &HashMap<String, Group>| {
+            groups.len() < MAX_GROUPS || groups.contains_key(request.group_id)
+        };
+        if !admitted(&groups) {
+            self.sweep_if_due(&mut groups);
+            if !admitted(&groups) {
+                return Err(code::POLICY_VIOLATION);
+            }
         }
         let now = Instant::now();
         let group = groups.entry(request.group_id.to_owned()).or_insert_with(Group::new);
@@ -316,12 +347,22 @@ impl Groups {
             session,
             rebalance,
             protocol_type: request.protocol_type.to_owned(),
-            protocols: request.protocols,
+            // Copied: the request's buffer is freed once it is answered.
+            protocols: request.protocols.into_iter().map(|(n, m)| (n, Bytes::copy_from_slice(&m))).collect(),
             seen: now,
             joining: true,
             assignment: Bytes::new(),
         };
+        let grows = member_bytes(&member_id, &member)
+            .saturating_sub(group.members.get(&member_id).map_or(0, |m| member_bytes(&member_id, m)));
+        if !room_for(&mut groups, grows, |g| self.sweep_if_due(g)) {
+            forget_if_idle(&mut groups, request.group_id);
+            return Err(code::POLICY_VIOLATION);
+        }
+        // The sweep may have forgotten the group if it was new and empty.
+        let group = groups.entry(request.group_id.to_owned()).or_insert_with(Group::new);
         group.members.insert(member_id.clone(), member);
+        recount(group);
         if !matches!(group.phase, Phase::Joining { .. }) {
             start_rebalance(group, now);
         }
@@ -380,11 +421,24 @@ impl Groups {
             if !fits {
                 return Err(code::INVALID_REQUEST);
             }
+            // One assignment per member (the last given), copied out of the request.
+            let assignments: HashMap<String, Bytes> =
+                assignments.into_iter().map(|(id, a)| (id, Bytes::copy_from_slice(&a))).collect();
+            let grows = assignments
+                .iter()
+                .map(|(id, a)| a.len().saturating_sub(group.members[id.as_str()].assignment.len()))
+                .sum();
+            if !room_for(&mut groups, grows, |g| self.sweep_if_due(g)) {
+                return Err(code::POLICY_VIOLATION);
+            }
+            // The sweep may have removed the leader, if it was past its session.
+            let group = member_of(&mut groups, group_id, generation, member_id)?;
             for (id, assignment) in assignments {
                 if let Some(m) = group.members.get_mut(&id) {
                     m.assignment = assignment;
                 }
             }
+            recount(group);
             group.phase = Phase::Stable;
             self.changed.notify_all();
         }
@@ -426,6 +480,7 @@ impl Groups {
             })
             .collect::<Vec<_>>();
         if codes.contains(&code::NONE) {
+            recount(group);
             start_rebalance(group, now);
             self.changed.notify_all();
         }
@@ -490,7 +545,10 @@ impl Groups {
         let mut groups = self.groups.lock();
         if generation < 0 && member_id.is_empty() {
             if groups.len() >= MAX_GROUPS && !groups.contains_key(group_id) {
-                return Err(code::POLICY_VIOLATION);
+                self.sweep_if_due(&mut groups);
+                if groups.len() >= MAX_GROUPS {
+                    return Err(code::POLICY_VIOLATION);
+                }
             }
             let group = groups.entry(group_id.to_owned()).or_insert_with(Group::new);
             expire(group, Instant::now());
@@ -543,6 +601,19 @@ impl Groups {
     /// `None`); a topic with none has no entry.
     pub fn committed(&self, group_id: &str) -> BTreeMap<String, Committed> {
         self.groups.lock().get(group_id).map(|g| g.offsets.clone()).unwrap_or_default()
+    }
+
+    /// Sweeps every group ([`sweep`]) unless the last sweep ran less than [`SWEEP_INTERVAL`]
+    /// ago: a sweep walks every member of every group under the groups' lock, so clients
+    /// pressing on a bound cannot make every request pay one.
+    fn sweep_if_due(&self, groups: &mut HashMap<String, Group>) {
+        let now = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let last = self.last_sweep_ms.load(Ordering::Relaxed);
+        // Only ever changed under the groups' lock, which the caller holds.
+        if last == 0 || now >= last.saturating_add(SWEEP_INTERVAL.as_millis() as u64) {
+            self.last_sweep_ms.store(now.max(1), Ordering::Relaxed);
+            sweep(groups);
+        }
     }
 
     /// Writes a group's offsets file, `<stem>.json`, atomically: temporary file, fsync,

@@ -4,8 +4,9 @@
 //! what a group keeps.
 
 use super::{
-    Answer, Committed, Group, Joined, Phase, COMMITTED_OFFSET_OVERHEAD_BYTES, HEX_NAMED_BYTES,
-    MAX_GROUP_ID_BYTES, MAX_JOIN_WAIT, MAX_SESSION_TIMEOUT, MIN_SESSION_TIMEOUT,
+    Answer, Committed, Group, Joined, Member, Phase, COMMITTED_OFFSET_OVERHEAD_BYTES, HEX_NAMED_BYTES,
+    MAX_GROUP_ID_BYTES, MAX_JOIN_WAIT, MAX_MEMBER_STATE_BYTES, MAX_SESSION_TIMEOUT, MEMBER_OVERHEAD_BYTES,
+    MIN_SESSION_TIMEOUT,
 };
 use crate::kafka::code;
 use bytes::Bytes;
@@ -79,6 +80,7 @@ pub(super) fn expire(group: &mut Group, now: Instant) {
     let before = group.members.len();
     group.members.retain(|_, m| m.joining || now.duration_since(m.seen) <= m.session);
     if group.members.len() != before {
+        recount(group);
         start_rebalance(group, now);
     }
 }
@@ -116,6 +118,7 @@ pub(super) fn complete_join(group: &mut Group) {
         m.seen = now;
         m.assignment = Bytes::new();
     }
+    recount(group);
     group.leader = Some(leader);
     group.protocol = protocol;
     group.phase = if group.members.is_empty() { Phase::Empty } else { Phase::Syncing };
@@ -144,4 +147,44 @@ pub(super) fn forget_if_idle(groups: &mut HashMap<String, Group>, group_id: &str
     if groups.get(group_id).is_some_and(|g| g.members.is_empty() && g.offsets.is_empty() && !g.committing) {
         groups.remove(group_id);
     }
+}
+
+/// What a member counts for against [`MAX_MEMBER_STATE_BYTES`]: its id, protocol type,
+/// protocols' names and metadata, assignment and [`MEMBER_OVERHEAD_BYTES`].
+pub(super) fn member_bytes(id: &str, m: &Member) -> usize {
+    let protocols: usize = m.protocols.iter().map(|(name, metadata)| name.len() + metadata.len()).sum();
+    id.len() + m.protocol_type.len() + protocols + m.assignment.len() + MEMBER_OVERHEAD_BYTES
+}
+
+/// Recounts what a group's members count for, after they changed.
+pub(super) fn recount(group: &mut Group) {
+    group.member_bytes = group.members.iter().map(|(id, m)| member_bytes(id, m)).sum();
+}
+
+/// Whether all groups' members can hold `grows` more bytes within [`MAX_MEMBER_STATE_BYTES`],
+/// after `sweep` when they cannot at first.
+pub(super) fn room_for(
+    groups: &mut HashMap<String, Group>,
+    grows: usize,
+    sweep: impl FnOnce(&mut HashMap<String, Group>),
+) -> bool {
+    let fits = |groups: &HashMap<String, Group>| {
+        groups.values().map(|g| g.member_bytes).sum::<usize>() + grows <= MAX_MEMBER_STATE_BYTES
+    };
+    if grows == 0 || fits(groups) {
+        return true;
+    }
+    sweep(groups);
+    fits(groups)
+}
+
+/// Removes every group's members past their session timeout and forgets the groups left with
+/// neither members nor offsets (nor a commit writing their first file): run before a bound on
+/// groups or member state refuses anything.
+pub(super) fn sweep(groups: &mut HashMap<String, Group>) {
+    let now = Instant::now();
+    for group in groups.values_mut() {
+        expire(group, now);
+    }
+    groups.retain(|_, g| !(g.members.is_empty() && g.offsets.is_empty() && !g.committing));
 }
