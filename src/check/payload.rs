@@ -209,6 +209,36 @@ mod tests {
         out
     }
 
+    /// The body as docs/format.md spells it out, written from that text alone.
+    #[test]
+    fn the_body_is_the_stream_docs_format_md_spells_out() {
+        fn mix(mut z: u64) -> u64 {
+            z ^= z >> 30;
+            z = z.wrapping_mul(0xBF58476D1CE4E5B9);
+            z ^= z >> 27;
+            z = z.wrapping_mul(0x94D049BB133111EB);
+            z ^ (z >> 31)
+        }
+        let gamma: u64 = 0x9E3779B97F4A7C15;
+        let cases: [(u64, u32, u64, usize); 3] = [(0, 0, 0, 100), (42, 7, 123_456, 37), (u64::MAX, 9, 1, 20)];
+        for (seed, producer, seq, message_bytes) in cases {
+            let mut state = mix(seed ^ mix(u64::from(producer).wrapping_add(gamma)))
+                ^ mix(seq.wrapping_mul(gamma).wrapping_add(1));
+            let mut body = Vec::new();
+            while body.len() < message_bytes - 20 {
+                state = state.wrapping_add(gamma);
+                body.extend_from_slice(&mix(state).to_be_bytes());
+            }
+            body.truncate(message_bytes - 20);
+            let payload = encoded(seed, producer, seq, message_bytes);
+            assert_eq!(
+                &payload[16..message_bytes - 4],
+                &body[..],
+                "seed {seed}, producer {producer}, seq {seq}"
+            );
+        }
+    }
+
     #[test]
     fn payloads_round_trip_at_every_body_alignment() {
         for message_bytes in [20, 21, 27, 28, 29, 36, 100, 1000] {
