@@ -345,6 +345,10 @@ fn committed_offsets_stop_at_their_byte_bounds_and_what_is_kept_can_still_move()
         let codes = commit(&mut raw, &format!("g{g}"), &offsets[..per_group]);
         assert!(codes.iter().all(|&c| c == code::NONE), "group {g}");
     }
+    // What room the full groups leave, another group takes.
+    let left = (MAX_COMMITTED_BYTES - groups * per_group * cost("c000")) / cost("c000");
+    let codes = commit(&mut raw, "filler", &offsets[..left]);
+    assert!(codes.iter().all(|&c| c == code::NONE), "the room left: {left} offsets");
     let codes = commit(&mut raw, "last", &offsets[..2]);
     assert_eq!(codes, vec![code::POLICY_VIOLATION; 2], "past the total");
     assert_eq!(committed(&mut raw, "last"), (0, 0));

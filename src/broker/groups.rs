@@ -46,7 +46,7 @@
 //! | one member's assignment                | [`MAX_MEMBER_METADATA_BYTES`] | INVALID_REQUEST (42)          |
 //! | what all members of all groups hold    | [`MAX_MEMBER_STATE_BYTES`], each member counted as its id, protocol type, protocols, assignment and [`MEMBER_OVERHEAD_BYTES`] | POLICY_VIOLATION (44) |
 //! | committed-offset metadata              | [`MAX_OFFSET_METADATA_BYTES`] | OFFSET_METADATA_TOO_LARGE (12) |
-//! | committed offsets of one group, of all groups | [`MAX_COMMITTED_BYTES_PER_GROUP`], [`MAX_COMMITTED_BYTES`], each offset counted as its topic name, its metadata and [`COMMITTED_OFFSET_OVERHEAD_BYTES`] | POLICY_VIOLATION (44) |
+//! | committed offsets of one group, of all groups | [`MAX_COMMITTED_BYTES_PER_GROUP`], [`MAX_COMMITTED_BYTES`], each offset counted as its topic name and its metadata as stored (JSON-escaped) and [`COMMITTED_OFFSET_OVERHEAD_BYTES`] | POLICY_VIOLATION (44) |
 //! | session timeout                        | [`MIN_SESSION_TIMEOUT`]..=[`MAX_SESSION_TIMEOUT`] | INVALID_SESSION_TIMEOUT (26) |
 //!
 //! A member's metadata and assignment are copied out of the request that carried them, so a

@@ -31,10 +31,12 @@ pub(super) fn member_of<'a>(
     Ok(group)
 }
 
-/// What a committed offset counts for against the byte bounds: its topic name, its metadata
-/// and [`COMMITTED_OFFSET_OVERHEAD_BYTES`].
+/// What a committed offset counts for against the byte bounds: its topic name and its metadata
+/// as the offsets file stores them (JSON strings, so a control character counts as the six
+/// bytes of its escape) and [`COMMITTED_OFFSET_OVERHEAD_BYTES`].
 pub fn committed_bytes(topic: &str, committed: &Committed) -> usize {
-    topic.len() + committed.metadata.as_ref().map_or(0, String::len) + COMMITTED_OFFSET_OVERHEAD_BYTES
+    let stored = |text: &str| serde_json::to_string(text).map_or(text.len() * 6 + 2, |json| json.len());
+    stored(topic) + committed.metadata.as_deref().map_or(0, stored) + COMMITTED_OFFSET_OVERHEAD_BYTES
 }
 
 /// The name (without `.json`) of the offsets file of a group that has none yet: unique among
@@ -187,4 +189,25 @@ pub(super) fn sweep(groups: &mut HashMap<String, Group>) {
         expire(group, now);
     }
     groups.retain(|_, g| !(g.members.is_empty() && g.offsets.is_empty() && !g.committing));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_committed_offset_counts_its_strings_as_the_offsets_file_stores_them() {
+        let with = |metadata: &str| Committed { offset: 0, metadata: Some(metadata.to_owned()) };
+        // "t" and "abc" are stored with their quotes.
+        assert_eq!(committed_bytes("t", &with("abc")), 3 + 5 + COMMITTED_OFFSET_OVERHEAD_BYTES);
+        // A control character is stored as a six-byte escape (\u0001).
+        assert_eq!(
+            committed_bytes("t", &with(&"\u{1}".repeat(10))),
+            3 + 62 + COMMITTED_OFFSET_OVERHEAD_BYTES
+        );
+        assert_eq!(
+            committed_bytes("t", &Committed { offset: 5, metadata: None }),
+            3 + COMMITTED_OFFSET_OVERHEAD_BYTES
+        );
+    }
 }
