@@ -13,6 +13,13 @@
 //! - **Records per partition.** A Produce whose batches for one partition hold more than
 //!   `MAX_RECORDS_PER_PARTITION` records is answered RECORD_LIST_TOO_LARGE and nothing is
 //!   written; at the cap, every record is.
+//! - **Fetch budgets over empty records.** Eight topics of 65 536 empty records each: a
+//!   Fetch naming all eight serves records only within its `max_bytes` and
+//!   `partition_max_bytes`, each record counting its value plus 19 bytes, and at least one
+//!   record: with budgets of 1 byte, exactly one record (not half a million); with 64 KiB,
+//!   64 KiB / 19 of them. The reply's record batches hold at most the budget plus one record
+//!   and a batch header per partition served, and the broker's peak resident memory stays
+//!   within what docs/protocol.md states for one Kafka connection.
 //! - **Group ids.** Every group id of 1 to 255 bytes commits, and reads its offset back after
 //!   a restart of the `broker` binary (the offsets file's name stays under 255 bytes).
 //! - **Committed offsets.** One group's, then all groups' committed offsets stop at their byte
@@ -23,6 +30,7 @@ mod common;
 use common::broker_process::{kafka_addr_of, BrokerProcess};
 use common::kafka_broker::Embedded;
 use common::kafka_raw::Raw;
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::offset_commit_request::{
@@ -38,7 +46,9 @@ use synclog::broker::groups::{
     committed_bytes, Committed, MAX_COMMITTED_BYTES, MAX_COMMITTED_BYTES_PER_GROUP, MAX_GROUP_ID_BYTES,
     MAX_OFFSET_METADATA_BYTES,
 };
+use synclog::kafka::records::{self, BATCH_HEADER_BYTES, SERVED_RECORD_OVERHEAD_BYTES};
 use synclog::kafka::{code, MAX_ELEMENTS_PER_REQUEST, MAX_PARTITIONS_PER_REQUEST};
+use synclog::protocol::{DEFAULT_MAX_FRAME_BYTES, MAX_PRODUCE_MESSAGES};
 
 fn s(text: &str) -> StrBytes {
     StrBytes::from_string(text.to_string())
@@ -390,5 +400,97 @@ fn a_partitions_batches_past_the_record_cap_are_refused_before_they_are_decoded(
     assert_eq!(
         broker.topics.get("tiny").expect("topic").log.high_watermark(),
         MAX_RECORDS_PER_PARTITION as u64
+    );
+}
+
+/// Topics of empty records for the Fetch budget test, and how many records each holds.
+const EMPTY_TOPICS: usize = 8;
+const EMPTY_RECORDS: usize = MAX_PRODUCE_MESSAGES;
+
+/// A Fetch v4 from offset 0 of every topic in `topics` with these budgets: per partition, the
+/// error code and the records' bytes; and every record served.
+fn fetch_all(
+    raw: &mut Raw,
+    topics: &[String],
+    max_bytes: i32,
+    partition_max_bytes: i32,
+) -> (Vec<(i16, usize)>, Vec<(i64, bytes::Bytes)>) {
+    let topics = topics
+        .iter()
+        .map(|t| {
+            FetchTopic::default().with_topic(TopicName(s(t))).with_partitions(vec![FetchPartition::default()
+                .with_partition(0)
+                .with_fetch_offset(0)
+                .with_partition_max_bytes(partition_max_bytes)])
+        })
+        .collect();
+    let request = FetchRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_max_wait_ms(0)
+        .with_min_bytes(1)
+        .with_max_bytes(max_bytes)
+        .with_topics(topics);
+    let answer: FetchResponse = raw.ask(ApiKey::Fetch, 4, &request);
+    let mut partitions = Vec::new();
+    let mut served = Vec::new();
+    for p in answer.responses.iter().flat_map(|t| &t.partitions) {
+        let bytes = p.records.clone().unwrap_or_default();
+        partitions.push((p.error_code, bytes.len()));
+        served.extend(records::decode_fetched(bytes).expect("whole batches"));
+    }
+    (partitions, served)
+}
+
+#[test]
+fn a_fetch_over_empty_records_is_bounded_by_its_budgets_plus_one_record() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stderr = dir.path().join("broker.stderr");
+    let data = dir.path().join("data");
+    let args = ["--data-dir", data.to_str().expect("utf-8"), "--kafka-listen", "127.0.0.1:0"];
+    let (broker, kafka) = broker_with_topic_t(&args, &stderr);
+    let topics: Vec<String> = (0..EMPTY_TOPICS).map(|i| format!("empty{i}")).collect();
+    let mut client = synclog::client::Client::connect(broker.addr).expect("synclog client");
+    for t in &topics {
+        client.produce(t, std::iter::repeat_n(b"".as_slice(), EMPTY_RECORDS)).expect("produce");
+    }
+    let baseline = broker.peak_kib();
+    let mut raw = Raw::connect(&kafka);
+    let per_record = SERVED_RECORD_OVERHEAD_BYTES as usize;
+    // (max_bytes, partition_max_bytes, records served): each record counts 19 bytes, and the
+    // first one is served whatever the budgets.
+    let cases = [
+        (1, 1, 1),
+        (0, 0, 1),
+        (1, 1 << 20, 1),
+        (1 << 20, 1, 1),
+        (64 << 10, 64 << 10, (64 << 10) / per_record),
+        (64 << 10, 1 << 20, (64 << 10) / per_record),
+    ];
+    for (max_bytes, partition_max_bytes, expected) in cases {
+        let (partitions, served) = fetch_all(&mut raw, &topics, max_bytes, partition_max_bytes);
+        let case = format!("max_bytes {max_bytes}, partition_max_bytes {partition_max_bytes}");
+        assert_eq!(partitions.len(), EMPTY_TOPICS, "{case}");
+        assert!(partitions.iter().all(|(e, _)| *e == code::NONE), "{case}: {partitions:?}");
+        assert_eq!(served.len(), expected, "{case}");
+        assert!(served.iter().all(|(_, v)| v.is_empty()), "{case}");
+        // The records' bytes: at most the budget plus one record, and a header per batch.
+        let batches = partitions.iter().filter(|(_, b)| *b > 0).count();
+        let record_bytes: usize =
+            partitions.iter().map(|(_, b)| b).sum::<usize>() - batches * BATCH_HEADER_BYTES;
+        let budget = max_bytes.max(1) as usize;
+        assert!(record_bytes <= budget + per_record, "{case}: {record_bytes} bytes of records");
+    }
+    // The largest budgets a request can ask for: 8 MiB (half the frame limit) over all
+    // partitions, 1 MiB each: about 440 000 records, and the memory one connection may hold.
+    let (partitions, served) = fetch_all(&mut raw, &topics, i32::MAX, 1 << 20);
+    assert_eq!(served.len(), EMPTY_TOPICS * ((1 << 20) / per_record), "{partitions:?}");
+    let peak = broker.peak_kib();
+    eprintln!("Fetch over empty records: VmHWM {baseline} KiB before, {peak} KiB after");
+    // docs/protocol.md: a Kafka connection serving a request holds at most about three frames
+    // and 25 MiB.
+    let bound_kib = 3 * u64::from(DEFAULT_MAX_FRAME_BYTES) / 1024 + 25 * 1024;
+    assert!(
+        peak <= baseline + bound_kib,
+        "peak {peak} KiB, baseline {baseline} KiB: more than {bound_kib} KiB above"
     );
 }

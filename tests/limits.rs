@@ -10,6 +10,10 @@
 //!   holding a 1 MiB record is answered INVALID_REQUEST for every partition, without reading;
 //!   a Fetch of three topics holding 1 MiB each with `max_bytes` 1 serves the first record
 //!   only; the broker's peak resident memory (`VmHWM`) stays under a stated bound.
+//! - **Fetch budgets over empty records (synclog).** A Fetch's `max_bytes` counts each record
+//!   as the reply carries it (its payload plus 12 bytes of offset and length), so over 65 536
+//!   empty records `max_bytes` 0 or 1 gets one record and 1 200 gets a hundred: the reply is
+//!   at most its budget plus one record beside its header, not every record there is.
 //! - **Topic flood.** Under `--max-topics 5` the sixth topic is refused (synclog: error 11
 //!   TooManyTopics; Kafka Metadata: POLICY_VIOLATION), nothing is created on disk for it, and
 //!   the existing topics keep working.
@@ -38,7 +42,7 @@ use synclog::kafka::client::KafkaClient;
 use synclog::kafka::{code, records};
 use synclog::protocol::{
     peek_frame_bytes, Api, ErrorCode, Request, Response, ResponseBody, DEFAULT_MAX_FRAME_BYTES,
-    MAX_PRODUCE_MESSAGES,
+    FETCH_RECORD_OVERHEAD_BYTES, LENGTH_PREFIX_BYTES, MAX_PRODUCE_MESSAGES, RESPONSE_HEADER_BYTES,
 };
 
 /// Clients connecting at once in the descriptor test.
@@ -426,4 +430,51 @@ fn a_synclog_fetch_carries_at_most_max_fetch_bytes_plus_one_record() {
     let fetched = c.fetch("capped", 10, 100, 1_000_000, Duration::ZERO).expect("fetch");
     assert_eq!(fetched.records.len(), 1);
     assert_eq!(fetched.records.total_bytes(), 5000);
+}
+
+/// Sends a synclog Fetch of `topic` from offset 0 on `stream`: the whole reply frame, and the
+/// records it carries.
+fn raw_fetch(stream: &mut TcpStream, topic: &str, max_bytes: u32) -> (usize, usize) {
+    let request = Request::Fetch {
+        topic: topic.to_string(),
+        offset: 0,
+        max_messages: u32::MAX,
+        max_bytes,
+        max_wait_ms: 0,
+    };
+    let mut frame = Vec::new();
+    request.encode(1, &mut frame).expect("encode");
+    stream.write_all(&frame).expect("send");
+    let mut received = vec![0u8; LENGTH_PREFIX_BYTES];
+    stream.read_exact(&mut received).expect("a length prefix");
+    let frame_bytes = peek_frame_bytes(&received, u32::MAX).expect("a length").expect("whole prefix");
+    received.resize(frame_bytes, 0);
+    stream.read_exact(&mut received[LENGTH_PREFIX_BYTES..]).expect("the whole reply");
+    match Response::decode(Api::Fetch.as_u8(), &received) {
+        Ok((Response { correlation_id: 1, body: ResponseBody::Records { records, .. } }, _)) => {
+            (frame_bytes, records.len())
+        }
+        other => panic!("not records: {other:?}"),
+    }
+}
+
+#[test]
+fn a_synclog_fetch_of_empty_records_carries_at_most_its_budget_plus_one_record() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (broker, mut c) = broker_with_one_message(&dir, "one");
+    c.produce("empty", std::iter::repeat_n(&[][..], MAX_PRODUCE_MESSAGES)).expect("produce");
+    let mut stream = TcpStream::connect(broker.addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    let per_record = FETCH_RECORD_OVERHEAD_BYTES as usize;
+    // The reply's header: length prefix, correlation id and error, high watermark, count.
+    let header = LENGTH_PREFIX_BYTES + RESPONSE_HEADER_BYTES + 8 + 4;
+    for (max_bytes, expected) in [(0, 1), (1, 1), (12, 1), (23, 1), (24, 2), (1200, 100), (1211, 100)] {
+        let (frame_bytes, records) = raw_fetch(&mut stream, "empty", max_bytes);
+        assert_eq!(records, expected, "max_bytes {max_bytes}");
+        assert_eq!(frame_bytes, header + records * per_record, "max_bytes {max_bytes}");
+        assert!(frame_bytes <= header + max_bytes as usize + per_record, "max_bytes {max_bytes}");
+    }
+    // A budget larger than all of them gets all of them.
+    let (_, records) = raw_fetch(&mut stream, "empty", u32::MAX);
+    assert_eq!(records, MAX_PRODUCE_MESSAGES);
 }

@@ -15,8 +15,11 @@ use super::shared::{long_poll, Shared, TopicError, MAX_WAIT};
 // Also the name other modules know it by (`crate::broker::handler::chain`).
 pub(crate) use super::shared::chain;
 use crate::protocol::connection::{Connection, ConnectionError};
-use crate::protocol::{encode_records_response, ErrorCode, Request, RequestFrame, Response, ResponseBody};
-use crate::storage::{validate_topic_name, LogError, ReadBatch, Topic};
+use crate::protocol::{
+    encode_records_response, ErrorCode, Request, RequestFrame, Response, ResponseBody,
+    FETCH_RECORD_OVERHEAD_BYTES,
+};
+use crate::storage::{validate_topic_name, LogError, ReadBatch, ReadLimit, Topic};
 use crate::strategies::SyncStrategy;
 use std::net::TcpStream;
 use std::sync::atomic::Ordering;
@@ -226,7 +229,9 @@ fn serve_produce_run<S: SyncStrategy>(
     Ok(())
 }
 
-/// Fetch: read from the offset; at the high watermark, long-poll up to `wait` for new records.
+/// Fetch: read from the offset, at most `max_bytes` of records as the reply carries them (each
+/// its payload plus [`FETCH_RECORD_OVERHEAD_BYTES`]) and at least one; at the high watermark,
+/// long-poll up to `wait` for new records.
 #[allow(clippy::too_many_arguments)]
 fn fetch<S: SyncStrategy>(
     shared: &Shared<S>,
@@ -245,15 +250,20 @@ fn fetch<S: SyncStrategy>(
             shared.topics.get(topic).ok_or_else(|| failure(LogError::UnknownTopic(topic.to_string())))?,
         ),
     };
-    let max_messages = max_messages.min(100_000);
-    let batch = topic.log.read(offset, max_messages, max_bytes).map_err(failure)?;
-    if !batch.is_empty() || wait.is_zero() || max_messages == 0 {
+    // Each record counts what it takes in the reply: its payload, its offset and its length.
+    let limit = ReadLimit {
+        records: max_messages.min(100_000),
+        bytes: max_bytes,
+        bytes_per_record: FETCH_RECORD_OVERHEAD_BYTES,
+    };
+    let batch = topic.log.read_within(offset, limit).map_err(failure)?;
+    if !batch.is_empty() || wait.is_zero() || limit.records == 0 {
         return Ok(batch);
     }
     // Nothing yet: answer earlier pipelined requests first, then wait without any lock.
     let _ = conn.flush();
     long_poll(shared, &[(&**topic, offset)], Instant::now() + wait);
-    topic.log.read(offset, max_messages, max_bytes).map_err(failure)
+    topic.log.read_within(offset, limit).map_err(failure)
 }
 
 /// The wire error for a topic that could not be had.

@@ -45,10 +45,12 @@
 //! flushing the replies to earlier requests.
 //!
 //! A Fetch reply is bounded before it is read: the request's `max_bytes`, capped by
-//! `--max-fetch-bytes` and half the frame limit, is the budget over all its partitions; the
-//! first partition with records is served at least one record even past it (Kafka's rule),
-//! every later one only what fits what is left (a partition is not read at all once nothing
-//! is), so a reply holds at most the budget plus one record.
+//! `--max-fetch-bytes` and half the frame limit, is the budget over all its partitions, and a
+//! partition's `partition_max_bytes` (capped the same way) its own. Every record counts its
+//! value plus [`records::SERVED_RECORD_OVERHEAD_BYTES`] (19, the most its framing in a record
+//! batch takes), so empty records are not free. The first record found is served even past
+//! both (Kafka's rule); every other only if it fits what is left (a partition is not read at
+//! all once nothing is), so a reply's records take at most the budget plus one record.
 
 mod fetch;
 

@@ -63,6 +63,13 @@ pub const BATCH_HEADER_BYTES: usize = 61;
 /// bounds what one partition's batches decode to (some 14 MiB), however small its records.
 pub const MAX_RECORDS_PER_PARTITION: usize = 65_536;
 
+/// The most bytes a record served by Fetch ([`encode_stored`]) takes in its batch beside its
+/// value: length (at most 5), attributes (1), timestamp delta (1: every served record has
+/// timestamp −1), offset delta (at most 5), key length (1: null), value length (at most 5),
+/// header count (1). An empty record takes 7 to 19 bytes; a Fetch counts 19 for each record
+/// against its byte budgets, so a reply's records take no more than the budget counts.
+pub const SERVED_RECORD_OVERHEAD_BYTES: u32 = 19;
+
 /// The bytes before the batch length field is counted: base offset and the length itself.
 const LOG_OVERHEAD_BYTES: usize = 12;
 
@@ -422,6 +429,23 @@ mod tests {
         assert_eq!(i32::from_be_bytes(array(&out[53..57])), -1, "base sequence");
         let fetched = decode_fetched(Bytes::from(out)).expect("decode");
         assert_eq!(fetched, vec![(7, Bytes::from_static(b"a")), (8, Bytes::from_static(b"b"))]);
+    }
+
+    #[test]
+    fn a_served_record_takes_at_most_its_value_and_the_stated_overhead() {
+        let overhead = SERVED_RECORD_OVERHEAD_BYTES as usize;
+        let big = vec![7u8; 1 << 20];
+        // Offset deltas and value lengths around every varint boundary, and far apart.
+        for values in [vec![b"".as_slice(); 70_000], vec![&big[..]; 3], vec![&big[..200]; 20_000]] {
+            let mut out = Vec::new();
+            let n = values.len() as u64;
+            let offsets = (0..n).map(|i| if i + 1 == n { i32::MAX as u64 } else { i });
+            encode_stored(offsets.zip(values.iter().copied()), &mut out).expect("encode");
+            let value_bytes: usize = values.iter().map(|v| v.len()).sum();
+            let record_bytes = out.len() - BATCH_HEADER_BYTES;
+            assert!(record_bytes <= value_bytes + values.len() * overhead, "{record_bytes}");
+            assert!(record_bytes >= value_bytes + values.len() * 7, "{record_bytes}");
+        }
     }
 
     #[test]

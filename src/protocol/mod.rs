@@ -67,6 +67,6 @@ pub use error::{DecodeError, ErrorCode, ProtocolError};
 pub use frame::{
     encode_error_response, encode_produce_request, encode_records_response, peek_frame_bytes, Api,
     MessageSet, Messages, RecordSet, Records, Request, RequestFrame, Response, ResponseBody,
-    DEFAULT_MAX_FRAME_BYTES, LENGTH_PREFIX_BYTES, MAX_PRODUCE_MESSAGES, REQUEST_HEADER_BYTES,
-    RESPONSE_HEADER_BYTES, VERSION,
+    DEFAULT_MAX_FRAME_BYTES, FETCH_RECORD_OVERHEAD_BYTES, LENGTH_PREFIX_BYTES, MAX_PRODUCE_MESSAGES,
+    REQUEST_HEADER_BYTES, RESPONSE_HEADER_BYTES, VERSION,
 };

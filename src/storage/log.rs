@@ -3,7 +3,8 @@
 //! A topic directory holds two files: `log.dat`, the records back to back (see
 //! [`record`](super::record)), and `index.dat`, the sparse index (see [`index`](super::index)).
 //! Every record gets the next offset, 0, 1, 2, …; a consumer reads "from offset N" by looking up
-//! the nearest index entry at or below N and scanning forward.
+//! the nearest index entry at or below N and scanning forward, within a count and a byte limit
+//! that counts each record's payload plus the framing its reply gives it ([`ReadLimit`]).
 //!
 //! ## State and invariants
 //!
@@ -79,7 +80,10 @@
 //! it stays at `u64::MAX`, and an append that would need an offset past it is refused
 //! ([`LogError::OffsetsExhausted`]) rather than wrapping around to 0.
 
+mod read;
 pub mod reserve;
+
+pub use read::{ReadBatch, ReadLimit};
 
 use super::durability::{Durability, FsyncPolicy, SyncHook, SyncTotals};
 use super::error::{IoContext, LogError};
@@ -87,7 +91,7 @@ use super::index::{IndexEntry, SparseIndex, INDEX_ENTRY_BYTES, INDEX_INTERVAL};
 use super::prealloc::Preallocation;
 use super::race::{RacePoint, RaceWindow};
 use super::reader::WindowReader;
-use super::record::{RecordBatch, RecordHeader, HEADER_BYTES};
+use super::record::{RecordBatch, RecordHeader};
 use crate::strategies::SyncStrategy;
 use std::cell::RefCell;
 use std::fs::{self, File};
@@ -191,35 +195,6 @@ impl Recovery {
     /// `true` if recovery changed either file.
     pub fn repaired(&self) -> bool {
         self.truncated_bytes > 0 || self.index_entries_dropped > 0 || self.index_entries_added > 0
-    }
-}
-
-/// Records read from a log: offsets and payloads, copied out of the file.
-#[derive(Debug, Default, Clone)]
-pub struct ReadBatch {
-    /// The high watermark when the read ran: records below it may be served.
-    pub high_watermark: u64,
-    data: Vec<u8>,
-    /// (offset, start in `data`, length) per record.
-    records: Vec<(u64, usize, usize)>,
-}
-
-impl ReadBatch {
-    /// Number of records.
-    pub fn len(&self) -> usize {
-        self.records.len()
-    }
-    /// `true` when no record was read.
-    pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
-    }
-    /// The records, as (offset, payload).
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (u64, &[u8])> + '_ {
-        self.records.iter().map(|&(o, s, l)| (o, &self.data[s..s + l]))
-    }
-    /// Sum of the payload sizes.
-    pub fn payload_bytes(&self) -> usize {
-        self.records.iter().map(|r| r.2).sum()
     }
 }
 
@@ -608,63 +583,6 @@ impl<S: SyncStrategy> Log<S> {
     pub fn sync_totals(&self) -> SyncTotals {
         self.durability.sync_totals()
     }
-
-    /// Reads records from `offset`: at most `max_messages`, and at most `max_bytes` of payload
-    /// (but always at least one record when one exists below the high watermark).
-    ///
-    /// Reading at the high watermark returns no records; past the next offset is
-    /// `OffsetOutOfRange`. A record that fails its length or CRC check is never served: the
-    /// records before it are returned, or `Corrupt` if it is the first.
-    pub fn read(&self, offset: u64, max_messages: u32, max_bytes: u32) -> Result<ReadBatch, LogError> {
-        self.strategy.read(|| self.read_section(offset, max_messages, max_bytes))
-    }
-
-    fn read_section(&self, offset: u64, max_messages: u32, max_bytes: u32) -> Result<ReadBatch, LogError> {
-        // Offset before position: a reader that sees offset o also sees o's bytes.
-        let (next, end) = self.visible();
-        let high_watermark = self.high_watermark().min(next);
-        let mut out = ReadBatch { high_watermark, ..ReadBatch::default() };
-        if offset > next {
-            return Err(LogError::OffsetOutOfRange { requested: offset, next });
-        }
-        if offset >= high_watermark || max_messages == 0 {
-            return Ok(out);
-        }
-        let max = self.config.max_message_bytes;
-        // Start at the nearest index entry at or below `offset`, if it points inside the log.
-        let mut position = match self.index.lookup(offset)? {
-            Some(e) if e.position < end => e.position,
-            _ => 0,
-        };
-        let mut reader = WindowReader::new(&self.file, &self.log_path, end);
-        let mut payload_bytes = 0usize;
-        while position < end {
-            let header = match reader.record(position, max)? {
-                Some(h) => h,
-                None if out.is_empty() => return Err(LogError::Corrupt { offset, position }),
-                None => break,
-            };
-            let size = header.record_bytes();
-            if header.offset >= offset {
-                if header.offset >= high_watermark {
-                    break;
-                }
-                let len = header.payload_bytes as usize;
-                if !out.is_empty() && payload_bytes + len > max_bytes as usize {
-                    break;
-                }
-                let bytes = reader.bytes(position + HEADER_BYTES as u64, len)?;
-                out.records.push((header.offset, out.data.len(), len));
-                out.data.extend_from_slice(bytes);
-                payload_bytes += len;
-                if out.records.len() >= max_messages as usize {
-                    break;
-                }
-            }
-            position += size;
-        }
-        Ok(out)
-    }
 }
 
 impl<S: SyncStrategy> Drop for Log<S> {
@@ -705,7 +623,7 @@ pub(crate) fn index_entries_due(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::record::{encode_record, RETAINED_BATCH_BYTES};
+    use crate::storage::record::{encode_record, HEADER_BYTES, RETAINED_BATCH_BYTES};
     use crate::strategies::RwLockSync;
 
     /// A topic directory holding records with these offsets (payload `b"x"`), and no index.

@@ -32,8 +32,8 @@ pub use durability::{FsyncMode, FsyncPolicy, SyncHook, SyncPoint, SyncTotals};
 pub use error::LogError;
 pub use index::{IndexEntry, SparseIndex, INDEX_ENTRY_BYTES, INDEX_INTERVAL};
 pub use log::{
-    AppendMode, Log, LogConfig, ReadBatch, Recovery, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_PREALLOCATE_BYTES,
-    INDEX_FILE, LOG_FILE,
+    AppendMode, Log, LogConfig, ReadBatch, ReadLimit, Recovery, DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_PREALLOCATE_BYTES, INDEX_FILE, LOG_FILE,
 };
 pub use race::{RaceHook, RacePoint, RaceWindow, Rendezvous};
 pub use record::{RecordBatch, RecordHeader, HEADER_BYTES};

@@ -1,11 +1,16 @@
 //! The Kafka listener's Fetch: each partition read from its offset within the byte budgets
 //! (see [`super::kafka`]'s module docs for the rules), and the long poll when nothing is there.
+//!
+//! Every record counts against the budgets what it takes in the reply: its value plus
+//! [`records::SERVED_RECORD_OVERHEAD_BYTES`], the most its framing in a record batch takes. An
+//! empty record so costs 19 bytes, never nothing: a Fetch with tiny budgets over many topics of
+//! empty records gets one record, not every record of every partition it names.
 
 use super::{log_code, partitions_valid};
 use crate::broker::shared::{chain, long_poll, Shared, MAX_WAIT};
 use crate::kafka::{code, records};
 use crate::protocol::connection::Connection;
-use crate::storage::{validate_topic_name, Topic};
+use crate::storage::{validate_topic_name, ReadLimit, Topic};
 use crate::strategies::SyncStrategy;
 use bytes::Bytes;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
@@ -13,8 +18,11 @@ use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The most records one partition of one Fetch returns (its byte budget usually stops first).
-const MAX_RECORDS_PER_FETCH_PARTITION: u32 = 100_000;
+/// The most records one partition of one Fetch returns (its byte budget usually stops first):
+/// a Produce's cap, for the same reason. The crate's encoder builds some 200 bytes for each
+/// record (and the read 24 more), so one partition's records take some 14 MiB beside their
+/// values, however small they are, and are freed before the next partition is read.
+const MAX_RECORDS_PER_FETCH_PARTITION: u32 = records::MAX_RECORDS_PER_PARTITION as u32;
 
 /// Fetch: each partition read from its offset within the byte budgets; when nothing at all
 /// was found and no partition failed, wait up to `max_wait_ms` for an append and read again.
@@ -60,17 +68,17 @@ fn read_partitions<S: SyncStrategy>(
         let mut partitions = Vec::with_capacity(topic.partitions.len());
         for p in &topic.partitions {
             let wanted = (p.partition_max_bytes.max(1) as usize).min(frame_budget);
-            // Kafka's rule: the first records found are served even past the request's budget;
-            // every later partition only within what is left of it.
+            // Kafka's rule: the first record found is served even past the budgets; every
+            // other record only within what is left of them.
             let first = found.records == 0;
-            let max_bytes = if first { wanted } else { wanted.min(budget) };
+            let max_bytes = wanted.min(budget);
             let read = match valid {
                 true => read_partition(shared, &topic.topic, p.partition, p.fetch_offset, max_bytes, first),
                 false => Err((code::INVALID_REQUEST, -1)),
             };
             match read {
                 Ok(read) => {
-                    budget = if read.overflowed { 0 } else { budget.saturating_sub(read.payload_bytes) };
+                    budget = if read.overflowed { 0 } else { budget.saturating_sub(read.counted_bytes) };
                     found.records += read.served;
                     found.waiting.extend(read.waiting);
                     partitions.push(read.partition);
@@ -99,7 +107,8 @@ fn read_partitions<S: SyncStrategy>(
 struct Read<S: SyncStrategy> {
     partition: PartitionData,
     served: usize,
-    payload_bytes: usize,
+    /// What the records served count against the budgets (values and framing).
+    counted_bytes: usize,
     /// The next record did not fit what was left of the request's budget: nothing was served
     /// and no later partition should be read.
     overflowed: bool,
@@ -125,16 +134,18 @@ fn read_partition<S: SyncStrategy>(
         return Err(failed(code::OFFSET_OUT_OF_RANGE));
     }
     let offset = offset as u64;
-    let limit = u32::try_from(max_bytes).unwrap_or(u32::MAX);
+    let limit = ReadLimit {
+        records: MAX_RECORDS_PER_FETCH_PARTITION,
+        bytes: u32::try_from(max_bytes).unwrap_or(u32::MAX),
+        bytes_per_record: records::SERVED_RECORD_OVERHEAD_BYTES,
+    };
     // A read returns at least one record whatever its byte limit: with no room left, do not
     // read at all, and drop a lone record that does not fit (it is read once, then freed).
     let mut batch = match at_least_one || max_bytes > 0 {
-        true => {
-            log.log.read(offset, MAX_RECORDS_PER_FETCH_PARTITION, limit).map_err(|e| failed(log_code(&e)))?
-        }
+        true => log.log.read_within(offset, limit).map_err(|e| failed(log_code(&e)))?,
         false => log.log.read(offset, 0, 0).map_err(|e| failed(log_code(&e)))?,
     };
-    let overflowed = !at_least_one && (max_bytes == 0 || batch.payload_bytes() > max_bytes);
+    let overflowed = !at_least_one && (max_bytes == 0 || batch.counted_bytes(&limit) > max_bytes);
     if overflowed {
         batch = log.log.read(offset, 0, 0).map_err(|e| failed(log_code(&e)))?;
     }
@@ -152,5 +163,6 @@ fn read_partition<S: SyncStrategy>(
         .with_aborted_transactions(Some(Vec::new()))
         .with_records(Some(Bytes::from(bytes)));
     let waiting = (batch.is_empty() && !overflowed).then(|| (log.clone(), offset));
-    Ok(Read { partition, served: batch.len(), payload_bytes: batch.payload_bytes(), overflowed, waiting })
+    let counted_bytes = batch.counted_bytes(&limit);
+    Ok(Read { partition, served: batch.len(), counted_bytes, overflowed, waiting })
 }

@@ -41,6 +41,9 @@ pub const LENGTH_PREFIX_BYTES: usize = 4;
 pub const REQUEST_HEADER_BYTES: usize = 6;
 /// Bytes of a response's header after the length prefix: `correlation_id: u32 | error: u16`.
 pub const RESPONSE_HEADER_BYTES: usize = 6;
+/// Bytes a Fetch response gives each record beside its payload: `offset: u64` and the
+/// payload's `u32` length. A Fetch's `max_bytes` counts each record as its payload plus these.
+pub const FETCH_RECORD_OVERHEAD_BYTES: u32 = 12;
 /// The only version of every api this codec speaks.
 pub const VERSION: u8 = 0;
 /// The broker's default `--max-frame-bytes`: the largest length prefix accepted (16 MiB).

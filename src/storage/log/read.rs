@@ -1,0 +1,182 @@
+//! Reading a log: records from an offset, within a count and a byte limit.
+//!
+//! A read looks up the nearest index entry at or below its offset, scans forward to it, and
+//! copies records out until one of its limits ([`ReadLimit`]) is reached. The byte limit
+//! counts each record as what it will cost where it goes: its payload plus
+//! [`ReadLimit::bytes_per_record`], the framing a reply gives each record beside its payload
+//! (the synclog Fetch reply's offset and length, a Kafka record's header). Counting the payload
+//! alone would let a fetch of empty records take any number of them whatever its byte limit.
+//! A read always returns at least one record when one is there below the high watermark, so
+//! what it returns counts at most its byte limit plus one record.
+
+use super::Log;
+use crate::storage::error::LogError;
+use crate::storage::reader::WindowReader;
+use crate::storage::record::HEADER_BYTES;
+use crate::strategies::SyncStrategy;
+
+/// What one read may return (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadLimit {
+    /// The most records.
+    pub records: u32,
+    /// The most bytes, each record counted as its payload plus `bytes_per_record` (but at least
+    /// one record whatever it counts).
+    pub bytes: u32,
+    /// What each record counts beside its payload.
+    pub bytes_per_record: u32,
+}
+
+impl ReadLimit {
+    /// What a record of `payload_bytes` counts against [`ReadLimit::bytes`].
+    pub fn cost(&self, payload_bytes: usize) -> usize {
+        payload_bytes.saturating_add(self.bytes_per_record as usize)
+    }
+}
+
+/// Records read from a log: offsets and payloads, copied out of the file.
+#[derive(Debug, Default, Clone)]
+pub struct ReadBatch {
+    /// The high watermark when the read ran: records below it may be served.
+    pub high_watermark: u64,
+    data: Vec<u8>,
+    /// (offset, start in `data`, length) per record.
+    records: Vec<(u64, usize, usize)>,
+}
+
+impl ReadBatch {
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+    /// `true` when no record was read.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+    /// The records, as (offset, payload).
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (u64, &[u8])> + '_ {
+        self.records.iter().map(|&(o, s, l)| (o, &self.data[s..s + l]))
+    }
+    /// Sum of the payload sizes.
+    pub fn payload_bytes(&self) -> usize {
+        self.records.iter().map(|r| r.2).sum()
+    }
+    /// What the records count against `limit`'s bytes: their payloads plus
+    /// [`ReadLimit::bytes_per_record`] each.
+    pub fn counted_bytes(&self, limit: &ReadLimit) -> usize {
+        self.records.iter().map(|r| limit.cost(r.2)).fold(0, usize::saturating_add)
+    }
+}
+
+impl<S: SyncStrategy> Log<S> {
+    /// Reads records from `offset`: at most `max_messages`, and at most `max_bytes` of payload
+    /// (but always at least one record when one exists below the high watermark). For a read
+    /// whose records go into a reply, [`Log::read_within`] counts each record's framing too.
+    ///
+    /// Reading at the high watermark returns no records; past the next offset is
+    /// `OffsetOutOfRange`. A record that fails its length or CRC check is never served: the
+    /// records before it are returned, or `Corrupt` if it is the first.
+    pub fn read(&self, offset: u64, max_messages: u32, max_bytes: u32) -> Result<ReadBatch, LogError> {
+        self.read_within(offset, ReadLimit { records: max_messages, bytes: max_bytes, bytes_per_record: 0 })
+    }
+
+    /// [`Log::read`] within `limit`: each record counts its payload plus
+    /// `limit.bytes_per_record` against `limit.bytes`, so the records returned count at most
+    /// `limit.bytes` plus one record.
+    pub fn read_within(&self, offset: u64, limit: ReadLimit) -> Result<ReadBatch, LogError> {
+        self.strategy.read(|| self.read_section(offset, limit))
+    }
+
+    fn read_section(&self, offset: u64, limit: ReadLimit) -> Result<ReadBatch, LogError> {
+        // Offset before position: a reader that sees offset o also sees o's bytes.
+        let (next, end) = self.visible();
+        let high_watermark = self.high_watermark().min(next);
+        let mut out = ReadBatch { high_watermark, ..ReadBatch::default() };
+        if offset > next {
+            return Err(LogError::OffsetOutOfRange { requested: offset, next });
+        }
+        if offset >= high_watermark || limit.records == 0 {
+            return Ok(out);
+        }
+        let max = self.config.max_message_bytes;
+        // Start at the nearest index entry at or below `offset`, if it points inside the log.
+        let mut position = match self.index.lookup(offset)? {
+            Some(e) if e.position < end => e.position,
+            _ => 0,
+        };
+        let mut reader = WindowReader::new(&self.file, &self.log_path, end);
+        let mut counted = 0usize;
+        while position < end {
+            let header = match reader.record(position, max)? {
+                Some(h) => h,
+                None if out.is_empty() => return Err(LogError::Corrupt { offset, position }),
+                None => break,
+            };
+            let size = header.record_bytes();
+            if header.offset >= offset {
+                if header.offset >= high_watermark {
+                    break;
+                }
+                let len = header.payload_bytes as usize;
+                let cost = limit.cost(len);
+                if !out.is_empty() && counted.saturating_add(cost) > limit.bytes as usize {
+                    break;
+                }
+                let bytes = reader.bytes(position + HEADER_BYTES as u64, len)?;
+                out.records.push((header.offset, out.data.len(), len));
+                out.data.extend_from_slice(bytes);
+                counted = counted.saturating_add(cost);
+                if out.records.len() >= limit.records as usize {
+                    break;
+                }
+            }
+            position += size;
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::LogConfig;
+    use crate::strategies::RwLockSync;
+
+    fn log_of(payloads: &[&[u8]]) -> (tempfile::TempDir, Log<RwLockSync>) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (log, _) = Log::<RwLockSync>::open(dir.path(), LogConfig::default()).expect("open");
+        log.append_batch(payloads).expect("append");
+        (dir, log)
+    }
+
+    fn within(log: &Log<RwLockSync>, records: u32, bytes: u32, bytes_per_record: u32) -> usize {
+        log.read_within(0, ReadLimit { records, bytes, bytes_per_record }).expect("read").len()
+    }
+
+    #[test]
+    fn empty_records_count_their_framing_against_the_byte_limit() {
+        let (_dir, log) = log_of(&[b"".as_slice(); 1000]);
+        // Payload alone: empty records cost nothing, so only the count stops the read.
+        assert_eq!(log.read(0, 1000, 0).expect("read").len(), 1000);
+        // 12 bytes each: at least one, then as many as fit.
+        assert_eq!(within(&log, 1000, 0, 12), 1);
+        assert_eq!(within(&log, 1000, 1, 12), 1);
+        assert_eq!(within(&log, 1000, 24, 12), 2);
+        assert_eq!(within(&log, 1000, 35, 12), 2);
+        assert_eq!(within(&log, 1000, 120, 12), 10);
+        assert_eq!(within(&log, 5, 120, 12), 5);
+        assert_eq!(within(&log, 0, 120, 12), 0);
+    }
+
+    #[test]
+    fn a_batch_counts_its_payloads_and_its_framing() {
+        let (_dir, log) = log_of(&[b"abc".as_slice(), b"", b"defgh"]);
+        let limit = ReadLimit { records: 10, bytes: u32::MAX, bytes_per_record: 12 };
+        let batch = log.read_within(0, limit).expect("read");
+        assert_eq!((batch.len(), batch.payload_bytes()), (3, 8));
+        assert_eq!(batch.counted_bytes(&limit), 8 + 3 * 12);
+        // A limit one byte short of all three stops before the third.
+        let short = ReadLimit { bytes: 8 + 3 * 12 - 1, ..limit };
+        assert_eq!(log.read_within(0, short).expect("read").len(), 2);
+    }
+}
