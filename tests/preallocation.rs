@@ -232,8 +232,9 @@ fn a_recovery_that_fails_leaves_the_log_as_it_found_it() {
 
 #[test]
 fn when_the_zeros_do_not_fit_the_log_goes_on_without_them() {
-    // Files may grow to 64 KiB only: the first 8 MiB of zeros cannot be written, and the broker
-    // must go on storing and acknowledging messages without preallocating.
+    // Files may grow to 64 KiB only: the first extent of zeros (64 KiB past the first record)
+    // cannot be written, and the broker must go on storing and acknowledging messages without
+    // preallocating.
     let data = tempfile::tempdir().unwrap();
     let stderr = data.path().join("broker.stderr");
     let dir = data.path().join("data");
@@ -252,4 +253,59 @@ fn when_the_zeros_do_not_fit_the_log_goes_on_without_them() {
     let topic = dir.join("t");
     assert_eq!(file_len(&topic), 200 * (16 + 100), "exactly the records, no zeros left");
     assert!(found(&topic).is_empty(), "{:?}", found(&topic));
+}
+
+/// The bytes of every file under `dir` (apparent sizes, what the broker wrote).
+fn bytes_under(dir: &Path) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let meta = entry.metadata().expect("metadata");
+        total += if meta.is_dir() { bytes_under(&entry.path()) } else { meta.len() };
+    }
+    total
+}
+
+#[test]
+fn a_tiny_message_on_each_of_many_new_topics_costs_kilobytes_of_disk_not_megabytes() {
+    // A client must not make the broker write far more than it sent: one 1-byte message on each
+    // of 20 new topics may leave at most the first extent (64 KiB) of zeros past each record,
+    // plus the topic's other small files. (With 8 MiB of zeros from a log's first append, these
+    // 20 bytes of payload cost 160 MiB, and `--max-topics` of them tens of GB.)
+    const TOPICS: u64 = 20;
+    const FIRST_EXTENT: u64 = 64 << 10;
+    const RECORD: u64 = 16 + 1;
+    const OTHER_FILES: u64 = 4 << 10; // index.dat (one 16-byte entry) and anything else
+    let data = tempfile::tempdir().unwrap();
+    let stderr = data.path().join("broker.stderr");
+    let dir = data.path().join("data");
+    let broker = BrokerProcess::start(&["--fsync", "always", "--data-dir", dir.to_str().unwrap()], &stderr);
+    let mut client = Client::connect(broker.addr).expect("connect");
+    for t in 0..TOPICS {
+        let offset = client.produce(&format!("tiny-{t}"), [&b"x"[..]]).expect("produce");
+        assert_eq!(offset, 0);
+    }
+    // Measured while the broker runs (acknowledged: synced, zeros written): a clean close
+    // would cut the zeros.
+    for t in 0..TOPICS {
+        let len = file_len(&dir.join(format!("tiny-{t}")));
+        assert!(len > RECORD, "tiny-{t}: the preallocated zeros are there to be counted ({len} bytes)");
+        assert!(len <= RECORD + FIRST_EXTENT, "tiny-{t}: {len} bytes of log.dat for a {RECORD}-byte record");
+    }
+    let total = bytes_under(&dir);
+    let bound = TOPICS * (RECORD + FIRST_EXTENT + OTHER_FILES);
+    eprintln!("{total} bytes under the data dir for {TOPICS} one-byte messages (bound {bound})");
+    assert!(
+        total <= bound,
+        "{total} bytes under the data dir for {TOPICS} one-byte messages (at most {bound})"
+    );
+    drop(client);
+    assert!(broker.terminate().success(), "{}", common::broker_process::stderr_tail(&stderr));
+    for t in 0..TOPICS {
+        assert_eq!(
+            file_len(&dir.join(format!("tiny-{t}"))),
+            RECORD,
+            "tiny-{t}: a clean close cuts the zeros"
+        );
+    }
 }

@@ -67,7 +67,7 @@
 //! [`group_commit`](super::group_commit)). Under `Always` the log also keeps zero-filled space
 //! past its last record so that a sync need not commit a new file size (see
 //! [`prealloc`](super::prealloc)). Growing that space takes the only lock on the append path
-//! besides the strategy's: a deliberate exception, once per 8 MiB, explained there.
+//! besides the strategy's: a deliberate exception, once per extension, explained there.
 //!
 //! ## Opening and recovery
 //!
@@ -147,15 +147,15 @@ pub struct LogConfig {
     pub race_window: RaceWindow,
     /// Called around every `fdatasync` (tests count and hold syncs with it).
     pub sync_hook: Option<SyncHook>,
-    /// Under `FsyncPolicy::Always`, how much zero-filled space to keep past the last record,
-    /// grown this much at a time (0: none). Other policies never preallocate.
+    /// Under `FsyncPolicy::Always`, the largest extension of zero-filled space past the last
+    /// record (0: none); see [`prealloc`](super::prealloc). Other policies never preallocate.
     pub preallocate_bytes: u64,
     /// What the write section covers: the whole append (default) or only the reservation.
     /// Independent of the strategy (`--append whole|reserve`).
     pub append: AppendMode,
 }
 
-/// The default of [`LogConfig::preallocate_bytes`]: 8 MiB.
+/// The default of [`LogConfig::preallocate_bytes`]: 8 MiB, the largest extension of zeros.
 pub const DEFAULT_PREALLOCATE_BYTES: u64 = 8 << 20;
 
 impl Default for LogConfig {
