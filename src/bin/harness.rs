@@ -19,7 +19,8 @@ use synclog::strategies::StrategyKind;
 ///
 /// With no subcommand it runs `run`: `harness --strategy rwlock --producers 8` runs rwlock with
 /// 8 producers and 4 consumers against an embedded broker on 127.0.0.1 (an ephemeral port and a
-/// temporary data dir). Exit codes: 0 clean, 3 integrity violated, 1 error, 2 bad usage.
+/// temporary data dir). Exit codes: 0 clean, 3 integrity violated, 1 error (a run whose sends
+/// were not all acknowledged among them: it prints `verdict: incomplete`), 2 bad usage.
 #[derive(Parser)]
 #[command(version, about, long_about, args_conflicts_with_subcommands = true)]
 struct Cli {
@@ -31,7 +32,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// One run (the default): load, drain, verify, check, report.
+    /// One run (the default): load, drain, verify, check, report. Throughput counts acknowledged
+    /// messages; a run whose sends were not all acknowledged says `verdict: incomplete` and exits
+    /// 1 (3 if a violation was found).
     Run(RunArgs),
     /// The matrix: strategies × producers × consumers, one fresh broker per cell, with the
     /// machine's ceilings measured in the same run; writes results.csv/json, SVG and PNG charts
