@@ -9,7 +9,7 @@
 //! | exit 0 on success                          | every command that should work                                    |
 //! | exit 1, one stderr line, on an error       | unknown or invalid topic, unreachable broker, missing data dir    |
 //! | broker exit 1 when it cannot start         | address in use, data dir is a file; no `listening on` line        |
-//! | exit 2 on bad usage                        | unknown flag or command, bad `--strategy` / `--format` / `--from` |
+//! | exit 2 on bad usage                        | unknown flag or command, bad `--strategy` / `--format` / `--from` / `--broker`, `--race-window-us` past its bound |
 //! | SIGTERM stops the broker cleanly (exit 0)  | `kill -TERM <pid>` with a follower connected, bounded wait        |
 //! | a restart keeps every acknowledged message | everything consumed again after the restart                       |
 //! | `verify` finds the data dir clean          | exit 0 after the broker stopped                                   |
@@ -273,8 +273,14 @@ fn both_binaries_print_help_naming_their_flags_and_exit_0() {
 
 #[test]
 fn bad_usage_exits_2() {
-    let cases: [(&str, &[&str]); 7] = [
+    let cases: [(&str, &[&str]); 11] = [
         (SYNCLOG, &["produce", "--topic", "t", "--no-such-flag"]),
+        // A --broker that is not HOST:PORT does not parse: bad usage, not an unreachable broker.
+        (SYNCLOG, &["produce", "--broker", "bad", "--topic", "t", "m"]),
+        (SYNCLOG, &["consume", "--broker", "127.0.0.1", "--topic", "t"]),
+        (SYNCLOG, &["topics", "--broker", "localhost:99999"]),
+        // A race window past its bound (one second) would stall every append for hours.
+        (BROKER, &["--race-window-us", "99999999999"]),
         (SYNCLOG, &["consume", "--topic", "t", "--format", "xml"]),
         (SYNCLOG, &["consume", "--topic", "t", "--from", "minus-one"]),
         (SYNCLOG, &["no-such-command"]),

@@ -287,10 +287,16 @@ struct BrokerProcess {
 
 impl BrokerProcess {
     fn start(data_dir: &Path) -> BrokerProcess {
+        BrokerProcess::start_with(data_dir, &[])
+    }
+
+    /// A broker with `extra` flags besides its address, strategy and data dir.
+    fn start_with(data_dir: &Path, extra: &[&str]) -> BrokerProcess {
         let mut child = KillOnDrop(
             Command::new(BROKER)
                 .args(["--listen", "127.0.0.1:0", "--strategy", "rwlock", "--data-dir"])
                 .arg(data_dir)
+                .args(extra)
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::null())
@@ -660,4 +666,217 @@ fn compare_refuses_contradicting_flags_before_its_first_cell_with_exit_2() {
     assert!(out.stderr.contains("--batch"), "{}", out.describe());
     assert!(!out.stderr.contains("cell:"), "no cell ran: {}", out.describe());
     assert!(!out_dir.join("results.csv").exists());
+}
+
+#[test]
+fn a_run_whose_sends_were_refused_counts_only_acknowledged_messages_and_exits_1() {
+    // A broker that serves 2 connections: of 4 producers (connected in turn before the load),
+    // the last two are refused, so their messages are never acknowledged.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let broker = BrokerProcess::start_with(&dir.path().join("broker-data"), &["--max-connections", "2"]);
+    let json = dir.path().join("run.json");
+    let out = harness(&[
+        "--broker",
+        &broker.addr,
+        "--producers",
+        "4",
+        "--consumers",
+        "0",
+        "--messages",
+        "400",
+        "--json",
+        json.to_str().expect("UTF-8 temp path"),
+    ]);
+    // Not an integrity violation (3), not a success (0): the load did not complete.
+    assert_eq!(out.code, Some(1), "{}", out.describe());
+    assert!(out.stdout.contains("200 acknowledged"), "{}", out.describe());
+    assert!(
+        out.stdout.contains("incomplete: 200 of 400 messages were not acknowledged"),
+        "{}",
+        out.describe()
+    );
+    assert!(out.stdout.contains("the rates above count acknowledged messages only"), "{}", out.describe());
+    assert!(
+        out.stdout.contains("verdict: incomplete (no violation found, but 200 of 400 messages"),
+        "{}",
+        out.describe()
+    );
+    assert!(!out.stdout.contains("verdict: clean"), "{}", out.describe());
+    // The note names the first error: what the refused producer was told.
+    let note = out.stdout.lines().find(|l| l.contains("note:") && l.contains("requests failed"));
+    let note = note.unwrap_or_else(|| panic!("no note on the failed requests:\n{}", out.describe()));
+    assert!(note.contains("the first error: producer "), "{note}");
+    assert!(note.contains("maximum of 2 connections"), "the broker's own words: {note}");
+
+    let r = read_json(&json);
+    assert_eq!(string(&r, "verdict"), "clean", "the JSON verdict is integrity's");
+    let u = field(&r, "unacknowledged");
+    assert_eq!(number(u, "messages"), 200.0, "{u}");
+    assert_eq!(number(u, "messages_failed") + number(u, "messages_unanswered"), 200.0, "{u}");
+    assert!(string(u, "first_error").contains("maximum of 2 connections"), "{u}");
+    // The refused producers acknowledged nothing: their rates are 0, not the speed of failing.
+    let producers = field(field(&r, "fairness"), "producers");
+    let rates: Vec<f64> = field(producers, "per_actor")
+        .as_array()
+        .expect("per_actor")
+        .iter()
+        .filter_map(Value::as_f64)
+        .collect();
+    assert_eq!(rates.len(), 4, "{producers}");
+    assert_eq!(
+        rates.iter().filter(|&&x| x == 0.0).count(),
+        2,
+        "two producers got nothing acknowledged: {rates:?}"
+    );
+    assert_eq!(number(producers, "min"), 0.0);
+    assert!(number(field(&r, "produce"), "msgs_per_s") > 0.0);
+}
+
+/// Runs the harness where it should refuse at once: a short deadline, so a refusal that has
+/// become a run fails quickly.
+fn refused(args: &[&str]) -> Finished {
+    run_with_deadline(HARNESS, args, Duration::from_secs(30))
+}
+
+/// Asserts `out` exited `code` with one stderr line naming each of `names`, and nothing ran.
+fn assert_one_line(out: &Finished, code: i32, names: &[&str]) {
+    assert_eq!(out.code, Some(code), "{}", out.describe());
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line on stderr: {}", out.describe());
+    for name in names {
+        assert!(lines[0].contains(name), "the line names {name}: {}", out.describe());
+    }
+    assert!(out.stdout.is_empty(), "nothing ran: {}", out.describe());
+}
+
+#[test]
+fn compare_refuses_zero_producers_and_messages_its_producers_do_not_divide() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out_dir = dir.path().join("out");
+    let out_arg = out_dir.to_str().expect("utf-8");
+    let quick = ["--strategies", "rwlock", "--ceiling-ms", "10", "--consumers", "0", "--out", out_arg];
+    for (extra, flag) in [
+        (&["--producers", "0", "--messages", "100"][..], "--producers"),
+        (&["--producers", "1,0", "--messages", "100"], "--producers"),
+        (&["--producers", "2", "--messages", "0"], "--messages"),
+        (&["--producers", "3", "--messages", "100"], "--messages"),
+        (&["--producers", "1,2,4", "--messages", "6"], "--messages"),
+    ] {
+        let mut args = vec!["compare"];
+        args.extend(quick);
+        args.extend(extra);
+        let out = refused(&args);
+        assert_one_line(&out, 2, &[flag]);
+        assert!(!out_dir.join("results.csv").exists(), "{args:?}: no cell ran");
+    }
+}
+
+#[test]
+fn rates_and_race_windows_past_their_bounds_and_a_malformed_broker_exit_2() {
+    for (args, flag) in [
+        (&["--rate", "1e20", "--messages", "8"][..], "--rate"),
+        (&["--rate", "0.5", "--messages", "8"], "--rate"),
+        (&["--race-window-us", "99999999999", "--messages", "8"], "--race-window-us"),
+        (&["--broker", "bad", "--messages", "8"], "--broker"),
+        (&["--broker", "127.0.0.1:99999", "--messages", "8"], "--broker"),
+        (&["compare", "--rates", "1000,1e20", "--out", "/nonexistent/never-written"], "--rates"),
+    ] {
+        assert_one_line(&refused(args), 2, &[flag]);
+    }
+}
+
+#[test]
+fn compare_does_not_take_force_race_and_demo_refuses_both_lock_stats_flags() {
+    let help = refused(&["compare", "--help"]);
+    assert_eq!(help.code, Some(0), "{}", help.describe());
+    assert!(!help.stdout.contains("--force-race"), "compare --help offers --force-race:\n{}", help.stdout);
+    let run_help = refused(&["run", "--help"]);
+    assert!(run_help.stdout.contains("--force-race"), "{}", run_help.describe());
+    let out = refused(&["compare", "--force-race", "--out", "/nonexistent/never-written"]);
+    assert_eq!(out.code, Some(2), "{}", out.describe());
+    assert!(out.stderr.contains("--force-race"), "{}", out.describe());
+    for args in [["demo", "--lock-stats", "--no-lock-stats"], ["demo", "--no-lock-stats", "--lock-stats"]] {
+        let out = refused(&args);
+        assert_eq!(out.code, Some(2), "{args:?}: {}", out.describe());
+        assert!(
+            out.stderr.contains("--lock-stats") && out.stderr.contains("--no-lock-stats"),
+            "{}",
+            out.describe()
+        );
+        assert!(!out.stdout.contains("ACT 1"), "{args:?}: the demo did not start: {}", out.describe());
+    }
+}
+
+#[test]
+fn an_output_path_that_cannot_be_written_is_named_before_anything_runs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // A regular file: nothing can be created under it, and it is no directory.
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").expect("write");
+    let file_arg = file.to_str().expect("utf-8");
+    let under = file.join("sub");
+    let under_arg = under.to_str().expect("utf-8");
+    let json = dir.path().join("no-such-dir").join("r.json");
+    let json_arg = json.to_str().expect("utf-8");
+    let small = ["--producers", "2", "--consumers", "0", "--messages", "200"];
+    let cases: Vec<(Vec<&str>, &str, &str)> = vec![
+        ([&small[..], &["--data-dir", under_arg]].concat(), "--data-dir", under_arg),
+        ([&small[..], &["--report", under_arg]].concat(), "--report", under_arg),
+        // A run that would corrupt (exit 3) is refused before its load, not after.
+        (
+            [
+                &small[..],
+                &["--strategy", "none", "--force-race", "--transport", "inproc", "--json", json_arg],
+            ]
+            .concat(),
+            "--json",
+            json_arg,
+        ),
+        (
+            vec![
+                "compare",
+                "--strategies",
+                "rwlock",
+                "--producers",
+                "1",
+                "--messages",
+                "10",
+                "--out",
+                file_arg,
+            ],
+            "--out",
+            file_arg,
+        ),
+        (
+            vec![
+                "lab",
+                "--strategies",
+                "mutex",
+                "--threads",
+                "1",
+                "--read-share",
+                "0",
+                "--read-records",
+                "1",
+                "--repeat",
+                "1",
+                "--cell-ms",
+                "5",
+                "--prefill",
+                "10",
+                "--out",
+                under_arg,
+            ],
+            "--out",
+            under_arg,
+        ),
+        (vec!["demo", "--report", under_arg], "--report", under_arg),
+    ];
+    for (args, flag, path) in cases {
+        let out = refused(&args);
+        assert_one_line(&out, 1, &[flag, path]);
+        assert!(!out.stderr.contains("cell:"), "{args:?}: no cell ran: {}", out.describe());
+    }
+    assert!(!json.exists());
+    assert_eq!(std::fs::read(&file).expect("read"), b"x", "the file is left as it was");
 }

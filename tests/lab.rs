@@ -3,9 +3,9 @@
 //! writes the files. No timing is asserted.
 
 use std::process::Command;
-use synclog::experiment::lab::{lab, run_cell, Bound, CellSpec, LabConfig, MessageBytes};
+use synclog::experiment::lab::{lab, run_cell, summarize, Bound, CellSpec, LabConfig, MessageBytes};
 use synclog::report::lab_summary;
-use synclog::report::rows::LabCell;
+use synclog::report::rows::{LabCell, LabRun};
 use synclog::strategies::StrategyKind;
 
 fn cell(strategy: StrategyKind, threads: u32, share: u32, records: u32) -> CellSpec {
@@ -110,6 +110,39 @@ fn the_sweep_has_one_row_per_cell_with_its_repeats() {
         assert!(fields.contains_key(name), "CSV column {name} is no JSON field");
     }
     assert_eq!(fields.len(), lines[0].split(',').count(), "the CSV has every field of a cell");
+}
+
+/// A repeat that did `ops` operations and read `records` records in one second.
+fn repeat(ops: f64, records: u64) -> LabRun {
+    LabRun {
+        strategy: "mutex".into(),
+        threads: 1,
+        read_share_percent: 50,
+        read_records: 1,
+        repeat: 0,
+        reads: records,
+        appends: ops as u64 - records,
+        records_read: records,
+        seconds: 1.0,
+        ops_per_s: ops,
+        violations: 0,
+    }
+}
+
+#[test]
+fn the_median_of_an_even_number_of_repeats_is_the_mean_of_the_two_middle_ones() {
+    let spec = cell(StrategyKind::Mutex, 1, 50, 1);
+    // Two repeats: the median lies between them, not on the faster one.
+    let two = summarize(&spec, &[repeat(221_989.0, 100), repeat(176_717.0, 300)]);
+    assert_eq!((two.ops_per_s_min, two.ops_per_s_max), (176_717.0, 221_989.0));
+    assert_eq!(two.ops_per_s_median, (176_717.0 + 221_989.0) / 2.0);
+    assert_eq!(two.records_read_per_s_median, 200.0);
+    // Four repeats: the mean of the second and third; an odd count: the middle one.
+    let four = [repeat(400.0, 4), repeat(100.0, 1), repeat(300.0, 3), repeat(200.0, 2)];
+    assert_eq!(summarize(&spec, &four).ops_per_s_median, 250.0);
+    assert_eq!(summarize(&spec, &four).records_read_per_s_median, 2.5);
+    assert_eq!(summarize(&spec, &four[..3]).ops_per_s_median, 300.0);
+    assert_eq!(summarize(&spec, &four[..1]).ops_per_s_median, 400.0);
 }
 
 #[test]

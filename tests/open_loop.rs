@@ -150,3 +150,30 @@ fn the_open_loop_p99_includes_a_stall_that_the_closed_loop_p99_hides() {
         lag.late_share * 100.0
     );
 }
+
+#[test]
+fn an_open_loop_that_keeps_its_schedule_achieves_the_rate_asked_not_more() {
+    // 8 producers, 2 messages each, 8 messages per second in total: each producer's two are due
+    // one second apart. Two messages take two intervals of the schedule, so the rate achieved
+    // can reach 8, never more; over the one interval between the first and the last send it
+    // would read 16.
+    let report = run(&RunConfig {
+        producers: 8,
+        consumers: 0,
+        messages: 16,
+        warmup_percent: 0,
+        rate: Some(8.0),
+        transport: synclog::report::TransportKind::Inproc,
+        progress: false,
+        ..RunConfig::default()
+    })
+    .expect("the run completes");
+    let open = report.open_loop.as_ref().expect("an open-loop run reports its schedule");
+    assert_eq!(open.target_msgs_per_s, 8.0);
+    assert_eq!(open.achieved_msgs_per_s, report.produce.msgs_per_s, "achieved is the produce figure");
+    assert!(
+        open.achieved_msgs_per_s > 0.0 && open.achieved_msgs_per_s <= 8.0 * (1.0 + 1e-9),
+        "achieved {} msg/s of 8 asked",
+        open.achieved_msgs_per_s
+    );
+}

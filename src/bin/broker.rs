@@ -42,8 +42,9 @@ struct Args {
     /// The interval for --fsync interval.
     #[arg(long, default_value_t = 1000)]
     fsync_interval_ms: u64,
-    /// Microseconds each append pauses between reading the offset and writing (widens the race).
-    #[arg(long, default_value_t = 0)]
+    /// Microseconds each append pauses between reading the offset and writing (widens the race);
+    /// at most 1000000 (one second).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(..=1_000_000))]
     race_window_us: u64,
     /// What each append's write section covers. whole: the offset, the write and the index, as
     /// the classic lesson has it (the default). reserve: only the reservation of an offset and a

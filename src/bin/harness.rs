@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand};
 use common::{exit_code, EXIT_ERROR, EXIT_USAGE};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use synclog::experiment::outputs;
 use synclog::experiment::run::RunConfig;
 use synclog::experiment::Outcome;
 use synclog::report::TransportKind;
@@ -18,7 +19,8 @@ use synclog::strategies::StrategyKind;
 ///
 /// With no subcommand it runs `run`: `harness --strategy rwlock --producers 8` runs rwlock with
 /// 8 producers and 4 consumers against an embedded broker on 127.0.0.1 (an ephemeral port and a
-/// temporary data dir). Exit codes: 0 clean, 3 integrity violated, 1 error, 2 bad usage.
+/// temporary data dir). Exit codes: 0 clean, 3 integrity violated, 1 error (a run whose sends
+/// were not all acknowledged among them: it prints `verdict: incomplete`), 2 bad usage.
 #[derive(Parser)]
 #[command(version, about, long_about, args_conflicts_with_subcommands = true)]
 struct Cli {
@@ -30,7 +32,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// One run (the default): load, drain, verify, check, report.
+    /// One run (the default): load, drain, verify, check, report. Throughput counts acknowledged
+    /// messages; a run whose sends were not all acknowledged says `verdict: incomplete` and exits
+    /// 1 (3 if a violation was found).
     Run(RunArgs),
     /// The matrix: strategies × producers × consumers, one fresh broker per cell, with the
     /// machine's ceilings measured in the same run; writes results.csv/json, SVG and PNG charts
@@ -54,10 +58,12 @@ enum Command {
         report: Option<PathBuf>,
         /// Lock statistics are on in the demo (act 1: how often the writers' section was
         /// contended; act 2: the readers' share of time waiting for the lock); this is the default.
-        /// Act 3 times the lock either way: hold time is its subject.
-        #[arg(long, overrides_with = "no_lock_stats")]
+        /// Act 3 times the lock either way: hold time is its subject. Not with --no-lock-stats
+        /// (exit 2).
+        #[arg(long, conflicts_with = "no_lock_stats")]
         lock_stats: bool,
-        /// Run the plain strategies in acts 1 and 2, without lock statistics.
+        /// Run the plain strategies in acts 1 and 2, without lock statistics. Not with
+        /// --lock-stats (exit 2).
         #[arg(long)]
         no_lock_stats: bool,
     },
@@ -143,6 +149,11 @@ fn lab(args: &LabArgs) -> anyhow::Result<u8> {
         eprintln!("harness: {e:#}");
         return Ok(EXIT_USAGE);
     }
+    // What the sweep will write, checked before its first cell.
+    outputs::prepare_dir("--out", &args.out)?;
+    if let Some(dir) = &args.report {
+        outputs::prepare_dir("--report", dir)?;
+    }
     let bar = indicatif::ProgressBar::new(config.cells().len() as u64);
     let mut result = synclog::experiment::lab::lab(&config, |done, _, _| bar.set_position(done as u64))?;
     bar.finish_and_clear();
@@ -179,6 +190,11 @@ struct RunArgs {
     consumers: u32,
     #[command(flatten)]
     common: CommonArgs,
+    /// Pair appenders up: each append waits between reading the offset and writing for a second
+    /// appender to reach the same point (at most 5 ms), so that under `none` collisions are
+    /// certain. One run only: compare does not take it.
+    #[arg(long)]
+    force_race: bool,
     /// Also write the report as one JSON object to this file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -225,7 +241,8 @@ struct CompareArgs {
     ceiling_ms: u64,
     /// Open-loop latency curves: run every strategy at each of these total rates (messages per
     /// second, comma-separated), at the largest --producers value and the first --consumers
-    /// value, each request timed from when it was due (see --rate). summary.md tabulates
+    /// value, each request timed from when it was due (see --rate; each from 1 to 1000000000).
+    /// summary.md tabulates
     /// p50/p99/p99.9 against the rate achieved, names each strategy's saturation point, and
     /// latency_vs_rate.png draws it.
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
@@ -239,7 +256,8 @@ struct CompareArgs {
 /// Flags shared by `run` and `compare`.
 #[derive(Args, Debug, Clone)]
 struct CommonArgs {
-    /// Messages over all producers, split evenly (a multiple of --producers).
+    /// Messages over all producers, split evenly: a multiple of --producers (compare: of every
+    /// --producers value).
     #[arg(long, default_value_t = 200_000)]
     messages: u64,
     /// The whole payload of each message, at least 20 bytes: one size (100), or MIN..MAX for
@@ -260,14 +278,10 @@ struct CommonArgs {
     /// tcp: through a broker over loopback; inproc: straight on the log, no sockets.
     #[arg(long, value_enum, default_value_t = TransportKind::Tcp)]
     transport: TransportKind,
-    /// Microseconds each append pauses between reading the offset and writing (widens the race).
+    /// Microseconds each append pauses between reading the offset and writing (widens the race);
+    /// at most 1000000 (one second).
     #[arg(long, default_value_t = 0)]
     race_window_us: u64,
-    /// Pair appenders up: each append waits between reading the offset and writing for a second
-    /// appender to reach the same point (at most 5 ms), so that under `none` collisions are
-    /// certain. One run only, not compare.
-    #[arg(long)]
-    force_race: bool,
     /// When appends are forced to disk.
     #[arg(long, value_enum, default_value_t = FsyncMode::Never)]
     fsync: FsyncMode,
@@ -287,14 +301,16 @@ struct CommonArgs {
     /// producers, each request at its due time whatever the answers do (--in-flight still caps
     /// what is outstanding). Latency is timed from when each request was due, so a stall shows
     /// in every request it delayed instead of hiding (coordinated omission); the report says how
-    /// far behind schedule the producers fell. Without it, closed loop: each producer sends its
-    /// next request when an answer frees a slot.
+    /// far behind schedule the producers fell. From 1 to 1000000000. Without it, closed loop:
+    /// each producer sends its next request when an answer frees a slot.
     #[arg(long, value_name = "MSGS_PER_S")]
     rate: Option<f64>,
     /// Seed of the payload bodies.
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Use the synclog broker at HOST:PORT instead of an embedded one (the files are not checked).
+    /// A value not of the form HOST:PORT is bad usage (exit 2); a name that does not resolve,
+    /// or a broker that does not answer, is an error (exit 1).
     #[arg(long, value_name = "HOST:PORT")]
     broker: Option<String>,
     /// A Kafka-protocol cluster, kafka://HOST:PORT (synclog's --kafka-listen, Kafka, Redpanda):
@@ -328,7 +344,6 @@ impl CommonArgs {
             topics: c.topics,
             transport: c.transport,
             race_window_us: c.race_window_us,
-            force_race: c.force_race,
             fsync: c.fsync,
             fsync_interval_ms: c.fsync_interval_ms,
             append: c.append,
@@ -350,6 +365,7 @@ impl RunArgs {
             strategy: self.strategy,
             producers: self.producers,
             consumers: self.consumers,
+            force_race: self.force_race,
             page: self.report.is_some(),
             ..self.common.config()?
         })
@@ -360,13 +376,10 @@ fn compare(args: &CompareArgs) -> anyhow::Result<u8> {
     if args.strategies.is_empty() || args.producers.is_empty() || args.consumers.is_empty() {
         anyhow::bail!("--strategies, --producers and --consumers each need at least one value");
     }
-    if args.common.force_race {
-        // Every append under a lock would wait 5 ms inside it: the matrix would measure the pause.
-        eprintln!("harness: --force-race is for one run, not compare (it pauses inside every lock)");
-        return Ok(EXIT_USAGE);
-    }
-    if args.rates.iter().any(|r| !(r.is_finite() && *r >= 1.0)) {
-        eprintln!("harness: every --rates value must be at least 1 message per second");
+    if let Some(e) =
+        args.rates.iter().find_map(|&r| synclog::experiment::run::check_rate("every --rates value", r).err())
+    {
+        eprintln!("harness: {e:#}");
         return Ok(EXIT_USAGE);
     }
     let config = synclog::experiment::compare::CompareConfig {
@@ -395,6 +408,14 @@ fn compare(args: &CompareArgs) -> anyhow::Result<u8> {
             }
         }
     }
+    // What the matrix will write, checked before its first cell.
+    outputs::prepare_dir("--out", &config.out)?;
+    if let Some(dir) = &config.report {
+        outputs::prepare_dir("--report", dir)?;
+    }
+    if let Some(dir) = &config.base.data_dir {
+        outputs::prepare_dir("--data-dir", dir)?;
+    }
     synclog::experiment::compare::compare(&config, &mut std::io::stderr().lock()).map(exit_code)
 }
 
@@ -404,6 +425,16 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
         // Flags that contradict each other are bad usage (docs/cli.md): exit 2, like clap.
         eprintln!("harness: {e:#}");
         return Ok(EXIT_USAGE);
+    }
+    // What the run will write, checked before the load: a long run never ends unable to save.
+    if let Some(path) = &args.json {
+        outputs::probe_file("--json", path)?;
+    }
+    if let Some(dir) = &args.report {
+        outputs::prepare_dir("--report", dir)?;
+    }
+    if let Some(dir) = &config.data_dir {
+        outputs::prepare_dir("--data-dir", dir)?;
     }
     let report = synclog::experiment::run::run(&config)?;
     synclog::report::table::print_run(&report, &mut std::io::stdout().lock())?;
@@ -415,9 +446,31 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
     }
     if let Some(path) = &args.json {
         let json = serde_json::to_vec_pretty(&report)?;
-        std::fs::write(path, json).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        std::fs::write(path, json)
+            .map_err(|e| anyhow::anyhow!("--json {}: cannot write: {e}", path.display()))?;
     }
-    Ok(exit_code(if report.is_clean() { Outcome::Clean } else { Outcome::Violated }))
+    // Integrity first (3); then a load not wholly acknowledged is an error (1), not a success.
+    Ok(match (report.is_clean(), report.is_complete()) {
+        (false, _) => exit_code(Outcome::Violated),
+        (true, false) => EXIT_ERROR,
+        (true, true) => exit_code(Outcome::Clean),
+    })
+}
+
+fn demo(data_dir: &Option<PathBuf>, report: &Option<PathBuf>, no_lock_stats: bool) -> anyhow::Result<u8> {
+    // What the demo will write, checked before its first act.
+    if let Some(dir) = report {
+        outputs::prepare_dir("--report", dir)?;
+    }
+    if let Some(dir) = data_dir {
+        outputs::prepare_dir("--data-dir", dir)?;
+    }
+    let config = synclog::experiment::demo::DemoConfig {
+        data_dir: data_dir.clone(),
+        report: report.clone(),
+        lock_stats: !no_lock_stats,
+    };
+    synclog::experiment::demo::demo(&config, &mut std::io::stdout().lock()).map(exit_code)
 }
 
 /// `--message-bytes`: `N` or `MIN..MAX`.
@@ -442,15 +495,7 @@ fn main() -> ExitCode {
         None => run(&cli.run),
         Some(Command::Run(args)) => run(args),
         Some(Command::Compare(args)) => compare(args),
-        Some(Command::Demo { data_dir, report, no_lock_stats, .. }) => synclog::experiment::demo::demo(
-            &synclog::experiment::demo::DemoConfig {
-                data_dir: data_dir.clone(),
-                report: report.clone(),
-                lock_stats: !no_lock_stats,
-            },
-            &mut std::io::stdout().lock(),
-        )
-        .map(exit_code),
+        Some(Command::Demo { data_dir, report, no_lock_stats, .. }) => demo(data_dir, report, *no_lock_stats),
         Some(Command::Lab(args)) => lab(args),
     };
     match result {

@@ -48,7 +48,7 @@ pub struct CompareConfig {
 /// showed a violation.
 pub fn compare(config: &CompareConfig, log: &mut impl Write) -> anyhow::Result<Outcome> {
     let started = Instant::now();
-    std::fs::create_dir_all(&config.out)?;
+    super::outputs::prepare_dir("--out", &config.out)?;
     let scratch = tempfile::Builder::new().prefix("synclog-compare-").tempdir()?;
     let mut ceilings_cache: Vec<Ceilings> = Vec::new();
     let mut ceilings_for = |shape: ceiling::Shape, log: &mut dyn Write| -> anyhow::Result<Ceilings> {
@@ -161,16 +161,15 @@ pub fn outcome(c: &Comparison) -> Outcome {
     }
 }
 
-/// One cell's run: `base` with the cell's strategy and counts, `--messages` rounded to a multiple
-/// of its producers, and (with `--data-dir`) a directory of its own under it.
+/// One cell's run: `base` with the cell's strategy and counts, and (with `--data-dir`) a
+/// directory of its own under it. `--messages` is kept as given: [`RunConfig::validate`]
+/// refuses a cell whose producers do not divide it, as it refuses a run.
 pub fn cell_config(base: &RunConfig, strategy: StrategyKind, producers: u32, consumers: u32) -> RunConfig {
     RunConfig {
         strategy,
         producers,
         consumers,
         progress: false,
-        // --messages is a total: round it to a multiple of this cell's producers.
-        messages: (base.messages / u64::from(producers)).max(1) * u64::from(producers),
         topics: base.topics.min(producers),
         data_dir: base
             .data_dir

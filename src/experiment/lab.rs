@@ -312,21 +312,25 @@ fn worker<S: SyncStrategy>(
     Ok(tally)
 }
 
+/// The median of `values`: the middle one of an odd count, the mean of the two middle ones of
+/// an even count; 0 for none.
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    match n {
+        0 => 0.0,
+        _ if n % 2 == 1 => sorted[n / 2],
+        _ => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
 /// The spread of a cell's repeats, as its row.
 pub fn summarize(cell: &CellSpec, runs: &[LabRun]) -> LabCell {
     let mut ops: Vec<f64> = runs.iter().map(|r| r.ops_per_s).collect();
     ops.sort_by(f64::total_cmp);
-    let median_at = ops.len() / 2;
-    let median = |v: &[f64]| if v.is_empty() { 0.0 } else { v[median_at] };
-    let mut by_ops: Vec<&LabRun> = runs.iter().collect();
-    by_ops.sort_by(|a, b| a.ops_per_s.total_cmp(&b.ops_per_s));
-    let records_read_per_s_median = by_ops.get(median_at).map_or(0.0, |r| {
-        if r.seconds > 0.0 {
-            r.records_read as f64 / r.seconds
-        } else {
-            0.0
-        }
-    });
+    let records_read_per_s: Vec<f64> =
+        runs.iter().map(|r| if r.seconds > 0.0 { r.records_read as f64 / r.seconds } else { 0.0 }).collect();
     let reads: u64 = runs.iter().map(|r| r.reads).sum();
     let appends: u64 = runs.iter().map(|r| r.appends).sum();
     let total = (reads + appends).max(1);
@@ -341,7 +345,7 @@ pub fn summarize(cell: &CellSpec, runs: &[LabRun]) -> LabCell {
         ops_per_s_min: ops.first().copied().unwrap_or(0.0),
         ops_per_s_median: median(&ops),
         ops_per_s_max: ops.last().copied().unwrap_or(0.0),
-        records_read_per_s_median,
+        records_read_per_s_median: median(&records_read_per_s),
         reads,
         appends,
         measured_read_percent: 100.0 * reads as f64 / total as f64,

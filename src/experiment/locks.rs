@@ -87,18 +87,16 @@ pub(super) fn lock_row(w: LockWindow, producers: u32, consumers: u32, transport:
     }
 }
 
-/// Each producer's rate over its own timed window, each consumer's over the load.
+/// Each producer's acknowledged messages per second over its own timed window (0 for one
+/// that had none acknowledged: see [`super::figures`]), each consumer's records per second
+/// over the load.
 pub(super) fn fairness(
     history: &History,
     timings: &[ProducerTiming],
-    warmup: u64,
     consumer_ends: &[Instant],
     started: Instant,
 ) -> Fairness {
-    let timed = history.shape().messages_per_producer - warmup;
-    let producers = timings
-        .iter()
-        .map(|t| timed as f64 / t.end.saturating_duration_since(t.warm).as_secs_f64().max(1e-9));
+    let producers = timings.iter().map(|t| t.acks.rate());
     let consumers: Vec<f64> = history
         .records_read_per_consumer()
         .iter()

@@ -12,15 +12,19 @@
 //! - [`demo`]: the classroom demo;
 //! - [`lab`]: the read/write sweep straight on the log (`harness lab`);
 //! - `workers`: the producer, consumer and drain threads of a run;
+//! - `figures`: a run's rates (acknowledged messages only), open-loop row and sync figures;
+//! - [`outputs`]: checking before a run that its files can be written;
 //! - [`verify`]: `synclog verify`, the offline check of a data dir.
 
 pub mod bench_figures;
 pub mod ceiling;
 pub mod compare;
 pub mod demo;
+mod figures;
 pub mod goals;
 pub mod lab;
 mod locks;
+pub mod outputs;
 pub mod payloads;
 pub mod peers;
 pub mod run;

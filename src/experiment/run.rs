@@ -20,27 +20,29 @@
 //! 4. **Verify and check.** The broker stops (files closed), the files are scanned (docs/violations.md
 //!    A and B; skipped for a remote broker), and the history is checked (section C).
 //!
-//! Throughput counts the messages after each producer's warm-up (the first `--warmup-percent`
-//! of its own messages, sent and checked like the rest but not timed), over the time from the
-//! first producer leaving its warm-up to the last producer's last acknowledgement.
+//! Throughput counts the acknowledged messages after each producer's warm-up (the first
+//! `--warmup-percent` of its own messages, sent and checked like the rest but not timed), over
+//! the time from the first producer leaving its warm-up to the last producer's last
+//! acknowledgement (open loop: see [`super::figures`]). Messages refused or left unanswered
+//! are not counted; the report's `unacknowledged` says how many and the first error met.
 
+use super::figures::{figures, open_loop_row, produce_rate, sync_figures};
 use super::locks::{LockProbe, LockWindow, NoProbe, TopicsProbe};
 use super::payloads::{Preparation, Prepared};
 use super::transport::{
     ConsumerEndpoint, InprocTransport, KafkaTransport, ProducerEndpoint, TcpTransport, Transport,
 };
-use super::workers::{consume, drain_topic, produce, ProducerTiming, Schedule, LATE_NS};
+use super::workers::{consume, drain_topic, produce, ProducerTiming, Schedule};
 use crate::broker::{Broker, BrokerConfig};
 use crate::check::history::{History, RunShape};
 use crate::check::runfile::{RunFile, RunPayloadCheck};
-use crate::report::rows::{Figures, OpenLoop, Phases, RunReport, TransportKind};
+use crate::report::rows::{Phases, RunReport, TransportKind};
 use crate::storage::FsyncMode;
 use crate::storage::{verify_topic, AppendMode, LogConfig, RaceWindow, SyncTotals, Topics};
 use crate::strategies::{StrategyKind, StrategyVisitor, SyncStrategy};
 use crate::violations::{Section, Violations};
 use anyhow::{bail, Context};
 use crossbeam::utils::CachePadded;
-use hdrhistogram::Histogram;
 use rayon::prelude::*;
 use std::io::IsTerminal;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -49,6 +51,21 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
+
+/// The widest `--race-window-us`: one second inside every append.
+pub const MAX_RACE_WINDOW_US: u64 = 1_000_000;
+
+/// The highest `--rate` (and `--rates` value): a billion messages per second, far past what any
+/// run here reaches, and small enough to print as the number it is.
+pub const MAX_RATE: f64 = 1e9;
+
+/// Refuses a rate below 1 or above [`MAX_RATE`] messages per second (`flag` names it).
+pub fn check_rate(flag: &str, rate: f64) -> anyhow::Result<()> {
+    if !(rate.is_finite() && (1.0..=MAX_RATE).contains(&rate)) {
+        bail!("{flag} must be from 1 to 1 000 000 000 messages per second, got {rate}");
+    }
+    Ok(())
+}
 
 /// Everything a run is configured with (the `harness run` flags).
 #[derive(Debug, Clone)]
@@ -179,8 +196,17 @@ impl RunConfig {
         if self.lock_stats && (self.broker.is_some() || self.target.is_some()) {
             bail!("--lock-stats times the strategy of a log in this process: not with --broker or --target");
         }
-        if self.broker.is_some() && self.transport == TransportKind::Inproc {
-            bail!("--broker needs --transport tcp");
+        if let Some(broker) = &self.broker {
+            if self.transport == TransportKind::Inproc {
+                bail!("--broker needs --transport tcp");
+            }
+            super::transport::check_host_port(broker).map_err(|why| anyhow::anyhow!("--broker {why}"))?;
+        }
+        if self.race_window_us > MAX_RACE_WINDOW_US {
+            bail!(
+                "--race-window-us must be at most {MAX_RACE_WINDOW_US} (one second per append), got {}",
+                self.race_window_us
+            );
         }
         if let Some(target) = &self.target {
             if self.broker.is_some() {
@@ -192,9 +218,7 @@ impl RunConfig {
             crate::kafka::client::bootstrap_address(target)?;
         }
         if let Some(rate) = self.rate {
-            if !(rate.is_finite() && rate >= 1.0) {
-                bail!("--rate must be at least 1 message per second");
-            }
+            check_rate("--rate", rate)?;
         }
         if self.remote() && self.force_race {
             bail!("--force-race pairs the appends of a log in this process: not with --broker or --target");
@@ -296,9 +320,16 @@ impl StrategyVisitor for Embedded<'_> {
         // The data dir: the user's, or a temporary one removed when this returns.
         let temp;
         let data_dir: &Path = match &config.data_dir {
-            Some(d) => d,
+            Some(d) => {
+                std::fs::create_dir_all(d)
+                    .with_context(|| format!("cannot create the data directory {}", d.display()))?;
+                d
+            }
             None => {
-                temp = tempfile::Builder::new().prefix("synclog-harness-").tempdir()?;
+                temp = tempfile::Builder::new()
+                    .prefix("synclog-harness-")
+                    .tempdir()
+                    .context("cannot create a temporary data directory")?;
                 temp.path()
             }
         };
@@ -309,7 +340,9 @@ impl StrategyVisitor for Embedded<'_> {
                 message_bytes_max: config.message_bytes_max,
                 ..RunFile::new(&shape, t as u32, S::NAME)
             };
-            run_file.write(&data_dir.join(name))?;
+            run_file.write(&data_dir.join(name)).with_context(|| {
+                format!("cannot write the run file of topic {name} in {}", data_dir.display())
+            })?;
         }
         let log = LogConfig {
             fsync: config.fsync.policy(config.fsync_interval_ms),
@@ -432,16 +465,15 @@ fn load(
     let counts = history.operation_counts();
     let page = config.page.then(|| Box::new(crate::report::page::build::Draft::new(&history, names)));
 
-    // Throughput over the timed window: first warm-up end to last acknowledgement.
-    let timed_from = timings.iter().map(|t| t.warm).min().unwrap_or(started);
-    let timed_to = timings.iter().map(|t| t.end).max().unwrap_or(finished);
-    let timed_s = timed_to.duration_since(timed_from).as_secs_f64().max(1e-9);
-    let timed_messages = shape.total_messages() - warmup * u64::from(config.producers);
+    // Throughput: acknowledged messages after the warm-up over the producers' windows
+    // (see `super::figures`).
     let mb = config.mean_message_bytes() / 1e6;
-    let mut produce = figures(timed_messages as f64 / timed_s, mb, &history.produce_latency_us());
+    let mut produce = figures(produce_rate(&timings), mb, &history.produce_latency_us());
     if !config.remote() {
-        // The syncs are counted over the whole load, warm-up included: so is their time.
-        let load_s = timed_to.duration_since(started).as_secs_f64();
+        // The syncs are counted over the whole load, warm-up included: so is their time, from
+        // the start to the last producer's last answer.
+        let load_end = timings.iter().map(|t| t.end).max().unwrap_or(finished);
+        let load_s = load_end.duration_since(started).as_secs_f64();
         sync_figures(&mut produce, syncs, shape.total_messages(), load_s);
     }
     let open_loop = config.rate.map(|rate| open_loop_row(rate, produce.msgs_per_s, &timings));
@@ -450,14 +482,12 @@ fn load(
         let secs = end.duration_since(started).as_secs_f64().max(1e-9);
         figures(counts.records_read as f64 / secs, mb, &history.consume_latency_us())
     });
-    if counts.sends_failed + counts.sends_unknown > 0 {
-        notes.push(format!(
-            "{} requests failed and {} got no answer ({} and {} messages)",
-            counts.sends_failed, counts.sends_unknown, counts.messages_failed, counts.messages_unknown
-        ));
+    let unacknowledged = super::figures::unacknowledged(&counts, &timings);
+    if let Some(u) = &unacknowledged {
+        notes.push(super::figures::unacknowledged_note(u));
     }
     let lock = lock.map(|w| super::locks::lock_row(w, config.producers, config.consumers, config.transport));
-    let fairness = Some(super::locks::fairness(&history, &timings, warmup, &consumer_ends, started));
+    let fairness = Some(super::locks::fairness(&history, &timings, &consumer_ends, started));
     Ok(RunReport {
         strategy: if config.remote() { "remote".into() } else { config.strategy.name().into() },
         producers: config.producers,
@@ -483,6 +513,7 @@ fn load(
         consume,
         examples: violations.examples_json(),
         verdict: verdict(&violations).into(),
+        unacknowledged,
         violations,
         lock,
         fairness,
@@ -508,6 +539,11 @@ fn connect(
     Ok((producers, consumers))
 }
 
+/// How many times the drain opens a fresh connection to go on with a topic whose fetches kept
+/// failing (a broker at its connection cap refuses the drain until the producers' connections
+/// are counted out), waiting 100 ms more each time.
+const DRAIN_RECONNECTS: u32 = 5;
+
 /// Reads every topic from offset 0 into the drain recorder, on one connection of its own.
 fn drain_all(
     transport: &dyn Transport,
@@ -515,9 +551,20 @@ fn drain_all(
     drain: &mut crate::check::history::DrainRecorder<'_>,
     notes: &mut Vec<String>,
 ) -> anyhow::Result<()> {
-    let mut reader = transport.consumer().map_err(anyhow::Error::msg).context("the drain cannot connect")?;
+    let connect = || transport.consumer().map_err(anyhow::Error::msg).context("the drain cannot connect");
+    let mut reader = connect()?;
     for (t, name) in names.iter().enumerate() {
-        drain_topic(reader.as_mut(), t as u32, name, drain, notes);
+        let (mut from, mut reconnects) = (0, 0);
+        while let Err((offset, why)) = drain_topic(reader.as_mut(), t as u32, name, from, drain) {
+            if reconnects == DRAIN_RECONNECTS {
+                notes.push(format!("the drain of {name} stopped at offset {offset}: {why}"));
+                break;
+            }
+            reconnects += 1;
+            from = offset;
+            thread::sleep(Duration::from_millis(100) * reconnects);
+            reader = connect()?;
+        }
     }
     Ok(())
 }
@@ -631,44 +678,6 @@ fn race(
     Race { timings, consumer_ends, started, finished, syncs, lock }
 }
 
-/// The open-loop row: the rate asked, the rate achieved, and how far behind schedule the
-/// producers fell (summed over producers; the worst delay of any).
-fn open_loop_row(rate: f64, achieved: f64, timings: &[ProducerTiming]) -> OpenLoop {
-    let requests: u64 = timings.iter().map(|t| t.lag.requests).sum();
-    let late: u64 = timings.iter().map(|t| t.lag.late).sum();
-    let max_ns = timings.iter().map(|t| t.lag.max_ns).max().unwrap_or(0);
-    OpenLoop {
-        target_msgs_per_s: rate,
-        achieved_msgs_per_s: achieved,
-        late_share: late as f64 / requests.max(1) as f64,
-        late_after_us: LATE_NS / 1000,
-        max_behind_us: max_ns / 1000,
-    }
-}
-
-/// Syncs per second, messages per sync, and a sync's mean time and gather, from syncs and
-/// messages counted over the same `secs` (the whole load, warm-up included).
-fn sync_figures(produce: &mut Figures, syncs: SyncTotals, messages: u64, secs: f64) {
-    let n = syncs.syncs;
-    let per_sync = |total: f64| (n > 0).then(|| total / n as f64);
-    produce.fsyncs_per_s = Some(n as f64 / secs.max(1e-9));
-    produce.msgs_per_fsync = per_sync(messages as f64);
-    produce.fsync_mean_us = per_sync(syncs.syncing.as_secs_f64() * 1e6);
-    produce.gather_mean_us = per_sync(syncs.gathering.as_secs_f64() * 1e6);
-}
-
-fn figures(msgs_per_s: f64, mb_per_message: f64, latency: &Histogram<u64>) -> Figures {
-    Figures {
-        msgs_per_s,
-        mb_per_s: msgs_per_s * mb_per_message,
-        p50_us: latency.value_at_quantile(0.50),
-        p99_us: latency.value_at_quantile(0.99),
-        p999_us: latency.value_at_quantile(0.999),
-        max_us: latency.max(),
-        ..Figures::default() // the sync figures: see `sync_figures`
-    }
-}
-
 fn progress_bar(config: &RunConfig, total: u64) -> Option<indicatif::ProgressBar> {
     let on_terminal = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
     if !config.progress || !on_terminal {
@@ -681,31 +690,4 @@ fn progress_bar(config: &RunConfig, total: u64) -> Option<indicatif::ProgressBar
         bar.set_style(style.progress_chars("=> "));
     }
     Some(bar)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::sync_figures;
-    use crate::report::rows::Figures;
-    use crate::storage::SyncTotals;
-    use std::time::Duration;
-
-    #[test]
-    fn syncs_are_divided_by_the_time_they_were_counted_over() {
-        // 100 syncs over a 2 s load (warm-up included), 1 000 messages; 15 ms inside the syncs
-        // and 5 ms gathering before them.
-        let mut f = Figures::default();
-        let syncs = SyncTotals {
-            syncs: 100,
-            syncing: Duration::from_millis(15),
-            gathering: Duration::from_millis(5),
-        };
-        sync_figures(&mut f, syncs, 1_000, 2.0);
-        assert_eq!((f.fsyncs_per_s, f.msgs_per_fsync), (Some(50.0), Some(10.0)));
-        assert_eq!((f.fsync_mean_us, f.gather_mean_us), (Some(150.0), Some(50.0)));
-        let mut none = Figures::default();
-        sync_figures(&mut none, SyncTotals::default(), 1_000, 2.0);
-        assert_eq!((none.fsyncs_per_s, none.msgs_per_fsync), (Some(0.0), None));
-        assert_eq!((none.fsync_mean_us, none.gather_mean_us), (None, None));
-    }
 }

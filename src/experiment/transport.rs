@@ -18,14 +18,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The answer to one produce request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Completion {
     /// Stored at `base_offset ..`.
     Acked(u64),
-    /// Refused by the broker.
-    Failed,
-    /// No answer: the connection broke or timed out.
-    Unknown,
+    /// Refused by the broker; the string says why (the broker's error, as the client saw it).
+    Failed(String),
+    /// No answer: the connection broke or timed out; the string says what happened.
+    Unknown(String),
 }
 
 /// One producer's connection.
@@ -72,6 +72,26 @@ pub trait Transport: Send + Sync {
 
 // --- TCP ----------------------------------------------------------------------------------
 
+/// Checks that `addr` has the form `HOST:PORT` (a name or an address, then a port from 0 to
+/// 65535; an IPv6 address in brackets) without resolving it: a value of another form is bad
+/// usage, while a name that does not resolve, or a broker that does not answer, is found when
+/// the run connects. The error says what is wrong with it.
+pub fn check_host_port(addr: &str) -> Result<(), String> {
+    let Some((host, port)) = addr.rsplit_once(':') else {
+        return Err(format!("{addr:?} is not HOST:PORT (e.g. 127.0.0.1:7070): it has no port"));
+    };
+    if port.parse::<u16>().is_err() {
+        return Err(format!("{addr:?} is not HOST:PORT: the port {port:?} is not a number from 0 to 65535"));
+    }
+    let bracketed = host.starts_with('[') && host.ends_with(']') && host.len() > 2;
+    if host.is_empty() || (host.contains(':') && !bracketed) {
+        return Err(format!(
+            "{addr:?} is not HOST:PORT: the host {host:?} is empty or an IPv6 address without brackets ([::1]:7070)"
+        ));
+    }
+    Ok(())
+}
+
 /// A synclog broker at `addr`.
 pub struct TcpTransport {
     pub addr: SocketAddr,
@@ -104,8 +124,9 @@ impl ProducerEndpoint for TcpProducer {
     fn finish(&mut self) -> Completion {
         match self.client.receive() {
             Ok((_, ResponseBody::Produced { base_offset, .. })) => Completion::Acked(base_offset),
-            Ok(_) | Err(ClientError::Broker { .. }) => Completion::Failed,
-            Err(_) => Completion::Unknown,
+            Ok(_) => Completion::Failed("a produce request got an answer of another kind".into()),
+            Err(e @ ClientError::Broker { .. }) => Completion::Failed(crate::broker::handler::chain(&e)),
+            Err(e) => Completion::Unknown(crate::broker::handler::chain(&e)),
         }
     }
 }
@@ -172,8 +193,8 @@ impl<S: SyncStrategy> ProducerEndpoint for InprocProducer<S> {
         };
         let answer = match t.append_batch(messages) {
             Ok(base) => Completion::Acked(base),
-            Err(LogError::Io { .. }) => Completion::Unknown,
-            Err(_) => Completion::Failed,
+            Err(e @ LogError::Io { .. }) => Completion::Unknown(e.to_string()),
+            Err(e) => Completion::Failed(e.to_string()),
         };
         self.cached = Some(t);
         self.answers.push_back(answer);
@@ -181,7 +202,7 @@ impl<S: SyncStrategy> ProducerEndpoint for InprocProducer<S> {
     }
 
     fn finish(&mut self) -> Completion {
-        self.answers.pop_front().unwrap_or(Completion::Unknown)
+        self.answers.pop_front().unwrap_or_else(|| Completion::Unknown("no request outstanding".into()))
     }
 }
 
@@ -300,22 +321,27 @@ impl ProducerEndpoint for KafkaProducer {
 
     fn finish(&mut self) -> Completion {
         let Some(client) = self.pending.pop_front().and_then(|addr| self.connections.get_mut(&addr)) else {
-            return Completion::Unknown;
+            return Completion::Unknown("no request outstanding".into());
         };
         match client.receive_produce() {
-            Ok(base_offset) => u64::try_from(base_offset).map_or(Completion::Unknown, Completion::Acked),
+            Ok(base_offset) => u64::try_from(base_offset).map_or_else(
+                |_| Completion::Unknown(format!("a negative base offset {base_offset}")),
+                Completion::Acked,
+            ),
             // These may have been written (a replica timed out after the leader appended; the
             // storage failed mid-write): the history must not call them refused.
-            Err(KafkaError::Broker {
-                code:
-                    kafka_code::UNKNOWN_SERVER_ERROR
-                    | kafka_code::KAFKA_STORAGE_ERROR
-                    | REQUEST_TIMED_OUT
-                    | NOT_ENOUGH_REPLICAS_AFTER_APPEND,
-                ..
-            }) => Completion::Unknown,
-            Err(KafkaError::Broker { .. }) => Completion::Failed,
-            Err(_) => Completion::Unknown,
+            Err(
+                e @ KafkaError::Broker {
+                    code:
+                        kafka_code::UNKNOWN_SERVER_ERROR
+                        | kafka_code::KAFKA_STORAGE_ERROR
+                        | REQUEST_TIMED_OUT
+                        | NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+                    ..
+                },
+            ) => Completion::Unknown(crate::broker::handler::chain(&e)),
+            Err(e @ KafkaError::Broker { .. }) => Completion::Failed(crate::broker::handler::chain(&e)),
+            Err(e) => Completion::Unknown(crate::broker::handler::chain(&e)),
         }
     }
 }

@@ -10,12 +10,105 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// When a producer left its warm-up and when it got its last answer, and (open loop) how far
-/// behind its schedule it fell.
+/// When a producer got its last answer, what it got acknowledged after its warm-up and over
+/// which window, and (open loop) how far behind its schedule it fell.
 pub(super) struct ProducerTiming {
-    pub(super) warm: Instant,
+    /// When it got its last answer, acknowledgement or not.
     pub(super) end: Instant,
     pub(super) lag: Lag,
+    /// What was acknowledged after the warm-up, over which window, and what was not.
+    pub(super) acks: Acks,
+}
+
+/// A producer's answers: the acknowledged messages after its warm-up (what its rate counts),
+/// the window they are counted over, and the requests that were not acknowledged.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(super) struct Acks {
+    /// Messages after the warm-up (seq ≥ warm-up) that were acknowledged.
+    pub(super) timed_messages: u64,
+    /// The window the rate is counted over: from leaving the warm-up (closed loop) or the
+    /// first timed message's due time (open loop), to the later of the last acknowledgement and
+    /// (open loop) the end of the schedule; `None` when no timed message was acknowledged.
+    pub(super) window: Option<(Instant, Instant)>,
+    /// Requests refused by the broker or left unanswered.
+    pub(super) errors: u64,
+    /// The first of them: when, and what the endpoint said.
+    pub(super) first_error: Option<(Instant, String)>,
+}
+
+impl Acks {
+    /// This producer's acknowledged messages per second over its window (0 with none).
+    pub(super) fn rate(&self) -> f64 {
+        match self.window {
+            Some((from, to)) => {
+                self.timed_messages as f64 / to.saturating_duration_since(from).as_secs_f64().max(1e-9)
+            }
+            None => 0.0,
+        }
+    }
+}
+
+/// What a producer learns as its answers come: builds its [`Acks`].
+struct AckTally {
+    warmup: u64,
+    /// Where the timed window starts, once known.
+    from: Option<Instant>,
+    last_ack: Option<Instant>,
+    acks: Acks,
+}
+
+impl AckTally {
+    /// Records the answer to the request of seqs `first .. first + n`; returns the outcome the
+    /// history keeps.
+    fn answer(&mut self, first: u64, n: u32, completion: Completion) -> SendOutcome {
+        let (outcome, why) = match completion {
+            Completion::Acked(base_offset) => {
+                let timed = u64::from(n) - self.warmup.saturating_sub(first).min(u64::from(n));
+                if timed > 0 {
+                    self.acks.timed_messages += timed;
+                    self.last_ack = Some(Instant::now());
+                }
+                return SendOutcome::Acked { base_offset };
+            }
+            Completion::Failed(why) => (SendOutcome::Failed, why),
+            Completion::Unknown(why) => (SendOutcome::Unknown, why),
+        };
+        self.error(why);
+        outcome
+    }
+
+    /// The producer leaves its warm-up now: tells `on_warm`, and (closed loop) the timed window
+    /// starts.
+    fn leave_warmup(&mut self, on_warm: &(dyn Fn() + Sync)) {
+        on_warm();
+        self.from.get_or_insert_with(Instant::now);
+    }
+
+    /// Counts a request that was not acknowledged, keeping the first reason.
+    fn error(&mut self, why: String) {
+        self.acks.errors += 1;
+        if self.acks.first_error.is_none() {
+            self.acks.first_error = Some((Instant::now(), why));
+        }
+    }
+
+    /// The tally, the window closed at the last acknowledgement or `schedule_end`, the later.
+    fn finish(mut self, schedule_end: Option<Instant>) -> Acks {
+        if let (Some(from), Some(last)) = (self.from, self.last_ack) {
+            self.acks.window = Some((from, schedule_end.map_or(last, |end| end.max(last))));
+        }
+        self.acks
+    }
+}
+
+/// Maps a time on the history's clock (ns) to an [`Instant`], from one reading of both.
+fn instant_of(anchor: (Instant, u64), ns: u64) -> Instant {
+    let (at, at_ns) = anchor;
+    if ns >= at_ns {
+        at + Duration::from_nanos(ns - at_ns)
+    } else {
+        at.checked_sub(Duration::from_nanos(at_ns - ns)).unwrap_or(at)
+    }
 }
 
 /// How far an open-loop producer fell behind its schedule: the time from when a request was
@@ -96,19 +189,19 @@ pub(super) fn produce(
     // requests.
     let mut inline = Prepared::default();
     let mut window: VecDeque<(u64, u32)> = VecDeque::with_capacity(config.in_flight as usize);
-    let mut warm = if warmup == 0 {
-        on_warm();
-        Some(Instant::now())
-    } else {
-        None
-    };
-    let finish_one = |endpoint: &mut Box<dyn ProducerEndpoint>, window: &mut VecDeque<(u64, u32)>| {
+    let anchor = (Instant::now(), history.now_ns());
+    let mut tally = AckTally { warmup, from: None, last_ack: None, acks: Acks::default() };
+    // Open loop: the timed window starts when the first timed message was due.
+    tally.from = schedule.map(|s| instant_of(anchor, s.due_ns(warmup)));
+    let mut warm = warmup == 0;
+    if warm {
+        tally.leave_warmup(on_warm);
+    }
+    let finish_one = |endpoint: &mut Box<dyn ProducerEndpoint>,
+                      window: &mut VecDeque<(u64, u32)>,
+                      tally: &mut AckTally| {
         if let Some((first, n)) = window.pop_front() {
-            let outcome = match endpoint.finish() {
-                Completion::Acked(base_offset) => SendOutcome::Acked { base_offset },
-                Completion::Failed => SendOutcome::Failed,
-                Completion::Unknown => SendOutcome::Unknown,
-            };
+            let outcome = tally.answer(first, n, endpoint.finish());
             history.end_send(producer, first, n, outcome);
             sent.fetch_add(u64::from(n), Ordering::Relaxed);
         }
@@ -117,7 +210,7 @@ pub(super) fn produce(
     while seq < total {
         let n = batch.min(total - seq) as u32;
         if window.len() >= config.in_flight as usize {
-            finish_one(&mut endpoint, &mut window);
+            finish_one(&mut endpoint, &mut window, &mut tally);
         }
         let seqs = seq..seq + u64::from(n);
         let messages: Vec<&[u8]> = match prepared {
@@ -143,23 +236,27 @@ pub(super) fn produce(
         }
         match endpoint.start(topic, &messages) {
             Ok(()) => window.push_back((seq, n)),
-            Err(_) => {
+            Err(why) => {
                 // The request may not have left; it is never retried.
+                tally.error(why);
                 history.end_send(producer, seq, n, SendOutcome::Unknown);
                 sent.fetch_add(u64::from(n), Ordering::Relaxed);
             }
         }
         seq += u64::from(n);
-        if warm.is_none() && seq >= warmup {
-            on_warm();
-            warm = Some(Instant::now());
+        if !warm && seq >= warmup {
+            warm = true;
+            tally.leave_warmup(on_warm);
         }
     }
     while !window.is_empty() {
-        finish_one(&mut endpoint, &mut window);
+        finish_one(&mut endpoint, &mut window, &mut tally);
     }
     let end = Instant::now();
-    ProducerTiming { warm: warm.unwrap_or(end), end, lag }
+    // Open loop: n messages take n intervals of the schedule, so a producer that kept it
+    // achieves its share of the rate exactly.
+    let schedule_end = schedule.map(|s| instant_of(anchor, s.due_ns(total)));
+    ProducerTiming { end, lag, acks: tally.finish(schedule_end) }
 }
 
 /// Records one fetch's outcome in the consumer's recorder; returns (next offset, high
@@ -244,19 +341,21 @@ pub(super) fn consume(
     Instant::now()
 }
 
-/// Reads a topic from 0 to its end into the drain recorder, skipping corrupt stretches.
+/// Reads a topic from `from` to its end into the drain recorder, skipping corrupt stretches.
+/// `Err((offset, why))`: it stopped at `offset` after three failed fetches in a row.
 pub(super) fn drain_topic(
     reader: &mut dyn ConsumerEndpoint,
     topic: u32,
     name: &str,
+    from: u64,
     drain: &mut crate::check::history::DrainRecorder<'_>,
-    notes: &mut Vec<String>,
-) {
-    let mut offset = 0u64;
+) -> Result<(), (u64, String)> {
+    let mut offset = from;
     let mut failures = 0;
     loop {
         match reader.fetch(name, offset, 10_000, 4 << 20, Duration::ZERO) {
             Fetch::Records { high_watermark, records } => {
+                failures = 0;
                 let mut any = false;
                 for (o, payload) in records {
                     drain.record(topic, o, payload);
@@ -264,7 +363,7 @@ pub(super) fn drain_topic(
                     any = true;
                 }
                 if !any || offset >= high_watermark {
-                    break;
+                    return Ok(());
                 }
             }
             Fetch::Corrupt => {
@@ -272,12 +371,11 @@ pub(super) fn drain_topic(
                 drain.corrupt(topic, offset, resume - offset);
                 offset = resume;
             }
-            Fetch::OutOfRange => break,
+            Fetch::OutOfRange => return Ok(()),
             Fetch::Failed(why) => {
                 failures += 1;
                 if failures >= 3 {
-                    notes.push(format!("the drain of {name} stopped at offset {offset}: {why}"));
-                    break;
+                    return Err((offset, why));
                 }
             }
         }

@@ -1,7 +1,7 @@
 //! Charts of `harness lab`, drawn with plotters as SVG and PNG from its rows ([`Lab`]) alone.
 //!
 //! - `lab_throughput_r<N>` (one per read length N): operations per second against the read
-//!   share on a logarithmic axis, one line per strategy (the median repeat, with a bar from the
+//!   share on a logarithmic axis, one line per strategy (the median of the repeats, with a bar from the
 //!   slowest to the fastest repeat), one panel per thread count;
 //! - `lab_crossover`: which locking strategy wins each mix (rows: read length and threads;
 //!   columns: read share), coloured by the winner, darker the wider its lead over the runner-up,
@@ -164,7 +164,7 @@ fn throughput<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, lab: &Lab, reco
     let (top, rest) = root.split_vertically(80);
     top.draw(&Text::new(title, (30, 8), (FONT, 24))).map_err(err)?;
     let (_, strip) = top.split_vertically(40);
-    legend_strip(&strip, &strategies(lab), "dot: median repeat; bar: slowest to fastest")?;
+    legend_strip(&strip, &strategies(lab), "dot: median of the repeats; bar: slowest to fastest")?;
     let threads = sorted(cells.iter().map(|c| c.threads));
     let shares = sorted(cells.iter().map(|c| c.read_share_percent));
     let panels = rest.split_evenly(grid(threads.len()));

@@ -171,8 +171,8 @@ pub fn summary(lab: &Lab, charts: &[String]) -> String {
     let _ = writeln!(
         s,
         "Machine: **{} cores**, kernel {}. Each cell ran {} on a fresh log pre-filled with {} records \
-(seed {}); ops/s counts reads and appends, and is the median repeat, with the slowest and fastest \
-beside it.\n",
+(seed {}); ops/s counts reads and appends, and is the median of the repeats (with an even count, the mean of the two middle \
+ones), with the slowest and fastest beside it.\n",
         m.cpus,
         m.kernel,
         if lab.cell_ms > 0 {

@@ -27,7 +27,8 @@ pub struct Figures {
     pub p99_us: u64,
     pub p999_us: u64,
     pub max_us: u64,
-    /// Produce only: fsyncs per second over the timed window (null for a remote broker).
+    /// Produce only: fsyncs per second over the load, warm-up included: from its start to the
+    /// last producer's last answer (null for a remote broker).
     // Written as `null`, never left out: docs/cli.md lists both fsync figures in every `produce`
     // (and `consume` has "the same figures"), so a reader of the JSON can rely on the keys.
     pub fsyncs_per_s: Option<f64>,
@@ -72,6 +73,24 @@ pub struct OpenLoop {
     pub max_behind_us: u64,
 }
 
+/// The messages of a run that were never acknowledged: refused by the broker, or left without
+/// an answer (a broken connection, a timeout). Not an integrity violation (a send is never
+/// retried, and the checker knows these may or may not have been stored), but the load did not
+/// complete: the rates count acknowledged messages only.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Unacknowledged {
+    /// Messages not acknowledged (failed and unanswered).
+    pub messages: u64,
+    /// Requests the broker refused, and their messages.
+    pub requests_failed: u64,
+    pub messages_failed: u64,
+    /// Requests that got no answer, and their messages.
+    pub requests_unanswered: u64,
+    pub messages_unanswered: u64,
+    /// The first error met, as the producer saw it (which producer, and what it was told).
+    pub first_error: String,
+}
+
 /// The machine a run ran on.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Machine {
@@ -114,6 +133,8 @@ pub struct RunReport {
     pub violations: Violations,
     pub examples: serde_json::Value,
     pub verdict: String,
+    /// Messages never acknowledged, with the first error; `null` when every message was.
+    pub unacknowledged: Option<Unacknowledged>,
     /// `--lock-stats`: the strategy's own wait, hold and contention; `null` without it.
     pub lock: Option<crate::report::locks::LockRow>,
     /// Per-producer and per-consumer throughput, min, max and Jain's index.
@@ -134,6 +155,11 @@ impl RunReport {
     /// `true` when no error kind was counted.
     pub fn is_clean(&self) -> bool {
         self.violations.is_clean()
+    }
+
+    /// `true` when every message sent was acknowledged.
+    pub fn is_complete(&self) -> bool {
+        self.unacknowledged.is_none()
     }
 }
 
@@ -338,11 +364,13 @@ pub struct LabCell {
     pub message_bytes_min: usize,
     pub message_bytes_max: usize,
     pub repeats: u32,
-    /// Operations (reads + appends) per second: the slowest, median and fastest repeat.
+    /// Operations (reads + appends) per second: the slowest repeat, the median of the repeats
+    /// (an even count: the mean of the two middle ones) and the fastest repeat.
     pub ops_per_s_min: f64,
     pub ops_per_s_median: f64,
     pub ops_per_s_max: f64,
-    /// Records read per second in the median repeat.
+    /// The median of the repeats' records read per second (an even count: the mean of the two
+    /// middle ones).
     pub records_read_per_s_median: f64,
     /// Reads and appends done, summed over the repeats.
     pub reads: u64,

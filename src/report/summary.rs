@@ -867,6 +867,7 @@ mod tests {
             violations: Default::default(),
             examples: serde_json::Value::Null,
             verdict: "clean".into(),
+            unacknowledged: None,
             lock: None,
             fairness: None,
             notes: vec![],

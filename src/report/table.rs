@@ -144,7 +144,21 @@ pub fn print_run(r: &RunReport, out: &mut impl Write) -> io::Result<()> {
     for note in &r.notes {
         writeln!(out, "  note: {note}")?;
     }
-    writeln!(out, "verdict: {}", r.verdict)
+    let Some(u) = &r.unacknowledged else {
+        return writeln!(out, "verdict: {}", r.verdict);
+    };
+    let of = format!("{} of {} messages", thousands(u.messages), thousands(r.messages));
+    writeln!(
+        out,
+        "  incomplete: {of} were not acknowledged ({} requests refused by the broker, {} unanswered); the rates above count acknowledged messages only",
+        thousands(u.requests_failed),
+        thousands(u.requests_unanswered),
+    )?;
+    if r.is_clean() {
+        writeln!(out, "verdict: incomplete (no violation found, but {of} were not acknowledged)")
+    } else {
+        writeln!(out, "verdict: {}", r.verdict)
+    }
 }
 
 fn print_violations(r: &RunReport, out: &mut impl Write) -> io::Result<()> {

@@ -22,8 +22,9 @@ struct Args {
 enum Command {
     /// Send messages to a topic (created if missing); with no MESSAGE, one per line of stdin.
     Produce {
-        /// The broker's address.
-        #[arg(long, default_value = "127.0.0.1:7070")]
+        /// The broker's address, HOST:PORT (another form is bad usage, exit 2; a name that does
+        /// not resolve or a broker that does not answer is an error, exit 1).
+        #[arg(long, default_value = "127.0.0.1:7070", value_parser = host_port)]
         broker: String,
         /// The topic: 1-249 of [A-Za-z0-9._-].
         #[arg(long)]
@@ -33,8 +34,9 @@ enum Command {
     },
     /// Print a topic's messages from an offset: to the end, or forever with --follow.
     Consume {
-        /// The broker's address.
-        #[arg(long, default_value = "127.0.0.1:7070")]
+        /// The broker's address, HOST:PORT (another form is bad usage, exit 2; a name that does
+        /// not resolve or a broker that does not answer is an error, exit 1).
+        #[arg(long, default_value = "127.0.0.1:7070", value_parser = host_port)]
         broker: String,
         /// The topic.
         #[arg(long)]
@@ -54,8 +56,9 @@ enum Command {
     },
     /// List the broker's topics with their next offsets.
     Topics {
-        /// The broker's address.
-        #[arg(long, default_value = "127.0.0.1:7070")]
+        /// The broker's address, HOST:PORT (another form is bad usage, exit 2; a name that does
+        /// not resolve or a broker that does not answer is an error, exit 1).
+        #[arg(long, default_value = "127.0.0.1:7070", value_parser = host_port)]
         broker: String,
     },
     /// Check a data dir's logs and indexes, read-only (fsck). Exit 0 clean, 3 corrupted, 1 error.
@@ -74,6 +77,12 @@ enum Command {
         #[arg(long, default_value_t = DEFAULT_MAX_MESSAGE_BYTES)]
         max_message_bytes: u32,
     },
+}
+
+/// `--broker`: `HOST:PORT`, checked for its form (not resolved) so that a malformed value is
+/// bad usage.
+fn host_port(s: &str) -> Result<String, String> {
+    synclog::experiment::transport::check_host_port(s).map(|()| s.to_string())
 }
 
 fn main() -> ExitCode {

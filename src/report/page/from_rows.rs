@@ -44,7 +44,7 @@ pub fn machine(r: &RunReport) -> Vec<(String, String)> {
 pub fn verdict(r: &RunReport) -> Verdict {
     let errors: Vec<String> =
         r.violations.found().filter(|(k, _)| k.is_error()).map(|(k, n)| format!("{k} ({n})")).collect();
-    let sentence = if errors.is_empty() {
+    let mut sentence = if errors.is_empty() {
         format!("every checked kind is clean over {} messages", r.messages)
     } else {
         format!(
@@ -54,6 +54,12 @@ pub fn verdict(r: &RunReport) -> Verdict {
             errors.join(", ")
         )
     };
+    if let Some(u) = &r.unacknowledged {
+        sentence.push_str(&format!(
+            "; but the run is incomplete: {} of {} messages were not acknowledged (the first error: {}), and the rates count acknowledged messages only",
+            u.messages, r.messages, u.first_error
+        ));
+    }
     Verdict { corrupted: !r.is_clean(), word: r.verdict.clone(), sentence }
 }
 
