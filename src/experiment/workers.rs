@@ -53,20 +53,23 @@ struct AckTally {
     warmup: u64,
     /// Where the timed window starts, once known.
     from: Option<Instant>,
-    last_ack: Option<Instant>,
+    /// When the last timed message was acknowledged, on the history's clock (ns).
+    last_ack_ns: Option<u64>,
+    /// One reading of both clocks, to turn the history's times into instants.
+    anchor: (Instant, u64),
     acks: Acks,
 }
 
 impl AckTally {
-    /// Records the answer to the request of seqs `first .. first + n`; returns the outcome the
-    /// history keeps.
-    fn answer(&mut self, first: u64, n: u32, completion: Completion) -> SendOutcome {
+    /// Records the answer to the request of seqs `first .. first + n`, come at `end_ns` on the
+    /// history's clock; returns the outcome the history keeps.
+    fn answer(&mut self, first: u64, n: u32, completion: Completion, end_ns: u64) -> SendOutcome {
         let (outcome, why) = match completion {
             Completion::Acked(base_offset) => {
                 let timed = u64::from(n) - self.warmup.saturating_sub(first).min(u64::from(n));
                 if timed > 0 {
                     self.acks.timed_messages += timed;
-                    self.last_ack = Some(Instant::now());
+                    self.last_ack_ns = Some(end_ns);
                 }
                 return SendOutcome::Acked { base_offset };
             }
@@ -94,7 +97,8 @@ impl AckTally {
 
     /// The tally, the window closed at the last acknowledgement or `schedule_end`, the later.
     fn finish(mut self, schedule_end: Option<Instant>) -> Acks {
-        if let (Some(from), Some(last)) = (self.from, self.last_ack) {
+        if let (Some(from), Some(last_ns)) = (self.from, self.last_ack_ns) {
+            let last = instant_of(self.anchor, last_ns);
             self.acks.window = Some((from, schedule_end.map_or(last, |end| end.max(last))));
         }
         self.acks
@@ -190,7 +194,7 @@ pub(super) fn produce(
     let mut inline = Prepared::default();
     let mut window: VecDeque<(u64, u32)> = VecDeque::with_capacity(config.in_flight as usize);
     let anchor = (Instant::now(), history.now_ns());
-    let mut tally = AckTally { warmup, from: None, last_ack: None, acks: Acks::default() };
+    let mut tally = AckTally { warmup, from: None, last_ack_ns: None, anchor, acks: Acks::default() };
     // Open loop: the timed window starts when the first timed message was due.
     tally.from = schedule.map(|s| instant_of(anchor, s.due_ns(warmup)));
     let mut warm = warmup == 0;
@@ -201,8 +205,11 @@ pub(super) fn produce(
                       window: &mut VecDeque<(u64, u32)>,
                       tally: &mut AckTally| {
         if let Some((first, n)) = window.pop_front() {
-            let outcome = tally.answer(first, n, endpoint.finish());
-            history.end_send(producer, first, n, outcome);
+            let completion = endpoint.finish();
+            // One clock reading for the history's latency and the tally's window.
+            let end_ns = history.now_ns();
+            let outcome = tally.answer(first, n, completion, end_ns);
+            history.end_send_at(producer, first, n, outcome, end_ns);
             sent.fetch_add(u64::from(n), Ordering::Relaxed);
         }
     };

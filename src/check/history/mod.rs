@@ -394,7 +394,13 @@ impl History {
     /// Records how the request begun by [`begin_send`](Self::begin_send) with the same
     /// `first_seq` and `count` ended. Call it exactly once per request (a send is never retried).
     pub fn end_send(&self, producer: u32, first_seq: u64, count: u32, outcome: SendOutcome) {
-        let end_ns = self.now_ns();
+        self.end_send_at(producer, first_seq, count, outcome, self.now_ns());
+    }
+
+    /// [`end_send`](Self::end_send) with the answer's time given (on this history's clock, not
+    /// before the request's start): a producer that reads the clock for its own tally passes
+    /// that reading instead of the history taking another.
+    pub fn end_send_at(&self, producer: u32, first_seq: u64, count: u32, outcome: SendOutcome, end_ns: u64) {
         let Some(arrays) = self.producers.get(producer as usize) else {
             debug_assert!(false, "end_send for producer {producer}, outside the run");
             return;
