@@ -222,30 +222,47 @@ mod tests {
 
     #[test]
     fn many_threads_racing_for_connection_slots_never_hold_more_than_the_cap() {
-        // Sixteen threads, released together, each admit and release 2 000 times against a cap
-        // of 5; every admitted thread counts itself in while it holds its slot. The count never
-        // passes 5, the cap is reached, and every slot comes back.
+        // Sixteen threads against a cap of 5. First, each tries once, all having loaded the
+        // count (0) together, and holds what it got until all have tried: exactly five hold a
+        // slot (a load-then-store would let all sixteen in). Then each admits and releases 2 000
+        // times, counting itself in while it holds its slot: never more than five at once, and
+        // every slot comes back.
+        const THREADS: usize = 16;
         let dir = tempfile::tempdir().expect("tempdir");
         let shared = shared(dir.path(), 5, 1);
+        let meet = Arc::new(Rendezvous::new(THREADS, Duration::from_secs(20)));
+        let tried = Barrier::new(THREADS);
         let holding = AtomicUsize::new(0);
         let most = AtomicUsize::new(0);
-        let start = Barrier::new(16);
-        thread::scope(|s| {
-            for _ in 0..16 {
-                s.spawn(|| {
-                    start.wait();
-                    for _ in 0..2_000 {
-                        if shared.try_admit() {
-                            let now = holding.fetch_add(1, Ordering::AcqRel) + 1;
-                            most.fetch_max(now, Ordering::AcqRel);
-                            assert!(shared.connections.load(Ordering::Acquire) <= 5);
-                            holding.fetch_sub(1, Ordering::AcqRel);
+        let first_round: usize = thread::scope(|s| {
+            let threads: Vec<_> = (0..THREADS)
+                .map(|_| {
+                    let (shared, meet, tried, holding, most) =
+                        (&shared, meet.clone(), &tried, &holding, &most);
+                    s.spawn(move || {
+                        MEET.with(|m| *m.borrow_mut() = Some(meet));
+                        let admitted = shared.try_admit();
+                        tried.wait();
+                        let first = usize::from(admitted);
+                        if admitted {
                             shared.release_connection();
                         }
-                    }
-                });
-            }
+                        tried.wait();
+                        for _ in 0..2_000 {
+                            if shared.try_admit() {
+                                let now = holding.fetch_add(1, Ordering::AcqRel) + 1;
+                                most.fetch_max(now, Ordering::AcqRel);
+                                holding.fetch_sub(1, Ordering::AcqRel);
+                                shared.release_connection();
+                            }
+                        }
+                        first
+                    })
+                })
+                .collect();
+            threads.into_iter().map(|t| t.join().expect("no panic")).sum()
         });
+        assert_eq!(first_round, 5, "racing together, exactly the cap is admitted");
         let most = most.load(Ordering::Acquire);
         assert!((1..=5).contains(&most), "at most 5 slots held at once, {most} were");
         assert_eq!(shared.connections.load(Ordering::Acquire), 0, "every slot was given back");
