@@ -61,7 +61,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 use synclog::client::{Client, ClientConfig, ClientError, Producer};
 use synclog::protocol::ErrorCode;
-use synclog::storage::topic::{FAIL_INTERVAL_SYNC_ENV, HOLD_INTERVAL_SYNC_ENV};
+use synclog::storage::topic::{FAIL_SYNC_ENV, HOLD_INTERVAL_SYNC_ENV};
 use synclog::storage::{verify_topic, TopicReport, DEFAULT_MAX_MESSAGE_BYTES, INDEX_INTERVAL, LOG_FILE};
 use synclog::violations::ViolationKind as K;
 
@@ -95,21 +95,32 @@ fn sigkill_under_fsync_never_loses_nothing_the_page_cache_has() {
 }
 
 #[test]
-fn a_killed_broker_whose_interval_sync_of_one_topic_failed_restarts_serving_only_durable_records() {
-    // 1. A broker under `interval` takes 150 records in each of a, b, c and stops cleanly (its
-    //    close syncs them: durable, with index entries 0 and 100).
-    // 2. Restarted with the storage's test hook FAIL_INTERVAL_SYNC_ENV=b:151, it acknowledges
-    //    100 more in each (interval acks before syncing; b's index gains entry 200). The
-    //    syncer's sync of b fails: b refuses appends and serves only its 150 durable records,
-    //    while a and c take more. SIGKILL: b's log.dat and index.dat are found cut back
-    //    (entries 0 and 100), and verify clean.
-    // 3. The restart serves b's 150 durable records and nothing of the 100 it cut, and a's and
-    //    c's every record; b takes appends again.
+fn a_killed_broker_whose_sync_of_one_topic_failed_restarts_serving_only_durable_records_under_fsync_interval()
+{
+    killed_after_a_failed_sync("interval");
+}
+
+#[test]
+fn a_killed_broker_whose_sync_of_one_topic_failed_restarts_serving_only_durable_records_under_fsync_always() {
+    killed_after_a_failed_sync("always");
+}
+
+/// 1. A broker under `fsync` takes 150 records in each of a, b, c and stops cleanly (its close
+///    syncs them: durable, with index entries 0 and 100).
+/// 2. Restarted with the storage's test hook `FAIL_SYNC_ENV=b:151`, it is sent 100 more for
+///    each (b's index gains entry 200). Every sync of b covering them fails: under `interval`
+///    the syncer's (the 100 were acknowledged before it), under `always` the group commit's
+///    (the 100 are refused, error 10). b then refuses appends and serves only its 150 durable
+///    records, while a and c take more. SIGKILL: b's log.dat and index.dat are found cut back
+///    (entries 0 and 100), and verify clean.
+/// 3. The restart serves b's 150 durable records and nothing of the 100 it cut, and a's and
+///    c's every record; b takes appends again.
+fn killed_after_a_failed_sync(fsync: &str) {
     let base = tempfile::tempdir().expect("tempdir");
     let data_dir = base.path().join("data");
     let stderr_path = base.path().join("broker.stderr");
     let data = data_dir.to_str().expect("utf-8 path");
-    let args = ["--data-dir", data, "--fsync", "interval", "--fsync-interval-ms", "20"];
+    let args = ["--data-dir", data, "--fsync", fsync, "--fsync-interval-ms", "20"];
     let record = |topic: &str, i: u64| format!("{topic}-{i}").into_bytes();
     let records =
         |topic: &str, from: u64, to: u64| -> Vec<Vec<u8>> { (from..to).map(|i| record(topic, i)).collect() };
@@ -127,14 +138,21 @@ fn a_killed_broker_whose_interval_sync_of_one_topic_failed_restarts_serving_only
     let durable_end = fs::metadata(data_dir.join("b").join(LOG_FILE)).expect("b's log.dat").len();
 
     let stderr_before = fs::metadata(&stderr_path).map_or(0, |m| m.len());
-    let broker = BrokerProcess::start_with_env(&args, &[(FAIL_INTERVAL_SYNC_ENV, "b:151")], &stderr_path);
+    let broker = BrokerProcess::start_with_env(&args, &[(FAIL_SYNC_ENV, "b:151")], &stderr_path);
     let mut client = Client::connect(broker.addr).expect("connect");
     for topic in ["a", "b", "c"] {
-        assert_eq!(produce(&mut client, topic, 150, 250).expect("acknowledged before any sync"), 150);
+        let produced = produce(&mut client, topic, 150, 250);
+        if fsync == "always" && topic == "b" {
+            // Its sync failed, and cut b back, before the answer.
+            let failed = produced.expect_err("never acknowledged: its sync failed");
+            assert_eq!(failed.code(), Some(ErrorCode::Internal), "{failed}");
+        } else {
+            assert_eq!(produced.expect("acknowledged"), 150, "{topic}");
+        }
     }
     // The syncer reports the failure after it cut b back (bounded: it runs every 20 ms).
     let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    while fsync == "interval" {
         let text = fs::read(&stderr_path).expect("stderr");
         let text = String::from_utf8_lossy(&text[stderr_before as usize..]).into_owned();
         if text.contains("interval fsync of topic b failed, its log now refuses appends") {

@@ -101,9 +101,10 @@ fn under_fsync_never_nothing_is_synced_per_append() {
 
 #[test]
 fn after_a_failed_sync_no_append_is_acknowledged_or_written() {
-    // The third sync fails, as a device would. Its append gets the device's error, and the log
-    // is cut back to the last durable record; every append after it is refused before writing
-    // a byte, so a restart finds nothing that a producer was told had failed.
+    // The third sync fails, as a device would. Its append (60 records, crossing index entry
+    // 200) gets the device's error, and the log and its index are cut back to the last durable
+    // record; every append after it is refused before writing a byte, so a restart finds
+    // nothing that a producer was told had failed.
     let syncs = Arc::new(AtomicU64::new(0));
     let hook = {
         let syncs = syncs.clone();
@@ -119,20 +120,23 @@ fn after_a_failed_sync_no_append_is_acknowledged_or_written() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = LogConfig { fsync: FsyncPolicy::Always, sync_hook: Some(hook), ..LogConfig::default() };
     let log = Log::<RwLockSync>::open(dir.path(), config).expect("open").0;
-    assert_eq!(log.append(b"one").expect("first sync"), 0);
-    assert_eq!(log.append(b"two").expect("second sync"), 1);
+    assert_eq!(log.append_batch(&payloads("x", 0, 150)).expect("first sync"), 0);
+    assert_eq!(log.append(b"two").expect("second sync"), 150);
     let durable_end = log.end_position();
-    let failed = log.append(b"three").expect_err("the third sync fails");
+    let failed = log.append_batch(&payloads("x", 151, 60)).expect_err("the third sync fails");
     assert!(failed.to_string().contains("I/O error"), "{failed}");
-    assert_eq!(log.high_watermark(), 2, "the failed append is never served");
+    assert_eq!(log.high_watermark(), 151, "the failed append is never served");
     assert!(log.sync_failed());
-    assert_eq!(log.next_offset(), 2, "the failed append is cut back");
+    assert_eq!(log.next_offset(), 151, "the failed append is cut back");
     assert_eq!(log.end_position(), durable_end, "to the end of the last durable record");
+    let index_entries =
+        std::fs::metadata(dir.path().join(INDEX_FILE)).expect("index.dat").len() / INDEX_ENTRY_BYTES;
+    assert_eq!(index_entries, 2, "the index is cut back too: entries 0 and 100, not 200");
     for later in [b"four", b"five"] {
         let refused = log.append(later).expect_err("poisoned");
         assert!(matches!(refused, LogError::SyncFailed { .. }), "{refused}");
     }
-    assert_eq!(log.next_offset(), 2, "nothing appended after the failure");
+    assert_eq!(log.next_offset(), 151, "nothing appended after the failure");
     assert_eq!(log.end_position(), durable_end, "not a byte written after the failure");
     assert!(log.sync_data().is_err(), "a later sync is refused too");
     assert_eq!(syncs.load(SeqCst), 3, "no sync is trusted after a failed one");
@@ -140,9 +144,11 @@ fn after_a_failed_sync_no_append_is_acknowledged_or_written() {
     assert!(file_len <= durable_end, "log.dat holds nothing past the durable records ({file_len} bytes)");
     drop(log);
     let (log, _) = Log::<RwLockSync>::open(dir.path(), LogConfig::default()).expect("reopen");
-    let served: Vec<Vec<u8>> =
-        log.read(0, 10, u32::MAX).expect("read").iter().map(|(_, p)| p.to_vec()).collect();
-    assert_eq!(served, [b"one".to_vec(), b"two".to_vec()], "a restart serves only what was durable");
+    let served: Vec<Vec<u8>> = common::read_all(&log).into_iter().map(|(_, p)| p).collect();
+    let mut durable = payloads("x", 0, 150);
+    durable.push(b"two".to_vec());
+    assert_eq!(served.len(), 151, "a restart serves only what was durable");
+    assert_eq!(served, durable);
 }
 
 #[test]

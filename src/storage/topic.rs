@@ -130,8 +130,8 @@ impl<S: SyncStrategy> Topics<S> {
         data_dir: &Path,
         mut config: LogConfig,
     ) -> Result<(Arc<Topics<S>>, Vec<TopicRecovery>), LogError> {
-        if matches!(config.fsync, FsyncPolicy::Interval(_)) {
-            config.sync_hook = interval_test_hooks(config.sync_hook.take());
+        if config.fsync != FsyncPolicy::Never {
+            config.sync_hook = env_test_hooks(config.sync_hook.take());
         }
         fs::create_dir_all(data_dir).at(data_dir)?;
         let mut map = BTreeMap::new();
@@ -235,9 +235,9 @@ impl<S: SyncStrategy> Drop for Topics<S> {
 /// The name of the `FsyncPolicy::Interval` syncer's thread.
 const SYNCER_THREAD: &str = "synclog-syncer";
 
-/// Test hooks, read from the environment when a registry opens under `FsyncPolicy::Interval`,
-/// so that the crash tests can drive a `broker` child process into the moments they check.
-/// Unset (as they always are outside those tests), nothing changes.
+/// Test hooks, read from the environment when a registry opens under `FsyncPolicy::Interval` or
+/// `Always`, so that the crash tests can drive a `broker` child process into the moments they
+/// check. Unset (as they always are outside those tests), nothing changes.
 ///
 /// `SYNCLOG_TEST_HOLD_INTERVAL_SYNC=N` holds the interval syncer inside its first sync of a log
 /// that covers the records below `N` or more, after it chose what the sync covers and before
@@ -246,17 +246,17 @@ const SYNCER_THREAD: &str = "synclog-syncer";
 /// SIGKILL then lands, for certain, during a sync.
 pub const HOLD_INTERVAL_SYNC_ENV: &str = "SYNCLOG_TEST_HOLD_INTERVAL_SYNC";
 
-/// `SYNCLOG_TEST_FAIL_INTERVAL_SYNC=TOPIC:N`: every sync of topic `TOPIC`'s log by the interval
-/// syncer that covers the records below `N` or more fails, as a failing device would make it
-/// (the log is poisoned and cut back, as for a real failed `fdatasync`); other topics' syncs,
-/// and that topic's syncs of fewer records, are untouched. See [`HOLD_INTERVAL_SYNC_ENV`].
-pub const FAIL_INTERVAL_SYNC_ENV: &str = "SYNCLOG_TEST_FAIL_INTERVAL_SYNC";
+/// `SYNCLOG_TEST_FAIL_SYNC=TOPIC:N`: every sync of topic `TOPIC`'s log that covers the records
+/// below `N` or more (the interval syncer's, or a group-commit leader's under `always`) fails,
+/// as a failing device would make it: the log is poisoned and cut back, as for a real failed
+/// `fdatasync`. Other topics' syncs, and that topic's syncs of fewer records, are untouched.
+pub const FAIL_SYNC_ENV: &str = "SYNCLOG_TEST_FAIL_SYNC";
 
 /// `previous`, followed by the test hooks the environment asks for (see
-/// [`HOLD_INTERVAL_SYNC_ENV`], [`FAIL_INTERVAL_SYNC_ENV`]); `previous` alone when it asks none.
-fn interval_test_hooks(previous: Option<SyncHook>) -> Option<SyncHook> {
+/// [`HOLD_INTERVAL_SYNC_ENV`], [`FAIL_SYNC_ENV`]); `previous` alone when it asks none.
+fn env_test_hooks(previous: Option<SyncHook>) -> Option<SyncHook> {
     let hold = std::env::var(HOLD_INTERVAL_SYNC_ENV).ok().and_then(|v| v.parse::<u64>().ok());
-    let fail = std::env::var(FAIL_INTERVAL_SYNC_ENV).ok().and_then(|v| {
+    let fail = std::env::var(FAIL_SYNC_ENV).ok().and_then(|v| {
         let (topic, n) = v.rsplit_once(':')?;
         Some((topic.to_string(), n.parse::<u64>().ok()?))
     });
@@ -269,18 +269,14 @@ fn interval_test_hooks(previous: Option<SyncHook>) -> Option<SyncHook> {
             hook(path, point)?;
         }
         let SyncPoint::Start { covered } = point else { return Ok(()) };
-        if thread::current().name() != Some(SYNCER_THREAD) {
-            return Ok(());
-        }
         if let Some((topic, n)) = &fail {
             let of_topic = path.parent().and_then(Path::file_name).is_some_and(|t| t == topic.as_str());
             if of_topic && covered >= *n {
-                return Err(std::io::Error::other(format!(
-                    "injected by {FAIL_INTERVAL_SYNC_ENV}: the disk failed"
-                )));
+                return Err(std::io::Error::other(format!("injected by {FAIL_SYNC_ENV}: the disk failed")));
             }
         }
-        if hold.is_some_and(|n| covered >= n) && !held.swap(true, Ordering::AcqRel) {
+        let on_syncer = thread::current().name() == Some(SYNCER_THREAD);
+        if on_syncer && hold.is_some_and(|n| covered >= n) && !held.swap(true, Ordering::AcqRel) {
             let line = format!(
                 "synclog: test hook {HOLD_INTERVAL_SYNC_ENV}: the interval syncer is held inside its sync of {}, covering offsets below {covered}\n",
                 path.display()
