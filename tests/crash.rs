@@ -35,7 +35,13 @@
 //! 3. start it again, run three producers (two send one message or a small batch per request
 //!    and wait; one keeps four requests in flight), and SIGKILL the broker after a random
 //!    20–150 ms (seeded: `SYNCLOG_CRASH_SEED`). Sends that were not answered are *unknown*:
-//!    never retried, allowed to be present or absent;
+//!    never retried, allowed to be present or absent. Under `interval`, every other kill lands
+//!    for certain *inside a sync*: the broker is started with the storage's test hook
+//!    `HOLD_INTERVAL_SYNC_ENV`, which holds the syncer inside its first sync covering a few
+//!    records of this cycle (after it chose what to cover, before its `fdatasync`) and says so on
+//!    stderr; the test waits for that line, then until producers were acknowledged both for
+//!    records the held sync covers and for records past it (written while it is held), and only
+//!    then kills;
 //! 4. look at the files the kill left: only the damage a kill can cause is allowed — a
 //!    `torn_tail` (a `pwrite` cut short) and `index_missing` (killed between the record's write
 //!    and its index entry's). Every fourth cycle also appends a torn record by hand, so that the
@@ -50,11 +56,12 @@ use std::fs;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 use synclog::client::{Client, ClientConfig, ClientError, Producer};
 use synclog::protocol::ErrorCode;
+use synclog::storage::topic::{FAIL_SYNC_ENV, HOLD_INTERVAL_SYNC_ENV};
 use synclog::storage::{verify_topic, TopicReport, DEFAULT_MAX_MESSAGE_BYTES, INDEX_INTERVAL, LOG_FILE};
 use synclog::violations::ViolationKind as K;
 
@@ -75,13 +82,143 @@ fn sigkill_under_fsync_always_loses_no_acknowledged_message() {
 #[test]
 fn sigkill_under_fsync_interval_loses_no_acknowledged_message() {
     // `interval` acknowledges after the pwrite, like `never`, and syncs from a background
-    // thread (every second by default): a kill mid-sync must lose nothing either.
-    crash_cycles("interval", 8, seed_from_env("SYNCLOG_CRASH_SEED", 0x5EED_0011));
+    // thread (every second by default): a kill mid-sync must lose nothing either. Four of the
+    // eight kills land while the syncer is held inside a sync (cycles 0, 2, 4, 6).
+    let stats = crash_cycles("interval", 8, seed_from_env("SYNCLOG_CRASH_SEED", 0x5EED_0011));
+    assert_eq!(stats.kills_inside_sync, 4, "every other kill landed inside a sync");
+    assert!(stats.acked_covered_by_held_sync > 0 && stats.acked_past_held_sync > 0, "{stats:?}");
 }
 
 #[test]
 fn sigkill_under_fsync_never_loses_nothing_the_page_cache_has() {
     crash_cycles("never", 8, seed_from_env("SYNCLOG_CRASH_SEED", 0x5EED_000F));
+}
+
+#[test]
+fn a_killed_broker_whose_sync_of_one_topic_failed_restarts_serving_only_durable_records_under_fsync_interval()
+{
+    killed_after_a_failed_sync("interval");
+}
+
+#[test]
+fn a_killed_broker_whose_sync_of_one_topic_failed_restarts_serving_only_durable_records_under_fsync_always() {
+    killed_after_a_failed_sync("always");
+}
+
+/// 1. A broker under `fsync` takes 150 records in each of a, b, c and stops cleanly (its close
+///    syncs them: durable, with index entries 0 and 100).
+/// 2. Restarted with the storage's test hook `FAIL_SYNC_ENV=b:151`, it is sent 100 more for
+///    each (b's index gains entry 200). Every sync of b covering them fails: under `interval`
+///    the syncer's (the 100 were acknowledged before it), under `always` the group commit's
+///    (the 100 are refused, error 10). b then refuses appends and serves only its 150 durable
+///    records, while a and c take more. SIGKILL: b's log.dat and index.dat are found cut back
+///    (entries 0 and 100), and verify clean.
+/// 3. The restart serves b's 150 durable records and nothing of the 100 it cut, and a's and
+///    c's every record; b takes appends again.
+fn killed_after_a_failed_sync(fsync: &str) {
+    let base = tempfile::tempdir().expect("tempdir");
+    let data_dir = base.path().join("data");
+    let stderr_path = base.path().join("broker.stderr");
+    let data = data_dir.to_str().expect("utf-8 path");
+    let args = ["--data-dir", data, "--fsync", fsync, "--fsync-interval-ms", "20"];
+    let record = |topic: &str, i: u64| format!("{topic}-{i}").into_bytes();
+    let records =
+        |topic: &str, from: u64, to: u64| -> Vec<Vec<u8>> { (from..to).map(|i| record(topic, i)).collect() };
+    let produce = |client: &mut Client, topic: &str, from: u64, to: u64| {
+        let batch = records(topic, from, to);
+        client.produce(topic, batch.iter().map(Vec::as_slice))
+    };
+
+    let broker = BrokerProcess::start(&args, &stderr_path);
+    let mut client = Client::connect(broker.addr).expect("connect");
+    for topic in ["a", "b", "c"] {
+        assert_eq!(produce(&mut client, topic, 0, 150).expect("produce"), 0);
+    }
+    assert!(broker.terminate().success());
+    let durable_end = fs::metadata(data_dir.join("b").join(LOG_FILE)).expect("b's log.dat").len();
+
+    let stderr_before = fs::metadata(&stderr_path).map_or(0, |m| m.len());
+    let broker = BrokerProcess::start_with_env(&args, &[(FAIL_SYNC_ENV, "b:151")], &stderr_path);
+    let mut client = Client::connect(broker.addr).expect("connect");
+    for topic in ["a", "b", "c"] {
+        let produced = produce(&mut client, topic, 150, 250);
+        if fsync == "always" && topic == "b" {
+            // Its sync failed, and cut b back, before the answer.
+            let failed = produced.expect_err("never acknowledged: its sync failed");
+            assert_eq!(failed.code(), Some(ErrorCode::Internal), "{failed}");
+        } else {
+            assert_eq!(produced.expect("acknowledged"), 150, "{topic}");
+        }
+    }
+    // Under `interval` the syncer reports the failure after it cut b back (bounded: it runs
+    // every 20 ms).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut waiting = fsync == "interval";
+    while waiting {
+        let text = fs::read(&stderr_path).expect("stderr");
+        let text = String::from_utf8_lossy(&text[stderr_before as usize..]).into_owned();
+        waiting = !text.contains("interval fsync of topic b failed, its log now refuses appends");
+        for other in ["a", "c"] {
+            assert!(!text.contains(&format!("fsync of topic {other} failed")), "only b's sync fails: {text}");
+        }
+        assert!(!waiting || Instant::now() < deadline, "b's sync never failed: {text}");
+        thread::sleep(Duration::from_millis(5));
+    }
+    let refused = produce(&mut client, "b", 150, 151).expect_err("b refuses appends");
+    assert_eq!(refused.code(), Some(ErrorCode::Internal), "{refused}");
+    let b = served(&mut client, "b");
+    assert_eq!(b.len(), 150, "b serves only its durable records");
+    assert_eq!(b, records("b", 0, 150));
+    for topic in ["a", "c"] {
+        assert_eq!(produce(&mut client, topic, 250, 260).expect("a and c go on"), 250);
+        let all = served(&mut client, topic);
+        assert_eq!(all.len(), 260, "{topic} serves every record");
+        assert_eq!(all, records(topic, 0, 260));
+    }
+    broker.kill();
+
+    // What the kill left: b cut back, log and index; verify finds nothing wrong with it.
+    let b_dir = data_dir.join("b");
+    let index_bytes = fs::metadata(b_dir.join(synclog::storage::INDEX_FILE)).expect("b's index.dat").len();
+    assert_eq!(
+        index_bytes,
+        2 * synclog::storage::INDEX_ENTRY_BYTES,
+        "b's index holds entries 0 and 100 only"
+    );
+    assert_eq!(
+        fs::metadata(b_dir.join(LOG_FILE)).expect("b's log.dat").len(),
+        durable_end,
+        "b's log is cut back"
+    );
+    let report = verify(&b_dir);
+    assert!(report.violations.found().next().is_none(), "b after the kill: {}", describe(&report));
+    assert_eq!(report.records, 150);
+
+    let broker = BrokerProcess::start(&args, &stderr_path);
+    let mut client = Client::connect(broker.addr).expect("connect");
+    let b = served(&mut client, "b");
+    assert_eq!(b.len(), 150, "the restart serves b's durable records only");
+    assert_eq!(b, records("b", 0, 150));
+    for topic in ["a", "c"] {
+        let all = served(&mut client, topic);
+        assert_eq!(all.len(), 260, "the restart serves all of {topic}");
+        assert_eq!(all, records(topic, 0, 260));
+    }
+    assert_eq!(produce(&mut client, "b", 150, 151).expect("a restart clears the poison"), 150);
+    assert!(broker.terminate().success());
+}
+
+/// Every payload `topic` serves, read from offset 0 up to the high watermark.
+fn served(client: &mut Client, topic: &str) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let fetched = client.fetch(topic, out.len() as u64, 10_000, 1 << 20, Duration::ZERO).expect("fetch");
+        if fetched.records.is_empty() {
+            assert_eq!(fetched.high_watermark, out.len() as u64, "{topic}: read up to the high watermark");
+            return out;
+        }
+        out.extend(fetched.records.iter().map(|(_, p)| p.to_vec()));
+    }
 }
 
 /// What producers were told and what they sent, over every cycle.
@@ -109,6 +246,13 @@ struct Stats {
     /// Index entries a kill left unwritten (rebuilt by the next open).
     index_missing_by_kill: u64,
     records: u64,
+    /// Kills that landed while the interval syncer was held inside a sync.
+    kills_inside_sync: u32,
+    /// Acknowledged messages of those cycles that the held sync covered (written before it
+    /// started, never known synced) ...
+    acked_covered_by_held_sync: u64,
+    /// ... and written past what it covered, while it was held.
+    acked_past_held_sync: u64,
 }
 
 fn crash_cycles(fsync: &str, kills: u32, seed: u64) -> Stats {
@@ -140,11 +284,37 @@ fn crash_cycles(fsync: &str, kills: u32, seed: u64) -> Stats {
             break;
         }
 
-        // 3. Produce, and kill at a random moment.
-        let broker = BrokerProcess::start(&args, &stderr_path);
-        let delay = Duration::from_millis(rng.in_range(20..=150));
-        let outcomes = produce_and_kill(broker, delay, cycle, rng.next_u64());
+        // 3. Produce, and kill at a random moment, or (every other `interval` cycle) while the
+        // syncer is held inside a sync that covers records of this cycle.
+        let inside_sync = fsync == "interval" && cycle % 2 == 0;
+        let (broker, kill_at) = if inside_sync {
+            // The log holds exactly what the check read; hold the first sync that covers 1–60
+            // records more.
+            let covering = ledger.seen.len() as u64 + rng.in_range(1..=60);
+            let env = [(HOLD_INTERVAL_SYNC_ENV, covering.to_string())];
+            let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let stderr_before = fs::metadata(&stderr_path).map_or(0, |m| m.len());
+            let broker = BrokerProcess::start_with_env(&args, &env, &stderr_path);
+            (broker, KillAt::InsideSync { stderr_before })
+        } else {
+            (
+                BrokerProcess::start(&args, &stderr_path),
+                KillAt::After(Duration::from_millis(rng.in_range(20..=150))),
+            )
+        };
+        let (outcomes, held) = produce_and_kill(broker, kill_at, &stderr_path, cycle, rng.next_u64());
         stats.kills += 1;
+        if let Some(covered) = held {
+            stats.kills_inside_sync += 1;
+            let acked = outcomes.iter().flat_map(|o| o.acked.iter().map(|(offset, _)| *offset));
+            let (below, past): (Vec<u64>, Vec<u64>) = acked.partition(|&o| o < covered);
+            assert!(
+                !below.is_empty() && !past.is_empty(),
+                "cycle {cycle}: the kill came with acks on both sides of the held sync's {covered}"
+            );
+            stats.acked_covered_by_held_sync += below.len() as u64;
+            stats.acked_past_held_sync += past.len() as u64;
+        }
         for outcome in outcomes {
             assert!(
                 outcome.broker_errors.is_empty(),
@@ -190,7 +360,8 @@ fn crash_cycles(fsync: &str, kills: u32, seed: u64) -> Stats {
     stats.records = ledger.seen.len() as u64;
     eprintln!(
         "crash test, --fsync {fsync}: {} kills, {} acked, {} unknown ({} of them stored), {} records; \
-         torn tails: {} by a kill, {} injected; {} index entries missing after kills; {:.1} s",
+         torn tails: {} by a kill, {} injected; {} index entries missing after kills; \
+         {} kills inside a held sync ({} acked messages it covered, {} acked past it); {:.1} s",
         stats.kills,
         stats.acked,
         stats.unknown,
@@ -199,6 +370,9 @@ fn crash_cycles(fsync: &str, kills: u32, seed: u64) -> Stats {
         stats.torn_by_kill,
         stats.torn_injected,
         stats.index_missing_by_kill,
+        stats.kills_inside_sync,
+        stats.acked_covered_by_held_sync,
+        stats.acked_past_held_sync,
         started.elapsed().as_secs_f64()
     );
     assert!(stats.acked > 0, "no producer was ever acknowledged: the test proved nothing");
@@ -353,23 +527,99 @@ struct Outcome {
     broker_errors: Vec<String>,
 }
 
-/// Runs the producers against `broker`, SIGKILLs it after `delay`, and returns what each saw.
-fn produce_and_kill(broker: BrokerProcess, delay: Duration, cycle: u32, seed: u64) -> Vec<Outcome> {
+/// When a cycle's SIGKILL comes.
+enum KillAt {
+    /// This long after the producers start.
+    After(Duration),
+    /// Once the broker (started with `HOLD_INTERVAL_SYNC_ENV`) says its syncer is held inside a
+    /// sync, and producers have been acknowledged for a record that sync covers and for one
+    /// past it. Its stderr file held `stderr_before` bytes before it started.
+    InsideSync { stderr_before: u64 },
+}
+
+/// The lowest and highest offsets acknowledged so far in a cycle, across producers.
+struct AckedRange {
+    lowest: AtomicU64,
+    highest: AtomicU64,
+}
+
+impl AckedRange {
+    fn note(&self, first: u64, last: u64) {
+        self.lowest.fetch_min(first, Ordering::AcqRel);
+        self.highest.fetch_max(last, Ordering::AcqRel);
+    }
+}
+
+/// What the held syncer's line says it covers: the offsets below the number it ends with.
+const HELD_LINE: &str = "the interval syncer is held inside its sync of ";
+
+/// The offset below which the held sync covers, once the broker has written its whole line.
+fn held_sync_covering(stderr_path: &Path, stderr_before: u64) -> Option<u64> {
+    let text = fs::read(stderr_path).ok()?;
+    let text = String::from_utf8_lossy(text.get(stderr_before as usize..)?).into_owned();
+    text.split_inclusive('\n')
+        .filter(|l| l.ends_with('\n') && l.contains(HELD_LINE))
+        .find_map(|l| l.trim_end().rsplit(' ').next()?.parse().ok())
+}
+
+/// Runs the producers against `broker`, SIGKILLs it as `kill_at` says, and returns what each
+/// saw, with what the held sync covered when the kill landed inside one.
+fn produce_and_kill(
+    broker: BrokerProcess,
+    kill_at: KillAt,
+    stderr_path: &Path,
+    cycle: u32,
+    seed: u64,
+) -> (Vec<Outcome>, Option<u64>) {
     let stop = AtomicBool::new(false);
+    let acked = AckedRange { lowest: AtomicU64::new(u64::MAX), highest: AtomicU64::new(0) };
     let addr = broker.addr;
     thread::scope(|s| {
         let producers: Vec<_> = (0..PRODUCERS)
             .map(|p| {
                 s.spawn({
-                    let stop = &stop;
-                    move || produce(addr, cycle, p, seed, stop)
+                    let (stop, acked) = (&stop, &acked);
+                    move || produce(addr, cycle, p, seed, stop, acked)
                 })
             })
             .collect();
-        thread::sleep(delay);
+        let held = match kill_at {
+            KillAt::After(delay) => {
+                thread::sleep(delay);
+                None
+            }
+            KillAt::InsideSync { stderr_before } => {
+                // Bounded: the syncer runs every 20 ms and producers are acked within
+                // milliseconds; 8 s (less than a producer's deadline) means something is broken.
+                let deadline = Instant::now() + Duration::from_secs(8);
+                let covered = loop {
+                    if let Some(covered) = held_sync_covering(stderr_path, stderr_before) {
+                        break covered;
+                    }
+                    assert!(
+                        Instant::now() < deadline,
+                        "the syncer never said it was held: {}",
+                        broker.stderr_tail()
+                    );
+                    thread::sleep(Duration::from_millis(1));
+                };
+                while !(acked.lowest.load(Ordering::Acquire) < covered
+                    && acked.highest.load(Ordering::Acquire) >= covered)
+                {
+                    assert!(
+                        Instant::now() < deadline,
+                        "no acks on both sides of the held sync's {covered}: lowest {}, highest {}",
+                        acked.lowest.load(Ordering::Acquire),
+                        acked.highest.load(Ordering::Acquire)
+                    );
+                    thread::sleep(Duration::from_millis(1));
+                }
+                Some(covered)
+            }
+        };
         broker.kill();
         stop.store(true, Ordering::Release);
-        producers.into_iter().map(|h| h.join().expect("producer thread")).collect()
+        (producers.into_iter().map(|h| h.join().expect("producer thread")).collect(), held)
     })
 }
 
@@ -390,7 +640,14 @@ fn payload(cycle: u32, producer: u32, seq: u64) -> Vec<u8> {
 
 /// Sends until the broker dies (or `stop`): producer `PIPELINED_PRODUCER` keeps
 /// `PIPELINE_DEPTH` requests in flight, the others send one request and wait.
-fn produce(addr: std::net::SocketAddr, cycle: u32, producer: u32, seed: u64, stop: &AtomicBool) -> Outcome {
+fn produce(
+    addr: std::net::SocketAddr,
+    cycle: u32,
+    producer: u32,
+    seed: u64,
+    stop: &AtomicBool,
+    acked_range: &AckedRange,
+) -> Outcome {
     let mut out = Outcome { producer, acked: Vec::new(), sent: Vec::new(), broker_errors: Vec::new() };
     let config = ClientConfig {
         connect_timeout: Duration::from_secs(2),
@@ -426,6 +683,7 @@ fn produce(addr: std::net::SocketAddr, cycle: u32, producer: u32, seed: u64, sto
                     if let Some(ack) = done {
                         let acked = in_flight.pop_front().expect("an ack answers a request in flight");
                         assert_eq!(ack.count as usize, acked.len());
+                        acked_range.note(ack.base_offset, ack.base_offset + u64::from(ack.count) - 1);
                         out.acked.extend((ack.base_offset..).zip(acked));
                     }
                     in_flight.push_back(batch);
@@ -442,7 +700,10 @@ fn produce(addr: std::net::SocketAddr, cycle: u32, producer: u32, seed: u64, sto
             let batch = next_batch(&mut rng);
             out.sent.extend(batch.iter().cloned());
             match client.produce(TOPIC, batch.iter().map(Vec::as_slice)) {
-                Ok(base_offset) => out.acked.extend((base_offset..).zip(batch)),
+                Ok(base_offset) => {
+                    acked_range.note(base_offset, base_offset + batch.len() as u64 - 1);
+                    out.acked.extend((base_offset..).zip(batch));
+                }
                 Err(e) => {
                     record_error(e, &mut out);
                     break;

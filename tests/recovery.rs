@@ -5,9 +5,12 @@
 
 mod common;
 
+use common::broker_process::BrokerProcess;
 use common::{open, read_all, tagged, untag};
 use std::fs;
 use std::path::Path;
+use synclog::client::Client;
+use synclog::protocol::ErrorCode;
 use synclog::storage::{
     verify_topic, LogConfig, LogError, Recovery, DEFAULT_MAX_MESSAGE_BYTES, INDEX_FILE, LOG_FILE,
 };
@@ -192,6 +195,38 @@ fn a_byte_flipped_before_the_last_index_entry_is_reported_and_never_served() {
     assert!(matches!(log.read(150, 10, u32::MAX), Err(LogError::Corrupt { offset: 150, .. })));
     // Past the next index entry, reads work again.
     assert_eq!(log.read(200, 1, u32::MAX).expect("read").iter().next().map(|(o, _)| o), Some(200));
+}
+
+#[test]
+fn a_broker_answers_corrupt_log_8_to_a_fetch_starting_at_a_record_that_fails_its_crc() {
+    // The same damage (a payload byte of record 150), served by the `broker` binary over the
+    // native protocol: a fetch starting at 150 is answered error 8 (CorruptLog) and the
+    // connection serves on; a fetch from 140 stops before it; past the next index entry (200)
+    // fetches work again.
+    let base = tempfile::tempdir().expect("tempdir");
+    let data_dir = base.path().join("data");
+    let positions = build(&data_dir.join("t"));
+    let path = data_dir.join("t").join(LOG_FILE);
+    let mut bytes = fs::read(&path).expect("read");
+    bytes[(positions[150] + 20) as usize] ^= 0x01;
+    fs::write(&path, &bytes).expect("write");
+
+    let args = ["--data-dir", data_dir.to_str().expect("utf-8")];
+    let broker = BrokerProcess::start(&args, &base.path().join("broker.stderr"));
+    let mut client = Client::connect(broker.addr).expect("connect");
+    let wait = std::time::Duration::ZERO;
+    for (max_messages, max_bytes) in [(10, u32::MAX), (1, 1)] {
+        let refused =
+            client.fetch("t", 150, max_messages, max_bytes, wait).expect_err("a read starting at 150");
+        let code = refused.code().expect("an error answer from the broker");
+        assert_eq!((code, code.as_u16()), (ErrorCode::CorruptLog, 8), "{refused}");
+    }
+    let fetched = client.fetch("t", 140, 100, u32::MAX, wait).expect("a read from 140");
+    let served: Vec<(u64, Vec<u8>)> = fetched.records.iter().map(|(o, p)| (o, p.to_vec())).collect();
+    assert_eq!(served, (140..150).map(|i| (i, payload(i))).collect::<Vec<_>>(), "stops before 150");
+    let fetched = client.fetch("t", 200, 1, u32::MAX, wait).expect("a read from 200");
+    assert_eq!(fetched.records.iter().next().map(|(o, p)| (o, p.to_vec())), Some((200, payload(200))));
+    assert!(broker.terminate().success());
 }
 
 #[test]

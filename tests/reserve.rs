@@ -207,7 +207,7 @@ fn under_fsync_always_a_reserved_append_is_acknowledged_only_once_durable() {
     let durable_seen = Arc::new(AtomicU64::new(0));
     let hook = {
         let durable_seen = durable_seen.clone();
-        SyncHook(Arc::new(move |point| {
+        SyncHook(Arc::new(move |_, point| {
             if let SyncPoint::Done { covered } = point {
                 durable_seen.fetch_max(covered, SeqCst);
             }
@@ -237,7 +237,7 @@ fn a_failed_sync_under_reserve_cuts_back_and_fails_the_appenders_behind_it() {
     let syncs = Arc::new(AtomicU64::new(0));
     let hook = {
         let syncs = syncs.clone();
-        SyncHook(Arc::new(move |point| {
+        SyncHook(Arc::new(move |_, point| {
             if let SyncPoint::Start { .. } = point {
                 if syncs.fetch_add(1, SeqCst) == 1 {
                     return Err(std::io::Error::other("injected: the disk failed"));

@@ -99,7 +99,14 @@ impl<S: SyncStrategy> Shared<S> {
 
 /// Takes one unit of `counter` if it is below `max`, atomically.
 fn reserve(counter: &AtomicUsize, max: usize) -> bool {
-    counter.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1)).is_ok()
+    counter
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            // The race point of the unit tests: where two reservations may both have loaded `n`.
+            #[cfg(test)]
+            tests::loaded();
+            (n < max).then_some(n + 1)
+        })
+        .is_ok()
 }
 
 /// The longest long poll the broker grants, whatever `max_wait_ms` asks.
@@ -137,4 +144,167 @@ pub(crate) fn chain(e: &dyn Error) -> String {
         source = inner.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{LogConfig, Rendezvous};
+    use crate::strategies::RwLockSync;
+    use std::cell::RefCell;
+    use std::sync::Barrier;
+    use std::thread;
+
+    thread_local! {
+        /// Set on a racing thread: its next reservation waits here, once, right after loading
+        /// the counter, until the other racers have loaded it too.
+        static MEET: RefCell<Option<Arc<Rendezvous>>> = const { RefCell::new(None) };
+    }
+
+    /// Called by `reserve` after each load of the counter.
+    pub(super) fn loaded() {
+        if let Some(meet) = MEET.with(|m| m.borrow_mut().take()) {
+            assert!(meet.arrive(), "every racer loaded the counter");
+        }
+    }
+
+    /// A broker's shared state over an empty data dir, with these caps.
+    fn shared(dir: &std::path::Path, max_connections: usize, max_topics: usize) -> Shared<RwLockSync> {
+        let (topics, _) = Topics::open(dir, LogConfig::default()).expect("open the data dir");
+        Shared {
+            topics,
+            config: BrokerConfig { data_dir: dir.to_path_buf(), ..BrokerConfig::default() },
+            groups: Groups::open(dir).expect("groups"),
+            producers: Producers::in_memory(),
+            kafka_addr: None,
+            stopping: AtomicBool::new(false),
+            connections: AtomicUsize::new(0),
+            max_connections,
+            topic_count: AtomicUsize::new(0),
+            max_topics,
+            creating: Mutex::new(()),
+            sockets: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(0),
+        }
+    }
+
+    #[test]
+    fn racers_that_all_loaded_the_count_below_the_cap_take_only_the_slots_left() {
+        // Three of four slots taken; eight accept loops each load the count (3) and only then
+        // try to take a slot, all at once. With compare-exchange one takes the last slot and the
+        // others, finding 4 on retrying, are refused; a load-then-store would admit all eight.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let shared = shared(dir.path(), 4, 1);
+        for _ in 0..3 {
+            assert!(shared.try_admit());
+        }
+        const RACERS: usize = 8;
+        let meet = Arc::new(Rendezvous::new(RACERS, Duration::from_secs(20)));
+        let admitted: usize = thread::scope(|s| {
+            let racers: Vec<_> = (0..RACERS)
+                .map(|_| {
+                    let (shared, meet) = (&shared, meet.clone());
+                    s.spawn(move || {
+                        MEET.with(|m| *m.borrow_mut() = Some(meet));
+                        shared.try_admit()
+                    })
+                })
+                .collect();
+            racers.into_iter().map(|r| usize::from(r.join().expect("no panic"))).sum()
+        });
+        assert_eq!(admitted, 1, "one racer takes the last slot");
+        assert_eq!(shared.connections.load(Ordering::Acquire), 4, "the count never passes the cap");
+        assert!(!shared.try_admit(), "the cap holds");
+        shared.release_connection();
+        assert!(shared.try_admit(), "a released slot is taken again");
+        assert!(!shared.try_admit());
+    }
+
+    #[test]
+    fn many_threads_racing_for_connection_slots_never_hold_more_than_the_cap() {
+        // Sixteen threads against a cap of 5. First, each tries once, all having loaded the
+        // count (0) together, and holds what it got until all have tried: exactly five hold a
+        // slot (a load-then-store would let all sixteen in). Then each admits and releases 2 000
+        // times, counting itself in while it holds its slot: never more than five at once, and
+        // every slot comes back.
+        const THREADS: usize = 16;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let shared = shared(dir.path(), 5, 1);
+        let meet = Arc::new(Rendezvous::new(THREADS, Duration::from_secs(20)));
+        let tried = Barrier::new(THREADS);
+        let holding = AtomicUsize::new(0);
+        let most = AtomicUsize::new(0);
+        let first_round: usize = thread::scope(|s| {
+            let threads: Vec<_> = (0..THREADS)
+                .map(|_| {
+                    let (shared, meet, tried, holding, most) =
+                        (&shared, meet.clone(), &tried, &holding, &most);
+                    s.spawn(move || {
+                        MEET.with(|m| *m.borrow_mut() = Some(meet));
+                        let admitted = shared.try_admit();
+                        tried.wait();
+                        let first = usize::from(admitted);
+                        if admitted {
+                            shared.release_connection();
+                        }
+                        tried.wait();
+                        for _ in 0..2_000 {
+                            if shared.try_admit() {
+                                let now = holding.fetch_add(1, Ordering::AcqRel) + 1;
+                                most.fetch_max(now, Ordering::AcqRel);
+                                holding.fetch_sub(1, Ordering::AcqRel);
+                                shared.release_connection();
+                            }
+                        }
+                        first
+                    })
+                })
+                .collect();
+            threads.into_iter().map(|t| t.join().expect("no panic")).sum()
+        });
+        assert_eq!(first_round, 5, "racing together, exactly the cap is admitted");
+        let most = most.load(Ordering::Acquire);
+        assert!((1..=5).contains(&most), "at most 5 slots held at once, {most} were");
+        assert_eq!(shared.connections.load(Ordering::Acquire), 0, "every slot was given back");
+        // All five can be held, and no sixth.
+        assert_eq!((0..6).filter(|_| shared.try_admit()).count(), 5);
+    }
+
+    #[test]
+    fn threads_creating_topics_at_once_create_exactly_the_cap() {
+        // Twelve threads each create a topic of their own, together, under a cap of 3: three
+        // are created (directory and all) and nine refused with the limit; existing topics
+        // are still served to anyone.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let shared = shared(dir.path(), 1, 3);
+        let start = Barrier::new(12);
+        let results: Vec<Result<String, usize>> = thread::scope(|s| {
+            let creators: Vec<_> = (0..12)
+                .map(|i| {
+                    let (shared, start) = (&shared, &start);
+                    s.spawn(move || {
+                        start.wait();
+                        match shared.topic_or_create(&format!("t{i}")) {
+                            Ok(t) => Ok(t.name.clone()),
+                            Err(TopicError::Limit { max }) => Err(max),
+                            Err(e) => panic!("{e}"),
+                        }
+                    })
+                })
+                .collect();
+            creators.into_iter().map(|c| c.join().expect("no panic")).collect()
+        });
+        let created: Vec<&String> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+        assert_eq!(created.len(), 3, "{results:?}");
+        assert!(results.iter().filter_map(|r| r.as_ref().err()).all(|&max| max == 3));
+        assert_eq!(shared.topic_count.load(Ordering::Acquire), 3);
+        assert_eq!(shared.topics.list().len(), 3);
+        let dirs = std::fs::read_dir(dir.path())
+            .expect("data dir")
+            .filter(|e| e.as_ref().is_ok_and(|e| e.file_name().to_str().is_some_and(|n| n.starts_with('t'))));
+        assert_eq!(dirs.count(), 3, "no topic directory past the cap");
+        for name in created {
+            assert_eq!(shared.topic_or_create(name).expect("an existing topic").name, *name);
+        }
+    }
 }

@@ -73,11 +73,12 @@ pub enum SyncPoint {
     Done { covered: u64 },
 }
 
-/// A callback at each [`SyncPoint`] (tests use it to count and to hold syncs). An error
-/// returned at `Start` stands for the device failing that sync: the log reports it exactly as a
-/// failed `fdatasync` (tests inject disk failures with it).
+/// A callback at each [`SyncPoint`], given the path of the `log.dat` being synced (tests use it
+/// to count and to hold syncs, of one topic or of all). An error returned at `Start` stands for
+/// the device failing that sync: the log reports it exactly as a failed `fdatasync` (tests
+/// inject disk failures with it, into one topic's log or into every one).
 #[derive(Clone)]
-pub struct SyncHook(pub Arc<dyn Fn(SyncPoint) -> std::io::Result<()> + Send + Sync>);
+pub struct SyncHook(pub Arc<dyn Fn(&Path, SyncPoint) -> std::io::Result<()> + Send + Sync>);
 
 impl fmt::Debug for SyncHook {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -183,7 +184,7 @@ impl Durability {
 
     fn try_sync_file(&self, file: &File, path: &Path, covered: u64) -> Result<(), LogError> {
         if let Some(SyncHook(hook)) = &self.hook {
-            hook(SyncPoint::Start { covered }).at(path)?;
+            hook(path, SyncPoint::Start { covered }).at(path)?;
         }
         let began = Instant::now();
         file.sync_data().at(path)?;
@@ -191,7 +192,7 @@ impl Durability {
         self.sync_ns.fetch_add(took, Release);
         self.syncs.fetch_add(1, Release);
         if let Some(SyncHook(hook)) = &self.hook {
-            hook(SyncPoint::Done { covered }).at(path)?;
+            hook(path, SyncPoint::Done { covered }).at(path)?;
         }
         self.durable_offset.fetch_max(covered, Release);
         Ok(())

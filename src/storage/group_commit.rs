@@ -389,50 +389,70 @@ mod tests {
 
     #[test]
     fn a_failed_sync_fails_its_leader_every_waiter_it_covered_and_every_later_wait() {
-        // The leader's sync fails once three more appends are waiting (they need the next sync).
-        // None of the four may be told "durable" — not even by a fresh sync that "succeeds"
-        // after the failure, since the kernel may have dropped the pages the failed one missed —
-        // and neither may anyone after: the poison lasts until a restart.
+        // Sync 1 succeeds once three appends are parked behind it: they arrived while it ran,
+        // so sync 2 covers them. Sync 1 carried more than GATHER_MAX_BYTES, so one of the three
+        // leads sync 2 at once, with the other two parked as waiters it covers; sync 2 holds
+        // until two later appends are parked too (they need sync 3), checks who it covers, and
+        // fails. Its leader gets the device's error; the two waiters it covered and the two
+        // later ones get the poison — none is told "durable", not even by a fresh sync that
+        // would "succeed" after the failure (the kernel may have dropped the pages the failed one
+        // missed) — and so does every wait after: the poison lasts until a restart.
         let commit = GroupCommit::default();
         let syncs = AtomicU64::new(0);
+        let covered_by_sync_2 = std::sync::Mutex::new(None);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        let results: Vec<Result<(), &str>> = thread::scope(|s| {
-            let leader = s.spawn(|| {
-                commit.wait_durable(
-                    || {
-                        syncs.fetch_add(1, SeqCst);
-                        while commit.waiting() < 3 && std::time::Instant::now() < deadline {
-                            thread::yield_now();
-                        }
-                        Err("EIO")
-                    },
-                    || "poisoned",
-                )
-            });
-            while syncs.load(SeqCst) == 0 && std::time::Instant::now() < deadline {
+        let hold_until_parked = |n: usize| {
+            while commit.waiting() < n && std::time::Instant::now() < deadline {
                 thread::yield_now();
             }
-            let waiters: Vec<_> = (0..3)
-                .map(|_| {
-                    s.spawn(|| {
-                        commit.wait_durable(
-                            || {
-                                syncs.fetch_add(1, SeqCst);
-                                Ok(())
-                            },
-                            || "poisoned",
-                        )
-                    })
-                })
-                .collect();
-            let mut all = vec![leader.join().unwrap()];
-            all.extend(waiters.into_iter().map(|w| w.join().unwrap()));
-            all
+        };
+        // Every caller's sync: which one runs is decided by its number.
+        let sync = || match syncs.fetch_add(1, SeqCst) + 1 {
+            1 => {
+                hold_until_parked(3);
+                Ok(())
+            }
+            2 => {
+                hold_until_parked(4);
+                let state = commit.state.lock();
+                let covered = state.waiting.iter().filter(|w| w.needed <= state.started).count();
+                *covered_by_sync_2.lock().expect("no panic holds it") = Some((covered, state.waiting.len()));
+                Err("EIO")
+            }
+            _ => Ok(()),
+        };
+        let wait = || commit.wait_durable(sync, || "poisoned");
+        let (first, mut covered, later) = thread::scope(|s| {
+            let first = s.spawn(|| commit.wait_durable_bytes(GATHER_MAX_BYTES + 1, sync, || "poisoned"));
+            while syncs.load(SeqCst) < 1 && std::time::Instant::now() < deadline {
+                thread::yield_now();
+            }
+            let covered: Vec<_> = (0..3).map(|_| s.spawn(wait)).collect();
+            while syncs.load(SeqCst) < 2 && std::time::Instant::now() < deadline {
+                thread::yield_now();
+            }
+            let later: Vec<_> = (0..2).map(|_| s.spawn(wait)).collect();
+            let join = |hs: Vec<thread::ScopedJoinHandle<'_, Result<(), &'static str>>>| {
+                hs.into_iter().map(|h| h.join().expect("no panic")).collect::<Vec<_>>()
+            };
+            (first.join().expect("no panic"), join(covered), join(later))
         });
-        assert_eq!(results, vec![Err("EIO"), Err("poisoned"), Err("poisoned"), Err("poisoned")]);
+        assert_eq!(
+            *covered_by_sync_2.lock().expect("no panic holds it"),
+            Some((2, 4)),
+            "when sync 2 failed, two parked waiters were covered by it and two needed the next"
+        );
+        assert_eq!(first, Ok(()), "sync 1 succeeded: its leader alone is durable");
+        covered.sort();
+        assert_eq!(
+            covered,
+            vec![Err("EIO"), Err("poisoned"), Err("poisoned")],
+            "sync 2's leader and its waiters"
+        );
+        assert_eq!(later, vec![Err("poisoned"); 2], "the waits after sync 2 started");
         // A later wait fails at once, without trusting a new sync.
         assert_eq!(commit.wait_durable(|| Ok(()), || "poisoned"), Err("poisoned"));
-        assert_eq!(syncs.load(SeqCst), 1, "no sync ran after the failure");
+        assert_eq!(syncs.load(SeqCst), 2, "no sync ran after the failure");
     }
 
     #[test]

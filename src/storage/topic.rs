@@ -11,7 +11,7 @@
 //! so a waiting consumer sleeps without touching the strategy's lock and wakes when an append
 //! lands.
 
-use super::durability::{FsyncPolicy, SyncTotals};
+use super::durability::{FsyncPolicy, SyncHook, SyncPoint, SyncTotals};
 use super::error::{IoContext, LogError};
 use super::log::{Log, LogConfig, Recovery};
 use crate::strategies::SyncStrategy;
@@ -128,8 +128,11 @@ impl<S: SyncStrategy> Topics<S> {
     /// thread starts; it ends when the registry is dropped.
     pub fn open(
         data_dir: &Path,
-        config: LogConfig,
+        mut config: LogConfig,
     ) -> Result<(Arc<Topics<S>>, Vec<TopicRecovery>), LogError> {
+        if config.fsync != FsyncPolicy::Never {
+            config.sync_hook = env_test_hooks(config.sync_hook.take());
+        }
         fs::create_dir_all(data_dir).at(data_dir)?;
         let mut map = BTreeMap::new();
         let mut recoveries = Vec::new();
@@ -229,10 +232,68 @@ impl<S: SyncStrategy> Drop for Topics<S> {
     }
 }
 
+/// The name of the `FsyncPolicy::Interval` syncer's thread.
+const SYNCER_THREAD: &str = "synclog-syncer";
+
+/// Test hooks, read from the environment when a registry opens under `FsyncPolicy::Interval` or
+/// `Always`, so that the crash tests can drive a `broker` child process into the moments they
+/// check. Unset (as they always are outside those tests), nothing changes.
+///
+/// `SYNCLOG_TEST_HOLD_INTERVAL_SYNC=N` holds the interval syncer inside its first sync of a log
+/// that covers the records below `N` or more, after it chose what the sync covers and before
+/// its `fdatasync`: it writes one line to stderr (`… held inside its sync of PATH, covering
+/// offsets below C`) and never leaves that sync; appends and acknowledgements go on, so that a
+/// SIGKILL then lands, for certain, during a sync.
+pub const HOLD_INTERVAL_SYNC_ENV: &str = "SYNCLOG_TEST_HOLD_INTERVAL_SYNC";
+
+/// `SYNCLOG_TEST_FAIL_SYNC=TOPIC:N`: every sync of topic `TOPIC`'s log that covers the records
+/// below `N` or more (the interval syncer's, or a group-commit leader's under `always`) fails,
+/// as a failing device would make it: the log is poisoned and cut back, as for a real failed
+/// `fdatasync`. Other topics' syncs, and that topic's syncs of fewer records, are untouched.
+pub const FAIL_SYNC_ENV: &str = "SYNCLOG_TEST_FAIL_SYNC";
+
+/// `previous`, followed by the test hooks the environment asks for (see
+/// [`HOLD_INTERVAL_SYNC_ENV`], [`FAIL_SYNC_ENV`]); `previous` alone when it asks none.
+fn env_test_hooks(previous: Option<SyncHook>) -> Option<SyncHook> {
+    let hold = std::env::var(HOLD_INTERVAL_SYNC_ENV).ok().and_then(|v| v.parse::<u64>().ok());
+    let fail = std::env::var(FAIL_SYNC_ENV).ok().and_then(|v| {
+        let (topic, n) = v.rsplit_once(':')?;
+        Some((topic.to_string(), n.parse::<u64>().ok()?))
+    });
+    if hold.is_none() && fail.is_none() {
+        return previous;
+    }
+    let held = AtomicBool::new(false);
+    Some(SyncHook(Arc::new(move |path, point| {
+        if let Some(SyncHook(hook)) = &previous {
+            hook(path, point)?;
+        }
+        let SyncPoint::Start { covered } = point else { return Ok(()) };
+        if let Some((topic, n)) = &fail {
+            let of_topic = path.parent().and_then(Path::file_name).is_some_and(|t| t == topic.as_str());
+            if of_topic && covered >= *n {
+                return Err(std::io::Error::other(format!("injected by {FAIL_SYNC_ENV}: the disk failed")));
+            }
+        }
+        let on_syncer = thread::current().name() == Some(SYNCER_THREAD);
+        if on_syncer && hold.is_some_and(|n| covered >= n) && !held.swap(true, Ordering::AcqRel) {
+            let line = format!(
+                "synclog: test hook {HOLD_INTERVAL_SYNC_ENV}: the interval syncer is held inside its sync of {}, covering offsets below {covered}\n",
+                path.display()
+            );
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+            loop {
+                thread::park();
+            }
+        }
+        Ok(())
+    })))
+}
+
 /// The `FsyncPolicy::Interval` syncer: every `every`, sync each log. Holds only a weak
 /// reference, so it never keeps the registry alive.
 fn spawn_syncer<S: SyncStrategy>(topics: Weak<Topics<S>>, every: Duration, stop: Arc<AtomicBool>) {
-    let spawned = thread::Builder::new().name("synclog-syncer".into()).spawn(move || {
+    let spawned = thread::Builder::new().name(SYNCER_THREAD.into()).spawn(move || {
         // Sleep in short steps so a dropped registry ends the thread promptly.
         let step = every.min(Duration::from_millis(50));
         let mut next = Instant::now() + every;

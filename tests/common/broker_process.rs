@@ -34,6 +34,14 @@ impl BrokerProcess {
         Self::start_with(Command::new(env!("CARGO_BIN_EXE_broker")), args, stderr_path)
     }
 
+    /// [`BrokerProcess::start`], with these environment variables set for the broker (the
+    /// storage's test hooks, such as `synclog::storage::topic::HOLD_INTERVAL_SYNC_ENV`).
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)], stderr_path: &Path) -> BrokerProcess {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_broker"));
+        command.envs(env.iter().copied());
+        Self::start_with(command, args, stderr_path)
+    }
+
     /// [`BrokerProcess::start`], with no file the broker writes allowed past `kib` KiB
     /// (`ulimit -f`; a write past it fails with EFBIG): a disk that fills up, on demand.
     pub fn start_with_file_limit(args: &[&str], kib: u64, stderr_path: &Path) -> BrokerProcess {
