@@ -13,9 +13,7 @@
 mod common;
 
 use common::broker_process::{kafka_addr_of, BrokerProcess};
-use std::io::{ErrorKind, Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
+use common::kafka_raw::{exchange, metadata_of_empty_names, request_frame};
 use synclog::client::Client;
 use synclog::kafka::MAX_ELEMENTS_PER_REQUEST;
 use synclog::protocol::{ErrorCode, DEFAULT_MAX_FRAME_BYTES, MAX_PRODUCE_MESSAGES};
@@ -38,41 +36,6 @@ fn assert_one_frame(what: &str, broker: &BrokerProcess, baseline: u64) {
     );
 }
 
-/// One Kafka request frame: header v1 (null client id), then `body`.
-fn kafka_frame(api_key: i16, version: i16, body: &[u8]) -> Vec<u8> {
-    let mut frame = Vec::with_capacity(body.len() + 14);
-    frame.extend_from_slice(&((body.len() + 10) as i32).to_be_bytes());
-    frame.extend_from_slice(&api_key.to_be_bytes());
-    frame.extend_from_slice(&version.to_be_bytes());
-    frame.extend_from_slice(&7i32.to_be_bytes());
-    frame.extend_from_slice(&(-1i16).to_be_bytes());
-    frame.extend_from_slice(body);
-    frame
-}
-
-/// A Metadata v0 request naming `count` empty topic names.
-fn metadata_of_empty_names(count: usize) -> Vec<u8> {
-    let mut body = (count as i32).to_be_bytes().to_vec();
-    body.resize(4 + 2 * count, 0);
-    kafka_frame(3, 0, &body)
-}
-
-/// Sends `request` on a new connection and expects the broker to close it unanswered.
-fn closed_unanswered(addr: &str, request: &[u8]) {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
-    if let Err(e) = stream.write_all(request) {
-        assert!(matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe), "{e}");
-        return;
-    }
-    let mut byte = [0u8; 1];
-    match stream.read(&mut byte) {
-        Ok(0) => {}
-        Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
-        other => panic!("the broker answered a request past the element cap: {other:?}"),
-    }
-}
-
 #[test]
 fn a_kafka_metadata_of_8_million_empty_names_costs_the_broker_one_frame() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -82,13 +45,14 @@ fn a_kafka_metadata_of_8_million_empty_names_costs_the_broker_one_frame() {
     let broker = BrokerProcess::start(&args, &stderr);
     let kafka = kafka_addr_of(&stderr);
     // Warm-up: the same refusal, one element past the cap (20 KB).
-    closed_unanswered(&kafka, &metadata_of_empty_names(MAX_ELEMENTS_PER_REQUEST + 1));
+    let past = request_frame(3, 0, &metadata_of_empty_names(MAX_ELEMENTS_PER_REQUEST + 1));
+    assert_eq!(exchange(&kafka, &past), None, "a Metadata past the element cap is not answered");
     let baseline = broker.peak_kib();
 
     // Just under the 16 MiB frame limit: 8 388 574 empty names.
-    let request = metadata_of_empty_names((DEFAULT_MAX_FRAME_BYTES as usize - 64) / 2);
+    let request = request_frame(3, 0, &metadata_of_empty_names((DEFAULT_MAX_FRAME_BYTES as usize - 64) / 2));
     assert!(request.len() as u64 > 15 * 1024 * 1024);
-    closed_unanswered(&kafka, &request);
+    assert_eq!(exchange(&kafka, &request), None, "a Metadata past the element cap is not answered");
     assert_one_frame("Metadata of 8 million empty names", &broker, baseline);
     // The listener serves on.
     let mut client = synclog::kafka::client::KafkaClient::connect(&kafka).expect("kafka client");

@@ -29,7 +29,7 @@ mod common;
 
 use common::broker_process::{kafka_addr_of, BrokerProcess};
 use common::kafka_broker::Embedded;
-use common::kafka_raw::Raw;
+use common::kafka_raw::{exchange, metadata_of_empty_names, request_frame, Raw};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
@@ -39,9 +39,6 @@ use kafka_protocol::messages::offset_commit_request::{
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, StrBytes};
-use std::io::{ErrorKind, Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
 use synclog::broker::groups::{
     committed_bytes, Committed, MAX_COMMITTED_BYTES, MAX_COMMITTED_BYTES_PER_GROUP, MAX_GROUP_ID_BYTES,
     MAX_OFFSET_METADATA_BYTES,
@@ -52,45 +49,6 @@ use synclog::protocol::{DEFAULT_MAX_FRAME_BYTES, MAX_PRODUCE_MESSAGES};
 
 fn s(text: &str) -> StrBytes {
     StrBytes::from_string(text.to_string())
-}
-
-/// One Kafka request frame: header v1 (null client id), then `body`.
-fn frame(api_key: i16, version: i16, body: &[u8]) -> Vec<u8> {
-    let mut frame = Vec::with_capacity(body.len() + 14);
-    frame.extend_from_slice(&((body.len() + 10) as i32).to_be_bytes());
-    frame.extend_from_slice(&api_key.to_be_bytes());
-    frame.extend_from_slice(&version.to_be_bytes());
-    frame.extend_from_slice(&7i32.to_be_bytes());
-    frame.extend_from_slice(&(-1i16).to_be_bytes());
-    frame.extend_from_slice(body);
-    frame
-}
-
-/// Sends `bytes` on a new connection; the answer's body, or `None` when the broker closed the
-/// connection without one (EOF, or a reset with our bytes unread).
-fn exchange(addr: &str, bytes: &[u8]) -> Option<Vec<u8>> {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
-    if let Err(e) = stream.write_all(bytes) {
-        assert!(matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe), "{e}");
-        return None;
-    }
-    let mut length = [0u8; 4];
-    match stream.read_exact(&mut length) {
-        Ok(()) => {}
-        Err(e) if matches!(e.kind(), ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset) => return None,
-        Err(e) => panic!("neither an answer nor a close: {e}"),
-    }
-    let mut body = vec![0u8; i32::from_be_bytes(length) as usize];
-    stream.read_exact(&mut body).expect("the whole answer");
-    Some(body)
-}
-
-/// A Metadata v0 body naming `count` empty topic names.
-fn metadata_of_empty_names(count: usize) -> Vec<u8> {
-    let mut body = (count as i32).to_be_bytes().to_vec();
-    body.resize(4 + 2 * count, 0);
-    body
 }
 
 /// A body with one topic `t` and `count` partitions of `partition_bytes` zero bytes each,
@@ -126,18 +84,18 @@ fn requests_past_the_element_cap_close_the_connection_before_they_are_decoded() 
 
     // Each just under the 16 MiB frame limit, as the real attacks were.
     let room = (16 << 20) - 64;
-    let metadata = frame(3, 0, &metadata_of_empty_names((room - 4) / 2));
+    let metadata = request_frame(3, 0, &metadata_of_empty_names((room - 4) / 2));
     // Fetch v4: replica, max wait, min bytes, max bytes, isolation; partitions of 16 bytes.
     let mut fetch_head: Vec<u8> = [-1i32, 0, 1, 1 << 20].iter().flat_map(|v| v.to_be_bytes()).collect();
     fetch_head.push(0);
-    let fetch = frame(1, 4, &one_topic_with(&fetch_head, (room - 32) / 16, 16));
+    let fetch = request_frame(1, 4, &one_topic_with(&fetch_head, (room - 32) / 16, 16));
     // Produce v3: null transactional id, acks, timeout; partitions of 8 bytes (index, records
     // length 0).
     let mut produce_head: Vec<u8> = [-1i16, 1].iter().flat_map(|v| v.to_be_bytes()).collect();
     produce_head.extend_from_slice(&1000i32.to_be_bytes());
-    let produce = frame(0, 3, &one_topic_with(&produce_head, (room - 32) / 8, 8));
+    let produce = request_frame(0, 3, &one_topic_with(&produce_head, (room - 32) / 8, 8));
     // ListOffsets v1: replica; partitions of 12 bytes.
-    let list = frame(2, 1, &one_topic_with(&(-1i32).to_be_bytes(), (room - 32) / 12, 12));
+    let list = request_frame(2, 1, &one_topic_with(&(-1i32).to_be_bytes(), (room - 32) / 12, 12));
     for (name, request) in
         [("Metadata", &metadata), ("Fetch", &fetch), ("Produce", &produce), ("ListOffsets", &list)]
     {
@@ -155,13 +113,16 @@ fn requests_past_the_element_cap_close_the_connection_before_they_are_decoded() 
 
     // At the cap exactly, a Metadata is answered topic by topic (INVALID_REQUEST: past the
     // topics cap); one element more closes the connection.
-    let answer = exchange(&kafka, &frame(3, 0, &metadata_of_empty_names(MAX_ELEMENTS_PER_REQUEST)))
+    let answer = exchange(&kafka, &request_frame(3, 0, &metadata_of_empty_names(MAX_ELEMENTS_PER_REQUEST)))
         .expect("an answer at the cap");
     let response =
         MetadataResponse::decode(&mut bytes::Bytes::from(answer[4..].to_vec()), 0).expect("decode");
     assert_eq!(response.topics.len(), MAX_ELEMENTS_PER_REQUEST);
     assert!(response.topics.iter().all(|t| t.error_code == code::INVALID_REQUEST));
-    assert_eq!(exchange(&kafka, &frame(3, 0, &metadata_of_empty_names(MAX_ELEMENTS_PER_REQUEST + 1))), None);
+    assert_eq!(
+        exchange(&kafka, &request_frame(3, 0, &metadata_of_empty_names(MAX_ELEMENTS_PER_REQUEST + 1))),
+        None
+    );
     // The listener and the topic are unharmed.
     let mut client = synclog::kafka::client::KafkaClient::connect(&kafka).expect("kafka client");
     assert_eq!(client.produce("t", &[b"y".as_slice()]).expect("produce"), 1);

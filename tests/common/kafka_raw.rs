@@ -5,7 +5,7 @@ use bytes::Bytes;
 use kafka_protocol::messages::ApiKey;
 use kafka_protocol::protocol::{Decodable, Encodable};
 use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
@@ -70,4 +70,43 @@ pub fn idempotent_batch(producer_id: i64, epoch: i16, sequence: i32, values: &[&
     let options = RecordEncodeOptions { version: 2, compression: Compression::None };
     RecordBatchEncoder::encode(&mut out, records.iter(), &options).expect("encode");
     out
+}
+
+/// One Kafka request frame, made by hand: header v1 (null client id), then `body`.
+pub fn request_frame(api_key: i16, version: i16, body: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(body.len() + 14);
+    frame.extend_from_slice(&((body.len() + 10) as i32).to_be_bytes());
+    frame.extend_from_slice(&api_key.to_be_bytes());
+    frame.extend_from_slice(&version.to_be_bytes());
+    frame.extend_from_slice(&7i32.to_be_bytes());
+    frame.extend_from_slice(&(-1i16).to_be_bytes());
+    frame.extend_from_slice(body);
+    frame
+}
+
+/// Sends `bytes` on a new connection; the answer's body, or `None` when the broker closed the
+/// connection without one (EOF, or a reset with our bytes unread).
+pub fn exchange(addr: &str, bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+    if let Err(e) = stream.write_all(bytes) {
+        assert!(matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe), "{e}");
+        return None;
+    }
+    let mut length = [0u8; 4];
+    match stream.read_exact(&mut length) {
+        Ok(()) => {}
+        Err(e) if matches!(e.kind(), ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset) => return None,
+        Err(e) => panic!("neither an answer nor a close: {e}"),
+    }
+    let mut body = vec![0u8; i32::from_be_bytes(length) as usize];
+    stream.read_exact(&mut body).expect("the whole answer");
+    Some(body)
+}
+
+/// A Metadata v0 body naming `count` empty topic names.
+pub fn metadata_of_empty_names(count: usize) -> Vec<u8> {
+    let mut body = (count as i32).to_be_bytes().to_vec();
+    body.resize(4 + 2 * count, 0);
+    body
 }
