@@ -732,6 +732,39 @@ fn a_run_whose_sends_were_refused_counts_only_acknowledged_messages_and_exits_1(
     assert!(number(field(&r, "produce"), "msgs_per_s") > 0.0);
 }
 
+#[test]
+fn a_comparison_with_a_cell_whose_sends_were_refused_writes_its_files_and_exits_1() {
+    // As above: a broker serving 2 connections refuses 2 of the cell's 4 producers.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let broker = BrokerProcess::start_with(&dir.path().join("broker-data"), &["--max-connections", "2"]);
+    let out_dir = dir.path().join("out");
+    let out = harness(&[
+        "compare",
+        "--broker",
+        &broker.addr,
+        "--strategies",
+        "rwlock",
+        "--producers",
+        "4",
+        "--consumers",
+        "0",
+        "--messages",
+        "400",
+        "--ceiling-ms",
+        "10",
+        "--out",
+        out_dir.to_str().expect("UTF-8 temp path"),
+    ]);
+    // Clean but incomplete: not 0, not 3.
+    assert_eq!(out.code, Some(1), "{}", out.describe());
+    assert!(out.stderr.contains("were not all acknowledged"), "{}", out.describe());
+    let r = read_json(&out_dir.join("results.json"));
+    let cell = &r["cells"][0];
+    assert_eq!(string(cell, "verdict"), "clean", "{cell}");
+    assert_eq!(number(field(cell, "unacknowledged"), "messages"), 200.0, "{cell}");
+    assert!(out_dir.join("summary.md").exists(), "the files are written all the same");
+}
+
 /// Runs the harness where it should refuse at once: a short deadline, so a refusal that has
 /// become a run fails quickly.
 fn refused(args: &[&str]) -> Finished {

@@ -41,7 +41,8 @@ enum Command {
     /// and summary.md into --out.
     ///
     /// Exit 0 when the whole matrix ran (violations under `none` are data), 3 if a locking
-    /// strategy showed a violation.
+    /// strategy showed a violation, 1 if some run's sends were not all acknowledged (after
+    /// writing every file).
     Compare(CompareArgs),
     /// The classroom demo: act 1 the race (none beside the locks), act 2 the cost of each lock,
     /// act 3 shrinking the critical section (rwlock with --append whole and reserve).

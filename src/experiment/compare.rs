@@ -113,7 +113,15 @@ pub fn compare(config: &CompareConfig, log: &mut impl Write) -> anyhow::Result<O
         let path = crate::report::page::write(&page, dir).map_err(anyhow::Error::msg)?;
         writeln!(log, "report page: {}", path.display())?;
     }
-    Ok(outcome(&comparison))
+    let outcome = outcome(&comparison);
+    if outcome == Outcome::Incomplete {
+        writeln!(
+            log,
+            "some runs' sends were not all acknowledged: their rates count only those that were \
+             (results.json: `unacknowledged`)"
+        )?;
+    }
+    Ok(outcome)
 }
 
 /// `--rates`: one open-loop run per strategy and rate, each in a data directory of its own.
@@ -140,6 +148,7 @@ fn rate_points(config: &CompareConfig, log: &mut impl Write) -> anyhow::Result<V
                 p999_us: r.produce.p999_us,
                 late_share,
                 verdict: r.verdict.clone(),
+                unacknowledged: r.unacknowledged.as_ref().map_or(0, |u| u.messages),
             });
         }
     }
@@ -147,15 +156,21 @@ fn rate_points(config: &CompareConfig, log: &mut impl Write) -> anyhow::Result<V
 }
 
 /// `Violated` when a locking strategy showed a violation, in a cell or in a goal run (every goal
-/// runs rwlock); violations under `none` are data.
+/// runs rwlock); violations under `none` are data. Otherwise `Incomplete` when some run's sends
+/// were not all acknowledged (under any strategy: a refused or unanswered send is no race).
 pub fn outcome(c: &Comparison) -> Outcome {
     let cell_violated =
         c.cells.iter().any(|c| c.report.strategy != StrategyKind::None.name() && !c.report.is_clean());
     let goal_violated = c.goals.iter().any(|g| g.violations > 0);
     let rate_violated =
         c.rate_points.iter().any(|p| p.strategy != StrategyKind::None.name() && p.verdict != "clean");
+    let incomplete = c.cells.iter().any(|c| !c.report.is_complete())
+        || c.goals.iter().any(|g| g.unacknowledged > 0)
+        || c.rate_points.iter().any(|p| p.unacknowledged > 0);
     if cell_violated || goal_violated || rate_violated {
         Outcome::Violated
+    } else if incomplete {
+        Outcome::Incomplete
     } else {
         Outcome::Clean
     }
@@ -229,7 +244,7 @@ mod tests {
     }
 
     #[test]
-    fn a_violation_in_a_goal_run_fails_the_comparison() {
+    fn a_violation_or_an_unacknowledged_send_in_a_goal_run_fails_the_comparison() {
         let goal = crate::report::rows::Goal {
             name: String::new(),
             strategy: "rwlock".into(),
@@ -255,6 +270,7 @@ mod tests {
             peers_judged: true,
             lock_stats_cost: None,
             violations: 0,
+            unacknowledged: 0,
         };
         let mut c = Comparison {
             cells: vec![],
@@ -267,6 +283,9 @@ mod tests {
             duration_s: 1.0,
         };
         assert_eq!(outcome(&c), Outcome::Clean);
+        c.goals[0].unacknowledged = 2;
+        assert_eq!(outcome(&c), Outcome::Incomplete);
+        // Integrity comes first.
         c.goals[0].violations = 3;
         assert_eq!(outcome(&c), Outcome::Violated);
     }

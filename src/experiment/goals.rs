@@ -8,7 +8,7 @@ use super::peers::{self, PeerWorkload};
 use super::run::{run, RunConfig};
 use crate::report::quoted::ORIGINAL_MSGS_PER_S;
 use crate::report::rows::{
-    median, AlternatingRuns, Ceilings, Goal, LockStatsCost, PeerFigure, PeerKind, TransportKind,
+    median, AlternatingRuns, Ceilings, Goal, LockStatsCost, PeerFigure, PeerKind, RunReport, TransportKind,
 };
 use crate::storage::{AppendMode, FsyncMode};
 use crate::strategies::StrategyKind;
@@ -325,7 +325,8 @@ pub fn run_goals(
     for spec in GOALS {
         writeln!(log, "goal: {}", spec.name)?;
         let run_config = spec.run_config(&config.base);
-        let report = run(&run_config)?;
+        let mut seen = Seen::default();
+        let report = seen.run(&run_config)?;
         let shape = super::ceiling::shape_of(&run_config);
         let ceiling = match spec.ceiling {
             GoalCeiling::Echo => ceilings_for(shape, log)?.loopback_msgs_per_s,
@@ -336,8 +337,8 @@ pub fn run_goals(
             GoalCeiling::GroupCommit => f64::from(spec.producers) * fdatasync_per_s,
             GoalCeiling::Framed => framed(scratch, shape, config)?,
         };
-        let alternating =
-            alternate(spec, &run_config, report.produce.msgs_per_s, ceiling, config, scratch, log)?;
+        let first = report.produce.msgs_per_s;
+        let alternating = alternate(spec, &run_config, first, ceiling, config, scratch, &mut seen, log)?;
         let (peer_figures, peers_missing) = run_peers(config, scratch, &run_config, spec.peers, log)?;
         let mut goal = goal_row(spec, &run_config, &report, ceiling, peer_figures, peers_missing);
         if let Some(runs) = alternating {
@@ -349,16 +350,39 @@ pub fn run_goals(
             goal.met = spec.bar().met(goal.measured_msgs_per_s, ratio, fastest_peer, report.is_clean());
             goal.alternating = Some(runs);
         }
-        goal.lock_stats_cost = lock_stats_cost(&run_config, &goal, log)?;
+        goal.lock_stats_cost = lock_stats_cost(&run_config, &goal, &mut seen, log)?;
+        goal.violations = seen.violations;
+        goal.unacknowledged = seen.unacknowledged;
+        if seen.violations > 0 {
+            goal.met = Some(false);
+        }
         goals.push(goal);
     }
     Ok(goals)
+}
+
+/// What every run of one goal row found, its repeats and lock-statistics runs included: a
+/// violation or an unanswered send in any of them counts, not only in the first.
+#[derive(Default)]
+struct Seen {
+    violations: u64,
+    unacknowledged: u64,
+}
+
+impl Seen {
+    fn run(&mut self, config: &RunConfig) -> anyhow::Result<RunReport> {
+        let report = run(config)?;
+        self.violations += report.violations.error_total();
+        self.unacknowledged += report.unacknowledged.as_ref().map_or(0, |u| u.messages);
+        Ok(report)
+    }
 }
 
 /// A row with `repeats` > 1: after the first run and its ceiling, each further run is followed
 /// by a fresh measurement of its ceiling (the echo of the same shape, the raw sync rate, raw
 /// positional writes from the row's threads, or the cores when that writes more, or from one,
 /// or framed ones), so load that comes and goes falls on both sides.
+#[allow(clippy::too_many_arguments)]
 fn alternate(
     spec: &GoalSpec,
     run_config: &RunConfig,
@@ -366,6 +390,7 @@ fn alternate(
     first_ceiling: f64,
     config: &CompareConfig,
     scratch: &Path,
+    seen: &mut Seen,
     log: &mut dyn Write,
 ) -> anyhow::Result<Option<AlternatingRuns>> {
     let shape = super::ceiling::shape_of(run_config);
@@ -394,7 +419,7 @@ fn alternate(
     }
     let mut runs = AlternatingRuns { msgs_per_s: vec![first], ceiling_msgs_per_s: vec![first_ceiling] };
     for _ in 1..spec.repeats {
-        runs.msgs_per_s.push(run(run_config)?.produce.msgs_per_s);
+        runs.msgs_per_s.push(seen.run(run_config)?.produce.msgs_per_s);
         runs.ceiling_msgs_per_s.push(fresh_ceiling()?);
     }
     writeln!(
@@ -425,6 +450,7 @@ fn framed(scratch: &Path, shape: Shape, config: &CompareConfig) -> std::io::Resu
 fn lock_stats_cost(
     run_config: &RunConfig,
     goal: &Goal,
+    seen: &mut Seen,
     log: &mut dyn Write,
 ) -> anyhow::Result<Option<LockStatsCost>> {
     if !run_config.lock_stats || run_config.transport != TransportKind::Tcp {
@@ -434,7 +460,8 @@ fn lock_stats_cost(
         LockStatsCost { with_msgs_per_s: vec![goal.measured_msgs_per_s], without_msgs_per_s: vec![] };
     for i in 0..5 {
         let instrumented = i % 2 == 1;
-        let rate = run(&RunConfig { lock_stats: instrumented, ..run_config.clone() })?.produce.msgs_per_s;
+        let rate =
+            seen.run(&RunConfig { lock_stats: instrumented, ..run_config.clone() })?.produce.msgs_per_s;
         if instrumented { &mut cost.with_msgs_per_s } else { &mut cost.without_msgs_per_s }.push(rate);
     }
     writeln!(log, "  with ÷ without lock statistics, medians of 3 alternating runs: {:.2}", cost.ratio())?;
@@ -489,7 +516,9 @@ fn goal_row(
         peers_missing,
         peer_factor: spec.peer_factor,
         peers_judged,
-        violations: report.violations.error_total(),
+        // Filled in by `run_goals` from every run of the row.
+        violations: 0,
+        unacknowledged: 0,
         lock_stats_cost: None,
     }
 }

@@ -42,4 +42,7 @@ pub enum Outcome {
     Violated,
     /// The demo's race never showed, even at the widest window tried.
     NotAsTaught,
+    /// Clean, but some run's sends were not all acknowledged (`compare`): its figures count
+    /// only what was, so the matrix is not the workload asked for.
+    Incomplete,
 }

@@ -305,6 +305,7 @@ mod tests {
             p999_us: p99_us * 2,
             late_share: 0.0,
             verdict: "clean".into(),
+            unacknowledged: 0,
         }
     }
 

@@ -244,8 +244,11 @@ pub struct Goal {
     /// Whether every peer the row names was measured in this run. `false` means the peer part
     /// of the goal is "not measured" whatever `met` says of the other parts.
     pub peers_judged: bool,
-    /// Integrity violations (error kinds) the goal's run counted; any fails `compare`.
+    /// Integrity violations (error kinds) counted over every run of the row (its repeats and
+    /// the lock-statistics runs included); any fails `compare` (exit 3).
     pub violations: u64,
+    /// Messages not acknowledged over every run of the row; any makes `compare` exit 1.
+    pub unacknowledged: u64,
     /// With `--lock-stats`, on TCP rows: what measuring the lock cost on this workload.
     /// `None` when not measured.
     pub lock_stats_cost: Option<LockStatsCost>,
@@ -328,6 +331,8 @@ pub struct RatePoint {
     pub late_share: f64,
     /// The run's verdict (`clean` or `corrupted`).
     pub verdict: String,
+    /// Messages the run sent that were not acknowledged; any makes `compare` exit 1.
+    pub unacknowledged: u64,
 }
 
 /// Which peer.

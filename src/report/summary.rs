@@ -716,6 +716,7 @@ mod tests {
             peers_judged: true,
             lock_stats_cost: None,
             violations: 0,
+            unacknowledged: 0,
         }
     }
 

@@ -18,7 +18,7 @@ pub fn exit_code(outcome: Outcome) -> u8 {
     match outcome {
         Outcome::Clean => EXIT_OK,
         Outcome::Violated => EXIT_VIOLATED,
-        Outcome::NotAsTaught => EXIT_ERROR,
+        Outcome::NotAsTaught | Outcome::Incomplete => EXIT_ERROR,
     }
 }
 
