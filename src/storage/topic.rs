@@ -6,8 +6,10 @@
 //!
 //! [`Topics`] is the registry: it opens the topics already on disk at start-up, creates a topic
 //! on its first produce, and hands out `Arc<Topic<S>>`. The registry's map has its own lock
-//! (lookups share it; only creating a topic takes it exclusively); it guards the map, never a
-//! log. A [`Topic`] pairs a log with an [`AppendSignal`] on which long-polling fetches wait,
+//! (lookups share it; only inserting a created topic takes it exclusively, for the insertion
+//! alone); it guards the map, never a log. Creating a topic (its directory, its two files and,
+//! unless `--fsync never`, the syncs of their directory entries) runs under a second lock that
+//! only creators take, so lookups, fetches and appends to the other topics carry on meanwhile. A [`Topic`] pairs a log with an [`AppendSignal`] on which long-polling fetches wait,
 //! so a waiting consumer sleeps without touching the strategy's lock and wakes when an append
 //! lands.
 
@@ -119,6 +121,9 @@ pub struct Topics<S: SyncStrategy> {
     data_dir: PathBuf,
     config: LogConfig,
     topics: RwLock<BTreeMap<String, Arc<Topic<S>>>>,
+    /// Held by whoever is creating a topic, across its file-system work: one creation at a
+    /// time, without holding up lookups.
+    creating: Mutex<()>,
     stop_syncer: Arc<AtomicBool>,
 }
 
@@ -150,6 +155,7 @@ impl<S: SyncStrategy> Topics<S> {
             data_dir: data_dir.to_path_buf(),
             config,
             topics: RwLock::new(map),
+            creating: Mutex::new(()),
             stop_syncer: Arc::new(AtomicBool::new(false)),
         });
         if let FsyncPolicy::Interval(every) = topics.config.fsync {
@@ -179,10 +185,10 @@ impl<S: SyncStrategy> Topics<S> {
             return Ok(t);
         }
         validate_topic_name(name)?;
-        let mut map = self.topics.write();
+        let _creating = self.creating.lock();
         // Another thread may have created it between the two lookups.
-        if let Some(t) = map.get(name) {
-            return Ok(t.clone());
+        if let Some(t) = self.get(name) {
+            return Ok(t);
         }
         let dir = self.data_dir.join(name);
         let (log, _recovery) = Log::open(&dir, self.config.clone())?;
@@ -194,7 +200,10 @@ impl<S: SyncStrategy> Topics<S> {
             }
         }
         let topic = Arc::new(Topic { name: name.to_string(), log, appended: AppendSignal::default() });
-        map.insert(name.to_string(), topic.clone());
+        #[cfg(test)]
+        tests::created();
+        // Only creators insert, and they hold `creating`: the name is still free.
+        self.topics.write().insert(name.to_string(), topic.clone());
         Ok(topic)
     }
 
@@ -328,6 +337,60 @@ fn spawn_syncer<S: SyncStrategy>(topics: Weak<Topics<S>>, every: Duration, stop:
 mod tests {
     use super::*;
     use crate::strategies::RwLockSync;
+    use std::cell::RefCell;
+    use std::sync::mpsc;
+
+    thread_local! {
+        /// Set on a creating thread: run once, after the new topic's files are made and before
+        /// it is inserted in the map.
+        static WHILE_CREATING: RefCell<Option<Box<dyn FnOnce()>>> = const { RefCell::new(None) };
+    }
+
+    /// Called by `get_or_create` between a topic's file-system work and its insertion.
+    pub(super) fn created() {
+        if let Some(hook) = WHILE_CREATING.with(|h| h.borrow_mut().take()) {
+            hook();
+        }
+    }
+
+    #[test]
+    fn creating_a_topic_holds_up_neither_lookups_nor_appends_to_the_others() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (topics, _) = Topics::<RwLockSync>::open(dir.path(), LogConfig::default()).expect("open");
+        topics.get_or_create("old").expect("create");
+        let (go_tx, go_rx) = mpsc::channel::<()>();
+        let (done_tx, done_rx) = mpsc::channel();
+        // While "new" is being created, another thread looks "old" up, appends to it, lists and
+        // looks "new" up. Were the map's lock held across the creation, it could not, and the
+        // creating thread would give up waiting for it.
+        let other = {
+            let topics = topics.clone();
+            thread::spawn(move || {
+                if go_rx.recv().is_err() {
+                    return;
+                }
+                let old = topics.get("old").expect("the old topic is found");
+                old.append_batch(&[b"x"]).expect("append");
+                let _ = done_tx.send((topics.list(), topics.get("new").is_some()));
+            })
+        };
+        let hook = move || {
+            go_tx.send(()).expect("the other thread waits");
+            let (listed, new_seen) = done_rx
+                .recv_timeout(Duration::from_secs(30))
+                .expect("the lookups finished during the creation");
+            assert_eq!(
+                listed,
+                vec![("old".to_string(), 1)],
+                "the new topic is not listed before it is whole"
+            );
+            assert!(!new_seen);
+        };
+        WHILE_CREATING.with(|h| *h.borrow_mut() = Some(Box::new(hook)));
+        topics.get_or_create("new").expect("create");
+        other.join().expect("the other thread");
+        assert_eq!(topics.list(), vec![("new".to_string(), 0), ("old".to_string(), 1)]);
+    }
 
     #[test]
     fn topic_names_follow_kafkas_rule() {
