@@ -213,6 +213,10 @@ pub(super) fn produce(
             sent.fetch_add(u64::from(n), Ordering::Relaxed);
         }
     };
+    // Each request's payloads, as slices: of `prepared` into one list kept across requests (no
+    // allocation per request), or of `inline`, rewritten for each.
+    let mut slices: Vec<&[u8]> = Vec::with_capacity(batch as usize);
+    let mut inline_slices: Vec<&[u8]>;
     let mut seq = 0;
     while seq < total {
         let n = batch.min(total - seq) as u32;
@@ -220,12 +224,17 @@ pub(super) fn produce(
             finish_one(&mut endpoint, &mut window, &mut tally);
         }
         let seqs = seq..seq + u64::from(n);
-        let messages: Vec<&[u8]> = match prepared {
-            Some(prepared) => prepared.messages(seqs).collect(),
+        let messages: &[&[u8]] = match prepared {
+            Some(prepared) => {
+                slices.clear();
+                slices.extend(prepared.messages(seqs));
+                &slices
+            }
             None => {
                 inline
                     .refill(shape.seed, producer, seqs.clone(), |s| config.size_of(shape.seed, producer, s));
-                inline.messages(seqs).collect()
+                inline_slices = inline.messages(seqs).collect();
+                &inline_slices
             }
         };
         match schedule {
@@ -241,7 +250,7 @@ pub(super) fn produce(
                 history.begin_send_at(producer, seq, n, due);
             }
         }
-        match endpoint.start(topic, &messages) {
+        match endpoint.start(topic, messages) {
             Ok(()) => window.push_back((seq, n)),
             Err(why) => {
                 // The request may not have left; it is never retried.
