@@ -20,7 +20,7 @@ use synclog::strategies::{StrategyKind, StrategyVisitor, SyncStrategy};
 /// Prints exactly one line, `listening on ADDR`, to stdout once it accepts connections (with
 /// port 0, the real port); logs go to stderr. Stops cleanly on Ctrl-C or SIGTERM.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about)]
+#[command(name = "broker", version, about, long_about)]
 struct Args {
     /// The address to listen on; port 0 picks a free one.
     #[arg(long, default_value = "127.0.0.1:7070")]

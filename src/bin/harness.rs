@@ -22,7 +22,7 @@ use synclog::strategies::StrategyKind;
 /// temporary data dir). Exit codes: 0 clean, 3 integrity violated, 1 error (a run whose sends
 /// were not all acknowledged among them: it prints `verdict: incomplete`), 2 bad usage.
 #[derive(Parser)]
-#[command(version, about, long_about, args_conflicts_with_subcommands = true)]
+#[command(name = "harness", version, about, long_about, args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,

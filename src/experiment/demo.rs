@@ -101,7 +101,7 @@ pub fn demo(config: &DemoConfig, out: &mut impl Write) -> anyhow::Result<Outcome
 fn act_one(base: &RunConfig, out: &mut impl Write) -> anyhow::Result<Vec<RunReport>> {
     writeln!(
         out,
-        "ACT 1 — the race: 8 producers append 20 000 messages of 60 to 140 bytes to one topic over loopback TCP\n"
+        "ACT 1 — the race: 8 producers append 20 000 messages of 60 to 140 bytes to one topic over loopback TCP,\n  while 1 consumer reads it from offset 0\n"
     )?;
     // Mixed sizes: two colliding appends of different lengths tear the log itself, so the files
     // show the damage (`synclog verify`), not only the lost messages.
@@ -360,10 +360,16 @@ pub fn act_two_prose(rates: &[(&str, f64)], cpus: usize) -> String {
         s.push_str(
             "\n  Readers share an rwlock; under the semaphore and the mutex each read waits for the one before.",
         );
-    } else {
+    } else if rw < sem.min(mutex) {
         s.push_str(
             "\n  Here the exclusive locks kept up: readers sharing the rwlock did not pay off in this run\n  (the writer's re-acquisitions, and the few cores, can hold readers back).",
         );
+    } else {
+        // Between the two: it beat one exclusive lock and not the other.
+        let (ahead, behind) = if mutex > sem { ("mutex", "semaphore") } else { ("semaphore", "mutex") };
+        s.push_str(&format!(
+            "\n  Here the {ahead} kept up and the {behind} did not: sharing the rwlock beat the {behind}, not the {ahead}\n  (the writer's re-acquisitions, and the few cores, can hold readers back)."
+        ));
     }
     s.push_str(&format!(
         "\n  This machine has {cpus} cores, so at most {cpus} readers truly run at once: a shared lock gains more on more cores."
@@ -509,5 +515,11 @@ mod tests {
         assert!(!reversed.contains("Readers share an rwlock"), "{reversed}");
         assert!(!reversed.contains("trailed"), "{reversed}");
         assert!(reversed.contains("kept up with the mutex"), "{reversed}");
+        assert!(reversed.contains("the exclusive locks kept up"), "{reversed}");
+        // Between them: only the lock that was ahead is said to have kept up.
+        let between = act_two_prose(&[("mutex", 421.0), ("semaphore", 111.0), ("rwlock", 131.0)], 2);
+        assert!(!between.contains("the exclusive locks kept up"), "{between}");
+        assert!(between.contains("Here the mutex kept up and the semaphore did not"), "{between}");
+        assert!(!between.contains("Readers share an rwlock"), "{between}");
     }
 }

@@ -125,6 +125,7 @@ pub struct RunReport {
     /// a closed-loop run.
     pub open_loop: Option<OpenLoop>,
     pub seed: u64,
+    /// Seconds of the load phase (as `phases.load_s`).
     pub duration_s: f64,
     pub machine: Machine,
     pub version: String,
