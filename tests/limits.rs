@@ -41,8 +41,9 @@ use synclog::client::Client;
 use synclog::kafka::client::KafkaClient;
 use synclog::kafka::{code, records};
 use synclog::protocol::{
-    peek_frame_bytes, Api, ErrorCode, Request, Response, ResponseBody, DEFAULT_MAX_FRAME_BYTES,
-    FETCH_RECORD_OVERHEAD_BYTES, LENGTH_PREFIX_BYTES, MAX_PRODUCE_MESSAGES, RESPONSE_HEADER_BYTES,
+    encode_produce_request, peek_frame_bytes, Api, ErrorCode, Request, Response, ResponseBody,
+    DEFAULT_MAX_FRAME_BYTES, FETCH_RECORD_OVERHEAD_BYTES, LENGTH_PREFIX_BYTES, MAX_PRODUCE_MESSAGES,
+    RESPONSE_HEADER_BYTES,
 };
 
 /// Clients connecting at once in the descriptor test.
@@ -477,4 +478,76 @@ fn a_synclog_fetch_of_empty_records_carries_at_most_its_budget_plus_one_record()
     // A budget larger than all of them gets all of them.
     let (_, records) = raw_fetch(&mut stream, "empty", u32::MAX);
     assert_eq!(records, MAX_PRODUCE_MESSAGES);
+}
+
+/// Reads until EOF (or a reset) and returns what arrived.
+fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
+    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) => return got,
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => return got,
+            Err(e) => {
+                panic!("the connection was neither answered nor closed: {e} ({} bytes read)", got.len())
+            }
+        }
+    }
+}
+
+#[test]
+fn frames_being_read_on_all_connections_together_stay_within_max_buffered_bytes() {
+    // One frame of room in all: a 4 MiB frame limit and a budget of one such frame.
+    const FRAME: usize = 4 * 1024 * 1024;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let (frame, budget) = (FRAME.to_string(), (FRAME + 4).to_string());
+    let args = ["--data-dir", data.to_str().expect("utf-8"), "--max-frame-bytes", &frame];
+    let args = [&args[..], &["--max-buffered-bytes", &budget, "--frame-timeout-ms", "60000"]].concat();
+    let broker = BrokerProcess::start(&args, &dir.path().join("stderr"));
+    let baseline = broker.peak_kib();
+
+    // A: a Produce of four messages of 1 040 000 bytes (a frame 34 KiB short of the limit), all
+    // but its last 16 bytes sent, so its connection's buffer grows to the whole frame and waits
+    // for the rest; under 50 KiB of the budget is left.
+    let payload = vec![0x5a; 1_040_000];
+    let mut request = Vec::new();
+    encode_produce_request(1, "big", std::iter::repeat_n(payload.as_slice(), 4), &mut request)
+        .expect("encode");
+    let (head, tail) = request.split_at(request.len() - 16);
+    let mut a = TcpStream::connect(broker.addr).expect("connect A");
+    a.write_all(head).expect("send A's frame but its tail");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while broker.peak_kib() < baseline + 3 * 1024 {
+        assert!(Instant::now() < deadline, "the broker never read A's frame");
+        thread::sleep(Duration::from_millis(10));
+    }
+
+    // B: a frame that needs more room than the budget has left is refused before anything is
+    // allocated for it: answered 12 BuffersFull with correlation id 0, then closed.
+    let mut b = TcpStream::connect(broker.addr).expect("connect B");
+    b.write_all(&(1024u32 * 1024).to_be_bytes()).expect("B's prefix");
+    b.write_all(&[0, 0, 0, 0, 0, 7, 0, 0]).expect("B's first bytes");
+    let answer = read_to_close(&mut b);
+    assert!(answer.len() >= 10, "B got an answer: {answer:?}");
+    assert_eq!(&answer[4..8], &[0, 0, 0, 0], "correlation id 0");
+    assert_eq!(u16::from_be_bytes([answer[8], answer[9]]), ErrorCode::BuffersFull.as_u16());
+    assert!(String::from_utf8_lossy(&answer).contains("--max-buffered-bytes"), "{answer:?}");
+
+    // A is still served once the rest arrives.
+    a.write_all(tail).expect("A's tail");
+    let mut c = Client::connect(broker.addr).expect("connect");
+    let mut reply = [0u8; 10];
+    a.read_exact(&mut reply).expect("A's answer");
+    assert_eq!(u16::from_be_bytes([reply[8], reply[9]]), 0, "A's Produce was appended");
+    assert_eq!(c.list_topics().expect("list"), vec![("big".to_string(), 4)]);
+
+    // A's buffer, given back once its frame was served, makes room for another whole frame.
+    assert_eq!(c.produce("big", std::iter::repeat_n(payload.as_slice(), 3)).expect("room again"), 4);
+    let peak = broker.peak_kib();
+    eprintln!("buffered frames: VmHWM {baseline} KiB before, {peak} KiB after");
+    assert!(peak <= baseline + PRODUCE_BOUND_KIB, "peak {peak} KiB, baseline {baseline} KiB");
 }

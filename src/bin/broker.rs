@@ -72,6 +72,12 @@ struct Args {
     /// at most one record; never more than half --max-frame-bytes.
     #[arg(long, default_value_t = synclog::broker::DEFAULT_MAX_FETCH_BYTES)]
     max_fetch_bytes: u32,
+    /// What the read buffers of all connections (both listeners) may hold together beyond
+    /// their first 16 KiB each. A frame that would take them past it is answered 12
+    /// (BuffersFull; Kafka: the connection closes) and its connection closed, before anything
+    /// is allocated for it. At least --max-frame-bytes + 4 (exit 2 below).
+    #[arg(long, default_value_t = synclog::protocol::connection::DEFAULT_MAX_BUFFERED_BYTES)]
+    max_buffered_bytes: usize,
     /// All of a frame's bytes must arrive within this of its first byte.
     #[arg(long, default_value_t = 10_000)]
     frame_timeout_ms: u64,
@@ -113,6 +119,14 @@ fn main() -> ExitCode {
     if let Err(e) = synclog::broker::limits::raise_fd_limit() {
         eprintln!("broker: warning: cannot raise the open-file limit: {e}");
     }
+    let one_frame = u64::from(args.max_frame_bytes) + 4;
+    if (args.max_buffered_bytes as u64) < one_frame {
+        eprintln!(
+            "broker: --max-buffered-bytes {} is below one whole frame (--max-frame-bytes + 4 = {one_frame})",
+            args.max_buffered_bytes
+        );
+        return ExitCode::from(cli::EXIT_USAGE);
+    }
     let config = BrokerConfig {
         listen: args.listen,
         kafka_listen: args.kafka_listen,
@@ -125,6 +139,7 @@ fn main() -> ExitCode {
         max_connections: args.max_connections,
         max_topics: args.max_topics,
         max_fetch_bytes: args.max_fetch_bytes,
+        max_buffered_bytes: args.max_buffered_bytes,
         frame_timeout: Duration::from_millis(args.frame_timeout_ms),
         idle_timeout: Duration::from_millis(args.idle_timeout_ms),
     };

@@ -1,6 +1,6 @@
 //! What a broker is started with: addresses, storage, and the limits every connection obeys.
 
-use crate::protocol::connection::ConnectionConfig;
+use crate::protocol::connection::{ConnectionConfig, DEFAULT_MAX_BUFFERED_BYTES};
 use crate::protocol::DEFAULT_MAX_FRAME_BYTES;
 use crate::storage::{AppendMode, FsyncPolicy, LogConfig, RaceWindow, DEFAULT_MAX_MESSAGE_BYTES};
 use std::net::SocketAddr;
@@ -37,6 +37,9 @@ pub struct BrokerConfig {
     /// `--max-fetch-bytes`: the most record bytes one Fetch reply carries (either protocol),
     /// whatever it asks, plus at most one record; never more than half `max_frame_bytes`.
     pub max_fetch_bytes: u32,
+    /// `--max-buffered-bytes`: what the read buffers of all connections (both listeners) may
+    /// take together beyond their first 16 KiB each; at least `max_frame_bytes` + 4.
+    pub max_buffered_bytes: usize,
     /// `--frame-timeout-ms`.
     pub frame_timeout: Duration,
     /// `--idle-timeout-ms`.
@@ -57,6 +60,7 @@ impl Default for BrokerConfig {
             max_connections: 1024,
             max_topics: None,
             max_fetch_bytes: DEFAULT_MAX_FETCH_BYTES,
+            max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
             frame_timeout: Duration::from_millis(10_000),
             idle_timeout: Duration::from_millis(600_000),
         }

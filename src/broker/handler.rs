@@ -40,6 +40,7 @@ pub(crate) fn handle_connection<S: SyncStrategy>(shared: &Shared<S>, stream: Tcp
             return;
         }
     };
+    conn.share_budget(shared.buffers.clone());
     // The topic this connection used last: producers and consumers stick to one topic, and the
     // registry's shared lock and the Arc's shared counter are then touched once, not per request.
     let mut cached: Option<Arc<Topic<S>>> = None;

@@ -153,6 +153,7 @@ pub(crate) fn handle_connection<S: SyncStrategy>(shared: &Shared<S>, stream: Tcp
             return;
         }
     };
+    conn.share_budget(shared.buffers.clone());
     let mut session = Session { shared, peer, advertised, out: Vec::new(), producer_ids: 0 };
     loop {
         let framed = match conn.read_frame_with(triage) {

@@ -52,7 +52,8 @@ use log_limit::RateLimited;
 use shared::Shared;
 pub use shared::MAX_WAIT;
 
-use crate::protocol::{encode_error_response, ErrorCode};
+use crate::protocol::connection::BufferBudget;
+use crate::protocol::{encode_error_response, ErrorCode, LENGTH_PREFIX_BYTES};
 use crate::storage::{LogError, Topics};
 use crate::strategies::SyncStrategy;
 use parking_lot::Mutex;
@@ -146,6 +147,9 @@ impl<S: SyncStrategy> Broker<S> {
         for warning in &warnings {
             eprintln!("synclog: warning: idempotent producers: {warning}");
         }
+        // Never less than one whole frame, so a frame the limit allows can always be read.
+        let one_frame = (config.max_frame_bytes as usize).saturating_add(LENGTH_PREFIX_BYTES);
+        let buffers = Arc::new(BufferBudget::new(config.max_buffered_bytes.max(one_frame)));
         let shared = Arc::new(Shared {
             topics,
             groups,
@@ -158,6 +162,7 @@ impl<S: SyncStrategy> Broker<S> {
             topic_count: AtomicUsize::new(existing),
             max_topics: plan.max_topics,
             creating: Mutex::new(()),
+            buffers,
             sockets: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
         });

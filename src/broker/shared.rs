@@ -10,6 +10,7 @@
 use super::config::BrokerConfig;
 use super::groups::Groups;
 use super::idempotence::Producers;
+use crate::protocol::connection::BufferBudget;
 use crate::storage::{validate_topic_name, LogError, Topic, Topics};
 use crate::strategies::SyncStrategy;
 use parking_lot::Mutex;
@@ -47,6 +48,9 @@ pub(crate) struct Shared<S: SyncStrategy> {
     /// Held while a missing topic is created, so that two requests creating the same topic
     /// reserve one slot, not two.
     pub(super) creating: Mutex<()>,
+    /// The read-buffer budget every connection of both listeners grows from
+    /// (`--max-buffered-bytes`).
+    pub(crate) buffers: Arc<BufferBudget>,
     /// A clone of every open socket, so `shutdown` can wake blocked handlers.
     pub(super) sockets: Mutex<HashMap<u64, TcpStream>>,
     pub(super) next_id: AtomicU64,
@@ -183,6 +187,7 @@ mod tests {
             topic_count: AtomicUsize::new(0),
             max_topics,
             creating: Mutex::new(()),
+            buffers: Arc::new(BufferBudget::new(usize::MAX)),
             sockets: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
         }

@@ -24,6 +24,7 @@
 //! | 9    | TooManyConnections | the broker is at `--max-connections`                        |
 //! | 10   | Internal           | anything else that went wrong in the broker                 |
 //! | 11   | TooManyTopics      | a Produce would create a topic past the broker's `--max-topics` |
+//! | 12   | BuffersFull        | the frame would take the broker's read buffers past `--max-buffered-bytes` |
 
 use std::fmt;
 use std::num::NonZeroU16;
@@ -149,6 +150,9 @@ pub enum ErrorCode {
     /// 11: a Produce would create one topic more than the broker's `--max-topics`; existing
     /// topics keep working.
     TooManyTopics,
+    /// 12: reading the frame would take the read buffers of all the broker's connections past
+    /// `--max-buffered-bytes`; answered with correlation id 0, then the connection closes.
+    BuffersFull,
     /// A code this build does not know (a newer broker's), kept as it came.
     Unknown(NonZeroU16),
 }
@@ -170,6 +174,7 @@ impl ErrorCode {
             9 => ErrorCode::TooManyConnections,
             10 => ErrorCode::Internal,
             11 => ErrorCode::TooManyTopics,
+            12 => ErrorCode::BuffersFull,
             other => ErrorCode::Unknown(NonZeroU16::new(other)?),
         })
     }
@@ -188,6 +193,7 @@ impl ErrorCode {
             ErrorCode::TooManyConnections => 9,
             ErrorCode::Internal => 10,
             ErrorCode::TooManyTopics => 11,
+            ErrorCode::BuffersFull => 12,
             ErrorCode::Unknown(code) => code.get(),
         }
     }
@@ -207,6 +213,7 @@ impl ErrorCode {
             ErrorCode::TooManyConnections => "TooManyConnections",
             ErrorCode::Internal => "Internal",
             ErrorCode::TooManyTopics => "TooManyTopics",
+            ErrorCode::BuffersFull => "BuffersFull",
             ErrorCode::Unknown(_) => "Unknown",
         }
     }
@@ -247,12 +254,13 @@ mod tests {
             (9, ErrorCode::TooManyConnections),
             (10, ErrorCode::Internal),
             (11, ErrorCode::TooManyTopics),
+            (12, ErrorCode::BuffersFull),
         ];
         for (value, code) in expected {
             assert_eq!(ErrorCode::from_u16(value), Some(code));
             assert_eq!(code.to_string(), format!("{} ({value})", code.name()));
         }
-        assert!(matches!(ErrorCode::from_u16(12), Some(ErrorCode::Unknown(_))));
+        assert!(matches!(ErrorCode::from_u16(13), Some(ErrorCode::Unknown(_))));
     }
 
     #[test]

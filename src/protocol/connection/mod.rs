@@ -27,6 +27,9 @@
 //!   still holds once those are at most half of it. The frames handed out from it (which a
 //!   caller may still hold, decoded) and the buffer itself thus take at most about twice the
 //!   buffer's largest size together.
+//! - A broker's connections share a [`BufferBudget`] (`--max-buffered-bytes`): every growth of a
+//!   read buffer past its first 16 KiB is taken from it before the allocation, and given back
+//!   when the buffer shrinks or the connection closes ([`budget`]).
 //! - Nothing is buffered for writing when the connection blocks in `read()`: every read that
 //!   must wait on the socket first flushes the write buffer. A peer waiting for our replies
 //!   before it sends more can therefore never deadlock with us.
@@ -47,10 +50,15 @@
 //! it trickles. Writes get `write_timeout`, so a peer that stops reading cannot block us forever
 //! either.
 
+mod budget;
+
+pub use budget::{BufferBudget, DEFAULT_MAX_BUFFERED_BYTES};
+
 use super::error::{ErrorCode, ProtocolError};
 use super::frame::{peek_frame_bytes, RequestFrame, Response, DEFAULT_MAX_FRAME_BYTES, LENGTH_PREFIX_BYTES};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use thiserror::Error;
 
@@ -142,6 +150,20 @@ pub enum ConnectionError {
         max: u32,
     },
 
+    /// Reading the frame would take the read buffers of the connections sharing a
+    /// [`BufferBudget`] past its limit; nothing was allocated for it. A broker answers
+    /// BuffersFull with correlation id 0, then closes: the frame's body was not read.
+    #[error(
+        "the broker's read buffers are full: {wanted} more bytes for this frame would pass the \
+         {limit} bytes all connections may buffer together (--max-buffered-bytes); try again later"
+    )]
+    BuffersFull {
+        /// What the growth asked for.
+        wanted: usize,
+        /// The shared limit.
+        limit: usize,
+    },
+
     /// A whole frame arrived but does not decode. The connection has already skipped it and
     /// stays usable: answer with `correlation_id.unwrap_or(0)` and read on.
     #[error("cannot decode the frame with correlation id {correlation_id:?}")]
@@ -179,6 +201,9 @@ impl ConnectionError {
         match self {
             ConnectionError::FrameTooLarge { .. } => {
                 Some(Response::error(0, ErrorCode::FrameTooLarge, self.to_string()))
+            }
+            ConnectionError::BuffersFull { .. } => {
+                Some(Response::error(0, ErrorCode::BuffersFull, self.to_string()))
             }
             ConnectionError::Decode { correlation_id, error } => {
                 Some(Response::error(correlation_id.unwrap_or(0), error.code(), error.to_string()))
@@ -220,6 +245,10 @@ pub struct Connection {
     write_buffer: Vec<u8>,
     /// The limits and timeouts.
     config: ConnectionConfig,
+    /// The budget this connection's read buffer grows from, if it shares one, and the bytes it
+    /// holds of it: `buffer.len()` beyond [`INITIAL_READ_BUFFER_BYTES`].
+    budget: Option<Arc<BufferBudget>>,
+    taken_bytes: usize,
 }
 
 impl Connection {
@@ -249,7 +278,17 @@ impl Connection {
             socket_read_timeout: None,
             write_buffer: Vec::new(),
             config,
+            budget: None,
+            taken_bytes: 0,
         })
+    }
+
+    /// Makes every later growth of the read buffer past [`INITIAL_READ_BUFFER_BYTES`] come from
+    /// `budget`, shared with other connections (a broker's, `--max-buffered-bytes`).
+    pub fn share_budget(&mut self, budget: Arc<BufferBudget>) {
+        self.settle_budget(0);
+        self.budget = Some(budget);
+        self.settle_budget(self.buffer.len());
     }
 
     /// The socket, e.g. for `peer_addr()` or `shutdown()`.
@@ -421,7 +460,7 @@ impl Connection {
                 }
                 Err(error) => return Err(ConnectionError::Decode { correlation_id: None, error }),
             };
-            self.make_room(needed_bytes);
+            self.make_room(needed_bytes)?;
             if !self.read_more()? {
                 // EOF. Between frames it is the peer's way of saying goodbye; inside one, the
                 // frame is lost and nobody is left to answer.
@@ -435,9 +474,9 @@ impl Connection {
     }
 
     /// Makes sure `buffer[read_position..]` can hold `needed_bytes`.
-    fn make_room(&mut self, needed_bytes: usize) {
+    fn make_room(&mut self, needed_bytes: usize) -> Result<(), ConnectionError> {
         if self.read_position + needed_bytes <= self.buffer.len() {
-            return;
+            return Ok(());
         }
         // Slide the unfinished frame to the front: everything before it was handed out. This
         // copies only a partial frame, and only when the buffer's tail is too short for it.
@@ -450,8 +489,30 @@ impl Connection {
         if needed_bytes > self.buffer.len() {
             let held = self.filled_end;
             let grow_to = needed_bytes.min(self.buffer.len().max(held + GROWTH_STEP_BYTES) * 2);
+            if !self.settle_budget(grow_to) {
+                let limit = self.budget.as_ref().map_or(0, |b| b.limit());
+                return Err(ConnectionError::BuffersFull { wanted: grow_to - self.buffer.len(), limit });
+            }
             self.buffer.resize(grow_to, 0);
         }
+        Ok(())
+    }
+
+    /// Brings the bytes taken from the shared budget to what a read buffer of `buffer_bytes`
+    /// needs: takes the difference before a growth (`false`, nothing taken, if the budget
+    /// cannot cover it) and gives it back after a shrink. Always `true` without a budget.
+    fn settle_budget(&mut self, buffer_bytes: usize) -> bool {
+        let Some(budget) = &self.budget else { return true };
+        let needed = buffer_bytes.saturating_sub(INITIAL_READ_BUFFER_BYTES);
+        if needed > self.taken_bytes {
+            if !budget.take(needed - self.taken_bytes) {
+                return false;
+            }
+        } else {
+            budget.give_back(self.taken_bytes - needed);
+        }
+        self.taken_bytes = needed;
+        true
     }
 
     /// One `read()` from the socket into the free tail of the buffer, under the timeout that
@@ -544,6 +605,7 @@ impl Connection {
             self.frame_started_at = None;
             if self.buffer.len() > SHRINK_ABOVE_BYTES {
                 self.buffer = vec![0; INITIAL_READ_BUFFER_BYTES];
+                self.settle_budget(self.buffer.len());
             }
         } else {
             // The next frame's first bytes are already here. They came with the latest read or
@@ -557,10 +619,18 @@ impl Connection {
                 let mut kept = vec![0; held.max(INITIAL_READ_BUFFER_BYTES)];
                 kept[..held].copy_from_slice(&self.buffer[self.read_position..self.filled_end]);
                 self.buffer = kept;
+                self.settle_budget(self.buffer.len());
                 self.read_position = 0;
                 self.filled_end = held;
             }
         }
+    }
+}
+
+impl Drop for Connection {
+    /// Gives the read buffer's share of the budget back.
+    fn drop(&mut self) {
+        self.settle_budget(0);
     }
 }
 
