@@ -110,6 +110,9 @@ fn the_sweep_has_one_row_per_cell_with_its_repeats() {
         assert!(fields.contains_key(name), "CSV column {name} is no JSON field");
     }
     assert_eq!(fields.len(), lines[0].split(',').count(), "the CSV has every field of a cell");
+    let fs = synclog::experiment::ceiling::filesystem_of(&std::env::temp_dir());
+    assert_eq!(result.machine.data_dir_fs, fs, "the file system of the cells' logs");
+    assert_ne!(result.machine.data_dir_fs, "unknown", "/proc/mounts names the temporary directory's");
 }
 
 /// A repeat that did `ops` operations and read `records` records in one second.
