@@ -194,6 +194,8 @@ fn harness_lab_writes_its_files() {
     assert_eq!(csv.lines().count(), 1 + 3 * 2 * 2 * 2);
     let summary = std::fs::read_to_string(out.path().join("summary.md")).unwrap();
     assert!(summary.contains("cores") && summary.contains("## Goal check"), "{summary}");
+    assert!(summary.contains("30..300-byte payloads"), "the message sizes are stated:\n{summary}");
+    assert!(!summary.contains("at best"), "no bound the figures can contradict:\n{summary}");
 }
 
 #[test]
