@@ -110,6 +110,9 @@ fn the_sweep_has_one_row_per_cell_with_its_repeats() {
         assert!(fields.contains_key(name), "CSV column {name} is no JSON field");
     }
     assert_eq!(fields.len(), lines[0].split(',').count(), "the CSV has every field of a cell");
+    let fs = synclog::experiment::ceiling::filesystem_of(&std::env::temp_dir());
+    assert_eq!(result.machine.data_dir_fs, fs, "the file system of the cells' logs");
+    assert_ne!(result.machine.data_dir_fs, "unknown", "/proc/mounts names the temporary directory's");
 }
 
 /// A repeat that did `ops` operations and read `records` records in one second.
@@ -191,6 +194,8 @@ fn harness_lab_writes_its_files() {
     assert_eq!(csv.lines().count(), 1 + 3 * 2 * 2 * 2);
     let summary = std::fs::read_to_string(out.path().join("summary.md")).unwrap();
     assert!(summary.contains("cores") && summary.contains("## Goal check"), "{summary}");
+    assert!(summary.contains("30..300-byte payloads"), "the message sizes are stated:\n{summary}");
+    assert!(!summary.contains("at best"), "no bound the figures can contradict:\n{summary}");
 }
 
 #[test]

@@ -373,8 +373,11 @@ pub fn lab(config: &LabConfig, mut progress: impl FnMut(usize, usize, &LabCell))
         Bound::Time(d) => d.as_millis() as u64,
         Bound::OpsPerThread(_) => 0,
     };
+    // Every repeat's log lives in a temporary directory under the system's temporary directory.
+    let mut machine = super::ceiling::machine();
+    machine.data_dir_fs = super::ceiling::filesystem_of(&std::env::temp_dir());
     Ok(Lab {
-        machine: super::ceiling::machine(),
+        machine,
         cell_ms,
         prefill_records: config.prefill_records,
         seed: config.seed,

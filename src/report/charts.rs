@@ -129,6 +129,35 @@ fn pick<'a>(c: &'a Comparison, strategy: &str, producers: u32, consume: bool) ->
     }
 }
 
+/// `n` and `noun`, the noun plural unless `n` is 1: "1 producer", "4 producers".
+pub(super) fn count(n: u32, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
+/// The consumer counts of the cells a per-producer chart draws (at `producers` only, when
+/// given), for its caption: "no consumers", "2 consumers", "0 or 2 consumers".
+fn consumers_drawn(c: &Comparison, only: Option<u32>, consume: bool) -> String {
+    let mut counts: Vec<u32> = strategies(c)
+        .iter()
+        .flat_map(|s| {
+            producer_counts(c)
+                .into_iter()
+                .filter(|&p| only.is_none_or(|o| o == p))
+                .filter_map(move |p| pick(c, s, p, consume).map(|cell| cell.report.consumers))
+        })
+        .collect();
+    counts.sort_unstable();
+    counts.dedup();
+    match counts.as_slice() {
+        [0] => "no consumers".to_string(),
+        [n] => count(*n, "consumer"),
+        many => {
+            let list: Vec<String> = many.iter().map(ToString::to_string).collect();
+            format!("{} consumers", list.join(" or "))
+        }
+    }
+}
+
 fn throughput<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     c: &Comparison,
@@ -156,11 +185,15 @@ fn throughput<DB: DrawingBackend>(
         .map(|cell| rate(cell).max(if consume { 0.0 } else { ceiling(cell) }))
         .fold(1.0, f64::max)
         * 1.15;
-    let readers = c.cells.iter().map(|cell| cell.report.consumers).max().unwrap_or(0);
+    let readers = consumers_drawn(c, None, consume);
     let caption = if consume {
-        format!("Consume throughput vs producers ({readers} consumers, {bytes} B messages, batch {batch}, {transport:?})")
+        format!(
+            "Consume throughput vs producers ({readers}, {bytes} B messages, batch {batch}, {transport:?})"
+        )
     } else {
-        format!("Produce throughput vs producers ({bytes} B messages, batch {batch}, {transport:?})")
+        format!(
+            "Produce throughput vs producers ({readers}, {bytes} B messages, batch {batch}, {transport:?})"
+        )
     };
     let n = producers.len().max(1) as f64;
     let mut chart = ChartBuilder::on(root)
@@ -232,7 +265,14 @@ fn latency<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Comparison) ->
     let max_y = rows.iter().flat_map(|(_, v)| v.iter().copied()).max().unwrap_or(10) as f64 * 3.0;
     let n = rows.len().max(1) as f64;
     let mut chart = ChartBuilder::on(root)
-        .caption(format!("Produce latency per request, {max_p} producers (log scale)"), (FONT, 24))
+        .caption(
+            format!(
+                "Produce latency per request, {}, {} (log scale)",
+                count(max_p, "producer"),
+                consumers_drawn(c, Some(max_p), false)
+            ),
+            (FONT, 24),
+        )
         .margin(20)
         .x_label_area_size(50)
         .y_label_area_size(90)

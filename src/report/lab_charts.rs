@@ -11,7 +11,7 @@
 //! Legends are drawn in their own strip above the panels, never over the data.
 
 use crate::report::charts::{colour, human, register_font};
-use crate::report::lab_summary::winners;
+use crate::report::lab_summary::{cores, winners};
 use crate::report::rows::{Lab, LabCell};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -157,9 +157,9 @@ fn throughput<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, lab: &Lab, reco
         }
     });
     let title = format!(
-        "Throughput vs read share: reads of {records} record{} from random offsets, appends of {bytes}, {} cores",
+        "Throughput vs read share: reads of {records} record{} from random offsets, appends of {bytes}, {}",
         if records == 1 { "" } else { "s" },
-        lab.machine.cpus
+        cores(lab.machine.cpus)
     );
     let (top, rest) = root.split_vertically(80);
     top.draw(&Text::new(title, (30, 8), (FONT, 24))).map_err(err)?;
@@ -180,7 +180,13 @@ fn throughput<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, lab: &Lab, reco
             .margin(12)
             .x_label_area_size(48)
             .y_label_area_size(80)
-            .build_cartesian_2d(-0.3f64..(n - 0.7), (min_y.max(1.0)..max_y).log_scale())
+            // The ticks are exactly the labelled values: plotters' own log ticks repeat each
+            // decade (the last light tick of one decade is the first bold tick of the next), and
+            // a label drawn twice on itself looks bold.
+            .build_cartesian_2d(
+                -0.3f64..(n - 0.7),
+                (min_y.max(1.0)..max_y).log_scale().with_key_points(grid_values(min_y.max(1.0), max_y)),
+            )
             .map_err(err)?;
         let labels: Vec<String> = shares.iter().map(|s| format!("{s}")).collect();
         chart
@@ -189,12 +195,10 @@ fn throughput<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, lab: &Lab, reco
             .y_desc("operations per second (log)")
             .x_labels(shares.len().max(2))
             .x_label_formatter(&|x| category(*x, &labels))
-            // Many candidate ticks, labelled only at 1, 2 and 5 of each decade: every decade
-            // the data spans gets a few labels, none crowd.
-            .y_labels(40)
+            // Ticks at 1, 2 and 5 of each decade: every decade the data spans gets a few
+            // labels, none crowd.
             .y_label_formatter(&|y| decade_label(*y))
-            // No mesh line at every candidate tick (they crowd into grey bands near each
-            // decade): the grid is drawn below at the labelled values only.
+            // The grid is drawn below, darker at each decade.
             .disable_y_mesh()
             .x_max_light_lines(0)
             .label_style((FONT, 14))
@@ -265,8 +269,8 @@ fn crossover<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, lab: &Lab) -> Dr
     let shares = sorted(ws.iter().map(|w| w.mix.read_share_percent));
     let (top, rest) = root.split_vertically(80);
     let title = format!(
-        "Which lock wins each mix (median ops/s), and by how much over the next, {} cores",
-        lab.machine.cpus
+        "Which lock wins each mix (median ops/s), and by how much over the next, {}",
+        cores(lab.machine.cpus)
     );
     top.draw(&Text::new(title, (30, 8), (FONT, 24))).map_err(err)?;
     let (_, strip) = top.split_vertically(40);
@@ -345,7 +349,54 @@ fn decade_label(y: f64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{decade_label, grid_values};
+    use super::{decade_label, grid_values, svg_strings};
+    use crate::report::rows::{Lab, LabCell, Machine};
+
+    fn cell(strategy: &str, threads: u32, share: u32, ops: f64) -> LabCell {
+        LabCell {
+            strategy: strategy.into(),
+            threads,
+            read_share_percent: share,
+            read_records: 1,
+            message_bytes_min: 100,
+            message_bytes_max: 100,
+            repeats: 1,
+            ops_per_s_min: ops,
+            ops_per_s_median: ops,
+            ops_per_s_max: ops,
+            records_read_per_s_median: ops,
+            reads: 1,
+            appends: 1,
+            measured_read_percent: 50.0,
+            violations: 0,
+        }
+    }
+
+    #[test]
+    fn each_throughput_panel_labels_a_decade_once() {
+        let mut cells = Vec::new();
+        for threads in [1, 2] {
+            cells.push(cell("mutex", threads, 0, 1_200_000.0));
+            cells.push(cell("mutex", threads, 99, 30_000.0));
+        }
+        let lab = Lab {
+            machine: Machine { cpus: 2, kernel: "test".into(), data_dir_fs: "ext4".into() },
+            cell_ms: 30,
+            prefill_records: 100,
+            seed: 1,
+            cells,
+            runs: Vec::new(),
+            criterion_dir: String::new(),
+            bench_append: Vec::new(),
+        };
+        let charts = svg_strings(&lab).unwrap();
+        let (_, svg) = charts.iter().find(|(name, _)| name == "lab_throughput_r1").unwrap();
+        // Two panels: each labels 100 k once (plotters' own log ticks labelled it twice).
+        let labelled = |text: &str| svg.lines().filter(|l| l.trim() == text).count();
+        assert_eq!(labelled("100 k"), 2, "{svg}");
+        assert_eq!(labelled("1.0 M"), 2, "{svg}");
+        assert_eq!(labelled("20 k"), 2, "{svg}");
+    }
 
     #[test]
     fn the_grid_lies_at_the_labelled_values_only() {

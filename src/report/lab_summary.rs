@@ -164,24 +164,46 @@ pub fn crossovers(lab: &Lab) -> Vec<((u32, u32), Option<u32>)> {
     out
 }
 
+/// "1 core", "2 cores".
+pub fn cores(n: usize) -> String {
+    format!("{n} core{}", if n == 1 { "" } else { "s" })
+}
+
+/// The payload sizes the cells appended: "100-byte payloads", or "30..300-byte payloads (each
+/// size drawn uniformly)".
+pub fn payloads(lab: &Lab) -> String {
+    let mut sizes: Vec<(usize, usize)> =
+        lab.cells.iter().map(|c| (c.message_bytes_min, c.message_bytes_max)).collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    let drawn = sizes.iter().any(|(min, max)| min != max);
+    let list: Vec<String> = sizes
+        .iter()
+        .map(|&(min, max)| if min == max { min.to_string() } else { format!("{min}..{max}") })
+        .collect();
+    format!("{}-byte payloads{}", list.join(", "), if drawn { " (each size drawn uniformly)" } else { "" })
+}
+
 /// `summary.md`: machine, the data's reading, the goal check, the winners and every cell.
 pub fn summary(lab: &Lab, charts: &[String]) -> String {
     let mut s = String::from("# The lab: reads against appends, straight on the log\n\n");
     let m = &lab.machine;
     let _ = writeln!(
         s,
-        "Machine: **{} cores**, kernel {}. Each cell ran {} on a fresh log pre-filled with {} records \
-(seed {}); ops/s counts reads and appends, and is the median of the repeats (with an even count, the mean of the two middle \
+        "Machine: **{}**, kernel {}, logs on {}. Each cell ran {} on a fresh log pre-filled with {} records \
+(seed {}), its appends of {}; ops/s counts reads and appends, and is the median of the repeats (with an even count, the mean of the two middle \
 ones), with the slowest and fastest beside it.\n",
-        m.cpus,
+        cores(m.cpus),
         m.kernel,
+        m.data_dir_fs,
         if lab.cell_ms > 0 {
             format!("for {} ms per repeat", lab.cell_ms)
         } else {
             "a fixed number of operations".into()
         },
         lab.prefill_records,
-        lab.seed
+        lab.seed,
+        payloads(lab)
     );
     s.push_str("## What the data says\n\n");
     for line in reading(lab) {
@@ -248,7 +270,8 @@ pub fn reading(lab: &Lab) -> Vec<String> {
     names.dedup();
     let tally: Vec<String> = names.iter().map(|n| format!("{n} {}", count(n))).collect();
     s.push(format!(
-        "On this machine ({cpus} cores), the locking strategies won the {} mixes as follows: {}.",
+        "On this machine ({}), the locking strategies won the {} mixes as follows: {}.",
+        cores(cpus),
         ws.len(),
         tally.join(", ")
     ));
@@ -269,18 +292,20 @@ the rest are within the spread of the repeats and say little on their own.",
         ));
     }
     for ((records, threads), first) in crossovers(lab) {
+        let head = format!(
+            "Reads of {records} record{}, {threads} thread{}",
+            if records == 1 { "" } else { "s" },
+            if threads == 1 { "" } else { "s" }
+        );
         s.push(match first {
             Some(share) => format!(
-                "Reads of {records} record(s), {threads} thread(s): rwlock first beats mutex clearly (its slowest repeat above mutex's fastest) at {share} % reads."
+                "{head}: rwlock first beats mutex clearly (its slowest repeat above mutex's fastest) at {share} % reads."
             ),
-            None => format!("Reads of {records} record(s), {threads} thread(s): rwlock never beats mutex clearly at the shares swept."),
+            None => format!("{head}: rwlock never beats mutex clearly at the shares swept."),
         });
     }
-    if cpus <= 2 {
-        s.push(format!(
-            "With {cpus} cores, at most {cpus} readers can overlap: a reader-writer lock can at best \
-{cpus}× an exclusive lock's read throughput here, whatever the thread count."
-        ));
+    if let Some(line) = overlap_line(lab) {
+        s.push(line);
     }
     let tore: u64 = lab.cells.iter().filter(|c| c.strategy == "none").map(|c| c.violations).sum();
     let locks_dirty: u64 = lab.cells.iter().filter(|c| c.strategy != "none").map(|c| c.violations).sum();
@@ -298,6 +323,58 @@ the rest are within the spread of the repeats and say little on their own.",
         }
     ));
     lines
+}
+
+/// The largest lead of a reader-writer lock over an exclusive one in any mix where readers
+/// could overlap (some reads, more than one thread): (mix, reader-writer strategy, exclusive
+/// strategy, the ratio of their medians).
+pub fn best_rw_over_exclusive(lab: &Lab) -> Option<(Mix, String, String, f64)> {
+    let mut best: Option<(Mix, String, String, f64)> = None;
+    let overlapping = mixes(lab).into_iter().filter(|(m, _)| m.threads > 1 && m.read_share_percent > 0);
+    for (mix, cells) in overlapping {
+        for rw in ["rwlock", "std-rwlock"] {
+            let Some(r) = median_of(&cells, rw) else { continue };
+            for ex in ["mutex", "semaphore"] {
+                let Some(e) = median_of(&cells, ex) else { continue };
+                let lead = ratio(r.ops_per_s_median, e.ops_per_s_median);
+                if lead.is_finite() && best.as_ref().is_none_or(|b| lead > b.3) {
+                    best = Some((mix, rw.to_string(), ex.to_string(), lead));
+                }
+            }
+        }
+    }
+    best
+}
+
+/// What the core count bounds (how many readers run at once, not the reader-writer lock's lead)
+/// and, chosen from the run's largest lead of a reader-writer lock over an exclusive one, whether
+/// that lead went past what overlapping readers alone could explain.
+fn overlap_line(lab: &Lab) -> Option<String> {
+    let cpus = lab.machine.cpus;
+    let (mix, rw, ex, lead) = best_rw_over_exclusive(lab)?;
+    let head = if cpus == 1 {
+        "With 1 core, at most 1 reader runs at once.".to_string()
+    } else {
+        format!("With {cpus} cores, at most {cpus} readers run at once.")
+    };
+    let extra = if ex == "semaphore" { ", and a system call per release" } else { "" };
+    Some(if lead > cpus as f64 {
+        format!(
+            "{head} Overlap alone accounts for up to {cpus}× an exclusive lock's rate, yet {rw} \
+reached {lead:.2}× the {ex} (medians, {mix}): the rest is what the {ex} costs besides lost overlap, \
+its hand-offs between threads (a wait and a wake-up){extra}, which readers under {rw} skip."
+        )
+    } else if lead > 1.0 {
+        format!(
+            "{head} {rw}'s largest lead over an exclusive lock with readers able to overlap was {lead:.2}× \
+the {ex} (medians, {mix}), within the {cpus}× overlap alone could give."
+        )
+    } else {
+        format!(
+            "{head} {rw} never beat an exclusive lock's median where readers could overlap: its best was \
+{lead:.2}× the {ex} ({mix})."
+        )
+    })
 }
 
 /// The sweep's goals, checked against the data and printed, never asserted.
@@ -325,10 +402,15 @@ repeats are apart.\n",
         let _ = writeln!(
             s,
             "The data says otherwise for the first goal: rwlock's best lead over both exclusive \
-locks is {lead:.2}× ({mix}). With {} cores, overlapping readers gain at most {}× on reads, and \
-each read section must be long enough for that overlap to outweigh the lock's bookkeeping; \
-longer reads (--read-records) and higher read shares are where to look.",
-            lab.machine.cpus, lab.machine.cpus
+locks is {lead:.2}× ({mix}). With {} at most {} run at once, and each read section must \
+be long enough for their overlap to outweigh the lock's bookkeeping; longer reads \
+(--read-records) and higher read shares are where to look.",
+            cores(lab.machine.cpus),
+            if lab.machine.cpus == 1 {
+                "1 reader".to_string()
+            } else {
+                format!("{} readers", lab.machine.cpus)
+            }
         );
     }
     if let Some((mix, lead)) = mx.filter(|(_, lead)| *lead <= 1.0) {
@@ -432,5 +514,84 @@ is when the bench wrote it.\n\n",
     );
     for line in bench_lines(lab) {
         let _ = writeln!(s, "- {line}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reading;
+    use crate::report::rows::{Lab, LabCell, Machine};
+
+    fn cell(strategy: &str, threads: u32, share: u32, ops: f64) -> LabCell {
+        LabCell {
+            strategy: strategy.into(),
+            threads,
+            read_share_percent: share,
+            read_records: 256,
+            message_bytes_min: 100,
+            message_bytes_max: 100,
+            repeats: 2,
+            ops_per_s_min: ops * 0.95,
+            ops_per_s_median: ops,
+            ops_per_s_max: ops * 1.05,
+            records_read_per_s_median: ops * 256.0,
+            reads: u64::from(share),
+            appends: u64::from(100 - share),
+            measured_read_percent: f64::from(share),
+            violations: 0,
+        }
+    }
+
+    /// 4 threads at 99 % reads, rwlock at `rwlock` ops/s against 10 k for both exclusive locks;
+    /// and 1 thread appending, where rwlock leads the semaphore 5× (no reader to overlap).
+    fn lab(cpus: usize, rwlock: f64) -> Lab {
+        let cells = vec![
+            cell("semaphore", 4, 99, 10_000.0),
+            cell("rwlock", 4, 99, rwlock),
+            cell("mutex", 4, 99, 10_000.0),
+            cell("semaphore", 1, 0, 10_000.0),
+            cell("rwlock", 1, 0, 50_000.0),
+            cell("mutex", 1, 0, 50_000.0),
+        ];
+        Lab {
+            machine: Machine { cpus, kernel: "test".into(), data_dir_fs: "ext4".into() },
+            cell_ms: 30,
+            prefill_records: 1000,
+            seed: 1,
+            cells,
+            runs: Vec::new(),
+            criterion_dir: String::new(),
+            bench_append: Vec::new(),
+        }
+    }
+
+    fn overlap_line(lines: &[String]) -> &str {
+        lines
+            .iter()
+            .find(|l| l.contains("run at once") || l.contains("runs at once"))
+            .expect("the overlap line")
+    }
+
+    #[test]
+    fn a_lead_above_the_core_count_never_reads_as_bounded_by_it() {
+        let lines = reading(&lab(2, 24_700.0));
+        let text = lines.join("\n");
+        assert!(!text.contains("at best"), "{text}");
+        assert!(!text.contains("within the 2×"), "{text}");
+        let line = overlap_line(&lines);
+        assert!(line.contains("yet rwlock reached 2.47× the mutex"), "{line}");
+        assert!(line.contains("4 threads, 99 % reads") && line.contains("besides lost overlap"), "{line}");
+    }
+
+    #[test]
+    fn a_lead_within_the_core_count_is_said_to_be_within_it() {
+        let lines = reading(&lab(2, 15_000.0));
+        let line = overlap_line(&lines);
+        assert!(line.contains("1.50×") && line.contains("within the 2×"), "{line}");
+        assert!(!line.contains("besides lost overlap"), "{line}");
+        let lines = reading(&lab(2, 8_000.0));
+        assert!(overlap_line(&lines).contains("never beat"), "{lines:?}");
+        let lines = reading(&lab(1, 24_700.0));
+        assert!(overlap_line(&lines).starts_with("With 1 core, at most 1 reader runs at once."));
     }
 }

@@ -6,7 +6,7 @@
 //! - `lock_wait`: the wait for the lock per strategy, write and read sections, at p50, p99,
 //!   p99.9 and max on a logarithmic axis (the same cells).
 
-use super::charts::{category_label, colour, draw_legend, err, DrawResult, FONT};
+use super::charts::{category_label, colour, count, draw_legend, err, DrawResult, FONT};
 use crate::report::locks::{LockRow, TimeShare};
 use crate::report::rows::{Comparison, RunReport};
 use plotters::coord::Shift;
@@ -40,19 +40,33 @@ pub fn time<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Comparison) -
     root.fill(&WHITE).map_err(err)?;
     let mut rows: Vec<(String, TimeShare)> = Vec::new();
     for (r, l) in timed_cells(c) {
-        rows.push((format!("{} producers ({})", r.strategy, r.producers), l.producers));
+        rows.push((format!("{}, {}", r.strategy, count(r.producers, "producer")), l.producers));
         if let Some(cs) = l.consumers {
-            rows.push((format!("{} consumers ({})", r.strategy, r.consumers), cs));
+            rows.push((format!("{}, {}", r.strategy, count(r.consumers, "consumer")), cs));
         }
     }
     let n = rows.len().max(1) as f64;
-    let mut chart = ChartBuilder::on(root)
+    let parts: [(&str, RGBColor, Span); 3] = [
+        ("waiting for the lock", RGBColor(214, 39, 40), |t| (0.0, t.wait)),
+        ("holding it", RGBColor(255, 187, 120), |t| (t.wait, t.wait + t.hold)),
+        ("outside it", RGBColor(190, 190, 190), |t| (t.wait + t.hold, 1.0)),
+    ];
+    // Every bar reaches 100 %: the legend has its own strip below the chart, clear of them.
+    let height = root.dim_in_pixel().1;
+    let (plot, strip) = root.split_vertically(height.saturating_sub(50));
+    let mut x = 300;
+    for (label, col, _) in &parts {
+        strip.draw(&Rectangle::new([(x, 14), (x + 18, 30)], col.filled())).map_err(err)?;
+        strip.draw(&Text::new(label.to_string(), (x + 26, 12), (FONT, 18))).map_err(err)?;
+        x += 60 + 10 * label.len() as i32;
+    }
+    let mut chart = ChartBuilder::on(&plot)
         .caption("Where the time goes: waiting for the lock, holding it, outside it", (FONT, 22))
         .margin(30)
+        .margin_bottom(0)
         .x_label_area_size(50)
         .y_label_area_size(260)
-        // Past 100 % is room for the legend, clear of the bars (every bar reaches 100).
-        .build_cartesian_2d(0f64..140.0, 0f64..n)
+        .build_cartesian_2d(0f64..100.0, 0f64..n)
         .map_err(err)?;
     let names: Vec<&str> = rows.iter().map(|(name, _)| name.as_str()).collect();
     chart
@@ -60,30 +74,21 @@ pub fn time<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Comparison) -
         .disable_y_mesh()
         .x_max_light_lines(0)
         .x_desc("share of the side's time (threads × window), %")
-        .x_label_formatter(&|x| if *x <= 100.0 { format!("{x:.0}") } else { String::new() })
+        .x_label_formatter(&|x| format!("{x:.0}"))
         .y_labels(rows.len() * 2 + 1)
         .y_label_formatter(&|y| category_label(*y, 0.5, &names))
         .label_style((FONT, 16))
         .axis_desc_style((FONT, 18))
         .draw()
         .map_err(err)?;
-    let parts: [(&str, RGBColor, Span); 3] = [
-        ("waiting for the lock", RGBColor(214, 39, 40), |t| (0.0, t.wait)),
-        ("holding it", RGBColor(255, 187, 120), |t| (t.wait, t.wait + t.hold)),
-        ("outside it", RGBColor(190, 190, 190), |t| (t.wait + t.hold, 1.0)),
-    ];
-    for (label, col, span) in parts {
+    for (_, col, span) in parts {
         let bars = rows.iter().enumerate().map(move |(i, (_, t))| {
             let (from, to) = span(t);
             Rectangle::new([(from * 100.0, i as f64 + 0.15), (to * 100.0, i as f64 + 0.85)], col.filled())
         });
-        chart
-            .draw_series(bars)
-            .map_err(err)?
-            .label(label)
-            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], col.filled()));
+        chart.draw_series(bars).map_err(err)?;
     }
-    draw_legend(&mut chart, SeriesLabelPosition::UpperRight)
+    Ok(())
 }
 
 /// Wait quantiles per strategy and section on a log axis.

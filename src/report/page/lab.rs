@@ -10,7 +10,7 @@
 
 use super::{Figure, Page, TableView};
 use crate::report::charts::human;
-use crate::report::lab_summary::{bench_lines, mixes, reading, winners};
+use crate::report::lab_summary::{bench_lines, cores, mixes, reading, winners};
 use crate::report::rows::{Lab, LabCell};
 
 /// Every distinct value of `values`, in first-seen order, joined by commas.
@@ -125,10 +125,10 @@ pub fn lab_page(lab: &Lab) -> Result<Page, String> {
     Ok(Page {
         title: "synclog lab: reads against appends, straight on the log".to_string(),
         subtitle: format!(
-            "{} cells on {} cores, no sockets: the lock is the cost that matters. Every figure was measured in this \
+            "{} cells on {}, no sockets: the lock is the cost that matters. Every figure was measured in this \
              sweep; the lab measures no ceiling, so strategies are compared within each mix.",
             lab.cells.len(),
-            m.cpus
+            cores(m.cpus)
         ),
         configuration: configuration(lab),
         machine: vec![
