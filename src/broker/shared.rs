@@ -11,7 +11,7 @@ use super::config::BrokerConfig;
 use super::groups::Groups;
 use super::idempotence::Producers;
 use crate::protocol::connection::BufferBudget;
-use crate::storage::{validate_topic_name, LogError, Topic, Topics};
+use crate::storage::{validate_topic_name, LogError, Topic, Topics, Watch};
 use crate::strategies::SyncStrategy;
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -116,26 +116,47 @@ fn reserve(counter: &AtomicUsize, max: usize) -> bool {
 /// The longest long poll the broker grants, whatever `max_wait_ms` asks.
 pub const MAX_WAIT: Duration = Duration::from_secs(30);
 
+/// How often a long poll looks at `stopping` while nothing is appended, so shutdown never
+/// waits for one.
+const POLL_SLICE: Duration = Duration::from_millis(100);
+
 /// Waits until one of the `waiting` topics' high watermark passes its offset, the deadline
-/// passes, or the broker stops. Waits on the first topic's signal in slices (100 ms, or 10 ms
-/// when several topics are waited for, so that an append to another is seen soon), so
-/// shutdown never waits for a long poll. Holds no lock while it waits.
+/// passes, or the broker stops. One topic: waits on its signal. Several: registers one
+/// [`Watch`] on each topic's signal and sleeps on it, so an append to any of them wakes it and
+/// nothing else does but the slices of [`POLL_SLICE`]. Holds no lock while it waits; returns the
+/// number of times it slept (for the tests).
 pub(super) fn long_poll<S: SyncStrategy>(
     shared: &Shared<S>,
     waiting: &[(&Topic<S>, u64)],
     deadline: Instant,
-) {
-    let Some((first, first_offset)) = waiting.first() else { return };
-    let slice = Duration::from_millis(if waiting.len() == 1 { 100 } else { 10 });
-    loop {
-        if waiting.iter().any(|(t, offset)| t.log.high_watermark() > *offset)
+) -> usize {
+    let Some((first, first_offset)) = waiting.first() else { return 0 };
+    let done = || {
+        waiting.iter().any(|(t, offset)| t.log.high_watermark() > *offset)
             || Instant::now() >= deadline
             || shared.stopping.load(Ordering::Acquire)
-        {
-            return;
+    };
+    let mut sleeps = 0;
+    if waiting.len() == 1 {
+        while !done() {
+            first.wait_for(*first_offset, (Instant::now() + POLL_SLICE).min(deadline));
+            sleeps += 1;
         }
-        first.wait_for(*first_offset, (Instant::now() + slice).min(deadline));
+        return sleeps;
     }
+    let watch = Arc::new(Watch::default());
+    for (t, _) in waiting {
+        t.appended.watch(&watch);
+    }
+    // Checked after registering: an append from here on wakes the watch.
+    while !done() {
+        watch.wait_until((Instant::now() + POLL_SLICE).min(deadline));
+        sleeps += 1;
+    }
+    for (t, _) in waiting {
+        t.appended.unwatch(&watch);
+    }
+    sleeps
 }
 
 /// An error and its sources, joined with ": ".
@@ -191,6 +212,33 @@ mod tests {
             sockets: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
         }
+    }
+
+    #[test]
+    fn a_long_poll_on_several_idle_topics_sleeps_in_slices_and_wakes_on_an_append_to_any() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let shared = shared(dir.path(), 4, 4);
+        let a = shared.topic_or_create("a").expect("a");
+        let b = shared.topic_or_create("b").expect("b");
+        // Idle: a poll of 0.45 s sleeps in slices of 100 ms (five), not every 10 ms (45).
+        let started = Instant::now();
+        let sleeps = long_poll(&shared, &[(&*a, 0), (&*b, 0)], started + Duration::from_millis(450));
+        assert!(started.elapsed() >= Duration::from_millis(450), "it waited out the deadline");
+        assert!(sleeps <= 6, "{sleeps} sleeps in 0.45 s");
+        assert_eq!(a.appended.waiting(), 0, "unregistered from a");
+        assert_eq!(b.appended.waiting(), 0, "unregistered from b");
+        // An append to the second topic wakes a poll that would otherwise wait 30 s.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        thread::scope(|s| {
+            let poll = s.spawn(|| long_poll(&shared, &[(&*a, 0), (&*b, 0)], deadline));
+            while b.appended.waiting() == 0 {
+                thread::sleep(Duration::from_millis(1));
+            }
+            b.append_batch(&[b"x"]).expect("append");
+            poll.join().expect("the poll");
+        });
+        assert!(Instant::now() < deadline, "woken by the append, not the deadline");
+        assert_eq!(b.appended.waiting(), 0);
     }
 
     #[test]

@@ -37,5 +37,5 @@ pub use log::{
 };
 pub use race::{RaceHook, RacePoint, RaceWindow, Rendezvous};
 pub use record::{RecordBatch, RecordHeader, HEADER_BYTES};
-pub use topic::{validate_topic_name, Topic, Topics};
+pub use topic::{validate_topic_name, Topic, Topics, Watch};
 pub use verify::{verify_data_dir, verify_topic, PayloadCheck, PayloadVerdict, TopicReport};

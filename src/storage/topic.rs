@@ -9,9 +9,12 @@
 //! (lookups share it; only inserting a created topic takes it exclusively, for the insertion
 //! alone); it guards the map, never a log. Creating a topic (its directory, its two files and,
 //! unless `--fsync never`, the syncs of their directory entries) runs under a second lock that
-//! only creators take, so lookups, fetches and appends to the other topics carry on meanwhile. A [`Topic`] pairs a log with an [`AppendSignal`] on which long-polling fetches wait,
-//! so a waiting consumer sleeps without touching the strategy's lock and wakes when an append
-//! lands.
+//! only creators take, so lookups, fetches and appends to the other topics carry on meanwhile.
+//!
+//! A [`Topic`] pairs a log with an [`AppendSignal`] on which long-polling fetches wait, so a
+//! waiting consumer sleeps without touching the strategy's lock and wakes when an append lands;
+//! a fetch waiting on several topics registers one [`Watch`] on each of their signals and sleeps
+//! on it, woken by an append to any of them.
 
 use super::durability::{FsyncPolicy, SyncHook, SyncPoint, SyncTotals};
 use super::error::{IoContext, LogError};
@@ -56,8 +59,38 @@ pub type TopicRecovery = (String, Recovery);
 #[derive(Default)]
 pub struct AppendSignal {
     waiters: AtomicUsize,
-    lock: Mutex<()>,
+    /// The [`Watch`]es registered on this signal (waits on several topics at once); its mutex
+    /// is also the one `grew` waits with.
+    watches: Mutex<Vec<Arc<Watch>>>,
     grew: Condvar,
+}
+
+/// One wait on several topics at once: registered on each topic's [`AppendSignal`]
+/// ([`AppendSignal::watch`]), woken by an append to any of them, so the waiter sleeps until
+/// something it waits for may have grown instead of polling each topic in turn.
+#[derive(Default)]
+pub struct Watch {
+    woken: Mutex<bool>,
+    rang: Condvar,
+}
+
+impl Watch {
+    /// Sleeps until an append to a watched topic since the last call, or `deadline`; returns
+    /// whether an append woke it.
+    pub fn wait_until(&self, deadline: Instant) -> bool {
+        let mut woken = self.woken.lock();
+        while !*woken {
+            if self.rang.wait_until(&mut woken, deadline).timed_out() {
+                break;
+            }
+        }
+        std::mem::take(&mut *woken)
+    }
+
+    fn wake(&self) {
+        *self.woken.lock() = true;
+        self.rang.notify_one();
+    }
 }
 
 impl AppendSignal {
@@ -69,8 +102,32 @@ impl AppendSignal {
         std::sync::atomic::fence(Ordering::SeqCst);
         if self.waiters.load(Ordering::SeqCst) > 0 {
             // Taking the lock orders this notify after a waiter's check of the condition.
-            let _guard = self.lock.lock();
+            let watches = self.watches.lock();
             self.grew.notify_all();
+            for watch in watches.iter() {
+                watch.wake();
+            }
+        }
+    }
+
+    /// Waits registered on this signal now: long polls on this topic alone, and [`Watch`]es.
+    pub fn waiting(&self) -> usize {
+        self.waiters.load(Ordering::SeqCst)
+    }
+
+    /// Registers `watch`: every append from now on wakes it, until [`unwatch`](Self::unwatch).
+    /// Check the condition waited for after this, before sleeping on the watch.
+    pub fn watch(&self, watch: &Arc<Watch>) {
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        self.watches.lock().push(watch.clone());
+    }
+
+    /// Undoes one [`watch`](Self::watch) of `watch`.
+    pub fn unwatch(&self, watch: &Arc<Watch>) {
+        let mut watches = self.watches.lock();
+        if let Some(i) = watches.iter().position(|w| Arc::ptr_eq(w, watch)) {
+            watches.swap_remove(i);
+            self.waiters.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
@@ -80,7 +137,7 @@ impl AppendSignal {
             return true;
         }
         self.waiters.fetch_add(1, Ordering::SeqCst);
-        let mut guard = self.lock.lock();
+        let mut guard = self.watches.lock();
         let result = loop {
             if ready() {
                 break true;
