@@ -50,11 +50,13 @@
 //! | session timeout                        | [`MIN_SESSION_TIMEOUT`]..=[`MAX_SESSION_TIMEOUT`] | INVALID_SESSION_TIMEOUT (26) |
 //!
 //! A member's metadata and assignment are copied out of the request that carried them, so a
-//! member keeps what it counts for and never the rest of a large request alive. Before a bound
-//! on groups or member state refuses anything, every group is swept: members past their session
-//! timeout are removed and groups left with neither members nor offsets are forgotten, so
-//! groups abandoned by their clients give their room back. A sweep walks every member, so it runs
-//! at most once per [`SWEEP_INTERVAL`].
+//! member keeps what it counts for and never the rest of a large request alive; a JoinGroup or
+//! SyncGroup that waits holds only owned copies of its ids (the listener drops the decoded
+//! request first) and a follower's SyncGroup drops the assignments it carried (ignored) before
+//! it waits for the leader's. Before a bound on groups or member state refuses anything, every
+//! group is swept: members past their session timeout are removed and groups left with neither
+//! members nor offsets are forgotten, so groups abandoned by their clients give their room
+//! back. A sweep walks every member, so it runs at most once per [`SWEEP_INTERVAL`].
 //!
 //! Offsets are committed only for partition 0 of existing topics, so a group holds at most
 //! one committed offset per topic (`--max-topics`). An offset that would take its group or all
@@ -403,6 +405,10 @@ impl Groups {
     }
 
     /// SyncGroup: stores the leader's assignment; answers each member its own.
+    ///
+    /// Any other member's `assignments` are ignored, and dropped before it waits for the
+    /// leader's: they may be slices of the buffer of the request that carried them, which a
+    /// follower waiting up to its session timeout must not keep alive.
     pub fn sync(
         &self,
         group_id: &str,
@@ -415,32 +421,9 @@ impl Groups {
         let group = member_of(&mut groups, group_id, generation, member_id)?;
         let deadline = Instant::now() + group.members[member_id].session.min(MAX_JOIN_WAIT);
         if group.phase == Phase::Syncing && group.leader.as_deref() == Some(member_id) {
-            let fits = assignments.iter().all(|(id, a)| {
-                a.len() <= MAX_MEMBER_METADATA_BYTES && group.members.contains_key(id.as_str())
-            });
-            if !fits {
-                return Err(code::INVALID_REQUEST);
-            }
-            // One assignment per member (the last given), copied out of the request.
-            let assignments: HashMap<String, Bytes> =
-                assignments.into_iter().map(|(id, a)| (id, Bytes::copy_from_slice(&a))).collect();
-            let grows = assignments
-                .iter()
-                .map(|(id, a)| a.len().saturating_sub(group.members[id.as_str()].assignment.len()))
-                .sum();
-            if !room_for(&mut groups, grows, |g| self.sweep_if_due(g)) {
-                return Err(code::POLICY_VIOLATION);
-            }
-            // The sweep may have removed the leader, if it was past its session.
-            let group = member_of(&mut groups, group_id, generation, member_id)?;
-            for (id, assignment) in assignments {
-                if let Some(m) = group.members.get_mut(&id) {
-                    m.assignment = assignment;
-                }
-            }
-            recount(group);
-            group.phase = Phase::Stable;
-            self.changed.notify_all();
+            self.assign(&mut groups, group_id, generation, member_id, assignments)?;
+        } else {
+            drop(assignments);
         }
         loop {
             let group = member_of(&mut groups, group_id, generation, member_id)?;
@@ -454,6 +437,46 @@ impl Groups {
             }
             self.changed.wait_for(&mut groups, WAIT_SLICE);
         }
+    }
+
+    /// The leader's SyncGroup: stores each member's assignment (copied out of the request) and
+    /// makes the group stable.
+    fn assign(
+        &self,
+        groups: &mut HashMap<String, Group>,
+        group_id: &str,
+        generation: i32,
+        member_id: &str,
+        assignments: Vec<(String, Bytes)>,
+    ) -> Answer<()> {
+        let group = member_of(groups, group_id, generation, member_id)?;
+        let fits = assignments
+            .iter()
+            .all(|(id, a)| a.len() <= MAX_MEMBER_METADATA_BYTES && group.members.contains_key(id.as_str()));
+        if !fits {
+            return Err(code::INVALID_REQUEST);
+        }
+        // One assignment per member (the last given), copied out of the request.
+        let assignments: HashMap<String, Bytes> =
+            assignments.into_iter().map(|(id, a)| (id, Bytes::copy_from_slice(&a))).collect();
+        let grows = assignments
+            .iter()
+            .map(|(id, a)| a.len().saturating_sub(group.members[id.as_str()].assignment.len()))
+            .sum();
+        if !room_for(groups, grows, |g| self.sweep_if_due(g)) {
+            return Err(code::POLICY_VIOLATION);
+        }
+        // The sweep may have removed the leader, if it was past its session.
+        let group = member_of(groups, group_id, generation, member_id)?;
+        for (id, assignment) in assignments {
+            if let Some(m) = group.members.get_mut(&id) {
+                m.assignment = assignment;
+            }
+        }
+        recount(group);
+        group.phase = Phase::Stable;
+        self.changed.notify_all();
+        Ok(())
     }
 
     /// Heartbeat: keeps the member alive; REBALANCE_IN_PROGRESS tells it to rejoin.
