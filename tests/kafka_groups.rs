@@ -588,9 +588,9 @@ fn member_state_is_bounded_and_keeps_nothing_else_of_the_requests_that_carried_i
             synced == code::POLICY_VIOLATION
         })
         .expect("the member state bound refused a member");
-    // Each member counts for its id (about 18 bytes), "consumer", "range", its metadata, its
+    // Each member counts for its id (about 51 bytes), "consumer", "range", its metadata, its
     // assignment and the overhead; the 20 members of part 1 count for the same less metadata.
-    let member = 18 + MAX_MEMBER_METADATA_BYTES + MAX_MEMBER_METADATA_BYTES + MEMBER_OVERHEAD_BYTES;
+    let member = 51 + MAX_MEMBER_METADATA_BYTES + MAX_MEMBER_METADATA_BYTES + MEMBER_OVERHEAD_BYTES;
     let expected = (MAX_MEMBER_STATE_BYTES - 20 * (member - metadata_bytes)) / member;
     assert!(refused.abs_diff(expected) <= 2, "refused at member {refused}, expected about {expected}");
     let peak = broker.peak_kib();
@@ -605,7 +605,7 @@ fn member_state_is_bounded_and_keeps_nothing_else_of_the_requests_that_carried_i
     raw.still_usable();
 }
 
-// --- members waiting in join and sync hold no request --------------------------------------
+// --- members waiting in join and sync hold no request; member ids are not guessable ---------
 
 /// One request frame for `body` (header v1, correlation id 7: see `request_frame`).
 fn frame_of<Q: kafka_protocol::protocol::Encodable>(api: ApiKey, version: i16, body: &Q) -> Vec<u8> {
@@ -769,4 +769,42 @@ fn followers_waiting_in_sync_do_not_hold_the_assignments_they_sent() {
     // takes about 2 × 36 MiB (the read buffer and the decoded copy) at once.
     let bound = request_kib * FOLLOWERS as u64 / 2;
     assert!(waiting - baseline < bound, "{baseline} → {waiting} KiB (bound {bound} KiB over)");
+}
+
+#[test]
+fn member_ids_cannot_be_guessed_so_nobody_leaves_or_commits_as_another_member() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stderr = dir.path().join("broker.stderr");
+    let data = dir.path().join("data");
+    let args = ["--data-dir", data.to_str().expect("utf-8"), "--kafka-listen", "127.0.0.1:0"];
+    let _broker = BrokerProcess::start(&args, &stderr);
+    let addr = kafka_addr_of(&stderr);
+    let mut victim = Raw::connect(&addr);
+    let joined = victim.join("v", "", 60_000, "consumer");
+    let (victim_id, other_id) =
+        (joined.member_id.to_string(), victim.join("other", "", 60_000, "consumer").member_id.to_string());
+    assert_eq!(victim.sync("v", 1, &victim_id, &[&victim_id]).error_code, code::NONE);
+    // `synclog-member-<n>-<32 hex digits>`, the hex differing between members.
+    let random_part = |id: &str| {
+        let (prefix, hex) = id.rsplit_once('-').unwrap_or_else(|| panic!("{id}"));
+        assert!(prefix.starts_with("synclog-member-"), "{id}");
+        assert!(hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+        hex.to_string()
+    };
+    assert_ne!(random_part(&victim_id), random_part(&other_id), "{victim_id} and {other_id}");
+
+    // Another client names the old scheme's first 1000 ids: nobody is evicted.
+    let mut attacker = Raw::connect(&addr);
+    let guesses: Vec<_> = (0..1000)
+        .map(|n| {
+            leave_group_request::MemberIdentity::default().with_member_id(s(&format!("synclog-member-{n}")))
+        })
+        .collect();
+    let request = LeaveGroupRequest::default().with_group_id(GroupId(s("v"))).with_members(guesses);
+    let answer: LeaveGroupResponse = attacker.ask(ApiKey::LeaveGroup, 3, &request);
+    assert_eq!(answer.members.len(), 1000);
+    assert!(answer.members.iter().all(|m| m.error_code == code::UNKNOWN_MEMBER_ID), "someone was evicted");
+    assert_eq!(victim.heartbeat("v", 1, &victim_id), code::NONE, "the victim is still a stable member");
+    assert_eq!(attacker.heartbeat("v", 1, "synclog-member-0"), code::UNKNOWN_MEMBER_ID);
+    assert_eq!(attacker.commit("v", 1, "synclog-member-0", "t", 5, ""), code::UNKNOWN_MEMBER_ID);
 }

@@ -15,6 +15,10 @@
 //! SyncGroup that arrives first waits for the leader's (at most its session timeout, bounded
 //! by [`MAX_JOIN_WAIT`]).
 //!
+//! A new member's id is `synclog-member-<n>-<32 hex digits>`, the hex 128 bits from the OS's
+//! random source (Kafka's embed a UUID): every group request names its member by id, so an id
+//! a client could guess would let it heartbeat, commit or leave as another client's member.
+//!
 //! Heartbeats keep a member alive. A member whose last request is older than its session
 //! timeout is removed the next time its group is touched (every request to the group checks),
 //! and the group rebalances: the others' heartbeats are answered REBALANCE_IN_PROGRESS and
@@ -317,6 +321,11 @@ impl Groups {
         {
             return Err(code::INVALID_REQUEST);
         }
+        // Drawn before the lock: a syscall (the OS's random source) held up no other group.
+        let fresh = match request.member_id {
+            "" => Some(self.new_member_id()?),
+            _ => None,
+        };
         let mut groups = self.groups.lock();
         let admitted = |groups: &HashMap<String, Group>| {
             groups.len() < MAX_GROUPS || groups.contains_key(request.group_id)
@@ -340,10 +349,10 @@ impl Groups {
         if !compatible {
             return Err(code::INCONSISTENT_GROUP_PROTOCOL);
         }
-        let member_id = match request.member_id {
-            "" => format!("synclog-member-{}", self.next_member.fetch_add(1, Ordering::Relaxed)),
-            id if group.members.contains_key(id) => id.to_owned(),
-            _ => return Err(code::UNKNOWN_MEMBER_ID),
+        let member_id = match (fresh, request.member_id) {
+            (Some(fresh), _) => fresh,
+            (None, id) if group.members.contains_key(id) => id.to_owned(),
+            (None, _) => return Err(code::UNKNOWN_MEMBER_ID),
         };
         let member = Member {
             session,
@@ -477,6 +486,18 @@ impl Groups {
         group.phase = Phase::Stable;
         self.changed.notify_all();
         Ok(())
+    }
+
+    /// A new member's id: `synclog-member-<n>-<32 hex digits>`, the hex 128 bits from the OS's
+    /// random source (`getrandom`), so nobody can name another client's member by guessing.
+    fn new_member_id(&self) -> Answer<String> {
+        let mut random = [0u8; 16];
+        getrandom::fill(&mut random).map_err(|e| {
+            eprintln!("synclog: kafka: no random member id: {e}");
+            code::UNKNOWN_SERVER_ERROR
+        })?;
+        let n = self.next_member.fetch_add(1, Ordering::Relaxed);
+        Ok(format!("synclog-member-{n}-{:032x}", u128::from_be_bytes(random)))
     }
 
     /// Heartbeat: keeps the member alive; REBALANCE_IN_PROGRESS tells it to rejoin.
