@@ -784,15 +784,6 @@ fn member_ids_cannot_be_guessed_so_nobody_leaves_or_commits_as_another_member() 
     let (victim_id, other_id) =
         (joined.member_id.to_string(), victim.join("other", "", 60_000, "consumer").member_id.to_string());
     assert_eq!(victim.sync("v", 1, &victim_id, &[&victim_id]).error_code, code::NONE);
-    // `synclog-member-<n>-<32 hex digits>`, the hex differing between members.
-    let random_part = |id: &str| {
-        let (prefix, hex) = id.rsplit_once('-').unwrap_or_else(|| panic!("{id}"));
-        assert!(prefix.starts_with("synclog-member-"), "{id}");
-        assert!(hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
-        hex.to_string()
-    };
-    assert_ne!(random_part(&victim_id), random_part(&other_id), "{victim_id} and {other_id}");
-
     // Another client names the old scheme's first 1000 ids: nobody is evicted.
     let mut attacker = Raw::connect(&addr);
     let guesses: Vec<_> = (0..1000)
@@ -807,4 +798,13 @@ fn member_ids_cannot_be_guessed_so_nobody_leaves_or_commits_as_another_member() 
     assert_eq!(victim.heartbeat("v", 1, &victim_id), code::NONE, "the victim is still a stable member");
     assert_eq!(attacker.heartbeat("v", 1, "synclog-member-0"), code::UNKNOWN_MEMBER_ID);
     assert_eq!(attacker.commit("v", 1, "synclog-member-0", "t", 5, ""), code::UNKNOWN_MEMBER_ID);
+
+    // `synclog-member-<n>-<32 hex digits>`, the hex differing between members.
+    let random_part = |id: &str| {
+        let (prefix, hex) = id.rsplit_once('-').unwrap_or_else(|| panic!("{id}"));
+        assert!(prefix.starts_with("synclog-member-"), "{id}");
+        assert!(hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+        hex.to_string()
+    };
+    assert_ne!(random_part(&victim_id), random_part(&other_id), "{victim_id} and {other_id}");
 }
