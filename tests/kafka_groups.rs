@@ -22,6 +22,7 @@ use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use std::fs;
 use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::thread;
@@ -587,9 +588,9 @@ fn member_state_is_bounded_and_keeps_nothing_else_of_the_requests_that_carried_i
             synced == code::POLICY_VIOLATION
         })
         .expect("the member state bound refused a member");
-    // Each member counts for its id (about 18 bytes), "consumer", "range", its metadata, its
+    // Each member counts for its id (about 51 bytes), "consumer", "range", its metadata, its
     // assignment and the overhead; the 20 members of part 1 count for the same less metadata.
-    let member = 18 + MAX_MEMBER_METADATA_BYTES + MAX_MEMBER_METADATA_BYTES + MEMBER_OVERHEAD_BYTES;
+    let member = 51 + MAX_MEMBER_METADATA_BYTES + MAX_MEMBER_METADATA_BYTES + MEMBER_OVERHEAD_BYTES;
     let expected = (MAX_MEMBER_STATE_BYTES - 20 * (member - metadata_bytes)) / member;
     assert!(refused.abs_diff(expected) <= 2, "refused at member {refused}, expected about {expected}");
     let peak = broker.peak_kib();
@@ -602,4 +603,208 @@ fn member_state_is_bounded_and_keeps_nothing_else_of_the_requests_that_carried_i
     let again = join_with(&mut raw, &format!("big{refused}-again"), metadata.clone());
     assert_eq!(again.error_code, code::NONE);
     raw.still_usable();
+}
+
+// --- members waiting in join and sync hold no request; member ids are not guessable ---------
+
+/// One request frame for `body` (header v1, correlation id 7: see `request_frame`).
+fn frame_of<Q: kafka_protocol::protocol::Encodable>(api: ApiKey, version: i16, body: &Q) -> Vec<u8> {
+    let mut encoded = Vec::new();
+    body.encode(&mut encoded, version).expect("encode");
+    common::kafka_raw::request_frame(api as i16, version, &encoded)
+}
+
+/// The body (after the correlation id) of the next answer on `stream`, decoded.
+fn answer_on<A: kafka_protocol::protocol::Decodable>(stream: &mut TcpStream, version: i16) -> A {
+    let mut length = [0u8; 4];
+    stream.read_exact(&mut length).expect("an answer, not a closed connection");
+    let mut answer = vec![0u8; i32::from_be_bytes(length) as usize];
+    stream.read_exact(&mut answer).expect("the answer");
+    A::decode(&mut Bytes::from(answer[4..].to_vec()), version).expect("decode the answer")
+}
+
+/// The send and receive queues (bytes) of the IPv4 socket from `local` to `remote`, from
+/// /proc/net/tcp; `None` when there is no such socket.
+fn tcp_queues(local: SocketAddr, remote: SocketAddr) -> Option<(u64, u64)> {
+    let table = fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    let port = |field: &str| field.rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok());
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if port(fields[1])? != local.port() || port(fields[2])? != remote.port() {
+            return None;
+        }
+        let (tx, rx) = fields[4].split_once(':')?;
+        Some((u64::from_str_radix(tx, 16).ok()?, u64::from_str_radix(rx, 16).ok()?))
+    })
+}
+
+/// Sends `frame` on `stream` and waits until the broker has read all of it: nothing left in
+/// our socket's send queue nor in the broker's socket's receive queue (both on 127.0.0.1).
+fn send_and_see_it_read(stream: &mut TcpStream, frame: &[u8]) {
+    stream.write_all(frame).expect("send");
+    let (ours, theirs) = (stream.local_addr().expect("local"), stream.peer_addr().expect("peer"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let sent = tcp_queues(ours, theirs).expect("our socket").0 == 0;
+        if sent && tcp_queues(theirs, ours).expect("the broker's socket").1 == 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the broker did not read a request within 30 s");
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A JoinGroup v5 of a new member of `group` (session and rebalance timeouts of 300 s).
+fn new_member_join(group: &str) -> JoinGroupRequest {
+    JoinGroupRequest::default()
+        .with_group_id(GroupId(s(group)))
+        .with_session_timeout_ms(300_000)
+        .with_rebalance_timeout_ms(300_000)
+        .with_member_id(s(""))
+        .with_protocol_type(s("consumer"))
+        .with_protocols(vec![JoinGroupRequestProtocol::default()
+            .with_name(s("range"))
+            .with_metadata(Bytes::from_static(b"meta"))])
+}
+
+/// The audit's case: followers whose SyncGroup, carrying large assignments (ignored: only the
+/// leader's count), waits for a leader that has not synced yet. Each request is 36 MiB, so every
+/// buffer that holds one is above glibc's largest mmap threshold (32 MiB) and its pages go back
+/// to the system when it is freed: VmHWM then counts what is held at once, not what the
+/// allocator keeps for later.
+#[test]
+fn followers_waiting_in_sync_do_not_hold_the_assignments_they_sent() {
+    const FOLLOWERS: usize = 6;
+    const CHUNK: usize = 12 * 1024 * 1024;
+    const CHUNKS: usize = 3;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stderr = dir.path().join("broker.stderr");
+    let data = dir.path().join("data");
+    let frame_limit = (CHUNK * CHUNKS + 1024 * 1024).to_string();
+    let args = [
+        "--data-dir",
+        data.to_str().expect("utf-8"),
+        "--kafka-listen",
+        "127.0.0.1:0",
+        "--max-frame-bytes",
+        &frame_limit,
+    ];
+    let broker = BrokerProcess::start(&args, &stderr);
+    let addr = kafka_addr_of(&stderr);
+    let mut leader = Raw::connect(&addr);
+    let leader_id = leader.join("w", "", 300_000, "consumer").member_id.to_string();
+    // The followers' JoinGroups wait for the leader to rejoin; each is read before the next.
+    let mut followers: Vec<TcpStream> = (0..FOLLOWERS)
+        .map(|_| {
+            let mut stream = TcpStream::connect(&addr).expect("connect");
+            stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+            send_and_see_it_read(&mut stream, &frame_of(ApiKey::JoinGroup, 5, &new_member_join("w")));
+            stream
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while leader.heartbeat("w", 1, &leader_id) != code::REBALANCE_IN_PROGRESS {
+        assert!(Instant::now() < deadline, "the followers' joins never started a rebalance");
+        thread::sleep(Duration::from_millis(10));
+    }
+    let rejoined = leader.join("w", &leader_id, 300_000, "consumer");
+    assert_eq!((rejoined.error_code, rejoined.generation_id), (code::NONE, 2));
+    assert_eq!(rejoined.members.len(), FOLLOWERS + 1, "every follower joined generation 2");
+    let ids: Vec<String> = followers
+        .iter_mut()
+        .map(|stream| {
+            let joined: JoinGroupResponse = answer_on(stream, 5);
+            assert_eq!((joined.error_code, joined.generation_id), (code::NONE, 2));
+            joined.member_id.to_string()
+        })
+        .collect();
+
+    let baseline = broker.peak_kib();
+    let chunk = Bytes::from(vec![9u8; CHUNK]);
+    for (stream, id) in followers.iter_mut().zip(&ids) {
+        let assignments = (0..CHUNKS)
+            .map(|_| {
+                SyncGroupRequestAssignment::default().with_member_id(s(id)).with_assignment(chunk.clone())
+            })
+            .collect();
+        let request = SyncGroupRequest::default()
+            .with_group_id(GroupId(s("w")))
+            .with_generation_id(2)
+            .with_member_id(s(id))
+            .with_assignments(assignments);
+        send_and_see_it_read(stream, &frame_of(ApiKey::SyncGroup, 0, &request));
+    }
+    // Every follower's SyncGroup has been read and waits for the leader's.
+    thread::sleep(Duration::from_millis(200));
+    let waiting = broker.peak_kib();
+    let mut everyone: Vec<&str> = ids.iter().map(String::as_str).collect();
+    everyone.push(&leader_id);
+    // The leader gives each member its own id as its assignment.
+    let assignments = everyone
+        .iter()
+        .map(|m| {
+            SyncGroupRequestAssignment::default()
+                .with_member_id(s(m))
+                .with_assignment(Bytes::from(m.to_string()))
+        })
+        .collect();
+    let request = SyncGroupRequest::default()
+        .with_group_id(GroupId(s("w")))
+        .with_generation_id(2)
+        .with_member_id(s(&leader_id))
+        .with_assignments(assignments);
+    let led: SyncGroupResponse = leader.ask(ApiKey::SyncGroup, 0, &request);
+    assert_eq!((led.error_code, led.assignment), (code::NONE, Bytes::from(leader_id.clone())));
+    for (stream, id) in followers.iter_mut().zip(&ids) {
+        let synced: SyncGroupResponse = answer_on(stream, 0);
+        assert_eq!((synced.error_code, synced.assignment), (code::NONE, Bytes::from(id.clone())), "{id}");
+        assert_eq!(leader.heartbeat("w", 2, id), code::NONE, "{id} is a member of generation 2");
+    }
+    let request_kib = (CHUNK * CHUNKS / 1024) as u64;
+    eprintln!(
+        "waiting syncs: VmHWM {baseline} KiB before, {waiting} KiB with {FOLLOWERS} followers' \
+         SyncGroups of {request_kib} KiB waiting"
+    );
+    // Holding the requests would take FOLLOWERS × 36 MiB; reading and decoding one at a time
+    // takes about 2 × 36 MiB (the read buffer and the decoded copy) at once.
+    let bound = request_kib * FOLLOWERS as u64 / 2;
+    assert!(waiting - baseline < bound, "{baseline} → {waiting} KiB (bound {bound} KiB over)");
+}
+
+#[test]
+fn member_ids_cannot_be_guessed_so_nobody_leaves_or_commits_as_another_member() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stderr = dir.path().join("broker.stderr");
+    let data = dir.path().join("data");
+    let args = ["--data-dir", data.to_str().expect("utf-8"), "--kafka-listen", "127.0.0.1:0"];
+    let _broker = BrokerProcess::start(&args, &stderr);
+    let addr = kafka_addr_of(&stderr);
+    let mut victim = Raw::connect(&addr);
+    let joined = victim.join("v", "", 60_000, "consumer");
+    let (victim_id, other_id) =
+        (joined.member_id.to_string(), victim.join("other", "", 60_000, "consumer").member_id.to_string());
+    assert_eq!(victim.sync("v", 1, &victim_id, &[&victim_id]).error_code, code::NONE);
+    // Another client names the old scheme's first 1000 ids: nobody is evicted.
+    let mut attacker = Raw::connect(&addr);
+    let guesses: Vec<_> = (0..1000)
+        .map(|n| {
+            leave_group_request::MemberIdentity::default().with_member_id(s(&format!("synclog-member-{n}")))
+        })
+        .collect();
+    let request = LeaveGroupRequest::default().with_group_id(GroupId(s("v"))).with_members(guesses);
+    let answer: LeaveGroupResponse = attacker.ask(ApiKey::LeaveGroup, 3, &request);
+    assert_eq!(answer.members.len(), 1000);
+    assert!(answer.members.iter().all(|m| m.error_code == code::UNKNOWN_MEMBER_ID), "someone was evicted");
+    assert_eq!(victim.heartbeat("v", 1, &victim_id), code::NONE, "the victim is still a stable member");
+    assert_eq!(attacker.heartbeat("v", 1, "synclog-member-0"), code::UNKNOWN_MEMBER_ID);
+    assert_eq!(attacker.commit("v", 1, "synclog-member-0", "t", 5, ""), code::UNKNOWN_MEMBER_ID);
+
+    // `synclog-member-<n>-<32 hex digits>`, the hex differing between members.
+    let random_part = |id: &str| {
+        let (prefix, hex) = id.rsplit_once('-').unwrap_or_else(|| panic!("{id}"));
+        assert!(prefix.starts_with("synclog-member-"), "{id}");
+        assert!(hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+        hex.to_string()
+    };
+    assert_ne!(random_part(&victim_id), random_part(&other_id), "{victim_id} and {other_id}");
 }

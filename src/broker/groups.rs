@@ -15,6 +15,10 @@
 //! SyncGroup that arrives first waits for the leader's (at most its session timeout, bounded
 //! by [`MAX_JOIN_WAIT`]).
 //!
+//! A new member's id is `synclog-member-<n>-<32 hex digits>`, the hex 128 bits from the OS's
+//! random source (Kafka's embed a UUID): every group request names its member by id, so an id
+//! a client could guess would let it heartbeat, commit or leave as another client's member.
+//!
 //! Heartbeats keep a member alive. A member whose last request is older than its session
 //! timeout is removed the next time its group is touched (every request to the group checks),
 //! and the group rebalances: the others' heartbeats are answered REBALANCE_IN_PROGRESS and
@@ -50,11 +54,13 @@
 //! | session timeout                        | [`MIN_SESSION_TIMEOUT`]..=[`MAX_SESSION_TIMEOUT`] | INVALID_SESSION_TIMEOUT (26) |
 //!
 //! A member's metadata and assignment are copied out of the request that carried them, so a
-//! member keeps what it counts for and never the rest of a large request alive. Before a bound
-//! on groups or member state refuses anything, every group is swept: members past their session
-//! timeout are removed and groups left with neither members nor offsets are forgotten, so
-//! groups abandoned by their clients give their room back. A sweep walks every member, so it runs
-//! at most once per [`SWEEP_INTERVAL`].
+//! member keeps what it counts for and never the rest of a large request alive; a JoinGroup or
+//! SyncGroup that waits holds only owned copies of its ids (the listener drops the decoded
+//! request first) and a follower's SyncGroup drops the assignments it carried (ignored) before
+//! it waits for the leader's. Before a bound on groups or member state refuses anything, every
+//! group is swept: members past their session timeout are removed and groups left with neither
+//! members nor offsets are forgotten, so groups abandoned by their clients give their room
+//! back. A sweep walks every member, so it runs at most once per [`SWEEP_INTERVAL`].
 //!
 //! Offsets are committed only for partition 0 of existing topics, so a group holds at most
 //! one committed offset per topic (`--max-topics`). An offset that would take its group or all
@@ -315,6 +321,11 @@ impl Groups {
         {
             return Err(code::INVALID_REQUEST);
         }
+        // Drawn before the lock: a syscall (the OS's random source) held up no other group.
+        let fresh = match request.member_id {
+            "" => Some(self.new_member_id()?),
+            _ => None,
+        };
         let mut groups = self.groups.lock();
         let admitted = |groups: &HashMap<String, Group>| {
             groups.len() < MAX_GROUPS || groups.contains_key(request.group_id)
@@ -338,10 +349,10 @@ impl Groups {
         if !compatible {
             return Err(code::INCONSISTENT_GROUP_PROTOCOL);
         }
-        let member_id = match request.member_id {
-            "" => format!("synclog-member-{}", self.next_member.fetch_add(1, Ordering::Relaxed)),
-            id if group.members.contains_key(id) => id.to_owned(),
-            _ => return Err(code::UNKNOWN_MEMBER_ID),
+        let member_id = match (fresh, request.member_id) {
+            (Some(fresh), _) => fresh,
+            (None, id) if group.members.contains_key(id) => id.to_owned(),
+            (None, _) => return Err(code::UNKNOWN_MEMBER_ID),
         };
         let member = Member {
             session,
@@ -403,6 +414,10 @@ impl Groups {
     }
 
     /// SyncGroup: stores the leader's assignment; answers each member its own.
+    ///
+    /// Any other member's `assignments` are ignored, and dropped before it waits for the
+    /// leader's: they may be slices of the buffer of the request that carried them, which a
+    /// follower waiting up to its session timeout must not keep alive.
     pub fn sync(
         &self,
         group_id: &str,
@@ -415,32 +430,9 @@ impl Groups {
         let group = member_of(&mut groups, group_id, generation, member_id)?;
         let deadline = Instant::now() + group.members[member_id].session.min(MAX_JOIN_WAIT);
         if group.phase == Phase::Syncing && group.leader.as_deref() == Some(member_id) {
-            let fits = assignments.iter().all(|(id, a)| {
-                a.len() <= MAX_MEMBER_METADATA_BYTES && group.members.contains_key(id.as_str())
-            });
-            if !fits {
-                return Err(code::INVALID_REQUEST);
-            }
-            // One assignment per member (the last given), copied out of the request.
-            let assignments: HashMap<String, Bytes> =
-                assignments.into_iter().map(|(id, a)| (id, Bytes::copy_from_slice(&a))).collect();
-            let grows = assignments
-                .iter()
-                .map(|(id, a)| a.len().saturating_sub(group.members[id.as_str()].assignment.len()))
-                .sum();
-            if !room_for(&mut groups, grows, |g| self.sweep_if_due(g)) {
-                return Err(code::POLICY_VIOLATION);
-            }
-            // The sweep may have removed the leader, if it was past its session.
-            let group = member_of(&mut groups, group_id, generation, member_id)?;
-            for (id, assignment) in assignments {
-                if let Some(m) = group.members.get_mut(&id) {
-                    m.assignment = assignment;
-                }
-            }
-            recount(group);
-            group.phase = Phase::Stable;
-            self.changed.notify_all();
+            self.assign(&mut groups, group_id, generation, member_id, assignments)?;
+        } else {
+            drop(assignments);
         }
         loop {
             let group = member_of(&mut groups, group_id, generation, member_id)?;
@@ -454,6 +446,58 @@ impl Groups {
             }
             self.changed.wait_for(&mut groups, WAIT_SLICE);
         }
+    }
+
+    /// The leader's SyncGroup: stores each member's assignment (copied out of the request) and
+    /// makes the group stable.
+    fn assign(
+        &self,
+        groups: &mut HashMap<String, Group>,
+        group_id: &str,
+        generation: i32,
+        member_id: &str,
+        assignments: Vec<(String, Bytes)>,
+    ) -> Answer<()> {
+        let group = member_of(groups, group_id, generation, member_id)?;
+        let fits = assignments
+            .iter()
+            .all(|(id, a)| a.len() <= MAX_MEMBER_METADATA_BYTES && group.members.contains_key(id.as_str()));
+        if !fits {
+            return Err(code::INVALID_REQUEST);
+        }
+        // One assignment per member (the last given), copied out of the request.
+        let assignments: HashMap<String, Bytes> =
+            assignments.into_iter().map(|(id, a)| (id, Bytes::copy_from_slice(&a))).collect();
+        let grows = assignments
+            .iter()
+            .map(|(id, a)| a.len().saturating_sub(group.members[id.as_str()].assignment.len()))
+            .sum();
+        if !room_for(groups, grows, |g| self.sweep_if_due(g)) {
+            return Err(code::POLICY_VIOLATION);
+        }
+        // The sweep may have removed the leader, if it was past its session.
+        let group = member_of(groups, group_id, generation, member_id)?;
+        for (id, assignment) in assignments {
+            if let Some(m) = group.members.get_mut(&id) {
+                m.assignment = assignment;
+            }
+        }
+        recount(group);
+        group.phase = Phase::Stable;
+        self.changed.notify_all();
+        Ok(())
+    }
+
+    /// A new member's id: `synclog-member-<n>-<32 hex digits>`, the hex 128 bits from the OS's
+    /// random source (`getrandom`), so nobody can name another client's member by guessing.
+    fn new_member_id(&self) -> Answer<String> {
+        let mut random = [0u8; 16];
+        getrandom::fill(&mut random).map_err(|e| {
+            eprintln!("synclog: kafka: no random member id: {e}");
+            code::UNKNOWN_SERVER_ERROR
+        })?;
+        let n = self.next_member.fetch_add(1, Ordering::Relaxed);
+        Ok(format!("synclog-member-{n}-{:032x}", u128::from_be_bytes(random)))
     }
 
     /// Heartbeat: keeps the member alive; REBALANCE_IN_PROGRESS tells it to rejoin.

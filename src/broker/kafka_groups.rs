@@ -29,6 +29,7 @@ use crate::kafka::{
     code, decode_request, encode_frame, shape, Direction, KafkaError, MAX_PARTITIONS_PER_REQUEST,
 };
 use crate::strategies::SyncStrategy;
+use bytes::Bytes;
 use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
 use kafka_protocol::messages::leave_group_response::MemberResponse;
 use kafka_protocol::messages::offset_commit_response::{
@@ -149,10 +150,8 @@ pub(super) fn serve_group<S: SyncStrategy>(
             encode_frame(ApiKey::JoinGroup, version, response, &header, &body, out)
         }
         GroupRequest::Sync(r) => {
-            let assignments =
-                r.assignments.into_iter().map(|a| (a.member_id.to_string(), a.assignment)).collect();
-            let answer =
-                groups.sync(&r.group_id, r.generation_id, &r.member_id, assignments, &shared.stopping);
+            let (group_id, generation, member_id, assignments) = owned_sync(r);
+            let answer = groups.sync(&group_id, generation, &member_id, assignments, &shared.stopping);
             let body = match answer {
                 Ok(assignment) => SyncGroupResponse::default().with_assignment(assignment),
                 Err(c) => SyncGroupResponse::default().with_error_code(c),
@@ -228,16 +227,50 @@ fn init_producer_id<S: SyncStrategy>(
     }
 }
 
+/// A SyncGroup's group id, generation, member id and assignments, the ids owned: every field
+/// of a decoded request is a slice of one buffer holding the whole request, and a follower's
+/// SyncGroup may wait up to its session timeout. The assignments are still slices of it: the
+/// leader's are copied, a follower's dropped before it waits ([`super::groups::Groups::sync`]).
+/// The rest of the request is dropped here.
+fn owned_sync(r: SyncGroupRequest) -> (String, i32, String, Vec<(String, Bytes)>) {
+    let assignments = r.assignments.into_iter().map(|a| (a.member_id.to_string(), a.assignment)).collect();
+    (r.group_id.to_string(), r.generation_id, r.member_id.to_string(), assignments)
+}
+
+/// A JoinGroup's fields, the ids owned and the rest of the request dropped (see [`owned_sync`]):
+/// the protocols' metadata, still slices of the request, are copied before the join waits.
+struct OwnedJoin {
+    group_id: String,
+    member_id: String,
+    session_ms: i32,
+    rebalance_ms: i32,
+    protocol_type: String,
+    protocols: Vec<(String, Bytes)>,
+}
+
+impl OwnedJoin {
+    fn new(r: JoinGroupRequest) -> OwnedJoin {
+        OwnedJoin {
+            group_id: r.group_id.to_string(),
+            member_id: r.member_id.to_string(),
+            session_ms: r.session_timeout_ms,
+            // v0 has no rebalance timeout: the session timeout stands for it.
+            rebalance_ms: r.rebalance_timeout_ms,
+            protocol_type: r.protocol_type.to_string(),
+            protocols: r.protocols.into_iter().map(|p| (p.name.to_string(), p.metadata)).collect(),
+        }
+    }
+}
+
 fn join<S: SyncStrategy>(shared: &Shared<S>, r: JoinGroupRequest) -> JoinGroupResponse {
-    let protocols = r.protocols.into_iter().map(|p| (p.name.to_string(), p.metadata)).collect();
+    let r = OwnedJoin::new(r);
     let request = JoinRequest {
         group_id: &r.group_id,
         member_id: &r.member_id,
-        session_ms: r.session_timeout_ms,
-        // v0 has no rebalance timeout: the session timeout stands for it.
-        rebalance_ms: r.rebalance_timeout_ms,
+        session_ms: r.session_ms,
+        rebalance_ms: r.rebalance_ms,
         protocol_type: &r.protocol_type,
-        protocols,
+        protocols: r.protocols,
     };
     match shared.groups.join(request, &shared.stopping) {
         Ok(joined) => {
@@ -257,7 +290,9 @@ fn join<S: SyncStrategy>(shared: &Shared<S>, r: JoinGroupRequest) -> JoinGroupRe
                 .with_member_id(StrBytes::from_string(joined.member_id))
                 .with_members(members)
         }
-        Err(c) => JoinGroupResponse::default().with_error_code(c).with_member_id(r.member_id),
+        Err(c) => {
+            JoinGroupResponse::default().with_error_code(c).with_member_id(StrBytes::from_string(r.member_id))
+        }
     }
 }
 
