@@ -121,8 +121,13 @@ pub fn compare_table(c: &Comparison) -> Option<TableView> {
                 duration(w.wait_ns.p99 as f64),
                 duration(w.wait_ns.p999 as f64),
                 duration(w.wait_ns.max as f64),
-                format!("{:.1}%", rd.contended_share * 100.0),
-                duration(rd.wait_ns.p99 as f64),
+                // No read section entered (no consumer): no figure, not "0 ns".
+                if rd.acquisitions == 0 {
+                    "–".to_string()
+                } else {
+                    format!("{:.1}%", rd.contended_share * 100.0)
+                },
+                if rd.acquisitions == 0 { "–".to_string() } else { duration(rd.wait_ns.p99 as f64) },
                 share(Some(l.producers)),
                 share(l.consumers),
                 r.fairness.as_ref().map_or("–".to_string(), |f| format!("{:.3}", f.producers.jain)),
@@ -213,9 +218,12 @@ fn plural(n: u32) -> &'static str {
 }
 
 /// The share of each strategy's appends that found the write section taken, for Act 1's table
-/// ("–" for a run without lock statistics).
+/// ("—" for `none`, which has no lock to find taken, and for a run without lock statistics).
 pub fn write_contended(r: &RunReport) -> String {
-    r.lock.as_ref().map_or("–".to_string(), |l| format!("{:.1}%", l.stats.write.contended_share * 100.0))
+    match &r.lock {
+        Some(l) if r.strategy != "none" => format!("{:.1}%", l.stats.write.contended_share * 100.0),
+        _ => "—".to_string(),
+    }
 }
 
 /// A run's lock section: the note, the table, and where the time goes.
