@@ -90,18 +90,17 @@ pub fn fairness_rows(f: Option<&Fairness>) -> Vec<FairnessRow> {
 
 /// One row per cell of a comparison that ran with `--lock-stats`; `None` when none did.
 pub fn compare_table(c: &Comparison) -> Option<TableView> {
+    // Nine columns, the wait quantiles of a section in one cell, so the table fits a page's
+    // width without a scrollbar.
     let header = [
         "strategy",
         "producers",
         "consumers",
         "write contended",
-        "write wait p99",
-        "write wait p99.9",
-        "write wait max",
+        "write wait p99 / p99.9 / max",
         "read contended",
         "read wait p99",
-        "producers waiting / holding",
-        "consumers waiting / holding",
+        "waiting / holding: producers, consumers",
         "Jain (producers)",
     ];
     let share = |t: Option<TimeShare>| {
@@ -113,23 +112,22 @@ pub fn compare_table(c: &Comparison) -> Option<TableView> {
         .filter_map(|cell| cell.report.lock.as_ref().map(|l| (&cell.report, l)))
         .map(|(r, l)| {
             let (w, rd) = (&l.stats.write, &l.stats.read);
+            // No read section entered (no consumer): no figure, not "0 ns".
+            let read = |f: String| if rd.acquisitions == 0 { "–".to_string() } else { f };
             vec![
                 r.strategy.clone(),
                 r.producers.to_string(),
                 r.consumers.to_string(),
                 format!("{:.1}%", w.contended_share * 100.0),
-                duration(w.wait_ns.p99 as f64),
-                duration(w.wait_ns.p999 as f64),
-                duration(w.wait_ns.max as f64),
-                // No read section entered (no consumer): no figure, not "0 ns".
-                if rd.acquisitions == 0 {
-                    "–".to_string()
-                } else {
-                    format!("{:.1}%", rd.contended_share * 100.0)
-                },
-                if rd.acquisitions == 0 { "–".to_string() } else { duration(rd.wait_ns.p99 as f64) },
-                share(Some(l.producers)),
-                share(l.consumers),
+                format!(
+                    "{} / {} / {}",
+                    duration(w.wait_ns.p99 as f64),
+                    duration(w.wait_ns.p999 as f64),
+                    duration(w.wait_ns.max as f64)
+                ),
+                read(format!("{:.1}%", rd.contended_share * 100.0)),
+                read(duration(rd.wait_ns.p99 as f64)),
+                format!("{}; {}", share(Some(l.producers)), share(l.consumers)),
                 r.fairness.as_ref().map_or("–".to_string(), |f| format!("{:.3}", f.producers.jain)),
             ]
         })
