@@ -513,7 +513,9 @@ fn axis(
 ) {
     let span = t.end_ns.saturating_sub(t.start_ns).max(1) as f64;
     let origin = if zoom { 0.0 } else { t.start_ns as f64 };
-    let step = round_step(span / 5.0);
+    // About five ticks, fewer on a narrow drawing: at least six characters' room apart.
+    let ticks = (plot_w / (f64::from(font) * 6.0)).clamp(2.0, 5.0);
+    let step = round_step(span / ticks);
     let last = origin + span;
     let unit =
         [(1e9, "s"), (1e6, "ms"), (1e3, "µs")].into_iter().find(|(u, _)| last >= *u).unwrap_or((1.0, "ns"));
@@ -548,4 +550,50 @@ fn axis(
 fn round_step(rough: f64) -> f64 {
     let power = 10f64.powf(rough.max(1.0).log10().floor());
     [1.0, 2.0, 5.0, 10.0].into_iter().map(|m| m * power).find(|s| *s >= rough).unwrap_or(10.0 * power)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::page::{Ceiling, Lane};
+
+    #[test]
+    fn latencies_from_1000_us_read_in_ms() {
+        assert_eq!(figure(2800.0, "µs"), "2.8 ms");
+        assert_eq!(figure(999.0, "µs"), "999 µs");
+        assert_eq!(figure(41_200.0, "msg/s"), "41.2k msg/s");
+    }
+
+    #[test]
+    fn ceiling_columns_only_with_a_ceiling() {
+        let row = |ceiling| Headline {
+            label: "produce throughput".into(),
+            value: 10.0,
+            unit: "msg/s".into(),
+            ceiling,
+        };
+        let mut h = String::new();
+        headlines(&mut h, &[row(None)]);
+        assert!(!h.contains("ceiling") && !h.contains("—"), "{h}");
+        let mut h = String::new();
+        headlines(&mut h, &[row(Some(Ceiling { label: "loopback echo".into(), value: 20.0 })), row(None)]);
+        assert!(
+            h.contains("<th>ceiling (same run)</th>") && h.contains("50%") && h.contains("<td>—</td>"),
+            "{h}"
+        );
+    }
+
+    #[test]
+    fn timeline_ticks_fall_on_round_times() {
+        let t = Timeline {
+            start_ns: 0,
+            end_ns: 105_310_000,
+            lanes: vec![Lane { name: "producer 0".into(), bars: vec![] }],
+        };
+        let svg = timeline_svg(&t, false, false);
+        for tick in ["0 ms", "50 ms", "100 ms"] {
+            assert!(svg.contains(&format!(">{tick}</text>")), "no {tick} tick: {svg}");
+        }
+        assert!(!svg.contains("105.31"), "{svg}");
+    }
 }
