@@ -122,7 +122,22 @@ fn collect(history: &History) -> (Vec<String>, Vec<Op>) {
         };
         ops.push(Op { lane, op: *op });
     });
-    (names.into_iter().map(|(_, n)| n).collect(), ops)
+    // Lanes in order: producers, then consumers, each by number (the history hands actors over
+    // in no particular order).
+    let key = |a: &Actor| match *a {
+        Actor::Producer(p) => (0, p),
+        Actor::Consumer(c) => (1, c),
+    };
+    let mut order: Vec<usize> = (0..names.len()).collect();
+    order.sort_by_key(|&i| key(&names[i].0));
+    let mut rank = vec![0; names.len()];
+    for (new, &old) in order.iter().enumerate() {
+        rank[old] = new;
+    }
+    for op in &mut ops {
+        op.lane = rank[op.lane];
+    }
+    (order.into_iter().map(|i| names[i].1.clone()).collect(), ops)
 }
 
 fn outcome(op: &Operation) -> Outcome {
@@ -143,17 +158,42 @@ fn label(op: &Operation) -> String {
             (Some(o), n) => {
                 format!("append {n} from seq {} → offsets {o}..{}", off(op.first_seq()), o + u64::from(n) - 1)
             }
-            (None, n) => format!("append {n} from seq {} → no offset", off(op.first_seq())),
+            (None, n) => format!(
+                "append {n} from seq {} → {}",
+                off(op.first_seq()),
+                match op.outcome {
+                    OperationOutcome::Failed => "failed (answered with an error)",
+                    OperationOutcome::Unknown => "no answer",
+                    _ => "no offset",
+                }
+            ),
         },
-        OperationKind::Fetch => {
-            format!(
-                "fetch from {} → {} records, hw {}",
+        OperationKind::Fetch => match op.outcome {
+            // The history keeps no error kind, only that the fetch failed or went unanswered.
+            OperationOutcome::Failed => {
+                format!("fetch from {} → failed (answered with an error)", off(op.first_offset()))
+            }
+            OperationOutcome::Unknown => format!("fetch from {} → no answer", off(op.first_offset())),
+            OperationOutcome::Corrupt => {
+                format!(
+                    "fetch from {} → corrupt log, hw {}",
+                    off(op.first_offset()),
+                    off(op.high_watermark())
+                )
+            }
+            OperationOutcome::Ok => format!(
+                "fetch from {} → {}, hw {}",
                 off(op.first_offset()),
-                op.count,
+                records(op.count),
                 off(op.high_watermark())
-            )
-        }
+            ),
+        },
     }
+}
+
+/// "1 record", "3 records".
+fn records(n: u32) -> String {
+    format!("{n} record{}", if n == 1 { "" } else { "s" })
 }
 
 fn windows(end_ns: u64) -> usize {

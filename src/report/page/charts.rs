@@ -26,7 +26,8 @@ pub struct Style {
 impl Style {
     pub fn new(classroom: bool) -> Style {
         if classroom {
-            Style { size: (900, 500), label: 26, caption: 30 }
+            // plotters draws type at about 0.8 of the size asked: 32 is drawn at about 26 px.
+            Style { size: (1000, 560), label: 32, caption: 36 }
         } else {
             Style { size: (900, 420), label: 20, caption: 24 }
         }
@@ -58,7 +59,8 @@ pub fn human(v: f64) -> String {
     }
 }
 
-/// Messages per second per 100 ms window, one line per series.
+/// Messages per second per 100 ms window, one line per series; the legend in a row under the
+/// plot, where it cannot cover a line.
 pub fn throughput(series: &[Series], style: Style) -> Drawn {
     let x_max = series.iter().flat_map(|s| s.points.iter().map(|p| p.0)).fold(0.1, f64::max);
     let y_max = series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).fold(1.0, f64::max) * 1.15;
@@ -66,7 +68,8 @@ pub fn throughput(series: &[Series], style: Style) -> Drawn {
     {
         let root = SVGBackend::with_string(&mut svg, style.size).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
+        let (plot, under) = root.split_vertically(style.size.1 - legend_height(style));
+        let mut chart = ChartBuilder::on(&plot)
             .caption("Throughput per 100 ms", (FONT, style.caption))
             .margin(15)
             .x_label_area_size(style.label * 3)
@@ -82,25 +85,39 @@ pub fn throughput(series: &[Series], style: Style) -> Drawn {
             .axis_desc_style((FONT, style.label))
             .draw()
             .map_err(err)?;
+        let mut keys = Vec::new();
         for (i, s) in series.iter().enumerate() {
             let col = LINE[i % LINE.len()];
-            chart
-                .draw_series(LineSeries::new(s.points.iter().copied(), col.stroke_width(3)))
-                .map_err(err)?
-                .label(s.name.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], col.stroke_width(3)));
+            chart.draw_series(LineSeries::new(s.points.iter().copied(), col.stroke_width(3))).map_err(err)?;
+            keys.push((s.name.clone(), col));
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font((FONT, style.label))
-            .position(SeriesLabelPosition::LowerRight)
-            .draw()
-            .map_err(err)?;
+        legend_row(&under, &keys, style)?;
         root.present().map_err(err)?;
     }
     Ok(svg)
+}
+
+/// Height of the legend row under a line chart.
+fn legend_height(style: Style) -> u32 {
+    style.label * 2
+}
+
+/// A legend as one row of keys (a line and its name) in `area`, under the plot.
+fn legend_row<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    keys: &[(String, RGBColor)],
+    style: Style,
+) -> Result<(), String> {
+    let y = (style.label / 2) as i32;
+    let mut x = (style.label * 5) as i32;
+    for (name, col) in keys {
+        area.draw(&PathElement::new(vec![(x, y + 1), (x + 28, y + 1)], col.stroke_width(4))).map_err(err)?;
+        let font = (FONT, style.label).into_font().color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center));
+        area.draw(&Text::new(name.clone(), (x + 36, y), font)).map_err(err)?;
+        // A character is about 0.6 of the type size wide.
+        x += 36 + (name.chars().count() as f64 * f64::from(style.label) * 0.6) as i32 + 40;
+    }
+    Ok(())
 }
 
 /// Bounds of a logarithmic latency axis covering `values` (µs).
@@ -114,7 +131,9 @@ fn log_bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
     (lo, hi)
 }
 
-/// p50, p99 and p99.9 latency per window, on a logarithmic axis.
+/// p50, p99 and p99.9 produce latency per window, on a logarithmic axis, the legend under the
+/// plot. Every acknowledged send is counted, warm-up included (the history does not mark
+/// warm-up sends), and the title says so.
 pub fn latency(windows: &[LatencyWindow], style: Style) -> Drawn {
     let x_max = windows.iter().map(|w| w.t_s).fold(0.1, f64::max);
     let (lo, hi) = log_bounds(windows.iter().flat_map(|w| [w.p50_us, w.p99_us, w.p999_us]));
@@ -122,8 +141,9 @@ pub fn latency(windows: &[LatencyWindow], style: Style) -> Drawn {
     {
         let root = SVGBackend::with_string(&mut svg, style.size).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption("Latency percentiles per 100 ms", (FONT, style.caption))
+        let (plot, under) = root.split_vertically(style.size.1 - legend_height(style));
+        let mut chart = ChartBuilder::on(&plot)
+            .caption("Produce latency per 100 ms, warm-up included", (FONT, style.caption))
             .margin(15)
             .x_label_area_size(style.label * 3)
             .y_label_area_size(style.label * 5)
@@ -140,23 +160,14 @@ pub fn latency(windows: &[LatencyWindow], style: Style) -> Drawn {
             .map_err(err)?;
         let lines: [(&str, fn(&LatencyWindow) -> f64); 3] =
             [("p50", |w| w.p50_us), ("p99", |w| w.p99_us), ("p99.9", |w| w.p999_us)];
+        let mut keys = Vec::new();
         for (i, (name, get)) in lines.into_iter().enumerate() {
             let col = LINE[i % LINE.len()];
             let points = windows.iter().filter(|w| get(w) > 0.0).map(|w| (w.t_s, get(w)));
-            chart
-                .draw_series(LineSeries::new(points, col.stroke_width(3)))
-                .map_err(err)?
-                .label(name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], col.stroke_width(3)));
+            chart.draw_series(LineSeries::new(points, col.stroke_width(3))).map_err(err)?;
+            keys.push((name.to_string(), col));
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font((FONT, style.label))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(err)?;
+        legend_row(&under, &keys, style)?;
         root.present().map_err(err)?;
     }
     Ok(svg)
@@ -265,9 +276,11 @@ pub fn cost(chart_model: &CostChart, style: Style) -> Drawn {
     Ok(svg)
 }
 
-/// The parts of a "where the time goes" bar, left to right, and their colours (CSS hex).
+/// The parts of a "where the time goes" bar, left to right, and their colours (CSS hex): none
+/// of them a strategy's colour ([`crate::report::charts::colour`]: red, orange, blue, green,
+/// purple), so a bar chart of strategies beside this one does not read as waiting or holding.
 pub const TIME_PARTS: [(&str, &str); 3] =
-    [("waiting for the lock", "#d55e00"), ("holding it", "#0072b2"), ("outside the lock", "#c8c8c8")];
+    [("waiting for the lock", "#222222"), ("holding it", "#17becf"), ("outside the lock", "#d0d0d0")];
 
 /// One horizontal stacked bar per [`TimeBar`], first at the top: waiting, holding, outside, in
 /// percent of the side's time, each part labelled with its share when there is room. The
@@ -314,7 +327,7 @@ pub fn lock_time(title: &str, bars: &[TimeBar], style: Style) -> Drawn {
                 // A label where it fits (a character is about 0.6 of the type size wide).
                 let text = format!("{:.0}%", share * 100.0);
                 if (to - from) * px >= f64::from(style.label) * (0.6 * text.len() as f64 + 0.6) {
-                    let ink = if colour == TIME_PARTS[2].1 { BLACK } else { WHITE };
+                    let ink = if colour == TIME_PARTS[0].1 { WHITE } else { BLACK };
                     let font =
                         (FONT, style.label).into_font().color(&ink).pos(Pos::new(HPos::Center, VPos::Center));
                     let text = Text::new(text, ((from + to) / 2.0, y + 0.5), font);

@@ -8,26 +8,88 @@
 use super::{locks, Ceiling, CostChart, Headline, Page, RunView, Spotlight, TableView, Verdict};
 use crate::report::rows::{Cell, Comparison, RunReport, TransportKind};
 
-/// The run's settings, as the page lists them.
+/// The run's settings, as the page lists them: every one that shapes the figures (a size
+/// range, the append mode, an open loop's rate, a forced race).
 pub fn configuration(r: &RunReport) -> Vec<(String, String)> {
     let mut rows = vec![
         ("strategy", r.strategy.clone()),
+        ("append", r.append.name().to_string()),
         ("transport", format!("{:?}", r.transport).to_lowercase()),
         ("producers", r.producers.to_string()),
         ("consumers", r.consumers.to_string()),
         ("messages", r.messages.to_string()),
-        ("message bytes", r.message_bytes.to_string()),
+        ("message bytes", message_bytes(r)),
         ("batch", r.batch.to_string()),
         ("in flight", r.in_flight.to_string()),
         ("topics", r.topics.to_string()),
-        ("fsync", format!("{:?}", r.fsync).to_lowercase()),
+        ("fsync", r.fsync.name().to_string()),
         ("seed", r.seed.to_string()),
         ("duration", format!("{:.2} s", r.duration_s)),
     ];
-    if r.race_window_us > 0 {
+    rows.push(("load", load(r)));
+    if r.force_race {
+        rows.push((
+            "race",
+            "forced: appenders paired in a 5 ms window, each waiting inside the lock".to_string(),
+        ));
+    } else if r.race_window_us > 0 {
         rows.push(("race window", format!("{} µs", r.race_window_us)));
     }
     rows.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+/// "60" for one size, "60..140" for a range.
+fn message_bytes(r: &RunReport) -> String {
+    match r.message_bytes_max {
+        Some(max) if max != r.message_bytes => format!("{}..{max}", r.message_bytes),
+        _ => r.message_bytes.to_string(),
+    }
+}
+
+/// Closed loop, or the open loop's rate and how its latencies are timed.
+fn load(r: &RunReport) -> String {
+    match &r.open_loop {
+        Some(o) => format!(
+            "open loop at {} msg/s (achieved {}); latencies timed from each request's due time; {:.1}% sent over {} µs late",
+            super::charts::human(o.target_msgs_per_s),
+            super::charts::human(o.achieved_msgs_per_s),
+            o.late_share * 100.0,
+            o.late_after_us
+        ),
+        None => "closed loop (each producer sends when an answer frees a slot)".to_string(),
+    }
+}
+
+/// "1 producer", "2 producers".
+pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The subtitle of a run page: who ran, what was sent, and the settings that change how the
+/// figures read.
+fn subtitle(r: &RunReport) -> String {
+    let mut s = format!(
+        "{} and {}, {} of {} B over {}",
+        count(r.producers, "producer", "producers"),
+        count(r.consumers, "consumer", "consumers"),
+        count(r.messages, "message", "messages"),
+        message_bytes(r),
+        format!("{:?}", r.transport).to_lowercase()
+    );
+    if r.append != crate::storage::AppendMode::Whole {
+        s.push_str(&format!(", append {}", r.append.name()));
+    }
+    if let Some(o) = &r.open_loop {
+        s.push_str(&format!(
+            ", open loop at {} msg/s (latency timed from each request's due time)",
+            super::charts::human(o.target_msgs_per_s)
+        ));
+    }
+    if r.force_race {
+        s.push_str(", race forced (appenders paired in a 5 ms window)");
+    }
+    s
 }
 
 /// The machine, as the page lists it.
@@ -97,14 +159,7 @@ pub fn complete(r: &RunReport, mut view: RunView, ceiling: Option<Ceiling>) -> R
 pub fn run_page(r: &RunReport, view: RunView, ceiling: Option<Ceiling>) -> Page {
     Page {
         title: format!("synclog run: {} — {}", r.strategy, r.verdict),
-        subtitle: format!(
-            "{} producers and {} consumers, {} messages of {} B over {}",
-            r.producers,
-            r.consumers,
-            r.messages,
-            r.message_bytes,
-            format!("{:?}", r.transport).to_lowercase()
-        ),
+        subtitle: subtitle(r),
         configuration: configuration(r),
         machine: machine(r),
         runs: vec![complete(r, view, ceiling)],
@@ -159,8 +214,9 @@ pub fn demo_page(race: &[(RunReport, RunView)], cost: &[RunReport]) -> Page {
         spotlight,
         subtitle: first.map_or_else(String::new, |r| {
             format!(
-                "Act 1: {} producers append {} messages to one topic at once. Act 2: one writer, four readers — what each lock costs.",
-                r.producers, r.messages
+                "Act 1: {} append {} to one topic at once. Act 2: one writer, four readers — what each lock costs.",
+                count(r.producers, "producer", "producers"),
+                count(r.messages, "message", "messages")
             )
         }),
         classroom: true,
@@ -231,8 +287,8 @@ fn classroom_view(mut v: RunView) -> RunView {
 }
 
 /// The page of `harness compare`: every cell in a table, produce throughput per strategy at the
-/// largest producer count as bars, and side by side the first corrupted and the first clean
-/// cell at that count (with their charts and timelines, when the cells kept them).
+/// largest producer count as bars, and one under the other the first corrupted and the first
+/// clean cell at that count, each named by its strategy and counts (with their charts and timelines, when the cells kept them).
 pub fn compare_page(c: &Comparison) -> Page {
     let header =
         ["strategy", "producers", "consumers", "produce msg/s", "ratio to ceiling", "produce p99", "verdict"];
@@ -251,7 +307,7 @@ pub fn compare_page(c: &Comparison) -> Page {
                 } else {
                     format!("{:.2}", cell.produce_ratio)
                 },
-                format!("{} µs", r.produce.p99_us),
+                super::render::figure(r.produce.p99_us as f64, "µs"),
                 r.verdict.clone(),
             ]
         })
@@ -277,7 +333,9 @@ pub fn compare_page(c: &Comparison) -> Page {
                 value: cell.report.produce.msgs_per_s / cell.produce_ratio.max(1e-12),
             };
             let view = cell.report.page.as_ref().map(|d| d.view().clone()).unwrap_or_default();
-            complete(&cell.report, view, Some(ceiling))
+            let mut view = complete(&cell.report, view, Some(ceiling));
+            view.name = cell_name(&cell.report);
+            view
         })
         .collect();
     let first = c.cells.first().map(|cell| &cell.report);
@@ -314,9 +372,190 @@ pub fn compare_page(c: &Comparison) -> Page {
     }
 }
 
+/// A comparison's cell by its strategy and counts: "mutex × 2 producers × 1 consumer".
+fn cell_name(r: &RunReport) -> String {
+    format!(
+        "{} × {} × {}",
+        r.strategy,
+        count(r.producers, "producer", "producers"),
+        count(r.consumers, "consumer", "consumers")
+    )
+}
+
 fn ceiling_label(cell: &Cell) -> String {
     match cell.report.transport {
         TransportKind::Tcp => "loopback echo".to_string(),
         TransportKind::Inproc => "raw positional writes".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::rows::{Figures, Machine, OpenLoop};
+    use crate::storage::AppendMode;
+
+    fn report() -> RunReport {
+        RunReport {
+            strategy: "mutex".into(),
+            producers: 1,
+            consumers: 1,
+            messages: 800,
+            message_bytes: 60,
+            message_bytes_max: None,
+            batch: 1,
+            in_flight: 1,
+            topics: 1,
+            transport: TransportKind::Tcp,
+            fsync: crate::storage::FsyncMode::Never,
+            fsync_interval_ms: 0,
+            race_window_us: 0,
+            force_race: false,
+            append: AppendMode::Whole,
+            seed: 1,
+            duration_s: 1.0,
+            machine: Machine { cpus: 2, kernel: "k".into(), data_dir_fs: "ext4".into() },
+            version: "0".into(),
+            produce: Figures { msgs_per_s: 1000.0, p99_us: 2800, ..Figures::default() },
+            consume: None,
+            violations: Default::default(),
+            examples: serde_json::Value::Null,
+            verdict: "clean".into(),
+            unacknowledged: None,
+            lock: None,
+            fairness: None,
+            notes: vec![],
+            counts: Default::default(),
+            page: None,
+            open_loop: None,
+            phases: crate::report::rows::Phases::default(),
+        }
+    }
+
+    fn setting(r: &RunReport, key: &str) -> Option<String> {
+        configuration(r).into_iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    #[test]
+    fn a_size_range_an_open_loop_reserve_and_a_forced_race_reach_the_page() {
+        let mut r = report();
+        r.message_bytes_max = Some(140);
+        r.append = AppendMode::Reserve;
+        r.force_race = true;
+        r.open_loop = Some(OpenLoop {
+            target_msgs_per_s: 20_000.0,
+            achieved_msgs_per_s: 19_500.0,
+            late_share: 0.01,
+            late_after_us: 1000,
+            max_behind_us: 3000,
+        });
+        assert_eq!(setting(&r, "message bytes").as_deref(), Some("60..140"));
+        assert_eq!(setting(&r, "append").as_deref(), Some("reserve"));
+        let load = setting(&r, "load").expect("the load's shape");
+        assert!(load.starts_with("open loop at 20.0k msg/s") && load.contains("due time"), "{load}");
+        assert!(setting(&r, "race").expect("the forced race").starts_with("forced"));
+        let page = run_page(&r, RunView::default(), None);
+        let s = &page.subtitle;
+        assert!(s.starts_with("1 producer and 1 consumer, 800 messages of 60..140 B over tcp"), "{s}");
+        assert!(
+            s.contains("append reserve")
+                && s.contains("open loop at 20.0k msg/s")
+                && s.contains("race forced"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn a_closed_loop_run_says_so_and_names_no_race() {
+        let mut r = report();
+        r.producers = 2;
+        r.consumers = 0;
+        assert!(setting(&r, "load").expect("the load's shape").starts_with("closed loop"));
+        assert_eq!(setting(&r, "message bytes").as_deref(), Some("60"));
+        assert!(setting(&r, "race").is_none() && setting(&r, "race window").is_none());
+        let s = run_page(&r, RunView::default(), None).subtitle;
+        assert!(
+            s.starts_with("2 producers and 0 consumers, 800 messages of 60 B") && !s.contains("reserve"),
+            "{s}"
+        );
+    }
+
+    fn timed(r: &mut RunReport, contended_share: f64) {
+        use crate::report::locks::{LockRow, TimeShare};
+        use crate::strategies::timed::{LockStats, Quantiles, SectionStats};
+        let q = Quantiles { total: 0, mean: 0.0, p50: 0, p99: 0, p999: 0, max: 0 };
+        let section = |acquisitions| SectionStats {
+            acquisitions,
+            contended: 0,
+            contended_share,
+            wait_ns: q.clone(),
+            hold_ns: q.clone(),
+        };
+        let share = TimeShare { wait: 0.0, hold: 0.0, outside: 1.0 };
+        r.lock = Some(LockRow {
+            window_s: 1.0,
+            share_basis: String::new(),
+            producers: share,
+            consumers: None,
+            stats: LockStats {
+                strategy: r.strategy.clone(),
+                clock: "",
+                clock_ns: 0.0,
+                contended_above_ns: 0,
+                read: section(0),
+                write: section(10),
+                threads: vec![],
+            },
+        });
+    }
+
+    #[test]
+    fn none_has_no_lock_to_find_taken() {
+        let mut r = report();
+        timed(&mut r, 0.25);
+        assert_eq!(locks::write_contended(&r), "25.0%");
+        r.strategy = "none".into();
+        assert_eq!(locks::write_contended(&r), "—", "none has no lock");
+    }
+
+    #[test]
+    fn a_cell_without_reads_shows_no_read_wait() {
+        let mut r = report();
+        timed(&mut r, 0.25);
+        let ceilings = crate::report::rows::Ceilings {
+            threads: 1,
+            message_bytes: 60,
+            batch: 1,
+            in_flight: 1,
+            pwrite_msgs_per_s: 1e6,
+            loopback_msgs_per_s: 1e5,
+            loopback_configuration: "",
+        };
+        let c = Comparison {
+            cells: vec![Cell { report: r, ceilings, produce_ratio: 0.01 }],
+            goals: vec![],
+            section_costs: vec![],
+            fdatasync_ceiling_per_s: None,
+            rate_points: vec![],
+            p99_bound_us: 0,
+            machine: Machine { cpus: 2, kernel: "k".into(), data_dir_fs: "ext4".into() },
+            duration_s: 1.0,
+        };
+        let t = locks::compare_table(&c).expect("a timed cell");
+        let row = &t.rows[0];
+        let at = |h: &str| t.header.iter().position(|x| x.contains(h)).unwrap_or_else(|| panic!("no {h}"));
+        assert_eq!(row[at("read contended")], "–");
+        assert_eq!(row[at("read wait")], "–");
+        assert_eq!(row[at("write contended")], "25.0%");
+        let page = compare_page(&c);
+        assert_eq!(page.runs[0].name, "mutex × 1 producer × 1 consumer");
+    }
+
+    #[test]
+    fn a_cell_is_named_by_strategy_and_counts() {
+        let mut r = report();
+        r.producers = 2;
+        r.consumers = 0;
+        assert_eq!(cell_name(&r), "mutex × 2 producers × 0 consumers");
     }
 }

@@ -90,18 +90,17 @@ pub fn fairness_rows(f: Option<&Fairness>) -> Vec<FairnessRow> {
 
 /// One row per cell of a comparison that ran with `--lock-stats`; `None` when none did.
 pub fn compare_table(c: &Comparison) -> Option<TableView> {
+    // Nine columns, the wait quantiles of a section in one cell, so the table fits a page's
+    // width without a scrollbar.
     let header = [
         "strategy",
         "producers",
         "consumers",
         "write contended",
-        "write wait p99",
-        "write wait p99.9",
-        "write wait max",
+        "write wait p99 / p99.9 / max",
         "read contended",
         "read wait p99",
-        "producers waiting / holding",
-        "consumers waiting / holding",
+        "waiting / holding: producers, consumers",
         "Jain (producers)",
     ];
     let share = |t: Option<TimeShare>| {
@@ -113,18 +112,22 @@ pub fn compare_table(c: &Comparison) -> Option<TableView> {
         .filter_map(|cell| cell.report.lock.as_ref().map(|l| (&cell.report, l)))
         .map(|(r, l)| {
             let (w, rd) = (&l.stats.write, &l.stats.read);
+            // No read section entered (no consumer): no figure, not "0 ns".
+            let read = |f: String| if rd.acquisitions == 0 { "–".to_string() } else { f };
             vec![
                 r.strategy.clone(),
                 r.producers.to_string(),
                 r.consumers.to_string(),
                 format!("{:.1}%", w.contended_share * 100.0),
-                duration(w.wait_ns.p99 as f64),
-                duration(w.wait_ns.p999 as f64),
-                duration(w.wait_ns.max as f64),
-                format!("{:.1}%", rd.contended_share * 100.0),
-                duration(rd.wait_ns.p99 as f64),
-                share(Some(l.producers)),
-                share(l.consumers),
+                format!(
+                    "{} / {} / {}",
+                    duration(w.wait_ns.p99 as f64),
+                    duration(w.wait_ns.p999 as f64),
+                    duration(w.wait_ns.max as f64)
+                ),
+                read(format!("{:.1}%", rd.contended_share * 100.0)),
+                read(duration(rd.wait_ns.p99 as f64)),
+                format!("{}; {}", share(Some(l.producers)), share(l.consumers)),
                 r.fairness.as_ref().map_or("–".to_string(), |f| format!("{:.3}", f.producers.jain)),
             ]
         })
@@ -213,9 +216,12 @@ fn plural(n: u32) -> &'static str {
 }
 
 /// The share of each strategy's appends that found the write section taken, for Act 1's table
-/// ("–" for a run without lock statistics).
+/// ("—" for `none`, which has no lock to find taken, and for a run without lock statistics).
 pub fn write_contended(r: &RunReport) -> String {
-    r.lock.as_ref().map_or("–".to_string(), |l| format!("{:.1}%", l.stats.write.contended_share * 100.0))
+    match &r.lock {
+        Some(l) if r.strategy != "none" => format!("{:.1}%", l.stats.write.contended_share * 100.0),
+        _ => "—".to_string(),
+    }
 }
 
 /// A run's lock section: the note, the table, and where the time goes.

@@ -89,7 +89,10 @@ pub fn render(page: &Page) -> Result<String, String> {
         }
         h.push_str("</ul></section>\n");
     }
-    let _ = write!(h, "<div class=\"runs n{}\">", page.runs.len().min(3));
+    // Side by side only on a classroom page (its runs are short); a run page's or a
+    // comparison's runs carry wide tables and timelines, one under the other.
+    let columns = if page.classroom { page.runs.len().min(3) } else { 1 };
+    let _ = write!(h, "<div class=\"runs n{columns}\">");
     for (i, run) in page.runs.iter().enumerate() {
         run_view(&mut h, i, run, page.classroom, style)?;
     }
@@ -235,29 +238,46 @@ fn headlines(h: &mut String, rows: &[Headline]) {
     if rows.is_empty() {
         return;
     }
-    h.push_str("<table class=\"headlines\"><tr><th>figure</th><th>measured</th><th>ceiling (same run)</th><th>share</th></tr>");
+    // The ceiling columns only when some figure has a ceiling measured in the same run.
+    let ceilings = rows.iter().any(|r| r.ceiling.as_ref().is_some_and(|c| c.value > 0.0));
+    h.push_str("<table class=\"headlines\"><tr><th>figure</th><th>measured</th>");
+    if ceilings {
+        h.push_str("<th>ceiling (same run)</th><th>share</th>");
+    }
+    h.push_str("</tr>");
     for r in rows {
         let _ = write!(
             h,
-            "<tr><td>{}</td><td class=\"num\">{} {}</td>",
+            "<tr><td>{}</td><td class=\"num\">{}</td>",
             esc(&r.label),
-            charts::human(r.value),
-            esc(&r.unit)
+            esc(&figure(r.value, &r.unit))
         );
         match &r.ceiling {
             Some(c) if c.value > 0.0 => {
                 let share = (r.value / c.value * 100.0).clamp(0.0, 100.0);
                 let _ = write!(
                     h,
-                    "<td>{}: {}</td><td class=\"share\"><span class=\"bar\"><i style=\"width:{share:.1}%\"></i></span> {share:.0}%</td></tr>",
+                    "<td>{}: {}</td><td class=\"share\"><span class=\"bar\"><i style=\"width:{share:.1}%\"></i></span> {share:.0}%</td>",
                     esc(&c.label),
                     charts::human(c.value)
                 );
             }
-            _ => h.push_str("<td>—</td><td></td></tr>"),
+            _ if ceilings => h.push_str("<td>—</td><td></td>"),
+            _ => {}
         }
+        h.push_str("</tr>");
     }
     h.push_str("</table>");
+}
+
+/// A headline figure with its unit: latencies of 1000 µs and more in ms ("2.8 ms", not
+/// "2.8k µs"), other figures compact ("41.2k msg/s").
+pub fn figure(value: f64, unit: &str) -> String {
+    match unit {
+        "µs" if value >= 1e6 => format!("{:.2} s", value / 1e6),
+        "µs" if value >= 1e3 => format!("{:.1} ms", value / 1e3),
+        _ => format!("{} {unit}", charts::human(value)),
+    }
 }
 
 fn violations(h: &mut String, run: usize, kinds: &[ViolationView]) {
@@ -379,21 +399,26 @@ fn lane_rects<'b>(bars: &'b [Bar], x: &dyn Fn(u64) -> f64, zoom: bool, cap: usiz
 /// A timeline as SVG: lanes of bars, a time axis on top. `zoom` draws a violation's window
 /// (labels on bars, times relative to the window's start).
 pub fn timeline_svg(t: &Timeline, zoom: bool, large: bool) -> String {
-    let label_w = if large { 200.0 } else { 150.0 };
+    // A classroom's full timelines stand side by side, each about half the page wide: a
+    // narrower drawing keeps their type at projector size once scaled to fit.
+    let width = if large && !zoom { 640.0 } else { f64::from(TIMELINE_WIDTH) };
+    let font: u32 = match (zoom, large) {
+        (_, true) => 22,
+        (_, false) => 15,
+    };
+    let label_w = if large { 160.0 } else { 150.0 };
     let lane_h = match (zoom, large) {
         (true, false) => 62.0,
         (true, true) => 80.0,
-        (false, true) => 30.0,
+        (false, true) => 32.0,
         (false, false) => 22.0,
     };
-    let top = 34.0;
-    let width = f64::from(TIMELINE_WIDTH);
+    let top = f64::from(font) * 2.0 + 4.0;
     let plot_w = width - label_w - 10.0;
     let span = t.end_ns.saturating_sub(t.start_ns).max(1) as f64;
     let x = |ns: u64| label_w + (ns.saturating_sub(t.start_ns) as f64 / span * plot_w).min(plot_w);
     let height = top + lane_h * t.lanes.len() as f64 + 6.0;
     let cap = MAX_WINDOW_BARS / t.lanes.len().max(1);
-    let font = if large { 20 } else { 15 };
     let mut s = String::new();
     let mut drawn = 0usize;
     let mut body = String::new();
@@ -473,7 +498,8 @@ pub fn timeline_svg(t: &Timeline, zoom: bool, large: bool) -> String {
     s
 }
 
-/// The time axis: six ticks with their times (relative to the start in a zoomed window).
+/// The time axis: ticks at round times (1, 2 or 5 × a power of ten apart, about five of them),
+/// relative to the start in a zoomed window.
 #[allow(clippy::too_many_arguments)]
 fn axis(
     s: &mut String,
@@ -486,14 +512,24 @@ fn axis(
     font: u32,
 ) {
     let span = t.end_ns.saturating_sub(t.start_ns).max(1) as f64;
-    for k in 0..=5 {
-        let frac = f64::from(k) / 5.0;
+    let origin = if zoom { 0.0 } else { t.start_ns as f64 };
+    // About five ticks, fewer on a narrow drawing: at least six characters' room apart.
+    let ticks = (plot_w / (f64::from(font) * 6.0)).clamp(2.0, 5.0);
+    let step = round_step(span / ticks);
+    let last = origin + span;
+    let unit =
+        [(1e9, "s"), (1e6, "ms"), (1e3, "µs")].into_iter().find(|(u, _)| last >= *u).unwrap_or((1.0, "ns"));
+    let decimals = (-(step / unit.0).log10().floor()).max(0.0) as usize;
+    let mut at = (origin / step).ceil() * step;
+    while at <= last + step * 1e-9 {
+        let frac = (at - origin) / span;
         let px = label_w + frac * plot_w;
-        let at = span * frac;
-        let text = if zoom { format!("+{}", duration(at)) } else { duration(t.start_ns as f64 + at) };
-        let anchor = if k == 5 {
+        let text = format!("{}{:.decimals$} {}", if zoom { "+" } else { "" }, at / unit.0, unit.1);
+        // Half a label's width (a character is about 0.6 of the type size) keeps it whole.
+        let half = text.chars().count() as f64 * f64::from(font) * 0.3;
+        let anchor = if px + half > label_w + plot_w + 8.0 {
             "end"
-        } else if k == 0 {
+        } else if px - half < label_w - 8.0 {
             "start"
         } else {
             "middle"
@@ -501,9 +537,63 @@ fn axis(
         let _ = write!(
             s,
             "<line x1=\"{px:.1}\" y1=\"{}\" x2=\"{px:.1}\" y2=\"{height:.0}\" stroke=\"#bbb\"/>\
-             <text x=\"{px:.1}\" y=\"20\" font-size=\"{font}\" text-anchor=\"{anchor}\">{}</text>",
+             <text x=\"{px:.1}\" y=\"{:.0}\" font-size=\"{font}\" text-anchor=\"{anchor}\">{}</text>",
             top - 6.0,
+            top - 12.0,
             esc(&text)
         );
+        at += step;
+    }
+}
+
+/// The round step (1, 2 or 5 × a power of ten) nearest above `rough`.
+fn round_step(rough: f64) -> f64 {
+    let power = 10f64.powf(rough.max(1.0).log10().floor());
+    [1.0, 2.0, 5.0, 10.0].into_iter().map(|m| m * power).find(|s| *s >= rough).unwrap_or(10.0 * power)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::page::{Ceiling, Lane};
+
+    #[test]
+    fn latencies_from_1000_us_read_in_ms() {
+        assert_eq!(figure(2800.0, "µs"), "2.8 ms");
+        assert_eq!(figure(999.0, "µs"), "999 µs");
+        assert_eq!(figure(41_200.0, "msg/s"), "41.2k msg/s");
+    }
+
+    #[test]
+    fn ceiling_columns_only_with_a_ceiling() {
+        let row = |ceiling| Headline {
+            label: "produce throughput".into(),
+            value: 10.0,
+            unit: "msg/s".into(),
+            ceiling,
+        };
+        let mut h = String::new();
+        headlines(&mut h, &[row(None)]);
+        assert!(!h.contains("ceiling") && !h.contains("—"), "{h}");
+        let mut h = String::new();
+        headlines(&mut h, &[row(Some(Ceiling { label: "loopback echo".into(), value: 20.0 })), row(None)]);
+        assert!(
+            h.contains("<th>ceiling (same run)</th>") && h.contains("50%") && h.contains("<td>—</td>"),
+            "{h}"
+        );
+    }
+
+    #[test]
+    fn timeline_ticks_fall_on_round_times() {
+        let t = Timeline {
+            start_ns: 0,
+            end_ns: 105_310_000,
+            lanes: vec![Lane { name: "producer 0".into(), bars: vec![] }],
+        };
+        let svg = timeline_svg(&t, false, false);
+        for tick in ["0 ms", "50 ms", "100 ms"] {
+            assert!(svg.contains(&format!(">{tick}</text>")), "no {tick} tick: {svg}");
+        }
+        assert!(!svg.contains("105.31"), "{svg}");
     }
 }
