@@ -213,8 +213,7 @@ pub(super) fn produce(
             sent.fetch_add(u64::from(n), Ordering::Relaxed);
         }
     };
-    // Each request's payloads, as slices: of `prepared` into one list kept across requests (no
-    // allocation per request), or of `inline`, rewritten for each.
+    // Each request's payloads as slices, of `prepared` into one list kept across requests.
     let mut slices: Vec<&[u8]> = Vec::with_capacity(batch as usize);
     let mut inline_slices: Vec<&[u8]>;
     let mut seq = 0;
