@@ -440,3 +440,45 @@ pub struct BenchFigure {
     pub file: String,
     pub measured_at: String,
 }
+
+#[cfg(test)]
+impl RunReport {
+    /// A clean run for tests to adjust: mutex, 1 producer, 1 consumer, 800 messages of 60 bytes
+    /// over TCP, closed loop, 1 000 msg/s produced with a p99 of 2.8 ms.
+    pub(crate) fn sample() -> RunReport {
+        RunReport {
+            strategy: "mutex".into(),
+            producers: 1,
+            consumers: 1,
+            messages: 800,
+            message_bytes: 60,
+            message_bytes_max: None,
+            batch: 1,
+            in_flight: 1,
+            topics: 1,
+            transport: TransportKind::Tcp,
+            fsync: FsyncMode::Never,
+            fsync_interval_ms: 0,
+            race_window_us: 0,
+            force_race: false,
+            append: AppendMode::Whole,
+            seed: 1,
+            duration_s: 1.0,
+            machine: Machine { cpus: 2, kernel: "k".into(), data_dir_fs: "ext4".into() },
+            version: "0".into(),
+            produce: Figures { msgs_per_s: 1000.0, p99_us: 2800, ..Figures::default() },
+            consume: None,
+            violations: Default::default(),
+            examples: serde_json::Value::Null,
+            verdict: "clean".into(),
+            unacknowledged: None,
+            lock: None,
+            fairness: None,
+            notes: vec![],
+            counts: Default::default(),
+            page: None,
+            open_loop: None,
+            phases: Phases::default(),
+        }
+    }
+}

@@ -842,40 +842,14 @@ mod tests {
     }
 
     fn cell(produce: f64, ceiling: f64) -> Cell {
-        use crate::report::rows::{Figures, Machine, RunReport};
+        use crate::report::rows::{Figures, RunReport};
         let report = RunReport {
             strategy: "rwlock".into(),
-            producers: 1,
             consumers: 0,
             messages: 1000,
             message_bytes: 100,
-            message_bytes_max: None,
-            batch: 1,
-            in_flight: 1,
-            topics: 1,
-            transport: TransportKind::Tcp,
-            fsync: crate::storage::FsyncMode::Never,
-            fsync_interval_ms: 0,
-            race_window_us: 0,
-            force_race: false,
-            append: Default::default(),
-            seed: 1,
-            duration_s: 1.0,
-            machine: Machine { cpus: 2, kernel: "k".into(), data_dir_fs: "ext4".into() },
-            version: "0".into(),
             produce: Figures { msgs_per_s: produce, ..Figures::default() },
-            consume: None,
-            violations: Default::default(),
-            examples: serde_json::Value::Null,
-            verdict: "clean".into(),
-            unacknowledged: None,
-            lock: None,
-            fairness: None,
-            notes: vec![],
-            counts: Default::default(),
-            page: None,
-            open_loop: None,
-            phases: crate::report::rows::Phases::default(),
+            ..RunReport::sample()
         };
         let ceilings = Ceilings {
             threads: 1,

@@ -392,44 +392,11 @@ fn ceiling_label(cell: &Cell) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::rows::{Figures, Machine, OpenLoop};
+    use crate::report::rows::{Machine, OpenLoop};
     use crate::storage::AppendMode;
 
     fn report() -> RunReport {
-        RunReport {
-            strategy: "mutex".into(),
-            producers: 1,
-            consumers: 1,
-            messages: 800,
-            message_bytes: 60,
-            message_bytes_max: None,
-            batch: 1,
-            in_flight: 1,
-            topics: 1,
-            transport: TransportKind::Tcp,
-            fsync: crate::storage::FsyncMode::Never,
-            fsync_interval_ms: 0,
-            race_window_us: 0,
-            force_race: false,
-            append: AppendMode::Whole,
-            seed: 1,
-            duration_s: 1.0,
-            machine: Machine { cpus: 2, kernel: "k".into(), data_dir_fs: "ext4".into() },
-            version: "0".into(),
-            produce: Figures { msgs_per_s: 1000.0, p99_us: 2800, ..Figures::default() },
-            consume: None,
-            violations: Default::default(),
-            examples: serde_json::Value::Null,
-            verdict: "clean".into(),
-            unacknowledged: None,
-            lock: None,
-            fairness: None,
-            notes: vec![],
-            counts: Default::default(),
-            page: None,
-            open_loop: None,
-            phases: crate::report::rows::Phases::default(),
-        }
+        RunReport::sample()
     }
 
     fn setting(r: &RunReport, key: &str) -> Option<String> {
