@@ -15,6 +15,7 @@
 //! Text is drawn with a bundled font (DejaVu Sans, `assets/fonts/`), so charts render the
 //! same on a machine with no font packages.
 
+use crate::report::count;
 use crate::report::rows::{Cell, Comparison, PeerKind, TransportKind};
 use crate::violations::ViolationKind;
 use plotters::coord::Shift;
@@ -127,11 +128,6 @@ fn pick<'a>(c: &'a Comparison, strategy: &str, producers: u32, consume: bool) ->
     } else {
         matching.min_by_key(|cell| cell.report.consumers)
     }
-}
-
-/// `n` and `noun`, the noun plural unless `n` is 1: "1 producer", "4 producers".
-pub(super) fn count(n: u32, noun: &str) -> String {
-    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 /// The consumer counts of the cells a per-producer chart draws (at `producers` only, when

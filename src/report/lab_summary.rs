@@ -166,7 +166,7 @@ pub fn crossovers(lab: &Lab) -> Vec<((u32, u32), Option<u32>)> {
 
 /// "1 core", "2 cores".
 pub fn cores(n: usize) -> String {
-    format!("{n} core{}", if n == 1 { "" } else { "s" })
+    super::count(n as u64, "core")
 }
 
 /// The payload sizes the cells appended: "100-byte payloads", or "30..300-byte payloads (each

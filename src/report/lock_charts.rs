@@ -6,7 +6,8 @@
 //! - `lock_wait`: the wait for the lock per strategy, write and read sections, at p50, p99,
 //!   p99.9 and max on a logarithmic axis (the same cells).
 
-use super::charts::{category_label, colour, count, draw_legend, err, DrawResult, FONT};
+use super::charts::{category_label, colour, draw_legend, err, DrawResult, FONT};
+use super::count;
 use crate::report::locks::{LockRow, TimeShare};
 use crate::report::rows::{Comparison, RunReport};
 use plotters::coord::Shift;

@@ -27,3 +27,9 @@ pub use rows::{
     TransportKind,
 };
 pub use summary::write_comparison;
+
+/// `n` and `noun`, the noun plural unless `n` is 1: "1 producer", "4 producers".
+pub fn count(n: impl Into<u64>, noun: &str) -> String {
+    let n = n.into();
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}

@@ -184,16 +184,11 @@ fn label(op: &Operation) -> String {
             OperationOutcome::Ok => format!(
                 "fetch from {} → {}, hw {}",
                 off(op.first_offset()),
-                records(op.count),
+                crate::report::count(op.count, "record"),
                 off(op.high_watermark())
             ),
         },
     }
-}
-
-/// "1 record", "3 records".
-fn records(n: u32) -> String {
-    format!("{n} record{}", if n == 1 { "" } else { "s" })
 }
 
 fn windows(end_ns: u64) -> usize {

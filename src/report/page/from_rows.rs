@@ -6,6 +6,7 @@
 //! Lock statistics and fairness come from the rows too ([`super::locks`]).
 
 use super::{locks, Ceiling, CostChart, Headline, Page, RunView, Spotlight, TableView, Verdict};
+use crate::report::count;
 use crate::report::rows::{Cell, Comparison, RunReport, TransportKind};
 
 /// The run's settings, as the page lists them: every one that shapes the figures (a size
@@ -60,20 +61,14 @@ fn load(r: &RunReport) -> String {
     }
 }
 
-/// "1 producer", "2 producers".
-pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
-    let n = n.into();
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
 /// The subtitle of a run page: who ran, what was sent, and the settings that change how the
 /// figures read.
 fn subtitle(r: &RunReport) -> String {
     let mut s = format!(
         "{} and {}, {} of {} B over {}",
-        count(r.producers, "producer", "producers"),
-        count(r.consumers, "consumer", "consumers"),
-        count(r.messages, "message", "messages"),
+        count(r.producers, "producer"),
+        count(r.consumers, "consumer"),
+        count(r.messages, "message"),
         message_bytes(r),
         format!("{:?}", r.transport).to_lowercase()
     );
@@ -215,8 +210,8 @@ pub fn demo_page(race: &[(RunReport, RunView)], cost: &[RunReport]) -> Page {
         subtitle: first.map_or_else(String::new, |r| {
             format!(
                 "Act 1: {} append {} to one topic at once. Act 2: one writer, four readers — what each lock costs.",
-                count(r.producers, "producer", "producers"),
-                count(r.messages, "message", "messages")
+                count(r.producers, "producer"),
+                count(r.messages, "message")
             )
         }),
         classroom: true,
@@ -374,12 +369,7 @@ pub fn compare_page(c: &Comparison) -> Page {
 
 /// A comparison's cell by its strategy and counts: "mutex × 2 producers × 1 consumer".
 fn cell_name(r: &RunReport) -> String {
-    format!(
-        "{} × {} × {}",
-        r.strategy,
-        count(r.producers, "producer", "producers"),
-        count(r.consumers, "consumer", "consumers")
-    )
+    format!("{} × {} × {}", r.strategy, count(r.producers, "producer"), count(r.consumers, "consumer"))
 }
 
 fn ceiling_label(cell: &Cell) -> String {
