@@ -146,8 +146,9 @@ fn kafka_python_consumes_in_a_group_commits_and_resumes_after_a_broker_restart()
     assert_eq!(produce_then_consume(&kafka, "orders", "billing", 10_000, 0), (0, 10_000));
     // A new consumer of the group resumes after the committed offset.
     assert_eq!(produce_then_consume(&kafka, "orders", "billing", 10, 10_000), (10_000, 10));
-    let committed = dir.path().join("data/@groups").read_dir().expect("the groups dir").count();
-    assert_eq!(committed, 1, "one offsets file for the one group");
+    let groups = dir.path().join("data/@groups").read_dir().expect("the groups dir");
+    let snapshots = groups.flatten().filter(|e| e.path().extension().is_some_and(|x| x == "json")).count();
+    assert_eq!(snapshots, 1, "one offsets snapshot for the one group");
     assert!(broker.terminate().success());
     std::fs::write(&stderr, b"").expect("clear the stderr file");
     let broker = BrokerProcess::start(&args, &stderr);
@@ -807,4 +808,173 @@ fn member_ids_cannot_be_guessed_so_nobody_leaves_or_commits_as_another_member() 
         hex.to_string()
     };
     assert_ne!(random_part(&victim_id), random_part(&other_id), "{victim_id} and {other_id}");
+}
+
+/// Bytes the process `pid` has passed to write calls so far (`wchar` of /proc/PID/io): its
+/// files' writes and its sockets' sends.
+fn bytes_written(pid: u32) -> u64 {
+    let io = fs::read_to_string(format!("/proc/{pid}/io")).expect("/proc io");
+    let line = io.lines().find_map(|l| l.strip_prefix("wchar: ")).expect("wchar");
+    line.trim().parse().expect("a number")
+}
+
+/// Commits `offset` for partition 0 of every topic in one request: the answer's codes.
+fn commit_all(raw: &mut Raw, group: &str, topics: &[String], offset: i64, metadata: &str) -> Vec<i16> {
+    let topics = topics
+        .iter()
+        .map(|t| {
+            let partition = OffsetCommitRequestPartition::default()
+                .with_partition_index(0)
+                .with_committed_offset(offset)
+                .with_committed_metadata(Some(s(metadata)));
+            OffsetCommitRequestTopic::default().with_name(TopicName(s(t))).with_partitions(vec![partition])
+        })
+        .collect();
+    let request = OffsetCommitRequest::default()
+        .with_group_id(GroupId(s(group)))
+        .with_generation_id_or_member_epoch(-1)
+        .with_member_id(s(""))
+        .with_topics(topics);
+    let answer: OffsetCommitResponse = raw.ask(ApiKey::OffsetCommit, 7, &request);
+    answer.topics.iter().flat_map(|t| t.partitions.iter().map(|p| p.error_code)).collect()
+}
+
+/// A broker process with a Kafka listener on a data dir in `dir`, and its Kafka address.
+fn broker_with_kafka(dir: &std::path::Path, extra: &[&str]) -> (BrokerProcess, String) {
+    let stderr = dir.join("broker.stderr");
+    let _ = fs::write(&stderr, b"");
+    let data = dir.join("data");
+    let mut args = vec!["--kafka-listen", "127.0.0.1:0", "--data-dir", data.to_str().expect("utf-8")];
+    args.extend_from_slice(extra);
+    let broker = BrokerProcess::start(&args, &stderr);
+    let kafka = kafka_addr_of(&stderr);
+    (broker, kafka)
+}
+
+#[test]
+fn a_commit_writes_about_what_it_changes_not_its_groups_whole_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (broker, kafka) = broker_with_kafka(dir.path(), &[]);
+    let topics: Vec<String> = (0..240).map(|i| format!("t{i}")).collect();
+    let mut client = synclog::client::Client::connect(broker.addr).expect("connect");
+    for t in &topics {
+        client.produce(t, [&b"x"[..]]).expect("create the topic");
+    }
+    // One group holding about 1 MB of offsets (240 × 4000 bytes of metadata)...
+    let mut raw = Raw::connect(&kafka);
+    let metadata = "m".repeat(4000);
+    assert!(commit_all(&mut raw, "big", &topics, 1, &metadata).iter().all(|&c| c == code::NONE));
+    let group_bytes = (topics.len() * metadata.len()) as u64;
+    // ...then 200 commits, each of one offset with no metadata.
+    let before = bytes_written(broker.pid());
+    for offset in 2..202 {
+        assert_eq!(raw.commit("big", -1, "", "t0", offset, ""), code::NONE);
+    }
+    let written = bytes_written(broker.pid()) - before;
+    // Rewriting the group's file on every commit wrote 200 × 1 MB.
+    assert!(
+        written < group_bytes / 10,
+        "200 one-offset commits wrote {written} bytes, a group of {group_bytes} bytes of offsets"
+    );
+    assert!(broker.terminate().success());
+    let (_broker, kafka) = broker_with_kafka(dir.path(), &[]);
+    let mut raw = Raw::connect(&kafka);
+    assert_eq!(raw.offset_fetch("big", "t0"), (201, code::NONE), "the last commit, after a restart");
+    assert_eq!(raw.offset_fetch("big", "t239"), (1, code::NONE), "the first commit's, after a restart");
+}
+
+#[test]
+fn groups_without_members_past_the_offsets_retention_give_their_slots_and_files_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (broker, kafka) = broker_with_kafka(dir.path(), &[]);
+    let mut client = synclog::client::Client::connect(broker.addr).expect("connect");
+    client.produce("t", [&b"x"[..]]).expect("create the topic");
+    let mut raw = Raw::connect(&kafka);
+    for i in 0..MAX_GROUPS {
+        assert_eq!(raw.commit(&format!("g{i}"), -1, "", "t", 1, ""), code::NONE, "group {i}");
+    }
+    assert_eq!(raw.commit("late", -1, "", "t", 1, ""), code::POLICY_VIOLATION, "every slot held");
+    assert!(broker.terminate().success());
+    // Every group but g0 last committed two minutes ago: its files say so.
+    let groups_dir = dir.path().join("data").join(GROUPS_DIR);
+    let two_minutes_ago = std::time::SystemTime::now() - Duration::from_secs(120);
+    for entry in groups_dir.read_dir().expect("groups dir").flatten() {
+        if entry.file_name() != format!("{}.json", hex(b"g0")).as_str() {
+            let file = fs::File::options().write(true).open(entry.path()).expect("open");
+            file.set_modified(two_minutes_ago).expect("set its time");
+        }
+    }
+    let (_broker, kafka) = broker_with_kafka(dir.path(), &["--offsets-retention-ms", "60000"]);
+    let mut raw = Raw::connect(&kafka);
+    assert_eq!(
+        raw.commit("late", -1, "", "t", 5, ""),
+        code::NONE,
+        "the expired groups gave their slots back"
+    );
+    assert_eq!(raw.offset_fetch("g1", "t"), (-1, code::NONE), "an expired group's offsets are gone");
+    assert_eq!(
+        raw.offset_fetch("g0", "t"),
+        (1, code::NONE),
+        "a group within its retention keeps its offsets"
+    );
+    let files: Vec<_> = groups_dir.read_dir().expect("groups dir").flatten().map(|e| e.file_name()).collect();
+    assert_eq!(files.len(), 2, "only g0's and late's snapshots remain: {files:?}");
+}
+
+/// The voluntary context switches of every thread of process `pid` so far.
+fn context_switches(pid: u32) -> u64 {
+    let tasks = fs::read_dir(format!("/proc/{pid}/task")).expect("/proc tasks");
+    let count = |status: String| {
+        let line = status.lines().find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))?;
+        line.trim().parse::<u64>().ok()
+    };
+    tasks.flatten().filter_map(|t| fs::read_to_string(t.path().join("status")).ok().and_then(count)).sum()
+}
+
+#[test]
+fn a_join_or_a_leave_wakes_only_its_own_groups_waiters() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (broker, kafka) = broker_with_kafka(dir.path(), &[]);
+    // "crowd" is stable under its leader; 90 newcomers then wait in JoinGroup for the leader
+    // to rejoin (up to their 60 s rebalance timeout).
+    let mut leader = Raw::connect(&kafka);
+    let me = leader.join("crowd", "", 60_000, "consumer").member_id.to_string();
+    assert_eq!(leader.sync("crowd", 1, &me, &[&me]).error_code, code::NONE);
+    const WAITERS: u64 = 90;
+    let waiters: Vec<_> = (0..WAITERS)
+        .map(|_| {
+            let kafka = kafka.clone();
+            thread::spawn(move || Raw::connect(&kafka).join("crowd", "", 60_000, "consumer").error_code)
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while leader.heartbeat("crowd", 1, &me) != code::REBALANCE_IN_PROGRESS || {
+        let threads = fs::read_dir(format!("/proc/{}/task", broker.pid())).expect("tasks").count() as u64;
+        threads < WAITERS
+    } {
+        assert!(Instant::now() < deadline, "the newcomers never all waited");
+        thread::sleep(Duration::from_millis(20));
+    }
+    thread::sleep(Duration::from_millis(200));
+    // Another group forms and empties, 200 times over: each join and leave notifies its group.
+    const CYCLES: u64 = 200;
+    let mut churn = Raw::connect(&kafka);
+    let (before, started) = (context_switches(broker.pid()), Instant::now());
+    for _ in 0..CYCLES {
+        let joined = churn.join("churn", "", 60_000, "consumer");
+        assert_eq!(joined.error_code, code::NONE);
+        assert_eq!(leave(&mut churn, "churn", &joined.member_id), code::NONE);
+    }
+    let switches = context_switches(broker.pid()) - before;
+    // What the churn's own requests cost (2 per cycle, measured), plus every waiter looking
+    // again each 100 ms slice. Waking every group's waiters on each notification measured
+    // 6 641 on a 2-core machine (this test's own figure there: 400).
+    let slices = started.elapsed().as_millis() as u64 / 100 + 2;
+    let bound = 5 * CYCLES + 3 * WAITERS * slices;
+    assert!(switches < bound, "{switches} context switches during the churn (bound {bound})");
+    // The leader rejoins: the crowd's rebalance completes.
+    assert_eq!(leader.join("crowd", &me, 60_000, "consumer").error_code, code::NONE);
+    for w in waiters {
+        assert_eq!(w.join().expect("waiter"), code::NONE);
+    }
 }

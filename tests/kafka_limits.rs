@@ -270,10 +270,17 @@ fn every_group_id_up_to_255_bytes_commits_and_reads_back_after_a_restart() {
     let mut raw = Raw::connect(&kafka_addr_of(&stderr));
     for (i, id) in ids.iter().enumerate() {
         assert_eq!(committed(&mut raw, id), (1, i as i64), "group id of {} bytes", id.len());
-        // A second commit goes to the same file.
+        // A second commit goes to a journal beside the same group's snapshot.
         assert_eq!(commit(&mut raw, id, &[("t".into(), 100 + i as i64, "")]), vec![code::NONE]);
     }
-    assert_eq!(std::fs::read_dir(data.join("@groups")).expect("dir").count(), ids.len());
+    let files: Vec<String> = std::fs::read_dir(data.join("@groups"))
+        .expect("the groups dir")
+        .map(|e| e.expect("entry").file_name().into_string().expect("utf-8"))
+        .collect();
+    assert_eq!(files.len(), 2 * ids.len(), "a snapshot and a journal per group: {files:?}");
+    for f in files.iter().filter_map(|f| f.strip_suffix(".journal")) {
+        assert!(f.len() + ".journal".len() < 255 && files.contains(&format!("{f}.json")), "{files:?}");
+    }
     assert!(broker.terminate().success());
     // The too-long id is still refused.
     std::fs::write(&stderr, b"").expect("clear the stderr file");

@@ -84,6 +84,12 @@ struct Args {
     /// A connection idle this long between frames is closed.
     #[arg(long, default_value_t = 600_000)]
     idle_timeout_ms: u64,
+    /// How long a Kafka consumer group with no members keeps its committed offsets, counted
+    /// from its last commit or from when its last member left, whichever came later (Kafka's
+    /// offsets.retention.minutes; default 7 days). Expired groups are deleted, files and all,
+    /// and give their slot among the 1000 groups back.
+    #[arg(long, default_value_t = 604_800_000)]
+    offsets_retention_ms: u64,
 }
 
 struct Serve(BrokerConfig);
@@ -142,6 +148,7 @@ fn main() -> ExitCode {
         max_buffered_bytes: args.max_buffered_bytes,
         frame_timeout: Duration::from_millis(args.frame_timeout_ms),
         idle_timeout: Duration::from_millis(args.idle_timeout_ms),
+        offsets_retention: Duration::from_millis(args.offsets_retention_ms),
     };
     match args.strategy.visit(Serve(config)) {
         Ok(()) => ExitCode::SUCCESS,

@@ -44,6 +44,9 @@ pub struct BrokerConfig {
     pub frame_timeout: Duration,
     /// `--idle-timeout-ms`.
     pub idle_timeout: Duration,
+    /// `--offsets-retention-ms`: how long a Kafka consumer group without members keeps its
+    /// committed offsets (see [`super::groups`]).
+    pub offsets_retention: Duration,
 }
 
 impl Default for BrokerConfig {
@@ -63,6 +66,7 @@ impl Default for BrokerConfig {
             max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
             frame_timeout: Duration::from_millis(10_000),
             idle_timeout: Duration::from_millis(600_000),
+            offsets_retention: super::groups::DEFAULT_OFFSETS_RETENTION,
         }
     }
 }

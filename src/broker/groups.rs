@@ -24,19 +24,26 @@
 //! and the group rebalances: the others' heartbeats are answered REBALANCE_IN_PROGRESS and
 //! they rejoin. LeaveGroup removes a member at once.
 //!
-//! Committed offsets are stored per group in one JSON file under the data dir's `@groups/`
-//! (docs/format.md), written atomically (temporary file, fsync, rename, fsync of the
-//! directory) before OffsetCommit is answered, and read back when the broker starts. The file
-//! holds the group id, and that is what start-up goes by; its name only has to be unique and
+//! Committed offsets are stored per group under the data dir's `@groups/` (docs/format.md): a
+//! JSON snapshot and a journal of the commits since, one line each, appended and synced before
+//! OffsetCommit is answered, compacted into a new snapshot now and then, and read back when the
+//! broker starts ([`offsets_file`]). The snapshot holds the group id, and that is what start-up
+//! goes by; the files' name only has to be unique and
 //! safe: the id's bytes in hex for an id of up to [`HEX_NAMED_BYTES`] bytes, else the hex of
 //! its first [`HEX_NAMED_BYTES`] bytes, `-` and a 64-bit hash (FNV-1a) of the whole id, so
 //! every name stays under 255 bytes for every id up to [`MAX_GROUP_ID_BYTES`]. A name another
 //! group's file already has gets `-2`, `-3`, … appended; a group keeps the name it was read
-//! or first written under. A commit writes its file holding a lock of its own (one commit's
-//! file at a time, across all groups), not the groups' lock: joins, syncs, heartbeats and
-//! offset fetches go on meanwhile, and a fetch sees the offsets before the commit until the
-//! commit is written and answered. A file that cannot be written is answered
-//! KAFKA_STORAGE_ERROR (56) and nothing of it is kept.
+//! or first written under. A commit writes holding a lock of its own (one commit's write at a
+//! time, across all groups), not the groups' lock: joins, syncs, heartbeats and offset fetches
+//! go on meanwhile, and a fetch sees the offsets before the commit until the commit is written
+//! and answered. A commit that cannot be written is answered KAFKA_STORAGE_ERROR (56) and
+//! nothing of it is kept.
+//!
+//! A group with no members keeps its offsets for the retention (`--offsets-retention-ms`,
+//! [`DEFAULT_OFFSETS_RETENTION`], Kafka's `offsets.retention.minutes`) after its last commit or
+//! its last member's leaving, whichever came later; past it, the next sweep forgets the group
+//! and deletes its files. A commit or a join sweeps when the last sweep is older than
+//! [`RETENTION_SWEEP_INTERVAL`].
 //!
 //! # Limits (each refused before anything is kept)
 //!
@@ -67,28 +74,33 @@
 //! groups past their byte bound is refused alone (the others of the request are committed);
 //! one that replaces an offset with one that counts no more is always taken.
 //!
-//! Not served: static membership (`group.instance.id` is ignored: every member is dynamic),
-//! the incremental rebalance protocol of KIP-848 and offset retention (committed offsets are
-//! kept until the group's file is deleted).
+//! Not served: static membership (`group.instance.id` is ignored: every member is dynamic)
+//! and the incremental rebalance protocol of KIP-848.
 
 use crate::kafka::code;
 use bytes::Bytes;
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
+mod commit;
 mod membership;
+mod offsets_file;
+pub use commit::RETENTION_SWEEP_INTERVAL;
 pub use membership::committed_bytes;
 use membership::{
-    check_group_id, complete_join, expire, file_stem, forget_if_idle, joined, member_bytes, member_of,
-    recount, room_for, start_rebalance, sweep, timeout,
+    check_group_id, complete_join, expire, forget_if_idle, joined, member_bytes, member_of, recount,
+    room_for, start_rebalance, timeout,
 };
+pub use offsets_file::JOURNAL_MIN_BYTES;
 
+/// `--offsets-retention-ms` by default: 7 days, Kafka's `offsets.retention.minutes`.
+pub const DEFAULT_OFFSETS_RETENTION: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 /// The most groups the broker holds at once.
 pub const MAX_GROUPS: usize = 1000;
 /// The most members one group holds.
@@ -174,12 +186,23 @@ struct Group {
     offsets: BTreeMap<String, Committed>,
     /// What `offsets` count for ([`committed_bytes`]).
     bytes: usize,
-    /// The name of the offsets file, without `.json`, once it has one.
+    /// The name of its offsets files, without `.json` or `.journal`, once it has them.
     file: Option<String>,
-    /// A commit is writing this group's offsets file (it is not forgotten meanwhile).
+    /// A commit is writing this group's offsets files (it is not forgotten meanwhile).
     committing: bool,
+    /// The sequence number of its last commit ([`offsets_file`]).
+    seq: u64,
+    /// How long its journal is: past [`offsets_file::JOURNAL_MIN_BYTES`] and what its offsets
+    /// count for, the next commit writes a snapshot instead (`u64::MAX` after a failed append).
+    journal_bytes: u64,
+    /// When it last committed or last lost its last member: its offsets are kept for the
+    /// retention after the later of the two (see [`Groups::open`]).
+    active: Instant,
     /// What its members count for ([`member_bytes`]), recounted whenever they change.
     member_bytes: usize,
+    /// Where its JoinGroups and SyncGroups wait; notified when its membership or phase changes,
+    /// so a change in one group wakes no other group's waiters.
+    changed: Arc<Condvar>,
 }
 
 impl Group {
@@ -194,7 +217,11 @@ impl Group {
             bytes: 0,
             file: None,
             committing: false,
+            seq: 0,
+            journal_bytes: 0,
+            active: Instant::now(),
             member_bytes: 0,
+            changed: Arc::new(Condvar::new()),
         }
     }
 }
@@ -220,18 +247,10 @@ pub struct JoinRequest<'a> {
     pub protocols: Vec<(String, Bytes)>,
 }
 
-/// The file a group's offsets are stored in.
-#[derive(Serialize, Deserialize)]
-struct OffsetsFile {
-    group: String,
-    offsets: BTreeMap<String, Committed>,
-}
-
 /// Every group of the broker.
 pub struct Groups {
     dir: PathBuf,
     groups: Mutex<HashMap<String, Group>>,
-    changed: Condvar,
     next_member: AtomicU64,
     /// What the committed offsets of every group count for; changed under `groups`' lock.
     committed: AtomicUsize,
@@ -242,15 +261,8 @@ pub struct Groups {
     /// When the last sweep ran, ms after `opened` (see [`Groups::sweep_if_due`]).
     last_sweep_ms: AtomicU64,
     opened: Instant,
-}
-
-/// What a commit writes, and applies once written.
-struct CommitPlan {
-    next: BTreeMap<String, Committed>,
-    codes: Vec<i16>,
-    group_bytes: usize,
-    total: usize,
-    stem: String,
+    /// `--offsets-retention-ms`: how long a group without members keeps its offsets.
+    retention: Duration,
 }
 
 /// An error code, or the value.
@@ -258,49 +270,40 @@ pub type Answer<T> = Result<T, i16>;
 
 impl Groups {
     /// Reads every group's committed offsets from `data_dir/@groups` (created by the first
-    /// commit: a broker whose groups never commit leaves no such directory).
-    pub fn open(data_dir: &Path) -> io::Result<Groups> {
+    /// commit: a broker whose groups never commit leaves no such directory). Each group's
+    /// retention starts from when its files were last written.
+    pub fn open(data_dir: &Path, retention: Duration) -> io::Result<Groups> {
         let dir = data_dir.join(GROUPS_DIR);
         let mut groups = HashMap::new();
-        let entries = match fs::read_dir(&dir) {
-            Ok(entries) => entries.collect::<Vec<_>>(),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(e),
-        };
-        for entry in entries {
-            let path = entry?.path();
-            match path.extension().and_then(|e| e.to_str()) {
-                Some("json") => {}
-                Some("tmp") => {
-                    // A commit that crashed before its rename: the previous file still holds.
-                    fs::remove_file(&path)?;
-                    continue;
-                }
-                _ => continue,
-            }
-            let invalid =
-                |e: String| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display()));
-            let file: OffsetsFile =
-                serde_json::from_slice(&fs::read(&path)?).map_err(|e| invalid(e.to_string()))?;
-            if check_group_id(&file.group).is_err() || groups.contains_key(&file.group) {
-                return Err(invalid(format!("group id {:?} invalid or held by another file", file.group)));
+        let now = Instant::now();
+        for stored in offsets_file::read_all(&dir)? {
+            if check_group_id(&stored.group).is_err() || groups.contains_key(&stored.group) {
+                let file = dir.join(format!("{}.json", stored.stem));
+                let message = format!("group id {:?} invalid or held by another file", stored.group);
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{}: {message}", file.display()),
+                ));
             }
             let mut group = Group::new();
-            group.bytes = file.offsets.iter().map(|(t, c)| committed_bytes(t, c)).sum();
-            group.offsets = file.offsets;
-            group.file = path.file_stem().and_then(|s| s.to_str()).map(str::to_owned);
-            groups.insert(file.group, group);
+            group.bytes = stored.offsets.iter().map(|(t, c)| committed_bytes(t, c)).sum();
+            group.offsets = stored.offsets;
+            group.file = Some(stored.stem);
+            (group.seq, group.journal_bytes) = (stored.seq, stored.journal_bytes);
+            let age = SystemTime::now().duration_since(stored.modified).unwrap_or_default();
+            group.active = now.checked_sub(age).unwrap_or(now);
+            groups.insert(stored.group, group);
         }
         let committed = groups.values().map(|g| g.bytes).sum();
         Ok(Groups {
             dir,
             groups: Mutex::new(groups),
-            changed: Condvar::new(),
             next_member: AtomicU64::new(0),
             committed: AtomicUsize::new(committed),
             writing: Mutex::new(()),
             last_sweep_ms: AtomicU64::new(0),
-            opened: Instant::now(),
+            opened: now,
+            retention,
         })
     }
 
@@ -327,11 +330,12 @@ impl Groups {
             _ => None,
         };
         let mut groups = self.groups.lock();
+        self.sweep_if_due(&mut groups, RETENTION_SWEEP_INTERVAL);
         let admitted = |groups: &HashMap<String, Group>| {
             groups.len() < MAX_GROUPS || groups.contains_key(request.group_id)
         };
         if !admitted(&groups) {
-            self.sweep_if_due(&mut groups);
+            self.sweep_if_due(&mut groups, SWEEP_INTERVAL);
             if !admitted(&groups) {
                 return Err(code::POLICY_VIOLATION);
             }
@@ -366,7 +370,7 @@ impl Groups {
         };
         let grows = member_bytes(&member_id, &member)
             .saturating_sub(group.members.get(&member_id).map_or(0, |m| member_bytes(&member_id, m)));
-        if !room_for(&mut groups, grows, |g| self.sweep_if_due(g)) {
+        if !room_for(&mut groups, grows, |g| self.sweep_if_due(g, SWEEP_INTERVAL)) {
             forget_if_idle(&mut groups, request.group_id);
             return Err(code::POLICY_VIOLATION);
         }
@@ -377,7 +381,7 @@ impl Groups {
         if !matches!(group.phase, Phase::Joining { .. }) {
             start_rebalance(group, now);
         }
-        self.changed.notify_all();
+        group.changed.notify_all();
         self.wait_joined(groups, request.group_id, &member_id, stopping)
     }
 
@@ -403,13 +407,14 @@ impl Groups {
             };
             if group.members.values().all(|m| m.joining) || now >= deadline {
                 complete_join(group);
-                self.changed.notify_all();
+                group.changed.notify_all();
                 continue;
             }
             if stopping.load(Ordering::Acquire) {
                 return Err(code::COORDINATOR_NOT_AVAILABLE);
             }
-            self.changed.wait_for(&mut groups, WAIT_SLICE.min(deadline - now));
+            let changed = Arc::clone(&group.changed);
+            changed.wait_for(&mut groups, WAIT_SLICE.min(deadline - now));
         }
     }
 
@@ -444,7 +449,8 @@ impl Groups {
                 Phase::Syncing if Instant::now() < deadline => {}
                 _ => return Err(code::REBALANCE_IN_PROGRESS),
             }
-            self.changed.wait_for(&mut groups, WAIT_SLICE);
+            let changed = Arc::clone(&group.changed);
+            changed.wait_for(&mut groups, WAIT_SLICE);
         }
     }
 
@@ -472,7 +478,7 @@ impl Groups {
             .iter()
             .map(|(id, a)| a.len().saturating_sub(group.members[id.as_str()].assignment.len()))
             .sum();
-        if !room_for(groups, grows, |g| self.sweep_if_due(g)) {
+        if !room_for(groups, grows, |g| self.sweep_if_due(g, SWEEP_INTERVAL)) {
             return Err(code::POLICY_VIOLATION);
         }
         // The sweep may have removed the leader, if it was past its session.
@@ -484,7 +490,7 @@ impl Groups {
         }
         recount(group);
         group.phase = Phase::Stable;
-        self.changed.notify_all();
+        group.changed.notify_all();
         Ok(())
     }
 
@@ -526,153 +532,9 @@ impl Groups {
         if codes.contains(&code::NONE) {
             recount(group);
             start_rebalance(group, now);
-            self.changed.notify_all();
+            group.changed.notify_all();
         }
         forget_if_idle(&mut groups, group_id);
         Ok(codes)
-    }
-
-    /// OffsetCommit: `generation` −1 with no member id commits for a group without members
-    /// (a consumer that assigns itself). `exists` tells whether a topic exists. The answer is
-    /// a code per offset, or one code for the whole request.
-    ///
-    /// The offsets file is written (two fsyncs) with only `writing` held, not the groups' lock,
-    /// so a commit in its write never holds up another group's join, sync or heartbeat.
-    pub fn commit(
-        &self,
-        group_id: &str,
-        generation: i32,
-        member_id: &str,
-        offsets: Vec<(String, i32, Committed)>,
-        exists: impl Fn(&str) -> bool,
-    ) -> Answer<Vec<i16>> {
-        check_group_id(group_id)?;
-        let _writing = self.writing.lock();
-        let plan = match self.plan_commit(group_id, generation, member_id, offsets, exists)? {
-            Ok(plan) => plan,
-            Err(unchanged) => return Ok(unchanged),
-        };
-        let stored = self.store(&plan.stem, group_id, &plan.next);
-        let mut groups = self.groups.lock();
-        // `committing` kept the group from being forgotten while its file was written.
-        let group = groups.get_mut(group_id).ok_or(code::UNKNOWN_MEMBER_ID)?;
-        group.committing = false;
-        let codes = match stored {
-            Ok(()) => {
-                group.offsets = plan.next;
-                group.bytes = plan.group_bytes;
-                group.file = Some(plan.stem);
-                self.committed.store(plan.total, Ordering::Relaxed);
-                plan.codes
-            }
-            Err(e) => {
-                eprintln!("synclog: kafka: cannot store the offsets of group {group_id:?}: {e}");
-                let failed =
-                    plan.codes.iter().map(|&c| if c == code::NONE { code::KAFKA_STORAGE_ERROR } else { c });
-                failed.collect()
-            }
-        };
-        forget_if_idle(&mut groups, group_id);
-        Ok(codes)
-    }
-
-    /// Under the groups' lock: checks the request, and either answers it at once (`Err`: no
-    /// offset changes) or returns what to write, with the group marked `committing`.
-    fn plan_commit(
-        &self,
-        group_id: &str,
-        generation: i32,
-        member_id: &str,
-        offsets: Vec<(String, i32, Committed)>,
-        exists: impl Fn(&str) -> bool,
-    ) -> Answer<Result<CommitPlan, Vec<i16>>> {
-        let mut groups = self.groups.lock();
-        if generation < 0 && member_id.is_empty() {
-            if groups.len() >= MAX_GROUPS && !groups.contains_key(group_id) {
-                self.sweep_if_due(&mut groups);
-                if groups.len() >= MAX_GROUPS {
-                    return Err(code::POLICY_VIOLATION);
-                }
-            }
-            let group = groups.entry(group_id.to_owned()).or_insert_with(Group::new);
-            expire(group, Instant::now());
-            if !group.members.is_empty() {
-                return Err(code::UNKNOWN_MEMBER_ID);
-            }
-        } else if matches!(
-            member_of(&mut groups, group_id, generation, member_id)?.phase,
-            Phase::Joining { .. }
-        ) {
-            return Err(code::REBALANCE_IN_PROGRESS);
-        }
-        let stem =
-            groups.get(group_id).and_then(|g| g.file.clone()).unwrap_or_else(|| file_stem(&groups, group_id));
-        let group = groups.get_mut(group_id).ok_or(code::UNKNOWN_MEMBER_ID)?;
-        let mut next = group.offsets.clone();
-        let (mut group_bytes, mut total) = (group.bytes, self.committed.load(Ordering::Relaxed));
-        let codes: Vec<i16> = offsets
-            .into_iter()
-            .map(|(topic, partition, committed)| {
-                if partition != 0 || !exists(&topic) {
-                    return code::UNKNOWN_TOPIC_OR_PARTITION;
-                }
-                if committed.metadata.as_ref().is_some_and(|m| m.len() > MAX_OFFSET_METADATA_BYTES) {
-                    return code::OFFSET_METADATA_TOO_LARGE;
-                }
-                let old = next.get(&topic).map_or(0, |c| committed_bytes(&topic, c));
-                let new = committed_bytes(&topic, &committed);
-                let (grown_group, grown_total) =
-                    ((group_bytes + new).saturating_sub(old), (total + new).saturating_sub(old));
-                if new > old
-                    && (grown_group > MAX_COMMITTED_BYTES_PER_GROUP || grown_total > MAX_COMMITTED_BYTES)
-                {
-                    return code::POLICY_VIOLATION;
-                }
-                next.insert(topic, committed);
-                (group_bytes, total) = (grown_group, grown_total);
-                code::NONE
-            })
-            .collect();
-        if next == group.offsets {
-            forget_if_idle(&mut groups, group_id);
-            return Ok(Err(codes));
-        }
-        group.committing = true;
-        Ok(Ok(CommitPlan { next, codes, group_bytes, total, stem }))
-    }
-
-    /// OffsetFetch: the committed offset of each topic asked for (every committed one for
-    /// `None`); a topic with none has no entry.
-    pub fn committed(&self, group_id: &str) -> BTreeMap<String, Committed> {
-        self.groups.lock().get(group_id).map(|g| g.offsets.clone()).unwrap_or_default()
-    }
-
-    /// Sweeps every group ([`sweep`]) unless the last sweep ran less than [`SWEEP_INTERVAL`]
-    /// ago: a sweep walks every member of every group under the groups' lock, so clients
-    /// pressing on a bound cannot make every request pay one.
-    fn sweep_if_due(&self, groups: &mut HashMap<String, Group>) {
-        let now = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let last = self.last_sweep_ms.load(Ordering::Relaxed);
-        // Only ever changed under the groups' lock, which the caller holds.
-        if last == 0 || now >= last.saturating_add(SWEEP_INTERVAL.as_millis() as u64) {
-            self.last_sweep_ms.store(now.max(1), Ordering::Relaxed);
-            sweep(groups);
-        }
-    }
-
-    /// Writes a group's offsets file, `<stem>.json`, atomically: temporary file, fsync,
-    /// rename, fsync the dir.
-    fn store(&self, stem: &str, group_id: &str, offsets: &BTreeMap<String, Committed>) -> io::Result<()> {
-        let path = self.dir.join(format!("{stem}.json"));
-        let temp = self.dir.join(format!("{stem}.tmp"));
-        let file = OffsetsFile { group: group_id.to_owned(), offsets: offsets.clone() };
-        let bytes = serde_json::to_vec_pretty(&file).map_err(io::Error::other)?;
-        fs::create_dir_all(&self.dir)?;
-        let mut out = fs::File::create(&temp)?;
-        out.write_all(&bytes)?;
-        out.sync_all()?;
-        drop(out);
-        fs::rename(&temp, &path)?;
-        fs::File::open(&self.dir)?.sync_all()
     }
 }

@@ -136,7 +136,7 @@ impl<S: SyncStrategy> Broker<S> {
         for warning in &plan.warnings {
             eprintln!("synclog: warning: {warning}");
         }
-        let groups = Groups::open(&config.data_dir).map_err(|source| BrokerError::Groups {
+        let groups = Groups::open(&config.data_dir, config.offsets_retention).map_err(|source| BrokerError::Groups {
             dir: config.data_dir.join(groups::GROUPS_DIR),
             source,
         })?;

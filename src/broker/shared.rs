@@ -199,7 +199,7 @@ mod tests {
         Shared {
             topics,
             config: BrokerConfig { data_dir: dir.to_path_buf(), ..BrokerConfig::default() },
-            groups: Groups::open(dir).expect("groups"),
+            groups: Groups::open(dir, crate::broker::groups::DEFAULT_OFFSETS_RETENTION).expect("groups"),
             producers: Producers::in_memory(),
             kafka_addr: None,
             stopping: AtomicBool::new(false),

@@ -92,6 +92,7 @@ pub(super) fn start_rebalance(group: &mut Group, now: Instant) {
     if group.members.is_empty() {
         group.phase = Phase::Empty;
         group.leader = None;
+        group.active = now;
         return;
     }
     let wait = group.members.values().map(|m| m.rebalance).max().unwrap_or_default().min(MAX_JOIN_WAIT);
@@ -124,6 +125,9 @@ pub(super) fn complete_join(group: &mut Group) {
     group.leader = Some(leader);
     group.protocol = protocol;
     group.phase = if group.members.is_empty() { Phase::Empty } else { Phase::Syncing };
+    if group.members.is_empty() {
+        group.active = now;
+    }
 }
 
 pub(super) fn joined(group: &Group, member_id: &str) -> Joined {
