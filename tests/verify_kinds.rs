@@ -847,7 +847,7 @@ fn synclog_verify_exits_3_and_names_the_kind_on_corruption() {
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(3), "{text}");
     assert!(text.contains("corrupt_record"), "{text}");
-    assert!(text.contains("verdict: corrupted (1 of 1 topics corrupted)"), "{text}");
+    assert!(text.contains("verdict: corrupted (1 of 1 topic corrupted)"), "{text}");
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 use super::Outcome;
 use crate::check::{payload_check_for, RunFile};
+use crate::report::count;
 use crate::storage::verify_data_dir;
 use crate::violations::ViolationKind;
 use std::io::Write;
@@ -25,14 +26,18 @@ pub fn verify(
         let verdict = if errors.is_empty() { "clean" } else { "CORRUPTED" };
         writeln!(
             out,
-            "topic {}{}: {} records, {} bytes, {} index entries: {verdict}{}",
+            "topic {}{}: {}, {}, {}: {verdict}{}",
             r.topic,
             RunFile::read(&data_dir.join(&r.topic))
                 .map(|run| format!(" (a harness run under {})", run.strategy))
                 .unwrap_or_default(),
-            r.records,
-            r.log_bytes,
-            r.index_entries,
+            count(r.records, "record"),
+            count(r.log_bytes, "byte"),
+            if r.index_entries == 1 {
+                "1 index entry".to_string()
+            } else {
+                format!("{} index entries", r.index_entries)
+            },
             if torn > 0 { " (torn tail: the next open truncates it)" } else { "" }
         )?;
         for (kind, n) in r.violations.found() {
@@ -50,11 +55,59 @@ pub fn verify(
     } else {
         writeln!(
             out,
-            "verdict: {} ({} of {} topics corrupted)",
+            "verdict: {} ({bad_topics} of {} corrupted)",
             if bad_topics == 0 { "clean" } else { "corrupted" },
-            bad_topics,
-            reports.len()
+            count(reports.len() as u64, "topic")
         )?;
     }
     Ok(if bad_topics == 0 { Outcome::Clean } else { Outcome::Violated })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::record::encode_record;
+    use crate::storage::{IndexEntry, INDEX_FILE, INDEX_INTERVAL, LOG_FILE};
+    use std::fs;
+
+    /// A data dir with one clean topic `t` of `records` records and their index entries.
+    fn data_dir(records: u64) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let topic = dir.path().join("t");
+        fs::create_dir(&topic).expect("topic dir");
+        let (mut log, mut index) = (Vec::new(), Vec::new());
+        for offset in 0..records {
+            if offset % INDEX_INTERVAL == 0 {
+                index.extend(IndexEntry { offset, position: log.len() as u64 }.to_bytes());
+            }
+            encode_record(offset, b"payload", &mut log);
+        }
+        fs::write(topic.join(LOG_FILE), &log).expect("write log.dat");
+        fs::write(topic.join(INDEX_FILE), &index).expect("write index.dat");
+        dir
+    }
+
+    fn printed(dir: &Path) -> String {
+        let mut out = Vec::new();
+        let outcome = verify(dir, None, 1024, &mut out).expect("verify");
+        assert!(matches!(outcome, Outcome::Clean), "a clean topic");
+        String::from_utf8(out).expect("utf-8")
+    }
+
+    #[test]
+    fn one_record_and_one_index_entry_are_singular() {
+        let dir = data_dir(1);
+        let text = printed(dir.path());
+        assert!(text.contains("topic t: 1 record, "), "{text}");
+        assert!(text.contains(", 1 index entry: clean"), "{text}");
+        assert!(text.contains("verdict: clean (0 of 1 topic corrupted)"), "{text}");
+    }
+
+    #[test]
+    fn several_records_and_index_entries_are_plural() {
+        let dir = data_dir(INDEX_INTERVAL + 1);
+        let text = printed(dir.path());
+        assert!(text.contains("topic t: 101 records, "), "{text}");
+        assert!(text.contains(" bytes, 2 index entries: clean"), "{text}");
+    }
 }

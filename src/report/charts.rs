@@ -192,9 +192,20 @@ fn throughput<DB: DrawingBackend>(
         )
     };
     let n = producers.len().max(1) as f64;
-    let mut chart = ChartBuilder::on(root)
+    let ceiling_name = match (consume, transport) {
+        (true, _) => None,
+        (false, TransportKind::Tcp) => Some("ceiling: loopback echo, same framing"),
+        (false, TransportKind::Inproc) => Some("ceiling: raw positional writes"),
+    };
+    let mut keys: Vec<Key> =
+        strategies(c).into_iter().map(|s| Key { colour: colour(&s), name: s, dashed: false }).collect();
+    keys.extend(ceiling_name.map(|name| Key { name: name.to_string(), colour: BLACK, dashed: true }));
+    // The legend under the plot: every line may run anywhere in the plot area.
+    let plot = legend_under(root, &keys)?;
+    let mut chart = ChartBuilder::on(&plot)
         .caption(caption, (FONT, 24))
         .margin(20)
+        .margin_bottom(0)
         .x_label_area_size(50)
         .y_label_area_size(90)
         .build_cartesian_2d(-0.3f64..(n - 0.7), 0f64..max_y)
@@ -218,14 +229,10 @@ fn throughput<DB: DrawingBackend>(
             .enumerate()
             .filter_map(|(i, &p)| pick(c, &strategy, p, consume).map(|cell| (i as f64, rate(cell))))
             .collect();
-        chart
-            .draw_series(LineSeries::new(points.clone(), col.stroke_width(3)))
-            .map_err(err)?
-            .label(strategy.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(3)));
+        chart.draw_series(LineSeries::new(points.clone(), col.stroke_width(3))).map_err(err)?;
         chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, col.filled()))).map_err(err)?;
     }
-    if !consume {
+    if ceiling_name.is_some() {
         let points: Vec<(f64, f64)> = producers
             .iter()
             .enumerate()
@@ -233,17 +240,78 @@ fn throughput<DB: DrawingBackend>(
                 c.cells.iter().find(|cell| cell.report.producers == p).map(|cell| (i as f64, ceiling(cell)))
             })
             .collect();
-        let name = match transport {
-            TransportKind::Tcp => "ceiling: loopback echo, same framing",
-            TransportKind::Inproc => "ceiling: raw positional writes",
-        };
-        chart
-            .draw_series(DashedLineSeries::new(points, 8, 6, BLACK.stroke_width(2)))
-            .map_err(err)?
-            .label(name)
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(2)));
+        chart.draw_series(DashedLineSeries::new(points, 8, 6, BLACK.stroke_width(2))).map_err(err)?;
     }
-    draw_legend(&mut chart, SeriesLabelPosition::UpperLeft)
+    Ok(())
+}
+
+/// One key of a legend under a line chart: a line in the series' colour (dashed or solid) and
+/// its name.
+struct Key {
+    name: String,
+    colour: RGBColor,
+    dashed: bool,
+}
+
+/// Height of one row of keys under a chart, pixels.
+const KEY_ROW: u32 = 28;
+/// A key's line, and the gap from it to the name.
+const KEY_LINE: i32 = 28;
+const KEY_GAP: i32 = 8;
+/// Space between two keys of a row.
+const KEY_SPACING: u32 = 32;
+
+/// The keys (by width) of each row of a legend `width` pixels wide: left to right, a new row
+/// when the next key would not fit (a key wider than a row gets a row of its own).
+fn key_rows(widths: &[u32], width: u32) -> Vec<std::ops::Range<usize>> {
+    let mut rows = Vec::new();
+    let (mut start, mut used) = (0, 0);
+    for (i, &w) in widths.iter().enumerate() {
+        if i > start && used + KEY_SPACING + w > width {
+            rows.push(start..i);
+            (start, used) = (i, 0);
+        }
+        used += if i > start { KEY_SPACING + w } else { w };
+    }
+    if start < widths.len() {
+        rows.push(start..widths.len());
+    }
+    rows
+}
+
+/// Draws `keys` in centred rows along the bottom of `root`, clear of the plot; returns the area
+/// above them, for the plot.
+fn legend_under<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    keys: &[Key],
+) -> Result<DrawingArea<DB, Shift>, String> {
+    let style = TextStyle::from((FONT, 16).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+    let (width, height) = root.dim_in_pixel();
+    let widths = keys
+        .iter()
+        .map(|k| root.estimate_text_size(&k.name, &style).map(|(w, _)| (KEY_LINE + KEY_GAP) as u32 + w))
+        .collect::<Result<Vec<u32>, _>>()
+        .map_err(err)?;
+    let rows = key_rows(&widths, width.saturating_sub(40));
+    let (plot, strip) = root.split_vertically(height.saturating_sub(KEY_ROW * rows.len() as u32 + 12));
+    for (r, row) in rows.into_iter().enumerate() {
+        let used: u32 = widths[row.clone()].iter().sum::<u32>() + KEY_SPACING * (row.len() as u32 - 1);
+        let mut x = (width.saturating_sub(used) / 2) as i32;
+        let y = (KEY_ROW * r as u32 + KEY_ROW / 2) as i32;
+        for (k, w) in keys[row.clone()].iter().zip(&widths[row]) {
+            // A dashed key: three dashes, as the dashed series is drawn.
+            let dashes = if k.dashed { vec![(0, 7), (11, 18), (22, KEY_LINE)] } else { vec![(0, KEY_LINE)] };
+            for (from, to) in dashes {
+                let line = PathElement::new(vec![(x + from, y), (x + to, y)], k.colour.stroke_width(3));
+                strip.draw(&line).map_err(err)?;
+            }
+            strip
+                .draw(&Text::new(k.name.clone(), (x + KEY_LINE + KEY_GAP, y), style.clone()))
+                .map_err(err)?;
+            x += (*w + KEY_SPACING) as i32;
+        }
+    }
+    Ok(plot)
 }
 
 fn latency<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Comparison) -> DrawResult {
@@ -522,5 +590,61 @@ pub fn human(v: f64) -> String {
         format!("{:.0} k", v / 1e3)
     } else {
         format!("{v:.0}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::rows::RunReport;
+
+    #[test]
+    fn keys_fill_a_row_then_wrap() {
+        assert_eq!(key_rows(&[100, 100, 100], 240), [0..2, 2..3]);
+        assert_eq!(key_rows(&[100, 100, 100], 400), vec![std::ops::Range { start: 0, end: 3 }]);
+        assert_eq!(key_rows(&[300, 50], 240), [0..1, 1..2], "a key wider than a row has its own");
+        assert!(key_rows(&[], 240).is_empty());
+    }
+
+    /// The `y` of the first `<text>` of `svg` that reads `label`.
+    fn text_y(svg: &str, label: &str) -> f64 {
+        let element = svg
+            .split("<text")
+            .skip(1)
+            .find(|e| {
+                e.split_once('>').and_then(|(_, rest)| rest.split_once("</text>")).map(|(t, _)| t.trim())
+                    == Some(label)
+            })
+            .unwrap_or_else(|| panic!("no text {label:?}"));
+        let y = element.find(" y=\"").expect("a y attribute") + 4;
+        element[y..].split('"').next().and_then(|v| v.parse().ok()).expect("a number")
+    }
+
+    #[test]
+    fn the_throughput_legend_sits_under_the_plot() {
+        register_font();
+        let reports = ["none", "semaphore", "rwlock", "mutex", "std-rwlock"]
+            .iter()
+            .flat_map(|s| {
+                [1, 2, 4, 8].map(|p| RunReport {
+                    strategy: s.to_string(),
+                    producers: p,
+                    ..RunReport::sample()
+                })
+            })
+            .collect();
+        let c = Comparison::sample(reports);
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+            throughput(&root, &c, false).expect("drawn");
+            root.present().expect("presented");
+        }
+        // The x axis's description is under the axis; every key is under that.
+        let axis = text_y(&svg, "producers");
+        for key in ["none", "std-rwlock", "ceiling: loopback echo, same framing"] {
+            let y = text_y(&svg, key);
+            assert!(y > axis && y < f64::from(SIZE.1), "{key} at y {y}, the axis description at {axis}");
+        }
     }
 }

@@ -482,3 +482,30 @@ impl RunReport {
         }
     }
 }
+
+#[cfg(test)]
+impl Comparison {
+    /// A comparison of `reports`, one cell each, with a loopback ceiling of 100 000 msg/s and a
+    /// positional-write ceiling of 1 M msg/s, for tests to adjust.
+    pub(crate) fn sample(reports: Vec<RunReport>) -> Comparison {
+        let ceilings = Ceilings {
+            threads: 1,
+            message_bytes: 60,
+            batch: 1,
+            in_flight: 1,
+            pwrite_msgs_per_s: 1e6,
+            loopback_msgs_per_s: 1e5,
+            loopback_configuration: "",
+        };
+        Comparison {
+            cells: reports.into_iter().map(|report| Cell { report, ceilings, produce_ratio: 0.01 }).collect(),
+            goals: vec![],
+            section_costs: vec![],
+            fdatasync_ceiling_per_s: None,
+            rate_points: vec![],
+            p99_bound_us: 0,
+            machine: Machine { cpus: 2, kernel: "k".into(), data_dir_fs: "ext4".into() },
+            duration_s: 1.0,
+        }
+    }
+}

@@ -365,6 +365,12 @@ impl History {
         &self.shape
     }
 
+    /// How many seqs of each producer are warm-up: sends of lower seqs are left out of the
+    /// latency figures.
+    pub fn warmup_messages_per_producer(&self) -> u64 {
+        self.warmup_messages_per_producer
+    }
+
     /// Nanoseconds since the history was made: the one clock all recorders use.
     pub fn now_ns(&self) -> u64 {
         u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX - 1)

@@ -11,7 +11,7 @@
 //! - throughput per 100 ms: messages acknowledged (produce) and records received (consume)
 //!   by the windows their requests ended in;
 //! - latency per 100 ms: p50, p99, p99.9 of the sends that ended in the window
-//!   (an `hdrhistogram` per window);
+//!   (an `hdrhistogram` per window), warm-up sends left out as in the run's latency figures;
 //! - the scatter: every n-th acknowledged send, at most [`render::MAX_SCATTER`];
 //! - for every example of every kind found, a zoomed window: the operations that touched the
 //!   example's offset (a send acknowledged over it, a fetch that asked from or read over it) or
@@ -55,7 +55,7 @@ impl Draft {
         let end_ns = ops.iter().map(|o| o.op.end_ns()).max().unwrap_or(0);
         let view = RunView {
             throughput: throughput(&ops, end_ns),
-            latency: latency(&ops, end_ns),
+            latency: latency(&ops, end_ns, history.warmup_messages_per_producer()),
             scatter: scatter(&ops),
             timeline: full_timeline(&names, &ops, end_ns),
             ..RunView::default()
@@ -223,12 +223,17 @@ fn throughput(ops: &[Op], end_ns: u64) -> Vec<Series> {
     out
 }
 
-fn latency(ops: &[Op], end_ns: u64) -> Vec<LatencyWindow> {
+/// The latency windows of the acknowledged sends past each producer's first `warmup` seqs (the
+/// sends the run's own latency figures time).
+fn latency(ops: &[Op], end_ns: u64, warmup: u64) -> Vec<LatencyWindow> {
     let n = windows(end_ns);
     let mut hists: Vec<Option<Histogram<u64>>> = (0..n).map(|_| None).collect();
-    for Op { op, .. } in
-        ops.iter().filter(|o| o.op.kind == OperationKind::Send && o.op.outcome == OperationOutcome::Ok)
-    {
+    let timed = |op: &Operation| {
+        op.kind == OperationKind::Send
+            && op.outcome == OperationOutcome::Ok
+            && op.first_seq().is_some_and(|seq| seq >= warmup)
+    };
+    for Op { op, .. } in ops.iter().filter(|o| timed(&o.op)) {
         let w = ((op.end_ns() / WINDOW_NS) as usize).min(n - 1);
         let h = hists[w].get_or_insert_with(|| Histogram::new(3).expect("3 significant figures"));
         // An auto-resizing histogram takes any value.
@@ -341,4 +346,38 @@ fn window(ex: &Example, names: &[String], ops: &[Op], topic_names: &[String]) ->
         })
         .collect();
     Some(Timeline { start_ns: from, end_ns: to, lanes })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::history::{RunShape, SendOutcome};
+
+    /// Producer 0 sends seqs 0..4 one at a time, seq `s` from `s` × 100 ms for 1 ms (seq 0
+    /// and 1 in windows 0 and 1), each acknowledged.
+    fn history(warmup: u64) -> History {
+        let shape =
+            RunShape { seed: 5, producers: 1, topics: 1, messages_per_producer: 4, message_bytes: 40 };
+        let h = History::with_warmup(shape, warmup);
+        for seq in 0..4 {
+            let start = seq * WINDOW_NS;
+            h.begin_send_at(0, seq, 1, start);
+            h.end_send_at(0, seq, 1, SendOutcome::Acked { base_offset: seq }, start + 1_000_000);
+        }
+        h
+    }
+
+    fn windows_drawn(h: &History) -> Vec<f64> {
+        Draft::new(h, &["t".to_string()]).view().latency.iter().map(|w| w.t_s).collect()
+    }
+
+    #[test]
+    fn the_latency_windows_leave_out_warm_up_sends() {
+        assert_eq!(windows_drawn(&history(0)), [0.0, 0.1, 0.2, 0.3], "no warm-up: every send");
+        assert_eq!(windows_drawn(&history(2)), [0.2, 0.3], "seqs 0 and 1 are warm-up");
+        // The throughput chart still counts every acknowledged message.
+        let draft = Draft::new(&history(2), &["t".to_string()]);
+        let acked: f64 = draft.view().throughput[0].points.iter().map(|p| p.1).sum();
+        assert!((acked - 40.0).abs() < 1e-9, "4 messages at 10 per second each: {acked}");
+    }
 }

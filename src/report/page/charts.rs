@@ -132,8 +132,8 @@ fn log_bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
 }
 
 /// p50, p99 and p99.9 produce latency per window, on a logarithmic axis, the legend under the
-/// plot. Every acknowledged send is counted, warm-up included (the history does not mark
-/// warm-up sends), and the title says so.
+/// plot. The windows hold the acknowledged sends after each producer's warm-up (see
+/// [`super::build`]), and the title says so.
 pub fn latency(windows: &[LatencyWindow], style: Style) -> Drawn {
     let x_max = windows.iter().map(|w| w.t_s).fold(0.1, f64::max);
     let (lo, hi) = log_bounds(windows.iter().flat_map(|w| [w.p50_us, w.p99_us, w.p999_us]));
@@ -143,7 +143,7 @@ pub fn latency(windows: &[LatencyWindow], style: Style) -> Drawn {
         root.fill(&WHITE).map_err(err)?;
         let (plot, under) = root.split_vertically(style.size.1 - legend_height(style));
         let mut chart = ChartBuilder::on(&plot)
-            .caption("Produce latency per 100 ms, warm-up included", (FONT, style.caption))
+            .caption("Produce latency per 100 ms, after warm-up", (FONT, style.caption))
             .margin(15)
             .x_label_area_size(style.label * 3)
             .y_label_area_size(style.label * 5)

@@ -382,7 +382,7 @@ fn ceiling_label(cell: &Cell) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::rows::{Machine, OpenLoop};
+    use crate::report::rows::OpenLoop;
     use crate::storage::AppendMode;
 
     fn report() -> RunReport {
@@ -479,25 +479,7 @@ mod tests {
     fn a_cell_without_reads_shows_no_read_wait() {
         let mut r = report();
         timed(&mut r, 0.25);
-        let ceilings = crate::report::rows::Ceilings {
-            threads: 1,
-            message_bytes: 60,
-            batch: 1,
-            in_flight: 1,
-            pwrite_msgs_per_s: 1e6,
-            loopback_msgs_per_s: 1e5,
-            loopback_configuration: "",
-        };
-        let c = Comparison {
-            cells: vec![Cell { report: r, ceilings, produce_ratio: 0.01 }],
-            goals: vec![],
-            section_costs: vec![],
-            fdatasync_ceiling_per_s: None,
-            rate_points: vec![],
-            p99_bound_us: 0,
-            machine: Machine { cpus: 2, kernel: "k".into(), data_dir_fs: "ext4".into() },
-            duration_s: 1.0,
-        };
+        let c = Comparison::sample(vec![r]);
         let t = locks::compare_table(&c).expect("a timed cell");
         let row = &t.rows[0];
         let at = |h: &str| t.header.iter().position(|x| x.contains(h)).unwrap_or_else(|| panic!("no {h}"));
@@ -506,6 +488,28 @@ mod tests {
         assert_eq!(row[at("write contended")], "25.0%");
         let page = compare_page(&c);
         assert_eq!(page.runs[0].name, "mutex × 1 producer × 1 consumer");
+    }
+
+    #[test]
+    fn none_has_no_lock_figures_in_the_compare_table() {
+        let mut with_lock = report();
+        timed(&mut with_lock, 0.25);
+        let mut none = with_lock.clone();
+        none.strategy = "none".into();
+        if let Some(l) = none.lock.as_mut() {
+            l.stats.strategy = "none".into();
+            l.stats.read.acquisitions = 5;
+        }
+        let t = locks::compare_table(&Comparison::sample(vec![with_lock, none])).expect("timed cells");
+        assert_eq!(t.rows.len(), 2);
+        let at = |h: &str| t.header.iter().position(|x| x.contains(h)).unwrap_or_else(|| panic!("no {h}"));
+        let (mutex, none) = (&t.rows[0], &t.rows[1]);
+        assert_eq!(mutex[at("write contended")], "25.0%");
+        assert_eq!(none[0], "none");
+        assert!(none.iter().all(|cell| !cell.contains('%')), "no percentage for none: {none:?}");
+        for h in ["write contended", "write wait", "read contended", "read wait", "waiting / holding"] {
+            assert_eq!(none[at(h)], "—", "{h}: none takes no lock");
+        }
     }
 
     #[test]

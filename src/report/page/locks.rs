@@ -112,22 +112,24 @@ pub fn compare_table(c: &Comparison) -> Option<TableView> {
         .filter_map(|cell| cell.report.lock.as_ref().map(|l| (&cell.report, l)))
         .map(|(r, l)| {
             let (w, rd) = (&l.stats.write, &l.stats.read);
+            // `none` takes no lock: no lock figure at all, as in the demo's table, not "0.0%".
+            let lock = |f: String| if takes_lock(r) { f } else { NO_LOCK.to_string() };
             // No read section entered (no consumer): no figure, not "0 ns".
-            let read = |f: String| if rd.acquisitions == 0 { "–".to_string() } else { f };
+            let read = |f: String| lock(if rd.acquisitions == 0 { "–".to_string() } else { f });
             vec![
                 r.strategy.clone(),
                 r.producers.to_string(),
                 r.consumers.to_string(),
-                format!("{:.1}%", w.contended_share * 100.0),
-                format!(
+                write_contended(r),
+                lock(format!(
                     "{} / {} / {}",
                     duration(w.wait_ns.p99 as f64),
                     duration(w.wait_ns.p999 as f64),
                     duration(w.wait_ns.max as f64)
-                ),
+                )),
                 read(format!("{:.1}%", rd.contended_share * 100.0)),
                 read(duration(rd.wait_ns.p99 as f64)),
-                format!("{}; {}", share(Some(l.producers)), share(l.consumers)),
+                lock(format!("{}; {}", share(Some(l.producers)), share(l.consumers))),
                 r.fairness.as_ref().map_or("–".to_string(), |f| format!("{:.3}", f.producers.jain)),
             ]
         })
@@ -215,12 +217,21 @@ fn plural(n: u32) -> &'static str {
     }
 }
 
+/// What a table shows for a lock figure a run has not got.
+const NO_LOCK: &str = "—";
+
+/// Whether `r`'s strategy takes a lock: `none` takes none, so it has no lock figures to show.
+fn takes_lock(r: &RunReport) -> bool {
+    r.strategy != "none"
+}
+
 /// The share of each strategy's appends that found the write section taken, for Act 1's table
-/// ("—" for `none`, which has no lock to find taken, and for a run without lock statistics).
+/// and the comparison's lock table ("—" for `none`, which has no lock to find taken, and for a
+/// run without lock statistics).
 pub fn write_contended(r: &RunReport) -> String {
     match &r.lock {
-        Some(l) if r.strategy != "none" => format!("{:.1}%", l.stats.write.contended_share * 100.0),
-        _ => "—".to_string(),
+        Some(l) if takes_lock(r) => format!("{:.1}%", l.stats.write.contended_share * 100.0),
+        _ => NO_LOCK.to_string(),
     }
 }
 

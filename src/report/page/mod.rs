@@ -79,7 +79,7 @@ pub struct RunView {
     /// Messages per second in consecutive 100 ms windows, one series per side (produce,
     /// consume); `points` are (seconds since start, messages/s).
     pub throughput: Vec<Series>,
-    /// Latency percentiles per 100 ms window.
+    /// Latency percentiles per 100 ms window, of the sends after each producer's warm-up.
     pub latency: Vec<LatencyWindow>,
     /// Single request latencies, already sampled by whoever filled the model.
     pub scatter: Vec<ScatterPoint>,
