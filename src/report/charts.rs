@@ -164,6 +164,10 @@ fn throughput<DB: DrawingBackend>(
     let first = c.cells.first().map(|cell| &cell.report);
     let (bytes, batch, transport) =
         first.map_or((100, 1, TransportKind::Tcp), |r| (r.message_bytes, r.batch, r.transport));
+    let over = match transport {
+        TransportKind::Tcp => "loopback TCP",
+        TransportKind::Inproc => "in-process",
+    };
     let rate = |cell: &Cell| {
         if consume {
             cell.report.consume.as_ref().map_or(0.0, |f| f.msgs_per_s)
@@ -184,11 +188,11 @@ fn throughput<DB: DrawingBackend>(
     let readers = consumers_drawn(c, None, consume);
     let caption = if consume {
         format!(
-            "Consume throughput vs producers ({readers}, {bytes} B messages, batch {batch}, {transport:?})"
+            "Consume throughput vs producers ({readers}, {bytes} B messages, batch {batch}, {over})"
         )
     } else {
         format!(
-            "Produce throughput vs producers ({readers}, {bytes} B messages, batch {batch}, {transport:?})"
+            "Produce throughput vs producers ({readers}, {bytes} B messages, batch {batch}, {over})"
         )
     };
     let n = producers.len().max(1) as f64;
