@@ -37,7 +37,8 @@
 //! time, across all groups), not the groups' lock: joins, syncs, heartbeats and offset fetches
 //! go on meanwhile, and a fetch sees the offsets before the commit until the commit is written
 //! and answered. A commit that cannot be written is answered KAFKA_STORAGE_ERROR (56) and
-//! nothing of it is kept.
+//! nothing of it is kept in memory (what reached the disk before the failure may be found
+//! after a restart: see [`offsets_file`]).
 //!
 //! A group with no members keeps its offsets for the retention (`--offsets-retention-ms`,
 //! [`DEFAULT_OFFSETS_RETENTION`], Kafka's `offsets.retention.minutes`) after its last commit or

@@ -21,7 +21,6 @@ struct CommitPlan {
     write: Write,
     codes: Vec<i16>,
     group_bytes: usize,
-    total: usize,
     stem: String,
     seq: u64,
 }
@@ -73,10 +72,15 @@ impl Groups {
                         group.journal_bytes += appended;
                     }
                 }
+                // By the difference, not the total the plan saw: a sweep may have expired other
+                // groups meanwhile. Only commits change `group.bytes`, one at a time (`writing`).
+                match plan.group_bytes >= group.bytes {
+                    true => self.committed.fetch_add(plan.group_bytes - group.bytes, Ordering::Relaxed),
+                    false => self.committed.fetch_sub(group.bytes - plan.group_bytes, Ordering::Relaxed),
+                };
                 group.bytes = plan.group_bytes;
                 group.file = Some(plan.stem);
                 group.active = Instant::now();
-                self.committed.store(plan.total, Ordering::Relaxed);
                 plan.codes
             }
             Err(e) => {
@@ -156,6 +160,10 @@ impl Groups {
             .collect();
         changes.retain(|topic, c| group.offsets.get(topic) != Some(c));
         if changes.is_empty() {
+            if codes.contains(&code::NONE) {
+                // Committed again, unchanged: its retention starts again too.
+                group.active = Instant::now();
+            }
             forget_if_idle(&mut groups, group_id);
             return Ok(Err(codes));
         }
@@ -170,7 +178,7 @@ impl Groups {
         };
         group.committing = true;
         group.seq += 1;
-        Ok(Ok(CommitPlan { write, codes, group_bytes, total, stem, seq: group.seq }))
+        Ok(Ok(CommitPlan { write, codes, group_bytes, stem, seq: group.seq }))
     }
 
     /// OffsetFetch: the committed offset of each topic asked for (every committed one for
@@ -294,5 +302,29 @@ mod tests {
         assert_eq!(files(), 2, "the old group's files are deleted");
         let counted = |offset| committed_bytes("t", &Committed { offset, metadata: None });
         assert_eq!(groups.committed.load(Ordering::Relaxed), counted(7) + counted(3));
+    }
+
+    #[test]
+    fn the_all_groups_total_stays_the_sum_of_the_groups_while_expiries_race_commits() {
+        let data = tempfile::tempdir().expect("dir");
+        let groups = std::sync::Arc::new(Groups::open(data.path(), Duration::from_secs(10)).expect("open"));
+        let busy = std::sync::Arc::clone(&groups);
+        let writer = std::thread::spawn(move || {
+            for offset in 0..1000 {
+                assert_eq!(commit(&busy, "busy", "t", offset), [code::NONE]);
+            }
+        });
+        for i in 0..100 {
+            let id = format!("old-{i}");
+            assert_eq!(commit(&groups, &id, "t", 1), [code::NONE]);
+            let past = Instant::now().checked_sub(Duration::from_secs(11)).expect("11 s of uptime");
+            groups.groups.lock().get_mut(&id).expect("group").active = past;
+            // What a join does once a minute: a sweep under the groups' lock, without `writing`,
+            // possibly between a commit's plan and its write's end.
+            groups.sweep_if_due(&mut groups.groups.lock(), Duration::ZERO);
+        }
+        writer.join().expect("writer");
+        let held: usize = groups.groups.lock().values().map(|g| g.bytes).sum();
+        assert_eq!(groups.committed.load(Ordering::Relaxed), held, "the total drifted from the groups'");
     }
 }

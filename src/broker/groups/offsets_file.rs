@@ -18,7 +18,13 @@
 //! already covers (skipped), and a line whose append failed is skipped once a later snapshot
 //! covers its number. A journal's last line without its newline was torn by a crash; it was
 //! never acknowledged, and start-up cuts it off. A journal with no snapshot beside it (left
-//! by a crash while a group's files were being deleted, journal first) is deleted.
+//! by a crash while an expired group's files were being deleted, snapshot first) is deleted.
+//!
+//! A write that fails is answered as failed, but what it did write may outlive it: an append
+//! is cut back (if the file still can be), while a snapshot renamed into place before its
+//! directory's fsync failed stays. So a commit answered as failed may be found after a
+//! restart, as with any write whose outcome a failed sync leaves unknown; one answered as
+//! done is always found.
 
 use super::Committed;
 use serde::{Deserialize, Serialize};
@@ -146,7 +152,11 @@ pub(super) fn write_snapshot(
     drop(out);
     fs::rename(&temp, snapshot_path(dir, stem))?;
     File::open(dir)?.sync_all()?;
-    remove_if_there(&journal_path(dir, stem))
+    // Lines the snapshot covers are skipped at start-up: a journal left behind does no harm.
+    if let Err(e) = remove_if_there(&journal_path(dir, stem)) {
+        eprintln!("synclog: kafka: cannot delete the journal {stem}.journal (its snapshot covers it): {e}");
+    }
+    Ok(())
 }
 
 /// Appends commit `seq`'s changed offsets to `<stem>.journal` and `fdatasync`s it; returns the
@@ -169,21 +179,21 @@ pub(super) fn append(
     };
     let before = file.metadata()?.len();
     let written = file.write_all(&text).and_then(|()| file.sync_data());
+    let written = written.and_then(|()| if created { File::open(dir)?.sync_all() } else { Ok(()) });
     if let Err(e) = written {
         let _ = file.set_len(before);
         return Err(e);
     }
-    if created {
-        File::open(dir)?.sync_all()?;
-    }
     Ok(text.len() as u64)
 }
 
-/// Deletes a group's files, the journal first (so no journal is left without its snapshot
-/// unless a crash comes between the two, which start-up cleans up).
+/// Deletes a group's files, the snapshot first: a crash between the two leaves a journal
+/// without its snapshot, which start-up deletes (the other way round it would leave a
+/// snapshot without the commits its journal held, and bring them back older).
 pub(super) fn remove(dir: &Path, stem: &str) -> io::Result<()> {
+    remove_if_there(&snapshot_path(dir, stem))?;
     remove_if_there(&journal_path(dir, stem))?;
-    remove_if_there(&snapshot_path(dir, stem))
+    File::open(dir)?.sync_all()
 }
 
 fn remove_if_there(path: &Path) -> io::Result<()> {
