@@ -462,3 +462,70 @@ fn a_fetch_over_empty_records_is_bounded_by_its_budgets_plus_one_record() {
         "peak {peak} KiB, baseline {baseline} KiB: more than {bound_kib} KiB above"
     );
 }
+
+/// DeleteTopics v3 of `names`: each topic's error code, in order.
+fn delete_topics(raw: &mut Raw, names: &[&str]) -> Vec<i16> {
+    let names = names.iter().map(|n| TopicName(StrBytes::from_string(n.to_string()))).collect();
+    let request = DeleteTopicsRequest::default().with_topic_names(names).with_timeout_ms(5000);
+    let answer: DeleteTopicsResponse = raw.ask(ApiKey::DeleteTopics, 3, &request);
+    answer.responses.iter().map(|r| r.error_code).collect()
+}
+
+#[test]
+fn delete_topics_frees_their_files_and_slots_only_on_a_broker_that_allows_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stderr = dir.path().join("broker.stderr");
+    let data = dir.path().join("data");
+    let args =
+        ["--data-dir", data.to_str().expect("utf-8"), "--kafka-listen", "127.0.0.1:0", "--max-topics", "3"];
+    // "t", "a" and "b" take every slot.
+    let (broker, kafka) = broker_with_topic_t(&args, &stderr);
+    let mut client = synclog::client::Client::connect(broker.addr).expect("connect");
+    for topic in ["a", "b"] {
+        client.produce(topic, [&b"old"[..]]).expect("produce");
+    }
+    let refused = client.produce("c", [&b"x"[..]]).expect_err("no slot left");
+    assert_eq!(refused.code(), Some(synclog::protocol::ErrorCode::TooManyTopics));
+    let mut raw = Raw::connect(&kafka);
+    assert_eq!(delete_topics(&mut raw, &["a"]), [code::TOPIC_DELETION_DISABLED], "off by default");
+    assert!(data.join("a").join("log.dat").exists(), "nothing deleted");
+    assert!(broker.terminate().success());
+
+    let with_delete = [&args[..], &["--delete-topics"]].concat();
+    std::fs::write(&stderr, b"").expect("clear the stderr file");
+    let broker = BrokerProcess::start(&with_delete, &stderr);
+    let mut raw = Raw::connect(&kafka_addr_of(&stderr));
+    let too_many: Vec<String> = (0..=MAX_PARTITIONS_PER_REQUEST).map(|_| "a".to_string()).collect();
+    let too_many: Vec<&str> = too_many.iter().map(String::as_str).collect();
+    assert!(delete_topics(&mut raw, &too_many).iter().all(|&c| c == code::INVALID_REQUEST));
+    assert_eq!(
+        delete_topics(&mut raw, &["a", "a", "missing", "../t"]),
+        [
+            code::NONE,
+            code::UNKNOWN_TOPIC_OR_PARTITION,
+            code::UNKNOWN_TOPIC_OR_PARTITION,
+            code::UNKNOWN_TOPIC_OR_PARTITION
+        ]
+    );
+    let left: Vec<String> = std::fs::read_dir(&data)
+        .expect("data dir")
+        .flatten()
+        .map(|e| e.file_name().into_string().expect("utf-8"))
+        .collect();
+    assert!(!left.iter().any(|n| n == "a" || n.starts_with("@deleting-")), "{left:?}");
+    // Its slot is free, and "a" created again starts empty.
+    let mut client = synclog::client::Client::connect(broker.addr).expect("connect");
+    assert_eq!(client.produce("c", [&b"x"[..]]).expect("a slot was freed"), 0);
+    let refused = client.produce("a", [&b"new"[..]]).expect_err("c took the freed slot");
+    assert_eq!(refused.code(), Some(synclog::protocol::ErrorCode::TooManyTopics));
+    assert_eq!(delete_topics(&mut raw, &["c"]), [code::NONE]);
+    assert_eq!(client.produce("a", [&b"new"[..]]).expect("produce"), 0, "a fresh log");
+    assert!(broker.terminate().success());
+    // After a restart: "a" holds its new record alone, "t" and "b" are untouched.
+    std::fs::write(&stderr, b"").expect("clear the stderr file");
+    let broker = BrokerProcess::start(&with_delete, &stderr);
+    let mut client = synclog::client::Client::connect(broker.addr).expect("connect");
+    let listed = client.list_topics().expect("list");
+    assert_eq!(listed, [("a".to_string(), 1), ("b".to_string(), 1), ("t".to_string(), 1)]);
+    drop(broker);
+}

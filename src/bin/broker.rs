@@ -90,6 +90,11 @@ struct Args {
     /// and give their slot among the 1000 groups back.
     #[arg(long, default_value_t = 604_800_000)]
     offsets_retention_ms: u64,
+    /// Let Kafka admin clients delete topics (DeleteTopics: `kafka-topics.sh --delete`), files
+    /// and all, which frees their --max-topics slots. Off by default: any client could then
+    /// delete any topic. Without it DeleteTopics is answered TOPIC_DELETION_DISABLED (73).
+    #[arg(long)]
+    delete_topics: bool,
 }
 
 struct Serve(BrokerConfig);
@@ -149,6 +154,7 @@ fn main() -> ExitCode {
         frame_timeout: Duration::from_millis(args.frame_timeout_ms),
         idle_timeout: Duration::from_millis(args.idle_timeout_ms),
         offsets_retention: Duration::from_millis(args.offsets_retention_ms),
+        delete_topics: args.delete_topics,
     };
     match args.strategy.visit(Serve(config)) {
         Ok(()) => ExitCode::SUCCESS,

@@ -47,6 +47,9 @@ pub struct BrokerConfig {
     /// `--offsets-retention-ms`: how long a Kafka consumer group without members keeps its
     /// committed offsets (see [`super::groups`]).
     pub offsets_retention: Duration,
+    /// `--delete-topics`: whether the Kafka listener's DeleteTopics deletes (else it is
+    /// answered TOPIC_DELETION_DISABLED).
+    pub delete_topics: bool,
 }
 
 impl Default for BrokerConfig {
@@ -67,6 +70,7 @@ impl Default for BrokerConfig {
             frame_timeout: Duration::from_millis(10_000),
             idle_timeout: Duration::from_millis(600_000),
             offsets_retention: super::groups::DEFAULT_OFFSETS_RETENTION,
+            delete_topics: false,
         }
     }
 }

@@ -286,6 +286,14 @@ impl Producers {
         (self.first_id..self.next_id.load(Ordering::Acquire)).contains(&id) || self.earlier_ids.contains(&id)
     }
 
+    /// Forgets every producer's state for `topic`, deleted with its `producers.dat`: a topic
+    /// created again under its name starts with none.
+    pub fn forget_topic(&self, topic: &str) {
+        let mut state = self.state.lock();
+        state.producers.retain(|(t, _), _| t != topic);
+        state.files.remove(topic);
+    }
+
     /// Writes `batch` once: `append` runs only for a batch that is new and in order, after its
     /// entry was recorded with the base offset `expected()` gives; the base offset (the original
     /// one for a retry), or the Kafka error code.

@@ -33,10 +33,12 @@
 //! | a partition named twice, or more than [`MAX_PARTITIONS_PER_REQUEST`] in one request | INVALID_REQUEST (42), every partition |
 //! | a topic to create past `--max-topics`          | POLICY_VIOLATION (44)                  |
 //! | the log's files failed                         | KAFKA_STORAGE_ERROR (56)               |
+//! | DeleteTopics without `--delete-topics`         | TOPIC_DELETION_DISABLED (73), every topic |
 //! | idempotent batch out of sequence, old epoch, unknown producer id | 45, 47, 59 ([`super::idempotence`]) |
 //! | an idempotent batch's state entry could not be written | KAFKA_STORAGE_ERROR (56), nothing written |
 //!
-//! Group requests and InitProducerId are decoded and served in `super::kafka_groups`.
+//! Group requests and InitProducerId are decoded and served in `super::kafka_groups`;
+//! DeleteTopics in `admin`.
 //!
 //! Produce with `acks = 0` gets no response at all (Kafka's rule); with 1 or −1 it is answered
 //! once the append (and, under `--fsync always`, its sync) is done — one broker is every
@@ -52,6 +54,7 @@
 //! both (Kafka's rule); every other only if it fits what is left (a partition is not read at
 //! all once nothing is), so a reply's records take at most the budget plus one record.
 
+mod admin;
 mod fetch;
 
 use super::idempotence::BatchId;
@@ -76,8 +79,8 @@ use kafka_protocol::messages::metadata_response::{
 };
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsResponse, BrokerId, FetchRequest, ListOffsetsRequest, ListOffsetsResponse,
-    MetadataRequest, MetadataResponse, ProduceRequest, ProduceResponse, TopicName,
+    ApiKey, ApiVersionsResponse, BrokerId, DeleteTopicsRequest, FetchRequest, ListOffsetsRequest,
+    ListOffsetsResponse, MetadataRequest, MetadataResponse, ProduceRequest, ProduceResponse, TopicName,
 };
 use kafka_protocol::protocol::{Encodable, StrBytes};
 use std::collections::HashSet;
@@ -116,6 +119,8 @@ enum Request {
     Fetch(FetchRequest),
     /// A group api at a version (answered in the same version).
     Group(i16, GroupRequest),
+    /// DeleteTopics at a version (answered in the same version).
+    DeleteTopics(i16, DeleteTopicsRequest),
     /// An api or version synclog does not speak.
     Unsupported {
         api_key: i16,
@@ -290,6 +295,10 @@ fn triage(frame: &[u8]) -> Result<Framed, KafkaError> {
             Request::ListOffsets(version, decode_request(api, version, request_shape, body)?)
         }
         ApiKey::Fetch => Request::Fetch(decode_request(api, version, shape::FETCH_V4_REQUEST, body)?),
+        ApiKey::DeleteTopics => Request::DeleteTopics(
+            version,
+            decode_request(api, version, shape::DELETE_TOPICS_V0_REQUEST, body)?,
+        ),
         _ => match decode_group(api, version, body)? {
             Some(group) => Request::Group(version, group),
             None => Request::Unsupported { api_key, version },
@@ -332,6 +341,10 @@ fn serve<S: SyncStrategy>(
         Request::Fetch(request) => {
             let body = fetch::fetch(session.shared, conn, request);
             session.respond(conn, ApiKey::Fetch, 4, id, &body)
+        }
+        Request::DeleteTopics(version, request) => {
+            let body = admin::delete_topics(session.shared, request);
+            session.respond(conn, ApiKey::DeleteTopics, version, id, &body)
         }
         Request::Group(version, request) => {
             // JoinGroup and SyncGroup may wait for other members: answer earlier requests first.

@@ -99,6 +99,18 @@ impl<S: SyncStrategy> Shared<S> {
             TopicError::Log(e)
         })
     }
+
+    /// Deletes the topic named `name`, its files and its idempotent producers' state, and gives
+    /// its slot under `--max-topics` back; false when there is none.
+    pub(crate) fn delete_topic(&self, name: &str) -> Result<bool, LogError> {
+        let _creating = self.creating.lock();
+        if !self.topics.delete(name)? {
+            return Ok(false);
+        }
+        self.topic_count.fetch_sub(1, Ordering::AcqRel);
+        self.producers.forget_topic(name);
+        Ok(true)
+    }
 }
 
 /// Takes one unit of `counter` if it is below `max`, atomically.

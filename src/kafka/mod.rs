@@ -78,7 +78,7 @@ pub use shape::ShapeError;
 /// its ApiVersions advertises. Metadata up to v4 tells a client's version inference (kafka-python,
 /// librdkafka) that the broker speaks Kafka 0.11's RecordBatch v2.
 /// The group apis stop at their last version before Kafka's flexible encoding.
-pub const SERVED_APIS: [(ApiKey, i16, i16); 13] = [
+pub const SERVED_APIS: [(ApiKey, i16, i16); 14] = [
     (ApiKey::Produce, 3, 3),
     (ApiKey::Fetch, 4, 4),
     (ApiKey::ListOffsets, 1, 2),
@@ -92,6 +92,7 @@ pub const SERVED_APIS: [(ApiKey, i16, i16); 13] = [
     (ApiKey::SyncGroup, 0, 3),
     (ApiKey::ApiVersions, 0, 2),
     (ApiKey::InitProducerId, 0, 1),
+    (ApiKey::DeleteTopics, 0, 3),
 ];
 
 /// The apis and versions synclog's own client speaks, as `(api, version)`; each is within
@@ -141,6 +142,8 @@ pub mod code {
     pub const UNSUPPORTED_VERSION: i16 = ResponseError::UnsupportedVersion.code();
     /// The log's files failed.
     pub const KAFKA_STORAGE_ERROR: i16 = ResponseError::KafkaStorageError.code();
+    /// DeleteTopics on a broker started without `--delete-topics`.
+    pub const TOPIC_DELETION_DISABLED: i16 = ResponseError::TopicDeletionDisabled.code();
     /// A compressed record batch.
     pub const UNSUPPORTED_COMPRESSION_TYPE: i16 = ResponseError::UnsupportedCompressionType.code();
     /// A Produce or Metadata that would create a topic past the broker's `--max-topics`.

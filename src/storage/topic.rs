@@ -11,6 +11,13 @@
 //! unless `--fsync never`, the syncs of their directory entries) runs under a second lock that
 //! only creators take, so lookups, fetches and appends to the other topics carry on meanwhile.
 //!
+//! [`Topics::delete`] takes a topic out of the map, renames its directory out of the topics'
+//! namespace (`@deleting-…`, a name no topic can have) and removes it, under the creators'
+//! lock: a topic of the same name created afterwards starts empty in a fresh directory, and a
+//! crash part-way leaves only an `@deleting-…` directory, which the next start removes. Whoever
+//! still holds the deleted topic's `Arc` (an append or a fetch in flight) finishes on its open
+//! files, and what it appends is gone with them.
+//!
 //! A [`Topic`] pairs a log with an [`AppendSignal`] on which long-polling fetches wait, so a
 //! waiting consumer sleeps without touching the strategy's lock and wakes when an append lands;
 //! a fetch waiting on several topics registers one [`Watch`] on each of their signals and sleeps
@@ -24,10 +31,13 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
+
+/// The prefix of a deleted topic's directory until it is removed.
+pub const DELETING_PREFIX: &str = "@deleting-";
 
 /// The longest topic name (Kafka's limit).
 pub const MAX_TOPIC_NAME_BYTES: usize = 249;
@@ -182,6 +192,8 @@ pub struct Topics<S: SyncStrategy> {
     /// time, without holding up lookups.
     creating: Mutex<()>,
     stop_syncer: Arc<AtomicBool>,
+    /// Topics deleted by this registry: numbers their `@deleting-` directories.
+    deleted: AtomicU64,
 }
 
 impl<S: SyncStrategy> Topics<S> {
@@ -201,6 +213,11 @@ impl<S: SyncStrategy> Topics<S> {
         for entry in fs::read_dir(data_dir).at(data_dir)? {
             let entry = entry.at(data_dir)?;
             let Some(name) = entry.file_name().to_str().map(str::to_owned) else { continue };
+            if name.starts_with(DELETING_PREFIX) {
+                // A deletion a crash cut short: the topic was already out of the namespace.
+                fs::remove_dir_all(entry.path()).at(&entry.path())?;
+                continue;
+            }
             if !entry.file_type().at(&entry.path())?.is_dir() || validate_topic_name(&name).is_err() {
                 continue;
             }
@@ -214,6 +231,7 @@ impl<S: SyncStrategy> Topics<S> {
             topics: RwLock::new(map),
             creating: Mutex::new(()),
             stop_syncer: Arc::new(AtomicBool::new(false)),
+            deleted: AtomicU64::new(0),
         });
         if let FsyncPolicy::Interval(every) = topics.config.fsync {
             spawn_syncer(Arc::downgrade(&topics), every, topics.stop_syncer.clone());
@@ -262,6 +280,32 @@ impl<S: SyncStrategy> Topics<S> {
         // Only creators insert, and they hold `creating`: the name is still free.
         self.topics.write().insert(name.to_string(), topic.clone());
         Ok(topic)
+    }
+
+    /// Deletes the topic named `name` (see the module docs); false when there is none. When
+    /// its directory cannot be renamed the topic stays, and the error says why.
+    pub fn delete(&self, name: &str) -> Result<bool, LogError> {
+        let _creating = self.creating.lock();
+        let Some(topic) = self.topics.write().remove(name) else { return Ok(false) };
+        let dir = self.data_dir.join(name);
+        let n = self.deleted.fetch_add(1, Ordering::Relaxed);
+        let doomed = self.data_dir.join(format!("{DELETING_PREFIX}{}-{n}", std::process::id()));
+        if let Err(e) = fs::rename(&dir, &doomed).at(&dir) {
+            self.topics.write().insert(name.to_owned(), topic);
+            return Err(e);
+        }
+        if self.config.fsync != FsyncPolicy::Never {
+            fs::File::open(&self.data_dir).and_then(|f| f.sync_all()).at(&self.data_dir)?;
+        }
+        if let Err(e) = fs::remove_dir_all(&doomed) {
+            eprintln!(
+                "synclog: topic {name} deleted, but {} is left (removed at the next start): {e}",
+                doomed.display()
+            );
+        }
+        // Fetches waiting on it look again, and find it gone.
+        topic.appended.notify();
+        Ok(true)
     }
 
     /// Every topic, by name.
@@ -498,5 +542,28 @@ mod tests {
         assert!(woke);
         // Nothing more arrives: a wait for offset 1 times out with false.
         assert!(!t.wait_for(1, Instant::now() + Duration::from_millis(20)));
+    }
+
+    #[test]
+    fn a_deleted_topic_leaves_no_directory_and_comes_back_empty_and_a_cut_short_deletion_is_cleaned_up() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (topics, _) = Topics::<RwLockSync>::open(dir.path(), LogConfig::default()).expect("open");
+        let old = topics.get_or_create("t").expect("create");
+        old.append_batch(&[b"old"]).expect("append");
+        assert!(topics.delete("t").expect("delete"));
+        assert!(!topics.delete("t").expect("delete again"), "nothing left to delete");
+        assert!(topics.get("t").is_none() && !dir.path().join("t").exists());
+        // Whoever still holds the old topic appends to its unlinked files, not the new topic's.
+        old.append_batch(&[b"late"]).expect("append to the deleted topic");
+        let new = topics.get_or_create("t").expect("create again");
+        assert_eq!(new.log.next_offset(), 0);
+        // A deletion cut short by a crash, after its rename: gone at the next start.
+        let doomed = dir.path().join(format!("{DELETING_PREFIX}1-0"));
+        fs::create_dir_all(&doomed).expect("dir");
+        fs::write(doomed.join("log.dat"), b"bytes").expect("file");
+        drop((topics, old, new));
+        let (topics, _) = Topics::<RwLockSync>::open(dir.path(), LogConfig::default()).expect("reopen");
+        assert!(!doomed.exists());
+        assert_eq!(topics.list(), [("t".to_string(), 0)]);
     }
 }

@@ -209,3 +209,20 @@ fn only_ids_handed_out_by_this_run_or_named_in_a_state_file_are_accepted() {
     let (fresh, _) = d.producers.init().expect("id");
     assert_eq!(d.send(fresh, 0, &[b"c"], &[]), Ok(2));
 }
+
+#[test]
+fn a_deleted_topics_producer_state_is_forgotten_and_a_new_topic_of_its_name_starts_clean() {
+    let producers = Producers::in_memory();
+    let (id, epoch) = producers.init().expect("an id");
+    let never = || panic!("not written");
+    assert_eq!(producers.append_once(batch(id, epoch, 0, &[b"a"]), || 0, || Ok(0)), Ok(0));
+    assert_eq!(producers.append_once(batch(id, epoch, 0, &[b"a"]), || 1, never), Ok(0), "a retry");
+    producers.forget_topic("other");
+    assert_eq!(producers.append_once(batch(id, epoch, 0, &[b"a"]), || 1, never), Ok(0), "kept");
+    producers.forget_topic("t");
+    // The same batch, to the topic "t" created again, is new: written (at offset 7, say),
+    // where a retry would be answered with its first offset, 0.
+    assert_eq!(producers.append_once(batch(id, epoch, 0, &[b"a"]), || 7, || Ok(7)), Ok(7));
+    let gap = producers.append_once(batch(id, epoch, 5, &[b"x"]), || 8, never);
+    assert_eq!(gap, Err(code::OUT_OF_ORDER_SEQUENCE_NUMBER), "its sequence goes on from 0");
+}
