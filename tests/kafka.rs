@@ -332,7 +332,7 @@ fn a_newer_api_versions_is_answered_in_v0_with_error_35_and_the_supported_ranges
             (14, 0, 3),
             (18, 0, 2),
             (22, 0, 1),
-            (20, 0, 3)
+            (20, 1, 3)
         ]
     );
     assert_eq!(answer.len(), 10 + 6 * count);

@@ -895,17 +895,16 @@ fn groups_without_members_past_the_offsets_retention_give_their_slots_and_files_
     }
     assert_eq!(raw.commit("late", -1, "", "t", 1, ""), code::POLICY_VIOLATION, "every slot held");
     assert!(broker.terminate().success());
-    // Every group but g0 last committed two minutes ago: its files say so.
-    let groups_dir = dir.path().join("data").join(GROUPS_DIR);
-    let two_minutes_ago = std::time::SystemTime::now() - Duration::from_secs(120);
-    for entry in groups_dir.read_dir().expect("groups dir").flatten() {
-        if entry.file_name() != format!("{}.json", hex(b"g0")).as_str() {
-            let file = fs::File::options().write(true).open(entry.path()).expect("open");
-            file.set_modified(two_minutes_ago).expect("set its time");
-        }
-    }
-    let (_broker, kafka) = broker_with_kafka(dir.path(), &["--offsets-retention-ms", "60000"]);
+    // Restarted with a retention of 4 s: every group's starts again at the start.
+    let retention = Duration::from_secs(4);
+    let ms = retention.as_millis().to_string();
+    let (_broker, kafka) = broker_with_kafka(dir.path(), &["--offsets-retention-ms", &ms]);
+    let started = Instant::now();
     let mut raw = Raw::connect(&kafka);
+    assert_eq!(raw.commit("late", -1, "", "t", 1, ""), code::POLICY_VIOLATION, "within their retention");
+    thread::sleep((retention + Duration::from_millis(200)).saturating_sub(started.elapsed()));
+    // g0 commits again (unchanged): its retention starts again; the others' has run out.
+    assert_eq!(raw.commit("g0", -1, "", "t", 1, ""), code::NONE);
     assert_eq!(
         raw.commit("late", -1, "", "t", 5, ""),
         code::NONE,
@@ -917,6 +916,7 @@ fn groups_without_members_past_the_offsets_retention_give_their_slots_and_files_
         (1, code::NONE),
         "a group within its retention keeps its offsets"
     );
+    let groups_dir = dir.path().join("data").join(GROUPS_DIR);
     let files: Vec<_> = groups_dir.read_dir().expect("groups dir").flatten().map(|e| e.file_name()).collect();
     assert_eq!(files.len(), 2, "only g0's and late's snapshots remain: {files:?}");
 }

@@ -85,8 +85,8 @@ struct Args {
     #[arg(long, default_value_t = 600_000)]
     idle_timeout_ms: u64,
     /// How long a Kafka consumer group with no members keeps its committed offsets, counted
-    /// from its last commit or from when its last member left, whichever came later (Kafka's
-    /// offsets.retention.minutes; default 7 days). Expired groups are deleted, files and all,
+    /// from its last commit or from when its last member left, whichever came later, and at the
+    /// earliest from the broker's start (Kafka's offsets.retention.minutes; default 7 days). Expired groups are deleted, files and all,
     /// and give their slot among the 1000 groups back.
     #[arg(long, default_value_t = 604_800_000)]
     offsets_retention_ms: u64,

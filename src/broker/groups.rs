@@ -42,7 +42,8 @@
 //!
 //! A group with no members keeps its offsets for the retention (`--offsets-retention-ms`,
 //! [`DEFAULT_OFFSETS_RETENTION`], Kafka's `offsets.retention.minutes`) after its last commit or
-//! its last member's leaving, whichever came later; past it, the next sweep forgets the group
+//! its last member's leaving, whichever came later, and at the earliest from the broker's start
+//! (neither membership nor an unchanged commit is stored); past it, the next sweep forgets the group
 //! and deletes its files. A commit or a join sweeps when the last sweep is older than
 //! [`RETENTION_SWEEP_INTERVAL`].
 //!
@@ -87,7 +88,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 mod commit;
 mod membership;
@@ -272,7 +273,7 @@ pub type Answer<T> = Result<T, i16>;
 impl Groups {
     /// Reads every group's committed offsets from `data_dir/@groups` (created by the first
     /// commit: a broker whose groups never commit leaves no such directory). Each group's
-    /// retention starts from when its files were last written.
+    /// retention starts again now.
     pub fn open(data_dir: &Path, retention: Duration) -> io::Result<Groups> {
         let dir = data_dir.join(GROUPS_DIR);
         let mut groups = HashMap::new();
@@ -291,8 +292,9 @@ impl Groups {
             group.offsets = stored.offsets;
             group.file = Some(stored.stem);
             (group.seq, group.journal_bytes) = (stored.seq, stored.journal_bytes);
-            let age = SystemTime::now().duration_since(stored.modified).unwrap_or_default();
-            group.active = now.checked_sub(age).unwrap_or(now);
+            // Membership and unchanged commits are not stored, so the files' age says nothing
+            // of how long a group has been idle: its retention starts again here.
+            group.active = now;
             groups.insert(stored.group, group);
         }
         let committed = groups.values().map(|g| g.bytes).sum();

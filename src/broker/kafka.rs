@@ -297,7 +297,7 @@ fn triage(frame: &[u8]) -> Result<Framed, KafkaError> {
         ApiKey::Fetch => Request::Fetch(decode_request(api, version, shape::FETCH_V4_REQUEST, body)?),
         ApiKey::DeleteTopics => Request::DeleteTopics(
             version,
-            decode_request(api, version, shape::DELETE_TOPICS_V0_REQUEST, body)?,
+            decode_request(api, version, shape::DELETE_TOPICS_V1_REQUEST, body)?,
         ),
         _ => match decode_group(api, version, body)? {
             Some(group) => Request::Group(version, group),

@@ -132,7 +132,7 @@ pub const MAX_WAIT: Duration = Duration::from_secs(30);
 /// waits for one.
 const POLL_SLICE: Duration = Duration::from_millis(100);
 
-/// Waits until one of the `waiting` topics' high watermark passes its offset, the deadline
+/// Waits until one of the `waiting` topics' high watermark passes its offset or it is deleted, the deadline
 /// passes, or the broker stops. One topic: waits on its signal. Several: registers one
 /// [`Watch`] on each topic's signal and sleeps on it, so an append to any of them wakes it and
 /// nothing else does but the slices of [`POLL_SLICE`]. Holds no lock while it waits; returns the
@@ -144,7 +144,7 @@ pub(super) fn long_poll<S: SyncStrategy>(
 ) -> usize {
     let Some((first, first_offset)) = waiting.first() else { return 0 };
     let done = || {
-        waiting.iter().any(|(t, offset)| t.log.high_watermark() > *offset)
+        waiting.iter().any(|(t, offset)| t.log.high_watermark() > *offset || t.is_deleted())
             || Instant::now() >= deadline
             || shared.stopping.load(Ordering::Acquire)
     };
@@ -251,6 +251,31 @@ mod tests {
         });
         assert!(Instant::now() < deadline, "woken by the append, not the deadline");
         assert_eq!(b.appended.waiting(), 0);
+    }
+
+    #[test]
+    fn deleting_a_topic_ends_the_long_polls_on_it_and_frees_its_slot() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let shared = shared(dir.path(), 4, 2);
+        let a = shared.topic_or_create("a").expect("a");
+        let b = shared.topic_or_create("b").expect("b");
+        assert!(shared.topic_or_create("c").is_err(), "both slots taken");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        thread::scope(|s| {
+            // One poll on "a" alone (its signal) and one on both (a watch on each).
+            let alone = s.spawn(|| long_poll(&shared, &[(&*a, 0)], deadline));
+            let both = s.spawn(|| long_poll(&shared, &[(&*b, 0), (&*a, 0)], deadline));
+            while a.appended.waiting() < 2 {
+                thread::sleep(Duration::from_millis(1));
+            }
+            assert!(shared.delete_topic("a").expect("delete"));
+            alone.join().expect("the poll on a");
+            both.join().expect("the poll on both");
+        });
+        assert!(Instant::now() < deadline, "woken by the deletion, not the deadline");
+        assert!(a.is_deleted() && !b.is_deleted());
+        assert!(!shared.delete_topic("a").expect("delete again"), "nothing left to delete");
+        assert_eq!(shared.topic_or_create("c").expect("a's slot is free").log.next_offset(), 0);
     }
 
     #[test]

@@ -92,7 +92,7 @@ pub const SERVED_APIS: [(ApiKey, i16, i16); 14] = [
     (ApiKey::SyncGroup, 0, 3),
     (ApiKey::ApiVersions, 0, 2),
     (ApiKey::InitProducerId, 0, 1),
-    (ApiKey::DeleteTopics, 0, 3),
+    (ApiKey::DeleteTopics, 1, 3),
 ];
 
 /// The apis and versions synclog's own client speaks, as `(api, version)`; each is within

@@ -197,8 +197,9 @@ pub const OFFSET_COMMIT_V7_REQUEST: &[Field] =
 /// OffsetFetch v1–v5 request: group, `[topic, [partition]]` (null from v2: every topic).
 pub const OFFSET_FETCH_V1_REQUEST: &[Field] = &[String, Array(&[String, Array(&[Int32])])];
 
-/// DeleteTopics v0–v3 request: `[topic name]`, timeout.
-pub const DELETE_TOPICS_V0_REQUEST: &[Field] = &[Array(&[String]), Int32];
+/// DeleteTopics v1–v3 request: `[topic name]`, timeout (v0, the same shape, is not served:
+/// the `kafka-protocol` crate no longer decodes it).
+pub const DELETE_TOPICS_V1_REQUEST: &[Field] = &[Array(&[String]), Int32];
 
 /// InitProducerId v0–v1 request: transactional id, transaction timeout.
 pub const INIT_PRODUCER_ID_V0_REQUEST: &[Field] = &[String, Int32];

@@ -167,9 +167,21 @@ pub struct Topic<S: SyncStrategy> {
     pub name: String,
     pub log: Log<S>,
     pub appended: AppendSignal,
+    /// Set (SeqCst) by [`Topics::delete`] before it wakes the topic's waiters.
+    deleted: AtomicBool,
 }
 
 impl<S: SyncStrategy> Topic<S> {
+    fn new(name: String, log: Log<S>) -> Topic<S> {
+        Topic { name, log, appended: AppendSignal::default(), deleted: AtomicBool::new(false) }
+    }
+
+    /// Whether [`Topics::delete`] deleted it: a wait on it ends, so that whoever holds it lets
+    /// its files (deleted, still open) go.
+    pub fn is_deleted(&self) -> bool {
+        self.deleted.load(Ordering::SeqCst)
+    }
+
     /// Appends a batch and wakes waiting fetches.
     pub fn append_batch<P: AsRef<[u8]>>(&self, payloads: &[P]) -> Result<u64, LogError> {
         let base = self.log.append_batch(payloads)?;
@@ -177,9 +189,10 @@ impl<S: SyncStrategy> Topic<S> {
         Ok(base)
     }
 
-    /// Waits until the high watermark is above `offset` or `deadline` passes.
+    /// Waits until the high watermark is above `offset`, the topic is deleted, or `deadline`
+    /// passes.
     pub fn wait_for(&self, offset: u64, deadline: Instant) -> bool {
-        self.appended.wait_until(deadline, || self.log.high_watermark() > offset)
+        self.appended.wait_until(deadline, || self.log.high_watermark() > offset || self.is_deleted())
     }
 }
 
@@ -223,7 +236,7 @@ impl<S: SyncStrategy> Topics<S> {
             }
             let (log, recovery) = Log::open(&entry.path(), config.clone())?;
             recoveries.push((name.clone(), recovery));
-            map.insert(name.clone(), Arc::new(Topic { name, log, appended: AppendSignal::default() }));
+            map.insert(name.clone(), Arc::new(Topic::new(name, log)));
         }
         let topics = Arc::new(Topics {
             data_dir: data_dir.to_path_buf(),
@@ -274,7 +287,7 @@ impl<S: SyncStrategy> Topics<S> {
                 fs::File::open(d).and_then(|f| f.sync_all()).at(d)?;
             }
         }
-        let topic = Arc::new(Topic { name: name.to_string(), log, appended: AppendSignal::default() });
+        let topic = Arc::new(Topic::new(name.to_string(), log));
         #[cfg(test)]
         tests::created();
         // Only creators insert, and they hold `creating`: the name is still free.
@@ -303,7 +316,8 @@ impl<S: SyncStrategy> Topics<S> {
                 doomed.display()
             );
         }
-        // Fetches waiting on it look again, and find it gone.
+        // Fetches waiting on it stop waiting, and let its open files go.
+        topic.deleted.store(true, Ordering::SeqCst);
         topic.appended.notify();
         Ok(true)
     }

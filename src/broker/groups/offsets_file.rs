@@ -32,7 +32,6 @@ use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 /// A journal shorter than this is never compacted into a snapshot.
 pub const JOURNAL_MIN_BYTES: u64 = 64 * 1024;
@@ -63,8 +62,6 @@ pub(super) struct Stored {
     pub seq: u64,
     /// The journal's length once any torn line is cut off (0: none).
     pub journal_bytes: u64,
-    /// When its newest file was last written.
-    pub modified: SystemTime,
 }
 
 fn snapshot_path(dir: &Path, stem: &str) -> PathBuf {
@@ -105,7 +102,6 @@ pub(super) fn read_all(dir: &Path) -> io::Result<Vec<Stored>> {
 /// One group's snapshot at `path`, with its journal replayed.
 fn read_group(dir: &Path, path: &Path, stem: String) -> io::Result<Stored> {
     let snapshot: Snapshot = serde_json::from_slice(&fs::read(path)?).map_err(|e| invalid(path, e))?;
-    let mut modified = fs::metadata(path)?.modified()?;
     let (mut offsets, mut seq) = (snapshot.offsets, snapshot.seq);
     let journal = journal_path(dir, &stem);
     let bytes = match fs::read(&journal) {
@@ -127,10 +123,7 @@ fn read_group(dir: &Path, path: &Path, stem: String) -> io::Result<Stored> {
             seq = seq.max(line.seq);
         }
     }
-    if whole > 0 {
-        modified = modified.max(fs::metadata(&journal)?.modified()?);
-    }
-    Ok(Stored { group: snapshot.group, offsets, stem, seq, journal_bytes: whole as u64, modified })
+    Ok(Stored { group: snapshot.group, offsets, stem, seq, journal_bytes: whole as u64 })
 }
 
 /// Writes `<stem>.json` atomically (temporary file, fsync, rename, fsync of the directory),
