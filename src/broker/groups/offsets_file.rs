@@ -33,8 +33,10 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-/// A journal shorter than this is never compacted into a snapshot.
-pub const JOURNAL_MIN_BYTES: u64 = 64 * 1024;
+/// A journal shorter than this is never compacted into a snapshot. Small, because journals
+/// are not counted against the committed-offset bounds: all of them together take at most
+/// about what those bounds allow plus this much per group (1000 × 8 KiB).
+pub const JOURNAL_MIN_BYTES: u64 = 8 * 1024;
 
 /// A group's snapshot, `<stem>.json`.
 #[derive(Serialize, Deserialize)]
