@@ -136,9 +136,8 @@ impl<S: SyncStrategy> Broker<S> {
         for warning in &plan.warnings {
             eprintln!("synclog: warning: {warning}");
         }
-        let groups = Groups::open(&config.data_dir, config.offsets_retention).map_err(|source| BrokerError::Groups {
-            dir: config.data_dir.join(groups::GROUPS_DIR),
-            source,
+        let groups = Groups::open(&config.data_dir, config.offsets_retention).map_err(|source| {
+            BrokerError::Groups { dir: config.data_dir.join(groups::GROUPS_DIR), source }
         })?;
         let names: Vec<String> = topics.list().into_iter().map(|(name, _)| name).collect();
         let stored =

@@ -187,13 +187,9 @@ fn throughput<DB: DrawingBackend>(
         * 1.15;
     let readers = consumers_drawn(c, None, consume);
     let caption = if consume {
-        format!(
-            "Consume throughput vs producers ({readers}, {bytes} B messages, batch {batch}, {over})"
-        )
+        format!("Consume throughput vs producers ({readers}, {bytes} B messages, batch {batch}, {over})")
     } else {
-        format!(
-            "Produce throughput vs producers ({readers}, {bytes} B messages, batch {batch}, {over})"
-        )
+        format!("Produce throughput vs producers ({readers}, {bytes} B messages, batch {batch}, {over})")
     };
     let n = producers.len().max(1) as f64;
     let ceiling_name = match (consume, transport) {
