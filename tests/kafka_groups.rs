@@ -810,14 +810,6 @@ fn member_ids_cannot_be_guessed_so_nobody_leaves_or_commits_as_another_member() 
     assert_ne!(random_part(&victim_id), random_part(&other_id), "{victim_id} and {other_id}");
 }
 
-/// Bytes the process `pid` has passed to write calls so far (`wchar` of /proc/PID/io): its
-/// files' writes and its sockets' sends.
-fn bytes_written(pid: u32) -> u64 {
-    let io = fs::read_to_string(format!("/proc/{pid}/io")).expect("/proc io");
-    let line = io.lines().find_map(|l| l.strip_prefix("wchar: ")).expect("wchar");
-    line.trim().parse().expect("a number")
-}
-
 /// Commits `offset` for partition 0 of every topic in one request: the answer's codes.
 fn commit_all(raw: &mut Raw, group: &str, topics: &[String], offset: i64, metadata: &str) -> Vec<i16> {
     let topics = topics
@@ -866,11 +858,11 @@ fn a_commit_writes_about_what_it_changes_not_its_groups_whole_file() {
     assert!(commit_all(&mut raw, "big", &topics, 1, &metadata).iter().all(|&c| c == code::NONE));
     let group_bytes = (topics.len() * metadata.len()) as u64;
     // ...then 200 commits, each of one offset with no metadata.
-    let before = bytes_written(broker.pid());
+    let before = broker.bytes_written();
     for offset in 2..202 {
         assert_eq!(raw.commit("big", -1, "", "t0", offset, ""), code::NONE);
     }
-    let written = bytes_written(broker.pid()) - before;
+    let written = broker.bytes_written() - before;
     // Rewriting the group's file on every commit wrote 200 × 1 MB.
     assert!(
         written < group_bytes / 10,
@@ -921,16 +913,6 @@ fn groups_without_members_past_the_offsets_retention_give_their_slots_and_files_
     assert_eq!(files.len(), 2, "only g0's and late's snapshots remain: {files:?}");
 }
 
-/// The voluntary context switches of every thread of process `pid` so far.
-fn context_switches(pid: u32) -> u64 {
-    let tasks = fs::read_dir(format!("/proc/{pid}/task")).expect("/proc tasks");
-    let count = |status: String| {
-        let line = status.lines().find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))?;
-        line.trim().parse::<u64>().ok()
-    };
-    tasks.flatten().filter_map(|t| fs::read_to_string(t.path().join("status")).ok().and_then(count)).sum()
-}
-
 #[test]
 fn a_join_or_a_leave_wakes_only_its_own_groups_waiters() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -959,13 +941,13 @@ fn a_join_or_a_leave_wakes_only_its_own_groups_waiters() {
     // Another group forms and empties, 200 times over: each join and leave notifies its group.
     const CYCLES: u64 = 200;
     let mut churn = Raw::connect(&kafka);
-    let (before, started) = (context_switches(broker.pid()), Instant::now());
+    let (before, started) = (broker.context_switches(), Instant::now());
     for _ in 0..CYCLES {
         let joined = churn.join("churn", "", 60_000, "consumer");
         assert_eq!(joined.error_code, code::NONE);
         assert_eq!(leave(&mut churn, "churn", &joined.member_id), code::NONE);
     }
-    let switches = context_switches(broker.pid()) - before;
+    let switches = broker.context_switches() - before;
     // What the churn's own requests cost (2 per cycle, measured), plus every waiter looking
     // again each 100 ms slice. Waking every group's waiters on each notification measured
     // 6 641 on a 2-core machine (this test's own figure there: 400).

@@ -282,10 +282,7 @@ impl Groups {
             if check_group_id(&stored.group).is_err() || groups.contains_key(&stored.group) {
                 let file = dir.join(format!("{}.json", stored.stem));
                 let message = format!("group id {:?} invalid or held by another file", stored.group);
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("{}: {message}", file.display()),
-                ));
+                return Err(offsets_file::invalid(&file, message));
             }
             let mut group = Group::new();
             group.bytes = stored.offsets.iter().map(|(t, c)| committed_bytes(t, c)).sum();

@@ -113,6 +113,27 @@ impl BrokerProcess {
         line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("a number")
     }
 
+    /// Bytes the process has passed to write calls so far (`wchar` of /proc/PID/io, Linux): its
+    /// files' writes and its sockets' sends.
+    #[allow(dead_code)]
+    pub fn bytes_written(&self) -> u64 {
+        let io = std::fs::read_to_string(format!("/proc/{}/io", self.pid())).expect("/proc io");
+        let line = io.lines().find_map(|l| l.strip_prefix("wchar: ")).expect("wchar");
+        line.trim().parse().expect("a number")
+    }
+
+    /// The voluntary context switches of every thread of the process so far (Linux).
+    #[allow(dead_code)]
+    pub fn context_switches(&self) -> u64 {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.pid())).expect("/proc tasks");
+        let count = |status: String| {
+            let line = status.lines().find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))?;
+            line.trim().parse::<u64>().ok()
+        };
+        let statuses = tasks.flatten().filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok());
+        statuses.filter_map(count).sum()
+    }
+
     /// True while the process has not exited.
     pub fn is_running(&mut self) -> bool {
         match self.child.as_mut() {

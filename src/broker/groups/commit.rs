@@ -4,10 +4,9 @@
 use super::membership::{expire, file_stem, forget_if_idle, member_of, sweep};
 use super::offsets_file::{self, JOURNAL_MIN_BYTES};
 use super::{
-    code, Answer, Committed, Group, Groups, Phase, MAX_COMMITTED_BYTES, MAX_COMMITTED_BYTES_PER_GROUP,
-    MAX_GROUPS, MAX_OFFSET_METADATA_BYTES, SWEEP_INTERVAL,
+    code, committed_bytes, Answer, Committed, Group, Groups, Phase, MAX_COMMITTED_BYTES,
+    MAX_COMMITTED_BYTES_PER_GROUP, MAX_GROUPS, MAX_OFFSET_METADATA_BYTES, SWEEP_INTERVAL,
 };
-use crate::broker::groups::committed_bytes;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};

@@ -74,7 +74,7 @@ fn journal_path(dir: &Path, stem: &str) -> PathBuf {
     dir.join(format!("{stem}.journal"))
 }
 
-fn invalid(path: &Path, e: impl std::fmt::Display) -> io::Error {
+pub(super) fn invalid(path: &Path, e: impl std::fmt::Display) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display()))
 }
 
