@@ -198,8 +198,8 @@ fn throughput<DB: DrawingBackend>(
         (false, TransportKind::Inproc) => Some("ceiling: raw positional writes"),
     };
     let mut keys: Vec<Key> =
-        strategies(c).into_iter().map(|s| Key { colour: colour(&s), name: s, dashed: false }).collect();
-    keys.extend(ceiling_name.map(|name| Key { name: name.to_string(), colour: BLACK, dashed: true }));
+        strategies(c).into_iter().map(|s| Key { colour: colour(&s), name: s, mark: Mark::Line }).collect();
+    keys.extend(ceiling_name.map(|name| Key { name: name.to_string(), colour: BLACK, mark: Mark::Dashed }));
     // The legend under the plot: every line may run anywhere in the plot area.
     let plot = legend_under(root, &keys)?;
     let mut chart = ChartBuilder::on(&plot)
@@ -245,12 +245,21 @@ fn throughput<DB: DrawingBackend>(
     Ok(())
 }
 
-/// One key of a legend under a line chart: a line in the series' colour (dashed or solid) and
-/// its name.
+/// One key of a legend under a chart: a mark in the series' colour, drawn as the series is,
+/// and its name.
 struct Key {
     name: String,
     colour: RGBColor,
-    dashed: bool,
+    mark: Mark,
+}
+
+/// How a key's series is drawn.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mark {
+    Line,
+    Dashed,
+    /// A filled block, for bars.
+    Block,
 }
 
 /// Height of one row of keys under a chart, pixels.
@@ -300,10 +309,18 @@ fn legend_under<DB: DrawingBackend>(
         let y = (KEY_ROW * r as u32 + KEY_ROW / 2) as i32;
         for (k, w) in keys[row.clone()].iter().zip(&widths[row]) {
             // A dashed key: three dashes, as the dashed series is drawn.
-            let dashes = if k.dashed { vec![(0, 7), (11, 18), (22, KEY_LINE)] } else { vec![(0, KEY_LINE)] };
+            let dashes = match k.mark {
+                Mark::Line => vec![(0, KEY_LINE)],
+                Mark::Dashed => vec![(0, 7), (11, 18), (22, KEY_LINE)],
+                Mark::Block => vec![],
+            };
             for (from, to) in dashes {
                 let line = PathElement::new(vec![(x + from, y), (x + to, y)], k.colour.stroke_width(3));
                 strip.draw(&line).map_err(err)?;
+            }
+            if k.mark == Mark::Block {
+                let block = Rectangle::new([(x + 7, y - 7), (x + KEY_LINE - 7, y + 7)], k.colour.filled());
+                strip.draw(&block).map_err(err)?;
             }
             strip
                 .draw(&Text::new(k.name.clone(), (x + KEY_LINE + KEY_GAP, y), style.clone()))
@@ -328,7 +345,14 @@ fn latency<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Comparison) ->
         .collect();
     let max_y = rows.iter().flat_map(|(_, v)| v.iter().copied()).max().unwrap_or(10) as f64 * 3.0;
     let n = rows.len().max(1) as f64;
-    let mut chart = ChartBuilder::on(root)
+    let shades = [("p50", 1.0), ("p99", 0.6), ("p99.9", 0.3)];
+    // The legend under the plot: the tallest bar may stand anywhere, the first one included.
+    let keys: Vec<Key> = shades
+        .iter()
+        .map(|&(name, alpha)| Key { name: name.to_string(), colour: key_grey(alpha), mark: Mark::Block })
+        .collect();
+    let plot = legend_under(root, &keys)?;
+    let mut chart = ChartBuilder::on(&plot)
         .caption(
             format!(
                 "Produce latency per request, {}, {} (log scale)",
@@ -338,6 +362,7 @@ fn latency<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Comparison) ->
             (FONT, 24),
         )
         .margin(20)
+        .margin_bottom(0)
         .x_label_area_size(50)
         .y_label_area_size(90)
         .build_cartesian_2d(0f64..n, (1f64..max_y).log_scale())
@@ -355,8 +380,7 @@ fn latency<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Comparison) ->
         .axis_desc_style((FONT, 18))
         .draw()
         .map_err(err)?;
-    let shades = [("p50", 1.0), ("p99", 0.6), ("p99.9", 0.3)];
-    for (k, (label, alpha)) in shades.iter().enumerate() {
+    for (k, (_, alpha)) in shades.iter().enumerate() {
         let bars: Vec<Rectangle<(f64, f64)>> = rows
             .iter()
             .enumerate()
@@ -365,14 +389,15 @@ fn latency<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Comparison) ->
                 Rectangle::new([(x0, 1.0), (x0 + 0.2, v[k] as f64)], colour(s).mix(*alpha).filled())
             })
             .collect();
-        let grey = RGBColor(60, 60, 60).mix(*alpha);
-        chart
-            .draw_series(bars)
-            .map_err(err)?
-            .label(*label)
-            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], grey.filled()));
+        chart.draw_series(bars).map_err(err)?;
     }
-    draw_legend(&mut chart, SeriesLabelPosition::UpperLeft)
+    Ok(())
+}
+
+/// The key of a quantile's bars: dark grey at the bars' opacity, over white.
+fn key_grey(alpha: f64) -> RGBColor {
+    let v = (60.0 * alpha + 255.0 * (1.0 - alpha)).round() as u8;
+    RGBColor(v, v, v)
 }
 
 fn violations<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Comparison) -> DrawResult {

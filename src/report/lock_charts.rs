@@ -8,7 +8,7 @@
 
 use super::charts::{category_label, colour, draw_legend, err, DrawResult, FONT};
 use super::count;
-use crate::report::locks::{LockRow, TimeShare};
+use crate::report::locks::{takes_lock, LockRow, TimeShare};
 use crate::report::rows::{Comparison, RunReport};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -16,12 +16,13 @@ use plotters::prelude::*;
 /// Where a part of a stacked bar starts and ends, as shares.
 type Span = fn(&TimeShare) -> (f64, f64);
 
-/// Per strategy, the timed cell with the most producers (then consumers).
+/// Per strategy that takes a lock, the timed cell with the most producers (then consumers).
+/// `none` takes none: the time inside its sections is no lock's, so it has no bar or line.
 fn timed_cells(c: &Comparison) -> Vec<(&RunReport, &LockRow)> {
     let mut out: Vec<(&RunReport, &LockRow)> = Vec::new();
     for cell in &c.cells {
         let r = &cell.report;
-        let Some(l) = r.lock.as_ref() else { continue };
+        let Some(l) = r.lock.as_ref().filter(|_| takes_lock(&r.strategy)) else { continue };
         match out.iter_mut().find(|(o, _)| o.strategy == r.strategy) {
             Some(slot) if (r.producers, r.consumers) > (slot.0.producers, slot.0.consumers) => *slot = (r, l),
             Some(_) => {}
@@ -31,9 +32,9 @@ fn timed_cells(c: &Comparison) -> Vec<(&RunReport, &LockRow)> {
     out
 }
 
-/// `true` when some cell ran with `--lock-stats`.
+/// `true` when some cell of a strategy that takes a lock ran with `--lock-stats`.
 pub fn any(c: &Comparison) -> bool {
-    c.cells.iter().any(|cell| cell.report.lock.is_some())
+    !timed_cells(c).is_empty()
 }
 
 /// Stacked bars: one per strategy and side, wait / hold / outside in percent.

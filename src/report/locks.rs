@@ -79,6 +79,12 @@ impl Spread {
     }
 }
 
+/// Whether a strategy takes a lock: `none` takes none, so it has no lock figures to show
+/// (its sections are timed all the same: the time inside them is not a lock's).
+pub fn takes_lock(strategy: &str) -> bool {
+    strategy != "none"
+}
+
 /// Jain's fairness index (Jain, Chiu and Hawe, 1984): `(Σx)² / (n·Σx²)`. 1 when every `x` is
 /// equal; `1/n` when one actor got everything; in between, the share of actors served
 /// "equally" in effect. An empty or all-zero list is taken as fair (1).
@@ -227,7 +233,8 @@ pub fn summary_section<'a>(cells: impl Iterator<Item = &'a crate::report::rows::
         "\n## The locks themselves (--lock-stats)\n\n\
 Measured in each cell from the first producer leaving its warm-up to the end of the load. \
 Contended: the acquire waited longer than the threshold (4 × an uncontended acquire's p99, measured in \
-this process). Time shares: write sections over producers × window, read sections over consumers × window.\n\n\
+this process). Time shares: write sections over producers × window, read sections over consumers × window. \
+`none` takes no lock: \"—\" in its lock columns.\n\n\
 | strategy | producers | consumers | write contended | write wait p99 | write wait max | read contended | read wait p99 | read wait max | producers waiting / holding | consumers waiting / holding | Jain (producers) |\n\
 |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
@@ -236,19 +243,21 @@ this process). Time shares: write sections over producers × window, read sectio
         let share = |t: Option<TimeShare>| {
             t.map_or("–".to_string(), |t| format!("{:.1}% / {:.1}%", t.wait * 100.0, t.hold * 100.0))
         };
+        // `none` takes no lock: "—" in the lock columns (its figures stay in results.csv).
+        let lock = |f: String| if takes_lock(&r.strategy) { f } else { "—".to_string() };
         s.push_str(&format!(
-            "| {} | {} | {} | {:.1}% | {} | {} | {:.1}% | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             r.strategy,
             r.producers,
             r.consumers,
-            w.contended_share * 100.0,
-            ns(w.wait_ns.p99),
-            ns(w.wait_ns.max),
-            rd.contended_share * 100.0,
-            ns(rd.wait_ns.p99),
-            ns(rd.wait_ns.max),
-            share(Some(l.producers)),
-            share(l.consumers),
+            lock(format!("{:.1}%", w.contended_share * 100.0)),
+            lock(ns(w.wait_ns.p99)),
+            lock(ns(w.wait_ns.max)),
+            lock(format!("{:.1}%", rd.contended_share * 100.0)),
+            lock(ns(rd.wait_ns.p99)),
+            lock(ns(rd.wait_ns.max)),
+            lock(share(Some(l.producers))),
+            lock(share(l.consumers)),
             r.fairness.as_ref().map_or("–".to_string(), |f| format!("{:.3}", f.producers.jain)),
         ));
     }

@@ -9,7 +9,7 @@
 //!   merged here already, so the model of a 10 M-message run holds at most a few thousand bars
 //!   per lane, not one per request;
 //! - throughput per 100 ms: messages acknowledged (produce) and records received (consume)
-//!   by the windows their requests ended in;
+//!   by the windows their requests ended in, warm-up sends a series of their own;
 //! - latency per 100 ms: p50, p99, p99.9 of the sends that ended in the window
 //!   (an `hdrhistogram` per window), warm-up sends left out as in the run's latency figures;
 //! - the scatter: every n-th acknowledged send, at most [`render::MAX_SCATTER`];
@@ -54,7 +54,7 @@ impl Draft {
         let (names, ops) = collect(history);
         let end_ns = ops.iter().map(|o| o.op.end_ns()).max().unwrap_or(0);
         let view = RunView {
-            throughput: throughput(&ops, end_ns),
+            throughput: throughput(&ops, end_ns, history.warmup_messages_per_producer()),
             latency: latency(&ops, end_ns, history.warmup_messages_per_producer()),
             scatter: scatter(&ops),
             timeline: full_timeline(&names, &ops, end_ns),
@@ -195,15 +195,23 @@ fn windows(end_ns: u64) -> usize {
     (end_ns / WINDOW_NS + 1) as usize
 }
 
-fn throughput(ops: &[Op], end_ns: u64) -> Vec<Series> {
+/// Messages acknowledged and records read per window. Sends within each producer's first
+/// `warmup` seqs are a series of their own, as the run's figures leave them out.
+fn throughput(ops: &[Op], end_ns: u64, warmup: u64) -> Vec<Series> {
     let n = windows(end_ns);
     let mut produce = vec![0u64; n];
+    let mut warming = vec![0u64; n];
     let mut consume = vec![0u64; n];
     for Op { op, .. } in ops {
-        let w = (op.end_ns() / WINDOW_NS) as usize;
+        let w = ((op.end_ns() / WINDOW_NS) as usize).min(n - 1);
         match (op.kind, op.outcome) {
-            (OperationKind::Send, OperationOutcome::Ok) => produce[w.min(n - 1)] += u64::from(op.count),
-            (OperationKind::Fetch, OperationOutcome::Ok) => consume[w.min(n - 1)] += u64::from(op.count),
+            (OperationKind::Send, OperationOutcome::Ok)
+                if op.first_seq().is_some_and(|seq| seq >= warmup) =>
+            {
+                produce[w] += u64::from(op.count)
+            }
+            (OperationKind::Send, OperationOutcome::Ok) => warming[w] += u64::from(op.count),
+            (OperationKind::Fetch, OperationOutcome::Ok) => consume[w] += u64::from(op.count),
             _ => {}
         }
     }
@@ -217,6 +225,11 @@ fn throughput(ops: &[Op], end_ns: u64) -> Vec<Series> {
             .collect(),
     };
     let mut out = vec![series("produce (acknowledged)", produce)];
+    if let Some(last) = warming.iter().rposition(|c| *c > 0) {
+        // Drawn down to zero once, not along the axis for the rest of the run.
+        warming.truncate(last + 2);
+        out.push(series("produce during warm-up (not timed)", warming));
+    }
     if consume.iter().any(|c| *c > 0) {
         out.push(series("consume (records read)", consume));
     }
@@ -375,9 +388,27 @@ mod tests {
     fn the_latency_windows_leave_out_warm_up_sends() {
         assert_eq!(windows_drawn(&history(0)), [0.0, 0.1, 0.2, 0.3], "no warm-up: every send");
         assert_eq!(windows_drawn(&history(2)), [0.2, 0.3], "seqs 0 and 1 are warm-up");
-        // The throughput chart still counts every acknowledged message.
-        let draft = Draft::new(&history(2), &["t".to_string()]);
-        let acked: f64 = draft.view().throughput[0].points.iter().map(|p| p.1).sum();
-        assert!((acked - 40.0).abs() < 1e-9, "4 messages at 10 per second each: {acked}");
+    }
+
+    #[test]
+    fn the_throughput_chart_draws_warm_up_sends_as_a_series_of_their_own() {
+        // Each window's rate per series, in messages per second.
+        let drawn = |warmup| {
+            let draft = Draft::new(&history(warmup), &["t".to_string()]);
+            draft
+                .view()
+                .throughput
+                .iter()
+                .map(|s| (s.name.clone(), s.points.iter().map(|p| p.1.round() as u64).collect::<Vec<_>>()))
+                .collect::<Vec<_>>()
+        };
+        let none = drawn(0);
+        assert_eq!(none.len(), 1, "no warm-up: one series, {none:?}");
+        assert_eq!(none[0].1, [10, 10, 10, 10]);
+        let two = drawn(2);
+        assert_eq!(two.len(), 2, "{two:?}");
+        assert_eq!(two[0].1, [0, 0, 10, 10], "timed sends: seqs 2 and 3");
+        assert!(two[1].0.contains("warm-up"), "{}", two[1].0);
+        assert_eq!(two[1].1, [10, 10, 0], "warm-up sends: seqs 0 and 1, then down to zero once");
     }
 }

@@ -68,7 +68,9 @@ pub fn throughput(series: &[Series], style: Style) -> Drawn {
     {
         let root = SVGBackend::with_string(&mut svg, style.size).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let (plot, under) = root.split_vertically(style.size.1 - legend_height(style));
+        let keys: Vec<(String, RGBColor)> =
+            series.iter().enumerate().map(|(i, s)| (s.name.clone(), LINE[i % LINE.len()])).collect();
+        let (plot, under) = root.split_vertically(style.size.1 - legend_height(&keys, style));
         let mut chart = ChartBuilder::on(&plot)
             .caption("Throughput per 100 ms", (FONT, style.caption))
             .margin(15)
@@ -85,11 +87,8 @@ pub fn throughput(series: &[Series], style: Style) -> Drawn {
             .axis_desc_style((FONT, style.label))
             .draw()
             .map_err(err)?;
-        let mut keys = Vec::new();
-        for (i, s) in series.iter().enumerate() {
-            let col = LINE[i % LINE.len()];
+        for (s, (_, col)) in series.iter().zip(&keys) {
             chart.draw_series(LineSeries::new(s.points.iter().copied(), col.stroke_width(3))).map_err(err)?;
-            keys.push((s.name.clone(), col));
         }
         legend_row(&under, &keys, style)?;
         root.present().map_err(err)?;
@@ -97,25 +96,42 @@ pub fn throughput(series: &[Series], style: Style) -> Drawn {
     Ok(svg)
 }
 
-/// Height of the legend row under a line chart.
-fn legend_height(style: Style) -> u32 {
-    style.label * 2
+/// Where each key of a legend under a line chart goes, as (x, row): left to right from the
+/// plot's left edge, a new row when the next key would pass the chart's right edge.
+fn legend_layout(keys: &[(String, RGBColor)], style: Style) -> Vec<(i32, u32)> {
+    let left = (style.label * 5) as i32;
+    let right = style.size.0 as i32 - 10;
+    let (mut x, mut row) = (left, 0);
+    let mut out = Vec::with_capacity(keys.len());
+    for (name, _) in keys {
+        // A character is about 0.6 of the type size wide.
+        let text = (name.chars().count() as f64 * f64::from(style.label) * 0.6) as i32;
+        if x > left && x + 36 + text > right {
+            (x, row) = (left, row + 1);
+        }
+        out.push((x, row));
+        x += 36 + text + 40;
+    }
+    out
 }
 
-/// A legend as one row of keys (a line and its name) in `area`, under the plot.
+/// Height of the legend rows under a line chart.
+fn legend_height(keys: &[(String, RGBColor)], style: Style) -> u32 {
+    let rows = legend_layout(keys, style).last().map_or(1, |&(_, row)| row + 1);
+    style.label * 2 + (rows - 1) * style.label * 3 / 2
+}
+
+/// Draws the keys of a line chart in rows along `area`, the strip under the plot.
 fn legend_row<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     keys: &[(String, RGBColor)],
     style: Style,
 ) -> Result<(), String> {
-    let y = (style.label / 2) as i32;
-    let mut x = (style.label * 5) as i32;
-    for (name, col) in keys {
+    for ((name, col), (x, row)) in keys.iter().zip(legend_layout(keys, style)) {
+        let y = (style.label / 2 + row * style.label * 3 / 2) as i32;
         area.draw(&PathElement::new(vec![(x, y + 1), (x + 28, y + 1)], col.stroke_width(4))).map_err(err)?;
         let font = (FONT, style.label).into_font().color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center));
         area.draw(&Text::new(name.clone(), (x + 36, y), font)).map_err(err)?;
-        // A character is about 0.6 of the type size wide.
-        x += 36 + (name.chars().count() as f64 * f64::from(style.label) * 0.6) as i32 + 40;
     }
     Ok(())
 }
@@ -141,7 +157,11 @@ pub fn latency(windows: &[LatencyWindow], style: Style) -> Drawn {
     {
         let root = SVGBackend::with_string(&mut svg, style.size).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let (plot, under) = root.split_vertically(style.size.1 - legend_height(style));
+        let lines: [(&str, fn(&LatencyWindow) -> f64); 3] =
+            [("p50", |w| w.p50_us), ("p99", |w| w.p99_us), ("p99.9", |w| w.p999_us)];
+        let keys: Vec<(String, RGBColor)> =
+            lines.iter().enumerate().map(|(i, (name, _))| (name.to_string(), LINE[i % LINE.len()])).collect();
+        let (plot, under) = root.split_vertically(style.size.1 - legend_height(&keys, style));
         let mut chart = ChartBuilder::on(&plot)
             .caption("Produce latency per 100 ms, after warm-up", (FONT, style.caption))
             .margin(15)
@@ -158,14 +178,9 @@ pub fn latency(windows: &[LatencyWindow], style: Style) -> Drawn {
             .axis_desc_style((FONT, style.label))
             .draw()
             .map_err(err)?;
-        let lines: [(&str, fn(&LatencyWindow) -> f64); 3] =
-            [("p50", |w| w.p50_us), ("p99", |w| w.p99_us), ("p99.9", |w| w.p999_us)];
-        let mut keys = Vec::new();
-        for (i, (name, get)) in lines.into_iter().enumerate() {
-            let col = LINE[i % LINE.len()];
+        for ((_, get), (_, col)) in lines.iter().zip(&keys) {
             let points = windows.iter().filter(|w| get(w) > 0.0).map(|w| (w.t_s, get(w)));
             chart.draw_series(LineSeries::new(points, col.stroke_width(3))).map_err(err)?;
-            keys.push((name.to_string(), col));
         }
         legend_row(&under, &keys, style)?;
         root.present().map_err(err)?;
@@ -339,4 +354,35 @@ pub fn lock_time(title: &str, bars: &[TimeBar], style: Style) -> Drawn {
         root.present().map_err(err)?;
     }
     Ok(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legend_keys_wrap_onto_rows_that_stay_inside_the_chart() {
+        let keys: Vec<(String, RGBColor)> =
+            ["produce (acknowledged)", "produce during warm-up (not timed)", "consume (records read)"]
+                .iter()
+                .map(|n| (n.to_string(), BLACK))
+                .collect();
+        for style in [Style::new(false), Style::new(true)] {
+            let layout = legend_layout(&keys, style);
+            assert_eq!(layout.len(), keys.len());
+            for ((name, _), (x, _)) in keys.iter().zip(&layout) {
+                let right = x + 36 + (name.chars().count() as f64 * f64::from(style.label) * 0.6) as i32;
+                assert!(right <= style.size.0 as i32, "{name} ends at {right} of {}", style.size.0);
+            }
+            let rows = layout.last().map_or(0, |&(_, row)| row + 1);
+            assert!(rows >= 2, "three long keys need two rows at {} px: {layout:?}", style.size.0);
+            assert!(legend_height(&keys, style) > legend_height(&keys[..1], style), "each row gets room");
+        }
+        let short: Vec<(String, RGBColor)> =
+            ["p50", "p99", "p99.9"].iter().map(|n| (n.to_string(), BLACK)).collect();
+        assert!(
+            legend_layout(&short, Style::new(false)).iter().all(|&(_, row)| row == 0),
+            "short keys: one row"
+        );
+    }
 }

@@ -513,6 +513,32 @@ mod tests {
     }
 
     #[test]
+    fn none_has_no_bar_in_where_the_time_goes_and_no_lock_figures_in_the_summary() {
+        let mut with_lock = report();
+        timed(&mut with_lock, 0.25);
+        let mut none = with_lock.clone();
+        none.strategy = "none".into();
+        let both = Comparison::sample(vec![with_lock, none.clone()]);
+        let bars = locks::compare_time(&both).expect("the mutex cell is timed");
+        assert!(!bars.bars.is_empty());
+        assert!(bars.bars.iter().all(|b| b.name.starts_with("mutex")), "no bar for none");
+        let only_none = Comparison::sample(vec![none]);
+        assert!(locks::compare_time(&only_none).is_none(), "none alone: no chart");
+        assert!(!crate::report::lock_charts::any(&only_none), "none alone: no lock charts drawn");
+        assert!(crate::report::lock_charts::any(&both));
+        let summary = crate::report::locks::summary_section(both.cells.iter().map(|c| &c.report));
+        let row = |name: &str| {
+            summary
+                .lines()
+                .find(|l| l.starts_with(&format!("| {name} |")))
+                .unwrap_or_else(|| panic!("no {name} row"))
+        };
+        assert!(row("mutex").contains("25.0%"), "{}", row("mutex"));
+        assert!(!row("none").contains('%'), "no lock figure for none: {}", row("none"));
+        assert_eq!(row("none").matches('—').count(), 8, "{}", row("none"));
+    }
+
+    #[test]
     fn a_cell_is_named_by_strategy_and_counts() {
         let mut r = report();
         r.producers = 2;

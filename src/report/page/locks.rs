@@ -145,7 +145,8 @@ pub fn compare_table(c: &Comparison) -> Option<TableView> {
 /// producers (then consumers). `None` when no cell was timed.
 pub fn compare_time(c: &Comparison) -> Option<TimeChart> {
     let mut chosen: Vec<&RunReport> = Vec::new();
-    for cell in c.cells.iter().filter(|cell| cell.report.lock.is_some()) {
+    // `none` takes no lock: the time inside its sections is no lock's (its table row says "—").
+    for cell in c.cells.iter().filter(|cell| cell.report.lock.is_some() && takes_lock(&cell.report)) {
         let r = &cell.report;
         match chosen.iter_mut().find(|o| o.strategy == r.strategy) {
             Some(slot) if (r.producers, r.consumers) > (slot.producers, slot.consumers) => *slot = r,
@@ -222,7 +223,7 @@ const NO_LOCK: &str = "—";
 
 /// Whether `r`'s strategy takes a lock: `none` takes none, so it has no lock figures to show.
 fn takes_lock(r: &RunReport) -> bool {
-    r.strategy != "none"
+    crate::report::locks::takes_lock(&r.strategy)
 }
 
 /// The share of each strategy's appends that found the write section taken, for Act 1's table
