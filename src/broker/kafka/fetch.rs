@@ -19,9 +19,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The most records one partition of one Fetch returns (its byte budget usually stops first):
-/// a Produce's cap, for the same reason. The crate's encoder builds some 200 bytes for each
-/// record (and the read 24 more), so one partition's records take some 14 MiB beside their
-/// values, however small they are, and are freed before the next partition is read.
+/// a Produce's cap. The read takes 24 bytes for each record beside its value (1.5 MiB at the
+/// cap), and [`records::encode_stored`] encodes them in batches of at least
+/// [`records::SERVED_BATCH_RECORDS`], so the crate's encoder, which builds some 200 bytes for
+/// each record, holds some 200 KiB at a time, not 13 MiB; all is freed before the next
+/// partition is read.
 const MAX_RECORDS_PER_FETCH_PARTITION: u32 = records::MAX_RECORDS_PER_PARTITION as u32;
 
 /// Fetch: each partition read from its offset within the byte budgets; when nothing at all
