@@ -24,9 +24,13 @@ const FETCHES: usize = 3;
 /// A Fetch v4 of topic `t` from offset 0 with the largest budgets a client can ask for: the
 /// records served and the bytes of their batches.
 fn fetch_everything(raw: &mut Raw) -> (usize, usize) {
-    let topic = FetchTopic::default().with_topic(TopicName(StrBytes::from_static_str("t"))).with_partitions(vec![
-        FetchPartition::default().with_partition(0).with_fetch_offset(0).with_partition_max_bytes(i32::MAX),
-    ]);
+    let topic =
+        FetchTopic::default().with_topic(TopicName(StrBytes::from_static_str("t"))).with_partitions(vec![
+            FetchPartition::default()
+                .with_partition(0)
+                .with_fetch_offset(0)
+                .with_partition_max_bytes(i32::MAX),
+        ]);
     let request = FetchRequest::default()
         .with_replica_id(BrokerId(-1))
         .with_max_wait_ms(0)

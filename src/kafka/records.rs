@@ -477,7 +477,11 @@ mod tests {
             at += LOG_OVERHEAD_BYTES + i32::from_be_bytes(array(&out[at + 8..at + 12])) as usize;
         }
         assert_eq!(at, out.len(), "whole batches back to back");
-        assert_eq!(starts, [100, 1124, 2148, 3172], "a batch per {SERVED_BATCH_RECORDS} records, the 5 left in a last one");
+        assert_eq!(
+            starts,
+            [100, 1124, 2148, 3172],
+            "a batch per {SERVED_BATCH_RECORDS} records, the 5 left in a last one"
+        );
         let fetched = decode_fetched(Bytes::from(out)).expect("decode");
         assert_eq!(fetched.len(), n as usize);
         for (i, (offset, value)) in fetched.iter().enumerate() {
@@ -489,7 +493,9 @@ mod tests {
     #[test]
     fn varint_lengths_change_at_each_seven_bits_of_the_zigzag_value() {
         // A zigzag varint of n holds 2n: 63 fits one byte, 64 needs two.
-        for (n, bytes) in [(0, 1), (63, 1), (64, 2), (8191, 2), (8192, 3), ((1 << 20) - 1, 3), (1 << 20, 4), (1 << 27, 5)] {
+        for (n, bytes) in
+            [(0, 1), (63, 1), (64, 2), (8191, 2), (8192, 3), ((1 << 20) - 1, 3), (1 << 20, 4), (1 << 27, 5)]
+        {
             assert_eq!(varint_bytes(n), bytes, "{n}");
         }
     }
