@@ -84,7 +84,6 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::{Encodable, StrBytes};
 use std::collections::HashSet;
-use std::io::{ErrorKind, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::Ordering;
 
@@ -220,24 +219,11 @@ impl<S: SyncStrategy> Session<'_, S> {
         let sent = if self.out.len() <= WRITE_BUFFER_FLUSH_BYTES {
             conn.write_frame_bytes(&self.out)
         } else {
-            conn.flush().and_then(|()| write_through(conn, &self.out))
+            conn.flush().and_then(|()| conn.write_through(&self.out))
         };
         self.out.clear();
         Ok(sent?)
     }
-}
-
-/// Writes `bytes` to the connection's socket, bypassing its (empty) write buffer, under its
-/// write timeout.
-fn write_through(conn: &Connection, bytes: &[u8]) -> Result<(), ConnectionError> {
-    let mut stream = conn.stream();
-    stream.write_all(bytes).map_err(|error| {
-        let timed_out = matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut);
-        match (timed_out, conn.config().write_timeout) {
-            (true, Some(timeout)) => ConnectionError::WriteTimeout { timeout },
-            _ => ConnectionError::Io(error),
-        }
-    })
 }
 
 /// Metadata advertises the listener's address, or, when it listens on every interface

@@ -48,7 +48,8 @@
 //! of the frame's budget (`set_read_timeout(frame_timeout - elapsed)`), so a slow-loris peer
 //! sending one byte a second is cut off `frame_timeout` after its first byte, however steadily
 //! it trickles. Writes get `write_timeout`, so a peer that stops reading cannot block us forever
-//! either.
+//! either: a `write()` left blocked for the whole of it ends the connection, even if the kernel
+//! took a few bytes meanwhile (see `write_within`).
 
 mod budget;
 
@@ -179,8 +180,8 @@ pub enum ConnectionError {
     #[error("cannot encode the frame")]
     Encode(#[source] ProtocolError),
 
-    /// A write made no progress within the write timeout: the peer stopped reading.
-    #[error("the peer stopped reading: a write made no progress within {} ms", timeout.as_millis())]
+    /// A write was left blocked for the whole write timeout: the peer stopped reading.
+    #[error("the peer stopped reading: a write was left blocked for {} ms", timeout.as_millis())]
     WriteTimeout {
         /// The write timeout that expired.
         timeout: Duration,
@@ -421,17 +422,20 @@ impl Connection {
         if self.write_buffer.is_empty() {
             return Ok(());
         }
-        let written = self.stream.write_all(&self.write_buffer);
+        let written = write_within(&self.stream, &self.write_buffer, self.config.write_timeout);
         // Whatever happened, these bytes are done with: after an error, how much of them the
         // peer got is unknown, so the connection is unusable anyway.
         self.write_buffer.clear();
         if self.write_buffer.capacity() > SHRINK_ABOVE_BYTES {
             self.write_buffer = Vec::new();
         }
-        written.map_err(|error| match (is_timeout(&error), self.config.write_timeout) {
-            (true, Some(timeout)) => ConnectionError::WriteTimeout { timeout },
-            _ => ConnectionError::Io(error),
-        })
+        written
+    }
+
+    /// Writes `bytes` straight to the socket, past the write buffer (which must be empty, or
+    /// flushed first), under the write timeout.
+    pub fn write_through(&self, bytes: &[u8]) -> Result<(), ConnectionError> {
+        write_within(&self.stream, bytes, self.config.write_timeout)
     }
 
     /// Sends the write buffer once it holds [`WRITE_BUFFER_FLUSH_BYTES`].
@@ -636,6 +640,37 @@ impl Drop for Connection {
 
 /// True for the errors a socket timeout produces: `WouldBlock` (`EAGAIN`) on Unix, `TimedOut`
 /// on other platforms.
+/// Writes all of `bytes`, giving up on a peer that stopped reading: when one `write()` call
+/// was left blocked for the whole `timeout` (the socket's send timeout), the peer is taken as
+/// stalled even if the kernel took a few more bytes meanwhile (as it does while the socket
+/// buffers grow); `write_all` would call again, each call with a fresh timeout, and close a
+/// silent peer only after some three timeouts.
+fn write_within(
+    mut stream: &TcpStream,
+    mut bytes: &[u8],
+    timeout: Option<Duration>,
+) -> Result<(), ConnectionError> {
+    let stalled = |timeout| ConnectionError::WriteTimeout { timeout };
+    while !bytes.is_empty() {
+        let started = Instant::now();
+        match stream.write(bytes) {
+            Ok(0) => return Err(ConnectionError::Io(io::ErrorKind::WriteZero.into())),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(match (is_timeout(&e), timeout) {
+                    (true, Some(timeout)) => stalled(timeout),
+                    _ => ConnectionError::Io(e),
+                })
+            }
+        }
+        if let Some(timeout) = timeout.filter(|t| !bytes.is_empty() && started.elapsed() >= *t) {
+            return Err(stalled(timeout));
+        }
+    }
+    Ok(())
+}
+
 fn is_timeout(error: &io::Error) -> bool {
     matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
 }

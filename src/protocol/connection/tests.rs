@@ -339,3 +339,25 @@ fn connection_errors_that_end_the_connection_are_not_answered() {
     assert!(closed.answer().is_none() && !closed.keeps_connection());
     assert!(idle.answer().is_none() && !idle.keeps_connection());
 }
+
+#[test]
+fn a_peer_that_reads_nothing_is_given_up_on_after_one_write_timeout_not_three() {
+    let timeout = Duration::from_secs(1);
+    let config = ConnectionConfig { write_timeout: Some(timeout), ..short_timeouts() };
+    // The client never reads: 64 MiB cannot fit the sockets' buffers, however they grow.
+    let (conn, _client) = pair(config);
+    let started = Instant::now();
+    let result = conn.write_through(&vec![7u8; 64 << 20]);
+    let took = started.elapsed();
+    assert!(
+        matches!(result, Err(ConnectionError::WriteTimeout { timeout: t }) if t == timeout),
+        "{result:?}"
+    );
+    // The kernel takes a few more bytes while a blocked write waits (its buffers grow), so
+    // `write_all`'s fresh timeout per call gave up only after some three timeouts here.
+    assert!(took >= timeout, "gave up after {took:?}, before the timeout");
+    assert!(
+        took < 2 * timeout,
+        "gave up after {took:?}: more than one write timeout of {timeout:?} past the first"
+    );
+}
