@@ -282,19 +282,20 @@ pub fn reading(lab: &Lab) -> Vec<String> {
     }
     let tore: u64 = lab.cells.iter().filter(|c| c.strategy == "none").map(|c| c.violations).sum();
     let locks_dirty: u64 = lab.cells.iter().filter(|c| c.strategy != "none").map(|c| c.violations).sum();
-    s.push(format!(
-        "Integrity: every locking strategy's logs {} after every repeat{}.",
-        if locks_dirty == 0 {
-            "verified clean".to_string()
+    let mut integrity = Vec::new();
+    if lab.cells.iter().any(|c| c.strategy != "none") {
+        integrity.push(if locks_dirty == 0 {
+            "every locking strategy's logs verified clean after every repeat".to_string()
         } else {
-            format!("showed {} (a bug)", super::count(locks_dirty, "violation"))
-        },
-        if lab.cells.iter().any(|c| c.strategy == "none") {
-            format!("; none's logs showed {}", super::count(tore, "violation"))
-        } else {
-            String::new()
-        }
-    ));
+            format!("the locking strategies' logs showed {} (a bug)", super::count(locks_dirty, "violation"))
+        });
+    }
+    if lab.cells.iter().any(|c| c.strategy == "none") {
+        integrity.push(format!("none's logs showed {}", super::count(tore, "violation")));
+    }
+    if !integrity.is_empty() {
+        s.push(format!("Integrity: {}.", integrity.join("; ")));
+    }
     lines
 }
 
@@ -333,9 +334,12 @@ fn win_lines(s: &mut Vec<String>, lab: &Lab, ws: &[Winner]) {
     ));
     if !contested.iter().all(|w| w.spread_measured) {
         s.push(format!(
-            "{} ran once, so no spread was measured there and no win there is called clear: a single \
-repeat cannot tell a lead from noise (--repeat 2 or more).",
-            if contested.iter().any(|w| w.spread_measured) { "Some cells" } else { "Each cell" }
+            "{}: a single repeat measures no spread and cannot tell a lead from noise (--repeat 2 or more).",
+            if contested.iter().any(|w| w.spread_measured) {
+                "Some cells ran once, and no win involving one is called clear"
+            } else {
+                "Each cell ran once, so no win is called clear"
+            }
         ));
     }
     let judged: Vec<&&Winner> = contested.iter().filter(|w| w.spread_measured).collect();
@@ -667,7 +671,8 @@ mod tests {
             reading(&with(vec![LabCell { violations: 1, ..cell("none", 1, 0, 900_000.0) }])).join("\n");
         assert!(text.contains("No locking strategy ran"), "{text}");
         assert!(!text.contains("won the") && !text.contains("as follows: ."), "{text}");
-        assert!(text.contains("none's logs showed 1 violation."), "{text}");
+        assert!(text.contains("Integrity: none's logs showed 1 violation."), "{text}");
+        assert!(!text.contains("every locking strategy"), "{text}");
     }
 
     #[test]
