@@ -437,6 +437,33 @@ fn flags_that_contradict_exit_2_with_one_line() {
 }
 
 #[test]
+fn compare_and_lab_refuse_repeated_values_and_bounds_below_their_minimum() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_dir = dir.path().join("out");
+    let out_dir = out_dir.to_str().expect("utf-8");
+    for (args, says) in [
+        (
+            &["compare", "--strategies", "rwlock,rwlock", "--out", out_dir][..],
+            "--strategies names rwlock twice",
+        ),
+        (&["compare", "--producers", "1,1", "--out", out_dir], "--producers names 1 twice"),
+        (&["compare", "--consumers", "0,2,0", "--out", out_dir], "--consumers names 0 twice"),
+        (
+            &["compare", "--broker", "127.0.0.1:9", "--strategies", "none,rwlock", "--out", out_dir],
+            "one --strategies value",
+        ),
+        (&["compare", "--ceiling-ms", "0", "--out", out_dir], "--ceiling-ms"),
+        (&["compare", "--p99-bound-ms", "0", "--rates", "1000", "--out", out_dir], "--p99-bound-ms"),
+        (&["lab", "--cell-ms", "0", "--out", out_dir], "--cell-ms"),
+    ] {
+        let out = harness(args);
+        assert_eq!(out.code, Some(2), "{args:?}: {}", out.describe());
+        assert!(out.stderr.contains(says), "{args:?}: stderr says {says:?}: {}", out.describe());
+        assert!(!Path::new(out_dir).exists(), "{args:?}: refused before anything ran");
+    }
+}
+
+#[test]
 fn a_piped_run_prints_no_progress_bar() {
     let out = harness(&["--producers", "2", "--consumers", "1", "--messages", "4000"]);
     assert_eq!(out.code, Some(0), "{}", out.describe());

@@ -108,8 +108,8 @@ struct LabArgs {
     /// How many times each cell runs, each on a fresh log; the report gives min, median and max.
     #[arg(long = "repeat", default_value_t = 3)]
     repeat: u32,
-    /// How long each repeat of a cell runs, in milliseconds.
-    #[arg(long, default_value_t = 60)]
+    /// How long each repeat of a cell runs, in milliseconds; at least 1.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     cell_ms: u64,
     /// Records appended to each fresh log before a repeat, for reads to read (at least the
     /// longest --read-records).
@@ -142,7 +142,7 @@ fn lab(args: &LabArgs) -> anyhow::Result<u8> {
         read_records: args.read_records.clone(),
         message_bytes: args.message_bytes,
         repeats: args.repeat,
-        bound: Bound::Time(std::time::Duration::from_millis(args.cell_ms.max(1))),
+        bound: Bound::Time(std::time::Duration::from_millis(args.cell_ms)),
         prefill_records: args.prefill,
         seed: args.seed,
     };
@@ -164,7 +164,11 @@ fn lab(args: &LabArgs) -> anyhow::Result<u8> {
     result.bench_append = synclog::experiment::bench_figures::append_single(&criterion_dir, &names);
     result.criterion_dir = criterion_dir.display().to_string();
     synclog::report::lab_summary::write_lab(&result, &args.out)?;
-    println!("lab: {} cells; results in {}", result.cells.len(), args.out.display());
+    println!(
+        "lab: {}; results in {}",
+        synclog::report::count(result.cells.len() as u64, "cell"),
+        args.out.display()
+    );
     for line in synclog::report::lab_summary::bench_lines(&result) {
         println!("{line}");
     }
@@ -209,13 +213,14 @@ struct RunArgs {
 /// The flags of `compare`: lists where `run` takes one value.
 #[derive(Args, Debug, Clone)]
 struct CompareArgs {
-    /// Strategies, comma-separated.
+    /// Strategies, comma-separated, each at most once. With --broker, one only: the remote
+    /// broker runs its own --strategy, and each cell is labelled with this value.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "none,semaphore,rwlock,mutex,std-rwlock")]
     strategies: Vec<StrategyKind>,
-    /// Producer counts, comma-separated.
+    /// Producer counts, comma-separated, each at most once.
     #[arg(long, value_delimiter = ',', default_value = "1,2,4,8")]
     producers: Vec<u32>,
-    /// Consumer counts, comma-separated.
+    /// Consumer counts, comma-separated, each at most once.
     #[arg(long, value_delimiter = ',', default_value = "0")]
     consumers: Vec<u32>,
     #[command(flatten)]
@@ -237,8 +242,8 @@ struct CompareArgs {
     /// noted in summary.md.
     #[arg(long, requires = "goals")]
     peers: bool,
-    /// How long each ceiling is measured, in milliseconds.
-    #[arg(long, default_value_t = 1000)]
+    /// How long each ceiling is measured, in milliseconds; at least 10.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..))]
     ceiling_ms: u64,
     /// Open-loop latency curves: run every strategy at each of these total rates (messages per
     /// second, comma-separated), at the largest --producers value and the first --consumers
@@ -249,8 +254,8 @@ struct CompareArgs {
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     rates: Vec<f64>,
     /// With --rates: a strategy holds a rate while its p99 stays under this many milliseconds
-    /// (and it achieves 95 % of the rate).
-    #[arg(long, default_value_t = 10)]
+    /// (and it achieves 95 % of the rate); at least 1.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     p99_bound_ms: u64,
 }
 
@@ -383,6 +388,10 @@ fn compare(args: &CompareArgs) -> anyhow::Result<u8> {
         eprintln!("harness: {e:#}");
         return Ok(EXIT_USAGE);
     }
+    if let Err(e) = check_matrix(args) {
+        eprintln!("harness: {e}");
+        return Ok(EXIT_USAGE);
+    }
     let config = synclog::experiment::compare::CompareConfig {
         strategies: args.strategies.clone(),
         producers: args.producers.clone(),
@@ -392,7 +401,7 @@ fn compare(args: &CompareArgs) -> anyhow::Result<u8> {
         report: args.report.clone(),
         goals: args.goals,
         peers: args.peers,
-        ceiling_duration: std::time::Duration::from_millis(args.ceiling_ms.max(10)),
+        ceiling_duration: std::time::Duration::from_millis(args.ceiling_ms),
         rates: args.rates.clone(),
         p99_bound_us: args.p99_bound_ms.saturating_mul(1000),
     };
@@ -472,6 +481,31 @@ fn demo(data_dir: &Option<PathBuf>, report: &Option<PathBuf>, no_lock_stats: boo
         lock_stats: !no_lock_stats,
     };
     synclog::experiment::demo::demo(&config, &mut std::io::stdout().lock()).map(exit_code)
+}
+
+/// The matrix's lists: each value at most once (a repeated cell would run twice and be drawn
+/// once), and one strategy with --broker (the remote broker runs its own, whatever the label).
+fn check_matrix(args: &CompareArgs) -> Result<(), String> {
+    fn twice<T: PartialEq + Copy>(list: &[T]) -> Option<T> {
+        list.iter().enumerate().find(|(i, v)| list[..*i].contains(v)).map(|(_, v)| *v)
+    }
+    if let Some(s) = twice(&args.strategies) {
+        return Err(format!("--strategies names {} twice: give each strategy once", s.name()));
+    }
+    if let Some(n) = twice(&args.producers) {
+        return Err(format!("--producers names {n} twice: give each count once"));
+    }
+    if let Some(n) = twice(&args.consumers) {
+        return Err(format!("--consumers names {n} twice: give each count once"));
+    }
+    if args.common.broker.is_some() && args.strategies.len() > 1 {
+        return Err(format!(
+            "--broker with {} --strategies values: the remote broker runs only the strategy it was started \
+             with, so give one --strategies value (that broker's)",
+            args.strategies.len()
+        ));
+    }
+    Ok(())
 }
 
 /// `--message-bytes`: `N` or `MIN..MAX`.

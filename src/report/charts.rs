@@ -240,6 +240,8 @@ fn throughput<DB: DrawingBackend>(
                 c.cells.iter().find(|cell| cell.report.producers == p).map(|cell| (i as f64, ceiling(cell)))
             })
             .collect();
+        // Each ceiling also as a hollow marker: one --producers value draws no line.
+        chart.draw_series(points.iter().map(|&p| Circle::new(p, 5, BLACK.stroke_width(2)))).map_err(err)?;
         chart.draw_series(DashedLineSeries::new(points, 8, 6, BLACK.stroke_width(2))).map_err(err)?;
     }
     Ok(())
@@ -607,12 +609,16 @@ pub(super) fn category_label(v: f64, offset: f64, names: &[impl ToString]) -> St
     }
 }
 
-/// 1 234 567 → "1.2 M"; 12 345 → "12 k".
+/// 1 234 567 → "1.2 M"; 12 345 → "12 k"; 1 234 → "1.2 k"; 1 000 → "1 k".
 pub fn human(v: f64) -> String {
     if v >= 1e6 {
         format!("{:.1} M", v / 1e6)
-    } else if v >= 1e3 {
+    } else if v >= 1e4 {
         format!("{:.0} k", v / 1e3)
+    } else if v >= 1e3 {
+        // One decimal below 10 k, so axis ticks 1 000 and 1 200 read "1 k" and "1.2 k".
+        let k = format!("{:.1}", v / 1e3);
+        format!("{} k", k.strip_suffix(".0").unwrap_or(&k))
     } else {
         format!("{v:.0}")
     }
@@ -622,6 +628,16 @@ pub fn human(v: f64) -> String {
 mod tests {
     use super::*;
     use crate::report::rows::RunReport;
+
+    #[test]
+    fn thousands_keep_a_decimal_so_ticks_differ() {
+        assert_eq!(human(1_000.0), "1 k");
+        assert_eq!(human(1_200.0), "1.2 k");
+        assert_eq!(human(1_500.0), "1.5 k");
+        assert_eq!(human(12_345.0), "12 k");
+        assert_eq!(human(1_234_567.0), "1.2 M");
+        assert_eq!(human(800.0), "800");
+    }
 
     #[test]
     fn keys_fill_a_row_then_wrap() {

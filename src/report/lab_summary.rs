@@ -73,7 +73,10 @@ pub struct Winner {
     /// The winner's median over the runner-up's (1.0 with no runner-up).
     pub margin: f64,
     /// The winner's slowest repeat beat the runner-up's fastest: the spreads do not overlap.
+    /// False without a runner-up, and false when either ran once (no spread to compare).
     pub clear: bool,
+    /// Both the winner and its runner-up ran at least twice, so their spreads were measured.
+    pub spread_measured: bool,
 }
 
 /// Every mix, in order, with the cells of it that ran.
@@ -105,7 +108,9 @@ pub fn winners(lab: &Lab) -> Vec<Winner> {
             ops_per_s: best.ops_per_s_median,
             runner_up: second.map(|c| c.strategy.clone()),
             margin: second.map_or(1.0, |s| ratio(best.ops_per_s_median, s.ops_per_s_median)),
-            clear: second.is_none_or(|s| best.ops_per_s_min > s.ops_per_s_max),
+            clear: second
+                .is_some_and(|s| best.repeats >= 2 && s.repeats >= 2 && best.ops_per_s_min > s.ops_per_s_max),
+            spread_measured: second.is_some_and(|s| best.repeats >= 2 && s.repeats >= 2),
         });
     }
     out
@@ -227,7 +232,12 @@ ones), with the slowest and fastest beside it.\n",
             human(w.ops_per_s),
             w.margin,
             w.runner_up.as_deref().unwrap_or("—"),
-            if w.clear { "yes" } else { "no" }
+            match (&w.runner_up, w.spread_measured, w.clear) {
+                (None, _, _) => "—",
+                (Some(_), false, _) => "— (one repeat)",
+                (Some(_), true, true) => "yes",
+                (Some(_), true, false) => "no",
+            }
         );
     }
     s.push_str("\n## Every cell\n\n");
@@ -262,35 +272,111 @@ ones), with the slowest and fastest beside it.\n",
 pub fn reading(lab: &Lab) -> Vec<String> {
     let mut lines = Vec::new();
     let s = &mut lines;
-    let cpus = lab.machine.cpus;
     let ws = winners(lab);
-    let count = |name: &str| ws.iter().filter(|w| w.strategy == name).count();
+    win_lines(s, lab, &ws);
+    if lab.cells.iter().all(|c| c.repeats >= 2) {
+        crossover_lines(s, lab);
+    }
+    if let Some(line) = overlap_line(lab) {
+        s.push(line);
+    }
+    let tore: u64 = lab.cells.iter().filter(|c| c.strategy == "none").map(|c| c.violations).sum();
+    let locks_dirty: u64 = lab.cells.iter().filter(|c| c.strategy != "none").map(|c| c.violations).sum();
+    let mut integrity = Vec::new();
+    if lab.cells.iter().any(|c| c.strategy != "none") {
+        integrity.push(if locks_dirty == 0 {
+            "every locking strategy's logs verified clean after every repeat".to_string()
+        } else {
+            format!("the locking strategies' logs showed {} (a bug)", super::count(locks_dirty, "violation"))
+        });
+    }
+    if lab.cells.iter().any(|c| c.strategy == "none") {
+        integrity.push(format!("none's logs showed {}", super::count(tore, "violation")));
+    }
+    if !integrity.is_empty() {
+        s.push(format!("Integrity: {}.", integrity.join("; ")));
+    }
+    lines
+}
+
+/// The winners' sentences: who won how many mixes, how many wins are clear, the widest clear
+/// win. Each is said only when the run measured it: a tally needs a mix with two locking
+/// strategies, "clear" needs two repeats of each, "the widest" needs a clear win.
+fn win_lines(s: &mut Vec<String>, lab: &Lab, ws: &[Winner]) {
+    let contested: Vec<&Winner> = ws.iter().filter(|w| w.runner_up.is_some()).collect();
     let mut names: Vec<&str> = ws.iter().map(|w| w.strategy.as_str()).collect();
     names.sort_unstable();
     names.dedup();
-    let tally: Vec<String> = names.iter().map(|n| format!("{n} {}", count(n))).collect();
+    if ws.is_empty() {
+        s.push("No locking strategy ran, so no mix has a winner among them.".into());
+        return;
+    }
+    if contested.is_empty() {
+        s.push(format!(
+            "Only {} ran among the locking strategies, so no mix had a rival to beat and there is no winner to name.",
+            names.join(" and ")
+        ));
+        return;
+    }
+    let tally: Vec<String> = names
+        .iter()
+        .map(|n| format!("{n} {}", contested.iter().filter(|w| w.strategy == *n).count()))
+        .collect();
     s.push(format!(
-        "On this machine ({}), the locking strategies won the {} mixes as follows: {}.",
-        cores(cpus),
-        ws.len(),
+        "On this machine ({}), the locking strategies won {} as follows: {}.",
+        cores(lab.machine.cpus),
+        if contested.len() == 1 {
+            "the one mix".to_string()
+        } else {
+            format!("the {} mixes", contested.len())
+        },
         tally.join(", ")
     ));
-    let clear = ws.iter().filter(|w| w.clear).count();
-    s.push(format!(
-        "{clear} of the {} wins are clear (the winner's slowest repeat above the runner-up's fastest); \
-the rest are within the spread of the repeats and say little on their own.",
-        ws.len()
-    ));
-    if let Some(w) = ws.iter().filter(|w| w.clear).max_by(|a, b| a.margin.total_cmp(&b.margin)) {
+    if !contested.iter().all(|w| w.spread_measured) {
         s.push(format!(
-            "The widest clear win: {} at {}, {:.2}× the {} ({} ops/s).",
+            "{}: a single repeat measures no spread and cannot tell a lead from noise (--repeat 2 or more).",
+            if contested.iter().any(|w| w.spread_measured) {
+                "Some cells ran once, and no win involving one is called clear"
+            } else {
+                "Each cell ran once, so no win is called clear"
+            }
+        ));
+    }
+    let judged: Vec<&&Winner> = contested.iter().filter(|w| w.spread_measured).collect();
+    let clear = judged.iter().filter(|w| w.clear).count();
+    let rest = judged.len() - clear;
+    let what = "the winner's slowest repeat above the runner-up's fastest";
+    match (judged.len(), clear) {
+        (0, _) => {}
+        (1, 1) => s.push(format!("The one win with repeats to compare is clear ({what}).")),
+        (1, _) => s.push(
+            "The one win with repeats to compare is within the spread of the repeats and says little on its own."
+                .into(),
+        ),
+        (n, _) => s.push(format!(
+            "{clear} of the {n} wins with repeats to compare {} clear ({what}){}.",
+            if clear == 1 { "is" } else { "are" },
+            match rest {
+                0 => String::new(),
+                1 => "; the other is within the spread of the repeats and says little on its own".into(),
+                _ => format!("; the other {rest} are within the spread of the repeats and say little on their own"),
+            }
+        )),
+    }
+    if let Some(w) = judged.iter().filter(|w| w.clear).max_by(|a, b| a.margin.total_cmp(&b.margin)) {
+        s.push(format!(
+            "The widest clear win: {} at {}, {:.2}× {} ({} ops/s).",
             w.strategy,
             w.mix,
             w.margin,
-            w.runner_up.as_deref().unwrap_or("next"),
+            w.runner_up.as_deref().unwrap_or_default(),
             human(w.ops_per_s)
         ));
     }
+}
+
+/// Per (read records, threads): the share where rwlock first beats mutex clearly.
+fn crossover_lines(s: &mut Vec<String>, lab: &Lab) {
     for ((records, threads), first) in crossovers(lab) {
         let head = format!(
             "Reads of {records} record{}, {threads} thread{}",
@@ -304,25 +390,6 @@ the rest are within the spread of the repeats and say little on their own.",
             None => format!("{head}: rwlock never beats mutex clearly at the shares swept."),
         });
     }
-    if let Some(line) = overlap_line(lab) {
-        s.push(line);
-    }
-    let tore: u64 = lab.cells.iter().filter(|c| c.strategy == "none").map(|c| c.violations).sum();
-    let locks_dirty: u64 = lab.cells.iter().filter(|c| c.strategy != "none").map(|c| c.violations).sum();
-    s.push(format!(
-        "Integrity: every locking strategy's logs {} after every repeat{}.",
-        if locks_dirty == 0 {
-            "verified clean".to_string()
-        } else {
-            format!("showed {locks_dirty} violations (a bug)")
-        },
-        if lab.cells.iter().any(|c| c.strategy == "none") {
-            format!("; none's logs showed {tore} violations")
-        } else {
-            String::new()
-        }
-    ));
-    lines
 }
 
 /// The largest lead of a reader-writer lock over an exclusive one in any mix where readers
@@ -570,6 +637,53 @@ mod tests {
             .iter()
             .find(|l| l.contains("run at once") || l.contains("runs at once"))
             .expect("the overlap line")
+    }
+
+    fn with(cells: Vec<LabCell>) -> Lab {
+        Lab { cells, ..lab(2, 10_000.0) }
+    }
+
+    #[test]
+    fn one_repeat_calls_no_win_clear() {
+        let once = |s: &str, ops: f64| LabCell {
+            repeats: 1,
+            ops_per_s_min: ops,
+            ops_per_s_max: ops,
+            ..cell(s, 1, 0, ops)
+        };
+        let text = reading(&with(vec![once("mutex", 630_000.0), once("rwlock", 622_000.0)])).join("\n");
+        assert!(text.contains("won the one mix as follows: mutex 1."), "{text}");
+        assert!(text.contains("Each cell ran once") && !text.contains("clear ("), "{text}");
+        assert!(!text.contains("widest") && !text.contains("the rest"), "{text}");
+        assert!(!text.contains("rwlock first beats") && !text.contains("never beats"), "{text}");
+    }
+
+    #[test]
+    fn one_locking_strategy_has_no_runner_up_to_beat() {
+        let text = reading(&with(vec![cell("rwlock", 1, 0, 332_000.0)])).join("\n");
+        assert!(text.contains("Only rwlock ran among the locking strategies"), "{text}");
+        assert!(!text.contains("won the") && !text.contains("the next") && !text.contains("clear"), "{text}");
+    }
+
+    #[test]
+    fn only_none_names_no_winner() {
+        let text =
+            reading(&with(vec![LabCell { violations: 1, ..cell("none", 1, 0, 900_000.0) }])).join("\n");
+        assert!(text.contains("No locking strategy ran"), "{text}");
+        assert!(!text.contains("won the") && !text.contains("as follows: ."), "{text}");
+        assert!(text.contains("Integrity: none's logs showed 1 violation."), "{text}");
+        assert!(!text.contains("every locking strategy"), "{text}");
+    }
+
+    #[test]
+    fn two_repeats_apart_make_a_clear_win() {
+        let text =
+            reading(&with(vec![cell("mutex", 1, 0, 50_000.0), cell("rwlock", 1, 0, 10_000.0)])).join("\n");
+        assert!(text.contains("The one win with repeats to compare is clear"), "{text}");
+        assert!(
+            text.contains("The widest clear win: mutex at 1 thread, 0 % reads of 256 records, 5.00× rwlock"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //!   on a logarithmic latency axis.
 
 use super::charts::{colour, draw_legend, err, human, DrawResult, FONT};
+use super::count;
 use super::rows::{Comparison, Figures, RatePoint};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -89,7 +90,9 @@ pub fn agreement<'a>(c: &'a Comparison, strategy: &str) -> Result<Agreement<'a>,
             && cell.report.consumers == consumers
     }) else {
         return Err(format!(
-            "{strategy}: no closed-loop cell ran with {producers} producers × {consumers} consumers (the rate runs' counts), so there is nothing to set beside the open loop."
+            "{strategy}: no closed-loop cell ran with {} × {} (the rate runs' counts), so there is nothing to set beside the open loop.",
+            count(producers, "producer"),
+            count(consumers, "consumer")
         ));
     };
     let closed = &cell.report.produce;
@@ -221,8 +224,14 @@ so a strategy that falls behind shows it in its latency. A rate is held when p99
         let asked = c.rate_points.iter().filter(|p| p.strategy == strategy).count();
         let _ = match saturation(&c.rate_points, strategy, c.p99_bound_us) {
             Some(rate) => {
-                writeln!(s, "- {strategy}: held up to {} msg/s of the {asked} rates asked.", human(rate))
+                writeln!(
+                    s,
+                    "- {strategy}: held up to {} msg/s of the {} asked.",
+                    human(rate),
+                    count(asked as u64, "rate")
+                )
             }
+            None if asked == 1 => writeln!(s, "- {strategy}: did not hold the one rate asked."),
             None => writeln!(s, "- {strategy}: held none of the {asked} rates asked."),
         };
     }
@@ -279,6 +288,8 @@ pub fn chart<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Comparison) 
             .label(format!("{strategy} p99"))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(3)));
         chart.draw_series(p99.iter().map(|&xy| Circle::new(xy, 4, col.filled()))).map_err(err)?;
+        // p50 also as hollow markers: one --rates value draws no line.
+        chart.draw_series(p50.iter().map(|&xy| Circle::new(xy, 4, col.stroke_width(1)))).map_err(err)?;
         chart
             .draw_series(DashedLineSeries::new(p50, 6, 4, col.stroke_width(1)))
             .map_err(err)?
@@ -339,8 +350,8 @@ mod tests {
             duration_s: 1.0,
         };
         let s = section(&c);
-        assert!(s.contains("- mutex: held up to 10 k msg/s of the 1 rates asked."), "{s}");
-        assert!(s.contains("- rwlock: held none of the 1 rates asked."), "{s}");
+        assert!(s.contains("- mutex: held up to 10 k msg/s of the 1 rate asked."), "{s}");
+        assert!(s.contains("- rwlock: did not hold the one rate asked."), "{s}");
         assert!(s.contains("| mutex | 10 k | 10 k | 50 | 200 | 400 | 0.0 % | yes | clean |"), "{s}");
         assert!(
             s.contains("- mutex: no closed-loop cell ran with 4 producers × 0 consumers"),

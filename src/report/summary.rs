@@ -1,6 +1,7 @@
 //! `results.json`, `results.csv` and `summary.md` of a comparison, from the result rows alone.
 
 use crate::report::charts::human;
+use crate::report::count;
 use crate::report::rows::{median, Ceilings, Comparison, Goal, LockStatsCost, TransportKind};
 use crate::violations::ViolationKind;
 use std::fmt::Write as _;
@@ -614,8 +615,11 @@ fn unbounded_section(s: &mut String, c: &Comparison) {
         .filter(|cell| Ceilings::failed_to_bound(cell.produce_ratio))
         .map(|cell| {
             format!(
-                "- {} × {} producers × {} consumers: {:.2} of its ceiling",
-                cell.report.strategy, cell.report.producers, cell.report.consumers, cell.produce_ratio
+                "- {} × {} × {}: {:.2} of its ceiling",
+                cell.report.strategy,
+                count(cell.report.producers, "producer"),
+                count(cell.report.consumers, "consumer"),
+                cell.produce_ratio
             )
         })
         .collect();
@@ -671,7 +675,12 @@ fn integrity_section(s: &mut String, c: &Comparison) {
                 .filter(|(k, _)| k.is_error())
                 .map(|(k, n)| format!("{} {n}", k.name()))
                 .collect();
-            format!("- {} × {} producers: {}", cell.report.strategy, cell.report.producers, kinds.join(", "))
+            format!(
+                "- {} × {}: {}",
+                cell.report.strategy,
+                count(cell.report.producers, "producer"),
+                kinds.join(", ")
+            )
         })
         .collect();
     let _ = writeln!(s, "\n## Integrity\n");
@@ -868,7 +877,7 @@ mod tests {
         let text = summary(&comparison(vec![cell(18_000.0, 17_000.0)], vec![]), &[]);
         assert!(text.contains("| 1.06 (a ceiling that failed to bound) |"), "{text}");
         assert!(text.contains("**A ceiling that failed to bound.**"), "{text}");
-        assert!(text.contains("- rwlock × 1 producers × 0 consumers: 1.06 of its ceiling"), "{text}");
+        assert!(text.contains("- rwlock × 1 producer × 0 consumers: 1.06 of its ceiling"), "{text}");
         let bounded = summary(&comparison(vec![cell(16_000.0, 17_000.0)], vec![]), &[]);
         assert!(bounded.contains("| 0.94 |") && !bounded.contains("(a ceiling that failed"), "{bounded}");
         assert!(!bounded.contains("**A ceiling that failed to bound.**"), "{bounded}");

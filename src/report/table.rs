@@ -1,9 +1,10 @@
 //! The text report of one harness run: what ran, throughput and latency, every violation kind
 //! with a few examples, and the verdict.
 
+use crate::report::count;
 use crate::report::rows::{Figures, Phases, RunReport};
 use crate::storage::AppendMode;
-use crate::violations::{Section, ViolationKind};
+use crate::violations::{Section, ViolationKind, Violations};
 use std::io::{self, Write};
 
 /// Groups digits by thousands: 1234567 → "1 234 567".
@@ -71,11 +72,11 @@ fn phases_row(out: &mut impl Write, p: &Phases) -> io::Result<()> {
 pub fn print_run(r: &RunReport, out: &mut impl Write) -> io::Result<()> {
     writeln!(
         out,
-        "synclog harness: strategy {}{}, {} producers, {} consumers, {} messages of {} B, batch {}, in flight {}, {} topic(s), {:?} transport, fsync {}{}",
+        "synclog harness: strategy {}{}, {}, {}, {} messages of {} B, batch {}, in flight {}, {}, {:?} transport, fsync {}{}",
         r.strategy,
         if r.append == AppendMode::Reserve { " (append reserve: only the reservation inside the lock)" } else { "" },
-        r.producers,
-        r.consumers,
+        count(r.producers, "producer"),
+        count(r.consumers, "consumer"),
         thousands(r.messages),
         match r.message_bytes_max {
             Some(max) if max != r.message_bytes => format!("{}..{max}", r.message_bytes),
@@ -83,7 +84,7 @@ pub fn print_run(r: &RunReport, out: &mut impl Write) -> io::Result<()> {
         },
         r.batch,
         r.in_flight,
-        r.topics,
+        count(r.topics, "topic"),
         r.transport,
         r.fsync.name(),
         if r.force_race {
@@ -138,7 +139,7 @@ pub fn print_run(r: &RunReport, out: &mut impl Write) -> io::Result<()> {
         thousands(r.counts.drain_records)
     )?;
     phases_row(out, &r.phases)?;
-    crate::report::locks::print_locks(r.lock.as_ref(), r.fairness.as_ref(), out)?;
+    print_locks_and_fairness(r, out)?;
     writeln!(out)?;
     print_violations(r, out)?;
     for note in &r.notes {
@@ -161,31 +162,70 @@ pub fn print_run(r: &RunReport, out: &mut impl Write) -> io::Result<()> {
     }
 }
 
+/// The lock and fairness lines. Consumers that read nothing have nothing to share out, so
+/// their line says that instead of an index (Jain's index of all zeros would read "all equal").
+fn print_locks_and_fairness(r: &RunReport, out: &mut impl Write) -> io::Result<()> {
+    let mut fairness = r.fairness.clone();
+    let idle_consumers = fairness.as_mut().and_then(|f| {
+        let idle = f.consumers.as_ref().is_some_and(|c| c.max <= 0.0);
+        if idle {
+            f.consumers.take()
+        } else {
+            None
+        }
+    });
+    crate::report::locks::print_locks(r.lock.as_ref(), fairness.as_ref(), out)?;
+    if let Some(c) = idle_consumers {
+        writeln!(
+            out,
+            "  consumers records/s each: {} read nothing, so there was nothing to share out (no fairness index)",
+            if c.per_actor.len() == 1 { "the consumer".to_string() } else { format!("all {}", c.per_actor.len()) }
+        )?;
+    }
+    Ok(())
+}
+
 fn print_violations(r: &RunReport, out: &mut impl Write) -> io::Result<()> {
     let v = &r.violations;
     let checked = ViolationKind::ALL.iter().filter(|&&k| v.get(k).is_some()).count();
-    let found: Vec<(ViolationKind, u64)> = v.found().collect();
-    if found.is_empty() {
+    let (errors, informational): (Vec<(ViolationKind, u64)>, Vec<_>) =
+        v.found().partition(|(k, _)| k.is_error());
+    if errors.is_empty() {
         writeln!(out, "  integrity: no violation of the {checked} kinds checked")?;
-        return Ok(());
+    } else {
+        writeln!(
+            out,
+            "  integrity: {} of violation ({checked} kinds checked)",
+            crate::report::count(errors.len() as u64, "kind")
+        )?;
     }
-    writeln!(out, "  integrity: {} kinds of violation ({checked} kinds checked)", found.len())?;
     for (section, title) in [
         (Section::Log, "log file"),
         (Section::Index, "sparse index"),
         (Section::Observed, "producers and consumers"),
     ] {
-        let rows: Vec<_> = found.iter().filter(|(k, _)| k.section() == section).collect();
+        let rows: Vec<_> = errors.iter().filter(|(k, _)| k.section() == section).collect();
         if rows.is_empty() {
             continue;
         }
         writeln!(out, "  {title}:")?;
-        for (kind, n) in rows {
-            let note = if kind.is_error() { "" } else { " (informational)" };
-            writeln!(out, "    {:<22} {:>9}  {}{note}", kind.name(), thousands(*n), kind.meaning())?;
-            for e in v.examples(*kind).iter().take(2) {
-                writeln!(out, "    {:<22} {:>9}  e.g. {e}", "", "")?;
-            }
+        kind_rows(v, &rows, out)?;
+    }
+    if !informational.is_empty() {
+        // Not violations: counted beside them because they explain other figures.
+        writeln!(out, "  informational, not violations:")?;
+        kind_rows(v, &informational.iter().collect::<Vec<_>>(), out)?;
+    }
+    Ok(())
+}
+
+/// One line per kind found (its meaning says "(informational)" for a kind that is no error),
+/// with up to two examples.
+fn kind_rows(v: &Violations, rows: &[&(ViolationKind, u64)], out: &mut impl Write) -> io::Result<()> {
+    for (kind, n) in rows {
+        writeln!(out, "    {:<22} {:>9}  {}", kind.name(), thousands(*n), kind.meaning())?;
+        for e in v.examples(*kind).iter().take(2) {
+            writeln!(out, "    {:<22} {:>9}  e.g. {e}", "", "")?;
         }
     }
     Ok(())
@@ -194,6 +234,39 @@ fn print_violations(r: &RunReport, out: &mut impl Write) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn printed(r: &RunReport) -> String {
+        let mut out = Vec::new();
+        print_run(r, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn an_informational_kind_is_no_violation_and_says_so_once() {
+        let mut r = RunReport::sample();
+        r.violations.checked(Section::Observed);
+        r.violations.add_many(ViolationKind::Unseen, 200, crate::violations::Example::detail("x"));
+        let text = printed(&r);
+        assert!(text.contains("integrity: no violation of the"), "{text}");
+        assert!(text.contains("informational, not violations:"), "{text}");
+        assert_eq!(text.matches("(informational)").count(), 1, "{text}");
+        r.violations.add(ViolationKind::Duplicated, crate::violations::Example::detail("y"));
+        let text = printed(&r);
+        assert!(text.contains("integrity: 1 kind of violation ("), "{text}");
+    }
+
+    #[test]
+    fn consumers_that_read_nothing_get_no_fairness_index() {
+        use crate::report::locks::{Fairness, Spread};
+        let mut r = RunReport::sample();
+        r.fairness = Some(Fairness {
+            producers: Spread::of(vec![100.0]),
+            consumers: Some(Spread::of(vec![0.0, 0.0])),
+        });
+        let text = printed(&r);
+        assert!(text.contains("all 2 read nothing, so there was nothing to share out"), "{text}");
+        assert_eq!(text.matches("Jain's fairness index").count(), 1, "{text}");
+    }
 
     #[test]
     fn numbers_are_grouped_and_durations_shortened() {

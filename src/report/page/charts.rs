@@ -89,11 +89,29 @@ pub fn throughput(series: &[Series], style: Style) -> Drawn {
             .map_err(err)?;
         for (s, (_, col)) in series.iter().zip(&keys) {
             chart.draw_series(LineSeries::new(s.points.iter().copied(), col.stroke_width(3))).map_err(err)?;
+            lone_point(&mut chart, &s.points, *col)?;
         }
         legend_row(&under, &keys, style)?;
         root.present().map_err(err)?;
     }
     Ok(svg)
+}
+
+/// A series of one point draws no line: it is drawn as a dot, so its key names something drawn
+/// (a run shorter than one 100 ms window has one point per series).
+fn lone_point<DB: DrawingBackend, X, Y>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
+    points: &[(f64, f64)],
+    col: RGBColor,
+) -> Result<(), String>
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    if let [p] = points {
+        chart.draw_series(std::iter::once(Circle::new(*p, 5, col.filled()))).map_err(err)?;
+    }
+    Ok(())
 }
 
 /// Where each key of a legend under a line chart goes, as (x, row): left to right from the
@@ -127,9 +145,24 @@ fn legend_row<DB: DrawingBackend>(
     keys: &[(String, RGBColor)],
     style: Style,
 ) -> Result<(), String> {
+    legend_keys(area, keys, style, false)
+}
+
+/// Draws keys in rows along `area`: a line segment each, or a dot (`dots`, for a scatter).
+fn legend_keys<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    keys: &[(String, RGBColor)],
+    style: Style,
+    dots: bool,
+) -> Result<(), String> {
     for ((name, col), (x, row)) in keys.iter().zip(legend_layout(keys, style)) {
         let y = (style.label / 2 + row * style.label * 3 / 2) as i32;
-        area.draw(&PathElement::new(vec![(x, y + 1), (x + 28, y + 1)], col.stroke_width(4))).map_err(err)?;
+        if dots {
+            area.draw(&Circle::new((x + 14, y + 1), 6, col.filled())).map_err(err)?;
+        } else {
+            area.draw(&PathElement::new(vec![(x, y + 1), (x + 28, y + 1)], col.stroke_width(4)))
+                .map_err(err)?;
+        }
         let font = (FONT, style.label).into_font().color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center));
         area.draw(&Text::new(name.clone(), (x + 36, y), font)).map_err(err)?;
     }
@@ -179,8 +212,10 @@ pub fn latency(windows: &[LatencyWindow], style: Style) -> Drawn {
             .draw()
             .map_err(err)?;
         for ((_, get), (_, col)) in lines.iter().zip(&keys) {
-            let points = windows.iter().filter(|w| get(w) > 0.0).map(|w| (w.t_s, get(w)));
-            chart.draw_series(LineSeries::new(points, col.stroke_width(3))).map_err(err)?;
+            let points: Vec<(f64, f64)> =
+                windows.iter().filter(|w| get(w) > 0.0).map(|w| (w.t_s, get(w))).collect();
+            chart.draw_series(LineSeries::new(points.iter().copied(), col.stroke_width(3))).map_err(err)?;
+            lone_point(&mut chart, &points, *col)?;
         }
         legend_row(&under, &keys, style)?;
         root.present().map_err(err)?;
@@ -188,15 +223,22 @@ pub fn latency(windows: &[LatencyWindow], style: Style) -> Drawn {
     Ok(svg)
 }
 
-/// Single request latencies against the time they were sent, coloured by outcome.
-pub fn scatter(points: &[ScatterPoint], style: Style) -> Drawn {
+/// Single request latencies against the time they were sent (in an open loop, their due time:
+/// `due`), coloured by outcome; the key in a row under the plot, where it covers no point.
+pub fn scatter(points: &[ScatterPoint], due: bool, style: Style) -> Drawn {
     let x_max = points.iter().map(|p| p.t_s).fold(0.1, f64::max);
     let (lo, hi) = log_bounds(points.iter().map(|p| p.latency_us));
+    let keys: Vec<(String, RGBColor)> = Outcome::ALL
+        .into_iter()
+        .filter(|o| points.iter().any(|p| p.outcome == *o))
+        .map(|o| (o.name().to_string(), hex(o.colour())))
+        .collect();
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, style.size).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
+        let (plot, under) = root.split_vertically(style.size.1 - legend_height(&keys, style));
+        let mut chart = ChartBuilder::on(&plot)
             .caption(format!("Single requests ({} sampled)", points.len()), (FONT, style.caption))
             .margin(15)
             .x_label_area_size(style.label * 3)
@@ -205,7 +247,11 @@ pub fn scatter(points: &[ScatterPoint], style: Style) -> Drawn {
             .map_err(err)?;
         chart
             .configure_mesh()
-            .x_desc("sent at, seconds since start")
+            .x_desc(if due {
+                "due at (open loop), seconds since start"
+            } else {
+                "sent at, seconds since start"
+            })
             .y_desc("latency, µs (log)")
             .y_label_formatter(&|y| human(*y))
             .label_style((FONT, style.label))
@@ -222,18 +268,9 @@ pub fn scatter(points: &[ScatterPoint], style: Style) -> Drawn {
                 .draw_series(
                     mine.iter().map(|p| Circle::new((p.t_s, p.latency_us.max(lo)), 2, col.mix(0.6).filled())),
                 )
-                .map_err(err)?
-                .label(outcome.name())
-                .legend(move |(x, y)| Circle::new((x + 10, y), 5, col.filled()));
+                .map_err(err)?;
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font((FONT, style.label))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(err)?;
+        legend_keys(&under, &keys, style, true)?;
         root.present().map_err(err)?;
     }
     Ok(svg)
@@ -308,7 +345,9 @@ pub fn lock_time(title: &str, bars: &[TimeBar], style: Style) -> Drawn {
     let names: Vec<String> = bars.iter().rev().map(|b| b.name.clone()).collect();
     let y_labels = (longest * style.label * 6 / 10 + 20).clamp(80, style.size.0 / 2);
     // Pixels per percent of the plot (its width less the margins and the names).
-    let px = f64::from(style.size.0 - y_labels - 30) / 100.0;
+    // The right margin leaves room for half the last tick's label ("100").
+    let right = 15 + style.label * 2;
+    let px = f64::from(style.size.0 - y_labels - 15 - right) / 100.0;
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (style.size.0, height)).into_drawing_area();
@@ -316,6 +355,7 @@ pub fn lock_time(title: &str, bars: &[TimeBar], style: Style) -> Drawn {
         let mut chart = ChartBuilder::on(&root)
             .caption(title, (FONT, style.caption))
             .margin(15)
+            .margin_right(right)
             .x_label_area_size(style.label * 3)
             .y_label_area_size(y_labels)
             .build_cartesian_2d(0f64..100.0, 0f64..n as f64)

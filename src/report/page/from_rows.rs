@@ -147,6 +147,7 @@ pub fn complete(r: &RunReport, mut view: RunView, ceiling: Option<Ceiling>) -> R
     view.headlines = headlines(r, ceiling);
     view.locks = locks::lock_view(r);
     view.fairness = locks::fairness_rows(r.fairness.as_ref());
+    view.open_loop = r.open_loop.is_some();
     view
 }
 
@@ -204,6 +205,9 @@ pub fn demo_page(race: &[(RunReport, RunView)], cost: &[RunReport]) -> Page {
     let (callouts, lock_time) = locks::act_two(cost).unzip();
     let first = race.first().map(|(r, _)| r);
     let spotlight = race.first().and_then(|(_, v)| collision(v));
+    let spotlight_note = spotlight.as_ref().map_or_else(String::new, |s| {
+        format!(" The bars outlined in black in the zoomed picture are {}.", outlined_words(&s.window))
+    });
     Page {
         title: "Why a log needs a lock".to_string(),
         spotlight,
@@ -227,10 +231,11 @@ pub fn demo_page(race: &[(RunReport, RunView)], cost: &[RunReport]) -> Page {
         callouts,
         lock_time,
         notes: vec![
-            "Without a lock, two appends that run at the same time read the same end of the log and \
-             both write there: each producer is told the same offset, and one message is gone. The \
-             bars outlined in black are those two appends."
-                .to_string(),
+            format!(
+                "Without a lock, two appends that run at the same time read the same end of the log and \
+                 both write there: each producer is told the same offset, and one message is gone.{}",
+                spotlight_note
+            ),
             "Under a lock the same appends wait for each other: nothing is lost, and the cost is the wait."
                 .to_string(),
         ],
@@ -258,15 +263,46 @@ fn collision(v: &RunView) -> Option<Spotlight> {
     let (kind, ex) = [("ack_offset_collision", "Two appends, one offset"), ("lost", "A lost message")]
         .into_iter()
         .find_map(|(kind, title)| pick(kind).map(|ex| (title, ex)))?;
+    let window = ex.window.clone()?;
     Some(Spotlight {
         title: format!("Act 1, zoomed in: {kind}"),
         text: format!(
-            "{}. Each bar is one request, from the moment it was sent to its answer; the outlined bars are the \
-             requests this example involves, each labelled with the offset the broker answered.",
-            ex.text
+            "{}. Each bar is one request, from the moment it was sent to its answer; outlined are {}.",
+            ex.text,
+            outlined_words(&window)
         ),
-        window: ex.window.clone()?,
+        window,
     })
+}
+
+/// What the outlined bars of a zoomed window are, in words: the appends (labelled with the
+/// offsets the broker answered) and the fetches (labelled with the records they returned).
+fn outlined_words(window: &super::Timeline) -> String {
+    let outlined = window.lanes.iter().flat_map(|l| &l.bars).filter(|b| b.highlight);
+    let (appends, fetches) =
+        outlined.fold((0, 0), |(a, f), b| if b.label.starts_with("fetch") { (a, f + 1) } else { (a + 1, f) });
+    let mut parts = Vec::new();
+    if appends > 0 {
+        parts.push(match appends {
+            1 => "the append this example involves, labelled with the offset the broker answered".to_string(),
+            n => format!(
+                "the {n} appends this example involves, each labelled with the offset the broker answered"
+            ),
+        });
+    }
+    if fetches > 0 {
+        parts.push(match fetches {
+            1 => "the consumer's fetch that read that offset, labelled with what it returned".to_string(),
+            n => {
+                format!("the {n} consumer fetches that read that offset, each labelled with what it returned")
+            }
+        });
+    }
+    if parts.is_empty() {
+        "no bars (the example's requests fell outside the kept history)".to_string()
+    } else {
+        parts.join(", and ")
+    }
 }
 
 /// A run view for a projector: one example per kind, no scatter, no lock or fairness tables
@@ -337,8 +373,8 @@ pub fn compare_page(c: &Comparison) -> Page {
     Page {
         title: "synclog compare: strategies side by side".to_string(),
         subtitle: format!(
-            "{} cells, {:.1} s in all; ratios are to ceilings measured in the same run",
-            c.cells.len(),
+            "{}, {:.1} s in all; ratios are to ceilings measured in the same run",
+            count(c.cells.len() as u64, "cell"),
             c.duration_s
         ),
         // The settings all cells share (strategy, producers, consumers and duration vary).
@@ -473,6 +509,36 @@ mod tests {
         assert_eq!(locks::write_contended(&r), "25.0%");
         r.strategy = "none".into();
         assert_eq!(locks::write_contended(&r), "—", "none has no lock");
+    }
+
+    #[test]
+    fn the_zoomed_caption_names_what_is_outlined() {
+        use crate::report::page::{Bar, Lane, Timeline};
+        let bar = |label: &str| Bar { highlight: true, label: label.into(), ..Bar::default() };
+        let w = Timeline {
+            start_ns: 0,
+            end_ns: 1,
+            lanes: vec![
+                Lane { name: "producer 0".into(), bars: vec![bar("append seq 1 → offset 294")] },
+                Lane { name: "producer 1".into(), bars: vec![bar("append seq 9 → offset 294")] },
+                Lane { name: "consumer 0".into(), bars: vec![bar("fetch from 294 → 13 records, hw 307")] },
+            ],
+        };
+        let words = outlined_words(&w);
+        assert!(words.starts_with("the 2 appends this example involves"), "{words}");
+        assert!(words.contains("and the consumer's fetch that read that offset"), "{words}");
+    }
+
+    #[test]
+    fn none_s_own_section_shows_no_lock_table() {
+        let mut r = report();
+        r.strategy = "none".into();
+        timed(&mut r, 0.25);
+        let view = locks::lock_view(&r).expect("timed");
+        assert!(view.rows.is_empty() && view.time.is_empty(), "{view:?}");
+        let mut h = String::new();
+        locks::render_view(&mut h, &view, super::super::charts::Style::new(false)).unwrap();
+        assert!(h.contains("takes no lock") && !h.contains("acquisitions</th>"), "{h}");
     }
 
     #[test]

@@ -65,7 +65,7 @@ fn figures(c: &LabCell) -> String {
     let mut s =
         format!("{} ({}–{})", figure(c.ops_per_s_median), figure(c.ops_per_s_min), figure(c.ops_per_s_max));
     if c.violations > 0 {
-        s.push_str(&format!(", {} violations", c.violations));
+        s.push_str(&format!(", {}", crate::report::count(c.violations, "violation")));
     }
     s
 }
@@ -125,9 +125,9 @@ pub fn lab_page(lab: &Lab) -> Result<Page, String> {
     Ok(Page {
         title: "synclog lab: reads against appends, straight on the log".to_string(),
         subtitle: format!(
-            "{} cells on {}, no sockets: the lock is the cost that matters. Every figure was measured in this \
+            "{} on {}, no sockets: the lock is the cost that matters. Every figure was measured in this \
              sweep; the lab measures no ceiling, so strategies are compared within each mix.",
-            lab.cells.len(),
+            crate::report::count(lab.cells.len() as u64, "cell"),
             cores(m.cpus)
         ),
         configuration: configuration(lab),
@@ -137,7 +137,10 @@ pub fn lab_page(lab: &Lab) -> Result<Page, String> {
             ("data dir file system".to_string(), m.data_dir_fs.clone()),
         ],
         // The bench lines are Markdown: their code spans read as plain text here.
-        findings: reading(lab).into_iter().chain(bench_lines(lab).iter().map(|l| l.replace('`', ""))).collect(),
+        findings: reading(lab)
+            .into_iter()
+            .chain(bench_lines(lab).iter().map(|l| l.replace('`', "")))
+            .collect(),
         figures,
         tables: vec![sweep(lab)],
         ..Page::default()

@@ -49,6 +49,17 @@ fn time_bars(r: &RunReport, l: &Measured, prefix: &str) -> Vec<TimeBar> {
 /// The lock view of a run that measured its locks; `None` without `--lock-stats`.
 pub fn lock_view(r: &RunReport) -> Option<LockView> {
     let l = r.lock.as_ref()?;
+    if !takes_lock(r) {
+        // As in the per-strategy tables, where none's lock columns read "—".
+        return Some(LockView {
+            note: format!(
+                "Strategy {} takes no lock: there are no acquisitions, waits or holds to show.",
+                r.strategy
+            ),
+            rows: Vec::new(),
+            time: Vec::new(),
+        });
+    }
     let mut rows: Vec<LockRow> = [("write", &l.stats.write), ("read", &l.stats.read)]
         .into_iter()
         .filter(|(_, s)| s.acquisitions > 0)
@@ -238,6 +249,14 @@ pub fn write_contended(r: &RunReport) -> String {
 
 /// A run's lock section: the note, the table, and where the time goes.
 pub fn render_view(h: &mut String, v: &LockView, style: Style) -> Result<(), String> {
+    if v.rows.is_empty() {
+        let _ = write!(
+            h,
+            "<section class=\"locks\"><h3>Lock statistics</h3><p class=\"note\">{}</p></section>",
+            esc(&v.note)
+        );
+        return Ok(());
+    }
     let _ = write!(
         h,
         "<section class=\"locks\"><h3>Lock statistics</h3><p class=\"note\">{}</p><div class=\"scroll\"><table \

@@ -91,6 +91,9 @@ pub struct RunView {
     pub violations: Vec<ViolationView>,
     /// All lanes over the whole run.
     pub timeline: Timeline,
+    /// An open-loop run: the history keeps each send's due time, not when it left, so the
+    /// scatter and the timeline start each request at its due time and say so.
+    pub open_loop: bool,
 }
 
 /// The run's verdict in one word and one sentence.

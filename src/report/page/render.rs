@@ -7,6 +7,7 @@
 
 use super::charts::{self, Style};
 use super::{locks, Bar, Headline, Outcome, Page, RunView, Timeline, ViolationView};
+use crate::report::Ceilings;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -214,7 +215,7 @@ fn run_view(h: &mut String, i: usize, run: &RunView, classroom: bool, style: Sty
         let _ = write!(
             h,
             "<figure class=\"chart\" data-chart=\"scatter\">{}</figure>",
-            charts::scatter(&thinned, style)?
+            charts::scatter(&thinned, run.open_loop, style)?
         );
     }
     h.push_str("</section>");
@@ -225,14 +226,21 @@ fn run_view(h: &mut String, i: usize, run: &RunView, classroom: bool, style: Sty
     if !run.timeline.lanes.is_empty() {
         let _ = write!(
             h,
-            "<section class=\"timeline\"><h3>Timeline: every request, one lane per client</h3>\
+            "<section class=\"timeline\"><h3>Timeline: every request, one lane per client</h3>{}\
              <figure class=\"timeline-full\">{}</figure></section>",
+            if run.open_loop { OPEN_LOOP_TIMES } else { "" },
             timeline_svg(&run.timeline, false, classroom)
         );
     }
     h.push_str("</article>\n");
     Ok(())
 }
+
+/// Said beside an open-loop run's timeline (and its scatter's axis says "due at").
+const OPEN_LOOP_TIMES: &str =
+    "<p class=\"note\">Open loop: each bar starts at the request's due time on the \
+schedule, not when it left (the history keeps only the due time), so a bar includes any time the request \
+waited behind the schedule, as its latency does.</p>";
 
 fn headlines(h: &mut String, rows: &[Headline]) {
     if rows.is_empty() {
@@ -254,12 +262,18 @@ fn headlines(h: &mut String, rows: &[Headline]) {
         );
         match &r.ceiling {
             Some(c) if c.value > 0.0 => {
-                let share = (r.value / c.value * 100.0).clamp(0.0, 100.0);
+                // The bar stops at its full width; the figure beside it is the true share, and a
+                // share above 100 % is flagged as summary.md flags it.
+                let ratio = r.value / c.value;
+                let width = (ratio * 100.0).clamp(0.0, 100.0);
+                let flag =
+                    if Ceilings::failed_to_bound(ratio) { " (a ceiling that failed to bound)" } else { "" };
                 let _ = write!(
                     h,
-                    "<td>{}: {}</td><td class=\"share\"><span class=\"bar\"><i style=\"width:{share:.1}%\"></i></span> {share:.0}%</td>",
+                    "<td>{}: {}</td><td class=\"share\"><span class=\"bar\"><i style=\"width:{width:.1}%\"></i></span> {:.0}%{flag}</td>",
                     esc(&c.label),
-                    charts::human(c.value)
+                    charts::human(c.value),
+                    ratio * 100.0
                 );
             }
             _ if ceilings => h.push_str("<td>—</td><td></td>"),
@@ -581,6 +595,20 @@ mod tests {
             h.contains("<th>ceiling (same run)</th>") && h.contains("50%") && h.contains("<td>—</td>"),
             "{h}"
         );
+    }
+
+    #[test]
+    fn a_share_above_the_ceiling_is_shown_true_and_flagged() {
+        let mut h = String::new();
+        let row = Headline {
+            label: "produce throughput".into(),
+            value: 25.0,
+            unit: "msg/s".into(),
+            ceiling: Some(Ceiling { label: "loopback echo".into(), value: 20.0 }),
+        };
+        headlines(&mut h, &[row]);
+        assert!(h.contains("125%") && h.contains("a ceiling that failed to bound"), "{h}");
+        assert!(h.contains("width:100.0%") && !h.contains(" 100%"), "{h}");
     }
 
     #[test]
