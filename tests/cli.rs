@@ -9,7 +9,7 @@
 //! | exit 0 on success                          | every command that should work                                    |
 //! | exit 1, one stderr line, on an error       | unknown or invalid topic, unreachable broker, missing data dir    |
 //! | broker exit 1 when it cannot start         | address in use, data dir is a file; no `listening on` line        |
-//! | exit 2 on bad usage                        | unknown flag or command, bad `--strategy` / `--format` / `--from` / `--broker`, `--race-window-us` past its bound |
+//! | exit 2 on bad usage                        | unknown flag or command, bad `--strategy` / `--format` / `--from` / `--broker`, `--race-window-us` past its bound, a frame, message or connection limit of 0 |
 //! | SIGTERM stops the broker cleanly (exit 0)  | `kill -TERM <pid>` with a follower connected, bounded wait        |
 //! | a restart keeps every acknowledged message | everything consumed again after the restart                       |
 //! | `verify` finds the data dir clean          | exit 0 after the broker stopped                                   |
@@ -273,7 +273,7 @@ fn both_binaries_print_help_naming_their_flags_and_exit_0() {
 
 #[test]
 fn bad_usage_exits_2() {
-    let cases: [(&str, &[&str]); 11] = [
+    let cases: [(&str, &[&str]); 14] = [
         (SYNCLOG, &["produce", "--topic", "t", "--no-such-flag"]),
         // A --broker that is not HOST:PORT does not parse: bad usage, not an unreachable broker.
         (SYNCLOG, &["produce", "--broker", "bad", "--topic", "t", "m"]),
@@ -287,6 +287,10 @@ fn bad_usage_exits_2() {
         (BROKER, &["--no-such-flag"]),
         (BROKER, &["--strategy", "spinlock"]),
         (BROKER, &["--listen", "not-an-address"]),
+        // A limit of 0 would start a broker that refuses every request.
+        (BROKER, &["--max-frame-bytes", "0"]),
+        (BROKER, &["--max-message-bytes", "0"]),
+        (BROKER, &["--max-connections", "0"]),
     ];
     for (program, args) in cases {
         let result = run(program, args, None);

@@ -52,16 +52,17 @@ struct Args {
     /// offset order, so readers never see a hole (docs/format.md).
     #[arg(long, value_enum, default_value_t = AppendMode::Whole)]
     append: AppendMode,
-    /// The largest frame accepted, checked before anything is allocated.
-    #[arg(long, default_value_t = 16_777_216)]
+    /// The largest frame accepted, checked before anything is allocated (at least 1).
+    #[arg(long, default_value_t = 16_777_216, value_parser = clap::value_parser!(u32).range(1..))]
     max_frame_bytes: u32,
-    /// The largest message accepted.
-    #[arg(long, default_value_t = 1_048_576)]
+    /// The largest message accepted (at least 1).
+    #[arg(long, default_value_t = 1_048_576, value_parser = clap::value_parser!(u32).range(1..))]
     max_message_bytes: u32,
     /// Connections beyond this get error 9 (TooManyConnections) and are closed. Each takes two
     /// open files: at start the broker raises its soft open-file limit to the hard one and,
     /// if that still cannot hold this many (with the topics), lowers it and logs a warning.
-    #[arg(long, default_value_t = 1024)]
+    /// At least 1.
+    #[arg(long, default_value_t = 1024, value_parser = at_least_one)]
     max_connections: usize,
     /// A Produce (or Kafka Metadata) that would create a topic beyond this many gets error 11
     /// (TooManyTopics; Kafka: POLICY_VIOLATION); existing topics keep working. Default: a
@@ -120,6 +121,15 @@ impl StrategyVisitor for Serve {
         eprintln!("synclog broker: stopping");
         handle.shutdown();
         Ok(())
+    }
+}
+
+/// A count of at least 1 (a limit of 0 would refuse every request).
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("0 would refuse every request: give at least 1".to_string()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
     }
 }
 

@@ -76,22 +76,6 @@ impl Default for BrokerConfig {
 }
 
 impl BrokerConfig {
-    /// The limits a broker could serve nothing with, refused before it starts: a frame,
-    /// message or connection limit of 0 would refuse every request. The error names the flag
-    /// and its minimum; a binary prints it and exits 2 (bad usage).
-    pub fn check_limits(&self) -> Result<(), String> {
-        for (flag, value) in [
-            ("--max-frame-bytes", self.max_frame_bytes as usize),
-            ("--max-message-bytes", self.max_message_bytes as usize),
-            ("--max-connections", self.max_connections),
-        ] {
-            if value == 0 {
-                return Err(format!("{flag} 0 would refuse every request: give at least 1"));
-            }
-        }
-        Ok(())
-    }
-
     /// The per-connection limits derived from this configuration.
     pub fn connection(&self) -> ConnectionConfig {
         ConnectionConfig {
@@ -118,24 +102,6 @@ impl BrokerConfig {
             append: self.append,
             sync_hook: None,
             ..LogConfig::default()
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::BrokerConfig;
-
-    #[test]
-    fn a_limit_of_zero_is_refused_naming_its_flag() {
-        assert_eq!(BrokerConfig::default().check_limits(), Ok(()));
-        for (config, flag) in [
-            (BrokerConfig { max_frame_bytes: 0, ..BrokerConfig::default() }, "--max-frame-bytes"),
-            (BrokerConfig { max_message_bytes: 0, ..BrokerConfig::default() }, "--max-message-bytes"),
-            (BrokerConfig { max_connections: 0, ..BrokerConfig::default() }, "--max-connections"),
-        ] {
-            let e = config.check_limits().expect_err(flag);
-            assert!(e.starts_with(flag) && e.contains("at least 1"), "{e}");
         }
     }
 }

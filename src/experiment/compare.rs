@@ -12,6 +12,7 @@
 use super::ceiling;
 use super::run::{run, RunConfig};
 use super::Outcome;
+use crate::report::count;
 use crate::report::rows::{Ceilings, Cell, Comparison, RatePoint, RunReport, SectionCost, TransportKind};
 use crate::strategies::{StrategyKind, StrategyVisitor, SyncStrategy};
 use std::io::Write;
@@ -63,8 +64,11 @@ pub fn compare(config: &CompareConfig, log: &mut impl Write) -> anyhow::Result<O
         }
         writeln!(
             log,
-            "measuring ceilings: {} threads, {} B, batch {}, {} in flight",
-            shape.threads, shape.message_bytes, shape.batch, shape.in_flight
+            "measuring ceilings: {}, {} B, batch {}, {} in flight",
+            count(shape.threads as u64, "thread"),
+            shape.message_bytes,
+            shape.batch,
+            shape.in_flight
         )?;
         let c = ceiling::measure(scratch.path(), shape, config.ceiling_duration)?;
         ceilings_cache.push(c);
@@ -76,7 +80,12 @@ pub fn compare(config: &CompareConfig, log: &mut impl Write) -> anyhow::Result<O
         for &producers in &config.producers {
             for &consumers in &config.consumers {
                 let cell = cell_config(&config.base, strategy, producers, consumers);
-                writeln!(log, "cell: {strategy} × {producers} producers × {consumers} consumers")?;
+                writeln!(
+                    log,
+                    "cell: {strategy} × {} × {}",
+                    count(producers, "producer"),
+                    count(consumers, "consumer")
+                )?;
                 let report = run(&cell)?;
                 let ceilings = ceilings_for(ceiling::shape_of(&cell), log)?;
                 cells.push(make_cell(report, ceilings));
