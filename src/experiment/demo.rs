@@ -264,7 +264,8 @@ pub fn act_three_prose(whole: &ShrinkFigures, reserve: &ShrinkFigures, cpus: usi
     let rate = reserve.msgs_per_s / whole.msgs_per_s.max(1.0);
     let mut s = if hold > 1.0 {
         format!(
-            "  Under reserve the lock was held {hold:.0}× shorter at the median ({} against {}): the write of each batch\n  left the section, only the reservation of its offsets and bytes stayed.",
+            "  Under reserve the lock was held {}× shorter at the median ({} against {}): the write of each batch\n  left the section, only the reservation of its offsets and bytes stayed.",
+            thousands(hold.round() as u64),
             ns(reserve.hold_p50_ns),
             ns(whole.hold_p50_ns)
         )
@@ -498,7 +499,7 @@ fn lost_prose(lost: u64, collided: u64, corrupt_read: u64) -> String {
     if collided == 0 {
         let rest = if lost <= corrupt_read {
             format!(
-                ": they fit within the {} the readers skipped as corrupt (torn by overlapping writes)",
+                ":\n    they fit within the {} the readers skipped as corrupt (torn by overlapping writes)",
                 count(corrupt_read, "offset", "offsets")
             )
         } else {
@@ -520,7 +521,7 @@ fn lost_prose(lost: u64, collided: u64, corrupt_read: u64) -> String {
     let rest = lost - collided;
     let cause = if rest <= corrupt_read {
         format!(
-            "the other {} within the {} the readers skipped as corrupt (torn by overlapping writes)",
+            "the other {} within the {}\n    the readers skipped as corrupt (torn by overlapping writes)",
             count(rest, "fits", "fit"),
             count(corrupt_read, "offset", "offsets")
         )
@@ -563,6 +564,8 @@ mod tests {
         let reserve = ShrinkFigures { hold_p50_ns: 20, ..faster };
         let ratio = act_three_prose(&whole, &reserve, 2);
         assert!(ratio.contains("740× shorter at the median (20 ns against 14.8 µs)"), "{ratio}");
+        let wide = act_three_prose(&ShrinkFigures { hold_p50_ns: 23_300, ..whole }, &reserve, 2);
+        assert!(wide.contains("1 165× shorter at the median (20 ns against 23.3 µs)"), "{wide}");
     }
 
     #[test]
@@ -570,7 +573,7 @@ mod tests {
         // The audit's run: 1 806 lost, 1 297 collisions, 509 offsets skipped as corrupt.
         let torn = lost_prose(1_806, 1_297, 509);
         assert!(torn.contains("1 297 acks collided, so collisions lost at most 1 297 messages."), "{torn}");
-        assert!(torn.contains("1 806 acknowledged messages are gone (lost): the other 509 fit within the 509 offsets the readers skipped as corrupt"), "{torn}");
+        assert!(torn.contains("1 806 acknowledged messages are gone (lost): the other 509 fit within the 509 offsets\n    the readers skipped as corrupt"), "{torn}");
         assert!(!torn.contains("gone (lost), 1 297 acks collided"), "{torn}");
         // More lost than collisions and corrupt offsets together: no cause claimed for the rest.
         let unexplained = lost_prose(1_491, 750, 700);
@@ -585,7 +588,7 @@ mod tests {
         assert!(lost_prose(1, 1, 0).contains("1 acknowledged message is gone (lost), 1 ack collided."));
         // No collision at all: the loss is not put down to one.
         let none = lost_prose(12, 0, 40);
-        assert!(none.contains("12 acknowledged messages are gone (lost), although no two acks shared an offset: they fit within the 40 offsets"), "{none}");
+        assert!(none.contains("12 acknowledged messages are gone (lost), although no two acks shared an offset:\n    they fit within the 40 offsets"), "{none}");
         assert!(!none.contains("same offset"), "{none}");
         assert!(!lost_prose(12, 0, 3).contains("fit within"));
         assert!(lost_prose(0, 3, 0).contains("3 acks collided, yet no acknowledged message is missing"));

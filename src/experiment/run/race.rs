@@ -3,11 +3,12 @@
 //!
 //! The load starts when the first thread leaves the barrier, and ends at the last producer's
 //! last answer, or at the end of the last fetch through which a consumer read (or skipped)
-//! anything, whichever is later: the moment the last of them did its last piece of work. The thread that waits for them is not asked, so no poll
-//! interval pads the run's length, the lock window, the time shares built on it or the
-//! consume rate. The last producer to finish tells the consumers (the `producing` flag) and
-//! wakes the waiting thread itself; the consumers' closing fetches, which only confirm that
-//! nothing is left, fall after the end.
+//! anything, whichever is later: the moment the last of them did its last piece of work. The
+//! thread that waits for them is not asked, so no poll interval pads the run's length, the
+//! lock window, the time shares built on it or the consume rate. The last producer to finish
+//! tells the consumers (the `producing` flag) and wakes the waiting thread itself. The
+//! consumers' closing fetches, which only confirm that nothing is left, fall after the end
+//! (their few read sections are still in the lock's counts, read once every thread is done).
 
 use super::RunConfig;
 use crate::check::history::History;
@@ -45,11 +46,7 @@ pub(super) struct Race {
 
 /// The end of the load: the latest of the producers' last answers and the consumers' last
 /// reads; `started` if there were none.
-pub(super) fn load_end(
-    timings: &[ProducerTiming],
-    consumer_ends: &[Option<Instant>],
-    started: Instant,
-) -> Instant {
+fn load_end(timings: &[ProducerTiming], consumer_ends: &[Option<Instant>], started: Instant) -> Instant {
     timings.iter().map(|t| t.end).chain(consumer_ends.iter().flatten().copied()).max().unwrap_or(started)
 }
 
