@@ -89,11 +89,11 @@ pub(super) fn lock_row(w: LockWindow, producers: u32, consumers: u32, transport:
 
 /// Each producer's acknowledged messages per second over its own timed window (0 for one
 /// that had none acknowledged: see [`super::figures`]), each consumer's records per second
-/// over the load.
+/// from the start to its last read (`consumer_ends`; 0 for one that read nothing).
 pub(super) fn fairness(
     history: &History,
     timings: &[ProducerTiming],
-    consumer_ends: &[Instant],
+    consumer_ends: &[Option<Instant>],
     started: Instant,
 ) -> Fairness {
     let producers = timings.iter().map(|t| t.acks.rate());
@@ -101,7 +101,7 @@ pub(super) fn fairness(
         .records_read_per_consumer()
         .iter()
         .map(|&(c, n)| {
-            let end = consumer_ends.get(c as usize).copied().unwrap_or(started);
+            let end = consumer_ends.get(c as usize).copied().flatten().unwrap_or(started);
             n as f64 / end.saturating_duration_since(started).as_secs_f64().max(1e-9)
         })
         .collect();

@@ -15,7 +15,9 @@
 //!    `messages / producers` unique payloads to topic `p % topics`, one or `--batch` per
 //!    request, with up to `--in-flight` requests outstanding, never retrying. Consumer `c` reads
 //!    topic `c % topics` from offset 0 with long polls until the producers are done and it has
-//!    reached the final high watermark.
+//!    reached the final high watermark. The load ends at the last producer's last answer or a
+//!    consumer's last read, whichever is later, as the threads themselves clocked it (see the
+//!    `race` submodule): the run's length, the lock window and the consume rate end there.
 //! 3. **Drain.** A fresh reader reads every topic from offset 0 to its end.
 //! 4. **Verify and check.** The broker stops (files closed), the files are scanned (docs/violations.md
 //!    A and B; skipped for a remote broker), and the history is checked (section C).
@@ -27,12 +29,12 @@
 //! are not counted; the report's `unacknowledged` says how many and the first error met.
 
 use super::figures::{figures, open_loop_row, produce_rate, sync_figures};
-use super::locks::{LockProbe, LockWindow, NoProbe, TopicsProbe};
-use super::payloads::{Preparation, Prepared};
+use super::locks::{LockProbe, NoProbe, TopicsProbe};
+use super::payloads::Preparation;
 use super::transport::{
     ConsumerEndpoint, InprocTransport, KafkaTransport, ProducerEndpoint, TcpTransport, Transport,
 };
-use super::workers::{consume, drain_topic, produce, ProducerTiming, Schedule};
+use super::workers::drain_topic;
 use crate::broker::{Broker, BrokerConfig};
 use crate::check::history::{History, RunShape};
 use crate::check::runfile::{RunFile, RunPayloadCheck};
@@ -42,15 +44,14 @@ use crate::storage::{verify_topic, AppendMode, LogConfig, RaceWindow, SyncTotals
 use crate::strategies::{StrategyKind, StrategyVisitor, SyncStrategy};
 use crate::violations::{Section, Violations};
 use anyhow::{bail, Context};
-use crossbeam::utils::CachePadded;
+use race::{race, Race};
 use rayon::prelude::*;
-use std::io::IsTerminal;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
+
+mod race;
 
 /// The widest `--race-window-us`: one second inside every append.
 pub const MAX_RACE_WINDOW_US: u64 = 1_000_000;
@@ -457,7 +458,7 @@ fn load(
     let violations = crate::check::checker::check(&history, drain, names);
     let phases = Phases {
         prepare_s,
-        load_s: finished.duration_since(started).as_secs_f64(),
+        load_s: finished.saturating_duration_since(started).as_secs_f64(),
         drain_s: check_started.duration_since(drain_started).as_secs_f64(),
         verify_s: None,
         check_s: check_started.elapsed().as_secs_f64(),
@@ -473,13 +474,13 @@ fn load(
         // The syncs are counted over the whole load, warm-up included: so is their time, from
         // the start to the last producer's last answer.
         let load_end = timings.iter().map(|t| t.end).max().unwrap_or(finished);
-        let load_s = load_end.duration_since(started).as_secs_f64();
+        let load_s = load_end.saturating_duration_since(started).as_secs_f64();
         sync_figures(&mut produce, syncs, shape.total_messages(), load_s);
     }
     let open_loop = config.rate.map(|rate| open_loop_row(rate, produce.msgs_per_s, &timings));
     let consume = (config.consumers > 0).then(|| {
-        let end = consumer_ends.iter().max().copied().unwrap_or(finished);
-        let secs = end.duration_since(started).as_secs_f64().max(1e-9);
+        let end = consumer_ends.iter().flatten().max().copied().unwrap_or(finished);
+        let secs = end.saturating_duration_since(started).as_secs_f64().max(1e-9);
         figures(counts.records_read as f64 / secs, mb, &history.consume_latency_us())
     });
     let unacknowledged = super::figures::unacknowledged(&counts, &timings);
@@ -506,7 +507,7 @@ fn load(
         append: config.append,
         open_loop,
         seed: config.seed,
-        duration_s: finished.duration_since(started).as_secs_f64(),
+        duration_s: finished.saturating_duration_since(started).as_secs_f64(),
         machine: super::ceiling::machine(),
         version: env!("CARGO_PKG_VERSION").into(),
         produce,
@@ -567,127 +568,4 @@ fn drain_all(
         }
     }
     Ok(())
-}
-
-/// What phase 2 (the load) leaves behind.
-struct Race {
-    timings: Vec<ProducerTiming>,
-    consumer_ends: Vec<Instant>,
-    /// When every thread left the start barrier, and when the last consumer stopped.
-    started: Instant,
-    finished: Instant,
-    /// The logs' syncs during the load, and what they took.
-    syncs: SyncTotals,
-    /// `--lock-stats`: the strategy's figures from the first warm-up end to the end of the load.
-    lock: Option<LockWindow>,
-}
-
-/// Phase 2: starts every producer and consumer together at a barrier and waits for them.
-#[allow(clippy::too_many_arguments)]
-fn race(
-    config: &RunConfig,
-    history: &History,
-    names: &[String],
-    producers: Vec<Box<dyn ProducerEndpoint>>,
-    consumers: Vec<Box<dyn ConsumerEndpoint>>,
-    prepared: Option<&[Prepared]>,
-    warmup: u64,
-    syncs: &mut dyn FnMut() -> SyncTotals,
-    probe: &dyn LockProbe,
-) -> Race {
-    let shape = config.shape();
-    let progress = progress_bar(config, shape.total_messages());
-    // One count per producer, each on a cache line of its own: a shared counter would move
-    // between the cores on every request of every producer. The progress bar sums them.
-    let sent: Vec<CachePadded<AtomicU64>> = (0..producers.len()).map(|_| CachePadded::default()).collect();
-    let producing = AtomicBool::new(true);
-    let start = Barrier::new(producers.len() + consumers.len() + 1);
-    let syncs_before = syncs();
-    // The lock's figures cover what the throughput does: from the first producer leaving its
-    // warm-up (the statistics are reset then) to the end of the load.
-    let warm_at = std::sync::OnceLock::new();
-    let on_warm = || {
-        warm_at.get_or_init(|| {
-            probe.reset();
-            Instant::now()
-        });
-    };
-    let (timings, consumer_ends, started) = thread::scope(|s| {
-        let producer_threads: Vec<_> = producers
-            .into_iter()
-            .enumerate()
-            .map(|(p, endpoint)| {
-                let (names, start, sent, on_warm) = (names, &start, &*sent[p], &on_warm);
-                s.spawn(move || {
-                    start.wait();
-                    // Open loop: this producer's even share of --rate, from the common start.
-                    let schedule = config
-                        .rate
-                        .map(|rate| Schedule::new(history.now_ns(), rate / f64::from(config.producers)));
-                    produce(
-                        config,
-                        history,
-                        p as u32,
-                        prepared.map(|all| &all[p]),
-                        &names[shape.topic_of(p as u32) as usize],
-                        endpoint,
-                        warmup,
-                        sent,
-                        schedule,
-                        on_warm,
-                    )
-                })
-            })
-            .collect();
-        let consumer_threads: Vec<_> = consumers
-            .into_iter()
-            .enumerate()
-            .map(|(c, endpoint)| {
-                let (names, start, producing) = (names, &start, &producing);
-                s.spawn(move || {
-                    start.wait();
-                    consume(history, c as u32, c as u32 % shape.topics, names, endpoint, producing)
-                })
-            })
-            .collect();
-        start.wait();
-        let started = Instant::now();
-        while producer_threads.iter().any(|t| !t.is_finished()) {
-            if let Some(bar) = &progress {
-                bar.set_position(sent.iter().map(|n| n.load(Ordering::Relaxed)).sum());
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-        let timings: Vec<ProducerTiming> =
-            producer_threads.into_iter().map(|t| t.join().expect("producer thread")).collect();
-        producing.store(false, Ordering::Release);
-        let consumer_ends: Vec<Instant> =
-            consumer_threads.into_iter().map(|t| t.join().expect("consumer thread")).collect();
-        (timings, consumer_ends, started)
-    });
-    if let Some(bar) = &progress {
-        bar.finish_and_clear();
-    }
-    let syncs = syncs().since(syncs_before);
-    let finished = Instant::now();
-    let lock = probe.snapshot().map(|snapshot| LockWindow {
-        snapshot,
-        from: warm_at.get().copied().unwrap_or(started),
-        to: finished,
-    });
-    Race { timings, consumer_ends, started, finished, syncs, lock }
-}
-
-fn progress_bar(config: &RunConfig, total: u64) -> Option<indicatif::ProgressBar> {
-    let on_terminal = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
-    if !config.progress || !on_terminal {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new(total);
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{spinner} producing [{bar:40}] {human_pos}/{human_len} messages ({per_sec}, {eta} left)",
-    ) {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    Some(bar)
 }

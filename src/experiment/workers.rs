@@ -311,6 +311,9 @@ fn record(
 }
 
 /// One consumer: reads its topic from 0 until the producers are done and it has caught up.
+/// Returns when its last fetch that moved it forward (records read, or a corrupt stretch
+/// skipped) ended, `None` if none did: its work ends there, not after the fetches (long polls
+/// among them) that only found nothing more to read.
 pub(super) fn consume(
     history: &History,
     consumer: u32,
@@ -318,12 +321,13 @@ pub(super) fn consume(
     names: &[String],
     mut endpoint: Box<dyn ConsumerEndpoint>,
     producing: &AtomicBool,
-) -> Instant {
+) -> Option<Instant> {
     let mut recorder = history.consumer(consumer);
     let name = &names[topic as usize];
     let mut offset = 0u64;
     let mut errors_after_done = 0;
     let mut done_at: Option<Instant> = None;
+    let mut last_read: Option<Instant> = None;
     loop {
         let done = !producing.load(Ordering::Acquire);
         if done && done_at.is_none() {
@@ -334,6 +338,9 @@ pub(super) fn consume(
         let fetch = endpoint.fetch(name, offset, 1000, 1 << 20, wait);
         let end_ns = history.now_ns();
         let (next, high_watermark, any) = record(&mut recorder, topic, offset, start_ns, end_ns, fetch);
+        if next != offset || any {
+            last_read = Some(Instant::now());
+        }
         offset = next;
         match high_watermark {
             // A fetch started after the producers finished saw the final watermark.
@@ -353,7 +360,7 @@ pub(super) fn consume(
         }
     }
     drop(recorder);
-    Instant::now()
+    last_read
 }
 
 /// Reads a topic from `from` to its end into the drain recorder, skipping corrupt stretches.

@@ -4,7 +4,7 @@
 //! fairness index). The runner fills [`LockRow`] and [`Fairness`]; [`print_locks`] writes them
 //! under a run's text report.
 
-use crate::report::table::{micros, thousands};
+use crate::report::table::thousands;
 use crate::strategies::timed::{LockStats, SectionStats};
 use serde::Serialize;
 use std::io::{self, Write};
@@ -97,13 +97,32 @@ pub fn jain(xs: &[f64]) -> f64 {
     sum * sum / (xs.len() as f64 * squares)
 }
 
-/// Nanoseconds, shortened: 850 ns, 12 µs, 1.2 ms.
+/// Nanoseconds, shortened to three significant figures, rounded: 850 ns, 1.5 µs, 14.8 µs,
+/// 148 µs, 1.23 ms, 2.5 s. A ratio of two printed figures is then within half a percent of the
+/// ratio of the values; [`shown_ns`] gives the value as printed, for a ratio printed beside them.
 pub fn ns(n: u64) -> String {
-    if n < 1_000 {
-        format!("{n} ns")
-    } else {
-        micros(n / 1_000)
+    let shown = shown_ns(n);
+    let (scale, unit) = match shown {
+        0..1_000 => return format!("{shown} ns"),
+        1_000..1_000_000 => (1e3, "µs"),
+        1_000_000..1_000_000_000 => (1e6, "ms"),
+        _ => (1e9, "s"),
+    };
+    let digits = format!("{:.2}", shown as f64 / scale);
+    let digits = digits.trim_end_matches('0').trim_end_matches('.');
+    format!("{digits} {unit}")
+}
+
+/// `n` nanoseconds rounded to three significant figures (half up): the value [`ns`] prints.
+pub fn shown_ns(n: u64) -> u64 {
+    let mut factor = 1u64;
+    while n / factor >= 1_000 {
+        factor *= 10;
     }
+    if factor == 1 {
+        return n;
+    }
+    (n / factor + u64::from(n % factor >= factor / 2)).saturating_mul(factor)
 }
 
 fn section_row(out: &mut impl Write, side: &str, s: &SectionStats) -> io::Result<()> {
@@ -279,6 +298,29 @@ mod tests {
         // Scale does not matter.
         assert!((jain(&[1.0, 3.0]) - jain(&[100.0, 300.0])).abs() < 1e-12);
         assert_eq!(jain(&[]), 1.0);
+    }
+
+    #[test]
+    fn durations_keep_three_significant_figures_rounded() {
+        assert_eq!(ns(0), "0 ns");
+        assert_eq!(ns(850), "850 ns");
+        assert_eq!(ns(999), "999 ns");
+        assert_eq!(ns(1_000), "1 µs");
+        assert_eq!(ns(1_500), "1.5 µs");
+        assert_eq!(ns(1_234), "1.23 µs");
+        // 14.84 µs was printed "14 µs" (truncated): a ratio beside it did not match.
+        assert_eq!(ns(14_840), "14.8 µs");
+        assert_eq!(ns(14_850), "14.9 µs");
+        assert_eq!(ns(99_960), "100 µs");
+        assert_eq!(ns(148_400), "148 µs");
+        assert_eq!(ns(999_600), "1 ms");
+        assert_eq!(ns(1_234_567), "1.23 ms");
+        assert_eq!(ns(2_500_000_000), "2.5 s");
+        assert_eq!(ns(123_456_000_000), "123 s");
+        assert_eq!(shown_ns(14_840), 14_800);
+        assert_eq!(shown_ns(14_850), 14_900);
+        assert_eq!(shown_ns(20), 20);
+        assert_eq!(shown_ns(u64::MAX), 18_400_000_000_000_000_000);
     }
 
     #[test]
