@@ -3,7 +3,9 @@
 //! the same data dir, the same batches sent again. A retry is acknowledged with its original
 //! offset and stored once, a gap is refused, new producer ids never repeat old ones; a
 //! garbled or truncated `producers.dat` is logged and never stops the broker, and what it
-//! loses is what docs/format.md says; the per-connection limit on producer ids, from outside.
+//! loses is what docs/format.md says; the per-connection limit on producer ids, from outside;
+//! a client cannot write as another client's producer by guessing its id from its own, and a
+//! batch reusing a producer's sequence with other values is refused, never acknowledged.
 
 mod common;
 
@@ -121,7 +123,7 @@ fn a_retry_after_a_kill_is_acknowledged_with_its_offset_and_stored_once(fsync: &
     assert_eq!(raw.produce("idem", producer, 9, &["skipped ahead"]).0, code::OUT_OF_ORDER_SEQUENCE_NUMBER);
     assert_eq!(raw.produce("idem", producer, 3, &["d"]), (code::NONE, 3));
     let (_, again, _) = raw.init_producer_id();
-    assert!(again > producer, "a new id ({again}) is past every id handed out before ({producer})");
+    assert_ne!(again, producer, "a new id is not one handed out before");
     assert!(!broker.log().contains("warning"), "{}", broker.log());
     broker.stop();
     assert_eq!(stored(&broker.data(), "idem"), ["a", "b", "c", "d"]);
@@ -213,7 +215,7 @@ fn a_connection_gets_at_most_its_limit_of_producer_ids_and_stays_usable() {
     assert_eq!(raw.produce("limited", ids[0], 0, &["x"]), (code::NONE, 0));
     let (error, fresh, _) = Raw::connect(&broker.kafka()).init_producer_id();
     assert_eq!(error, code::NONE);
-    assert!(fresh > ids[ids.len() - 1]);
+    assert!(!ids.contains(&fresh));
 }
 
 #[test]
@@ -253,4 +255,40 @@ fn producer_ids_never_handed_out_and_transactional_ids_are_refused_and_nothing_i
     // The id handed out works, and is the only thing written.
     assert_eq!(raw.produce("fresh", id, 0, &["y"]), (code::NONE, 0));
     assert_eq!(broker.payloads("fresh"), vec![b"y".to_vec()]);
+}
+
+#[test]
+fn another_clients_producer_id_cannot_be_guessed_and_a_forged_batch_never_takes_a_real_ones_place() {
+    let mut broker = Restartable::start("never");
+    let kafka = kafka_addr_of(&broker.stderr());
+    let (mut victim, mut attacker) = (Raw::connect(&kafka), Raw::connect(&kafka));
+    let (_, id, _) = victim.init_producer_id();
+    assert_eq!(victim.produce("payments", id, 0, &["victim-0"]), (code::NONE, 0));
+    // The attacker's own ids, asked for just before and after the victim's, name no neighbour:
+    // every id near them is refused, so is every id near the victim's (as if it had leaked
+    // its neighbourhood), and nothing is written.
+    let (_, before, _) = attacker.init_producer_id();
+    let (_, after, _) = attacker.init_producer_id();
+    for known in [before, after, id] {
+        for delta in [-2, -1, 1, 2, 1000] {
+            let guess = known.wrapping_add(delta);
+            let forged = attacker.produce("payments", guess, 1, &["ATTACKER"]).0;
+            assert_eq!(forged, code::UNKNOWN_PRODUCER_ID, "{guess}, {delta} from {known}");
+            assert_eq!(attacker.produce("fresh", guess, 0, &["FORGED"]).0, code::UNKNOWN_PRODUCER_ID);
+        }
+    }
+    // The victim's batches are written at their own offsets.
+    assert_eq!(victim.produce("payments", id, 1, &["victim-1"]), (code::NONE, 1));
+    assert_eq!(victim.produce("fresh", id, 0, &["victim-fresh"]), (code::NONE, 0));
+    // Were the id known: a batch reusing the victim's sequence with other values is refused,
+    // and the victim's real retry is still acknowledged with its offset.
+    assert_eq!(attacker.produce("payments", id, 1, &["ATTACKER"]).0, code::OUT_OF_ORDER_SEQUENCE_NUMBER);
+    assert_eq!(victim.produce("payments", id, 1, &["victim-1"]), (code::NONE, 1));
+    // ... and one that takes the victim's next sequence first leaves the victim's batch
+    // refused, never acknowledged at the forger's offset.
+    assert_eq!(attacker.produce("payments", id, 2, &["ATTACKER"]), (code::NONE, 2));
+    assert_eq!(victim.produce("payments", id, 2, &["victim-2"]).0, code::OUT_OF_ORDER_SEQUENCE_NUMBER);
+    broker.stop();
+    assert_eq!(stored(&broker.data(), "payments"), ["victim-0", "victim-1", "ATTACKER"]);
+    assert_eq!(stored(&broker.data(), "fresh"), ["victim-fresh"]);
 }

@@ -43,6 +43,8 @@ pub(crate) fn handle_connection<S: SyncStrategy>(shared: &Shared<S>, stream: Tcp
     conn.share_budget(shared.buffers.clone());
     // The topic this connection used last: producers and consumers stick to one topic, and the
     // registry's shared lock and the Arc's shared counter are then touched once, not per request.
+    // It is used only while it is not deleted ([`live`]): after a DeleteTopics the next request
+    // looks the name up again, and the deleted topic's files are let go.
     let mut cached: Option<Arc<Topic<S>>> = None;
     // A frame read ahead while gathering a run of Produce requests, to be served next.
     let mut carry: Option<Result<Option<RequestFrame>, ConnectionError>> = None;
@@ -206,9 +208,9 @@ fn serve_produce_run<S: SyncStrategy>(
         let Some(Request::Produce { topic, .. }) = run.first().map(|f| &f.request) else {
             return Ok(());
         };
-        match cached {
-            Some(t) if t.name == *topic => Ok(&*t),
-            _ => shared.topic_or_create(topic).map(|t| &*cached.insert(t)).map_err(topic_failure),
+        match live(cached, topic) {
+            Some(t) => Ok(t),
+            None => shared.topic_or_create(topic).map(|t| &**cached.insert(t)).map_err(topic_failure),
         }
         .and_then(|t| t.append_batch(&payloads).map_err(failure))
     } else {
@@ -230,8 +232,12 @@ fn serve_produce_run<S: SyncStrategy>(
     Ok(())
 }
 
-/// Fetch: read from the offset, at most `max_bytes` of records as the reply carries them (each
-/// its payload plus [`FETCH_RECORD_OVERHEAD_BYTES`]) and at least one; at the high watermark,
+/// The most records one native Fetch reply carries, whatever its `max_messages` asks.
+pub const MAX_FETCH_RECORDS: u32 = 100_000;
+
+/// Fetch: read from the offset up to `max_messages` records but never more than
+/// [`MAX_FETCH_RECORDS`], at most `max_bytes` of records as the reply carries them (each its
+/// payload plus [`FETCH_RECORD_OVERHEAD_BYTES`]) and at least one; at the high watermark,
 /// long-poll up to `wait` for new records.
 #[allow(clippy::too_many_arguments)]
 fn fetch<S: SyncStrategy>(
@@ -245,15 +251,19 @@ fn fetch<S: SyncStrategy>(
     wait: Duration,
 ) -> Result<ReadBatch, Failure> {
     validate_topic_name(topic).map_err(failure)?;
-    let topic = match cached {
-        Some(t) if t.name == topic => t,
-        _ => cached.insert(
-            shared.topics.get(topic).ok_or_else(|| failure(LogError::UnknownTopic(topic.to_string())))?,
-        ),
+    let topic = match live(cached, topic) {
+        Some(t) => t,
+        None => {
+            // Let a deleted topic's files go before the lookup, whatever it finds.
+            *cached = None;
+            &**cached.insert(
+                shared.topics.get(topic).ok_or_else(|| failure(LogError::UnknownTopic(topic.to_string())))?,
+            )
+        }
     };
     // Each record counts what it takes in the reply: its payload, its offset and its length.
     let limit = ReadLimit {
-        records: max_messages.min(100_000),
+        records: max_messages.min(MAX_FETCH_RECORDS),
         bytes: max_bytes,
         bytes_per_record: FETCH_RECORD_OVERHEAD_BYTES,
     };
@@ -263,8 +273,15 @@ fn fetch<S: SyncStrategy>(
     }
     // Nothing yet: answer earlier pipelined requests first, then wait without any lock.
     let _ = conn.flush();
-    long_poll(shared, &[(&**topic, offset)], Instant::now() + wait);
+    long_poll(shared, &[(topic, offset)], Instant::now() + wait);
     topic.log.read_within(offset, limit).map_err(failure)
+}
+
+/// The cached topic if it is the one named `name` and was not deleted since it was cached. A
+/// deleted topic is never reused: its appends would be acknowledged and then lost with its
+/// files, and its reads would serve a log nobody else sees.
+fn live<'a, S: SyncStrategy>(cached: &'a Option<Arc<Topic<S>>>, name: &str) -> Option<&'a Topic<S>> {
+    cached.as_deref().filter(|t| t.name == name && !t.is_deleted())
 }
 
 /// The wire error for a topic that could not be had.

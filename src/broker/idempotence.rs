@@ -7,7 +7,8 @@
 //!
 //! | the batch                                         | answer                                   |
 //! |---------------------------------------------------|------------------------------------------|
-//! | its first sequence is a remembered batch's        | acknowledged again with that batch's base offset; nothing is written |
+//! | its first sequence, record count and values (their CRC) are a remembered batch's | acknowledged again with that batch's base offset; nothing is written |
+//! | its first sequence is a remembered batch's, but its record count or values are not | OUT_OF_ORDER_SEQUENCE_NUMBER (45), nothing written |
 //! | the next sequence (last + 1), same epoch          | appended                                 |
 //! | sequence 0 from a producer not seen on this topic, or with a newer epoch | appended (a new producer, or a bumped epoch) |
 //! | an older epoch                                    | INVALID_PRODUCER_EPOCH (47)              |
@@ -49,13 +50,23 @@
 //! deduplication (a retry of it is appended if it began at sequence 0, else refused as out of
 //! order). Under `always`, and for a killed broker under every policy, there is none other.
 //!
+//! A batch is a retry only if it is the same batch: a batch that reuses a remembered first
+//! sequence with other values is refused, never acknowledged with the other batch's offset.
+//! Kafka's DUPLICATE_SEQUENCE_NUMBER (46) is not used for it, since clients take that code
+//! for a success.
+//!
 //! ## Producer ids
 //!
-//! Ids are handed out in blocks of [`ID_BLOCK`]: before the first id of a block, the block's
-//! end is written to the data dir's `@producer-ids` and forced to disk, so a restarted broker
-//! starts past every id handed out before it. Were the file lost or garbled, the broker starts
-//! past the largest id in any `producers.dat` and past the clock (milliseconds since the Unix
-//! epoch × 1000), and logs a warning. A batch is accepted only from an id this run handed out
+//! InitProducerId hands out serials one after another, in blocks of [`ID_BLOCK`]: before the
+//! first serial of a block, the block's end is written to the data dir's `@producer-ids` and
+//! forced to disk, so a restarted broker starts past every serial handed out before it. Were
+//! the file lost or garbled, the broker starts past the clock (milliseconds since the Unix
+//! epoch × 1000), and logs a warning. The id of a serial is its image under a keyed
+//! permutation ([`ids`]): ids cannot be guessed from one another, so no client can write as
+//! another's producer, and an id handed out maps back to a serial of this run. The key is drawn
+//! from the OS's random source once per data dir and kept in `@producer-key` (written before
+//! the first id under it is handed out); an id also named in a `producers.dat` read at start-up
+//! is never handed out again. A batch is accepted only from an id this run handed out
 //! or one named in a `producers.dat` read at start-up: an id handed out before a restart whose
 //! producer wrote no idempotent batch before it is answered UNKNOWN_PRODUCER_ID (59), and the
 //! client asks for a new one. A connection may ask for at most
@@ -75,6 +86,7 @@ use super::producer_file::{self, Entry, PRODUCERS_FILE};
 use crate::kafka::code;
 use crate::storage::{FsyncPolicy, Log};
 use crate::strategies::SyncStrategy;
+use ids::IdKey;
 use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
@@ -85,7 +97,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 pub const REMEMBERED_BATCHES: usize = 5;
 /// The most (topic, producer id) entries kept.
 pub const MAX_PRODUCERS: usize = 10_000;
-/// Producer ids reserved in `@producer-ids` at a time.
+/// Producer id serials reserved in `@producer-ids` at a time.
 pub const ID_BLOCK: i64 = 1000;
 /// The most producer ids one connection may ask for (InitProducerId); past it, POLICY_VIOLATION.
 pub const MAX_PRODUCER_IDS_PER_CONNECTION: u32 = 100;
@@ -127,16 +139,27 @@ struct Store {
 
 /// The idempotent producers' state.
 pub struct Producers {
-    /// The first id this run hands out: the ids it handed out are `first_id..next_id`.
-    first_id: i64,
-    /// The next id InitProducerId hands out.
-    next_id: AtomicI64,
+    /// The first serial this run hands out: the ids it handed out are those of the serials
+    /// `first_serial..next_serial`.
+    first_serial: i64,
+    /// The next serial InitProducerId hands out.
+    next_serial: AtomicI64,
+    /// The permutation from serials to ids.
+    key: IdKey,
     /// The ids named by the entries of `producers.dat` at start-up: handed out before it.
     earlier_ids: HashSet<i64>,
-    /// The end of the id block reserved on disk; taken to hand out an id.
-    reserved_end: Mutex<i64>,
+    /// What is recorded on disk; taken to hand out an id.
+    reserved: Mutex<Reserved>,
     state: Mutex<State>,
     store: Option<Store>,
+}
+
+/// What `@producer-ids` and `@producer-key` record.
+struct Reserved {
+    /// The end of the serial block reserved on disk.
+    end: i64,
+    /// Whether the key is yet to be written to `@producer-key` (before the first id under it).
+    key_unrecorded: bool,
 }
 
 /// What to do with one idempotent batch.
@@ -177,10 +200,11 @@ impl Producers {
     pub fn in_memory() -> Producers {
         let first = clock_floor();
         Producers {
-            first_id: first,
-            next_id: AtomicI64::new(first),
+            first_serial: first,
+            next_serial: AtomicI64::new(first),
+            key: IdKey::random(),
             earlier_ids: HashSet::new(),
-            reserved_end: Mutex::new(i64::MAX),
+            reserved: Mutex::new(Reserved { end: i64::MAX, key_unrecorded: false }),
             state: Mutex::new(State::default()),
             store: None,
         }
@@ -244,46 +268,72 @@ impl Producers {
             Ok(Some(end)) => end,
             Ok(None) => clock_floor(),
             Err(reason) => {
-                warnings.push(format!("{reason}; producer ids start past the clock and every stored id"));
+                warnings.push(format!("{reason}; producer id serials start past the clock"));
                 clock_floor()
             }
-        }
-        .max(earlier_ids.iter().max().map_or(0, |id| id.saturating_add(1)));
+        };
+        let (key, key_unrecorded) = match IdKey::read(data_dir) {
+            Ok(Some(key)) => (key, false),
+            Ok(None) => (IdKey::random(), true),
+            Err(reason) => {
+                warnings.push(format!("{reason}; producer ids are made with a new key"));
+                (IdKey::random(), true)
+            }
+        };
         let store = Store { data_dir: data_dir.to_path_buf(), fsync };
         let producers = Producers {
-            first_id: next,
-            next_id: AtomicI64::new(next),
+            first_serial: next,
+            next_serial: AtomicI64::new(next),
+            key,
             earlier_ids,
-            reserved_end: Mutex::new(next),
+            reserved: Mutex::new(Reserved { end: next, key_unrecorded }),
             state: Mutex::new(state),
             store: Some(store),
         };
         (producers, warnings)
     }
 
-    /// InitProducerId: a fresh producer id at epoch 0, or KAFKA_STORAGE_ERROR when a new id
-    /// block cannot be recorded.
+    /// InitProducerId: a fresh producer id at epoch 0, or KAFKA_STORAGE_ERROR when a new
+    /// serial block or the key cannot be recorded.
     pub fn init(&self) -> Result<(i64, i16), i16> {
-        let mut reserved_end = self.reserved_end.lock();
-        let id = self.next_id.load(Ordering::Acquire);
-        if id >= *reserved_end {
-            let end = id.saturating_add(ID_BLOCK);
-            if let Some(store) = &self.store {
-                producer_file::write_reserved_ids(&store.data_dir, end).map_err(|e| {
-                    eprintln!("synclog: cannot record a block of producer ids: {e}");
-                    code::KAFKA_STORAGE_ERROR
-                })?;
+        let mut reserved = self.reserved.lock();
+        let mut serial = self.next_serial.load(Ordering::Acquire);
+        loop {
+            if serial >= reserved.end {
+                let end = serial.saturating_add(ID_BLOCK);
+                if let Some(store) = &self.store {
+                    self.record_block(&store.data_dir, end, reserved.key_unrecorded).map_err(|e| {
+                        eprintln!("synclog: cannot record a block of producer ids: {e}");
+                        code::KAFKA_STORAGE_ERROR
+                    })?;
+                }
+                *reserved = Reserved { end, key_unrecorded: false };
             }
-            *reserved_end = end;
+            let id = self.key.id_of(serial);
+            serial = serial.saturating_add(1);
+            self.next_serial.store(serial, Ordering::Release);
+            // An id a producer of an earlier run wrote with (under another key, or by chance)
+            // is that producer's: skipped.
+            if !self.earlier_ids.contains(&id) {
+                return Ok((id, 0));
+            }
         }
-        self.next_id.store(id.saturating_add(1), Ordering::Release);
-        Ok((id, 0))
     }
 
-    /// Whether `id` was handed out: by this run, or before it to a producer that wrote an
-    /// entry to a `producers.dat` read at start-up.
+    /// Writes the key if it is not on disk yet, then the end of a new serial block.
+    fn record_block(&self, data_dir: &Path, end: i64, key_unrecorded: bool) -> std::io::Result<()> {
+        if key_unrecorded {
+            self.key.write(data_dir)?;
+        }
+        producer_file::write_reserved_ids(data_dir, end)
+    }
+
+    /// Whether `id` was handed out: by this run (its serial is one of this run's), or before
+    /// it to a producer that wrote an entry to a `producers.dat` read at start-up.
     fn handed_out(&self, id: i64) -> bool {
-        (self.first_id..self.next_id.load(Ordering::Acquire)).contains(&id) || self.earlier_ids.contains(&id)
+        let this_run = self.first_serial..self.next_serial.load(Ordering::Acquire);
+        self.key.serial_of(id).is_some_and(|serial| this_run.contains(&serial))
+            || self.earlier_ids.contains(&id)
     }
 
     /// Forgets every producer's state for `topic`, deleted with its `producers.dat`: a topic
@@ -436,7 +486,9 @@ fn check(producer: Option<&Producer>, batch: &BatchId<'_>) -> Result<Option<u64>
         Some(p) if batch.epoch < p.epoch => Err(code::INVALID_PRODUCER_EPOCH),
         Some(p) if batch.epoch == p.epoch => {
             if let Some(seen) = p.batches.iter().find(|b| b.first_sequence == batch.base_sequence) {
-                return match seen.records as usize == batch.records {
+                // The same batch again, not another one reusing its sequence.
+                let same = seen.records as usize == batch.records && seen.values_crc == batch.values_crc;
+                return match same {
                     true => Ok(Some(seen.base_offset)),
                     false => Err(code::OUT_OF_ORDER_SEQUENCE_NUMBER),
                 };
@@ -514,6 +566,8 @@ fn fold(entries: Vec<Entry>, stored: impl Fn(&Entry) -> bool) -> (HashMap<i64, V
         .collect();
     (kept, unmatched)
 }
+
+pub mod ids;
 
 #[cfg(test)]
 mod tests;

@@ -18,7 +18,8 @@
 //! ([`super::idempotence`]): a fresh producer id at epoch 0; a transactional id is refused with
 //! TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53), transactions not being served; a connection that
 //! already asked for [`MAX_PRODUCER_IDS_PER_CONNECTION`] ids gets POLICY_VIOLATION (44), and
-//! KAFKA_STORAGE_ERROR (56) answers when a new block of ids cannot be recorded. Each error
+//! KAFKA_STORAGE_ERROR (56) answers when a new block of ids, or the key that makes
+//! them ([`super::idempotence::ids`]), cannot be recorded. Each error
 //! answers the request alone: the connection carries on.
 
 use super::groups::{Committed, JoinRequest};

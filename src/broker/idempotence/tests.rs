@@ -97,9 +97,9 @@ fn after_a_restart_a_retry_is_acknowledged_with_its_offset_and_a_gap_is_refused(
     assert_eq!(d.send(id, 9, &[b"x"], &[]), Err(code::OUT_OF_ORDER_SEQUENCE_NUMBER));
     assert_eq!(d.next_offset(), 3);
     assert_eq!(d.send(id, 3, &[b"d"], &[]), Ok(3));
-    // Ids go on past every id handed out before the restart.
+    // A new id is not one handed out before the restart.
     let (again, _) = d.producers.init().expect("id");
-    assert!(again > id, "{again} after {id}");
+    assert_ne!(again, id);
 }
 
 #[test]
@@ -163,14 +163,14 @@ fn the_state_file_is_compacted_to_what_is_remembered() {
 }
 
 #[test]
-fn without_the_id_file_ids_still_start_past_every_stored_producer() {
+fn without_the_id_file_no_stored_producers_id_is_handed_out_again() {
     let d = Dir::new();
     let (id, _) = d.producers.init().expect("id");
     assert_eq!(d.send(id, 0, &[b"a"], &[]), Ok(0));
     std::fs::write(d.dir.path().join(producer_file::IDS_FILE), b"garbled").expect("garble");
     let d = d.restart();
     assert!(d.warnings.iter().any(|w| w.contains(producer_file::IDS_FILE)), "{:?}", d.warnings);
-    assert!(d.producers.init().expect("id").0 > id);
+    assert_ne!(d.producers.init().expect("id").0, id);
     assert_eq!(d.send(id, 0, &[b"a"], &[]), Ok(0));
 }
 
@@ -225,4 +225,76 @@ fn a_deleted_topics_producer_state_is_forgotten_and_a_new_topic_of_its_name_star
     assert_eq!(producers.append_once(batch(id, epoch, 0, &[b"a"]), || 7, || Ok(7)), Ok(7));
     let gap = producers.append_once(batch(id, epoch, 5, &[b"x"]), || 8, never);
     assert_eq!(gap, Err(code::OUT_OF_ORDER_SEQUENCE_NUMBER), "its sequence goes on from 0");
+}
+
+#[test]
+fn a_batch_reusing_a_remembered_sequence_with_other_values_is_refused_not_acknowledged() {
+    let d = Dir::new();
+    let (id, _) = d.producers.init().expect("id");
+    assert_eq!(d.send(id, 0, &[b"mine-0"], &[]), Ok(0));
+    assert_eq!(d.send(id, 1, &[b"mine-1"], &[]), Ok(1));
+    // Same sequence and record count, other values: another batch, never the retry.
+    assert_eq!(d.send(id, 1, &[b"forged"], &[]), Err(code::OUT_OF_ORDER_SEQUENCE_NUMBER));
+    assert_eq!(d.send(id, 0, &[b"mine-X"], &[]), Err(code::OUT_OF_ORDER_SEQUENCE_NUMBER));
+    assert_eq!(d.next_offset(), 2, "nothing written");
+    // The real retry is still one, and so after a restart (the CRC comes from producers.dat).
+    assert_eq!(d.send(id, 1, &[b"mine-1"], &[]), Ok(1));
+    let d = d.restart();
+    assert_eq!(d.send(id, 1, &[b"forged"], &[]), Err(code::OUT_OF_ORDER_SEQUENCE_NUMBER));
+    assert_eq!(d.send(id, 1, &[b"mine-1"], &[]), Ok(1));
+    assert_eq!(d.next_offset(), 2);
+}
+
+#[test]
+fn ids_near_a_handed_out_id_are_refused_and_ids_are_not_consecutive() {
+    let producers = Producers::in_memory();
+    let never = || panic!("not written");
+    let ids: Vec<i64> = (0..50).map(|_| producers.init().expect("id").0).collect();
+    for pair in ids.windows(2) {
+        assert!(pair[0].abs_diff(pair[1]) > 1000, "{} then {}", pair[0], pair[1]);
+    }
+    for &id in &ids {
+        for guess in [id - 1, id + 1, id - 1000, id + 1000] {
+            let refused = producers.append_once(batch(guess, 0, 0, &[b"x"]), || 0, never);
+            assert_eq!(refused, Err(code::UNKNOWN_PRODUCER_ID), "{guess} near {id}");
+        }
+    }
+    assert_eq!(producers.append_once(batch(ids[7], 0, 0, &[b"x"]), || 0, || Ok(0)), Ok(0));
+}
+
+#[test]
+fn the_id_key_is_kept_so_ids_of_a_data_dir_never_repeat_and_an_old_data_dir_is_read() {
+    let d = Dir::new();
+    let key = d.dir.path().join(ids::KEY_FILE);
+    assert!(!key.exists(), "no key before the first id");
+    let before: Vec<i64> = (0..5).map(|_| d.producers.init().expect("id").0).collect();
+    let written = std::fs::read(&key).expect("the key was written with the first id");
+    assert_eq!(d.send(before[0], 0, &[b"a"], &[]), Ok(0));
+    let d = d.restart();
+    assert_eq!(std::fs::read(&key).expect("key"), written, "the same key after a restart");
+    let after: Vec<i64> = (0..5).map(|_| d.producers.init().expect("id").0).collect();
+    assert!(after.iter().all(|id| !before.contains(id)), "{before:?} then {after:?}");
+    assert_eq!(d.send(before[0], 1, &[b"b"], &[]), Ok(1), "a stored producer goes on");
+    assert_eq!(d.send(after[0], 0, &[b"c"], &[]), Ok(2));
+    // A data dir an older broker wrote: sequential ids, no key file. Its stored producer goes
+    // on, and new ids are made with a new key.
+    let old_id = 1_765_000_000_000_123;
+    let entry = Entry {
+        producer_id: old_id,
+        epoch: 0,
+        first_sequence: 0,
+        records: 1,
+        base_offset: 3,
+        values_crc: producer_file::values_crc([b"old".as_slice()]),
+    };
+    d.topics.get("t").expect("topic").append_batch(&[b"old"]).expect("append");
+    producer_file::append(&d.file(), &entry, false).expect("append");
+    std::fs::remove_file(&key).expect("remove the key");
+    let d = d.restart();
+    assert!(d.warnings.is_empty(), "{:?}", d.warnings);
+    assert_eq!(d.send(old_id, 0, &[b"old"], &[]), Ok(3), "its retry");
+    assert_eq!(d.send(old_id, 1, &[b"old-1"], &[]), Ok(4));
+    let (fresh, _) = d.producers.init().expect("id");
+    assert!(key.exists());
+    assert_eq!(d.send(fresh, 0, &[b"new"], &[]), Ok(5));
 }
