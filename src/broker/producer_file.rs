@@ -20,8 +20,9 @@
 //! after it, and a partial last entry (a torn write) is ignored. Reading never fails on
 //! content, only on I/O.
 //!
-//! `@producer-ids` holds one 12-byte entry: the end of the block of producer ids reserved so
-//! far (i64) and the CRC-32C of those 8 bytes (u32). It is replaced atomically (temporary file,
+//! `@producer-ids` holds one 12-byte entry: the end of the block of producer id serials
+//! reserved so far (i64; each id is its serial permuted under the data dir's key, see
+//! `idempotence::ids`) and the CRC-32C of those 8 bytes (u32). It is replaced atomically (temporary file,
 //! fsync, rename, fsync of the data dir) before any id of a new block is handed out.
 
 use std::fs::{self, File};
@@ -30,7 +31,8 @@ use std::path::Path;
 
 /// A topic's producer state file.
 pub const PRODUCERS_FILE: &str = "producers.dat";
-/// The data dir's file of reserved producer ids (`@` keeps it from ever being a topic name).
+/// The data dir's file of reserved producer id serials (`@` keeps it from ever being a topic
+/// name).
 pub const IDS_FILE: &str = "@producer-ids";
 /// Bytes per `producers.dat` entry.
 pub const ENTRY_BYTES: usize = 36;
@@ -177,7 +179,7 @@ pub fn rewrite(path: &Path, entries: &[Entry]) -> io::Result<()> {
     replace(path, &bytes)
 }
 
-/// The end of the reserved producer id block in `data_dir`: `Ok(None)` when there is no file,
+/// The end of the reserved block of producer id serials in `data_dir`: `Ok(None)` when there is no file,
 /// `Err` with a reason when it cannot be read or fails its check.
 pub fn read_reserved_ids(data_dir: &Path) -> Result<Option<i64>, String> {
     let path = data_dir.join(IDS_FILE);
@@ -195,7 +197,7 @@ pub fn read_reserved_ids(data_dir: &Path) -> Result<Option<i64>, String> {
     Ok(Some(i64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])))
 }
 
-/// Records durably that producer ids below `end` may have been handed out.
+/// Records durably that the ids of serials below `end` may have been handed out.
 pub fn write_reserved_ids(data_dir: &Path, end: i64) -> io::Result<()> {
     let mut b = [0u8; IDS_BYTES];
     b[0..8].copy_from_slice(&end.to_be_bytes());
