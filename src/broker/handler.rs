@@ -210,7 +210,11 @@ fn serve_produce_run<S: SyncStrategy>(
         };
         match live(cached, topic) {
             Some(t) => Ok(t),
-            None => shared.topic_or_create(topic).map(|t| &**cached.insert(t)).map_err(topic_failure),
+            None => {
+                // Let go of a deleted topic's files even if the lookup fails.
+                *cached = None;
+                shared.topic_or_create(topic).map(|t| &**cached.insert(t)).map_err(topic_failure)
+            }
         }
         .and_then(|t| t.append_batch(&payloads).map_err(failure))
     } else {

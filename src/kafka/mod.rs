@@ -27,7 +27,7 @@
 //! | api (key)        | version | what synclog does with it                                           |
 //! |------------------|---------|---------------------------------------------------------------------|
 //! | Produce (0)      | 3       | appends every record's value to partition 0, contiguously; acks 0, 1 and −1 |
-//! | Fetch (1)        | 4       | serves partition 0 from an offset as one RecordBatch v2; long-polls up to `max_wait_ms` |
+//! | Fetch (1)        | 4       | serves partition 0 from an offset as RecordBatch v2 (each of 1 024 records or more, but the last); long-polls up to `max_wait_ms` |
 //! | ListOffsets (2)  | 1–2     | timestamp −2 (earliest) is offset 0, −1 (latest) the high watermark |
 //! | Metadata (3)     | 0–4     | this one broker (node 0) leads partition 0 of every topic; creates a requested topic that is missing (v4: only when the request allows it) |
 //! | ApiVersions (18) | 0–2     | the table above; a newer version is answered in v0 with error 35 |

@@ -48,8 +48,8 @@
 //! of the frame's budget (`set_read_timeout(frame_timeout - elapsed)`), so a slow-loris peer
 //! sending one byte a second is cut off `frame_timeout` after its first byte, however steadily
 //! it trickles. Writes get `write_timeout`, so a peer that stops reading cannot block us forever
-//! either: a `write()` left blocked for the whole of it ends the connection, even if the kernel
-//! took a few bytes meanwhile (see `write_within`).
+//! either: a `write()` that gets no byte accepted within it ends the connection (see
+//! `write_within`).
 
 mod budget;
 
@@ -180,8 +180,8 @@ pub enum ConnectionError {
     #[error("cannot encode the frame")]
     Encode(#[source] ProtocolError),
 
-    /// A write was left blocked for the whole write timeout: the peer stopped reading.
-    #[error("the peer stopped reading: a write was left blocked for {} ms", timeout.as_millis())]
+    /// A write got no byte accepted within the write timeout: the peer stopped reading.
+    #[error("the peer stopped reading: a write made no progress within {} ms", timeout.as_millis())]
     WriteTimeout {
         /// The write timeout that expired.
         timeout: Duration,
@@ -638,39 +638,24 @@ impl Drop for Connection {
     }
 }
 
-/// True for the errors a socket timeout produces: `WouldBlock` (`EAGAIN`) on Unix, `TimedOut`
-/// on other platforms.
-/// Writes all of `bytes`, giving up on a peer that stopped reading: when one `write()` call
-/// was left blocked for the whole `timeout` (the socket's send timeout), the peer is taken as
-/// stalled even if the kernel took a few more bytes meanwhile (as it does while the socket
-/// buffers grow); `write_all` would call again, each call with a fresh timeout, and close a
-/// silent peer only after some three timeouts.
-fn write_within(
-    mut stream: &TcpStream,
-    mut bytes: &[u8],
-    timeout: Option<Duration>,
-) -> Result<(), ConnectionError> {
-    let stalled = |timeout| ConnectionError::WriteTimeout { timeout };
-    while !bytes.is_empty() {
-        let started = Instant::now();
-        match stream.write(bytes) {
-            Ok(0) => return Err(ConnectionError::Io(io::ErrorKind::WriteZero.into())),
-            Ok(n) => bytes = &bytes[n..],
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                return Err(match (is_timeout(&e), timeout) {
-                    (true, Some(timeout)) => stalled(timeout),
-                    _ => ConnectionError::Io(e),
-                })
-            }
-        }
-        if let Some(timeout) = timeout.filter(|t| !bytes.is_empty() && started.elapsed() >= *t) {
-            return Err(stalled(timeout));
-        }
-    }
-    Ok(())
+/// Writes all of `bytes` under the socket's send timeout, `timeout`: a `write()` call that
+/// gets no byte accepted within it ends the connection ([`ConnectionError::WriteTimeout`]).
+/// A call that ran out of time after some bytes were accepted returns them, and the next call
+/// gets the timeout afresh: a peer that reads steadily is served however long a reply takes to
+/// drain through deep socket buffers, and one that stopped reading is given up on once the
+/// kernel's buffers, which grow for a while, take nothing more (one to about three timeouts).
+/// A blocked call alone cannot tell the two apart: the bytes queued ahead of it may take a
+/// steady reader longer than the timeout to drain.
+fn write_within(stream: &TcpStream, bytes: &[u8], timeout: Option<Duration>) -> Result<(), ConnectionError> {
+    let mut stream = stream;
+    stream.write_all(bytes).map_err(|error| match (is_timeout(&error), timeout) {
+        (true, Some(timeout)) => ConnectionError::WriteTimeout { timeout },
+        _ => ConnectionError::Io(error),
+    })
 }
 
+/// True for the errors a socket timeout produces: `WouldBlock` (`EAGAIN`) on Unix, `TimedOut`
+/// on other platforms.
 fn is_timeout(error: &io::Error) -> bool {
     matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
 }
