@@ -182,28 +182,39 @@ pub fn rewrite(path: &Path, entries: &[Entry]) -> io::Result<()> {
 /// The end of the reserved block of producer id serials in `data_dir`: `Ok(None)` when there is no file,
 /// `Err` with a reason when it cannot be read or fails its check.
 pub fn read_reserved_ids(data_dir: &Path) -> Result<Option<i64>, String> {
-    let path = data_dir.join(IDS_FILE);
-    let bytes = match fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
-    };
-    let Ok(b) = <[u8; IDS_BYTES]>::try_from(bytes.as_slice()) else {
-        return Err(format!("{} is {} bytes, not {IDS_BYTES}", path.display(), bytes.len()));
-    };
-    if crc32c::crc32c(&b[0..8]).to_be_bytes() != b[8..12] {
-        return Err(format!("{} fails its CRC", path.display()));
-    }
-    Ok(Some(i64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])))
+    let payload = read_checked::<{ IDS_BYTES - 4 }>(&data_dir.join(IDS_FILE))?;
+    Ok(payload.map(i64::from_be_bytes))
 }
 
 /// Records durably that the ids of serials below `end` may have been handed out.
 pub fn write_reserved_ids(data_dir: &Path, end: i64) -> io::Result<()> {
-    let mut b = [0u8; IDS_BYTES];
-    b[0..8].copy_from_slice(&end.to_be_bytes());
-    let crc = crc32c::crc32c(&b[0..8]);
-    b[8..12].copy_from_slice(&crc.to_be_bytes());
-    replace(&data_dir.join(IDS_FILE), &b)
+    write_checked(&data_dir.join(IDS_FILE), &end.to_be_bytes())
+}
+
+/// The `N` bytes of a small file that holds them followed by their CRC-32C (u32):
+/// `Ok(None)` when there is no file, `Err` with a reason when it cannot be read, is not
+/// `N + 4` bytes long or fails its CRC.
+pub fn read_checked<const N: usize>(path: &Path) -> Result<Option<[u8; N]>, String> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    if bytes.len() != N + 4 {
+        return Err(format!("{} is {} bytes, not {}", path.display(), bytes.len(), N + 4));
+    }
+    let (payload, crc) = bytes.split_at(N);
+    if crc32c::crc32c(payload).to_be_bytes() != crc {
+        return Err(format!("{} fails its CRC", path.display()));
+    }
+    Ok(payload.try_into().ok())
+}
+
+/// Replaces the file at `path` atomically (see [`replace`]) with `payload` and its CRC-32C.
+pub fn write_checked(path: &Path, payload: &[u8]) -> io::Result<()> {
+    let mut b = payload.to_vec();
+    b.extend_from_slice(&crc32c::crc32c(payload).to_be_bytes());
+    replace(path, &b)
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 //! permuted again (cycle walking) until it is a non-negative i64, which takes two rounds of
 //! the network on average.
 
-use crate::broker::producer_file::replace;
+use crate::broker::producer_file::{read_checked, write_checked};
 use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::path::Path;
@@ -90,31 +90,17 @@ impl IdKey {
     /// Reads the key in `data_dir`: `Ok(None)` when there is no file (a new data dir, or one
     /// an older broker wrote), `Err` with a reason when it cannot be read or fails its check.
     pub fn read(data_dir: &Path) -> Result<Option<IdKey>, String> {
-        let path = data_dir.join(KEY_FILE);
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
-        };
-        let Ok(b) = <[u8; KEY_FILE_BYTES]>::try_from(bytes.as_slice()) else {
-            return Err(format!("{} is {} bytes, not {KEY_FILE_BYTES}", path.display(), bytes.len()));
-        };
-        if crc32c::crc32c(&b[0..16]).to_be_bytes() != b[16..20] {
-            return Err(format!("{} fails its CRC", path.display()));
-        }
-        let key: &[u8; 16] = b[0..16].try_into().map_err(|_| "a 16-byte key".to_string())?;
-        Ok(Some(IdKey::from_bytes(key)))
+        Ok(read_checked::<{ KEY_FILE_BYTES - 4 }>(&data_dir.join(KEY_FILE))?
+            .map(|key| IdKey::from_bytes(&key)))
     }
 
     /// Records the key in `data_dir` durably (atomically replaced: temporary file, fsync,
     /// rename, fsync of the data dir).
     pub fn write(&self, data_dir: &Path) -> io::Result<()> {
-        let mut b = [0u8; KEY_FILE_BYTES];
-        b[0..8].copy_from_slice(&self.0[0].to_be_bytes());
-        b[8..16].copy_from_slice(&self.0[1].to_be_bytes());
-        let crc = crc32c::crc32c(&b[0..16]);
-        b[16..20].copy_from_slice(&crc.to_be_bytes());
-        replace(&data_dir.join(KEY_FILE), &b)
+        let mut key = [0u8; KEY_FILE_BYTES - 4];
+        key[0..8].copy_from_slice(&self.0[0].to_be_bytes());
+        key[8..16].copy_from_slice(&self.0[1].to_be_bytes());
+        write_checked(&data_dir.join(KEY_FILE), &key)
     }
 }
 
