@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::broker_process::{kafka_addr_of, BrokerProcess};
+use common::broker_process::{start_with_kafka, BrokerProcess};
 use common::kafka_raw::{exchange, metadata_of_empty_names, request_frame};
 use synclog::client::Client;
 use synclog::kafka::MAX_ELEMENTS_PER_REQUEST;
@@ -39,11 +39,7 @@ fn assert_one_frame(what: &str, broker: &BrokerProcess, baseline: u64) {
 #[test]
 fn a_kafka_metadata_of_8_million_empty_names_costs_the_broker_one_frame() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let stderr = dir.path().join("broker.stderr");
-    let data = dir.path().join("data");
-    let args = ["--data-dir", data.to_str().expect("utf-8"), "--kafka-listen", "127.0.0.1:0"];
-    let broker = BrokerProcess::start(&args, &stderr);
-    let kafka = kafka_addr_of(&stderr);
+    let (broker, kafka) = start_with_kafka(dir.path());
     // Warm-up: the same refusal, one element past the cap (20 KB).
     let past = request_frame(3, 0, &metadata_of_empty_names(MAX_ELEMENTS_PER_REQUEST + 1));
     assert_eq!(exchange(&kafka, &past), None, "a Metadata past the element cap is not answered");

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::broker_process::{kafka_addr_of, BrokerProcess};
+use common::broker_process::start_with_kafka;
 use common::kafka_raw::Raw;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::*;
@@ -46,11 +46,7 @@ fn fetch_everything(raw: &mut Raw) -> (usize, usize) {
 #[test]
 fn sixteen_connections_fetching_65536_empty_records_at_once_hold_a_few_mib_each() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let stderr = dir.path().join("broker.stderr");
-    let data = dir.path().join("data");
-    let args = ["--data-dir", data.to_str().expect("utf-8"), "--kafka-listen", "127.0.0.1:0"];
-    let broker = BrokerProcess::start(&args, &stderr);
-    let kafka = kafka_addr_of(&stderr);
+    let (broker, kafka) = start_with_kafka(dir.path());
     let mut client = synclog::client::Client::connect(broker.addr).expect("synclog client");
     client.produce("t", std::iter::repeat_n(b"".as_slice(), RECORDS)).expect("produce");
     // One Fetch first, so what any first request sets up once is in the baseline.

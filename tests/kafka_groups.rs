@@ -9,7 +9,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::broker_process::{kafka_addr_of, BrokerProcess};
+use common::broker_process::{kafka_addr_of, start_with_kafka, BrokerProcess};
 use common::kafka_broker::Embedded;
 use common::kafka_raw::Raw;
 use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
@@ -550,11 +550,8 @@ fn groups_abandoned_past_their_session_give_their_slots_back() {
 #[test]
 fn member_state_is_bounded_and_keeps_nothing_else_of_the_requests_that_carried_it() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let stderr = dir.path().join("broker.stderr");
-    let data = dir.path().join("data");
-    let args = ["--data-dir", data.to_str().expect("utf-8"), "--kafka-listen", "127.0.0.1:0"];
-    let broker = BrokerProcess::start(&args, &stderr);
-    let mut raw = Raw::connect(&kafka_addr_of(&stderr));
+    let (broker, kafka) = start_with_kafka(dir.path());
+    let mut raw = Raw::connect(&kafka);
     let baseline = broker.peak_kib();
     // 1. A SyncGroup naming its one member 255 times with 64 KiB each (a 16 MiB request):
     //    the member keeps one 64 KiB assignment, not the request.
@@ -775,11 +772,7 @@ fn followers_waiting_in_sync_do_not_hold_the_assignments_they_sent() {
 #[test]
 fn member_ids_cannot_be_guessed_so_nobody_leaves_or_commits_as_another_member() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let stderr = dir.path().join("broker.stderr");
-    let data = dir.path().join("data");
-    let args = ["--data-dir", data.to_str().expect("utf-8"), "--kafka-listen", "127.0.0.1:0"];
-    let _broker = BrokerProcess::start(&args, &stderr);
-    let addr = kafka_addr_of(&stderr);
+    let (_broker, addr) = start_with_kafka(dir.path());
     let mut victim = Raw::connect(&addr);
     let joined = victim.join("v", "", 60_000, "consumer");
     let (victim_id, other_id) =

@@ -230,6 +230,16 @@ pub fn seed_from_env(var: &str, default: u64) -> u64 {
     seed
 }
 
+/// A broker process with a Kafka listener too, its data dir (`data`) and stderr file
+/// (`broker.stderr`) in `dir`: the process and its Kafka listener's address.
+pub fn start_with_kafka(dir: &Path) -> (BrokerProcess, String) {
+    let stderr = dir.join("broker.stderr");
+    let data = dir.join("data");
+    let args = ["--data-dir", data.to_str().expect("utf-8"), "--kafka-listen", "127.0.0.1:0"];
+    let broker = BrokerProcess::start(&args, &stderr);
+    (broker, kafka_addr_of(&stderr))
+}
+
 /// The Kafka address a broker process logged to `stderr` (the last one: after a restart on the
 /// same file, the new one). Only whole lines count: the broker writes its line in pieces, and a
 /// read between them would see half an address.
