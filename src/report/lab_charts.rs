@@ -11,7 +11,7 @@
 //! Legends are drawn in their own strip above the panels, never over the data.
 
 use crate::report::charts::{colour, human, register_font};
-use crate::report::lab_summary::{cores, winners};
+use crate::report::lab_summary::{cores, win_label, win_marks, winners, Winner};
 use crate::report::rows::{Lab, LabCell};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -275,7 +275,7 @@ fn crossover<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, lab: &Lab) -> Dr
     top.draw(&Text::new(title, (30, 8), (FONT, 24))).map_err(err)?;
     let (_, strip) = top.split_vertically(40);
     let names: Vec<String> = strategies(lab).into_iter().filter(|s| s != "none").collect();
-    legend_strip(&strip, &names, "darker: wider lead (×2 is full colour); ≈: within the repeats' spread")?;
+    legend_strip(&strip, &names, &crossover_key(&ws))?;
     let (nx, ny) = (shares.len().max(1) as f64, rows.len().max(1) as f64);
     let mut chart = ChartBuilder::on(&rest)
         .margin(16)
@@ -306,7 +306,7 @@ fn crossover<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, lab: &Lab) -> Dr
             continue;
         };
         let (x, y) = (x as f64, y as f64);
-        // A win within the repeats' spread is drawn palest and marked ≈.
+        // A win that is not clear (within the repeats' spread, or not judged) is drawn palest.
         let strength = if w.clear { (0.25 + 0.75 * (w.margin - 1.0).clamp(0.0, 1.0)).min(1.0) } else { 0.15 };
         let fill = shade(colour(&w.strategy), strength);
         chart
@@ -317,10 +317,17 @@ fn crossover<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, lab: &Lab) -> Dr
             .map_err(err)?;
         let ink = if strength > 0.6 { WHITE } else { BLACK };
         let style = (FONT, 17).into_font().color(&ink).pos(Pos::new(HPos::Center, VPos::Center));
-        let label = format!("{}{} ×{:.2}", if w.clear { "" } else { "≈ " }, w.strategy, w.margin);
+        let label = win_label(w);
         chart.draw_series(std::iter::once(Text::new(label, (x + 0.5, y + 0.5), style))).map_err(err)?;
     }
     Ok(())
+}
+
+/// The crossover chart's key: what the shades mean, and each mark its cells carry.
+fn crossover_key(ws: &[Winner]) -> String {
+    let mut key = vec!["darker: wider lead (×2 is full colour)"];
+    key.extend(win_marks(ws));
+    key.join("; ")
 }
 
 /// The label of a log-axis tick: the value at 1, 2 and 5 of its decade, nothing elsewhere.
@@ -349,7 +356,7 @@ fn decade_label(y: f64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{decade_label, grid_values, svg_strings};
+    use super::{crossover_key, decade_label, grid_values, svg_strings, win_label, winners};
     use crate::report::rows::{Lab, LabCell, Machine};
 
     fn cell(strategy: &str, threads: u32, share: u32, ops: f64) -> LabCell {
@@ -372,14 +379,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn each_throughput_panel_labels_a_decade_once() {
-        let mut cells = Vec::new();
-        for threads in [1, 2] {
-            cells.push(cell("mutex", threads, 0, 1_200_000.0));
-            cells.push(cell("mutex", threads, 99, 30_000.0));
-        }
-        let lab = Lab {
+    fn lab_of(cells: Vec<LabCell>) -> Lab {
+        Lab {
             machine: Machine { cpus: 2, kernel: "test".into(), data_dir_fs: "ext4".into() },
             cell_ms: 30,
             prefill_records: 100,
@@ -388,7 +389,17 @@ mod tests {
             runs: Vec::new(),
             criterion_dir: String::new(),
             bench_append: Vec::new(),
-        };
+        }
+    }
+
+    #[test]
+    fn each_throughput_panel_labels_a_decade_once() {
+        let mut cells = Vec::new();
+        for threads in [1, 2] {
+            cells.push(cell("mutex", threads, 0, 1_200_000.0));
+            cells.push(cell("mutex", threads, 99, 30_000.0));
+        }
+        let lab = lab_of(cells);
         let charts = svg_strings(&lab).unwrap();
         let (_, svg) = charts.iter().find(|(name, _)| name == "lab_throughput_r1").unwrap();
         // Two panels: each labels 100 k once (plotters' own log ticks labelled it twice).
@@ -396,6 +407,42 @@ mod tests {
         assert_eq!(labelled("100 k"), 2, "{svg}");
         assert_eq!(labelled("1.0 M"), 2, "{svg}");
         assert_eq!(labelled("20 k"), 2, "{svg}");
+    }
+
+    #[test]
+    fn the_crossover_key_explains_the_marks_its_cells_carry_and_no_other() {
+        let lab = |repeats: u32, spread: [(f64, f64); 2]| {
+            let cells = ["mutex", "rwlock"]
+                .into_iter()
+                .zip(spread)
+                .map(|(s, (min, max))| LabCell {
+                    repeats,
+                    ops_per_s_min: min,
+                    ops_per_s_max: max,
+                    ops_per_s_median: (min + max) / 2.0,
+                    ..cell(s, 2, 50, 0.0)
+                })
+                .collect();
+            Lab { cells, ..lab_of(Vec::new()) }
+        };
+        // Once each: nothing is within a spread; the win is marked ? and the key says why.
+        let once = winners(&lab(1, [(100.0, 100.0), (200.0, 200.0)]));
+        assert_eq!(win_label(&once[0]), "? rwlock ×2.00");
+        let key = crossover_key(&once);
+        assert!(key.contains("?: ran once") && !key.contains('≈'), "{key}");
+        // Three repeats, overlapping: ≈, and no ? in the key.
+        let close = winners(&lab(3, [(90.0, 110.0), (100.0, 120.0)]));
+        assert_eq!(win_label(&close[0]), "≈ rwlock ×1.10");
+        let key = crossover_key(&close);
+        assert!(key.contains("≈: within the repeats' spread") && !key.contains('?'), "{key}");
+        // Three repeats, apart: no mark and no mark's explanation.
+        let apart = winners(&lab(3, [(90.0, 110.0), (200.0, 220.0)]));
+        assert_eq!(win_label(&apart[0]), "rwlock ×2.10");
+        assert_eq!(crossover_key(&apart), "darker: wider lead (×2 is full colour)");
+        // One lock alone: no lead to show.
+        let alone = winners(&Lab { cells: vec![cell("mutex", 2, 50, 100.0)], ..lab_of(Vec::new()) });
+        assert_eq!(win_label(&alone[0]), "mutex");
+        assert!(crossover_key(&alone).contains("no ×: the only lock that ran"));
     }
 
     #[test]

@@ -116,6 +116,37 @@ pub fn winners(lab: &Lab) -> Vec<Winner> {
     out
 }
 
+/// A mix's winner as the chart and the page write it: the winner and its lead over the next
+/// lock, marked ≈ when the repeats' spreads overlap and ? when one of the two ran once (no
+/// spread to judge by); the winner alone when it was the only lock that ran.
+pub fn win_label(w: &Winner) -> String {
+    if w.runner_up.is_none() {
+        return w.strategy.clone();
+    }
+    let mark = match (w.spread_measured, w.clear) {
+        (false, _) => "? ",
+        (true, false) => "≈ ",
+        (true, true) => "",
+    };
+    format!("{mark}{} ×{:.2}", w.strategy, w.margin)
+}
+
+/// What each mark [`win_label`] put on one of `ws` means: only the marks that appear.
+pub fn win_marks(ws: &[Winner]) -> Vec<&'static str> {
+    let led = || ws.iter().filter(|w| w.runner_up.is_some());
+    let mut marks = Vec::new();
+    if led().any(|w| w.spread_measured && !w.clear) {
+        marks.push("≈: within the repeats' spread");
+    }
+    if led().any(|w| !w.spread_measured) {
+        marks.push("?: ran once, no spread to judge by");
+    }
+    if ws.iter().any(|w| w.runner_up.is_none()) {
+        marks.push("no ×: the only lock that ran");
+    }
+    marks
+}
+
 fn ratio(a: f64, b: f64) -> f64 {
     if b > 0.0 {
         a / b

@@ -10,7 +10,7 @@
 
 use super::{Figure, Page, TableView};
 use crate::report::charts::human;
-use crate::report::lab_summary::{bench_lines, cores, mixes, reading, winners};
+use crate::report::lab_summary::{bench_lines, cores, mixes, reading, win_label, win_marks, winners};
 use crate::report::rows::{Lab, LabCell};
 
 /// Every distinct value of `values`, in first-seen order, joined by commas.
@@ -85,7 +85,11 @@ fn sweep(lab: &Lab) -> TableView {
     let mut header: Vec<String> =
         ["threads", "records per read", "read share"].iter().map(|h| h.to_string()).collect();
     header.extend(strategies.iter().map(|s| format!("{s} ops/s")));
-    header.push("winner, × over the next (≈: within the repeats' spread)".to_string());
+    let marks = win_marks(&ws);
+    header.push(match marks.is_empty() {
+        true => "winner, × over the next".to_string(),
+        false => format!("winner, × over the next ({})", marks.join("; ")),
+    });
     let rows = mixes(lab)
         .into_iter()
         .map(|(mix, cells)| {
@@ -97,10 +101,7 @@ fn sweep(lab: &Lab) -> TableView {
             for s in &strategies {
                 row.push(cells.iter().find(|c| &c.strategy == s).map_or("–".to_string(), |c| figures(c)));
             }
-            row.push(ws.iter().find(|w| w.mix == mix).map_or("–".to_string(), |w| {
-                let sign = if w.clear { "" } else { "≈ " };
-                format!("{sign}{} ×{:.2}", w.strategy, w.margin)
-            }));
+            row.push(ws.iter().find(|w| w.mix == mix).map_or("–".to_string(), win_label));
             row
         })
         .collect();
