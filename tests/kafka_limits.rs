@@ -205,6 +205,40 @@ fn requests_naming_more_than_the_partition_cap_are_refused_element_by_element() 
     );
 }
 
+#[test]
+fn an_offset_fetch_naming_a_partition_twice_is_refused_without_its_metadata() {
+    let broker = Embedded::start();
+    broker.topics.get_or_create("t").expect("topic");
+    let mut raw = Raw::connect(&broker.kafka());
+    let metadata = "m".repeat(4096);
+    assert_eq!(commit(&mut raw, "g", &[("t".into(), 5, &metadata)]), vec![code::NONE]);
+    let mut fetch = |topics: Vec<Vec<i32>>| {
+        let topics = topics
+            .into_iter()
+            .map(|p| {
+                OffsetFetchRequestTopic::default().with_name(TopicName(s("t"))).with_partition_indexes(p)
+            })
+            .collect();
+        let request = OffsetFetchRequest::default().with_group_id(GroupId(s("g"))).with_topics(Some(topics));
+        let answer: OffsetFetchResponse = raw.ask(ApiKey::OffsetFetch, 5, &request);
+        answer.topics.into_iter().flat_map(|t| t.partitions).collect::<Vec<_>>()
+    };
+    // Partition 0 a thousand times in one topic entry (4 KB asking for 4 MB of metadata), or
+    // twice over two entries of the same topic: refused, every partition, no metadata.
+    for asked in [vec![vec![0; MAX_PARTITIONS_PER_REQUEST]], vec![vec![0], vec![0]]] {
+        let named = asked.iter().map(Vec::len).sum::<usize>();
+        let answers = fetch(asked);
+        assert_eq!(answers.len(), named);
+        assert!(answers.iter().all(|p| p.error_code == code::INVALID_REQUEST
+            && p.committed_offset == -1
+            && p.metadata.as_deref().is_none_or(str::is_empty)));
+    }
+    // Named once, it is served with its metadata.
+    let answers = fetch(vec![vec![0]]);
+    assert_eq!((answers[0].error_code, answers[0].committed_offset), (code::NONE, 5));
+    assert_eq!(answers[0].metadata.as_deref(), Some(metadata.as_str()));
+}
+
 /// OffsetCommit v7 of `offsets` as (topic, offset, metadata) for a group without members: the
 /// error code of each.
 fn commit(raw: &mut Raw, group: &str, offsets: &[(String, i64, &str)]) -> Vec<i16> {

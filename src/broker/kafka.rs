@@ -564,7 +564,7 @@ fn list_offsets<S: SyncStrategy>(shared: &Shared<S>, request: ListOffsetsRequest
 
 /// Whether a request's partitions are acceptable: at most [`MAX_PARTITIONS_PER_REQUEST`], none
 /// named twice. Checked before anything is read, created or appended.
-fn partitions_valid<'a>(partitions: impl Iterator<Item = (&'a str, i32)>) -> bool {
+pub(super) fn partitions_valid<'a>(partitions: impl Iterator<Item = (&'a str, i32)>) -> bool {
     let mut seen = HashSet::new();
     for (i, p) in partitions.enumerate() {
         if i >= MAX_PARTITIONS_PER_REQUEST || !seen.insert(p) {

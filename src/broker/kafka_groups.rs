@@ -13,6 +13,7 @@
 //! | an offset for a topic that does not exist, or partition ≠ 0 | UNKNOWN_TOPIC_OR_PARTITION (3) |
 //! | the offsets file could not be written                | KAFKA_STORAGE_ERROR (56)     |
 //! | OffsetCommit or OffsetFetch naming more than [`MAX_PARTITIONS_PER_REQUEST`] partitions | INVALID_REQUEST (42), every partition, none committed |
+//! | OffsetFetch naming a partition twice (each answer may carry 4 KiB of metadata) | INVALID_REQUEST (42), every partition |
 //!
 //! and the limits' codes in [`super::groups`]. InitProducerId is served here too
 //! ([`super::idempotence`]): a fresh producer id at epoch 0; a transactional id is refused with
@@ -24,6 +25,7 @@
 
 use super::groups::{Committed, JoinRequest};
 use super::idempotence::MAX_PRODUCER_IDS_PER_CONNECTION;
+use super::kafka::partitions_valid;
 use super::log_limit::RateLimited;
 use super::shared::Shared;
 use crate::kafka::{
@@ -366,22 +368,27 @@ fn commit<S: SyncStrategy>(shared: &Shared<S>, r: OffsetCommitRequest) -> Offset
 }
 
 fn fetch_offsets<S: SyncStrategy>(shared: &Shared<S>, r: OffsetFetchRequest) -> OffsetFetchResponse {
-    // Only a list the client wrote is capped; every committed topic is bounded by the group's.
-    let named = r.topics.as_ref().map_or(0, |t| t.iter().map(|t| t.partition_indexes.len()).sum::<usize>());
-    let too_many = named > MAX_PARTITIONS_PER_REQUEST;
-    let committed = if too_many { BTreeMap::new() } else { shared.groups.committed(&r.group_id) };
+    // Only a list the client wrote is checked (at most 1000 partitions, none named twice: each
+    // answer may carry its topic's metadata, up to 4 KiB); every committed topic is bounded by
+    // the group's offsets. Only the topics named are copied out of the group.
+    let valid = r.topics.as_ref().is_none_or(|topics| {
+        partitions_valid(topics.iter().flat_map(|t| t.partition_indexes.iter().map(|&p| (&*t.name.0, p))))
+    });
+    let names = r.topics.as_ref().map(|topics| topics.iter().map(|t| &*t.name.0).collect::<Vec<&str>>());
+    let committed =
+        if valid { shared.groups.committed(&r.group_id, names.as_deref()) } else { BTreeMap::new() };
     let asked: Vec<(TopicName, Vec<i32>)> = match r.topics {
         Some(topics) => topics.into_iter().map(|t| (t.name, t.partition_indexes)).collect(),
         None => committed.keys().map(|t| (TopicName(StrBytes::from_string(t.clone())), vec![0])).collect(),
     };
-    let error_code = if too_many { code::INVALID_REQUEST } else { code::NONE };
+    let error_code = if valid { code::NONE } else { code::INVALID_REQUEST };
     let topics = asked
         .into_iter()
         .map(|(name, partitions)| {
             let partitions = partitions
                 .into_iter()
                 .map(|p| {
-                    let found = committed.get(&*name.0).filter(|_| p == 0 && !too_many);
+                    let found = committed.get(&*name.0).filter(|_| p == 0 && valid);
                     OffsetFetchResponsePartition::default()
                         .with_partition_index(p)
                         .with_error_code(error_code)

@@ -180,10 +180,19 @@ impl Groups {
         Ok(Ok(CommitPlan { write, codes, group_bytes, stem, seq: group.seq }))
     }
 
-    /// OffsetFetch: the committed offset of each topic asked for (every committed one for
-    /// `None`); a topic with none has no entry.
-    pub fn committed(&self, group_id: &str) -> BTreeMap<String, Committed> {
-        self.groups.lock().get(group_id).map(|g| g.offsets.clone()).unwrap_or_default()
+    /// OffsetFetch: the committed offset of each topic in `topics` (every committed one for
+    /// `None`); a topic with none has no entry. Only those are copied, under the groups' lock.
+    pub fn committed(&self, group_id: &str, topics: Option<&[&str]>) -> BTreeMap<String, Committed> {
+        let groups = self.groups.lock();
+        let Some(group) = groups.get(group_id) else { return BTreeMap::new() };
+        match topics {
+            None => group.offsets.clone(),
+            Some(topics) => topics
+                .iter()
+                .filter_map(|&t| group.offsets.get_key_value(t))
+                .map(|(t, c)| (t.clone(), c.clone()))
+                .collect(),
+        }
     }
 
     /// Sweeps every group ([`sweep`]) and deletes the offsets that outlived their retention
@@ -261,8 +270,12 @@ mod tests {
         assert_eq!(journal_len(), before, "no change: nothing written");
         drop(groups);
         let reopened = Groups::open(data.path(), DEFAULT_OFFSETS_RETENTION).expect("reopen");
-        let committed = reopened.committed("g");
+        let committed = reopened.committed("g", None);
         assert_eq!((committed["t"].offset, committed["other"].offset), (1499, 1));
+        // Named topics: only those, and none for a topic never committed.
+        let named = reopened.committed("g", Some(&["other", "never"]));
+        assert_eq!(named.keys().collect::<Vec<_>>(), ["other"]);
+        assert!(reopened.committed("no such group", Some(&["t"])).is_empty());
     }
 
     #[test]
@@ -295,9 +308,9 @@ mod tests {
             groups.groups.lock().get_mut(id).expect("group").active = active;
         }
         groups.sweep_if_due(&mut groups.groups.lock(), Duration::ZERO);
-        assert!(groups.committed("old").is_empty(), "past its retention");
-        assert_eq!(groups.committed("new")["t"].offset, 7, "within its retention");
-        assert_eq!(groups.committed("live")["t"].offset, 3, "a group with a member keeps its offsets");
+        assert!(groups.committed("old", None).is_empty(), "past its retention");
+        assert_eq!(groups.committed("new", None)["t"].offset, 7, "within its retention");
+        assert_eq!(groups.committed("live", None)["t"].offset, 3, "a group with a member keeps its offsets");
         assert_eq!(files(), 2, "the old group's files are deleted");
         let counted = |offset| committed_bytes("t", &Committed { offset, metadata: None });
         assert_eq!(groups.committed.load(Ordering::Relaxed), counted(7) + counted(3));
