@@ -29,7 +29,7 @@ mod common;
 
 use common::broker_process::{kafka_addr_of, BrokerProcess};
 use common::kafka_broker::Embedded;
-use common::kafka_raw::{exchange, metadata_of_empty_names, request_frame, Raw};
+use common::kafka_raw::{exchange, idempotent_batch, metadata_of_empty_names, request_frame, Raw};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
@@ -378,6 +378,9 @@ fn a_partitions_batches_past_the_record_cap_are_refused_before_they_are_decoded(
     use synclog::kafka::records::{self, MAX_RECORDS_PER_PARTITION};
     let broker = Embedded::start();
     let mut raw = Raw::connect(&broker.kafka());
+    let init =
+        InitProducerIdRequest::default().with_transactional_id(None).with_transaction_timeout_ms(60_000);
+    let id = raw.ask::<_, InitProducerIdResponse>(ApiKey::InitProducerId, 1, &init).producer_id.0;
     let mut produce = |records: Vec<u8>| -> (i16, i64) {
         let partition = PartitionProduceData::default().with_index(0).with_records(Some(records.into()));
         let request = ProduceRequest::default().with_acks(-1).with_timeout_ms(1000).with_topic_data(vec![
@@ -396,6 +399,13 @@ fn a_partitions_batches_past_the_record_cap_are_refused_before_they_are_decoded(
     let mut over = batch(MAX_RECORDS_PER_PARTITION);
     over.extend_from_slice(&batch(1));
     assert_eq!(produce(over), (code::RECORD_LIST_TOO_LARGE, -1));
+    assert_eq!(broker.topics.get("tiny").map_or(0, |t| t.log.high_watermark()), 0);
+    // Two batches within the cap, plain or an idempotent producer's: one batch per partition
+    // (Kafka's rule for Produce v3+), nothing written.
+    let two = [batch(1), batch(1)].concat();
+    assert_eq!(produce(two), (code::INVALID_RECORD, -1));
+    let two = [idempotent_batch(id, 0, 0, &[b"a"]), idempotent_batch(id, 0, 1, &[b"b"])].concat();
+    assert_eq!(produce(two), (code::INVALID_RECORD, -1));
     assert_eq!(broker.topics.get("tiny").map_or(0, |t| t.log.high_watermark()), 0);
     // At the cap: written.
     assert_eq!(produce(batch(MAX_RECORDS_PER_PARTITION)), (code::NONE, 0));

@@ -28,6 +28,7 @@
 //! | produced batch compressed                      | UNSUPPORTED_COMPRESSION_TYPE (76)      |
 //! | a value over `--max-message-bytes`             | MESSAGE_TOO_LARGE (10)                 |
 //! | a partition's batches hold over [`records::MAX_RECORDS_PER_PARTITION`] records | RECORD_LIST_TOO_LARGE (18) |
+//! | a partition's records hold more than one batch (Kafka's rule for Produce v3+) | INVALID_RECORD (87) |
 //! | a transactional id                             | TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53), every partition |
 //! | acks not 0, 1 or −1                            | INVALID_REQUIRED_ACKS (21)             |
 //! | a partition named twice, or more than [`MAX_PARTITIONS_PER_REQUEST`] in one request | INVALID_REQUEST (42), every partition |
@@ -490,6 +491,12 @@ fn append<S: SyncStrategy>(
     })?;
     if batches.is_empty() || batches.iter().any(|b| b.values.is_empty()) {
         return Err(code::CORRUPT_MESSAGE);
+    }
+    // Kafka's rule for Produce v3+: one batch per partition. Each idempotent batch costs a
+    // write of the producers' state (a sync under `--fsync always`), so without the rule one
+    // request of 20 000 one-record batches cost 20 000 of them.
+    if batches.len() > 1 {
+        return Err(code::INVALID_RECORD);
     }
     let max = session.shared.config.max_message_bytes;
     if batches.iter().flat_map(|b| &b.values).any(|v| v.len() > max as usize) {

@@ -180,6 +180,9 @@ pub mod code {
     /// A Produce whose batches for one partition hold more than
     /// [`super::records::MAX_RECORDS_PER_PARTITION`] records.
     pub const RECORD_LIST_TOO_LARGE: i16 = ResponseError::RecordListTooLarge.code();
+    /// A Produce partition whose records hold more than one batch (Kafka's rule for Produce v3
+    /// and later: exactly one batch per partition).
+    pub const INVALID_RECORD: i16 = ResponseError::InvalidRecord.code();
     /// A transactional id: transactions are not supported.
     pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 =
         ResponseError::TransactionalIdAuthorizationFailed.code();

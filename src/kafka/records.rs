@@ -1,7 +1,8 @@
 //! Kafka's RecordBatch v2 (magic 2): how messages travel inside Produce and Fetch.
 //!
-//! A Produce request carries, per partition, a `records` byte string holding one or more
-//! record batches; a Fetch response carries the same. synclog stores none of this framing: a
+//! A Produce request carries, per partition, a `records` byte string holding one record batch
+//! (the broker refuses more, as Kafka does from Produce v3 on: `super::code::INVALID_RECORD`;
+//! this module decodes any number); a Fetch response carries one or more. synclog stores none of this framing: a
 //! batch's records are unpacked on the way in (each record's *value* becomes one synclog
 //! message payload) and a batch is built afresh from the log on the way out. The
 //! `kafka-protocol` crate encodes batches and decodes a Fetch response's; this module checks
