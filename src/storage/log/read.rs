@@ -1,7 +1,9 @@
 //! Reading a log: records from an offset, within a count and a byte limit.
 //!
-//! A read looks up the nearest index entry at or below its offset, scans forward to it, and
-//! copies records out until one of its limits ([`ReadLimit`]) is reached. The byte limit
+//! A read looks up the nearest index entry at or below its offset, skips forward from it over
+//! the records before its offset (at most 99) by their headers alone, neither reading their
+//! payloads nor checking their CRCs (a record of a MiB skipped costs a few KiB of reading, not a
+//! MiB and its CRC), and copies records out, each read whole and its CRC checked, until one of its limits ([`ReadLimit`]) is reached. The byte limit
 //! counts each record as what it will cost where it goes: its payload plus
 //! [`ReadLimit::bytes_per_record`], the framing a reply gives each record beside its payload
 //! (the synclog Fetch reply's offset and length, a Kafka record's header). Counting the payload
@@ -107,7 +109,17 @@ impl<S: SyncStrategy> Log<S> {
         let mut reader = WindowReader::new(&self.file, &self.log_path, end);
         let mut counted = 0usize;
         while position < end {
-            let header = match reader.record(position, max)? {
+            // Records before `offset` (up to 99 past the index entry) are skipped by their
+            // headers alone: only a record served is read whole and its CRC checked.
+            let header = match reader.header(position, max)? {
+                Some(h) if h.offset < offset => {
+                    position += h.record_bytes();
+                    continue;
+                }
+                Some(_) => reader.record(position, max)?,
+                None => None,
+            };
+            let header = match header {
                 Some(h) => h,
                 None if out.is_empty() => return Err(LogError::Corrupt { offset, position }),
                 None => break,
@@ -166,6 +178,26 @@ mod tests {
         assert_eq!(within(&log, 1000, 120, 12), 10);
         assert_eq!(within(&log, 5, 120, 12), 5);
         assert_eq!(within(&log, 0, 120, 12), 0);
+    }
+
+    #[test]
+    fn records_before_the_offset_are_skipped_by_their_headers_not_read_whole() {
+        let mut payloads = vec![[b'x'; 1024].as_slice(); 99];
+        payloads.push(b"y");
+        let (dir, log) = log_of(&payloads);
+        // Flip a payload byte of record 50: its CRC no longer matches.
+        let file = std::fs::OpenOptions::new().write(true).open(dir.path().join("log.dat")).expect("log.dat");
+        let record_bytes = (HEADER_BYTES + 1024) as u64;
+        std::os::unix::fs::FileExt::write_all_at(&file, b"z", 50 * record_bytes + HEADER_BYTES as u64 + 7)
+            .expect("flip");
+        // Offset 99 is served: the 99 records before it, 50 among them, are passed over by their
+        // headers, none read whole or checked.
+        let batch = log.read(99, 10, u32::MAX).expect("offset 99 is intact");
+        assert_eq!(batch.iter().collect::<Vec<_>>(), vec![(99, b"y".as_slice())]);
+        // Record 50 itself, read whole, fails its check.
+        assert!(matches!(log.read(50, 1, u32::MAX), Err(LogError::Corrupt { offset: 50, .. })));
+        // A read from 49 serves 49 and stops before the record that fails.
+        assert_eq!(log.read(49, 10, u32::MAX).expect("read").len(), 1);
     }
 
     #[test]
