@@ -5,6 +5,13 @@
 //! a burst of requests is answered with one `write()`. Before a long poll blocks, pending
 //! replies are flushed, so an earlier request is never held hostage by a later wait.
 //!
+//! A Produce with no further whole request buffered behind it (a client with one request in
+//! flight, the common case) is served in place: its payloads are read straight out of the
+//! connection's read buffer into the log's records, with no decoded copy of the request between
+//! (one copy of the payloads fewer per request, and fewer allocations). It gets exactly the checks,
+//! errors and answer a decoded one gets; a Produce followed by more requests is decoded and
+//! starts a run, as above.
+//!
 //! Errors a client can act on are answered and the connection carries on (InvalidTopic,
 //! UnknownTopic, MessageTooLarge, OffsetOutOfRange, CorruptLog, Malformed, UnsupportedVersion);
 //! a lost framing (FrameTooLarge) is answered with correlation id 0 and closes; EOF mid-frame
@@ -14,9 +21,9 @@ use super::log_limit::RateLimited;
 use super::shared::{long_poll, Shared, TopicError, MAX_WAIT};
 // Also the name other modules know it by (`crate::broker::handler::chain`).
 pub(crate) use super::shared::chain;
-use crate::protocol::connection::{Connection, ConnectionError};
+use crate::protocol::connection::{decode_request, Connection, ConnectionError};
 use crate::protocol::{
-    encode_records_response, ErrorCode, Request, RequestFrame, Response, ResponseBody,
+    encode_records_response, ErrorCode, ProduceRef, Request, RequestFrame, Response, ResponseBody,
     FETCH_RECORD_OVERHEAD_BYTES,
 };
 use crate::storage::{validate_topic_name, LogError, ReadBatch, ReadLimit, Topic};
@@ -49,9 +56,12 @@ pub(crate) fn handle_connection<S: SyncStrategy>(shared: &Shared<S>, stream: Tcp
     // A frame read ahead while gathering a run of Produce requests, to be served next.
     let mut carry: Option<Result<Option<RequestFrame>, ConnectionError>> = None;
     loop {
-        let next = carry.take().unwrap_or_else(|| conn.read_request());
-        let frame = match next {
-            Ok(Some(frame)) => frame,
+        let next = match carry.take() {
+            Some(next) => next.map(|frame| frame.map(Incoming::Frame)),
+            None => read_next(shared, &mut conn, &mut cached),
+        };
+        let incoming = match next {
+            Ok(Some(incoming)) => incoming,
             Ok(None) => break,
             Err(e) => {
                 if let Some(answer) = e.answer() {
@@ -78,13 +88,16 @@ pub(crate) fn handle_connection<S: SyncStrategy>(shared: &Shared<S>, stream: Tcp
                 break;
             }
         };
-        let served = match frame.request {
-            Request::Produce { .. } => {
-                let (run, after) = gather_produce_run(&mut conn, frame);
-                carry = after;
-                serve_produce_run(shared, &mut conn, &mut cached, run)
-            }
-            _ => serve(shared, &mut conn, &mut cached, frame),
+        let served = match incoming {
+            Incoming::Answered(response) => conn.write_response(&response),
+            Incoming::Frame(frame) => match frame.request {
+                Request::Produce { .. } => {
+                    let (run, after) = gather_produce_run(&mut conn, frame);
+                    carry = after;
+                    serve_produce_run(shared, &mut conn, &mut cached, run)
+                }
+                _ => serve(shared, &mut conn, &mut cached, frame),
+            },
         };
         if let Err(e) = served {
             if !shared.stopping.load(Ordering::Acquire) {
@@ -97,6 +110,65 @@ pub(crate) fn handle_connection<S: SyncStrategy>(shared: &Shared<S>, stream: Tcp
         }
     }
     let _ = conn.flush();
+}
+
+/// The next request read: a Produce already served in place, with its answer to queue, or a
+/// frame to serve.
+enum Incoming {
+    Answered(Response),
+    Frame(RequestFrame),
+}
+
+/// Reads the next request. A Produce with no further whole frame buffered behind it (a client
+/// with one request in flight) is served in place: its payloads go from the read buffer into
+/// the log's records, with no decoded copy between. Any other frame is decoded and returned,
+/// and a Produce followed by more frames starts a run ([`gather_produce_run`]).
+fn read_next<S: SyncStrategy>(
+    shared: &Shared<S>,
+    conn: &mut Connection,
+    cached: &mut Option<Arc<Topic<S>>>,
+) -> Result<Option<Incoming>, ConnectionError> {
+    let max_frame_bytes = conn.config().max_frame_bytes;
+    let read = conn.read_frame_in_place(|frame, more| {
+        match (!more).then(|| ProduceRef::decode(frame, max_frame_bytes)).flatten() {
+            Some(p) => Ok(Incoming::Answered(respond(
+                p.correlation_id,
+                produce_one(shared, cached, p.topic, &p.messages),
+            ))),
+            None => decode_request(frame, max_frame_bytes).map(Incoming::Frame),
+        }
+    })?;
+    read.transpose()
+}
+
+/// Produce, for one request read in place: the checks and the append of
+/// [`serve_produce_run`] for a run of one.
+fn produce_one<S: SyncStrategy>(
+    shared: &Shared<S>,
+    cached: &mut Option<Arc<Topic<S>>>,
+    topic: &str,
+    messages: &[&[u8]],
+) -> Result<ResponseBody, Failure> {
+    let max = shared.config.max_message_bytes;
+    validate_topic_name(topic).map_err(failure)?;
+    if let Some(big) = messages.iter().find(|p| p.len() > max as usize) {
+        return Err(failure(LogError::MessageTooLarge { size: big.len(), max }));
+    }
+    let base_offset = produce_topic(shared, cached, topic)?.append_batch(messages).map_err(failure)?;
+    Ok(ResponseBody::Produced { base_offset, count: messages.len() as u32 })
+}
+
+/// The topic a Produce appends to: the cached one while it is [`live`], else looked up or
+/// created (and cached). A deleted cached topic is let go even when the lookup fails.
+fn produce_topic<'c, S: SyncStrategy>(
+    shared: &Shared<S>,
+    cached: &'c mut Option<Arc<Topic<S>>>,
+    topic: &str,
+) -> Result<&'c Topic<S>, Failure> {
+    match cached.take() {
+        Some(t) if t.name == topic && !t.is_deleted() => Ok(&**cached.insert(t)),
+        _ => Ok(&**cached.insert(shared.topic_or_create(topic).map_err(topic_failure)?)),
+    }
 }
 
 /// Answers one request (queues the reply; the caller flushes).
@@ -208,15 +280,7 @@ fn serve_produce_run<S: SyncStrategy>(
         let Some(Request::Produce { topic, .. }) = run.first().map(|f| &f.request) else {
             return Ok(());
         };
-        match live(cached, topic) {
-            Some(t) => Ok(t),
-            None => {
-                // Let go of a deleted topic's files even if the lookup fails.
-                *cached = None;
-                shared.topic_or_create(topic).map(|t| &**cached.insert(t)).map_err(topic_failure)
-            }
-        }
-        .and_then(|t| t.append_batch(&payloads).map_err(failure))
+        produce_topic(shared, cached, topic).and_then(|t| t.append_batch(&payloads).map_err(failure))
     } else {
         Ok(0)
     };

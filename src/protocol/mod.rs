@@ -66,7 +66,7 @@ pub use connection::{Connection, ConnectionConfig, ConnectionError};
 pub use error::{DecodeError, ErrorCode, ProtocolError};
 pub use frame::{
     encode_error_response, encode_produce_request, encode_records_response, peek_frame_bytes, Api,
-    MessageSet, Messages, RecordSet, Records, Request, RequestFrame, Response, ResponseBody,
+    MessageSet, Messages, ProduceRef, RecordSet, Records, Request, RequestFrame, Response, ResponseBody,
     DEFAULT_MAX_FRAME_BYTES, FETCH_RECORD_OVERHEAD_BYTES, LENGTH_PREFIX_BYTES, MAX_PRODUCE_MESSAGES,
     REQUEST_HEADER_BYTES, RESPONSE_HEADER_BYTES, VERSION,
 };

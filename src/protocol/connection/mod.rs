@@ -11,7 +11,8 @@
 //!   connection would otherwise wait for the peer (or when it grows past 64 KiB). A burst of
 //!   pipelined requests thus gets its burst of replies in one system call as well.
 //!
-//! Used on both sides: the broker calls [`Connection::read_request`] and
+//! Used on both sides: the broker calls [`Connection::read_request`] (or
+//! [`Connection::read_frame_in_place`], to serve a request where it lies in the buffer) and
 //! [`Connection::write_response`]; the client calls [`Connection::write_request`] and
 //! [`Connection::read_response`].
 //!
@@ -313,15 +314,32 @@ impl Connection {
             return Ok(None);
         };
         let frame = &self.buffer[self.read_position..self.read_position + frame_bytes];
-        let decoded = RequestFrame::decode(frame, self.config.max_frame_bytes);
+        let decoded = decode_request(frame, self.config.max_frame_bytes);
         // Skip the frame whatever became of it: a bad frame is answered, never re-read.
         self.consume(frame_bytes);
-        match decoded {
-            Ok((request, _)) => Ok(Some(request)),
-            Err(error) => {
-                Err(ConnectionError::Decode { correlation_id: error.correlation_id, error: error.error })
-            }
-        }
+        decoded.map(Some)
+    }
+
+    /// Server side: hands the next whole frame (length prefix included) to `with_frame` where
+    /// it lies in the read buffer, with whether a further whole frame is already buffered
+    /// behind it, then consumes it whatever `with_frame` made of it; [`decode_request`] decodes
+    /// it as [`read_request`](Connection::read_request) would. For serving a request in place,
+    /// its payloads borrowed from the buffer. `Ok(None)` on a clean EOF.
+    pub fn read_frame_in_place<R>(
+        &mut self,
+        with_frame: impl FnOnce(&[u8], bool) -> R,
+    ) -> Result<Option<R>, ConnectionError> {
+        let Some(frame_bytes) = self.fill_frame()? else {
+            return Ok(None);
+        };
+        let (frame, behind) = self.buffer[self.read_position..self.filled_end].split_at(frame_bytes);
+        let more = matches!(
+            peek_frame_bytes(behind, self.config.max_frame_bytes),
+            Ok(Some(next_bytes)) if behind.len() >= next_bytes
+        );
+        let result = with_frame(frame, more);
+        self.consume(frame_bytes);
+        Ok(Some(result))
     }
 
     /// Client side: reads the next response, decoding it as an answer to `api` (the request's
@@ -635,6 +653,17 @@ impl Drop for Connection {
     /// Gives the read buffer's share of the budget back.
     fn drop(&mut self) {
         self.settle_budget(0);
+    }
+}
+
+/// Decodes one whole request frame as [`Connection::read_request`] does: a frame that does not
+/// decode is [`ConnectionError::Decode`], with its correlation id when it has one.
+pub fn decode_request(frame: &[u8], max_frame_bytes: u32) -> Result<RequestFrame, ConnectionError> {
+    match RequestFrame::decode(frame, max_frame_bytes) {
+        Ok((request, _)) => Ok(request),
+        Err(error) => {
+            Err(ConnectionError::Decode { correlation_id: error.correlation_id, error: error.error })
+        }
     }
 }
 

@@ -333,6 +333,32 @@ fn has_buffered_frame_sees_only_whole_frames() {
 }
 
 #[test]
+fn frames_read_in_place_come_whole_with_whether_another_whole_frame_is_behind() {
+    let (mut server, _client) = pair(short_timeouts());
+    let first = request_bytes(1, produce(b"one"));
+    let second = request_bytes(2, Request::ListTopics);
+    // Placed as reads would leave them: the first frame, the second, then 3 bytes of a third.
+    let mut held = first.clone();
+    held.extend_from_slice(&second);
+    held.extend_from_slice(&second[..3]);
+    server.buffer[..held.len()].copy_from_slice(&held);
+    server.filled_end = held.len();
+    let read = |server: &mut Connection| {
+        server.read_frame_in_place(|frame, more| (frame.to_vec(), more)).expect("read").expect("a frame")
+    };
+    assert_eq!(read(&mut server), (first, true));
+    assert_eq!(read(&mut server), (second.clone(), false), "three bytes of a prefix are not a frame");
+    // What was read in place decodes as `read_request` decodes it.
+    let decoded = decode_request(&second, server.config.max_frame_bytes).expect("decodes");
+    assert_eq!(decoded, RequestFrame { correlation_id: 2, request: Request::ListTopics });
+    let garbage = [0, 0, 0, 6, 9, 0, 0, 0, 0, 5];
+    assert!(matches!(
+        decode_request(&garbage, server.config.max_frame_bytes),
+        Err(ConnectionError::Decode { correlation_id: Some(5), .. })
+    ));
+}
+
+#[test]
 fn connection_errors_that_end_the_connection_are_not_answered() {
     let closed = ConnectionError::Closed { received_bytes: 1 };
     let idle = ConnectionError::IdleTimeout { timeout: Duration::from_secs(1) };

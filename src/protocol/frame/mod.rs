@@ -271,20 +271,13 @@ fn decode_request_body(api: Api, body: &[u8]) -> Result<Request, ProtocolError> 
     let mut reader = Reader::new(body);
     let request = match api {
         Api::Produce => {
-            let topic = reader.string("Produce topic")?;
-            // Each message takes at least its 4-byte length.
-            let count = reader.count("Produce message", 4)?;
-            if count > MAX_PRODUCE_MESSAGES {
-                return Err(ProtocolError::Malformed(format!(
-                    "Produce message count {count} exceeds the limit of {MAX_PRODUCE_MESSAGES} messages a request"
-                )));
-            }
+            let (topic, count) = produce_head(&mut reader)?;
             let payload_bytes = reader.remaining().saturating_sub(4 * count);
             let mut messages = MessageSet::with_capacity(count, payload_bytes);
             for _ in 0..count {
                 messages.push(reader.bytes("Produce message")?);
             }
-            Request::Produce { topic, messages }
+            Request::Produce { topic: topic.to_owned(), messages }
         }
         Api::Fetch => Request::Fetch {
             topic: reader.string("Fetch topic")?,
@@ -297,6 +290,56 @@ fn decode_request_body(api: Api, body: &[u8]) -> Result<Request, ProtocolError> 
     };
     reader.finish(api.name())?;
     Ok(request)
+}
+
+/// A Produce body's topic and message count, with the checks every decode of it makes: the count
+/// fits the bytes left (each message takes at least its 4-byte length) and
+/// [`MAX_PRODUCE_MESSAGES`].
+fn produce_head<'a>(reader: &mut Reader<'a>) -> Result<(&'a str, usize), ProtocolError> {
+    let topic = reader.str("Produce topic")?;
+    let count = reader.count("Produce message", 4)?;
+    if count > MAX_PRODUCE_MESSAGES {
+        return Err(ProtocolError::Malformed(format!(
+            "Produce message count {count} exceeds the limit of {MAX_PRODUCE_MESSAGES} messages a request"
+        )));
+    }
+    Ok((topic, count))
+}
+
+/// A Produce request read in place: its topic and payloads borrowed from the frame's bytes, so a
+/// broker can append them without first copying them into a [`Request`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProduceRef<'a> {
+    /// The request's correlation id.
+    pub correlation_id: u32,
+    /// The topic named.
+    pub topic: &'a str,
+    /// The payloads, in order.
+    pub messages: Vec<&'a [u8]>,
+}
+
+impl<'a> ProduceRef<'a> {
+    /// `frame` (one whole frame, length prefix included) as a Produce request, when it is a
+    /// well-formed one: the same checks as [`RequestFrame::decode`]. `None` for any other frame,
+    /// whose decode (by [`RequestFrame::decode`]) says what it is or what is wrong with it.
+    pub fn decode(frame: &'a [u8], max_frame_bytes: u32) -> Option<ProduceRef<'a>> {
+        if peek_frame_bytes(frame, max_frame_bytes).ok()?? != frame.len() {
+            return None;
+        }
+        let header = frame.get(LENGTH_PREFIX_BYTES..LENGTH_PREFIX_BYTES + REQUEST_HEADER_BYTES)?;
+        if header[..2] != [Api::Produce.as_u8(), VERSION] {
+            return None;
+        }
+        let correlation_id = be_u32(&header[2..]);
+        let mut reader = Reader::new(&frame[LENGTH_PREFIX_BYTES + REQUEST_HEADER_BYTES..]);
+        let (topic, count) = produce_head(&mut reader).ok()?;
+        let mut messages = Vec::with_capacity(count);
+        for _ in 0..count {
+            messages.push(reader.bytes("Produce message").ok()?);
+        }
+        reader.finish(Api::Produce.name()).ok()?;
+        Some(ProduceRef { correlation_id, topic, messages })
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

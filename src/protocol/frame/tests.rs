@@ -468,7 +468,63 @@ fn arb_response() -> impl Strategy<Value = (Api, ResponseBody)> {
     ]
 }
 
+/// What `ProduceRef::decode` must agree with: the owned decode's Produce, as borrowed parts.
+fn owned_produce(bytes: &[u8]) -> Option<(u32, String, Vec<Vec<u8>>)> {
+    match RequestFrame::decode(bytes, MAX) {
+        Ok((RequestFrame { correlation_id, request: Request::Produce { topic, messages } }, used))
+            if used == bytes.len() =>
+        {
+            Some((correlation_id, topic, messages.iter().map(<[u8]>::to_vec).collect()))
+        }
+        _ => None,
+    }
+}
+
+fn borrowed_produce(bytes: &[u8]) -> Option<(u32, String, Vec<Vec<u8>>)> {
+    ProduceRef::decode(bytes, MAX)
+        .map(|p| (p.correlation_id, p.topic.to_owned(), p.messages.iter().map(|m| m.to_vec()).collect()))
+}
+
+#[test]
+fn a_produce_read_in_place_agrees_with_the_owned_decode_and_refuses_anything_else() {
+    for frame in sample_requests() {
+        let bytes = encode_request(frame.correlation_id, frame.request.clone());
+        assert_eq!(borrowed_produce(&bytes), owned_produce(&bytes), "{frame:?}");
+        assert_eq!(borrowed_produce(&bytes).is_some(), frame.request.api() == Api::Produce);
+        // Only one whole frame: a frame with the next one's bytes behind it, or cut short, is not.
+        let mut two = bytes.clone();
+        two.extend_from_slice(&bytes);
+        assert_eq!(ProduceRef::decode(&two, MAX), None);
+        assert_eq!(ProduceRef::decode(&bytes[..bytes.len() - 1], MAX), None);
+    }
+    // A limit below the frame's length refuses it, as the owned decode does.
+    let bytes = encode_request(7, sample_requests()[0].request.clone());
+    assert_eq!(ProduceRef::decode(&bytes, bytes.len() as u32 - 5), None);
+    assert!(ProduceRef::decode(&bytes, bytes.len() as u32 - 4).is_some());
+    // One past the message limit is malformed for both.
+    let over = raw_request(0, VERSION, 3, &empty_messages_body(MAX_PRODUCE_MESSAGES as u32 + 1));
+    assert_eq!((borrowed_produce(&over), owned_produce(&over)), (None, None));
+}
+
 proptest! {
+    /// Whatever bytes follow a valid header, the in-place read of a Produce accepts exactly what
+    /// the owned decode accepts as a Produce, with the same parts.
+    #[test]
+    fn a_produce_read_in_place_accepts_exactly_the_owned_decodes_produce(
+        api in 0u8..4,
+        correlation_id: u32,
+        body in prop::collection::vec(any::<u8>(), 0..64),
+    ) {
+        let bytes = raw_request(api, VERSION, correlation_id, &body);
+        prop_assert_eq!(borrowed_produce(&bytes), owned_produce(&bytes));
+    }
+
+    #[test]
+    fn every_produce_frame_reads_in_place_as_it_decodes(correlation_id: u32, request in arb_request()) {
+        let bytes = encode_request(correlation_id, request);
+        prop_assert_eq!(borrowed_produce(&bytes), owned_produce(&bytes));
+    }
+
     #[test]
     fn every_request_frame_round_trips(correlation_id: u32, request in arb_request()) {
         let frame = RequestFrame { correlation_id, request };

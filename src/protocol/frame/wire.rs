@@ -139,12 +139,15 @@ impl<'a> Reader<'a> {
 
     /// `string`: `u16 length | UTF-8`.
     pub(super) fn string(&mut self, what: &str) -> Result<String, ProtocolError> {
+        self.str(what).map(str::to_owned)
+    }
+
+    /// `string`, borrowed from the frame.
+    pub(super) fn str(&mut self, what: &str) -> Result<&'a str, ProtocolError> {
         let length = self.u16(what)?;
         let bytes = self.take(usize::from(length), what)?;
-        match std::str::from_utf8(bytes) {
-            Ok(text) => Ok(text.to_owned()),
-            Err(error) => Err(ProtocolError::Malformed(format!("{what} is not valid UTF-8 ({error})"))),
-        }
+        std::str::from_utf8(bytes)
+            .map_err(|error| ProtocolError::Malformed(format!("{what} is not valid UTF-8 ({error})")))
     }
 
     /// `bytes`: `u32 length | bytes`.
