@@ -407,11 +407,15 @@ fn a_partitions_batches_past_the_record_cap_are_refused_before_they_are_decoded(
     let two = [idempotent_batch(id, 0, 0, &[b"a"]), idempotent_batch(id, 0, 1, &[b"b"])].concat();
     assert_eq!(produce(two), (code::INVALID_RECORD, -1));
     assert_eq!(broker.topics.get("tiny").map_or(0, |t| t.log.high_watermark()), 0);
-    // At the cap: written.
-    assert_eq!(produce(batch(MAX_RECORDS_PER_PARTITION)), (code::NONE, 0));
+    // One batch one record past the cap: refused as well.
+    assert_eq!(produce(batch(MAX_RECORDS_PER_PARTITION + 1)), (code::RECORD_LIST_TOO_LARGE, -1));
+    // The refused batches left the producer's state alone: its sequence 0 is still next.
+    assert_eq!(produce(idempotent_batch(id, 0, 0, &[b"a"])), (code::NONE, 0));
+    // At the cap: written, after that one record.
+    assert_eq!(produce(batch(MAX_RECORDS_PER_PARTITION)), (code::NONE, 1));
     assert_eq!(
         broker.topics.get("tiny").expect("topic").log.high_watermark(),
-        MAX_RECORDS_PER_PARTITION as u64
+        MAX_RECORDS_PER_PARTITION as u64 + 1
     );
 }
 

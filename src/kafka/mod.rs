@@ -44,7 +44,8 @@
 //! - **One partition.** Each topic is a single log, so each topic has exactly partition 0;
 //!   any other partition is UNKNOWN_TOPIC_OR_PARTITION (3).
 //! - **Nothing unchecked reaches the codec.** The `kafka-protocol` crate encodes and decodes
-//!   (varints, CRC-32C, every message), but its decoders trust element counts; so each frame's
+//!   (varints, CRC-32C, every message but a Produce's record batches, which [`records`] walks
+//!   and decodes itself), but its decoders trust element counts; so each frame's
 //!   length is checked against the broker's `--max-frame-bytes` before it is read, and each
 //!   message against its shape before it is decoded ([`shape`], [`records`]); a request's
 //!   arrays may hold at most [`MAX_ELEMENTS_PER_REQUEST`] elements in all.

@@ -398,7 +398,7 @@ fn check_record(bytes: &[u8], at: usize, batch_end: usize) -> Option<(usize, Opt
         return None;
     }
     p = p.checked_add(1)?; // attributes
-    varint(bytes, &mut p, end)?; // timestamp delta (a varlong; ten bytes at most)
+    varlong(bytes, &mut p, end)?; // timestamp delta
     varint(bytes, &mut p, end)?; // offset delta
     skip_sized(bytes, &mut p, end, true)?; // key
     let value = skip_sized(bytes, &mut p, end, true)?;
@@ -427,10 +427,22 @@ fn skip_sized(bytes: &[u8], p: &mut usize, end: usize, nullable: bool) -> Option
     }
 }
 
-/// Reads a zig-zag varint (up to ten bytes, a varlong) below `end`.
+/// Reads a zig-zag varint of an int32 field below `end`: at most five bytes (as Kafka reads
+/// them) and a value an i32 holds.
 fn varint(bytes: &[u8], p: &mut usize, end: usize) -> Option<i64> {
+    let value = zigzag(bytes, p, end, 5)?;
+    i32::try_from(value).is_ok().then_some(value)
+}
+
+/// Reads a zig-zag varlong (an int64 field: the timestamp delta) below `end`: at most ten bytes.
+fn varlong(bytes: &[u8], p: &mut usize, end: usize) -> Option<i64> {
+    zigzag(bytes, p, end, 10)
+}
+
+/// Reads a zig-zag varint of at most `max_bytes` bytes below `end`.
+fn zigzag(bytes: &[u8], p: &mut usize, end: usize, max_bytes: usize) -> Option<i64> {
     let mut raw: u64 = 0;
-    for shift in (0..70).step_by(7) {
+    for shift in (0..7 * max_bytes).step_by(7) {
         if *p >= end {
             return None;
         }
@@ -685,6 +697,30 @@ mod tests {
             assert_eq!(varint(bytes, &mut p, bytes.len()), Some(value));
         }
         let mut p = 0;
-        assert_eq!(varint(&[0xff; 11], &mut p, 11), None, "more than ten bytes");
+        assert_eq!(varlong(&[0xff; 11], &mut p, 11), None, "more than ten bytes");
+        // An int32 field: five bytes at most, as Kafka reads them, and within an i32. Six bytes
+        // encoding −1 (a null) and a five-byte value past i32 are refused.
+        let (mut p, mut q) = (0, 0);
+        assert_eq!(varint(&[0x81, 0x80, 0x80, 0x80, 0x80, 0x00], &mut p, 6), None, "six bytes");
+        assert_eq!(varint(&[0xfe, 0xff, 0xff, 0xff, 0x1f], &mut q, 5), None, "2^34 - 1 is not an i32");
+        let mut p = 0;
+        assert_eq!(varint(&[0xfe, 0xff, 0xff, 0xff, 0x0f], &mut p, 5), Some(i64::from(i32::MAX)));
+        let mut p = 0;
+        assert_eq!(varlong(&[0x81, 0x80, 0x80, 0x80, 0x80, 0x00], &mut p, 6), Some(-1), "a varlong may");
+    }
+
+    #[test]
+    fn a_record_whose_value_length_takes_six_bytes_is_refused() {
+        // One record: length, attributes, timestamp delta 0, offset delta 0, null key, then the
+        // value length −1 (null) in six bytes, no headers.
+        let body = [0x00, 0x00, 0x00, 0x01, 0x81, 0x80, 0x80, 0x80, 0x80, 0x00, 0x00];
+        let mut record = vec![(body.len() as u8) << 1];
+        record.extend_from_slice(&body);
+        assert_eq!(check_record(&record, 0, record.len()), None);
+        // The same with the length in one byte is a record with a null value.
+        let body = [0x00, 0x00, 0x00, 0x01, 0x01, 0x00];
+        let mut record = vec![(body.len() as u8) << 1];
+        record.extend_from_slice(&body);
+        assert_eq!(check_record(&record, 0, record.len()), Some((record.len(), None)));
     }
 }

@@ -1,9 +1,13 @@
 //! Reading a log: records from an offset, within a count and a byte limit.
 //!
-//! A read looks up the nearest index entry at or below its offset, skips forward from it over
-//! the records before its offset (at most 99) by their headers alone, neither reading their
-//! payloads nor checking their CRCs (a record of a MiB skipped costs a few KiB of reading, not a
-//! MiB and its CRC), and copies records out, each read whole and its CRC checked, until one of its limits ([`ReadLimit`]) is reached. The byte limit
+//! A read looks up the nearest index entry at or below its offset and scans forward from it.
+//! The records before its offset (at most 99) are passed over by their headers alone, neither
+//! their payloads read nor their CRCs checked (a record of a MiB skipped costs a few KiB of
+//! reading, not a MiB and its CRC), as long as their headers hold every offset in turn up to
+//! the one wanted and that record is whole; any header out of that run (damage, a torn record)
+//! and the scan reads every record from the entry whole, so damage is found where a scan of
+//! whole records finds it ([`skip_to`]). Then it copies records out, each read whole and its
+//! CRC checked, until one of its limits ([`ReadLimit`]) is reached. The byte limit
 //! counts each record as what it will cost where it goes: its payload plus
 //! [`ReadLimit::bytes_per_record`], the framing a reply gives each record beside its payload
 //! (the synclog Fetch reply's offset and length, a Kafka record's header). Counting the payload
@@ -102,24 +106,21 @@ impl<S: SyncStrategy> Log<S> {
         }
         let max = self.config.max_message_bytes;
         // Start at the nearest index entry at or below `offset`, if it points inside the log.
-        let mut position = match self.index.lookup(offset)? {
-            Some(e) if e.position < end => e.position,
-            _ => 0,
+        let (start, first) = match self.index.lookup(offset)? {
+            Some(e) if e.position < end => (e.position, e.offset),
+            _ => (0, 0),
         };
         let mut reader = WindowReader::new(&self.file, &self.log_path, end);
+        // Pass over the records before `offset` by their headers, if they hold every offset in
+        // turn and the record reached is `offset`'s, whole; else read every record from the
+        // entry whole, as if nothing had been skipped.
+        let mut position = match skip_to(&mut reader, start, first, offset, max)? {
+            Some(p) if p != start && reader.record(p, max)?.is_some_and(|h| h.offset == offset) => p,
+            _ => start,
+        };
         let mut counted = 0usize;
         while position < end {
-            // Records before `offset` (up to 99 past the index entry) are skipped by their
-            // headers alone: only a record served is read whole and its CRC checked.
-            let header = match reader.header(position, max)? {
-                Some(h) if h.offset < offset => {
-                    position += h.record_bytes();
-                    continue;
-                }
-                Some(_) => reader.record(position, max)?,
-                None => None,
-            };
-            let header = match header {
+            let header = match reader.record(position, max)? {
                 Some(h) => h,
                 None if out.is_empty() => return Err(LogError::Corrupt { offset, position }),
                 None => break,
@@ -146,6 +147,32 @@ impl<S: SyncStrategy> Log<S> {
         }
         Ok(out)
     }
+}
+
+/// Where `offset`'s record lies if the records from `start` (the index entry's position, whose
+/// record holds `first`) hold `first`, `first + 1`, … in turn up to it, as their headers say:
+/// each passed over by its header's length alone, its payload neither read nor checked. `None`
+/// at the first header that breaks the run (a damaged offset or length, a torn record, the
+/// repeated offsets an unsynchronized log may hold, zeros): the caller then reads every record
+/// from `start` whole, so damage is found where a scan of whole records finds it.
+fn skip_to(
+    reader: &mut WindowReader<'_>,
+    start: u64,
+    first: u64,
+    offset: u64,
+    max: u32,
+) -> Result<Option<u64>, LogError> {
+    let (mut position, mut expected) = (start, first);
+    while expected < offset {
+        match reader.header(position, max)? {
+            Some(h) if h.offset == expected => {
+                position += h.record_bytes();
+                expected += 1;
+            }
+            _ => return Ok(None),
+        }
+    }
+    Ok(Some(position))
 }
 
 #[cfg(test)]
@@ -198,6 +225,29 @@ mod tests {
         assert!(matches!(log.read(50, 1, u32::MAX), Err(LogError::Corrupt { offset: 50, .. })));
         // A read from 49 serves 49 and stops before the record that fails.
         assert_eq!(log.read(49, 10, u32::MAX).expect("read").len(), 1);
+    }
+
+    #[test]
+    fn a_damaged_header_before_the_offset_is_found_as_a_scan_of_whole_records_finds_it() {
+        let mut payloads = vec![[b'x'; 100].as_slice(); 99];
+        payloads.push(b"y");
+        let record_bytes = (HEADER_BYTES + 100) as u64;
+        // Record 50's offset with a bit flipped (it reads as 18, below 99: a skip would pass it), its
+        // length one record longer (a skip by it would land on record 52, whole and valid),
+        // and zeros in place of its header.
+        let damages: [(u64, &[u8]); 3] =
+            [(7, &[50 ^ 0x20]), (8, &(2 * 100 + 16u32).to_be_bytes()), (0, &[0; 16])];
+        for (at, bytes) in damages {
+            let (dir, log) = log_of(&payloads);
+            let file =
+                std::fs::OpenOptions::new().write(true).open(dir.path().join("log.dat")).expect("log.dat");
+            std::os::unix::fs::FileExt::write_all_at(&file, bytes, 50 * record_bytes + at).expect("damage");
+            // As before the skip: a read from the entry stops at record 50 with CorruptLog.
+            let read = log.read(99, 10, u32::MAX);
+            assert!(matches!(read, Err(LogError::Corrupt { offset: 99, .. })), "damage at +{at}: {read:?}");
+            let read = log.read(40, 100, u32::MAX).expect("from 40");
+            assert_eq!(read.iter().map(|(o, _)| o).collect::<Vec<_>>(), (40..50).collect::<Vec<_>>());
+        }
     }
 
     #[test]
