@@ -519,7 +519,7 @@ fn lock_stats_cost(c: &Comparison) -> Option<String> {
         return None;
     }
     let mut s = String::from(
-        "What measuring the lock cost: each TCP goal ran three times with the lock statistics on \
+        "What measuring the lock costs: each TCP goal ran three times with the lock statistics on \
 (the goal's own run among them) and three times without, alternately; medians.\n\n\
 | goal | with lock statistics msg/s | without msg/s | with ÷ without |\n|---|---:|---:|---:|\n",
     );
@@ -529,15 +529,13 @@ fn lock_stats_cost(c: &Comparison) -> Option<String> {
         let _ = writeln!(s, "| {} | {} | {} | {:.2} |", g.name, human(with), human(without), cost.ratio());
     }
     let worst = rows.iter().map(|(_, cost)| cost.ratio()).fold(f64::INFINITY, f64::min);
-    let _ = write!(
-        s,
-        "\nThe lowest ratio in this run is {worst:.2}: {}",
-        if worst >= 0.9 {
-            "the timing cost at most a tenth of the throughput on every TCP goal."
-        } else {
-            "on at least one TCP goal the timing cost more than a tenth of the throughput."
-        }
-    );
+    let lost = ((1.0 - worst) * 100.0 - 1e-9).ceil();
+    let reading = if worst >= 1.0 {
+        "no TCP goal ran slower with the timing on.".to_string()
+    } else {
+        format!("the timing cost at most {lost:.0} % of the throughput on any TCP goal.")
+    };
+    let _ = write!(s, "\nThe lowest ratio in this run is {worst:.2}: {reading}");
     Some(s)
 }
 
@@ -741,7 +739,8 @@ mod tests {
         let text = lock_stats_cost(&comparison(vec![], vec![timed])).expect("a measured cost");
         assert!(text.contains("| 16 k | 20 k | 0.80 |"), "{text}");
         assert!(
-            text.contains("lowest ratio in this run is 0.80") && text.contains("more than a tenth"),
+            text.contains("lowest ratio in this run is 0.80")
+                && text.contains("at most 20 % of the throughput"),
             "{text}"
         );
     }
