@@ -149,16 +149,26 @@ fn produce_one<S: SyncStrategy>(
     topic: &str,
     messages: &[&[u8]],
 ) -> Result<ResponseBody, Failure> {
-    let max = shared.config.max_message_bytes;
-    validate_topic_name(topic).map_err(failure)?;
-    if let Some(big) = messages.iter().find(|p| p.len() > max as usize) {
-        return Err(failure(LogError::MessageTooLarge { size: big.len(), max }));
-    }
+    produce_checks(topic, messages.iter().copied(), shared.config.max_message_bytes)?;
     let base_offset = produce_topic(shared, cached, topic)?.append_batch(messages).map_err(failure)?;
     Ok(ResponseBody::Produced { base_offset, count: messages.len() as u32 })
 }
 
-/// The topic a Produce appends to: the cached one while it is [`live`], else looked up or
+/// What every Produce is checked for before its topic is looked up: a valid topic name and no
+/// payload over `max` bytes.
+fn produce_checks<'a>(
+    topic: &str,
+    mut messages: impl Iterator<Item = &'a [u8]>,
+    max: u32,
+) -> Result<(), Failure> {
+    validate_topic_name(topic).map_err(failure)?;
+    match messages.find(|p| p.len() > max as usize) {
+        Some(big) => Err(failure(LogError::MessageTooLarge { size: big.len(), max })),
+        None => Ok(()),
+    }
+}
+
+/// The topic a Produce appends to: the cached one while it is [`usable`], else looked up or
 /// created (and cached). A deleted cached topic is let go even when the lookup fails.
 fn produce_topic<'c, S: SyncStrategy>(
     shared: &Shared<S>,
@@ -166,7 +176,7 @@ fn produce_topic<'c, S: SyncStrategy>(
     topic: &str,
 ) -> Result<&'c Topic<S>, Failure> {
     match cached.take() {
-        Some(t) if t.name == topic && !t.is_deleted() => Ok(&**cached.insert(t)),
+        Some(t) if usable(&t, topic) => Ok(&**cached.insert(t)),
         _ => Ok(&**cached.insert(shared.topic_or_create(topic).map_err(topic_failure)?)),
     }
 }
@@ -265,12 +275,7 @@ fn serve_produce_run<S: SyncStrategy>(
             verdicts.push(Err((ErrorCode::Internal, "not a Produce request".into())));
             continue;
         };
-        let verdict = validate_topic_name(topic).map_err(failure).and_then(|()| {
-            match messages.iter().find(|p| p.len() > max as usize) {
-                Some(big) => Err(failure(LogError::MessageTooLarge { size: big.len(), max })),
-                None => Ok(messages.len()),
-            }
-        });
+        let verdict = produce_checks(topic, messages.iter(), max).map(|()| messages.len());
         if verdict.is_ok() {
             payloads.extend(messages.iter());
         }
@@ -345,11 +350,16 @@ fn fetch<S: SyncStrategy>(
     topic.log.read_within(offset, limit).map_err(failure)
 }
 
-/// The cached topic if it is the one named `name` and was not deleted since it was cached. A
-/// deleted topic is never reused: its appends would be acknowledged and then lost with its
-/// files, and its reads would serve a log nobody else sees.
+/// The cached topic if it is [`usable`] for `name`.
 fn live<'a, S: SyncStrategy>(cached: &'a Option<Arc<Topic<S>>>, name: &str) -> Option<&'a Topic<S>> {
-    cached.as_deref().filter(|t| t.name == name && !t.is_deleted())
+    cached.as_deref().filter(|t| usable(t, name))
+}
+
+/// Whether a cached topic may serve a request to `name`: it is the one of that name and was
+/// not deleted since it was cached. A deleted topic is never reused: its appends would be
+/// acknowledged and then lost with its files, and its reads would serve a log nobody else sees.
+fn usable<S: SyncStrategy>(topic: &Topic<S>, name: &str) -> bool {
+    topic.name == name && !topic.is_deleted()
 }
 
 /// The wire error for a topic that could not be had.

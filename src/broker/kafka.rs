@@ -495,40 +495,29 @@ fn append<S: SyncStrategy>(
     // Kafka's rule for Produce v3+: one batch per partition. Each idempotent batch costs a
     // write of the producers' state (a sync under `--fsync always`), so without the rule one
     // request of 20 000 one-record batches cost 20 000 of them.
-    if batches.len() > 1 {
+    let Ok([b]) = <[_; 1]>::try_from(batches) else {
         return Err(code::INVALID_RECORD);
-    }
+    };
     let max = session.shared.config.max_message_bytes;
-    if batches.iter().flat_map(|b| &b.values).any(|v| v.len() > max as usize) {
+    if b.values.iter().any(|v| v.len() > max as usize) {
         return Err(code::MESSAGE_TOO_LARGE);
     }
     let name = topic;
     let topic = session.shared.topic_or_create(topic).map_err(|e| topic_code(&e))?;
-    if batches.iter().all(|b| b.producer_id < 0) {
-        let values: Vec<Bytes> = batches.into_iter().flat_map(|b| b.values).collect();
-        return topic.append_batch(&values).map_err(|e| log_code(&e));
+    let append = || topic.append_batch(&b.values).map_err(|e| log_code(&e));
+    if b.producer_id < 0 {
+        return append();
     }
-    // Idempotent batches, one by one: each written once (see super::idempotence).
-    let mut first = None;
-    for b in batches {
-        let append = || topic.append_batch(&b.values).map_err(|e| log_code(&e));
-        let base = match b.producer_id {
-            ..0 => append()?,
-            _ => {
-                let id = BatchId {
-                    topic: name,
-                    producer_id: b.producer_id,
-                    epoch: b.producer_epoch,
-                    base_sequence: b.base_sequence,
-                    records: b.values.len(),
-                    values_crc: values_crc(b.values.iter().map(|v| &v[..])),
-                };
-                session.shared.producers.append_once(id, || topic.log.next_offset(), append)?
-            }
-        };
-        first.get_or_insert(base);
-    }
-    first.ok_or(code::CORRUPT_MESSAGE)
+    // An idempotent producer's batch: written once (see super::idempotence).
+    let id = BatchId {
+        topic: name,
+        producer_id: b.producer_id,
+        epoch: b.producer_epoch,
+        base_sequence: b.base_sequence,
+        records: b.values.len(),
+        values_crc: values_crc(b.values.iter().map(|v| &v[..])),
+    };
+    session.shared.producers.append_once(id, || topic.log.next_offset(), append)
 }
 
 /// ListOffsets: −2 (earliest) is 0, −1 (latest) the high watermark. synclog keeps no

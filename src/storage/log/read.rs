@@ -112,15 +112,18 @@ impl<S: SyncStrategy> Log<S> {
         };
         let mut reader = WindowReader::new(&self.file, &self.log_path, end);
         // Pass over the records before `offset` by their headers, if they hold every offset in
-        // turn and the record reached is `offset`'s, whole; else read every record from the
-        // entry whole, as if nothing had been skipped.
-        let mut position = match skip_to(&mut reader, start, first, offset, max)? {
-            Some(p) if p != start && reader.record(p, max)?.is_some_and(|h| h.offset == offset) => p,
-            _ => start,
-        };
+        // turn; the record reached must then be `offset`'s, whole.
+        let mut position = skip_to(&mut reader, (start, first), offset, end, max)?.unwrap_or(start);
+        let mut skipped = position != start;
         let mut counted = 0usize;
         while position < end {
-            let header = match reader.record(position, max)? {
+            let record = reader.record(position, max)?;
+            if std::mem::take(&mut skipped) && record.is_none_or(|h| h.offset != offset) {
+                // It is not: read every record from the entry whole, as if none had been skipped.
+                position = start;
+                continue;
+            }
+            let header = match record {
                 Some(h) => h,
                 None if out.is_empty() => return Err(LogError::Corrupt { offset, position }),
                 None => break,
@@ -149,17 +152,17 @@ impl<S: SyncStrategy> Log<S> {
     }
 }
 
-/// Where `offset`'s record lies if the records from `start` (the index entry's position, whose
-/// record holds `first`) hold `first`, `first + 1`, … in turn up to it, as their headers say:
-/// each passed over by its header's length alone, its payload neither read nor checked. `None`
-/// at the first header that breaks the run (a damaged offset or length, a torn record, the
+/// Where `offset`'s record lies, below `end`, if the records from `start` (the index entry's
+/// position, whose record holds `first`) hold `first`, `first + 1`, … in turn up to it, as
+/// their headers say: each passed over by its header's length alone, its payload neither read
+/// nor checked. `None` at the first header that breaks the run (a damaged offset or length, a torn record, the
 /// repeated offsets an unsynchronized log may hold, zeros): the caller then reads every record
 /// from `start` whole, so damage is found where a scan of whole records finds it.
 fn skip_to(
     reader: &mut WindowReader<'_>,
-    start: u64,
-    first: u64,
+    (start, first): (u64, u64),
     offset: u64,
+    end: u64,
     max: u32,
 ) -> Result<Option<u64>, LogError> {
     let (mut position, mut expected) = (start, first);
@@ -172,7 +175,7 @@ fn skip_to(
             _ => return Ok(None),
         }
     }
-    Ok(Some(position))
+    Ok((position < end).then_some(position))
 }
 
 #[cfg(test)]
