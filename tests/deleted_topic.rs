@@ -2,7 +2,8 @@
 //! native connections that used it stay open, tried on the `broker` binary from outside: each
 //! connection's next request looks the name up again. A produce recreates the topic and lands
 //! in the new log, which every connection then reads; a fetch before that finds no topic; and
-//! the deleted topic's files are no longer held open by the broker.
+//! the deleted topic's files are no longer held open by the broker, not even by connections
+//! idle since they used it.
 
 mod common;
 
@@ -77,5 +78,35 @@ fn a_connection_that_used_a_deleted_topic_produces_and_fetches_in_the_topic_of_t
     let broker = BrokerProcess::start(&args, &stderr);
     let mut client = Client::connect(broker.addr).expect("connect");
     assert_eq!(records(&mut client, "orders"), now);
+    drop(broker);
+}
+
+#[test]
+fn connections_idle_since_they_used_a_deleted_topic_hold_none_of_its_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stderr = dir.path().join("broker.stderr");
+    let data = dir.path().join("data");
+    let args =
+        ["--data-dir", data.to_str().expect("utf-8"), "--kafka-listen", "127.0.0.1:0", "--delete-topics"];
+    let broker = BrokerProcess::start(&args, &stderr);
+    let mut producer = Client::connect(broker.addr).expect("connect");
+    let mut consumer = Client::connect(broker.addr).expect("connect");
+    // Enough records for an index entry, so the topic has both its files written.
+    let payloads: Vec<Vec<u8>> = (0..150).map(|i| format!("before-{i}").into_bytes()).collect();
+    assert_eq!(producer.produce("orders", payloads.iter().map(Vec::as_slice)).expect("produce"), 0);
+    assert_eq!(records(&mut consumer, "orders").len(), 150);
+
+    let mut admin = Raw::connect(&kafka_addr_of(&stderr));
+    assert_eq!(delete_topic(&mut admin, "orders"), code::NONE);
+    // Neither connection has sent a request since the deletion: the broker already holds none of
+    // the deleted topic's files, so their disk space is given back without waiting on them.
+    assert_eq!(deleted_files_open(broker.pid()), Vec::<String>::new());
+
+    // Both connections still work, on the topic of that name now.
+    let missing = consumer.fetch("orders", 0, 1000, 1 << 20, Duration::ZERO).expect_err("no topic");
+    assert_eq!(missing.code(), Some(ErrorCode::UnknownTopic));
+    assert_eq!(producer.produce("orders", [&b"after-1"[..]]).expect("produce"), 0);
+    assert_eq!(records(&mut consumer, "orders"), [(0, b"after-1".to_vec())]);
+    drop((producer, consumer, admin));
     drop(broker);
 }

@@ -30,7 +30,7 @@ use crate::storage::{validate_topic_name, LogError, ReadBatch, ReadLimit, Topic}
 use crate::strategies::SyncStrategy;
 use std::net::TcpStream;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 /// A connection closed for a bad frame or a failed reply: a line a client can cause as fast
@@ -49,10 +49,8 @@ pub(crate) fn handle_connection<S: SyncStrategy>(shared: &Shared<S>, stream: Tcp
     };
     conn.share_budget(shared.buffers.clone());
     // The topic this connection used last: producers and consumers stick to one topic, and the
-    // registry's shared lock and the Arc's shared counter are then touched once, not per request.
-    // It is used only while it is not deleted ([`live`]): after a DeleteTopics the next request
-    // looks the name up again, and the deleted topic's files are let go.
-    let mut cached: Option<Arc<Topic<S>>> = None;
+    // registry's shared lock is then taken once, not per request (see [`TopicCache`]).
+    let mut cached = TopicCache::default();
     // A frame read ahead while gathering a run of Produce requests, to be served next.
     let mut carry: Option<Result<Option<RequestFrame>, ConnectionError>> = None;
     loop {
@@ -126,7 +124,7 @@ enum Incoming {
 fn read_next<S: SyncStrategy>(
     shared: &Shared<S>,
     conn: &mut Connection,
-    cached: &mut Option<Arc<Topic<S>>>,
+    cached: &mut TopicCache<S>,
 ) -> Result<Option<Incoming>, ConnectionError> {
     let max_frame_bytes = conn.config().max_frame_bytes;
     let read = conn.read_frame_in_place(|frame, more| {
@@ -145,7 +143,7 @@ fn read_next<S: SyncStrategy>(
 /// [`serve_produce_run`] for a run of one.
 fn produce_one<S: SyncStrategy>(
     shared: &Shared<S>,
-    cached: &mut Option<Arc<Topic<S>>>,
+    cached: &mut TopicCache<S>,
     topic: &str,
     messages: &[&[u8]],
 ) -> Result<ResponseBody, Failure> {
@@ -169,15 +167,15 @@ fn produce_checks<'a>(
 }
 
 /// The topic a Produce appends to: the cached one while it is [`usable`], else looked up or
-/// created (and cached). A deleted cached topic is let go even when the lookup fails.
-fn produce_topic<'c, S: SyncStrategy>(
+/// created (and cached).
+fn produce_topic<S: SyncStrategy>(
     shared: &Shared<S>,
-    cached: &'c mut Option<Arc<Topic<S>>>,
+    cached: &mut TopicCache<S>,
     topic: &str,
-) -> Result<&'c Topic<S>, Failure> {
-    match cached.take() {
-        Some(t) if usable(&t, topic) => Ok(&**cached.insert(t)),
-        _ => Ok(&**cached.insert(shared.topic_or_create(topic).map_err(topic_failure)?)),
+) -> Result<Arc<Topic<S>>, Failure> {
+    match cached.get(topic) {
+        Some(t) => Ok(t),
+        None => Ok(cached.keep(shared.topic_or_create(topic).map_err(topic_failure)?)),
     }
 }
 
@@ -185,7 +183,7 @@ fn produce_topic<'c, S: SyncStrategy>(
 fn serve<S: SyncStrategy>(
     shared: &Shared<S>,
     conn: &mut Connection,
-    cached: &mut Option<Arc<Topic<S>>>,
+    cached: &mut TopicCache<S>,
     frame: RequestFrame,
 ) -> Result<(), ConnectionError> {
     let id = frame.correlation_id;
@@ -257,7 +255,7 @@ fn gather_produce_run(
 fn serve_produce_run<S: SyncStrategy>(
     shared: &Shared<S>,
     conn: &mut Connection,
-    cached: &mut Option<Arc<Topic<S>>>,
+    cached: &mut TopicCache<S>,
     run: Vec<RequestFrame>,
 ) -> Result<(), ConnectionError> {
     let max = shared.config.max_message_bytes;
@@ -316,7 +314,7 @@ pub const MAX_FETCH_RECORDS: u32 = 100_000;
 fn fetch<S: SyncStrategy>(
     shared: &Shared<S>,
     conn: &mut Connection,
-    cached: &mut Option<Arc<Topic<S>>>,
+    cached: &mut TopicCache<S>,
     topic: &str,
     offset: u64,
     max_messages: u32,
@@ -324,15 +322,11 @@ fn fetch<S: SyncStrategy>(
     wait: Duration,
 ) -> Result<ReadBatch, Failure> {
     validate_topic_name(topic).map_err(failure)?;
-    let topic = match live(cached, topic) {
+    let topic = match cached.get(topic) {
         Some(t) => t,
-        None => {
-            // Let a deleted topic's files go before the lookup, whatever it finds.
-            *cached = None;
-            &**cached.insert(
-                shared.topics.get(topic).ok_or_else(|| failure(LogError::UnknownTopic(topic.to_string())))?,
-            )
-        }
+        None => cached.keep(
+            shared.topics.get(topic).ok_or_else(|| failure(LogError::UnknownTopic(topic.to_string())))?,
+        ),
     };
     // Each record counts what it takes in the reply: its payload, its offset and its length.
     let limit = ReadLimit {
@@ -346,13 +340,33 @@ fn fetch<S: SyncStrategy>(
     }
     // Nothing yet: answer earlier pipelined requests first, then wait without any lock.
     let _ = conn.flush();
-    long_poll(shared, &[(topic, offset)], Instant::now() + wait);
+    long_poll(shared, &[(&topic, offset)], Instant::now() + wait);
     topic.log.read_within(offset, limit).map_err(failure)
 }
 
-/// The cached topic if it is [`usable`] for `name`.
-fn live<'a, S: SyncStrategy>(cached: &'a Option<Arc<Topic<S>>>, name: &str) -> Option<&'a Topic<S>> {
-    cached.as_deref().filter(|t| usable(t, name))
+/// The topic a connection used last, held weakly: between requests a connection holds no topic
+/// alive, so a topic deleted while a client sits idle has its files closed (and its disk space
+/// given back) when the deletion drops the registry's hold, not at the client's next request or
+/// its close. A request holds its topic (a strong [`Arc`]) only while it is served.
+struct TopicCache<S: SyncStrategy>(Option<Weak<Topic<S>>>);
+
+impl<S: SyncStrategy> Default for TopicCache<S> {
+    fn default() -> Self {
+        TopicCache(None)
+    }
+}
+
+impl<S: SyncStrategy> TopicCache<S> {
+    /// The cached topic if it is still alive and [`usable`] for `name`.
+    fn get(&self, name: &str) -> Option<Arc<Topic<S>>> {
+        self.0.as_ref()?.upgrade().filter(|t| usable(t, name))
+    }
+
+    /// Caches `topic` (weakly) and hands it back.
+    fn keep(&mut self, topic: Arc<Topic<S>>) -> Arc<Topic<S>> {
+        self.0 = Some(Arc::downgrade(&topic));
+        topic
+    }
 }
 
 /// Whether a cached topic may serve a request to `name`: it is the one of that name and was
