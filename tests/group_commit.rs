@@ -16,7 +16,9 @@ use synclog::storage::{
 };
 use synclog::strategies::{RwLockSync, SyncStrategy};
 
-fn acks_follow_durability<S: SyncStrategy>() {
+/// Appends under `--fsync always` from six threads, each checking the moment its append returns
+/// (when the broker sends the ack) that a completed sync already covers its offset.
+fn under_fsync_always_no_ack_precedes_its_sync<S: SyncStrategy>() {
     let durable_seen = Arc::new(AtomicU64::new(0));
     let syncs = Arc::new(AtomicU64::new(0));
     let hook = {
@@ -68,15 +70,7 @@ fn acks_follow_durability<S: SyncStrategy>() {
     assert!(totals.syncing > std::time::Duration::ZERO, "{}: time inside fdatasync", S::NAME);
 }
 
-#[test]
-fn under_fsync_always_no_ack_precedes_its_sync_rwlock() {
-    acks_follow_durability::<RwLockSync>();
-}
-
-#[test]
-fn under_fsync_always_no_ack_precedes_its_sync_semaphore() {
-    acks_follow_durability::<synclog::strategies::SemaphoreSync>();
-}
+for_each_strategy!(under_fsync_always_no_ack_precedes_its_sync, locking);
 
 #[test]
 fn under_fsync_never_nothing_is_synced_per_append() {
@@ -157,8 +151,11 @@ fn a_panicking_sync_hook_fails_every_waiting_append_and_hangs_nobody() {
     // The leader's append panics (its thread's result is an Err); the two parked appends are
     // woken with SyncFailed instead of parking forever; the log refuses appends from then on.
     let log_cell: Arc<std::sync::OnceLock<Arc<Log<RwLockSync>>>> = Arc::default();
+    // Whether the two appends were parked when the hook panicked (else they could have been
+    // refused later, without ever waiting on the panicking sync).
+    let both_parked = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let hook = {
-        let log_cell = log_cell.clone();
+        let (log_cell, both_parked) = (log_cell.clone(), both_parked.clone());
         SyncHook(Arc::new(move |_, point| {
             if let SyncPoint::Start { .. } = point {
                 let log = log_cell.get().expect("set before the first append");
@@ -166,6 +163,7 @@ fn a_panicking_sync_hook_fails_every_waiting_append_and_hangs_nobody() {
                 while log.sync_waiters() < 2 && std::time::Instant::now() < deadline {
                     thread::yield_now();
                 }
+                both_parked.store(log.sync_waiters() >= 2, SeqCst);
                 panic!("injected: the sync hook panicked");
             }
             Ok(())
@@ -191,6 +189,7 @@ fn a_panicking_sync_hook_fails_every_waiting_append_and_hangs_nobody() {
         })
         .collect();
     assert!(leader.join().is_err(), "the panic reaches the leader's caller");
+    assert!(both_parked.load(SeqCst), "both appends were parked behind the sync when it panicked");
     for w in waiters {
         let result = w.join().expect("a waiter never panics");
         assert!(matches!(result, Err(LogError::SyncFailed { .. })), "{result:?}");

@@ -350,6 +350,8 @@ mod tests {
         // sync 1 ran, so sync 2 covers them all: eight appends, exactly two syncs.
         let commit = GroupCommit::default();
         let syncs = AtomicU64::new(0);
+        // Whether the seven were waiting when sync 1 ended (else they need not share sync 2).
+        let all_waiting = std::sync::atomic::AtomicBool::new(false);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         thread::scope(|s| {
             s.spawn(|| {
@@ -360,6 +362,7 @@ mod tests {
                             while commit.waiting() < 7 && std::time::Instant::now() < deadline {
                                 thread::yield_now();
                             }
+                            all_waiting.store(commit.waiting() >= 7, SeqCst);
                             Ok::<(), ()>(())
                         },
                         || (),
@@ -384,6 +387,7 @@ mod tests {
                 });
             }
         });
+        assert!(all_waiting.load(SeqCst), "the seven were waiting when sync 1 ended");
         assert_eq!(syncs.load(SeqCst), 2);
     }
 
@@ -462,6 +466,9 @@ mod tests {
         // hang); with it, each returns the poison error, and so does every later wait.
         let commit = GroupCommit::default();
         let syncs = AtomicU64::new(0);
+        // Whether the three were parked when the sync panicked (else they could have been
+        // refused later, without ever waiting on it).
+        let all_parked = std::sync::atomic::AtomicBool::new(false);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         let (leader, waiters) = thread::scope(|s| {
             let leader = s.spawn(|| {
@@ -471,6 +478,7 @@ mod tests {
                         while commit.waiting() < 3 && std::time::Instant::now() < deadline {
                             thread::yield_now();
                         }
+                        all_parked.store(commit.waiting() >= 3, SeqCst);
                         panic!("injected: the sync hook panicked")
                     },
                     || "poisoned",
@@ -499,6 +507,7 @@ mod tests {
             )
         });
         assert_eq!(leader, Err("panicked"), "the panic reaches the leader's caller");
+        assert!(all_parked.load(SeqCst), "the three were parked behind the sync when it panicked");
         assert_eq!(waiters, vec![Err("poisoned"); 3], "every waiter is woken with the error");
         assert!(commit.is_poisoned());
         assert_eq!(commit.wait_durable(|| Ok(()), || "poisoned"), Err("poisoned"));
