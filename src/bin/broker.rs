@@ -39,8 +39,8 @@ struct Args {
     /// before every acknowledgement.
     #[arg(long, value_enum, default_value_t = FsyncMode::Never)]
     fsync: FsyncMode,
-    /// The interval for --fsync interval.
-    #[arg(long, default_value_t = 1000)]
+    /// The interval for --fsync interval (at least 1).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     fsync_interval_ms: u64,
     /// Microseconds each append pauses between reading the offset and writing (widens the race);
     /// at most 1000000 (one second).
@@ -66,8 +66,8 @@ struct Args {
     max_connections: usize,
     /// A Produce (or Kafka Metadata) that would create a topic beyond this many gets error 11
     /// (TooManyTopics; Kafka: POLICY_VIOLATION); existing topics keep working. Default: a
-    /// quarter of the open-file limit's room, two files per topic, at most 10000.
-    #[arg(long, value_name = "N")]
+    /// quarter of the open-file limit's room, two files per topic, at most 10000. At least 1.
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
     max_topics: Option<usize>,
     /// The most record bytes one Fetch reply carries (either protocol), whatever it asks, plus
     /// at most one record; never more than half --max-frame-bytes.
@@ -79,11 +79,11 @@ struct Args {
     /// is allocated for it. At least --max-frame-bytes + 4 (exit 2 below).
     #[arg(long, default_value_t = synclog::protocol::connection::DEFAULT_MAX_BUFFERED_BYTES)]
     max_buffered_bytes: usize,
-    /// All of a frame's bytes must arrive within this of its first byte.
-    #[arg(long, default_value_t = 10_000)]
+    /// All of a frame's bytes must arrive within this of its first byte (at least 1).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     frame_timeout_ms: u64,
-    /// A connection idle this long between frames is closed.
-    #[arg(long, default_value_t = 600_000)]
+    /// A connection idle this long between frames is closed (at least 1).
+    #[arg(long, default_value_t = 600_000, value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout_ms: u64,
     /// How long a Kafka consumer group with no members keeps its committed offsets, counted
     /// from its last commit or from when its last member left, whichever came later, and at the
@@ -127,7 +127,7 @@ impl StrategyVisitor for Serve {
 /// A count of at least 1 (a limit of 0 would refuse every request).
 fn at_least_one(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
-        Ok(0) => Err("0 would refuse every request: give at least 1".to_string()),
+        Ok(0) => Err("0 would refuse everything it counts: give at least 1".to_string()),
         Ok(n) => Ok(n),
         Err(e) => Err(e.to_string()),
     }

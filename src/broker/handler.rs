@@ -392,9 +392,11 @@ fn failure(e: LogError) -> Failure {
         LogError::MessageTooLarge { .. } => ErrorCode::MessageTooLarge,
         LogError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
         LogError::Corrupt { .. } => ErrorCode::CorruptLog,
-        LogError::OffsetsExhausted { .. } | LogError::Io { .. } | LogError::SyncFailed { .. } => {
-            ErrorCode::Internal
-        }
+        LogError::OffsetsExhausted { .. }
+        | LogError::Io { .. }
+        | LogError::SyncFailed { .. }
+        | LogError::DataDirInUse { .. }
+        | LogError::NotATopicDir { .. } => ErrorCode::Internal,
     };
     (code, chain(&e))
 }

@@ -587,9 +587,11 @@ fn log_code(e: &LogError) -> i16 {
         LogError::MessageTooLarge { .. } => code::MESSAGE_TOO_LARGE,
         LogError::OffsetOutOfRange { .. } => code::OFFSET_OUT_OF_RANGE,
         LogError::Corrupt { .. } => code::CORRUPT_MESSAGE,
-        LogError::OffsetsExhausted { .. } | LogError::Io { .. } | LogError::SyncFailed { .. } => {
-            code::KAFKA_STORAGE_ERROR
-        }
+        LogError::OffsetsExhausted { .. }
+        | LogError::Io { .. }
+        | LogError::SyncFailed { .. }
+        | LogError::DataDirInUse { .. }
+        | LogError::NotATopicDir { .. } => code::KAFKA_STORAGE_ERROR,
     }
 }
 

@@ -336,15 +336,20 @@ impl StrategyVisitor for Embedded<'_> {
         };
         let names = topic_names(config);
         let shape = config.shape();
-        for (t, name) in names.iter().enumerate() {
-            let run_file = RunFile {
-                message_bytes_max: config.message_bytes_max,
-                ..RunFile::new(&shape, t as u32, S::NAME)
-            };
-            run_file.write(&data_dir.join(name)).with_context(|| {
-                format!("cannot write the run file of topic {name} in {}", data_dir.display())
-            })?;
-        }
+        // Written once the data dir is this run's (its lock taken when its topics are opened),
+        // so a run refused a data dir in use leaves nothing in it.
+        let write_run_files = || -> anyhow::Result<()> {
+            for (t, name) in names.iter().enumerate() {
+                let run_file = RunFile {
+                    message_bytes_max: config.message_bytes_max,
+                    ..RunFile::new(&shape, t as u32, S::NAME)
+                };
+                run_file.write(&data_dir.join(name)).with_context(|| {
+                    format!("cannot write the run file of topic {name} in {}", data_dir.display())
+                })?;
+            }
+            Ok(())
+        };
         let log = LogConfig {
             fsync: config.fsync.policy(config.fsync_interval_ms),
             race_window: config.race_window(),
@@ -354,6 +359,7 @@ impl StrategyVisitor for Embedded<'_> {
         let mut report = match config.transport {
             TransportKind::Inproc => {
                 let (topics, _) = Topics::<S>::open(data_dir, log)?;
+                write_run_files()?;
                 let transport = InprocTransport { topics: topics.clone() };
                 let probe = TopicsProbe { topics: &topics, names: &names };
                 let report = load(config, &transport, Some(&names), &mut || topics.sync_totals(), &probe)?;
@@ -370,6 +376,7 @@ impl StrategyVisitor for Embedded<'_> {
                     append: log.append,
                     ..BrokerConfig::default()
                 })?;
+                write_run_files()?;
                 let topics = broker.topics().clone();
                 let handle = broker.spawn()?;
                 let transport = TcpTransport { addr: handle.addr() };

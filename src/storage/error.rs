@@ -37,6 +37,14 @@ pub enum LogError {
     /// A read of a topic that does not exist.
     #[error("unknown topic {0:?}")]
     UnknownTopic(String),
+    /// Another process (a broker, a harness) has the data dir open: it holds the lock on
+    /// `lock`. Two writers of one data dir would hand out the same offsets.
+    #[error("the data dir is in use by another synclog process (it holds the lock on {lock}); stop it or pick another --data-dir")]
+    DataDirInUse { lock: PathBuf },
+    /// A directory in the data dir named like a topic that holds files no topic has: the data
+    /// dir is not one synclog made (a home directory, say), and nothing is written to it.
+    #[error("{path} is not a topic directory (it holds files synclog never writes there); is the data dir the right one? a synclog data dir holds only topic directories")]
+    NotATopicDir { path: PathBuf },
 }
 
 impl LogError {

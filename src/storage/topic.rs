@@ -25,7 +25,7 @@
 
 use super::durability::{FsyncPolicy, SyncHook, SyncPoint, SyncTotals};
 use super::error::{IoContext, LogError};
-use super::log::{Log, LogConfig, Recovery};
+use super::log::{Log, LogConfig, Recovery, INDEX_FILE, LOG_FILE};
 use crate::strategies::SyncStrategy;
 use parking_lot::{Condvar, Mutex, RwLock};
 use std::collections::BTreeMap;
@@ -38,6 +38,11 @@ use std::time::{Duration, Instant};
 
 /// The prefix of a deleted topic's directory until it is removed.
 pub const DELETING_PREFIX: &str = "@deleting-";
+
+/// The data dir's lock file: whoever has the data dir open holds an exclusive lock on it
+/// (`flock`), so a second broker or harness on the same data dir is refused at start instead of
+/// handing out offsets the first already handed out. No topic can have this name (`@`).
+pub const LOCK_FILE: &str = "@lock";
 
 /// The longest topic name (Kafka's limit).
 pub const MAX_TOPIC_NAME_BYTES: usize = 249;
@@ -196,11 +201,42 @@ impl<S: SyncStrategy> Topic<S> {
     }
 }
 
+/// Locks `data_dir`'s [`LOCK_FILE`] (creating it), or says who holds it.
+fn lock_data_dir(data_dir: &Path) -> Result<fs::File, LogError> {
+    let path = data_dir.join(LOCK_FILE);
+    let file = fs::File::options().create(true).truncate(false).write(true).open(&path).at(&path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(LogError::DataDirInUse { lock: path }),
+        Err(fs::TryLockError::Error(e)) => Err(LogError::io(path, e)),
+    }
+}
+
+/// Every name synclog gives a file in a topic directory (docs/format.md): the log, its index,
+/// Kafka idempotent producers' state and its temporary rewrite, and the harness's run file.
+pub const TOPIC_FILES: [&str; 5] = [LOG_FILE, INDEX_FILE, "producers.dat", "producers.tmp", "run.json"];
+
+/// Whether a directory named like a topic is one: it holds nothing but files named in
+/// [`TOPIC_FILES`] (none at all when a crash cut its creation short).
+fn is_topic_dir(dir: &Path) -> Result<bool, LogError> {
+    for entry in fs::read_dir(dir).at(dir)? {
+        let entry = entry.at(dir)?;
+        let ours = entry.file_name().to_str().is_some_and(|name| TOPIC_FILES.contains(&name));
+        if !ours || !entry.file_type().at(&entry.path())?.is_file() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 /// The registry of topics under one data dir, all with the same strategy and configuration.
 pub struct Topics<S: SyncStrategy> {
     data_dir: PathBuf,
     config: LogConfig,
     topics: RwLock<BTreeMap<String, Arc<Topic<S>>>>,
+    /// The data dir's [`LOCK_FILE`], locked for as long as the registry lives (the kernel lets
+    /// go of it when the process ends, however it ends).
+    _lock: fs::File,
     /// Held by whoever is creating a topic, across its file-system work: one creation at a
     /// time, without holding up lookups.
     creating: Mutex<()>,
@@ -221,6 +257,7 @@ impl<S: SyncStrategy> Topics<S> {
             config.sync_hook = env_test_hooks(config.sync_hook.take());
         }
         fs::create_dir_all(data_dir).at(data_dir)?;
+        let lock = lock_data_dir(data_dir)?;
         let mut map = BTreeMap::new();
         let mut recoveries = Vec::new();
         for entry in fs::read_dir(data_dir).at(data_dir)? {
@@ -234,6 +271,9 @@ impl<S: SyncStrategy> Topics<S> {
             if !entry.file_type().at(&entry.path())?.is_dir() || validate_topic_name(&name).is_err() {
                 continue;
             }
+            if !is_topic_dir(&entry.path())? {
+                return Err(LogError::NotATopicDir { path: entry.path() });
+            }
             let (log, recovery) = Log::open(&entry.path(), config.clone())?;
             recoveries.push((name.clone(), recovery));
             map.insert(name.clone(), Arc::new(Topic::new(name, log)));
@@ -242,6 +282,7 @@ impl<S: SyncStrategy> Topics<S> {
             data_dir: data_dir.to_path_buf(),
             config,
             topics: RwLock::new(map),
+            _lock: lock,
             creating: Mutex::new(()),
             stop_syncer: Arc::new(AtomicBool::new(false)),
             deleted: AtomicU64::new(0),
@@ -466,6 +507,62 @@ mod tests {
         if let Some(hook) = WHILE_CREATING.with(|h| h.borrow_mut().take()) {
             hook();
         }
+    }
+
+    #[test]
+    fn a_data_dir_is_open_in_one_registry_at_a_time() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (first, _) = Topics::<RwLockSync>::open(dir.path(), LogConfig::default()).expect("open");
+        first.get_or_create("orders").expect("create");
+        match Topics::<RwLockSync>::open(dir.path(), LogConfig::default()) {
+            Err(LogError::DataDirInUse { lock }) => assert_eq!(lock, dir.path().join(LOCK_FILE)),
+            Err(e) => panic!("expected DataDirInUse, got {e}"),
+            Ok(_) => panic!("a second registry opened a data dir in use"),
+        }
+        assert_eq!(first.get("orders").expect("still there").log.append(b"x").expect("append"), 0);
+        drop(first);
+        let (again, _) = Topics::<RwLockSync>::open(dir.path(), LogConfig::default()).expect("reopen");
+        assert_eq!(again.get("orders").expect("reopened").log.next_offset(), 1);
+    }
+
+    #[test]
+    fn a_directory_that_is_no_topic_stops_the_open_and_nothing_is_written_into_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let project = dir.path().join("project");
+        fs::create_dir_all(project.join("src")).expect("mkdir");
+        fs::write(project.join("notes.txt"), b"mine").expect("write");
+        // An empty directory is a topic whose creation was cut short, and a harness writes its
+        // run file before the topic's files: both are opened as topics.
+        fs::create_dir(dir.path().join("cut-short")).expect("mkdir");
+        fs::create_dir(dir.path().join("run-1")).expect("mkdir");
+        fs::write(dir.path().join("run-1").join(crate::check::runfile::RUN_FILE), b"{}").expect("write");
+        // Every file the project writes in a topic directory is one a topic may hold.
+        for ours in [crate::broker::producer_file::PRODUCERS_FILE, crate::check::runfile::RUN_FILE] {
+            assert!(TOPIC_FILES.contains(&ours), "{ours}");
+        }
+        assert!(TOPIC_FILES.contains(&"producers.tmp"), "the producers file's temporary rewrite");
+        match Topics::<RwLockSync>::open(dir.path(), LogConfig::default()) {
+            Err(LogError::NotATopicDir { path }) => assert_eq!(path, project),
+            Err(e) => panic!("expected NotATopicDir, got {e}"),
+            Ok(_) => panic!("a directory of someone else's files was taken for a topic"),
+        }
+        let mut left: Vec<_> =
+            fs::read_dir(&project).expect("ls").map(|e| e.expect("entry").file_name()).collect();
+        left.sort();
+        assert_eq!(left, ["notes.txt", "src"], "nothing was written into it");
+        fs::remove_dir_all(&project).expect("rm");
+        let (topics, _) = Topics::<RwLockSync>::open(dir.path(), LogConfig::default()).expect("open");
+        assert_eq!(topics.get("cut-short").expect("opened").log.next_offset(), 0);
+        assert_eq!(topics.get("run-1").expect("opened").log.next_offset(), 0);
+        drop(topics);
+        // A directory of files alone, none of them a topic's, is no topic either.
+        fs::create_dir(dir.path().join("papers")).expect("mkdir");
+        fs::write(dir.path().join("papers").join("thesis.pdf"), b"%PDF").expect("write");
+        assert!(matches!(
+            Topics::<RwLockSync>::open(dir.path(), LogConfig::default()),
+            Err(LogError::NotATopicDir { .. })
+        ));
+        assert!(!dir.path().join("papers").join(LOG_FILE).exists());
     }
 
     #[test]
