@@ -7,9 +7,10 @@
 //! |--------------------------------------------|-------------------------------------------------------------------|
 //! | broker prints exactly `listening on ADDR`  | its first stdout line, and nothing more until it exits            |
 //! | exit 0 on success                          | every command that should work                                    |
-//! | exit 1, one stderr line, on an error       | unknown or invalid topic, unreachable broker, missing data dir    |
+//! | exit 1, one stderr line, on an error       | unknown topic, unreachable broker, missing data dir, a bad stdin line, a full stdout |
 //! | broker exit 1 when it cannot start         | address in use, data dir is a file; no `listening on` line        |
-//! | exit 2 on bad usage                        | unknown flag or command, bad `--strategy` / `--format` / `--from` / `--broker`, `--race-window-us` past its bound, a frame, message or connection limit of 0 |
+//! | exit 2 on bad usage                        | unknown flag or command, bad `--strategy` / `--format` / `--from` / `--broker` / `--topic`, `--race-window-us` past its bound, a frame, message or connection limit of 0 (`verify`'s too) |
+//! | exit 0 when stdout's reader went away      | `consume` into a pipe closed before it is read                    |
 //! | SIGTERM stops the broker cleanly (exit 0)  | `kill -TERM <pid>` with a follower connected, bounded wait        |
 //! | a restart keeps every acknowledged message | everything consumed again after the restart                       |
 //! | `verify` finds the data dir clean          | exit 0 after the broker stopped                                   |
@@ -50,10 +51,16 @@ struct BrokerProcess {
 impl BrokerProcess {
     /// Starts `broker --listen 127.0.0.1:0 --data-dir DATA_DIR` and waits for its one line.
     fn start(data_dir: &Path, stderr_path: &Path) -> BrokerProcess {
+        BrokerProcess::start_with(data_dir, stderr_path, &[])
+    }
+
+    /// As [`BrokerProcess::start`], with `extra` flags.
+    fn start_with(data_dir: &Path, stderr_path: &Path, extra: &[&str]) -> BrokerProcess {
         let stderr = File::create(stderr_path).expect("stderr file");
         let mut child = Command::new(BROKER)
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr)
@@ -82,6 +89,18 @@ impl BrokerProcess {
 
     fn stderr(&self) -> String {
         fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// Waits (bounded) for a line of its stderr containing `needle`; returns that line.
+    fn stderr_line(&self, needle: &str) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        while Instant::now() < deadline {
+            if let Some(line) = self.stderr().lines().find(|line| line.contains(needle)) {
+                return line.to_string();
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        panic!("no stderr line with {needle:?} within {PATIENCE:?}: {}", self.stderr())
     }
 
     /// Sends SIGTERM, waits (bounded) for the exit, and returns the exit status and whatever
@@ -178,7 +197,7 @@ impl Run {
 
 /// Runs `program` with `args`, feeding it `stdin` (or nothing), and waits for it, at most
 /// `PATIENCE`: a command still running then is killed (by its id) and the test fails.
-fn run(program: &str, args: &[&str], stdin: Option<&str>) -> Run {
+fn run(program: &str, args: &[&str], stdin: Option<&[u8]>) -> Run {
     let mut child = Command::new(program)
         .args(args)
         .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
@@ -189,7 +208,7 @@ fn run(program: &str, args: &[&str], stdin: Option<&str>) -> Run {
     if let Some(input) = stdin {
         // Dropping the pipe at the end of this block is the EOF the command reads to.
         let mut pipe = child.stdin.take().expect("piped stdin");
-        pipe.write_all(input.as_bytes()).expect("write stdin");
+        pipe.write_all(input).expect("write stdin");
     }
     let pid = child.id();
     let (done, outcome) = mpsc::channel();
@@ -256,6 +275,11 @@ fn both_binaries_print_help_naming_their_flags_and_exit_0() {
     for command in ["produce", "consume", "topics", "verify", "--help"] {
         assert!(text.contains(command), "synclog --help does not mention {command}:\n{text}");
     }
+    // The client's own description, not the crate's.
+    for words in ["The client of a synclog broker", "Exit codes", "3 integrity violated"] {
+        assert!(text.contains(words), "synclog --help does not say {words:?}:\n{text}");
+    }
+    assert!(!text.contains("harness that races it"), "synclog --help describes the crate:\n{text}");
     let commands: [(&str, &[&str]); 4] = [
         ("produce", &["--broker", "--topic"]),
         ("consume", &["--broker", "--topic", "--from", "--max", "--follow", "--format"]),
@@ -361,7 +385,8 @@ fn refusals(root: &Path, addr: &str) {
     // Errors a user can act on: exit 1, one line.
     let unknown = synclog(&[&["consume"][..], &at, &["--topic", "no-such-topic", "--from", "0"]].concat());
     assert!(unknown.error().contains("no-such-topic"), "{unknown:#?}");
-    synclog(&[&["produce"][..], &at, &["--topic", "../escape", "m"]].concat()).error();
+    // A topic name the broker would refuse is refused before connecting: bad usage.
+    assert_eq!(synclog(&[&["produce"][..], &at, &["--topic", "../escape", "m"]].concat()).code, Some(2));
     assert!(!root.join("escape").exists());
 
     // A second broker cannot take the address, nor use a file as its data dir: exit 1 with the
@@ -427,7 +452,7 @@ fn the_binaries_produce_consume_and_list_and_a_restart_keeps_every_acknowledged_
         .map(|i| if i % 500 == 7 { format!("héllo wörld {i}") } else { format!("line {i}") })
         .collect();
     let t2_text = t2_lines.iter().map(|l| format!("{l}\n")).collect::<String>();
-    run(SYNCLOG, &[&["produce"][..], &at, &["--topic", "t2"]].concat(), Some(&t2_text)).ok();
+    run(SYNCLOG, &[&["produce"][..], &at, &["--topic", "t2"]].concat(), Some(t2_text.as_bytes())).ok();
     // A second produce to t1 appends after the first.
     synclog(&[&["produce"][..], &at, &["--topic", "t1", "d"]].concat()).ok();
 
@@ -486,6 +511,203 @@ fn produce_from_a_stdin_that_arrives_slowly_sends_every_line() {
     assert_eq!(status.code(), Some(0), "{stderr}");
     let consumed = synclog(&["consume", "--broker", &addr, "--topic", "slow", "--from", "0"]);
     assert_eq!(consumed.ok(), "slow 0\nslow 1\nslow 2\nslow 3\nslow 4\n");
+    let (status, _) = broker.terminate();
+    assert_eq!(status.code(), Some(0));
+}
+
+/// A topic name the broker would refuse, and a `verify --max-message-bytes` of 0, are bad usage
+/// (exit 2) with the reason, found before any connection: the broker here is unreachable, which
+/// would be exit 1.
+#[test]
+fn bad_topic_names_and_a_zero_max_message_bytes_are_refused_before_connecting() {
+    let addr = unreachable_addr();
+    let long = "t".repeat(250);
+    let cases: [(&str, &str); 5] = [
+        ("", "cannot be empty"),
+        ("a/b", "may only contain"),
+        ("héllo", "may only contain"),
+        (&long, "at most 249"),
+        ("..", "not topic names"),
+    ];
+    for (topic, reason) in cases {
+        for args in [
+            &["produce", "--broker", &addr, "--topic", topic, "m"][..],
+            &["consume", "--broker", &addr, "--topic", topic],
+            &["verify", "--data-dir", "/nonexistent-synclog-dir", "--topic", topic],
+        ] {
+            let result = synclog(args);
+            assert_eq!(result.code, Some(2), "{args:?}: {result:#?}");
+            assert!(result.stderr.contains(reason), "{args:?} should say {reason:?}: {result:#?}");
+            assert_eq!(result.stdout, "", "{args:?}");
+        }
+    }
+    // The broker refuses a limit of 0 too; verify would call every record corrupt.
+    let root = tempfile::tempdir().expect("temp dir");
+    let zero = synclog(&["verify", "--data-dir", path_str(root.path()), "--max-message-bytes", "0"]);
+    assert_eq!(zero.code, Some(2), "{zero:#?}");
+    assert!(zero.stderr.contains("--max-message-bytes"), "{zero:#?}");
+    synclog(&["verify", "--data-dir", path_str(root.path()), "--max-message-bytes", "1"]).ok();
+}
+
+/// A bad stdin line after 1000 acknowledged ones (a full batch): exit 1 with one line naming the
+/// line, why, and what was acknowledged at which offsets; the lines read before it and not yet
+/// sent are not sent, so the topic holds exactly what the error says.
+#[test]
+fn produce_stops_at_a_bad_stdin_line_and_says_what_was_acknowledged() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let broker = BrokerProcess::start_with(
+        &root.path().join("data"),
+        &root.path().join("broker.stderr"),
+        &["--max-message-bytes", "100"],
+    );
+    let addr = broker.addr();
+    let lines = |range: std::ops::RangeInclusive<u32>| range.map(|i| format!("{i}\n")).collect::<String>();
+    let topic_count = |topic: &str| {
+        let listed = synclog(&["topics", "--broker", &addr]).ok().to_string();
+        listed.lines().find_map(|l| l.strip_prefix(&format!("{topic}\t"))?.parse::<u64>().ok())
+    };
+
+    // Not UTF-8 at line 1501: lines 1..=1000 were sent as one batch, 1001..=1500 were not.
+    let mut input = lines(1..=1500).into_bytes();
+    input.extend_from_slice(b"\xff\n1502\n");
+    assert_eq!(
+        produce_stdin(&addr, "part", &input).error(),
+        "synclog: stdin line 1501 is not UTF-8 (stdin lines 1001..=1500, read before it, were not sent); \
+         1000 messages, from stdin lines 1..=1000, were acknowledged first, at offsets 0..=999"
+    );
+    assert_eq!(topic_count("part"), Some(1000));
+
+    // Too large for the broker (over 100 bytes) at line 1201: its batch, lines 1001..=1300, is
+    // refused whole.
+    let mut input = lines(1..=1200);
+    input.push_str(&format!("{}\n", "x".repeat(200)));
+    input.push_str(&lines(1202..=1300));
+    let result = produce_stdin(&addr, "big", input.as_bytes());
+    let line = result.error();
+    let expected = "synclog: the broker refused stdin lines 1001..=1300 and stored none of them (stdin \
+                    line 1201 has 200 bytes, more than its maximum of 100); 1000 messages, from stdin \
+                    lines 1..=1000, were acknowledged first, at offsets 0..=999: the broker answered \
+                    MessageTooLarge";
+    assert!(line.starts_with(expected), "{line}");
+    assert_eq!(topic_count("big"), Some(1000));
+
+    // A bad first line: nothing was sent.
+    let result = produce_stdin(&addr, "first", b"\xfe\n");
+    assert_eq!(result.error(), "synclog: stdin line 1 is not UTF-8; nothing was acknowledged");
+    assert_eq!(topic_count("first"), None);
+    let (status, _) = broker.terminate();
+    assert_eq!(status.code(), Some(0));
+}
+
+/// `synclog produce --broker ADDR --topic TOPIC` with `input` on stdin.
+fn produce_stdin(addr: &str, topic: &str, input: &[u8]) -> Run {
+    run(SYNCLOG, &["produce", "--broker", addr, "--topic", topic], Some(input))
+}
+
+/// `consume` into a pipe whose reader went away (as under `| head -1`) stops quietly with exit
+/// 0; a full stdout (/dev/full) is an error that names stdout.
+#[test]
+fn a_closed_stdout_ends_consume_quietly_and_a_full_one_is_named() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let broker = BrokerProcess::start(&root.path().join("data"), &root.path().join("broker.stderr"));
+    let addr = broker.addr();
+    // More than a pipe holds (64 KiB), so consume is still writing when the reader is gone.
+    let text: String = (0..3000).map(|i| format!("{i:0>99}\n")).collect();
+    produce_stdin(&addr, "many", text.as_bytes()).ok();
+
+    let mut consumer = Guarded(
+        Command::new(SYNCLOG)
+            .args(["consume", "--broker", &addr, "--topic", "many"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn consume"),
+    );
+    let mut stdout = consumer.0.stdout.take().expect("piped stdout");
+    let mut first = [0u8; 100];
+    stdout.read_exact(&mut first).expect("the first line");
+    assert_eq!(&first[..], format!("{:0>99}\n", 0).as_bytes());
+    drop(stdout);
+    let status = wait_bounded(&mut consumer.0).expect("consume ends once its reader is gone");
+    let mut stderr = String::new();
+    consumer.0.stderr.take().expect("stderr").read_to_string(&mut stderr).expect("read stderr");
+    assert_eq!((status.code(), stderr.as_str()), (Some(0), ""));
+
+    let full = File::options().write(true).open("/dev/full").expect("open /dev/full");
+    let output = Command::new(SYNCLOG)
+        .args(["topics", "--broker", &addr])
+        .stdin(Stdio::null())
+        .stdout(full)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run topics");
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "synclog: cannot write to stdout: No space left on device (os error 28)\n"
+    );
+    let (status, _) = broker.terminate();
+    assert_eq!(status.code(), Some(0));
+}
+
+/// Stdin that pauses past the broker's idle timeout between two batches: the broker closes the
+/// idle connection, and produce opens a new one for the next batch (which had not been sent), so
+/// every line is stored once.
+#[test]
+fn produce_reconnects_when_the_broker_closed_the_connection_between_batches() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let broker = BrokerProcess::start_with(
+        &root.path().join("data"),
+        &root.path().join("broker.stderr"),
+        &["--idle-timeout-ms", "200"],
+    );
+    let addr = broker.addr();
+    let mut child = Guarded(
+        Command::new(SYNCLOG)
+            .args(["produce", "--broker", &addr, "--topic", "idle"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn"),
+    );
+    let mut stdin = child.0.stdin.take().expect("stdin");
+    for i in 0..1000 {
+        writeln!(stdin, "m{i}").expect("write");
+    }
+    stdin.flush().expect("flush");
+    // The first batch was sent on a connection the broker then closed as idle.
+    broker.stderr_line("idle timeout");
+    writeln!(stdin, "m1000").expect("write");
+    drop(stdin);
+    let status = wait_bounded(&mut child.0).expect("produce finishes once stdin closes");
+    let (mut out, mut err) = (String::new(), String::new());
+    child.0.stdout.take().expect("stdout").read_to_string(&mut out).expect("read stdout");
+    child.0.stderr.take().expect("stderr").read_to_string(&mut err).expect("read stderr");
+    assert_eq!(
+        (status.code(), out.as_str(), err.as_str()),
+        (Some(0), "produced 1001 messages to idle at offsets 0..=1000\n", "")
+    );
+    let consumed = synclog(&["consume", "--broker", &addr, "--topic", "idle", "--from", "999"]);
+    assert_eq!(consumed.ok(), "m999\nm1000\n");
+    let (status, _) = broker.terminate();
+    assert_eq!(status.code(), Some(0));
+}
+
+/// `--broker` pointed at the Kafka listener: the undecodable reply is named with a hint.
+#[test]
+fn a_kafka_port_given_as_broker_gets_a_hint() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let broker = BrokerProcess::start_with(
+        &root.path().join("data"),
+        &root.path().join("broker.stderr"),
+        &["--kafka-listen", "127.0.0.1:0"],
+    );
+    let line = broker.stderr_line("kafka listener on ");
+    let kafka = line.rsplit(' ').next().expect("an address").to_string();
+    let result = synclog(&["produce", "--broker", &kafka, "--topic", "t", "m"]);
+    assert!(result.error().contains("is this the broker's native port?"), "{result:#?}");
     let (status, _) = broker.terminate();
     assert_eq!(status.code(), Some(0));
 }

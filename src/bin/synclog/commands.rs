@@ -1,4 +1,5 @@
-//! The client commands of `synclog`: each prints for a person and returns when done.
+//! The client commands of `synclog` but `produce` (in `produce.rs`): each prints for a person and
+//! returns when done.
 
 use std::io::Write;
 
@@ -11,50 +12,6 @@ pub enum OutputFormat {
     Hex,
     /// One JSON object per line: topic, offset, payload (text), hex.
     Json,
-}
-
-/// `synclog produce`: sends `messages`, or one message per line of `input` when there are none.
-pub fn produce(
-    broker: &str,
-    topic: &str,
-    messages: &[String],
-    input: impl std::io::BufRead,
-    out: &mut impl Write,
-) -> anyhow::Result<()> {
-    let mut client = synclog::client::Client::connect(broker)?;
-    let mut sent = 0u64;
-    let mut first = None;
-    let mut last = 0;
-    let mut send = |batch: &[Vec<u8>]| -> anyhow::Result<()> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let base = client.produce(topic, batch.iter().map(Vec::as_slice))?;
-        first.get_or_insert(base);
-        last = base + batch.len() as u64 - 1;
-        sent += batch.len() as u64;
-        Ok(())
-    };
-    if messages.is_empty() {
-        // One message per line, sent in batches so a large file does not cost a round trip each.
-        let mut batch = Vec::new();
-        for line in input.lines() {
-            batch.push(line?.into_bytes());
-            if batch.len() == 1000 {
-                send(&batch)?;
-                batch.clear();
-            }
-        }
-        send(&batch)?;
-    } else {
-        let batch: Vec<Vec<u8>> = messages.iter().map(|m| m.clone().into_bytes()).collect();
-        send(&batch)?;
-    }
-    match first {
-        Some(first) => writeln!(out, "produced {sent} messages to {topic} at offsets {first}..={last}")?,
-        None => writeln!(out, "nothing to produce")?,
-    }
-    Ok(())
 }
 
 /// `synclog consume`: prints records of `topic` from `from`; stops at the end of the topic (or

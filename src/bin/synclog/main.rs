@@ -1,18 +1,34 @@
 //! `synclog`: a small client for a synclog broker, and the offline checker of a data dir.
+//!
+//! Bad input is refused before anything is sent: a `--broker` not of the form `HOST:PORT`, a
+//! topic name the broker would refuse, a `--max-message-bytes` of 0 are bad usage (exit 2).
+//! Stdout is named in its errors; a closed stdout pipe (`synclog consume … | head -1`) ends the
+//! command quietly with exit 0.
 
 mod commands;
 #[path = "../common/mod.rs"]
 mod common;
+mod produce;
 
 use clap::{Parser, Subcommand};
 use commands::OutputFormat;
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use synclog::storage::DEFAULT_MAX_MESSAGE_BYTES;
 
-/// Produce to and consume from a synclog broker, list its topics, or verify a data dir.
+/// The client of a synclog broker (its native protocol, the broker's --listen port) and the
+/// offline checker of its data dir.
+///
+/// produce sends messages to a topic, from the arguments or one per line of stdin; consume prints
+/// a topic's messages from an offset; topics lists the broker's topics; verify checks a data dir's
+/// logs and indexes read-only. `synclog COMMAND --help` describes each command's flags.
+///
+/// Exit codes: 0 success (for verify: clean), 1 an error (one line on stderr), 2 bad usage (a
+/// flag or value refused before anything is sent), 3 integrity violated (verify). docs/cli.md
+/// has the details.
 #[derive(Parser)]
-#[command(version, about, long_about = None)]
+#[command(version)]
 struct Args {
     #[command(subcommand)]
     command: Command,
@@ -21,13 +37,18 @@ struct Args {
 #[derive(Subcommand)]
 enum Command {
     /// Send messages to a topic (created if missing); with no MESSAGE, one per line of stdin.
+    ///
+    /// Stdin's lines (each UTF-8) go in batches of at most 1000 lines and about 1 MiB, each sent
+    /// once all its lines were read. On an error, one line says how many messages were
+    /// acknowledged, from which stdin lines and at which offsets, and which line or batch failed
+    /// and why (docs/cli.md).
     Produce {
         /// The broker's address, HOST:PORT (another form is bad usage, exit 2; a name that does
         /// not resolve or a broker that does not answer is an error, exit 1).
         #[arg(long, default_value = "127.0.0.1:7070", value_parser = host_port)]
         broker: String,
-        /// The topic: 1-249 of [A-Za-z0-9._-].
-        #[arg(long)]
+        /// The topic: 1-249 of [A-Za-z0-9._-], not . or .. (another name is bad usage, exit 2).
+        #[arg(long, value_parser = topic_name)]
         topic: String,
         /// The messages; none means: read stdin, one message per line.
         messages: Vec<String>,
@@ -38,8 +59,8 @@ enum Command {
         /// not resolve or a broker that does not answer is an error, exit 1).
         #[arg(long, default_value = "127.0.0.1:7070", value_parser = host_port)]
         broker: String,
-        /// The topic.
-        #[arg(long)]
+        /// The topic: 1-249 of [A-Za-z0-9._-], not . or .. (another name is bad usage, exit 2).
+        #[arg(long, value_parser = topic_name)]
         topic: String,
         /// The first offset to print.
         #[arg(long, default_value_t = 0)]
@@ -61,7 +82,8 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:7070", value_parser = host_port)]
         broker: String,
     },
-    /// Check a data dir's logs and indexes, read-only (fsck). Exit 0 clean, 3 corrupted, 1 error.
+    /// Check a data dir's logs and indexes, read-only (fsck). Exit 0 clean, 3 corrupted, 1 error,
+    /// 2 bad usage.
     ///
     /// Reports every kind of docs/violations.md sections A (log) and B (index); in topics the harness
     /// wrote (they hold a run.json) also the payload kinds. A torn tail is reported but not
@@ -70,11 +92,16 @@ enum Command {
         /// The broker's data directory.
         #[arg(long, default_value = "./synclog-data")]
         data_dir: PathBuf,
-        /// Only this topic.
-        #[arg(long)]
+        /// Only this topic (a name the broker would refuse is bad usage, exit 2).
+        #[arg(long, value_parser = topic_name)]
         topic: Option<String>,
-        /// The largest payload a valid record may hold (the broker's --max-message-bytes).
-        #[arg(long, default_value_t = DEFAULT_MAX_MESSAGE_BYTES)]
+        /// The largest payload a valid record may hold: the broker's --max-message-bytes, and
+        /// like it at least 1 (0 is bad usage, exit 2).
+        #[arg(
+            long,
+            default_value_t = DEFAULT_MAX_MESSAGE_BYTES,
+            value_parser = clap::value_parser!(u32).range(1..)
+        )]
         max_message_bytes: u32,
     },
 }
@@ -85,29 +112,90 @@ fn host_port(s: &str) -> Result<String, String> {
     synclog::experiment::transport::check_host_port(s).map(|()| s.to_string())
 }
 
+/// `--topic`: a name the broker accepts (the library's own check), so that another is bad usage
+/// refused before connecting.
+fn topic_name(s: &str) -> Result<String, String> {
+    synclog::storage::validate_topic_name(s).map(|()| s.to_string()).map_err(|e| e.to_string())
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
-    let mut stdout = std::io::stdout().lock();
-    let result = match args.command {
-        Command::Produce { broker, topic, messages } => {
-            commands::produce(&broker, &topic, &messages, std::io::stdin().lock(), &mut stdout)
-                .map(|()| common::EXIT_OK)
-        }
-        Command::Consume { broker, topic, from, max, follow, format } => {
-            commands::consume(&broker, &topic, from, max, follow, format, &mut stdout)
-                .map(|()| common::EXIT_OK)
-        }
-        Command::Topics { broker } => commands::topics(&broker, &mut stdout).map(|()| common::EXIT_OK),
-        Command::Verify { data_dir, topic, max_message_bytes } => {
-            synclog::experiment::verify::verify(&data_dir, topic.as_deref(), max_message_bytes, &mut stdout)
-                .map(common::exit_code)
-        }
-    };
+    let mut stdout = NamedStdout(io::stdout().lock());
+    let result = run(args.command, &mut stdout).and_then(|code| {
+        stdout.flush()?;
+        Ok(code)
+    });
     match result {
         Ok(code) => ExitCode::from(code),
+        // A reader that went away (`synclog consume … | head -1`) wanted no more: not an error.
+        Err(e) if stdout_error(&e).is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe) => {
+            ExitCode::from(common::EXIT_OK)
+        }
         Err(e) => {
-            eprintln!("synclog: {e:#}");
+            let hint = if undecodable_reply(&e) {
+                " (is this the broker's native port? a Kafka listener, --kafka-listen, answers differently)"
+            } else {
+                ""
+            };
+            eprintln!("synclog: {e:#}{hint}");
             ExitCode::from(common::EXIT_ERROR)
         }
     }
+}
+
+fn run(command: Command, stdout: &mut impl Write) -> anyhow::Result<u8> {
+    Ok(match command {
+        Command::Produce { broker, topic, messages } => {
+            produce::produce(&broker, &topic, &messages, io::stdin().lock(), stdout)?;
+            common::EXIT_OK
+        }
+        Command::Consume { broker, topic, from, max, follow, format } => {
+            commands::consume(&broker, &topic, from, max, follow, format, stdout)?;
+            common::EXIT_OK
+        }
+        Command::Topics { broker } => {
+            commands::topics(&broker, stdout)?;
+            common::EXIT_OK
+        }
+        Command::Verify { data_dir, topic, max_message_bytes } => common::exit_code(
+            synclog::experiment::verify::verify(&data_dir, topic.as_deref(), max_message_bytes, stdout)?,
+        ),
+    })
+}
+
+/// Stdout, whose failed writes say so: "cannot write to stdout: No space left on device", not a
+/// bare I/O error that could be the network's.
+struct NamedStdout<W>(W);
+
+/// A write to stdout that failed.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write to stdout: {0}")]
+struct StdoutError(io::Error);
+
+impl<W: Write> Write for NamedStdout<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf).map_err(|e| io::Error::new(e.kind(), StdoutError(e)))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush().map_err(|e| io::Error::new(e.kind(), StdoutError(e)))
+    }
+}
+
+/// The failed stdout write behind `e`, if that is what it is.
+fn stdout_error(e: &anyhow::Error) -> Option<&io::Error> {
+    e.chain().find_map(|cause| {
+        Some(&cause.downcast_ref::<io::Error>()?.get_ref()?.downcast_ref::<StdoutError>()?.0)
+    })
+}
+
+/// True when `e` comes from a reply that does not decode as the native protocol: what a Kafka
+/// listener (or any other server) sends back.
+fn undecodable_reply(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<synclog::protocol::ConnectionError>(),
+            Some(synclog::protocol::ConnectionError::Decode { .. })
+        )
+    })
 }
