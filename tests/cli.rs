@@ -297,7 +297,7 @@ fn both_binaries_print_help_naming_their_flags_and_exit_0() {
 
 #[test]
 fn bad_usage_exits_2() {
-    let cases: [(&str, &[&str]); 14] = [
+    let cases: [(&str, &[&str]); 18] = [
         (SYNCLOG, &["produce", "--topic", "t", "--no-such-flag"]),
         // A --broker that is not HOST:PORT does not parse: bad usage, not an unreachable broker.
         (SYNCLOG, &["produce", "--broker", "bad", "--topic", "t", "m"]),
@@ -315,6 +315,11 @@ fn bad_usage_exits_2() {
         (BROKER, &["--max-frame-bytes", "0"]),
         (BROKER, &["--max-message-bytes", "0"]),
         (BROKER, &["--max-connections", "0"]),
+        (BROKER, &["--max-topics", "0"]),
+        // Zero durations were silently raised to 1 ms: refused instead, as documented.
+        (BROKER, &["--fsync-interval-ms", "0"]),
+        (BROKER, &["--frame-timeout-ms", "0"]),
+        (BROKER, &["--idle-timeout-ms", "0"]),
     ];
     for (program, args) in cases {
         let result = run(program, args, None);
