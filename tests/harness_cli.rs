@@ -261,8 +261,20 @@ fn no_consumers_writes_consume_null() {
 
 #[test]
 fn an_fsync_always_run_says_where_each_sync_went() {
-    let (out, r) =
-        harness_json(&["--producers", "2", "--consumers", "0", "--messages", "400", "--fsync", "always"]);
+    // An interval of 0 is no interval the log keeps (it takes 1 ms): the report says what it used.
+    let (out, r) = harness_json(&[
+        "--producers",
+        "2",
+        "--consumers",
+        "0",
+        "--messages",
+        "400",
+        "--fsync",
+        "always",
+        "--fsync-interval-ms",
+        "0",
+    ]);
+    assert_eq!(number(&r, "fsync_interval_ms"), 1.0, "the interval the log used");
     assert!(
         out.stdout.contains("in fdatasync") && out.stdout.contains("gathering before it"),
         "{}",
@@ -352,6 +364,15 @@ fn a_run_against_a_separate_broker_does_not_check_the_files() {
     assert_figures(field(&r, "produce"), "produce", false);
     assert_eq!(field(field(&r, "produce"), "fsyncs_per_s"), &Value::Null);
     assert!(field(&r, "consume").is_object());
+    // The broker syncs, pauses and appends as it was started: the report claims none of it.
+    for key in ["fsync", "fsync_interval_ms", "race_window_us", "append"] {
+        assert_eq!(field(&r, key), &Value::Null, "{key} is the remote broker's, unknown here");
+    }
+    let header = out.stdout.lines().next().unwrap_or_default();
+    assert!(
+        !header.contains("fsync never") && header.contains("as the remote system was started"),
+        "the header claims no fsync mode: {header:?}"
+    );
 }
 
 #[test]
@@ -455,6 +476,14 @@ fn compare_and_lab_refuse_repeated_values_and_bounds_below_their_minimum() {
         (&["compare", "--ceiling-ms", "0", "--out", out_dir], "--ceiling-ms"),
         (&["compare", "--p99-bound-ms", "0", "--rates", "1000", "--out", out_dir], "--p99-bound-ms"),
         (&["lab", "--cell-ms", "0", "--out", out_dir], "--cell-ms"),
+        (
+            &["lab", "--strategies", "rwlock,mutex,rwlock", "--out", out_dir],
+            "--strategies names rwlock twice",
+        ),
+        (&["lab", "--threads", "2,1,2", "--out", out_dir], "--threads names 2 twice"),
+        (&["lab", "--read-share", "50,50", "--out", out_dir], "--read-share names 50 twice"),
+        (&["lab", "--read-records", "1,8,8", "--out", out_dir], "--read-records names 8 twice"),
+        (&["lab", "--threads", "257", "--out", out_dir], "--threads takes counts from 1 to 256"),
     ] {
         let out = harness(args);
         assert_eq!(out.code, Some(2), "{args:?}: {}", out.describe());
@@ -939,4 +968,109 @@ fn an_output_path_that_cannot_be_written_is_named_before_anything_runs() {
     }
     assert!(!json.exists());
     assert_eq!(std::fs::read(&file).expect("read"), b"x", "the file is left as it was");
+}
+
+/// What a huge count, a huge window or a huge duration asks for, refused with exit 2 before
+/// anything is allocated or started: each case's stderr names the flag and its bound.
+#[test]
+fn counts_and_durations_past_their_bounds_exit_2_before_anything_is_allocated() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out_dir = dir.path().join("out");
+    let out = out_dir.to_str().expect("utf-8");
+    let max = "18446744073709551615";
+    let lab = |extra: &[&'static str]| -> Vec<String> {
+        let mut args = vec!["lab", "--out", out];
+        args.extend(extra);
+        args.into_iter().map(String::from).collect()
+    };
+    let cases: Vec<(Vec<String>, &str, &str)> = vec![
+        // Was "capacity overflow" in the history's per-message arrays.
+        (
+            ["--messages", max, "--producers", "1", "--consumers", "0"].map(String::from).to_vec(),
+            "--messages",
+            "200 000 000",
+        ),
+        (
+            ["--messages", "200000001", "--producers", "1"].map(String::from).to_vec(),
+            "--messages",
+            "200 000 000",
+        ),
+        (
+            ["compare", "--messages", "400000000", "--producers", "1", "--out", out]
+                .map(String::from)
+                .to_vec(),
+            "--messages",
+            "200 000 000",
+        ),
+        // Was "memory allocation of 1600000000 bytes failed" for the in-flight window.
+        (
+            ["--messages", "80", "--producers", "2", "--consumers", "0", "--in-flight", "100000000"]
+                .map(String::from)
+                .to_vec(),
+            "--in-flight",
+            "65536",
+        ),
+        (["--in-flight", "65537", "--messages", "80"].map(String::from).to_vec(), "--in-flight", "65536"),
+        (["--producers", "1025", "--messages", "1025"].map(String::from).to_vec(), "--producers", "1024"),
+        (["--consumers", "1025", "--messages", "80"].map(String::from).to_vec(), "--consumers", "1024"),
+        // Was accepted, and never finished.
+        (["compare", "--ceiling-ms", max, "--out", out].map(String::from).to_vec(), "--ceiling-ms", "60000"),
+        (
+            ["compare", "--ceiling-ms", "60001", "--out", out].map(String::from).to_vec(),
+            "--ceiling-ms",
+            "60000",
+        ),
+        (lab(&["--cell-ms", "60001"]), "--cell-ms", "60000"),
+        // Was accepted (4 GB written in 8 s, and on).
+        (lab(&["--prefill", max]), "--prefill", "1000000"),
+        (lab(&["--prefill", "1000001"]), "--prefill", "1000000"),
+        (lab(&["--prefill", "1000000", "--message-bytes", "2000"]), "--prefill", "1 GiB"),
+        (lab(&["--read-records", "20000", "--message-bytes", "1000"]), "--read-records", "16 MiB"),
+        (lab(&["--repeat", "4294967295"]), "--repeat", "100"),
+    ];
+    for (args, flag, bound) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = refused(&args);
+        assert_eq!(out.code, Some(2), "{args:?}: {}", out.describe());
+        assert!(
+            out.stderr.contains(flag) && out.stderr.contains(bound),
+            "{args:?}: stderr names {flag} and its bound {bound}: {}",
+            out.describe()
+        );
+        assert!(out.stdout.is_empty(), "{args:?}: nothing ran: {}", out.describe());
+        assert!(!out_dir.exists(), "{args:?}: refused before anything was written");
+    }
+    // The bound itself is no refusal: 200 000 000 messages fail only the split over 3 producers.
+    let at_bound = refused(&["--messages", "200000000", "--producers", "3"]);
+    assert_one_line(&at_bound, 2, &["--messages", "multiple of --producers"]);
+}
+
+/// With `--broker` or `--target` the embedded log's settings are refused when given at all, even
+/// at their defaults: the remote system keeps its own, and the report would claim these.
+#[test]
+fn a_remote_run_refuses_the_embedded_logs_fsync_and_race_window() {
+    for (args, flag) in [
+        (&["--broker", "127.0.0.1:9", "--fsync", "always", "--race-window-us", "5"][..], "--fsync"),
+        (&["--broker", "127.0.0.1:9", "--fsync", "never"], "--fsync"),
+        (&["--broker", "127.0.0.1:9", "--fsync-interval-ms", "5"], "--fsync-interval-ms"),
+        (&["--broker", "127.0.0.1:9", "--race-window-us", "0"], "--race-window-us"),
+        (&["--target", "kafka://127.0.0.1:9", "--race-window-us", "5"], "--race-window-us"),
+        (&["--target", "kafka://127.0.0.1:9", "--fsync", "interval"], "--fsync"),
+        (
+            &[
+                "compare",
+                "--broker",
+                "127.0.0.1:9",
+                "--strategies",
+                "rwlock",
+                "--fsync",
+                "always",
+                "--out",
+                "/nonexistent/x",
+            ],
+            "--fsync",
+        ),
+    ] {
+        assert_one_line(&refused(args), 2, &[flag, "--broker or --target"]);
+    }
 }

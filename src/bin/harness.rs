@@ -106,13 +106,14 @@ struct LabArgs {
     #[arg(long, default_value = "100")]
     message_bytes: synclog::experiment::lab::MessageBytes,
     /// How many times each cell runs, each on a fresh log; the report gives min, median and max.
+    /// From 1 to 100.
     #[arg(long = "repeat", default_value_t = 3)]
     repeat: u32,
-    /// How long each repeat of a cell runs, in milliseconds; at least 1.
-    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    /// How long each repeat of a cell runs, in milliseconds; from 1 to 60000 (a minute).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=MAX_MS))]
     cell_ms: u64,
     /// Records appended to each fresh log before a repeat, for reads to read (at least the
-    /// longest --read-records).
+    /// longest --read-records, at most 1000000).
     #[arg(long, default_value_t = 20_000)]
     prefill: u64,
     /// Seed of the operation mix, the read offsets and the message sizes.
@@ -146,7 +147,7 @@ fn lab(args: &LabArgs) -> anyhow::Result<u8> {
         prefill_records: args.prefill,
         seed: args.seed,
     };
-    if let Err(e) = config.validate() {
+    if let Err(e) = check_lab_lists(args).map_err(anyhow::Error::msg).and_then(|()| config.validate()) {
         eprintln!("harness: {e:#}");
         return Ok(EXIT_USAGE);
     }
@@ -187,10 +188,10 @@ struct RunArgs {
     /// How the log's critical sections are guarded.
     #[arg(long, value_enum, default_value_t = StrategyKind::RwLock)]
     strategy: StrategyKind,
-    /// Producer threads, each with its own connection.
+    /// Producer threads, each with its own connection; from 1 to 1024.
     #[arg(long, default_value_t = 8)]
     producers: u32,
-    /// Consumer threads reading from offset 0 (0 measures producing alone).
+    /// Consumer threads reading from offset 0 (0 measures producing alone); at most 1024.
     #[arg(long, default_value_t = 4)]
     consumers: u32,
     #[command(flatten)]
@@ -242,8 +243,8 @@ struct CompareArgs {
     /// noted in summary.md.
     #[arg(long, requires = "goals")]
     peers: bool,
-    /// How long each ceiling is measured, in milliseconds; at least 10.
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..))]
+    /// How long each ceiling is measured, in milliseconds; from 10 to 60000 (a minute).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=MAX_MS))]
     ceiling_ms: u64,
     /// Open-loop latency curves: run every strategy at each of these total rates (messages per
     /// second, comma-separated), at the largest --producers value and the first --consumers
@@ -263,7 +264,7 @@ struct CompareArgs {
 #[derive(Args, Debug, Clone)]
 struct CommonArgs {
     /// Messages over all producers, split evenly: a multiple of --producers (compare: of every
-    /// --producers value).
+    /// --producers value), at most 200000000 (the run's history takes 49 bytes per message).
     #[arg(long, default_value_t = 200_000)]
     messages: u64,
     /// The whole payload of each message, at least 20 bytes: one size (100), or MIN..MAX for
@@ -275,7 +276,7 @@ struct CommonArgs {
     /// Messages per produce request.
     #[arg(long, default_value_t = 1)]
     batch: u32,
-    /// Produce requests each producer keeps outstanding (pipelining).
+    /// Produce requests each producer keeps outstanding (pipelining); from 1 to 65536.
     #[arg(long, default_value_t = 1)]
     in_flight: u32,
     /// Topics; producer p writes topic p % topics, consumer c reads topic c % topics.
@@ -285,15 +286,17 @@ struct CommonArgs {
     #[arg(long, value_enum, default_value_t = TransportKind::Tcp)]
     transport: TransportKind,
     /// Microseconds each append pauses between reading the offset and writing (widens the race);
-    /// at most 1000000 (one second).
-    #[arg(long, default_value_t = 0)]
-    race_window_us: u64,
-    /// When appends are forced to disk.
-    #[arg(long, value_enum, default_value_t = FsyncMode::Never)]
-    fsync: FsyncMode,
-    /// The interval for --fsync interval.
-    #[arg(long, default_value_t = 1000)]
-    fsync_interval_ms: u64,
+    /// 0 (the default) to 1000000 (one second). Not with --broker or --target.
+    #[arg(long, value_name = "N")]
+    race_window_us: Option<u64>,
+    /// When appends are forced to disk: never (the default), interval or always. Not with
+    /// --broker or --target.
+    #[arg(long, value_enum, value_name = "MODE")]
+    fsync: Option<FsyncMode>,
+    /// The interval for --fsync interval, 1000 by default (0 is taken as 1, as the log does).
+    /// Not with --broker or --target.
+    #[arg(long, value_name = "N")]
+    fsync_interval_ms: Option<u64>,
     /// What each append's write section covers. whole: the offset, the write and the index, as
     /// the classic lesson has it (the default). reserve: only the reservation of an offset and a
     /// byte range; the bytes are written outside the section, in parallel, and published in
@@ -338,9 +341,27 @@ struct CommonArgs {
 }
 
 impl CommonArgs {
+    /// Refuses the embedded log's settings, when given, with a remote system (`--broker`,
+    /// `--target`): it keeps the ones it was started with, and the report would claim others.
+    fn check_remote(&self) -> Result<(), String> {
+        if self.broker.is_none() && self.target.is_none() {
+            return Ok(());
+        }
+        let given = [
+            (self.fsync.is_some(), "--fsync"),
+            (self.fsync_interval_ms.is_some(), "--fsync-interval-ms"),
+            (self.race_window_us.is_some(), "--race-window-us"),
+        ];
+        match given.into_iter().find(|(given, _)| *given) {
+            Some((_, flag)) => Err(synclog::experiment::run::remote_setting(flag)),
+            None => Ok(()),
+        }
+    }
+
     /// A run configuration with these flags (strategy, producers and consumers at defaults).
     fn config(&self) -> anyhow::Result<RunConfig> {
         let c = self;
+        let defaults = RunConfig::default();
         Ok(RunConfig {
             messages: c.messages,
             message_bytes: c.message_bytes.0,
@@ -349,9 +370,9 @@ impl CommonArgs {
             in_flight: c.in_flight,
             topics: c.topics,
             transport: c.transport,
-            race_window_us: c.race_window_us,
-            fsync: c.fsync,
-            fsync_interval_ms: c.fsync_interval_ms,
+            race_window_us: c.race_window_us.unwrap_or(defaults.race_window_us),
+            fsync: c.fsync.unwrap_or(defaults.fsync),
+            fsync_interval_ms: c.fsync_interval_ms.unwrap_or(defaults.fsync_interval_ms),
             append: c.append,
             rate: c.rate,
             warmup_percent: c.warmup_percent,
@@ -388,7 +409,7 @@ fn compare(args: &CompareArgs) -> anyhow::Result<u8> {
         eprintln!("harness: {e:#}");
         return Ok(EXIT_USAGE);
     }
-    if let Err(e) = check_matrix(args) {
+    if let Err(e) = check_matrix(args).and_then(|()| args.common.check_remote()) {
         eprintln!("harness: {e}");
         return Ok(EXIT_USAGE);
     }
@@ -431,7 +452,7 @@ fn compare(args: &CompareArgs) -> anyhow::Result<u8> {
 
 fn run(args: &RunArgs) -> anyhow::Result<u8> {
     let config = args.config()?;
-    if let Err(e) = config.validate() {
+    if let Err(e) = args.common.check_remote().map_err(anyhow::Error::msg).and_then(|()| config.validate()) {
         // Flags that contradict each other are bad usage (docs/cli.md): exit 2, like clap.
         eprintln!("harness: {e:#}");
         return Ok(EXIT_USAGE);
@@ -483,21 +504,44 @@ fn demo(data_dir: &Option<PathBuf>, report: &Option<PathBuf>, no_lock_stats: boo
     synclog::experiment::demo::demo(&config, &mut std::io::stdout().lock()).map(exit_code)
 }
 
+/// The longest --ceiling-ms and --cell-ms: a minute per measurement.
+const MAX_MS: u64 = 60_000;
+
+/// The first value `list` holds twice, if any.
+fn twice<T: PartialEq + Copy>(list: &[T]) -> Option<T> {
+    list.iter().enumerate().find(|(i, v)| list[..*i].contains(v)).map(|(_, v)| *v)
+}
+
+/// Refuses a strategy named twice in `--strategies`, and a count named twice in each of the
+/// count lists (`(flag, values)`): a repeated cell would run twice and be reported as two.
+fn check_lists(strategies: &[StrategyKind], counts: &[(&str, &[u32])]) -> Result<(), String> {
+    if let Some(s) = twice(strategies) {
+        return Err(format!("--strategies names {} twice: give each strategy once", s.name()));
+    }
+    for (flag, values) in counts {
+        if let Some(n) = twice(values) {
+            return Err(format!("{flag} names {n} twice: give each value once"));
+        }
+    }
+    Ok(())
+}
+
+/// The lab's lists: each value at most once, as for compare's matrix.
+fn check_lab_lists(args: &LabArgs) -> Result<(), String> {
+    check_lists(
+        &args.strategies,
+        &[
+            ("--threads", &args.threads),
+            ("--read-share", &args.read_share),
+            ("--read-records", &args.read_records),
+        ],
+    )
+}
+
 /// The matrix's lists: each value at most once (a repeated cell would run twice and be drawn
 /// once), and one strategy with --broker (the remote broker runs its own, whatever the label).
 fn check_matrix(args: &CompareArgs) -> Result<(), String> {
-    fn twice<T: PartialEq + Copy>(list: &[T]) -> Option<T> {
-        list.iter().enumerate().find(|(i, v)| list[..*i].contains(v)).map(|(_, v)| *v)
-    }
-    if let Some(s) = twice(&args.strategies) {
-        return Err(format!("--strategies names {} twice: give each strategy once", s.name()));
-    }
-    if let Some(n) = twice(&args.producers) {
-        return Err(format!("--producers names {n} twice: give each count once"));
-    }
-    if let Some(n) = twice(&args.consumers) {
-        return Err(format!("--consumers names {n} twice: give each count once"));
-    }
+    check_lists(&args.strategies, &[("--producers", &args.producers), ("--consumers", &args.consumers)])?;
     if args.common.broker.is_some() && args.strategies.len() > 1 {
         return Err(format!(
             "--broker with {} --strategies values: the remote broker runs only the strategy it was started \

@@ -219,7 +219,14 @@ pub fn raw_fdatasync(dir: &Path, message_bytes: usize, duration: Duration) -> st
         let record = vec![0x5Au8; HEADER_BYTES + message_bytes];
         // Enough zeros for any run (a sync takes tens of microseconds at the very least).
         let room = (duration.as_secs_f64() * 100_000.0).ceil() as u64 * record.len() as u64;
-        file.write_all_at(&vec![0u8; room as usize], 0)?;
+        // Written a MiB at a time: a long --ceiling-ms asks for hundreds of MB of room.
+        let zeros = vec![0u8; 1 << 20];
+        let mut at = 0;
+        while at < room {
+            let n = (room - at).min(zeros.len() as u64);
+            file.write_all_at(&zeros[..n as usize], at)?;
+            at += n;
+        }
         file.sync_all()?;
         let end = AtomicU64::new(0);
         for_duration(1, duration, |_| {

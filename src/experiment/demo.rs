@@ -74,7 +74,7 @@ pub fn demo(config: &DemoConfig, out: &mut impl Write) -> anyhow::Result<Outcome
         let path = crate::report::page::write(&page, dir).map_err(anyhow::Error::msg)?;
         writeln!(out, "\n  classroom page: {}", path.display())?;
     }
-    let window = reports[0].race_window_us;
+    let window = reports[0].race_window_us.unwrap_or(0);
     let locks_clean = reports[1..].iter().chain(&cost).chain(&shrink).all(RunReport::is_clean);
     let none_corrupted = !reports[0].is_clean();
     writeln!(out)?;
@@ -127,7 +127,7 @@ fn act_one(base: &RunConfig, out: &mut impl Write) -> anyhow::Result<Vec<RunRepo
         }
     }
     let none = none.expect("at least one window was tried");
-    let window = none.race_window_us;
+    let window = none.race_window_us.unwrap_or(0);
     let mut reports = vec![none];
     for strategy in [StrategyKind::Mutex, StrategyKind::Semaphore, StrategyKind::RwLock] {
         reports.push(run(&RunConfig { strategy, race_window_us: window, ..race.clone() })?);
@@ -214,7 +214,7 @@ fn act_three(base: &RunConfig, out: &mut impl Write) -> anyhow::Result<Vec<RunRe
         writeln!(
             out,
             "  {:<10} {:>10} {:>10} {:>17.1}% {:>16}  {}",
-            r.append.name(),
+            r.append.map_or("remote", |a| a.name()),
             ns(f.hold_p50_ns),
             ns(f.hold_p99_ns),
             f.waiting * 100.0,

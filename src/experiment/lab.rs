@@ -86,6 +86,23 @@ pub struct CellSpec {
     pub message_bytes: MessageBytes,
 }
 
+/// The most records a fresh log is pre-filled with (`--prefill`): 1 000 000, fifty times the
+/// default of 20 000. Reads only need the longest read's worth; the pre-fill is written again
+/// before every repeat of every cell (100 MB each at the default 100-byte payloads), so a larger
+/// one would make the sweep a disk-filling job rather than a lock measurement.
+pub const MAX_PREFILL_RECORDS: u64 = 1_000_000;
+
+/// The most bytes of payloads a pre-fill may write (`--prefill` × the largest
+/// `--message-bytes`): 1 GiB per fresh log.
+pub const MAX_PREFILL_BYTES: u64 = 1 << 30;
+
+/// The most bytes of payloads one read may copy out (`--read-records` × the largest
+/// `--message-bytes`): 16 MiB, so 256 threads reading at once hold at most 4 GiB.
+pub const MAX_READ_BYTES: u64 = 16 << 20;
+
+/// The most repeats of a cell (`--repeat`): 100, enough for a median and its spread.
+pub const MAX_REPEATS: u32 = 100;
+
 /// The sweep: every combination of the lists, each repeated.
 #[derive(Debug, Clone)]
 pub struct LabConfig {
@@ -123,8 +140,25 @@ impl LabConfig {
                 self.prefill_records
             );
         }
-        if self.repeats == 0 {
-            anyhow::bail!("--repeat must be at least 1");
+        if self.prefill_records > MAX_PREFILL_RECORDS {
+            anyhow::bail!(
+                "--prefill must be at most {MAX_PREFILL_RECORDS} records, got {}",
+                self.prefill_records
+            );
+        }
+        let largest = self.message_bytes.max as u64;
+        if self.prefill_records.saturating_mul(largest) > MAX_PREFILL_BYTES {
+            anyhow::bail!(
+                "--prefill × the largest --message-bytes must be at most 1 GiB ({MAX_PREFILL_BYTES} bytes)"
+            );
+        }
+        if longest.saturating_mul(largest) > MAX_READ_BYTES {
+            anyhow::bail!(
+                "--read-records × the largest --message-bytes must be at most 16 MiB ({MAX_READ_BYTES} bytes), what one read copies"
+            );
+        }
+        if self.repeats == 0 || self.repeats > MAX_REPEATS {
+            anyhow::bail!("--repeat must be from 1 to {MAX_REPEATS}, got {}", self.repeats);
         }
         Ok(())
     }

@@ -36,7 +36,7 @@ use super::transport::{
 };
 use super::workers::drain_topic;
 use crate::broker::{Broker, BrokerConfig};
-use crate::check::history::{History, RunShape};
+use crate::check::history::{History, RunShape, CHECK_BYTES_PER_MESSAGE, HISTORY_BYTES_PER_MESSAGE};
 use crate::check::runfile::{RunFile, RunPayloadCheck};
 use crate::report::rows::{Phases, RunReport, TransportKind};
 use crate::storage::FsyncMode;
@@ -56,6 +56,28 @@ mod race;
 /// The widest `--race-window-us`: one second inside every append.
 pub const MAX_RACE_WINDOW_US: u64 = 1_000_000;
 
+/// The most `--messages` a run takes: 200 000 000. The history holds 41 bytes per message for the
+/// whole run and 8 more while the check runs ([`HISTORY_BYTES_PER_MESSAGE`] and
+/// [`CHECK_BYTES_PER_MESSAGE`], whatever `--message-bytes` is), so 200 000 000 × 49 B = 9.8 GB
+/// (9.1 GiB) at the check's peak; the payloads encoded before the load take at most 1 GiB more
+/// ([`PREPARED_BYTES_MAX`](super::payloads::PREPARED_BYTES_MAX): past it they are encoded during
+/// the load), and the memory warm-up at most 2 GiB for a moment before it ([`super::warm`]):
+/// at most about 12 GiB in all, which leaves half a 24 GiB machine to the broker, the operation logs and
+/// the page cache. A larger count would be refused by the allocator (or panic) mid-setup.
+pub const MAX_MESSAGES: u64 = 200_000_000;
+
+/// The most `--in-flight` requests per producer: 65 536. Each producer keeps one
+/// 16-byte entry per outstanding request (the broker answers a pipelined burst in order and caps
+/// it only by its buffered bytes), and the window never needs more entries than the producer
+/// has requests.
+pub const MAX_IN_FLIGHT: u32 = 65_536;
+
+/// The most `--producers`, and the most `--consumers`: 1024, the embedded broker's connection
+/// cap (`broker --max-connections`' default; each producer and consumer has a connection of its
+/// own). Each also keeps a thread, a latency histogram and up to 10 MiB of operations
+/// ([`MAX_OPERATIONS_PER_ACTOR`](crate::check::history::MAX_OPERATIONS_PER_ACTOR) × 40 B).
+pub const MAX_ACTORS: u32 = 1024;
+
 /// The highest `--rate` (and `--rates` value): a billion messages per second, far past what any
 /// run here reaches, and small enough to print as the number it is.
 pub const MAX_RATE: f64 = 1e9;
@@ -66,6 +88,14 @@ pub fn check_rate(flag: &str, rate: f64) -> anyhow::Result<()> {
         bail!("{flag} must be from 1 to 1 000 000 000 messages per second, got {rate}");
     }
     Ok(())
+}
+
+/// Why `flag`, a setting of the embedded broker's log, is refused with `--broker` or `--target`.
+pub fn remote_setting(flag: &str) -> String {
+    format!(
+        "{flag} sets the embedded broker's log: a remote broker or cluster keeps the settings it was started \
+         with (synclog's: broker {flag}), so not with --broker or --target"
+    )
 }
 
 /// Everything a run is configured with (the `harness run` flags).
@@ -151,9 +181,7 @@ impl Default for RunConfig {
 impl RunConfig {
     /// Checks the flags against each other; the message says what to change.
     pub fn validate(&self) -> anyhow::Result<()> {
-        if self.producers == 0 {
-            bail!("--producers must be at least 1");
-        }
+        self.check_counts()?;
         if self.topics == 0 || self.topics > self.producers {
             bail!(
                 "--topics must be between 1 and --producers ({}), since producer p writes topic p % topics",
@@ -221,11 +249,64 @@ impl RunConfig {
         if let Some(rate) = self.rate {
             check_rate("--rate", rate)?;
         }
-        if self.remote() && self.force_race {
+        self.check_remote_settings()
+    }
+
+    /// The counts whose size sets what the run allocates: producers, consumers, messages and
+    /// the in-flight window, each within its bound.
+    fn check_counts(&self) -> anyhow::Result<()> {
+        if self.producers == 0 || self.producers > MAX_ACTORS {
+            bail!(
+                "--producers must be from 1 to {MAX_ACTORS} (the embedded broker's connection cap), got {}",
+                self.producers
+            );
+        }
+        if self.consumers > MAX_ACTORS {
+            bail!(
+                "--consumers must be at most {MAX_ACTORS} (the embedded broker's connection cap), got {}",
+                self.consumers
+            );
+        }
+        if self.messages > MAX_MESSAGES {
+            bail!(
+                "--messages must be at most {} (the history takes {} bytes per message), got {}",
+                crate::report::table::thousands(MAX_MESSAGES),
+                HISTORY_BYTES_PER_MESSAGE + CHECK_BYTES_PER_MESSAGE,
+                self.messages
+            );
+        }
+        // 0 is refused with --batch, below.
+        if self.in_flight > MAX_IN_FLIGHT {
+            bail!(
+                "--in-flight must be at most {MAX_IN_FLIGHT} requests per producer, got {}",
+                self.in_flight
+            );
+        }
+        Ok(())
+    }
+
+    /// The settings of a log in this process, refused with a remote system (`--broker`,
+    /// `--target`), which keeps its own: the forced race, and any append mode, fsync mode,
+    /// fsync interval or race window but the defaults.
+    fn check_remote_settings(&self) -> anyhow::Result<()> {
+        if !self.remote() {
+            return Ok(());
+        }
+        if self.force_race {
             bail!("--force-race pairs the appends of a log in this process: not with --broker or --target");
         }
-        if self.remote() && self.append != AppendMode::Whole {
+        if self.append != AppendMode::Whole {
             bail!("--append is the embedded broker's: a remote broker chooses its own (broker --append)");
+        }
+        let defaults = RunConfig::default();
+        for (changed, flag) in [
+            (self.fsync != defaults.fsync, "--fsync"),
+            (self.fsync_interval_ms != defaults.fsync_interval_ms, "--fsync-interval-ms"),
+            (self.race_window_us != defaults.race_window_us, "--race-window-us"),
+        ] {
+            if changed {
+                bail!("{}", remote_setting(flag));
+            }
         }
         Ok(())
     }
@@ -496,6 +577,7 @@ fn load(
     }
     let lock = lock.map(|w| super::locks::lock_row(w, config.producers, config.consumers, config.transport));
     let fairness = Some(super::locks::fairness(&history, &timings, &consumer_ends, started));
+    let local = !config.remote();
     Ok(RunReport {
         strategy: if config.remote() { "remote".into() } else { config.strategy.name().into() },
         producers: config.producers,
@@ -507,11 +589,13 @@ fn load(
         in_flight: config.in_flight,
         topics: config.topics,
         transport: config.transport,
-        fsync: config.fsync,
-        fsync_interval_ms: config.fsync_interval_ms,
-        race_window_us: config.race_window_us,
+        // A remote system keeps its own settings: the report claims none of the embedded log's.
+        fsync: local.then_some(config.fsync),
+        // As the log uses it (`FsyncMode::policy` takes 0 as 1 ms).
+        fsync_interval_ms: local.then_some(config.fsync_interval_ms.max(1)),
+        race_window_us: local.then_some(config.race_window_us),
         force_race: config.force_race,
-        append: config.append,
+        append: local.then_some(config.append),
         open_loop,
         seed: config.seed,
         duration_s: finished.saturating_duration_since(started).as_secs_f64(),
@@ -575,4 +659,39 @@ fn drain_all(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A caller of the library is held to the bounds and the remote refusals the harness's
+    /// flags are.
+    #[test]
+    fn validate_refuses_counts_past_their_bounds_and_a_remote_systems_settings() {
+        let remote = RunConfig { broker: Some("127.0.0.1:9".into()), ..RunConfig::default() };
+        let cases = [
+            (RunConfig { producers: 1, messages: MAX_MESSAGES + 1, ..RunConfig::default() }, "--messages"),
+            (RunConfig { in_flight: MAX_IN_FLIGHT + 1, ..RunConfig::default() }, "--in-flight"),
+            (RunConfig { producers: MAX_ACTORS + 1, ..RunConfig::default() }, "--producers"),
+            (RunConfig { consumers: MAX_ACTORS + 1, ..RunConfig::default() }, "--consumers"),
+            (RunConfig { fsync: FsyncMode::Always, ..remote.clone() }, "--fsync"),
+            (RunConfig { fsync_interval_ms: 5, ..remote.clone() }, "--fsync-interval-ms"),
+            (RunConfig { race_window_us: 5, ..remote.clone() }, "--race-window-us"),
+        ];
+        for (config, flag) in cases {
+            let e = config.validate().expect_err(flag).to_string();
+            assert!(e.starts_with(flag), "{flag}: {e}");
+        }
+        remote.validate().expect("a remote run at the defaults");
+        let at_bounds = RunConfig {
+            producers: MAX_ACTORS,
+            consumers: MAX_ACTORS,
+            topics: 1,
+            messages: MAX_MESSAGES - MAX_MESSAGES % u64::from(MAX_ACTORS),
+            in_flight: MAX_IN_FLIGHT,
+            ..RunConfig::default()
+        };
+        at_bounds.validate().expect("every count at its bound");
+    }
 }

@@ -167,6 +167,13 @@ fn wait_until(history: &History, due_ns: u64) -> u64 {
     }
 }
 
+/// The entries a producer's in-flight window reserves: `--in-flight`, but never more than the
+/// producer has requests (`messages` in requests of `batch`), however large `--in-flight` is.
+fn window_capacity(messages: u64, batch: u32, in_flight: u32) -> usize {
+    let requests = messages.div_ceil(u64::from(batch.max(1)));
+    requests.min(u64::from(in_flight)) as usize
+}
+
 /// One producer: its messages in requests of `--batch`, `--in-flight` outstanding. With a
 /// `schedule` (open loop, `--rate`) each request waits until it is due, and its latency is
 /// timed from when it was due, not from when it was sent. Its payloads are sliced from
@@ -192,7 +199,8 @@ pub(super) fn produce(
     // Without prepared payloads, each request's are encoded here, into buffers kept across
     // requests.
     let mut inline = Prepared::default();
-    let mut window: VecDeque<(u64, u32)> = VecDeque::with_capacity(config.in_flight as usize);
+    let mut window: VecDeque<(u64, u32)> =
+        VecDeque::with_capacity(window_capacity(total, config.batch, config.in_flight));
     let anchor = (Instant::now(), history.now_ns());
     let mut tally = AckTally { warmup, from: None, last_ack_ns: None, anchor, acks: Acks::default() };
     // Open loop: the timed window starts when the first timed message was due.
@@ -408,6 +416,17 @@ pub(super) fn drain_topic(
 mod tests {
     use super::*;
     use crate::check::history::RunShape;
+
+    #[test]
+    fn the_in_flight_window_reserves_no_more_than_the_producer_has_requests() {
+        // 40 messages one per request: 40 entries, not the 100 000 000 asked.
+        assert_eq!(window_capacity(40, 1, 100_000_000), 40);
+        // 40 messages in requests of 16: 3 requests.
+        assert_eq!(window_capacity(40, 16, 65_536), 3);
+        // Fewer in flight than requests: --in-flight.
+        assert_eq!(window_capacity(1_000, 1, 8), 8);
+        assert_eq!(window_capacity(0, 1, 8), 0);
+    }
 
     /// Answers every request at once, except request `stall_at`, whose answer takes `stall`.
     struct StallOnce {

@@ -114,13 +114,16 @@ pub struct RunReport {
     pub in_flight: u32,
     pub topics: u32,
     pub transport: TransportKind,
-    pub fsync: FsyncMode,
-    pub fsync_interval_ms: u64,
-    pub race_window_us: u64,
+    /// `--fsync`, `--fsync-interval-ms` (as the log used it: 0 is taken as 1), `--race-window-us`
+    /// and `--append`: what the embedded broker or in-process log was run with; `None` (`null`)
+    /// with `--broker` or `--target`, whose system keeps its own settings, unknown to the harness.
+    pub fsync: Option<FsyncMode>,
+    pub fsync_interval_ms: Option<u64>,
+    pub race_window_us: Option<u64>,
     /// `--force-race`: appenders paired up inside a 5 ms window, each waiting inside the lock.
     pub force_race: bool,
-    /// `--append`: `whole` or `reserve`.
-    pub append: AppendMode,
+    /// `--append`: `whole` or `reserve` (`None` for a remote system, as above).
+    pub append: Option<AppendMode>,
     /// `--rate` (open loop): the schedule and how far the producers fell behind it; `null` for
     /// a closed-loop run.
     pub open_loop: Option<OpenLoop>,
@@ -457,11 +460,11 @@ impl RunReport {
             in_flight: 1,
             topics: 1,
             transport: TransportKind::Tcp,
-            fsync: FsyncMode::Never,
-            fsync_interval_ms: 0,
-            race_window_us: 0,
+            fsync: Some(FsyncMode::Never),
+            fsync_interval_ms: Some(1),
+            race_window_us: Some(0),
             force_race: false,
-            append: AppendMode::Whole,
+            append: Some(AppendMode::Whole),
             seed: 1,
             duration_s: 1.0,
             machine: Machine { cpus: 2, kernel: "k".into(), data_dir_fs: "ext4".into() },

@@ -69,8 +69,9 @@ pub fn csv(c: &Comparison) -> String {
             r.in_flight.to_string(),
             r.topics.to_string(),
             if r.transport == TransportKind::Tcp { "tcp" } else { "inproc" }.to_string(),
-            r.fsync.name().to_string(),
-            r.race_window_us.to_string(),
+            // Empty for a remote system, whose settings the harness does not know.
+            r.fsync.map_or(String::new(), |f| f.name().to_string()),
+            r.race_window_us.map_or(String::new(), |w| w.to_string()),
             format!("{:.3}", r.duration_s),
             format!("{:.0}", p.msgs_per_s),
             format!("{:.2}", p.mb_per_s),

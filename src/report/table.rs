@@ -72,9 +72,9 @@ fn phases_row(out: &mut impl Write, p: &Phases) -> io::Result<()> {
 pub fn print_run(r: &RunReport, out: &mut impl Write) -> io::Result<()> {
     writeln!(
         out,
-        "synclog harness: strategy {}{}, {}, {}, {} messages of {} B, batch {}, in flight {}, {}, {:?} transport, fsync {}{}",
+        "synclog harness: strategy {}{}, {}, {}, {} messages of {} B, batch {}, in flight {}, {}, {:?} transport, {}{}",
         r.strategy,
-        if r.append == AppendMode::Reserve { " (append reserve: only the reservation inside the lock)" } else { "" },
+        if r.append == Some(AppendMode::Reserve) { " (append reserve: only the reservation inside the lock)" } else { "" },
         count(r.producers, "producer"),
         count(r.consumers, "consumer"),
         thousands(r.messages),
@@ -86,11 +86,14 @@ pub fn print_run(r: &RunReport, out: &mut impl Write) -> io::Result<()> {
         r.in_flight,
         count(r.topics, "topic"),
         r.transport,
-        r.fsync.name(),
+        match r.fsync {
+            Some(fsync) => format!("fsync {}", fsync.name()),
+            None => "fsync and race window as the remote system was started".to_string(),
+        },
         if r.force_race {
             ", forced race (appenders paired in a 5 ms window)".to_string()
-        } else if r.race_window_us > 0 {
-            format!(", race window {} µs", r.race_window_us)
+        } else if let Some(window) = r.race_window_us.filter(|&w| w > 0) {
+            format!(", race window {window} µs")
         } else {
             String::new()
         }

@@ -9,12 +9,15 @@ use super::{locks, Ceiling, CostChart, Headline, Page, RunView, Spotlight, Table
 use crate::report::count;
 use crate::report::rows::{Cell, Comparison, RunReport, TransportKind};
 
+/// A setting of the system under test that a run against `--broker` or `--target` does not know.
+const REMOTE: &str = "the remote system's own";
+
 /// The run's settings, as the page lists them: every one that shapes the figures (a size
 /// range, the append mode, an open loop's rate, a forced race).
 pub fn configuration(r: &RunReport) -> Vec<(String, String)> {
     let mut rows = vec![
         ("strategy", r.strategy.clone()),
-        ("append", r.append.name().to_string()),
+        ("append", r.append.map_or(REMOTE, |a| a.name()).to_string()),
         ("transport", format!("{:?}", r.transport).to_lowercase()),
         ("producers", r.producers.to_string()),
         ("consumers", r.consumers.to_string()),
@@ -23,7 +26,7 @@ pub fn configuration(r: &RunReport) -> Vec<(String, String)> {
         ("batch", r.batch.to_string()),
         ("in flight", r.in_flight.to_string()),
         ("topics", r.topics.to_string()),
-        ("fsync", r.fsync.name().to_string()),
+        ("fsync", r.fsync.map_or(REMOTE, |f| f.name()).to_string()),
         ("seed", r.seed.to_string()),
         ("duration", format!("{:.2} s", r.duration_s)),
     ];
@@ -33,8 +36,8 @@ pub fn configuration(r: &RunReport) -> Vec<(String, String)> {
             "race",
             "forced: appenders paired in a 5 ms window, each waiting inside the lock".to_string(),
         ));
-    } else if r.race_window_us > 0 {
-        rows.push(("race window", format!("{} µs", r.race_window_us)));
+    } else if let Some(window) = r.race_window_us.filter(|&w| w > 0) {
+        rows.push(("race window", format!("{window} µs")));
     }
     rows.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
@@ -72,8 +75,8 @@ fn subtitle(r: &RunReport) -> String {
         message_bytes(r),
         format!("{:?}", r.transport).to_lowercase()
     );
-    if r.append != crate::storage::AppendMode::Whole {
-        s.push_str(&format!(", append {}", r.append.name()));
+    if let Some(append) = r.append.filter(|&a| a != crate::storage::AppendMode::Whole) {
+        s.push_str(&format!(", append {}", append.name()));
     }
     if let Some(o) = &r.open_loop {
         s.push_str(&format!(
@@ -433,7 +436,7 @@ mod tests {
     fn a_size_range_an_open_loop_reserve_and_a_forced_race_reach_the_page() {
         let mut r = report();
         r.message_bytes_max = Some(140);
-        r.append = AppendMode::Reserve;
+        r.append = Some(AppendMode::Reserve);
         r.force_race = true;
         r.open_loop = Some(OpenLoop {
             target_msgs_per_s: 20_000.0,
