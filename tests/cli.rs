@@ -95,8 +95,12 @@ impl BrokerProcess {
     fn stderr_line(&self, needle: &str) -> String {
         let deadline = Instant::now() + PATIENCE;
         while Instant::now() < deadline {
-            if let Some(line) = self.stderr().lines().find(|line| line.contains(needle)) {
-                return line.to_string();
+            // Whole lines only: the broker may be part-way through writing the one wanted.
+            let stderr = self.stderr();
+            if let Some(line) =
+                stderr.split_inclusive('\n').find(|line| line.ends_with('\n') && line.contains(needle))
+            {
+                return line.trim_end().to_string();
             }
             thread::sleep(Duration::from_millis(20));
         }

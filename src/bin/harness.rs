@@ -293,9 +293,9 @@ struct CommonArgs {
     /// --broker or --target.
     #[arg(long, value_enum, value_name = "MODE")]
     fsync: Option<FsyncMode>,
-    /// The interval for --fsync interval, 1000 by default (0 is taken as 1, as the log does).
+    /// The interval for --fsync interval, 1000 by default; at least 1, as the broker's.
     /// Not with --broker or --target.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     fsync_interval_ms: Option<u64>,
     /// What each append's write section covers. whole: the offset, the write and the index, as
     /// the classic lesson has it (the default). reserve: only the reservation of an offset and a

@@ -534,7 +534,7 @@ mod tests {
         assert!(rate > 0.0);
         let bytes = std::fs::read(dir.path().join("framed")).expect("read");
         let record = HEADER_BYTES + 30;
-        assert!(bytes.len() >= 4 * record && bytes.len() % (4 * record) == 0, "{} bytes", bytes.len());
+        assert!(bytes.len() >= 4 * record && bytes.len().is_multiple_of(4 * record), "{} bytes", bytes.len());
         for (i, r) in bytes.chunks(record).enumerate() {
             let header = crate::storage::record::check_record(r, 30).expect("a record whose CRC matches");
             assert_eq!((header.offset, header.payload_bytes), (i as u64, 30), "record {i}");

@@ -324,7 +324,7 @@ fn worker<S: SyncStrategy>(
         match (bound, deadline) {
             (Bound::OpsPerThread(n), _) if done >= n => break,
             // Checking the clock every 16 operations keeps it off the measured path.
-            (_, Some(d)) if done % 16 == 0 && Instant::now() >= d => break,
+            (_, Some(d)) if done.is_multiple_of(16) && Instant::now() >= d => break,
             _ => {}
         }
         done += 1;

@@ -188,7 +188,7 @@ impl RunConfig {
                 self.producers
             );
         }
-        if self.messages == 0 || self.messages % u64::from(self.producers) != 0 {
+        if self.messages == 0 || !self.messages.is_multiple_of(u64::from(self.producers)) {
             bail!(
                 "--messages ({}) must be a positive multiple of --producers ({}): it is split evenly",
                 self.messages,

@@ -373,7 +373,7 @@ fn check_index(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(LogError::io(path, e)),
     }
-    if bytes.len() as u64 % INDEX_ENTRY_BYTES != 0 {
+    if !(bytes.len() as u64).is_multiple_of(INDEX_ENTRY_BYTES) {
         v.add(
             K::IndexSize,
             Example::detail(format!("{} bytes, not a multiple of 16", bytes.len())).topic(topic),
