@@ -75,6 +75,7 @@ fn broker_with_topic_t(args: &[&str], stderr: &std::path::Path) -> (BrokerProces
 
 #[test]
 fn requests_past_the_element_cap_close_the_connection_before_they_are_decoded() {
+    assert_eq!(MAX_ELEMENTS_PER_REQUEST, 10_000, "the cap README and docs/protocol.md state");
     let dir = tempfile::tempdir().expect("tempdir");
     let stderr = dir.path().join("broker.stderr");
     let data = dir.path().join("data");
@@ -132,6 +133,7 @@ fn requests_past_the_element_cap_close_the_connection_before_they_are_decoded() 
 
 #[test]
 fn requests_naming_more_than_the_partition_cap_are_refused_element_by_element() {
+    assert_eq!(MAX_PARTITIONS_PER_REQUEST, 1000, "the cap README and docs/protocol.md state");
     let broker = Embedded::start();
     broker.topics.get_or_create("t").expect("topic");
     let mut raw = Raw::connect(&broker.kafka());
@@ -203,6 +205,22 @@ fn requests_naming_more_than_the_partition_cap_are_refused_element_by_element() 
         (answer.topics[0].partitions[0].error_code, answer.topics[0].partitions[0].committed_offset),
         (code::NONE, 5)
     );
+
+    // Produce: every partition refused, nothing appended, not even to partition 0.
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    let mut one_record = Vec::new();
+    synclog::kafka::records::encode_batch(0, -1, [b"x".as_slice()], &mut one_record).expect("encode");
+    let records: bytes::Bytes = one_record.into();
+    let partitions = (0..over as i32)
+        .map(|p| PartitionProduceData::default().with_index(p).with_records(Some(records.clone())));
+    let request = ProduceRequest::default().with_acks(-1).with_timeout_ms(1000).with_topic_data(vec![
+        TopicProduceData::default().with_name(TopicName(s("t"))).with_partition_data(partitions.collect()),
+    ]);
+    let answer: ProduceResponse = raw.ask(ApiKey::Produce, 3, &request);
+    let answered = &answer.responses[0].partition_responses;
+    assert_eq!(answered.len(), over);
+    assert!(answered.iter().all(|p| p.error_code == code::INVALID_REQUEST), "{:?}", answered.first());
+    assert_eq!(broker.topics.get("t").expect("t").log.next_offset(), 0, "nothing appended");
 }
 
 #[test]
@@ -376,6 +394,7 @@ fn committed_offsets_stop_at_their_byte_bounds_and_what_is_kept_can_still_move()
 fn a_partitions_batches_past_the_record_cap_are_refused_before_they_are_decoded() {
     use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
     use synclog::kafka::records::{self, MAX_RECORDS_PER_PARTITION};
+    assert_eq!(MAX_RECORDS_PER_PARTITION, 65_536, "the cap README and docs/protocol.md state");
     let broker = Embedded::start();
     let mut raw = Raw::connect(&broker.kafka());
     let init =
@@ -459,6 +478,7 @@ fn fetch_all(
 
 #[test]
 fn a_fetch_over_empty_records_is_bounded_by_its_budgets_plus_one_record() {
+    assert_eq!(SERVED_RECORD_OVERHEAD_BYTES, 19, "what README and docs/protocol.md count per record");
     let dir = tempfile::tempdir().expect("tempdir");
     let stderr = dir.path().join("broker.stderr");
     let data = dir.path().join("data");

@@ -310,6 +310,7 @@ fn broker_with_one_message(dir: &tempfile::TempDir, topic: &str) -> (BrokerProce
 
 #[test]
 fn a_produce_of_millions_of_empty_messages_is_refused_before_its_memory_is_spent() {
+    assert_eq!(MAX_PRODUCE_MESSAGES, 65_536, "the cap README and docs/protocol.md state");
     let dir = tempfile::tempdir().expect("tempdir");
     let (broker, mut c) = broker_with_one_message(&dir, "amp");
     let baseline = broker.peak_kib();
@@ -461,6 +462,7 @@ fn raw_fetch(stream: &mut TcpStream, topic: &str, max_bytes: u32) -> (usize, usi
 
 #[test]
 fn a_synclog_fetch_of_empty_records_carries_at_most_its_budget_plus_one_record() {
+    assert_eq!(FETCH_RECORD_OVERHEAD_BYTES, 12, "what README and docs/protocol.md count per record");
     let dir = tempfile::tempdir().expect("tempdir");
     let (broker, mut c) = broker_with_one_message(&dir, "one");
     c.produce("empty", std::iter::repeat_n(&[][..], MAX_PRODUCE_MESSAGES)).expect("produce");

@@ -140,6 +140,9 @@ fn a_broker_started_with_append_reserve_serves_a_clean_remote_run() {
     assert_eq!(json["verdict"], "clean");
     assert_eq!(json["violations"]["lost"], 0);
     assert_eq!(json["violations"]["ack_offset_collision"], 0);
+    // The run was served in the mode asked for: the broker says which at start.
+    let said = broker.stderr_tail();
+    assert!(said.contains("strategy mutex, append reserve, fsync never, listening on"), "{said}");
 }
 
 #[test]

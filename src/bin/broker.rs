@@ -98,11 +98,13 @@ struct Args {
     delete_topics: bool,
 }
 
-struct Serve(BrokerConfig);
+/// The configuration to serve, and the `--fsync` mode it came from (for the start-up line).
+struct Serve(BrokerConfig, FsyncMode);
 
 impl StrategyVisitor for Serve {
     type Output = anyhow::Result<()>;
     fn visit<S: SyncStrategy>(self) -> anyhow::Result<()> {
+        let settings = format!("append {}, fsync {}", self.0.append.name(), self.1.name());
         let broker = Broker::<S>::bind(self.0)?;
         let addr = broker.local_addr()?;
         let kafka_addr = broker.kafka_addr();
@@ -113,7 +115,7 @@ impl StrategyVisitor for Serve {
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "listening on {addr}")?;
         stdout.flush()?;
-        eprintln!("synclog broker: strategy {}, listening on {addr}", S::NAME);
+        eprintln!("synclog broker: strategy {}, {settings}, listening on {addr}", S::NAME);
         if let Some(kafka_addr) = kafka_addr {
             eprintln!("synclog broker: kafka listener on {kafka_addr}");
         }
@@ -166,7 +168,7 @@ fn main() -> ExitCode {
         offsets_retention: Duration::from_millis(args.offsets_retention_ms),
         delete_topics: args.delete_topics,
     };
-    match args.strategy.visit(Serve(config)) {
+    match args.strategy.visit(Serve(config, args.fsync)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("broker: {e:#}");

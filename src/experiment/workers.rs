@@ -473,18 +473,20 @@ mod tests {
     #[test]
     fn closed_loop_times_a_stall_once_and_open_loop_in_every_request_it_delayed() {
         // Closed loop: the stall delays the sender, so only the stalled request is timed long
-        // (a scheduler hiccup of the same length could add one; the comparison below allows it).
+        // (a scheduler hiccup of the same length could add one, and is allowed).
         let (closed, closed_lag) = stalled_run(|_| None);
         assert!(closed >= 1, "closed loop: the stalled request itself is timed with the stall");
+        assert!(closed <= 2, "closed loop: only the stalled request (and a hiccup at most), not {closed}");
         assert_eq!(closed_lag, Lag::default(), "a closed-loop producer keeps no schedule");
 
         // Open loop at 1 000 messages/s: the 200 ms stall makes the next requests late too, and
         // each of them is timed from when it was due. The requests due during the stall wait
-        // at least 200 - (k ms) for k = 1.. so about 20 of them still wait 90 % of it or more.
+        // at least 200 - (k ms) for k = 1.. so the 20 due first (and the stalled one) still wait
+        // 90 % of it or more; 19 leaves the histogram's rounding at the 180 ms edge room.
         let (open, lag) = stalled_run(|h| Some(Schedule::new(h.now_ns(), 1_000.0)));
         assert!(
-            open >= closed + 9,
-            "open loop: the requests due during the stall are timed with it ({open} against {closed} closed)"
+            open >= 19,
+            "open loop: the requests due in the stall's first 20 ms are each timed with 90 % of it or more ({open} against {closed} closed)"
         );
         assert_eq!(lag.requests, REQUESTS);
         assert!(lag.late >= 100, "the requests due during the stall were sent late ({})", lag.late);
