@@ -1079,3 +1079,46 @@ fn a_remote_run_refuses_the_embedded_logs_fsync_and_race_window() {
         assert_one_line(&refused(args), 2, &[flag, "--broker or --target"]);
     }
 }
+
+#[test]
+fn an_interrupted_run_removes_its_temporary_data_and_exits_128_plus_the_signal() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let scratch = |tmp: &Path| -> Vec<String> {
+        std::fs::read_dir(tmp)
+            .expect("ls")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("synclog-harness-"))
+            .collect()
+    };
+    for (signal, code) in [("INT", 130), ("TERM", 143)] {
+        // One message a second: the run is still loading when the signal comes.
+        let mut child = Command::new(HARNESS)
+            .args(["--messages", "40", "--producers", "1", "--consumers", "0", "--rate", "1"])
+            .env("TMPDIR", tmp.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the harness");
+        let deadline = Instant::now() + RUN_DEADLINE;
+        while scratch(tmp.path()).is_empty() {
+            assert!(Instant::now() < deadline, "no temporary data dir appeared");
+            thread::sleep(Duration::from_millis(20));
+        }
+        let pid = child.id().to_string();
+        assert!(Command::new("kill").args([&format!("-{signal}"), &pid]).status().expect("kill").success());
+        while child.try_wait().expect("wait").is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("the harness did not exit after SIG{signal}");
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        let status = child.wait().expect("status");
+        let mut stderr = String::new();
+        child.stderr.take().expect("stderr").read_to_string(&mut stderr).expect("read stderr");
+        assert_eq!(status.code(), Some(code), "SIG{signal}: {stderr}");
+        assert!(stderr.contains("harness: interrupted; removed 1 temporary directory"), "{stderr}");
+        assert_eq!(scratch(tmp.path()), Vec::<String>::new(), "SIG{signal}: the data dir is gone");
+    }
+}

@@ -568,8 +568,30 @@ fn parse_sizes(s: &str) -> Result<(usize, Option<usize>), String> {
     }
 }
 
+/// On SIGINT or SIGTERM: removes the temporary directories alive now (a run's data, a
+/// compare's scratch, a lab cell's log: `synclog::experiment::scratch`) and exits with 128 + the
+/// signal's number, as a shell reports a process the signal ended. A `--data-dir` is kept.
+fn remove_scratch_on_interrupt() -> std::io::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    std::thread::Builder::new().name("interrupt".into()).spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            let removed = synclog::experiment::scratch::remove_all();
+            let dirs = if removed == 1 { "directory" } else { "directories" };
+            eprintln!("harness: interrupted; removed {removed} temporary {dirs}");
+            std::process::exit(128 + signal);
+        }
+    })?;
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = remove_scratch_on_interrupt() {
+        eprintln!(
+            "harness: cannot catch SIGINT and SIGTERM ({e}); an interrupted run leaves its temporary data"
+        );
+    }
     let result = match &cli.command {
         None => run(&cli.run),
         Some(Command::Run(args)) => run(args),

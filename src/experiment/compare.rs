@@ -50,7 +50,7 @@ pub struct CompareConfig {
 pub fn compare(config: &CompareConfig, log: &mut impl Write) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     super::outputs::prepare_dir("--out", &config.out)?;
-    let scratch = tempfile::Builder::new().prefix("synclog-compare-").tempdir()?;
+    let scratch = super::scratch::Scratch::new("synclog-compare-")?;
     let mut ceilings_cache: Vec<Ceilings> = Vec::new();
     let mut ceilings_for = |shape: ceiling::Shape, log: &mut dyn Write| -> anyhow::Result<Ceilings> {
         let found = ceilings_cache.iter().find(|c| {

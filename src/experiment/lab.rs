@@ -218,7 +218,8 @@ impl StrategyVisitor for CellVisit<'_> {
 
     fn visit<S: SyncStrategy>(self) -> anyhow::Result<LabRun> {
         let cell = self.cell;
-        let dir = tempfile::tempdir().context("creating the cell's temporary directory")?;
+        let dir = super::scratch::Scratch::new("synclog-lab-")
+            .context("creating the cell's temporary directory")?;
         let config = LogConfig { max_message_bytes: MessageBytes::LIMIT as u32, ..LogConfig::default() };
         let log = Log::<S>::open(dir.path(), config).context("opening the cell's log")?.0;
         let payload = vec![0x5a_u8; cell.message_bytes.max];

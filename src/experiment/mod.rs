@@ -28,6 +28,7 @@ pub mod outputs;
 pub mod payloads;
 pub mod peers;
 pub mod run;
+pub mod scratch;
 pub mod transport;
 pub mod verify;
 pub mod warm;

@@ -408,9 +408,7 @@ impl StrategyVisitor for Embedded<'_> {
                 d
             }
             None => {
-                temp = tempfile::Builder::new()
-                    .prefix("synclog-harness-")
-                    .tempdir()
+                temp = super::scratch::Scratch::new("synclog-harness-")
                     .context("cannot create a temporary data directory")?;
                 temp.path()
             }

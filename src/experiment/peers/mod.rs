@@ -101,7 +101,7 @@ pub fn measure(peer: PeerKind, workload: &PeerWorkload, scratch: &Path) -> Resul
     }
     let (binary, package) = peer.server();
     let binary_path = find_on_path(binary).ok_or(PeerError::NotInstalled { binary, package })?;
-    let dir = tempfile::Builder::new().prefix(&format!("synclog-peer-{binary}-")).tempdir_in(scratch)?;
+    let dir = crate::experiment::scratch::Scratch::new_in(&format!("synclog-peer-{binary}-"), scratch)?;
     let server = Server::start(peer, &binary_path, dir.path(), workload.fsync)?;
     let version = server_version(&binary_path, peer);
     let protocol: &dyn Protocol = match peer {

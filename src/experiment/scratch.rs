@@ -1,0 +1,95 @@
+//! Temporary directories that an interrupted harness removes too.
+//!
+//! A run, a compare or a lab keeps its data in temporary directories that are removed when it
+//! ends, as a [`tempfile::TempDir`] is when dropped. An interrupt (Ctrl-C, SIGTERM) ends the
+//! process without running any destructor, so each such directory is also listed here while it
+//! lives, and the harness's signal watcher calls [`remove_all`] before it exits: a run stopped
+//! half-way leaves no gigabytes of log behind in the temporary directory.
+
+use parking_lot::Mutex;
+use std::path::{Path, PathBuf};
+
+/// The temporary directories alive now.
+static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// A temporary directory, removed when dropped or when the harness is interrupted.
+pub struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    /// A new directory named `prefix` and random characters, in the system's temporary
+    /// directory (`$TMPDIR`, else `/tmp`).
+    pub fn new(prefix: &str) -> std::io::Result<Scratch> {
+        Scratch::listed(|| tempfile::Builder::new().prefix(prefix).tempdir())
+    }
+
+    /// A new directory named `prefix` and random characters, inside `parent`.
+    pub fn new_in(prefix: &str, parent: &Path) -> std::io::Result<Scratch> {
+        Scratch::listed(|| tempfile::Builder::new().prefix(prefix).tempdir_in(parent))
+    }
+
+    /// Makes the directory with the list locked, so no interrupt can come between its making
+    /// and its listing.
+    fn listed(make: impl FnOnce() -> std::io::Result<tempfile::TempDir>) -> std::io::Result<Scratch> {
+        let mut live = LIVE.lock();
+        let dir = make()?;
+        live.push(dir.path().to_path_buf());
+        Ok(Scratch { dir })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        // Held while the directory goes: an interrupt removing the others waits for it.
+        let mut live = LIVE.lock();
+        if let Some(i) = live.iter().position(|p| p == self.dir.path()) {
+            live.swap_remove(i);
+        }
+        // `TempDir`'s own drop removes the directory, with the lock still held.
+    }
+}
+
+/// Removes every temporary directory alive now (outermost first, so a directory inside
+/// another goes with it) and returns how many there were. Called on an interrupt, just before
+/// the process exits; whatever a thread still writes into them meanwhile is lost with them.
+pub fn remove_all() -> usize {
+    let mut live = LIVE.lock();
+    live.sort_by_key(|p| p.components().count());
+    for dir in live.iter() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    let n = live.len();
+    live.clear();
+    // Left locked: the process is about to exit, and no directory may be listed after this.
+    std::mem::forget(live);
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scratch_directory_is_listed_while_it_lives_and_removed_when_dropped() {
+        let scratch = Scratch::new("synclog-scratch-test-").expect("tempdir");
+        let inner = Scratch::new_in("inner-", scratch.path()).expect("tempdir in");
+        let (outer_path, inner_path) = (scratch.path().to_path_buf(), inner.path().to_path_buf());
+        assert!(inner_path.starts_with(&outer_path));
+        {
+            let live = LIVE.lock();
+            assert!(live.contains(&outer_path) && live.contains(&inner_path));
+        }
+        drop(inner);
+        assert!(!inner_path.exists());
+        assert!(!LIVE.lock().contains(&inner_path), "unlisted once dropped");
+        drop(scratch);
+        assert!(!outer_path.exists());
+        assert!(!LIVE.lock().contains(&outer_path));
+    }
+}
