@@ -256,6 +256,11 @@ impl<S: SyncStrategy> Topics<S> {
         if config.fsync != FsyncPolicy::Never {
             config.sync_hook = env_test_hooks(config.sync_hook.take());
         }
+        if data_dir.exists() && !data_dir.is_dir() {
+            let e =
+                std::io::Error::new(std::io::ErrorKind::NotADirectory, "it exists and is not a directory");
+            return Err(LogError::io(data_dir, e));
+        }
         fs::create_dir_all(data_dir).at(data_dir)?;
         let lock = lock_data_dir(data_dir)?;
         let mut map = BTreeMap::new();
@@ -563,6 +568,11 @@ mod tests {
             Err(LogError::NotATopicDir { .. })
         ));
         assert!(!dir.path().join("papers").join(LOG_FILE).exists());
+        // A data dir that is a file is named as such.
+        let file = dir.path().join("a-file");
+        fs::write(&file, b"x").expect("write");
+        let e = Topics::<RwLockSync>::open(&file, LogConfig::default()).err().expect("not a directory");
+        assert!(crate::broker::handler::chain(&e).contains("is not a directory"), "{e}");
     }
 
     #[test]
