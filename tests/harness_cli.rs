@@ -1080,45 +1080,78 @@ fn a_remote_run_refuses_the_embedded_logs_fsync_and_race_window() {
     }
 }
 
+/// Starts the harness with `args` and `TMPDIR` in `tmp`, waits until its temporary directory
+/// `prefix*` appears there, sends it SIG`signal` and waits for it to end; returns how it ended
+/// and its stderr.
+fn interrupted(tmp: &Path, args: &[&str], prefix: &str, signal: &str) -> (std::process::ExitStatus, String) {
+    let mut child = Command::new(HARNESS)
+        .args(args)
+        .env("TMPDIR", tmp)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the harness");
+    let deadline = Instant::now() + RUN_DEADLINE;
+    while scratch_dirs(tmp, prefix).is_empty() {
+        assert!(Instant::now() < deadline, "no temporary {prefix}* dir appeared");
+        thread::sleep(Duration::from_millis(20));
+    }
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args([&format!("-{signal}"), &pid]).status().expect("kill").success());
+    while child.try_wait().expect("wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the harness {args:?} did not end after SIG{signal}");
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    let status = child.wait().expect("status");
+    let mut stderr = String::new();
+    child.stderr.take().expect("stderr").read_to_string(&mut stderr).expect("read stderr");
+    (status, stderr)
+}
+
+/// The entries of `tmp` whose name starts with `prefix`.
+fn scratch_dirs(tmp: &Path, prefix: &str) -> Vec<String> {
+    std::fs::read_dir(tmp)
+        .expect("ls")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(prefix))
+        .collect()
+}
+
 #[test]
-fn an_interrupted_run_removes_its_temporary_data_and_exits_128_plus_the_signal() {
+fn an_interrupted_run_or_compare_removes_its_temporary_data_and_ends_by_the_signal() {
+    use std::os::unix::process::ExitStatusExt;
     let tmp = tempfile::tempdir().expect("tempdir");
-    let scratch = |tmp: &Path| -> Vec<String> {
-        std::fs::read_dir(tmp)
-            .expect("ls")
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with("synclog-harness-"))
-            .collect()
-    };
-    for (signal, code) in [("INT", 130), ("TERM", 143)] {
-        // One message a second: the run is still loading when the signal comes.
-        let mut child = Command::new(HARNESS)
-            .args(["--messages", "40", "--producers", "1", "--consumers", "0", "--rate", "1"])
-            .env("TMPDIR", tmp.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn the harness");
-        let deadline = Instant::now() + RUN_DEADLINE;
-        while scratch(tmp.path()).is_empty() {
-            assert!(Instant::now() < deadline, "no temporary data dir appeared");
-            thread::sleep(Duration::from_millis(20));
-        }
-        let pid = child.id().to_string();
-        assert!(Command::new("kill").args([&format!("-{signal}"), &pid]).status().expect("kill").success());
-        while child.try_wait().expect("wait").is_none() {
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("the harness did not exit after SIG{signal}");
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        let status = child.wait().expect("status");
-        let mut stderr = String::new();
-        child.stderr.take().expect("stderr").read_to_string(&mut stderr).expect("read stderr");
-        assert_eq!(status.code(), Some(code), "SIG{signal}: {stderr}");
+    let out = tmp.path().join("out");
+    let out = out.to_str().expect("utf-8");
+    // One message a second: the run is still loading when the signal comes. The compare is
+    // measuring its first ceilings.
+    let run = ["--messages", "40", "--producers", "1", "--consumers", "0", "--rate", "1"];
+    let compare = [
+        "compare",
+        "--strategies",
+        "rwlock",
+        "--producers",
+        "1",
+        "--consumers",
+        "0",
+        "--messages",
+        "80",
+        "--out",
+        out,
+    ];
+    for (args, prefix, signal, number) in [
+        (&run[..], "synclog-harness-", "INT", 2),
+        (&run[..], "synclog-harness-", "TERM", 15),
+        (&compare[..], "synclog-compare-", "INT", 2),
+    ] {
+        let (status, stderr) = interrupted(tmp.path(), args, prefix, signal);
+        // Ended by the signal itself, so a shell sees 128 + its number and a script stops.
+        assert_eq!(status.signal(), Some(number), "{args:?} SIG{signal}: {status:?} {stderr}");
         assert!(stderr.contains("harness: interrupted; removed 1 temporary directory"), "{stderr}");
-        assert_eq!(scratch(tmp.path()), Vec::<String>::new(), "SIG{signal}: the data dir is gone");
+        assert_eq!(scratch_dirs(tmp.path(), prefix), Vec::<String>::new(), "{args:?}: the data is gone");
     }
 }

@@ -447,7 +447,8 @@ fn compare(args: &CompareArgs) -> anyhow::Result<u8> {
     if let Some(dir) = &config.base.data_dir {
         outputs::prepare_dir("--data-dir", dir)?;
     }
-    synclog::experiment::compare::compare(&config, &mut std::io::stderr().lock()).map(exit_code)
+    // Unlocked: each line takes stderr for its own write, so an interrupt can still say what it removed.
+    synclog::experiment::compare::compare(&config, &mut std::io::stderr()).map(exit_code)
 }
 
 fn run(args: &RunArgs) -> anyhow::Result<u8> {
@@ -569,16 +570,21 @@ fn parse_sizes(s: &str) -> Result<(usize, Option<usize>), String> {
 }
 
 /// On SIGINT or SIGTERM: removes the temporary directories alive now (a run's data, a
-/// compare's scratch, a lab cell's log: `synclog::experiment::scratch`) and exits with 128 + the
-/// signal's number, as a shell reports a process the signal ended. A `--data-dir` is kept.
+/// compare's scratch, a lab cell's log: `synclog::experiment::scratch`), then ends the process
+/// by that signal, as if it had not been caught (a shell sees 130 or 143, and a script running
+/// the harness stops on Ctrl-C as it would have). A `--data-dir` is kept.
 fn remove_scratch_on_interrupt() -> std::io::Result<()> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
     std::thread::Builder::new().name("interrupt".into()).spawn(move || {
         if let Some(signal) = signals.forever().next() {
-            let removed = synclog::experiment::scratch::remove_all();
-            let dirs = if removed == 1 { "directory" } else { "directories" };
-            eprintln!("harness: interrupted; removed {removed} temporary {dirs}");
+            let done = synclog::experiment::scratch::remove_all();
+            let dirs = if done.removed == 1 { "directory" } else { "directories" };
+            eprintln!("harness: interrupted; removed {} temporary {dirs}", done.removed);
+            for (dir, e) in &done.failed {
+                eprintln!("harness: could not remove {}: {e}", dir.display());
+            }
+            let _ = signal_hook::low_level::emulate_default_handler(signal);
             std::process::exit(128 + signal);
         }
     })?;

@@ -53,6 +53,8 @@ pub(crate) fn handle_connection<S: SyncStrategy>(shared: &Shared<S>, stream: Tcp
     let mut cached = TopicCache::default();
     // A frame read ahead while gathering a run of Produce requests, to be served next.
     let mut carry: Option<Result<Option<RequestFrame>, ConnectionError>> = None;
+    // The line saying why a timed-out connection was closed, written after it is.
+    let mut timed_out: Option<String> = None;
     loop {
         let next = match carry.take() {
             Some(next) => next.map(|frame| frame.map(Incoming::Frame)),
@@ -77,8 +79,9 @@ pub(crate) fn handle_connection<S: SyncStrategy>(shared: &Shared<S>, stream: Tcp
                     if matches!(e, ConnectionError::FrameTimeout { .. } | ConnectionError::IdleTimeout { .. })
                     {
                         // A timed-out client held its slot for the whole timeout: these lines
-                        // come at most `--max-connections` per timeout, so each is written.
-                        eprintln!("{}", line());
+                        // come at most `--max-connections` per timeout, so each is written,
+                        // once the connection is closed.
+                        timed_out = Some(line());
                     } else {
                         CLOSED.log(line);
                     }
@@ -108,6 +111,10 @@ pub(crate) fn handle_connection<S: SyncStrategy>(shared: &Shared<S>, stream: Tcp
         }
     }
     let _ = conn.flush();
+    drop(conn);
+    if let Some(line) = timed_out {
+        eprintln!("{line}");
+    }
 }
 
 /// The next request read: a Produce already served in place, with its answer to queue, or a

@@ -403,6 +403,11 @@ impl StrategyVisitor for Embedded<'_> {
         let temp;
         let data_dir: &Path = match &config.data_dir {
             Some(d) => {
+                anyhow::ensure!(
+                    !d.exists() || d.is_dir(),
+                    "--data-dir {}: it exists and is not a directory",
+                    d.display()
+                );
                 std::fs::create_dir_all(d)
                     .with_context(|| format!("cannot create the data directory {}", d.display()))?;
                 d
@@ -453,6 +458,11 @@ impl StrategyVisitor for Embedded<'_> {
                     fsync: log.fsync,
                     race_window: log.race_window.clone(),
                     append: log.append,
+                    // Room for every connection the run opens (a producer's, a consumer's, the
+                    // drain's per topic), past the broker's default cap at the largest counts.
+                    max_connections: BrokerConfig::default().max_connections.max(
+                        config.producers as usize + config.consumers as usize + config.topics as usize + 8,
+                    ),
                     ..BrokerConfig::default()
                 })?;
                 write_run_files()?;

@@ -14,7 +14,8 @@ static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
 /// A temporary directory, removed when dropped or when the harness is interrupted.
 pub struct Scratch {
-    dir: tempfile::TempDir,
+    /// Always `Some` until dropped.
+    dir: Option<tempfile::TempDir>,
 }
 
 impl Scratch {
@@ -35,40 +36,55 @@ impl Scratch {
         let mut live = LIVE.lock();
         let dir = make()?;
         live.push(dir.path().to_path_buf());
-        Ok(Scratch { dir })
+        Ok(Scratch { dir: Some(dir) })
     }
 
     /// The directory.
     pub fn path(&self) -> &Path {
-        self.dir.path()
+        self.dir.as_ref().expect("alive until dropped").path()
     }
 }
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        // Held while the directory goes: an interrupt removing the others waits for it.
+        // Held while the directory goes: an interrupt that comes meanwhile waits for it, and
+        // never finds a directory half removed and no longer listed.
         let mut live = LIVE.lock();
-        if let Some(i) = live.iter().position(|p| p == self.dir.path()) {
-            live.swap_remove(i);
+        if let Some(dir) = self.dir.take() {
+            if let Some(i) = live.iter().position(|p| p == dir.path()) {
+                live.swap_remove(i);
+            }
+            drop(dir);
         }
-        // `TempDir`'s own drop removes the directory, with the lock still held.
+        drop(live);
     }
 }
 
+/// What [`remove_all`] did: the directories it removed, and those it could not, each with why.
+pub struct Removed {
+    pub removed: usize,
+    pub failed: Vec<(PathBuf, std::io::Error)>,
+}
+
 /// Removes every temporary directory alive now (outermost first, so a directory inside
-/// another goes with it) and returns how many there were. Called on an interrupt, just before
-/// the process exits; whatever a thread still writes into them meanwhile is lost with them.
-pub fn remove_all() -> usize {
+/// another goes with it). Called on an interrupt, just before the process exits; whatever a
+/// thread still writes into them meanwhile is lost with them. The list stays locked afterwards:
+/// no directory can be made (or listed) after this, since the process is ending.
+pub fn remove_all() -> Removed {
     let mut live = LIVE.lock();
     live.sort_by_key(|p| p.components().count());
+    let mut removed = Removed { removed: 0, failed: Vec::new() };
     for dir in live.iter() {
-        let _ = std::fs::remove_dir_all(dir);
+        match std::fs::remove_dir_all(dir) {
+            Ok(()) => removed.removed += 1,
+            // Inside a directory removed before it.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => removed.removed += 1,
+            Err(e) => removed.failed.push((dir.clone(), e)),
+        }
     }
-    let n = live.len();
     live.clear();
-    // Left locked: the process is about to exit, and no directory may be listed after this.
     std::mem::forget(live);
-    n
+    removed
 }
 
 #[cfg(test)]

@@ -41,9 +41,10 @@ pub enum LogError {
     /// `lock`. Two writers of one data dir would hand out the same offsets.
     #[error("the data dir is in use by another synclog process (it holds the lock on {lock}); stop it or pick another --data-dir")]
     DataDirInUse { lock: PathBuf },
-    /// A directory in the data dir named like a topic that holds files no topic has: the data
-    /// dir is not one synclog made (a home directory, say), and nothing is written to it.
-    #[error("{path} is not a topic directory (it holds files synclog never writes there); is the data dir the right one? a synclog data dir holds only topic directories")]
+    /// A directory in the data dir named like a topic that holds none of a topic's files but
+    /// other files: the data dir is not one synclog made (a home directory, say), and nothing
+    /// is written to it.
+    #[error("{path} is not a topic directory (it holds none of a topic's files, and other files); is the data dir the right one? a synclog data dir holds only topic directories")]
     NotATopicDir { path: PathBuf },
 }
 

@@ -213,20 +213,24 @@ fn lock_data_dir(data_dir: &Path) -> Result<fs::File, LogError> {
 }
 
 /// Every name synclog gives a file in a topic directory (docs/format.md): the log, its index,
-/// Kafka idempotent producers' state and its temporary rewrite, and the harness's run file.
+/// Kafka idempotent producers' state and its temporary rewrite, and the harness's run file. A
+/// directory holding none of them (and not empty) is not a topic.
 pub const TOPIC_FILES: [&str; 5] = [LOG_FILE, INDEX_FILE, "producers.dat", "producers.tmp", "run.json"];
 
-/// Whether a directory named like a topic is one: it holds nothing but files named in
-/// [`TOPIC_FILES`] (none at all when a crash cut its creation short).
+/// Whether a directory named like a topic is one: it holds one of the files named in
+/// [`TOPIC_FILES`], or nothing at all (a creation a crash cut short). Other files beside a
+/// topic's own (an editor's backup, a file system's leftovers) do not stop it being one; a
+/// directory of other files alone is someone else's.
 fn is_topic_dir(dir: &Path) -> Result<bool, LogError> {
+    let mut empty = true;
     for entry in fs::read_dir(dir).at(dir)? {
         let entry = entry.at(dir)?;
-        let ours = entry.file_name().to_str().is_some_and(|name| TOPIC_FILES.contains(&name));
-        if !ours || !entry.file_type().at(&entry.path())?.is_file() {
-            return Ok(false);
+        if entry.file_name().to_str().is_some_and(|name| TOPIC_FILES.contains(&name)) {
+            return Ok(true);
         }
+        empty = false;
     }
-    Ok(true)
+    Ok(empty)
 }
 
 /// The registry of topics under one data dir, all with the same strategy and configuration.
@@ -568,6 +572,12 @@ mod tests {
             Err(LogError::NotATopicDir { .. })
         ));
         assert!(!dir.path().join("papers").join(LOG_FILE).exists());
+        fs::remove_dir_all(dir.path().join("papers")).expect("rm");
+        // Another file beside a topic's own (a file system's leftover) leaves it a topic.
+        fs::write(dir.path().join("run-1").join(".nfs0000000000001"), b"").expect("write");
+        let (topics, _) = Topics::<RwLockSync>::open(dir.path(), LogConfig::default()).expect("reopen");
+        assert!(topics.get("run-1").is_some());
+        drop(topics);
         // A data dir that is a file is named as such.
         let file = dir.path().join("a-file");
         fs::write(&file, b"x").expect("write");
