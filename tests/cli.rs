@@ -492,20 +492,26 @@ fn the_binaries_produce_consume_and_list_and_a_restart_keeps_every_acknowledged_
 }
 
 /// `synclog` reads all of stdin before it sends the last batch: a slow writer loses nothing.
-#[test]
-fn produce_from_a_stdin_that_arrives_slowly_sends_every_line() {
-    let root = tempfile::tempdir().expect("temp dir");
-    let broker = BrokerProcess::start(&root.path().join("data"), &root.path().join("broker.stderr"));
-    let addr = broker.addr();
-    let mut child = Guarded(
+/// `synclog produce --broker addr --topic topic` reading its stdin, with stdin, stdout and
+/// stderr piped to the test.
+fn produce_from_stdin(addr: &str, topic: &str) -> Guarded {
+    Guarded(
         Command::new(SYNCLOG)
-            .args(["produce", "--broker", &addr, "--topic", "slow"])
+            .args(["produce", "--broker", addr, "--topic", topic])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn"),
-    );
+    )
+}
+
+#[test]
+fn produce_from_a_stdin_that_arrives_slowly_sends_every_line() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let broker = BrokerProcess::start(&root.path().join("data"), &root.path().join("broker.stderr"));
+    let addr = broker.addr();
+    let mut child = produce_from_stdin(&addr, "slow");
     let mut stdin = child.0.stdin.take().expect("stdin");
     for i in 0..5 {
         writeln!(stdin, "slow {i}").expect("write");
@@ -672,15 +678,7 @@ fn produce_reconnects_when_the_broker_closed_the_connection_between_batches() {
         &["--idle-timeout-ms", "200"],
     );
     let addr = broker.addr();
-    let mut child = Guarded(
-        Command::new(SYNCLOG)
-            .args(["produce", "--broker", &addr, "--topic", "idle"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn"),
-    );
+    let mut child = produce_from_stdin(&addr, "idle");
     let mut stdin = child.0.stdin.take().expect("stdin");
     for i in 0..1000 {
         writeln!(stdin, "m{i}").expect("write");

@@ -41,14 +41,20 @@ fn deleted_files_open(pid: u32) -> Vec<String> {
         .collect()
 }
 
+/// A broker in `dir/data` with a Kafka listener and `--delete-topics`: it, the file its stderr
+/// goes to, and its arguments (to start it again).
+fn broker_allowing_deletion(dir: &std::path::Path) -> (BrokerProcess, std::path::PathBuf, [String; 5]) {
+    let stderr = dir.join("broker.stderr");
+    let data = dir.join("data").to_str().expect("utf-8").to_string();
+    let args = ["--data-dir", &data, "--kafka-listen", "127.0.0.1:0", "--delete-topics"].map(String::from);
+    let broker = BrokerProcess::start(&args.each_ref().map(String::as_str), &stderr);
+    (broker, stderr, args)
+}
+
 #[test]
 fn a_connection_that_used_a_deleted_topic_produces_and_fetches_in_the_topic_of_that_name_now() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let stderr = dir.path().join("broker.stderr");
-    let data = dir.path().join("data");
-    let args =
-        ["--data-dir", data.to_str().expect("utf-8"), "--kafka-listen", "127.0.0.1:0", "--delete-topics"];
-    let broker = BrokerProcess::start(&args, &stderr);
+    let (broker, stderr, args) = broker_allowing_deletion(dir.path());
     let mut producer = Client::connect(broker.addr).expect("connect");
     let mut consumer = Client::connect(broker.addr).expect("connect");
     assert_eq!(producer.produce("orders", [&b"before-1"[..]]).expect("produce"), 0);
@@ -75,7 +81,7 @@ fn a_connection_that_used_a_deleted_topic_produces_and_fetches_in_the_topic_of_t
     // After a restart, the acknowledged records are all there.
     drop((producer, consumer, admin));
     assert!(broker.terminate().success());
-    let broker = BrokerProcess::start(&args, &stderr);
+    let broker = BrokerProcess::start(&args.each_ref().map(String::as_str), &stderr);
     let mut client = Client::connect(broker.addr).expect("connect");
     assert_eq!(records(&mut client, "orders"), now);
     drop(broker);
@@ -84,11 +90,7 @@ fn a_connection_that_used_a_deleted_topic_produces_and_fetches_in_the_topic_of_t
 #[test]
 fn connections_idle_since_they_used_a_deleted_topic_hold_none_of_its_files() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let stderr = dir.path().join("broker.stderr");
-    let data = dir.path().join("data");
-    let args =
-        ["--data-dir", data.to_str().expect("utf-8"), "--kafka-listen", "127.0.0.1:0", "--delete-topics"];
-    let broker = BrokerProcess::start(&args, &stderr);
+    let (broker, stderr, _) = broker_allowing_deletion(dir.path());
     let mut producer = Client::connect(broker.addr).expect("connect");
     let mut consumer = Client::connect(broker.addr).expect("connect");
     // Enough records for an index entry, so the topic has both its files written.

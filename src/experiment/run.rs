@@ -403,11 +403,6 @@ impl StrategyVisitor for Embedded<'_> {
         let temp;
         let data_dir: &Path = match &config.data_dir {
             Some(d) => {
-                anyhow::ensure!(
-                    !d.exists() || d.is_dir(),
-                    "--data-dir {}: it exists and is not a directory",
-                    d.display()
-                );
                 std::fs::create_dir_all(d)
                     .with_context(|| format!("cannot create the data directory {}", d.display()))?;
                 d
