@@ -569,8 +569,9 @@ fn parse_sizes(s: &str) -> Result<(usize, Option<usize>), String> {
     }
 }
 
-/// On SIGINT or SIGTERM: removes the temporary directories alive now (a run's data, a
-/// compare's scratch, a lab cell's log: `synclog::experiment::scratch`), then ends the process
+/// On SIGINT or SIGTERM: stops the peer servers a compare started and removes the temporary
+/// directories alive now (a run's data, a compare's scratch, a lab cell's log:
+/// `synclog::experiment::scratch`), then ends the process
 /// by that signal, as if it had not been caught (a shell sees 130 or 143, and a script running
 /// the harness stops on Ctrl-C as it would have). A `--data-dir` is kept.
 fn remove_scratch_on_interrupt() -> std::io::Result<()> {
@@ -578,9 +579,16 @@ fn remove_scratch_on_interrupt() -> std::io::Result<()> {
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
     std::thread::Builder::new().name("interrupt".into()).spawn(move || {
         if let Some(signal) = signals.forever().next() {
+            // The servers first, so none writes into a directory being removed.
+            let killed = synclog::experiment::scratch::kill_all();
             let done = synclog::experiment::scratch::remove_all();
             let dirs = if done.removed == 1 { "directory" } else { "directories" };
-            eprintln!("harness: interrupted; removed {} temporary {dirs}", done.removed);
+            let servers = match killed {
+                0 => String::new(),
+                1 => "stopped 1 peer server, ".to_string(),
+                n => format!("stopped {n} peer servers, "),
+            };
+            eprintln!("harness: interrupted; {servers}removed {} temporary {dirs}", done.removed);
             for (dir, e) in &done.failed {
                 eprintln!("harness: could not remove {}: {e}", dir.display());
             }

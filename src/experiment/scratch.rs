@@ -1,13 +1,21 @@
-//! Temporary directories that an interrupted harness removes too.
+//! Temporary directories, and child processes, that an interrupted harness cleans up too.
 //!
 //! A run, a compare or a lab keeps its data in temporary directories that are removed when it
 //! ends, as a [`tempfile::TempDir`] is when dropped. An interrupt (Ctrl-C, SIGTERM) ends the
 //! process without running any destructor, so each such directory is also listed here while it
 //! lives, and the harness's signal watcher calls [`remove_all`] before it exits: a run stopped
 //! half-way leaves no gigabytes of log behind in the temporary directory.
+//!
+//! The servers a compare starts (its peers, Redis and NATS) are listed the same way, as
+//! [`Spawned`] children, and the watcher calls [`kill_all`] first: Ctrl-C reaches the whole
+//! process group, servers included, but a SIGTERM sent to the harness alone (by `kill`, a job
+//! runner, a timeout) would otherwise leave them running, writing into directories being
+//! removed, for good.
 
 use parking_lot::Mutex;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus};
+use std::sync::Arc;
 
 /// The temporary directories alive now.
 static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
@@ -87,6 +95,62 @@ pub fn remove_all() -> Removed {
     removed
 }
 
+/// The child processes alive now, each shared with the [`Spawned`] that owns it.
+static CHILDREN: Mutex<Vec<Arc<Mutex<Child>>>> = Mutex::new(Vec::new());
+
+/// A child process, killed (and waited for) when dropped or when the harness is interrupted.
+pub struct Spawned {
+    child: Arc<Mutex<Child>>,
+}
+
+impl Spawned {
+    /// Starts `command` with the list locked, so no interrupt can come between the start and
+    /// the listing.
+    pub fn spawn(command: &mut Command) -> std::io::Result<Spawned> {
+        let mut children = CHILDREN.lock();
+        let child = Arc::new(Mutex::new(command.spawn()?));
+        children.push(child.clone());
+        Ok(Spawned { child })
+    }
+
+    /// The child's status if it has exited, as [`Child::try_wait`].
+    pub fn try_wait(&self) -> std::io::Result<Option<ExitStatus>> {
+        self.child.lock().try_wait()
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let mut children = CHILDREN.lock();
+        if let Some(i) = children.iter().position(|c| Arc::ptr_eq(c, &self.child)) {
+            children.swap_remove(i);
+        }
+        drop(children);
+        stop(&self.child);
+    }
+}
+
+/// Kills a child (it may have exited already) and reaps it.
+fn stop(child: &Mutex<Child>) {
+    let mut child = child.lock();
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Kills every child process alive now and waits for each to end; returns how many there were.
+/// Called on an interrupt before [`remove_all`], so no server still writes into a directory
+/// being removed. The list stays locked afterwards: the process is ending.
+pub fn kill_all() -> usize {
+    let mut children = CHILDREN.lock();
+    for child in children.iter() {
+        stop(child);
+    }
+    let killed = children.len();
+    children.clear();
+    std::mem::forget(children);
+    killed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,5 +171,20 @@ mod tests {
         drop(scratch);
         assert!(!outer_path.exists());
         assert!(!LIVE.lock().contains(&outer_path));
+    }
+
+    #[test]
+    fn a_spawned_child_is_listed_while_it_lives_and_killed_when_dropped() {
+        let spawned = Spawned::spawn(Command::new("sleep").arg("60")).expect("spawn sleep");
+        let pid = spawned.child.lock().id();
+        assert!(CHILDREN.lock().iter().any(|c| c.lock().id() == pid), "listed while it lives");
+        assert_eq!(spawned.try_wait().expect("try_wait"), None, "still running");
+        let child = spawned.child.clone();
+        drop(spawned);
+        assert!(!CHILDREN.lock().iter().any(|c| c.lock().id() == pid), "unlisted once dropped");
+        // Killed and reaped: its status is known without waiting.
+        let status = child.lock().try_wait().expect("try_wait").expect("the child has ended");
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(9), "{status:?}");
     }
 }

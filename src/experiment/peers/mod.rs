@@ -27,13 +27,14 @@ pub mod readback;
 
 use crate::check::payload::PAYLOAD_OVERHEAD_BYTES;
 use crate::experiment::payloads::Prepared;
+use crate::experiment::scratch::Spawned;
 pub use crate::report::rows::{PeerFigure, PeerKind};
 use crate::storage::FsyncMode;
 use readback::{Acknowledged, ReadBackCheck, PEER_SEED};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -188,9 +189,10 @@ fn server_version(binary: &Path, peer: PeerKind) -> String {
     }
 }
 
-/// A peer server on a loopback port, killed when dropped.
+/// A peer server on a loopback port, killed when dropped (or when the harness is interrupted:
+/// [`Spawned`]).
 struct Server {
-    child: Child,
+    child: Spawned,
     port: u16,
 }
 
@@ -213,8 +215,8 @@ impl Server {
         // The server's own output goes to a file beside its data, quoted if it fails to start.
         let log_path = dir.join("server.log");
         let log = std::fs::File::create(&log_path)?;
-        let child = command.stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log).spawn()?;
-        let mut server = Server { child, port };
+        let child = Spawned::spawn(command.stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log))?;
+        let server = Server { child, port };
         let deadline = Instant::now() + START_TIMEOUT;
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             let exited = server.child.try_wait()?;
@@ -235,13 +237,6 @@ impl Server {
             thread::sleep(Duration::from_millis(20));
         }
         Ok(server)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
