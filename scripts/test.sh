@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The project's test command (README: "scripts/test.sh"), and what CI runs through .ci/run.
 #
-# It first installs what the tests need that cargo cannot fetch by itself, then runs the checks:
-#   cargo fmt --check, cargo clippy -D warnings, cargo test --workspace.
+# It first installs what the tests need that cargo cannot fetch by itself (Debian's kcat,
+# redis-server, nats-server and chromium; kafka-python from PyPI; cargo-fuzz, by scripts/fuzz.sh),
+# then runs the checks: cargo fmt --check, cargo clippy -D warnings, cargo test --workspace, the
+# loom models (scripts/loom.sh) and each fuzz target for 30 s (scripts/fuzz.sh). About 25 minutes
+# on a 2-core machine, most of it building and the loom models.
 # Every install step says what it installs; if one cannot run (not root, no apt), it prints the
 # exact command to run by hand and the tests that need the missing tool fail with its name.
 set -euo pipefail

@@ -1053,8 +1053,16 @@ fn counts_and_durations_past_their_bounds_exit_2_before_anything_is_allocated() 
 /// With `--broker` or `--target` the embedded log's settings are refused when given at all, even
 /// at their defaults: the remote system keeps its own, and the report would claim these.
 #[test]
-fn a_remote_run_refuses_the_embedded_logs_fsync_and_race_window() {
+fn a_remote_run_refuses_the_embedded_brokers_settings() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data_dir = tmp.path().join("d");
+    let data_dir = data_dir.to_str().expect("utf-8");
     for (args, flag) in [
+        // Was run, and reported as `append: null`.
+        (&["--broker", "127.0.0.1:9", "--append", "whole"][..], "--append"),
+        (&["--target", "kafka://127.0.0.1:9", "--append", "reserve"], "--append"),
+        // Was made, empty, and the run went on without it.
+        (&["--broker", "127.0.0.1:9", "--data-dir", data_dir], "--data-dir"),
         (&["--broker", "127.0.0.1:9", "--fsync", "always", "--race-window-us", "5"][..], "--fsync"),
         (&["--broker", "127.0.0.1:9", "--fsync", "never"], "--fsync"),
         (&["--broker", "127.0.0.1:9", "--fsync-interval-ms", "5"], "--fsync-interval-ms"),
@@ -1078,6 +1086,7 @@ fn a_remote_run_refuses_the_embedded_logs_fsync_and_race_window() {
     ] {
         assert_one_line(&refused(args), 2, &[flag, "--broker or --target"]);
     }
+    assert!(!tmp.path().join("d").exists(), "a refused --data-dir is not made");
 }
 
 /// Starts the harness with `args` and `TMPDIR` in `tmp`, waits until its temporary directory

@@ -300,10 +300,10 @@ struct CommonArgs {
     /// What each append's write section covers. whole: the offset, the write and the index, as
     /// the classic lesson has it (the default). reserve: only the reservation of an offset and a
     /// byte range; the bytes are written outside the section, in parallel, and published in
-    /// offset order, so readers never see a hole (docs/format.md).
-    #[arg(long, value_enum, default_value_t = AppendMode::Whole)]
-    append: AppendMode,
-    /// The first percent of each producer's messages is sent and checked but not timed.
+    /// offset order, so readers never see a hole (docs/format.md). Not with --broker or --target.
+    #[arg(long, value_enum, value_name = "MODE")]
+    append: Option<AppendMode>,
+    /// The first percent of each producer's messages is sent and checked but not timed; below 100.
     #[arg(long, default_value_t = 5)]
     warmup_percent: u32,
     /// Open loop: send at this many messages per second in total, spread evenly over the
@@ -327,7 +327,8 @@ struct CommonArgs {
     /// create topics on Metadata requests (auto-creation).
     #[arg(long, value_name = "kafka://HOST:PORT")]
     target: Option<String>,
-    /// Keep the data here instead of a temporary directory.
+    /// Keep the data here instead of a temporary directory. Not with --broker or --target
+    /// (their data stays where that system keeps it).
     #[arg(long)]
     data_dir: Option<PathBuf>,
     /// Measure the lock itself: run the strategy wrapped in a timer and report, for read and
@@ -351,11 +352,15 @@ impl CommonArgs {
             (self.fsync.is_some(), "--fsync"),
             (self.fsync_interval_ms.is_some(), "--fsync-interval-ms"),
             (self.race_window_us.is_some(), "--race-window-us"),
+            (self.append.is_some(), "--append"),
         ];
-        match given.into_iter().find(|(given, _)| *given) {
-            Some((_, flag)) => Err(synclog::experiment::run::remote_setting(flag)),
-            None => Ok(()),
+        if let Some((_, flag)) = given.into_iter().find(|(given, _)| *given) {
+            return Err(synclog::experiment::run::remote_setting(flag));
         }
+        if self.data_dir.is_some() {
+            return Err(synclog::experiment::run::REMOTE_DATA_DIR.to_string());
+        }
+        Ok(())
     }
 
     /// A run configuration with these flags (strategy, producers and consumers at defaults).
@@ -373,7 +378,7 @@ impl CommonArgs {
             race_window_us: c.race_window_us.unwrap_or(defaults.race_window_us),
             fsync: c.fsync.unwrap_or(defaults.fsync),
             fsync_interval_ms: c.fsync_interval_ms.unwrap_or(defaults.fsync_interval_ms),
-            append: c.append,
+            append: c.append.unwrap_or(defaults.append),
             rate: c.rate,
             warmup_percent: c.warmup_percent,
             seed: c.seed,

@@ -342,7 +342,8 @@ impl<S: SyncStrategy> Drop for ConnectionGuard<'_, S> {
 /// Answers a connection over the limit with TooManyConnections (correlation id 0), then closes.
 fn refuse_synclog(mut stream: TcpStream, max: usize) {
     let mut out = Vec::new();
-    let message = format!("the broker already serves its maximum of {max} connections; try again later");
+    let connections = if max == 1 { "connection" } else { "connections" };
+    let message = format!("the broker already serves its maximum of {max} {connections}; try again later");
     encode_error_response(0, ErrorCode::TooManyConnections, &message, &mut out);
     let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
     let _ = stream.write_all(&out);

@@ -61,7 +61,8 @@ pub(crate) struct Shared<S: SyncStrategy> {
 pub(crate) enum TopicError {
     /// Creating it would pass `--max-topics`.
     #[error(
-        "the broker already holds its maximum of {max} topics (--max-topics); produce to an existing topic"
+        "the broker already holds its maximum of {max} {} (--max-topics); produce to an existing topic",
+        if *max == 1 { "topic" } else { "topics" }
     )]
     Limit { max: usize },
     /// The name, the files, or the directory failed.

@@ -98,6 +98,11 @@ pub fn remote_setting(flag: &str) -> String {
     )
 }
 
+/// Why `--data-dir` is refused beside `--broker` or `--target`.
+pub const REMOTE_DATA_DIR: &str =
+    "--data-dir keeps the embedded broker's data: a remote broker or cluster keeps its \
+     own where it was started with it, so not with --broker or --target";
+
 /// Everything a run is configured with (the `harness run` flags).
 #[derive(Debug, Clone)]
 pub struct RunConfig {
@@ -217,7 +222,7 @@ impl RunConfig {
             );
         }
         if u64::from(self.batch) * self.largest_message() as u64 > 8 << 20 {
-            bail!("--batch × --message-bytes must stay under 8 MiB (one request must fit a 16 MiB frame)");
+            bail!("--batch × --message-bytes must be at most 8 MiB (one request must fit a 16 MiB frame)");
         }
         if self.warmup_percent >= 100 {
             bail!("--warmup-percent must be below 100");
@@ -296,7 +301,10 @@ impl RunConfig {
             bail!("--force-race pairs the appends of a log in this process: not with --broker or --target");
         }
         if self.append != AppendMode::Whole {
-            bail!("--append is the embedded broker's: a remote broker chooses its own (broker --append)");
+            bail!("{}", remote_setting("--append"));
+        }
+        if self.data_dir.is_some() {
+            bail!("{REMOTE_DATA_DIR}");
         }
         let defaults = RunConfig::default();
         for (changed, flag) in [
@@ -681,6 +689,8 @@ mod tests {
             (RunConfig { fsync: FsyncMode::Always, ..remote.clone() }, "--fsync"),
             (RunConfig { fsync_interval_ms: 5, ..remote.clone() }, "--fsync-interval-ms"),
             (RunConfig { race_window_us: 5, ..remote.clone() }, "--race-window-us"),
+            (RunConfig { append: AppendMode::Reserve, ..remote.clone() }, "--append"),
+            (RunConfig { data_dir: Some("d".into()), ..remote.clone() }, "--data-dir"),
         ];
         for (config, flag) in cases {
             let e = config.validate().expect_err(flag).to_string();

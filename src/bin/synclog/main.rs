@@ -189,13 +189,17 @@ fn stdout_error(e: &anyhow::Error) -> Option<&io::Error> {
     })
 }
 
-/// True when `e` comes from a reply that does not decode as the native protocol: what a Kafka
-/// listener (or any other server) sends back.
+/// True when `e` comes from a reply that does not decode as the native protocol, or from a
+/// connection closed before any answer: what a Kafka listener (or any other server) does with a
+/// native request (a Produce draws an answer, a topic listing a close).
 fn undecodable_reply(e: &anyhow::Error) -> bool {
     e.chain().any(|cause| {
         matches!(
             cause.downcast_ref::<synclog::protocol::ConnectionError>(),
             Some(synclog::protocol::ConnectionError::Decode { .. })
+        ) || matches!(
+            cause.downcast_ref::<synclog::client::ClientError>(),
+            Some(synclog::client::ClientError::Closed)
         )
     })
 }

@@ -189,10 +189,25 @@ fn progress_bar(config: &RunConfig, total: u64) -> Option<indicatif::ProgressBar
     if !config.progress || !on_terminal {
         return None;
     }
+    use crate::report::table::thousands;
+    use indicatif::ProgressState;
+    use std::fmt::Write;
     let bar = indicatif::ProgressBar::new(total);
+    // Counts and the rate grouped as the report groups them (1 234 567), not indicatif's own
+    // "1,234,567" and "30,079.373/s".
     if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{spinner} producing [{bar:40}] {human_pos}/{human_len} messages ({per_sec}, {eta} left)",
+        "{spinner} producing [{bar:40}] {sent}/{all} messages ({rate} msg/s, {eta} left)",
     ) {
+        let style = style
+            .with_key("sent", |s: &ProgressState, w: &mut dyn Write| {
+                let _ = w.write_str(&thousands(s.pos()));
+            })
+            .with_key("all", |s: &ProgressState, w: &mut dyn Write| {
+                let _ = w.write_str(&thousands(s.len().unwrap_or(0)));
+            })
+            .with_key("rate", |s: &ProgressState, w: &mut dyn Write| {
+                let _ = w.write_str(&thousands(s.per_sec().round() as u64));
+            });
         bar.set_style(style.progress_chars("=> "));
     }
     Some(bar)
