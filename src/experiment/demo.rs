@@ -9,7 +9,9 @@
 //! `mutex`, `semaphore` and `rwlock`: consumers share the log under a reader-writer lock and
 //! queue behind each other under the exclusive ones. On two cores at most two readers run at
 //! once, so the gap is modest here and grows with the cores; `mutex` is the control that
-//! separates "exclusive" from "expensive".
+//! separates "exclusive" from "expensive". What the act concludes is chosen from the run's read
+//! rates and, when the lock is timed, the readers' waiting shares (see [`act_two_prose`]): a
+//! mechanism the run did not time is given as the design's.
 //!
 //! **Act 3, shrink the critical section.** What the lock guards matters more than which lock it
 //! is. The same write-only workload (8 producers appending batches of 100 in-process) under
@@ -472,13 +474,16 @@ pub fn act_two_prose(rows: &[ReadFigures], cpus: usize) -> String {
 /// faster although they waited as much or more, the sentence says where the time went instead.
 fn read_waits_prose(rw: TimeShare, exclusive: [(&str, TimeShare); 2], orders: [Order; 2]) -> String {
     let mut s = String::new();
+    // "Less" needs a margin: shares within a tenth of each other (41.4% against 41.9%) are
+    // about as large, and decided on the printed values.
     let shown = |t: TimeShare| (t.wait * 1000.0).round() as i64;
+    let less = |a: TimeShare, b: TimeShare| shown(a) < shown(b) && a.wait < 0.9 * b.wait;
     let (less, not_less): (Vec<_>, Vec<_>) = exclusive
         .iter()
         .zip(orders)
         .filter(|(_, o)| *o == Order::Faster)
         .map(|(e, _)| *e)
-        .partition(|(_, e)| shown(rw) < shown(*e));
+        .partition(|(_, e)| less(rw, *e));
     if !less.is_empty() {
         let against: Vec<String> =
             less.iter().map(|(n, e)| format!("{} under the {n}", pct(e.wait))).collect();
@@ -489,7 +494,11 @@ fn read_waits_prose(rw: TimeShare, exclusive: [(&str, TimeShare); 2], orders: [O
         ));
     }
     for (name, e) in not_less {
-        let larger = if shown(rw) == shown(e) { "as large a share" } else { "a larger share" };
+        let larger = if shown(rw) > shown(e) && 0.9 * rw.wait > e.wait {
+            "a larger share"
+        } else {
+            "about as large a share"
+        };
         s.push_str(&format!(
             "\n  The rwlock read faster than the {name} although its readers spent {larger} of their time waiting for\n  the lock ({} against {}), so waiting does not explain the gap here. Where the time went instead: its\n  readers held the lock {} of their time against {} under the {name}, and were outside it {} against {}.",
             pct(rw.wait),
@@ -873,6 +882,25 @@ mod tests {
         assert!(text.contains("The rwlock read faster than the semaphore although its readers spent a larger share of their time waiting for\n  the lock (83.9% against 9.4%)"), "{text}");
         assert!(text.contains("Where the time went instead"), "{text}");
         assert!(text.contains("The rwlock read faster than the mutex although"), "{text}");
+    }
+
+    #[test]
+    fn act_two_does_not_call_a_wait_within_a_tenth_less() {
+        // A run of this machine: rwlock readers waited 41.4%, the mutex's 41.9%.
+        let text = act_two_prose(&reads([863.0, 693.0, 1_219.0], Some([0.419, 0.035, 0.414])), 2);
+        assert!(!text.contains("waited less"), "{text}");
+        assert!(
+            text.contains(
+                "The rwlock read faster than the mutex although its readers spent about as large a share"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "The rwlock read faster than the semaphore although its readers spent a larger share"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

@@ -170,7 +170,9 @@ pub fn run_page(r: &RunReport, view: RunView, ceiling: Option<Ceiling>) -> Page 
 /// The classroom page of `harness demo`: Act 1's `none` run beside the first lock's, the
 /// violations of every act-1 strategy in a table (with how often appends found the lock taken,
 /// when timed), and Act 2's read rates as bars; with lock statistics, Act 2's readers' wait
-/// share per strategy in large type and where their time went.
+/// share per strategy in large type and where their time went. The notes under Act 1 are chosen
+/// from the run: what the spotlighted example shows and what the checker counted under `none`,
+/// and whether each lock stayed clean and produced below `none`'s rate.
 pub fn demo_page(race: &[(RunReport, RunView)], cost: &[RunReport]) -> Page {
     let mut runs: Vec<RunView> =
         race.iter().take(2).map(|(r, v)| classroom_view(complete(r, v.clone(), None))).collect();
@@ -298,14 +300,19 @@ fn race_note(none: &RunReport, shown: Option<(&str, &ExampleView)>) -> String {
         format!(
             "the checker counted {} naming an offset already acknowledged (each can cost at most one \
              message) and {} missing from the final log (lost)",
-            count(collided, "ack"),
-            count(lost, "acknowledged message")
+            thousands_of(collided, "ack"),
+            thousands_of(lost, "acknowledged message")
         )
     };
     match example {
         Some(e) => format!("Without a lock, in the example shown, {e}. Over the run {counted}."),
         None => format!("Without a lock, {counted}."),
     }
+}
+
+/// `n` (in thousands, as the rates beside it) and the noun, plural unless `n` is 1.
+fn thousands_of(n: u64, noun: &str) -> String {
+    format!("{} {noun}{}", crate::report::table::thousands(n), if n == 1 { "" } else { "s" })
 }
 
 /// Whether `a` is below `b` as their ratio is printed (two decimals): 0.996 prints as 1.00, level.
