@@ -274,19 +274,24 @@ pub fn act_three_prose(whole: &ShrinkFigures, reserve: &ShrinkFigures, cpus: usi
     let (whole_ns, reserve_ns) = (shown_ns(whole.hold_p50_ns), shown_ns(reserve.hold_p50_ns));
     // At or below one clock read the median is the timer's resolution, not the section's length:
     // the section took at most about one clock read, so the ratio is a lower bound.
-    let at_resolution = reserve.clock_ns > 0.0 && reserve_ns as f64 <= reserve.clock_ns;
-    let bound_ns = if at_resolution { reserve.clock_ns.ceil() as u64 } else { reserve_ns };
-    let hold = whole_ns as f64 / bound_ns.max(1) as f64;
-    // The ratio as printed: whole numbers from 10 up, two decimals below.
-    let shown = if hold >= 10.0 { thousands(hold.round() as u64) } else { format!("{hold:.2}") };
+    // The clock read as printed (one decimal), so the bound's arithmetic checks out too.
+    let clock = (reserve.clock_ns * 10.0).round() / 10.0;
+    let at_resolution = clock > 0.0 && reserve_ns as f64 <= clock;
+    let hold = whole_ns as f64 / if at_resolution { clock } else { reserve_ns.max(1) as f64 };
+    // The ratio as printed: whole numbers from 10 up, two decimals below; a bound rounded down.
+    let shown = match (hold >= 10.0, at_resolution) {
+        (true, false) => thousands(hold.round() as u64),
+        (true, true) => thousands(hold.floor() as u64),
+        (false, false) => format!("{hold:.2}"),
+        (false, true) => format!("{:.2}", (hold * 100.0).floor() / 100.0),
+    };
     let shorter = hold >= 10.0 || shown != "1.00" && hold > 1.0;
     let mut s = if shorter && at_resolution {
         format!(
-            "  Under reserve the lock was held at least {shown}× shorter at the median ({} against {}; {} is within one\n  clock read of {:.0} ns, the timer's resolution, so the bound takes the section as one clock read long): the write\n  of each batch left the section, only the reservation of its offsets and bytes stayed.",
+            "  Under reserve the lock was held at least {shown}× shorter at the median ({} against {}; {} is within one\n  clock read of {clock:.1} ns, the timer's resolution, so the bound takes the section as one clock read long): the write\n  of each batch left the section, only the reservation of its offsets and bytes stayed.",
             ns(reserve.hold_p50_ns),
             ns(whole.hold_p50_ns),
             ns(reserve.hold_p50_ns),
-            reserve.clock_ns
         )
     } else if shorter {
         format!(
@@ -770,6 +775,13 @@ mod tests {
         assert!(text.contains("held at least 760× shorter at the median (10 ns against 11.4 µs"), "{text}");
         assert!(text.contains("timer's resolution"), "{text}");
         assert!(!text.contains("1 140×"), "{text}");
+        // A bound is rounded down, from the clock read as printed: 12.1 µs over 11.4 ns is 1 061.4.
+        let (whole, reserve) = shrink(12_100, 10, 0.8, 11.43);
+        let bound = act_three_prose(&whole, &reserve, 2);
+        assert!(
+            bound.contains("held at least 1 061× shorter") && bound.contains("clock read of 11.4 ns"),
+            "{bound}"
+        );
         // Above one clock read the ratio is the printed medians' own.
         let (whole, reserve) = shrink(11_400, 20, 1.4, 15.0);
         let exact = act_three_prose(&whole, &reserve, 2);
