@@ -5,7 +5,7 @@
 //! the violations drawn. Ceilings come from the caller, measured in the same run, or are left out.
 //! Lock statistics and fairness come from the rows too ([`super::locks`]).
 
-use super::{locks, Ceiling, CostChart, Headline, Page, RunView, Spotlight, TableView, Verdict};
+use super::{locks, Ceiling, CostChart, ExampleView, Headline, Page, RunView, Spotlight, TableView, Verdict};
 use crate::report::count;
 use crate::report::rows::{Cell, Comparison, RunReport, TransportKind};
 
@@ -170,7 +170,9 @@ pub fn run_page(r: &RunReport, view: RunView, ceiling: Option<Ceiling>) -> Page 
 /// The classroom page of `harness demo`: Act 1's `none` run beside the first lock's, the
 /// violations of every act-1 strategy in a table (with how often appends found the lock taken,
 /// when timed), and Act 2's read rates as bars; with lock statistics, Act 2's readers' wait
-/// share per strategy in large type and where their time went.
+/// share per strategy in large type and where their time went. The notes under Act 1 are chosen
+/// from the run: what the spotlighted example shows and what the checker counted under `none`,
+/// and whether each lock stayed clean and produced below `none`'s rate.
 pub fn demo_page(race: &[(RunReport, RunView)], cost: &[RunReport]) -> Page {
     let mut runs: Vec<RunView> =
         race.iter().take(2).map(|(r, v)| classroom_view(complete(r, v.clone(), None))).collect();
@@ -233,17 +235,128 @@ pub fn demo_page(race: &[(RunReport, RunView)], cost: &[RunReport]) -> Page {
         }),
         callouts,
         lock_time,
-        notes: vec![
-            format!(
-                "Without a lock, two appends that run at the same time read the same end of the log and \
-                 both write there: each producer is told the same offset, and one message is gone.{}",
-                spotlight_note
-            ),
-            "Under a lock the same appends wait for each other: nothing is lost, and the cost is the wait."
-                .to_string(),
-        ],
+        notes: first
+            .map(|none| {
+                let shown = race.first().and_then(|(_, v)| spotlighted(v));
+                let locked: Vec<&RunReport> = race.iter().skip(1).map(|(r, _)| r).collect();
+                vec![format!("{}{spotlight_note}", race_note(none, shown)), lock_note(none, &locked)]
+            })
+            .unwrap_or_default(),
         ..Page::default()
     }
+}
+
+/// The values an example names, in its order: `producer P seq S` pairs (the example's own value
+/// first, then, for a collision, the value acknowledged at that offset before it).
+fn values_named(text: &str) -> Vec<(u32, u64)> {
+    text.match_indices("producer ")
+        .filter_map(|(i, m)| {
+            let mut words = text[i + m.len()..].split([' ', ',']);
+            let producer = words.next()?.parse().ok()?;
+            (words.next()? == "seq").then_some(())?;
+            Some((producer, words.next()?.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Act 1's note on `none`: what the spotlighted example shows (two producers told one offset,
+/// one producer told the same offset twice, or a lost message), then what the checker counted.
+fn race_note(none: &RunReport, shown: Option<(&str, &ExampleView)>) -> String {
+    use crate::violations::ViolationKind::{AckOffsetCollision, Lost};
+    let v = &none.violations;
+    if v.is_clean() {
+        return "Without a lock, none stayed clean in this run: no two appends were told one offset and no message was lost."
+            .to_string();
+    }
+    let example = shown.map(|(kind, ex)| {
+        let offset =
+            ex.text.split(", ").find_map(|p| p.strip_prefix("offset ")).unwrap_or("(not recorded)");
+        let values = values_named(&ex.text);
+        match (kind, &values[..]) {
+            ("ack_offset_collision", &[(p, s), (q, r), ..]) if p == q && none.in_flight == 1 => format!(
+                "producer {p} was told offset {offset} for seq {r} and again for seq {s}, although it sent each request \
+                 only after the one before was answered: the log's next offset went back between the two, as it can \
+                 when an append that read it earlier stores it after a later one (a load and a store, not one step)"
+            ),
+            ("ack_offset_collision", &[(p, s), (q, r), ..]) if p == q => {
+                format!("producer {p} was told offset {offset} for seq {r} and again for seq {s}")
+            }
+            ("ack_offset_collision", &[(p, s), (q, r), ..]) => format!(
+                "producer {q} seq {r} and producer {p} seq {s} were told the same offset, {offset}: two appends that run \
+                 at the same time can read the same end of the log and both write there"
+            ),
+            ("ack_offset_collision", _) => format!("two appends were told the same offset, {offset}"),
+            (_, &[(p, s), ..]) => format!(
+                "producer {p} seq {s} was acknowledged at offset {offset} and is missing from the final log"
+            ),
+            _ => format!("an acknowledged message ({}) is missing from the final log", ex.text),
+        }
+    });
+    let (lost, collided) = (v.count(Lost), v.count(AckOffsetCollision));
+    let counted = if lost + collided == 0 {
+        "the checker counted no repeated offset and no lost message (the table lists what it found)"
+            .to_string()
+    } else {
+        format!(
+            "the checker counted {} naming an offset already acknowledged (each can cost at most one \
+             message) and {} missing from the final log (lost)",
+            thousands_of(collided, "ack"),
+            thousands_of(lost, "acknowledged message")
+        )
+    };
+    match example {
+        Some(e) => format!("Without a lock, in the example shown, {e}. Over the run {counted}."),
+        None => format!("Without a lock, {counted}."),
+    }
+}
+
+/// `n` (in thousands, as the rates beside it) and the noun, plural unless `n` is 1.
+fn thousands_of(n: u64, noun: &str) -> String {
+    format!("{} {noun}{}", crate::report::table::thousands(n), if n == 1 { "" } else { "s" })
+}
+
+/// Whether `a` is below `b` as their ratio is printed (two decimals): 0.996 prints as 1.00, level.
+fn below(a: f64, b: f64) -> bool {
+    format!("{:.2}", a / b.max(1.0)).parse::<f64>().is_ok_and(|r| r < 1.0)
+}
+
+/// Act 1's note on the locks: which kept every message, and whether waiting for each other cost
+/// them throughput against `none`'s, as this run measured.
+fn lock_note(none: &RunReport, locked: &[&RunReport]) -> String {
+    if locked.is_empty() {
+        return String::new();
+    }
+    let names = |rs: &[&RunReport]| rs.iter().map(|r| r.strategy.as_str()).collect::<Vec<_>>().join(", ");
+    let rate = |r: &RunReport| crate::report::table::thousands(r.produce.msgs_per_s as u64);
+    let figures = |rs: &[&RunReport]| {
+        rs.iter().map(|r| format!("{} {} msg/s", r.strategy, rate(r))).collect::<Vec<_>>().join(", ")
+    };
+    let (clean, broken): (Vec<&RunReport>, Vec<_>) = locked.iter().partition(|r| r.is_clean());
+    let mut s = "Under a lock the same appends wait for each other".to_string();
+    if !clean.is_empty() {
+        s.push_str(&format!(": under {} nothing was lost (clean)", names(&clean)));
+    }
+    if !broken.is_empty() {
+        s.push_str(&format!("; {} showed violations (a bug)", names(&broken)));
+    }
+    let (slower, not_slower): (Vec<&RunReport>, Vec<_>) =
+        locked.iter().partition(|r| below(r.produce.msgs_per_s, none.produce.msgs_per_s));
+    if !slower.is_empty() {
+        s.push_str(&format!(
+            ". Waiting cost throughput here: {} against none's {} msg/s",
+            figures(&slower),
+            rate(none)
+        ));
+    }
+    if !not_slower.is_empty() {
+        s.push_str(&format!(
+            ". Waiting cost no throughput this run could measure: {} against none's {} msg/s",
+            figures(&not_slower),
+            rate(none)
+        ));
+    }
+    s.push('.');
+    s
 }
 
 fn demo_configuration(r: &RunReport) -> Vec<(String, String)> {
@@ -254,21 +367,25 @@ fn demo_configuration(r: &RunReport) -> Vec<(String, String)> {
     ]
 }
 
-/// The first example, under `none`, of two appends told the same offset (or, failing that, of a
-/// lost message), drawn large.
-fn collision(v: &RunView) -> Option<Spotlight> {
+/// The example [`collision`] draws: the first, under `none`, of two appends told the same offset
+/// (or, failing that, of a lost message) that has a window, with its kind.
+fn spotlighted(v: &RunView) -> Option<(&'static str, &ExampleView)> {
     let pick = |kind: &str| {
         v.violations
             .iter()
             .find(|k| k.kind == kind)
             .and_then(|k| k.examples.iter().find(|e| e.window.is_some()))
     };
-    let (kind, ex) = [("ack_offset_collision", "Two appends, one offset"), ("lost", "A lost message")]
-        .into_iter()
-        .find_map(|(kind, title)| pick(kind).map(|ex| (title, ex)))?;
+    ["ack_offset_collision", "lost"].into_iter().find_map(|kind| pick(kind).map(|ex| (kind, ex)))
+}
+
+/// The example of [`spotlighted`], drawn large.
+fn collision(v: &RunView) -> Option<Spotlight> {
+    let (kind, ex) = spotlighted(v)?;
+    let title = if kind == "lost" { "A lost message" } else { "Two appends, one offset" };
     let window = ex.window.clone()?;
     Some(Spotlight {
-        title: format!("Act 1, zoomed in: {kind}"),
+        title: format!("Act 1, zoomed in: {title}"),
         text: format!(
             "{}. Each bar is one request, from the moment it was sent to its answer; outlined are {}.",
             ex.text,
@@ -613,5 +730,102 @@ mod tests {
         r.producers = 2;
         r.consumers = 0;
         assert_eq!(cell_name(&r), "mutex × 2 producers × 0 consumers");
+    }
+    /// Act 1 of a demo: `none` with `lost` lost messages and `collided` colliding acks, its view
+    /// spotlighting one example of `kind` with `text`; then a mutex run producing `mutex_rate`.
+    fn act_one(
+        kind: &str,
+        text: &str,
+        lost: u64,
+        collided: u64,
+        mutex_rate: f64,
+    ) -> Vec<(RunReport, RunView)> {
+        use crate::report::page::{ExampleView, Timeline, ViolationView};
+        use crate::violations::{Example, ViolationKind};
+        let mut none = report();
+        none.strategy = "none".into();
+        none.produce.msgs_per_s = 53_825.0;
+        none.violations.add_many(ViolationKind::Lost, lost, Example::default());
+        none.violations.add_many(ViolationKind::AckOffsetCollision, collided, Example::default());
+        none.verdict = "corrupted".into();
+        let view = RunView {
+            violations: vec![ViolationView {
+                kind: kind.into(),
+                count: 1,
+                examples: vec![ExampleView { text: text.into(), window: Some(Timeline::default()) }],
+                ..ViolationView::default()
+            }],
+            ..RunView::default()
+        };
+        let mut mutex = report();
+        mutex.produce.msgs_per_s = mutex_rate;
+        vec![(none, view), (mutex, RunView::default())]
+    }
+
+    #[test]
+    fn the_race_note_fits_a_collision_of_one_producer_s_own_requests() {
+        // The audit's example: one producer told the same offset for two consecutive requests.
+        let race = act_one(
+            "ack_offset_collision",
+            "topic t, offset 3542, producer 0 seq 398, offset already acknowledged to producer 0 seq 397",
+            0,
+            12,
+            54_057.0,
+        );
+        let note = &demo_page(&race, &[]).notes[0];
+        assert!(!note.contains("each producer is told the same offset"), "{note}");
+        assert!(!note.contains("one message is gone"), "{note}");
+        assert!(note.contains("producer 0 was told offset 3542 for seq 397 and again for seq 398"), "{note}");
+        assert!(note.contains("the log's next offset went back between the two"), "{note}");
+        assert!(note.contains("12 acks naming an offset already acknowledged (each can cost at most one message) and 0 acknowledged messages missing"), "{note}");
+    }
+
+    #[test]
+    fn the_race_note_names_two_producers_only_when_the_example_has_two() {
+        let race = act_one(
+            "ack_offset_collision",
+            "topic t, offset 294, producer 1 seq 9, offset already acknowledged to producer 0 seq 1",
+            3,
+            5,
+            40_000.0,
+        );
+        let note = &demo_page(&race, &[]).notes[0];
+        assert!(
+            note.contains("producer 0 seq 1 and producer 1 seq 9 were told the same offset, 294"),
+            "{note}"
+        );
+        assert!(note.contains("3 acknowledged messages missing from the final log (lost)"), "{note}");
+        let lost = act_one(
+            "lost",
+            "topic t, offset 17, producer 2 seq 5, acknowledged, absent from the drain",
+            1,
+            0,
+            40_000.0,
+        );
+        let note = &demo_page(&lost, &[]).notes[0];
+        assert!(
+            note.contains("producer 2 seq 5 was acknowledged at offset 17 and is missing from the final log"),
+            "{note}"
+        );
+        assert!(!note.contains("same offset"), "{note}");
+    }
+
+    #[test]
+    fn the_lock_note_says_the_wait_cost_throughput_only_when_it_did() {
+        // The audit's run: mutex produced 54 057 msg/s against none's 53 825.
+        let race = act_one("lost", "offset 1, producer 0 seq 1", 1, 0, 54_057.0);
+        let note = &demo_page(&race, &[]).notes[1];
+        assert!(!note.contains("the cost is the wait"), "{note}");
+        assert!(note.contains("under mutex nothing was lost (clean)"), "{note}");
+        assert!(
+            note.contains("Waiting cost no throughput this run could measure: mutex 54 057 msg/s against none's 53 825 msg/s"),
+            "{note}"
+        );
+        let race = act_one("lost", "offset 1, producer 0 seq 1", 1, 0, 40_000.0);
+        let note = &demo_page(&race, &[]).notes[1];
+        assert!(
+            note.contains("Waiting cost throughput here: mutex 40 000 msg/s against none's 53 825 msg/s"),
+            "{note}"
+        );
     }
 }
