@@ -147,7 +147,7 @@ pub fn win_marks(ws: &[Winner]) -> Vec<&'static str> {
     marks
 }
 
-fn ratio(a: f64, b: f64) -> f64 {
+pub(super) fn ratio(a: f64, b: f64) -> f64 {
     if b > 0.0 {
         a / b
     } else {
@@ -155,27 +155,8 @@ fn ratio(a: f64, b: f64) -> f64 {
     }
 }
 
-fn median_of<'a>(cells: &[&'a LabCell], strategy: &str) -> Option<&'a LabCell> {
+pub(super) fn median_of<'a>(cells: &[&'a LabCell], strategy: &str) -> Option<&'a LabCell> {
     cells.iter().copied().find(|c| c.strategy == strategy)
-}
-
-/// The mix where `strategy` leads every one of `others` by the largest factor (the smallest
-/// lead over any of them), with that factor.
-pub fn best_lead(lab: &Lab, strategy: &str, others: &[&str]) -> Option<(Mix, f64)> {
-    let mut best: Option<(Mix, f64)> = None;
-    for (mix, cells) in mixes(lab) {
-        let Some(me) = median_of(&cells, strategy) else { continue };
-        let rivals: Vec<f64> =
-            others.iter().filter_map(|o| median_of(&cells, o)).map(|c| c.ops_per_s_median).collect();
-        if rivals.len() != others.len() {
-            continue;
-        }
-        let lead = rivals.iter().map(|&r| ratio(me.ops_per_s_median, r)).fold(f64::INFINITY, f64::min);
-        if best.is_none_or(|(_, b)| lead > b) {
-            best = Some((mix, lead));
-        }
-    }
-    best
 }
 
 /// For each (read records, threads): the smallest read share at which `rwlock` beats `mutex`
@@ -246,7 +227,7 @@ ones), with the slowest and fastest beside it.\n",
         let _ = writeln!(s, "- {line}");
     }
     s.push_str("\n## Goal check\n\n");
-    goals(&mut s, lab);
+    super::lab_goals::section(&mut s, lab);
     s.push_str("\n## The lab against `cargo bench` (one thread, appends only)\n\n");
     bench_section(&mut s, lab);
     s.push_str("\n## The winner of each mix (locking strategies)\n\n");
@@ -475,52 +456,6 @@ the {ex} (medians, {mix}), within the {cpus}× overlap alone could give."
     })
 }
 
-/// The sweep's goals, checked against the data and printed, never asserted.
-fn goals(s: &mut String, lab: &Lab) {
-    s.push_str("| goal | mix | measured | met |\n|---|---|---:|---|\n");
-    let row = |s: &mut String, goal: &str, found: Option<(Mix, f64)>, need: f64| {
-        let _ = match found {
-            Some((mix, lead)) => {
-                writeln!(s, "| {goal} | {mix} | {lead:.2}× | {} |", if lead >= need { "yes" } else { "no" })
-            }
-            None => writeln!(s, "| {goal} | — | — | not measured (a strategy missing) |"),
-        };
-    };
-    let rw = best_lead(lab, "rwlock", &["mutex", "semaphore"]);
-    row(s, "rwlock ≥ 1.5× both mutex and semaphore", rw, 1.5);
-    let mx = best_lead(lab, "mutex", &["rwlock"]);
-    row(s, "mutex beats rwlock", mx, 1.0);
-    let sem = best_lead(lab, "mutex", &["semaphore"]);
-    row(s, "mutex beats semaphore (its per-release system call)", sem, 1.0);
-    s.push_str(
-        "\nEach lead is of medians; the winner table below says, per mix, whether the spreads of the \
-repeats are apart.\n",
-    );
-    if let Some((mix, lead)) = rw.filter(|(_, lead)| *lead < 1.5) {
-        let _ = writeln!(
-            s,
-            "The data says otherwise for the first goal: rwlock's best lead over both exclusive \
-locks is {lead:.2}× ({mix}). With {} at most {} run at once, and each read section must \
-be long enough for their overlap to outweigh the lock's bookkeeping; longer reads \
-(--read-records) and higher read shares are where to look.",
-            cores(lab.machine.cpus),
-            if lab.machine.cpus == 1 {
-                "1 reader".to_string()
-            } else {
-                format!("{} readers", lab.machine.cpus)
-            }
-        );
-    }
-    if let Some((mix, lead)) = mx.filter(|(_, lead)| *lead <= 1.0) {
-        let _ = writeln!(
-            s,
-            "The data says otherwise for the second goal: mutex's best showing against rwlock is \
-{lead:.2}× ({mix}): at the write-heavy and short-read mixes swept, the two locks' costs were \
-within each other's spread."
-        );
-    }
-}
-
 /// The lab's 1-thread, 0 % reads cell of each strategy (the first, if several read lengths).
 fn append_only_cells(lab: &Lab) -> Vec<&LabCell> {
     let mut out: Vec<&LabCell> = Vec::new();
@@ -573,7 +508,7 @@ fn bench_line(cell: &LabCell, bench: &BenchFigure) -> String {
     let ratio = cell.ops_per_s_median / bench.msgs_per_s.max(1e-9);
     let head = format!(
         "{}: the lab's 1 thread, 0 % reads: {} ops/s (repeats {}–{}); `cargo bench --bench append`'s \
-{} ({} estimate, measured {}): {} msg/s (95 % interval {}–{}); lab/bench {ratio:.2}",
+{} ({} estimate, measured {}; {QUOTED}): {} msg/s (95 % interval {}–{}); lab/bench {ratio:.2}",
         cell.strategy,
         human(cell.ops_per_s_median),
         human(cell.ops_per_s_min),
@@ -604,12 +539,18 @@ machine, so run both back to back before reading more into it."
     }
 }
 
+/// How a `cargo bench` figure is labelled wherever it is printed.
+pub const QUOTED: &str = "quoted from criterion's files, not measured by this sweep";
+
+/// Whether [`bench_lines`] quote any `cargo bench` figure (some strategy's 1-thread, 0 % reads
+/// cell has one beside it).
+pub fn quotes_bench(lab: &Lab) -> bool {
+    append_only_cells(lab).iter().any(|c| lab.bench_append.iter().any(|b| b.strategy == c.strategy))
+}
+
 /// The lines of [`bench_lines`] as a section.
 fn bench_section(s: &mut String, lab: &Lab) {
-    s.push_str(
-        "`cargo bench`'s figure is quoted from criterion's files, not measured by this sweep; its time \
-is when the bench wrote it.\n\n",
-    );
+    let _ = writeln!(s, "`cargo bench`'s figure is {QUOTED}; its time is when the bench wrote it.\n");
     for line in bench_lines(lab) {
         let _ = writeln!(s, "- {line}");
     }
