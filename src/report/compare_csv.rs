@@ -98,7 +98,7 @@ mod tests {
     use super::csv;
     use crate::report::rows::{Comparison, Figures, RunReport};
 
-    fn field<'a>(text: &'a str, row: usize, name: &str) -> String {
+    fn field(text: &str, row: usize, name: &str) -> String {
         let mut r = ::csv::Reader::from_reader(text.as_bytes());
         let at = r.headers().unwrap().iter().position(|h| h == name).unwrap();
         r.records().nth(row).unwrap().unwrap()[at].to_string()

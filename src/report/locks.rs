@@ -56,7 +56,8 @@ impl TimeShare {
 pub struct Fairness {
     /// Each producer's messages per second over its own timed window (warm-up end to last ack).
     pub producers: Spread,
-    /// Each consumer's records per second over the load; `null` without consumers.
+    /// Each consumer's records per second from the start to its own last read; `null` without
+    /// consumers.
     pub consumers: Option<Spread>,
 }
 
@@ -194,8 +195,8 @@ pub fn threshold_basis(stats: &LockStats) -> String {
 /// can add up to more than the run's total (which is over the whole load).
 pub const PRODUCER_WINDOW: &str = "over its own sending time";
 
-/// What each consumer's rate is measured over.
-pub const CONSUMER_WINDOW: &str = "over the load";
+/// What each consumer's rate is measured over: from the start to its own last read.
+pub const CONSUMER_WINDOW: &str = "from the start to its own last read";
 
 /// The lock and fairness lines of a run's text report (nothing when both are absent).
 pub fn print_locks(
@@ -472,7 +473,7 @@ mod tests {
             text.contains("msg/s each, each over its own sending time: min 9 000 max 20 037, Jain"),
             "{text}"
         );
-        assert!(text.contains("records/s each, each over the load"), "{text}");
+        assert!(text.contains("records/s each, each from the start to its own last read"), "{text}");
     }
 
     #[test]
