@@ -6,7 +6,7 @@
 //! every rival's fastest). Leads are printed cut to two decimals, not rounded, so a lead below
 //! a goal's factor never prints as the factor.
 
-use super::lab_summary::{cores, median_of, mixes, ratio, Mix};
+use super::lab_summary::{beside, cores, median_of, mixes, ratio, Mix};
 use crate::report::rows::Lab;
 use crate::report::summary::cut;
 use std::fmt::Write as _;
@@ -76,7 +76,7 @@ pub fn section(s: &mut String, lab: &Lab) {
                 s,
                 "| {goal} | {} | {}× | {} | {} |",
                 l.mix,
-                cut(l.lead, 2),
+                beside(l.lead, need),
                 match l.apart {
                     Some(true) => "yes",
                     Some(false) => "no",

@@ -5,6 +5,7 @@
 
 use crate::report::charts::human;
 use crate::report::rows::{BenchFigure, Lab, LabCell};
+use crate::report::summary::cut;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -128,7 +129,7 @@ pub fn win_label(w: &Winner) -> String {
         (true, false) => "≈ ",
         (true, true) => "",
     };
-    format!("{mark}{} ×{:.2}", w.strategy, w.margin)
+    format!("{mark}{} ×{}", w.strategy, beside(w.margin, 1.0))
 }
 
 /// What each mark [`win_label`] put on one of `ws` means: only the marks that appear.
@@ -145,6 +146,20 @@ pub fn win_marks(ws: &[Winner]) -> Vec<&'static str> {
         marks.push("no ×: the only lock that ran");
     }
     marks
+}
+
+/// `x` cut (not rounded) to two decimals, or as many more (up to six) as it takes to show it
+/// above `bound` when it is: 1.497 is "1.49", and 1.004 beside a bound of 1 is "1.004", never
+/// "1.00", so a printed figure falls on the side of the bound the sentence says.
+pub fn beside(x: f64, bound: f64) -> String {
+    let mut shown = cut(x, 2);
+    for digits in 3..=6 {
+        if !(x > bound && shown.parse::<f64>().is_ok_and(|v| v <= bound)) {
+            break;
+        }
+        shown = cut(x, digits);
+    }
+    shown
 }
 
 pub(super) fn ratio(a: f64, b: f64) -> f64 {
@@ -236,13 +251,13 @@ ones), with the slowest and fastest beside it.\n",
     for w in winners(lab) {
         let _ = writeln!(
             s,
-            "| {} | {} | {} % | {} | {} | {:.2} | {} | {} |",
+            "| {} | {} | {} % | {} | {} | {} | {} | {} |",
             w.mix.threads,
             w.mix.read_records,
             w.mix.read_share_percent,
             w.strategy,
             human(w.ops_per_s),
-            w.margin,
+            beside(w.margin, 1.0),
             w.runner_up.as_deref().unwrap_or("—"),
             match (&w.runner_up, w.spread_measured, w.clear) {
                 (None, _, _) => "—",
@@ -377,10 +392,10 @@ fn win_lines(s: &mut Vec<String>, lab: &Lab, ws: &[Winner]) {
     }
     if let Some(w) = judged.iter().filter(|w| w.clear).max_by(|a, b| a.margin.total_cmp(&b.margin)) {
         s.push(format!(
-            "The widest clear win: {} at {}, {:.2}× {} ({} ops/s).",
+            "The widest clear win: {} at {}, {}× {} ({} ops/s).",
             w.strategy,
             w.mix,
-            w.margin,
+            beside(w.margin, 1.0),
             w.runner_up.as_deref().unwrap_or_default(),
             human(w.ops_per_s)
         ));
@@ -437,21 +452,23 @@ fn overlap_line(lab: &Lab) -> Option<String> {
         format!("With {cpus} cores, at most {cpus} readers run at once.")
     };
     let extra = if ex == "semaphore" { ", and a system call per release" } else { "" };
+    let lead_past_cores = beside(lead, cpus as f64);
+    let lead_past_one = beside(lead, 1.0);
     Some(if lead > cpus as f64 {
         format!(
             "{head} Overlap alone accounts for up to {cpus}× an exclusive lock's rate, yet {rw} \
-reached {lead:.2}× the {ex} (medians, {mix}): the rest is what the {ex} costs besides lost overlap, \
+reached {lead_past_cores}× the {ex} (medians, {mix}): the rest is what the {ex} costs besides lost overlap, \
 its hand-offs between threads (a wait and a wake-up){extra}, which readers under {rw} skip."
         )
     } else if lead > 1.0 {
         format!(
-            "{head} {rw}'s largest lead over an exclusive lock with readers able to overlap was {lead:.2}× \
+            "{head} {rw}'s largest lead over an exclusive lock with readers able to overlap was {lead_past_one}× \
 the {ex} (medians, {mix}), within the {cpus}× overlap alone could give."
         )
     } else {
         format!(
             "{head} {rw} never beat an exclusive lock's median where readers could overlap: its best was \
-{lead:.2}× the {ex} ({mix})."
+{lead_past_one}× the {ex} ({mix})."
         )
     })
 }
@@ -667,6 +684,20 @@ mod tests {
         let line = overlap_line(&lines);
         assert!(line.contains("yet rwlock reached 2.47× the mutex"), "{line}");
         assert!(line.contains("4 threads, 99 % reads") && line.contains("besides lost overlap"), "{line}");
+    }
+
+    #[test]
+    fn a_figure_past_its_bound_never_prints_as_the_bound() {
+        // 2.004× on 2 cores is past what overlap explains: it must not print "2.00×".
+        let lines = reading(&lab(2, 20_040.0));
+        let line = overlap_line(&lines);
+        assert!(line.contains("yet rwlock reached 2.004× the mutex"), "{line}");
+        // 0.999× never beat the exclusive lock, and does not print as 1.00×.
+        let lines = reading(&lab(2, 9_990.0));
+        assert!(overlap_line(&lines).contains("its best was 0.99× the"), "{lines:?}");
+        assert_eq!(super::beside(1.497, 1.0), "1.49");
+        assert_eq!(super::beside(1.0004, 1.0), "1.0004");
+        assert_eq!(super::beside(1.0, 1.0), "1.00");
     }
 
     #[test]
