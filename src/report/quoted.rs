@@ -3,7 +3,6 @@
 //! reference run when this run did not measure the peers. Nothing here judges a goal but the
 //! original's row, whose target is the original's quoted rate.
 
-use crate::report::charts::human;
 use crate::report::rows::Comparison;
 use std::fmt::Write as _;
 
