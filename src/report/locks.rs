@@ -298,6 +298,15 @@ pub fn csv_cells(lock: Option<&LockRow>, fairness: Option<&Fairness>) -> Vec<Str
     cells
 }
 
+/// A side's Jain index for a table cell: "—" for a single actor, who had nobody to share with.
+pub fn jain_cell(s: &Spread) -> String {
+    if s.per_actor.len() == 1 {
+        "— (one alone)".to_string()
+    } else {
+        format!("{:.3}", s.jain)
+    }
+}
+
 /// The `summary.md` section: one row per cell that ran with `--lock-stats`, and the fairness
 /// of every cell. Empty when no cell has lock statistics.
 pub fn summary_section<'a>(cells: impl Iterator<Item = &'a crate::report::rows::RunReport>) -> String {
@@ -336,7 +345,7 @@ this process, kept within 1 µs and 10 µs; the floor is two clock reads when th
             read(ns(rd.wait_ns.max)),
             lock(share(Some(l.producers))),
             lock(share(l.consumers)),
-            r.fairness.as_ref().map_or("–".to_string(), |f| format!("{:.3}", f.producers.jain)),
+            r.fairness.as_ref().map_or("–".to_string(), |f| jain_cell(&f.producers)),
         ));
     }
     s
@@ -474,6 +483,16 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("records/s each, each from the start to its own last read"), "{text}");
+    }
+
+    #[test]
+    fn a_single_producer_gets_no_index_in_the_table() {
+        let mut r = crate::report::rows::RunReport::sample();
+        r.lock = Some(lock_row("mutex", 1_000, 0));
+        r.fairness = Some(Fairness { producers: Spread::of(vec![900.0]), consumers: None });
+        let text = summary_section(std::iter::once(&r));
+        assert!(text.contains("| — (one alone) |") && !text.contains("| 1.000 |"), "{text}");
+        assert!(text.contains("| – | – | – |"), "no read section entered, no read figures: {text}");
     }
 
     #[test]

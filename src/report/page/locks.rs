@@ -141,7 +141,9 @@ pub fn compare_table(c: &Comparison) -> Option<TableView> {
                 read(format!("{:.1}%", rd.contended_share * 100.0)),
                 read(duration(rd.wait_ns.p99 as f64)),
                 lock(format!("{}; {}", share(Some(l.producers)), share(l.consumers))),
-                r.fairness.as_ref().map_or("–".to_string(), |f| format!("{:.3}", f.producers.jain)),
+                r.fairness
+                    .as_ref()
+                    .map_or("–".to_string(), |f| crate::report::locks::jain_cell(&f.producers)),
             ]
         })
         .collect();
