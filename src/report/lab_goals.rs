@@ -19,18 +19,20 @@ pub struct Lead {
     pub lead: f64,
     /// Whether its slowest repeat beat every rival's fastest; `None` when one of them ran once
     /// (no spread to judge by).
+    pub ahead: Option<bool>,
+    /// Whether its spreads overlap no rival's, whichever is above; `None` as for `ahead`.
     pub apart: Option<bool>,
 }
 
 impl Lead {
-    /// Met: the lead reaches `need` and the spreads are apart.
+    /// Met: the lead reaches `need` and the strategy's spread is clear above every rival's.
     pub fn meets(&self, need: f64) -> bool {
-        self.lead >= need && self.apart == Some(true)
+        self.lead >= need && self.ahead == Some(true)
     }
 
     /// The goal table's verdict.
     fn verdict(&self, need: f64) -> &'static str {
-        match self.apart {
+        match self.ahead {
             _ if self.lead < need => "no",
             Some(true) => "yes",
             Some(false) => "no: the spreads overlap",
@@ -53,8 +55,11 @@ pub fn leads(lab: &Lab, strategy: &str, others: &[&str]) -> Vec<Lead> {
             .map(|r| ratio(me.ops_per_s_median, r.ops_per_s_median))
             .fold(f64::INFINITY, f64::min);
         let measured = me.repeats >= 2 && rivals.iter().all(|r| r.repeats >= 2);
-        let apart = measured.then(|| rivals.iter().all(|r| me.ops_per_s_min > r.ops_per_s_max));
-        out.push(Lead { mix, lead, apart });
+        let ahead = measured.then(|| rivals.iter().all(|r| me.ops_per_s_min > r.ops_per_s_max));
+        let apart = measured.then(|| {
+            rivals.iter().all(|r| me.ops_per_s_min > r.ops_per_s_max || r.ops_per_s_min > me.ops_per_s_max)
+        });
+        out.push(Lead { mix, lead, ahead, apart });
     }
     out
 }
@@ -132,9 +137,9 @@ fn values(mut v: Vec<u32>) -> String {
 fn second_goal_missed(lab: &Lab, best: &Lead) -> String {
     let judged = leads(lab, "rwlock", &["mutex"]);
     let n = judged.len();
-    let rw_clear = judged.iter().filter(|l| l.apart == Some(true)).count();
-    let once = judged.iter().filter(|l| l.apart.is_none()).count();
-    let mx_clear = leads(lab, "mutex", &["rwlock"]).iter().filter(|l| l.apart == Some(true)).count();
+    let rw_clear = judged.iter().filter(|l| l.ahead == Some(true)).count();
+    let once = judged.iter().filter(|l| l.ahead.is_none()).count();
+    let mx_clear = leads(lab, "mutex", &["rwlock"]).iter().filter(|l| l.ahead == Some(true)).count();
     let overlap = n - rw_clear - once - mx_clear;
     let (records, threads) = (
         values(judged.iter().map(|l| l.mix.read_records).collect()),
@@ -146,10 +151,11 @@ fn second_goal_missed(lab: &Lab, best: &Lead) -> String {
         if records == "1" { "" } else { "s" },
         if threads == "1" { "" } else { "s" }
     );
-    let spreads = match best.apart {
-        Some(true) => "its spreads apart",
-        Some(false) => "its spreads overlapping rwlock's",
-        None => "one repeat, no spread",
+    let spreads = match (best.ahead, best.apart) {
+        (Some(true), _) => "its spreads clear above rwlock's",
+        (_, Some(true)) => "rwlock's spreads clear above its own",
+        (Some(false), _) => "its spreads overlapping rwlock's",
+        (None, _) => "one repeat, no spread",
     };
     let mut parts = Vec::new();
     if rw_clear > 0 {
@@ -226,6 +232,15 @@ mod tests {
             cell("rwlock", 100, 30_000.0, 31_000.0, 32_000.0),
         ]);
         assert!(!text.contains("write-heavy") && !text.contains("within each other's spread"), "{text}");
+        // mutex's best showing, 10 k against 21 k: behind, and clearly (the spreads apart).
+        assert!(
+            text.contains("| mutex beats rwlock | 4 threads, 99 % reads of 256 records | 0.47× | yes | no |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("(4 threads, 99 % reads of 256 records, rwlock's spreads clear above its own)"),
+            "{text}"
+        );
         assert!(
             text.contains("Of the 2 mixes swept with both (99, 100 % reads of 256 records, 4 threads), rwlock was clearly ahead (its slowest repeat above mutex's fastest) in 2."),
             "{text}"
