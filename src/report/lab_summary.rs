@@ -5,6 +5,7 @@
 
 use crate::report::charts::human;
 use crate::report::rows::{BenchFigure, Lab, LabCell};
+use crate::report::summary::cut;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -128,7 +129,7 @@ pub fn win_label(w: &Winner) -> String {
         (true, false) => "≈ ",
         (true, true) => "",
     };
-    format!("{mark}{} ×{:.2}", w.strategy, w.margin)
+    format!("{mark}{} ×{}", w.strategy, beside(w.margin, 1.0))
 }
 
 /// What each mark [`win_label`] put on one of `ws` means: only the marks that appear.
@@ -147,7 +148,21 @@ pub fn win_marks(ws: &[Winner]) -> Vec<&'static str> {
     marks
 }
 
-fn ratio(a: f64, b: f64) -> f64 {
+/// `x` cut (not rounded) to two decimals, or as many more (up to six) as it takes to show it
+/// above `bound` when it is: 1.497 is "1.49", and 1.004 beside a bound of 1 is "1.004", never
+/// "1.00", so a printed figure falls on the side of the bound the sentence says.
+pub fn beside(x: f64, bound: f64) -> String {
+    let mut shown = cut(x, 2);
+    for digits in 3..=6 {
+        if !(x > bound && shown.parse::<f64>().is_ok_and(|v| v <= bound)) {
+            break;
+        }
+        shown = cut(x, digits);
+    }
+    shown
+}
+
+pub(super) fn ratio(a: f64, b: f64) -> f64 {
     if b > 0.0 {
         a / b
     } else {
@@ -155,27 +170,8 @@ fn ratio(a: f64, b: f64) -> f64 {
     }
 }
 
-fn median_of<'a>(cells: &[&'a LabCell], strategy: &str) -> Option<&'a LabCell> {
+pub(super) fn median_of<'a>(cells: &[&'a LabCell], strategy: &str) -> Option<&'a LabCell> {
     cells.iter().copied().find(|c| c.strategy == strategy)
-}
-
-/// The mix where `strategy` leads every one of `others` by the largest factor (the smallest
-/// lead over any of them), with that factor.
-pub fn best_lead(lab: &Lab, strategy: &str, others: &[&str]) -> Option<(Mix, f64)> {
-    let mut best: Option<(Mix, f64)> = None;
-    for (mix, cells) in mixes(lab) {
-        let Some(me) = median_of(&cells, strategy) else { continue };
-        let rivals: Vec<f64> =
-            others.iter().filter_map(|o| median_of(&cells, o)).map(|c| c.ops_per_s_median).collect();
-        if rivals.len() != others.len() {
-            continue;
-        }
-        let lead = rivals.iter().map(|&r| ratio(me.ops_per_s_median, r)).fold(f64::INFINITY, f64::min);
-        if best.is_none_or(|(_, b)| lead > b) {
-            best = Some((mix, lead));
-        }
-    }
-    best
 }
 
 /// For each (read records, threads): the smallest read share at which `rwlock` beats `mutex`
@@ -246,7 +242,7 @@ ones), with the slowest and fastest beside it.\n",
         let _ = writeln!(s, "- {line}");
     }
     s.push_str("\n## Goal check\n\n");
-    goals(&mut s, lab);
+    super::lab_goals::section(&mut s, lab);
     s.push_str("\n## The lab against `cargo bench` (one thread, appends only)\n\n");
     bench_section(&mut s, lab);
     s.push_str("\n## The winner of each mix (locking strategies)\n\n");
@@ -255,13 +251,13 @@ ones), with the slowest and fastest beside it.\n",
     for w in winners(lab) {
         let _ = writeln!(
             s,
-            "| {} | {} | {} % | {} | {} | {:.2} | {} | {} |",
+            "| {} | {} | {} % | {} | {} | {} | {} | {} |",
             w.mix.threads,
             w.mix.read_records,
             w.mix.read_share_percent,
             w.strategy,
             human(w.ops_per_s),
-            w.margin,
+            beside(w.margin, 1.0),
             w.runner_up.as_deref().unwrap_or("—"),
             match (&w.runner_up, w.spread_measured, w.clear) {
                 (None, _, _) => "—",
@@ -396,10 +392,10 @@ fn win_lines(s: &mut Vec<String>, lab: &Lab, ws: &[Winner]) {
     }
     if let Some(w) = judged.iter().filter(|w| w.clear).max_by(|a, b| a.margin.total_cmp(&b.margin)) {
         s.push(format!(
-            "The widest clear win: {} at {}, {:.2}× {} ({} ops/s).",
+            "The widest clear win: {} at {}, {}× {} ({} ops/s).",
             w.strategy,
             w.mix,
-            w.margin,
+            beside(w.margin, 1.0),
             w.runner_up.as_deref().unwrap_or_default(),
             human(w.ops_per_s)
         ));
@@ -456,69 +452,25 @@ fn overlap_line(lab: &Lab) -> Option<String> {
         format!("With {cpus} cores, at most {cpus} readers run at once.")
     };
     let extra = if ex == "semaphore" { ", and a system call per release" } else { "" };
+    let lead_past_cores = beside(lead, cpus as f64);
+    let lead_past_one = beside(lead, 1.0);
     Some(if lead > cpus as f64 {
         format!(
             "{head} Overlap alone accounts for up to {cpus}× an exclusive lock's rate, yet {rw} \
-reached {lead:.2}× the {ex} (medians, {mix}): the rest is what the {ex} costs besides lost overlap, \
+reached {lead_past_cores}× the {ex} (medians, {mix}): the rest is what the {ex} costs besides lost overlap, \
 its hand-offs between threads (a wait and a wake-up){extra}, which readers under {rw} skip."
         )
     } else if lead > 1.0 {
         format!(
-            "{head} {rw}'s largest lead over an exclusive lock with readers able to overlap was {lead:.2}× \
+            "{head} {rw}'s largest lead over an exclusive lock with readers able to overlap was {lead_past_one}× \
 the {ex} (medians, {mix}), within the {cpus}× overlap alone could give."
         )
     } else {
         format!(
             "{head} {rw} never beat an exclusive lock's median where readers could overlap: its best was \
-{lead:.2}× the {ex} ({mix})."
+{lead_past_one}× the {ex} ({mix})."
         )
     })
-}
-
-/// The sweep's goals, checked against the data and printed, never asserted.
-fn goals(s: &mut String, lab: &Lab) {
-    s.push_str("| goal | mix | measured | met |\n|---|---|---:|---|\n");
-    let row = |s: &mut String, goal: &str, found: Option<(Mix, f64)>, need: f64| {
-        let _ = match found {
-            Some((mix, lead)) => {
-                writeln!(s, "| {goal} | {mix} | {lead:.2}× | {} |", if lead >= need { "yes" } else { "no" })
-            }
-            None => writeln!(s, "| {goal} | — | — | not measured (a strategy missing) |"),
-        };
-    };
-    let rw = best_lead(lab, "rwlock", &["mutex", "semaphore"]);
-    row(s, "rwlock ≥ 1.5× both mutex and semaphore", rw, 1.5);
-    let mx = best_lead(lab, "mutex", &["rwlock"]);
-    row(s, "mutex beats rwlock", mx, 1.0);
-    let sem = best_lead(lab, "mutex", &["semaphore"]);
-    row(s, "mutex beats semaphore (its per-release system call)", sem, 1.0);
-    s.push_str(
-        "\nEach lead is of medians; the winner table below says, per mix, whether the spreads of the \
-repeats are apart.\n",
-    );
-    if let Some((mix, lead)) = rw.filter(|(_, lead)| *lead < 1.5) {
-        let _ = writeln!(
-            s,
-            "The data says otherwise for the first goal: rwlock's best lead over both exclusive \
-locks is {lead:.2}× ({mix}). With {} at most {} run at once, and each read section must \
-be long enough for their overlap to outweigh the lock's bookkeeping; longer reads \
-(--read-records) and higher read shares are where to look.",
-            cores(lab.machine.cpus),
-            if lab.machine.cpus == 1 {
-                "1 reader".to_string()
-            } else {
-                format!("{} readers", lab.machine.cpus)
-            }
-        );
-    }
-    if let Some((mix, lead)) = mx.filter(|(_, lead)| *lead <= 1.0) {
-        let _ = writeln!(
-            s,
-            "The data says otherwise for the second goal: mutex's best showing against rwlock is \
-{lead:.2}× ({mix}): at the write-heavy and short-read mixes swept, the two locks' costs were \
-within each other's spread."
-        );
-    }
 }
 
 /// The lab's 1-thread, 0 % reads cell of each strategy (the first, if several read lengths).
@@ -573,7 +525,7 @@ fn bench_line(cell: &LabCell, bench: &BenchFigure) -> String {
     let ratio = cell.ops_per_s_median / bench.msgs_per_s.max(1e-9);
     let head = format!(
         "{}: the lab's 1 thread, 0 % reads: {} ops/s (repeats {}–{}); `cargo bench --bench append`'s \
-{} ({} estimate, measured {}): {} msg/s (95 % interval {}–{}); lab/bench {ratio:.2}",
+{} ({} estimate, measured {}; {QUOTED}): {} msg/s (95 % interval {}–{}); lab/bench {ratio:.2}",
         cell.strategy,
         human(cell.ops_per_s_median),
         human(cell.ops_per_s_min),
@@ -604,12 +556,18 @@ machine, so run both back to back before reading more into it."
     }
 }
 
+/// How a `cargo bench` figure is labelled wherever it is printed.
+pub const QUOTED: &str = "quoted from criterion's files, not measured by this sweep";
+
+/// Whether [`bench_lines`] quote any `cargo bench` figure (some strategy's 1-thread, 0 % reads
+/// cell has one beside it).
+pub fn quotes_bench(lab: &Lab) -> bool {
+    append_only_cells(lab).iter().any(|c| lab.bench_append.iter().any(|b| b.strategy == c.strategy))
+}
+
 /// The lines of [`bench_lines`] as a section.
 fn bench_section(s: &mut String, lab: &Lab) {
-    s.push_str(
-        "`cargo bench`'s figure is quoted from criterion's files, not measured by this sweep; its time \
-is when the bench wrote it.\n\n",
-    );
+    let _ = writeln!(s, "`cargo bench`'s figure is {QUOTED}; its time is when the bench wrote it.\n");
     for line in bench_lines(lab) {
         let _ = writeln!(s, "- {line}");
     }
@@ -726,6 +684,20 @@ mod tests {
         let line = overlap_line(&lines);
         assert!(line.contains("yet rwlock reached 2.47× the mutex"), "{line}");
         assert!(line.contains("4 threads, 99 % reads") && line.contains("besides lost overlap"), "{line}");
+    }
+
+    #[test]
+    fn a_figure_past_its_bound_never_prints_as_the_bound() {
+        // 2.004× on 2 cores is past what overlap explains: it must not print "2.00×".
+        let lines = reading(&lab(2, 20_040.0));
+        let line = overlap_line(&lines);
+        assert!(line.contains("yet rwlock reached 2.004× the mutex"), "{line}");
+        // 0.999× never beat the exclusive lock, and does not print as 1.00×.
+        let lines = reading(&lab(2, 9_990.0));
+        assert!(overlap_line(&lines).contains("its best was 0.99× the"), "{lines:?}");
+        assert_eq!(super::beside(1.497, 1.0), "1.49");
+        assert_eq!(super::beside(1.0004, 1.0), "1.0004");
+        assert_eq!(super::beside(1.0, 1.0), "1.00");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! under a run's text report.
 
 use crate::report::table::thousands;
-use crate::strategies::timed::{LockStats, SectionStats};
+use crate::strategies::timed::{contended_floor_ns, LockStats, SectionStats, CONTENDED_CAP_NS};
 use serde::Serialize;
 use std::io::{self, Write};
 
@@ -56,7 +56,8 @@ impl TimeShare {
 pub struct Fairness {
     /// Each producer's messages per second over its own timed window (warm-up end to last ack).
     pub producers: Spread,
-    /// Each consumer's records per second over the load; `null` without consumers.
+    /// Each consumer's records per second from the start to its own last read; `null` without
+    /// consumers.
     pub consumers: Option<Spread>,
 }
 
@@ -150,10 +151,19 @@ fn share_row(out: &mut impl Write, side: &str, s: &TimeShare) -> io::Result<()> 
     )
 }
 
-fn spread_row(out: &mut impl Write, side: &str, unit: &str, s: &Spread) -> io::Result<()> {
+/// One side's spread: `window` says what each actor's rate is measured over. A single actor
+/// has nothing to share out with, so its line gives its rate and no fairness index.
+fn spread_row(out: &mut impl Write, side: &str, unit: &str, window: &str, s: &Spread) -> io::Result<()> {
+    if s.per_actor.len() == 1 {
+        return writeln!(
+            out,
+            "  {side:<9} {unit}, {window}: {} (one alone)",
+            thousands(s.max.round() as u64)
+        );
+    }
     writeln!(
         out,
-        "  {side:<9} {unit} each: min {} max {}, Jain's fairness index {:.3} (1 = all equal, 1/{} = one got all)",
+        "  {side:<9} {unit} each, each {window}: min {} max {}, Jain's fairness index {:.3} (1 = all equal, 1/{} = one got all)",
         thousands(s.min.round() as u64),
         thousands(s.max.round() as u64),
         s.jain,
@@ -161,33 +171,74 @@ fn spread_row(out: &mut impl Write, side: &str, unit: &str, s: &Spread) -> io::R
     )
 }
 
+/// What counted as contended and why that figure: four times an uncontended acquire's p99,
+/// kept between a floor (1 µs, or two clock reads when they cost more) and a 10 µs cap, with
+/// which of the three set the threshold. A threshold at a bound means four times the p99 reached
+/// it (the raw p99 is not kept), so the bound is named as the one that applied.
+pub fn threshold_basis(stats: &LockStats) -> String {
+    let floor = contended_floor_ns(stats.clock_ns);
+    let applied = if stats.contended_above_ns >= CONTENDED_CAP_NS {
+        format!("here 4 × the p99 reached the {} cap, which applied", ns(CONTENDED_CAP_NS))
+    } else if stats.contended_above_ns <= floor {
+        format!("here 4 × the p99 was at or below the {} floor, which applied", ns(floor))
+    } else {
+        "here 4 × the p99 itself, inside both bounds".to_string()
+    };
+    format!(
+        "4 × an uncontended acquire's p99 measured in this process, kept within {}–{}: {applied}",
+        ns(floor),
+        ns(CONTENDED_CAP_NS)
+    )
+}
+
+/// What each producer's rate is measured over: its own timed window, so the producers' rates
+/// can add up to more than the run's total (which is over the whole load).
+pub const PRODUCER_WINDOW: &str = "over its own sending time";
+
+/// What each consumer's rate is measured over: from the start to its own last read.
+pub const CONSUMER_WINDOW: &str = "from the start to its own last read";
+
 /// The lock and fairness lines of a run's text report (nothing when both are absent).
 pub fn print_locks(
     lock: Option<&LockRow>,
     fairness: Option<&Fairness>,
     out: &mut impl Write,
 ) -> io::Result<()> {
-    if let Some(l) = lock {
-        writeln!(
-            out,
-            "  lock ({}): {:.2} s after warm-up; contended = waited over {} (4 × an uncontended acquire's p99 measured in this process, kept within 1–10 µs; a clock read costs {:.0} ns)",
-            l.stats.strategy,
-            l.window_s,
-            ns(l.stats.contended_above_ns),
-            l.stats.clock_ns
-        )?;
-        section_row(out, "write", &l.stats.write)?;
-        section_row(out, "read", &l.stats.read)?;
-        share_row(out, "producers", &l.producers)?;
-        if let Some(c) = &l.consumers {
-            share_row(out, "consumers", c)?;
+    match lock {
+        // `none` takes no lock: its sections are timed, but no figure of them is a lock's.
+        Some(l) if !takes_lock(&l.stats.strategy) => {
+            writeln!(
+                out,
+                "  lock ({}): takes no lock, so there are no lock figures to show",
+                l.stats.strategy
+            )?;
         }
-        writeln!(out, "  ({})", l.share_basis)?;
+        Some(l) => {
+            writeln!(
+                out,
+                "  lock ({}): {:.2} s after warm-up; contended = waited over {} ({}; a clock read costs {:.0} ns)",
+                l.stats.strategy,
+                l.window_s,
+                ns(l.stats.contended_above_ns),
+                threshold_basis(&l.stats),
+                l.stats.clock_ns
+            )?;
+            section_row(out, "write", &l.stats.write)?;
+            if l.stats.read.acquisitions > 0 {
+                section_row(out, "read", &l.stats.read)?;
+            }
+            share_row(out, "producers", &l.producers)?;
+            if let Some(c) = &l.consumers {
+                share_row(out, "consumers", c)?;
+            }
+            writeln!(out, "  ({})", l.share_basis)?;
+        }
+        None => {}
     }
     if let Some(f) = fairness {
-        spread_row(out, "producers", "msg/s", &f.producers)?;
+        spread_row(out, "producers", "msg/s", PRODUCER_WINDOW, &f.producers)?;
         if let Some(c) = &f.consumers {
-            spread_row(out, "consumers", "records/s", c)?;
+            spread_row(out, "consumers", "records/s", CONSUMER_WINDOW, c)?;
         }
     }
     Ok(())
@@ -209,6 +260,12 @@ pub fn csv_cells(lock: Option<&LockRow>, fairness: Option<&Fairness>) -> Vec<Str
             cells.push(l.stats.contended_above_ns.to_string());
             for s in [&l.stats.write, &l.stats.read] {
                 cells.push(s.acquisitions.to_string());
+                if s.acquisitions == 0 {
+                    // No section entered (a read section without consumers): no share, no
+                    // wait or hold to give, so empty fields rather than 0.
+                    cells.extend(std::iter::repeat_n(String::new(), 7));
+                    continue;
+                }
                 cells.push(format!("{:.6}", s.contended_share));
                 for v in [
                     s.wait_ns.p50,
@@ -241,6 +298,15 @@ pub fn csv_cells(lock: Option<&LockRow>, fairness: Option<&Fairness>) -> Vec<Str
     cells
 }
 
+/// A side's Jain index for a table cell: "—" for a single actor, who had nobody to share with.
+pub fn jain_cell(s: &Spread) -> String {
+    if s.per_actor.len() == 1 {
+        "— (one alone)".to_string()
+    } else {
+        format!("{:.3}", s.jain)
+    }
+}
+
 /// The `summary.md` section: one row per cell that ran with `--lock-stats`, and the fairness
 /// of every cell. Empty when no cell has lock statistics.
 pub fn summary_section<'a>(cells: impl Iterator<Item = &'a crate::report::rows::RunReport>) -> String {
@@ -252,7 +318,7 @@ pub fn summary_section<'a>(cells: impl Iterator<Item = &'a crate::report::rows::
         "\n## The locks themselves (--lock-stats)\n\n\
 Measured in each cell from the first producer leaving its warm-up to the end of the load. \
 Contended: the acquire waited longer than the threshold (4 × an uncontended acquire's p99, measured in \
-this process). Time shares: write sections over producers × window, read sections over consumers × window. \
+this process, kept within 1 µs and 10 µs; the floor is two clock reads when they cost more than 1 µs). Time shares: write sections over producers × window, read sections over consumers × window. \
 `none` takes no lock: \"—\" in its lock columns.\n\n\
 | strategy | producers | consumers | write contended | write wait p99 | write wait max | read contended | read wait p99 | read wait max | producers waiting / holding | consumers waiting / holding | Jain (producers) |\n\
 |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
@@ -264,6 +330,8 @@ this process). Time shares: write sections over producers × window, read sectio
         };
         // `none` takes no lock: "—" in the lock columns (its figures stay in results.csv).
         let lock = |f: String| if takes_lock(&r.strategy) { f } else { "—".to_string() };
+        // No read section entered (no consumer): no figure, not "0.0%" and "0 ns".
+        let read = |f: String| lock(if rd.acquisitions == 0 { "–".to_string() } else { f });
         s.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             r.strategy,
@@ -272,12 +340,12 @@ this process). Time shares: write sections over producers × window, read sectio
             lock(format!("{:.1}%", w.contended_share * 100.0)),
             lock(ns(w.wait_ns.p99)),
             lock(ns(w.wait_ns.max)),
-            lock(format!("{:.1}%", rd.contended_share * 100.0)),
-            lock(ns(rd.wait_ns.p99)),
-            lock(ns(rd.wait_ns.max)),
+            read(format!("{:.1}%", rd.contended_share * 100.0)),
+            read(ns(rd.wait_ns.p99)),
+            read(ns(rd.wait_ns.max)),
             lock(share(Some(l.producers))),
             lock(share(l.consumers)),
-            r.fairness.as_ref().map_or("–".to_string(), |f| format!("{:.3}", f.producers.jain)),
+            r.fairness.as_ref().map_or("–".to_string(), |f| jain_cell(&f.producers)),
         ));
     }
     s
@@ -321,6 +389,110 @@ mod tests {
         assert_eq!(shown_ns(14_850), 14_900);
         assert_eq!(shown_ns(20), 20);
         assert_eq!(shown_ns(u64::MAX), 18_400_000_000_000_000_000);
+    }
+
+    fn lock_row(strategy: &str, contended_above_ns: u64, read_acquisitions: u64) -> LockRow {
+        use crate::strategies::timed::Quantiles;
+        let q = Quantiles { total: 7, mean: 7.0, p50: 7, p99: 70, p999: 700, max: 7_000 };
+        let section = |acquisitions| SectionStats {
+            acquisitions,
+            contended: 0,
+            contended_share: 0.0,
+            wait_ns: q.clone(),
+            hold_ns: q.clone(),
+        };
+        LockRow {
+            window_s: 1.0,
+            share_basis: "basis".into(),
+            producers: TimeShare { wait: 0.0, hold: 0.076, outside: 0.924 },
+            consumers: None,
+            stats: LockStats {
+                strategy: strategy.into(),
+                clock: "",
+                clock_ns: 20.0,
+                contended_above_ns,
+                read: section(read_acquisitions),
+                write: section(3_801),
+                threads: vec![],
+            },
+        }
+    }
+
+    fn printed(lock: Option<&LockRow>, fairness: Option<&Fairness>) -> String {
+        let mut out = Vec::new();
+        print_locks(lock, fairness, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn none_prints_no_lock_figures() {
+        let text = printed(Some(&lock_row("none", 1_000, 0)), None);
+        assert!(text.contains("lock (none): takes no lock"), "{text}");
+        assert!(!text.contains("acquisitions") && !text.contains("holding it"), "{text}");
+        let text = printed(Some(&lock_row("mutex", 1_000, 0)), None);
+        assert!(text.contains("3 801 acquisitions") && text.contains("7.6% holding it"), "{text}");
+        assert!(!text.contains("  read "), "no read section entered, no read row: {text}");
+    }
+
+    #[test]
+    fn the_threshold_names_its_clamp_and_which_bound_applied() {
+        let at_cap = threshold_basis(&lock_row("mutex", 10_000, 0).stats);
+        assert!(
+            at_cap.contains("kept within 1 µs–10 µs") && at_cap.contains("reached the 10 µs cap"),
+            "{at_cap}"
+        );
+        let at_floor = threshold_basis(&lock_row("mutex", 1_000, 0).stats);
+        assert!(at_floor.contains("at or below the 1 µs floor"), "{at_floor}");
+        let inside = threshold_basis(&lock_row("mutex", 2_400, 0).stats);
+        assert!(inside.contains("4 × the p99 itself"), "{inside}");
+        let text = printed(Some(&lock_row("rwlock", 10_000, 0)), None);
+        assert!(
+            text.contains("waited over 10 µs (4 × an uncontended acquire's p99") && text.contains("cap"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_read_section_never_entered_leaves_its_csv_fields_empty() {
+        let cells = csv_cells(Some(&lock_row("rwlock", 1_000, 0)), None);
+        assert_eq!(cells.len(), CSV_HEADER.split(',').count());
+        let header: Vec<&str> = CSV_HEADER.split(',').collect();
+        let at = |name: &str| &cells[header.iter().position(|h| *h == name).unwrap()];
+        assert_eq!(at("read_acquisitions"), "0");
+        for name in ["read_contended_share", "read_wait_p99_ns", "read_hold_p99_ns"] {
+            assert_eq!(at(name), "", "{name}");
+        }
+        assert_eq!(at("write_wait_p99_ns"), "70");
+        let entered = csv_cells(Some(&lock_row("rwlock", 1_000, 5)), None);
+        assert_eq!(entered[header.iter().position(|h| *h == "read_wait_p99_ns").unwrap()], "70");
+    }
+
+    #[test]
+    fn producer_rates_say_their_window_and_one_producer_gets_no_index() {
+        let one = Fairness { producers: Spread::of(vec![20_037.0]), consumers: None };
+        let text = printed(None, Some(&one));
+        assert!(text.contains("msg/s, over its own sending time: 20 037 (one alone)"), "{text}");
+        assert!(!text.contains("Jain") && !text.contains("1/1"), "{text}");
+        let two = Fairness {
+            producers: Spread::of(vec![20_037.0, 9_000.0]),
+            consumers: Some(Spread::of(vec![5.0, 5.0])),
+        };
+        let text = printed(None, Some(&two));
+        assert!(
+            text.contains("msg/s each, each over its own sending time: min 9 000 max 20 037, Jain"),
+            "{text}"
+        );
+        assert!(text.contains("records/s each, each from the start to its own last read"), "{text}");
+    }
+
+    #[test]
+    fn a_single_producer_gets_no_index_in_the_table() {
+        let mut r = crate::report::rows::RunReport::sample();
+        r.lock = Some(lock_row("mutex", 1_000, 0));
+        r.fairness = Some(Fairness { producers: Spread::of(vec![900.0]), consumers: None });
+        let text = summary_section(std::iter::once(&r));
+        assert!(text.contains("| — (one alone) |") && !text.contains("| 1.000 |"), "{text}");
+        assert!(text.contains("| – | – | – |"), "no read section entered, no read figures: {text}");
     }
 
     #[test]

@@ -5,13 +5,16 @@
 //! - [`rows`]: the row types, filled by the runner;
 //! - [`table`]: the text a harness run prints;
 //! - [`locks`]: the locks' own figures and the fairness of a run (`--lock-stats`);
-//! - [`summary`]: `results.json`, `results.csv` and `summary.md` of a comparison;
+//! - [`summary`]: `results.json`, `results.csv` ([`compare_csv`]) and `summary.md` of a comparison;
 //! - [`charts`]: its SVG and PNG charts;
 //! - [`rates`]: the open-loop latency curves of `compare --rates`;
-//! - [`lab_summary`] and [`lab_charts`]: the files and charts of `harness lab` ([`rows::Lab`]).
+//! - [`lab_summary`], [`lab_goals`] and [`lab_charts`]: the files, goal check and charts of
+//!   `harness lab` ([`rows::Lab`]).
 
 pub mod charts;
+pub mod compare_csv;
 pub mod lab_charts;
+pub mod lab_goals;
 pub mod lab_summary;
 pub mod lock_charts;
 pub mod locks;

@@ -3,7 +3,6 @@
 //! reference run when this run did not measure the peers. Nothing here judges a goal but the
 //! original's row, whose target is the original's quoted rate.
 
-use crate::report::charts::human;
 use crate::report::rows::Comparison;
 use std::fmt::Write as _;
 
@@ -30,6 +29,12 @@ const REFERENCE_PEERS_SOURCE: &str = "synclog's own reference comparison \
 100-byte messages, one connection each; that run checked each peer's stream length, not each \
 value)";
 
+/// A multiple of the quoted figure, cut rather than rounded (whole from 10 up, two decimals
+/// below), so a rate under the quoted one never prints as 1× of it.
+fn multiple(x: f64) -> String {
+    crate::report::summary::cut(x, if x >= 10.0 { 0 } else { 2 })
+}
+
 /// Every figure not measured in this run, each with its source, apart from the run's own.
 pub fn section(s: &mut String, c: &Comparison) {
     let _ = writeln!(s, "## Quoted figures (not measured in this run)\n");
@@ -42,9 +47,9 @@ No goal of the table above was judged against a peer figure from here.\n"
     if let Some(original) = c.goals.iter().find(|g| g.target.contains("original")) {
         let _ = write!(
             s,
-            " On that workload (4 producers) this run measured {} messages/s, {:.0}× the quoted figure.",
-            human(original.measured_msgs_per_s),
-            original.measured_msgs_per_s / ORIGINAL_MSGS_PER_S
+            " On that workload (4 producers) this run measured {} messages/s, {}× the quoted figure.",
+            crate::report::summary::human_cut(original.measured_msgs_per_s),
+            multiple(original.measured_msgs_per_s / ORIGINAL_MSGS_PER_S)
         );
     }
     let _ = writeln!(s);
@@ -56,4 +61,14 @@ No goal of the table above was judged against a peer figure from here.\n"
         }
     }
     let _ = writeln!(s);
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_rate_under_the_quoted_one_never_prints_as_one_times_it() {
+        assert_eq!(super::multiple(4_990.0 / super::ORIGINAL_MSGS_PER_S), "0.99");
+        assert_eq!(super::multiple(17.4), "17");
+        assert_eq!(super::multiple(1.0), "1.00");
+    }
 }

@@ -129,15 +129,38 @@ fn agreement_sentence(strategy: &str, a: &Agreement<'_>) -> String {
     } else if within(p50, AGREE_WITHIN) && within(p99, AGREE_WITHIN) {
         format!("{at}: they agree within ×{AGREE_WITHIN}, the allowance for single runs.")
     } else if p50.max(p99) > AGREE_WITHIN {
-        format!(
-            "{at}: the open loop reports more than ×{AGREE_WITHIN} higher; {:.1} % of its requests were sent late, and the time they queued behind their schedule is what the closed loop leaves out.",
-            a.open.late_share * 100.0
-        )
+        higher_sentence(&at, p50, p99, a.open.late_share)
     } else {
         format!(
             "{at}: the open loop reports less than 1/{AGREE_WITHIN} of it: at this rate fewer requests overlap than in the closed loop, which keeps every producer's request outstanding all the time."
         )
     }
+}
+
+/// The open loop's quantiles above the closed loop's: late requests can raise a quantile `q`
+/// only when more than `1 - q` of them were late, so the time queued behind the schedule is
+/// named as the cause only for the quantiles that many late requests could reach.
+fn higher_sentence(at: &str, p50: f64, p99: f64, late_share: f64) -> String {
+    let late = format!("{:.1} %", late_share * 100.0);
+    let unexplained: Vec<(&str, f64)> = [("p50", p50, 0.5), ("p99", p99, 0.01)]
+        .into_iter()
+        .filter(|&(_, ratio, needed)| ratio > AGREE_WITHIN && late_share <= needed)
+        .map(|(name, _, needed)| (name, needed))
+        .collect();
+    let Some(&(name, needed)) = unexplained.first() else {
+        return format!(
+            "{at}: the open loop reports more than ×{AGREE_WITHIN} higher; {late} of its requests were sent late, and the time they queued behind their schedule is what the closed loop leaves out."
+        );
+    };
+    let sent = if late_share * 1000.0 < 0.5 {
+        format!("none of its requests were sent late ({late})")
+    } else {
+        format!("only {late} of its requests were sent late")
+    };
+    format!(
+        "{at}: the open loop reports more than ×{AGREE_WITHIN} higher, but {sent}, too few to raise its {name} (that takes more than {:.0} % sent late), so queueing behind the schedule does not account for it; this run does not say what does.",
+        needed * 100.0
+    )
 }
 
 /// The `summary.md` subsection setting each strategy's closed loop beside its open loop.
@@ -389,6 +412,23 @@ mod tests {
             sentence(&queued).contains("higher; 12.0 % of its requests were sent late"),
             "{}",
             sentence(&queued)
+        );
+        // None sent late: the time behind the schedule cannot be what raised the p99.
+        queued.late_share = 0.0;
+        let text = sentence(&queued);
+        assert!(
+            text.contains(
+                "higher, but none of its requests were sent late (0.0 %), too few to raise its p99"
+            ) && !text.contains("is what the closed loop leaves out"),
+            "{text}"
+        );
+        // A tenth late can raise the p99 but not the p50.
+        let mut slow = near.clone();
+        (slow.p50_us, slow.late_share) = (400, 0.1);
+        let text = sentence(&slow);
+        assert!(
+            text.contains("but only 10.0 % of its requests were sent late, too few to raise its p50 (that takes more than 50 % sent late)"),
+            "{text}"
         );
         let mut idle = near.clone();
         (idle.p50_us, idle.p99_us) = (30, 100);

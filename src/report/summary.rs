@@ -2,8 +2,7 @@
 
 use crate::report::charts::human;
 use crate::report::count;
-use crate::report::rows::{median, Ceilings, Comparison, Goal, LockStatsCost, TransportKind};
-use crate::violations::ViolationKind;
+use crate::report::rows::{median, Ceilings, Comparison, Goal, LockStatsCost, RunReport};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -18,85 +17,7 @@ pub fn write_comparison(c: &Comparison, dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One row per cell; the violation kinds are columns.
-pub fn csv(c: &Comparison) -> String {
-    const COLUMNS: [&str; 27] = [
-        "strategy",
-        "producers",
-        "consumers",
-        "messages",
-        "message_bytes",
-        "batch",
-        "in_flight",
-        "topics",
-        "transport",
-        "fsync",
-        "race_window_us",
-        "duration_s",
-        "produce_msgs_per_s",
-        "produce_mb_per_s",
-        "produce_p50_us",
-        "produce_p99_us",
-        "produce_p999_us",
-        "produce_max_us",
-        "consume_msgs_per_s",
-        "consume_p50_us",
-        "consume_p99_us",
-        "consume_p999_us",
-        "consume_max_us",
-        "pwrite_ceiling_msgs_per_s",
-        "loopback_ceiling_msgs_per_s",
-        "produce_ratio_to_ceiling",
-        "verdict",
-    ];
-    let mut header: Vec<&str> = COLUMNS.to_vec();
-    header.extend(ViolationKind::ALL.iter().map(|k| k.name()));
-    header.extend(super::locks::CSV_HEADER.split(','));
-    // The csv crate quotes any cell that needs it; writing into a Vec cannot fail.
-    let mut w = ::csv::Writer::from_writer(Vec::new());
-    let _ = w.write_record(&header);
-    for cell in &c.cells {
-        let r = &cell.report;
-        let p = &r.produce;
-        let consume = r.consume.clone().unwrap_or_default();
-        let mut row: Vec<String> = vec![
-            r.strategy.clone(),
-            r.producers.to_string(),
-            r.consumers.to_string(),
-            r.messages.to_string(),
-            r.message_bytes.to_string(),
-            r.batch.to_string(),
-            r.in_flight.to_string(),
-            r.topics.to_string(),
-            if r.transport == TransportKind::Tcp { "tcp" } else { "inproc" }.to_string(),
-            // Empty for a remote system, whose settings the harness does not know.
-            r.fsync.map_or(String::new(), |f| f.name().to_string()),
-            r.race_window_us.map_or(String::new(), |w| w.to_string()),
-            format!("{:.3}", r.duration_s),
-            format!("{:.0}", p.msgs_per_s),
-            format!("{:.2}", p.mb_per_s),
-            p.p50_us.to_string(),
-            p.p99_us.to_string(),
-            p.p999_us.to_string(),
-            p.max_us.to_string(),
-            format!("{:.0}", consume.msgs_per_s),
-            consume.p50_us.to_string(),
-            consume.p99_us.to_string(),
-            consume.p999_us.to_string(),
-            consume.max_us.to_string(),
-            format!("{:.0}", cell.ceilings.pwrite_msgs_per_s),
-            format!("{:.0}", cell.ceilings.loopback_msgs_per_s),
-            format!("{:.3}", cell.produce_ratio),
-            r.verdict.clone(),
-        ];
-        row.extend(
-            ViolationKind::ALL.iter().map(|&k| r.violations.get(k).map_or(String::new(), |n| n.to_string())),
-        );
-        row.extend(super::locks::csv_cells(r.lock.as_ref(), r.fairness.as_ref()));
-        let _ = w.write_record(&row);
-    }
-    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
-}
+pub use super::compare_csv::csv;
 
 /// A goal row's verdict. A goal that names a peer not measured in this run is "not measured",
 /// never "yes": no quoted figure judges it.
@@ -113,11 +34,55 @@ fn met_cell(g: &Goal) -> &'static str {
 
 /// A ratio to a ceiling, flagged when it is above 1.
 fn ratio_cell(ratio: f64) -> String {
+    flagged(ratio, format!("{ratio:.2}"))
+}
+
+/// `shown`, a ratio as printed, flagged when the ratio is above 1.
+fn flagged(ratio: f64, shown: String) -> String {
     if Ceilings::failed_to_bound(ratio) {
-        format!("{ratio:.2} (a ceiling that failed to bound)")
+        format!("{shown} (a ceiling that failed to bound)")
     } else {
-        format!("{ratio:.2}")
+        shown
     }
+}
+
+/// `x` with `digits` decimals, cut rather than rounded (0.8496 → "0.84"), so a figure below a
+/// target of as many decimals never prints as the target. Cut from ten printed decimals, so a
+/// binary value just under its decimal (0.29 is 0.28999…) keeps its digits.
+pub fn cut(x: f64, digits: usize) -> String {
+    let long = format!("{x:.10}");
+    match long.split_once('.') {
+        Some((whole, fraction)) if digits > 0 => format!("{whole}.{}", &fraction[..digits]),
+        Some((whole, _)) => whole.to_string(),
+        None => long,
+    }
+}
+
+/// A rate as [`human`] writes it, cut rather than rounded: 7.99 M is "7.9 M", never "8.0 M".
+pub fn human_cut(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{} M", cut(v / 1e6, 1))
+    } else if v >= 1e4 {
+        format!("{} k", cut(v / 1e3, 0))
+    } else if v >= 1e3 {
+        let k = cut(v / 1e3, 1);
+        format!("{} k", k.strip_suffix(".0").unwrap_or(&k))
+    } else {
+        cut(v, 0)
+    }
+}
+
+/// A ratio printed with two decimals, or as many more as it takes (up to six) for a ratio
+/// below 1 not to print as 1.00.
+fn below_one(x: f64) -> String {
+    let mut shown = format!("{x:.2}");
+    for digits in 3..=6 {
+        if !(x < 1.0 && shown.starts_with("1.")) {
+            break;
+        }
+        shown = format!("{x:.digits$}");
+    }
+    shown
 }
 
 /// A goal row's peer figures: `Redis 7.0.15 68 k (1.29×)`, or why there are none.
@@ -129,7 +94,12 @@ fn peer_cell(g: &Goal) -> String {
     g.peers
         .iter()
         .map(|p| {
-            format!("{} {} ({:.2}×)", p.server, human(p.msgs_per_s), g.measured_msgs_per_s / p.msgs_per_s)
+            format!(
+                "{} {} ({}×)",
+                p.server,
+                human(p.msgs_per_s),
+                cut(g.measured_msgs_per_s / p.msgs_per_s, 2)
+            )
         })
         .collect::<Vec<_>>()
         .join("; ")
@@ -152,6 +122,8 @@ fn serialized_write_paragraph(c: &Comparison) -> Option<String> {
         .filter(|g| g.producers > 1 && g.strategy == "rwlock")
         .max_by_key(|g| g.producers)?;
     let (r1, rn) = (alone.ratio_to_ceiling?, many.ratio_to_ceiling?);
+    // Compared as printed (hundredths), so no sentence sets two equal figures against each other.
+    let hundredths = |r: f64| (r * 100.0).round() as i64;
     let mut s = format!(
         "A write the lock serializes, taken apart: one producer alone, with nobody to contend \
 with, reached {r1:.2} of one thread's raw pwrite. The raw loop only writes; an append also frames \
@@ -159,7 +131,7 @@ its record (header, CRC), keeps the index and publishes, and the harness reads t
 and records the history the checker reads, for every message. {} producers reached {rn:.2}",
         many.producers
     );
-    if rn < r1 {
+    if hundredths(rn) < hundredths(r1) {
         let _ = write!(
             s,
             ": the drop from {r1:.2} to {rn:.2} is what sharing the lock among {} threads cost on {} \
@@ -169,17 +141,22 @@ cores.",
     } else {
         s.push_str(": no lower than one producer, so in this run sharing the lock cost nothing measurable.");
     }
-    let other = one_thread.iter().find(|g| g.producers == many.producers && g.strategy != "rwlock");
-    if let Some((o, ro)) = other.and_then(|o| Some((o, o.ratio_to_ceiling?))) {
+    let others = one_thread.iter().filter(|g| g.producers == many.producers && g.strategy != "rwlock");
+    for (o, ro) in others.filter_map(|o| Some((o, o.ratio_to_ceiling?))) {
         let _ = write!(
             s,
             " With `{}` in place of `rwlock` (parking_lot's), the same {} producers reached {ro:.2}",
             o.strategy, o.producers
         );
-        s.push_str(if ro > rn {
-            ": which implementation of the lock, not only which kind, decides what sharing it costs."
-        } else {
-            ", no better than `rwlock` in this run."
+        let (ours, theirs) = (hundredths(rn), hundredths(ro));
+        s.push_str(match (theirs.cmp(&ours), o.strategy == "std-rwlock") {
+            // Only another reader-writer lock is the same kind of lock implemented otherwise.
+            (std::cmp::Ordering::Greater, true) => {
+                ": which implementation of the lock, not only which kind, decides what sharing it costs."
+            }
+            (std::cmp::Ordering::Greater, false) => ", above `rwlock` in this run.",
+            (std::cmp::Ordering::Equal, _) => ", the same as `rwlock` to two decimals in this run.",
+            (std::cmp::Ordering::Less, _) => ", below `rwlock` in this run.",
         });
     }
     Some(s)
@@ -383,9 +360,9 @@ pub fn summary(c: &Comparison, charts: &[String]) -> String {
     let _ = writeln!(
         s,
         "Machine: {} CPUs, kernel {}, data on {}. The whole comparison took {:.0} s. Every figure \
-below was measured on this machine in this run{}. Each throughput sits beside the ceilings of \
-its shape measured in the same run, so it reads as a fraction of what the hardware allowed; a \
-ratio above 1 is marked as a ceiling that failed to bound.\n",
+below was measured on this machine in this run{}. Each produce throughput sits beside the \
+ceilings of its shape measured in the same run, so it reads as a fraction of what the hardware \
+allowed (consuming has no ceiling); a ratio above 1 is marked as a ceiling that failed to bound.\n",
         c.machine.cpus,
         c.machine.kernel,
         c.cells.first().map_or("unknown", |cell| cell.report.machine.data_dir_fs.as_str()),
@@ -445,19 +422,24 @@ lock serializes, or framed: records encoded as the log encodes them, see below),
             s,
             "| {} | {} | {} | {} | {} | {} | {} | {} |",
             g.name,
-            human(g.measured_msgs_per_s),
+            human_cut(g.measured_msgs_per_s),
             if g.ratio_to_ceiling.is_some() {
                 format!("{} ({})", human(g.ceiling_msgs_per_s), g.ceiling_kind)
             } else {
                 "—".into()
             },
-            g.ratio_to_ceiling.map_or("—".into(), ratio_cell),
+            g.ratio_to_ceiling.map_or("—".into(), |r| flagged(r, cut(r, 3))),
             g.target,
             met_cell(g),
             peer_cell(g),
             g.durability
         );
     }
+    let _ = writeln!(
+        s,
+        "\nThe measured rates, ratios and multiples of a peer in this table are cut, not rounded, to \
+the digits shown, so a row that missed its target never shows the target's figure."
+    );
     if let Some(runs) = alternating_paragraph(c) {
         let _ = writeln!(s, "\n{runs}");
     }
@@ -490,14 +472,14 @@ fn alternating_paragraph(c: &Comparison) -> Option<String> {
         .filter_map(|g| g.alternating.as_ref().map(|runs| (g, runs)))
         .map(|(g, runs)| {
             format!(
-                "- {}: synclog {} msg/s; the {} after each: {} msg/s; medians {} and {}, {:.2}.",
+                "- {}: synclog {} msg/s; the {} after each: {} msg/s; medians {} and {}, {}.",
                 g.name,
                 figures(&runs.msgs_per_s),
                 g.ceiling_kind,
                 figures(&runs.ceiling_msgs_per_s),
-                human(g.measured_msgs_per_s),
+                human_cut(g.measured_msgs_per_s),
                 human(g.ceiling_msgs_per_s),
-                g.ratio_to_ceiling.unwrap_or(0.0)
+                cut(g.ratio_to_ceiling.unwrap_or(0.0), 3)
             )
         })
         .collect();
@@ -527,7 +509,14 @@ fn lock_stats_cost(c: &Comparison) -> Option<String> {
     for (g, cost) in &rows {
         let with = median(&cost.with_msgs_per_s);
         let without = median(&cost.without_msgs_per_s);
-        let _ = writeln!(s, "| {} | {} | {} | {:.2} |", g.name, human(with), human(without), cost.ratio());
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} |",
+            g.name,
+            human(with),
+            human(without),
+            below_one(cost.ratio())
+        );
     }
     let worst = rows.iter().map(|(_, cost)| cost.ratio()).fold(f64::INFINITY, f64::min);
     let lost = ((1.0 - worst) * 100.0 - 1e-9).ceil();
@@ -536,7 +525,7 @@ fn lock_stats_cost(c: &Comparison) -> Option<String> {
     } else {
         format!("the timing cost at most {lost:.0} % of the throughput on any TCP goal.")
     };
-    let _ = write!(s, "\nThe lowest ratio in this run is {worst:.2}: {reading}");
+    let _ = write!(s, "\nThe lowest ratio in this run is {}: {reading}", below_one(worst));
     Some(s)
 }
 
@@ -605,6 +594,11 @@ fn matrix_section(s: &mut String, c: &Comparison) {
     }
 }
 
+/// What tells a comparison's cells apart: "rwlock × 2 producers × 1 consumer".
+fn cell_name(r: &RunReport) -> String {
+    format!("{} × {} × {}", r.strategy, count(r.producers, "producer"), count(r.consumers, "consumer"))
+}
+
 /// Every cell and goal whose ratio to its ceiling is above 1, said in words: a ceiling that did
 /// not bound what it was measured for is no ceiling, and its ratios read as nothing.
 fn unbounded_section(s: &mut String, c: &Comparison) {
@@ -612,15 +606,7 @@ fn unbounded_section(s: &mut String, c: &Comparison) {
         .cells
         .iter()
         .filter(|cell| Ceilings::failed_to_bound(cell.produce_ratio))
-        .map(|cell| {
-            format!(
-                "- {} × {} × {}: {:.2} of its ceiling",
-                cell.report.strategy,
-                count(cell.report.producers, "producer"),
-                count(cell.report.consumers, "consumer"),
-                cell.produce_ratio
-            )
-        })
+        .map(|cell| format!("- {}: {:.2} of its ceiling", cell_name(&cell.report), cell.produce_ratio))
         .collect();
     for g in &c.goals {
         if let Some(r) = g.ratio_to_ceiling.filter(|&r| Ceilings::failed_to_bound(r)) {
@@ -649,15 +635,26 @@ fn costs_section(s: &mut String, c: &Comparison) {
     for cost in &c.section_costs {
         let _ = writeln!(s, "| {} | {:.1} | {:.1} |", cost.strategy, cost.write_ns, cost.read_ns);
     }
-    let _ = writeln!(
+    let _ = write!(
         s,
         "\n`semaphore` (std-semaphore) signals a condition variable on every release, a system call \
 even when nobody waits; `mutex` is exclusive too but costs a compare-exchange. Comparing the two \
-separates \"exclusive\" from \"expensive\"; comparing `mutex` with `rwlock` shows what letting \
-readers share is worth. With {} CPUs at most {} readers run at once, which bounds what sharing \
-can gain on this machine.",
-        c.machine.cpus, c.machine.cpus
+separates \"exclusive\" from \"expensive\"."
     );
+    // Readers share only where there were readers: both locks must have run with consumers.
+    let read_by = |strategy: &str| {
+        c.cells.iter().any(|cell| cell.report.strategy == strategy && cell.report.consumers > 0)
+    };
+    if read_by("mutex") && read_by("rwlock") {
+        let _ = write!(
+            s,
+            " Comparing `mutex` with `rwlock` in the cells with consumers shows what letting readers \
+share is worth. With {} CPUs at most {} readers run at once, which bounds what sharing can gain \
+on this machine.",
+            c.machine.cpus, c.machine.cpus
+        );
+    }
+    let _ = writeln!(s);
 }
 
 /// Which cells showed violations.
@@ -674,12 +671,7 @@ fn integrity_section(s: &mut String, c: &Comparison) {
                 .filter(|(k, _)| k.is_error())
                 .map(|(k, n)| format!("{} {n}", k.name()))
                 .collect();
-            format!(
-                "- {} × {}: {}",
-                cell.report.strategy,
-                count(cell.report.producers, "producer"),
-                kinds.join(", ")
-            )
+            format!("- {}: {}", cell_name(&cell.report), kinds.join(", "))
         })
         .collect();
     let _ = writeln!(s, "\n## Integrity\n");
@@ -764,9 +756,9 @@ mod tests {
         let text = alternating_paragraph(&comparison(vec![], vec![judged.clone()])).expect("a paragraph");
         assert!(text.contains("synclog 60 k, 50 k, 70 k msg/s"), "{text}");
         assert!(text.contains("the loopback echo after each: 120 k, 100 k, 140 k msg/s"), "{text}");
-        assert!(text.contains("medians 60 k and 120 k, 0.50."), "{text}");
+        assert!(text.contains("medians 60 k and 120 k, 0.500."), "{text}");
         let table = summary(&comparison(vec![], vec![judged]), &[]);
-        assert!(table.contains("| 120 k (loopback echo) | 0.50 |"), "{table}");
+        assert!(table.contains("| 120 k (loopback echo) | 0.500 |"), "{table}");
     }
 
     fn redis(rate: f64) -> PeerFigure {
@@ -935,9 +927,109 @@ mod tests {
         let level = comparison(vec![], vec![row(8, 630_000.0), row(1, 620_000.0), std_rwlock]);
         let text = serialized_write_paragraph(&level).expect("both rows");
         assert!(text.contains("8 producers reached 0.63: no lower than one producer"), "{text}");
-        assert!(text.contains("reached 0.56, no better than `rwlock` in this run."), "{text}");
+        assert!(text.contains("reached 0.56, below `rwlock` in this run."), "{text}");
         let one_row = comparison(vec![], vec![row(8, 450_000.0)]);
         assert_eq!(serialized_write_paragraph(&one_row), None, "no one-producer row, no paragraph");
+    }
+
+    #[test]
+    fn the_serialized_write_compares_figures_as_printed_and_names_kinds_apart() {
+        let row = |strategy: &str, producers: u32, ratio: f64| {
+            let mut g = goal(ratio * 1e6, vec![], vec![]);
+            (g.strategy, g.producers, g.batch) = (strategy.into(), producers, 1);
+            g.ceiling_kind = "one thread's raw pwrite".into();
+            g.ceiling_msgs_per_s = 1e6;
+            g.ratio_to_ceiling = Some(ratio);
+            g
+        };
+        // 0.6249 and 0.6201 both print 0.62: no drop "from 0.62 to 0.62".
+        let c = comparison(vec![], vec![row("rwlock", 1, 0.6249), row("rwlock", 8, 0.6201)]);
+        let text = serialized_write_paragraph(&c).expect("both rows");
+        assert!(
+            !text.contains("the drop from") && text.contains("0.62: no lower than one producer"),
+            "{text}"
+        );
+        // std-rwlock at 0.4549 and rwlock at 0.4501 both print 0.45: not "which implementation".
+        let c = comparison(
+            vec![],
+            vec![row("rwlock", 1, 0.62), row("rwlock", 8, 0.4501), row("std-rwlock", 8, 0.4549)],
+        );
+        let text = serialized_write_paragraph(&c).expect("both rows");
+        assert!(
+            text.contains("reached 0.45, the same as `rwlock` to two decimals")
+                && !text.contains("which implementation"),
+            "{text}"
+        );
+        // A mutex is another kind of lock, not another implementation of the same one.
+        let c =
+            comparison(vec![], vec![row("rwlock", 1, 0.62), row("rwlock", 8, 0.45), row("mutex", 8, 0.56)]);
+        let text = serialized_write_paragraph(&c).expect("both rows");
+        assert!(
+            text.contains("With `mutex` in place of `rwlock` (parking_lot's), the same 8 producers reached 0.56, above `rwlock`")
+                && !text.contains("not only which kind"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_goal_that_missed_never_prints_its_target() {
+        assert_eq!(
+            (cut(0.8496, 2), cut(0.29, 2), cut(1.497, 2), cut(0.8496, 3)),
+            ("0.84".into(), "0.29".into(), "1.49".into(), "0.849".into())
+        );
+        assert_eq!(
+            (human_cut(7.99e6), human_cut(8e6), human_cut(68_999.0), human_cut(1_299.0)),
+            ("7.9 M".into(), "8.0 M".into(), "68 k".into(), "1.2 k".into())
+        );
+        let mut g = goal(7.99e6, vec![], vec![]);
+        (g.ceiling_msgs_per_s, g.ratio_to_ceiling, g.peer_factor) = (9.404e6, Some(0.8496), 0.0);
+        g.target = "≥ 8 M msg/s and ≥ 0.85 × raw batched pwrite".into();
+        let text = summary(&comparison(vec![], vec![g]), &[]);
+        let row = text.lines().find(|l| l.contains("≥ 8 M msg/s")).expect("the goal row");
+        assert!(
+            row.contains("| 7.9 M | 9.4 M (loopback echo) | 0.849 |") && row.contains("| **no** |"),
+            "{row}"
+        );
+        assert!(!row.contains("8.0 M") && !row.contains("0.85 |"), "{row}");
+    }
+
+    #[test]
+    fn a_timing_cost_below_one_never_prints_as_one() {
+        let cost = LockStatsCost { with_msgs_per_s: vec![99_600.0], without_msgs_per_s: vec![100_000.0] };
+        let g = Goal { lock_stats_cost: Some(cost), ..goal(16_000.0, vec![], vec![]) };
+        let text = lock_stats_cost(&comparison(vec![], vec![g])).expect("a measured cost");
+        assert!(
+            text.contains("| 0.996 |")
+                && text.contains("lowest ratio in this run is 0.996: the timing cost at most 1 %"),
+            "{text}"
+        );
+        assert!(!text.contains("1.00"), "{text}");
+    }
+
+    #[test]
+    fn cells_differing_only_in_consumers_read_apart_and_readers_sharing_needs_readers() {
+        use crate::report::rows::RunReport;
+        use crate::violations::{Example, ViolationKind};
+        let torn = |consumers: u32| {
+            let mut r = RunReport { strategy: "none".into(), producers: 2, consumers, ..RunReport::sample() };
+            r.violations.add(ViolationKind::Duplicated, Example::detail("x"));
+            r
+        };
+        let mut c = Comparison::sample(vec![torn(0), torn(1)]);
+        let text = summary(&c, &[]);
+        assert!(text.contains("- none × 2 producers × 0 consumers: duplicated 1"), "{text}");
+        assert!(text.contains("- none × 2 producers × 1 consumer: duplicated 1"), "{text}");
+        assert!(!text.contains("letting readers share"), "neither mutex nor rwlock ran: {text}");
+        assert!(text.contains("Each produce throughput sits beside the ceilings"), "{text}");
+        let ran = |strategy: &str, consumers: u32| RunReport {
+            strategy: strategy.into(),
+            consumers,
+            ..RunReport::sample()
+        };
+        c = Comparison::sample(vec![ran("mutex", 0), ran("rwlock", 0)]);
+        assert!(!summary(&c, &[]).contains("letting readers share"), "no consumers, no readers");
+        c = Comparison::sample(vec![ran("mutex", 1), ran("rwlock", 2)]);
+        assert!(summary(&c, &[]).contains("letting readers share"));
     }
 
     #[test]

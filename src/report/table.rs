@@ -263,7 +263,7 @@ mod tests {
         use crate::report::locks::{Fairness, Spread};
         let mut r = RunReport::sample();
         r.fairness = Some(Fairness {
-            producers: Spread::of(vec![100.0]),
+            producers: Spread::of(vec![100.0, 90.0]),
             consumers: Some(Spread::of(vec![0.0, 0.0])),
         });
         let text = printed(&r);

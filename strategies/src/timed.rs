@@ -429,6 +429,16 @@ fn clock_cost_ns(per_read_ns: impl IntoIterator<Item = f64>) -> f64 {
     per_read_ns.into_iter().filter(|x| x.is_finite()).reduce(f64::min).unwrap_or(0.0)
 }
 
+/// The largest contended threshold (nanoseconds): four times an uncontended acquire's p99 is
+/// cut to it.
+pub const CONTENDED_CAP_NS: u64 = 10_000;
+
+/// The smallest contended threshold (nanoseconds) with a clock read costing `clock_ns`: 1 µs,
+/// or two clock reads when they cost more.
+pub fn contended_floor_ns(clock_ns: f64) -> u64 {
+    ((2.0 * clock_ns).ceil() as u64).max(1_000)
+}
+
 /// The contended threshold for `S`, measured once per strategy and process: four times the
 /// 99th percentile of uncontended waits on a fresh lock, clamped to [1 µs, 10 µs].
 fn calibration<S: SyncStrategy>() -> Calibration {
@@ -445,8 +455,8 @@ fn calibration<S: SyncStrategy>() -> Calibration {
         let entered = if i % 2 == 0 { lock.write(|| source.raw()) } else { lock.read(|| source.raw()) };
         waits.saturating_record(source.delta_as_nanos(called, entered).max(1));
     }
-    let floor = ((2.0 * clock_ns).ceil() as u64).max(1_000);
-    let c = Calibration { contended_ns: (4 * waits.value_at_quantile(0.99)).clamp(floor, 10_000) };
+    let floor = contended_floor_ns(clock_ns);
+    let c = Calibration { contended_ns: (4 * waits.value_at_quantile(0.99)).clamp(floor, CONTENDED_CAP_NS) };
     map.lock().insert(S::NAME, c);
     c
 }

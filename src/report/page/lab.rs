@@ -1,6 +1,6 @@
 //! The page of `harness lab --report DIR`: the sweep's configuration and machine, what the data
 //! says (the sentences of `summary.md`, each chosen from the numbers, and the lab set beside
-//! `cargo bench`), the lab's charts inline as
+//! `cargo bench`, whose figures are labelled as quoted from criterion's files), the lab's charts inline as
 //! SVG (drawn in memory, never embedded from a file), and the sweep as a table: one row per mix
 //! (threads, read length, read share), one column per strategy with its median ops/s and the
 //! spread of its repeats, and the mix's winner among the locking strategies.
@@ -10,7 +10,9 @@
 
 use super::{Figure, Page, TableView};
 use crate::report::charts::human;
-use crate::report::lab_summary::{bench_lines, cores, mixes, reading, win_label, win_marks, winners};
+use crate::report::lab_summary::{
+    bench_lines, cores, mixes, quotes_bench, reading, win_label, win_marks, winners,
+};
 use crate::report::rows::{Lab, LabCell};
 
 /// Every distinct value of `values`, in first-seen order, joined by commas.
@@ -126,10 +128,16 @@ pub fn lab_page(lab: &Lab) -> Result<Page, String> {
     Ok(Page {
         title: "synclog lab: reads against appends, straight on the log".to_string(),
         subtitle: format!(
-            "{} on {}, no sockets: the lock is the cost that matters. Every figure was measured in this \
-             sweep; the lab measures no ceiling, so strategies are compared within each mix.",
+            "{} on {}, no sockets: the lock is the cost that matters. {}; the lab measures no ceiling, so \
+             strategies are compared within each mix.",
             crate::report::count(lab.cells.len() as u64, "cell"),
-            cores(m.cpus)
+            cores(m.cpus),
+            if quotes_bench(lab) {
+                "Every figure was measured in this sweep except cargo bench's, which the findings \
+                 that give it label as quoted from criterion's files"
+            } else {
+                "Every figure was measured in this sweep"
+            }
         ),
         configuration: configuration(lab),
         machine: vec![
@@ -146,4 +154,59 @@ pub fn lab_page(lab: &Lab) -> Result<Page, String> {
         tables: vec![sweep(lab)],
         ..Page::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lab_page;
+    use crate::report::rows::{BenchFigure, Lab, LabCell, Machine};
+
+    #[test]
+    fn a_quoted_bench_figure_is_labelled_and_the_subtitle_says_so() {
+        let cell = LabCell {
+            strategy: "mutex".into(),
+            threads: 1,
+            read_share_percent: 0,
+            read_records: 1,
+            message_bytes_min: 100,
+            message_bytes_max: 100,
+            repeats: 2,
+            ops_per_s_min: 1.9e6,
+            ops_per_s_median: 2e6,
+            ops_per_s_max: 2.1e6,
+            records_read_per_s_median: 0.0,
+            reads: 0,
+            appends: 10,
+            measured_read_percent: 0.0,
+            violations: 0,
+        };
+        let mut lab = Lab {
+            machine: Machine { cpus: 2, kernel: "k".into(), data_dir_fs: "ext4".into() },
+            cell_ms: 30,
+            prefill_records: 100,
+            seed: 1,
+            cells: vec![cell],
+            runs: Vec::new(),
+            criterion_dir: "target/criterion".into(),
+            bench_append: Vec::new(),
+        };
+        let page = lab_page(&lab).expect("a page");
+        assert!(page.subtitle.contains("Every figure was measured in this sweep;"), "{}", page.subtitle);
+        lab.bench_append.push(BenchFigure {
+            strategy: "mutex".into(),
+            bench_id: "append/single/mutex/1".into(),
+            message_bytes: 100,
+            msgs_per_s: 2e6,
+            msgs_per_s_low: 1.9e6,
+            msgs_per_s_high: 2.1e6,
+            estimate: "slope".into(),
+            file: String::new(),
+            measured_at: "2026-01-01 00:00".into(),
+        });
+        let page = lab_page(&lab).expect("a page");
+        assert!(page.subtitle.contains("except cargo bench's"), "{}", page.subtitle);
+        let quoted =
+            page.findings.iter().find(|f| f.contains("append/single/mutex/1")).expect("the bench line");
+        assert!(quoted.contains("quoted from criterion's files, not measured by this sweep"), "{quoted}");
+    }
 }

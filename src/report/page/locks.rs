@@ -70,11 +70,11 @@ pub fn lock_view(r: &RunReport) -> Option<LockView> {
     }
     let note = format!(
         "Strategy {}, timed over {:.2} s from the first producer leaving its warm-up to the end of the load. \
-         Contended: the acquire waited over {} (4 × an uncontended acquire's p99, measured in this process; a clock \
-         read costs {:.0} ns). Time shares: {}.",
+         Contended: the acquire waited over {} ({}; a clock read costs {:.0} ns). Time shares: {}.",
         l.stats.strategy,
         l.window_s,
         duration(l.stats.contended_above_ns as f64),
+        crate::report::locks::threshold_basis(&l.stats),
         l.stats.clock_ns,
         l.share_basis
     );
@@ -141,7 +141,9 @@ pub fn compare_table(c: &Comparison) -> Option<TableView> {
                 read(format!("{:.1}%", rd.contended_share * 100.0)),
                 read(duration(rd.wait_ns.p99 as f64)),
                 lock(format!("{}; {}", share(Some(l.producers)), share(l.consumers))),
-                r.fairness.as_ref().map_or("–".to_string(), |f| format!("{:.3}", f.producers.jain)),
+                r.fairness
+                    .as_ref()
+                    .map_or("–".to_string(), |f| crate::report::locks::jain_cell(&f.producers)),
             ]
         })
         .collect();
@@ -328,18 +330,27 @@ pub fn render_fairness(h: &mut String, rows: &[FairnessRow]) {
          slowest</th><th>each, fastest</th><th>Jain's index</th></tr>",
     );
     for r in rows {
+        let window = if r.side == "producers" {
+            crate::report::locks::PRODUCER_WINDOW
+        } else {
+            crate::report::locks::CONSUMER_WINDOW
+        };
+        // One actor has nothing to share out with: its rate, and no index.
+        let jain = if r.actors == 1 {
+            "— <small>(one alone)</small>".to_string()
+        } else {
+            format!("{:.3} <small>(1 = all equal, 1/{} = one got all)</small>", r.jain, r.actors)
+        };
         let _ = write!(
             h,
-            "<tr><td>{} ({})</td><td class=\"num\">{} {}</td><td class=\"num\">{} {}</td><td class=\"num\">{:.3} \
-             <small>(1 = all equal, 1/{} = one got all)</small></td></tr>",
+            "<tr><td>{} ({}), {}{window}</td><td class=\"num\">{} {}</td><td class=\"num\">{} {}</td><td class=\"num\">{jain}</td></tr>",
             esc(&r.side),
             r.actors,
+            if r.actors == 1 { "" } else { "each " },
             charts::human(r.min),
             esc(&r.unit),
             charts::human(r.max),
             esc(&r.unit),
-            r.jain,
-            r.actors
         );
     }
     h.push_str("</table></div></section>");
