@@ -122,19 +122,21 @@ fn serialized_write_paragraph(c: &Comparison) -> Option<String> {
         .filter(|g| g.producers > 1 && g.strategy == "rwlock")
         .max_by_key(|g| g.producers)?;
     let (r1, rn) = (alone.ratio_to_ceiling?, many.ratio_to_ceiling?);
-    // Compared as printed (hundredths), so no sentence sets two equal figures against each other.
-    let hundredths = |r: f64| (r * 100.0).round() as i64;
+    // Printed cut, as the goals table prints them (0.625 is "0.62" there and here), and compared
+    // as printed (hundredths), so no sentence sets two equal figures against each other.
+    let (r1, rn) = (cut(r1, 2), cut(rn, 2));
+    let hundredths = |r: &str| r.parse::<f64>().map(|v| (v * 100.0).round() as i64).unwrap_or(0);
     let mut s = format!(
         "A write the lock serializes, taken apart: one producer alone, with nobody to contend \
-with, reached {r1:.2} of one thread's raw pwrite. The raw loop only writes; an append also frames \
+with, reached {r1} of one thread's raw pwrite. The raw loop only writes; an append also frames \
 its record (header, CRC), keeps the index and publishes, and the harness reads the clock twice \
-and records the history the checker reads, for every message. {} producers reached {rn:.2}",
+and records the history the checker reads, for every message. {} producers reached {rn}",
         many.producers
     );
-    if hundredths(rn) < hundredths(r1) {
+    if hundredths(&rn) < hundredths(&r1) {
         let _ = write!(
             s,
-            ": the drop from {r1:.2} to {rn:.2} is what sharing the lock among {} threads cost on {} \
+            ": the drop from {r1} to {rn} is what sharing the lock among {} threads cost on {} \
 cores.",
             many.producers, c.machine.cpus
         );
@@ -142,13 +144,13 @@ cores.",
         s.push_str(": no lower than one producer, so in this run sharing the lock cost nothing measurable.");
     }
     let others = one_thread.iter().filter(|g| g.producers == many.producers && g.strategy != "rwlock");
-    for (o, ro) in others.filter_map(|o| Some((o, o.ratio_to_ceiling?))) {
+    for (o, ro) in others.filter_map(|o| Some((o, cut(o.ratio_to_ceiling?, 2)))) {
         let _ = write!(
             s,
-            " With `{}` in place of `rwlock` (parking_lot's), the same {} producers reached {ro:.2}",
+            " With `{}` in place of `rwlock` (parking_lot's), the same {} producers reached {ro}",
             o.strategy, o.producers
         );
-        let (ours, theirs) = (hundredths(rn), hundredths(ro));
+        let (ours, theirs) = (hundredths(&rn), hundredths(&ro));
         s.push_str(match (theirs.cmp(&ours), o.strategy == "std-rwlock") {
             // Only another reader-writer lock is the same kind of lock implemented otherwise.
             (std::cmp::Ordering::Greater, true) => {
@@ -259,10 +261,11 @@ how many each one covered.\n",
             };
             let _ = write!(
                 s,
-                "; the bound is about {} msg/s and synclog reached {} ({:.2} of it{})",
+                "; the bound is about {} msg/s and synclog reached {} ({} of it{})",
                 human(bound),
-                human(g.measured_msgs_per_s),
-                g.measured_msgs_per_s / bound.max(1.0),
+                // Cut as in the goals table, so the two agree.
+                human_cut(g.measured_msgs_per_s),
+                cut(g.measured_msgs_per_s / bound.max(1.0), 2),
                 if g.measured_msgs_per_s > bound {
                     ": above it, so the bound did not hold in this run"
                 } else {
@@ -466,6 +469,8 @@ the digits shown, so a row that missed its target never shows the target's figur
 /// The rows judged on medians of runs alternating with their ceiling: every figure.
 fn alternating_paragraph(c: &Comparison) -> Option<String> {
     let figures = |v: &[f64]| v.iter().map(|&x| human(x)).collect::<Vec<_>>().join(", ");
+    // synclog's runs are cut, as their median is, so the median is always one of them as printed.
+    let cut_figures = |v: &[f64]| v.iter().map(|&x| human_cut(x)).collect::<Vec<_>>().join(", ");
     let lines: Vec<String> = c
         .goals
         .iter()
@@ -474,7 +479,7 @@ fn alternating_paragraph(c: &Comparison) -> Option<String> {
             format!(
                 "- {}: synclog {} msg/s; the {} after each: {} msg/s; medians {} and {}, {}.",
                 g.name,
-                figures(&runs.msgs_per_s),
+                cut_figures(&runs.msgs_per_s),
                 g.ceiling_kind,
                 figures(&runs.ceiling_msgs_per_s),
                 human_cut(g.measured_msgs_per_s),
@@ -757,8 +762,20 @@ mod tests {
         assert!(text.contains("synclog 60 k, 50 k, 70 k msg/s"), "{text}");
         assert!(text.contains("the loopback echo after each: 120 k, 100 k, 140 k msg/s"), "{text}");
         assert!(text.contains("medians 60 k and 120 k, 0.500."), "{text}");
-        let table = summary(&comparison(vec![], vec![judged]), &[]);
+        let table = summary(&comparison(vec![], vec![judged.clone()]), &[]);
         assert!(table.contains("| 120 k (loopback echo) | 0.500 |"), "{table}");
+        // The median is one of the runs, and prints as that run does (both cut): 8.96 M is
+        // "8.9 M" in the list as in the medians, not "9.0 M" beside "8.9 M".
+        let runs = AlternatingRuns {
+            msgs_per_s: vec![8_962_612.0, 8_300_000.0, 9_900_000.0],
+            ceiling_msgs_per_s: vec![11_700_000.0, 9_300_000.0, 12_100_000.0],
+        };
+        let close = Goal { measured_msgs_per_s: 8_962_612.0, alternating: Some(runs), ..judged };
+        let text = alternating_paragraph(&comparison(vec![], vec![close])).expect("a paragraph");
+        assert!(
+            text.contains("synclog 8.9 M, 8.3 M, 9.9 M msg/s") && text.contains("medians 8.9 M"),
+            "{text}"
+        );
     }
 
     fn redis(rate: f64) -> PeerFigure {
