@@ -26,9 +26,10 @@ pub enum ClientError {
     /// The connection failed or was closed mid-frame.
     #[error("connection to the broker failed")]
     Connection(#[from] ConnectionError),
-    /// The broker closed the connection before answering.
+    /// The broker closed the connection before answering; `first` when no request on this
+    /// connection had been answered yet (what a server that does not speak the protocol does).
     #[error("the broker closed the connection before answering")]
-    Closed,
+    Closed { first: bool },
     /// The broker answered with an error.
     #[error("the broker answered {code}: {message}")]
     Broker { code: ErrorCode, message: String },
@@ -84,6 +85,8 @@ pub struct Client {
     next_id: u32,
     /// Requests sent and not yet answered, oldest first: (correlation id, api).
     pending: VecDeque<(u32, Api)>,
+    /// Whether any response has been read on this connection.
+    answered: bool,
 }
 
 impl Client {
@@ -116,7 +119,7 @@ impl Client {
                         },
                     )
                     .map_err(|source| ClientError::Connect { addr: name.clone(), source })?;
-                    return Ok(Client { conn, next_id: 1, pending: VecDeque::new() });
+                    return Ok(Client { conn, next_id: 1, pending: VecDeque::new(), answered: false });
                 }
                 Err(e) => last = e,
             }
@@ -171,7 +174,10 @@ impl Client {
         let Some((id, api)) = self.pending.pop_front() else {
             return Err(ClientError::Unexpected("receive() with no request in flight".into()));
         };
-        let response: Response = self.conn.read_response(api.as_u8())?.ok_or(ClientError::Closed)?;
+        let first = !self.answered;
+        let response: Response =
+            self.conn.read_response(api.as_u8())?.ok_or(ClientError::Closed { first })?;
+        self.answered = true;
         if response.correlation_id != id {
             // Id 0 answers come before any request is read (TooManyConnections, FrameTooLarge).
             if let (0, ResponseBody::Error { code, message }) = (response.correlation_id, &response.body) {
@@ -348,5 +354,39 @@ impl Consumer {
             self.position = last + 1;
         }
         Ok(fetched)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    /// A server that answers `answers` ListTopics requests and then closes the connection.
+    fn closing_after(answers: usize) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().expect("accept");
+            let mut conn = Connection::new(stream).expect("connection");
+            for _ in 0..answers {
+                let frame = conn.read_request().expect("a request").expect("not closed");
+                let answer =
+                    Response { correlation_id: frame.correlation_id, body: ResponseBody::Topics(vec![]) };
+                conn.write_response(&answer).and_then(|()| conn.flush()).expect("answer");
+            }
+            // Read the next request, then close without answering it.
+            let _ = conn.read_request();
+        });
+        addr
+    }
+
+    #[test]
+    fn a_close_says_whether_the_connection_had_answered_anything() {
+        let mut never = Client::connect(closing_after(0)).expect("connect");
+        assert!(matches!(never.list_topics(), Err(ClientError::Closed { first: true })));
+        let mut once = Client::connect(closing_after(1)).expect("connect");
+        assert_eq!(once.list_topics().expect("the first answer"), vec![]);
+        assert!(matches!(once.list_topics(), Err(ClientError::Closed { first: false })));
     }
 }

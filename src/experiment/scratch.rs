@@ -121,12 +121,14 @@ impl Spawned {
 
 impl Drop for Spawned {
     fn drop(&mut self) {
+        // Stopped with the list held, as `kill_all` stops it (the list, then the child): an
+        // interrupt meanwhile waits, and never finds the child unlisted but still running.
         let mut children = CHILDREN.lock();
         if let Some(i) = children.iter().position(|c| Arc::ptr_eq(c, &self.child)) {
             children.swap_remove(i);
         }
-        drop(children);
         stop(&self.child);
+        drop(children);
     }
 }
 

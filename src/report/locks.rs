@@ -290,7 +290,9 @@ pub fn csv_cells(lock: Option<&LockRow>, fairness: Option<&Fairness>) -> Vec<Str
     for spread in [fairness.map(|f| &f.producers), fairness.and_then(|f| f.consumers.as_ref())] {
         match spread {
             Some(s) => {
-                cells.extend([format!("{:.0}", s.min), format!("{:.0}", s.max), format!("{:.4}", s.jain)])
+                // No index for a single actor, as the tables and the report say.
+                let jain = if s.per_actor.len() == 1 { String::new() } else { format!("{:.4}", s.jain) };
+                cells.extend([format!("{:.0}", s.min), format!("{:.0}", s.max), jain])
             }
             None => cells.extend([String::new(), String::new(), String::new()]),
         }
@@ -465,6 +467,14 @@ mod tests {
         assert_eq!(at("write_wait_p99_ns"), "70");
         let entered = csv_cells(Some(&lock_row("rwlock", 1_000, 5)), None);
         assert_eq!(entered[header.iter().position(|h| *h == "read_wait_p99_ns").unwrap()], "70");
+        // A single producer has no Jain index in the CSV either; two have one.
+        let one = Fairness { producers: Spread::of(vec![20_037.0]), consumers: None };
+        let cells = csv_cells(None, Some(&one));
+        assert_eq!(cells[header.iter().position(|h| *h == "producers_jain").unwrap()], "");
+        assert_eq!(cells[header.iter().position(|h| *h == "producers_min_msgs_per_s").unwrap()], "20037");
+        let two = Fairness { producers: Spread::of(vec![5.0, 5.0]), consumers: None };
+        let cells = csv_cells(None, Some(&two));
+        assert_eq!(cells[header.iter().position(|h| *h == "producers_jain").unwrap()], "1.0000");
     }
 
     #[test]

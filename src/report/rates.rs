@@ -152,13 +152,27 @@ fn higher_sentence(at: &str, p50: f64, p99: f64, late_share: f64) -> String {
             "{at}: the open loop reports more than ×{AGREE_WITHIN} higher; {late} of its requests were sent late, and the time they queued behind their schedule is what the closed loop leaves out."
         );
     };
-    let sent = if late_share * 1000.0 < 0.5 {
-        format!("none of its requests were sent late ({late})")
+    let sent = if late_share == 0.0 {
+        "none of its requests were sent late".to_string()
+    } else if late_share * 1000.0 < 0.5 {
+        "under 0.1 % of its requests were sent late".to_string()
     } else {
         format!("only {late} of its requests were sent late")
     };
+    // The quantiles late requests could raise are named apart from the one they could not.
+    let explained: Vec<&str> = [("p50", p50, 0.5), ("p99", p99, 0.01)]
+        .into_iter()
+        .filter(|&(_, ratio, needed)| ratio > AGREE_WITHIN && late_share > needed)
+        .map(|(name, _, _)| name)
+        .collect();
+    let also = match explained.first() {
+        Some(other) => format!(
+            " (its {other}, which that many late requests can raise, is queueing behind the schedule)"
+        ),
+        None => String::new(),
+    };
     format!(
-        "{at}: the open loop reports more than ×{AGREE_WITHIN} higher, but {sent}, too few to raise its {name} (that takes more than {:.0} % sent late), so queueing behind the schedule does not account for it; this run does not say what does.",
+        "{at}: the open loop reports more than ×{AGREE_WITHIN} higher, but {sent}, too few to raise its {name} (that takes more than {:.0} % sent late), so queueing behind the schedule does not account for its {name}; this run does not say what does{also}.",
         needed * 100.0
     )
 }
@@ -417,17 +431,28 @@ mod tests {
         queued.late_share = 0.0;
         let text = sentence(&queued);
         assert!(
-            text.contains(
-                "higher, but none of its requests were sent late (0.0 %), too few to raise its p99"
-            ) && !text.contains("is what the closed loop leaves out"),
+            text.contains("higher, but none of its requests were sent late, too few to raise its p99")
+                && !text.contains("is what the closed loop leaves out"),
             "{text}"
         );
+        // A few late, under a twentieth of a percent: not "none".
+        queued.late_share = 0.0004;
+        let text = sentence(&queued);
+        assert!(text.contains("but under 0.1 % of its requests were sent late"), "{text}");
         // A tenth late can raise the p99 but not the p50.
         let mut slow = near.clone();
         (slow.p50_us, slow.late_share) = (400, 0.1);
         let text = sentence(&slow);
         assert!(
             text.contains("but only 10.0 % of its requests were sent late, too few to raise its p50 (that takes more than 50 % sent late)"),
+            "{text}"
+        );
+        // Whether the p99 was also higher decides whether the sentence names it apart.
+        (slow.p99_us, slow.late_share) = (4_000, 0.1);
+        let text = sentence(&slow);
+        assert!(
+            text.contains("does not account for its p50")
+                && text.contains("(its p99, which that many late requests can raise"),
             "{text}"
         );
         let mut idle = near.clone();

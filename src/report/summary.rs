@@ -52,7 +52,7 @@ fn flagged(ratio: f64, shown: String) -> String {
 pub fn cut(x: f64, digits: usize) -> String {
     let long = format!("{x:.10}");
     match long.split_once('.') {
-        Some((whole, fraction)) if digits > 0 => format!("{whole}.{}", &fraction[..digits]),
+        Some((whole, fraction)) if digits > 0 => format!("{whole}.{}", &fraction[..digits.min(10)]),
         Some((whole, _)) => whole.to_string(),
         None => long,
     }

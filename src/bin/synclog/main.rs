@@ -199,7 +199,7 @@ fn undecodable_reply(e: &anyhow::Error) -> bool {
             Some(synclog::protocol::ConnectionError::Decode { .. })
         ) || matches!(
             cause.downcast_ref::<synclog::client::ClientError>(),
-            Some(synclog::client::ClientError::Closed)
+            Some(synclog::client::ClientError::Closed { first: true })
         )
     })
 }
