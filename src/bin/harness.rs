@@ -354,13 +354,11 @@ impl CommonArgs {
             (self.race_window_us.is_some(), "--race-window-us"),
             (self.append.is_some(), "--append"),
         ];
-        if let Some((_, flag)) = given.into_iter().find(|(given, _)| *given) {
-            return Err(synclog::experiment::run::remote_setting(flag));
+        // `--data-dir` is refused by `RunConfig::validate`, which sees it just as it was given.
+        match given.into_iter().find(|(given, _)| *given) {
+            Some((_, flag)) => Err(synclog::experiment::run::remote_setting(flag)),
+            None => Ok(()),
         }
-        if self.data_dir.is_some() {
-            return Err(synclog::experiment::run::REMOTE_DATA_DIR.to_string());
-        }
-        Ok(())
     }
 
     /// A run configuration with these flags (strategy, producers and consumers at defaults).

@@ -99,7 +99,7 @@ pub fn remote_setting(flag: &str) -> String {
 }
 
 /// Why `--data-dir` is refused beside `--broker` or `--target`.
-pub const REMOTE_DATA_DIR: &str =
+const REMOTE_DATA_DIR: &str =
     "--data-dir keeps the embedded broker's data: a remote broker or cluster keeps its \
      own where it was started with it, so not with --broker or --target";
 

@@ -196,7 +196,7 @@ Of the {} swept with both ({swept}), {}.",
 #[cfg(test)]
 mod tests {
     use super::section;
-    use crate::report::rows::{Lab, LabCell, Machine};
+    use crate::report::rows::LabCell;
 
     /// A cell of `strategy` at `share` % reads of 256 records on 4 threads, its repeats from
     /// `min` to `max` around `median`.
@@ -221,16 +221,7 @@ mod tests {
     }
 
     fn checked(cells: Vec<LabCell>) -> String {
-        let lab = Lab {
-            machine: Machine { cpus: 2, kernel: "k".into(), data_dir_fs: "ext4".into() },
-            cell_ms: 30,
-            prefill_records: 1000,
-            seed: 1,
-            cells,
-            runs: Vec::new(),
-            criterion_dir: String::new(),
-            bench_append: Vec::new(),
-        };
+        let lab = crate::report::lab_summary::test_lab(2, cells);
         let mut s = String::new();
         section(&mut s, &lab);
         s

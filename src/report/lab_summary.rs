@@ -573,10 +573,25 @@ fn bench_section(s: &mut String, lab: &Lab) {
     }
 }
 
+/// A lab of `cells` on a `cpus`-core machine, for the lab reports' tests.
+#[cfg(test)]
+pub(crate) fn test_lab(cpus: usize, cells: Vec<LabCell>) -> Lab {
+    Lab {
+        machine: crate::report::rows::Machine { cpus, kernel: "test".into(), data_dir_fs: "ext4".into() },
+        cell_ms: 30,
+        prefill_records: 1000,
+        seed: 1,
+        cells,
+        runs: Vec::new(),
+        criterion_dir: String::new(),
+        bench_append: Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::reading;
-    use crate::report::rows::{Lab, LabCell, Machine};
+    use crate::report::rows::{Lab, LabCell};
 
     fn cell(strategy: &str, threads: u32, share: u32, ops: f64) -> LabCell {
         LabCell {
@@ -609,16 +624,7 @@ mod tests {
             cell("rwlock", 1, 0, 50_000.0),
             cell("mutex", 1, 0, 50_000.0),
         ];
-        Lab {
-            machine: Machine { cpus, kernel: "test".into(), data_dir_fs: "ext4".into() },
-            cell_ms: 30,
-            prefill_records: 1000,
-            seed: 1,
-            cells,
-            runs: Vec::new(),
-            criterion_dir: String::new(),
-            bench_append: Vec::new(),
-        }
+        super::test_lab(cpus, cells)
     }
 
     fn overlap_line(lines: &[String]) -> &str {
