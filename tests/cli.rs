@@ -7,10 +7,11 @@
 //! |--------------------------------------------|-------------------------------------------------------------------|
 //! | broker prints exactly `listening on ADDR`  | its first stdout line, and nothing more until it exits            |
 //! | exit 0 on success                          | every command that should work                                    |
-//! | exit 1, one stderr line, on an error       | unknown topic, unreachable broker, missing data dir, a bad stdin line, a full stdout |
+//! | exit 1, one stderr line, on an error       | unknown topic, unreachable broker, a silent peer (after 10 s), missing data dir, a bad stdin line, a full stdout |
 //! | broker exit 1 when it cannot start         | address in use, data dir is a file; no `listening on` line        |
 //! | exit 2 on bad usage                        | unknown flag or command, bad `--strategy` / `--format` / `--from` / `--broker` / `--topic`, `--race-window-us` past its bound, a frame, message or connection limit of 0 (`verify`'s too) |
 //! | exit 0 when stdout's reader went away      | `consume` into a pipe closed before it is read                    |
+//! | `--follow` waits for a topic not yet made   | stderr says so once; the first message produced is printed        |
 //! | SIGTERM stops the broker cleanly (exit 0)  | `kill -TERM <pid>` with a follower connected, bounded wait        |
 //! | a restart keeps every acknowledged message | everything consumed again after the restart                       |
 //! | `verify` finds the data dir clean          | exit 0 after the broker stopped                                   |
@@ -413,13 +414,11 @@ fn refusals(root: &Path, addr: &str) {
     }
 }
 
-/// A follower in a long poll, then SIGTERM to the broker: a clean exit although the follower is
-/// connected, and the follower stopping with an error.
-fn follow_then_terminate(broker: BrokerProcess, addr: &str, stderr_path: &Path) {
-    // A follower waits in a long poll: it has printed t1, and holds a connection open.
+/// `synclog consume --follow` of `topic` from offset 0, and its stdout's lines as they come.
+fn follow(addr: &str, topic: &str) -> (Guarded, mpsc::Receiver<String>) {
     let mut follower = Guarded(
         Command::new(SYNCLOG)
-            .args(["consume", "--broker", addr, "--topic", "t1", "--from", "0", "--follow"])
+            .args(["consume", "--broker", addr, "--topic", topic, "--from", "0", "--follow"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -427,6 +426,14 @@ fn follow_then_terminate(broker: BrokerProcess, addr: &str, stderr_path: &Path) 
             .expect("spawn the follower"),
     );
     let followed = lines_of(follower.0.stdout.take().expect("piped stdout"));
+    (follower, followed)
+}
+
+/// A follower in a long poll, then SIGTERM to the broker: a clean exit although the follower is
+/// connected, and the follower stopping with an error.
+fn follow_then_terminate(broker: BrokerProcess, addr: &str, stderr_path: &Path) {
+    // A follower waits in a long poll: it has printed t1, and holds a connection open.
+    let (mut follower, followed) = follow(addr, "t1");
     for expected in ["a", "b", "c", "d"] {
         assert_eq!(followed.recv_timeout(PATIENCE).as_deref(), Ok(expected), "the follower's output");
     }
@@ -720,4 +727,57 @@ fn a_kafka_port_given_as_broker_gets_a_hint() {
     }
     let (status, _) = broker.terminate();
     assert_eq!(status.code(), Some(0));
+}
+
+/// A server that accepts connections and never answers (here a listener nobody accepts from: the
+/// kernel completes the connection and holds what is sent): each command names the silence
+/// after the first-answer timeout (10 s, plus a long poll's wait) instead of waiting the 60 s a
+/// busy broker's answers get.
+#[test]
+fn a_silent_peer_is_named_after_the_first_answer_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let commands: Vec<Vec<String>> = [
+        &["produce", "--broker", &addr, "--topic", "t", "m"][..],
+        &["consume", "--broker", &addr, "--topic", "t", "--follow"],
+        &["topics", "--broker", &addr],
+    ]
+    .iter()
+    .map(|args| args.iter().map(|a| a.to_string()).collect())
+    .collect();
+    // All at once, so the test waits one timeout, not three.
+    let runs: Vec<_> = commands
+        .into_iter()
+        .map(|args| {
+            thread::spawn(move || (synclog(&args.iter().map(String::as_str).collect::<Vec<_>>()), args))
+        })
+        .collect();
+    for handle in runs {
+        let (result, args) = handle.join().expect("a command's thread");
+        let line = result.error();
+        assert!(line.contains("no answer within 1"), "{args:?}: {line}");
+        assert!(line.contains("native port?"), "{args:?}: {line}");
+    }
+    drop(listener);
+}
+
+/// `consume --follow` of a topic that does not exist yet says so once on stderr and prints the
+/// topic's first message when a producer makes it (as `tail -F` waits for a file).
+#[test]
+fn following_a_topic_not_yet_made_waits_for_its_first_message() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let broker = BrokerProcess::start(&root.path().join("data"), &root.path().join("broker.stderr"));
+    let addr = broker.addr();
+    let (mut follower, followed) = follow(&addr, "later");
+    let told = lines_of(follower.0.stderr.take().expect("piped stderr"));
+    let line = told.recv_timeout(PATIENCE).expect("the follower says it waits");
+    assert!(line.contains("later does not exist yet; waiting for it"), "{line}");
+    synclog(&["produce", "--broker", &addr, "--topic", "later", "first", "second"]).ok();
+    for expected in ["first", "second"] {
+        assert_eq!(followed.recv_timeout(PATIENCE).as_deref(), Ok(expected), "the follower's output");
+    }
+    assert!(told.try_recv().is_err(), "the follower said it waits only once");
+    let (status, _) = broker.terminate();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(wait_bounded(&mut follower.0).and_then(|s| s.code()), Some(1));
 }

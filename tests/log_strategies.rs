@@ -172,7 +172,8 @@ fn forced_torn_write_is_reported_by_verify_only_without_a_lock<S: SyncStrategy>(
                 a_written.store(true, SeqCst);
                 wait_for(&b_done); // A stores after B
             }
-            RacePoint::Written { .. } => {}
+            // Under `whole` there is no separate reservation.
+            RacePoint::Written { .. } | RacePoint::Reserved { .. } => {}
         }
     };
     let config = LogConfig { race_window: RaceWindow::Hook(Arc::new(hook)), ..LogConfig::default() };

@@ -7,7 +7,8 @@
 //! - forced interleavings for the steps: a record written out of order stays invisible until its
 //!   predecessor is published; a reader never sees past the watermark; two reservations forced
 //!   together under `none` lose an update, as under `whole`; a failed write fails the appenders
-//!   waiting behind it instead of hanging them.
+//!   waiting behind it instead of hanging them; a failed sync's cut waits for an appender still
+//!   writing, and nothing is published or left on disk past it.
 
 mod common;
 
@@ -255,4 +256,73 @@ fn a_failed_sync_under_reserve_cuts_back_and_fails_the_appenders_behind_it() {
     assert!(log.append(b"three").is_err(), "poisoned");
     assert_eq!((log.next_offset(), log.end_position(), log.high_watermark()), (1, end, 1));
     assert_eq!(log.unpublished(), 0, "the watermark is cut back with the log");
+}
+
+#[test]
+fn a_failed_sync_waits_for_an_appender_still_writing_and_nothing_is_published_past_the_cut() {
+    // A reserves offset 0 and is held after leaving the write section, before its write; B
+    // reserves 1, writes and waits behind A. A sync then fails: its cut must wait for A's write
+    // (else A would write past the cut and publish itself and B, records never durable), and
+    // once A has written, neither is published, the log is empty and a restart finds nothing.
+    let a_reserved = Arc::new(AtomicBool::new(false));
+    let release_a = Arc::new(AtomicBool::new(false));
+    let wait_for = |flag: &AtomicBool| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !flag.load(SeqCst) && Instant::now() < deadline {
+            thread::yield_now();
+        }
+        flag.load(SeqCst)
+    };
+    let race = {
+        let (a_reserved, release_a) = (a_reserved.clone(), release_a.clone());
+        move |point: RacePoint| {
+            if let RacePoint::Reserved { offset: 0, .. } = point {
+                a_reserved.store(true, SeqCst);
+                assert!(wait_for(&release_a), "A was never released");
+            }
+        }
+    };
+    let failing = SyncHook(Arc::new(|_, point| match point {
+        SyncPoint::Start { .. } => Err(std::io::Error::other("injected: the disk failed")),
+        _ => Ok(()),
+    }));
+    let config = LogConfig {
+        race_window: RaceWindow::Hook(Arc::new(race)),
+        sync_hook: Some(failing),
+        ..reserve(FsyncPolicy::Always)
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = open::<RwLockSync>(dir.path(), config);
+    let sync_done = AtomicBool::new(false);
+    thread::scope(|s| {
+        let a = s.spawn(|| log.append(&tagged(1, 0, 40)));
+        assert!(wait_for(&a_reserved), "A reserved");
+        let b = s.spawn(|| log.append(&tagged(2, 0, 60)));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while log.next_offset() < 2 && Instant::now() < deadline {
+            thread::yield_now();
+        }
+        assert_eq!(log.next_offset(), 2, "B reserved behind A");
+        let sync = s.spawn(|| {
+            let result = log.sync_data();
+            sync_done.store(true, SeqCst);
+            result
+        });
+        // Give the failed sync every chance to cut while A is still held (a cut that does not
+        // wait for A finishes in microseconds), then let A write.
+        let deadline = Instant::now() + Duration::from_millis(300);
+        while !sync_done.load(SeqCst) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(5));
+        }
+        assert!(!sync_done.load(SeqCst), "the cut went ahead while A, reserved before it, had not written");
+        release_a.store(true, SeqCst);
+        assert!(sync.join().expect("sync").is_err(), "the injected failure");
+        assert!(a.join().expect("a").is_err(), "A is not acknowledged");
+        assert!(b.join().expect("b").is_err(), "B is not acknowledged");
+    });
+    assert_eq!((log.next_offset(), log.high_watermark(), log.unpublished()), (0, 0, 0));
+    assert!(log.read(0, 10, u32::MAX).expect("read").is_empty(), "nothing published past the cut");
+    drop(log);
+    let reopened = open::<RwLockSync>(dir.path(), reserve(FsyncPolicy::Always));
+    assert_eq!(reopened.next_offset(), 0, "a restart finds no record that was never durable");
 }

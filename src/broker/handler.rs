@@ -14,7 +14,8 @@
 //!
 //! Errors a client can act on are answered and the connection carries on (InvalidTopic,
 //! UnknownTopic, MessageTooLarge, OffsetOutOfRange, CorruptLog, Malformed, UnsupportedVersion);
-//! a lost framing (FrameTooLarge) is answered with correlation id 0 and closes; EOF mid-frame
+//! a lost framing (FrameTooLarge) or a full read budget (BuffersFull) is answered with
+//! correlation id 0 and closes; EOF mid-frame
 //! and timeouts close silently.
 
 use super::log_limit::RateLimited;

@@ -6,7 +6,7 @@
 //! code and its message, so a caller can tell "unknown topic" from "connection lost".
 
 use crate::protocol::connection::{Connection, ConnectionConfig, ConnectionError};
-use crate::protocol::{encode_produce_request, Api, ErrorCode, RecordSet, Request, Response, ResponseBody};
+use crate::protocol::{encode_produce_request, Api, ErrorCode, RecordSet, Request, ResponseBody};
 use std::collections::VecDeque;
 use std::io;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -26,6 +26,15 @@ pub enum ClientError {
     /// The connection failed or was closed mid-frame.
     #[error("connection to the broker failed")]
     Connection(#[from] ConnectionError),
+    /// Nothing answered a new connection's first request within
+    /// [`ClientConfig::first_answer_timeout`] (plus the request's own long-poll wait): what a
+    /// server that accepts connections and does not speak the protocol does.
+    #[error(
+        "no answer within {} s of the first request on a new connection (is the peer a synclog \
+         broker's native port?)",
+        waited.as_secs_f64()
+    )]
+    Silent { waited: Duration },
     /// The broker closed the connection before answering; `first` when no request on this
     /// connection had been answered yet (what a server that does not speak the protocol does).
     #[error("the broker closed the connection before answering")]
@@ -36,6 +45,10 @@ pub enum ClientError {
     /// The broker answered something that does not fit the request.
     #[error("unexpected answer from the broker: {0}")]
     Unexpected(String),
+    /// The connection failed earlier (its first failure is `why`): nothing more is sent on it,
+    /// and the requests in flight on it when it failed get no answer.
+    #[error("not sent: the connection to the broker failed earlier ({why})")]
+    Broken { why: String },
 }
 
 impl ClientError {
@@ -66,6 +79,10 @@ pub struct ClientConfig {
     pub max_frame_bytes: u32,
     /// How long to wait for a response to begin (must exceed any long poll).
     pub response_timeout: Duration,
+    /// How long to wait for the first response on a new connection to begin, beyond the
+    /// request's own long-poll wait (at most `response_timeout`): a broker answers its first
+    /// request at once, so a peer silent this long is not one ([`ClientError::Silent`]).
+    pub first_answer_timeout: Duration,
 }
 
 impl Default for ClientConfig {
@@ -74,19 +91,29 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_secs(5),
             max_frame_bytes: crate::protocol::DEFAULT_MAX_FRAME_BYTES,
             response_timeout: Duration::from_secs(60),
+            first_answer_timeout: FIRST_ANSWER_TIMEOUT,
         }
     }
 }
+
+/// How long a new connection's first answer may take to begin (beyond a long poll's wait) with
+/// the default configuration.
+pub const FIRST_ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One connection to a broker, speaking every api. Requests may be pipelined: `send_*` queues
 /// a request and returns its correlation id; `receive` reads the next reply in request order.
 pub struct Client {
     conn: Connection,
     next_id: u32,
-    /// Requests sent and not yet answered, oldest first: (correlation id, api).
-    pending: VecDeque<(u32, Api)>,
+    /// Requests sent and not yet answered, oldest first: (correlation id, api, the long-poll
+    /// wait the request asks for).
+    pending: VecDeque<(u32, Api, Duration)>,
     /// Whether any response has been read on this connection.
     answered: bool,
+    config: ClientConfig,
+    /// The connection's first failure, once it failed: a timeout, a close, a reply out of
+    /// order or a refusal of the whole connection. Every later request fails at once.
+    failed: Option<String>,
 }
 
 impl Client {
@@ -119,7 +146,14 @@ impl Client {
                         },
                     )
                     .map_err(|source| ClientError::Connect { addr: name.clone(), source })?;
-                    return Ok(Client { conn, next_id: 1, pending: VecDeque::new(), answered: false });
+                    return Ok(Client {
+                        conn,
+                        next_id: 1,
+                        pending: VecDeque::new(),
+                        answered: false,
+                        config,
+                        failed: None,
+                    });
                 }
                 Err(e) => last = e,
             }
@@ -137,6 +171,18 @@ impl Client {
         self.pending.len()
     }
 
+    /// Why the connection failed, if it did: no request is sent on it any more.
+    pub fn failed(&self) -> Option<&str> {
+        self.failed.as_deref()
+    }
+
+    fn refuse_if_failed(&self) -> Result<(), ClientError> {
+        match &self.failed {
+            Some(why) => Err(ClientError::Broken { why: why.clone() }),
+            None => Ok(()),
+        }
+    }
+
     fn next_id(&mut self) -> u32 {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1).max(1);
@@ -145,9 +191,14 @@ impl Client {
 
     /// Queues a request (sent at the next `flush` or `receive`); returns its correlation id.
     pub fn send(&mut self, request: &Request) -> Result<u32, ClientError> {
+        self.refuse_if_failed()?;
         let id = self.next_id();
         self.conn.write_with(|out| request.encode(id, out))?;
-        self.pending.push_back((id, request.api()));
+        let wait = match request {
+            Request::Fetch { max_wait_ms, .. } => Duration::from_millis(u64::from(*max_wait_ms)),
+            _ => Duration::ZERO,
+        };
+        self.pending.push_back((id, request.api(), wait));
         Ok(id)
     }
 
@@ -157,9 +208,10 @@ impl Client {
         topic: &str,
         messages: impl IntoIterator<Item = &'a [u8]>,
     ) -> Result<u32, ClientError> {
+        self.refuse_if_failed()?;
         let id = self.next_id();
         self.conn.write_with(|out| encode_produce_request(id, topic, messages, out))?;
-        self.pending.push_back((id, Api::Produce));
+        self.pending.push_back((id, Api::Produce, Duration::ZERO));
         Ok(id)
     }
 
@@ -169,19 +221,51 @@ impl Client {
     }
 
     /// Reads the reply to the oldest request in flight; returns its correlation id and body.
-    /// A broker's error reply is `Err(ClientError::Broker { .. })`.
+    /// A broker's error reply is `Err(ClientError::Broker { .. })`. After a failure of the
+    /// connection itself (anything but a broker's answer to this request), the connection is
+    /// [`failed`](Client::failed): the requests still in flight and every later one fail at once
+    /// with [`ClientError::Broken`].
     pub fn receive(&mut self) -> Result<(u32, ResponseBody), ClientError> {
-        let Some((id, api)) = self.pending.pop_front() else {
+        let Some((id, api, wait)) = self.pending.pop_front() else {
             return Err(ClientError::Unexpected("receive() with no request in flight".into()));
         };
+        self.refuse_if_failed()?;
+        let result = self.read_reply(id, api, wait);
+        match &result {
+            Err(ClientError::Broker { .. }) if self.failed.is_none() => {}
+            Err(e) => {
+                self.failed.get_or_insert_with(|| crate::broker::handler::chain(e));
+            }
+            Ok(_) => {}
+        }
+        result
+    }
+
+    /// The reply to request `id`; a refusal of the whole connection (correlation id 0) marks
+    /// the connection failed.
+    fn read_reply(&mut self, id: u32, api: Api, wait: Duration) -> Result<(u32, ResponseBody), ClientError> {
         let first = !self.answered;
-        let response: Response =
-            self.conn.read_response(api.as_u8())?.ok_or(ClientError::Closed { first })?;
-        self.answered = true;
+        let first_wait = (self.config.first_answer_timeout + wait).min(self.config.response_timeout);
+        if first {
+            self.conn.set_idle_timeout(Some(first_wait));
+        }
+        let response = match self.conn.read_response(api.as_u8()) {
+            Err(ConnectionError::IdleTimeout { .. }) if first => {
+                return Err(ClientError::Silent { waited: first_wait });
+            }
+            read => read?.ok_or(ClientError::Closed { first })?,
+        };
+        if first {
+            self.answered = true;
+            self.conn.set_idle_timeout(Some(self.config.response_timeout));
+        }
         if response.correlation_id != id {
-            // Id 0 answers come before any request is read (TooManyConnections, FrameTooLarge).
+            // Id 0 answers come before any request is read (TooManyConnections, FrameTooLarge,
+            // BuffersFull), and the broker then closes the connection.
             if let (0, ResponseBody::Error { code, message }) = (response.correlation_id, &response.body) {
-                return Err(ClientError::Broker { code: *code, message: message.clone() });
+                let refused = ClientError::Broker { code: *code, message: message.clone() };
+                self.failed = Some(refused.to_string());
+                return Err(refused);
             }
             return Err(ClientError::Unexpected(format!(
                 "reply for correlation id {} while waiting for {id}",
@@ -335,7 +419,8 @@ pub struct Consumer {
     pub position: u64,
     /// At most this many records per fetch.
     pub max_messages: u32,
-    /// At most this many payload bytes per fetch.
+    /// At most this many bytes of records per fetch, each counted as its payload plus 12 bytes
+    /// of offset and length (as the broker counts them).
     pub max_bytes: u32,
 }
 
@@ -360,7 +445,9 @@ impl Consumer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::Response;
     use std::net::TcpListener;
+    use std::time::Instant;
 
     /// A server that answers `answers` ListTopics requests and then closes the connection.
     fn closing_after(answers: usize) -> SocketAddr {
@@ -388,5 +475,50 @@ mod tests {
         let mut once = Client::connect(closing_after(1)).expect("connect");
         assert_eq!(once.list_topics().expect("the first answer"), vec![]);
         assert!(matches!(once.list_topics(), Err(ClientError::Closed { first: false })));
+    }
+
+    /// A listener nobody accepts from: the kernel completes connections and holds what is sent.
+    fn silent() -> (TcpListener, SocketAddr) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        (listener, addr)
+    }
+
+    #[test]
+    fn a_silent_peer_fails_the_first_request_after_the_first_answer_timeout_plus_its_wait() {
+        let (_listener, addr) = silent();
+        let config =
+            ClientConfig { first_answer_timeout: Duration::from_millis(200), ..ClientConfig::default() };
+        let mut client = Client::connect_with(addr, config).expect("connect");
+        let began = Instant::now();
+        match client.list_topics() {
+            Err(ClientError::Silent { waited }) => assert_eq!(waited, Duration::from_millis(200)),
+            other => panic!("{other:?}"),
+        }
+        assert!(began.elapsed() < Duration::from_secs(30), "not the response timeout");
+        // The connection has failed: the next request is not sent, and fails at once.
+        let again = Instant::now();
+        match client.list_topics() {
+            Err(ClientError::Broken { why }) => assert!(why.contains("no answer within"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(again.elapsed() < Duration::from_millis(150), "no second wait");
+        // A long poll's own wait is added: a fetch asking 300 ms is given 500 ms.
+        let mut client = Client::connect_with(addr, config).expect("connect");
+        match client.fetch("t", 0, 1, 1, Duration::from_millis(300)) {
+            Err(ClientError::Silent { waited }) => assert_eq!(waited, Duration::from_millis(500)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn after_a_first_answer_the_response_timeout_applies_again() {
+        let mut client = Client::connect_with(
+            closing_after(1),
+            ClientConfig { first_answer_timeout: Duration::from_secs(5), ..ClientConfig::default() },
+        )
+        .expect("connect");
+        assert_eq!(client.list_topics().expect("the first answer"), vec![]);
+        assert_eq!(client.conn.config().idle_timeout, Some(ClientConfig::default().response_timeout));
     }
 }

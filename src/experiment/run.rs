@@ -376,7 +376,12 @@ fn run_unsettled(config: &RunConfig) -> anyhow::Result<RunReport> {
             .with_context(|| format!("cannot resolve --broker {addr}"))?
             .next()
             .with_context(|| format!("--broker {addr} resolves to no address"))?;
-        let transport = TcpTransport { addr };
+        // One request before the run: a broker that is down, or a peer that does not speak the
+        // protocol, stops the run here with its reason, not after a load of failed sends. Its
+        // connection becomes the first producer's, so the check takes no slot of the broker's.
+        let mut checked = crate::client::Client::connect(addr)?;
+        checked.list_topics().with_context(|| format!("the broker at --broker {addr} does not answer"))?;
+        let transport = TcpTransport { addr, spare: std::sync::Mutex::new(Some(checked)) };
         let mut report = load(config, &transport, None, &mut SyncTotals::default, &NoProbe)?;
         report.notes.push("--broker: the files are on the broker's machine, so sections A and B (log and index) were not checked".into());
         return Ok(report);
@@ -471,7 +476,7 @@ impl StrategyVisitor for Embedded<'_> {
                 write_run_files()?;
                 let topics = broker.topics().clone();
                 let handle = broker.spawn()?;
-                let transport = TcpTransport { addr: handle.addr() };
+                let transport = TcpTransport::new(handle.addr());
                 let probe = TopicsProbe { topics: &topics, names: &names };
                 let report = load(config, &transport, Some(&names), &mut || topics.sync_totals(), &probe);
                 handle.shutdown();

@@ -95,12 +95,26 @@ pub fn check_host_port(addr: &str) -> Result<(), String> {
 /// A synclog broker at `addr`.
 pub struct TcpTransport {
     pub addr: SocketAddr,
+    /// A connection already open (the one a remote run checked the broker with), handed to the
+    /// first producer, so that the check takes no connection slot of its own.
+    pub spare: std::sync::Mutex<Option<Client>>,
+}
+
+impl TcpTransport {
+    /// The broker at `addr`, every endpoint on a connection of its own.
+    pub fn new(addr: SocketAddr) -> TcpTransport {
+        TcpTransport { addr, spare: std::sync::Mutex::new(None) }
+    }
 }
 
 impl Transport for TcpTransport {
     fn producer(&self) -> Result<Box<dyn ProducerEndpoint>, String> {
-        let client = Client::connect(self.addr).map_err(|e| crate::broker::handler::chain(&e))?;
-        Ok(Box::new(TcpProducer { client }))
+        let spare = self.spare.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        let client = match spare {
+            Some(client) => client,
+            None => Client::connect(self.addr).map_err(|e| crate::broker::handler::chain(&e))?,
+        };
+        Ok(Box::new(TcpProducer { client, unsent: 0 }))
     }
 
     fn consumer(&self) -> Result<Box<dyn ConsumerEndpoint>, String> {
@@ -111,10 +125,17 @@ impl Transport for TcpTransport {
 
 struct TcpProducer {
     client: Client,
+    /// Requests started after the connection failed, so never sent: each finishes as failed
+    /// (not stored), after the requests that were in flight when it failed.
+    unsent: usize,
 }
 
 impl ProducerEndpoint for TcpProducer {
     fn start(&mut self, topic: &str, messages: &[&[u8]]) -> Result<(), String> {
+        if self.client.failed().is_some() {
+            self.unsent += 1;
+            return Ok(());
+        }
         // No flush here: the connection sends what is queued as soon as `finish` has to wait
         // for an answer (or the buffer fills), so a pipelining producer's requests leave in
         // bursts of many per write() instead of one system call each.
@@ -122,6 +143,11 @@ impl ProducerEndpoint for TcpProducer {
     }
 
     fn finish(&mut self) -> Completion {
+        if self.client.in_flight() == 0 && self.unsent > 0 {
+            self.unsent -= 1;
+            let why = self.client.failed().unwrap_or("the connection failed");
+            return Completion::Failed(format!("not sent: the connection had failed ({why})"));
+        }
         match self.client.receive() {
             Ok((_, ResponseBody::Produced { base_offset, .. })) => Completion::Acked(base_offset),
             Ok(_) => Completion::Failed("a produce request got an answer of another kind".into()),

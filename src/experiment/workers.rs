@@ -30,7 +30,8 @@ pub(super) struct Acks {
     /// first timed message's due time (open loop), to the later of the last acknowledgement and
     /// (open loop) the end of the schedule; `None` when no timed message was acknowledged.
     pub(super) window: Option<(Instant, Instant)>,
-    /// Requests refused by the broker or left unanswered.
+    /// Requests refused by the broker, never sent (their connection had failed) or left
+    /// unanswered.
     pub(super) errors: u64,
     /// The first of them: when, and what the endpoint said.
     pub(super) first_error: Option<(Instant, String)>,

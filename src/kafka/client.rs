@@ -19,7 +19,7 @@
 //! a broken or hostile server cannot make the client allocate without bound.
 
 use super::{code, decode, encode_frame, records, shape, Direction, KafkaError, SUPPORTED_APIS};
-use crate::protocol::connection::{Connection, ConnectionConfig};
+use crate::protocol::connection::{Connection, ConnectionConfig, ConnectionError};
 use bytes::Bytes;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
@@ -96,7 +96,15 @@ impl KafkaClient {
         let conn = Connection::with_config(stream, config).map_err(connect_error)?;
         let mut client =
             KafkaClient { conn, next_correlation_id: 1, in_flight: VecDeque::new(), out: Vec::new() };
-        client.check_versions()?;
+        // A Kafka broker answers ApiVersions at once: a peer silent for long is something else.
+        client.conn.set_idle_timeout(Some(crate::client::FIRST_ANSWER_TIMEOUT));
+        match client.check_versions() {
+            Err(KafkaError::Connection(ConnectionError::IdleTimeout { timeout })) => {
+                return Err(KafkaError::Silent { waited: timeout });
+            }
+            checked => checked?,
+        }
+        client.conn.set_idle_timeout(Some(ANSWER_TIMEOUT));
         Ok(client)
     }
 

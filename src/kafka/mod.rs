@@ -271,6 +271,13 @@ pub enum KafkaError {
     /// The broker closed the connection before answering.
     #[error("the Kafka broker closed the connection before answering {api:?}")]
     Closed { api: ApiKey },
+    /// Nothing answered the first request (ApiVersions) within `waited`: a server that accepts
+    /// connections and does not speak Kafka.
+    #[error(
+        "no answer to ApiVersions within {} s of connecting (is the peer a Kafka broker?)",
+        waited.as_secs_f64()
+    )]
+    Silent { waited: std::time::Duration },
     /// A response for another request than the oldest one outstanding.
     #[error("the Kafka broker answered correlation id {received} where {expected} was due")]
     CorrelationMismatch { expected: i32, received: i32 },

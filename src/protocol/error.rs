@@ -19,7 +19,7 @@
 //! | 4    | InvalidTopic       | the topic name is not 1–249 of `[A-Za-z0-9._-]`             |
 //! | 5    | UnknownTopic       | fetch of a topic that does not exist                        |
 //! | 6    | MessageTooLarge    | a message exceeds `--max-message-bytes`                     |
-//! | 7    | OffsetOutOfRange   | fetch past the high watermark                               |
+//! | 7    | OffsetOutOfRange   | fetch past the end of the log (the next visible offset)     |
 //! | 8    | CorruptLog         | the first record a fetch would serve fails its CRC          |
 //! | 9    | TooManyConnections | the broker is at `--max-connections`                        |
 //! | 10   | Internal           | anything else that went wrong in the broker                 |
@@ -139,7 +139,8 @@ pub enum ErrorCode {
     UnknownTopic,
     /// 6: a message exceeds the broker's `--max-message-bytes`.
     MessageTooLarge,
-    /// 7: fetch past the high watermark.
+    /// 7: fetch past the end of the log: the offset the next record will get, counting only
+    /// records visible to readers (under `--fsync always` the high watermark may be below it).
     OffsetOutOfRange,
     /// 8: the first record a fetch would serve fails its CRC.
     CorruptLog,

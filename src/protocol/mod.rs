@@ -49,9 +49,10 @@
 //!
 //! A frame whose length prefix exceeds `--max-frame-bytes` (default 16 MiB, checked from the
 //! prefix before anything is allocated) is answered with FrameTooLarge and correlation id 0,
-//! then the connection is closed; so is TooManyConnections. A frame cut off by EOF or by the
-//! frame timeout (all of a frame's bytes must arrive within `--frame-timeout-ms` of its first
-//! byte) is closed without an answer, as is a connection idle for `--idle-timeout-ms`. Every
+//! then the connection is closed; so are TooManyConnections and BuffersFull. A frame cut off
+//! by EOF or by the frame timeout (all of a frame's bytes must arrive within
+//! `--frame-timeout-ms` of its first byte) is closed without an answer, as is a connection idle
+//! for `--idle-timeout-ms`. Every
 //! other error (malformed body, unknown api or version, and the broker's own InvalidTopic,
 //! UnknownTopic, …) is answered with the request's correlation id, and the connection carries
 //! on with the next frame. The codec checks only lengths, counts and UTF-8; topic names are

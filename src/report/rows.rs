@@ -73,15 +73,17 @@ pub struct OpenLoop {
     pub max_behind_us: u64,
 }
 
-/// The messages of a run that were never acknowledged: refused by the broker, or left without
-/// an answer (a broken connection, a timeout). Not an integrity violation (a send is never
+/// The messages of a run that were never acknowledged: refused by the broker or never sent (a
+/// producer's requests after its connection failed), or left without an answer (a broken
+/// connection, a timeout). Not an integrity violation (a send is never
 /// retried, and the checker knows these may or may not have been stored), but the load did not
 /// complete: the rates count acknowledged messages only.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Unacknowledged {
     /// Messages not acknowledged (failed and unanswered).
     pub messages: u64,
-    /// Requests the broker refused, and their messages.
+    /// Requests that failed and stored nothing (the broker refused them, or they were never sent
+    /// because the producer's connection had failed), and their messages.
     pub requests_failed: u64,
     pub messages_failed: u64,
     /// Requests that got no answer, and their messages.

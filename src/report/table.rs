@@ -154,7 +154,7 @@ pub fn print_run(r: &RunReport, out: &mut impl Write) -> io::Result<()> {
     let of = format!("{} of {} messages", thousands(u.messages), thousands(r.messages));
     writeln!(
         out,
-        "  incomplete: {of} were not acknowledged ({} requests refused by the broker, {} unanswered); the rates above count acknowledged messages only",
+        "  incomplete: {of} were not acknowledged ({} requests failed, not stored: refused by the broker or never sent on a connection that had failed; {} unanswered); the rates above count acknowledged messages only",
         thousands(u.requests_failed),
         thousands(u.requests_unanswered),
     )?;

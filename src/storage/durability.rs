@@ -2,8 +2,10 @@
 //!
 //! - [`FsyncPolicy`] (the storage's view) and [`FsyncMode`] (the command line's `--fsync`);
 //! - `Durability`: one log's durable offset, sync counters ([`SyncTotals`]), sync hook and
-//!   group commit (see [`group_commit`](super::group_commit)). The log calls it; it never takes
-//!   the strategy's lock and never runs inside the write section.
+//!   group commit (see [`group_commit`](super::group_commit)). The log calls it; its syncs
+//!   never run inside the write section or while the strategy's lock is held (only its poison
+//!   flag and durable offset are read there; a failed sync's cut-back, `Log::cut_to_durable`,
+//!   takes the write section).
 //!
 //! With `FsyncPolicy::Always` an append returns only after `fdatasync` covered its bytes, and
 //! reads serve only up to the *durable* offset (the high watermark); one sync covers every

@@ -291,8 +291,9 @@ impl GroupCommit {
         self.poisoned.load(Ordering::Acquire)
     }
 
-    /// Marks a sync run outside this coordinator (the interval syncer's) as failed: every wait
-    /// from now on, and every parked one, fails.
+    /// Marks the log as failed (any failed sync, the leader's or the interval syncer's, or a
+    /// write under `Reserve` that can never be published): every wait from now on, and every
+    /// parked one, fails.
     pub fn poison(&self) {
         let mut state = self.state.lock();
         self.poison_locked(&mut state);

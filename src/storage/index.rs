@@ -17,8 +17,9 @@
 //! and no in-memory copy needs a lock.
 //!
 //! Invariant (under an exclusive write strategy): the first `entries` × 16 bytes of the file are
-//! entries; entry `i` describes offset `i × 100`; `entries` only grows while the log is open
-//! (recovery may shrink it before the log is shared).
+//! entries; entry `i` describes offset `i × 100`; `entries` only grows while the log is open,
+//! but for the cut after a failed sync (inside the write section); recovery may shrink it before
+//! the log is shared.
 
 use super::error::{IoContext, LogError};
 use std::fs::File;
@@ -64,8 +65,9 @@ impl IndexEntry {
 pub struct SparseIndex {
     file: File,
     path: PathBuf,
-    /// How many whole entries the file holds. Loaded and stored (never `fetch_add`ed) inside the
-    /// log's write section, like the log's own counters: under `NoSync` it races too.
+    /// How many whole entries the file holds. Loaded and stored (never `fetch_add`ed) by one
+    /// writer at a time: inside the log's write section under `AppendMode::Whole`, like the
+    /// log's own counters (under `NoSync` it races too), under the publish lock under `Reserve`.
     entries: AtomicU64,
 }
 
@@ -118,8 +120,8 @@ impl SparseIndex {
     /// Appends `new` entries (already encoded, 16 bytes each) after the current last entry.
     ///
     /// Split like the log's append: load the count, write at that slot, store the new count.
-    /// The caller holds the strategy's write section; under `NoSync` two appenders can write the
-    /// same slot.
+    /// The caller holds the strategy's write section (`AppendMode::Whole`) or the publish lock
+    /// (`Reserve`); under `NoSync` with `Whole` two appenders can write the same slot.
     pub fn append_encoded(&self, encoded: &[u8]) -> Result<(), LogError> {
         let n = self.entries.load(Acquire);
         self.file.write_all_at(encoded, n * INDEX_ENTRY_BYTES).at(&self.path)?;

@@ -27,7 +27,8 @@
 //! 2. load `end_position` → `p`;
 //! 3. (the race window: `--race-window-us`, a rendezvous in tests)
 //! 4. write the record(s), with offset `o`, at byte `p` (one `pwrite` for a whole batch);
-//! 5. write the index entry, if `o` is a multiple of 100, in the next index slot;
+//! 5. write an index entry for each multiple of 100 among `o .. o + n` (naming that record's
+//!    first byte), in the next index slot(s);
 //! 6. store `end_position = p + len`;
 //! 7. store `next_offset = o + n`.
 //!
@@ -66,15 +67,17 @@
 //! waiting on it (see [`durability`](super::durability) and
 //! [`group_commit`](super::group_commit)). Under `Always` the log also keeps zero-filled space
 //! past its last record so that a sync need not commit a new file size (see
-//! [`prealloc`](super::prealloc)). Growing that space takes the only lock on the append path
-//! besides the strategy's: a deliberate exception, once per extension, explained there.
+//! [`prealloc`](super::prealloc)). Growing that space takes a lock of its own on the append
+//! path: a deliberate exception, once per extension, explained there. The others, each after
+//! the write section and explained in its module: group commit's mutex under `Always`, and the
+//! publish lock under `AppendMode::Reserve` (`log/reserve.rs`).
 //!
 //! ## Opening and recovery
 //!
 //! [`Log::open`] checks that the last index entry points at a valid record with the offset it
 //! names (else drops entries back to one that does), scans forward from there validating each
-//! record's length and CRC, truncates a torn or corrupt tail, appends missing index entries and
-//! restores `next_offset`. A missing or empty index means a scan from byte 0. Damage before the
+//! record's length and CRC, appends index entries missing for the records it scanned, truncates
+//! a torn or corrupt tail and restores `next_offset`. A missing or empty index means a scan from byte 0. Damage before the
 //! last index entry is not repaired (`verify` reports it; a read never serves a record that
 //! fails its CRC). A damaged log whose last record claims offset `u64::MAX` has no next offset:
 //! it stays at `u64::MAX`, and an append that would need an offset past it is refused
@@ -179,7 +182,7 @@ pub struct Recovery {
     /// Bytes cut from the end of `log.dat` (a torn or corrupt tail).
     pub truncated_bytes: u64,
     /// Zero bytes cut from the end of `log.dat`: the preallocated space of a log that was not
-    /// closed cleanly (see "Preallocation" in the module docs). Not damage.
+    /// closed cleanly (see [`prealloc`](super::prealloc)). Not damage.
     pub zero_tail_bytes: u64,
     /// Index entries dropped because they did not point at a valid record (or were partial).
     pub index_entries_dropped: u64,
@@ -527,9 +530,13 @@ impl<S: SyncStrategy> Log<S> {
     /// that neither a reader nor a restart finds records that were never durable (under
     /// `always` their producers were told the append failed). Runs inside the write section:
     /// appends already in it finish first, and any after it find the poison and write nothing.
+    /// Under `Reserve`, whose writes run outside the section, it first waits for the appenders
+    /// that reserved before the poison to finish writing, and holds the publish lock, so none
+    /// writes past the cut and none is published after it (they find the poison).
     /// Under `none` nothing excludes appenders, and the cut races with them like everything else.
     fn cut_to_durable(&self) -> Result<(), LogError> {
         self.strategy.write(|| {
+            let _no_publication = self.quiesce_for_cut();
             let durable = self.durability.durable_offset();
             let end = self.end_position.load(Acquire);
             if durable >= self.next_offset.load(Acquire) {

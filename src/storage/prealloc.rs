@@ -25,7 +25,7 @@
 //! records pass it, after 8 extensions (64 KiB, 64 KiB, 128 KiB, … 4 MiB): a file-size change
 //! per extension, among thousands of syncs.
 //!
-//! ## The one lock besides the strategy's (a deliberate exception)
+//! ## Preallocation's lock (a deliberate exception)
 //!
 //! Growing takes a small mutex of its own, inside the append, once per extension and never
 //! otherwise: the fast path is one atomic load. It is kept on purpose. Zeros are only ever

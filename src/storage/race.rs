@@ -20,7 +20,12 @@ use std::time::{Duration, Instant};
 pub enum RacePoint {
     /// The offset and end position have been loaded; nothing is written yet.
     Loaded { offset: u64, position: u64, record_bytes: u64 },
-    /// The records are written; the new end and offset are not stored yet.
+    /// Under `AppendMode::Reserve` only: the reservation is stored and the write section left;
+    /// nothing is written yet.
+    Reserved { offset: u64, position: u64, record_bytes: u64 },
+    /// The records are written. Under `AppendMode::Whole` the new end and offset are not stored
+    /// yet (inside the write section); under `Reserve` they were stored at the reservation,
+    /// and this runs outside the section.
     Written { offset: u64, position: u64, record_bytes: u64 },
 }
 

@@ -6,8 +6,8 @@
 //!
 //! [`Topics`] is the registry: it opens the topics already on disk at start-up, creates a topic
 //! on its first produce, and hands out `Arc<Topic<S>>`. The registry's map has its own lock
-//! (lookups share it; only inserting a created topic takes it exclusively, for the insertion
-//! alone); it guards the map, never a log. Creating a topic (its directory, its two files and,
+//! (lookups share it; only inserting a created topic and removing a deleted one take it
+//! exclusively, for that alone); it guards the map, never a log. Creating a topic (its directory, its two files and,
 //! unless `--fsync never`, the syncs of their directory entries) runs under a second lock that
 //! only creators take, so lookups, fetches and appends to the other topics carry on meanwhile.
 //!
@@ -377,9 +377,11 @@ impl<S: SyncStrategy> Topics<S> {
         self.topics.read().values().cloned().collect()
     }
 
-    /// Every topic's name and next offset, by name.
+    /// Every topic's name and high watermark (the offset below which records are served, and
+    /// so a fetch from it waits for new ones: the next offset once every append in flight is
+    /// acknowledged), by name.
     pub fn list(&self) -> Vec<(String, u64)> {
-        self.topics.read().iter().map(|(n, t)| (n.clone(), t.log.next_offset())).collect()
+        self.topics.read().iter().map(|(n, t)| (n.clone(), t.log.high_watermark())).collect()
     }
 
     /// Syncs performed over all logs, and what they took (summed: two logs' syncs may overlap).

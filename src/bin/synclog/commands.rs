@@ -2,6 +2,7 @@
 //! returns when done.
 
 use std::io::Write;
+use synclog::protocol::ErrorCode;
 
 /// How `synclog consume` prints each record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -15,7 +16,9 @@ pub enum OutputFormat {
 }
 
 /// `synclog consume`: prints records of `topic` from `from`; stops at the end of the topic (or
-/// after `max` records) unless `follow` is set.
+/// after `max` records) unless `follow` is set. Following a topic that does not exist yet waits
+/// for its first message (as `tail -F` waits for a file), saying so once on stderr; without
+/// `follow` an unknown topic is an error.
 pub fn consume(
     broker: &str,
     topic: &str,
@@ -28,9 +31,20 @@ pub fn consume(
     let client = synclog::client::Client::connect(broker)?;
     let mut consumer = synclog::client::Consumer::new(client, topic, from);
     let mut printed = 0u64;
+    let mut waiting_told = false;
     loop {
         let wait = if follow { std::time::Duration::from_secs(1) } else { std::time::Duration::ZERO };
-        let fetched = consumer.poll(wait)?;
+        let fetched = match consumer.poll(wait) {
+            Err(e) if follow && e.code() == Some(ErrorCode::UnknownTopic) => {
+                if !waiting_told {
+                    eprintln!("synclog: topic {topic} does not exist yet; waiting for it (--follow)");
+                    waiting_told = true;
+                }
+                std::thread::sleep(wait);
+                continue;
+            }
+            fetched => fetched?,
+        };
         for (offset, payload) in fetched.records.iter() {
             if max.is_some_and(|m| printed >= m) {
                 break;
@@ -62,7 +76,7 @@ pub fn consume(
     }
 }
 
-/// `synclog topics`: one line per topic with its next offset.
+/// `synclog topics`: one line per topic with its next offset (its high watermark).
 pub fn topics(broker: &str, out: &mut impl Write) -> anyhow::Result<()> {
     let mut client = synclog::client::Client::connect(broker)?;
     let topics = client.list_topics()?;

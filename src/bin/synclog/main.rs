@@ -68,14 +68,16 @@ enum Command {
         /// Stop after this many messages.
         #[arg(long)]
         max: Option<u64>,
-        /// Keep waiting for new messages (long poll) instead of stopping at the end.
+        /// Keep waiting for new messages (long poll) instead of stopping at the end; a topic that
+        /// does not exist yet is waited for (without --follow it is an error, exit 1).
         #[arg(long)]
         follow: bool,
         /// How to print each message.
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         format: OutputFormat,
     },
-    /// List the broker's topics with their next offsets.
+    /// List the broker's topics with their next offsets (high watermarks: under --fsync always,
+    /// the offset below which records are durable).
     Topics {
         /// The broker's address, HOST:PORT (another form is bad usage, exit 2; a name that does
         /// not resolve or a broker that does not answer is an error, exit 1).

@@ -14,7 +14,8 @@
 //! - Redis: `XADD bench * f <message>`; acknowledged by the entry id. `--fsync always` runs
 //!   Redis with `appendonly yes, appendfsync always` (one fsync per event-loop pass, before the
 //!   replies go out: Redis's own group commit); `never` with `appendfsync no` (written to the
-//!   page cache before the reply, like synclog's `never`).
+//!   page cache before the reply, like synclog's `never`); in both, with automatic AOF rewrites
+//!   off (`auto-aof-rewrite-percentage 0`), so no rewrite child forks mid-run.
 //! - NATS: a JetStream publish to a file-backed stream, acknowledged by its `{"stream","seq"}`
 //!   reply. JetStream 2.9 has no per-message fsync; its file store syncs on a timer, so NATS runs
 //!   only beside the `never` rows.
@@ -205,6 +206,10 @@ impl Server {
                 let appendfsync = if fsync == FsyncMode::Always { "always" } else { "no" };
                 command.args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", ""]);
                 command.args(["--appendonly", "yes", "--appendfsync", appendfsync, "--daemonize", "no"]);
+                // No automatic AOF rewrite: it would fork a child mid-run (costing the run
+                // memory and a core the other systems do not pay) that a kill of the server
+                // does not stop.
+                command.args(["--auto-aof-rewrite-percentage", "0"]);
                 command.arg("--dir").arg(dir);
             }
             PeerKind::Nats => {

@@ -303,6 +303,12 @@ impl Connection {
         &self.config
     }
 
+    /// Changes the idle timeout for the reads that follow: a client waits a shorter time for a
+    /// new connection's first answer than for later ones.
+    pub fn set_idle_timeout(&mut self, idle_timeout: Option<Duration>) {
+        self.config.idle_timeout = idle_timeout;
+    }
+
     /// Server side: reads the next request.
     ///
     /// `Ok(None)` on a clean EOF (the peer closed between frames). On

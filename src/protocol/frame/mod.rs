@@ -60,7 +60,7 @@ pub enum Api {
     Produce = 0,
     /// 1: read records of a topic from an offset.
     Fetch = 1,
-    /// 2: list every topic with its next offset.
+    /// 2: list every topic with its high watermark.
     ListTopics = 2,
 }
 
@@ -141,13 +141,15 @@ pub enum Request {
         offset: u64,
         /// At most this many records.
         max_messages: u32,
-        /// At most this many payload bytes, except that one record is returned even if it alone
-        /// is larger.
+        /// At most this many bytes of records as the reply carries them: each record's payload
+        /// plus its 12 bytes of offset and length ([`FETCH_RECORD_OVERHEAD_BYTES`]), except that
+        /// one record is returned even if it alone is larger.
         max_bytes: u32,
         /// How long to wait for new records when `offset` is the high watermark (long poll).
         max_wait_ms: u32,
     },
-    /// List every topic and its next offset.
+    /// List every topic and its high watermark (its next offset once every append in flight is
+    /// acknowledged).
     ListTopics,
 }
 
@@ -349,8 +351,8 @@ impl<'a> ProduceRef<'a> {
 /// The broker's answer to one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
-    /// The correlation id of the request answered (0 for FrameTooLarge and
-    /// TooManyConnections, which are answered before any request is read).
+    /// The correlation id of the request answered (0 for FrameTooLarge, BuffersFull and
+    /// TooManyConnections, which are answered before the request is read).
     pub correlation_id: u32,
     /// The answer.
     pub body: ResponseBody,
@@ -373,7 +375,7 @@ pub enum ResponseBody {
         /// The records, in offset order.
         records: RecordSet,
     },
-    /// Answer to ListTopics: every topic with its next offset.
+    /// Answer to ListTopics: every topic with its high watermark.
     Topics(Vec<(String, u64)>),
     /// Any request failed; `message` says what was wrong in words a person can act on.
     Error {

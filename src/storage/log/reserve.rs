@@ -39,7 +39,9 @@
 //! ## The publish lock and the publish signal (deliberate exceptions)
 //!
 //! Two locks besides the strategy's sit on this path (after preallocation's, see
-//! [`prealloc`](crate::storage::prealloc)); neither is ever held while the strategy's lock is.
+//! [`prealloc`](crate::storage::prealloc)); an append never holds either while it holds the
+//! strategy's lock (only the cut after a failed sync takes the publish lock inside the write
+//! section, and nothing takes them in the other order).
 //! The publish lock (a mutex over the list of written ranges) is taken once per append, for a
 //! few loads and stores and, every `INDEX_INTERVAL` records, an index write: it orders the
 //! publications. The signal (a condition variable and its mutex) guards nothing but the sleep of
@@ -67,6 +69,13 @@
 //! published: it poisons the log as a failed sync does, and the appenders waiting behind it in
 //! step 6 return that error instead of waiting forever. Neither is acknowledged; a restart's
 //! recovery cuts the log at the first record that is not whole.
+//!
+//! A failed sync poisons the log and cuts it back to its last durable record (see
+//! `Log::cut_to_durable`). Appenders that reserved before the poison may still be in step 3,
+//! outside the write section: the cut waits, inside the section, until the count of appenders
+//! between steps 2 and the end of 3 is zero, and holds the publish lock while it cuts; step 4
+//! refuses to list a range once the log is poisoned. So no record is written past the cut and
+//! none is published after it: a reader and a restart find only the durable records.
 
 use super::{Log, RecordBatch};
 use crate::storage::error::{IoContext, LogError};
@@ -93,7 +102,10 @@ pub(crate) struct PublishSignal {
     published: parking_lot::Condvar,
     /// Ranges written (step 3) and not yet published, in no order; whoever holds this lock is
     /// the only publisher.
-    written: parking_lot::Mutex<Vec<Written>>,
+    pub(super) written: parking_lot::Mutex<Vec<Written>>,
+    /// Appenders between their reservation (counted inside the write section) and the end of
+    /// their write (step 3): what a cut after a failed sync waits for, so none writes past it.
+    writing: AtomicUsize,
 }
 
 /// A reserved range whose bytes are written, waiting to be published.
@@ -112,9 +124,12 @@ impl<S: SyncStrategy> Log<S> {
         let n = batch.len() as u64;
         let record_bytes = batch.bytes().len() as u64;
         let (offset, position) = self.strategy.write(|| self.reserve_section(n, record_bytes))?; // 1–2.
+        self.config.race_window.at(RacePoint::Reserved { offset, position, record_bytes });
         batch.assign_offsets(offset); // 3.
         self.prealloc.ensure(&self.file, position + record_bytes);
-        if let Err(e) = self.file.write_all_at(batch.bytes(), position).at(&self.log_path) {
+        let wrote = self.file.write_all_at(batch.bytes(), position).at(&self.log_path);
+        self.publish_signal.writing.fetch_sub(1, SeqCst);
+        if let Err(e) = wrote {
             self.durability.poison();
             return Err(e);
         }
@@ -135,6 +150,11 @@ impl<S: SyncStrategy> Log<S> {
     /// published, and any written after it that were waiting for it.
     fn publish_written(&self, written: Written) -> Result<(), LogError> {
         let mut pending = self.publish_signal.written.lock();
+        if self.durability.is_poisoned() {
+            // A failed sync's cut may have passed this range's offset: publishing it now would
+            // show readers (and leave a restart) records that were never durable.
+            return Err(LogError::SyncFailed { path: self.log_path.clone() });
+        }
         pending.push(written); // 4.
         let mut raised = false;
         loop {
@@ -208,7 +228,21 @@ impl<S: SyncStrategy> Log<S> {
         self.config.race_window.at(RacePoint::Loaded { offset, position, record_bytes });
         self.end_position.store(position + record_bytes, Release); // 2.
         self.next_offset.store(end_offset, Release);
+        self.publish_signal.writing.fetch_add(1, SeqCst);
         Ok((offset, position))
+    }
+
+    /// Inside the write section of a cut after a failed sync (the log is poisoned, so nobody
+    /// reserves any more): waits until every appender that reserved before has finished its
+    /// write, then holds the publish lock, so that nothing is written past the cut nor
+    /// published during it. Returns the held lock with the unpublished ranges dropped.
+    pub(super) fn quiesce_for_cut(&self) -> parking_lot::MutexGuard<'_, Vec<Written>> {
+        while self.publish_signal.writing.load(SeqCst) > 0 {
+            std::thread::yield_now();
+        }
+        let mut pending = self.publish_signal.written.lock();
+        pending.clear();
+        pending
     }
 
     /// After a publication: wakes the appenders parked in step 6, if any.
