@@ -1171,16 +1171,16 @@ fn an_interrupted_run_or_compare_removes_its_temporary_data_and_ends_by_the_sign
 }
 
 /// A peer that accepts connections and never answers (a listener nobody accepts from): a run
-/// against it as `--broker` or `--target` stops before its load, within the first-answer
-/// timeout (10 s), with exit 1 and a line saying the peer did not answer; it neither waits the
-/// 60 s a busy broker's answers get on every request nor reports a load of failed sends.
+/// against it as `--broker` (a topic listing) or `--target` (ApiVersions) stops before its load,
+/// within 10 s, with exit 1 and a line saying the peer did not answer; it neither waits the 60 s
+/// a busy broker's answers get on every request nor reports a load of failed sends.
 #[test]
 fn a_silent_peer_stops_a_remote_run_before_its_load() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
     let target = format!("kafka://{addr}");
     let runs = [
-        (vec!["--broker".to_string(), addr.clone()], "does not answer: no answer within 10 s"),
+        (vec!["--broker".to_string(), addr.clone()], "no answer to a topic listing within 10 s"),
         (vec!["--target".to_string(), target], "no answer to ApiVersions within 10 s"),
     ]
     .map(|(args, expected)| {

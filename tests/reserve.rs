@@ -264,21 +264,15 @@ fn a_failed_sync_waits_for_an_appender_still_writing_and_nothing_is_published_pa
     // reserves 1, writes and waits behind A. A sync then fails: its cut must wait for A's write
     // (else A would write past the cut and publish itself and B, records never durable), and
     // once A has written, neither is published, the log is empty and a restart finds nothing.
+    // Threads are not scoped, so a cut that never ends fails the test instead of hanging it.
     let a_reserved = Arc::new(AtomicBool::new(false));
     let release_a = Arc::new(AtomicBool::new(false));
-    let wait_for = |flag: &AtomicBool| {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !flag.load(SeqCst) && Instant::now() < deadline {
-            thread::yield_now();
-        }
-        flag.load(SeqCst)
-    };
     let race = {
         let (a_reserved, release_a) = (a_reserved.clone(), release_a.clone());
         move |point: RacePoint| {
             if let RacePoint::Reserved { offset: 0, .. } = point {
                 a_reserved.store(true, SeqCst);
-                assert!(wait_for(&release_a), "A was never released");
+                assert!(within(Duration::from_secs(20), || release_a.load(SeqCst)), "A was never released");
             }
         }
     };
@@ -292,37 +286,51 @@ fn a_failed_sync_waits_for_an_appender_still_writing_and_nothing_is_published_pa
         ..reserve(FsyncPolicy::Always)
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    let log = open::<RwLockSync>(dir.path(), config);
-    let sync_done = AtomicBool::new(false);
-    thread::scope(|s| {
-        let a = s.spawn(|| log.append(&tagged(1, 0, 40)));
-        assert!(wait_for(&a_reserved), "A reserved");
-        let b = s.spawn(|| log.append(&tagged(2, 0, 60)));
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while log.next_offset() < 2 && Instant::now() < deadline {
-            thread::yield_now();
-        }
-        assert_eq!(log.next_offset(), 2, "B reserved behind A");
-        let sync = s.spawn(|| {
-            let result = log.sync_data();
-            sync_done.store(true, SeqCst);
-            result
-        });
-        // Give the failed sync every chance to cut while A is still held (a cut that does not
-        // wait for A finishes in microseconds), then let A write.
-        let deadline = Instant::now() + Duration::from_millis(300);
-        while !sync_done.load(SeqCst) && Instant::now() < deadline {
-            thread::sleep(Duration::from_millis(5));
-        }
-        assert!(!sync_done.load(SeqCst), "the cut went ahead while A, reserved before it, had not written");
-        release_a.store(true, SeqCst);
-        assert!(sync.join().expect("sync").is_err(), "the injected failure");
-        assert!(a.join().expect("a").is_err(), "A is not acknowledged");
-        assert!(b.join().expect("b").is_err(), "B is not acknowledged");
-    });
+    let log = Arc::new(open::<RwLockSync>(dir.path(), config));
+    let (done, finished) = std::sync::mpsc::channel();
+    let spawn = |name: &'static str, work: Box<dyn FnOnce(&Log<RwLockSync>) -> bool + Send>| {
+        let (log, done) = (log.clone(), done.clone());
+        thread::spawn(move || {
+            let failed = work(&log);
+            let _ = done.send((name, failed));
+        })
+    };
+    spawn("A", Box::new(|log| log.append(&tagged(1, 0, 40)).is_err()));
+    assert!(within(Duration::from_secs(20), || a_reserved.load(SeqCst)), "A reserved");
+    spawn("B", Box::new(|log| log.append(&tagged(2, 0, 60)).is_err()));
+    assert!(within(Duration::from_secs(20), || log.next_offset() == 2), "B reserved behind A");
+    spawn("the sync", Box::new(|log| log.sync_data().is_err()));
+    // The sync has failed and poisoned the log; a cut that does not wait for A would now finish
+    // in microseconds, so give it every chance to, then let A write.
+    assert!(within(Duration::from_secs(20), || log.sync_failed()), "the injected failure");
+    thread::sleep(Duration::from_millis(300));
+    // B may have ended already (it finds the poison while waiting to be published); the sync,
+    // whose cut waits for A, may not.
+    let mut ended: Vec<(&str, bool)> = finished.try_iter().collect();
+    assert!(
+        ended.iter().all(|(name, _)| *name == "B"),
+        "the cut went ahead while A, reserved before it, had not written: {ended:?}"
+    );
+    release_a.store(true, SeqCst);
+    while ended.len() < 3 {
+        ended.push(finished.recv_timeout(Duration::from_secs(20)).expect("every thread ends"));
+    }
+    ended.sort();
+    assert_eq!(ended, [("A", true), ("B", true), ("the sync", true)], "none acknowledged, the sync failed");
     assert_eq!((log.next_offset(), log.high_watermark(), log.unpublished()), (0, 0, 0));
     assert!(log.read(0, 10, u32::MAX).expect("read").is_empty(), "nothing published past the cut");
+    // The race hook holds nothing of the log, so this is its last reference: closed here.
+    let log = Arc::into_inner(log).expect("the threads have let go of the log");
     drop(log);
     let reopened = open::<RwLockSync>(dir.path(), reserve(FsyncPolicy::Always));
     assert_eq!(reopened.next_offset(), 0, "a restart finds no record that was never durable");
+}
+
+/// Whether `condition` holds within `patience` (looked at between yields).
+fn within(patience: Duration, condition: impl Fn() -> bool) -> bool {
+    let deadline = Instant::now() + patience;
+    while !condition() && Instant::now() < deadline {
+        thread::yield_now();
+    }
+    condition()
 }

@@ -26,12 +26,12 @@ pub enum ClientError {
     /// The connection failed or was closed mid-frame.
     #[error("connection to the broker failed")]
     Connection(#[from] ConnectionError),
-    /// Nothing answered a new connection's first request within
-    /// [`ClientConfig::first_answer_timeout`] (plus the request's own long-poll wait): what a
-    /// server that accepts connections and does not speak the protocol does.
+    /// Nothing answered [`Client::probe`]'s topic listing within
+    /// [`ClientConfig::probe_timeout`]: a broker answers one at once, whatever its load (it
+    /// takes no log's lock), so this is what a server that accepts connections and does not
+    /// speak the protocol does.
     #[error(
-        "no answer within {} s of the first request on a new connection (is the peer a synclog \
-         broker's native port?)",
+        "no answer to a topic listing within {} s (is the peer a synclog broker's native port?)",
         waited.as_secs_f64()
     )]
     Silent { waited: Duration },
@@ -79,10 +79,9 @@ pub struct ClientConfig {
     pub max_frame_bytes: u32,
     /// How long to wait for a response to begin (must exceed any long poll).
     pub response_timeout: Duration,
-    /// How long to wait for the first response on a new connection to begin, beyond the
-    /// request's own long-poll wait (at most `response_timeout`): a broker answers its first
-    /// request at once, so a peer silent this long is not one ([`ClientError::Silent`]).
-    pub first_answer_timeout: Duration,
+    /// How long [`Client::probe`] waits for its topic listing to be answered: a broker answers
+    /// one at once, so a peer silent this long is not one ([`ClientError::Silent`]).
+    pub probe_timeout: Duration,
 }
 
 impl Default for ClientConfig {
@@ -91,28 +90,27 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_secs(5),
             max_frame_bytes: crate::protocol::DEFAULT_MAX_FRAME_BYTES,
             response_timeout: Duration::from_secs(60),
-            first_answer_timeout: FIRST_ANSWER_TIMEOUT,
+            probe_timeout: PROBE_TIMEOUT,
         }
     }
 }
 
-/// How long a new connection's first answer may take to begin (beyond a long poll's wait) with
-/// the default configuration.
-pub const FIRST_ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long [`Client::probe`] waits for an answer with the default configuration.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One connection to a broker, speaking every api. Requests may be pipelined: `send_*` queues
 /// a request and returns its correlation id; `receive` reads the next reply in request order.
 pub struct Client {
     conn: Connection,
     next_id: u32,
-    /// Requests sent and not yet answered, oldest first: (correlation id, api, the long-poll
-    /// wait the request asks for).
-    pending: VecDeque<(u32, Api, Duration)>,
+    /// Requests sent and not yet answered, oldest first: (correlation id, api).
+    pending: VecDeque<(u32, Api)>,
     /// Whether any response has been read on this connection.
     answered: bool,
     config: ClientConfig,
-    /// The connection's first failure, once it failed: a timeout, a close, a reply out of
-    /// order or a refusal of the whole connection. Every later request fails at once.
+    /// The connection's first failure, once it failed: a failed write, a timeout, a close, a
+    /// reply out of order or a refusal of the whole connection. Every later request fails at
+    /// once.
     failed: Option<String>,
 }
 
@@ -183,6 +181,39 @@ impl Client {
         }
     }
 
+    /// Marks the connection failed by `error` (the first failure is kept) and returns it.
+    fn fail(&mut self, error: ClientError) -> ClientError {
+        self.failed.get_or_insert_with(|| crate::broker::handler::chain(&error));
+        error
+    }
+
+    /// A write that failed may leave the stream cut mid-frame: the connection is failed. A
+    /// request that could not be encoded was taken back whole, and the connection goes on.
+    fn written<T>(&mut self, result: Result<T, ConnectionError>) -> Result<T, ClientError> {
+        result.map_err(|e| match e {
+            ConnectionError::Encode(_) => e.into(),
+            e => self.fail(e.into()),
+        })
+    }
+
+    /// Checks that the peer is a broker: a topic listing, which a broker answers at once
+    /// whatever its load, must be answered within [`ClientConfig::probe_timeout`]; returns the
+    /// listing. A silent peer is [`ClientError::Silent`], and the connection is failed.
+    pub fn probe(&mut self) -> Result<Vec<(String, u64)>, ClientError> {
+        let patience = self.config.probe_timeout.min(self.config.response_timeout);
+        self.conn.set_idle_timeout(Some(patience));
+        let listed = self.list_topics();
+        self.conn.set_idle_timeout(Some(self.config.response_timeout));
+        match listed {
+            Err(ClientError::Connection(ConnectionError::IdleTimeout { .. })) => {
+                let silent = ClientError::Silent { waited: patience };
+                self.failed = Some(silent.to_string());
+                Err(silent)
+            }
+            listed => listed,
+        }
+    }
+
     fn next_id(&mut self) -> u32 {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1).max(1);
@@ -193,12 +224,9 @@ impl Client {
     pub fn send(&mut self, request: &Request) -> Result<u32, ClientError> {
         self.refuse_if_failed()?;
         let id = self.next_id();
-        self.conn.write_with(|out| request.encode(id, out))?;
-        let wait = match request {
-            Request::Fetch { max_wait_ms, .. } => Duration::from_millis(u64::from(*max_wait_ms)),
-            _ => Duration::ZERO,
-        };
-        self.pending.push_back((id, request.api(), wait));
+        let written = self.conn.write_with(|out| request.encode(id, out));
+        self.written(written)?;
+        self.pending.push_back((id, request.api()));
         Ok(id)
     }
 
@@ -210,14 +238,17 @@ impl Client {
     ) -> Result<u32, ClientError> {
         self.refuse_if_failed()?;
         let id = self.next_id();
-        self.conn.write_with(|out| encode_produce_request(id, topic, messages, out))?;
-        self.pending.push_back((id, Api::Produce, Duration::ZERO));
+        let written = self.conn.write_with(|out| encode_produce_request(id, topic, messages, out));
+        self.written(written)?;
+        self.pending.push_back((id, Api::Produce));
         Ok(id)
     }
 
     /// Sends everything queued.
     pub fn flush(&mut self) -> Result<(), ClientError> {
-        Ok(self.conn.flush()?)
+        self.refuse_if_failed()?;
+        let flushed = self.conn.flush();
+        self.written(flushed)
     }
 
     /// Reads the reply to the oldest request in flight; returns its correlation id and body.
@@ -226,39 +257,23 @@ impl Client {
     /// [`failed`](Client::failed): the requests still in flight and every later one fail at once
     /// with [`ClientError::Broken`].
     pub fn receive(&mut self) -> Result<(u32, ResponseBody), ClientError> {
-        let Some((id, api, wait)) = self.pending.pop_front() else {
+        let Some((id, api)) = self.pending.pop_front() else {
             return Err(ClientError::Unexpected("receive() with no request in flight".into()));
         };
         self.refuse_if_failed()?;
-        let result = self.read_reply(id, api, wait);
-        match &result {
-            Err(ClientError::Broker { .. }) if self.failed.is_none() => {}
-            Err(e) => {
-                self.failed.get_or_insert_with(|| crate::broker::handler::chain(e));
-            }
-            Ok(_) => {}
+        match self.read_reply(id, api) {
+            Err(e @ ClientError::Broker { .. }) if self.failed.is_none() => Err(e),
+            Err(e) => Err(self.fail(e)),
+            answered => answered,
         }
-        result
     }
 
     /// The reply to request `id`; a refusal of the whole connection (correlation id 0) marks
     /// the connection failed.
-    fn read_reply(&mut self, id: u32, api: Api, wait: Duration) -> Result<(u32, ResponseBody), ClientError> {
+    fn read_reply(&mut self, id: u32, api: Api) -> Result<(u32, ResponseBody), ClientError> {
         let first = !self.answered;
-        let first_wait = (self.config.first_answer_timeout + wait).min(self.config.response_timeout);
-        if first {
-            self.conn.set_idle_timeout(Some(first_wait));
-        }
-        let response = match self.conn.read_response(api.as_u8()) {
-            Err(ConnectionError::IdleTimeout { .. }) if first => {
-                return Err(ClientError::Silent { waited: first_wait });
-            }
-            read => read?.ok_or(ClientError::Closed { first })?,
-        };
-        if first {
-            self.answered = true;
-            self.conn.set_idle_timeout(Some(self.config.response_timeout));
-        }
+        let response = self.conn.read_response(api.as_u8())?.ok_or(ClientError::Closed { first })?;
+        self.answered = true;
         if response.correlation_id != id {
             // Id 0 answers come before any request is read (TooManyConnections, FrameTooLarge,
             // BuffersFull), and the broker then closes the connection.
@@ -314,7 +329,7 @@ impl Client {
         }
     }
 
-    /// Lists every topic with its next offset.
+    /// Lists every topic with its high watermark.
     pub fn list_topics(&mut self) -> Result<Vec<(String, u64)>, ClientError> {
         self.send(&Request::ListTopics)?;
         match self.receive()?.1 {
@@ -485,13 +500,12 @@ mod tests {
     }
 
     #[test]
-    fn a_silent_peer_fails_the_first_request_after_the_first_answer_timeout_plus_its_wait() {
+    fn a_silent_peer_fails_the_probe_after_its_timeout_and_the_connection_with_it() {
         let (_listener, addr) = silent();
-        let config =
-            ClientConfig { first_answer_timeout: Duration::from_millis(200), ..ClientConfig::default() };
+        let config = ClientConfig { probe_timeout: Duration::from_millis(200), ..ClientConfig::default() };
         let mut client = Client::connect_with(addr, config).expect("connect");
         let began = Instant::now();
-        match client.list_topics() {
+        match client.probe() {
             Err(ClientError::Silent { waited }) => assert_eq!(waited, Duration::from_millis(200)),
             other => panic!("{other:?}"),
         }
@@ -499,26 +513,51 @@ mod tests {
         // The connection has failed: the next request is not sent, and fails at once.
         let again = Instant::now();
         match client.list_topics() {
-            Err(ClientError::Broken { why }) => assert!(why.contains("no answer within"), "{why}"),
+            Err(ClientError::Broken { why }) => {
+                assert!(why.contains("no answer to a topic listing"), "{why}")
+            }
             other => panic!("{other:?}"),
         }
         assert!(again.elapsed() < Duration::from_millis(150), "no second wait");
-        // A long poll's own wait is added: a fetch asking 300 ms is given 500 ms.
-        let mut client = Client::connect_with(addr, config).expect("connect");
-        match client.fetch("t", 0, 1, 1, Duration::from_millis(300)) {
-            Err(ClientError::Silent { waited }) => assert_eq!(waited, Duration::from_millis(500)),
-            other => panic!("{other:?}"),
-        }
     }
 
     #[test]
-    fn after_a_first_answer_the_response_timeout_applies_again() {
-        let mut client = Client::connect_with(
-            closing_after(1),
-            ClientConfig { first_answer_timeout: Duration::from_secs(5), ..ClientConfig::default() },
-        )
-        .expect("connect");
-        assert_eq!(client.list_topics().expect("the first answer"), vec![]);
+    fn a_probe_answered_leaves_the_response_timeout_for_every_later_request() {
+        let config = ClientConfig { probe_timeout: Duration::from_secs(5), ..ClientConfig::default() };
+        let mut client = Client::connect_with(closing_after(1), config).expect("connect");
+        assert_eq!(client.probe().expect("the first answer"), vec![]);
         assert_eq!(client.conn.config().idle_timeout, Some(ClientConfig::default().response_timeout));
+        assert_eq!(client.failed(), None);
+    }
+
+    #[test]
+    fn a_refusal_of_the_whole_connection_fails_it_and_a_refusal_of_one_request_does_not() {
+        // Answers the first request with a refusal of its own (UnknownTopic), then the next with
+        // a correlation id 0 refusal of the connection (TooManyConnections), then closes.
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().expect("accept");
+            let mut conn = Connection::new(stream).expect("connection");
+            for (n, code) in [ErrorCode::UnknownTopic, ErrorCode::TooManyConnections].into_iter().enumerate()
+            {
+                let frame = conn.read_request().expect("a request").expect("not closed");
+                let id = if n == 0 { frame.correlation_id } else { 0 };
+                let body = ResponseBody::Error { code, message: "no".into() };
+                conn.write_response(&Response { correlation_id: id, body })
+                    .and_then(|()| conn.flush())
+                    .expect("answer");
+            }
+        });
+        let mut client = Client::connect(addr).expect("connect");
+        assert_eq!(client.list_topics().err().and_then(|e| e.code()), Some(ErrorCode::UnknownTopic));
+        assert_eq!(client.failed(), None, "one request refused, the connection goes on");
+        assert_eq!(client.list_topics().err().and_then(|e| e.code()), Some(ErrorCode::TooManyConnections));
+        assert!(
+            client.failed().is_some_and(|why| why.contains("TooManyConnections")),
+            "{:?}",
+            client.failed()
+        );
+        assert!(matches!(client.list_topics(), Err(ClientError::Broken { .. })));
     }
 }

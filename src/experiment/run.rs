@@ -380,7 +380,7 @@ fn run_unsettled(config: &RunConfig) -> anyhow::Result<RunReport> {
         // protocol, stops the run here with its reason, not after a load of failed sends. Its
         // connection becomes the first producer's, so the check takes no slot of the broker's.
         let mut checked = crate::client::Client::connect(addr)?;
-        checked.list_topics().with_context(|| format!("the broker at --broker {addr} does not answer"))?;
+        checked.probe().with_context(|| format!("checking the broker at --broker {addr}"))?;
         let transport = TcpTransport { addr, spare: std::sync::Mutex::new(Some(checked)) };
         let mut report = load(config, &transport, None, &mut SyncTotals::default, &NoProbe)?;
         report.notes.push("--broker: the files are on the broker's machine, so sections A and B (log and index) were not checked".into());

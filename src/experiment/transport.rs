@@ -119,7 +119,7 @@ impl Transport for TcpTransport {
 
     fn consumer(&self) -> Result<Box<dyn ConsumerEndpoint>, String> {
         let client = Client::connect(self.addr).map_err(|e| crate::broker::handler::chain(&e))?;
-        Ok(Box::new(TcpConsumer { client, records: None }))
+        Ok(Box::new(TcpConsumer { addr: self.addr, client, records: None }))
     }
 }
 
@@ -158,6 +158,8 @@ impl ProducerEndpoint for TcpProducer {
 }
 
 struct TcpConsumer {
+    addr: SocketAddr,
+    /// Replaced by a new connection when it has failed (a consumer's fetch can be repeated).
     client: Client,
     records: Option<crate::protocol::RecordSet>,
 }
@@ -171,6 +173,17 @@ impl ConsumerEndpoint for TcpConsumer {
         max_bytes: u32,
         wait: Duration,
     ) -> Fetch<'_> {
+        if let Some(why) = self.client.failed() {
+            match Client::connect(self.addr) {
+                Ok(client) => self.client = client,
+                Err(e) => {
+                    return Fetch::Failed(format!(
+                        "{why}; reconnecting: {}",
+                        crate::broker::handler::chain(&e)
+                    ))
+                }
+            }
+        }
         match self.client.fetch(topic, offset, max_messages, max_bytes, wait) {
             Ok(f) => {
                 let records = self.records.insert(f.records);

@@ -97,7 +97,7 @@ impl KafkaClient {
         let mut client =
             KafkaClient { conn, next_correlation_id: 1, in_flight: VecDeque::new(), out: Vec::new() };
         // A Kafka broker answers ApiVersions at once: a peer silent for long is something else.
-        client.conn.set_idle_timeout(Some(crate::client::FIRST_ANSWER_TIMEOUT));
+        client.conn.set_idle_timeout(Some(crate::client::PROBE_TIMEOUT));
         match client.check_versions() {
             Err(KafkaError::Connection(ConnectionError::IdleTimeout { timeout })) => {
                 return Err(KafkaError::Silent { waited: timeout });

@@ -3,6 +3,7 @@
 use crate::report::charts::human;
 use crate::report::count;
 use crate::report::rows::{median, Ceilings, Comparison, Goal, LockStatsCost, RunReport};
+use crate::report::table::thousands;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -259,18 +260,20 @@ how many each one covered.\n",
             } else {
                 f64::from(g.producers) * raw
             };
-            // Both cut as in the goals table, so the two agree, and "above it" is said only
-            // where the printed figures show it (7 960 and 7 990 both print as 7.9 k).
-            let (bound_shown, reached_shown) = (human_cut(bound), human_cut(g.measured_msgs_per_s));
+            // Cut as in the goals table, so the two agree. "Above it" is decided on the printed
+            // ratio; where the cut figures would read the same (10 000 and 10 990 are both
+            // "10 k"), both are printed whole so that the excess shows.
+            let ratio = cut(g.measured_msgs_per_s / bound.max(1.0), 2);
+            let above = g.measured_msgs_per_s > bound && ratio != "1.00";
+            let (mut bound_shown, mut reached_shown) = (human_cut(bound), human_cut(g.measured_msgs_per_s));
+            if above && bound_shown == reached_shown {
+                bound_shown = thousands(bound as u64);
+                reached_shown = thousands(g.measured_msgs_per_s as u64);
+            }
             let _ = write!(
                 s,
-                "; the bound is about {bound_shown} msg/s and synclog reached {reached_shown} ({} of it{})",
-                cut(g.measured_msgs_per_s / bound.max(1.0), 2),
-                if g.measured_msgs_per_s > bound && reached_shown != bound_shown {
-                    ": above it, so the bound did not hold in this run"
-                } else {
-                    ""
-                }
+                "; the bound is about {bound_shown} msg/s and synclog reached {reached_shown} ({ratio} of it{})",
+                if above { ": above it, so the bound did not hold in this run" } else { "" }
             );
         }
         if let Some(parts) = sync_cycle(g, raw) {
@@ -1126,11 +1129,18 @@ gathering and 60 µs from a sync's end to the next leader's arrival: the device 
         above.goals[0].measured_msgs_per_s = 48_000.0;
         let text = sync_paragraph(&above).expect("an always row");
         assert!(text.contains("(1.20 of it: above it, so the bound did not hold in this run)"), "{text}");
-        // Past the bound by less than the printed figures show: both print as 40 k, no "above".
+        // Past the bound by less than the printed ratio shows: 1.00, no "above".
         above.goals[0].measured_msgs_per_s = 40_300.0;
         let text = sync_paragraph(&above).expect("an always row");
         assert!(
             text.contains("the bound is about 40 k msg/s and synclog reached 40 k (1.00 of it)"),
+            "{text}"
+        );
+        // Past it by 2 %, where both figures cut to 40 k: printed whole, and said to be above.
+        above.goals[0].measured_msgs_per_s = 40_990.0;
+        let text = sync_paragraph(&above).expect("an always row");
+        assert!(
+            text.contains("the bound is about 40 000 msg/s and synclog reached 40 990 (1.02 of it: above it"),
             "{text}"
         );
         let without = Comparison { fdatasync_ceiling_per_s: None, ..c };

@@ -530,13 +530,15 @@ impl<S: SyncStrategy> Log<S> {
     /// that neither a reader nor a restart finds records that were never durable (under
     /// `always` their producers were told the append failed). Runs inside the write section:
     /// appends already in it finish first, and any after it find the poison and write nothing.
-    /// Under `Reserve`, whose writes run outside the section, it first waits for the appenders
-    /// that reserved before the poison to finish writing, and holds the publish lock, so none
-    /// writes past the cut and none is published after it (they find the poison).
+    /// Under `Reserve`, whose writes run outside the section, it first waits (outside the
+    /// section) for the appenders that reserved before the poison to finish writing, and holds
+    /// the publish lock, so none writes past the cut and none is published after it (they find
+    /// the poison).
     /// Under `none` nothing excludes appenders, and the cut races with them like everything else.
     fn cut_to_durable(&self) -> Result<(), LogError> {
+        self.wait_for_writers();
         self.strategy.write(|| {
-            let _no_publication = self.quiesce_for_cut();
+            let _no_publication = self.stop_publication();
             let durable = self.durability.durable_offset();
             let end = self.end_position.load(Acquire);
             if durable >= self.next_offset.load(Acquire) {

@@ -18,7 +18,8 @@ pub enum OutputFormat {
 /// `synclog consume`: prints records of `topic` from `from`; stops at the end of the topic (or
 /// after `max` records) unless `follow` is set. Following a topic that does not exist yet waits
 /// for its first message (as `tail -F` waits for a file), saying so once on stderr; without
-/// `follow` an unknown topic is an error.
+/// `follow`, or once the topic has been found (it was deleted since, and a topic made again
+/// under its name would not carry on from the offsets printed), an unknown topic is an error.
 pub fn consume(
     broker: &str,
     topic: &str,
@@ -28,14 +29,15 @@ pub fn consume(
     format: OutputFormat,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
-    let client = synclog::client::Client::connect(broker)?;
+    let mut client = synclog::client::Client::connect(broker)?;
+    client.probe()?;
     let mut consumer = synclog::client::Consumer::new(client, topic, from);
     let mut printed = 0u64;
-    let mut waiting_told = false;
+    let (mut waiting_told, mut found) = (false, false);
     loop {
         let wait = if follow { std::time::Duration::from_secs(1) } else { std::time::Duration::ZERO };
         let fetched = match consumer.poll(wait) {
-            Err(e) if follow && e.code() == Some(ErrorCode::UnknownTopic) => {
+            Err(e) if follow && !found && e.code() == Some(ErrorCode::UnknownTopic) => {
                 if !waiting_told {
                     eprintln!("synclog: topic {topic} does not exist yet; waiting for it (--follow)");
                     waiting_told = true;
@@ -45,6 +47,7 @@ pub fn consume(
             }
             fetched => fetched?,
         };
+        found = true;
         for (offset, payload) in fetched.records.iter() {
             if max.is_some_and(|m| printed >= m) {
                 break;
@@ -78,8 +81,7 @@ pub fn consume(
 
 /// `synclog topics`: one line per topic with its next offset (its high watermark).
 pub fn topics(broker: &str, out: &mut impl Write) -> anyhow::Result<()> {
-    let mut client = synclog::client::Client::connect(broker)?;
-    let topics = client.list_topics()?;
+    let topics = synclog::client::Client::connect(broker)?.probe()?;
     if topics.is_empty() {
         writeln!(out, "no topics")?;
     }

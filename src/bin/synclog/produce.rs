@@ -40,7 +40,18 @@ pub fn produce(
         sender.send_stdin(input)?;
     } else {
         let batch: Vec<&[u8]> = messages.iter().map(|m| m.as_bytes()).collect();
-        let base = sender.connection()?.produce(topic, batch.iter().copied())?;
+        let base = sender.connection()?.produce(topic, batch.iter().copied()).map_err(|e| {
+            let unanswered = !matches!(e, ClientError::Broker { .. });
+            let them = if batch.len() == 1 {
+                "the message got no acknowledgement: it"
+            } else {
+                "the messages got no acknowledgement: they"
+            };
+            match unanswered {
+                true => anyhow::Error::new(e).context(format!("{them} may or may not be stored")),
+                false => e.into(),
+            }
+        })?;
         sender.acked.add(base, batch.len() as u64);
     }
     let acked = &sender.acked;
@@ -162,12 +173,18 @@ struct Sender<'a> {
 }
 
 impl Sender<'_> {
-    /// The connection to send the next batch on: the open one, or a new one when there is none
-    /// yet or the broker has closed it.
+    /// The connection to send the next batch on: the open one, or a new one when the broker
+    /// has closed it; the first is probed ([`Client::probe`]), so a peer that is no broker is
+    /// named within its 10 s, before anything is sent.
     fn connection(&mut self) -> Result<&mut Client, ClientError> {
         let client = match self.client.take() {
             Some(client) if !closed_by_peer(client.stream()) => client,
-            _ => Client::connect(self.broker)?,
+            Some(_) => Client::connect(self.broker)?,
+            None => {
+                let mut client = Client::connect(self.broker)?;
+                client.probe()?;
+                client
+            }
         };
         Ok(self.client.insert(client))
     }

@@ -72,9 +72,10 @@
 //!
 //! A failed sync poisons the log and cuts it back to its last durable record (see
 //! `Log::cut_to_durable`). Appenders that reserved before the poison may still be in step 3,
-//! outside the write section: the cut waits, inside the section, until the count of appenders
-//! between steps 2 and the end of 3 is zero, and holds the publish lock while it cuts; step 4
-//! refuses to list a range once the log is poisoned. So no record is written past the cut and
+//! outside the write section: the cut first waits, outside the section too, until the count of
+//! appenders between steps 2 and the end of 3 is zero (after an empty write section, so that a
+//! reserver inside it has counted itself; later ones find the poison), then cuts inside the
+//! section holding the publish lock; step 4 refuses to list a range once the log is poisoned. So no record is written past the cut and
 //! none is published after it: a reader and a restart find only the durable records.
 
 use super::{Log, RecordBatch};
@@ -108,6 +109,15 @@ pub(crate) struct PublishSignal {
     writing: AtomicUsize,
 }
 
+/// An appender between its reservation and the end of its write, uncounted when dropped.
+struct Writing<'a>(&'a AtomicUsize);
+
+impl Drop for Writing<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, SeqCst);
+    }
+}
+
 /// A reserved range whose bytes are written, waiting to be published.
 pub(crate) struct Written {
     offset: u64,
@@ -124,11 +134,13 @@ impl<S: SyncStrategy> Log<S> {
         let n = batch.len() as u64;
         let record_bytes = batch.bytes().len() as u64;
         let (offset, position) = self.strategy.write(|| self.reserve_section(n, record_bytes))?; // 1–2.
+                                                                                                 // Counted by the reservation; uncounted once written, or if anything here panics.
+        let writing = Writing(&self.publish_signal.writing);
         self.config.race_window.at(RacePoint::Reserved { offset, position, record_bytes });
         batch.assign_offsets(offset); // 3.
         self.prealloc.ensure(&self.file, position + record_bytes);
         let wrote = self.file.write_all_at(batch.bytes(), position).at(&self.log_path);
-        self.publish_signal.writing.fetch_sub(1, SeqCst);
+        drop(writing);
         if let Err(e) = wrote {
             self.durability.poison();
             return Err(e);
@@ -232,14 +244,28 @@ impl<S: SyncStrategy> Log<S> {
         Ok((offset, position))
     }
 
-    /// Inside the write section of a cut after a failed sync (the log is poisoned, so nobody
-    /// reserves any more): waits until every appender that reserved before has finished its
-    /// write, then holds the publish lock, so that nothing is written past the cut nor
-    /// published during it. Returns the held lock with the unpublished ranges dropped.
-    pub(super) fn quiesce_for_cut(&self) -> parking_lot::MutexGuard<'_, Vec<Written>> {
+    /// Before a cut after a failed sync (the log is poisoned, so no reservation succeeds any
+    /// more): waits, outside the write section, until every appender that reserved before has
+    /// finished its write, so that none writes past the cut. An empty write section first lets
+    /// any reserver already inside it count itself. Readers and the other locks are not held
+    /// meanwhile, however long a write on a failing device takes.
+    pub(super) fn wait_for_writers(&self) {
+        self.strategy.write(|| ());
+        let mut looks = 0u32;
         while self.publish_signal.writing.load(SeqCst) > 0 {
-            std::thread::yield_now();
+            looks += 1;
+            if looks < YIELDS {
+                std::thread::yield_now();
+            } else {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
         }
+    }
+
+    /// Inside the cut's write section: the publish lock, held so that nothing is published
+    /// during the cut, with the ranges written and not yet published dropped (their appenders
+    /// find the poison).
+    pub(super) fn stop_publication(&self) -> parking_lot::MutexGuard<'_, Vec<Written>> {
         let mut pending = self.publish_signal.written.lock();
         pending.clear();
         pending
