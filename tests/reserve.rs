@@ -6,9 +6,10 @@
 //!   and the files verify clean;
 //! - forced interleavings for the steps: a record written out of order stays invisible until its
 //!   predecessor is published; a reader never sees past the watermark; two reservations forced
-//!   together under `none` lose an update, as under `whole`; a failed write fails the appenders
-//!   waiting behind it instead of hanging them; a failed sync's cut waits for an appender still
-//!   writing, and nothing is published or left on disk past it.
+//!   together under `none` lose an update, as under `whole`; a failed sync cuts back and fails
+//!   the appenders behind it instead of hanging them; a failed sync's cut waits for an appender
+//!   still writing, and nothing is published or left on disk past it. (A failed write itself is
+//!   not injected here: no hook fails a `pwrite`.)
 
 mod common;
 

@@ -49,6 +49,10 @@ pub enum ClientError {
     /// and the requests in flight on it when it failed get no answer.
     #[error("not sent: the connection to the broker failed earlier ({why})")]
     Broken { why: String },
+    /// The connection failed (its first failure is `why`) while this request was in flight: it
+    /// got no answer and may or may not have been carried out.
+    #[error("no answer: the connection to the broker failed ({why})")]
+    Unanswered { why: String },
 }
 
 impl ClientError {
@@ -254,13 +258,15 @@ impl Client {
     /// Reads the reply to the oldest request in flight; returns its correlation id and body.
     /// A broker's error reply is `Err(ClientError::Broker { .. })`. After a failure of the
     /// connection itself (anything but a broker's answer to this request), the connection is
-    /// [`failed`](Client::failed): the requests still in flight and every later one fail at once
-    /// with [`ClientError::Broken`].
+    /// [`failed`](Client::failed): the requests still in flight fail at once with
+    /// [`ClientError::Unanswered`], and every later one is not sent ([`ClientError::Broken`]).
     pub fn receive(&mut self) -> Result<(u32, ResponseBody), ClientError> {
         let Some((id, api)) = self.pending.pop_front() else {
             return Err(ClientError::Unexpected("receive() with no request in flight".into()));
         };
-        self.refuse_if_failed()?;
+        if let Some(why) = &self.failed {
+            return Err(ClientError::Unanswered { why: why.clone() });
+        }
         match self.read_reply(id, api) {
             Err(e @ ClientError::Broker { .. }) if self.failed.is_none() => Err(e),
             Err(e) => Err(self.fail(e)),

@@ -119,7 +119,7 @@ impl Transport for TcpTransport {
 
     fn consumer(&self) -> Result<Box<dyn ConsumerEndpoint>, String> {
         let client = Client::connect(self.addr).map_err(|e| crate::broker::handler::chain(&e))?;
-        Ok(Box::new(TcpConsumer { addr: self.addr, client, records: None }))
+        Ok(Box::new(TcpConsumer { addr: self.addr, client, records: None, retry: Retry::default() }))
     }
 }
 
@@ -159,8 +159,10 @@ impl ProducerEndpoint for TcpProducer {
 
 struct TcpConsumer {
     addr: SocketAddr,
-    /// Replaced by a new connection when it has failed (a consumer's fetch can be repeated).
+    /// Replaced by a new connection when it has failed (a consumer's fetch can be repeated),
+    /// no sooner than `retry` allows.
     client: Client,
+    retry: Retry,
     records: Option<crate::protocol::RecordSet>,
 }
 
@@ -174,6 +176,9 @@ impl ConsumerEndpoint for TcpConsumer {
         wait: Duration,
     ) -> Fetch<'_> {
         if let Some(why) = self.client.failed() {
+            if !self.retry.due() {
+                return Fetch::Failed(format!("{why}; not reconnected yet"));
+            }
             match Client::connect(self.addr) {
                 Ok(client) => self.client = client,
                 Err(e) => {
@@ -194,6 +199,39 @@ impl ConsumerEndpoint for TcpConsumer {
                 Some(ErrorCode::OffsetOutOfRange) => Fetch::OutOfRange,
                 _ => Fetch::Failed(crate::broker::handler::chain(&e)),
             },
+        }
+    }
+}
+
+/// When a consumer whose connection failed may connect again: 50 ms after the first failure,
+/// the wait doubling with each new connection up to 1 s, so a broker that refuses or is gone
+/// is not asked a thousand times a second.
+struct Retry {
+    next: Option<std::time::Instant>,
+    wait: Duration,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry { next: None, wait: Duration::from_millis(50) }
+    }
+}
+
+impl Retry {
+    /// Whether a new connection may be tried now; if so, the next one waits longer.
+    fn due(&mut self) -> bool {
+        let now = std::time::Instant::now();
+        match self.next {
+            None => {
+                self.next = Some(now + self.wait);
+                false
+            }
+            Some(at) if now >= at => {
+                self.wait = (self.wait * 2).min(Duration::from_secs(1));
+                self.next = Some(now + self.wait);
+                true
+            }
+            Some(_) => false,
         }
     }
 }
@@ -428,5 +466,26 @@ impl ConsumerEndpoint for KafkaConsumer {
                 _ => Fetch::Failed(crate::broker::handler::chain(&e)),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_consumer_reconnects_no_sooner_than_its_growing_wait() {
+        let mut retry = Retry::default();
+        assert!(!retry.due(), "not at the first failure");
+        assert!(!retry.due(), "nor right after it");
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(retry.due(), "50 ms on");
+        assert!(!retry.due(), "then the wait starts again");
+        assert_eq!(retry.wait, Duration::from_millis(100), "doubled");
+        for _ in 0..10 {
+            retry.next = Some(std::time::Instant::now());
+            assert!(retry.due());
+        }
+        assert_eq!(retry.wait, Duration::from_secs(1), "up to 1 s");
     }
 }

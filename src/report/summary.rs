@@ -260,15 +260,20 @@ how many each one covered.\n",
             } else {
                 f64::from(g.producers) * raw
             };
-            // Cut as in the goals table, so the two agree. "Above it" is decided on the printed
-            // ratio; where the cut figures would read the same (10 000 and 10 990 are both
-            // "10 k"), both are printed whole so that the excess shows.
-            let ratio = cut(g.measured_msgs_per_s / bound.max(1.0), 2);
-            let above = g.measured_msgs_per_s > bound && ratio != "1.00";
-            let (mut bound_shown, mut reached_shown) = (human_cut(bound), human_cut(g.measured_msgs_per_s));
-            if above && bound_shown == reached_shown {
-                bound_shown = thousands(bound as u64);
-                reached_shown = thousands(g.measured_msgs_per_s as u64);
+            // As the goals table prints them (the bound rounded, the rate cut), so the two agree.
+            // "Above it" is decided on the printed ratio, and then both figures are printed
+            // whole (10 000 and 10 990 would both read "10 k"), with a decimal if even that
+            // does not tell them apart.
+            let measured = g.measured_msgs_per_s;
+            let ratio = cut(measured / bound.max(1.0), 2);
+            let above = measured > bound && ratio != "1.00";
+            let (mut bound_shown, mut reached_shown) = (human(bound), human_cut(measured));
+            if above {
+                bound_shown = thousands(bound.round() as u64);
+                reached_shown = thousands(measured as u64);
+                if bound_shown == reached_shown {
+                    (bound_shown, reached_shown) = (format!("{bound:.1}"), cut(measured, 1));
+                }
             }
             let _ = write!(
                 s,
@@ -1136,13 +1141,19 @@ gathering and 60 µs from a sync's end to the next leader's arrival: the device 
             text.contains("the bound is about 40 k msg/s and synclog reached 40 k (1.00 of it)"),
             "{text}"
         );
-        // Past it by 2 %, where both figures cut to 40 k: printed whole, and said to be above.
+        // Past it by 2 %, where both figures read 40 k: printed whole, and said to be above.
         above.goals[0].measured_msgs_per_s = 40_990.0;
         let text = sync_paragraph(&above).expect("an always row");
         assert!(
             text.contains("the bound is about 40 000 msg/s and synclog reached 40 990 (1.02 of it: above it"),
             "{text}"
         );
+        // A bound the table rounds up (39 600 is "40 k" there) reads the same here.
+        let mut rounded = c.clone();
+        rounded.goals[0].ceiling_msgs_per_s = 39_600.0;
+        rounded.goals[0].ceiling_kind = "group-commit bound".into();
+        let text = sync_paragraph(&rounded).expect("an always row");
+        assert!(text.contains("the bound is about 40 k msg/s"), "{text}");
         let without = Comparison { fdatasync_ceiling_per_s: None, ..c };
         assert_eq!(sync_paragraph(&without), None, "no raw sync rate, no bound");
     }

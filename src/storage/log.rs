@@ -537,9 +537,10 @@ impl<S: SyncStrategy> Log<S> {
     /// Under `none` nothing excludes appenders, and the cut races with them like everything else.
     fn cut_to_durable(&self) -> Result<(), LogError> {
         self.wait_for_writers();
+        let _no_publication = self.stop_publication();
         self.strategy.write(|| {
-            let _no_publication = self.stop_publication();
             let durable = self.durability.durable_offset();
+            self.refuse_publication_from(durable);
             let end = self.end_position.load(Acquire);
             if durable >= self.next_offset.load(Acquire) {
                 return Ok(());

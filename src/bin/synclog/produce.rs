@@ -41,15 +41,17 @@ pub fn produce(
     } else {
         let batch: Vec<&[u8]> = messages.iter().map(|m| m.as_bytes()).collect();
         let base = sender.connection()?.produce(topic, batch.iter().copied()).map_err(|e| {
-            let unanswered = !matches!(e, ClientError::Broker { .. });
+            // As for a batch of stdin lines: only a refusal made before anything was appended
+            // stores none of them.
+            let stored_none = matches!(e, ClientError::Broker { code, .. } if stores_none(code));
             let them = if batch.len() == 1 {
-                "the message got no acknowledgement: it"
+                "the message was not acknowledged: it"
             } else {
-                "the messages got no acknowledgement: they"
+                "the messages were not acknowledged: they"
             };
-            match unanswered {
-                true => anyhow::Error::new(e).context(format!("{them} may or may not be stored")),
-                false => e.into(),
+            match stored_none {
+                false => anyhow::Error::new(e).context(format!("{them} may or may not be stored")),
+                true => e.into(),
             }
         })?;
         sender.acked.add(base, batch.len() as u64);
@@ -263,28 +265,42 @@ impl Sender<'_> {
     }
 }
 
+/// Whether a Produce refused with `code` stored none of its messages: the codes a broker
+/// answers before it appends anything.
+fn stores_none(code: ErrorCode) -> bool {
+    use ErrorCode::*;
+    matches!(
+        code,
+        Malformed
+            | UnsupportedVersion
+            | FrameTooLarge
+            | InvalidTopic
+            | MessageTooLarge
+            | TooManyConnections
+            | TooManyTopics
+            | BuffersFull
+    )
+}
+
 /// What a broker's refusal of `batch` means. The codes a broker answers before it appends
 /// anything store none of the batch; after an Internal error (a failed write or sync, say) the
 /// batch may be stored in part or whole. A MessageTooLarge refusal names the first line over
 /// the limit the broker states ("… the maximum of N bytes").
 fn refusal(batch: &Batch, code: ErrorCode, message: &str) -> String {
-    use ErrorCode::*;
     let lines = batch.line_numbers();
     let none = if batch.lines.len() == 1 { "it" } else { "them" };
     let maybe = batch.pronoun();
-    let refused = match code {
-        Malformed | UnsupportedVersion | FrameTooLarge | InvalidTopic | MessageTooLarge
-        | TooManyConnections | TooManyTopics | BuffersFull => {
-            format!("the broker refused {lines} and stored none of {none}")
-        }
-        _ => format!("the broker refused {lines}: {maybe} may or may not be stored"),
+    let refused = if stores_none(code) {
+        format!("the broker refused {lines} and stored none of {none}")
+    } else {
+        format!("the broker refused {lines}: {maybe} may or may not be stored")
     };
     let max = message
         .rsplit("maximum of ")
         .next()
         .and_then(|rest| rest.split(' ').next())
         .and_then(|n| n.parse::<usize>().ok())
-        .filter(|_| code == MessageTooLarge);
+        .filter(|_| code == ErrorCode::MessageTooLarge);
     let Some(max) = max else { return refused };
     match batch.lines.iter().position(|line| line.len() > max) {
         Some(i) => format!(

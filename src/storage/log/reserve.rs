@@ -40,8 +40,8 @@
 //!
 //! Two locks besides the strategy's sit on this path (after preallocation's, see
 //! [`prealloc`](crate::storage::prealloc)); an append never holds either while it holds the
-//! strategy's lock (only the cut after a failed sync takes the publish lock inside the write
-//! section, and nothing takes them in the other order).
+//! strategy's lock (only the cut after a failed sync holds the publish lock while it takes the
+//! strategy's, and nothing takes them in the other order).
 //! The publish lock (a mutex over the list of written ranges) is taken once per append, for a
 //! few loads and stores and, every `INDEX_INTERVAL` records, an index write: it orders the
 //! publications. The signal (a condition variable and its mutex) guards nothing but the sleep of
@@ -74,9 +74,11 @@
 //! `Log::cut_to_durable`). Appenders that reserved before the poison may still be in step 3,
 //! outside the write section: the cut first waits, outside the section too, until the count of
 //! appenders between steps 2 and the end of 3 is zero (after an empty write section, so that a
-//! reserver inside it has counted itself; later ones find the poison), then cuts inside the
-//! section holding the publish lock; step 4 refuses to list a range once the log is poisoned. So no record is written past the cut and
-//! none is published after it: a reader and a restart find only the durable records.
+//! reserver inside it has counted itself; later ones find the poison), then takes the publish
+//! lock and cuts inside the section; from then on step 4 refuses a range at or past the cut.
+//! So no record is written past the cut and none is published after it: a reader and a
+//! restart find only the durable records. (A failed write poisons without a cut: the ranges
+//! written before it are still published, as they are whole on disk.)
 
 use super::{Log, RecordBatch};
 use crate::storage::error::{IoContext, LogError};
@@ -84,8 +86,8 @@ use crate::storage::index::INDEX_INTERVAL;
 use crate::storage::race::RacePoint;
 use crate::strategies::SyncStrategy;
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::{Acquire, Release, SeqCst};
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 
 /// How many times step 6 checks the watermark, yielding the processor after each look,
 /// before parking.
@@ -93,7 +95,6 @@ const YIELDS: u32 = 100;
 
 /// The list of written ranges (steps 4–5), and where appenders waiting for theirs to be
 /// published (step 6) park, woken by each publication.
-#[derive(Default)]
 pub(crate) struct PublishSignal {
     /// Appenders parked or about to park. A publisher signals only when this is non-zero: it
     /// stores `published` and then loads this, a waiter increments this and then loads
@@ -107,10 +108,34 @@ pub(crate) struct PublishSignal {
     /// Appenders between their reservation (counted inside the write section) and the end of
     /// their write (step 3): what a cut after a failed sync waits for, so none writes past it.
     writing: AtomicUsize,
+    /// The offset a failed sync's cut went back to (`u64::MAX` before any cut): ranges from it
+    /// on are never published. A failed write poisons the log without a cut, and the ranges
+    /// written before it are still published.
+    cut_at: AtomicU64,
+}
+
+impl Default for PublishSignal {
+    fn default() -> Self {
+        PublishSignal {
+            waiters: AtomicUsize::new(0),
+            lock: parking_lot::Mutex::new(()),
+            published: parking_lot::Condvar::new(),
+            written: parking_lot::Mutex::new(Vec::new()),
+            writing: AtomicUsize::new(0),
+            cut_at: AtomicU64::new(u64::MAX),
+        }
+    }
 }
 
 /// An appender between its reservation and the end of its write, uncounted when dropped.
-struct Writing<'a>(&'a AtomicUsize);
+pub(super) struct Writing<'a>(&'a AtomicUsize);
+
+impl<'a> Writing<'a> {
+    fn count(writing: &'a AtomicUsize) -> Writing<'a> {
+        writing.fetch_add(1, SeqCst);
+        Writing(writing)
+    }
+}
 
 impl Drop for Writing<'_> {
     fn drop(&mut self) {
@@ -133,19 +158,18 @@ impl<S: SyncStrategy> Log<S> {
     pub(super) fn append_reserved(&self, batch: &mut RecordBatch) -> Result<u64, LogError> {
         let n = batch.len() as u64;
         let record_bytes = batch.bytes().len() as u64;
-        let (offset, position) = self.strategy.write(|| self.reserve_section(n, record_bytes))?; // 1–2.
-                                                                                                 // Counted by the reservation; uncounted once written, or if anything here panics.
-        let writing = Writing(&self.publish_signal.writing);
+        // 1–2. The reservation counts this appender as writing until `writing` is dropped: once
+        // its write is done and marked, or on any early return or panic.
+        let (offset, position, writing) = self.strategy.write(|| self.reserve_section(n, record_bytes))?;
         self.config.race_window.at(RacePoint::Reserved { offset, position, record_bytes });
         batch.assign_offsets(offset); // 3.
         self.prealloc.ensure(&self.file, position + record_bytes);
-        let wrote = self.file.write_all_at(batch.bytes(), position).at(&self.log_path);
-        drop(writing);
-        if let Err(e) = wrote {
+        if let Err(e) = self.file.write_all_at(batch.bytes(), position).at(&self.log_path) {
             self.durability.poison();
             return Err(e);
         }
         self.prealloc.written(position + record_bytes);
+        drop(writing);
         self.config.race_window.at(RacePoint::Written { offset, position, record_bytes });
         let mut index_entries = Vec::new();
         for entry in super::index_entries_due(batch, offset, position, INDEX_INTERVAL) {
@@ -162,9 +186,9 @@ impl<S: SyncStrategy> Log<S> {
     /// published, and any written after it that were waiting for it.
     fn publish_written(&self, written: Written) -> Result<(), LogError> {
         let mut pending = self.publish_signal.written.lock();
-        if self.durability.is_poisoned() {
-            // A failed sync's cut may have passed this range's offset: publishing it now would
-            // show readers (and leave a restart) records that were never durable.
+        if written.offset >= self.publish_signal.cut_at.load(Acquire) {
+            // A failed sync's cut passed this range: publishing it would show readers (and leave
+            // a restart) records that were never durable.
             return Err(LogError::SyncFailed { path: self.log_path.clone() });
         }
         pending.push(written); // 4.
@@ -227,8 +251,9 @@ impl<S: SyncStrategy> Log<S> {
         result
     }
 
-    /// Steps 1–2: the reservation, the only part inside the strategy's write section.
-    fn reserve_section(&self, n: u64, record_bytes: u64) -> Result<(u64, u64), LogError> {
+    /// Steps 1–2: the reservation, the only part inside the strategy's write section; counts
+    /// the appender as writing (the returned guard uncounts it).
+    fn reserve_section(&self, n: u64, record_bytes: u64) -> Result<(u64, u64, Writing<'_>), LogError> {
         if self.durability.is_poisoned() {
             return Err(LogError::SyncFailed { path: self.log_path.clone() });
         }
@@ -240,8 +265,7 @@ impl<S: SyncStrategy> Log<S> {
         self.config.race_window.at(RacePoint::Loaded { offset, position, record_bytes });
         self.end_position.store(position + record_bytes, Release); // 2.
         self.next_offset.store(end_offset, Release);
-        self.publish_signal.writing.fetch_add(1, SeqCst);
-        Ok((offset, position))
+        Ok((offset, position, Writing::count(&self.publish_signal.writing)))
     }
 
     /// Before a cut after a failed sync (the log is poisoned, so no reservation succeeds any
@@ -262,13 +286,20 @@ impl<S: SyncStrategy> Log<S> {
         }
     }
 
-    /// Inside the cut's write section: the publish lock, held so that nothing is published
-    /// during the cut, with the ranges written and not yet published dropped (their appenders
-    /// find the poison).
+    /// Before the cut's write section (the publish lock is taken before the strategy's, never
+    /// the other way round, so a publisher stuck in an index write holds out no reader): the
+    /// publish lock, held so that nothing is published during the cut, with the ranges written
+    /// and not yet published dropped.
     pub(super) fn stop_publication(&self) -> parking_lot::MutexGuard<'_, Vec<Written>> {
         let mut pending = self.publish_signal.written.lock();
         pending.clear();
         pending
+    }
+
+    /// Inside the cut, with the publish lock held: no range from `offset` on is ever published
+    /// (its appender finds the cut in step 4).
+    pub(super) fn refuse_publication_from(&self, offset: u64) {
+        self.publish_signal.cut_at.fetch_min(offset, Release);
     }
 
     /// After a publication: wakes the appenders parked in step 6, if any.
