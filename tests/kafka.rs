@@ -650,3 +650,21 @@ fn an_idempotent_batch_sent_twice_is_stored_once_and_a_gap_is_refused() {
     );
     assert_eq!(broker.payloads("idem").len(), 3);
 }
+
+/// A Kafka connection the broker closed is not used again, as a native one is not: the request
+/// that found it closed fails, and every later one fails at once, unsent.
+#[test]
+fn a_failed_kafka_connection_sends_nothing_more() {
+    let mut broker = Embedded::start();
+    let mut kafka = KafkaClient::connect(&broker.kafka()).expect("connect");
+    kafka.produce("f", &[b"x".as_slice()]).expect("produce");
+    broker.handle.take().expect("running").shutdown();
+    let gone = kafka.produce("f", &[b"y".as_slice()]).expect_err("the broker has stopped");
+    assert!(kafka.failed().is_some(), "the connection is failed after: {gone}");
+    let began = Instant::now();
+    match kafka.produce("f", &[b"z".as_slice()]) {
+        Err(synclog::kafka::KafkaError::Broken { why }) => assert!(!why.is_empty()),
+        other => panic!("{other:?}"),
+    }
+    assert!(began.elapsed() < Duration::from_secs(1), "no wait on a failed connection");
+}

@@ -383,21 +383,31 @@ fn leader_connection<'a>(
 struct KafkaProducer {
     leaders: Arc<HashMap<String, String>>,
     connections: HashMap<String, KafkaClient>,
-    /// The leader each outstanding request went to, oldest first.
-    pending: VecDeque<String>,
+    /// The leader each outstanding request went to, oldest first; `Err(why)` for one never
+    /// sent, its leader's connection having failed before.
+    pending: VecDeque<Result<String, String>>,
 }
 
 impl ProducerEndpoint for KafkaProducer {
     fn start(&mut self, topic: &str, messages: &[&[u8]]) -> Result<(), String> {
         let (client, addr) = leader_connection(&self.leaders, &mut self.connections, topic)?;
+        if let Some(why) = client.failed() {
+            self.pending.push_back(Err(format!("not sent: the connection had failed ({why})")));
+            return Ok(());
+        }
         client.send_produce(topic, messages, -1).map_err(|e| crate::broker::handler::chain(&e))?;
         client.flush().map_err(|e| crate::broker::handler::chain(&e))?;
-        self.pending.push_back(addr);
+        self.pending.push_back(Ok(addr));
         Ok(())
     }
 
     fn finish(&mut self) -> Completion {
-        let Some(client) = self.pending.pop_front().and_then(|addr| self.connections.get_mut(&addr)) else {
+        let addr = match self.pending.pop_front() {
+            Some(Ok(addr)) => addr,
+            Some(Err(not_sent)) => return Completion::Failed(not_sent),
+            None => return Completion::Unknown("no request outstanding".into()),
+        };
+        let Some(client) = self.connections.get_mut(&addr) else {
             return Completion::Unknown("no request outstanding".into());
         };
         match client.receive_produce() {

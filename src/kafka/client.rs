@@ -69,6 +69,9 @@ pub struct KafkaClient {
     in_flight: VecDeque<(i32, ApiKey)>,
     /// Scratch space for encoding one request.
     out: Vec<u8>,
+    /// The connection's first failure, once it failed (a failed write, a timeout, a close, a
+    /// frame out of step): nothing more is sent on it, as on a native [`crate::client::Client`].
+    failed: Option<String>,
 }
 
 impl KafkaClient {
@@ -94,8 +97,13 @@ impl KafkaClient {
             write_timeout: Some(ANSWER_TIMEOUT),
         };
         let conn = Connection::with_config(stream, config).map_err(connect_error)?;
-        let mut client =
-            KafkaClient { conn, next_correlation_id: 1, in_flight: VecDeque::new(), out: Vec::new() };
+        let mut client = KafkaClient {
+            conn,
+            next_correlation_id: 1,
+            in_flight: VecDeque::new(),
+            out: Vec::new(),
+            failed: None,
+        };
         // A Kafka broker answers ApiVersions at once: a peer silent for long is something else.
         client.conn.set_idle_timeout(Some(crate::client::PROBE_TIMEOUT));
         match client.check_versions() {
@@ -146,14 +154,41 @@ impl KafkaClient {
         })?;
         self.out.clear();
         encode_frame(api, version, Direction::Request, &header_bytes, body, &mut self.out)?;
-        self.conn.write_frame_bytes(&self.out)?;
+        self.refuse_if_failed()?;
+        let written = self.conn.write_frame_bytes(&self.out);
+        self.written(written)?;
         self.in_flight.push_back((correlation_id, api));
         Ok(())
     }
 
     /// Sends every queued request.
     pub fn flush(&mut self) -> Result<(), KafkaError> {
-        Ok(self.conn.flush()?)
+        self.refuse_if_failed()?;
+        let flushed = self.conn.flush();
+        self.written(flushed)
+    }
+
+    /// Why the connection failed, if it did: no request is sent on it any more.
+    pub fn failed(&self) -> Option<&str> {
+        self.failed.as_deref()
+    }
+
+    fn refuse_if_failed(&self) -> Result<(), KafkaError> {
+        match &self.failed {
+            Some(why) => Err(KafkaError::Broken { why: why.clone() }),
+            None => Ok(()),
+        }
+    }
+
+    /// Marks the connection failed by `error` (the first failure is kept) and returns it.
+    fn fail(&mut self, error: KafkaError) -> KafkaError {
+        self.failed.get_or_insert_with(|| crate::broker::handler::chain(&error));
+        error
+    }
+
+    /// A write that failed may leave the stream cut mid-frame: the connection is failed.
+    fn written<T>(&mut self, result: Result<T, ConnectionError>) -> Result<T, KafkaError> {
+        result.map_err(|e| self.fail(e.into()))
     }
 
     /// Requests sent and not answered yet.
@@ -171,13 +206,21 @@ impl KafkaClient {
         let Some((expected, _)) = self.in_flight.pop_front() else {
             return Err(KafkaError::Closed { api });
         };
-        let frame = self.conn.read_frame_with(Bytes::copy_from_slice)?.ok_or(KafkaError::Closed { api })?;
+        if let Some(why) = &self.failed {
+            return Err(KafkaError::Unanswered { why: why.clone() });
+        }
+        // Anything but a whole frame of this request's answer leaves the stream out of step.
+        let frame = match self.conn.read_frame_with(Bytes::copy_from_slice) {
+            Ok(Some(frame)) => frame,
+            Ok(None) => return Err(self.fail(KafkaError::Closed { api })),
+            Err(e) => return Err(self.fail(e.into())),
+        };
         let Some(&[c0, c1, c2, c3]) = frame.first_chunk::<4>() else {
-            return Err(KafkaError::ShortFrame { size: frame.len() });
+            return Err(self.fail(KafkaError::ShortFrame { size: frame.len() }));
         };
         let received = i32::from_be_bytes([c0, c1, c2, c3]);
         if received != expected {
-            return Err(KafkaError::CorrelationMismatch { expected, received });
+            return Err(self.fail(KafkaError::CorrelationMismatch { expected, received }));
         }
         decode(api, version, Direction::Response, response_shape, frame.slice(4..))
     }

@@ -278,6 +278,13 @@ pub enum KafkaError {
         waited.as_secs_f64()
     )]
     Silent { waited: std::time::Duration },
+    /// The connection failed earlier (its first failure is `why`): this request was not sent.
+    #[error("not sent: the Kafka connection failed earlier ({why})")]
+    Broken { why: String },
+    /// The connection failed (its first failure is `why`) while this request was in flight: it
+    /// got no answer and may or may not have been carried out.
+    #[error("no answer: the Kafka connection failed ({why})")]
+    Unanswered { why: String },
     /// A response for another request than the oldest one outstanding.
     #[error("the Kafka broker answered correlation id {received} where {expected} was due")]
     CorrelationMismatch { expected: i32, received: i32 },
