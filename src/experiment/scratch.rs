@@ -74,10 +74,17 @@ pub struct Removed {
     pub failed: Vec<(PathBuf, std::io::Error)>,
 }
 
+/// How many times [`remove_all`] looks again, [`RECHECK_EVERY`] apart, for a directory that a
+/// thread still setting up made again after its removal.
+const RECHECKS: u32 = 20;
+const RECHECK_EVERY: std::time::Duration = std::time::Duration::from_millis(5);
+
 /// Removes every temporary directory alive now (outermost first, so a directory inside
 /// another goes with it). Called on an interrupt, just before the process exits; whatever a
-/// thread still writes into them meanwhile is lost with them. The list stays locked afterwards:
-/// no directory can be made (or listed) after this, since the process is ending.
+/// thread still writes into them meanwhile is lost with them. A thread opening a data dir at
+/// that moment can make it again (`create_dir_all`) just after its removal, so for 100 ms each
+/// directory is looked for again and removed again. The list stays locked afterwards: no
+/// directory can be made (or listed) after this, since the process is ending.
 pub fn remove_all() -> Removed {
     let mut live = LIVE.lock();
     live.sort_by_key(|p| p.components().count());
@@ -88,6 +95,12 @@ pub fn remove_all() -> Removed {
             // Inside a directory removed before it.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => removed.removed += 1,
             Err(e) => removed.failed.push((dir.clone(), e)),
+        }
+    }
+    for _ in 0..RECHECKS {
+        std::thread::sleep(RECHECK_EVERY);
+        for dir in live.iter().filter(|dir| dir.exists()) {
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
     live.clear();
