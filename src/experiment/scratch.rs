@@ -13,9 +13,11 @@
 //! removed, for good.
 
 use parking_lot::Mutex;
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// The temporary directories alive now.
 static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
@@ -74,37 +76,57 @@ pub struct Removed {
     pub failed: Vec<(PathBuf, std::io::Error)>,
 }
 
-/// How many times [`remove_all`] looks again, [`RECHECK_EVERY`] apart, for a directory that a
-/// thread still setting up made again after its removal.
-const RECHECKS: u32 = 20;
-const RECHECK_EVERY: std::time::Duration = std::time::Duration::from_millis(5);
+/// How long [`remove_all`] keeps at a directory that a thread still setting up fills again
+/// while it is being removed, before it names the directory as not removed.
+const KEEP_TRYING_FOR: Duration = Duration::from_secs(2);
+/// How long after removing everything [`remove_all`] looks again, every [`RECHECK_EVERY`], for
+/// a directory that such a thread made again after its removal.
+const RECHECK_FOR: Duration = Duration::from_millis(100);
+const RECHECK_EVERY: Duration = Duration::from_millis(5);
 
 /// Removes every temporary directory alive now (outermost first, so a directory inside
 /// another goes with it). Called on an interrupt, just before the process exits; whatever a
-/// thread still writes into them meanwhile is lost with them. A thread opening a data dir at
-/// that moment can make it again (`create_dir_all`) just after its removal, so for 100 ms each
-/// directory is looked for again and removed again. The list stays locked afterwards: no
-/// directory can be made (or listed) after this, since the process is ending.
+/// thread still writes into them meanwhile is lost with them. The list stays locked
+/// afterwards: no directory can be made (or listed) after this, since the process is ending.
 pub fn remove_all() -> Removed {
     let mut live = LIVE.lock();
     live.sort_by_key(|p| p.components().count());
+    let removed = remove_while_refilled(&live);
+    live.clear();
+    std::mem::forget(live);
+    removed
+}
+
+/// Removes `dirs`, in order, while other threads of the process may still be making files and
+/// directories in them: the main thread opening a data dir when the interrupt came makes the
+/// directory again (`create_dir_all`) or a topic's files inside it, between the removal of a
+/// directory's entries and the removal of the directory itself, which then fails as not empty.
+/// So a directory found not empty is removed again, 1 ms apart, for up to [`KEEP_TRYING_FOR`]
+/// from the start; and once all are removed, each is looked for again for [`RECHECK_FOR`] and
+/// removed again if it is back.
+fn remove_while_refilled(dirs: &[PathBuf]) -> Removed {
+    let give_up_at = Instant::now() + KEEP_TRYING_FOR;
     let mut removed = Removed { removed: 0, failed: Vec::new() };
-    for dir in live.iter() {
-        match std::fs::remove_dir_all(dir) {
-            Ok(()) => removed.removed += 1,
-            // Inside a directory removed before it.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => removed.removed += 1,
-            Err(e) => removed.failed.push((dir.clone(), e)),
+    for dir in dirs {
+        loop {
+            match std::fs::remove_dir_all(dir) {
+                // Not found: inside a directory removed before it.
+                Ok(()) => break removed.removed += 1,
+                Err(e) if e.kind() == ErrorKind::NotFound => break removed.removed += 1,
+                Err(e) if e.kind() == ErrorKind::DirectoryNotEmpty && Instant::now() < give_up_at => {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(e) => break removed.failed.push((dir.clone(), e)),
+            }
         }
     }
-    for _ in 0..RECHECKS {
+    let recheck_until = Instant::now() + RECHECK_FOR;
+    while Instant::now() < recheck_until {
         std::thread::sleep(RECHECK_EVERY);
-        for dir in live.iter().filter(|dir| dir.exists()) {
+        for dir in dirs.iter().filter(|dir| dir.exists()) {
             let _ = std::fs::remove_dir_all(dir);
         }
     }
-    live.clear();
-    std::mem::forget(live);
     removed
 }
 
@@ -186,6 +208,36 @@ mod tests {
         drop(scratch);
         assert!(!outer_path.exists());
         assert!(!LIVE.lock().contains(&outer_path));
+    }
+
+    /// A thread still setting up (here: making the directory again and a file in it, 500
+    /// times) while the directory is removed: the removal keeps at it until the thread stops
+    /// refilling it, and counts it removed rather than naming it as not empty.
+    #[test]
+    fn a_directory_refilled_while_it_is_removed_is_removed_all_the_same() {
+        let parent = tempfile::tempdir().expect("tempdir");
+        let dir = parent.path().join("data");
+        std::fs::create_dir(&dir).expect("mkdir");
+        let started = Arc::new(std::sync::Barrier::new(2));
+        let filler = std::thread::spawn({
+            let (dir, started) = (dir.clone(), started.clone());
+            move || {
+                started.wait();
+                let mut made = 0;
+                for i in 0..500 {
+                    let _ = std::fs::create_dir_all(&dir);
+                    made += usize::from(std::fs::write(dir.join(format!("{i}.dat")), b"x").is_ok());
+                }
+                made
+            }
+        });
+        started.wait();
+        let removed = remove_while_refilled(std::slice::from_ref(&dir));
+        let made = filler.join().expect("the filler");
+        assert!(made > 0, "the filler made no file");
+        let failed: Vec<String> =
+            removed.failed.iter().map(|(p, e)| format!("{}: {e}", p.display())).collect();
+        assert_eq!((removed.removed, failed), (1, Vec::<String>::new()));
     }
 
     #[test]
