@@ -8,8 +8,8 @@
 //!   predecessor is published; a reader never sees past the watermark; two reservations forced
 //!   together under `none` lose an update, as under `whole`; a failed sync cuts back and fails
 //!   the appenders behind it instead of hanging them; a failed sync's cut waits for an appender
-//!   still writing, and nothing is published or left on disk past it. (A failed write itself is
-//!   not injected here: no hook fails a `pwrite`.)
+//!   still writing, and nothing is published or left on disk past it. (A failed write is injected
+//!   in tests/failed_write.rs, by the process's file-size limit.)
 
 mod common;
 
@@ -293,6 +293,8 @@ fn a_failed_sync_waits_for_an_appender_still_writing_and_nothing_is_published_pa
         let (log, done) = (log.clone(), done.clone());
         thread::spawn(move || {
             let failed = work(&log);
+            // Let go of the log before saying so: the test takes it back once all have ended.
+            drop(log);
             let _ = done.send((name, failed));
         })
     };

@@ -31,8 +31,10 @@ pub enum LogError {
     #[error("invalid topic name {name:?}: {reason}")]
     InvalidTopic { name: String, reason: &'static str },
     /// An earlier `fdatasync` of this log failed, so no append since can be promised durable
-    /// (`--fsync always`). Restart the broker: recovery checks what actually reached the file.
-    #[error("an earlier fdatasync of {path} failed: appends can no longer be acknowledged as durable; restart the broker (recovery checks what reached the disk)")]
+    /// (`--fsync always`), or under `--append reserve` an earlier write failed, leaving a
+    /// range that is never published. Restart the broker: recovery checks what actually
+    /// reached the file.
+    #[error("an earlier fdatasync or write of {path} failed: appends can no longer be acknowledged; restart the broker (recovery checks what reached the disk)")]
     SyncFailed { path: PathBuf },
     /// A read of a topic that does not exist.
     #[error("unknown topic {0:?}")]

@@ -68,12 +68,18 @@
 //! A failed write (step 3) or index write (step 5) leaves a range that will never be
 //! published: it poisons the log as a failed sync does, and the appenders waiting behind it in
 //! step 6 return that error instead of waiting forever. Neither is acknowledged; a restart's
-//! recovery cuts the log at the first record that is not whole.
+//! recovery cuts the log at the first record that is not whole. A waiting appender that finds the
+//! poison does not give up at once, though: an appender ahead of it, reserved before the failed
+//! one, may still be writing, and would then publish it. From its reservation to the end of its
+//! step 5 an appender is counted (inside the write section, so every appender ahead of a waiter
+//! was counted before the waiter reserved); the waiter waits for the count to be zero, after
+//! which every range that will ever be published is, and returns success if its own is among
+//! them. So no producer is told an append failed whose record readers get, and a restart keeps.
 //!
 //! A failed sync poisons the log and cuts it back to its last durable record (see
 //! `Log::cut_to_durable`). Appenders that reserved before the poison may still be in step 3,
 //! outside the write section: the cut first waits, outside the section too, until the count of
-//! appenders between steps 2 and the end of 3 is zero (after an empty write section, so that a
+//! appenders between step 2 and the end of step 5 is zero (after an empty write section, so that a
 //! reserver inside it has counted itself; later ones find the poison), then takes the publish
 //! lock and cuts inside the section; from then on step 4 refuses a range at or past the cut.
 //! So no record is written past the cut and none is published after it: a reader and a
@@ -106,7 +112,8 @@ pub(crate) struct PublishSignal {
     /// the only publisher.
     pub(super) written: parking_lot::Mutex<Vec<Written>>,
     /// Appenders between their reservation (counted inside the write section) and the end of
-    /// their write (step 3): what a cut after a failed sync waits for, so none writes past it.
+    /// their step 5: what a cut after a failed sync waits for, so none writes past it, and what
+    /// an appender waiting in a poisoned log waits for (see the module docs).
     writing: AtomicUsize,
     /// The offset a failed sync's cut went back to (`u64::MAX` before any cut): ranges from it
     /// on are never published. A failed write poisons the log without a cut, and the ranges
@@ -127,7 +134,7 @@ impl Default for PublishSignal {
     }
 }
 
-/// An appender between its reservation and the end of its write, uncounted when dropped.
+/// An appender between its reservation and the end of its step 5, uncounted when dropped.
 pub(super) struct Writing<'a>(&'a AtomicUsize);
 
 impl<'a> Writing<'a> {
@@ -158,8 +165,8 @@ impl<S: SyncStrategy> Log<S> {
     pub(super) fn append_reserved(&self, batch: &mut RecordBatch) -> Result<u64, LogError> {
         let n = batch.len() as u64;
         let record_bytes = batch.bytes().len() as u64;
-        // 1–2. The reservation counts this appender as writing until `writing` is dropped: once
-        // its write is done and marked, or on any early return or panic.
+        // 1–2. The reservation counts this appender until `writing` is dropped: once its range
+        // is handed over (and published, if it can be), or on any early return or panic.
         let (offset, position, writing) = self.strategy.write(|| self.reserve_section(n, record_bytes))?;
         self.config.race_window.at(RacePoint::Reserved { offset, position, record_bytes });
         batch.assign_offsets(offset); // 3.
@@ -169,14 +176,18 @@ impl<S: SyncStrategy> Log<S> {
             return Err(e);
         }
         self.prealloc.written(position + record_bytes);
-        drop(writing);
         self.config.race_window.at(RacePoint::Written { offset, position, record_bytes });
         let mut index_entries = Vec::new();
         for entry in super::index_entries_due(batch, offset, position, INDEX_INTERVAL) {
             index_entries.extend_from_slice(&entry.to_bytes());
         }
         let written = Written { offset, n, end: position + record_bytes, index_entries };
-        self.publish_written(written)?; // 4–5.
+        let published = self.publish_written(written); // 4–5.
+                                                       // Counted until here: an appender waiting behind this one (step 6) that finds the log
+                                                       // poisoned waits for the count to be zero, after which its range is published or never
+                                                       // will be.
+        drop(writing);
+        published?;
         self.wait_published(offset + n)?; // 6.
         Ok(offset)
     }
@@ -236,19 +247,31 @@ impl<S: SyncStrategy> Log<S> {
         let signal = &self.publish_signal;
         signal.waiters.fetch_add(1, SeqCst);
         let mut parked = signal.lock.lock();
-        let result = loop {
+        let published = loop {
             if self.published.load(SeqCst) >= end_offset {
-                break Ok(());
+                break true;
             }
             if self.durability.is_poisoned() {
-                break Err(poisoned());
+                break false;
             }
             // Bounded, so a poisoning (which does not signal) is noticed too.
             signal.published.wait_for(&mut parked, std::time::Duration::from_millis(1));
         };
         drop(parked);
         signal.waiters.fetch_sub(1, SeqCst);
-        result
+        if published {
+            return Ok(());
+        }
+        // Poisoned: an appender ahead of this one may still be writing, and publish this range
+        // once it has (a failed write cuts nothing: the ranges before it are still published).
+        // Every appender ahead reserved, and so was counted, before this one: once the count is
+        // zero, whatever will ever be published is.
+        self.wait_for_count_zero();
+        if self.published.load(SeqCst) >= end_offset {
+            Ok(())
+        } else {
+            Err(poisoned())
+        }
     }
 
     /// Steps 1–2: the reservation, the only part inside the strategy's write section; counts
@@ -270,11 +293,17 @@ impl<S: SyncStrategy> Log<S> {
 
     /// Before a cut after a failed sync (the log is poisoned, so no reservation succeeds any
     /// more): waits, outside the write section, until every appender that reserved before has
-    /// finished its write, so that none writes past the cut. An empty write section first lets
+    /// finished its write and handed its range over, so that none writes past the cut. An empty write section first lets
     /// any reserver already inside it count itself. Readers and the other locks are not held
     /// meanwhile, however long a write on a failing device takes.
     pub(super) fn wait_for_writers(&self) {
         self.strategy.write(|| ());
+        self.wait_for_count_zero();
+    }
+
+    /// Waits until no appender is between its reservation and the end of its step 5: a few
+    /// yields, then 1 ms sleeps (a write on a failing device can take long).
+    fn wait_for_count_zero(&self) {
         let mut looks = 0u32;
         while self.publish_signal.writing.load(SeqCst) > 0 {
             looks += 1;
