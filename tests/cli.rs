@@ -240,11 +240,11 @@ fn synclog(args: &[&str]) -> Run {
     run(SYNCLOG, args, None)
 }
 
-/// An address on 127.0.0.1 where nothing listens: a port just bound and released.
+/// An address on 127.0.0.1 where nothing listens: port 1, below the ephemeral range, so no
+/// broker a parallel test starts on port 0 can take it (as it could a port just released).
 fn unreachable_addr() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    drop(listener);
+    let addr = "127.0.0.1:1";
+    assert!(std::net::TcpStream::connect(addr).is_err(), "something listens on {addr}");
     addr.to_string()
 }
 

@@ -1093,30 +1093,30 @@ fn a_remote_run_refuses_the_embedded_brokers_settings() {
 /// `prefix*` appears there, sends it SIG`signal` and waits for it to end; returns how it ended
 /// and its stderr.
 fn interrupted(tmp: &Path, args: &[&str], prefix: &str, signal: &str) -> (std::process::ExitStatus, String) {
-    let mut child = Command::new(HARNESS)
-        .args(args)
-        .env("TMPDIR", tmp)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the harness");
+    // Killed if a check below fails: no harness left loading the machine for the next tests.
+    let mut child = KillOnDrop(
+        Command::new(HARNESS)
+            .args(args)
+            .env("TMPDIR", tmp)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the harness"),
+    );
     let deadline = Instant::now() + RUN_DEADLINE;
     while scratch_dirs(tmp, prefix).is_empty() {
         assert!(Instant::now() < deadline, "no temporary {prefix}* dir appeared");
         thread::sleep(Duration::from_millis(20));
     }
-    let pid = child.id().to_string();
+    let pid = child.0.id().to_string();
     assert!(Command::new("kill").args([&format!("-{signal}"), &pid]).status().expect("kill").success());
-    while child.try_wait().expect("wait").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the harness {args:?} did not end after SIG{signal}");
-        }
+    while child.0.try_wait().expect("wait").is_none() {
+        assert!(Instant::now() < deadline, "the harness {args:?} did not end after SIG{signal}");
         thread::sleep(Duration::from_millis(20));
     }
-    let status = child.wait().expect("status");
+    let status = child.0.wait().expect("status");
     let mut stderr = String::new();
-    child.stderr.take().expect("stderr").read_to_string(&mut stderr).expect("read stderr");
+    child.0.stderr.take().expect("stderr").read_to_string(&mut stderr).expect("read stderr");
     (status, stderr)
 }
 

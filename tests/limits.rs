@@ -28,12 +28,12 @@
 mod common;
 
 use bytes::Bytes;
-use common::broker_process::BrokerProcess;
+use common::broker_process::{kafka_addr_of, BrokerProcess};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -189,11 +189,6 @@ fn raise_own_fd_limit(needed: u64) {
         .expect("raise the soft limit on open files");
 }
 
-/// A loopback address with a free port, for the Kafka listener (port 0 is logged, not printed).
-fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port")
-}
-
 /// A Fetch v4 naming `partitions` as (topic, partition), each from offset 0 with 1 MiB, and
 /// `max_bytes` for the whole request; the answer's (topic, error, records bytes) per partition.
 fn fetch(addr: SocketAddr, partitions: &[(&str, i32)], max_bytes: i32) -> Vec<(String, i16, usize)> {
@@ -247,11 +242,11 @@ fn a_kafka_fetch_is_bounded_before_it_is_built() {
     let dir = tempfile::tempdir().expect("tempdir");
     let stderr = dir.path().join("broker.stderr");
     let data = dir.path().join("data");
-    let kafka = free_addr();
     let broker = BrokerProcess::start(
-        &["--data-dir", data.to_str().expect("utf-8"), "--kafka-listen", &kafka.to_string()],
+        &["--data-dir", data.to_str().expect("utf-8"), "--kafka-listen", "127.0.0.1:0"],
         &stderr,
     );
+    let kafka: SocketAddr = kafka_addr_of(&stderr).parse().expect("the Kafka address");
     let mut client = KafkaClient::connect(&kafka.to_string()).expect("kafka client");
     let big = vec![0x5au8; (1 << 20) - 1024];
     for topic in ["big0", "big1", "big2"] {
@@ -377,18 +372,11 @@ fn a_topic_flood_stops_at_max_topics_and_existing_topics_keep_working() {
     let dir = tempfile::tempdir().expect("tempdir");
     let stderr = dir.path().join("broker.stderr");
     let data = dir.path().join("data");
-    let kafka = free_addr();
     let broker = BrokerProcess::start(
-        &[
-            "--data-dir",
-            data.to_str().expect("utf-8"),
-            "--kafka-listen",
-            &kafka.to_string(),
-            "--max-topics",
-            "5",
-        ],
+        &["--data-dir", data.to_str().expect("utf-8"), "--kafka-listen", "127.0.0.1:0", "--max-topics", "5"],
         &stderr,
     );
+    let kafka: SocketAddr = kafka_addr_of(&stderr).parse().expect("the Kafka address");
     let mut c = Client::connect(broker.addr).expect("connect");
     for i in 0..5 {
         assert_eq!(c.produce(&format!("t{i}"), [b"x".as_slice()]).expect("within the cap"), 0);

@@ -19,7 +19,7 @@
 //!   stall, about `STALL × RATE` of them.
 //!
 //! The only assumption beyond the stall: outside it, fewer than 1 % of requests take as long as
-//! `STALL - SLACK` (250 ms) on a loopback connection.
+//! `STALL - SLACK` (950 ms) on a loopback connection, which holds on a busy machine too.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -29,7 +29,7 @@ use synclog::report::rows::RunReport;
 use synclog::strategies::{MutexSync, SyncStrategy};
 
 /// How long the one stalled write section sleeps.
-const STALL: Duration = Duration::from_millis(300);
+const STALL: Duration = Duration::from_millis(1_000);
 /// What the open-loop p99 may fall short of the stall by (the bound above is 20 ms).
 const SLACK: Duration = Duration::from_millis(50);
 /// Write sections before the stalled one (of `MESSAGES`): a quarter of the way in.
@@ -141,7 +141,7 @@ fn the_open_loop_p99_includes_a_stall_that_the_closed_loop_p99_hides() {
         "a request due at the stall's start was sent when it ended: {} µs behind",
         lag.max_behind_us
     );
-    // About STALL × RATE = 300 of the 2 000 requests were due during the stall; a third of
+    // About STALL × RATE = 1 000 of the 2 000 requests were due during the stall; a third of
     // that is a bound no schedule can miss.
     let due_in_stall = STALL.as_secs_f64() * RATE / MESSAGES as f64;
     assert!(

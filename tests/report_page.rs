@@ -170,8 +170,12 @@ fn corrupted_page() -> Page {
 /// Runs Chromium headless on `file` with `extra` arguments; returns stdout. Fails the test
 /// with the missing tool's name when Chromium is not installed; kills it after 90 s.
 fn chromium(file: &Path, extra: &[&str]) -> String {
+    use std::os::unix::process::CommandExt;
     let profile = tempfile::tempdir().expect("temp dir");
+    // In a process group of its own, killed whole at the end: a helper process still holding
+    // stdout after the main one has exited would otherwise keep the read below waiting.
     let mut child = Command::new("chromium")
+        .process_group(0)
         .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
         .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
         .arg(format!("--user-data-dir={}", profile.path().display()))
@@ -187,16 +191,19 @@ fn chromium(file: &Path, extra: &[&str]) -> String {
         std::io::Read::read_to_string(&mut stdout, &mut s).map(|_| s)
     });
     let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
+    let group = rustix::process::Pid::from_raw(child.id() as i32).expect("a positive pid");
+    let finished = loop {
         if child.try_wait().expect("wait").is_some() {
-            break;
+            break true;
         }
         if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("chromium did not finish within 90 s on {}", file.display());
+            break false;
         }
         std::thread::sleep(Duration::from_millis(50));
-    }
+    };
+    let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+    let _ = child.wait();
+    assert!(finished, "chromium did not finish within 90 s on {}", file.display());
     reader.join().expect("reader").expect("chromium stdout")
 }
 

@@ -71,10 +71,14 @@ fn for_duration<W: FnMut() -> std::io::Result<u64>>(
                     // waiting at it (a batch's allocation is nothing beside the run).
                     start.wait();
                     let mut work = worker(t);
-                    while !stop.load(Ordering::Relaxed) {
+                    // One unit at least, however late this thread gets a processor: a
+                    // ceiling is never 0 because a short window closed before it ran.
+                    loop {
                         done.fetch_add(work()?, Ordering::Relaxed);
+                        if stop.load(Ordering::Relaxed) {
+                            break Ok(());
+                        }
                     }
-                    Ok(())
                 })
             })
             .collect();

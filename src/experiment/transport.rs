@@ -220,7 +220,11 @@ impl Default for Retry {
 impl Retry {
     /// Whether a new connection may be tried now; if so, the next one waits longer.
     fn due(&mut self) -> bool {
-        let now = std::time::Instant::now();
+        self.due_at(std::time::Instant::now())
+    }
+
+    /// [`Retry::due`], at `now`.
+    fn due_at(&mut self, now: std::time::Instant) -> bool {
         match self.next {
             None => {
                 self.next = Some(now + self.wait);
@@ -485,17 +489,21 @@ mod tests {
 
     #[test]
     fn a_failed_consumer_reconnects_no_sooner_than_its_growing_wait() {
+        let ms = Duration::from_millis;
+        let t0 = std::time::Instant::now();
         let mut retry = Retry::default();
-        assert!(!retry.due(), "not at the first failure");
-        assert!(!retry.due(), "nor right after it");
-        std::thread::sleep(Duration::from_millis(60));
-        assert!(retry.due(), "50 ms on");
-        assert!(!retry.due(), "then the wait starts again");
-        assert_eq!(retry.wait, Duration::from_millis(100), "doubled");
+        assert!(!retry.due_at(t0), "not at the first failure");
+        assert!(!retry.due_at(t0 + ms(49)), "nor within 50 ms of it");
+        assert!(retry.due_at(t0 + ms(50)), "50 ms on");
+        assert!(!retry.due_at(t0 + ms(149)), "then the wait starts again");
+        assert_eq!(retry.wait, ms(100), "doubled");
+        assert!(retry.due_at(t0 + ms(150)), "100 ms after the last try");
+        let mut now = t0 + ms(150);
         for _ in 0..10 {
-            retry.next = Some(std::time::Instant::now());
-            assert!(retry.due());
+            now += retry.wait;
+            assert!(retry.due_at(now));
         }
         assert_eq!(retry.wait, Duration::from_secs(1), "up to 1 s");
+        assert!(!retry.due_at(now + ms(999)) && retry.due_at(now + ms(1000)), "and stays there");
     }
 }

@@ -474,10 +474,14 @@ mod tests {
     #[test]
     fn closed_loop_times_a_stall_once_and_open_loop_in_every_request_it_delayed() {
         // Closed loop: the stall delays the sender, so only the stalled request is timed long
-        // (a scheduler hiccup of the same length could add one, and is allowed).
+        // (scheduler hiccups of the same length, on a busy machine, could add a few, and are
+        // allowed: the open loop below times 19 or more).
         let (closed, closed_lag) = stalled_run(|_| None);
         assert!(closed >= 1, "closed loop: the stalled request itself is timed with the stall");
-        assert!(closed <= 2, "closed loop: only the stalled request (and a hiccup at most), not {closed}");
+        assert!(
+            closed <= 5,
+            "closed loop: only the stalled request (and a few hiccups at most), not {closed}"
+        );
         assert_eq!(closed_lag, Lag::default(), "a closed-loop producer keeps no schedule");
 
         // Open loop at 1 000 messages/s: the 200 ms stall makes the next requests late too, and

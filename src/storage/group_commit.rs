@@ -564,13 +564,14 @@ mod tests {
 
     /// Sync 1 leaves three appends in play: its leader (of `leader_bytes`) and two waiters, one
     /// of whom leads sync 2. The first leader comes back 50 ms after its acknowledgement, far
-    /// inside the gather's bound (twice sync 1's 400 ms). Returns how many appends were parked
-    /// behind the leader of each sync after the first, and the time spent gathering.
+    /// inside the gather's bound (twice sync 1's 2 s: a margin no stall of a busy machine
+    /// closes). Returns how many appends were parked behind the leader of each sync after the
+    /// first, and the time spent gathering.
     fn first_leader_comes_back(leader_bytes: u64) -> (Vec<usize>, Duration) {
         let commit = GroupCommit::default();
         let parked_at_start = std::sync::Mutex::new(Vec::new());
         thread::scope(|s| {
-            let hold = std::time::Duration::from_millis(400);
+            let hold = std::time::Duration::from_secs(2);
             let mut handles = first_sync_with_waiters(s, &commit, (2, leader_bytes), hold, &parked_at_start);
             let first = handles.remove(0).join().expect("no panic");
             assert_eq!(first, Ok(()));

@@ -198,8 +198,26 @@ struct Server {
 }
 
 impl Server {
+    /// Starts the server on a free port; on another if the port was taken between its picking
+    /// and the server's bind (by anything else on the machine), up to three ports in all.
     fn start(peer: PeerKind, binary: &Path, dir: &Path, fsync: FsyncMode) -> Result<Server, PeerError> {
-        let port = free_port()?;
+        let mut tries = 1;
+        loop {
+            match Server::start_on(free_port()?, peer, binary, dir, fsync) {
+                Err((_, true)) if tries < 3 => tries += 1,
+                started => return started.map_err(|(e, _)| e),
+            }
+        }
+    }
+
+    /// Starts the server on `port`; an error says too whether the port was taken.
+    fn start_on(
+        port: u16,
+        peer: PeerKind,
+        binary: &Path,
+        dir: &Path,
+        fsync: FsyncMode,
+    ) -> Result<Server, (PeerError, bool)> {
         let mut command = Command::new(binary);
         match peer {
             PeerKind::Redis => {
@@ -219,25 +237,35 @@ impl Server {
         }
         // The server's own output goes to a file beside its data, quoted if it fails to start.
         let log_path = dir.join("server.log");
-        let log = std::fs::File::create(&log_path)?;
-        let child = Spawned::spawn(command.stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log))?;
+        let io = |e: std::io::Error| (PeerError::from(e), false);
+        let log = std::fs::File::create(&log_path).map_err(io)?;
+        let out = log.try_clone().map_err(io)?;
+        let child = Spawned::spawn(command.stdin(Stdio::null()).stdout(out).stderr(log)).map_err(io)?;
         let server = Server { child, port };
         let deadline = Instant::now() + START_TIMEOUT;
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            let exited = server.child.try_wait()?;
+        // Ready once it says so in its log: a connection alone could reach another listener
+        // that took the port, while this server is still failing to bind it.
+        let ready = match peer {
+            PeerKind::Redis => "Ready to accept connections",
+            PeerKind::Nats => "Server is ready",
+        };
+        loop {
+            let output = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let exited = server.child.try_wait().map_err(io)?;
+            if exited.is_none() && output.contains(ready) && TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
             if exited.is_some() || Instant::now() > deadline {
-                let output = std::fs::read_to_string(&log_path).unwrap_or_default();
+                let taken =
+                    exited.is_some() && output.to_ascii_lowercase().contains("address already in use");
                 let mut tail: Vec<&str> = output.lines().rev().take(5).collect();
                 tail.reverse();
                 let how = match exited {
                     Some(status) => format!("exited ({status})"),
-                    None => "did not listen within 10 s".to_string(),
+                    None => "did not say it was ready within 10 s".to_string(),
                 };
-                return Err(failed(format!(
-                    "{} {how} on port {port}: {}",
-                    binary.display(),
-                    tail.join(" | ")
-                )));
+                let why = format!("{} {how} on port {port}: {}", binary.display(), tail.join(" | "));
+                return Err((failed(why), taken));
             }
             thread::sleep(Duration::from_millis(20));
         }
@@ -677,5 +705,24 @@ mod tests {
         assert!(PeerKind::Nats.supports(FsyncMode::Never) && !PeerKind::Nats.supports(FsyncMode::Always));
         let err = measure(PeerKind::Nats, &PeerWorkload { fsync: FsyncMode::Always, ..w }, scratch.path());
         assert!(err.unwrap_err().to_string().contains("no setting"));
+    }
+
+    /// A port taken by another listener before the server binds it: the server exits, and
+    /// the start says the port was taken (so another is tried), although the listener there
+    /// answers a connection.
+    #[test]
+    fn a_peer_whose_port_was_taken_is_not_mistaken_for_the_listener_there() {
+        let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = taken.local_addr().expect("addr").port();
+        for peer in [PeerKind::Redis, PeerKind::Nats] {
+            let (name, _) = peer.server();
+            let binary = find_on_path(name).unwrap_or_else(|| panic!("{name} (scripts/test.sh installs it)"));
+            let scratch = tempfile::tempdir().unwrap();
+            match Server::start_on(port, peer, &binary, scratch.path(), FsyncMode::Never) {
+                Err((e, taken)) => assert!(taken, "{peer:?}: {e}"),
+                Ok(_) => panic!("{peer:?} started on a port another listener holds"),
+            }
+        }
+        drop(taken);
     }
 }
