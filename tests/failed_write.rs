@@ -6,10 +6,12 @@
 //! - `AppendMode::Whole`: the append that crosses the limit fails, stores nothing and moves
 //!   nothing; every append acknowledged before it is read back, and after a restart too (the
 //!   part written is cut by recovery).
-//! - `AppendMode::Reserve`: A reserves offset 0 and is held before its write; C reserves 1,
-//!   writes and waits behind A; E reserves 2 and its write fails, which poisons the log. C must
-//!   not be told its append failed while A, still writing, is yet to publish it: once A has
-//!   written, A and C are acknowledged and read back, E is not, and a restart finds A and C.
+//! - `AppendMode::Reserve`, under `FsyncPolicy::Never` and `Always`: A reserves offset 0 and is
+//!   held before its write; C reserves 1, writes and waits behind A; E reserves 2 and its write
+//!   fails, after which the log refuses appends (but still syncs). C must not be told its append
+//!   failed while A, still writing, is yet to publish it: once A has written, A and C are
+//!   acknowledged and read back, E is not, and a restart finds A and C. Under `Always` the
+//!   preallocated zeros fail too (C's and E's, racing): none may land on C's record.
 
 mod common;
 
@@ -34,19 +36,27 @@ fn a_write_the_device_refuses_fails_its_own_append_and_no_acknowledged_one() {
     let caught = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGXFSZ, caught.clone()).expect("catch SIGXFSZ");
     whole_mode_refuses_the_append_past_the_limit_only();
-    caught.store(false, SeqCst);
-    reserve_mode_publishes_what_a_predecessor_still_writing_completes();
-    assert!(caught.load(SeqCst), "the limit was reached (SIGXFSZ)");
+    assert!(caught.swap(false, SeqCst), "the limit was reached (SIGXFSZ)");
+    for fsync in [FsyncPolicy::Never, FsyncPolicy::Always] {
+        reserve_mode_publishes_what_a_predecessor_still_writing_completes(fsync);
+        assert!(caught.swap(false, SeqCst), "{fsync:?}: the limit was reached (SIGXFSZ)");
+    }
 }
 
-/// Runs `work` with files limited to `LIMIT` bytes, then lifts the limit again.
+/// Runs `work` with files limited to `LIMIT` bytes, then lifts the limit again (also if it
+/// panics, so the test's own report can still be written to a file).
 fn with_file_limit<T>(work: impl FnOnce() -> T) -> T {
+    struct Lift(Rlimit);
+    impl Drop for Lift {
+        fn drop(&mut self) {
+            let _ = setrlimit(Resource::Fsize, self.0);
+        }
+    }
     let before = getrlimit(Resource::Fsize);
     setrlimit(Resource::Fsize, Rlimit { current: Some(LIMIT), maximum: before.maximum })
         .expect("lower the limit");
-    let result = work();
-    setrlimit(Resource::Fsize, before).expect("lift the limit");
-    result
+    let _lift = Lift(before);
+    work()
 }
 
 fn whole_mode_refuses_the_append_past_the_limit_only() {
@@ -59,7 +69,7 @@ fn whole_mode_refuses_the_append_past_the_limit_only() {
     });
     assert_eq!(&results[..2], [Ok(0), Ok(1)], "{results:?}");
     assert!(results[2..].iter().all(Result::is_err), "past the limit every append fails: {results:?}");
-    assert!(!log.sync_failed(), "a failed write under whole does not poison the log");
+    assert!(!log.refuses_appends(), "a failed write under whole leaves the log taking appends");
     assert_eq!(
         (log.next_offset(), log.end_position()),
         (2, 2 * RECORD),
@@ -75,7 +85,7 @@ fn whole_mode_refuses_the_append_past_the_limit_only() {
     );
 }
 
-fn reserve_mode_publishes_what_a_predecessor_still_writing_completes() {
+fn reserve_mode_publishes_what_a_predecessor_still_writing_completes(fsync: FsyncPolicy) {
     let a_reserved = Arc::new(AtomicBool::new(false));
     let release_a = Arc::new(AtomicBool::new(false));
     let race = {
@@ -87,8 +97,7 @@ fn reserve_mode_publishes_what_a_predecessor_still_writing_completes() {
             }
         }
     };
-    let config =
-        || LogConfig { append: AppendMode::Reserve, fsync: FsyncPolicy::Never, ..LogConfig::default() };
+    let config = move || LogConfig { append: AppendMode::Reserve, fsync, ..LogConfig::default() };
     let dir = tempfile::tempdir().expect("tempdir");
     let log = Arc::new(open::<RwLockSync>(
         dir.path(),
@@ -113,7 +122,8 @@ fn reserve_mode_publishes_what_a_predecessor_still_writing_completes() {
         // E, in this thread: its record crosses the limit.
         let e = log.append(&tagged(1, 2, PAYLOAD));
         assert!(e.is_err(), "E's write crossed the limit: {e:?}");
-        assert!(log.sync_failed(), "a failed write under reserve poisons the log");
+        let (refuses, sync_failed) = (log.refuses_appends(), log.sync_failed());
+        assert!(refuses && !sync_failed, "a failed write under reserve refuses appends, syncs go on");
         // C, written and waiting for A, must not give up now: A may yet publish it. Give it
         // every chance to, then let A write.
         thread::sleep(Duration::from_millis(300));

@@ -307,8 +307,8 @@ fn a_failed_sync_waits_for_an_appender_still_writing_and_nothing_is_published_pa
     // in microseconds, so give it every chance to, then let A write.
     assert!(within(Duration::from_secs(20), || log.sync_failed()), "the injected failure");
     thread::sleep(Duration::from_millis(300));
-    // B may have ended already (it finds the poison while waiting to be published); the sync,
-    // whose cut waits for A, may not.
+    // B waits for A too (an appender ahead of it is still writing); the sync, whose cut waits
+    // for A, may not end either.
     let mut ended: Vec<(&str, bool)> = finished.try_iter().collect();
     assert!(
         ended.iter().all(|(name, _)| *name == "B"),

@@ -18,7 +18,7 @@ use super::group_commit::GroupCommit;
 use std::fmt;
 use std::fs::File;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering::Acquire, Ordering::Release};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Acquire, Ordering::Release, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -136,6 +136,10 @@ pub(crate) struct Durability {
     sync_ns: AtomicU64,
     /// Shares one `fdatasync` among the appends waiting for durability (`FsyncPolicy::Always`).
     commit: GroupCommit,
+    /// Under `Reserve`: a write (or index write) failed, leaving a range that is never
+    /// published. The log refuses appends from then on, but syncs go on: the records published
+    /// before it are whole, and may still be made durable and acknowledged.
+    write_failed: AtomicBool,
 }
 
 impl Durability {
@@ -147,6 +151,7 @@ impl Durability {
             syncs: AtomicU64::new(0),
             sync_ns: AtomicU64::new(0),
             commit: GroupCommit::default(),
+            write_failed: AtomicBool::new(false),
         }
     }
 
@@ -160,13 +165,20 @@ impl Durability {
         self.durable_offset.store(next_offset, Release);
     }
 
-    /// Marks the log as failed (a write that can never be published, under `Reserve`).
-    pub(crate) fn poison(&self) {
-        self.commit.poison();
+    /// Marks the log as refusing appends after a write that can never be published (under
+    /// `Reserve`); unlike a failed sync, it leaves syncs going.
+    pub(crate) fn write_failed(&self) {
+        self.write_failed.store(true, SeqCst);
     }
 
-    /// Whether a sync has failed: nothing appended from now on can be promised durable.
+    /// Whether the log refuses appends: a sync has failed (nothing appended from now on can be
+    /// promised durable), or under `Reserve` a write has.
     pub(crate) fn is_poisoned(&self) -> bool {
+        self.write_failed.load(SeqCst) || self.commit.is_poisoned()
+    }
+
+    /// Whether a sync has failed (the log is, or will be, cut back to its durable offset).
+    pub(crate) fn sync_failed(&self) -> bool {
         self.commit.is_poisoned()
     }
 
@@ -174,7 +186,7 @@ impl Durability {
     /// A failure (or an earlier one) poisons the log, whatever the policy: no sync is trusted
     /// after a failed one, and the caller cuts the file back to the durable offset.
     pub(crate) fn sync_file(&self, file: &File, path: &Path, covered: u64) -> Result<(), LogError> {
-        if self.is_poisoned() {
+        if self.sync_failed() {
             return Err(LogError::SyncFailed { path: path.to_path_buf() });
         }
         let result = self.try_sync_file(file, path, covered);

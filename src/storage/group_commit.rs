@@ -156,11 +156,13 @@ impl GroupCommit {
         // A sync in progress may have started before our write: we need the next one.
         let needed = state.started + 1;
         loop {
-            if state.poisoned {
-                return Err(poisoned());
-            }
+            // Covered first: a failed sync never completes, so a sync that did covered this
+            // append whatever failed after it.
             if state.completed >= needed {
                 return Ok(());
+            }
+            if state.poisoned {
+                return Err(poisoned());
             }
             if state.syncing {
                 let id = state.next_id;

@@ -461,7 +461,12 @@ impl<S: SyncStrategy> Log<S> {
             // Outside the write section: other appenders go on while this one waits, and
             // join the same sync if they land before it starts (group commit).
             let bytes = batch.bytes().len() as u64;
-            self.durability.wait_durable(bytes, || self.sync_data(), &self.log_path)?;
+            let waited = self.durability.wait_durable(bytes, || self.sync_data(), &self.log_path);
+            // A sync that failed after another had covered these records: they are durable,
+            // and the cut that follows the failure keeps them.
+            if waited.is_err() && self.durability.durable_offset() < base + batch.len() as u64 {
+                return waited.map(|()| base);
+            }
         }
         Ok(base)
     }
@@ -580,6 +585,12 @@ impl<S: SyncStrategy> Log<S> {
 
     /// Whether a sync of this log has failed: from then on it refuses appends (until a restart).
     pub fn sync_failed(&self) -> bool {
+        self.durability.sync_failed()
+    }
+
+    /// Whether the log refuses appends (until a restart): a sync has failed, or under
+    /// `AppendMode::Reserve` a write has.
+    pub fn refuses_appends(&self) -> bool {
         self.durability.is_poisoned()
     }
 

@@ -101,6 +101,12 @@ impl Preallocation {
         if end < from {
             return; // another append grew it meanwhile
         }
+        // Looked at again under the lock: after another append's zeros failed, `from` is no
+        // longer past the space handed out, and zeros written from it could land on records
+        // written since (under `Reserve`, appenders write outside the section).
+        if self.failed.load(Relaxed) {
+            return;
+        }
         let to = end + extent(end, self.step);
         let zeros = vec![0u8; (to - from) as usize];
         match file.write_all_at(&zeros, from) {

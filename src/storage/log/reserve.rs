@@ -66,25 +66,31 @@
 //! return (`harness --transport inproc --producers 8 --consumers 0 --append reserve`).
 //!
 //! A failed write (step 3) or index write (step 5) leaves a range that will never be
-//! published: it poisons the log as a failed sync does, and the appenders waiting behind it in
-//! step 6 return that error instead of waiting forever. Neither is acknowledged; a restart's
-//! recovery cuts the log at the first record that is not whole. A waiting appender that finds the
-//! poison does not give up at once, though: an appender ahead of it, reserved before the failed
+//! published: the log refuses appends from then on (until a restart), and the appenders waiting
+//! behind it in step 6 return an error instead of waiting forever. Neither is acknowledged; a
+//! restart's recovery cuts the log at the first record that is not whole. Unlike a failed sync
+//! it does not stop syncs: the records published before it are whole, and under `always` are
+//! still synced and acknowledged. A waiting appender that finds the log refusing appends does
+//! not give up at once, though: an appender ahead of it, reserved before the failed
 //! one, may still be writing, and would then publish it. From its reservation to the end of its
 //! step 5 an appender is counted (inside the write section, so every appender ahead of a waiter
 //! was counted before the waiter reserved); the waiter waits for the count to be zero, after
 //! which every range that will ever be published is, and returns success if its own is among
-//! them. So no producer is told an append failed whose record readers get, and a restart keeps.
+//! them. So no producer is told an append failed whose record readers get, and a restart keeps
+//! (under `always`, an append also counts as durable once a sync covered it, even if a later
+//! sync failed before it looked).
 //!
 //! A failed sync poisons the log and cuts it back to its last durable record (see
 //! `Log::cut_to_durable`). Appenders that reserved before the poison may still be in step 3,
 //! outside the write section: the cut first waits, outside the section too, until the count of
 //! appenders between step 2 and the end of step 5 is zero (after an empty write section, so that a
 //! reserver inside it has counted itself; later ones find the poison), then takes the publish
-//! lock and cuts inside the section; from then on step 4 refuses a range at or past the cut.
-//! So no record is written past the cut and none is published after it: a reader and a
-//! restart find only the durable records. (A failed write poisons without a cut: the ranges
-//! written before it are still published, as they are whole on disk.)
+//! lock and cuts inside the section; from then on step 4 refuses a range at or past the cut
+//! (under a locking strategy every appender ahead has passed step 5 by then; under `none` one
+//! may not have). So no record is written past the cut and none is published after it: a
+//! reader and a restart find only the durable records; a waiter published before the cut but
+//! past the durable offset is told it failed. (A failed write cuts nothing: the ranges written
+//! before it are still published, as they are whole on disk.)
 
 use super::{Log, RecordBatch};
 use crate::storage::error::{IoContext, LogError};
@@ -172,7 +178,7 @@ impl<S: SyncStrategy> Log<S> {
         batch.assign_offsets(offset); // 3.
         self.prealloc.ensure(&self.file, position + record_bytes);
         if let Err(e) = self.file.write_all_at(batch.bytes(), position).at(&self.log_path) {
-            self.durability.poison();
+            self.durability.write_failed();
             return Err(e);
         }
         self.prealloc.written(position + record_bytes);
@@ -182,14 +188,17 @@ impl<S: SyncStrategy> Log<S> {
             index_entries.extend_from_slice(&entry.to_bytes());
         }
         let written = Written { offset, n, end: position + record_bytes, index_entries };
-        let published = self.publish_written(written); // 4–5.
-                                                       // Counted until here: an appender waiting behind this one (step 6) that finds the log
-                                                       // poisoned waits for the count to be zero, after which its range is published or never
-                                                       // will be.
+        // 4–5. Counted until here: an appender waiting behind this one (step 6) that finds the
+        // log poisoned waits for the count to be zero, after which its range is published or
+        // never will be.
+        let handed_over = self.publish_written(written);
         drop(writing);
-        published?;
-        self.wait_published(offset + n)?; // 6.
-        Ok(offset)
+        // 6. Also after a failed hand-over: this range may have been published before another's
+        // index write failed (the error is then not this append's).
+        match (self.wait_published(offset + n), handed_over) {
+            (Ok(()), _) => Ok(offset),
+            (Err(_), Err(e)) | (Err(e), Ok(())) => Err(e),
+        }
     }
 
     /// Steps 4–5: hands the written range over, then publishes, in offset order, every range
@@ -217,7 +226,7 @@ impl<S: SyncStrategy> Log<S> {
             if !w.index_entries.is_empty() {
                 if let Err(e) = self.index.append_encoded(&w.index_entries) {
                     drop(pending);
-                    self.durability.poison();
+                    self.durability.write_failed();
                     self.signal_published();
                     return Err(e);
                 }
@@ -265,9 +274,11 @@ impl<S: SyncStrategy> Log<S> {
         // Poisoned: an appender ahead of this one may still be writing, and publish this range
         // once it has (a failed write cuts nothing: the ranges before it are still published).
         // Every appender ahead reserved, and so was counted, before this one: once the count is
-        // zero, whatever will ever be published is.
+        // zero, whatever will ever be published is. After a failed sync, though, the cut takes
+        // back everything past the durable offset, published or not.
         self.wait_for_count_zero();
-        if self.published.load(SeqCst) >= end_offset {
+        let kept = !self.durability.sync_failed() || end_offset <= self.durability.durable_offset();
+        if self.published.load(SeqCst) >= end_offset && kept {
             Ok(())
         } else {
             Err(poisoned())
