@@ -15,14 +15,14 @@
 
 mod common;
 
-use common::{open, read_all, tagged, untag};
+use common::{open, read_all, tagged, untag, within, HoldFirst};
 use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
-use synclog::storage::{AppendMode, FsyncPolicy, LogConfig, RacePoint, RaceWindow};
+use std::time::Duration;
+use synclog::storage::{AppendMode, FsyncPolicy, LogConfig};
 use synclog::strategies::RwLockSync;
 
 /// A record's bytes: a 16-byte header and the payload.
@@ -86,23 +86,10 @@ fn whole_mode_refuses_the_append_past_the_limit_only() {
 }
 
 fn reserve_mode_publishes_what_a_predecessor_still_writing_completes(fsync: FsyncPolicy) {
-    let a_reserved = Arc::new(AtomicBool::new(false));
-    let release_a = Arc::new(AtomicBool::new(false));
-    let race = {
-        let (a_reserved, release_a) = (a_reserved.clone(), release_a.clone());
-        move |point: RacePoint| {
-            if let RacePoint::Reserved { offset: 0, .. } = point {
-                a_reserved.store(true, SeqCst);
-                assert!(within(Duration::from_secs(20), || release_a.load(SeqCst)), "A was never released");
-            }
-        }
-    };
+    let (hold, race) = HoldFirst::new();
     let config = move || LogConfig { append: AppendMode::Reserve, fsync, ..LogConfig::default() };
     let dir = tempfile::tempdir().expect("tempdir");
-    let log = Arc::new(open::<RwLockSync>(
-        dir.path(),
-        LogConfig { race_window: RaceWindow::Hook(Arc::new(race)), ..config() },
-    ));
+    let log = Arc::new(open::<RwLockSync>(dir.path(), LogConfig { race_window: race, ..config() }));
     let (done, finished) = mpsc::channel();
     let spawn = |name: &'static str, seq: u64| {
         let (log, done) = (log.clone(), done.clone());
@@ -116,7 +103,7 @@ fn reserve_mode_publishes_what_a_predecessor_still_writing_completes(fsync: Fsyn
     };
     let ended = with_file_limit(|| {
         spawn("A", 0);
-        assert!(within(Duration::from_secs(20), || a_reserved.load(SeqCst)), "A reserved");
+        assert!(hold.reserved(), "A reserved");
         spawn("C", 1);
         assert!(within(Duration::from_secs(20), || log.next_offset() == 2), "C reserved behind A");
         // E, in this thread: its record crosses the limit.
@@ -129,7 +116,7 @@ fn reserve_mode_publishes_what_a_predecessor_still_writing_completes(fsync: Fsyn
         thread::sleep(Duration::from_millis(300));
         let early: Vec<_> = finished.try_iter().collect();
         assert!(early.is_empty(), "an append ended while A, reserved before it, had not written: {early:?}");
-        release_a.store(true, SeqCst);
+        hold.release();
         let mut ended: Vec<_> =
             (0..2).map(|_| finished.recv_timeout(Duration::from_secs(20)).expect("A and C end")).collect();
         ended.sort();
@@ -147,13 +134,4 @@ fn reserve_mode_publishes_what_a_predecessor_still_writing_completes(fsync: Fsyn
 /// The sequence numbers of tagged records.
 fn seqs(records: &[(u64, Vec<u8>)]) -> Vec<u64> {
     records.iter().map(|(_, p)| untag(p).1).collect()
-}
-
-/// Whether `condition` holds within `patience` (looked at between yields).
-fn within(patience: Duration, condition: impl Fn() -> bool) -> bool {
-    let deadline = Instant::now() + patience;
-    while !condition() && Instant::now() < deadline {
-        thread::yield_now();
-    }
-    condition()
 }

@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::{open, read_all, tagged, untag};
+use common::{open, read_all, tagged, untag, within, HoldFirst};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, OnceLock};
@@ -266,26 +266,12 @@ fn a_failed_sync_waits_for_an_appender_still_writing_and_nothing_is_published_pa
     // (else A would write past the cut and publish itself and B, records never durable), and
     // once A has written, neither is published, the log is empty and a restart finds nothing.
     // Threads are not scoped, so a cut that never ends fails the test instead of hanging it.
-    let a_reserved = Arc::new(AtomicBool::new(false));
-    let release_a = Arc::new(AtomicBool::new(false));
-    let race = {
-        let (a_reserved, release_a) = (a_reserved.clone(), release_a.clone());
-        move |point: RacePoint| {
-            if let RacePoint::Reserved { offset: 0, .. } = point {
-                a_reserved.store(true, SeqCst);
-                assert!(within(Duration::from_secs(20), || release_a.load(SeqCst)), "A was never released");
-            }
-        }
-    };
+    let (hold, race) = HoldFirst::new();
     let failing = SyncHook(Arc::new(|_, point| match point {
         SyncPoint::Start { .. } => Err(std::io::Error::other("injected: the disk failed")),
         _ => Ok(()),
     }));
-    let config = LogConfig {
-        race_window: RaceWindow::Hook(Arc::new(race)),
-        sync_hook: Some(failing),
-        ..reserve(FsyncPolicy::Always)
-    };
+    let config = LogConfig { race_window: race, sync_hook: Some(failing), ..reserve(FsyncPolicy::Always) };
     let dir = tempfile::tempdir().expect("tempdir");
     let log = Arc::new(open::<RwLockSync>(dir.path(), config));
     let (done, finished) = std::sync::mpsc::channel();
@@ -299,7 +285,7 @@ fn a_failed_sync_waits_for_an_appender_still_writing_and_nothing_is_published_pa
         })
     };
     spawn("A", Box::new(|log| log.append(&tagged(1, 0, 40)).is_err()));
-    assert!(within(Duration::from_secs(20), || a_reserved.load(SeqCst)), "A reserved");
+    assert!(hold.reserved(), "A reserved");
     spawn("B", Box::new(|log| log.append(&tagged(2, 0, 60)).is_err()));
     assert!(within(Duration::from_secs(20), || log.next_offset() == 2), "B reserved behind A");
     spawn("the sync", Box::new(|log| log.sync_data().is_err()));
@@ -314,7 +300,7 @@ fn a_failed_sync_waits_for_an_appender_still_writing_and_nothing_is_published_pa
         ended.iter().all(|(name, _)| *name == "B"),
         "the cut went ahead while A, reserved before it, had not written: {ended:?}"
     );
-    release_a.store(true, SeqCst);
+    hold.release();
     while ended.len() < 3 {
         ended.push(finished.recv_timeout(Duration::from_secs(20)).expect("every thread ends"));
     }
@@ -327,13 +313,4 @@ fn a_failed_sync_waits_for_an_appender_still_writing_and_nothing_is_published_pa
     drop(log);
     let reopened = open::<RwLockSync>(dir.path(), reserve(FsyncPolicy::Always));
     assert_eq!(reopened.next_offset(), 0, "a restart finds no record that was never durable");
-}
-
-/// Whether `condition` holds within `patience` (looked at between yields).
-fn within(patience: Duration, condition: impl Fn() -> bool) -> bool {
-    let deadline = Instant::now() + patience;
-    while !condition() && Instant::now() < deadline {
-        thread::yield_now();
-    }
-    condition()
 }

@@ -173,7 +173,7 @@ impl Durability {
 
     /// Whether the log refuses appends: a sync has failed (nothing appended from now on can be
     /// promised durable), or under `Reserve` a write has.
-    pub(crate) fn is_poisoned(&self) -> bool {
+    pub(crate) fn refuses_appends(&self) -> bool {
         self.write_failed.load(SeqCst) || self.commit.is_poisoned()
     }
 

@@ -450,7 +450,7 @@ impl<S: SyncStrategy> Log<S> {
     fn append_encoded(&self, batch: &mut RecordBatch) -> Result<u64, LogError> {
         // After a failed sync nothing can be promised durable: refuse before writing, so a
         // restart does not find (and serve) messages whose producers were told they failed.
-        if self.durability.is_poisoned() {
+        if self.durability.refuses_appends() {
             return Err(LogError::SyncFailed { path: self.log_path.clone() });
         }
         let base = match self.config.append {
@@ -464,8 +464,10 @@ impl<S: SyncStrategy> Log<S> {
             let waited = self.durability.wait_durable(bytes, || self.sync_data(), &self.log_path);
             // A sync that failed after another had covered these records: they are durable,
             // and the cut that follows the failure keeps them.
-            if waited.is_err() && self.durability.durable_offset() < base + batch.len() as u64 {
-                return waited.map(|()| base);
+            if let Err(e) = waited {
+                if self.durability.durable_offset() < base + batch.len() as u64 {
+                    return Err(e);
+                }
             }
         }
         Ok(base)
@@ -484,7 +486,7 @@ impl<S: SyncStrategy> Log<S> {
     fn append_section(&self, batch: &mut RecordBatch) -> Result<u64, LogError> {
         // An append that passed the check above while a failed sync was being cut back must
         // not write past the cut (see `cut_to_durable`).
-        if self.durability.is_poisoned() {
+        if self.durability.refuses_appends() {
             return Err(LogError::SyncFailed { path: self.log_path.clone() });
         }
         let offset = self.next_offset.load(Acquire); // 1. check …
@@ -591,7 +593,7 @@ impl<S: SyncStrategy> Log<S> {
     /// Whether the log refuses appends (until a restart): a sync has failed, or under
     /// `AppendMode::Reserve` a write has.
     pub fn refuses_appends(&self) -> bool {
-        self.durability.is_poisoned()
+        self.durability.refuses_appends()
     }
 
     /// How many appends are parked waiting for another's sync right now (`FsyncPolicy::Always`).

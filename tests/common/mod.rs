@@ -69,3 +69,52 @@ pub fn read_all<S: SyncStrategy>(log: &Log<S>) -> Vec<(u64, Vec<u8>)> {
         }
     }
 }
+
+/// Whether `condition` holds within `patience` (looked at between yields).
+pub fn within(patience: std::time::Duration, condition: impl Fn() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + patience;
+    while !condition() && std::time::Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    condition()
+}
+
+/// Holds the appender of offset 0 under `AppendMode::Reserve` after its reservation, before
+/// its write, until released (for at most 20 s).
+pub struct HoldFirst {
+    reserved: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    release: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl HoldFirst {
+    /// The hold, and the race window that does it (for `LogConfig::race_window`).
+    pub fn new() -> (HoldFirst, synclog::storage::RaceWindow) {
+        use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+        use std::sync::Arc;
+        let hold = HoldFirst {
+            reserved: Arc::new(AtomicBool::new(false)),
+            release: Arc::new(AtomicBool::new(false)),
+        };
+        let (reserved, release) = (hold.reserved.clone(), hold.release.clone());
+        let race = move |point: synclog::storage::RacePoint| {
+            if let synclog::storage::RacePoint::Reserved { offset: 0, .. } = point {
+                reserved.store(true, SeqCst);
+                assert!(
+                    within(std::time::Duration::from_secs(20), || release.load(SeqCst)),
+                    "A was never released"
+                );
+            }
+        };
+        (hold, synclog::storage::RaceWindow::Hook(Arc::new(race)))
+    }
+
+    /// Whether the appender of offset 0 has reserved and is held (waiting up to 20 s).
+    pub fn reserved(&self) -> bool {
+        within(std::time::Duration::from_secs(20), || self.reserved.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
+    /// Lets it write.
+    pub fn release(&self) {
+        self.release.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}

@@ -260,7 +260,7 @@ impl<S: SyncStrategy> Log<S> {
             if self.published.load(SeqCst) >= end_offset {
                 break true;
             }
-            if self.durability.is_poisoned() {
+            if self.durability.refuses_appends() {
                 break false;
             }
             // Bounded, so a poisoning (which does not signal) is noticed too.
@@ -288,7 +288,7 @@ impl<S: SyncStrategy> Log<S> {
     /// Steps 1–2: the reservation, the only part inside the strategy's write section; counts
     /// the appender as writing (the returned guard uncounts it).
     fn reserve_section(&self, n: u64, record_bytes: u64) -> Result<(u64, u64, Writing<'_>), LogError> {
-        if self.durability.is_poisoned() {
+        if self.durability.refuses_appends() {
             return Err(LogError::SyncFailed { path: self.log_path.clone() });
         }
         let offset = self.next_offset.load(Acquire); // 1.
