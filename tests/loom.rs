@@ -34,14 +34,20 @@
 //! reserved after A's record, is written first, the reader must still stop before it. They add
 //! that everything reserved was published and that every range was published exactly at the
 //! watermark (publication in offset order, no wake-up lost). The reserve path costs loom far more
-//! interleavings than steps 1–7 (the writes and the publications overlap: about 150 000 to
-//! 260 000 for two producers and a reader, 50 000 for three producers, against about 3 000 for
+//! interleavings than steps 1–7 (the writes and the publications overlap: about 200 000 to
+//! 300 000 for two producers and a reader, 96 000 for three producers, against about 3 000 for
 //! `Whole`), so two producers and a reader run under every lock, and three producers under
 //! `mutex` only: what differs between the locks is which sections exclude which, and that is
 //! checked under `Whole` for each of them and in `strategies/tests/loom.rs`. Three producers and
-//! a reader together run under `mutex` at a preemption bound of at most 2 (769 137
-//! interleavings, about two and a half minutes; at bound 3 the search ran past ten minutes).
+//! a reader together run under `mutex` at a preemption bound of at most 2 (639 768
+//! interleavings, under two minutes; at bound 3 the search ran past ten minutes).
 //!
+//! A third workload lets a sync fail while two producers append, on a log whose first record
+//! a sync made durable (`ModelLog::fail_sync`, mirroring `Log::cut_to_durable`): under
+//! `Reserve` (`mutex`) and `Whole` (`rwlock`), the log must end cut back to that record exactly,
+//! with no byte left past the cut by an appender still writing, every append either refused with
+//! the sync's error or given a distinct offset past the durable one, and no thread left waiting.
+
 //! For `NoSync` the same model must fail, and loom must find how: the lost update (two appends
 //! acknowledged with one offset), a log left failing verify, and a reader that gets a torn
 //! record are each a `should_panic` test; under `Reserve` the lost update and the failing log
@@ -281,8 +287,8 @@ fn mutex_reserve_three_producers_publish_in_order() {
 
 /// Three producers of one record each and a reader, under `Reserve`: the reader's two reads
 /// only ever return published records, whole and in offset order, with no gap before them.
-/// Four threads: searched at a preemption bound of at most 2 (769 137 interleavings, about two
-/// and a half minutes here; bound 3 ran past ten).
+/// Four threads: searched at a preemption bound of at most 2 (639 768 interleavings, under two
+/// minutes here; bound 3 ran past ten).
 fn three_producers_and_a_reader<S: SyncStrategy>() {
     let name = model_name::<S>(AppendMode::Reserve, "three producers and a reader");
     explore_bounded(name, 2, move || {
@@ -422,4 +428,72 @@ fn none_reserve_leaves_a_log_that_fails_verify() {
             panic!("none reserve: the log fails verify: {problem}");
         }
     });
+}
+
+/// A sync that fails while two appenders are reserving and writing, on a log whose first record
+/// a sync made durable: the log is poisoned and cut back to that record (`Log::cut_to_durable`).
+/// In every interleaving: nothing is left past the cut (an appender that reserved before the
+/// poison and wrote after the cut would leave its bytes there: the cut must wait until every
+/// counted appender has written, and an empty write section first lets one still inside its
+/// reservation count itself), the log holds exactly the durable record and passes `verify`
+/// (nothing published past the cut), no appender waits forever, and each append either got a
+/// distinct offset past the durable one or the sync's error. The model's waiters are woken by
+/// the poisoning, where the real ones look every millisecond (see the model's docs).
+fn a_failed_sync_cuts_back_to_the_durable_records<S: SyncStrategy>(append: AppendMode) {
+    let name = model_name::<S>(append, "a failed sync cuts back");
+    explore(name, move || {
+        let log = Arc::new(ModelLog::<S>::new(CAPACITY_BYTES, INDEX_INTERVAL).with_append(append));
+        assert_eq!(log.append(A), 0);
+        log.sync();
+        let durable_end = (16 + A.len()) as u64;
+        let appenders: Vec<_> = [B0, A]
+            .into_iter()
+            .map(|payload| {
+                let log = Arc::clone(&log);
+                thread::spawn(move || log.try_append(payload))
+            })
+            .collect();
+        let syncer = {
+            let log = Arc::clone(&log);
+            thread::spawn(move || log.fail_sync())
+        };
+        let results: Vec<Result<u64, LogError>> =
+            appenders.into_iter().map(|h| h.join().expect("appender")).collect();
+        syncer.join().expect("syncer");
+
+        let name = S::NAME;
+        assert_eq!(
+            log.file().first_nonzero_from(durable_end),
+            None,
+            "{name}: bytes (at, value) left past the cut at {durable_end}; appends {results:?}"
+        );
+        assert_eq!((log.next_offset(), log.end_position()), (1, durable_end), "{name}: not cut back");
+        log.verify().unwrap_or_else(|problem| panic!("{name}: after the cut: {problem}"));
+        let rest = log.read(0, 10, 1024).expect("read after the cut");
+        assert_eq!(rest.records, vec![(0, A.to_vec())], "{name}: the durable record, alone");
+        let mut offsets = Vec::new();
+        for result in &results {
+            match result {
+                Ok(offset) => offsets.push(*offset),
+                Err(LogError::SyncFailed { .. }) => {}
+                Err(e) => panic!("{name}: an append failed otherwise than by the sync: {e}"),
+            }
+        }
+        offsets.sort();
+        offsets.dedup();
+        assert!(
+            offsets.len() == results.iter().filter(|r| r.is_ok()).count() && offsets.iter().all(|&o| o >= 1),
+            "{name}: appends acknowledged with {results:?}"
+        );
+    });
+}
+
+#[test]
+fn mutex_reserve_a_failed_sync_cuts_back_to_the_durable_records() {
+    a_failed_sync_cuts_back_to_the_durable_records::<MutexSync>(AppendMode::Reserve);
+}
+
+#[test]
+fn rwlock_whole_a_failed_sync_cuts_back_to_the_durable_records() {
+    a_failed_sync_cuts_back_to_the_durable_records::<RwLockSync>(AppendMode::Whole);
 }

@@ -38,8 +38,8 @@
 //! generic over their storage, with their atomics switched to loom's, would reshape the
 //! production log for the sake of a test. What *is* shared is everything below the protocol:
 //! the record encoding ([`RecordBatch`]), the record check ([`check_record`]), the index-entry
-//! arithmetic of step 5 and the errors. A change to `Log::append_section` or
-//! `Log::read_section` must be made here too.
+//! arithmetic of step 5 and the errors. A change to `Log::append_section`,
+//! `Log::read_section`, the reserve path or `Log::cut_to_durable` must be made here too.
 //!
 //! ## The reserve path, mirrored
 //!
@@ -66,9 +66,15 @@
 //! model also counts publications of a range that did not start exactly at the watermark
 //! ([`ModelLog::publications_out_of_order`]): under an exclusive strategy there must be none.
 //!
+//! ## A failed sync, mirrored
+//!
+//! [`ModelLog::sync`] and [`ModelLog::fail_sync`] (in `model/cut.rs`, whose docs say what is
+//! mirrored) stand for a sync that succeeds and one that fails, with the cut back to the
+//! durable records that follows.
+//!
 //! Left out, because they are not part of the race: the `--race-window-us` pause (loom tries
-//! every pause), durability (the high watermark is `next_offset`, as under `FsyncPolicy::Never`)
-//! and recovery at open.
+//! every pause), the wait for durability under `FsyncPolicy::Always` (the high watermark is
+//! `next_offset`, as under `FsyncPolicy::Never`) and recovery at open.
 //!
 //! ## Limits of the model
 //!
@@ -82,8 +88,10 @@ use super::error::LogError;
 use super::index::IndexEntry;
 use super::log::{index_entries_due, AppendMode};
 use super::record::{check_record, RecordBatch, RecordHeader, HEADER_BYTES};
+
+mod cut;
 use crate::strategies::sync::atomic::{
-    AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release, Ordering::SeqCst,
+    AtomicBool, AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release, Ordering::SeqCst,
 };
 use crate::strategies::sync::{Condvar, Mutex};
 use crate::strategies::SyncStrategy;
@@ -119,6 +127,24 @@ impl ModelFile {
             b.copy_from_slice(chunk);
             word.store(u64::from_be_bytes(b), Relaxed);
         }
+    }
+
+    /// `set_len(len)` of a file never grown past its capacity: every word from byte `len` (a
+    /// word boundary) on reads as zeros again, as a truncated and re-extended file would.
+    fn set_len(&self, len: u64) {
+        for word in self.words.iter().skip(len as usize / WORD_BYTES) {
+            word.store(0, Relaxed);
+        }
+    }
+
+    /// The first word at or past byte `position` (a word boundary) that is not zero, as
+    /// (byte, value): what a write past the end of the log left.
+    pub fn first_nonzero_from(&self, position: u64) -> Option<(u64, u64)> {
+        let first = position as usize / WORD_BYTES;
+        self.words.iter().enumerate().skip(first).find_map(|(i, w)| {
+            let v = w.load(Relaxed);
+            (v != 0).then_some(((i * WORD_BYTES) as u64, v))
+        })
     }
 
     /// The positional read (`pread`): `len` bytes from byte `position`, any alignment. Bytes past
@@ -189,6 +215,11 @@ impl ModelIndex {
         self.entries.store(n + new.len() as u64, Release);
     }
 
+    /// `SparseIndex::truncate`: keep the first `keep` entries.
+    fn truncate(&self, keep: u64) {
+        self.entries.store(keep, Release);
+    }
+
     /// `SparseIndex::lookup`: the entry with the greatest offset ≤ `target` among the first
     /// `len()`, by the same binary search.
     pub fn lookup(&self, target: u64) -> Option<IndexEntry> {
@@ -250,6 +281,20 @@ pub struct ModelLog<S: SyncStrategy> {
     /// Under `Reserve`: where step 6 parks and each publication signals (`PublishSignal`).
     signal_lock: Mutex<()>,
     signal: Condvar,
+    /// Set by a failed sync ([`ModelLog::fail_sync`]; `Durability`'s poison): from then on no
+    /// append is accepted.
+    poisoned: AtomicBool,
+    /// The offset below which every record was covered by a sync that succeeded
+    /// ([`ModelLog::sync`]; `Durability::durable_offset`).
+    durable: AtomicU64,
+    /// Under `Reserve`: appenders between their reservation and the end of their step 5
+    /// (`PublishSignal::writing`), and where a wait for it to be zero parks (see "A failed
+    /// sync, mirrored").
+    writing: Mutex<u64>,
+    writers_done: Condvar,
+    /// Under `Reserve`: the offset a failed sync's cut went back to (`u64::MAX` before any);
+    /// step 4 refuses a range from it on (`PublishSignal::cut_at`).
+    cut_at: AtomicU64,
 }
 
 /// A reserved range whose bytes are written, waiting to be published (`reserve::Written`).
@@ -282,6 +327,11 @@ impl<S: SyncStrategy> ModelLog<S> {
             written: Mutex::new(Vec::new()),
             signal_lock: Mutex::new(()),
             signal: Condvar::new(),
+            poisoned: AtomicBool::new(false),
+            durable: AtomicU64::new(0),
+            writing: Mutex::new(0),
+            writers_done: Condvar::new(),
+            cut_at: AtomicU64::new(u64::MAX),
         }
     }
 
@@ -334,12 +384,22 @@ impl<S: SyncStrategy> ModelLog<S> {
         self.append_batch(&[payload])
     }
 
+    /// Appends one message, or fails after a failed sync ([`ModelLog::fail_sync`]).
+    pub fn try_append(&self, payload: &[u8]) -> Result<u64, LogError> {
+        self.try_append_batch(&[payload])
+    }
+
+    /// [`ModelLog::try_append_batch`] on a log no sync has failed on, which accepts every append.
+    pub fn append_batch(&self, payloads: &[&[u8]]) -> u64 {
+        self.try_append_batch(payloads).expect("only a failed sync makes the model refuse an append")
+    }
+
     /// `Log::append_batch`: encode outside the section, then steps 1–7 inside `S::write`
     /// (`Whole`) or the reserve path (`Reserve`).
     /// Returns the first offset (the next offset for an empty batch).
-    pub fn append_batch(&self, payloads: &[&[u8]]) -> u64 {
+    pub fn try_append_batch(&self, payloads: &[&[u8]]) -> Result<u64, LogError> {
         if payloads.is_empty() {
-            return self.next_offset();
+            return Ok(self.next_offset());
         }
         let mut batch = RecordBatch::default();
         for p in payloads {
@@ -352,29 +412,47 @@ impl<S: SyncStrategy> ModelLog<S> {
         }
     }
 
+    /// What an append gets once a sync has failed.
+    fn poison_error() -> LogError {
+        LogError::SyncFailed { path: "model".into() }
+    }
+
     /// Steps 1–6 of `Log::append_reserved` (module docs of [`reserve`](super::log::reserve)).
-    fn append_reserved(&self, batch: &mut RecordBatch) -> u64 {
+    fn append_reserved(&self, batch: &mut RecordBatch) -> Result<u64, LogError> {
         let n = batch.len() as u64;
         let record_bytes = batch.bytes().len() as u64;
         let (offset, position) = self.sync.write(|| {
+            if self.poisoned.load(Acquire) {
+                return Err(Self::poison_error());
+            }
             let offset = self.next_offset.load(Acquire); // 1.
             let position = self.end_position.load(Acquire);
             self.end_position.store(position + record_bytes, Release); // 2.
             self.next_offset.store(offset + n, Release);
-            (offset, position)
-        });
+            // Counted inside the section, as `Log::reserve_section` does (its `Writing` guard).
+            *self.writing.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) += 1;
+            Ok((offset, position))
+        })?;
         batch.assign_offsets(offset); // 3.
         self.file.write_at(batch.bytes(), position);
         let due: Vec<IndexEntry> = index_entries_due(batch, offset, position, self.index_interval).collect();
-        self.publish_written(ModelWritten { offset, n, end: position + record_bytes, due }); // 4–5.
-        self.wait_published(offset + n); // 6.
-        offset
+        let handed_over = self.publish_written(ModelWritten { offset, n, end: position + record_bytes, due }); // 4–5.
+        self.uncount_writer();
+        match (self.wait_published(offset + n), handed_over) {
+            // 6.
+            (Ok(()), _) => Ok(offset),
+            (Err(_), Err(e)) | (Err(e), Ok(())) => Err(e),
+        }
     }
 
-    /// Steps 4–5, as `Log::publish_written`: under the publish lock, list the range, then
-    /// publish every listed range starting at or below the watermark, lowest first.
-    fn publish_written(&self, written: ModelWritten) {
+    /// Steps 4–5, as `Log::publish_written`: under the publish lock, refuse a range a failed
+    /// sync's cut passed, else list the range, then publish every listed range starting at or
+    /// below the watermark, lowest first.
+    fn publish_written(&self, written: ModelWritten) -> Result<(), LogError> {
         let mut pending = self.written.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if written.offset >= self.cut_at.load(Acquire) {
+            return Err(Self::poison_error());
+        }
         pending.push(written); // 4.
         loop {
             let watermark = self.published.load(Acquire);
@@ -396,24 +474,54 @@ impl<S: SyncStrategy> ModelLog<S> {
         }
         drop(pending);
         // Always signalled here (see "The reserve path, mirrored").
+        self.signal_waiters();
+        Ok(())
+    }
+
+    /// Wakes every appender parked in step 6.
+    fn signal_waiters(&self) {
         let _held = self.signal_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         self.signal.notify_all();
     }
 
     /// Step 6, as `Log::wait_published`: one look at the watermark (the real log's yielding loop,
-    /// cut to one turn), then parked on the signal until it passes `end_offset`.
-    fn wait_published(&self, end_offset: u64) {
+    /// cut to one turn), then parked on the signal until it passes `end_offset` or a sync has
+    /// failed. After a failed sync: wait until no appender is counted (every one ahead of this
+    /// one has handed its range over), then succeed only if the range was published and is
+    /// below the durable offset (the cut keeps it).
+    fn wait_published(&self, end_offset: u64) -> Result<(), LogError> {
         if self.published.load(Acquire) >= end_offset {
-            return;
+            return Ok(());
         }
         let mut parked = self.signal_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        while self.published.load(SeqCst) < end_offset {
+        let published = loop {
+            if self.published.load(SeqCst) >= end_offset {
+                break true;
+            }
+            if self.poisoned.load(SeqCst) {
+                break false;
+            }
             parked = self.signal.wait(parked).unwrap_or_else(|poisoned| poisoned.into_inner());
+        };
+        drop(parked);
+        if published {
+            return Ok(());
+        }
+        self.wait_for_count_zero();
+        let kept = end_offset <= self.durable.load(Acquire);
+        if self.published.load(SeqCst) >= end_offset && kept {
+            Ok(())
+        } else {
+            Err(Self::poison_error())
         }
     }
 
     /// Steps 1–7 of `Log::append_section`, in its order and with its orderings.
-    fn append_section(&self, batch: &mut RecordBatch) -> u64 {
+    fn append_section(&self, batch: &mut RecordBatch) -> Result<u64, LogError> {
+        // As `Log::append_section`: an append after a failed sync writes nothing.
+        if self.poisoned.load(Acquire) {
+            return Err(Self::poison_error());
+        }
         let offset = self.next_offset.load(Acquire); // 1. check …
         let position = self.end_position.load(Acquire); // 2.
         let n = batch.len() as u64;
@@ -429,7 +537,7 @@ impl<S: SyncStrategy> ModelLog<S> {
         }
         self.end_position.store(position + record_bytes, Release); // 6.
         self.next_offset.store(offset + n, Release); // 7.
-        offset
+        Ok(offset)
     }
 
     /// `Log::read`: records from `offset` inside `S::read`; at most `max_messages`, at most

@@ -91,6 +91,8 @@
 //! reader and a restart find only the durable records; a waiter published before the cut but
 //! past the durable offset is told it failed. (A failed write cuts nothing: the ranges written
 //! before it are still published, as they are whole on disk.)
+//! `tests/loom.rs` model-checks this cut with two appenders under `mutex` (the model's, in
+//! `storage/model/cut.rs`, mirrors it step for step).
 
 use super::{Log, RecordBatch};
 use crate::storage::error::{IoContext, LogError};
