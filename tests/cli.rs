@@ -780,3 +780,50 @@ fn following_a_topic_not_yet_made_waits_for_its_first_message() {
     assert_eq!(status.code(), Some(0));
     assert_eq!(wait_bounded(&mut follower.0).and_then(|s| s.code()), Some(1));
 }
+
+/// A peer that answers every fetch with no records below a high watermark of 10 (no synclog
+/// broker does: a damaged log is answered CorruptLog): `consume` stops with an error naming the
+/// answer instead of asking again for ever. The peer answers at most 1 000 fetches, then closes.
+#[test]
+fn consume_stops_when_a_broker_answers_no_records_below_its_high_watermark() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    thread::spawn(move || {
+        let Ok((mut stream, _)) = listener.accept() else { return };
+        for _ in 0..1_000 {
+            let mut length = [0u8; 4];
+            if stream.read_exact(&mut length).is_err() {
+                return;
+            }
+            let mut frame = vec![0u8; u32::from_be_bytes(length) as usize];
+            if stream.read_exact(&mut frame).is_err() {
+                return;
+            }
+            // The request: api, version, correlation id, body. The response: correlation id,
+            // error 0, then a ListTopics body (topic t, next offset 10) or a Fetch body (high
+            // watermark 10, no records).
+            let mut reply = frame[2..6].to_vec();
+            reply.extend_from_slice(&0u16.to_be_bytes());
+            match frame[0] {
+                2 => {
+                    reply.extend_from_slice(&1u32.to_be_bytes());
+                    reply.extend_from_slice(&1u16.to_be_bytes());
+                    reply.extend_from_slice(b"t");
+                    reply.extend_from_slice(&10u64.to_be_bytes());
+                }
+                _ => {
+                    reply.extend_from_slice(&10u64.to_be_bytes());
+                    reply.extend_from_slice(&0u32.to_be_bytes());
+                }
+            }
+            let mut out = (reply.len() as u32).to_be_bytes().to_vec();
+            out.extend_from_slice(&reply);
+            if stream.write_all(&out).is_err() {
+                return;
+            }
+        }
+    });
+    let result = synclog(&["consume", "--broker", &addr, "--topic", "t"]);
+    let line = result.error();
+    assert!(line.contains("no records at offset 0 below its high watermark 10"), "{result:#?}");
+}

@@ -114,6 +114,9 @@ fn under_a_stock_fd_limit_each_of_1100_clients_is_served_or_refused_with_error_9
     // What the descriptor limit allows: (1024 - 64 reserved - 240 for 120 topics) / 2.
     assert!(served <= 360, "{served} served: more than the descriptors can hold");
     assert!(served > 0 && refused >= CLIENTS - 360, "served {served}, refused {refused}");
+    // Each refusal a client can cause is logged, at most once a second (docs/protocol.md).
+    let whole_log = std::fs::read_to_string(&stderr).expect("the broker's stderr");
+    assert!(whole_log.contains("was answered TooManyConnections and closed"), "no refusal logged: {log}");
     // The broker is still there for the next client.
     let mut c = Client::connect(addr).expect("connect after the flood");
     assert!(c.list_topics().is_ok());

@@ -285,3 +285,133 @@ fn an_empty_or_missing_data_dir_and_messages_over_the_limit() {
     assert_eq!(log.append(&[0u8; 10]).expect("append"), 0);
     assert_eq!(found(&topic), vec![]);
 }
+
+/// The bytes of record `r` of a log `build` wrote.
+fn record_bytes(dir: &Path, positions: &[u64], r: usize) -> Vec<u8> {
+    fs::read(dir.join(LOG_FILE)).expect("read")[positions[r] as usize..positions[r + 1] as usize].to_vec()
+}
+
+/// Records out of offset order at the tail, whole and with valid CRCs (damage, or appends under
+/// `none`): recovery keeps them, logs them, and hands out no offset the log already holds; a
+/// read from the tail is answered with records, never with none below the high watermark.
+#[test]
+fn records_out_of_order_at_the_tail_are_kept_and_their_offsets_not_handed_out_again() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let original = base.path().join("original");
+    let positions = build(&original);
+
+    // A copy of record 10 after the last record: the records after 10 are not given up.
+    let stray = base.path().join("stray");
+    copy_topic(&original, &stray);
+    let copy = record_bytes(&original, &positions, 10);
+    let mut bytes = fs::read(stray.join(LOG_FILE)).expect("read");
+    bytes.extend_from_slice(&copy);
+    fs::write(stray.join(LOG_FILE), &bytes).expect("write");
+    let (log, recovery) = reopen(&stray);
+    assert_eq!((recovery.next_offset, recovery.records_out_of_order), (RECORDS, 1), "{recovery:?}");
+    let served: Vec<u64> = log.read(200, 100, u32::MAX).expect("read").iter().map(|(o, _)| o).collect();
+    assert_eq!(served, (200..RECORDS).collect::<Vec<_>>(), "the records after the stray one's offset");
+    assert_eq!(log.append(b"next").expect("append"), RECORDS, "no offset the log holds is given again");
+    drop(log);
+
+    // The last two records swapped: both kept, both served, and the next offset is past both.
+    let swapped = base.path().join("swapped");
+    copy_topic(&original, &swapped);
+    let (last, before) = (RECORDS as usize - 1, RECORDS as usize - 2);
+    let mut bytes = fs::read(swapped.join(LOG_FILE)).expect("read");
+    bytes.truncate(positions[before] as usize);
+    bytes.extend_from_slice(&record_bytes(&original, &positions, last));
+    bytes.extend_from_slice(&record_bytes(&original, &positions, before));
+    fs::write(swapped.join(LOG_FILE), &bytes).expect("write");
+    let (log, recovery) = reopen(&swapped);
+    assert_eq!((recovery.next_offset, recovery.records_out_of_order), (RECORDS, 2), "{recovery:?}");
+    let served: Vec<u64> =
+        log.read(before as u64, 10, u32::MAX).expect("read").iter().map(|(o, _)| o).collect();
+    assert_eq!(served, [last as u64, before as u64], "in file order, each with its own offset");
+    assert_eq!(log.append(b"next").expect("append"), RECORDS);
+}
+
+/// An index entry before the last (which recovery does not check) naming another record, or
+/// pointing inside one: a read passes over it for the entry before, and serves the offset asked
+/// for, neither skipping records nor blaming the log.
+#[test]
+fn an_index_entry_naming_the_wrong_record_or_none_is_passed_over_by_reads() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let original = base.path().join("original");
+    let positions = build(&original);
+    for (case, position) in [("wrong record", positions[105]), ("inside a record", positions[100] + 5)] {
+        let dir = base.path().join(case.replace(' ', "-"));
+        copy_topic(&original, &dir);
+        let mut index = fs::read(dir.join(INDEX_FILE)).expect("read index");
+        index[16 + 8..32].copy_from_slice(&position.to_be_bytes()); // entry 1: offset 100
+        fs::write(dir.join(INDEX_FILE), &index).expect("write index");
+        let (log, recovery) = reopen(&dir);
+        assert_eq!(recovery.next_offset, RECORDS, "{case}");
+        for from in [100, 104, 150] {
+            let first = log.read(from, 1, u32::MAX).expect(case).iter().next().map(|(o, p)| (o, p.to_vec()));
+            assert_eq!(first, Some((from, payload(from))), "{case}: read from {from}");
+        }
+    }
+}
+
+/// A record in the middle replaced by a whole one claiming an offset far past the log's end: a
+/// read of the offset it hid finds no record at or past it below the high watermark, and is
+/// refused (`Missing`, CorruptLog over the wire) rather than answered with no records, which a
+/// consumer below the high watermark would ask again for ever. A read from before it stops there.
+#[test]
+fn a_read_of_an_offset_the_log_lacks_below_its_high_watermark_is_refused_not_answered_empty() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let dir = base.path().join("t");
+    let positions = build(&dir);
+    let mut far = Vec::new();
+    synclog::storage::record::encode_record(1_000_000, &payload(150), &mut far);
+    let mut bytes = fs::read(dir.join(LOG_FILE)).expect("read");
+    bytes[positions[150] as usize..positions[151] as usize].copy_from_slice(&far);
+    fs::write(dir.join(LOG_FILE), &bytes).expect("write");
+    let (log, _) = reopen(&dir);
+    match log.read(150, 10, u32::MAX) {
+        Err(LogError::Missing { offset: 150, high_watermark }) => assert_eq!(high_watermark, RECORDS),
+        other => panic!("a read of 150: {other:?}"),
+    }
+    let served: Vec<u64> = log.read(140, 100, u32::MAX).expect("read").iter().map(|(o, _)| o).collect();
+    assert_eq!(served, (140..150).collect::<Vec<_>>(), "a read stops before the record past the end");
+}
+
+/// A damaged record that an index entry names: the damage is one `corrupt_record` (with the gap
+/// it leaves among the good records' offsets), and the entry, at a record boundary, is not also
+/// counted as pointing inside a record.
+#[test]
+fn an_index_entry_naming_a_damaged_record_is_not_counted_as_dangling() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let dir = base.path().join("t");
+    let positions = build(&dir);
+    let path = dir.join(LOG_FILE);
+    let mut bytes = fs::read(&path).expect("read");
+    bytes[(positions[100] + 20) as usize] ^= 0x01; // a payload byte of record 100, which entry 1 names
+    fs::write(&path, &bytes).expect("write");
+    assert_eq!(found(&dir), vec![(K::CorruptRecord, 1), (K::OffsetGap, 1)]);
+}
+
+/// `verify` refuses a log or index that is not a regular file (a FIFO here, whose open would
+/// wait for a writer for ever) with an error naming it.
+#[test]
+fn verify_refuses_a_log_that_is_not_a_regular_file_instead_of_waiting_on_it() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let dir = base.path().join("t");
+    build(&dir);
+    for file in [LOG_FILE, INDEX_FILE] {
+        let copy = base.path().join(format!("fifo-{file}"));
+        copy_topic(&dir, &copy);
+        fs::remove_file(copy.join(file)).expect("rm");
+        let made = std::process::Command::new("mkfifo").arg(copy.join(file)).status().expect("mkfifo");
+        assert!(made.success());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let target = copy.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(verify_topic(&target, DEFAULT_MAX_MESSAGE_BYTES, None).map(|_| ()));
+        });
+        let result = rx.recv_timeout(std::time::Duration::from_secs(20)).expect("verify answered, not hung");
+        let error = result.expect_err("a FIFO is not a log").to_string();
+        assert!(error.contains(file), "{file}: {error}");
+    }
+}

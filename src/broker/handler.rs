@@ -399,7 +399,7 @@ fn failure(e: LogError) -> Failure {
         LogError::UnknownTopic(_) => ErrorCode::UnknownTopic,
         LogError::MessageTooLarge { .. } => ErrorCode::MessageTooLarge,
         LogError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
-        LogError::Corrupt { .. } => ErrorCode::CorruptLog,
+        LogError::Corrupt { .. } | LogError::Missing { .. } => ErrorCode::CorruptLog,
         LogError::OffsetsExhausted { .. }
         | LogError::Io { .. }
         | LogError::SyncFailed { .. }

@@ -586,7 +586,7 @@ fn log_code(e: &LogError) -> i16 {
         LogError::UnknownTopic(_) => code::UNKNOWN_TOPIC_OR_PARTITION,
         LogError::MessageTooLarge { .. } => code::MESSAGE_TOO_LARGE,
         LogError::OffsetOutOfRange { .. } => code::OFFSET_OUT_OF_RANGE,
-        LogError::Corrupt { .. } => code::CORRUPT_MESSAGE,
+        LogError::Corrupt { .. } | LogError::Missing { .. } => code::CORRUPT_MESSAGE,
         LogError::OffsetsExhausted { .. }
         | LogError::Io { .. }
         | LogError::SyncFailed { .. }

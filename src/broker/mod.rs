@@ -108,8 +108,14 @@ impl<S: SyncStrategy> Broker<S> {
         let (topics, recoveries) = Topics::<S>::open(&config.data_dir, config.log())?;
         for (name, r) in recoveries.iter().filter(|(_, r)| r.repaired()) {
             eprintln!(
-                "synclog: recovered topic {name}: cut {} torn bytes, dropped {} and rebuilt {} index entries; next offset {}",
+                "synclog: recovered topic {name}: cut {} bytes from the first torn or corrupt record on, dropped {} and rebuilt {} index entries; next offset {}",
                 r.truncated_bytes, r.index_entries_dropped, r.index_entries_added, r.next_offset
+            );
+        }
+        for (name, r) in recoveries.iter().filter(|(_, r)| r.records_out_of_order > 0) {
+            eprintln!(
+                "synclog: topic {name} holds {} records out of offset order after its last index entry (left in place; run `synclog verify`); next offset {}, past the highest",
+                r.records_out_of_order, r.next_offset
             );
         }
         for (name, r) in recoveries.iter().filter(|(_, r)| r.zero_tail_bytes > 0) {
@@ -267,7 +273,16 @@ fn accept_loop<S: SyncStrategy>(shared: &Arc<Shared<S>>, listener: &TcpListener,
 /// for it, a close (what a Kafka broker over `max.connections` does). Then closes.
 fn refuse<S: SyncStrategy>(stream: TcpStream, protocol: Protocol, shared: &Shared<S>) {
     match protocol {
-        Protocol::Synclog => refuse_synclog(stream, shared.max_connections),
+        Protocol::Synclog => {
+            static REFUSED: RateLimited = RateLimited::new();
+            REFUSED.log(|| {
+                format!(
+                    "synclog: a connection beyond --max-connections {} was answered TooManyConnections and closed",
+                    shared.max_connections
+                )
+            });
+            refuse_synclog(stream, shared.max_connections);
+        }
         Protocol::Kafka => {
             static REFUSED: RateLimited = RateLimited::new();
             REFUSED.log(|| {

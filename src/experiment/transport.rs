@@ -314,7 +314,7 @@ impl<S: SyncStrategy> ConsumerEndpoint for InprocConsumer<S> {
                 let b = self.batch.insert(b);
                 Fetch::Records { high_watermark: b.high_watermark, records: Box::new(b.iter()) }
             }
-            Err(LogError::Corrupt { .. }) => Fetch::Corrupt,
+            Err(LogError::Corrupt { .. } | LogError::Missing { .. }) => Fetch::Corrupt,
             Err(LogError::OffsetOutOfRange { .. }) => Fetch::OutOfRange,
             Err(e) => Fetch::Failed(e.to_string()),
         }

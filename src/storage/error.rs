@@ -17,6 +17,11 @@ pub enum LogError {
     /// The record at `offset` (byte `position` of the log) fails its length or CRC check.
     #[error("the record for offset {offset} at byte {position} is corrupt (length or CRC check failed); run `synclog verify`")]
     Corrupt { offset: u64, position: u64 },
+    /// A read found no record at or past `offset` below the high watermark, which a log whose
+    /// offsets run 0, 1, 2, … in file order always has: the log is damaged (a record out of
+    /// offset order, or missing).
+    #[error("offset {offset} is not in the log below its high watermark {high_watermark}: the log is damaged (records missing or out of offset order); run `synclog verify`")]
+    Missing { offset: u64, high_watermark: u64 },
     /// A read asked for an offset past the end of the log.
     #[error("offset {requested} is past the end of the log (next offset is {next})")]
     OffsetOutOfRange { requested: u64, next: u64 },

@@ -100,6 +100,12 @@ impl SparseIndex {
     /// The entry with the greatest offset ≤ `target` among the first `len()` entries, by binary
     /// search; `None` when there is none (start reading at byte 0).
     pub fn lookup(&self, target: u64) -> Result<Option<IndexEntry>, LogError> {
+        Ok(self.lookup_numbered(target)?.map(|(_, e)| e))
+    }
+
+    /// [`SparseIndex::lookup`] with the entry's number, so a caller that finds the entry
+    /// damaged can step back to the one before it.
+    pub fn lookup_numbered(&self, target: u64) -> Result<Option<(u64, IndexEntry)>, LogError> {
         // Invariant of the loop: entries [0, lo) have offset ≤ target; entries [hi, n) have
         // offset > target. When lo == hi, entry lo − 1 is the answer.
         let (mut lo, mut hi) = (0, self.len());
@@ -108,7 +114,7 @@ impl SparseIndex {
             let mid = lo + (hi - lo) / 2;
             let e = self.entry(mid)?;
             if e.offset <= target {
-                best = Some(e);
+                best = Some((mid, e));
                 lo = mid + 1;
             } else {
                 hi = mid;

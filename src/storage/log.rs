@@ -179,7 +179,8 @@ impl Default for LogConfig {
 pub struct Recovery {
     /// Bytes of `log.dat` before recovery.
     pub log_bytes_before: u64,
-    /// Bytes cut from the end of `log.dat` (a torn or corrupt tail).
+    /// Bytes cut from the end of `log.dat`: from the first record that is torn (runs past the
+    /// end) or corrupt (an impossible length, a CRC mismatch) to the end.
     pub truncated_bytes: u64,
     /// Zero bytes cut from the end of `log.dat`: the preallocated space of a log that was not
     /// closed cleanly (see [`prealloc`](super::prealloc)). Not damage.
@@ -190,6 +191,10 @@ pub struct Recovery {
     pub index_entries_added: u64,
     /// Records validated by the forward scan.
     pub records_scanned: u64,
+    /// Records of the forward scan whose offset is not one past the record before (the first:
+    /// not the index entry's offset, or 0 from byte 0). Left in place: `synclog verify` names
+    /// them, and the next offset is past the highest one scanned.
+    pub records_out_of_order: u64,
     /// The next offset after recovery.
     pub next_offset: u64,
 }
@@ -305,7 +310,10 @@ impl<S: SyncStrategy> Log<S> {
 
         // Scan forward, validating each record; the first bad one ends the valid log.
         let mut position = start.map_or(0, |e| e.position);
-        let mut last_offset = None;
+        // The highest offset scanned, not the last: a record out of order at the tail (damage,
+        // or an unsynchronized append) must not have an offset after it handed out again.
+        let mut highest: Option<u64> = None;
+        let mut expected = start.map_or(0, |e| e.offset);
         let mut last_indexed = start.map(|e| e.offset);
         let mut missing = Vec::new();
         let mut reader = WindowReader::new(&self.file, &self.log_path, log_bytes);
@@ -314,7 +322,11 @@ impl<S: SyncStrategy> Log<S> {
                 missing.extend_from_slice(&IndexEntry { offset: header.offset, position }.to_bytes());
                 last_indexed = Some(header.offset);
             }
-            last_offset = Some(header.offset);
+            if header.offset != expected {
+                rec.records_out_of_order += 1;
+            }
+            expected = header.offset.saturating_add(1);
+            highest = highest.max(Some(header.offset));
             position += header.record_bytes();
             rec.records_scanned += 1;
         }
@@ -340,10 +352,11 @@ impl<S: SyncStrategy> Log<S> {
         // Preallocation starts with the first append, not here: opening a broker with many
         // topics writes nothing.
         self.recovered = true;
-        // Saturating: a damaged log may end with a record claiming offset u64::MAX, which has
+        // Past the highest offset scanned (see `highest`). Saturating: a damaged log may end
+        // with a record claiming offset u64::MAX, which has
         // no successor. The next offset then stays u64::MAX, and appends are refused
         // (`OffsetsExhausted`) instead of wrapping around to offset 0.
-        let next = last_offset.map_or(0, |o| o.saturating_add(1));
+        let next = highest.map_or(0, |o| o.saturating_add(1));
         rec.next_offset = next;
         self.end_position.store(position, Release);
         self.next_offset.store(next, Release);

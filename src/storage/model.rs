@@ -32,7 +32,9 @@
 //! (load the entry count, write the slots, store the count), store `end_position` (Release),
 //! store `next_offset` (Release); never a `fetch_add`. [`ModelLog::read`] mirrors
 //! `Log::read_section`: load `next_offset`, then `end_position`, look the start position up in
-//! the index, then scan forward serving only records whose length and CRC check. The steps are
+//! the index (an entry whose position holds no header with its offset is passed over for the
+//! one before), then scan forward serving only records whose length and CRC check; a read below
+//! the high watermark that serves nothing is `Missing`. The steps are
 //! mirrored rather than shared because `Log`, `SparseIndex` and the log's window reader are
 //! written against `File` (positional I/O, `set_len`, `sync_data`, recovery): making them
 //! generic over their storage, with their atomics switched to loom's, would reshape the
@@ -223,6 +225,11 @@ impl ModelIndex {
     /// `SparseIndex::lookup`: the entry with the greatest offset ≤ `target` among the first
     /// `len()`, by the same binary search.
     pub fn lookup(&self, target: u64) -> Option<IndexEntry> {
+        self.lookup_numbered(target).map(|(_, e)| e)
+    }
+
+    /// `SparseIndex::lookup_numbered`: [`ModelIndex::lookup`] with the entry's number.
+    pub fn lookup_numbered(&self, target: u64) -> Option<(u64, IndexEntry)> {
         // Entries [0, lo) have offset ≤ target; entries [hi, n) have offset > target.
         let (mut lo, mut hi) = (0, self.len());
         let mut best = None;
@@ -230,7 +237,7 @@ impl ModelIndex {
             let mid = lo + (hi - lo) / 2;
             let e = self.entry(mid);
             if e.offset <= target {
-                best = Some(e);
+                best = Some((mid, e));
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -560,10 +567,16 @@ impl<S: SyncStrategy> ModelLog<S> {
         if offset >= high_watermark || max_messages == 0 {
             return Ok(ModelBatch { high_watermark, records: out });
         }
-        let mut position = match self.index.lookup(offset) {
-            Some(e) if e.position < end => e.position,
-            _ => 0,
-        };
+        // `Log::scan_start`: the nearest entry whose position holds a header with its offset.
+        let mut position = 0;
+        let mut found = self.index.lookup_numbered(offset);
+        while let Some((i, e)) = found {
+            if e.position < end && self.header_at(e.position, end).is_some_and(|h| h.offset == e.offset) {
+                position = e.position;
+                break;
+            }
+            found = i.checked_sub(1).map(|before| (before, self.index.entry(before)));
+        }
         let mut payload_bytes = 0usize;
         while position < end {
             let (header, record) = match self.record(position, end) {
@@ -587,7 +600,19 @@ impl<S: SyncStrategy> ModelLog<S> {
             }
             position += header.record_bytes();
         }
+        if out.is_empty() {
+            return Err(LogError::Missing { offset, high_watermark });
+        }
         Ok(ModelBatch { high_watermark, records: out })
+    }
+
+    /// `WindowReader::header`: the header at `position` if its length is at most the maximum
+    /// and the whole record lies below `limit`, its CRC not checked.
+    fn header_at(&self, position: u64, limit: u64) -> Option<RecordHeader> {
+        let available = limit.saturating_sub(position).min(HEADER_BYTES as u64) as usize;
+        let header = RecordHeader::parse(&self.file.read_at(position, available))?;
+        let fits = header.payload_bytes <= self.max_message_bytes && position + header.record_bytes() <= limit;
+        fits.then_some(header)
     }
 
     /// `WindowReader::record`: the record at `position` if its header is whole below `limit`,

@@ -329,6 +329,12 @@ impl<S: SyncStrategy> Topics<S> {
             return Ok(t);
         }
         let dir = self.data_dir.join(name);
+        if fs::symlink_metadata(&dir).is_ok_and(|m| !m.is_dir()) {
+            // Open passed it over (only directories are topics); creating the topic would fail
+            // on it with "File exists", which names neither the file nor what to do.
+            let what = "something other than a directory has this topic's name in the data dir: move it away to use the topic";
+            return Err(LogError::io(&dir, std::io::Error::new(std::io::ErrorKind::AlreadyExists, what)));
+        }
         let (log, _recovery) = Log::open(&dir, self.config.clone())?;
         if self.config.fsync != FsyncPolicy::Never {
             // A new topic's files are durable only once their directory entries are: sync the
@@ -534,6 +540,20 @@ mod tests {
         drop(first);
         let (again, _) = Topics::<RwLockSync>::open(dir.path(), LogConfig::default()).expect("reopen");
         assert_eq!(again.get("orders").expect("reopened").log.next_offset(), 1);
+    }
+
+    #[test]
+    fn a_file_with_a_topics_name_is_named_when_the_topic_is_asked_for_and_left_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::write(dir.path().join("t"), b"mine").expect("write");
+        let (topics, _) = Topics::<RwLockSync>::open(dir.path(), LogConfig::default()).expect("open");
+        let error = topics.get_or_create("t").map(|_| ()).expect_err("a file is no topic");
+        let text = format!(
+            "{error}: {}",
+            std::error::Error::source(&error).map(|s| s.to_string()).unwrap_or_default()
+        );
+        assert!(text.contains("something other than a directory has this topic's name"), "{text}");
+        assert_eq!(fs::read(dir.path().join("t")).expect("read"), b"mine", "left as it was");
     }
 
     #[test]

@@ -73,6 +73,13 @@ pub fn consume(
         }
         out.flush()?;
         let at_end = consumer.position >= fetched.high_watermark;
+        // Asked again, such a broker would answer the same: stop instead of asking for ever.
+        anyhow::ensure!(
+            at_end || !fetched.records.is_empty(),
+            "the broker answered no records at offset {} below its high watermark {}",
+            consumer.position,
+            fetched.high_watermark
+        );
         if max.is_some_and(|m| printed >= m) || (at_end && !follow) {
             return Ok(());
         }

@@ -105,12 +105,8 @@ impl<S: SyncStrategy> Log<S> {
             return Ok(out);
         }
         let max = self.config.max_message_bytes;
-        // Start at the nearest index entry at or below `offset`, if it points inside the log.
-        let (start, first) = match self.index.lookup(offset)? {
-            Some(e) if e.position < end => (e.position, e.offset),
-            _ => (0, 0),
-        };
         let mut reader = WindowReader::new(&self.file, &self.log_path, end);
+        let (start, first) = self.scan_start(&mut reader, offset, end)?;
         // Pass over the records before `offset` by their headers, if they hold every offset in
         // turn; the record reached must then be `offset`'s, whole.
         let mut position = skip_to(&mut reader, (start, first), offset, end, max)?.unwrap_or(start);
@@ -148,7 +144,38 @@ impl<S: SyncStrategy> Log<S> {
             }
             position += size;
         }
+        if out.is_empty() {
+            // Below the high watermark a log whose offsets run on in file order always has a
+            // record at or past `offset`. An empty answer would leave a consumer asking again
+            // for ever; this one names the damage instead.
+            return Err(LogError::Missing { offset, high_watermark });
+        }
         Ok(out)
+    }
+
+    /// Where a read of `offset` starts scanning, as (position, the offset of the record there):
+    /// the nearest index entry at or below `offset` that points inside the log at a record
+    /// header holding the entry's offset. An entry that does not (damaged, or written by an
+    /// unsynchronized append) is passed over for the one before it, and with none left the
+    /// scan starts at byte 0: a damaged entry costs a longer scan, never a record skipped.
+    fn scan_start(
+        &self,
+        reader: &mut WindowReader<'_>,
+        offset: u64,
+        end: u64,
+    ) -> Result<(u64, u64), LogError> {
+        let max = self.config.max_message_bytes;
+        let mut found = self.index.lookup_numbered(offset)?;
+        while let Some((i, e)) = found {
+            if e.position < end && reader.header(e.position, max)?.is_some_and(|h| h.offset == e.offset) {
+                return Ok((e.position, e.offset));
+            }
+            found = match i.checked_sub(1) {
+                Some(before) => Some((before, self.index.entry(before)?)),
+                None => None,
+            };
+        }
+        Ok((0, 0))
     }
 }
 
