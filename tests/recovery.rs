@@ -339,15 +339,25 @@ fn an_index_entry_naming_the_wrong_record_or_none_is_passed_over_by_reads() {
     let base = tempfile::tempdir().expect("tempdir");
     let original = base.path().join("original");
     let positions = build(&original);
-    for (case, position) in [("wrong record", positions[105]), ("inside a record", positions[100] + 5)] {
+    // (case, the entry damaged, the position it is given, reads from): entry 1 names offset 100.
+    // Byte 1 holds bytes that read as a header claiming offset 0 (the rest of record 0's zero
+    // offset, then its length's zero high byte), so entry 0 there is trusted, and the read that
+    // fails from it tries again from byte 0.
+    let cases = [
+        ("wrong record", 1, positions[105], [100, 104, 150]),
+        ("inside a record", 1, positions[100] + 5, [100, 104, 150]),
+        ("a byte off", 0, 1, [0, 50, 99]),
+    ];
+    for (case, entry, position, reads) in cases {
         let dir = base.path().join(case.replace(' ', "-"));
         copy_topic(&original, &dir);
         let mut index = fs::read(dir.join(INDEX_FILE)).expect("read index");
-        index[16 + 8..32].copy_from_slice(&position.to_be_bytes()); // entry 1: offset 100
+        let at = entry * 16 + 8;
+        index[at..at + 8].copy_from_slice(&position.to_be_bytes());
         fs::write(dir.join(INDEX_FILE), &index).expect("write index");
         let (log, recovery) = reopen(&dir);
         assert_eq!(recovery.next_offset, RECORDS, "{case}");
-        for from in [100, 104, 150] {
+        for from in reads {
             let first = log.read(from, 1, u32::MAX).expect(case).iter().next().map(|(o, p)| (o, p.to_vec()));
             assert_eq!(first, Some((from, payload(from))), "{case}: read from {from}");
         }
@@ -355,13 +365,16 @@ fn an_index_entry_naming_the_wrong_record_or_none_is_passed_over_by_reads() {
 }
 
 /// A record in the middle replaced by a whole one claiming an offset far past the log's end: a
-/// read of the offset it hid finds no record at or past it below the high watermark, and is
-/// refused (`Missing`, CorruptLog over the wire) rather than answered with no records, which a
-/// consumer below the high watermark would ask again for ever. A read from before it stops there.
+/// read from before it stops there, and a read of the offset it hid serves the records after it
+/// (each with its own offset), so it hides nothing. And a log whose records from 150 on were
+/// overwritten, while it was open, by copies of an earlier record: a read of 150 finds no record
+/// at or past it below the high watermark, and is refused (`Missing`, CorruptLog over the wire)
+/// rather than answered with no records, which a consumer below the high watermark would ask
+/// again for ever.
 #[test]
 fn a_read_of_an_offset_the_log_lacks_below_its_high_watermark_is_refused_not_answered_empty() {
     let base = tempfile::tempdir().expect("tempdir");
-    let dir = base.path().join("t");
+    let dir = base.path().join("far");
     let positions = build(&dir);
     let mut far = Vec::new();
     synclog::storage::record::encode_record(1_000_000, &payload(150), &mut far);
@@ -369,12 +382,29 @@ fn a_read_of_an_offset_the_log_lacks_below_its_high_watermark_is_refused_not_ans
     bytes[positions[150] as usize..positions[151] as usize].copy_from_slice(&far);
     fs::write(dir.join(LOG_FILE), &bytes).expect("write");
     let (log, _) = reopen(&dir);
+    let offsets =
+        |from| -> Vec<u64> { log.read(from, 200, u32::MAX).expect("read").iter().map(|(o, _)| o).collect() };
+    assert_eq!(offsets(140), (140..150).collect::<Vec<_>>(), "a read stops before the record past the end");
+    assert_eq!(offsets(150), (151..RECORDS).collect::<Vec<_>>(), "the records after it are served");
+    drop(log);
+
+    // Equal records, so copies of one tile the file.
+    let dir = base.path().join("copies");
+    let log = open::<RwLockSync>(&dir, LogConfig::default());
+    for i in 0..RECORDS {
+        assert_eq!(log.append(&tagged(0, i, 20)).expect("append"), i);
+    }
+    let record = 16 + 20;
+    let mut bytes = fs::read(dir.join(LOG_FILE)).expect("read");
+    let copy = bytes[10 * record..11 * record].to_vec();
+    for slot in bytes[150 * record..].chunks_exact_mut(record) {
+        slot.copy_from_slice(&copy);
+    }
+    fs::write(dir.join(LOG_FILE), &bytes).expect("write");
     match log.read(150, 10, u32::MAX) {
         Err(LogError::Missing { offset: 150, high_watermark }) => assert_eq!(high_watermark, RECORDS),
         other => panic!("a read of 150: {other:?}"),
     }
-    let served: Vec<u64> = log.read(140, 100, u32::MAX).expect("read").iter().map(|(o, _)| o).collect();
-    assert_eq!(served, (140..150).collect::<Vec<_>>(), "a read stops before the record past the end");
 }
 
 /// A damaged record that an index entry names: the damage is one `corrupt_record` (with the gap

@@ -114,7 +114,7 @@ impl<S: SyncStrategy> Broker<S> {
         }
         for (name, r) in recoveries.iter().filter(|(_, r)| r.records_out_of_order > 0) {
             eprintln!(
-                "synclog: topic {name} holds {} records out of offset order after its last index entry (left in place; run `synclog verify`); next offset {}, past the highest",
+                "synclog: topic {name} holds records out of offset order after its last index entry ({} breaks in the run of offsets; left in place, run `synclog verify`); next offset {}, past the highest",
                 r.records_out_of_order, r.next_offset
             );
         }

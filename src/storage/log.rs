@@ -191,9 +191,10 @@ pub struct Recovery {
     pub index_entries_added: u64,
     /// Records validated by the forward scan.
     pub records_scanned: u64,
-    /// Records of the forward scan whose offset is not one past the record before (the first:
-    /// not the index entry's offset, or 0 from byte 0). Left in place: `synclog verify` names
-    /// them, and the next offset is past the highest one scanned.
+    /// Breaks in the run of offsets found by the forward scan: records whose offset is not one
+    /// past the record before (the first: not the index entry's offset, or 0 from byte 0), so a
+    /// stray record in the middle counts twice (itself, and the record after it). Left in place:
+    /// `synclog verify` names them, and the next offset is past the highest one scanned.
     pub records_out_of_order: u64,
     /// The next offset after recovery.
     pub next_offset: u64,

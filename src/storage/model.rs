@@ -33,8 +33,12 @@
 //! store `next_offset` (Release); never a `fetch_add`. [`ModelLog::read`] mirrors
 //! `Log::read_section`: load `next_offset`, then `end_position`, look the start position up in
 //! the index (an entry whose position holds no header with its offset is passed over for the
-//! one before), then scan forward serving only records whose length and CRC check; a read below
-//! the high watermark that serves nothing is `Missing`. The steps are
+//! one before; a bad record met before any is served sends the scan once more from the entry
+//! before the one it started at), then scan forward serving only records whose length and CRC
+//! check, passing over records at or past the high watermark until one is served; a read below
+//! the high watermark that serves nothing is `Missing`. (The real read's passing over of the
+//! records before the offset by their headers alone is not mirrored: the model reads each
+//! whole.) The steps are
 //! mirrored rather than shared because `Log`, `SparseIndex` and the log's window reader are
 //! written against `File` (positional I/O, `set_len`, `sync_data`, recovery): making them
 //! generic over their storage, with their atomics switched to loom's, would reshape the
@@ -567,25 +571,28 @@ impl<S: SyncStrategy> ModelLog<S> {
         if offset >= high_watermark || max_messages == 0 {
             return Ok(ModelBatch { high_watermark, records: out });
         }
-        // `Log::scan_start`: the nearest entry whose position holds a header with its offset.
-        let mut position = 0;
-        let mut found = self.index.lookup_numbered(offset);
-        while let Some((i, e)) = found {
-            if e.position < end && self.header_at(e.position, end).is_some_and(|h| h.offset == e.offset) {
-                position = e.position;
-                break;
-            }
-            found = i.checked_sub(1).map(|before| (before, self.index.entry(before)));
-        }
+        let (mut position, mut entry) = self.scan_start(self.index.lookup_numbered(offset), end);
         let mut payload_bytes = 0usize;
         while position < end {
             let (header, record) = match self.record(position, end) {
                 Some(found) => found,
-                None if out.is_empty() => return Err(LogError::Corrupt { offset, position }),
+                None if out.is_empty() => {
+                    // As the real read: once more from the entry before the one started at.
+                    if let Some(i) = entry.take() {
+                        let before = i.checked_sub(1).map(|b| (b, self.index.entry(b)));
+                        position = self.scan_start(before, end).0;
+                        continue;
+                    }
+                    return Err(LogError::Corrupt { offset, position });
+                }
                 None => break,
             };
             if header.offset >= offset {
                 if header.offset >= high_watermark {
+                    if out.is_empty() {
+                        position += header.record_bytes();
+                        continue;
+                    }
                     break;
                 }
                 let len = header.payload_bytes as usize;
@@ -606,12 +613,25 @@ impl<S: SyncStrategy> ModelLog<S> {
         Ok(ModelBatch { high_watermark, records: out })
     }
 
+    /// `Log::scan_start`: (position, entry number) of `found` or the nearest entry before it
+    /// whose position holds a header with its offset; byte 0 with none left.
+    fn scan_start(&self, mut found: Option<(u64, IndexEntry)>, end: u64) -> (u64, Option<u64>) {
+        while let Some((i, e)) = found {
+            if e.position < end && self.header_at(e.position, end).is_some_and(|h| h.offset == e.offset) {
+                return (e.position, Some(i));
+            }
+            found = i.checked_sub(1).map(|before| (before, self.index.entry(before)));
+        }
+        (0, None)
+    }
+
     /// `WindowReader::header`: the header at `position` if its length is at most the maximum
     /// and the whole record lies below `limit`, its CRC not checked.
     fn header_at(&self, position: u64, limit: u64) -> Option<RecordHeader> {
         let available = limit.saturating_sub(position).min(HEADER_BYTES as u64) as usize;
         let header = RecordHeader::parse(&self.file.read_at(position, available))?;
-        let fits = header.payload_bytes <= self.max_message_bytes && position + header.record_bytes() <= limit;
+        let fits =
+            header.payload_bytes <= self.max_message_bytes && position + header.record_bytes() <= limit;
         fits.then_some(header)
     }
 

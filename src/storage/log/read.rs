@@ -17,6 +17,7 @@
 
 use super::Log;
 use crate::storage::error::LogError;
+use crate::storage::index::IndexEntry;
 use crate::storage::reader::WindowReader;
 use crate::storage::record::HEADER_BYTES;
 use crate::strategies::SyncStrategy;
@@ -106,7 +107,8 @@ impl<S: SyncStrategy> Log<S> {
         }
         let max = self.config.max_message_bytes;
         let mut reader = WindowReader::new(&self.file, &self.log_path, end);
-        let (start, first) = self.scan_start(&mut reader, offset, end)?;
+        let (mut start, first, mut entry) =
+            self.scan_start(&mut reader, self.index.lookup_numbered(offset)?, end)?;
         // Pass over the records before `offset` by their headers, if they hold every offset in
         // turn; the record reached must then be `offset`'s, whole.
         let mut position = skip_to(&mut reader, (start, first), offset, end, max)?.unwrap_or(start);
@@ -121,12 +123,34 @@ impl<S: SyncStrategy> Log<S> {
             }
             let header = match record {
                 Some(h) => h,
-                None if out.is_empty() => return Err(LogError::Corrupt { offset, position }),
+                None if out.is_empty() => {
+                    // Nothing served yet: the index entry the scan started at may be what is
+                    // damaged (bytes that happen to read as a header with its offset). Scan
+                    // once more from the entry before it, or byte 0, before calling the log
+                    // corrupt; a record that is damaged is found there again.
+                    if let Some(i) = entry.take() {
+                        let before = match i.checked_sub(1) {
+                            Some(b) => Some((b, self.index.entry(b)?)),
+                            None => None,
+                        };
+                        start = self.scan_start(&mut reader, before, end)?.0;
+                        position = start;
+                        continue;
+                    }
+                    return Err(LogError::Corrupt { offset, position });
+                }
                 None => break,
             };
             let size = header.record_bytes();
             if header.offset >= offset {
                 if header.offset >= high_watermark {
+                    if out.is_empty() {
+                        // Out of order (damage, or a race under `none`): not the end of what
+                        // may be served. In a healthy log the first record at or past
+                        // `offset` is below the high watermark.
+                        position += size;
+                        continue;
+                    }
                     break;
                 }
                 let len = header.payload_bytes as usize;
@@ -153,29 +177,31 @@ impl<S: SyncStrategy> Log<S> {
         Ok(out)
     }
 
-    /// Where a read of `offset` starts scanning, as (position, the offset of the record there):
-    /// the nearest index entry at or below `offset` that points inside the log at a record
-    /// header holding the entry's offset. An entry that does not (damaged, or written by an
-    /// unsynchronized append) is passed over for the one before it, and with none left the
-    /// scan starts at byte 0: a damaged entry costs a longer scan, never a record skipped.
+    /// Where a read starts scanning, as (position, the offset of the record there, the index
+    /// entry's number): `found` (numbered, from [`SparseIndex::lookup_numbered`]) if it points
+    /// inside the log at a record header holding the entry's offset. An entry that does not
+    /// (damaged, or written by an unsynchronized append) is passed over for the one before it,
+    /// and with none left the scan starts at byte 0: a damaged entry costs a longer scan, never
+    /// a record skipped.
+    ///
+    /// [`SparseIndex::lookup_numbered`]: crate::storage::SparseIndex::lookup_numbered
     fn scan_start(
         &self,
         reader: &mut WindowReader<'_>,
-        offset: u64,
+        mut found: Option<(u64, IndexEntry)>,
         end: u64,
-    ) -> Result<(u64, u64), LogError> {
+    ) -> Result<(u64, u64, Option<u64>), LogError> {
         let max = self.config.max_message_bytes;
-        let mut found = self.index.lookup_numbered(offset)?;
         while let Some((i, e)) = found {
             if e.position < end && reader.header(e.position, max)?.is_some_and(|h| h.offset == e.offset) {
-                return Ok((e.position, e.offset));
+                return Ok((e.position, e.offset, Some(i)));
             }
             found = match i.checked_sub(1) {
                 Some(before) => Some((before, self.index.entry(before)?)),
                 None => None,
             };
         }
-        Ok((0, 0))
+        Ok((0, 0, None))
     }
 }
 
