@@ -445,3 +445,34 @@ fn verify_refuses_a_log_that_is_not_a_regular_file_instead_of_waiting_on_it() {
         assert!(error.contains(file), "{file}: {error}");
     }
 }
+
+/// After a break in the run of offsets at the tail (a record claiming offset 250 after 0–99,
+/// then 100 and 101), recovery adds no index entry past the break: an entry for 100 would make
+/// the next open scan from it, past the 250, and restore 102 where the first open said 251.
+/// Every reopen restores the same next offset and repairs nothing more.
+#[test]
+fn reopening_after_a_break_in_the_offsets_restores_the_same_next_offset_every_time() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let dir = base.path().join("t");
+    let log = open::<RwLockSync>(&dir, LogConfig::default());
+    for i in 0..100 {
+        log.append(&payload(i)).expect("append");
+    }
+    drop(log);
+    let mut bytes = fs::read(dir.join(LOG_FILE)).expect("read");
+    for offset in [250, 100, 101] {
+        synclog::storage::record::encode_record(offset, &payload(offset), &mut bytes);
+    }
+    fs::write(dir.join(LOG_FILE), &bytes).expect("write");
+    let (log, first) = reopen(&dir);
+    assert_eq!(
+        (first.next_offset, first.records_out_of_order, first.index_entries_added),
+        (251, 2, 0),
+        "{first:?}"
+    );
+    drop(log);
+    let (log, second) = reopen(&dir);
+    assert_eq!(second.next_offset, 251, "{second:?}");
+    assert!(!second.repaired(), "{second:?}");
+    assert_eq!(log.append(b"next").expect("append"), 251);
+}

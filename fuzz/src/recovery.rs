@@ -15,13 +15,15 @@
 //!    report counts exactly that.
 //! 3. The tail is clean: the last index entry (if any) names a valid record with its offset,
 //!    and valid records follow each other from it to exactly the end of the log; the next
-//!    offset is one past the last of them. The bytes cut off did not start with a valid record.
+//!    offset is one past the highest of their offsets (the last one's, in a healthy log). The
+//!    bytes cut off did not start with a valid record.
 //! 4. Recovery is idempotent: a second open repairs nothing and restores the same next offset
 //!    and end position.
 //! 5. A read never serves a record that fails its CRC: every record served is, byte for byte, a
 //!    valid record in the log, with an offset at or past the one asked for and below the high
-//!    watermark; a read fails only with `Corrupt` (damage before the last index entry); at the
-//!    next offset it returns nothing, past it `OffsetOutOfRange`.
+//!    watermark; below the next offset it serves at least one record or fails, and only with
+//!    `Corrupt` or `Missing` (damage); at the next offset it returns nothing, past it
+//!    `OffsetOutOfRange`.
 //! 6. An append after recovery lands at the end, gets the next offset, and survives a reopen
 //!    that repairs nothing. When the next offset is `u64::MAX` (the last record claims
 //!    `u64::MAX - 1` or `u64::MAX`) there is no offset left to give: the append is refused with
@@ -202,11 +204,11 @@ fn check_clean_tail(image: &LogImage, log_after: &[u8], index_after: &[u8], next
     };
     let (records, chain_end) = chain(log_after, start, max);
     assert_eq!(chain_end, log_after.len() as u64, "records from the last index entry stop short");
-    let expected_next = match records.last() {
-        Some(&(last, _)) => last.checked_add(1).unwrap_or(last),
+    let expected_next = match records.iter().map(|&(offset, _)| offset).max() {
+        Some(highest) => highest.checked_add(1).unwrap_or(highest),
         None => 0,
     };
-    assert_eq!(next, expected_next, "the next offset is one past the last record");
+    assert_eq!(next, expected_next, "the next offset is one past the highest offset from the last index entry on");
     if log_after.len() < image.log.len() {
         let cut = record_at(&image.log, log_after.len() as u64, max);
         assert_eq!(cut, None, "recovery cut a valid record off the tail");
@@ -222,7 +224,7 @@ fn check_reads(log: &Log<RwLockSync>, log_after: &[u8], image: &LogImage, next: 
     while requested < next {
         let batch = match log.read(requested, READ_MESSAGES, READ_BYTES) {
             Ok(batch) => batch,
-            Err(LogError::Corrupt { .. }) if !clean => break,
+            Err(LogError::Corrupt { .. } | LogError::Missing { .. }) if !clean => break,
             Err(error) => panic!("read at {requested} (next offset {next}) failed: {error}"),
         };
         assert_eq!(batch.high_watermark, next);
@@ -240,10 +242,7 @@ fn check_reads(log: &Log<RwLockSync>, log_after: &[u8], image: &LogImage, next: 
             greatest = greatest.max(offset);
             served_all.push((offset, payload.to_vec()));
         }
-        if batch.is_empty() {
-            assert!(!clean, "a read at {requested} below the next offset {next} of a clean log was empty");
-            break;
-        }
+        assert!(!batch.is_empty(), "a read at {requested} below the next offset {next} was empty");
         requested = greatest + 1;
     }
     if clean {

@@ -318,13 +318,19 @@ impl<S: SyncStrategy> Log<S> {
         let mut last_indexed = start.map(|e| e.offset);
         let mut missing = Vec::new();
         let mut reader = WindowReader::new(&self.file, &self.log_path, log_bytes);
+        // Index entries are added only while the offsets run on one by one: an entry past a
+        // break would make the next open scan from it, past the record that broke the run, and
+        // restore another next offset.
+        let mut in_run = true;
         while let Some(header) = reader.record(position, max)? {
-            if header.offset % INDEX_INTERVAL == 0 && last_indexed.is_none_or(|l| header.offset > l) {
-                missing.extend_from_slice(&IndexEntry { offset: header.offset, position }.to_bytes());
-                last_indexed = Some(header.offset);
-            }
             if header.offset != expected {
                 rec.records_out_of_order += 1;
+                in_run = false;
+            }
+            if in_run && header.offset % INDEX_INTERVAL == 0 && last_indexed.is_none_or(|l| header.offset > l)
+            {
+                missing.extend_from_slice(&IndexEntry { offset: header.offset, position }.to_bytes());
+                last_indexed = Some(header.offset);
             }
             expected = header.offset.saturating_add(1);
             highest = highest.max(Some(header.offset));
