@@ -123,6 +123,15 @@ impl SparseIndex {
         Ok(best)
     }
 
+    /// Entry `i - 1` with its number, or `None` before entry 0: the step back from a damaged
+    /// entry found by [`SparseIndex::lookup_numbered`].
+    pub fn numbered_before(&self, i: u64) -> Result<Option<(u64, IndexEntry)>, LogError> {
+        match i.checked_sub(1) {
+            Some(before) => Ok(Some((before, self.entry(before)?))),
+            None => Ok(None),
+        }
+    }
+
     /// Appends `new` entries (already encoded, 16 bytes each) after the current last entry.
     ///
     /// Split like the log's append: load the count, write at that slot, store the new count.

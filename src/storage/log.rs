@@ -318,15 +318,14 @@ impl<S: SyncStrategy> Log<S> {
         let mut last_indexed = start.map(|e| e.offset);
         let mut missing = Vec::new();
         let mut reader = WindowReader::new(&self.file, &self.log_path, log_bytes);
-        // Index entries are added only while the offsets run on one by one: an entry past a
-        // break would make the next open scan from it, past the record that broke the run, and
-        // restore another next offset.
-        let mut in_run = true;
         while let Some(header) = reader.record(position, max)? {
             if header.offset != expected {
                 rec.records_out_of_order += 1;
-                in_run = false;
             }
+            // Index entries are added only while the offsets run on one by one: an entry past a
+            // break would make the next open scan from it, past the record that broke the run,
+            // and restore another next offset.
+            let in_run = rec.records_out_of_order == 0;
             if in_run && header.offset % INDEX_INTERVAL == 0 && last_indexed.is_none_or(|l| header.offset > l)
             {
                 missing.extend_from_slice(&IndexEntry { offset: header.offset, position }.to_bytes());
@@ -360,9 +359,9 @@ impl<S: SyncStrategy> Log<S> {
         // topics writes nothing.
         self.recovered = true;
         // Past the highest offset scanned (see `highest`). Saturating: a damaged log may end
-        // with a record claiming offset u64::MAX, which has
-        // no successor. The next offset then stays u64::MAX, and appends are refused
-        // (`OffsetsExhausted`) instead of wrapping around to offset 0.
+        // with a record claiming offset u64::MAX, which has no successor. The next offset then
+        // stays u64::MAX, and appends are refused (`OffsetsExhausted`) instead of wrapping
+        // around to offset 0.
         let next = highest.map_or(0, |o| o.saturating_add(1));
         rec.next_offset = next;
         self.end_position.store(position, Release);

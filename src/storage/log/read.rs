@@ -129,11 +129,7 @@ impl<S: SyncStrategy> Log<S> {
                     // once more from the entry before it, or byte 0, before calling the log
                     // corrupt; a record that is damaged is found there again.
                     if let Some(i) = entry.take() {
-                        let before = match i.checked_sub(1) {
-                            Some(b) => Some((b, self.index.entry(b)?)),
-                            None => None,
-                        };
-                        start = self.scan_start(&mut reader, before, end)?.0;
+                        start = self.scan_start(&mut reader, self.index.numbered_before(i)?, end)?.0;
                         position = start;
                         continue;
                     }
@@ -196,10 +192,7 @@ impl<S: SyncStrategy> Log<S> {
             if e.position < end && reader.header(e.position, max)?.is_some_and(|h| h.offset == e.offset) {
                 return Ok((e.position, e.offset, Some(i)));
             }
-            found = match i.checked_sub(1) {
-                Some(before) => Some((before, self.index.entry(before)?)),
-                None => None,
-            };
+            found = self.index.numbered_before(i)?;
         }
         Ok((0, 0, None))
     }
