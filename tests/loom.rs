@@ -47,7 +47,13 @@
 //! `Reserve` (`mutex`) and `Whole` (`rwlock`), the log must end cut back to that record exactly,
 //! with no byte left past the cut by an appender still writing, every append either refused with
 //! the sync's error or given a distinct offset past the durable one, and no thread left waiting.
-
+//!
+//! A fourth workload lets a write fail under `Reserve` (`mutex`): producer F's write is refused
+//! after its record's first word while A and C append (`ModelLog::append_failing_write`): the
+//! appends acknowledged must be exactly the offsets below F's, each served with its payload,
+//! every other append refused, and nobody left waiting, so that no producer is told an append
+//! failed whose record is served (a waiter behind an appender still writing must wait for it).
+//!
 //! For `NoSync` the same model must fail, and loom must find how: the lost update (two appends
 //! acknowledged with one offset), a log left failing verify, and a reader that gets a torn
 //! record are each a `should_panic` test; under `Reserve` the lost update and the failing log
@@ -496,4 +502,76 @@ fn mutex_reserve_a_failed_sync_cuts_back_to_the_durable_records() {
 #[test]
 fn rwlock_whole_a_failed_sync_cuts_back_to_the_durable_records() {
     a_failed_sync_cuts_back_to_the_durable_records::<RwLockSync>(AppendMode::Whole);
+}
+
+/// A write the device refuses, under `Reserve` (`mutex`): producer F's write fails after the
+/// first word of its record, while A and C append around it, on an empty log. In every
+/// interleaving: F's range and everything reserved after it is never published, everything
+/// reserved before it is (its appenders publish it, whole, and are told so); so the appends
+/// acknowledged are exactly the offsets below F's, each holding its payload, and every other
+/// append gets the log's refusal. No appender is told it failed while its record is served (a
+/// waiter behind a predecessor still writing waits for it), and none waits forever.
+fn a_failed_write_fails_its_own_append_and_no_acknowledged_one<S: SyncStrategy>() {
+    let name = model_name::<S>(AppendMode::Reserve, "a failed write");
+    explore(name, move || {
+        let log =
+            Arc::new(ModelLog::<S>::new(CAPACITY_BYTES, INDEX_INTERVAL).with_append(AppendMode::Reserve));
+        let appenders: Vec<_> = [A, B0]
+            .into_iter()
+            .map(|payload| {
+                let log = Arc::clone(&log);
+                thread::spawn(move || (payload, log.try_append(payload)))
+            })
+            .collect();
+        let failing = {
+            let log = Arc::clone(&log);
+            thread::spawn(move || log.append_failing_write(B1))
+        };
+        let results: Vec<(&[u8], Result<u64, LogError>)> =
+            appenders.into_iter().map(|h| h.join().expect("appender")).collect();
+        let (failed_at, error) = failing.join().expect("failing appender");
+
+        let name = S::NAME;
+        let failed_at =
+            failed_at.unwrap_or_else(|| panic!("{name}: the failing write was not reserved: {error}"));
+        assert!(matches!(error, LogError::Io { .. }), "{name}: the failed write got {error}");
+        assert_eq!(
+            log.published(),
+            failed_at,
+            "{name}: published up to the failed write; appends {results:?}"
+        );
+        let mut acknowledged: Vec<(u64, Vec<u8>)> = Vec::new();
+        for (payload, result) in &results {
+            match result {
+                Ok(offset) => acknowledged.push((*offset, payload.to_vec())),
+                Err(LogError::SyncFailed { .. }) => {}
+                Err(e) => panic!("{name}: an append failed otherwise than by the refusal: {e}"),
+            }
+        }
+        acknowledged.sort();
+        let offsets: Vec<u64> = acknowledged.iter().map(|(o, _)| *o).collect();
+        assert_eq!(
+            offsets,
+            (0..failed_at).collect::<Vec<_>>(),
+            "{name}: acknowledged offsets, with the write of {failed_at} failed; appends {results:?}"
+        );
+        let read = log.read(0, 10, 1024).expect("read after the threads joined");
+        assert_eq!(
+            read,
+            ModelBatch { high_watermark: failed_at, records: acknowledged },
+            "{name}: the log serves exactly the acknowledged records"
+        );
+        for i in 0..log.index().len() {
+            let entry = log.index().entry(i);
+            assert!(entry.offset < failed_at, "{name}: index entry {entry:?} past the published records");
+            let from_entry = log.read(entry.offset, 1, 1024).expect("read at an index entry");
+            assert_eq!(from_entry.records.first().map(|r| r.0), Some(entry.offset), "{name}: {entry:?}");
+        }
+        assert!(log.try_append(A).is_err(), "{name}: an append after the failed write was accepted");
+    });
+}
+
+#[test]
+fn mutex_reserve_a_failed_write_fails_its_own_append_and_no_acknowledged_one() {
+    a_failed_write_fails_its_own_append_and_no_acknowledged_one::<MutexSync>();
 }

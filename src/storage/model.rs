@@ -72,11 +72,12 @@
 //! model also counts publications of a range that did not start exactly at the watermark
 //! ([`ModelLog::publications_out_of_order`]): under an exclusive strategy there must be none.
 //!
-//! ## A failed sync, mirrored
+//! ## A failed sync or write, mirrored
 //!
 //! [`ModelLog::sync`] and [`ModelLog::fail_sync`] (in `model/cut.rs`, whose docs say what is
 //! mirrored) stand for a sync that succeeds and one that fails, with the cut back to the
-//! durable records that follows.
+//! durable records that follows; [`ModelLog::append_failing_write`] (in `model/reserve.rs`, with
+//! the rest of the reserve path) for an append under `Reserve` whose write the device refuses.
 //!
 //! Left out, because they are not part of the race: the `--race-window-us` pause (loom tries
 //! every pause), the wait for durability under `FsyncPolicy::Always` (the high watermark is
@@ -96,6 +97,7 @@ use super::log::{index_entries_due, AppendMode};
 use super::record::{check_record, RecordBatch, RecordHeader, HEADER_BYTES};
 
 mod cut;
+mod reserve;
 use crate::strategies::sync::atomic::{
     AtomicBool, AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release, Ordering::SeqCst,
 };
@@ -295,6 +297,9 @@ pub struct ModelLog<S: SyncStrategy> {
     /// Set by a failed sync ([`ModelLog::fail_sync`]; `Durability`'s poison): from then on no
     /// append is accepted.
     poisoned: AtomicBool,
+    /// Set by a failed write under `Reserve` ([`ModelLog::append_failing_write`];
+    /// `Durability::write_failed`): from then on no append is accepted, and nothing is cut.
+    write_failed: AtomicBool,
     /// The offset below which every record was covered by a sync that succeeded
     /// ([`ModelLog::sync`]; `Durability::durable_offset`).
     durable: AtomicU64,
@@ -339,6 +344,7 @@ impl<S: SyncStrategy> ModelLog<S> {
             signal_lock: Mutex::new(()),
             signal: Condvar::new(),
             poisoned: AtomicBool::new(false),
+            write_failed: AtomicBool::new(false),
             durable: AtomicU64::new(0),
             writing: Mutex::new(0),
             writers_done: Condvar::new(),
@@ -423,114 +429,20 @@ impl<S: SyncStrategy> ModelLog<S> {
         }
     }
 
-    /// What an append gets once a sync has failed.
+    /// What an append gets once a sync or a write has failed.
     fn poison_error() -> LogError {
         LogError::SyncFailed { path: "model".into() }
     }
 
-    /// Steps 1–6 of `Log::append_reserved` (module docs of [`reserve`](super::log::reserve)).
-    fn append_reserved(&self, batch: &mut RecordBatch) -> Result<u64, LogError> {
-        let n = batch.len() as u64;
-        let record_bytes = batch.bytes().len() as u64;
-        let (offset, position) = self.sync.write(|| {
-            if self.poisoned.load(Acquire) {
-                return Err(Self::poison_error());
-            }
-            let offset = self.next_offset.load(Acquire); // 1.
-            let position = self.end_position.load(Acquire);
-            self.end_position.store(position + record_bytes, Release); // 2.
-            self.next_offset.store(offset + n, Release);
-            // Counted inside the section, as `Log::reserve_section` does (its `Writing` guard).
-            *self.writing.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) += 1;
-            Ok((offset, position))
-        })?;
-        batch.assign_offsets(offset); // 3.
-        self.file.write_at(batch.bytes(), position);
-        let due: Vec<IndexEntry> = index_entries_due(batch, offset, position, self.index_interval).collect();
-        let handed_over = self.publish_written(ModelWritten { offset, n, end: position + record_bytes, due }); // 4–5.
-        self.uncount_writer();
-        match (self.wait_published(offset + n), handed_over) {
-            // 6.
-            (Ok(()), _) => Ok(offset),
-            (Err(_), Err(e)) | (Err(e), Ok(())) => Err(e),
-        }
-    }
-
-    /// Steps 4–5, as `Log::publish_written`: under the publish lock, refuse a range a failed
-    /// sync's cut passed, else list the range, then publish every listed range starting at or
-    /// below the watermark, lowest first.
-    fn publish_written(&self, written: ModelWritten) -> Result<(), LogError> {
-        let mut pending = self.written.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if written.offset >= self.cut_at.load(Acquire) {
-            return Err(Self::poison_error());
-        }
-        pending.push(written); // 4.
-        loop {
-            let watermark = self.published.load(Acquire);
-            let next = pending
-                .iter()
-                .enumerate()
-                .filter(|(_, w)| w.offset <= watermark)
-                .min_by_key(|(_, w)| w.offset);
-            let Some((i, _)) = next else { break };
-            let w = pending.swap_remove(i);
-            if w.offset != watermark {
-                self.out_of_order.fetch_add(1, Relaxed);
-            }
-            if !w.due.is_empty() {
-                self.index.append(&w.due); // 5.
-            }
-            self.published_end.fetch_max(w.end, Release);
-            self.published.fetch_max(w.offset + w.n, SeqCst);
-        }
-        drop(pending);
-        // Always signalled here (see "The reserve path, mirrored").
-        self.signal_waiters();
-        Ok(())
-    }
-
-    /// Wakes every appender parked in step 6.
-    fn signal_waiters(&self) {
-        let _held = self.signal_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        self.signal.notify_all();
-    }
-
-    /// Step 6, as `Log::wait_published`: one look at the watermark (the real log's yielding loop,
-    /// cut to one turn), then parked on the signal until it passes `end_offset` or a sync has
-    /// failed. After a failed sync: wait until no appender is counted (every one ahead of this
-    /// one has handed its range over), then succeed only if the range was published and is
-    /// below the durable offset (the cut keeps it).
-    fn wait_published(&self, end_offset: u64) -> Result<(), LogError> {
-        if self.published.load(Acquire) >= end_offset {
-            return Ok(());
-        }
-        let mut parked = self.signal_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let published = loop {
-            if self.published.load(SeqCst) >= end_offset {
-                break true;
-            }
-            if self.poisoned.load(SeqCst) {
-                break false;
-            }
-            parked = self.signal.wait(parked).unwrap_or_else(|poisoned| poisoned.into_inner());
-        };
-        drop(parked);
-        if published {
-            return Ok(());
-        }
-        self.wait_for_count_zero();
-        let kept = end_offset <= self.durable.load(Acquire);
-        if self.published.load(SeqCst) >= end_offset && kept {
-            Ok(())
-        } else {
-            Err(Self::poison_error())
-        }
+    /// `Durability::refuses_appends`: a write or a sync has failed.
+    fn refuses(&self) -> bool {
+        self.write_failed.load(SeqCst) || self.poisoned.load(SeqCst)
     }
 
     /// Steps 1–7 of `Log::append_section`, in its order and with its orderings.
     fn append_section(&self, batch: &mut RecordBatch) -> Result<u64, LogError> {
         // As `Log::append_section`: an append after a failed sync writes nothing.
-        if self.poisoned.load(Acquire) {
+        if self.refuses() {
             return Err(Self::poison_error());
         }
         let offset = self.next_offset.load(Acquire); // 1. check …

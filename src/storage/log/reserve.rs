@@ -78,7 +78,8 @@
 //! which every range that will ever be published is, and returns success if its own is among
 //! them. So no producer is told an append failed whose record readers get, and a restart keeps
 //! (under `always`, an append also counts as durable once a sync covered it, even if a later
-//! sync failed before it looked).
+//! sync failed before it looked). `tests/loom.rs` model-checks this with a failing write and two
+//! other appenders under `mutex` (the model's, in `storage/model/reserve.rs`).
 //!
 //! A failed sync poisons the log and cuts it back to its last durable record (see
 //! `Log::cut_to_durable`). Appenders that reserved before the poison may still be in step 3,

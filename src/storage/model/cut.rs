@@ -13,8 +13,8 @@
 //! something loom can explore); and the real count is an atomic that the waits poll, yielding
 //! and then sleeping, where the model's is a counter under a mutex with a condition variable
 //! signalled when it reaches zero (loom took every turn of a polling loop for a path of its
-//! own, and gave the search up as a spin lock). A failed *write* (the other poison) is not
-//! modelled: it cuts nothing, and `tests/failed_write.rs` checks it on a real file.
+//! own, and gave the search up as a spin lock). A failed *write* (the other poison, which cuts
+//! nothing) is in `model/reserve.rs`.
 
 use super::ModelLog;
 use crate::strategies::sync::atomic::Ordering::{Acquire, Release, SeqCst};
