@@ -159,6 +159,14 @@ impl Drop for Writing<'_> {
     }
 }
 
+/// Which listed range step 5 publishes next: the lowest starting at or below the watermark
+/// (under an exclusive strategy, the one starting at it), by its index in `pending`. Shared with
+/// the loom model's step 5.
+pub(crate) fn next_to_publish<T>(pending: &[T], watermark: u64, offset: impl Fn(&T) -> u64) -> Option<usize> {
+    let starts = pending.iter().map(offset).enumerate();
+    starts.filter(|&(_, o)| o <= watermark).min_by_key(|&(_, o)| o).map(|(i, _)| i)
+}
+
 /// A reserved range whose bytes are written, waiting to be published.
 pub(crate) struct Written {
     offset: u64,
@@ -219,12 +227,7 @@ impl<S: SyncStrategy> Log<S> {
         loop {
             // Under the mutex only one thread publishes, so the watermark is ours to raise.
             let watermark = self.published.load(Acquire);
-            let next = pending
-                .iter()
-                .enumerate()
-                .filter(|(_, w)| w.offset <= watermark)
-                .min_by_key(|(_, w)| w.offset);
-            let Some((i, _)) = next else { break };
+            let Some(i) = next_to_publish(&pending, watermark, |w| w.offset) else { break };
             let w = pending.swap_remove(i);
             if !w.index_entries.is_empty() {
                 if let Err(e) = self.index.append_encoded(&w.index_entries) {

@@ -19,6 +19,7 @@ use super::{ModelLog, ModelWritten};
 use crate::storage::error::LogError;
 use crate::storage::index::IndexEntry;
 use crate::storage::log::index_entries_due;
+use crate::storage::log::reserve::next_to_publish;
 use crate::storage::record::RecordBatch;
 use crate::strategies::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 use crate::strategies::SyncStrategy;
@@ -53,12 +54,7 @@ impl<S: SyncStrategy> ModelLog<S> {
         pending.push(written); // 4.
         loop {
             let watermark = self.published.load(Acquire);
-            let next = pending
-                .iter()
-                .enumerate()
-                .filter(|(_, w)| w.offset <= watermark)
-                .min_by_key(|(_, w)| w.offset);
-            let Some((i, _)) = next else { break };
+            let Some(i) = next_to_publish(&pending, watermark, |w| w.offset) else { break };
             let w = pending.swap_remove(i);
             if w.offset != watermark {
                 self.out_of_order.fetch_add(1, Relaxed);
