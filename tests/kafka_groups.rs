@@ -29,7 +29,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 use synclog::broker::groups::{
     GROUPS_DIR, MAX_GROUPS, MAX_GROUP_ID_BYTES, MAX_MEMBERS, MAX_MEMBER_METADATA_BYTES,
-    MAX_MEMBER_STATE_BYTES, MAX_OFFSET_METADATA_BYTES, MEMBER_OVERHEAD_BYTES,
+    MAX_MEMBER_STATE_BYTES, MAX_OFFSET_METADATA_BYTES, MEMBER_OVERHEAD_BYTES, SWEEP_INTERVAL,
 };
 use synclog::kafka::code;
 
@@ -383,6 +383,43 @@ fn the_group_limits_are_enforced_before_anything_is_kept() {
     }
     assert_eq!(raw.join("one-too-many", "", 60_000, "consumer").error_code, code::POLICY_VIOLATION);
     raw.still_usable();
+}
+
+/// A JoinGroup refused (here for naming a member the group does not have) keeps no group: a
+/// flood of them to fresh group ids must not fill the cap on groups. The slot a refused join
+/// would have kept is the last one, and the next real join comes within the least time between
+/// two sweeps of the one before it, so no sweep can forget the empty group in between.
+#[test]
+fn a_refused_join_keeps_no_group_and_takes_no_slot_from_the_cap() {
+    let broker = Embedded::start();
+    let mut raw = Raw::connect(&broker.kafka());
+    let mut members = Vec::new();
+    for i in 0..MAX_GROUPS {
+        let joined = raw.join(&format!("g{i}"), "", 60_000, "consumer");
+        assert_eq!(joined.error_code, code::NONE, "group {i}");
+        members.push(joined.member_id.to_string());
+    }
+    for (round, member) in members.iter().enumerate().take(5) {
+        // A join past the cap runs a sweep (nothing to forget: every group has a member).
+        let started = Instant::now();
+        assert_eq!(
+            raw.join(&format!("over{round}"), "", 60_000, "consumer").error_code,
+            code::POLICY_VIOLATION
+        );
+        let freed = format!("g{round}");
+        assert_eq!(leave(&mut raw, &freed, member), code::NONE, "{freed}");
+        let phantom = raw.join(&format!("phantom{round}"), "nobody", 60_000, "consumer");
+        assert_eq!(phantom.error_code, code::UNKNOWN_MEMBER_ID);
+        let real = raw.join(&format!("real{round}"), "", 60_000, "consumer").error_code;
+        if started.elapsed() < SWEEP_INTERVAL {
+            assert_eq!(real, code::NONE, "a refused join kept its group and took the last slot");
+            return;
+        }
+        // Slower than the sweep interval: a sweep may have forgotten the empty group, so the
+        // round proves nothing; the slot is taken either way, and the next round frees another.
+        assert_eq!(real, code::NONE, "round {round}");
+    }
+    panic!("no round of three requests came inside {SWEEP_INTERVAL:?}: nothing to judge");
 }
 
 /// Waits until a thread of this process is blocked opening a FIFO (its `wchan`).

@@ -45,6 +45,8 @@ use synclog::protocol::{
     DEFAULT_MAX_FRAME_BYTES, FETCH_RECORD_OVERHEAD_BYTES, LENGTH_PREFIX_BYTES, MAX_PRODUCE_MESSAGES,
     RESPONSE_HEADER_BYTES,
 };
+use synclog::storage::{Log, LogConfig};
+use synclog::strategies::RwLockSync;
 
 /// Clients connecting at once in the descriptor test.
 const CLIENTS: usize = 1100;
@@ -53,6 +55,47 @@ const STOCK_FD_LIMIT: u64 = 1024;
 /// Each client must be served or refused within this of starting to connect (a liveness
 /// bound: several SYN retransmissions on a busy 2-core machine, not a performance target).
 const CLIENT_BOUND: Duration = Duration::from_secs(45);
+
+/// A data dir whose topics leave the open-file limit no room for a single connection: the broker
+/// stops at start with an error naming the limit (exit 1), rather than listening and refusing
+/// every client with error 9. 100 topics hold 200 descriptors; under `ulimit -n 256`, with 64 in
+/// reserve, none is left for a connection.
+#[test]
+fn a_limit_that_holds_the_topics_but_no_connection_stops_the_broker_at_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    for i in 0..100 {
+        Log::<RwLockSync>::open(&data.join(format!("t{i}")), LogConfig::default()).expect("make a topic");
+    }
+    let script = "ulimit -n 256 && exec \"$@\"";
+    let mut broker = std::process::Command::new("bash")
+        .args(["-c", script, "bash", env!("CARGO_BIN_EXE_broker"), "--listen", "127.0.0.1:0"])
+        .args(["--data-dir", data.to_str().expect("utf-8")])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn the broker");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while broker.try_wait().expect("wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = broker.kill();
+            panic!(
+                "the broker was still running after 60 s: it started under a limit that holds no connection"
+            );
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    let out = broker.wait_with_output().expect("output");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(!stdout.contains("listening on"), "it listened: {stdout}");
+    assert!(
+        stderr.contains("open-file limit (256, ulimit -n) leaves no room for a single connection")
+            && stderr.contains("100 topics"),
+        "stderr: {stderr}"
+    );
+}
 
 #[test]
 fn under_a_stock_fd_limit_each_of_1100_clients_is_served_or_refused_with_error_9() {

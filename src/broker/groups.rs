@@ -96,8 +96,8 @@ mod offsets_file;
 pub use commit::RETENTION_SWEEP_INTERVAL;
 pub use membership::committed_bytes;
 use membership::{
-    check_group_id, complete_join, expire, forget_if_idle, joined, member_bytes, member_of, recount,
-    room_for, start_rebalance, timeout,
+    admit_member, check_group_id, complete_join, expire, forget_if_idle, joined, member_bytes, member_of,
+    recount, room_for, start_rebalance, timeout,
 };
 pub use offsets_file::JOURNAL_MIN_BYTES;
 
@@ -343,20 +343,14 @@ impl Groups {
         let now = Instant::now();
         let group = groups.entry(request.group_id.to_owned()).or_insert_with(Group::new);
         expire(group, now);
-        if request.member_id.is_empty() && group.members.len() >= MAX_MEMBERS {
-            return Err(code::GROUP_MAX_SIZE_REACHED);
-        }
-        let compatible = group.members.iter().filter(|(id, _)| *id != request.member_id).all(|(_, m)| {
-            m.protocol_type == request.protocol_type
-                && m.protocols.iter().any(|(p, _)| request.protocols.iter().any(|(q, _)| p == q))
-        });
-        if !compatible {
-            return Err(code::INCONSISTENT_GROUP_PROTOCOL);
-        }
-        let member_id = match (fresh, request.member_id) {
-            (Some(fresh), _) => fresh,
-            (None, id) if group.members.contains_key(id) => id.to_owned(),
-            (None, _) => return Err(code::UNKNOWN_MEMBER_ID),
+        // A join refused here keeps nothing: a group it made (or emptied by expiry) is dropped
+        // again, so refused joins never fill the cap on groups.
+        let member_id = match admit_member(group, &request, fresh) {
+            Ok(id) => id,
+            Err(refused) => {
+                forget_if_idle(&mut groups, request.group_id);
+                return Err(refused);
+            }
         };
         let member = Member {
             session,

@@ -77,8 +77,11 @@
 //! TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53), and transactional batches with CORRUPT_MESSAGE.
 //!
 //! Memory is bounded: at most [`MAX_PRODUCERS`] (topic, producer) entries are kept; past it the
-//! entry of the least recently used producer is forgotten (that producer's next retry of an old
-//! batch is refused as out of order, never written twice). Each `producers.dat` is bounded too:
+//! entry of the least recently used producer is forgotten. That producer's next batch, a retry
+//! or the next in order alike, is then refused as out of order (45) unless it starts at sequence
+//! 0, so nothing is ever written twice, but Kafka clients take 45 as fatal: a client that
+//! appends as many fresh producers as the table holds (a connection may ask for 100 ids, and
+//! may reconnect) evicts the others, which must then start again with a new id. Each `producers.dat` is bounded too:
 //! once it holds [`COMPACT_MIN_ENTRIES`] entries and twice what is remembered for its topic, it
 //! is rewritten (atomically) with what is remembered.
 

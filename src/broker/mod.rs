@@ -78,6 +78,14 @@ pub enum BrokerError {
         #[source]
         source: io::Error,
     },
+    /// The open-file limit leaves no descriptor for a single connection once the data dir's
+    /// topics are open.
+    #[error(
+        "the open-file limit ({limit}, ulimit -n) leaves no room for a single connection: the data \
+         dir's {topics} topics hold two files each and {reserved} are kept in reserve, and a \
+         connection takes two; raise the limit (ulimit -n) or serve fewer topics from this data dir"
+    )]
+    FdLimit { limit: u64, topics: usize, reserved: u64 },
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}")]
     Bind {
@@ -138,7 +146,13 @@ impl<S: SyncStrategy> Broker<S> {
             None => None,
         };
         let existing = topics.list().len();
-        let plan = limits::plan(limits::fd_limit(), config.max_connections, config.max_topics, existing);
+        let fd_limit = limits::fd_limit();
+        let plan = limits::plan(fd_limit, config.max_connections, config.max_topics, existing);
+        if plan.max_connections == 0 {
+            // A broker that refuses every client is of no use: stop before listening.
+            let limit = fd_limit.unwrap_or(0);
+            return Err(BrokerError::FdLimit { limit, topics: existing, reserved: limits::RESERVED_FDS });
+        }
         for warning in &plan.warnings {
             eprintln!("synclog: warning: {warning}");
         }

@@ -4,9 +4,9 @@
 //! what a group keeps.
 
 use super::{
-    Answer, Committed, Group, Joined, Member, Phase, COMMITTED_OFFSET_OVERHEAD_BYTES, HEX_NAMED_BYTES,
-    MAX_GROUP_ID_BYTES, MAX_JOIN_WAIT, MAX_MEMBER_STATE_BYTES, MAX_SESSION_TIMEOUT, MEMBER_OVERHEAD_BYTES,
-    MIN_SESSION_TIMEOUT,
+    Answer, Committed, Group, JoinRequest, Joined, Member, Phase, COMMITTED_OFFSET_OVERHEAD_BYTES,
+    HEX_NAMED_BYTES, MAX_GROUP_ID_BYTES, MAX_JOIN_WAIT, MAX_MEMBERS, MAX_MEMBER_STATE_BYTES,
+    MAX_SESSION_TIMEOUT, MEMBER_OVERHEAD_BYTES, MIN_SESSION_TIMEOUT,
 };
 use crate::kafka::code;
 use bytes::Bytes;
@@ -145,6 +145,30 @@ pub(super) fn joined(group: &Group, member_id: &str) -> Joined {
         false => Vec::new(),
     };
     Joined { generation: group.generation, protocol, leader, member_id: member_id.to_owned(), members }
+}
+
+/// Whether `request` may join `group`, and as whom: a new member (`fresh`, its id drawn) while
+/// the group has room, or a member it already holds; the protocols must match the other members'.
+pub(super) fn admit_member(
+    group: &Group,
+    request: &JoinRequest<'_>,
+    fresh: Option<String>,
+) -> Answer<String> {
+    if request.member_id.is_empty() && group.members.len() >= MAX_MEMBERS {
+        return Err(code::GROUP_MAX_SIZE_REACHED);
+    }
+    let compatible = group.members.iter().filter(|(id, _)| *id != request.member_id).all(|(_, m)| {
+        m.protocol_type == request.protocol_type
+            && m.protocols.iter().any(|(p, _)| request.protocols.iter().any(|(q, _)| p == q))
+    });
+    if !compatible {
+        return Err(code::INCONSISTENT_GROUP_PROTOCOL);
+    }
+    match (fresh, request.member_id) {
+        (Some(fresh), _) => Ok(fresh),
+        (None, id) if group.members.contains_key(id) => Ok(id.to_owned()),
+        (None, _) => Err(code::UNKNOWN_MEMBER_ID),
+    }
 }
 
 /// Drops a group with neither members nor offsets from memory (it has no file either), unless
